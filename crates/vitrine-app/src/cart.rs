@@ -1,0 +1,216 @@
+//! Cart use cases. A cart belongs to a signed-in customer or to an anonymous cart token; an
+//! anonymous cart is merged into the customer's at sign-in and then deleted, so its token stops
+//! working. Writes are conditioned on the cart's version and retried, so two tabs adding at once
+//! both count.
+
+use std::sync::Arc;
+
+use vitrine_domain::Money;
+use vitrine_domain::cart::{Cart, CartLine};
+use vitrine_domain::catalog::{Product, Sku};
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ports::{Condition, Key, TableError, Value, WriteOp};
+use crate::store::{self, VERSION};
+
+/// Whose cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CartOwner {
+    Customer(String),
+    Anonymous(String),
+}
+
+impl CartOwner {
+    fn key(&self) -> Key {
+        match self {
+            CartOwner::Customer(sub) => store::customer_cart(sub),
+            CartOwner::Anonymous(token) => store::anonymous_cart(token),
+        }
+    }
+}
+
+/// A cart line priced from the current catalog.
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    pub line: CartLine,
+    pub product: Option<Arc<Product>>,
+    pub unit_price: Option<Money>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CartView {
+    /// The anonymous cart token, to send back in `X-Cart-Token`.
+    pub token: Option<String>,
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Money,
+    pub weight_g: u64,
+}
+
+/// Anonymous cart tokens: ULIDs (80 random bits), checked for shape before any lookup.
+pub fn check_cart_token(token: &str) -> AppResult<()> {
+    if token.len() == 26 && token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("cart"))
+    }
+}
+
+impl App {
+    async fn load_cart(&self, owner: &CartOwner) -> AppResult<Option<(Cart, i64)>> {
+        match self.ports.table.get(&owner.key()).await? {
+            Some(item) => Ok(Some((store::decode(&item)?, item.num(VERSION).unwrap_or(0)))),
+            None => Ok(None),
+        }
+    }
+
+    fn cart_op(&self, owner: &CartOwner, cart: &Cart, version: Option<i64>) -> AppResult<WriteOp> {
+        let mut item = store::data_item(owner.key(), cart)?.with(VERSION, version.unwrap_or(0) + 1);
+        if matches!(owner, CartOwner::Anonymous(_)) {
+            let expires = self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400;
+            item = item.with(crate::ports::table::TTL, expires);
+        }
+        let condition = match version {
+            Some(v) => Condition::Eq(VERSION.into(), Value::N(v)),
+            None => Condition::NotExists,
+        };
+        Ok(WriteOp::Put { item, condition: Some(condition) })
+    }
+
+    /// The caller's cart, priced. An unknown anonymous token is a 404.
+    pub async fn cart(&self, owner: &CartOwner) -> AppResult<CartView> {
+        if let CartOwner::Anonymous(t) = owner {
+            check_cart_token(t)?;
+        }
+        let cart = match self.load_cart(owner).await? {
+            Some((c, _)) => c,
+            None if matches!(owner, CartOwner::Anonymous(_)) => return Err(AppError::NotFound("cart")),
+            None => Cart::default(),
+        };
+        self.price_cart(owner, cart).await
+    }
+
+    async fn price_cart(&self, owner: &CartOwner, cart: Cart) -> AppResult<CartView> {
+        let snap = self.catalog_snapshot().await?;
+        let mut subtotal = Money::from_centavos(0);
+        let mut weight_g = 0u64;
+        let lines = cart
+            .lines
+            .into_iter()
+            .map(|line| {
+                let product = snap.product_by_sku(&line.sku).filter(|p| p.active).cloned();
+                let variant = product.as_ref().and_then(|p| p.variant(&line.sku));
+                let unit_price = variant.map(|v| v.price);
+                if let Some(v) = variant {
+                    subtotal = subtotal.checked_add(v.price.checked_mul(line.quantity).unwrap_or(subtotal)).unwrap_or(subtotal);
+                    weight_g += u64::from(v.dimensions.weight_g) * u64::from(line.quantity);
+                }
+                PricedLine { line, product, unit_price }
+            })
+            .collect();
+        let token = match owner {
+            CartOwner::Anonymous(t) => Some(t.clone()),
+            CartOwner::Customer(_) => None,
+        };
+        Ok(CartView { token, lines, subtotal, weight_g })
+    }
+
+    /// Change a cart with `change`, retrying on concurrent edits. `None` owner = a new
+    /// anonymous cart.
+    async fn edit_cart(
+        &self,
+        owner: Option<CartOwner>,
+        change: impl Fn(&mut Cart) -> AppResult<()>,
+    ) -> AppResult<CartView> {
+        let owner = match owner {
+            Some(CartOwner::Anonymous(t)) => {
+                check_cart_token(&t)?;
+                CartOwner::Anonymous(t)
+            }
+            Some(o) => o,
+            None => CartOwner::Anonymous(self.ports.ids.new_id()),
+        };
+        for _ in 0..10 {
+            let (mut cart, version) = match self.load_cart(&owner).await? {
+                Some((c, v)) => (c, Some(v)),
+                None => (Cart::default(), None),
+            };
+            change(&mut cart)?;
+            match self.ports.table.write(vec![self.cart_op(&owner, &cart, version)?]).await {
+                Ok(()) => return self.price_cart(&owner, cart).await,
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("the cart is changing too fast; try again".into()))
+    }
+
+    /// Add units of a SKU, refusing unknown SKUs and more than the stock holds.
+    pub async fn add_to_cart(&self, owner: Option<CartOwner>, sku: Sku, quantity: u32) -> AppResult<CartView> {
+        self.check_sellable(&sku).await?;
+        let available = self.available(&sku).await?.unwrap_or(0);
+        self.edit_cart(owner, move |cart| {
+            let already = cart.lines.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity);
+            if i64::from(already + quantity) > available {
+                return Err(AppError::OutOfStock { sku: sku.to_string(), available });
+            }
+            cart.add(sku.clone(), quantity).map_err(Into::into)
+        })
+        .await
+    }
+
+    /// Set a line's quantity (0 removes it).
+    pub async fn set_cart_quantity(&self, owner: CartOwner, sku: Sku, quantity: u32) -> AppResult<CartView> {
+        if quantity > 0 {
+            self.check_sellable(&sku).await?;
+            let available = self.available(&sku).await?.unwrap_or(0);
+            if i64::from(quantity) > available {
+                return Err(AppError::OutOfStock { sku: sku.to_string(), available });
+            }
+        }
+        self.edit_cart(Some(owner), move |cart| cart.set(&sku, quantity).map_err(Into::into)).await
+    }
+
+    pub async fn remove_from_cart(&self, owner: CartOwner, sku: Sku) -> AppResult<CartView> {
+        self.edit_cart(Some(owner), move |cart| {
+            if cart.remove(&sku) { Ok(()) } else { Err(AppError::NotFound("cart item")) }
+        })
+        .await
+    }
+
+    /// Merge an anonymous cart into the customer's and delete it. Merging a token that does not
+    /// exist (already merged, expired) leaves the customer's cart as it is.
+    pub async fn merge_cart(&self, sub: &str, token: &str) -> AppResult<CartView> {
+        check_cart_token(token)?;
+        let anon = CartOwner::Anonymous(token.to_owned());
+        let mine = CartOwner::Customer(sub.to_owned());
+        for _ in 0..10 {
+            let Some((other, other_version)) = self.load_cart(&anon).await? else {
+                return self.cart(&mine).await;
+            };
+            let (mut cart, version) = match self.load_cart(&mine).await? {
+                Some((c, v)) => (c, Some(v)),
+                None => (Cart::default(), None),
+            };
+            cart.merge(other);
+            let ops = vec![
+                self.cart_op(&mine, &cart, version)?,
+                WriteOp::Delete { key: anon.key(), condition: Some(Condition::Eq(VERSION.into(), Value::N(other_version))) },
+            ];
+            match self.ports.table.write(ops).await {
+                Ok(()) => return self.price_cart(&mine, cart).await,
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("the cart is changing too fast; try again".into()))
+    }
+
+    async fn check_sellable(&self, sku: &Sku) -> AppResult<()> {
+        let snap = self.catalog_snapshot().await?;
+        match snap.product_by_sku(sku) {
+            Some(p) if p.active => Ok(()),
+            _ => Err(AppError::field("sku", format!("there is no product with SKU {sku}"))),
+        }
+    }
+}

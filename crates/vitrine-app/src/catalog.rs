@@ -1,0 +1,557 @@
+//! Catalog use cases: browsing (from an in-memory snapshot) and administration (products,
+//! variants, stock, categories).
+//!
+//! Browsing reads a snapshot of every product and category, reloaded after any catalog write made
+//! through this process and at most `catalog_cache_secs` old otherwise. Stock is never cached: a
+//! product page reads it live. A shop's catalog (thousands of products) fits in memory easily;
+//! see docs/decisions/0002-catalog-snapshot.md.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use vitrine_domain::catalog::{Category, CategoryNode, Product, ProductDraft, Sku, Slug, category_tree, category_with_descendants, creates_cycle};
+use vitrine_domain::{Event, EventAttr, FieldError, Money};
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ports::{Condition, Index, Item, Query, TableError, Update, Value, WriteOp};
+use crate::store::{self, AVAILABLE, VERSION};
+
+/// Everything browsing needs, immutable once built.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub products: Vec<Arc<Product>>,
+    pub categories: Vec<Category>,
+    by_id: HashMap<String, usize>,
+    by_slug: HashMap<String, usize>,
+    by_sku: HashMap<Sku, usize>,
+    /// Accent- and case-folded name + description, for text search.
+    search_text: Vec<String>,
+}
+
+impl Snapshot {
+    fn build(products: Vec<Product>, categories: Vec<Category>) -> Self {
+        let mut s = Snapshot { categories, ..Default::default() };
+        for (i, p) in products.into_iter().enumerate() {
+            s.by_id.insert(p.id.clone(), i);
+            s.by_slug.insert(p.slug.as_str().to_owned(), i);
+            for v in &p.variants {
+                s.by_sku.insert(v.sku.clone(), i);
+            }
+            s.search_text.push(fold(&format!("{} {}", p.name, p.description)));
+            s.products.push(Arc::new(p));
+        }
+        s
+    }
+
+    pub fn product(&self, id_or_slug: &str) -> Option<&Arc<Product>> {
+        self.by_id.get(id_or_slug).or_else(|| self.by_slug.get(id_or_slug)).map(|&i| &self.products[i])
+    }
+
+    pub fn product_by_sku(&self, sku: &Sku) -> Option<&Arc<Product>> {
+        self.by_sku.get(sku).map(|&i| &self.products[i])
+    }
+
+    pub fn category(&self, id_or_slug: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
+    }
+}
+
+/// Lowercase and strip Portuguese accents, so "cafe" finds "Café".
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ã' | 'ä' | 'Á' | 'À' | 'Â' | 'Ã' | 'Ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
+            'ç' | 'Ç' => 'c',
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[derive(Default)]
+pub(crate) struct CatalogCache {
+    generation: AtomicU64,
+    current: RwLock<Option<(Arc<Snapshot>, i64, u64)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    Name,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductQuery {
+    pub category: Option<String>,
+    pub min_price: Option<Money>,
+    pub max_price: Option<Money>,
+    pub text: Option<String>,
+    pub sort: ProductSort,
+    pub limit: usize,
+    pub after: Option<String>,
+    /// Include inactive products (admin listings).
+    pub include_inactive: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductPage {
+    pub items: Vec<Arc<Product>>,
+    pub next: Option<String>,
+}
+
+/// A product with its live stock per SKU.
+#[derive(Debug, Clone)]
+pub struct ProductView {
+    pub product: Arc<Product>,
+    pub stock: HashMap<Sku, i64>,
+}
+
+pub const MAX_PAGE: usize = 100;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ListCursor(String, String);
+
+impl App {
+    /// A change counter for the catalog, for caches in front of browsing (HTTP responses).
+    pub fn catalog_generation(&self) -> u64 {
+        self.catalog.generation.load(Ordering::Acquire)
+    }
+
+    fn invalidate_catalog(&self) {
+        self.catalog.generation.fetch_add(1, Ordering::AcqRel);
+        *self.catalog.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The catalog snapshot, reloading it when stale.
+    pub async fn catalog_snapshot(&self) -> AppResult<Arc<Snapshot>> {
+        let now = self.ports.clock.now().millis();
+        let generation = self.catalog_generation();
+        if let Some((snap, at, g)) = self.catalog.current.read().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && *g == generation
+            && now - at < self.settings.catalog_cache_secs * 1000
+        {
+            return Ok(snap.clone());
+        }
+        let products: Vec<Product> = self.query_all(store::PRODUCTS).await?;
+        let categories: Vec<Category> = self.query_all(store::CATEGORIES).await?;
+        let snap = Arc::new(Snapshot::build(products, categories));
+        let mut slot = self.catalog.current.write().unwrap_or_else(|e| e.into_inner());
+        // Only install it if no write happened while loading; otherwise the next reader reloads.
+        if self.catalog_generation() == generation {
+            *slot = Some((snap.clone(), now, generation));
+        }
+        Ok(snap)
+    }
+
+    /// Every item of a GSI1 partition, decoded.
+    pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(&self, gsi1pk: &str) -> AppResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.ports.table.query(Query::new(Index::Gsi1, gsi1pk).limit(1000).after(after)).await?;
+            for item in &page.items {
+                out.push(store::decode(item)?);
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn list_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
+        let snap = self.catalog_snapshot().await?;
+        let limit = q.limit.clamp(1, MAX_PAGE);
+        let categories = match &q.category {
+            Some(c) => {
+                let cat = snap.category(c).ok_or_else(|| AppError::field("category", "no such category"))?;
+                Some(category_with_descendants(&snap.categories, &cat.id))
+            }
+            None => None,
+        };
+        let words: Vec<String> = q.text.as_deref().map(fold).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let sort_key = |p: &Product| -> String {
+            match q.sort {
+                ProductSort::Newest => String::new(),
+                ProductSort::PriceAsc | ProductSort::PriceDesc => format!("{:020}", p.price_from().centavos()),
+                ProductSort::Name => fold(&p.name),
+            }
+        };
+        let mut hits: Vec<(String, &Arc<Product>)> = snap
+            .products
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| q.include_inactive || p.active)
+            .filter(|(_, p)| match &categories {
+                Some(ids) => p.category_id.as_ref().is_some_and(|c| ids.contains(c)),
+                None => true,
+            })
+            .filter(|(_, p)| q.min_price.is_none_or(|m| p.price_from() >= m))
+            .filter(|(_, p)| q.max_price.is_none_or(|m| p.price_from() <= m))
+            .filter(|(i, _)| words.iter().all(|w| snap.search_text[*i].contains(w.as_str())))
+            .map(|(_, p)| (sort_key(p), p))
+            .collect();
+        let descending = matches!(q.sort, ProductSort::Newest | ProductSort::PriceDesc);
+        hits.sort_by(|a, b| {
+            let o = (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id));
+            if descending { o.reverse() } else { o }
+        });
+        let start = match &q.after {
+            None => 0,
+            Some(c) => {
+                let ListCursor(key, id) = decode_cursor(c)?;
+                hits.partition_point(|(k, p)| {
+                    let o = (k, &p.id).cmp(&(&key, &id));
+                    if descending { o.is_gt() || o.is_eq() } else { o.is_lt() || o.is_eq() }
+                })
+            }
+        };
+        let page: Vec<_> = hits.iter().skip(start).take(limit + 1).collect();
+        let next = (page.len() > limit).then(|| {
+            let (k, p) = page[limit - 1];
+            encode_cursor(&ListCursor(k.clone(), p.id.clone()))
+        });
+        Ok(ProductPage { items: page.into_iter().take(limit).map(|(_, p)| (*p).clone()).collect(), next })
+    }
+
+    /// A product by id or slug, with live stock. Inactive products are hidden unless `admin`.
+    pub async fn product(&self, id_or_slug: &str, admin: bool) -> AppResult<ProductView> {
+        let snap = self.catalog_snapshot().await?;
+        let product = match snap.product(id_or_slug) {
+            Some(p) => p.clone(),
+            // Not in a possibly stale snapshot: look in the table before saying 404.
+            None => Arc::new(self.load_product(id_or_slug).await?),
+        };
+        if !product.active && !admin {
+            return Err(AppError::NotFound("product"));
+        }
+        let mut stock = HashMap::new();
+        for v in &product.variants {
+            stock.insert(v.sku.clone(), self.available(&v.sku).await?.unwrap_or(0));
+        }
+        Ok(ProductView { product, stock })
+    }
+
+    async fn load_product(&self, id_or_slug: &str) -> AppResult<Product> {
+        if let Some(item) = self.ports.table.get(&store::product(id_or_slug)).await? {
+            return store::decode(&item);
+        }
+        if Slug::parse(id_or_slug).is_ok()
+            && let Some(item) = self.ports.table.get(&store::slug(id_or_slug)).await?
+            && let Some(id) = item.str("product_id")
+            && let Some(item) = self.ports.table.get(&store::product(id)).await?
+        {
+            return store::decode(&item);
+        }
+        Err(AppError::NotFound("product"))
+    }
+
+    /// Units available to sell of a SKU (`None` when the SKU does not exist).
+    pub async fn available(&self, sku: &Sku) -> AppResult<Option<i64>> {
+        Ok(self.ports.table.get(&store::sku(sku.as_str())).await?.map(|i| i.num(AVAILABLE).unwrap_or(0)))
+    }
+
+    pub async fn category_tree(&self) -> AppResult<Vec<CategoryNode>> {
+        Ok(category_tree(&self.catalog_snapshot().await?.categories))
+    }
+
+    // ----- administration -----
+
+    /// Create a product with its variants and their initial stock.
+    pub async fn create_product(&self, draft: ProductDraft, stock: &HashMap<Sku, i64>) -> AppResult<Product> {
+        draft.validate()?;
+        let slug = draft.slug_or_default()?;
+        self.check_category(draft.category_id.as_deref()).await?;
+        check_stock_values(stock)?;
+        let now = self.ports.clock.now();
+        let product = Product {
+            id: self.ports.ids.new_id(),
+            slug,
+            name: draft.name.trim().to_owned(),
+            description: draft.description,
+            category_id: draft.category_id,
+            images: draft.images,
+            variants: draft.variants,
+            active: draft.active,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let mut ops = vec![
+            WriteOp::put_new(self.product_item(&product)?),
+            WriteOp::put_new(store_slug(&product)),
+        ];
+        for v in &product.variants {
+            ops.push(WriteOp::put_new(sku_item(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0))));
+        }
+        match self.ports.table.write(ops).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { index: 1 }) => {
+                return Err(AppError::Conflict(format!("the slug {} is taken", product.slug)));
+            }
+            Err(TableError::ConditionFailed { index }) if index >= 2 => {
+                return Err(AppError::Conflict(format!("SKU {} already exists", product.variants[index - 2].sku)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.invalidate_catalog();
+        Ok(product)
+    }
+
+    /// Replace a product's editable fields, if it is still at `expected_version`. New variants
+    /// get a stock item (with the given stock, default 0); removed variants lose theirs.
+    pub async fn update_product(
+        &self,
+        id: &str,
+        draft: ProductDraft,
+        expected_version: u64,
+        stock: &HashMap<Sku, i64>,
+    ) -> AppResult<Product> {
+        draft.validate()?;
+        check_stock_values(stock)?;
+        self.check_category(draft.category_id.as_deref()).await?;
+        let item = self.ports.table.get(&store::product(id)).await?.ok_or(AppError::NotFound("product"))?;
+        let old: Product = store::decode(&item)?;
+        if old.version != expected_version {
+            return Err(AppError::VersionMismatch("product"));
+        }
+        let slug = match &draft.slug {
+            Some(s) => s.clone(),
+            None => old.slug.clone(),
+        };
+        let product = Product {
+            id: old.id.clone(),
+            slug,
+            name: draft.name.trim().to_owned(),
+            description: draft.description,
+            category_id: draft.category_id,
+            images: draft.images,
+            variants: draft.variants,
+            active: draft.active,
+            created_at: old.created_at,
+            updated_at: self.ports.clock.now(),
+            version: old.version + 1,
+        };
+        let mut ops = vec![WriteOp::Put {
+            item: self.product_item(&product)?,
+            condition: Some(Condition::Eq(VERSION.into(), Value::N(old.version as i64))),
+        }];
+        let mut what: Vec<String> = vec![String::new()];
+        if product.slug != old.slug {
+            ops.push(WriteOp::put_new(store_slug(&product)));
+            what.push(format!("the slug {} is taken", product.slug));
+            ops.push(WriteOp::Delete { key: store::slug(old.slug.as_str()), condition: None });
+            what.push(String::new());
+        }
+        for v in &product.variants {
+            if old.variant(&v.sku).is_none() {
+                ops.push(WriteOp::put_new(sku_item(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0))));
+                what.push(format!("SKU {} already exists", v.sku));
+            }
+        }
+        for v in &old.variants {
+            if product.variant(&v.sku).is_none() {
+                ops.push(WriteOp::Delete { key: store::sku(v.sku.as_str()), condition: None });
+                what.push(String::new());
+            }
+        }
+        match self.ports.table.write(ops).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { index: 0 }) => return Err(AppError::VersionMismatch("product")),
+            Err(TableError::ConditionFailed { index }) => return Err(AppError::Conflict(what[index].clone())),
+            Err(e) => return Err(e.into()),
+        }
+        self.invalidate_catalog();
+        Ok(product)
+    }
+
+    fn product_item(&self, p: &Product) -> AppResult<Item> {
+        let item = store::data_item(store::product(&p.id), p)?.with(VERSION, p.version as i64);
+        Ok(store::with_gsi1(item, store::PRODUCTS, p.id.clone()))
+    }
+
+    async fn check_category(&self, id: Option<&str>) -> AppResult<()> {
+        if let Some(id) = id
+            && self.ports.table.get(&store::category(id)).await?.is_none()
+        {
+            return Err(AppError::field("category_id", "no such category"));
+        }
+        Ok(())
+    }
+
+    /// Add (or with a negative delta remove) units of a SKU. Stock never goes below zero.
+    /// Returns the new level. Fires `stock.low` when the level falls to the threshold or below.
+    pub async fn adjust_stock(&self, sku: &Sku, delta: i64, reason: &str) -> AppResult<i64> {
+        if delta == 0 || delta.abs() > 1_000_000 {
+            return Err(AppError::field("delta", "the adjustment must be a non-zero number of units up to 1000000"));
+        }
+        if reason.chars().count() > 200 {
+            return Err(AppError::field("reason", "at most 200 characters"));
+        }
+        // Read, then write conditioned on the value read: the event (if any) is decided on the
+        // exact new level and committed with it. Retried when a checkout moved stock meanwhile.
+        for _ in 0..10 {
+            let current = self.available(sku).await?.ok_or(AppError::NotFound("SKU"))?;
+            let new = current + delta;
+            if new < 0 {
+                return Err(AppError::field("delta", format!("only {current} units in stock")));
+            }
+            let mut ops = vec![WriteOp::Update {
+                key: store::sku(sku.as_str()),
+                updates: vec![Update::Add(AVAILABLE.into(), delta)],
+                condition: Some(Condition::Eq(AVAILABLE.into(), Value::N(current))),
+            }];
+            let threshold = self.settings.low_stock_threshold;
+            if new <= threshold && current > threshold {
+                ops.push(self.stock_low_event(sku, new)?);
+            }
+            match self.ports.table.write(ops).await {
+                Ok(()) => {
+                    tracing::info!(sku = %sku, delta, reason, "stock adjusted");
+                    return Ok(new);
+                }
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("stock is changing too fast; try again".into()))
+    }
+
+    pub(crate) fn stock_low_event(&self, sku: &Sku, level: i64) -> AppResult<WriteOp> {
+        let event = Event::new("stock.low", sku.as_str(), serde_json::json!({ "sku": sku, "available": level }))
+            .attr("available", EventAttr::Number(level));
+        Ok(WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, self.ports.clock.now().millis())?))
+    }
+
+    /// SKUs at or below the low-stock threshold (admin dashboard).
+    pub async fn low_stock(&self) -> AppResult<Vec<(Sku, i64)>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.ports.table.query(Query::new(Index::Gsi1, store::STOCK).limit(1000).after(after)).await?;
+            for item in &page.items {
+                let level = item.num(AVAILABLE).unwrap_or(0);
+                if level <= self.settings.low_stock_threshold
+                    && let Some(s) = item.str("sku").and_then(|s| Sku::parse(s).ok())
+                {
+                    out.push((s, level));
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn create_category(&self, name: &str, slug: Option<Slug>, parent_id: Option<String>, position: u32) -> AppResult<Category> {
+        let category = Category {
+            id: self.ports.ids.new_id(),
+            slug: self.category_slug(name, slug)?,
+            name: check_category_name(name)?,
+            parent_id,
+            position,
+        };
+        self.check_category(category.parent_id.as_deref()).await?;
+        let item = store::data_item(store::category(&category.id), &category)?.with(VERSION, 1);
+        let ops = vec![
+            WriteOp::put_new(store::with_gsi1(item, store::CATEGORIES, category.id.clone())),
+            WriteOp::put_new(store::data_item(store::category_slug(category.slug.as_str()), &category.id)?),
+        ];
+        match self.ports.table.write(ops).await {
+            Err(TableError::ConditionFailed { index: 1 }) => Err(AppError::Conflict(format!("the slug {} is taken", category.slug))),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                self.invalidate_catalog();
+                Ok(category)
+            }
+        }
+    }
+
+    pub async fn update_category(&self, id: &str, name: &str, parent_id: Option<String>, position: u32) -> AppResult<Category> {
+        let item = self.ports.table.get(&store::category(id)).await?.ok_or(AppError::NotFound("category"))?;
+        let mut category: Category = store::decode(&item)?;
+        let version = item.num(VERSION).unwrap_or(1);
+        if let Some(p) = &parent_id {
+            self.check_category(Some(p)).await?;
+            let all: Vec<Category> = self.query_all(store::CATEGORIES).await?;
+            if creates_cycle(&all, id, p) {
+                return Err(AppError::field("parent_id", "a category cannot be inside itself"));
+            }
+        }
+        category.name = check_category_name(name)?;
+        category.parent_id = parent_id;
+        category.position = position;
+        let item = store::data_item(store::category(id), &category)?.with(VERSION, version + 1);
+        let op = WriteOp::Put {
+            item: store::with_gsi1(item, store::CATEGORIES, id),
+            condition: Some(Condition::Eq(VERSION.into(), Value::N(version))),
+        };
+        match self.ports.table.write(vec![op]).await {
+            Err(TableError::ConditionFailed { .. }) => Err(AppError::VersionMismatch("category")),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                self.invalidate_catalog();
+                Ok(category)
+            }
+        }
+    }
+
+    fn category_slug(&self, name: &str, slug: Option<Slug>) -> AppResult<Slug> {
+        slug.or_else(|| Slug::from_name(name)).ok_or_else(|| AppError::field("slug", "cannot make a slug from this name; give one"))
+    }
+}
+
+fn check_category_name(name: &str) -> AppResult<String> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 80 {
+        return Err(AppError::field("name", "a category name has 1 to 80 characters"));
+    }
+    Ok(n.to_owned())
+}
+
+fn check_stock_values(stock: &HashMap<Sku, i64>) -> AppResult<()> {
+    let bad: Vec<FieldError> = stock
+        .iter()
+        .filter(|(_, n)| !(0..=1_000_000).contains(*n))
+        .map(|(s, _)| FieldError::new(format!("stock[{s}]"), "stock is between 0 and 1000000 units"))
+        .collect();
+    if bad.is_empty() { Ok(()) } else { Err(AppError::Invalid(bad)) }
+}
+
+fn store_slug(p: &Product) -> Item {
+    Item::new(store::slug(p.slug.as_str())).with("product_id", p.id.clone())
+}
+
+fn sku_item(product_id: &str, sku: &Sku, available: i64) -> Item {
+    store::with_gsi1(
+        Item::new(store::sku(sku.as_str())).with("product_id", product_id).with("sku", sku.as_str()).with(AVAILABLE, available),
+        store::STOCK,
+        sku.as_str(),
+    )
+}
+
+fn encode_cursor(c: &ListCursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+fn decode_cursor(s: &str) -> AppResult<ListCursor> {
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| AppError::field("after", "this cursor is not valid; start from the first page"))
+}

@@ -1,0 +1,172 @@
+//! Customer profiles and saved addresses. Every read and write is scoped to the caller's `sub`:
+//! a customer can never address another's data, because the key is built from the token.
+
+use serde::{Deserialize, Serialize};
+use vitrine_domain::br::TaxId;
+use vitrine_domain::contact::Phone;
+use vitrine_domain::order::Address;
+use vitrine_domain::{Event, EventAttr, Timestamp};
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ports::{Condition, Index, Query, SortKey, TableError, Value, WriteOp};
+use crate::store::{self, VERSION};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "pt-BR")]
+    PtBr,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::PtBr => "pt-BR",
+            Language::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    pub tax_id: Option<TaxId>,
+    pub phone: Option<Phone>,
+    pub sms_opt_in: bool,
+    pub language: Language,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+/// What a customer may change of their profile.
+#[derive(Debug, Clone)]
+pub struct ProfileUpdate {
+    pub name: String,
+    pub tax_id: Option<TaxId>,
+    pub phone: Option<Phone>,
+    pub sms_opt_in: bool,
+    pub language: Language,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAddress {
+    pub id: String,
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub address: Address,
+}
+
+pub const MAX_ADDRESSES: usize = 20;
+
+impl App {
+    /// The caller's profile, created on first use from the identity provider's record.
+    pub async fn profile(&self, sub: &str) -> AppResult<Profile> {
+        match self.ports.table.get(&store::profile(sub)).await? {
+            Some(item) => store::decode(&item),
+            None => Err(AppError::NotFound("profile")),
+        }
+    }
+
+    /// Create the profile if it does not exist yet, and yield `customer.registered` with it.
+    pub(crate) async fn ensure_profile(&self, sub: &str, email: &str, name: &str) -> AppResult<Profile> {
+        if let Some(item) = self.ports.table.get(&store::profile(sub)).await? {
+            return store::decode(&item);
+        }
+        let profile = Profile {
+            sub: sub.to_owned(),
+            email: email.to_owned(),
+            name: name.to_owned(),
+            tax_id: None,
+            phone: None,
+            sms_opt_in: false,
+            language: Language::PtBr,
+            created_at: self.ports.clock.now(),
+            version: 1,
+        };
+        let event = Event::new("customer.registered", sub, serde_json::json!({ "customer_id": sub }))
+            .for_customer(sub)
+            .attr("language", EventAttr::String(profile.language.as_str().into()));
+        let ops = vec![
+            WriteOp::put_new(store::data_item(store::profile(sub), &profile)?.with(VERSION, 1)),
+            WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, profile.created_at.millis())?),
+        ];
+        match self.ports.table.write(ops).await {
+            // Created concurrently by another sign-in: theirs stands.
+            Ok(()) | Err(TableError::ConditionFailed { index: 0 }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.profile(sub).await
+    }
+
+    pub async fn update_profile(&self, sub: &str, update: ProfileUpdate) -> AppResult<Profile> {
+        let name = update.name.trim();
+        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+            return Err(AppError::field("name", "a name has 1 to 120 characters"));
+        }
+        for _ in 0..5 {
+            let mut profile = self.profile(sub).await?;
+            let version = profile.version;
+            profile.name = name.to_owned();
+            profile.tax_id = update.tax_id.clone();
+            profile.phone = update.phone.clone();
+            profile.sms_opt_in = update.sms_opt_in && profile.phone.is_some();
+            profile.language = update.language;
+            profile.version += 1;
+            let op = WriteOp::Put {
+                item: store::data_item(store::profile(sub), &profile)?.with(VERSION, profile.version as i64),
+                condition: Some(Condition::Eq(VERSION.into(), Value::N(version as i64))),
+            };
+            match self.ports.table.write(vec![op]).await {
+                Ok(()) => return Ok(profile),
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("the profile is changing too fast; try again".into()))
+    }
+
+    pub async fn addresses(&self, sub: &str) -> AppResult<Vec<SavedAddress>> {
+        let page = self
+            .ports
+            .table
+            .query(
+                Query::new(Index::Primary, store::customer_partition(sub))
+                    .sk(SortKey::BeginsWith("ADDRESS#".into()))
+                    .limit(MAX_ADDRESSES),
+            )
+            .await?;
+        page.items.iter().map(store::decode).collect()
+    }
+
+    pub async fn address(&self, sub: &str, id: &str) -> AppResult<SavedAddress> {
+        match self.ports.table.get(&store::address(sub, id)).await? {
+            Some(item) => store::decode(&item),
+            None => Err(AppError::NotFound("address")),
+        }
+    }
+
+    pub async fn add_address(&self, sub: &str, label: Option<String>, address: Address) -> AppResult<SavedAddress> {
+        address.validate("address")?;
+        if label.as_ref().is_some_and(|l| l.chars().count() > 40) {
+            return Err(AppError::field("label", "at most 40 characters"));
+        }
+        if self.addresses(sub).await?.len() >= MAX_ADDRESSES {
+            return Err(AppError::Rule(format!("a customer keeps at most {MAX_ADDRESSES} addresses")));
+        }
+        let saved = SavedAddress { id: self.ports.ids.new_id(), label, address };
+        self.ports.table.write(vec![WriteOp::put_new(store::data_item(store::address(sub, &saved.id), &saved)?)]).await?;
+        Ok(saved)
+    }
+
+    pub async fn delete_address(&self, sub: &str, id: &str) -> AppResult<()> {
+        match self.ports.table.write(vec![WriteOp::Delete { key: store::address(sub, id), condition: Some(Condition::Exists) }]).await {
+            Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("address")),
+            other => Ok(other?),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The use cases' error: every way a request can fail, in terms the API maps to one stable
+//! problem type and status each (see `vitrine-http::problem`).
+
+use vitrine_domain::{DomainError, FieldError};
+
+use crate::ports::{BlobError, IdentityError, MailError, TableError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that breaks a rule, field by field.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Not enough stock for this SKU.
+    #[error("out of stock: {sku}")]
+    OutOfStock { sku: String, available: i64 },
+    /// The resource changed since the caller read it (`If-Match` did not match).
+    #[error("the {0} was changed by someone else; reload and try again")]
+    VersionMismatch(&'static str),
+    /// `If-Match` is required for this update.
+    #[error("this update needs an If-Match header with the current ETag")]
+    PreconditionRequired,
+    /// The same Idempotency-Key was used with another request body.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    /// Something with this name exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// A state-machine move that is not allowed now, or a business rule.
+    #[error("{0}")]
+    Rule(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error(transparent)]
+    Identity(IdentityError),
+    /// An engine failed. Reported as 503/500 without detail; logged once by the HTTP layer.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => AppError::Invalid(errors),
+            e @ DomainError::IllegalTransition { .. } => AppError::Rule(e.to_string()),
+            DomainError::Rule(m) => AppError::Rule(m),
+        }
+    }
+}
+
+impl From<TableError> for AppError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::Invalid(m) => AppError::field("cursor", m),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<BlobError> for AppError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::InvalidKey(k) => AppError::field("key", format!("invalid key {k}")),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<MailError> for AppError {
+    fn from(e: MailError) -> Self {
+        AppError::Internal(anyhow::Error::new(e))
+    }
+}
+
+impl From<IdentityError> for AppError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::TooManyAttempts { retry_after_secs } => AppError::TooManyRequests { retry_after_secs },
+            IdentityError::Unavailable(err) => AppError::Internal(err),
+            IdentityError::InvalidPassword(m) => AppError::field("password", m),
+            IdentityError::InvalidParameter(m) => AppError::field("email", m),
+            other => AppError::Identity(other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(e: serde_json::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("stored item does not decode"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,23 @@
+//! vitrine's application layer: the use cases, the port traits every adapter implements, and the
+//! repositories written once on the Table port (only [`store`] knows item keys).
+//!
+//! Invariants:
+//! - Every state change writes its event to the outbox in the same atomic batch.
+//! - Every customer-owned read is keyed or checked by the caller's `sub`.
+//! - Money is integer centavos; time and ids come from the Clock and Ids ports.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod cart;
+pub mod catalog;
+pub mod checkout;
+pub mod coupons;
+pub mod customers;
+pub mod error;
+pub mod orders;
+pub mod ports;
+pub mod store;
+
+pub use app::{App, Ports, Settings};
+pub use error::{AppError, AppResult};

@@ -1,0 +1,160 @@
+//! Order use cases after checkout: reading (scoped to the owner), and the lifecycle moves.
+//!
+//! Every move reads the order, applies the domain transition, and writes the new order
+//! conditioned on the version it read, together with its event and — for moves that unwind an
+//! order — the stock coming back. Two racing moves (an admin cancel and an expiry sweep, say):
+//! one wins, the other re-reads and is refused by the state machine, so stock returns once.
+
+use vitrine_domain::order::{Order, OrderStatus, Unwind};
+use vitrine_domain::Event;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::ports::{Condition, Cursor, Index, Query, TableError, Update, Value, WriteOp};
+use crate::store::{self, AVAILABLE, VERSION};
+
+#[derive(Debug, Clone)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub next: Option<String>,
+}
+
+/// A lifecycle move an admin (or the system) asks for.
+#[derive(Debug, Clone)]
+pub enum OrderMove {
+    MarkPaid { reference: String },
+    Ship { tracking_code: String },
+    Deliver,
+    Cancel { reason: String },
+    Expire,
+}
+
+impl App {
+    pub(crate) async fn load_order(&self, id: &str) -> AppResult<Order> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(AppError::NotFound("order"));
+        }
+        match self.ports.table.get(&store::order(id)).await? {
+            Some(item) => store::decode(&item),
+            None => Err(AppError::NotFound("order")),
+        }
+    }
+
+    /// An order as its owner (or an admin) sees it. Someone else's order is a 404, not a 403:
+    /// the answer must not reveal that the id exists.
+    pub async fn order_for(&self, who: &Principal, id: &str) -> AppResult<Order> {
+        let order = self.load_order(id).await?;
+        if order.customer_id != who.sub && !who.is_admin() {
+            return Err(AppError::NotFound("order"));
+        }
+        Ok(order)
+    }
+
+    /// The caller's orders, newest first.
+    pub async fn my_orders(&self, who: &Principal, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
+        self.order_page(Query::new(Index::Gsi1, store::customer_orders(&who.sub)), limit, after).await
+    }
+
+    /// Orders in a status, newest first (admin).
+    pub async fn orders_in_status(&self, status: OrderStatus, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
+        self.order_page(Query::new(Index::Gsi2, store::orders_in_status(status.as_str())), limit, after).await
+    }
+
+    async fn order_page(&self, query: Query, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
+        let page = self.ports.table.query(query.backward().limit(limit.clamp(1, 100)).after(after.map(Cursor))).await?;
+        let items = page.items.iter().map(store::decode).collect::<AppResult<Vec<Order>>>()?;
+        Ok(OrderPage { items, next: page.next.map(|c| c.0) })
+    }
+
+    /// A customer cancels their own unpaid order.
+    pub async fn cancel_my_order(&self, who: &Principal, id: &str) -> AppResult<Order> {
+        let order = self.order_for(who, id).await?;
+        if !order.status.awaits_payment() {
+            return Err(AppError::Rule("only unpaid orders can be cancelled here; contact the shop".into()));
+        }
+        self.move_order(id, None, OrderMove::Cancel { reason: "cancelled by the customer".into() }).await
+    }
+
+    /// Apply a lifecycle move. With `expected_version`, refuse if the order changed since.
+    pub async fn move_order(&self, id: &str, expected_version: Option<u64>, mv: OrderMove) -> AppResult<Order> {
+        for _ in 0..5 {
+            let mut order = self.load_order(id).await?;
+            if expected_version.is_some_and(|v| v != order.version) {
+                return Err(AppError::VersionMismatch("order"));
+            }
+            let read_version = order.version;
+            let now = self.ports.clock.now();
+            let (event, unwind): (Event, Unwind) = match &mv {
+                OrderMove::MarkPaid { reference } => (order.pay(now, reference)?, Unwind::default()),
+                OrderMove::Ship { tracking_code } => (order.ship(now, tracking_code)?, Unwind::default()),
+                OrderMove::Deliver => (order.deliver(now)?, Unwind::default()),
+                OrderMove::Cancel { reason } => order.cancel(now, reason)?,
+                OrderMove::Expire => order.expire(now)?,
+            };
+            let mut ops = vec![WriteOp::Put {
+                item: self.order_item(&order)?,
+                condition: Some(Condition::Eq(VERSION.into(), Value::N(read_version as i64))),
+            }];
+            if unwind.restock {
+                for line in &order.lines {
+                    // A SKU deleted since the sale has no stock to return to.
+                    if self.available(&line.sku).await?.is_some() {
+                        ops.push(WriteOp::Update {
+                            key: store::sku(line.sku.as_str()),
+                            updates: vec![Update::Add(AVAILABLE.into(), i64::from(line.quantity))],
+                            condition: Some(Condition::Exists),
+                        });
+                    }
+                }
+            }
+            ops.push(WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, now.millis())?));
+            match self.ports.table.write(ops).await {
+                Ok(()) => {
+                    tracing::info!(order.id = %order.id, order.status = %order.status, "order moved");
+                    return Ok(order);
+                }
+                // The order changed under us: re-read and let the state machine decide again.
+                Err(TableError::ConditionFailed { index: 0 }) if expected_version.is_none() => continue,
+                Err(TableError::ConditionFailed { index: 0 }) => return Err(AppError::VersionMismatch("order")),
+                // A SKU vanished between the check and the write: retry without it.
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("the order is changing too fast; try again".into()))
+    }
+
+    /// Expire every unpaid order past its deadline. Safe to run concurrently with itself and
+    /// with payments: each order moves at most once. Returns how many expired.
+    pub async fn expire_overdue(&self) -> AppResult<usize> {
+        let now = self.ports.clock.now();
+        let mut expired = 0;
+        for status in [OrderStatus::PendingPayment, OrderStatus::PaymentFailed] {
+            let mut after = None;
+            loop {
+                let page = self
+                    .ports
+                    .table
+                    .query(Query::new(Index::Gsi2, store::orders_in_status(status.as_str())).limit(200).after(after))
+                    .await?;
+                for item in &page.items {
+                    let order: Order = store::decode(item)?;
+                    if order.pay_by <= now {
+                        match self.move_order(&order.id, None, OrderMove::Expire).await {
+                            Ok(_) => expired += 1,
+                            // Paid or expired by someone else meanwhile.
+                            Err(AppError::Rule(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                match page.next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(expired)
+    }
+}

@@ -1,0 +1,92 @@
+//! The Identity port: the user pool behind sign-up, sign-in and tokens.
+//!
+//! Two adapters: the built-in provider (`vitrine-local`) and Cognito (`vitrine-aws`). Both issue
+//! RS256 JWTs with Cognito's claim shape, so one [`crate::auth::TokenVerifier`] serves both.
+//! Passwords and codes pass through this port but are never logged or stored in clear.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// The groups a user may belong to.
+pub const GROUP_ADMIN: &str = "admin";
+pub const GROUP_CUSTOMER: &str = "customer";
+
+/// What a successful sign-in or refresh returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub id_token: String,
+    pub access_token: String,
+    /// Absent on refresh (Cognito does not rotate refresh tokens).
+    pub refresh_token: Option<String>,
+    /// Lifetime of the access token, in seconds.
+    pub expires_in: u64,
+    pub token_type: String,
+}
+
+/// Who asks: used for rate limiting sign-in per client address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    pub confirmed: bool,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Wrong e-mail or password, or no such user. Deliberately one case: answers must not reveal
+    /// whether an e-mail is registered.
+    #[error("incorrect e-mail or password")]
+    NotAuthorized,
+    #[error("the account is not confirmed yet")]
+    NotConfirmed,
+    #[error("an account with this e-mail already exists")]
+    UserExists,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("the code is wrong or has expired")]
+    CodeMismatch,
+    #[error("the password does not meet the policy: {0}")]
+    InvalidPassword(String),
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("the refresh token is invalid or revoked")]
+    InvalidRefreshToken,
+    #[error("identity provider unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+#[async_trait]
+pub trait Identity: Send + Sync {
+    /// Register an unconfirmed user and send the confirmation code to their e-mail. Returns `sub`.
+    async fn sign_up(&self, user: NewUser) -> Result<String, IdentityError>;
+    async fn confirm_sign_up(&self, email: &str, code: &str) -> Result<(), IdentityError>;
+    /// Send a new confirmation code.
+    async fn resend_code(&self, email: &str) -> Result<(), IdentityError>;
+    async fn sign_in(&self, email: &str, password: &str, client: &ClientInfo) -> Result<Tokens, IdentityError>;
+    async fn refresh(&self, refresh_token: &str) -> Result<Tokens, IdentityError>;
+    /// Revoke the refresh token (and with it every token refreshed from it).
+    async fn sign_out(&self, refresh_token: &str) -> Result<(), IdentityError>;
+    /// Send a reset code when the user exists; answer the same either way.
+    async fn forgot_password(&self, email: &str) -> Result<(), IdentityError>;
+    async fn confirm_forgot_password(&self, email: &str, code: &str, new_password: &str) -> Result<(), IdentityError>;
+    /// Create a confirmed user directly (CLI `user create`, seeding). Returns `sub`.
+    async fn admin_create_user(&self, user: NewUser, groups: &[&str]) -> Result<String, IdentityError>;
+    async fn admin_add_to_group(&self, email: &str, group: &str) -> Result<(), IdentityError>;
+    async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError>;
+}

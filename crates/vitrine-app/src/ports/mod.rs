@@ -1,0 +1,14 @@
+//! Port traits: what the use cases need from the outside world. Adapters implement them;
+//! the use cases receive them as `Arc<dyn …>`.
+
+pub mod blobs;
+pub mod clock;
+pub mod identity;
+pub mod mailer;
+pub mod table;
+
+pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
+pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
+pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
+pub use mailer::{Email, MailError, Mailer};
+pub use table::{Condition, Cursor, Index, Item, Key, Page, Query, SortKey, Table, TableError, Update, Value, WriteOp};

@@ -1,0 +1,526 @@
+//! Orders and their lifecycle, as a pure state machine:
+//!
+//! ```text
+//! pending_payment → paid → invoiced → shipped → delivered
+//!        │  │         └──→ cancelled (refund)
+//!        │  └→ payment_failed → paid | cancelled | expired
+//!        ├──→ cancelled
+//!        └──→ expired (past its payment deadline)
+//! ```
+//!
+//! Every move is a method that checks the current state, changes the order and returns the event
+//! it yields (and, for moves that end an order, whether stock goes back and money is refunded).
+//! Illegal moves are errors. Lines are snapshots: later catalog edits never change an order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::br::{Cep, TaxId, Uf};
+use crate::catalog::{Fiscal, Sku};
+use crate::error::{DomainError, FieldError};
+use crate::events::{Event, EventAttr};
+use crate::money::Money;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Invoiced,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Expired,
+    PaymentFailed,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Invoiced,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::PaymentFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Invoiced => "invoiced",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::PaymentFailed => "payment_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Unpaid states: the order holds stock and waits for money.
+    pub fn awaits_payment(self) -> bool {
+        matches!(self, OrderStatus::PendingPayment | OrderStatus::PaymentFailed)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Pix,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Pix => "pix",
+            PaymentMethod::Card => "card",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub recipient: String,
+    pub street: String,
+    pub number: String,
+    pub complement: Option<String>,
+    pub district: String,
+    pub city: String,
+    pub uf: Uf,
+    pub cep: Cep,
+}
+
+impl Address {
+    /// Check the free-text fields (CEP and UF are valid by type).
+    pub fn validate(&self, field: &str) -> Result<(), DomainError> {
+        let mut errors = Vec::new();
+        let mut check = |name: &str, value: &str, max: usize| {
+            let n = value.trim().chars().count();
+            if n == 0 || n > max || value.chars().any(char::is_control) {
+                errors.push(FieldError::new(format!("{field}.{name}"), format!("required, at most {max} characters")));
+            }
+        };
+        check("recipient", &self.recipient, 120);
+        check("street", &self.street, 120);
+        check("number", &self.number, 20);
+        check("district", &self.district, 80);
+        check("city", &self.city, 80);
+        if let Some(c) = &self.complement
+            && (c.chars().count() > 80 || c.chars().any(char::is_control))
+        {
+            errors.push(FieldError::new(format!("{field}.complement"), "at most 80 characters"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors)) }
+    }
+}
+
+/// A snapshot of one bought variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub product_id: String,
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+    pub unit_price: Money,
+    pub quantity: u32,
+    pub weight_g: u32,
+    pub fiscal: Fiscal,
+}
+
+impl OrderLine {
+    pub fn total(&self) -> Money {
+        self.unit_price.checked_mul(self.quantity).unwrap_or(Money::from_centavos(i64::MAX))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buyer {
+    pub name: String,
+    pub email: String,
+    pub tax_id: TaxId,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingChoice {
+    pub method_id: String,
+    pub name: String,
+    pub price: Money,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub at: Timestamp,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub customer_id: String,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    pub buyer: Buyer,
+    pub shipping_address: Address,
+    pub shipping: ShippingChoice,
+    pub coupon: Option<String>,
+    pub payment_method: PaymentMethod,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub shipping_total: Money,
+    pub total: Money,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Unpaid past this instant, the order expires and gives its stock back.
+    pub pay_by: Timestamp,
+    pub tracking_code: Option<String>,
+    pub invoice_key: Option<String>,
+    pub history: Vec<StatusChange>,
+    pub version: u64,
+}
+
+/// Everything needed to place an order, already validated and priced from the catalog.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub buyer: Buyer,
+    pub shipping_address: Address,
+    pub shipping: ShippingChoice,
+    pub coupon: Option<(String, Money)>,
+    pub payment_method: PaymentMethod,
+    pub now: Timestamp,
+    pub pay_within_secs: i64,
+}
+
+/// What a move that ends or unwinds an order obliges the caller to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Unwind {
+    /// Give the reserved units back to stock.
+    pub restock: bool,
+    /// Return the money through the payment provider.
+    pub refund: bool,
+}
+
+pub const MAX_TRACKING_LEN: usize = 40;
+
+impl Order {
+    /// Price and open a new order; yields `order.placed`.
+    pub fn place(new: NewOrder) -> Result<(Order, Event), DomainError> {
+        if new.lines.is_empty() {
+            return Err(DomainError::Rule("an order needs at least one item".into()));
+        }
+        let overflow = || DomainError::Rule("the order total is too large".into());
+        let mut subtotal = Money::from_centavos(0);
+        for line in &new.lines {
+            let t = line.unit_price.checked_mul(line.quantity).ok_or_else(overflow)?;
+            subtotal = subtotal.checked_add(t).ok_or_else(overflow)?;
+        }
+        let (coupon, discount) = match new.coupon {
+            Some((code, d)) => (Some(code), d.min(subtotal)),
+            None => (None, Money::from_centavos(0)),
+        };
+        let shipping_total = new.shipping.price;
+        let total = subtotal
+            .checked_sub(discount)
+            .and_then(|m| m.checked_add(shipping_total))
+            .ok_or_else(overflow)?;
+        let order = Order {
+            id: new.id,
+            customer_id: new.customer_id,
+            status: OrderStatus::PendingPayment,
+            lines: new.lines,
+            buyer: new.buyer,
+            shipping_address: new.shipping_address,
+            shipping: new.shipping,
+            coupon,
+            payment_method: new.payment_method,
+            subtotal,
+            discount,
+            shipping_total,
+            total,
+            created_at: new.now,
+            updated_at: new.now,
+            pay_by: new.now.plus_secs(new.pay_within_secs),
+            tracking_code: None,
+            invoice_key: None,
+            history: vec![StatusChange { status: OrderStatus::PendingPayment, at: new.now, note: None }],
+            version: 1,
+        };
+        let event = order.event("order.placed");
+        Ok((order, event))
+    }
+
+    fn move_to(&mut self, status: OrderStatus, at: Timestamp, note: Option<String>) {
+        self.status = status;
+        self.updated_at = at;
+        self.version += 1;
+        self.history.push(StatusChange { status, at, note });
+    }
+
+    fn illegal(&self, action: &'static str) -> DomainError {
+        DomainError::IllegalTransition { action, from: self.status.as_str() }
+    }
+
+    /// Payment confirmed. Yields `order.paid`.
+    pub fn pay(&mut self, at: Timestamp, reference: &str) -> Result<Event, DomainError> {
+        if !self.status.awaits_payment() {
+            return Err(self.illegal("pay"));
+        }
+        self.move_to(OrderStatus::Paid, at, Some(format!("payment {reference}")));
+        Ok(self.event("order.paid"))
+    }
+
+    /// A payment attempt failed; the order keeps its stock until it expires or is paid.
+    pub fn fail_payment(&mut self, at: Timestamp, reason: &str) -> Result<Event, DomainError> {
+        if self.status != OrderStatus::PendingPayment {
+            return Err(self.illegal("fail the payment of"));
+        }
+        self.move_to(OrderStatus::PaymentFailed, at, Some(reason.to_owned()));
+        Ok(self.event("order.payment_failed"))
+    }
+
+    /// The NF-e was issued. Yields `order.invoiced`.
+    pub fn invoice(&mut self, at: Timestamp, access_key: &str) -> Result<Event, DomainError> {
+        if self.status != OrderStatus::Paid {
+            return Err(self.illegal("invoice"));
+        }
+        self.invoice_key = Some(access_key.to_owned());
+        self.move_to(OrderStatus::Invoiced, at, None);
+        Ok(self.event("order.invoiced"))
+    }
+
+    /// Handed to the carrier. Goods may only travel with their invoice, so only from `invoiced`.
+    pub fn ship(&mut self, at: Timestamp, tracking_code: &str) -> Result<Event, DomainError> {
+        let code = tracking_code.trim();
+        if code.is_empty() || code.len() > MAX_TRACKING_LEN || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(DomainError::field(
+                "tracking_code",
+                format!("a tracking code has 1 to {MAX_TRACKING_LEN} letters, digits or '-'"),
+            ));
+        }
+        if self.status != OrderStatus::Invoiced {
+            return Err(self.illegal("ship"));
+        }
+        self.tracking_code = Some(code.to_ascii_uppercase());
+        self.move_to(OrderStatus::Shipped, at, None);
+        Ok(self.event("order.shipped"))
+    }
+
+    pub fn deliver(&mut self, at: Timestamp) -> Result<Event, DomainError> {
+        if self.status != OrderStatus::Shipped {
+            return Err(self.illegal("mark as delivered"));
+        }
+        self.move_to(OrderStatus::Delivered, at, None);
+        Ok(self.event("order.delivered"))
+    }
+
+    /// Cancel: unpaid orders just give stock back; paid ones also need a refund.
+    pub fn cancel(&mut self, at: Timestamp, reason: &str) -> Result<(Event, Unwind), DomainError> {
+        let unwind = match self.status {
+            s if s.awaits_payment() => Unwind { restock: true, refund: false },
+            OrderStatus::Paid => Unwind { restock: true, refund: true },
+            _ => return Err(self.illegal("cancel")),
+        };
+        self.move_to(OrderStatus::Cancelled, at, Some(reason.chars().take(200).collect()));
+        let event = self
+            .event("order.cancelled")
+            .attr("refund", EventAttr::String(if unwind.refund { "yes" } else { "no" }.into()));
+        Ok((event, unwind))
+    }
+
+    /// Unpaid past the deadline: expire and give the stock back.
+    pub fn expire(&mut self, at: Timestamp) -> Result<(Event, Unwind), DomainError> {
+        if !self.status.awaits_payment() {
+            return Err(self.illegal("expire"));
+        }
+        if at < self.pay_by {
+            return Err(DomainError::Rule("the order's payment deadline has not passed".into()));
+        }
+        self.move_to(OrderStatus::Expired, at, None);
+        Ok((self.event("order.expired"), Unwind { restock: true, refund: false }))
+    }
+
+    /// An event about this order with the attributes subscriptions filter on.
+    pub fn event(&self, event_type: &str) -> Event {
+        Event::new(
+            event_type,
+            self.id.clone(),
+            serde_json::json!({
+                "order_id": self.id,
+                "status": self.status,
+                "total_centavos": self.total.centavos(),
+                "tracking_code": self.tracking_code,
+                "version": self.version,
+            }),
+        )
+        .for_customer(self.customer_id.clone())
+        .attr("order_total", EventAttr::Number(self.total.centavos()))
+        .attr("payment_method", EventAttr::String(self.payment_method.as_str().into()))
+        .attr("status", EventAttr::String(self.status.as_str().into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample_order() -> Order {
+        let line = OrderLine {
+            sku: Sku::parse("CAM-M").unwrap(),
+            product_id: "p1".into(),
+            name: "Camiseta".into(),
+            options: BTreeMap::new(),
+            unit_price: Money::from_centavos(5_000),
+            quantity: 2,
+            weight_g: 200,
+            fiscal: Fiscal::default(),
+        };
+        let (order, _) = Order::place(NewOrder {
+            id: "o1".into(),
+            customer_id: "c1".into(),
+            lines: vec![line],
+            buyer: Buyer {
+                name: "Ana".into(),
+                email: "ana@example.com".into(),
+                tax_id: TaxId::parse("52998224725").unwrap(),
+                phone: None,
+            },
+            shipping_address: Address {
+                recipient: "Ana".into(),
+                street: "Av. Paulista".into(),
+                number: "1000".into(),
+                complement: None,
+                district: "Bela Vista".into(),
+                city: "São Paulo".into(),
+                uf: Uf::parse("SP").unwrap(),
+                cep: Cep::parse("01310100").unwrap(),
+            },
+            shipping: ShippingChoice { method_id: "pac".into(), name: "PAC".into(), price: Money::from_centavos(1_590), days: 3 },
+            coupon: Some(("DEZ".into(), Money::from_centavos(1_000))),
+            payment_method: PaymentMethod::Pix,
+            now: Timestamp::from_secs(1_000),
+            pay_within_secs: 1_800,
+        })
+        .unwrap();
+        order
+    }
+
+    #[test]
+    fn placing_an_order_prices_it_and_yields_order_placed() {
+        let o = sample_order();
+        assert_eq!(o.subtotal.centavos(), 10_000);
+        assert_eq!(o.total.centavos(), 10_000 - 1_000 + 1_590);
+        assert_eq!(o.status, OrderStatus::PendingPayment);
+        assert_eq!(o.pay_by, Timestamp::from_secs(2_800));
+        assert_eq!(o.event("order.placed").attributes["order_total"], EventAttr::Number(10_590));
+    }
+
+    #[test]
+    fn an_order_cannot_ship_before_it_is_invoiced() {
+        let mut o = sample_order();
+        assert!(matches!(o.ship(Timestamp::from_secs(1), "BR1"), Err(DomainError::IllegalTransition { .. })));
+        o.pay(Timestamp::from_secs(2), "pix-1").unwrap();
+        assert!(o.ship(Timestamp::from_secs(3), "BR1").is_err());
+        o.invoice(Timestamp::from_secs(4), "3517...").unwrap();
+        let e = o.ship(Timestamp::from_secs(5), "br123456789br").unwrap();
+        assert_eq!(e.event_type, "order.shipped");
+        assert_eq!(o.tracking_code.as_deref(), Some("BR123456789BR"));
+        o.deliver(Timestamp::from_secs(6)).unwrap();
+        assert_eq!(o.history.len(), 5);
+    }
+
+    #[test]
+    fn cancelling_a_paid_order_restocks_and_refunds() {
+        let mut o = sample_order();
+        o.pay(Timestamp::from_secs(2), "x").unwrap();
+        let (_, unwind) = o.cancel(Timestamp::from_secs(3), "customer asked").unwrap();
+        assert_eq!(unwind, Unwind { restock: true, refund: true });
+        assert!(o.cancel(Timestamp::from_secs(4), "again").is_err());
+    }
+
+    #[test]
+    fn an_order_expires_only_unpaid_and_past_its_deadline() {
+        let mut o = sample_order();
+        assert!(o.expire(Timestamp::from_secs(2_799)).is_err());
+        let (_, unwind) = o.expire(Timestamp::from_secs(2_800)).unwrap();
+        assert!(unwind.restock);
+        assert!(o.pay(Timestamp::from_secs(2_801), "late").is_err());
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Move {
+        Pay,
+        Fail,
+        Invoice,
+        Ship,
+        Deliver,
+        Cancel,
+        Expire,
+    }
+
+    fn apply(o: &mut Order, m: Move, at: Timestamp) -> Result<(), DomainError> {
+        match m {
+            Move::Pay => o.pay(at, "r").map(drop),
+            Move::Fail => o.fail_payment(at, "r").map(drop),
+            Move::Invoice => o.invoice(at, "k").map(drop),
+            Move::Ship => o.ship(at, "T1").map(drop),
+            Move::Deliver => o.deliver(at).map(drop),
+            Move::Cancel => o.cancel(at, "r").map(drop),
+            Move::Expire => o.expire(at).map(drop),
+        }
+    }
+
+    fn allowed(from: OrderStatus, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (from, to),
+            (PendingPayment, Paid | PaymentFailed | Cancelled | Expired)
+                | (PaymentFailed, Paid | Cancelled | Expired)
+                | (Paid, Invoiced | Cancelled)
+                | (Invoiced, Shipped)
+                | (Shipped, Delivered)
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn every_sequence_of_moves_follows_the_lifecycle(moves in proptest::collection::vec(0u8..7, 0..12)) {
+            let mut o = sample_order();
+            let mut at = Timestamp::from_secs(3_000);
+            for m in moves {
+                let m = [Move::Pay, Move::Fail, Move::Invoice, Move::Ship, Move::Deliver, Move::Cancel, Move::Expire][m as usize];
+                let before = o.clone();
+                at = at.plus_secs(1);
+                match apply(&mut o, m, at) {
+                    Ok(()) => {
+                        prop_assert!(allowed(before.status, o.status), "{:?} -> {:?}", before.status, o.status);
+                        prop_assert_eq!(o.version, before.version + 1);
+                        prop_assert_eq!(o.history.len(), before.history.len() + 1);
+                    }
+                    Err(_) => prop_assert_eq!(&o, &before, "a refused move changes nothing"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! vitrine's HTTP API: one axum router for the local server and the API Lambda.
+//!
+//! Invariants:
+//! - Every error body is RFC 9457 problem+json with a stable `type` ([`problem`]).
+//! - Every route under `/api/v1/admin` passes [`routes::admin::require_admin`].
+//! - The OpenAPI document is generated from the handlers' annotations, so it lists exactly the
+//!   routes the router serves.
+//! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
+
+pub mod dto;
+pub mod extract;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use problem::Problem;
+pub use state::AppState;
+
+/// The largest JSON body any endpoint takes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vitrine API", description = "REST API of the vitrine online store. Errors are RFC 9457 problem+json. Money is integer centavos (BRL)."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "catalog", description = "Products, categories, shipping quotes"),
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "cart", description = "The shopping cart"),
+        (name = "orders", description = "Checkout and the customer's orders"),
+        (name = "customer", description = "The signed-in customer's profile"),
+        (name = "admin", description = "Store administration (admin group)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API routes — public and admin apart, so the admin guard wraps exactly the admin ones —
+/// and their OpenAPI document.
+pub fn api() -> (Router<AppState>, Router<AppState>, OpenApiDoc) {
+    let v1 = OpenApiRouter::new()
+        .merge(routes::catalog::router())
+        .merge(routes::auth::router())
+        .merge(routes::cart::router())
+        .merge(routes::me::router())
+        .merge(routes::orders::router());
+    let (public, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
+    let (admin, admin_doc) = OpenApiRouter::new().nest("/api/v1/admin", routes::admin::router()).split_for_parts();
+    doc.merge(admin_doc);
+    (public, admin, doc)
+}
+
+/// The whole application router: API, OpenAPI document and docs page, health, JWKS.
+pub fn router(state: AppState) -> Router {
+    let (public, admin, doc) = api();
+    let doc_json = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+    let admin_guard = middleware::from_fn_with_state(state.clone(), routes::admin::require_admin);
+    Router::new()
+        .merge(public)
+        .merge(admin.route_layer(admin_guard))
+        .route("/api/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json.clone()) }))
+        .route("/api/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/ready", get(ready))
+        .route("/.well-known/jwks.json", get(jwks))
+        .fallback(|| async { Problem::not_found("route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_requests))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .with_state(state)
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    match s.app.ready().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(why) => {
+            tracing::warn!(reason = %why, "not ready");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "a dependency does not answer").into_response()
+        }
+    }
+}
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    match &s.jwks {
+        Some(k) => axum::Json(k.as_ref().clone()).into_response(),
+        None => Problem::not_found("key set (the identity provider serves its own)").into_response(),
+    }
+}
+
+/// One log line per request with the route template (never the raw URL: it may hold personal
+/// data), status and duration; 5xx causes are logged here, once.
+async fn log_requests(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let start = std::time::Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Some(cause) = res.extensions().get::<problem::ErrorCause>() {
+        tracing::error!(http.method = %method, http.route = %route, http.status = status, duration_ms, error = %cause.0, "request failed");
+    } else {
+        tracing::debug!(http.method = %method, http.route = %route, http.status = status, duration_ms, "request");
+    }
+    res
+}
+
+const DOCS_PAGE: &str = include_str!("docs.html");

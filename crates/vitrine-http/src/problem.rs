@@ -1,0 +1,176 @@
+//! RFC 9457 problem details: every error the API returns, with a stable `type` per kind.
+//!
+//! The table in [`Problem::from`] is the one place that maps an application error to a status
+//! and a type. 5xx bodies say nothing about the cause; the cause travels in a response extension
+//! to the logging middleware, which logs it once.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use vitrine_app::AppError;
+use vitrine_app::ports::IdentityError;
+use vitrine_domain::FieldError;
+
+/// The media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem document (RFC 9457).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable URI naming the kind of problem, e.g. `urn:vitrine:problem:out-of-stock`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Invalid fields, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorDto>,
+    /// The SKU that is short, for out-of-stock problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+    #[serde(skip)]
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldErrorDto {
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldError> for FieldErrorDto {
+    fn from(e: FieldError) -> Self {
+        Self { field: e.field, message: e.message }
+    }
+}
+
+/// The cause of a 5xx, carried to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_: format!("urn:vitrine:problem:{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            sku: None,
+            available: None,
+            retry_after: None,
+            cause: None,
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input", detail);
+        p.errors = errors.into_iter().map(Into::into).collect();
+        p
+    }
+
+    pub fn bad_request(kind: &str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, kind, "Bad request", detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
+    }
+
+    pub fn forbidden() -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "this needs the admin group")
+    }
+
+    pub fn internal(cause: impl Into<String>) -> Self {
+        let mut p = Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; it has been logged");
+        p.cause = Some(cause.into());
+        p
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Self {
+        use StatusCode as S;
+        match e {
+            AppError::Invalid(errors) => Problem::validation(errors),
+            AppError::NotFound(what) => Problem::not_found(what),
+            AppError::OutOfStock { sku, available } => {
+                let mut p = Problem::new(
+                    S::CONFLICT,
+                    "out-of-stock",
+                    "Out of stock",
+                    format!("not enough stock for SKU {sku}: {available} available"),
+                );
+                p.sku = Some(sku);
+                p.available = Some(available.max(0));
+                p
+            }
+            e @ AppError::VersionMismatch(_) => Problem::new(S::PRECONDITION_FAILED, "version-mismatch", "Changed by someone else", e.to_string()),
+            e @ AppError::PreconditionRequired => Problem::new(S::PRECONDITION_REQUIRED, "precondition-required", "If-Match required", e.to_string()),
+            e @ AppError::IdempotencyMismatch => Problem::new(S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency-Key reused", e.to_string()),
+            AppError::Conflict(m) => Problem::new(S::CONFLICT, "conflict", "Conflict", m),
+            AppError::Rule(m) => Problem::new(S::UNPROCESSABLE_ENTITY, "rule", "Not allowed now", m),
+            AppError::Unauthenticated => Problem::unauthenticated("sign in first"),
+            AppError::Forbidden => Problem::forbidden(),
+            AppError::TooManyRequests { retry_after_secs } => {
+                let mut p = Problem::new(S::TOO_MANY_REQUESTS, "too-many-requests", "Too many attempts", format!("try again in {retry_after_secs} s"));
+                p.retry_after = Some(retry_after_secs);
+                p
+            }
+            AppError::Identity(e) => identity_problem(e),
+            AppError::Internal(err) => Problem::internal(format!("{err:#}")),
+        }
+    }
+}
+
+fn identity_problem(e: IdentityError) -> Problem {
+    use StatusCode as S;
+    let detail = e.to_string();
+    match e {
+        IdentityError::NotAuthorized | IdentityError::InvalidRefreshToken => Problem::new(S::UNAUTHORIZED, "not-authorized", "Not authorized", detail),
+        IdentityError::NotConfirmed => Problem::new(S::FORBIDDEN, "not-confirmed", "Account not confirmed", detail),
+        IdentityError::CodeMismatch => Problem::new(S::BAD_REQUEST, "code-mismatch", "Wrong code", detail),
+        IdentityError::UserExists => Problem::new(S::CONFLICT, "conflict", "Conflict", detail),
+        IdentityError::UserNotFound => Problem::not_found("user"),
+        IdentityError::InvalidPassword(m) => Problem::validation(vec![FieldError::new("password", m)]),
+        IdentityError::InvalidParameter(m) => Problem::validation(vec![FieldError::new("email", m)]),
+        IdentityError::TooManyAttempts { retry_after_secs } => AppError::TooManyRequests { retry_after_secs }.into(),
+        IdentityError::Unavailable(err) => Problem::internal(format!("{err:#}")),
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(ErrorCause(cause));
+        }
+        res
+    }
+}
+
+/// What handlers return.
+pub type ApiResult<T> = Result<T, Problem>;

@@ -1,0 +1,96 @@
+//! Accounts: sign-up, confirmation, sign-in, refresh, sign-out, password reset.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vitrine_app::ports::ClientInfo;
+
+use crate::dto::{ConfirmInput, EmailInput, MessageDto, RefreshInput, ResetInput, SignInInput, SignUpInput, TokensDto};
+use crate::extract::{ClientAddr, Json};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(confirm))
+        .routes(routes!(resend_code))
+        .routes(routes!(sign_in))
+        .routes(routes!(refresh))
+        .routes(routes!(sign_out))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+}
+
+fn accepted(message: &str) -> (StatusCode, axum::Json<MessageDto>) {
+    (StatusCode::ACCEPTED, axum::Json(MessageDto { message: message.to_owned() }))
+}
+
+/// Create an account. A confirmation code is sent by e-mail. The answer is the same whether or
+/// not the e-mail was already registered.
+#[utoipa::path(post, path = "/auth/sign-up", tag = "auth", request_body = SignUpInput,
+    responses((status = 202, body = MessageDto), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn sign_up(State(s): State<AppState>, Json(i): Json<SignUpInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+    s.app.sign_up(&i.email, &i.password, &i.name).await?;
+    Ok(accepted("check your e-mail for the confirmation code"))
+}
+
+/// Confirm an account with the code from the e-mail.
+#[utoipa::path(post, path = "/auth/confirm", tag = "auth", request_body = ConfirmInput,
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn confirm(State(s): State<AppState>, Json(i): Json<ConfirmInput>) -> ApiResult<StatusCode> {
+    s.app.confirm_sign_up(&i.email, &i.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a new confirmation code.
+#[utoipa::path(post, path = "/auth/resend-code", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
+async fn resend_code(State(s): State<AppState>, Json(i): Json<EmailInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+    s.app.resend_code(&i.email).await?;
+    Ok(accepted("if the account exists and is not confirmed, a new code is on its way"))
+}
+
+/// Sign in with e-mail and password; optionally merge an anonymous cart.
+#[utoipa::path(post, path = "/auth/sign-in", tag = "auth", request_body = SignInInput,
+    responses((status = 200, body = TokensDto), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+async fn sign_in(
+    State(s): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    Json(i): Json<SignInInput>,
+) -> ApiResult<axum::Json<TokensDto>> {
+    let client = ClientInfo { address };
+    let t = s.app.sign_in(&i.email, &i.password, &client, i.cart_token.as_deref()).await?;
+    Ok(axum::Json(TokensDto { id_token: t.id_token, access_token: t.access_token, refresh_token: t.refresh_token, expires_in: t.expires_in, token_type: t.token_type }))
+}
+
+/// New id and access tokens from a refresh token.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = TokensDto), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn refresh(State(s): State<AppState>, Json(i): Json<RefreshInput>) -> ApiResult<axum::Json<TokensDto>> {
+    let t = s.app.refresh(&i.refresh_token).await?;
+    Ok(axum::Json(TokensDto { id_token: t.id_token, access_token: t.access_token, refresh_token: t.refresh_token, expires_in: t.expires_in, token_type: t.token_type }))
+}
+
+/// Revoke a refresh token.
+#[utoipa::path(post, path = "/auth/sign-out", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
+async fn sign_out(State(s): State<AppState>, Json(i): Json<RefreshInput>) -> ApiResult<StatusCode> {
+    s.app.sign_out(&i.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a password reset code (the answer does not say whether the e-mail is registered).
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
+async fn forgot_password(State(s): State<AppState>, Json(i): Json<EmailInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+    s.app.forgot_password(&i.email).await?;
+    Ok(accepted("if the account exists, a reset code is on its way"))
+}
+
+/// Set a new password with the reset code.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "auth", request_body = ResetInput,
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn reset_password(State(s): State<AppState>, Json(i): Json<ResetInput>) -> ApiResult<StatusCode> {
+    s.app.reset_password(&i.email, &i.code, &i.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

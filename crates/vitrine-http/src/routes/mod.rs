@@ -1,0 +1,8 @@
+//! Route groups, one module per area.
+
+pub mod admin;
+pub mod auth;
+pub mod cart;
+pub mod catalog;
+pub mod me;
+pub mod orders;

@@ -1,0 +1,6 @@
+//! Conformance suites that every adapter of a port runs, and test fixtures.
+
+pub mod blobs;
+pub mod identity;
+pub mod mail;
+pub mod table;

@@ -1,0 +1,257 @@
+//! Reading back the mail folder that `vitrine_local::mail::FileMailer` writes.
+//!
+//! Tests use [`read_mail_folder`] to find what the system sent (confirmation codes, order
+//! e-mails) without a mail server. It decodes just the MIME that the file mailer produces, plus
+//! the usual variants of it (base64 or quoted-printable parts, B or Q encoded-words, LF or CRLF),
+//! and panics with the file name on anything else: a test helper fails loudly.
+//!
+//! Invariant: messages come back in file-name order, which the file mailer makes sending order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// One message found in the mail folder, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMail {
+    pub to: String,
+    pub subject: String,
+    /// The plain-text body, line breaks as `\n`.
+    pub text: String,
+    /// The HTML body, when the message had one.
+    pub html: Option<String>,
+    pub path: PathBuf,
+}
+
+/// Every `.eml` message in `dir`, sorted by file name (sending order). A missing folder holds no
+/// messages. Files being written (dot-names) are skipped.
+pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => panic!("cannot list the mail folder {}: {e}", dir.display()),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.unwrap_or_else(|e| panic!("cannot list the mail folder {}: {e}", dir.display())).path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".eml") && !name.starts_with('.')
+        })
+        .collect();
+    paths.sort();
+    paths.into_iter().map(|path| read_message(&path)).collect()
+}
+
+fn read_message(path: &Path) -> ReceivedMail {
+    let raw = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let fail = |why: &str| -> ! { panic!("{}: {why}", path.display()) };
+    let (headers, body) = split_message(&raw).unwrap_or_else(|| fail("no blank line after the headers"));
+    let header = |name: &str| headers.get(&name.to_ascii_lowercase()).cloned();
+    let to = header("To").unwrap_or_else(|| fail("no To header"));
+    let subject = decode_header(&header("Subject").unwrap_or_default()).unwrap_or_else(|why| fail(&why));
+    let content_type = header("Content-Type").unwrap_or_else(|| "text/plain".into());
+
+    let mut text = None;
+    let mut html = None;
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = parameter(&content_type, "boundary").unwrap_or_else(|| fail("multipart without a boundary"));
+        for part in split_multipart(body, &boundary).unwrap_or_else(|why| fail(&why)) {
+            let (part_headers, part_body) = split_message(part).unwrap_or_else(|| fail("a part without headers"));
+            let (kind, decoded) = decode_part(&part_headers, part_body).unwrap_or_else(|why| fail(&why));
+            match kind.as_str() {
+                "text/plain" => text = Some(decoded),
+                "text/html" => html = Some(decoded),
+                _ => {}
+            }
+        }
+    } else {
+        // The message's last line break ends the file, not the text (in a multipart, the line
+        // break before each delimiter belongs to the delimiter instead).
+        let body = body.strip_suffix("\r\n").or_else(|| body.strip_suffix('\n')).unwrap_or(body);
+        let (kind, decoded) = decode_part(&headers, body).unwrap_or_else(|why| fail(&why));
+        if kind == "text/html" {
+            html = Some(decoded);
+        } else {
+            text = Some(decoded);
+        }
+    }
+    ReceivedMail { to, subject, text: text.unwrap_or_default(), html, path: path.to_owned() }
+}
+
+/// Headers (unfolded, names lower-cased) and the body after the first blank line.
+fn split_message(raw: &str) -> Option<(BTreeMap<String, String>, &str)> {
+    let (head, body) = match (raw.find("\r\n\r\n"), raw.find("\n\n")) {
+        (Some(crlf), Some(lf)) if lf < crlf => (&raw[..lf], &raw[lf + 2..]),
+        (Some(crlf), _) => (&raw[..crlf], &raw[crlf + 4..]),
+        (None, Some(lf)) => (&raw[..lf], &raw[lf + 2..]),
+        (None, None) => return None,
+    };
+    let mut headers = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            // A folded line continues the previous header; the line break itself is dropped.
+            if let Some((_, value)) = current.as_mut() {
+                value.push_str(line);
+            }
+            continue;
+        }
+        if let Some((name, value)) = current.take() {
+            headers.insert(name, value);
+        }
+        let (name, value) = line.split_once(':')?;
+        current = Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    if let Some((name, value)) = current {
+        headers.insert(name, value);
+    }
+    Some((headers, body))
+}
+
+/// A parameter of a header such as `Content-Type`, unquoted.
+fn parameter(header: &str, name: &str) -> Option<String> {
+    header.split(';').skip(1).find_map(|p| {
+        let (key, value) = p.split_once('=')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn split_multipart<'a>(body: &'a str, boundary: &str) -> Result<Vec<&'a str>, String> {
+    let delimiter = format!("--{boundary}");
+    let mut sections = body.split(delimiter.as_str());
+    sections.next(); // the preamble
+    let mut parts = Vec::new();
+    for section in sections {
+        if section.starts_with("--") {
+            return Ok(parts);
+        }
+        let section = section.strip_prefix("\r\n").or_else(|| section.strip_prefix('\n')).unwrap_or(section);
+        // The line break before a delimiter belongs to the delimiter.
+        let section = section.strip_suffix("\r\n").or_else(|| section.strip_suffix('\n')).unwrap_or(section);
+        parts.push(section);
+    }
+    Err("multipart without its closing delimiter".into())
+}
+
+/// A part's media type (lower-cased, without parameters) and its decoded text.
+fn decode_part(headers: &BTreeMap<String, String>, body: &str) -> Result<(String, String), String> {
+    let content_type = headers.get("content-type").map_or("text/plain", String::as_str);
+    let kind = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(charset) = parameter(content_type, "charset")
+        && !charset.eq_ignore_ascii_case("utf-8")
+        && !charset.eq_ignore_ascii_case("us-ascii")
+    {
+        return Err(format!("unsupported charset {charset}"));
+    }
+    let encoding = headers.get("content-transfer-encoding").map_or("7bit".into(), |e| e.to_ascii_lowercase());
+    let bytes = match encoding.as_str() {
+        "quoted-printable" => decode_quoted_printable(body)?,
+        "base64" => {
+            let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            STANDARD.decode(compact).map_err(|e| format!("bad base64 body: {e}"))?
+        }
+        "7bit" | "8bit" | "binary" => body.as_bytes().to_vec(),
+        other => return Err(format!("unsupported transfer encoding {other}")),
+    };
+    let text = String::from_utf8(bytes).map_err(|_| "a body that is not UTF-8".to_owned())?;
+    Ok((kind, text.replace("\r\n", "\n")))
+}
+
+fn decode_quoted_printable(body: &str) -> Result<Vec<u8>, String> {
+    let bytes = body.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'=' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match &bytes[i + 1..] {
+            [b'\r', b'\n', ..] => i += 3, // soft line break
+            [b'\n', ..] => i += 2,
+            [a, b, ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|e| e.to_string())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+                i += 3;
+            }
+            _ => return Err(format!("bad quoted-printable escape at byte {i}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Decode RFC 2047 encoded-words in a header; whitespace between two encoded-words is dropped.
+fn decode_header(value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut after_word = false;
+    while !rest.is_empty() {
+        let Some(start) = rest.find("=?") else {
+            out.push_str(rest);
+            break;
+        };
+        let (before, word_and_more) = rest.split_at(start);
+        let word = parse_encoded_word(word_and_more);
+        match word {
+            Some((decoded, consumed)) => {
+                if !(after_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&decoded?);
+                rest = &word_and_more[consumed..];
+                after_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &word_and_more[2..];
+                after_word = false;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parse one `=?charset?B|Q?text?=` at the start of `s`: its decoded text and length.
+fn parse_encoded_word(s: &str) -> Option<(Result<String, String>, usize)> {
+    let inner = s.strip_prefix("=?")?;
+    let mut pieces = inner.splitn(3, '?');
+    let charset = pieces.next()?;
+    let encoding = pieces.next()?;
+    let tail = pieces.next()?;
+    let end = tail.find("?=")?;
+    let text = &tail[..end];
+    let consumed = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
+    if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("us-ascii") {
+        return Some((Err(format!("unsupported header charset {charset}")), consumed));
+    }
+    let bytes = match encoding {
+        "B" | "b" => STANDARD.decode(text).map_err(|e| format!("bad encoded-word: {e}")),
+        "Q" | "q" => decode_quoted_printable(&text.replace('_', " ")),
+        _ => return None,
+    };
+    let decoded = bytes.and_then(|b| String::from_utf8(b).map_err(|_| "an encoded-word that is not UTF-8".to_owned()));
+    Some((decoded, consumed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_words_decode_and_the_space_between_them_goes() {
+        assert_eq!(decode_header("=?UTF-8?B?Q29uZmlybWHDp8Ojbw==?=").unwrap(), "Confirmação");
+        assert_eq!(decode_header("=?UTF-8?B?w6E=?=\r\n =?UTF-8?B?w6k=?=").unwrap(), "áé");
+        assert_eq!(decode_header("Pedido =?utf-8?Q?n=C2=BA_12?= pago").unwrap(), "Pedido nº 12 pago");
+        assert_eq!(decode_header("a =? b").unwrap(), "a =? b");
+    }
+
+    #[test]
+    fn quoted_printable_decodes_escapes_and_soft_breaks() {
+        assert_eq!(decode_quoted_printable("Ol=C3=A1=\r\n mundo=3D").unwrap(), "Olá mundo=".as_bytes());
+        assert!(decode_quoted_printable("bad =ZZ").is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! The local composition root: builds the embedded adapters over a data folder and hands them
+//! to the application. `serve`, the other subcommands and the tests all build the store here.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use vitrine_app::auth::{Jwks, TokenVerifier};
+use vitrine_app::ports::{Clock, Ids, SystemClock, UlidIds};
+use vitrine_app::{App, Ports, Settings};
+use vitrine_local::fs_blobs::FsBlobs;
+use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
+use vitrine_local::mail::FileMailer;
+use vitrine_local::sqlite::SqliteTable;
+
+use crate::config::Config;
+
+/// The app client id of the built-in identity provider's tokens.
+pub const CLIENT_ID: &str = "vitrine-web";
+
+/// A built store: the application and what the HTTP layer needs to verify tokens.
+pub struct Store {
+    pub app: Arc<App>,
+    pub verifier: TokenVerifier,
+    pub jwks: Jwks,
+}
+
+/// Where each part lives inside the data folder.
+pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
+    [data_dir.join("vitrine.db"), data_dir.join("blobs"), data_dir.join("mail"), data_dir.join("keys")]
+}
+
+/// Build the store on the embedded adapters, creating the data folder on first use.
+pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    let [db, blobs, mail, keys] = paths(&config.data_dir);
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+    let ids: Arc<dyn Ids> = Arc::new(UlidIds);
+    let table = Arc::new(SqliteTable::open(&db, clock.clone()).with_context(|| format!("opening the database {}", db.display()))?);
+    let blobs = Arc::new(FsBlobs::open(&blobs).with_context(|| format!("opening the blob folder {}", blobs.display()))?);
+    let mailer = Arc::new(FileMailer::open(&mail, &config.mail_from).with_context(|| format!("opening the mail folder {}", mail.display()))?.with_clock(clock.clone()));
+    let mut identity_config = LocalIdentityConfig::new(keys, config.public_url.clone(), CLIENT_ID);
+    identity_config.argon2 = Argon2Cost { memory_kib: config.argon2_memory_kib, ..Argon2Cost::default() };
+    let identity = LocalIdentity::open(identity_config, table.clone(), mailer.clone(), clock.clone(), ids.clone()).context("starting the identity provider")?;
+    let verifier = identity.verifier();
+    let jwks = identity.jwks();
+    let settings = Settings {
+        pay_within_secs: config.pay_within_minutes * 60,
+        rate_table: config.rate_table.clone(),
+        low_stock_threshold: config.low_stock_threshold,
+        catalog_cache_secs: config.catalog_cache_secs,
+        ..Settings::default()
+    };
+    let ports = Ports { table, blobs, identity: Arc::new(identity), mailer, clock, ids };
+    Ok(Store { app: App::new(ports, settings), verifier, jwks })
+}
+
+/// Build with the system clock.
+pub fn build_default(config: &Config) -> anyhow::Result<Store> {
+    build(config, Arc::new(SystemClock))
+}

@@ -1,0 +1,178 @@
+//! Settings of the local shape, read once at start-up: command-line flags and `VITRINE_*`
+//! environment variables (listed by `vitrine --help`), then an optional `vitrine.toml`, then
+//! defaults. Anything malformed stops the program with a message naming the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use vitrine_domain::shipping::RateTable;
+
+/// Flags shared by every subcommand. Each also reads a `VITRINE_*` variable.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Flags {
+    /// Folder holding the database, blobs, mail and keys.
+    #[arg(long, env = "VITRINE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "VITRINE_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// The public base URL (token issuer, links in e-mails). Default: http://<listen>.
+    #[arg(long, env = "VITRINE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Settings file (TOML). Default: ./vitrine.toml when it exists.
+    #[arg(long, env = "VITRINE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Sender of the store's e-mails.
+    #[arg(long, env = "VITRINE_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+    /// Minutes an order may stay unpaid before it expires and returns its stock.
+    #[arg(long, env = "VITRINE_PAY_WITHIN_MINUTES", global = true)]
+    pub pay_within_minutes: Option<i64>,
+    /// A SKU at or below this many units raises `stock.low`.
+    #[arg(long, env = "VITRINE_LOW_STOCK_THRESHOLD", global = true)]
+    pub low_stock_threshold: Option<i64>,
+    /// Seconds a catalog snapshot may be served before reloading (writes through this process
+    /// invalidate it at once).
+    #[arg(long, env = "VITRINE_CATALOG_CACHE_SECS", global = true)]
+    pub catalog_cache_secs: Option<i64>,
+    /// Do not seed the demo catalog into an empty database.
+    #[arg(long, env = "VITRINE_NO_SEED", global = true)]
+    pub no_seed: bool,
+    /// argon2id memory cost in KiB for password hashes (default 19456, OWASP's minimum).
+    #[arg(long, env = "VITRINE_ARGON2_MEMORY_KIB", global = true)]
+    pub argon2_memory_kib: Option<u32>,
+    /// Log format: `text` (default) or `json`.
+    #[arg(long, env = "VITRINE_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+/// `vitrine.toml`: the same settings, plus the shipping rate table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    mail_from: Option<String>,
+    pay_within_minutes: Option<i64>,
+    low_stock_threshold: Option<i64>,
+    catalog_cache_secs: Option<i64>,
+    no_seed: Option<bool>,
+    argon2_memory_kib: Option<u32>,
+    log_format: Option<String>,
+    shipping: Option<RateTable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub mail_from: String,
+    pub pay_within_minutes: i64,
+    pub low_stock_threshold: i64,
+    pub catalog_cache_secs: i64,
+    pub seed: bool,
+    pub argon2_memory_kib: u32,
+    pub log_format: LogFormat,
+    pub rate_table: RateTable,
+}
+
+impl Config {
+    pub fn resolve(flags: &Flags) -> anyhow::Result<Config> {
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("vitrine.toml").exists() => read_file(Path::new("vitrine.toml"))?,
+            None => FileSettings::default(),
+        };
+        let listen = flags.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = flags.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
+        let log_format = match flags.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("log format must be text or json, not {other:?}"),
+        };
+        let config = Config {
+            data_dir: flags.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            listen,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            mail_from: flags.mail_from.clone().or(file.mail_from).unwrap_or_else(|| "vitrine <loja@vitrine.localhost>".into()),
+            pay_within_minutes: flags.pay_within_minutes.or(file.pay_within_minutes).unwrap_or(30),
+            low_stock_threshold: flags.low_stock_threshold.or(file.low_stock_threshold).unwrap_or(5),
+            catalog_cache_secs: flags.catalog_cache_secs.or(file.catalog_cache_secs).unwrap_or(10),
+            seed: !(flags.no_seed || file.no_seed.unwrap_or(false)),
+            argon2_memory_kib: flags.argon2_memory_kib.or(file.argon2_memory_kib).unwrap_or(19_456),
+            log_format,
+            rate_table: file.shipping.unwrap_or_default(),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !(1..=7 * 24 * 60).contains(&self.pay_within_minutes) {
+            bail!("pay_within_minutes must be between 1 and 10080");
+        }
+        if self.low_stock_threshold < 0 {
+            bail!("low_stock_threshold cannot be negative");
+        }
+        if !(0..=3600).contains(&self.catalog_cache_secs) {
+            bail!("catalog_cache_secs must be between 0 and 3600");
+        }
+        if !(8..=1_048_576).contains(&self.argon2_memory_kib) {
+            bail!("argon2_memory_kib must be between 8 and 1048576");
+        }
+        if !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
+            bail!("public_url must start with http:// or https://");
+        }
+        self.rate_table.validate().map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("settings file {} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file_and_no_flags() {
+        let c = Config::resolve(&Flags { config: None, ..Flags::default() }).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert!(c.seed);
+    }
+
+    #[test]
+    fn a_settings_file_with_an_unknown_key_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::resolve(&Flags { config: Some(path), ..Flags::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "pay_within_minutes = 10\nlow_stock_threshold = 2\n").unwrap();
+        let c = Config::resolve(&Flags { config: Some(path), pay_within_minutes: Some(45), ..Flags::default() }).unwrap();
+        assert_eq!(c.pay_within_minutes, 45);
+        assert_eq!(c.low_stock_threshold, 2);
+    }
+}

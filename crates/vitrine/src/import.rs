@@ -1,0 +1,249 @@
+//! `vitrine import`: products from CSV.
+//!
+//! One row per variant; rows with the same `slug` form one product (its name, description and
+//! category come from the first row). Every row is checked before anything is written. A product
+//! is imported whole or not at all: one bad row rejects its whole product, and the report names
+//! each rejected row (line number) with the reason. Products already in the catalog (same slug)
+//! are rejected, not overwritten.
+//!
+//! Columns (header required, order free): `slug, name, description, category, sku, options,
+//! price, compare_at, stock, weight_g, length_cm, width_cm, height_cm, ncm, cfop, origin`.
+//! `options` is `name=value;name=value`; prices are decimals in reais (`49,90` or `49.90`);
+//! `category` is a category slug; empty optional cells take defaults.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use vitrine_app::{App, AppError};
+use vitrine_domain::Money;
+use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant};
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    category: String,
+    sku: String,
+    #[serde(default)]
+    options: String,
+    price: String,
+    #[serde(default)]
+    compare_at: String,
+    #[serde(default)]
+    stock: String,
+    #[serde(default)]
+    weight_g: String,
+    #[serde(default)]
+    length_cm: String,
+    #[serde(default)]
+    width_cm: String,
+    #[serde(default)]
+    height_cm: String,
+    #[serde(default)]
+    ncm: String,
+    #[serde(default)]
+    cfop: String,
+    #[serde(default)]
+    origin: String,
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// 1-based line in the file (the header is line 1).
+    pub line: u64,
+    pub slug: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub products: usize,
+    pub variants: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+struct Group {
+    lines: Vec<u64>,
+    slug: String,
+    name: String,
+    description: String,
+    category: String,
+    variants: Vec<Variant>,
+    stock: HashMap<Sku, i64>,
+    /// The first problem found in the group's rows (line, reason).
+    problems: Vec<(u64, String)>,
+}
+
+fn number<T: std::str::FromStr>(cell: &str, what: &str, default: T) -> Result<T, String> {
+    let c = cell.trim();
+    if c.is_empty() { Ok(default) } else { c.parse().map_err(|_| format!("{what} must be a whole number, got {c:?}")) }
+}
+
+fn variant(row: &Row) -> Result<(Variant, i64), String> {
+    let sku = Sku::parse(&row.sku).map_err(|e| format!("sku: {e}"))?;
+    let mut options = BTreeMap::new();
+    for pair in row.options.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("options: {pair:?} is not name=value"))?;
+        options.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    let price = Money::parse_decimal(&row.price).map_err(|e| format!("price: {e}"))?;
+    let compare_at = match row.compare_at.trim() {
+        "" => None,
+        c => Some(Money::parse_decimal(c).map_err(|e| format!("compare_at: {e}"))?),
+    };
+    let stock = number(&row.stock, "stock", 0i64)?;
+    let defaults = Fiscal::default();
+    let v = Variant {
+        sku,
+        options,
+        price,
+        compare_at,
+        dimensions: Dimensions {
+            weight_g: number(&row.weight_g, "weight_g", 0)?,
+            length_cm: number(&row.length_cm, "length_cm", 0)?,
+            width_cm: number(&row.width_cm, "width_cm", 0)?,
+            height_cm: number(&row.height_cm, "height_cm", 0)?,
+        },
+        fiscal: Fiscal {
+            ncm: if row.ncm.trim().is_empty() { defaults.ncm } else { row.ncm.trim().to_owned() },
+            cfop: if row.cfop.trim().is_empty() { defaults.cfop } else { row.cfop.trim().to_owned() },
+            origin: number(&row.origin, "origin", 0u8)?,
+        },
+    };
+    Ok((v, stock))
+}
+
+/// Read and group the file; returns the groups (in file order) and rows unreadable as CSV.
+fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(input);
+    let headers = reader.headers()?.clone();
+    for required in ["slug", "name", "sku", "price"] {
+        if !headers.iter().any(|h| h == required) {
+            anyhow::bail!("the CSV header has no {required:?} column (found: {})", headers.iter().collect::<Vec<_>>().join(", "));
+        }
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut unreadable = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let row: Row = match record.and_then(|r| r.deserialize(Some(&headers))) {
+            Ok(r) => r,
+            Err(e) => {
+                unreadable.push(Rejected { line, slug: String::new(), reason: format!("unreadable row: {e}") });
+                continue;
+            }
+        };
+        let slug = row.slug.trim().to_owned();
+        let g = *index.entry(slug.clone()).or_insert_with(|| {
+            groups.push(Group {
+                lines: vec![],
+                slug: slug.clone(),
+                name: row.name.clone(),
+                description: row.description.clone(),
+                category: row.category.trim().to_owned(),
+                variants: vec![],
+                stock: HashMap::new(),
+                problems: vec![],
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[g];
+        group.lines.push(line);
+        match variant(&row) {
+            Ok((v, stock)) => {
+                group.stock.insert(v.sku.clone(), stock);
+                group.variants.push(v);
+            }
+            Err(reason) => group.problems.push((line, reason)),
+        }
+    }
+    Ok((groups, unreadable))
+}
+
+/// Import a CSV file into the catalog. `progress` shows a bar on the terminal.
+pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Result<Report> {
+    let (groups, mut rejected) = read_groups(input)?;
+    let snap = app.catalog_snapshot().await?;
+    let bar = if progress { ProgressBar::new(groups.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let mut report = Report::default();
+    for mut group in groups {
+        bar.inc(1);
+        let reject_all = |group: &Group, reason: &str, rejected: &mut Vec<Rejected>| {
+            for line in &group.lines {
+                let own = group.problems.iter().find(|(l, _)| l == line).map(|(_, r)| r.clone());
+                rejected.push(Rejected {
+                    line: *line,
+                    slug: group.slug.clone(),
+                    reason: own.unwrap_or_else(|| format!("not imported: {reason}")),
+                });
+            }
+        };
+        if !group.problems.is_empty() {
+            let first = group.problems[0].0;
+            reject_all(&group, &format!("line {first} of the same product is invalid"), &mut rejected);
+            continue;
+        }
+        let slug = match Slug::parse(&group.slug) {
+            Ok(s) => s,
+            Err(e) => {
+                group.problems = group.lines.iter().map(|l| (*l, format!("slug: {e}"))).collect();
+                reject_all(&group, "bad slug", &mut rejected);
+                continue;
+            }
+        };
+        let category_id = match group.category.as_str() {
+            "" => None,
+            c => match snap.category(c) {
+                Some(cat) => Some(cat.id.clone()),
+                None => {
+                    reject_all(&group, &format!("no category with slug {c:?}"), &mut rejected);
+                    continue;
+                }
+            },
+        };
+        let draft = ProductDraft {
+            slug: Some(slug),
+            name: group.name.clone(),
+            description: group.description.clone(),
+            category_id,
+            images: vec![],
+            variants: std::mem::take(&mut group.variants),
+            active: true,
+        };
+        let variants = draft.variants.len();
+        match app.create_product(draft, &group.stock).await {
+            Ok(_) => {
+                report.products += 1;
+                report.variants += variants;
+            }
+            Err(AppError::Invalid(errors)) => {
+                let reason = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+                reject_all(&group, &reason, &mut rejected);
+            }
+            Err(AppError::Conflict(reason)) => reject_all(&group, &reason, &mut rejected),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("importing product {}", group.slug))),
+        }
+    }
+    bar.finish_and_clear();
+    rejected.sort_by_key(|r| r.line);
+    report.rejected = rejected;
+    Ok(report)
+}
+
+/// The rejected rows as CSV (line, slug, reason).
+pub fn rejected_csv(rejected: &[Rejected]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["line", "slug", "reason"])?;
+    for r in rejected {
+        w.write_record([r.line.to_string(), r.slug.clone(), r.reason.clone()])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}

@@ -1,0 +1,9 @@
+//! The `vitrine` command's library: settings, the local composition root, and the subcommands'
+//! work (serve, seed, import). `main.rs` only parses arguments and calls in here; integration
+//! tests build the store the same way.
+
+pub mod compose;
+pub mod config;
+pub mod import;
+pub mod seed;
+pub mod serve;

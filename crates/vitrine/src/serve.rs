@@ -1,0 +1,62 @@
+//! `vitrine serve`: the store as one process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use vitrine_app::App;
+use vitrine_http::AppState;
+
+use crate::compose::Store;
+
+/// Serve `store` on `listener` until `shutdown` completes; in-flight requests finish first.
+pub async fn run(listener: TcpListener, store: Store, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let app = store.app.clone();
+    let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
+    let state = AppState::new(store.app, store.verifier, Some(store.jwks));
+    let router = vitrine_http::router(state);
+    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    result.context("serving HTTP")
+}
+
+/// Expire unpaid orders past their deadline, once a minute.
+async fn expiry_sweeper(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match app.expire_overdue().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
