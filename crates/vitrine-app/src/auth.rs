@@ -94,7 +94,11 @@ pub struct Claims {
     pub iss: String,
     pub token_use: TokenUse,
     /// Absent from Cognito tokens when the user is in no group, hence the default.
-    #[serde(rename = "cognito:groups", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "cognito:groups",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub groups: Vec<String>,
     /// The app client, on access tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,7 +186,9 @@ pub struct TokenSigner {
 
 impl fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenSigner").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("TokenSigner")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,7 +205,8 @@ impl TokenSigner {
         // The underlying error is not shown: it could quote the key material.
         let key = RsaPrivateKey::from_pkcs8_pem(pem)
             .map_err(|_| AuthError::InvalidKey("not a PKCS#8 PEM RSA private key".into()))?;
-        key.validate().map_err(|e| AuthError::InvalidKey(format!("inconsistent RSA key: {e}")))?;
+        key.validate()
+            .map_err(|e| AuthError::InvalidKey(format!("inconsistent RSA key: {e}")))?;
         Self::from_key(key)
     }
 
@@ -242,12 +249,18 @@ impl TokenSigner {
 
     /// A JWKS holding this key alone.
     pub fn jwks(&self) -> Jwks {
-        Jwks { keys: vec![self.jwk()] }
+        Jwks {
+            keys: vec![self.jwk()],
+        }
     }
 
     /// Sign the claims as a compact JWS with header `{"alg":"RS256","kid":…,"typ":"JWT"}`.
     pub fn sign(&self, claims: &Claims) -> String {
-        let header = Header { alg: ALG_RS256.into(), kid: Some(self.kid.clone()), typ: Some("JWT".into()) };
+        let header = Header {
+            alg: ALG_RS256.into(),
+            kid: Some(self.kid.clone()),
+            typ: Some("JWT".into()),
+        };
         sign_parts(&self.key, &header, claims)
     }
 }
@@ -277,10 +290,18 @@ fn sign_parts(key: &RsaPrivateKey, header: &Header, claims: &Claims) -> String {
     // Serialising these plain structs cannot fail: every field is a string, number or list.
     let header = serde_json::to_vec(header).expect("a JWT header serialises");
     let claims = serde_json::to_vec(claims).expect("JWT claims serialise");
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     // Randomized signing blinds the private-key operation, so its timing does not leak the key.
-    let signature = SigningKey::<Sha256>::new(key.clone()).sign_with_rng(&mut OsRng, signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    let signature =
+        SigningKey::<Sha256>::new(key.clone()).sign_with_rng(&mut OsRng, signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    )
 }
 
 /// Checks tokens against one issuer, one app client and the keys of one JWKS.
@@ -317,7 +338,9 @@ impl TokenVerifier {
                 URL_SAFE_NO_PAD
                     .decode(part)
                     .map(|b| BigUint::from_bytes_be(&b))
-                    .map_err(|_| AuthError::InvalidKey(format!("JWK {}: {what} is not base64url", jwk.kid)))
+                    .map_err(|_| {
+                        AuthError::InvalidKey(format!("JWK {}: {what} is not base64url", jwk.kid))
+                    })
             };
             let public = RsaPublicKey::new(decode(&jwk.n, "n")?, decode(&jwk.e, "e")?)
                 .map_err(|e| AuthError::InvalidKey(format!("JWK {}: {e}", jwk.kid)))?;
@@ -331,9 +354,15 @@ impl TokenVerifier {
             keys.insert(jwk.kid.clone(), VerifyingKey::<Sha256>::new(public));
         }
         if keys.is_empty() {
-            return Err(AuthError::InvalidKey("the JWKS has no RS256 signing key".into()));
+            return Err(AuthError::InvalidKey(
+                "the JWKS has no RS256 signing key".into(),
+            ));
         }
-        Ok(Self { issuer, client_id, keys })
+        Ok(Self {
+            issuer,
+            client_id,
+            keys,
+        })
     }
 
     pub fn issuer(&self) -> &str {
@@ -347,17 +376,32 @@ impl TokenVerifier {
     /// Verify an access token (the `Authorization: Bearer` of API calls).
     pub fn verify_access(&self, token: &str, now: Timestamp) -> Result<Principal, AuthError> {
         let claims = self.verify(token, now, TokenUse::Access)?;
-        Ok(Principal { sub: claims.sub, groups: claims.groups, username: claims.username, email: None })
+        Ok(Principal {
+            sub: claims.sub,
+            groups: claims.groups,
+            username: claims.username,
+            email: None,
+        })
     }
 
     /// Verify an id token.
     pub fn verify_id(&self, token: &str, now: Timestamp) -> Result<Principal, AuthError> {
         let claims = self.verify(token, now, TokenUse::Id)?;
-        Ok(Principal { sub: claims.sub, groups: claims.groups, username: None, email: claims.email })
+        Ok(Principal {
+            sub: claims.sub,
+            groups: claims.groups,
+            username: None,
+            email: claims.email,
+        })
     }
 
     /// Verify a token of the given use and return all its claims.
-    pub fn verify(&self, token: &str, now: Timestamp, expected: TokenUse) -> Result<Claims, AuthError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        now: Timestamp,
+        expected: TokenUse,
+    ) -> Result<Claims, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
@@ -371,26 +415,32 @@ impl TokenVerifier {
         let header = URL_SAFE_NO_PAD
             .decode(header_b64)
             .map_err(|_| AuthError::Malformed("header is not base64url"))?;
-        let header: Header =
-            serde_json::from_slice(&header).map_err(|_| AuthError::Malformed("header is not a JOSE JSON object"))?;
+        let header: Header = serde_json::from_slice(&header)
+            .map_err(|_| AuthError::Malformed("header is not a JOSE JSON object"))?;
         if header.alg != ALG_RS256 {
             return Err(AuthError::UnsupportedAlgorithm);
         }
-        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(AuthError::UnknownKey)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or(AuthError::UnknownKey)?;
 
         let signature = URL_SAFE_NO_PAD
             .decode(signature_b64)
             .map_err(|_| AuthError::Malformed("signature is not base64url"))?;
-        let signature = Signature::try_from(signature.as_slice()).map_err(|_| AuthError::BadSignature)?;
+        let signature =
+            Signature::try_from(signature.as_slice()).map_err(|_| AuthError::BadSignature)?;
         // The signing input is the token's own bytes up to the second dot, not a re-encoding.
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        key.verify(signing_input.as_bytes(), &signature).map_err(|_| AuthError::BadSignature)?;
+        key.verify(signing_input.as_bytes(), &signature)
+            .map_err(|_| AuthError::BadSignature)?;
 
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("payload is not the expected claims"))?;
+        let claims: Claims = serde_json::from_slice(&payload)
+            .map_err(|_| AuthError::Malformed("payload is not the expected claims"))?;
 
         if claims.iss != self.issuer {
             return Err(AuthError::WrongIssuer);
@@ -488,12 +538,16 @@ mod tests {
     /// A token with an arbitrary header and payload, RS256-signed by `key`.
     fn rs256_raw(key: &RsaPrivateKey, header: &str, payload: &str) -> String {
         let input = format!("{}.{}", b64(header), b64(payload));
-        let sig = SigningKey::<Sha256>::new(key.clone()).sign_with_rng(&mut OsRng, input.as_bytes());
+        let sig =
+            SigningKey::<Sha256>::new(key.clone()).sign_with_rng(&mut OsRng, input.as_bytes());
         format!("{input}.{}", b64(sig.to_bytes()))
     }
 
     fn our_header() -> String {
-        format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, signer().kid())
+        format!(
+            r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#,
+            signer().kid()
+        )
     }
 
     #[test]
@@ -523,19 +577,34 @@ mod tests {
     #[test]
     fn the_header_names_rs256_the_kid_and_jwt() {
         let token = signer().sign(&access_claims());
-        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        let header = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
         let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
-        assert_eq!(header, serde_json::json!({"alg": "RS256", "kid": signer().kid(), "typ": "JWT"}));
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "RS256", "kid": signer().kid(), "typ": "JWT"})
+        );
     }
 
     #[test]
     fn claims_serialise_with_cognito_names() {
-        let claims = Claims { groups: vec!["admin".into()], ..access_claims() };
+        let claims = Claims {
+            groups: vec!["admin".into()],
+            ..access_claims()
+        };
         let json = serde_json::to_value(&claims).unwrap();
         assert_eq!(json["cognito:groups"], serde_json::json!(["admin"]));
         assert_eq!(json["token_use"], "access");
-        assert!(json.get("aud").is_none(), "absent claims are omitted, as Cognito does");
-        let no_groups = serde_json::to_value(Claims { groups: vec![], ..access_claims() }).unwrap();
+        assert!(
+            json.get("aud").is_none(),
+            "absent claims are omitted, as Cognito does"
+        );
+        let no_groups = serde_json::to_value(Claims {
+            groups: vec![],
+            ..access_claims()
+        })
+        .unwrap();
         assert!(no_groups.get("cognito:groups").is_none());
     }
 
@@ -556,7 +625,11 @@ mod tests {
             "jti": "j",
             "username": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
         });
-        let token = rs256_raw(&signer().key, &format!(r#"{{"kid":"{}","alg":"RS256"}}"#, signer().kid()), &payload.to_string());
+        let token = rs256_raw(
+            &signer().key,
+            &format!(r#"{{"kid":"{}","alg":"RS256"}}"#, signer().kid()),
+            &payload.to_string(),
+        );
         let principal = verifier().verify_access(&token, now()).unwrap();
         assert!(principal.is_admin());
     }
@@ -582,24 +655,37 @@ mod tests {
         assert_eq!(again.kid(), signer().kid());
         let token = again.sign(&access_claims());
         verifier().verify_access(&token, now()).unwrap();
-        assert!(!format!("{again:?}").contains("PRIVATE"), "Debug must not show the key");
+        assert!(
+            !format!("{again:?}").contains("PRIVATE"),
+            "Debug must not show the key"
+        );
     }
 
     #[test]
     fn a_pem_that_is_not_a_key_is_refused() {
-        assert!(matches!(TokenSigner::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), Err(AuthError::InvalidKey(_))));
+        assert!(matches!(
+            TokenSigner::from_pkcs8_pem(
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            ),
+            Err(AuthError::InvalidKey(_))
+        ));
     }
 
     #[test]
     fn a_small_signing_key_is_refused() {
         let small = RsaPrivateKey::new(&mut OsRng, 1024).unwrap();
         let pem = small.to_pkcs8_pem(LineEnding::LF).unwrap();
-        assert!(matches!(TokenSigner::from_pkcs8_pem(&pem), Err(AuthError::InvalidKey(_))));
+        assert!(matches!(
+            TokenSigner::from_pkcs8_pem(&pem),
+            Err(AuthError::InvalidKey(_))
+        ));
     }
 
     #[test]
     fn a_jwks_with_a_small_key_is_refused() {
-        let small = RsaPrivateKey::new(&mut OsRng, 1024).unwrap().to_public_key();
+        let small = RsaPrivateKey::new(&mut OsRng, 1024)
+            .unwrap()
+            .to_public_key();
         let jwk = Jwk {
             kty: "RSA".into(),
             kid: "small".into(),
@@ -608,7 +694,8 @@ mod tests {
             n: b64(small.n().to_bytes_be()),
             e: b64(small.e().to_bytes_be()),
         };
-        let err = TokenVerifier::new(ISSUER.into(), CLIENT.into(), &Jwks { keys: vec![jwk] }).unwrap_err();
+        let err = TokenVerifier::new(ISSUER.into(), CLIENT.into(), &Jwks { keys: vec![jwk] })
+            .unwrap_err();
         assert!(matches!(err, AuthError::InvalidKey(_)));
     }
 
@@ -618,7 +705,14 @@ mod tests {
         enc.use_ = "enc".into();
         let mut other_alg = signer().jwk();
         other_alg.alg = "RS512".into();
-        let err = TokenVerifier::new(ISSUER.into(), CLIENT.into(), &Jwks { keys: vec![enc, other_alg] }).unwrap_err();
+        let err = TokenVerifier::new(
+            ISSUER.into(),
+            CLIENT.into(),
+            &Jwks {
+                keys: vec![enc, other_alg],
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, AuthError::InvalidKey(_)));
     }
 
@@ -630,7 +724,10 @@ mod tests {
             format!(r#"{{"alg":"None","kid":"{}"}}"#, signer().kid()),
         ] {
             let token = format!("{}.{}.", b64(&header), b64(&payload));
-            assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::UnsupportedAlgorithm));
+            assert_eq!(
+                verifier().verify_access(&token, now()),
+                Err(AuthError::UnsupportedAlgorithm)
+            );
         }
     }
 
@@ -638,15 +735,32 @@ mod tests {
     fn hs256_keyed_with_the_public_key_is_refused() {
         // The classic algorithm-confusion attack: the attacker knows the public key (it is in the
         // JWKS) and uses it as an HMAC secret, hoping the verifier lets the header pick HMAC.
-        let public_pem = signer().key.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
-        let header = format!(r#"{{"alg":"HS256","kid":"{}","typ":"JWT"}}"#, signer().kid());
-        let payload = serde_json::to_string(&Claims { groups: vec!["admin".into()], ..access_claims() }).unwrap();
+        let public_pem = signer()
+            .key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let header = format!(
+            r#"{{"alg":"HS256","kid":"{}","typ":"JWT"}}"#,
+            signer().kid()
+        );
+        let payload = serde_json::to_string(&Claims {
+            groups: vec!["admin".into()],
+            ..access_claims()
+        })
+        .unwrap();
         let input = format!("{}.{}", b64(&header), b64(&payload));
-        for secret in [public_pem.as_bytes().to_vec(), signer().key.n().to_bytes_be()] {
+        for secret in [
+            public_pem.as_bytes().to_vec(),
+            signer().key.n().to_bytes_be(),
+        ] {
             let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
             mac.update(input.as_bytes());
             let token = format!("{input}.{}", b64(mac.finalize().into_bytes()));
-            assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::UnsupportedAlgorithm));
+            assert_eq!(
+                verifier().verify_access(&token, now()),
+                Err(AuthError::UnsupportedAlgorithm)
+            );
         }
     }
 
@@ -656,38 +770,58 @@ mod tests {
         let header = format!(r#"{{"alg":"RS512","kid":"{}"}}"#, signer().kid());
         let payload = serde_json::to_string(&access_claims()).unwrap();
         let input = format!("{}.{}", b64(&header), b64(&payload));
-        let sig = SigningKey::<Sha512>::new(signer().key.clone()).sign_with_rng(&mut OsRng, input.as_bytes());
+        let sig = SigningKey::<Sha512>::new(signer().key.clone())
+            .sign_with_rng(&mut OsRng, input.as_bytes());
         let token = format!("{input}.{}", b64(sig.to_bytes()));
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::UnsupportedAlgorithm));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::UnsupportedAlgorithm)
+        );
     }
 
     #[test]
     fn an_unknown_kid_is_refused() {
         let token = other_signer().sign(&access_claims());
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::UnknownKey));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::UnknownKey)
+        );
     }
 
     #[test]
     fn a_token_without_kid_is_refused() {
         let payload = serde_json::to_string(&access_claims()).unwrap();
         let token = rs256_raw(&signer().key, r#"{"alg":"RS256"}"#, &payload);
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::UnknownKey));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::UnknownKey)
+        );
     }
 
     #[test]
     fn another_key_claiming_our_kid_is_a_bad_signature() {
         let payload = serde_json::to_string(&access_claims()).unwrap();
         let token = rs256_raw(&other_signer().key, &our_header(), &payload);
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::BadSignature));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
     fn a_tampered_payload_is_a_bad_signature() {
         let token = signer().sign(&access_claims());
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = b64(serde_json::to_string(&Claims { groups: vec!["admin".into()], ..access_claims() }).unwrap());
+        let forged = b64(serde_json::to_string(&Claims {
+            groups: vec!["admin".into()],
+            ..access_claims()
+        })
+        .unwrap());
         parts[1] = &forged;
-        assert_eq!(verifier().verify_access(&parts.join("."), now()), Err(AuthError::BadSignature));
+        assert_eq!(
+            verifier().verify_access(&parts.join("."), now()),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
@@ -696,14 +830,26 @@ mod tests {
         let (input, sig) = token.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
         let token = format!("{input}.{}", b64(&sig[..sig.len() - 1]));
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::BadSignature));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
     fn a_token_expires_at_exp_exactly() {
-        let token = signer().sign(&Claims { exp: NOW, ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::Expired));
-        let token = signer().sign(&Claims { exp: NOW + 1, ..access_claims() });
+        let token = signer().sign(&Claims {
+            exp: NOW,
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::Expired)
+        );
+        let token = signer().sign(&Claims {
+            exp: NOW + 1,
+            ..access_claims()
+        });
         assert!(verifier().verify_access(&token, now()).is_ok());
         assert_eq!(
             verifier().verify_access(&token, Timestamp::from_secs(NOW + 1)),
@@ -713,51 +859,113 @@ mod tests {
 
     #[test]
     fn a_token_before_its_nbf_is_refused() {
-        let token = signer().sign(&Claims { nbf: Some(NOW + 10), ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::NotYetValid));
-        assert!(verifier().verify_access(&token, Timestamp::from_secs(NOW + 10)).is_ok());
+        let token = signer().sign(&Claims {
+            nbf: Some(NOW + 10),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::NotYetValid)
+        );
+        assert!(
+            verifier()
+                .verify_access(&token, Timestamp::from_secs(NOW + 10))
+                .is_ok()
+        );
     }
 
     #[test]
     fn a_token_from_another_issuer_is_refused() {
-        let token = signer().sign(&Claims { iss: "https://evil.example".into(), ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::WrongIssuer));
+        let token = signer().sign(&Claims {
+            iss: "https://evil.example".into(),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::WrongIssuer)
+        );
     }
 
     #[test]
     fn an_access_token_for_another_client_is_refused() {
-        let token = signer().sign(&Claims { client_id: Some("other-app".into()), ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::WrongAudience));
-        let token = signer().sign(&Claims { client_id: None, aud: Some(CLIENT.into()), ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::WrongAudience));
+        let token = signer().sign(&Claims {
+            client_id: Some("other-app".into()),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::WrongAudience)
+        );
+        let token = signer().sign(&Claims {
+            client_id: None,
+            aud: Some(CLIENT.into()),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::WrongAudience)
+        );
     }
 
     #[test]
     fn an_id_token_for_another_audience_is_refused() {
-        let token = signer().sign(&Claims { aud: Some("other-app".into()), ..id_claims() });
-        assert_eq!(verifier().verify_id(&token, now()), Err(AuthError::WrongAudience));
-        let token = signer().sign(&Claims { aud: None, client_id: Some(CLIENT.into()), ..id_claims() });
-        assert_eq!(verifier().verify_id(&token, now()), Err(AuthError::WrongAudience));
+        let token = signer().sign(&Claims {
+            aud: Some("other-app".into()),
+            ..id_claims()
+        });
+        assert_eq!(
+            verifier().verify_id(&token, now()),
+            Err(AuthError::WrongAudience)
+        );
+        let token = signer().sign(&Claims {
+            aud: None,
+            client_id: Some(CLIENT.into()),
+            ..id_claims()
+        });
+        assert_eq!(
+            verifier().verify_id(&token, now()),
+            Err(AuthError::WrongAudience)
+        );
     }
 
     #[test]
     fn an_id_token_is_not_an_access_token() {
-        let id = signer().sign(&Claims { client_id: Some(CLIENT.into()), ..id_claims() });
-        assert_eq!(verifier().verify_access(&id, now()), Err(AuthError::WrongTokenUse));
+        let id = signer().sign(&Claims {
+            client_id: Some(CLIENT.into()),
+            ..id_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&id, now()),
+            Err(AuthError::WrongTokenUse)
+        );
     }
 
     #[test]
     fn an_access_token_is_not_an_id_token() {
-        let access = signer().sign(&Claims { aud: Some(CLIENT.into()), ..access_claims() });
-        assert_eq!(verifier().verify_id(&access, now()), Err(AuthError::WrongTokenUse));
+        let access = signer().sign(&Claims {
+            aud: Some(CLIENT.into()),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_id(&access, now()),
+            Err(AuthError::WrongTokenUse)
+        );
     }
 
     #[test]
     fn a_token_without_three_parts_is_malformed() {
         let token = signer().sign(&access_claims());
         let (two, _) = token.rsplit_once('.').unwrap();
-        for bad in [String::new(), two.to_owned(), format!("{token}.x"), format!("{token}.")] {
-            assert!(matches!(verifier().verify_access(&bad, now()), Err(AuthError::Malformed(_))));
+        for bad in [
+            String::new(),
+            two.to_owned(),
+            format!("{token}.x"),
+            format!("{token}."),
+        ] {
+            assert!(matches!(
+                verifier().verify_access(&bad, now()),
+                Err(AuthError::Malformed(_))
+            ));
         }
     }
 
@@ -767,7 +975,10 @@ mod tests {
         let (_, rest) = token.split_once('.').unwrap();
         for bad_header in ["e30=", "e3*9", "{}"] {
             let bad = format!("{bad_header}.{rest}");
-            assert_eq!(verifier().verify_access(&bad, now()), Err(AuthError::Malformed("header is not base64url")));
+            assert_eq!(
+                verifier().verify_access(&bad, now()),
+                Err(AuthError::Malformed("header is not base64url"))
+            );
         }
     }
 
@@ -775,9 +986,20 @@ mod tests {
     fn a_header_that_is_not_json_is_malformed() {
         let token = signer().sign(&access_claims());
         let (_, rest) = token.split_once('.').unwrap();
-        for header in ["not json", "[]", r#"{"kid":"x"}"#, r#"{"alg":"RS256","alg":"none"}"#] {
+        for header in [
+            "not json",
+            "[]",
+            r#"{"kid":"x"}"#,
+            r#"{"alg":"RS256","alg":"none"}"#,
+        ] {
             let bad = format!("{}.{rest}", b64(header));
-            assert!(matches!(verifier().verify_access(&bad, now()), Err(AuthError::Malformed(_))), "{header}");
+            assert!(
+                matches!(
+                    verifier().verify_access(&bad, now()),
+                    Err(AuthError::Malformed(_))
+                ),
+                "{header}"
+            );
         }
     }
 
@@ -786,29 +1008,56 @@ mod tests {
         let token = signer().sign(&access_claims());
         let (input, _) = token.rsplit_once('.').unwrap();
         let bad = format!("{input}.@@@");
-        assert!(matches!(verifier().verify_access(&bad, now()), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            verifier().verify_access(&bad, now()),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]
     fn a_validly_signed_payload_that_is_not_claims_is_malformed() {
-        for payload in ["not json", "{}", r#"{"sub":"x"}"#, r#"{"token_use":"refresh"}"#] {
+        for payload in [
+            "not json",
+            "{}",
+            r#"{"sub":"x"}"#,
+            r#"{"token_use":"refresh"}"#,
+        ] {
             let token = rs256_raw(&signer().key, &our_header(), payload);
-            assert!(matches!(verifier().verify_access(&token, now()), Err(AuthError::Malformed(_))), "{payload}");
+            assert!(
+                matches!(
+                    verifier().verify_access(&token, now()),
+                    Err(AuthError::Malformed(_))
+                ),
+                "{payload}"
+            );
         }
         // A payload whose base64 is broken but whose bytes were signed as they are.
         let header = b64(our_header());
         let input = format!("{header}.!!!");
-        let sig = SigningKey::<Sha256>::new(signer().key.clone()).sign_with_rng(&mut OsRng, input.as_bytes());
+        let sig = SigningKey::<Sha256>::new(signer().key.clone())
+            .sign_with_rng(&mut OsRng, input.as_bytes());
         let token = format!("{input}.{}", b64(sig.to_bytes()));
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::Malformed("payload is not base64url")));
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::Malformed("payload is not base64url"))
+        );
     }
 
     #[test]
     fn an_oversized_token_is_refused_even_when_validly_signed() {
-        let token = signer().sign(&Claims { username: Some("x".repeat(MAX_TOKEN_BYTES)), ..access_claims() });
-        assert_eq!(verifier().verify_access(&token, now()), Err(AuthError::TooLarge));
+        let token = signer().sign(&Claims {
+            username: Some("x".repeat(MAX_TOKEN_BYTES)),
+            ..access_claims()
+        });
+        assert_eq!(
+            verifier().verify_access(&token, now()),
+            Err(AuthError::TooLarge)
+        );
         let junk = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(verifier().verify_access(&junk, now()), Err(AuthError::TooLarge));
+        assert_eq!(
+            verifier().verify_access(&junk, now()),
+            Err(AuthError::TooLarge)
+        );
     }
 
     #[test]
@@ -816,8 +1065,16 @@ mod tests {
         let secret_marker = "SECRETMARKER";
         let bad = [
             format!("{secret_marker}.{secret_marker}.{secret_marker}"),
-            format!("{}.{}.{secret_marker}", b64(format!(r#"{{"alg":"{secret_marker}"}}"#)), b64("{}")),
-            format!("{}.{}.", b64(format!(r#"{{"alg":"RS256","kid":"{secret_marker}"}}"#)), b64("{}")),
+            format!(
+                "{}.{}.{secret_marker}",
+                b64(format!(r#"{{"alg":"{secret_marker}"}}"#)),
+                b64("{}")
+            ),
+            format!(
+                "{}.{}.",
+                b64(format!(r#"{{"alg":"RS256","kid":"{secret_marker}"}}"#)),
+                b64("{}")
+            ),
         ];
         for token in bad {
             let err = verifier().verify_access(&token, now()).unwrap_err();
@@ -827,7 +1084,10 @@ mod tests {
 
     #[test]
     fn the_admin_group_makes_an_admin() {
-        let token = signer().sign(&Claims { groups: vec!["customer".into(), "admin".into()], ..access_claims() });
+        let token = signer().sign(&Claims {
+            groups: vec!["customer".into(), "admin".into()],
+            ..access_claims()
+        });
         assert!(verifier().verify_access(&token, now()).unwrap().is_admin());
     }
 }

@@ -44,8 +44,11 @@ impl FsBlobs {
     /// Use `root` as the store, creating it when missing.
     pub fn open(root: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let root = root.into();
-        fs::create_dir_all(&root).with_context(|| format!("creating the blob folder {}", root.display()))?;
-        let root = root.canonicalize().with_context(|| format!("resolving the blob folder {}", root.display()))?;
+        fs::create_dir_all(&root)
+            .with_context(|| format!("creating the blob folder {}", root.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("resolving the blob folder {}", root.display()))?;
         Ok(Self { root })
     }
 
@@ -65,9 +68,9 @@ impl FsBlobs {
         T: Send + 'static,
         F: FnOnce() -> Result<T, BlobError> + Send + 'static,
     {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| BlobError::Unavailable(anyhow::Error::new(e).context("blob file task failed")))?
+        tokio::task::spawn_blocking(f).await.map_err(|e| {
+            BlobError::Unavailable(anyhow::Error::new(e).context("blob file task failed"))
+        })?
     }
 }
 
@@ -107,9 +110,14 @@ fn sync_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn put_blocking(path: &Path, bytes: &[u8], content_type: &str) -> anyhow::Result<()> {
-    let dir = path.parent().ok_or_else(|| anyhow!("a blob path has no folder"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("a blob path has no folder"))?;
     fs::create_dir_all(dir).with_context(|| {
-        format!("creating {} (is part of the key already an object?)", dir.display())
+        format!(
+            "creating {} (is part of the key already an object?)",
+            dir.display()
+        )
     })?;
     if path.is_dir() {
         return Err(anyhow!("{} is a folder of other objects", path.display()));
@@ -123,7 +131,12 @@ fn get_blocking(path: &Path) -> anyhow::Result<Option<Blob>> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         // A key that is a folder of other objects is not itself an object.
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory
+            ) =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -133,13 +146,23 @@ fn get_blocking(path: &Path) -> anyhow::Result<Option<Blob>> {
         Err(e) if e.kind() == ErrorKind::NotFound => DEFAULT_TYPE.to_owned(),
         Err(e) => return Err(e).with_context(|| format!("reading the type of {}", path.display())),
     };
-    Ok(Some(Blob { bytes: Bytes::from(bytes), content_type }))
+    Ok(Some(Blob {
+        bytes: Bytes::from(bytes),
+        content_type,
+    }))
 }
 
 fn remove_if_present(path: &Path) -> anyhow::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e).with_context(|| format!("deleting {}", path.display())),
     }
 }
@@ -148,8 +171,11 @@ fn remove_if_present(path: &Path) -> anyhow::Result<()> {
 /// segment, but it must never name a folder outside the root.
 fn check_prefix(prefix: &str) -> Result<(), BlobError> {
     let (folder, partial) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-    let partial_ok = partial.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if partial_ok && ((folder.is_empty() && !prefix.starts_with('/')) || check_key(folder).is_ok()) {
+    let partial_ok = partial
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if partial_ok && ((folder.is_empty() && !prefix.starts_with('/')) || check_key(folder).is_ok())
+    {
         Ok(())
     } else {
         Err(BlobError::InvalidKey(prefix.to_owned()))
@@ -160,22 +186,31 @@ fn check_prefix(prefix: &str) -> Result<(), BlobError> {
 fn walk(dir: &Path, key_prefix: &str, out: &mut Vec<BlobMeta>) -> anyhow::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => return Ok(()),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(());
+        }
         Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
     };
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         // Names that are not keys (sidecars, temporaries, non-UTF-8, stray files) are not objects.
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         let key = format!("{key_prefix}{name}");
         if check_key(&key).is_err() {
             continue;
         }
-        let kind = entry.file_type().with_context(|| format!("inspecting {}", entry.path().display()))?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("inspecting {}", entry.path().display()))?;
         if kind.is_dir() {
             walk(&entry.path(), &format!("{key}/"), out)?;
         } else if kind.is_file() {
-            let size = entry.metadata().with_context(|| format!("inspecting {}", entry.path().display()))?.len();
+            let size = entry
+                .metadata()
+                .with_context(|| format!("inspecting {}", entry.path().display()))?
+                .len();
             out.push(BlobMeta { key, size });
         }
         // Symbolic links are skipped: they could point outside the root.
@@ -189,7 +224,10 @@ impl Blobs for FsBlobs {
         let path = self.path_of(key)?;
         let content_type = content_type.to_owned();
         let what = format!("storing blob {key}");
-        Self::blocking(move || put_blocking(&path, &bytes, &content_type).map_err(|e| unavailable(e, what))).await
+        Self::blocking(move || {
+            put_blocking(&path, &bytes, &content_type).map_err(|e| unavailable(e, what))
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
@@ -202,12 +240,16 @@ impl Blobs for FsBlobs {
         check_prefix(prefix)?;
         // Walk only the deepest folder the prefix names, then filter on the rest.
         let folder = prefix.rsplit_once('/').map_or("", |(folder, _)| folder);
-        let (start, key_prefix) =
-            if folder.is_empty() { (self.root.clone(), String::new()) } else { (self.root.join(folder), format!("{folder}/")) };
+        let (start, key_prefix) = if folder.is_empty() {
+            (self.root.clone(), String::new())
+        } else {
+            (self.root.join(folder), format!("{folder}/"))
+        };
         let prefix = prefix.to_owned();
         Self::blocking(move || {
             let mut found = Vec::new();
-            walk(&start, &key_prefix, &mut found).map_err(|e| unavailable(e, format!("listing blobs under {prefix}")))?;
+            walk(&start, &key_prefix, &mut found)
+                .map_err(|e| unavailable(e, format!("listing blobs under {prefix}")))?;
             found.retain(|meta| meta.key.starts_with(&prefix));
             found.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(found)
@@ -232,7 +274,11 @@ impl Blobs for FsBlobs {
         .await
     }
 
-    async fn download_url(&self, key: &str, _expires_secs: u64) -> Result<Option<String>, BlobError> {
+    async fn download_url(
+        &self,
+        key: &str,
+        _expires_secs: u64,
+    ) -> Result<Option<String>, BlobError> {
         // A folder offers no URL of its own: the API serves the bytes.
         check_key(key)?;
         Ok(None)
@@ -242,8 +288,14 @@ impl Blobs for FsBlobs {
         let root = self.root.clone();
         Self::blocking(move || match fs::metadata(&root) {
             Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => Err(BlobError::Unavailable(anyhow!("{} is not a folder", root.display()))),
-            Err(e) => Err(unavailable(e, format!("inspecting the blob folder {}", root.display()))),
+            Ok(_) => Err(BlobError::Unavailable(anyhow!(
+                "{} is not a folder",
+                root.display()
+            ))),
+            Err(e) => Err(unavailable(
+                e,
+                format!("inspecting the blob folder {}", root.display()),
+            )),
         })
         .await
     }
@@ -258,34 +310,62 @@ mod tests {
         for ok in ["", "a", "a/", "a/b", "a/b/", "invoices/2025-0", "a/.hid"] {
             assert!(check_prefix(ok).is_ok(), "{ok:?}");
         }
-        for bad in ["/", "/a", "../", "../a", "a/../", "a//", "a//b", "./a", "a b", "a@type", "a/\\"] {
+        for bad in [
+            "/", "/a", "../", "../a", "a/../", "a//", "a//b", "./a", "a b", "a@type", "a/\\",
+        ] {
             assert!(check_prefix(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn the_sidecar_sits_beside_the_object() {
-        assert_eq!(sidecar(Path::new("/r/a/b.pdf")), PathBuf::from("/r/a/b.pdf@type"));
+        assert_eq!(
+            sidecar(Path::new("/r/a/b.pdf")),
+            PathBuf::from("/r/a/b.pdf@type")
+        );
     }
 
     #[tokio::test]
     async fn sidecars_and_temporaries_never_show_in_listings() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = FsBlobs::open(dir.path()).unwrap();
-        blobs.put("a/x.pdf", Bytes::from_static(b"%PDF"), "application/pdf").await.unwrap();
+        blobs
+            .put("a/x.pdf", Bytes::from_static(b"%PDF"), "application/pdf")
+            .await
+            .unwrap();
         fs::write(dir.path().join("a/y.pdf@tmp-0"), b"partial").unwrap();
-        let keys: Vec<String> = blobs.list("").await.unwrap().into_iter().map(|m| m.key).collect();
+        let keys: Vec<String> = blobs
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
         assert_eq!(keys, ["a/x.pdf"]);
-        assert_eq!(fs::read_to_string(dir.path().join("a/x.pdf@type")).unwrap(), "application/pdf");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("a/x.pdf@type")).unwrap(),
+            "application/pdf"
+        );
     }
 
     #[tokio::test]
     async fn a_key_cannot_be_both_an_object_and_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = FsBlobs::open(dir.path()).unwrap();
-        blobs.put("a/b", Bytes::from_static(b"1"), "text/plain").await.unwrap();
-        assert!(matches!(blobs.put("a", Bytes::from_static(b"2"), "text/plain").await, Err(BlobError::Unavailable(_))));
-        assert!(matches!(blobs.put("a/b/c", Bytes::from_static(b"3"), "text/plain").await, Err(BlobError::Unavailable(_))));
+        blobs
+            .put("a/b", Bytes::from_static(b"1"), "text/plain")
+            .await
+            .unwrap();
+        assert!(matches!(
+            blobs.put("a", Bytes::from_static(b"2"), "text/plain").await,
+            Err(BlobError::Unavailable(_))
+        ));
+        assert!(matches!(
+            blobs
+                .put("a/b/c", Bytes::from_static(b"3"), "text/plain")
+                .await,
+            Err(BlobError::Unavailable(_))
+        ));
         assert_eq!(blobs.get("a").await.unwrap(), None);
         assert_eq!(blobs.get("a/b/c").await.unwrap(), None);
     }

@@ -51,14 +51,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
+use rsa::pkcs8::der::zeroize::Zeroizing;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vitrine_app::auth::{Claims, Jwks, TokenSigner, TokenUse, TokenVerifier};
 use vitrine_app::ports::identity::{GROUP_ADMIN, GROUP_CUSTOMER};
 use vitrine_app::ports::table::TTL;
 use vitrine_app::ports::{
-    ClientInfo, Clock, Condition, Email, Identity, IdentityError, Ids, Item, Key, Mailer, NewUser, Table,
-    TableError, Tokens, Update, UserInfo, Value, WriteOp,
+    ClientInfo, Clock, Condition, Email, Identity, IdentityError, Ids, Item, Key, Mailer, NewUser,
+    Table, TableError, Tokens, Update, UserInfo, Value, WriteOp,
 };
 use vitrine_domain::Timestamp;
 
@@ -87,7 +88,11 @@ pub struct Argon2Cost {
 
 impl Default for Argon2Cost {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -124,7 +129,11 @@ pub struct LocalIdentityConfig {
 impl LocalIdentityConfig {
     /// The defaults: OWASP argon2 cost, 1 h tokens, 30 d refresh, 24 h sign-up and 1 h reset codes,
     /// 5 failures / 15 min per account, 30 / 15 min per address, 5 code mails / h per e-mail.
-    pub fn new(key_dir: impl Into<PathBuf>, issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+    pub fn new(
+        key_dir: impl Into<PathBuf>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
         const MIN: u64 = 60;
         Self {
             key_dir: key_dir.into(),
@@ -135,9 +144,18 @@ impl LocalIdentityConfig {
             refresh_lifetime: Duration::from_secs(30 * 24 * 60 * MIN),
             signup_code_lifetime: Duration::from_secs(24 * 60 * MIN),
             reset_code_lifetime: Duration::from_secs(60 * MIN),
-            sign_in_per_account: RateLimit { max: 5, window: Duration::from_secs(15 * MIN) },
-            sign_in_per_address: RateLimit { max: 30, window: Duration::from_secs(15 * MIN) },
-            code_mails_per_email: RateLimit { max: 5, window: Duration::from_secs(60 * MIN) },
+            sign_in_per_account: RateLimit {
+                max: 5,
+                window: Duration::from_secs(15 * MIN),
+            },
+            sign_in_per_address: RateLimit {
+                max: 30,
+                window: Duration::from_secs(15 * MIN),
+            },
+            code_mails_per_email: RateLimit {
+                max: 5,
+                window: Duration::from_secs(60 * MIN),
+            },
         }
     }
 }
@@ -178,7 +196,10 @@ pub struct LocalIdentity {
 
 impl std::fmt::Debug for LocalIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalIdentity").field("config", &self.config).field("kid", &self.signer.kid()).finish_non_exhaustive()
+        f.debug_struct("LocalIdentity")
+            .field("config", &self.config)
+            .field("kid", &self.signer.kid())
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,16 +213,24 @@ impl LocalIdentity {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn Ids>,
     ) -> anyhow::Result<Self> {
-        let (signer, pem) = load_or_create_key(&config.key_dir)?;
-        let verifier = TokenVerifier::new(config.issuer.clone(), config.client_id.clone(), &signer.jwks())
-            .context("building the verifier for our own key")?;
+        let signer = load_or_create_key(&config.key_dir)?;
+        let verifier = TokenVerifier::new(
+            config.issuer.clone(),
+            config.client_id.clone(),
+            &signer.jwks(),
+        )
+        .context("building the verifier for our own key")?;
         let cost = config.argon2;
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| anyhow!("invalid argon2 cost {cost:?}: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_password = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
-        let dummy_hash = hash_password(&argon2, &dummy_password).context("hashing the dummy password")?;
+        let dummy_hash =
+            hash_password(&argon2, &dummy_password).context("hashing the dummy password")?;
         let code_key: [u8; 32] = {
+            // Derived from the key's canonical encoding, not the file's text, so reformatting the
+            // file does not void the codes in flight.
+            let pem = signer.to_pkcs8_pem()?;
             let mut h = Sha256::new();
             h.update(CODE_KEY_LABEL);
             h.update(pem.as_bytes());
@@ -241,12 +270,17 @@ impl LocalIdentity {
     // ---- users ----
 
     async fn find_user(&self, email: &str) -> Result<Option<User>, IdentityError> {
-        let Some(reference) = self.table.get(&email_ref_key(email)).await.map_err(table_error)? else {
+        let Some(reference) = self
+            .table
+            .get(&email_ref_key(email))
+            .await
+            .map_err(table_error)?
+        else {
             return Ok(None);
         };
-        let sub = reference
-            .str("sub")
-            .ok_or_else(|| IdentityError::Unavailable(anyhow!("e-mail reference item without sub")))?;
+        let sub = reference.str("sub").ok_or_else(|| {
+            IdentityError::Unavailable(anyhow!("e-mail reference item without sub"))
+        })?;
         match self.table.get(&user_key(sub)).await.map_err(table_error)? {
             Some(item) => User::from_item(&item).map(Some),
             None => Ok(None),
@@ -257,7 +291,10 @@ impl LocalIdentity {
     /// code), failing with `UserExists` when the e-mail is taken.
     async fn create_user(&self, user: &User, extra: Vec<WriteOp>) -> Result<(), IdentityError> {
         let reference = Item::new(email_ref_key(&user.email)).with("sub", user.sub.as_str());
-        let mut ops = vec![WriteOp::put_new(reference), WriteOp::put_new(user.to_item())];
+        let mut ops = vec![
+            WriteOp::put_new(reference),
+            WriteOp::put_new(user.to_item()),
+        ];
         ops.extend(extra);
         match self.table.write(ops).await {
             Ok(()) => Ok(()),
@@ -280,8 +317,11 @@ impl LocalIdentity {
     async fn verify_password(&self, hash: String, password: &str) -> Result<bool, IdentityError> {
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|e| anyhow!("stored password hash unreadable: {e}"))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| anyhow!("stored password hash unreadable: {e}"))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
         })
         .await
         .map_err(|e| IdentityError::Unavailable(anyhow!("password verification task failed: {e}")))?
@@ -291,7 +331,8 @@ impl LocalIdentity {
     // ---- codes ----
 
     fn code_hash(&self, sub: &str, kind: CodeKind, code: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.code_key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.code_key).expect("HMAC takes any key length");
         for part in [sub, kind.sk(), code] {
             mac.update(part.as_bytes());
             // A separator no part contains, so distinct triples never hash alike.
@@ -316,7 +357,12 @@ impl LocalIdentity {
         (code, WriteOp::put(item))
     }
 
-    async fn mail_code(&self, user: &User, kind: CodeKind, code: &str) -> Result<(), IdentityError> {
+    async fn mail_code(
+        &self,
+        user: &User,
+        kind: CodeKind,
+        code: &str,
+    ) -> Result<(), IdentityError> {
         let email = match kind {
             CodeKind::SignUp => Email {
                 to: user.email.clone(),
@@ -341,17 +387,14 @@ impl LocalIdentity {
                 html: None,
             },
         };
-        self.mailer
-            .send(email)
-            .await
-            .map_err(|e| IdentityError::Unavailable(anyhow::Error::new(e).context("sending a code by e-mail")))
+        self.mailer.send(email).await.map_err(|e| {
+            IdentityError::Unavailable(anyhow::Error::new(e).context("sending a code by e-mail"))
+        })
     }
 
     /// Count one code mail for `email`, or refuse when over the limit.
     fn take_code_mail(&self, email: &str, now: Timestamp) -> Result<(), IdentityError> {
-        self.code_mails.check(email, now).map_err(too_many)?;
-        self.code_mails.record(email, now);
-        Ok(())
+        self.code_mails.take(email, now).map_err(too_many)
     }
 
     /// Spend one try of the user's code of `kind`; when `code` matches, delete the code and apply
@@ -388,13 +431,22 @@ impl LocalIdentity {
         };
         let stored = item.str("hash").unwrap_or_default().to_owned();
         // The table hides expired items by `ttl` already; checking here too keeps the rule ours.
-        let live = item.num("expires_at").is_some_and(|t| t > self.now().secs());
-        let matches: bool = self.code_hash(&user.sub, kind, code).as_bytes().ct_eq(stored.as_bytes()).into();
+        let live = item
+            .num("expires_at")
+            .is_some_and(|t| t > self.now().secs());
+        let matches: bool = self
+            .code_hash(&user.sub, kind, code)
+            .as_bytes()
+            .ct_eq(stored.as_bytes())
+            .into();
         if !(live && matches) {
             return Err(IdentityError::CodeMismatch);
         }
         // The delete is conditional on this very code: a parallel use of it wins or loses as one.
-        let mut ops = vec![WriteOp::Delete { key, condition: Some(Condition::Eq("hash".into(), Value::S(stored))) }];
+        let mut ops = vec![WriteOp::Delete {
+            key,
+            condition: Some(Condition::Eq("hash".into(), Value::S(stored))),
+        }];
         ops.extend(then().await?);
         match self.table.write(ops).await {
             Ok(()) => Ok(()),
@@ -454,7 +506,10 @@ impl LocalIdentity {
                 .with("auth_time", auth_time)
                 .with("expires_at", expires_at)
                 .with(TTL, expires_at);
-            self.table.write(vec![WriteOp::put_new(item)]).await.map_err(table_error)?;
+            self.table
+                .write(vec![WriteOp::put_new(item)])
+                .await
+                .map_err(table_error)?;
             Some(token)
         } else {
             None
@@ -502,10 +557,14 @@ impl Identity for LocalIdentity {
         };
         let confirm = WriteOp::Update {
             key: user_key(&user.sub),
-            updates: vec![Update::Set("confirmed".into(), Value::Bool(true)), Update::Add("version".into(), 1)],
+            updates: vec![
+                Update::Set("confirmed".into(), Value::Bool(true)),
+                Update::Add("version".into(), 1),
+            ],
             condition: Some(Condition::Exists),
         };
-        self.consume_code(&user, CodeKind::SignUp, code, async || Ok(vec![confirm])).await?;
+        self.consume_code(&user, CodeKind::SignUp, code, async || Ok(vec![confirm]))
+            .await?;
         tracing::info!(user.sub = %user.sub, "user confirmed");
         Ok(())
     }
@@ -525,38 +584,48 @@ impl Identity for LocalIdentity {
         }
     }
 
-    async fn sign_in(&self, email: &str, password: &str, client: &ClientInfo) -> Result<Tokens, IdentityError> {
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Tokens, IdentityError> {
         let email = normalize_email(email);
         let now = self.now();
         let address = client.address.as_deref();
-        let account_wait = self.account_failures.check(&email, now).err();
-        let address_wait = address.and_then(|a| self.address_failures.check(a, now).err());
-        if let Some(wait) = account_wait.max(address_wait) {
+        // Every attempt is counted as a failure up front and forgiven once the password verified:
+        // counting only after the (slow) verification would let parallel requests all pass the
+        // check before any of them is counted.
+        self.account_failures.take(&email, now).map_err(too_many)?;
+        if let Some(a) = address
+            && let Err(wait) = self.address_failures.take(a, now)
+        {
+            self.account_failures.give_back(&email, now);
             return Err(too_many(wait));
         }
-        let fail = || {
-            self.account_failures.record(&email, now);
-            if let Some(a) = address {
-                self.address_failures.record(a, now);
-            }
-            IdentityError::NotAuthorized
-        };
         if password.chars().count() > PASSWORD_MAX_CHARS {
             // No such password can exist; refuse without spending argon2 on an outsized input.
-            return Err(fail());
+            return Err(IdentityError::NotAuthorized);
         }
         let user = self.find_user(&email).await?;
-        let hash = user.as_ref().map_or_else(|| self.dummy_hash.clone(), |u| u.password.clone());
+        let hash = user
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |u| u.password.clone());
         let verified = self.verify_password(hash, password).await?;
         let Some(user) = user.filter(|_| verified) else {
-            return Err(fail());
+            return Err(IdentityError::NotAuthorized);
         };
         self.account_failures.clear(&email);
+        if let Some(a) = address {
+            self.address_failures.give_back(a, now);
+        }
         if !user.confirmed {
             return Err(IdentityError::NotConfirmed);
         }
         let origin_jti = self.ids.new_id();
-        let tokens = self.issue_tokens(&user, now.secs(), &origin_jti, true).await?;
+        let tokens = self
+            .issue_tokens(&user, now.secs(), &origin_jti, true)
+            .await?;
         tracing::info!(user.sub = %user.sub, "user signed in");
         Ok(tokens)
     }
@@ -565,7 +634,12 @@ impl Identity for LocalIdentity {
         if !looks_like_refresh_token(refresh_token) {
             return Err(IdentityError::InvalidRefreshToken);
         }
-        let Some(item) = self.table.get(&refresh_key(refresh_token)).await.map_err(table_error)? else {
+        let Some(item) = self
+            .table
+            .get(&refresh_key(refresh_token))
+            .await
+            .map_err(table_error)?
+        else {
             return Err(IdentityError::InvalidRefreshToken);
         };
         let now = self.now().secs();
@@ -576,7 +650,9 @@ impl Identity for LocalIdentity {
             item.str("origin_jti"),
             item.num("expires_at"),
         ) else {
-            return Err(IdentityError::Unavailable(anyhow!("refresh token item is missing attributes")));
+            return Err(IdentityError::Unavailable(anyhow!(
+                "refresh token item is missing attributes"
+            )));
         };
         if expires_at <= now {
             return Err(IdentityError::InvalidRefreshToken);
@@ -595,7 +671,10 @@ impl Identity for LocalIdentity {
         // Revoking an unknown or already revoked token succeeds (RFC 7009 §2.2): the caller wants
         // it unusable, and it is.
         if looks_like_refresh_token(refresh_token) {
-            let op = WriteOp::Delete { key: refresh_key(refresh_token), condition: None };
+            let op = WriteOp::Delete {
+                key: refresh_key(refresh_token),
+                condition: None,
+            };
             self.table.write(vec![op]).await.map_err(table_error)?;
         }
         Ok(())
@@ -613,7 +692,12 @@ impl Identity for LocalIdentity {
         self.mail_code(&user, CodeKind::Reset, &code).await
     }
 
-    async fn confirm_forgot_password(&self, email: &str, code: &str, new_password: &str) -> Result<(), IdentityError> {
+    async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &str,
+        new_password: &str,
+    ) -> Result<(), IdentityError> {
         check_password(new_password)?;
         let email = normalize_email(email);
         let Some(user) = self.find_user(&email).await? else {
@@ -636,13 +720,18 @@ impl Identity for LocalIdentity {
                 condition: Some(Condition::Exists),
             }])
         };
-        self.consume_code(&user, CodeKind::Reset, code, reset).await?;
+        self.consume_code(&user, CodeKind::Reset, code, reset)
+            .await?;
         self.account_failures.clear(&email);
         tracing::info!(user.sub = %user.sub, "password reset");
         Ok(())
     }
 
-    async fn admin_create_user(&self, new: NewUser, groups: &[&str]) -> Result<String, IdentityError> {
+    async fn admin_create_user(
+        &self,
+        new: NewUser,
+        groups: &[&str],
+    ) -> Result<String, IdentityError> {
         let email = parse_email(&new.email)?;
         let name = parse_name(&new.name)?;
         check_password(&new.password)?;
@@ -677,7 +766,10 @@ impl Identity for LocalIdentity {
         let email = normalize_email(email);
         // Optimistic concurrency on `version`: a concurrent change makes us read again.
         for _ in 0..5 {
-            let user = self.find_user(&email).await?.ok_or(IdentityError::UserNotFound)?;
+            let user = self
+                .find_user(&email)
+                .await?
+                .ok_or(IdentityError::UserNotFound)?;
             if user.groups.contains(&group) {
                 return Ok(());
             }
@@ -685,7 +777,10 @@ impl Identity for LocalIdentity {
             groups.push(group.clone());
             let op = WriteOp::Update {
                 key: user_key(&user.sub),
-                updates: vec![Update::Set("groups".into(), strings(&groups)), Update::Add("version".into(), 1)],
+                updates: vec![
+                    Update::Set("groups".into(), strings(&groups)),
+                    Update::Add("version".into(), 1),
+                ],
                 condition: Some(Condition::Eq("version".into(), Value::N(user.version))),
             };
             match self.table.write(vec![op]).await {
@@ -697,12 +792,23 @@ impl Identity for LocalIdentity {
                 Err(e) => return Err(table_error(e)),
             }
         }
-        Err(IdentityError::Unavailable(anyhow!("the user kept changing while adding it to a group")))
+        Err(IdentityError::Unavailable(anyhow!(
+            "the user kept changing while adding it to a group"
+        )))
     }
 
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {
-        let user = self.find_user(&normalize_email(email)).await?.ok_or(IdentityError::UserNotFound)?;
-        Ok(UserInfo { sub: user.sub, email: user.email, name: user.name, confirmed: user.confirmed, groups: user.groups })
+        let user = self
+            .find_user(&normalize_email(email))
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
+        Ok(UserInfo {
+            sub: user.sub,
+            email: user.email,
+            name: user.name,
+            confirmed: user.confirmed,
+            groups: user.groups,
+        })
     }
 }
 
@@ -736,12 +842,22 @@ impl User {
     }
 
     fn from_item(item: &Item) -> Result<Self, IdentityError> {
-        let corrupt = |what: &str| IdentityError::Unavailable(anyhow!("user item {}: bad {what}", item.key.pk));
-        let text = |name: &str| item.str(name).map(str::to_owned).ok_or_else(|| corrupt(name));
+        let corrupt = |what: &str| {
+            IdentityError::Unavailable(anyhow!("user item {}: bad {what}", item.key.pk))
+        };
+        let text = |name: &str| {
+            item.str(name)
+                .map(str::to_owned)
+                .ok_or_else(|| corrupt(name))
+        };
         let groups = match item.get("groups") {
             Some(Value::L(list)) => list
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| corrupt("groups")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| corrupt("groups"))
+                })
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
             Some(_) => return Err(corrupt("groups")),
@@ -751,7 +867,10 @@ impl User {
             email: text("email")?,
             name: text("name")?,
             password: text("password")?,
-            confirmed: item.get("confirmed").and_then(Value::as_bool).ok_or_else(|| corrupt("confirmed"))?,
+            confirmed: item
+                .get("confirmed")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| corrupt("confirmed"))?,
             groups,
             session_gen: item.num("session_gen").unwrap_or(0),
             version: item.num("version").unwrap_or(0),
@@ -773,7 +892,10 @@ fn email_ref_key(email: &str) -> Key {
 }
 
 fn refresh_key(token: &str) -> Key {
-    Key::new(format!("RTOKEN#{}", hex(&Sha256::digest(token.as_bytes()))), "RTOKEN")
+    Key::new(
+        format!("RTOKEN#{}", hex(&Sha256::digest(token.as_bytes()))),
+        "RTOKEN",
+    )
 }
 
 fn strings(list: &[String]) -> Value {
@@ -822,7 +944,9 @@ fn parse_group(group: &str) -> Result<String, IdentityError> {
     if group == GROUP_ADMIN || group == GROUP_CUSTOMER {
         Ok(group.to_owned())
     } else {
-        Err(IdentityError::InvalidParameter(format!("unknown group {group:?}")))
+        Err(IdentityError::InvalidParameter(format!(
+            "unknown group {group:?}"
+        )))
     }
 }
 
@@ -845,12 +969,16 @@ pub fn check_password(password: &str) -> Result<(), IdentityError> {
 
 fn hash_password(argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2.hash_password(password.as_bytes(), &salt).map_err(|e| anyhow!("argon2: {e}"))?;
+    let hash = argon2
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow!("argon2: {e}"))?;
     Ok(hash.to_string())
 }
 
 fn looks_like_refresh_token(token: &str) -> bool {
-    URL_SAFE_NO_PAD.decode(token).is_ok_and(|b| b.len() == REFRESH_TOKEN_BYTES)
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .is_ok_and(|b| b.len() == REFRESH_TOKEN_BYTES)
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -861,10 +989,12 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn secs(d: Duration) -> i64 {
@@ -891,12 +1021,12 @@ fn too_many(retry_after_secs: u64) -> IdentityError {
     IdentityError::TooManyAttempts { retry_after_secs }
 }
 
-/// Load the signing key from `dir`, or create it there on first start. Returns the key and its
-/// PEM text (from which the code-hashing key is derived).
-fn load_or_create_key(dir: &Path) -> anyhow::Result<(TokenSigner, String)> {
+/// Load the signing key from `dir`, or create it there on first start.
+fn load_or_create_key(dir: &Path) -> anyhow::Result<TokenSigner> {
     let path = dir.join(SIGNING_KEY_FILE);
     if !path.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating the key folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the key folder {}", dir.display()))?;
         let signer = TokenSigner::generate()?;
         let pem = signer.to_pkcs8_pem()?;
         publish_secret_file(&path, pem.as_bytes())
@@ -904,9 +1034,11 @@ fn load_or_create_key(dir: &Path) -> anyhow::Result<(TokenSigner, String)> {
         tracing::info!(path = %path.display(), kid = signer.kid(), "generated a new token signing key");
     }
     check_private(&path)?;
-    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading the signing key {}", path.display()))?;
-    let signer = TokenSigner::from_pkcs8_pem(&pem).with_context(|| format!("loading the signing key {}", path.display()))?;
-    Ok((signer, pem))
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the signing key {}", path.display()))?;
+    let pem = Zeroizing::new(pem);
+    TokenSigner::from_pkcs8_pem(&pem)
+        .with_context(|| format!("loading the signing key {}", path.display()))
 }
 
 /// Write `bytes` to `path` with mode 0600, never leaving a partial file at `path` and never
@@ -974,7 +1106,13 @@ const LIMITER_MIN_SWEEP: usize = 1024;
 
 impl Limiter {
     fn new(limit: RateLimit) -> Self {
-        Self { limit, state: Mutex::new(LimiterState { hits: HashMap::new(), sweep_at: LIMITER_MIN_SWEEP }) }
+        Self {
+            limit,
+            state: Mutex::new(LimiterState {
+                hits: HashMap::new(),
+                sweep_at: LIMITER_MIN_SWEEP,
+            }),
+        }
     }
 
     fn window_ms(&self) -> i64 {
@@ -983,39 +1121,61 @@ impl Limiter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
         // The state is a cache of counters: after a panic elsewhere it is still usable.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Err(seconds to wait)` when `key` has used up its budget at `now`.
-    fn check(&self, key: &str, now: Timestamp) -> Result<(), u64> {
-        let window = self.window_ms();
-        let mut state = self.lock();
-        let Some(hits) = state.hits.get_mut(key) else { return Ok(()) };
-        let now = now.millis();
-        while hits.front().is_some_and(|&t| t <= now - window) {
-            hits.pop_front();
-        }
-        if hits.len() < self.limit.max as usize {
-            return Ok(());
-        }
-        let oldest = hits.front().copied().unwrap_or(now);
-        let wait_ms = (oldest + window - now).max(1);
-        Err(u64::try_from(wait_ms).unwrap_or(u64::MAX).div_ceil(1000))
+    /// Count one event for `key` at `now`, or refuse with `Err(seconds to wait)` — without
+    /// counting — when its budget is used up. Checking and counting under one lock is what makes
+    /// the limit hold for concurrent requests.
+    fn take(&self, key: &str, now: Timestamp) -> Result<(), u64> {
+        self.count(key, now, true)
     }
 
+    /// Count one event for `key` at `now`, even over the budget.
     fn record(&self, key: &str, now: Timestamp) {
+        let _ = self.count(key, now, false);
+    }
+
+    fn count(&self, key: &str, now: Timestamp, refuse_over_budget: bool) -> Result<(), u64> {
         let window = self.window_ms();
+        let max = self.limit.max as usize;
         let now = now.millis();
         let mut state = self.lock();
         if state.hits.len() >= state.sweep_at {
-            state.hits.retain(|_, hits| hits.back().is_some_and(|&t| t > now - window));
+            state
+                .hits
+                .retain(|_, hits| hits.back().is_some_and(|&t| t > now - window));
             state.sweep_at = (state.hits.len() * 2).max(LIMITER_MIN_SWEEP);
         }
         let hits = state.hits.entry(key.to_owned()).or_default();
-        hits.push_back(now);
-        // Only the newest `max` events can matter to `check`.
-        while hits.len() > self.limit.max as usize {
+        while hits.front().is_some_and(|&t| t <= now - window) {
             hits.pop_front();
+        }
+        if refuse_over_budget && hits.len() >= max {
+            let oldest = hits.front().copied().unwrap_or(now);
+            let wait_ms = (oldest + window - now).max(1);
+            return Err(u64::try_from(wait_ms).unwrap_or(u64::MAX).div_ceil(1000));
+        }
+        hits.push_back(now);
+        // Only the newest `max` events can matter to `take`.
+        while hits.len() > max {
+            hits.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Uncount one event counted at `at` (an attempt that turned out fine).
+    fn give_back(&self, key: &str, at: Timestamp) {
+        let mut state = self.lock();
+        if let Some(hits) = state.hits.get_mut(key)
+            && let Some(i) = hits.iter().rposition(|&t| t == at.millis())
+        {
+            hits.remove(i);
+            if hits.is_empty() {
+                state.hits.remove(key);
+            }
         }
     }
 
@@ -1039,40 +1199,93 @@ mod tests {
         assert!(reason("12345678").contains("letter"));
         assert!(reason(&format!("a1{}", "x".repeat(255))).contains("at most 256"));
         assert!(check_password("senha123").is_ok());
-        assert!(check_password("ação2024").is_ok(), "non-ASCII letters count as letters");
+        assert!(
+            check_password("ação2024").is_ok(),
+            "non-ASCII letters count as letters"
+        );
         assert!(check_password(&format!("a1{}", "x".repeat(254))).is_ok());
     }
 
     #[test]
     fn e_mails_are_normalised_and_loosely_checked() {
-        assert_eq!(parse_email("  Ana.Silva@Example.COM ").unwrap(), "ana.silva@example.com");
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "ana@@example.com", "a na@example.com", "ana@example..com"] {
-            assert!(matches!(parse_email(bad), Err(IdentityError::InvalidParameter(_))), "{bad:?}");
+        assert_eq!(
+            parse_email("  Ana.Silva@Example.COM ").unwrap(),
+            "ana.silva@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "ana@@example.com",
+            "a na@example.com",
+            "ana@example..com",
+        ] {
+            assert!(
+                matches!(parse_email(bad), Err(IdentityError::InvalidParameter(_))),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn only_known_groups_are_accepted() {
         assert_eq!(parse_group("admin").unwrap(), "admin");
-        assert!(matches!(parse_group("root"), Err(IdentityError::InvalidParameter(_))));
+        assert!(matches!(
+            parse_group("root"),
+            Err(IdentityError::InvalidParameter(_))
+        ));
     }
 
     #[test]
     fn the_limiter_refuses_past_its_budget_until_the_window_slides() {
-        let limiter = Limiter::new(RateLimit { max: 2, window: Duration::from_secs(60) });
+        let limiter = Limiter::new(RateLimit {
+            max: 2,
+            window: Duration::from_secs(60),
+        });
         let t0 = Timestamp::from_secs(1_000);
-        limiter.record("k", t0);
-        limiter.record("k", t0.plus_secs(10));
-        assert_eq!(limiter.check("k", t0.plus_secs(10)), Err(50));
-        assert_eq!(limiter.check("other", t0), Ok(()));
-        assert_eq!(limiter.check("k", t0.plus_secs(60)), Ok(()), "the first hit left the window");
+        assert_eq!(limiter.take("k", t0), Ok(()));
+        assert_eq!(limiter.take("k", t0.plus_secs(10)), Ok(()));
+        assert_eq!(limiter.take("k", t0.plus_secs(10)), Err(50));
+        assert_eq!(
+            limiter.take("k", t0.plus_secs(59)),
+            Err(1),
+            "a refusal is not counted"
+        );
+        assert_eq!(limiter.take("other", t0), Ok(()));
+        assert_eq!(
+            limiter.take("k", t0.plus_secs(60)),
+            Ok(()),
+            "the first hit left the window"
+        );
         limiter.clear("k");
-        assert_eq!(limiter.check("k", t0.plus_secs(10)), Ok(()));
+        assert_eq!(limiter.take("k", t0.plus_secs(61)), Ok(()));
+    }
+
+    #[test]
+    fn a_given_back_event_frees_its_place() {
+        let limiter = Limiter::new(RateLimit {
+            max: 1,
+            window: Duration::from_secs(60),
+        });
+        let t0 = Timestamp::from_secs(1_000);
+        limiter.take("k", t0).unwrap();
+        limiter.give_back("k", t0);
+        assert_eq!(limiter.take("k", t0), Ok(()));
+        limiter.record("k", t0);
+        assert!(
+            limiter.take("k", t0).is_err(),
+            "recorded events count even over the budget"
+        );
     }
 
     #[test]
     fn the_limiter_forgets_stale_keys() {
-        let limiter = Limiter::new(RateLimit { max: 1, window: Duration::from_secs(1) });
+        let limiter = Limiter::new(RateLimit {
+            max: 1,
+            window: Duration::from_secs(1),
+        });
         for i in 0..10 * LIMITER_MIN_SWEEP {
             limiter.record(&i.to_string(), Timestamp::from_secs(i as i64));
         }
@@ -1090,7 +1303,9 @@ mod tests {
     #[test]
     fn refresh_tokens_must_be_32_bytes_of_base64url() {
         assert!(looks_like_refresh_token(&URL_SAFE_NO_PAD.encode([7u8; 32])));
-        assert!(!looks_like_refresh_token(&URL_SAFE_NO_PAD.encode([7u8; 31])));
+        assert!(!looks_like_refresh_token(
+            &URL_SAFE_NO_PAD.encode([7u8; 31])
+        ));
         assert!(!looks_like_refresh_token("not a token"));
     }
 }

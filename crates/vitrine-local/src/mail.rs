@@ -35,9 +35,12 @@ use vitrine_app::ports::mailer::{Email, MailError, Mailer};
 
 /// The longest line quoted-printable may write, soft break included (RFC 2045).
 const QP_LINE: usize = 76;
-/// Bytes of text per encoded-word: 45 bytes make 60 base64 characters, and with the 12 of
-/// `=?UTF-8?B?` and `?=` a word stays under RFC 2047's 75.
-const WORD_BYTES: usize = 45;
+/// Bytes of text per encoded-word: 39 bytes make 52 base64 characters, 64 with `=?UTF-8?B?` and
+/// `?=`, so that even the first word, after `Subject: `, keeps its line within the 76 characters
+/// RFC 2047 allows (and the 78 RFC 5322 recommends).
+const WORD_BYTES: usize = 39;
+/// The longest header line written when there is a choice (RFC 5322 §2.1.1).
+const HEADER_LINE: usize = 78;
 /// Subjects longer than this are sent as encoded-words, which can be folded; a raw header line
 /// must stay under RFC 5322's 998 characters.
 const RAW_SUBJECT_MAX: usize = 900;
@@ -55,7 +58,10 @@ pub struct FileMailer {
 
 impl std::fmt::Debug for FileMailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileMailer").field("dir", &self.dir).field("from", &self.from).finish_non_exhaustive()
+        f.debug_struct("FileMailer")
+            .field("dir", &self.dir)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,10 +70,13 @@ impl FileMailer {
     /// `Display Name <address>` (the name may hold any Unicode).
     pub fn open(dir: impl Into<PathBuf>, from: &str) -> anyhow::Result<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).with_context(|| format!("creating the mail folder {}", dir.display()))?;
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the mail folder {}", dir.display()))?;
         let (name, address) = match from.trim().rsplit_once('<') {
             Some((name, rest)) => {
-                let address = rest.strip_suffix('>').ok_or_else(|| anyhow!("the sender must end with '>'"))?;
+                let address = rest
+                    .strip_suffix('>')
+                    .ok_or_else(|| anyhow!("the sender must end with '>'"))?;
                 (Some(name.trim()).filter(|n| !n.is_empty()), address)
             }
             None => (None, from.trim()),
@@ -80,12 +89,30 @@ impl FileMailer {
                 if name.chars().any(char::is_control) {
                     bail!("the sender's name holds control characters");
                 }
-                format!("{} <{address}>", encode_phrase(name))
+                let phrase = encode_phrase(name);
+                // Fold before the address when the line would run long (folding whitespace is
+                // allowed between a display name and its address).
+                let last_line = "From: ".len() + phrase.rsplit("\r\n").next().unwrap_or("").len();
+                let gap = if last_line + address.len() + 3 > HEADER_LINE {
+                    "\r\n "
+                } else {
+                    " "
+                };
+                format!("{phrase}{gap}<{address}>")
             }
             None => address.to_owned(),
         };
-        let domain = address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-        Ok(Self { dir, from, domain, clock: Arc::new(SystemClock), ids: Mutex::new(ulid::Generator::new()) })
+        let domain = address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            dir,
+            from,
+            domain,
+            clock: Arc::new(SystemClock),
+            ids: Mutex::new(ulid::Generator::new()),
+        })
     }
 
     /// Take time from `clock` (dates and file names) instead of the system clock.
@@ -100,7 +127,10 @@ impl FileMailer {
     }
 
     fn next_id(&self) -> ulid::Ulid {
-        let mut ids = self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // The generator fails only after 2^80 ids in one millisecond; a random one is then fine.
         ids.generate().unwrap_or_else(|_| ulid::Ulid::new())
     }
@@ -108,10 +138,14 @@ impl FileMailer {
     /// Render `email` as an RFC 5322 message. `id` names the Message-ID and the MIME boundary.
     fn render(&self, email: &Email, millis: i64, id: ulid::Ulid) -> Result<String, MailError> {
         if !is_plain_address(&email.to) {
-            return Err(MailError::Invalid("the recipient is not a plain e-mail address".into()));
+            return Err(MailError::Invalid(
+                "the recipient is not a plain e-mail address".into(),
+            ));
         }
         if email.subject.chars().any(char::is_control) {
-            return Err(MailError::Invalid("the subject holds line breaks or control characters".into()));
+            return Err(MailError::Invalid(
+                "the subject holds line breaks or control characters".into(),
+            ));
         }
         let date = OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
             .ok()
@@ -142,7 +176,9 @@ impl FileMailer {
                 // "=_" never occurs in quoted-printable text ('=' is always followed by hex
                 // digits or a line break there), so the boundary cannot appear in a part.
                 let boundary = format!("=_vitrine_{id}");
-                out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"));
+                out.push_str(&format!(
+                    "Content-Type: multipart/alternative;\r\n boundary=\"{boundary}\"\r\n\r\n"
+                ));
                 for (content_type, body) in [("text/plain", &email.text), ("text/html", html)] {
                     out.push_str(&format!("--{boundary}\r\n"));
                     out.push_str(&part_headers(content_type));
@@ -158,7 +194,9 @@ impl FileMailer {
 }
 
 fn part_headers(content_type: &str) -> String {
-    format!("Content-Type: {content_type}; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n")
+    format!(
+        "Content-Type: {content_type}; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+    )
 }
 
 #[async_trait]
@@ -172,7 +210,9 @@ impl Mailer for FileMailer {
         let file = name.clone();
         tokio::task::spawn_blocking(move || write_atomically(&dir, &file, message.as_bytes()))
             .await
-            .map_err(|e| MailError::Unavailable(anyhow::Error::new(e).context("mail file task failed")))?
+            .map_err(|e| {
+                MailError::Unavailable(anyhow::Error::new(e).context("mail file task failed"))
+            })?
             .map_err(MailError::Unavailable)?;
         tracing::debug!(mail.file = %name, "mail written to the mail folder");
         Ok(())
@@ -198,23 +238,54 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> 
 /// One address, nothing that a header parser could read as more (no spaces, brackets, commas,
 /// quotes, line breaks). Internationalised addresses are out of scope.
 fn is_plain_address(address: &str) -> bool {
-    let Some((local, domain)) = address.split_once('@') else { return false };
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
     address.len() <= 254
         && !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
-        && address.bytes().all(|b| b.is_ascii_graphic() && !b"<>()[]\\,;:\"".contains(&b))
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>()[]\\,;:\"".contains(&b))
 }
 
-/// A header text as it may appear raw, or as encoded-words folded on separate lines.
+/// A `Subject:` text: raw when it is plain ASCII, folded before spaces to keep lines short;
+/// otherwise encoded-words. Folding only inserts CRLF before an existing space, so unfolding
+/// gives the text back exactly; edge spaces would be lost to header trimming, so such texts are
+/// encoded too.
 fn encode_unstructured(text: &str) -> String {
-    let raw_ok = text.len() <= RAW_SUBJECT_MAX && !text.contains("=?") && text.bytes().all(|b| (0x20..0x7F).contains(&b));
-    if raw_ok { text.to_owned() } else { encoded_words(text) }
+    let raw_ok = text.len() <= RAW_SUBJECT_MAX
+        && !text.contains("=?")
+        && text.trim() == text
+        && text.bytes().all(|b| (0x20..0x7F).contains(&b));
+    if !raw_ok {
+        return encoded_words(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut line = "Subject: ".len();
+    for (n, word) in text.split(' ').enumerate() {
+        if n > 0 {
+            if line + 1 + word.len() > HEADER_LINE {
+                out.push_str("\r\n");
+                line = 0;
+            }
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
 }
 
 /// A display name: quoted when plain ASCII, encoded-words otherwise.
 fn encode_phrase(name: &str) -> String {
-    if name.bytes().all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\') && !name.contains("=?") {
+    if name
+        .bytes()
+        .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\')
+        && !name.contains("=?")
+    {
         format!("\"{name}\"")
     } else {
         encoded_words(name)
@@ -242,7 +313,10 @@ fn encoded_words(text: &str) -> String {
 /// Quoted-printable (RFC 2045 §6.7) of UTF-8 text. `\n` and `\r\n` become hard line breaks.
 fn quoted_printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     for (n, line) in lines.iter().enumerate() {
         if n > 0 {
             out.push_str("\r\n");
@@ -252,8 +326,13 @@ fn quoted_printable(text: &str) -> String {
         for (i, &b) in bytes.iter().enumerate() {
             let last = i + 1 == bytes.len();
             // Trailing spaces and tabs are encoded: transports may strip them.
-            let literal = (b.is_ascii_graphic() && b != b'=') || ((b == b' ' || b == b'\t') && !last);
-            let token = if literal { char::from(b).to_string() } else { format!("={b:02X}") };
+            let literal =
+                (b.is_ascii_graphic() && b != b'=') || ((b == b' ' || b == b'\t') && !last);
+            let token = if literal {
+                char::from(b).to_string()
+            } else {
+                format!("={b:02X}")
+            };
             // Room for the token, plus the '=' of a soft break unless this is the line's end.
             let room = if last { QP_LINE } else { QP_LINE - 1 };
             if width + token.len() > room {
@@ -288,7 +367,7 @@ mod tests {
     fn a_soft_break_never_splits_an_escape() {
         let qp = quoted_printable(&"é".repeat(40));
         for line in qp.split("=\r\n") {
-            assert!(line.len() <= QP_LINE - 1);
+            assert!(line.len() < QP_LINE, "{line:?}");
             assert_eq!(line.len() % 3, 0, "{line:?}");
         }
     }
@@ -296,10 +375,28 @@ mod tests {
     #[test]
     fn headers_are_raw_when_plain_and_encoded_words_otherwise() {
         assert_eq!(encode_unstructured("Seu pedido"), "Seu pedido");
-        assert_eq!(encode_unstructured("Confirmação"), "=?UTF-8?B?Q29uZmlybWHDp8Ojbw==?=");
+        let long = ["word"; 40].join(" ");
+        let folded = encode_unstructured(&long);
+        assert!(
+            format!("Subject: {folded}")
+                .split("\r\n")
+                .all(|l| l.len() <= HEADER_LINE),
+            "{folded}"
+        );
+        assert_eq!(folded.replace("\r\n", ""), long);
+        assert!(encode_unstructured(" edge ").starts_with("=?UTF-8?B?"));
+        assert_eq!(
+            encode_unstructured("Confirmação"),
+            "=?UTF-8?B?Q29uZmlybWHDp8Ojbw==?="
+        );
         let long = encode_unstructured(&"ã".repeat(100));
         for word in long.split("\r\n ") {
-            assert!(word.len() <= 75 && word.starts_with("=?UTF-8?B?") && word.ends_with("?="), "{word}");
+            assert!(
+                word.len() + "Subject: ".len() <= 76
+                    && word.starts_with("=?UTF-8?B?")
+                    && word.ends_with("?="),
+                "{word}"
+            );
         }
         assert_eq!(encode_phrase("Loja"), "\"Loja\"");
         assert!(encode_phrase("Loja São João").starts_with("=?UTF-8?B?"));
@@ -308,7 +405,18 @@ mod tests {
     #[test]
     fn only_plain_single_addresses_are_accepted() {
         assert!(is_plain_address("ana.souza+pedidos@example.com.br"));
-        for bad in ["", "ana", "@x", "ana@", "a@b@c", "a b@c", "a@b\r\nBcc: x@y", "a@b,c@d", "<a@b>", "ção@x"] {
+        for bad in [
+            "",
+            "ana",
+            "@x",
+            "ana@",
+            "a@b@c",
+            "a b@c",
+            "a@b\r\nBcc: x@y",
+            "a@b,c@d",
+            "<a@b>",
+            "ção@x",
+        ] {
             assert!(!is_plain_address(bad), "{bad:?}");
         }
     }
@@ -317,17 +425,34 @@ mod tests {
     async fn a_message_is_one_crlf_file_named_by_time_then_ulid() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_751_367_157_123)));
-        let mailer = FileMailer::open(dir.path(), "Loja São João <loja@vitrine.example>").unwrap().with_clock(clock);
-        let email = Email { to: "ana@example.com".into(), subject: "Oi".into(), text: "a\nb".into(), html: None };
+        let mailer = FileMailer::open(dir.path(), "Loja São João <loja@vitrine.example>")
+            .unwrap()
+            .with_clock(clock);
+        let email = Email {
+            to: "ana@example.com".into(),
+            subject: "Oi".into(),
+            text: "a\nb".into(),
+            html: None,
+        };
         mailer.send(email.clone()).await.unwrap();
         mailer.send(email).await.unwrap();
-        let mut names: Vec<String> =
-            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(names.len(), 2);
-        assert!(names.iter().all(|n| n.starts_with("1751367157123-") && n.ends_with(".eml")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("1751367157123-") && n.ends_with(".eml")),
+            "{names:?}"
+        );
         let text = fs::read_to_string(dir.path().join(&names[0])).unwrap();
-        assert!(text.contains("Date: Tue, 01 Jul 2025 10:52:37 +0000\r\n"), "{text}");
+        assert!(
+            text.contains("Date: Tue, 01 Jul 2025 10:52:37 +0000\r\n"),
+            "{text}"
+        );
         assert!(text.contains("From: =?UTF-8?B?"), "{text}");
         assert!(text.contains("Message-ID: <"), "{text}");
         assert!(text.ends_with("\r\n\r\na\r\nb\r\n"), "{text:?}");
@@ -340,10 +465,26 @@ mod tests {
     async fn header_injection_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = FileMailer::open(dir.path(), "loja@vitrine.example").unwrap();
-        let bad_to = Email { to: "a@b\r\nBcc: c@d".into(), subject: "x".into(), text: "x".into(), html: None };
-        let bad_subject = Email { to: "a@b".into(), subject: "x\r\nBcc: c@d".into(), text: "x".into(), html: None };
-        assert!(matches!(mailer.send(bad_to).await, Err(MailError::Invalid(_))));
-        assert!(matches!(mailer.send(bad_subject).await, Err(MailError::Invalid(_))));
+        let bad_to = Email {
+            to: "a@b\r\nBcc: c@d".into(),
+            subject: "x".into(),
+            text: "x".into(),
+            html: None,
+        };
+        let bad_subject = Email {
+            to: "a@b".into(),
+            subject: "x\r\nBcc: c@d".into(),
+            text: "x".into(),
+            html: None,
+        };
+        assert!(matches!(
+            mailer.send(bad_to).await,
+            Err(MailError::Invalid(_))
+        ));
+        assert!(matches!(
+            mailer.send(bad_subject).await,
+            Err(MailError::Invalid(_))
+        ));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(FileMailer::open(dir.path(), "x\r\n@y").is_err());
     }

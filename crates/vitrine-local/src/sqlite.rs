@@ -102,7 +102,9 @@ pub struct SqliteTable {
 
 impl std::fmt::Debug for SqliteTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteTable").field("path", &self.inner.readers.path).finish_non_exhaustive()
+        f.debug_struct("SqliteTable")
+            .field("path", &self.inner.readers.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,20 +146,32 @@ impl SqliteTable {
     /// Open (creating if needed) the database at `path`. Fails when the file is not a vitrine
     /// database of this schema version, or the folder does not allow SQLite's WAL files.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let conn = open_writer(path).with_context(|| format!("opening table {}", path.display()))?;
+        let conn =
+            open_writer(path).with_context(|| format!("opening table {}", path.display()))?;
         let readers = Arc::new(Readers::new(path.to_owned()));
         // Open one reader now so that a database readers cannot open fails at start-up.
-        let reader = readers.open().with_context(|| format!("opening table {}", path.display()))?;
+        let reader = readers
+            .open()
+            .with_context(|| format!("opening table {}", path.display()))?;
         readers.give_back(reader);
 
         let (writer, queue) = mpsc::channel();
-        let worker = Writer { conn, clock: clock.clone(), next_purge: Instant::now() + PURGE_EVERY };
+        let worker = Writer {
+            conn,
+            clock: clock.clone(),
+            next_purge: Instant::now() + PURGE_EVERY,
+        };
         let thread = std::thread::Builder::new()
             .name("vitrine-sqlite-writer".into())
             .spawn(move || worker.run(queue))
             .context("starting the table's writer thread")?;
         Ok(Self {
-            inner: Arc::new(Inner { writer, writer_thread: JoinOnDrop(Some(thread)), readers, clock }),
+            inner: Arc::new(Inner {
+                writer,
+                writer_thread: JoinOnDrop(Some(thread)),
+                readers,
+                clock,
+            }),
         })
     }
 
@@ -165,7 +179,10 @@ impl SqliteTable {
     /// on its own every [`PURGE_EVERY`]; reads never depend on it.
     pub async fn purge_expired(&self) -> Result<usize, TableError> {
         let (reply, answer) = oneshot::channel();
-        self.inner.writer.send(Request::Purge { reply }).map_err(|_| writer_stopped())?;
+        self.inner
+            .writer
+            .send(Request::Purge { reply })
+            .map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
     }
 
@@ -177,7 +194,14 @@ impl SqliteTable {
         let (reply, answer) = oneshot::channel();
         // The queue is unbounded: a send never blocks the async caller. Back-pressure comes from
         // callers awaiting their answer.
-        self.inner.writer.send(Request::Write { ops, returning, reply }).map_err(|_| writer_stopped())?;
+        self.inner
+            .writer
+            .send(Request::Write {
+                ops,
+                returning,
+                reply,
+            })
+            .map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
     }
 
@@ -234,7 +258,8 @@ impl Table for SqliteTable {
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
         let plan = QueryPlan::new(&query, self.now_secs())?;
-        self.read("querying the table", move |conn| plan.run(conn)).await
+        self.read("querying the table", move |conn| plan.run(conn))
+            .await
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
@@ -248,19 +273,30 @@ impl Table for SqliteTable {
         updates: Vec<Update>,
         condition: Option<Condition>,
     ) -> Result<Item, TableError> {
-        let ops = vec![WriteOp::Update { key, updates, condition }];
+        let ops = vec![WriteOp::Update {
+            key,
+            updates,
+            condition,
+        }];
         check_batch(&ops)?;
-        self.submit(ops, true)
-            .await?
-            .ok_or_else(|| TableError::Unavailable(anyhow!("the writer returned no item for an update")))
+        self.submit(ops, true).await?.ok_or_else(|| {
+            TableError::Unavailable(anyhow!("the writer returned no item for an update"))
+        })
     }
 
     async fn ping(&self) -> Result<(), TableError> {
-        if self.inner.writer_thread.0.as_ref().is_none_or(JoinHandle::is_finished) {
+        if self
+            .inner
+            .writer_thread
+            .0
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+        {
             return Err(writer_stopped());
         }
         self.read("pinging the table", |conn| {
-            conn.prepare_cached("SELECT count(*) FROM sqlite_schema")?.query_row([], |_| Ok(()))?;
+            conn.prepare_cached("SELECT count(*) FROM sqlite_schema")?
+                .query_row([], |_| Ok(()))?;
             Ok(())
         })
         .await
@@ -273,7 +309,9 @@ impl Table for SqliteTable {
 fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .context("opening the database file")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -294,10 +332,12 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 /// Create the schema in a new database, or check that an existing one is ours and current.
 fn init_schema(conn: &Connection) -> anyhow::Result<()> {
     // IMMEDIATE: two processes opening a new file at once must not both create the schema.
-    conn.execute_batch("BEGIN IMMEDIATE").context("locking the database to check its schema")?;
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .context("locking the database to check its schema")?;
     let result = check_or_create_schema(conn);
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    conn.execute_batch(end).with_context(|| format!("{end} after the schema check"))?;
+    conn.execute_batch(end)
+        .with_context(|| format!("{end} after the schema check"))?;
     result
 }
 
@@ -307,12 +347,17 @@ fn check_or_create_schema(conn: &Connection) -> anyhow::Result<()> {
     match (app_id, version) {
         (APPLICATION_ID, SCHEMA_VERSION) => Ok(()),
         (APPLICATION_ID, other) => {
-            bail!("the database has schema version {other}; this build reads version {SCHEMA_VERSION}")
+            bail!(
+                "the database has schema version {other}; this build reads version {SCHEMA_VERSION}"
+            )
         }
         (0, 0) => {
-            let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            let objects: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
             if objects != 0 {
-                bail!("not a vitrine database: it already holds {objects} schema objects of another application");
+                bail!(
+                    "not a vitrine database: it already holds {objects} schema objects of another application"
+                );
             }
             conn.execute_batch(SCHEMA).context("creating the schema")?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -335,7 +380,11 @@ struct Readers {
 
 impl Readers {
     fn new(path: PathBuf) -> Self {
-        Self { path, idle: Mutex::new(Vec::with_capacity(READERS)), permits: Arc::new(Semaphore::new(READERS)) }
+        Self {
+            path,
+            idle: Mutex::new(Vec::with_capacity(READERS)),
+            permits: Arc::new(Semaphore::new(READERS)),
+        }
     }
 
     fn open(&self) -> anyhow::Result<Connection> {
@@ -351,7 +400,11 @@ impl Readers {
     }
 
     fn take(&self) -> anyhow::Result<Connection> {
-        let pooled = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
         match pooled {
             Some(conn) => Ok(conn),
             None => self.open(),
@@ -359,7 +412,10 @@ impl Readers {
     }
 
     fn give_back(&self, conn: Connection) {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(conn);
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(conn);
     }
 }
 
@@ -418,7 +474,15 @@ impl Writer {
             let mut writes = Vec::new();
             let mut purges = Vec::new();
             let mut sort = |request| match request {
-                Request::Write { ops, returning, reply } => writes.push(PendingWrite { ops, returning, reply }),
+                Request::Write {
+                    ops,
+                    returning,
+                    reply,
+                } => writes.push(PendingWrite {
+                    ops,
+                    returning,
+                    reply,
+                }),
                 Request::Purge { reply } => purges.push(reply),
             };
             sort(first);
@@ -451,7 +515,10 @@ impl Writer {
     fn commit_group(&mut self, group: Vec<PendingWrite>) {
         let now = self.clock.now().secs();
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
-            fail_all(group, &anyhow::Error::new(e).context("beginning a write transaction"));
+            fail_all(
+                group,
+                &anyhow::Error::new(e).context("beginning a write transaction"),
+            );
             return;
         }
         let mut outcomes = Vec::with_capacity(group.len());
@@ -469,7 +536,10 @@ impl Writer {
         }
         if let Err(e) = self.exec("COMMIT") {
             let _ = self.exec("ROLLBACK");
-            fail_all(group, &anyhow::Error::new(e).context("committing a write group"));
+            fail_all(
+                group,
+                &anyhow::Error::new(e).context("committing a write group"),
+            );
             return;
         }
         for (write, outcome) in group.into_iter().zip(outcomes) {
@@ -492,7 +562,8 @@ impl Writer {
                 Ok(Ok(item))
             }
             Err(error) => {
-                self.exec("ROLLBACK TO b").context("undoing a refused batch")?;
+                self.exec("ROLLBACK TO b")
+                    .context("undoing a refused batch")?;
                 self.exec("RELEASE b").context("releasing a savepoint")?;
                 Ok(Err(match error {
                     BatchError::Rejected(e) => e,
@@ -502,7 +573,12 @@ impl Writer {
         }
     }
 
-    fn apply_ops(&self, ops: &[WriteOp], returning: bool, now: i64) -> Result<Option<Item>, BatchError> {
+    fn apply_ops(
+        &self,
+        ops: &[WriteOp],
+        returning: bool,
+        now: i64,
+    ) -> Result<Option<Item>, BatchError> {
         let mut returned = None;
         for (index, op) in ops.iter().enumerate() {
             let condition = match op {
@@ -513,7 +589,11 @@ impl Writer {
             };
             // A blind put or delete needs no read of the current item.
             let needs_current = condition.is_some() || matches!(op, WriteOp::Update { .. });
-            let current = if needs_current { self.load(op.key(), now)? } else { None };
+            let current = if needs_current {
+                self.load(op.key(), now)?
+            } else {
+                None
+            };
             if let Some(condition) = condition
                 && !evaluate(condition, current.as_ref())
             {
@@ -522,16 +602,17 @@ impl Writer {
             match op {
                 WriteOp::Put { item, .. } => self.store(item)?,
                 WriteOp::Update { key, updates, .. } => {
-                    let item = apply_updates(key, current, updates).map_err(BatchError::Rejected)?;
+                    let item =
+                        apply_updates(key, current, updates).map_err(BatchError::Rejected)?;
                     self.store(&item)?;
                     if returning {
                         returned = Some(item);
                     }
                 }
                 WriteOp::Delete { key, .. } => {
-                    self.conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")?.execute(params![
-                        key.pk, key.sk
-                    ])?;
+                    self.conn
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")?
+                        .execute(params![key.pk, key.sk])?;
                 }
                 WriteOp::Check { .. } => {}
             }
@@ -547,7 +628,10 @@ impl Writer {
             .query_row(params![key.pk, key.sk], |row| row.get(0))
             .optional()?;
         let Some(attrs) = attrs else { return Ok(None) };
-        let item = Item { key: key.clone(), attrs: decode_attrs(&attrs)? };
+        let item = Item {
+            key: key.clone(),
+            attrs: decode_attrs(&attrs)?,
+        };
         Ok((!is_expired(&item, now)).then_some(item))
     }
 
@@ -600,7 +684,10 @@ impl Writer {
             Ok(_) => PURGE_EVERY,
             Err(e) => {
                 // No caller waits on the purge, so this is the one place to report it.
-                tracing::warn!(error = format!("{e:#}"), "purging expired table items failed");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "purging expired table items failed"
+                );
                 PURGE_EVERY
             }
         };
@@ -611,7 +698,9 @@ impl Writer {
 fn fail_all(group: Vec<PendingWrite>, error: &anyhow::Error) {
     for write in group {
         // `anyhow::Error` is not `Clone`; each caller gets the same message and chain.
-        let _ = write.reply.send(Err(TableError::Unavailable(anyhow!("{error:#}"))));
+        let _ = write
+            .reply
+            .send(Err(TableError::Unavailable(anyhow!("{error:#}"))));
     }
 }
 
@@ -626,7 +715,10 @@ struct IndexColumns<'a> {
 impl<'a> IndexColumns<'a> {
     fn of(attrs: &'a Attrs) -> Self {
         let pair = |pk: &str, sk: &str| {
-            Some((attrs.get(pk).and_then(|v| v.as_str())?, attrs.get(sk).and_then(|v| v.as_str())?))
+            Some((
+                attrs.get(pk).and_then(|v| v.as_str())?,
+                attrs.get(sk).and_then(|v| v.as_str())?,
+            ))
         };
         Self {
             gsi1: pair(GSI1_PK, GSI1_SK),
@@ -660,7 +752,10 @@ impl KeyRange {
         let bytes = |s: &String| s.as_bytes().to_vec();
         Ok(match condition {
             None => Self::default(),
-            Some(SortKey::Eq(v)) => Self { lower: Some(Inclusive(bytes(v))), upper: Some(Inclusive(bytes(v))) },
+            Some(SortKey::Eq(v)) => Self {
+                lower: Some(Inclusive(bytes(v))),
+                upper: Some(Inclusive(bytes(v))),
+            },
             Some(SortKey::BeginsWith(p)) => Self {
                 lower: Some(Inclusive(bytes(p))),
                 upper: prefix_successor(p.as_bytes()).map(Exclusive),
@@ -668,14 +763,31 @@ impl KeyRange {
             Some(SortKey::Between(a, b)) => {
                 // DynamoDB rejects a BETWEEN whose bounds are reversed; so do we, for parity.
                 if a.as_bytes() > b.as_bytes() {
-                    return Err(TableError::Invalid(format!("BETWEEN bounds are reversed ({a:?} > {b:?})")));
+                    return Err(TableError::Invalid(format!(
+                        "BETWEEN bounds are reversed ({a:?} > {b:?})"
+                    )));
                 }
-                Self { lower: Some(Inclusive(bytes(a))), upper: Some(Inclusive(bytes(b))) }
+                Self {
+                    lower: Some(Inclusive(bytes(a))),
+                    upper: Some(Inclusive(bytes(b))),
+                }
             }
-            Some(SortKey::Lt(v)) => Self { lower: None, upper: Some(Exclusive(bytes(v))) },
-            Some(SortKey::Le(v)) => Self { lower: None, upper: Some(Inclusive(bytes(v))) },
-            Some(SortKey::Gt(v)) => Self { lower: Some(Exclusive(bytes(v))), upper: None },
-            Some(SortKey::Ge(v)) => Self { lower: Some(Inclusive(bytes(v))), upper: None },
+            Some(SortKey::Lt(v)) => Self {
+                lower: None,
+                upper: Some(Exclusive(bytes(v))),
+            },
+            Some(SortKey::Le(v)) => Self {
+                lower: None,
+                upper: Some(Inclusive(bytes(v))),
+            },
+            Some(SortKey::Gt(v)) => Self {
+                lower: Some(Exclusive(bytes(v))),
+                upper: None,
+            },
+            Some(SortKey::Ge(v)) => Self {
+                lower: Some(Inclusive(bytes(v))),
+                upper: None,
+            },
         })
     }
 
@@ -741,7 +853,9 @@ impl CursorBody {
 
     fn decode(cursor: &Cursor, query: &Query) -> Result<Self, TableError> {
         let invalid = || TableError::Invalid("the cursor was not issued for this query".into());
-        let json = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| invalid())?;
+        let json = URL_SAFE_NO_PAD
+            .decode(cursor.0.as_bytes())
+            .map_err(|_| invalid())?;
         let body: Self = serde_json::from_slice(&json).map_err(|_| invalid())?;
         if body.i != index_number(query.index) || body.p != query.pk {
             return Err(invalid());
@@ -767,11 +881,17 @@ struct QueryPlan {
 impl QueryPlan {
     fn new(query: &Query, now: i64) -> Result<Self, TableError> {
         if query.limit == 0 {
-            return Err(TableError::Invalid("a query limit must be at least 1".into()));
+            return Err(TableError::Invalid(
+                "a query limit must be at least 1".into(),
+            ));
         }
         let limit = query.limit.min(MAX_LIMIT);
         let range = KeyRange::of(query.sk.as_ref())?;
-        let after = query.after.as_ref().map(|c| CursorBody::decode(c, query)).transpose()?;
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| CursorBody::decode(c, query))
+            .transpose()?;
 
         let (ipk, isk) = match query.index {
             Index::Primary => ("pk", "sk"),
@@ -792,18 +912,29 @@ impl QueryPlan {
         // successor may not be valid UTF-8) and makes the comparison TEXT against TEXT, which
         // BINARY collation orders bytewise. Comparing TEXT with a BLOB would instead always
         // order the TEXT first.
-        for (bound, inclusive, exclusive) in [(&range.lower, ">=", ">"), (&range.upper, "<=", "<")] {
+        for (bound, inclusive, exclusive) in [(&range.lower, ">=", ">"), (&range.upper, "<=", "<")]
+        {
             match bound {
                 None => {}
                 Some(Bound::Inclusive(b)) => {
-                    sql += &format!(" AND {isk} {inclusive} CAST({} AS TEXT)", bind(SqlValue::Blob(b.clone())));
+                    sql += &format!(
+                        " AND {isk} {inclusive} CAST({} AS TEXT)",
+                        bind(SqlValue::Blob(b.clone()))
+                    );
                 }
                 Some(Bound::Exclusive(b)) => {
-                    sql += &format!(" AND {isk} {exclusive} CAST({} AS TEXT)", bind(SqlValue::Blob(b.clone())));
+                    sql += &format!(
+                        " AND {isk} {exclusive} CAST({} AS TEXT)",
+                        bind(SqlValue::Blob(b.clone()))
+                    );
                 }
             }
         }
-        let (past, direction) = if query.forward { (">", "ASC") } else { ("<", "DESC") };
+        let (past, direction) = if query.forward {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         if let Some(after) = after {
             if query.index == Index::Primary {
                 sql += &format!(" AND sk {past} {}", bind(SqlValue::Text(after.sk)));
@@ -825,7 +956,13 @@ impl QueryPlan {
         }
         // One more than asked, to know whether another page follows.
         sql += &format!(" LIMIT {}", bind(SqlValue::Integer(limit as i64 + 1)));
-        Ok(Self { sql, params, index: query.index, pk: query.pk.clone(), limit })
+        Ok(Self {
+            sql,
+            params,
+            index: query.index,
+            pk: query.pk.clone(),
+            limit,
+        })
     }
 
     fn run(self, conn: &Connection) -> anyhow::Result<Page> {
@@ -839,10 +976,16 @@ impl QueryPlan {
                 more = true;
                 break;
             }
-            let key = Key { pk: row.get(0)?, sk: row.get(1)? };
+            let key = Key {
+                pk: row.get(0)?,
+                sk: row.get(1)?,
+            };
             let attrs: String = row.get(2)?;
             last_index_sk = row.get(3)?;
-            items.push(Item { key, attrs: decode_attrs(&attrs)? });
+            items.push(Item {
+                key,
+                attrs: decode_attrs(&attrs)?,
+            });
         }
         let next = match items.last() {
             Some(last) if more => Some(
@@ -877,17 +1020,45 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_through_its_encoding() {
-        let body = CursorBody { i: 1, p: "CAT#x".into(), k: "2025-01-01#é".into(), pk: "P#1".into(), sk: "A".into() };
+        let body = CursorBody {
+            i: 1,
+            p: "CAT#x".into(),
+            k: "2025-01-01#é".into(),
+            pk: "P#1".into(),
+            sk: "A".into(),
+        };
         let cursor = body.encode();
-        assert!(cursor.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(CursorBody::decode(&cursor, &query(Index::Gsi1, "CAT#x")).unwrap(), body);
+        assert!(
+            cursor
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            CursorBody::decode(&cursor, &query(Index::Gsi1, "CAT#x")).unwrap(),
+            body
+        );
     }
 
     #[test]
     fn a_cursor_for_another_index_or_partition_is_invalid() {
-        let cursor = CursorBody { i: 1, p: "A".into(), k: "k".into(), pk: "p".into(), sk: "s".into() }.encode();
-        for q in [query(Index::Gsi2, "A"), query(Index::Gsi1, "B"), query(Index::Primary, "A")] {
-            assert!(matches!(CursorBody::decode(&cursor, &q), Err(TableError::Invalid(_))), "{q:?}");
+        let cursor = CursorBody {
+            i: 1,
+            p: "A".into(),
+            k: "k".into(),
+            pk: "p".into(),
+            sk: "s".into(),
+        }
+        .encode();
+        for q in [
+            query(Index::Gsi2, "A"),
+            query(Index::Gsi1, "B"),
+            query(Index::Primary, "A"),
+        ] {
+            assert!(
+                matches!(CursorBody::decode(&cursor, &q), Err(TableError::Invalid(_))),
+                "{q:?}"
+            );
         }
     }
 
@@ -896,8 +1067,8 @@ mod tests {
         let forged = [
             "",
             "not base64 !",
-            "e30",                                      // {}
-            "eyJpIjo5OTl9",                             // {"i":999}
+            "e30",          // {}
+            "eyJpIjo5OTl9", // {"i":999}
             &URL_SAFE_NO_PAD.encode(b"[1,2,3]"),
             &URL_SAFE_NO_PAD.encode(br#"{"i":0,"p":"A","k":"x","pk":"A","sk":"x","z":1}"#),
             &URL_SAFE_NO_PAD.encode([0xFF, 0xFE, 0x00]),
@@ -932,8 +1103,28 @@ mod tests {
     }
 
     const SAMPLE: &[&str] = &[
-        "", "a", "a~", "a~~", "a\u{7f}", "a\u{80}", "aÿ", "aÿz", "a\u{ffff}", "a\u{10ffff}", "a\u{10ffff}x",
-        "ab", "b", "Z", "~", "ÿ", "é", "e", "%", "_", "a%", "a_",
+        "",
+        "a",
+        "a~",
+        "a~~",
+        "a\u{7f}",
+        "a\u{80}",
+        "aÿ",
+        "aÿz",
+        "a\u{ffff}",
+        "a\u{10ffff}",
+        "a\u{10ffff}x",
+        "ab",
+        "b",
+        "Z",
+        "~",
+        "ÿ",
+        "é",
+        "e",
+        "%",
+        "_",
+        "a%",
+        "a_",
     ];
 
     fn conditions() -> Vec<SortKey> {
@@ -962,7 +1153,11 @@ mod tests {
         for condition in conditions() {
             let range = KeyRange::of(Some(&condition)).unwrap();
             for key in SAMPLE {
-                assert_eq!(range.contains(key.as_bytes()), matches(&condition, key), "{condition:?} on {key:?}");
+                assert_eq!(
+                    range.contains(key.as_bytes()),
+                    matches(&condition, key),
+                    "{condition:?} on {key:?}"
+                );
             }
         }
     }
@@ -975,8 +1170,16 @@ mod tests {
 
     #[test]
     fn a_zero_limit_is_invalid_and_a_large_one_is_capped() {
-        assert!(matches!(QueryPlan::new(&query(Index::Primary, "A").limit(0), 0), Err(TableError::Invalid(_))));
-        assert_eq!(QueryPlan::new(&query(Index::Primary, "A").limit(1_000_000), 0).unwrap().limit, MAX_LIMIT);
+        assert!(matches!(
+            QueryPlan::new(&query(Index::Primary, "A").limit(0), 0),
+            Err(TableError::Invalid(_))
+        ));
+        assert_eq!(
+            QueryPlan::new(&query(Index::Primary, "A").limit(1_000_000), 0)
+                .unwrap()
+                .limit,
+            MAX_LIMIT
+        );
     }
 
     /// The SQL bounds must order like the byte comparison above; this is where a TEXT/BLOB
@@ -987,12 +1190,30 @@ mod tests {
         conn.execute_batch(SCHEMA).unwrap();
         for (n, sk) in SAMPLE.iter().enumerate() {
             let attrs = format!(r#"{{"n":{{"n":{n}}}}}"#);
-            conn.execute("INSERT INTO items (pk, sk, attrs) VALUES ('P', ?1, ?2)", params![sk, attrs]).unwrap();
+            conn.execute(
+                "INSERT INTO items (pk, sk, attrs) VALUES ('P', ?1, ?2)",
+                params![sk, attrs],
+            )
+            .unwrap();
         }
         for condition in conditions() {
-            let plan = QueryPlan::new(&query(Index::Primary, "P").sk(condition.clone()).limit(1000), 0).unwrap();
-            let got: Vec<String> = plan.run(&conn).unwrap().items.into_iter().map(|i| i.key.sk).collect();
-            let mut want: Vec<&str> = SAMPLE.iter().copied().filter(|k| matches(&condition, k)).collect();
+            let plan = QueryPlan::new(
+                &query(Index::Primary, "P").sk(condition.clone()).limit(1000),
+                0,
+            )
+            .unwrap();
+            let got: Vec<String> = plan
+                .run(&conn)
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.key.sk)
+                .collect();
+            let mut want: Vec<&str> = SAMPLE
+                .iter()
+                .copied()
+                .filter(|k| matches(&condition, k))
+                .collect();
             want.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             assert_eq!(got, want, "{condition:?}");
         }
@@ -1002,7 +1223,11 @@ mod tests {
     fn gsi_queries_use_their_partial_index() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA).unwrap();
-        let plan = QueryPlan::new(&query(Index::Gsi2, "P").sk(SortKey::BeginsWith("x".into())), 0).unwrap();
+        let plan = QueryPlan::new(
+            &query(Index::Gsi2, "P").sk(SortKey::BeginsWith("x".into())),
+            0,
+        )
+        .unwrap();
         let explain = format!("EXPLAIN QUERY PLAN {}", plan.sql);
         let mut statement = conn.prepare(&explain).unwrap();
         let details: Vec<String> = statement
@@ -1010,7 +1235,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert!(details.iter().any(|d| d.contains("items_gsi2")), "{details:?}");
+        assert!(
+            details.iter().any(|d| d.contains("items_gsi2")),
+            "{details:?}"
+        );
     }
 
     #[test]
@@ -1020,10 +1248,24 @@ mod tests {
         attrs.insert(GSI1_SK.into(), Value::S("b".into()));
         attrs.insert(GSI2_PK.into(), Value::S("c".into())); // no gsi2sk: not in GSI2
         attrs.insert(TTL.into(), Value::S("soon".into()));
-        assert_eq!(IndexColumns::of(&attrs), IndexColumns { gsi1: Some(("a", "b")), gsi2: None, ttl: None });
+        assert_eq!(
+            IndexColumns::of(&attrs),
+            IndexColumns {
+                gsi1: Some(("a", "b")),
+                gsi2: None,
+                ttl: None
+            }
+        );
         attrs.insert(GSI1_SK.into(), Value::N(1));
         attrs.insert(TTL.into(), Value::N(42));
-        assert_eq!(IndexColumns::of(&attrs), IndexColumns { gsi1: None, gsi2: None, ttl: Some(42) });
+        assert_eq!(
+            IndexColumns::of(&attrs),
+            IndexColumns {
+                gsi1: None,
+                gsi2: None,
+                ttl: Some(42)
+            }
+        );
     }
 
     fn clock() -> Arc<ManualClock> {
@@ -1036,7 +1278,14 @@ mod tests {
         let clock = clock();
         let table = SqliteTable::open(&dir.path().join("t.db"), clock.clone()).unwrap();
         let item = |sk: &str, ttl: i64| WriteOp::put(Item::new(Key::new("P", sk)).with(TTL, ttl));
-        table.write(vec![item("old", 999_999), item("later", 1_000_100), item("now", 1_000_000)]).await.unwrap();
+        table
+            .write(vec![
+                item("old", 999_999),
+                item("later", 1_000_100),
+                item("now", 1_000_000),
+            ])
+            .await
+            .unwrap();
         assert_eq!(table.purge_expired().await.unwrap(), 2);
         clock.advance_secs(100);
         assert_eq!(table.purge_expired().await.unwrap(), 1);
@@ -1052,7 +1301,15 @@ mod tests {
         for n in 0..300 {
             let (reply, answer) = oneshot::channel();
             let ops = vec![WriteOp::put(Item::new(Key::new("P", format!("{n:04}"))))];
-            table.inner.writer.send(Request::Write { ops, returning: false, reply }).unwrap();
+            table
+                .inner
+                .writer
+                .send(Request::Write {
+                    ops,
+                    returning: false,
+                    reply,
+                })
+                .unwrap();
             answers.push(answer);
         }
         drop(table);
@@ -1060,7 +1317,10 @@ mod tests {
             assert!(matches!(answer.try_recv(), Ok(Ok(None))));
         }
         let table = SqliteTable::open(&path, clock()).unwrap();
-        let page = table.query(Query::new(Index::Primary, "P").limit(1000)).await.unwrap();
+        let page = table
+            .query(Query::new(Index::Primary, "P").limit(1000))
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 300);
     }
 
@@ -1068,20 +1328,35 @@ mod tests {
     async fn a_database_of_another_application_or_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let foreign = dir.path().join("foreign.db");
-        Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
         let error = SqliteTable::open(&foreign, clock()).err().unwrap();
-        assert!(format!("{error:#}").contains("not a vitrine database"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("not a vitrine database"),
+            "{error:#}"
+        );
 
         let newer = dir.path().join("newer.db");
         drop(SqliteTable::open(&newer, clock()).unwrap());
-        Connection::open(&newer).unwrap().pragma_update(None, "user_version", 2).unwrap();
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 2)
+            .unwrap();
         let error = SqliteTable::open(&newer, clock()).err().unwrap();
-        assert!(format!("{error:#}").contains("schema version 2"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("schema version 2"),
+            "{error:#}"
+        );
 
         // Reopening a current database is fine and keeps its items.
         let current = dir.path().join("current.db");
         let table = SqliteTable::open(&current, clock()).unwrap();
-        table.write(vec![WriteOp::put(Item::new(Key::new("P", "S")))]).await.unwrap();
+        table
+            .write(vec![WriteOp::put(Item::new(Key::new("P", "S")))])
+            .await
+            .unwrap();
         drop(table);
         let table = SqliteTable::open(&current, clock()).unwrap();
         assert!(table.get(&Key::new("P", "S")).await.unwrap().is_some());
@@ -1102,14 +1377,22 @@ mod tests {
             .map(|n| {
                 let table = table.clone();
                 tokio::spawn(async move {
-                    table.write(vec![WriteOp::put_new(Item::new(Key::new("P", format!("{n:03}"))))]).await
+                    table
+                        .write(vec![WriteOp::put_new(Item::new(Key::new(
+                            "P",
+                            format!("{n:03}"),
+                        )))])
+                        .await
                 })
             })
             .collect();
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        let page = table.query(Query::new(Index::Primary, "P").limit(1000)).await.unwrap();
+        let page = table
+            .query(Query::new(Index::Primary, "P").limit(1000))
+            .await
+            .unwrap();
         let keys: BTreeSet<String> = page.items.into_iter().map(|i| i.key.sk).collect();
         assert_eq!(keys.len(), 200);
     }

@@ -5,22 +5,58 @@ use vitrine_local::mail::FileMailer;
 use vitrine_testkit::mail::read_mail_folder;
 
 fn email(to: &str, subject: &str, text: &str, html: Option<&str>) -> Email {
-    Email { to: to.into(), subject: subject.into(), text: text.into(), html: html.map(Into::into) }
+    Email {
+        to: to.into(),
+        subject: subject.into(),
+        text: text.into(),
+        html: html.map(Into::into),
+    }
 }
 
 #[tokio::test]
 async fn messages_with_portuguese_accents_round_trip_through_the_mail_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let mailer = FileMailer::open(dir.path().join("mail"), "Loja Vitrine São João <nao-responda@vitrine.example>").unwrap();
+    let mailer = FileMailer::open(
+        dir.path().join("mail"),
+        "Loja Vitrine São João <nao-responda@vitrine.example>",
+    )
+    .unwrap();
     let text = "Olá, Conceição!\n\nSeu código de confirmação é 482913.\nAté já — equipe ação & promoção = 100% ✓\n";
-    let html = "<p>Olá, <b>Conceição</b>!</p>\n<p>Seu código de confirmação é <code>482913</code>.</p>";
+    let html =
+        "<p>Olá, <b>Conceição</b>!</p>\n<p>Seu código de confirmação é <code>482913</code>.</p>";
     let long_subject = "Confirmação do pedido nº 2025-0001: pagamento aprovado, preparação em andamento, \
                         entrega prevista para sábado — São Paulo";
     let long_line = format!("{}fim", "ãé ".repeat(60));
 
-    mailer.send(email("conceicao@example.com.br", "Código de confirmação", text, None)).await.unwrap();
-    mailer.send(email("joao@example.com", long_subject, &long_line, Some(html))).await.unwrap();
-    mailer.send(email("ana@example.com", "Plain subject", "plain\r\nCRLF text", None)).await.unwrap();
+    mailer
+        .send(email(
+            "conceicao@example.com.br",
+            "Código de confirmação",
+            text,
+            None,
+        ))
+        .await
+        .unwrap();
+    mailer
+        .send(email(
+            "joao@example.com",
+            long_subject,
+            &long_line,
+            Some(html),
+        ))
+        .await
+        .unwrap();
+    let plain_subject =
+        "A plain ASCII subject long enough that the mailer has to fold it over two lines";
+    mailer
+        .send(email(
+            "ana@example.com",
+            plain_subject,
+            "plain\r\nCRLF text",
+            None,
+        ))
+        .await
+        .unwrap();
 
     let received = read_mail_folder(&dir.path().join("mail"));
     assert_eq!(received.len(), 3);
@@ -35,22 +71,51 @@ async fn messages_with_portuguese_accents_round_trip_through_the_mail_folder() {
     assert_eq!(received[1].text, long_line);
     assert_eq!(received[1].html.as_deref(), Some(html));
 
-    assert_eq!(received[2].subject, "Plain subject");
-    assert_eq!(received[2].text, "plain\nCRLF text", "line breaks come back as \\n");
+    assert_eq!(received[2].subject, plain_subject);
+    assert_eq!(
+        received[2].text, "plain\nCRLF text",
+        "line breaks come back as \\n"
+    );
 
     // What a test would do with a confirmation e-mail.
-    let code: String = received[0].text.split("é ").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();
+    let code: String = received[0]
+        .text
+        .split("é ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     assert_eq!(code, "482913");
 
     // Each file is a plain 7-bit RFC 5322 message that any mail client opens.
     let raw = std::fs::read(&received[1].path).unwrap();
-    assert!(raw.is_ascii(), "headers and quoted-printable bodies are 7-bit");
+    assert!(
+        raw.is_ascii(),
+        "headers and quoted-printable bodies are 7-bit"
+    );
     let raw = String::from_utf8(raw).unwrap();
-    for header in ["From: ", "To: ", "Subject: ", "Date: ", "Message-ID: <", "MIME-Version: 1.0"] {
-        assert!(raw.contains(&format!("\r\n{header}")) || raw.starts_with(header), "{header}");
+    for header in [
+        "From: ",
+        "To: ",
+        "Subject: ",
+        "Date: ",
+        "Message-ID: <",
+        "MIME-Version: 1.0",
+    ] {
+        assert!(
+            raw.contains(&format!("\r\n{header}")) || raw.starts_with(header),
+            "{header}"
+        );
     }
     assert!(raw.contains("multipart/alternative"));
-    assert!(raw.split("\r\n").all(|line| line.len() <= 78), "lines stay short");
+    for mail in &received {
+        let raw = std::fs::read_to_string(&mail.path).unwrap();
+        assert!(
+            raw.split("\r\n").all(|line| line.len() <= 78),
+            "lines stay short in {raw}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -58,7 +123,15 @@ async fn a_missing_mail_folder_reads_as_empty_and_a_refused_message_writes_nothi
     let dir = tempfile::tempdir().unwrap();
     assert!(read_mail_folder(&dir.path().join("nowhere")).is_empty());
     let mailer = FileMailer::open(dir.path(), "loja@vitrine.example").unwrap();
-    let injected = email("a@example.com\r\nBcc: everyone@example.com", "Oi", "x", None);
-    assert!(matches!(mailer.send(injected).await, Err(MailError::Invalid(_))));
+    let injected = email(
+        "a@example.com\r\nBcc: everyone@example.com",
+        "Oi",
+        "x",
+        None,
+    );
+    assert!(matches!(
+        mailer.send(injected).await,
+        Err(MailError::Invalid(_))
+    ));
     assert!(read_mail_folder(dir.path()).is_empty());
 }

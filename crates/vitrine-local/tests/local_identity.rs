@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,12 +14,18 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use vitrine_app::auth::{AuthError, TokenSigner, TokenUse};
 use vitrine_app::ports::identity::GROUP_ADMIN;
-use vitrine_app::ports::{ClientInfo, Clock, Identity, IdentityError, Key, ManualClock, NewUser, Table, UlidIds};
+use vitrine_app::ports::{
+    ClientInfo, Clock, Identity, IdentityError, Key, ManualClock, NewUser, Table, UlidIds,
+};
 use vitrine_domain::Timestamp;
-use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig, MAX_CODE_TRIES, SIGNING_KEY_FILE};
+use vitrine_local::identity::{
+    Argon2Cost, LocalIdentity, LocalIdentityConfig, MAX_CODE_TRIES, RateLimit, SIGNING_KEY_FILE,
+};
 use vitrine_local::mail::FileMailer;
 use vitrine_local::sqlite::SqliteTable;
-use vitrine_testkit::identity::{CodeKind, CodeReader, GOOD_PASSWORD, IdentityFixture, OTHER_PASSWORD, unique_email, wrong_code};
+use vitrine_testkit::identity::{
+    CodeKind, CodeReader, GOOD_PASSWORD, IdentityFixture, OTHER_PASSWORD, unique_email, wrong_code,
+};
 use vitrine_testkit::mail::read_mail_folder;
 
 const ISSUER: &str = "http://localhost:8080/auth";
@@ -33,7 +40,13 @@ const RESET_SUBJECT: &str = "Código para redefinir sua senha — vitrine";
 /// per test would dominate the run time.
 fn shared_key_pem() -> &'static str {
     static PEM: OnceLock<String> = OnceLock::new();
-    PEM.get_or_init(|| TokenSigner::generate().unwrap().to_pkcs8_pem().unwrap().to_string())
+    PEM.get_or_init(|| {
+        TokenSigner::generate()
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap()
+            .to_string()
+    })
 }
 
 fn write_private(path: &Path, text: &str) {
@@ -42,13 +55,21 @@ fn write_private(path: &Path, text: &str) {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    options
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
 }
 
 /// The defaults, but with argon2 as cheap as it goes: tests sign up many users.
 fn config(key_dir: PathBuf) -> LocalIdentityConfig {
     LocalIdentityConfig {
-        argon2: Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
+        argon2: Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
         ..LocalIdentityConfig::new(key_dir, ISSUER, CLIENT)
     }
 }
@@ -77,11 +98,27 @@ impl Local {
 
     fn open_in(dir: TempDir, config: LocalIdentityConfig) -> Self {
         let clock = Arc::new(ManualClock::new(START));
-        let table = Arc::new(SqliteTable::open(&dir.path().join("vitrine.db"), clock.clone()).unwrap());
+        let table =
+            Arc::new(SqliteTable::open(&dir.path().join("vitrine.db"), clock.clone()).unwrap());
         let mail_dir = dir.path().join("mail");
-        let mailer = FileMailer::open(&mail_dir, "vitrine <loja@vitrine.test>").unwrap().with_clock(clock.clone());
-        let identity = LocalIdentity::open(config, table.clone(), Arc::new(mailer), clock.clone(), Arc::new(UlidIds)).unwrap();
-        Self { identity: Arc::new(identity), clock, table, mail_dir, dir }
+        let mailer = FileMailer::open(&mail_dir, "vitrine <loja@vitrine.test>")
+            .unwrap()
+            .with_clock(clock.clone());
+        let identity = LocalIdentity::open(
+            config,
+            table.clone(),
+            Arc::new(mailer),
+            clock.clone(),
+            Arc::new(UlidIds),
+        )
+        .unwrap();
+        Self {
+            identity: Arc::new(identity),
+            clock,
+            table,
+            mail_dir,
+            dir,
+        }
     }
 
     fn code(&self, email: &str, kind: CodeKind) -> String {
@@ -94,21 +131,47 @@ impl Local {
 
     async fn confirmed(&self, email: &str) -> String {
         let sub = self.signed_up(email).await;
-        self.identity.confirm_sign_up(email, &self.code(email, CodeKind::Confirmation)).await.unwrap();
+        self.identity
+            .confirm_sign_up(email, &self.code(email, CodeKind::Confirmation))
+            .await
+            .unwrap();
         sub
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> Result<vitrine_app::ports::Tokens, IdentityError> {
-        self.identity.sign_in(email, password, &ClientInfo::default()).await
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<vitrine_app::ports::Tokens, IdentityError> {
+        self.identity
+            .sign_in(email, password, &ClientInfo::default())
+            .await
     }
 
-    async fn sign_in_from(&self, address: &str, email: &str, password: &str) -> Result<vitrine_app::ports::Tokens, IdentityError> {
-        self.identity.sign_in(email, password, &ClientInfo { address: Some(address.into()) }).await
+    async fn sign_in_from(
+        &self,
+        address: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<vitrine_app::ports::Tokens, IdentityError> {
+        self.identity
+            .sign_in(
+                email,
+                password,
+                &ClientInfo {
+                    address: Some(address.into()),
+                },
+            )
+            .await
     }
 }
 
 fn user(email: &str) -> NewUser {
-    NewUser { email: email.into(), password: GOOD_PASSWORD.into(), name: "Ana Souza".into() }
+    NewUser {
+        email: email.into(),
+        password: GOOD_PASSWORD.into(),
+        name: "Ana Souza".into(),
+    }
 }
 
 /// The code in the latest mail of `kind` to `email` (compared case-insensitively).
@@ -171,16 +234,35 @@ async fn sign_in_is_refused_after_five_failures_for_fifteen_minutes() {
     let email = unique_email("limited");
     local.confirmed(&email).await;
     for _ in 0..5 {
-        assert!(matches!(local.sign_in(&email, "Errada-123").await, Err(IdentityError::NotAuthorized)));
+        assert!(matches!(
+            local.sign_in(&email, "Errada-123").await,
+            Err(IdentityError::NotAuthorized)
+        ));
     }
 
     let refused = local.sign_in(&email, GOOD_PASSWORD).await;
-    assert!(matches!(refused, Err(IdentityError::TooManyAttempts { retry_after_secs: 900 })), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(IdentityError::TooManyAttempts {
+                retry_after_secs: 900
+            })
+        ),
+        "{refused:?}"
+    );
 
     local.clock.advance_secs(899);
-    assert!(matches!(local.sign_in(&email, GOOD_PASSWORD).await, Err(IdentityError::TooManyAttempts { retry_after_secs: 1 })));
+    assert!(matches!(
+        local.sign_in(&email, GOOD_PASSWORD).await,
+        Err(IdentityError::TooManyAttempts {
+            retry_after_secs: 1
+        })
+    ));
     local.clock.advance_secs(1);
-    local.sign_in(&email, GOOD_PASSWORD).await.expect("the window has passed");
+    local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .expect("the window has passed");
 }
 
 #[tokio::test]
@@ -188,9 +270,15 @@ async fn failures_for_an_unknown_email_are_limited_like_a_known_one() {
     let local = Local::new().await;
     let email = unique_email("ghost");
     for _ in 0..5 {
-        assert!(matches!(local.sign_in(&email, GOOD_PASSWORD).await, Err(IdentityError::NotAuthorized)));
+        assert!(matches!(
+            local.sign_in(&email, GOOD_PASSWORD).await,
+            Err(IdentityError::NotAuthorized)
+        ));
     }
-    assert!(matches!(local.sign_in(&email, GOOD_PASSWORD).await, Err(IdentityError::TooManyAttempts { .. })));
+    assert!(matches!(
+        local.sign_in(&email, GOOD_PASSWORD).await,
+        Err(IdentityError::TooManyAttempts { .. })
+    ));
 }
 
 #[tokio::test]
@@ -201,7 +289,10 @@ async fn the_account_limit_ignores_the_e_mails_case() {
     for _ in 0..5 {
         let _ = local.sign_in(&email.to_uppercase(), "Errada-123").await;
     }
-    assert!(matches!(local.sign_in(&email, GOOD_PASSWORD).await, Err(IdentityError::TooManyAttempts { .. })));
+    assert!(matches!(
+        local.sign_in(&email, GOOD_PASSWORD).await,
+        Err(IdentityError::TooManyAttempts { .. })
+    ));
 }
 
 #[tokio::test]
@@ -216,7 +307,69 @@ async fn a_successful_sign_in_clears_the_accounts_failures() {
     for _ in 0..4 {
         let _ = local.sign_in(&email, "Errada-123").await;
     }
-    local.sign_in(&email, GOOD_PASSWORD).await.expect("four failures since the last success");
+    local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .expect("four failures since the last success");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_sign_ins_cannot_exceed_the_accounts_budget() {
+    let local = Local::new().await;
+    let email = unique_email("parallel");
+    local.confirmed(&email).await;
+    let attempts = (0..20).map(|_| {
+        let identity = local.identity.clone();
+        let email = email.clone();
+        tokio::spawn(async move {
+            identity
+                .sign_in(&email, "Errada-123", &ClientInfo::default())
+                .await
+        })
+    });
+    let mut verified = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        match attempt.await.unwrap() {
+            Err(IdentityError::NotAuthorized) => verified += 1,
+            Err(IdentityError::TooManyAttempts { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(verified, 5, "only five guesses reach the password check");
+}
+
+#[tokio::test]
+async fn an_unknown_email_costs_a_password_verification_too() {
+    // Real argon2 cost, so that a skipped verification would stand out from scheduling noise.
+    let local = Local::with(|c| LocalIdentityConfig {
+        argon2: Argon2Cost::default(),
+        sign_in_per_account: RateLimit {
+            max: 100,
+            window: Duration::from_secs(60),
+        },
+        ..c
+    })
+    .await;
+    let email = unique_email("timed");
+    local
+        .identity
+        .admin_create_user(user(&email), &[])
+        .await
+        .unwrap();
+    let mut known = Duration::MAX;
+    let mut unknown = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let _ = local.sign_in(&email, "Errada-123").await;
+        known = known.min(started.elapsed());
+        let started = Instant::now();
+        let _ = local.sign_in(&unique_email("nobody"), "Errada-123").await;
+        unknown = unknown.min(started.elapsed());
+    }
+    assert!(
+        unknown * 4 > known,
+        "unknown e-mail answered in {unknown:?}, wrong password in {known:?}"
+    );
 }
 
 #[tokio::test]
@@ -226,14 +379,27 @@ async fn one_address_may_fail_thirty_times_in_fifteen_minutes() {
     local.confirmed(&email).await;
     // A password-spraying client: one try per account, many accounts.
     for _ in 0..30 {
-        let _ = local.sign_in_from("203.0.113.9", &unique_email("spray"), GOOD_PASSWORD).await;
+        let _ = local
+            .sign_in_from("203.0.113.9", &unique_email("spray"), GOOD_PASSWORD)
+            .await;
     }
 
-    let refused = local.sign_in_from("203.0.113.9", &email, GOOD_PASSWORD).await;
-    assert!(matches!(refused, Err(IdentityError::TooManyAttempts { .. })), "{refused:?}");
-    local.sign_in_from("198.51.100.7", &email, GOOD_PASSWORD).await.expect("other addresses are not affected");
+    let refused = local
+        .sign_in_from("203.0.113.9", &email, GOOD_PASSWORD)
+        .await;
+    assert!(
+        matches!(refused, Err(IdentityError::TooManyAttempts { .. })),
+        "{refused:?}"
+    );
+    local
+        .sign_in_from("198.51.100.7", &email, GOOD_PASSWORD)
+        .await
+        .expect("other addresses are not affected");
     local.clock.advance_secs(15 * 60);
-    local.sign_in_from("203.0.113.9", &email, GOOD_PASSWORD).await.expect("the window has passed");
+    local
+        .sign_in_from("203.0.113.9", &email, GOOD_PASSWORD)
+        .await
+        .expect("the window has passed");
 }
 
 #[tokio::test]
@@ -248,10 +414,20 @@ async fn code_mails_are_limited_per_email_whether_it_exists_or_not() {
         local.identity.forgot_password(&known).await.unwrap();
         local.identity.forgot_password(&unknown).await.unwrap();
     }
-    assert!(matches!(local.identity.forgot_password(&known).await, Err(IdentityError::TooManyAttempts { .. })));
-    assert!(matches!(local.identity.forgot_password(&unknown).await, Err(IdentityError::TooManyAttempts { .. })));
+    assert!(matches!(
+        local.identity.forgot_password(&known).await,
+        Err(IdentityError::TooManyAttempts { .. })
+    ));
+    assert!(matches!(
+        local.identity.forgot_password(&unknown).await,
+        Err(IdentityError::TooManyAttempts { .. })
+    ));
     local.clock.advance_secs(3600);
-    local.identity.forgot_password(&known).await.expect("an hour later");
+    local
+        .identity
+        .forgot_password(&known)
+        .await
+        .expect("an hour later");
 }
 
 #[tokio::test]
@@ -262,7 +438,10 @@ async fn sign_up_and_resends_share_the_code_mail_budget() {
     for _ in 0..4 {
         local.identity.resend_code(&email).await.unwrap();
     }
-    assert!(matches!(local.identity.resend_code(&email).await, Err(IdentityError::TooManyAttempts { .. })));
+    assert!(matches!(
+        local.identity.resend_code(&email).await,
+        Err(IdentityError::TooManyAttempts { .. })
+    ));
 }
 
 // ---- codes ----
@@ -274,10 +453,22 @@ async fn a_code_is_void_after_five_wrong_tries() {
     local.signed_up(&email).await;
     let code = local.code(&email, CodeKind::Confirmation);
     for _ in 0..MAX_CODE_TRIES {
-        assert!(matches!(local.identity.confirm_sign_up(&email, &wrong_code(&code)).await, Err(IdentityError::CodeMismatch)));
+        assert!(matches!(
+            local
+                .identity
+                .confirm_sign_up(&email, &wrong_code(&code))
+                .await,
+            Err(IdentityError::CodeMismatch)
+        ));
     }
-    assert!(matches!(local.identity.confirm_sign_up(&email, &code).await, Err(IdentityError::CodeMismatch)));
-    assert!(matches!(local.sign_in(&email, GOOD_PASSWORD).await, Err(IdentityError::NotConfirmed)));
+    assert!(matches!(
+        local.identity.confirm_sign_up(&email, &code).await,
+        Err(IdentityError::CodeMismatch)
+    ));
+    assert!(matches!(
+        local.sign_in(&email, GOOD_PASSWORD).await,
+        Err(IdentityError::NotConfirmed)
+    ));
 }
 
 #[tokio::test]
@@ -287,9 +478,16 @@ async fn the_right_code_on_the_fifth_try_still_works() {
     local.signed_up(&email).await;
     let code = local.code(&email, CodeKind::Confirmation);
     for _ in 0..MAX_CODE_TRIES - 1 {
-        let _ = local.identity.confirm_sign_up(&email, &wrong_code(&code)).await;
+        let _ = local
+            .identity
+            .confirm_sign_up(&email, &wrong_code(&code))
+            .await;
     }
-    local.identity.confirm_sign_up(&email, &code).await.expect("fifth try");
+    local
+        .identity
+        .confirm_sign_up(&email, &code)
+        .await
+        .expect("fifth try");
 }
 
 #[tokio::test]
@@ -304,9 +502,15 @@ async fn parallel_guesses_cannot_exceed_the_try_budget() {
         tokio::spawn(async move { identity.confirm_sign_up(&email, &guess).await })
     });
     for guess in guesses.collect::<Vec<_>>() {
-        assert!(matches!(guess.await.unwrap(), Err(IdentityError::CodeMismatch)));
+        assert!(matches!(
+            guess.await.unwrap(),
+            Err(IdentityError::CodeMismatch)
+        ));
     }
-    assert!(matches!(local.identity.confirm_sign_up(&email, &code).await, Err(IdentityError::CodeMismatch)));
+    assert!(matches!(
+        local.identity.confirm_sign_up(&email, &code).await,
+        Err(IdentityError::CodeMismatch)
+    ));
 }
 
 #[tokio::test]
@@ -315,12 +519,22 @@ async fn a_confirmation_code_lasts_24_hours() {
     let (early, late) = (unique_email("early"), unique_email("late"));
     local.signed_up(&early).await;
     local.signed_up(&late).await;
-    let (early_code, late_code) = (local.code(&early, CodeKind::Confirmation), local.code(&late, CodeKind::Confirmation));
+    let (early_code, late_code) = (
+        local.code(&early, CodeKind::Confirmation),
+        local.code(&late, CodeKind::Confirmation),
+    );
 
     local.clock.advance_secs(24 * 3600 - 1);
-    local.identity.confirm_sign_up(&early, &early_code).await.expect("a second before expiry");
+    local
+        .identity
+        .confirm_sign_up(&early, &early_code)
+        .await
+        .expect("a second before expiry");
     local.clock.advance_secs(1);
-    assert!(matches!(local.identity.confirm_sign_up(&late, &late_code).await, Err(IdentityError::CodeMismatch)));
+    assert!(matches!(
+        local.identity.confirm_sign_up(&late, &late_code).await,
+        Err(IdentityError::CodeMismatch)
+    ));
 }
 
 #[tokio::test]
@@ -332,10 +546,16 @@ async fn a_reset_code_lasts_one_hour() {
     let code = local.code(&email, CodeKind::PasswordReset);
     local.clock.advance_secs(3600);
     assert!(matches!(
-        local.identity.confirm_forgot_password(&email, &code, OTHER_PASSWORD).await,
+        local
+            .identity
+            .confirm_forgot_password(&email, &code, OTHER_PASSWORD)
+            .await,
         Err(IdentityError::CodeMismatch)
     ));
-    local.sign_in(&email, GOOD_PASSWORD).await.expect("the password is unchanged");
+    local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .expect("the password is unchanged");
 }
 
 #[tokio::test]
@@ -350,8 +570,15 @@ async fn a_new_code_replaces_the_previous_one() {
         local.identity.resend_code(&email).await.unwrap();
         second = local.code(&email, CodeKind::Confirmation);
     }
-    assert!(matches!(local.identity.confirm_sign_up(&email, &first).await, Err(IdentityError::CodeMismatch)));
-    local.identity.confirm_sign_up(&email, &second).await.unwrap();
+    assert!(matches!(
+        local.identity.confirm_sign_up(&email, &first).await,
+        Err(IdentityError::CodeMismatch)
+    ));
+    local
+        .identity
+        .confirm_sign_up(&email, &second)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -362,10 +589,17 @@ async fn codes_with_spaces_around_still_match_and_malformed_ones_cost_no_try() {
     let code = local.code(&email, CodeKind::Confirmation);
     for junk in ["", "12345", "1234567", "abcdef", "12 345"] {
         for _ in 0..MAX_CODE_TRIES {
-            assert!(matches!(local.identity.confirm_sign_up(&email, junk).await, Err(IdentityError::CodeMismatch)));
+            assert!(matches!(
+                local.identity.confirm_sign_up(&email, junk).await,
+                Err(IdentityError::CodeMismatch)
+            ));
         }
     }
-    local.identity.confirm_sign_up(&email, &format!(" {code}\n")).await.expect("the budget is intact");
+    local
+        .identity
+        .confirm_sign_up(&email, &format!(" {code}\n"))
+        .await
+        .expect("the budget is intact");
 }
 
 // ---- tokens ----
@@ -379,20 +613,34 @@ async fn tokens_carry_cognitos_claims_and_last_an_hour() {
     assert_eq!(tokens.expires_in, 3600);
     let verifier = local.identity.verifier();
 
-    let access = verifier.verify(&tokens.access_token, START, TokenUse::Access).unwrap();
+    let access = verifier
+        .verify(&tokens.access_token, START, TokenUse::Access)
+        .unwrap();
     assert_eq!(access.iss, ISSUER);
     assert_eq!(access.client_id.as_deref(), Some(CLIENT));
     assert_eq!(access.username.as_deref(), Some(sub.as_str()));
-    assert_eq!((access.iat, access.auth_time, access.exp), (START.secs(), START.secs(), START.secs() + 3600));
-    let id = verifier.verify(&tokens.id_token, START, TokenUse::Id).unwrap();
+    assert_eq!(
+        (access.iat, access.auth_time, access.exp),
+        (START.secs(), START.secs(), START.secs() + 3600)
+    );
+    let id = verifier
+        .verify(&tokens.id_token, START, TokenUse::Id)
+        .unwrap();
     assert_eq!(id.aud.as_deref(), Some(CLIENT));
     assert_eq!(id.email.as_deref(), Some(email.as_str()));
     assert_eq!(id.name.as_deref(), Some("Ana Souza"));
     assert_eq!(id.origin_jti, access.origin_jti);
     assert_ne!(id.jti, access.jti);
 
-    assert!(verifier.verify_access(&tokens.access_token, START.plus_secs(3599)).is_ok());
-    assert_eq!(verifier.verify_access(&tokens.access_token, START.plus_secs(3600)), Err(AuthError::Expired));
+    assert!(
+        verifier
+            .verify_access(&tokens.access_token, START.plus_secs(3599))
+            .is_ok()
+    );
+    assert_eq!(
+        verifier.verify_access(&tokens.access_token, START.plus_secs(3600)),
+        Err(AuthError::Expired)
+    );
 }
 
 #[tokio::test]
@@ -403,12 +651,23 @@ async fn refreshed_tokens_keep_the_sign_in_time_and_origin() {
     let first = local.sign_in(&email, GOOD_PASSWORD).await.unwrap();
     local.clock.advance_secs(1800);
 
-    let refreshed = local.identity.refresh(first.refresh_token.as_deref().unwrap()).await.unwrap();
+    let refreshed = local
+        .identity
+        .refresh(first.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
 
-    assert_eq!(refreshed.refresh_token, None, "refresh tokens are not rotated, as with Cognito");
+    assert_eq!(
+        refreshed.refresh_token, None,
+        "refresh tokens are not rotated, as with Cognito"
+    );
     let verifier = local.identity.verifier();
-    let before = verifier.verify(&first.access_token, local.clock.now(), TokenUse::Access).unwrap();
-    let after = verifier.verify(&refreshed.access_token, local.clock.now(), TokenUse::Access).unwrap();
+    let before = verifier
+        .verify(&first.access_token, local.clock.now(), TokenUse::Access)
+        .unwrap();
+    let after = verifier
+        .verify(&refreshed.access_token, local.clock.now(), TokenUse::Access)
+        .unwrap();
     assert_eq!(after.auth_time, before.auth_time);
     assert_eq!(after.origin_jti, before.origin_jti);
     assert_eq!(after.iat, START.secs() + 1800);
@@ -422,9 +681,16 @@ async fn a_refresh_token_lasts_30_days() {
     let tokens = local.sign_in(&email, GOOD_PASSWORD).await.unwrap();
     let refresh = tokens.refresh_token.unwrap();
     local.clock.advance_secs(30 * 24 * 3600 - 1);
-    local.identity.refresh(&refresh).await.expect("a second before expiry");
+    local
+        .identity
+        .refresh(&refresh)
+        .await
+        .expect("a second before expiry");
     local.clock.advance_secs(1);
-    assert!(matches!(local.identity.refresh(&refresh).await, Err(IdentityError::InvalidRefreshToken)));
+    assert!(matches!(
+        local.identity.refresh(&refresh).await,
+        Err(IdentityError::InvalidRefreshToken)
+    ));
 }
 
 #[tokio::test]
@@ -432,15 +698,36 @@ async fn a_password_reset_revokes_earlier_refresh_tokens() {
     let local = Local::new().await;
     let email = unique_email("stolen");
     local.confirmed(&email).await;
-    let old_session = local.sign_in(&email, GOOD_PASSWORD).await.unwrap().refresh_token.unwrap();
+    let old_session = local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
 
     local.identity.forgot_password(&email).await.unwrap();
     let code = local.code(&email, CodeKind::PasswordReset);
-    local.identity.confirm_forgot_password(&email, &code, OTHER_PASSWORD).await.unwrap();
+    local
+        .identity
+        .confirm_forgot_password(&email, &code, OTHER_PASSWORD)
+        .await
+        .unwrap();
 
-    assert!(matches!(local.identity.refresh(&old_session).await, Err(IdentityError::InvalidRefreshToken)));
-    let new_session = local.sign_in(&email, OTHER_PASSWORD).await.unwrap().refresh_token.unwrap();
-    local.identity.refresh(&new_session).await.expect("sessions after the reset work");
+    assert!(matches!(
+        local.identity.refresh(&old_session).await,
+        Err(IdentityError::InvalidRefreshToken)
+    ));
+    let new_session = local
+        .sign_in(&email, OTHER_PASSWORD)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    local
+        .identity
+        .refresh(&new_session)
+        .await
+        .expect("sessions after the reset work");
 }
 
 #[tokio::test]
@@ -448,7 +735,12 @@ async fn signing_out_twice_or_with_an_unknown_token_is_fine() {
     let local = Local::new().await;
     let email = unique_email("twice");
     local.confirmed(&email).await;
-    let refresh = local.sign_in(&email, GOOD_PASSWORD).await.unwrap().refresh_token.unwrap();
+    let refresh = local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
     local.identity.sign_out(&refresh).await.unwrap();
     local.identity.sign_out(&refresh).await.unwrap();
     local.identity.sign_out("whatever").await.unwrap();
@@ -461,8 +753,15 @@ async fn a_password_reset_confirms_an_unconfirmed_account() {
     local.signed_up(&email).await;
     local.identity.forgot_password(&email).await.unwrap();
     let code = local.code(&email, CodeKind::PasswordReset);
-    local.identity.confirm_forgot_password(&email, &code, OTHER_PASSWORD).await.unwrap();
-    local.sign_in(&email, OTHER_PASSWORD).await.expect("the reset code proved the mailbox");
+    local
+        .identity
+        .confirm_forgot_password(&email, &code, OTHER_PASSWORD)
+        .await
+        .unwrap();
+    local
+        .sign_in(&email, OTHER_PASSWORD)
+        .await
+        .expect("the reset code proved the mailbox");
 }
 
 // ---- the signing key ----
@@ -476,11 +775,18 @@ async fn the_signing_key_is_made_private_on_first_start_and_reused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let pem = std::fs::read_to_string(&key_file).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-    assert_eq!(std::fs::read_dir(&key_dir).unwrap().count(), 1, "no temporary file left behind");
+    assert_eq!(
+        std::fs::read_dir(&key_dir).unwrap().count(),
+        1,
+        "no temporary file left behind"
+    );
     let email = unique_email("restart");
     first.confirmed(&email).await;
     let tokens = first.sign_in(&email, GOOD_PASSWORD).await.unwrap();
@@ -489,7 +795,11 @@ async fn the_signing_key_is_made_private_on_first_start_and_reused() {
 
     assert_eq!(second.identity.jwks(), first.identity.jwks());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), pem);
-    second.identity.verifier().verify_access(&tokens.access_token, START).expect("old tokens stay valid after a restart");
+    second
+        .identity
+        .verifier()
+        .verify_access(&tokens.access_token, START)
+        .expect("old tokens stay valid after a restart");
 }
 
 #[tokio::test]
@@ -503,9 +813,18 @@ async fn a_signing_key_others_can_read_is_refused() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let table = Arc::new(SqliteTable::open(&dir.path().join("t.db"), Arc::new(ManualClock::new(START))).unwrap());
-        let mailer = Arc::new(FileMailer::open(dir.path().join("mail"), "loja@vitrine.test").unwrap());
-        let opened = LocalIdentity::open(config(key_dir), table, mailer, Arc::new(ManualClock::new(START)), Arc::new(UlidIds));
+        let table = Arc::new(
+            SqliteTable::open(&dir.path().join("t.db"), Arc::new(ManualClock::new(START))).unwrap(),
+        );
+        let mailer =
+            Arc::new(FileMailer::open(dir.path().join("mail"), "loja@vitrine.test").unwrap());
+        let opened = LocalIdentity::open(
+            config(key_dir),
+            table,
+            mailer,
+            Arc::new(ManualClock::new(START)),
+            Arc::new(UlidIds),
+        );
         let err = opened.unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
     }
@@ -517,9 +836,17 @@ async fn a_corrupt_signing_key_fails_the_start() {
     let key_dir = dir.path().join("keys");
     std::fs::create_dir(&key_dir).unwrap();
     write_private(&key_dir.join(SIGNING_KEY_FILE), "not a key");
-    let table = Arc::new(SqliteTable::open(&dir.path().join("t.db"), Arc::new(ManualClock::new(START))).unwrap());
+    let table = Arc::new(
+        SqliteTable::open(&dir.path().join("t.db"), Arc::new(ManualClock::new(START))).unwrap(),
+    );
     let mailer = Arc::new(FileMailer::open(dir.path().join("mail"), "loja@vitrine.test").unwrap());
-    let opened = LocalIdentity::open(config(key_dir), table, mailer, Arc::new(ManualClock::new(START)), Arc::new(UlidIds));
+    let opened = LocalIdentity::open(
+        config(key_dir),
+        table,
+        mailer,
+        Arc::new(ManualClock::new(START)),
+        Arc::new(UlidIds),
+    );
     assert!(opened.is_err());
 }
 
@@ -532,20 +859,51 @@ async fn secrets_are_stored_only_as_hashes() {
     let sub = local.signed_up(&email).await;
     let code = local.code(&email, CodeKind::Confirmation);
 
-    let profile = local.table.get(&Key::new(format!("USER#{sub}"), "PROFILE")).await.unwrap().unwrap();
+    let profile = local
+        .table
+        .get(&Key::new(format!("USER#{sub}"), "PROFILE"))
+        .await
+        .unwrap()
+        .unwrap();
     let password = profile.str("password").unwrap();
     assert!(password.starts_with("$argon2id$"), "{password}");
     assert!(!format!("{profile:?}").contains(GOOD_PASSWORD));
-    let code_item = local.table.get(&Key::new(format!("USER#{sub}"), "CODE#SIGNUP")).await.unwrap().unwrap();
+    let code_item = local
+        .table
+        .get(&Key::new(format!("USER#{sub}"), "CODE#SIGNUP"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!format!("{code_item:?}").contains(&code));
-    assert_eq!(code_item.num("ttl"), Some(START.secs() + 24 * 3600), "the table expires unused codes");
+    assert_eq!(
+        code_item.num("ttl"),
+        Some(START.secs() + 24 * 3600),
+        "the table expires unused codes"
+    );
 
     local.identity.confirm_sign_up(&email, &code).await.unwrap();
-    assert_eq!(local.table.get(&code_item.key).await.unwrap(), None, "a used code is deleted");
-    let refresh = local.sign_in(&email, GOOD_PASSWORD).await.unwrap().refresh_token.unwrap();
+    assert_eq!(
+        local.table.get(&code_item.key).await.unwrap(),
+        None,
+        "a used code is deleted"
+    );
+    let refresh = local
+        .sign_in(&email, GOOD_PASSWORD)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
     assert_eq!(URL_SAFE_NO_PAD.decode(&refresh).unwrap().len(), 32);
-    let hashed: String = Sha256::digest(refresh.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    let session = local.table.get(&Key::new(format!("RTOKEN#{hashed}"), "RTOKEN")).await.unwrap().unwrap();
+    let hashed: String = Sha256::digest(refresh.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let session = local
+        .table
+        .get(&Key::new(format!("RTOKEN#{hashed}"), "RTOKEN"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(session.str("sub"), Some(sub.as_str()));
     assert!(!format!("{session:?}").contains(&refresh));
 }
@@ -555,7 +913,12 @@ async fn the_e_mail_reference_is_lowercase_and_unique() {
     let local = Local::new().await;
     let email = unique_email("unique");
     let sub = local.signed_up(&email.to_uppercase()).await;
-    let reference = local.table.get(&Key::new(format!("UREF#EMAIL#{email}"), "UREF")).await.unwrap().unwrap();
+    let reference = local
+        .table
+        .get(&Key::new(format!("UREF#EMAIL#{email}"), "UREF"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reference.str("sub"), Some(sub.as_str()));
 }
 
@@ -602,7 +965,10 @@ async fn the_reset_mail_names_its_one_hour_lifetime() {
     let email = unique_email("resetmail");
     local.confirmed(&email).await;
     local.identity.forgot_password(&email).await.unwrap();
-    let mail = read_mail_folder(&local.mail_dir).into_iter().find(|m| m.subject == RESET_SUBJECT).unwrap();
+    let mail = read_mail_folder(&local.mail_dir)
+        .into_iter()
+        .find(|m| m.subject == RESET_SUBJECT)
+        .unwrap();
     assert!(mail.text.contains("1 hora"), "{}", mail.text);
 }
 
@@ -612,17 +978,45 @@ async fn the_reset_mail_names_its_one_hour_lifetime() {
 async fn unknown_groups_are_refused() {
     let local = Local::new().await;
     let email = unique_email("groups");
-    assert!(matches!(local.identity.admin_create_user(user(&email), &["root"]).await, Err(IdentityError::InvalidParameter(_))));
-    local.identity.admin_create_user(user(&email), &[GROUP_ADMIN, GROUP_ADMIN]).await.unwrap();
-    assert!(matches!(local.identity.admin_add_to_group(&email, "root").await, Err(IdentityError::InvalidParameter(_))));
-    assert_eq!(local.identity.admin_get_user(&email).await.unwrap().groups, vec![GROUP_ADMIN.to_owned()]);
+    assert!(matches!(
+        local
+            .identity
+            .admin_create_user(user(&email), &["root"])
+            .await,
+        Err(IdentityError::InvalidParameter(_))
+    ));
+    local
+        .identity
+        .admin_create_user(user(&email), &[GROUP_ADMIN, GROUP_ADMIN])
+        .await
+        .unwrap();
+    assert!(matches!(
+        local.identity.admin_add_to_group(&email, "root").await,
+        Err(IdentityError::InvalidParameter(_))
+    ));
+    assert_eq!(
+        local.identity.admin_get_user(&email).await.unwrap().groups,
+        vec![GROUP_ADMIN.to_owned()]
+    );
 }
 
 #[tokio::test]
 async fn invalid_e_mails_and_names_are_refused_at_sign_up() {
     let local = Local::new().await;
-    let bad_email = NewUser { email: "sem-arroba".into(), ..user("x@example.com") };
-    assert!(matches!(local.identity.sign_up(bad_email).await, Err(IdentityError::InvalidParameter(_))));
-    let no_name = NewUser { name: "  ".into(), ..user(&unique_email("noname")) };
-    assert!(matches!(local.identity.sign_up(no_name).await, Err(IdentityError::InvalidParameter(_))));
+    let bad_email = NewUser {
+        email: "sem-arroba".into(),
+        ..user("x@example.com")
+    };
+    assert!(matches!(
+        local.identity.sign_up(bad_email).await,
+        Err(IdentityError::InvalidParameter(_))
+    ));
+    let no_name = NewUser {
+        name: "  ".into(),
+        ..user(&unique_email("noname"))
+    };
+    assert!(matches!(
+        local.identity.sign_up(no_name).await,
+        Err(IdentityError::InvalidParameter(_))
+    ));
 }

@@ -9,7 +9,8 @@ use vitrine_local::sqlite::SqliteTable;
 
 async fn make_table() -> (Arc<dyn Table>, TempDir) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let table = SqliteTable::open(&dir.path().join("vitrine.db"), Arc::new(SystemClock)).expect("open table");
+    let table = SqliteTable::open(&dir.path().join("vitrine.db"), Arc::new(SystemClock))
+        .expect("open table");
     (Arc::new(table), dir)
 }
 

@@ -108,7 +108,10 @@ pub fn unique_email(tag: &str) -> String {
 /// A six-digit code that differs from `code` (each digit shifted by one).
 pub fn wrong_code(code: &str) -> String {
     code.chars()
-        .map(|c| c.to_digit(10).map_or(c, |d| char::from_digit((d + 1) % 10, 10).unwrap_or(c)))
+        .map(|c| {
+            c.to_digit(10)
+                .map_or(c, |d| char::from_digit((d + 1) % 10, 10).unwrap_or(c))
+        })
         .collect()
 }
 
@@ -121,7 +124,11 @@ pub mod cases {
     use super::*;
 
     fn new_user(email: &str) -> NewUser {
-        NewUser { email: email.to_owned(), password: GOOD_PASSWORD.to_owned(), name: "Ana Souza".to_owned() }
+        NewUser {
+            email: email.to_owned(),
+            password: GOOD_PASSWORD.to_owned(),
+            name: "Ana Souza".to_owned(),
+        }
     }
 
     fn client() -> ClientInfo {
@@ -132,7 +139,10 @@ pub mod cases {
     async fn confirmed_user(f: &IdentityFixture, email: &str) -> String {
         let sub = f.identity.sign_up(new_user(email)).await.expect("sign-up");
         let code = (f.codes)(email, CodeKind::Confirmation).await;
-        f.identity.confirm_sign_up(email, &code).await.expect("confirmation with the mailed code");
+        f.identity
+            .confirm_sign_up(email, &code)
+            .await
+            .expect("confirmation with the mailed code");
         sub
     }
 
@@ -149,41 +159,83 @@ pub mod cases {
         let email = unique_email("happy");
         let sub = confirmed_user(&f, &email).await;
 
-        let tokens = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("sign-in");
+        let tokens = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("sign-in");
 
         assert_eq!(tokens.token_type, "Bearer");
         assert!(tokens.expires_in > 0);
-        assert!(tokens.refresh_token.is_some(), "sign-in returns a refresh token");
+        assert!(
+            tokens.refresh_token.is_some(),
+            "sign-in returns a refresh token"
+        );
         let now = f.clock.now();
-        let access = f.verifier.verify(&tokens.access_token, now, TokenUse::Access).expect("access token verifies");
+        let access = f
+            .verifier
+            .verify(&tokens.access_token, now, TokenUse::Access)
+            .expect("access token verifies");
         assert_eq!(access.sub, sub);
         assert_eq!(access.token_use, TokenUse::Access);
-        assert!(access.groups.iter().any(|g| g == GROUP_CUSTOMER), "new users are customers: {:?}", access.groups);
+        assert!(
+            access.groups.iter().any(|g| g == GROUP_CUSTOMER),
+            "new users are customers: {:?}",
+            access.groups
+        );
         let principal = f.verifier.verify_access(&tokens.access_token, now).unwrap();
         assert!(!principal.is_admin());
-        let id = f.verifier.verify_id(&tokens.id_token, now).expect("id token verifies");
+        let id = f
+            .verifier
+            .verify_id(&tokens.id_token, now)
+            .expect("id token verifies");
         assert_eq!(id.sub, sub);
         assert_eq!(id.email.as_deref(), Some(email.as_str()));
-        assert_eq!(f.verifier.verify_access(&tokens.id_token, now), Err(AuthError::WrongTokenUse));
-        assert_eq!(f.verifier.verify_id(&tokens.access_token, now), Err(AuthError::WrongTokenUse));
+        assert_eq!(
+            f.verifier.verify_access(&tokens.id_token, now),
+            Err(AuthError::WrongTokenUse)
+        );
+        assert_eq!(
+            f.verifier.verify_id(&tokens.access_token, now),
+            Err(AuthError::WrongTokenUse)
+        );
 
         let info = f.identity.admin_get_user(&email).await.unwrap();
-        assert_eq!((info.sub.as_str(), info.email.as_str(), info.name.as_str()), (sub.as_str(), email.as_str(), "Ana Souza"));
+        assert_eq!(
+            (info.sub.as_str(), info.email.as_str(), info.name.as_str()),
+            (sub.as_str(), email.as_str(), "Ana Souza")
+        );
         assert!(info.confirmed);
     }
 
     pub async fn a_wrong_password_is_not_authorized(f: IdentityFixture) {
         let email = unique_email("wrongpw");
         confirmed_user(&f, &email).await;
-        assert_err!(f.identity.sign_in(&email, "Senha-Errada-999", &client()).await, IdentityError::NotAuthorized);
+        assert_err!(
+            f.identity
+                .sign_in(&email, "Senha-Errada-999", &client())
+                .await,
+            IdentityError::NotAuthorized
+        );
     }
 
     pub async fn an_unknown_email_gets_the_same_answer_as_a_wrong_password(f: IdentityFixture) {
         let email = unique_email("known");
         confirmed_user(&f, &email).await;
-        let wrong = f.identity.sign_in(&email, "Senha-Errada-999", &client()).await.unwrap_err();
-        let unknown = f.identity.sign_in(&unique_email("nobody"), GOOD_PASSWORD, &client()).await.unwrap_err();
-        assert!(matches!(unknown, IdentityError::NotAuthorized), "{unknown:?}");
+        let wrong = f
+            .identity
+            .sign_in(&email, "Senha-Errada-999", &client())
+            .await
+            .unwrap_err();
+        let unknown = f
+            .identity
+            .sign_in(&unique_email("nobody"), GOOD_PASSWORD, &client())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(unknown, IdentityError::NotAuthorized),
+            "{unknown:?}"
+        );
         assert_eq!(unknown.to_string(), wrong.to_string());
     }
 
@@ -191,8 +243,16 @@ pub mod cases {
         let email = unique_email("unconfirmed");
         f.identity.sign_up(new_user(&email)).await.unwrap();
         // Only a caller who knows the password learns that the account awaits confirmation.
-        assert_err!(f.identity.sign_in(&email, "Senha-Errada-999", &client()).await, IdentityError::NotAuthorized);
-        assert_err!(f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await, IdentityError::NotConfirmed);
+        assert_err!(
+            f.identity
+                .sign_in(&email, "Senha-Errada-999", &client())
+                .await,
+            IdentityError::NotAuthorized
+        );
+        assert_err!(
+            f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await,
+            IdentityError::NotConfirmed
+        );
         assert!(!f.identity.admin_get_user(&email).await.unwrap().confirmed);
     }
 
@@ -200,10 +260,22 @@ pub mod cases {
         let email = unique_email("wrongcode");
         f.identity.sign_up(new_user(&email)).await.unwrap();
         let code = (f.codes)(&email, CodeKind::Confirmation).await;
-        assert_err!(f.identity.confirm_sign_up(&email, &wrong_code(&code)).await, IdentityError::CodeMismatch);
-        assert_err!(f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await, IdentityError::NotConfirmed);
-        f.identity.confirm_sign_up(&email, &code).await.expect("the right code still works");
-        f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("sign-in after confirmation");
+        assert_err!(
+            f.identity.confirm_sign_up(&email, &wrong_code(&code)).await,
+            IdentityError::CodeMismatch
+        );
+        assert_err!(
+            f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await,
+            IdentityError::NotConfirmed
+        );
+        f.identity
+            .confirm_sign_up(&email, &code)
+            .await
+            .expect("the right code still works");
+        f.identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("sign-in after confirmation");
     }
 
     pub async fn a_resent_code_confirms_the_account(f: IdentityFixture) {
@@ -211,54 +283,109 @@ pub mod cases {
         f.identity.sign_up(new_user(&email)).await.unwrap();
         f.identity.resend_code(&email).await.expect("resend");
         let code = (f.codes)(&email, CodeKind::Confirmation).await;
-        f.identity.confirm_sign_up(&email, &code).await.expect("the latest code confirms");
-        f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("sign-in");
+        f.identity
+            .confirm_sign_up(&email, &code)
+            .await
+            .expect("the latest code confirms");
+        f.identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("sign-in");
     }
 
     pub async fn refresh_gives_a_new_access_token_for_the_same_user(f: IdentityFixture) {
         let email = unique_email("refresh");
         let sub = confirmed_user(&f, &email).await;
-        let first = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.unwrap();
+        let first = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .unwrap();
 
-        let refreshed = f.identity.refresh(first.refresh_token.as_deref().unwrap()).await.expect("refresh");
+        let refreshed = f
+            .identity
+            .refresh(first.refresh_token.as_deref().unwrap())
+            .await
+            .expect("refresh");
 
         assert_ne!(refreshed.access_token, first.access_token);
         let now = f.clock.now();
-        assert_eq!(f.verifier.verify_access(&refreshed.access_token, now).unwrap().sub, sub);
-        assert_eq!(f.verifier.verify_id(&refreshed.id_token, now).unwrap().sub, sub);
+        assert_eq!(
+            f.verifier
+                .verify_access(&refreshed.access_token, now)
+                .unwrap()
+                .sub,
+            sub
+        );
+        assert_eq!(
+            f.verifier.verify_id(&refreshed.id_token, now).unwrap().sub,
+            sub
+        );
     }
 
     pub async fn a_signed_out_refresh_token_no_longer_refreshes(f: IdentityFixture) {
         let email = unique_email("signout");
         confirmed_user(&f, &email).await;
-        let tokens = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.unwrap();
+        let tokens = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .unwrap();
         let refresh = tokens.refresh_token.unwrap();
-        f.identity.refresh(&refresh).await.expect("refresh before sign-out");
+        f.identity
+            .refresh(&refresh)
+            .await
+            .expect("refresh before sign-out");
 
         f.identity.sign_out(&refresh).await.expect("sign-out");
 
-        assert_err!(f.identity.refresh(&refresh).await, IdentityError::InvalidRefreshToken);
+        assert_err!(
+            f.identity.refresh(&refresh).await,
+            IdentityError::InvalidRefreshToken
+        );
     }
 
     pub async fn a_garbage_refresh_token_is_refused(f: IdentityFixture) {
-        assert_err!(f.identity.refresh("not-a-refresh-token").await, IdentityError::InvalidRefreshToken);
+        assert_err!(
+            f.identity.refresh("not-a-refresh-token").await,
+            IdentityError::InvalidRefreshToken
+        );
     }
 
-    pub async fn a_password_reset_replaces_the_password_and_its_code_is_single_use(f: IdentityFixture) {
+    pub async fn a_password_reset_replaces_the_password_and_its_code_is_single_use(
+        f: IdentityFixture,
+    ) {
         let email = unique_email("reset");
         confirmed_user(&f, &email).await;
 
-        f.identity.forgot_password(&email).await.expect("forgot password");
+        f.identity
+            .forgot_password(&email)
+            .await
+            .expect("forgot password");
         let code = (f.codes)(&email, CodeKind::PasswordReset).await;
-        f.identity.confirm_forgot_password(&email, &code, OTHER_PASSWORD).await.expect("reset");
+        f.identity
+            .confirm_forgot_password(&email, &code, OTHER_PASSWORD)
+            .await
+            .expect("reset");
 
-        assert_err!(f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await, IdentityError::NotAuthorized);
-        f.identity.sign_in(&email, OTHER_PASSWORD, &client()).await.expect("the new password works");
         assert_err!(
-            f.identity.confirm_forgot_password(&email, &code, "Terceira-Senha-789").await,
+            f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await,
+            IdentityError::NotAuthorized
+        );
+        f.identity
+            .sign_in(&email, OTHER_PASSWORD, &client())
+            .await
+            .expect("the new password works");
+        assert_err!(
+            f.identity
+                .confirm_forgot_password(&email, &code, "Terceira-Senha-789")
+                .await,
             IdentityError::CodeMismatch
         );
-        f.identity.sign_in(&email, OTHER_PASSWORD, &client()).await.expect("the reused code changed nothing");
+        f.identity
+            .sign_in(&email, OTHER_PASSWORD, &client())
+            .await
+            .expect("the reused code changed nothing");
     }
 
     pub async fn a_wrong_reset_code_changes_nothing(f: IdentityFixture) {
@@ -268,12 +395,20 @@ pub mod cases {
         let code = (f.codes)(&email, CodeKind::PasswordReset).await;
 
         assert_err!(
-            f.identity.confirm_forgot_password(&email, &wrong_code(&code), OTHER_PASSWORD).await,
+            f.identity
+                .confirm_forgot_password(&email, &wrong_code(&code), OTHER_PASSWORD)
+                .await,
             IdentityError::CodeMismatch
         );
 
-        f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("the old password still works");
-        assert_err!(f.identity.sign_in(&email, OTHER_PASSWORD, &client()).await, IdentityError::NotAuthorized);
+        f.identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("the old password still works");
+        assert_err!(
+            f.identity.sign_in(&email, OTHER_PASSWORD, &client()).await,
+            IdentityError::NotAuthorized
+        );
     }
 
     pub async fn a_reset_to_a_weak_password_is_refused(f: IdentityFixture) {
@@ -282,58 +417,139 @@ pub mod cases {
         f.identity.forgot_password(&email).await.unwrap();
         let code = (f.codes)(&email, CodeKind::PasswordReset).await;
 
-        assert_err!(f.identity.confirm_forgot_password(&email, &code, "curta1").await, IdentityError::InvalidPassword(_));
+        assert_err!(
+            f.identity
+                .confirm_forgot_password(&email, &code, "curta1")
+                .await,
+            IdentityError::InvalidPassword(_)
+        );
 
-        f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("the old password still works");
+        f.identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("the old password still works");
     }
 
-    pub async fn forgot_password_for_an_unknown_email_answers_like_for_a_known_one(f: IdentityFixture) {
-        f.identity.forgot_password(&unique_email("ghost")).await.expect("no hint that the e-mail is unknown");
+    pub async fn forgot_password_for_an_unknown_email_answers_like_for_a_known_one(
+        f: IdentityFixture,
+    ) {
+        f.identity
+            .forgot_password(&unique_email("ghost"))
+            .await
+            .expect("no hint that the e-mail is unknown");
     }
 
     pub async fn an_admin_created_user_in_the_admin_group_gets_admin_tokens(f: IdentityFixture) {
         let email = unique_email("admin");
-        let sub = f.identity.admin_create_user(new_user(&email), &[GROUP_ADMIN]).await.expect("admin create");
+        let sub = f
+            .identity
+            .admin_create_user(new_user(&email), &[GROUP_ADMIN])
+            .await
+            .expect("admin create");
 
         let info = f.identity.admin_get_user(&email).await.unwrap();
         assert_eq!(info.sub, sub);
         assert!(info.confirmed, "admin-created users need no confirmation");
-        assert!(info.groups.iter().any(|g| g == GROUP_ADMIN), "{:?}", info.groups);
+        assert!(
+            info.groups.iter().any(|g| g == GROUP_ADMIN),
+            "{:?}",
+            info.groups
+        );
 
-        let tokens = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("sign-in");
+        let tokens = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("sign-in");
         let now = f.clock.now();
         let principal = f.verifier.verify_access(&tokens.access_token, now).unwrap();
         assert_eq!(principal.sub, sub);
-        assert!(principal.groups.iter().any(|g| g == GROUP_ADMIN), "cognito:groups = {:?}", principal.groups);
+        assert!(
+            principal.groups.iter().any(|g| g == GROUP_ADMIN),
+            "cognito:groups = {:?}",
+            principal.groups
+        );
         assert!(principal.is_admin());
-        assert!(f.verifier.verify_id(&tokens.id_token, now).unwrap().is_admin(), "id tokens carry the groups too");
+        assert!(
+            f.verifier
+                .verify_id(&tokens.id_token, now)
+                .unwrap()
+                .is_admin(),
+            "id tokens carry the groups too"
+        );
     }
 
     pub async fn adding_a_user_to_the_admin_group_shows_in_the_next_tokens(f: IdentityFixture) {
         let email = unique_email("promoted");
         confirmed_user(&f, &email).await;
-        let before = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.unwrap();
-        assert!(!f.verifier.verify_access(&before.access_token, f.clock.now()).unwrap().is_admin());
+        let before = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .unwrap();
+        assert!(
+            !f.verifier
+                .verify_access(&before.access_token, f.clock.now())
+                .unwrap()
+                .is_admin()
+        );
 
-        f.identity.admin_add_to_group(&email, GROUP_ADMIN).await.expect("add to group");
-        f.identity.admin_add_to_group(&email, GROUP_ADMIN).await.expect("adding twice is harmless");
+        f.identity
+            .admin_add_to_group(&email, GROUP_ADMIN)
+            .await
+            .expect("add to group");
+        f.identity
+            .admin_add_to_group(&email, GROUP_ADMIN)
+            .await
+            .expect("adding twice is harmless");
 
-        let after = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.unwrap();
-        let principal = f.verifier.verify_access(&after.access_token, f.clock.now()).unwrap();
+        let after = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .unwrap();
+        let principal = f
+            .verifier
+            .verify_access(&after.access_token, f.clock.now())
+            .unwrap();
         assert!(principal.is_admin());
-        assert_eq!(principal.groups.iter().filter(|g| *g == GROUP_ADMIN).count(), 1);
+        assert_eq!(
+            principal
+                .groups
+                .iter()
+                .filter(|g| *g == GROUP_ADMIN)
+                .count(),
+            1
+        );
     }
 
     pub async fn signing_up_an_existing_email_is_user_exists(f: IdentityFixture) {
         let email = unique_email("dup");
         let sub = confirmed_user(&f, &email).await;
-        let again = NewUser { name: "Outra Pessoa".into(), password: OTHER_PASSWORD.into(), ..new_user(&email) };
+        let again = NewUser {
+            name: "Outra Pessoa".into(),
+            password: OTHER_PASSWORD.into(),
+            ..new_user(&email)
+        };
 
-        assert_err!(f.identity.sign_up(again.clone()).await, IdentityError::UserExists);
-        assert_err!(f.identity.admin_create_user(again, &[]).await, IdentityError::UserExists);
+        assert_err!(
+            f.identity.sign_up(again.clone()).await,
+            IdentityError::UserExists
+        );
+        assert_err!(
+            f.identity.admin_create_user(again, &[]).await,
+            IdentityError::UserExists
+        );
 
-        assert_eq!(f.identity.admin_get_user(&email).await.unwrap().sub, sub, "the first account is untouched");
-        f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("with its own password");
+        assert_eq!(
+            f.identity.admin_get_user(&email).await.unwrap().sub,
+            sub,
+            "the first account is untouched"
+        );
+        f.identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("with its own password");
     }
 
     pub async fn e_mails_are_case_insensitive(f: IdentityFixture) {
@@ -341,28 +557,65 @@ pub mod cases {
         let shouted = email.to_uppercase();
         let sub = f.identity.sign_up(new_user(&shouted)).await.unwrap();
         let code = (f.codes)(&email, CodeKind::Confirmation).await;
-        f.identity.confirm_sign_up(&email, &code).await.expect("confirm in lower case");
+        f.identity
+            .confirm_sign_up(&email, &code)
+            .await
+            .expect("confirm in lower case");
 
-        let tokens = f.identity.sign_in(&email, GOOD_PASSWORD, &client()).await.expect("sign in in lower case");
-        assert_eq!(f.verifier.verify_access(&tokens.access_token, f.clock.now()).unwrap().sub, sub);
-        assert_eq!(f.identity.admin_get_user(&shouted).await.unwrap().email, email);
-        assert_err!(f.identity.sign_up(new_user(&email)).await, IdentityError::UserExists);
+        let tokens = f
+            .identity
+            .sign_in(&email, GOOD_PASSWORD, &client())
+            .await
+            .expect("sign in in lower case");
+        assert_eq!(
+            f.verifier
+                .verify_access(&tokens.access_token, f.clock.now())
+                .unwrap()
+                .sub,
+            sub
+        );
+        assert_eq!(
+            f.identity.admin_get_user(&shouted).await.unwrap().email,
+            email
+        );
+        assert_err!(
+            f.identity.sign_up(new_user(&email)).await,
+            IdentityError::UserExists
+        );
     }
 
     pub async fn weak_passwords_are_invalid_password(f: IdentityFixture) {
         for weak in ["curta1", "semnenhumdigito"] {
             let email = unique_email("weak");
-            let user = NewUser { password: weak.into(), ..new_user(&email) };
-            assert_err!(f.identity.sign_up(user.clone()).await, IdentityError::InvalidPassword(_));
-            assert_err!(f.identity.admin_create_user(user, &[]).await, IdentityError::InvalidPassword(_));
-            assert_err!(f.identity.admin_get_user(&email).await, IdentityError::UserNotFound);
+            let user = NewUser {
+                password: weak.into(),
+                ..new_user(&email)
+            };
+            assert_err!(
+                f.identity.sign_up(user.clone()).await,
+                IdentityError::InvalidPassword(_)
+            );
+            assert_err!(
+                f.identity.admin_create_user(user, &[]).await,
+                IdentityError::InvalidPassword(_)
+            );
+            assert_err!(
+                f.identity.admin_get_user(&email).await,
+                IdentityError::UserNotFound
+            );
         }
     }
 
     pub async fn an_unknown_user_is_not_found_by_admin_operations(f: IdentityFixture) {
         let email = unique_email("missing");
-        assert_err!(f.identity.admin_get_user(&email).await, IdentityError::UserNotFound);
-        assert_err!(f.identity.admin_add_to_group(&email, GROUP_ADMIN).await, IdentityError::UserNotFound);
+        assert_err!(
+            f.identity.admin_get_user(&email).await,
+            IdentityError::UserNotFound
+        );
+        assert_err!(
+            f.identity.admin_add_to_group(&email, GROUP_ADMIN).await,
+            IdentityError::UserNotFound
+        );
     }
 }
 

@@ -34,7 +34,10 @@ pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
         Err(e) => panic!("cannot list the mail folder {}: {e}", dir.display()),
     };
     let mut paths: Vec<PathBuf> = entries
-        .map(|e| e.unwrap_or_else(|e| panic!("cannot list the mail folder {}: {e}", dir.display())).path())
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("cannot list the mail folder {}: {e}", dir.display()))
+                .path()
+        })
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             name.ends_with(".eml") && !name.starts_with('.')
@@ -45,21 +48,27 @@ pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
 }
 
 fn read_message(path: &Path) -> ReceivedMail {
-    let raw = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let raw = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let fail = |why: &str| -> ! { panic!("{}: {why}", path.display()) };
-    let (headers, body) = split_message(&raw).unwrap_or_else(|| fail("no blank line after the headers"));
+    let (headers, body) =
+        split_message(&raw).unwrap_or_else(|| fail("no blank line after the headers"));
     let header = |name: &str| headers.get(&name.to_ascii_lowercase()).cloned();
     let to = header("To").unwrap_or_else(|| fail("no To header"));
-    let subject = decode_header(&header("Subject").unwrap_or_default()).unwrap_or_else(|why| fail(&why));
+    let subject =
+        decode_header(&header("Subject").unwrap_or_default()).unwrap_or_else(|why| fail(&why));
     let content_type = header("Content-Type").unwrap_or_else(|| "text/plain".into());
 
     let mut text = None;
     let mut html = None;
     if content_type.to_ascii_lowercase().starts_with("multipart/") {
-        let boundary = parameter(&content_type, "boundary").unwrap_or_else(|| fail("multipart without a boundary"));
+        let boundary = parameter(&content_type, "boundary")
+            .unwrap_or_else(|| fail("multipart without a boundary"));
         for part in split_multipart(body, &boundary).unwrap_or_else(|why| fail(&why)) {
-            let (part_headers, part_body) = split_message(part).unwrap_or_else(|| fail("a part without headers"));
-            let (kind, decoded) = decode_part(&part_headers, part_body).unwrap_or_else(|why| fail(&why));
+            let (part_headers, part_body) =
+                split_message(part).unwrap_or_else(|| fail("a part without headers"));
+            let (kind, decoded) =
+                decode_part(&part_headers, part_body).unwrap_or_else(|why| fail(&why));
             match kind.as_str() {
                 "text/plain" => text = Some(decoded),
                 "text/html" => html = Some(decoded),
@@ -69,7 +78,10 @@ fn read_message(path: &Path) -> ReceivedMail {
     } else {
         // The message's last line break ends the file, not the text (in a multipart, the line
         // break before each delimiter belongs to the delimiter instead).
-        let body = body.strip_suffix("\r\n").or_else(|| body.strip_suffix('\n')).unwrap_or(body);
+        let body = body
+            .strip_suffix("\r\n")
+            .or_else(|| body.strip_suffix('\n'))
+            .unwrap_or(body);
         let (kind, decoded) = decode_part(&headers, body).unwrap_or_else(|why| fail(&why));
         if kind == "text/html" {
             html = Some(decoded);
@@ -77,7 +89,13 @@ fn read_message(path: &Path) -> ReceivedMail {
             text = Some(decoded);
         }
     }
-    ReceivedMail { to, subject, text: text.unwrap_or_default(), html, path: path.to_owned() }
+    ReceivedMail {
+        to,
+        subject,
+        text: text.unwrap_or_default(),
+        html,
+        path: path.to_owned(),
+    }
 }
 
 /// Headers (unfolded, names lower-cased) and the body after the first blank line.
@@ -114,7 +132,9 @@ fn split_message(raw: &str) -> Option<(BTreeMap<String, String>, &str)> {
 fn parameter(header: &str, name: &str) -> Option<String> {
     header.split(';').skip(1).find_map(|p| {
         let (key, value) = p.split_once('=')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().trim_matches('"').to_owned())
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -127,9 +147,15 @@ fn split_multipart<'a>(body: &'a str, boundary: &str) -> Result<Vec<&'a str>, St
         if section.starts_with("--") {
             return Ok(parts);
         }
-        let section = section.strip_prefix("\r\n").or_else(|| section.strip_prefix('\n')).unwrap_or(section);
+        let section = section
+            .strip_prefix("\r\n")
+            .or_else(|| section.strip_prefix('\n'))
+            .unwrap_or(section);
         // The line break before a delimiter belongs to the delimiter.
-        let section = section.strip_suffix("\r\n").or_else(|| section.strip_suffix('\n')).unwrap_or(section);
+        let section = section
+            .strip_suffix("\r\n")
+            .or_else(|| section.strip_suffix('\n'))
+            .unwrap_or(section);
         parts.push(section);
     }
     Err("multipart without its closing delimiter".into())
@@ -137,20 +163,31 @@ fn split_multipart<'a>(body: &'a str, boundary: &str) -> Result<Vec<&'a str>, St
 
 /// A part's media type (lower-cased, without parameters) and its decoded text.
 fn decode_part(headers: &BTreeMap<String, String>, body: &str) -> Result<(String, String), String> {
-    let content_type = headers.get("content-type").map_or("text/plain", String::as_str);
-    let kind = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = headers
+        .get("content-type")
+        .map_or("text/plain", String::as_str);
+    let kind = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if let Some(charset) = parameter(content_type, "charset")
         && !charset.eq_ignore_ascii_case("utf-8")
         && !charset.eq_ignore_ascii_case("us-ascii")
     {
         return Err(format!("unsupported charset {charset}"));
     }
-    let encoding = headers.get("content-transfer-encoding").map_or("7bit".into(), |e| e.to_ascii_lowercase());
+    let encoding = headers
+        .get("content-transfer-encoding")
+        .map_or("7bit".into(), |e| e.to_ascii_lowercase());
     let bytes = match encoding.as_str() {
         "quoted-printable" => decode_quoted_printable(body)?,
         "base64" => {
             let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            STANDARD.decode(compact).map_err(|e| format!("bad base64 body: {e}"))?
+            STANDARD
+                .decode(compact)
+                .map_err(|e| format!("bad base64 body: {e}"))?
         }
         "7bit" | "8bit" | "binary" => body.as_bytes().to_vec(),
         other => return Err(format!("unsupported transfer encoding {other}")),
@@ -226,14 +263,21 @@ fn parse_encoded_word(s: &str) -> Option<(Result<String, String>, usize)> {
     let text = &tail[..end];
     let consumed = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
     if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("us-ascii") {
-        return Some((Err(format!("unsupported header charset {charset}")), consumed));
+        return Some((
+            Err(format!("unsupported header charset {charset}")),
+            consumed,
+        ));
     }
     let bytes = match encoding {
-        "B" | "b" => STANDARD.decode(text).map_err(|e| format!("bad encoded-word: {e}")),
+        "B" | "b" => STANDARD
+            .decode(text)
+            .map_err(|e| format!("bad encoded-word: {e}")),
         "Q" | "q" => decode_quoted_printable(&text.replace('_', " ")),
         _ => return None,
     };
-    let decoded = bytes.and_then(|b| String::from_utf8(b).map_err(|_| "an encoded-word that is not UTF-8".to_owned()));
+    let decoded = bytes.and_then(|b| {
+        String::from_utf8(b).map_err(|_| "an encoded-word that is not UTF-8".to_owned())
+    });
     Some((decoded, consumed))
 }
 
@@ -243,15 +287,27 @@ mod tests {
 
     #[test]
     fn encoded_words_decode_and_the_space_between_them_goes() {
-        assert_eq!(decode_header("=?UTF-8?B?Q29uZmlybWHDp8Ojbw==?=").unwrap(), "Confirmação");
-        assert_eq!(decode_header("=?UTF-8?B?w6E=?=\r\n =?UTF-8?B?w6k=?=").unwrap(), "áé");
-        assert_eq!(decode_header("Pedido =?utf-8?Q?n=C2=BA_12?= pago").unwrap(), "Pedido nº 12 pago");
+        assert_eq!(
+            decode_header("=?UTF-8?B?Q29uZmlybWHDp8Ojbw==?=").unwrap(),
+            "Confirmação"
+        );
+        assert_eq!(
+            decode_header("=?UTF-8?B?w6E=?=\r\n =?UTF-8?B?w6k=?=").unwrap(),
+            "áé"
+        );
+        assert_eq!(
+            decode_header("Pedido =?utf-8?Q?n=C2=BA_12?= pago").unwrap(),
+            "Pedido nº 12 pago"
+        );
         assert_eq!(decode_header("a =? b").unwrap(), "a =? b");
     }
 
     #[test]
     fn quoted_printable_decodes_escapes_and_soft_breaks() {
-        assert_eq!(decode_quoted_printable("Ol=C3=A1=\r\n mundo=3D").unwrap(), "Olá mundo=".as_bytes());
+        assert_eq!(
+            decode_quoted_printable("Ol=C3=A1=\r\n mundo=3D").unwrap(),
+            "Olá mundo=".as_bytes()
+        );
         assert!(decode_quoted_printable("bad =ZZ").is_err());
     }
 }

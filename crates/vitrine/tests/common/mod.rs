@@ -1,0 +1,185 @@
+//! `TestApp`: the real server on a random 127.0.0.1 port over a fresh data folder, and helpers
+//! to act as customers and admins over HTTP.
+
+#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use vitrine::compose::{self, Store};
+use vitrine::config::{Config, Flags};
+use vitrine_app::App;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub app: Arc<App>,
+    pub data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(data_dir: PathBuf) -> Config {
+    let flags = Flags {
+        data_dir: Some(data_dir),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        // Cheap hashes: tests sign in hundreds of customers. Production uses OWASP's minimum.
+        argon2_memory_kib: Some(64),
+        ..Flags::default()
+    };
+    Config::resolve(&flags).expect("test config")
+}
+
+impl TestApp {
+    /// A seeded store on a random port.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let config = test_config(data_dir.clone());
+        let store: Store = compose::build_default(&config).expect("build store");
+        vitrine::seed::seed(&store.app).await.expect("seed");
+        let app = store.app.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(vitrine::serve::run(listener, store, async move {
+            let _ = rx.await;
+        }));
+        let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        TestApp { base, client, app, data_dir, shutdown: Some(tx), server: Some(server), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.req(Method::GET, path, token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.req(Method::POST, path, token).json(&body).send().await.unwrap()
+    }
+
+    /// A confirmed customer, signed in: returns the access token.
+    pub async fn customer(&self, email: &str) -> String {
+        self.user(email, false).await
+    }
+
+    /// Many customers, signed in a few at a time (the per-address sign-in limit counts attempts
+    /// in flight).
+    pub async fn customers(&self, prefix: &str, n: usize) -> Vec<String> {
+        use futures::StreamExt;
+        futures::stream::iter(0..n).map(|i| async move { self.customer(&format!("{prefix}{i}@example.com")).await }).buffered(8).collect().await
+    }
+
+    pub async fn admin(&self, email: &str) -> String {
+        self.user(email, true).await
+    }
+
+    async fn user(&self, email: &str, admin: bool) -> String {
+        self.app.create_user(email, "senha-forte-123", "Cliente Teste", admin).await.expect("create user");
+        self.sign_in(email, "senha-forte-123").await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let res = self.post("/api/v1/auth/sign-in", None, json!({ "email": email, "password": password })).await;
+        let status = res.status();
+        if status != 200 {
+            panic!("sign-in of {email}: {status} {}", res.text().await.unwrap_or_default());
+        }
+        let body: Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Create a product with one variant per (sku, stock) through the admin API.
+    pub async fn product(&self, admin: &str, slug: &str, variants: &[(&str, i64)]) -> Value {
+        let variants: Vec<Value> = variants
+            .iter()
+            .map(|(sku, stock)| json!({ "sku": sku, "options": { "tamanho": sku }, "price_centavos": 5000, "weight_g": 300, "stock": stock }))
+            .collect();
+        let res = self.post("/api/v1/admin/products", Some(admin), json!({ "slug": slug, "name": format!("Produto {slug}"), "variants": variants })).await;
+        assert_eq!(res.status(), 201, "create product: {}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    pub async fn stock(&self, admin: &str, sku: &str) -> i64 {
+        let res = self.get(&format!("/api/v1/admin/stock/{sku}"), Some(admin)).await;
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["available"].as_i64().unwrap()
+    }
+
+    /// Every order in a status, through the admin API (all pages).
+    pub async fn orders_in(&self, admin: &str, status: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/admin/orders?status={status}&limit=100");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let body: Value = self.get(&path, Some(admin)).await.json().await.unwrap();
+            out.extend(body["items"].as_array().unwrap().iter().cloned());
+            match body["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+pub fn address() -> Value {
+    json!({
+        "recipient": "Ana Souza",
+        "street": "Avenida Paulista",
+        "number": "1000",
+        "complement": "ap 12",
+        "district": "Bela Vista",
+        "city": "São Paulo",
+        "uf": "SP",
+        "cep": "01310-100"
+    })
+}
+
+/// A checkout body buying `qty` of `sku` now, paying by Pix.
+pub fn buy_now(sku: &str, qty: i64) -> Value {
+    json!({
+        "items": [{ "sku": sku, "quantity": qty }],
+        "shipping_address": address(),
+        "shipping_method": "pac",
+        "payment_method": "pix",
+        "tax_id": "529.982.247-25"
+    })
+}
+
+/// Assert a problem+json response with this status; returns the body.
+pub async fn problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status(), status, "unexpected status");
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["type"].as_str().unwrap().starts_with("urn:vitrine:problem:"), "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
