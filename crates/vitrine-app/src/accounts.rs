@@ -15,7 +15,11 @@ impl App {
     pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::field("email", e.to_string()))?;
         let name = PersonName::parse(name).map_err(|e| AppError::field("name", e.to_string()))?;
-        let user = NewUser { email: email.as_str().to_owned(), password: password.to_owned(), name: name.as_str().to_owned() };
+        let user = NewUser {
+            email: email.as_str().to_owned(),
+            password: password.to_owned(),
+            name: name.as_str().to_owned(),
+        };
         match self.ports.identity.sign_up(user).await {
             Ok(_) => Ok(()),
             Err(IdentityError::UserExists) => {
@@ -38,7 +42,11 @@ impl App {
     }
 
     pub async fn confirm_sign_up(&self, email: &str, code: &str) -> AppResult<()> {
-        Ok(self.ports.identity.confirm_sign_up(&normalise(email), code.trim()).await?)
+        Ok(self
+            .ports
+            .identity
+            .confirm_sign_up(&normalise(email), code.trim())
+            .await?)
     }
 
     pub async fn resend_code(&self, email: &str) -> AppResult<()> {
@@ -49,11 +57,22 @@ impl App {
     }
 
     /// Sign in; on success make sure the customer has a profile, and merge `cart_token`'s cart.
-    pub async fn sign_in(&self, email: &str, password: &str, client: &ClientInfo, cart_token: Option<&str>) -> AppResult<Tokens> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+        cart_token: Option<&str>,
+    ) -> AppResult<Tokens> {
         let email = normalise(email);
-        let tokens = self.ports.identity.sign_in(&email, password, client).await?;
+        let tokens = self
+            .ports
+            .identity
+            .sign_in(&email, password, client)
+            .await?;
         let user = self.ports.identity.admin_get_user(&email).await?;
-        self.ensure_profile(&user.sub, &user.email, &user.name).await?;
+        self.ensure_profile(&user.sub, &user.email, &user.name)
+            .await?;
         if let Some(token) = cart_token {
             // A stale or foreign token must not fail the sign-in.
             if let Err(e) = self.merge_cart(&user.sub, token).await {
@@ -78,18 +97,42 @@ impl App {
         }
     }
 
-    pub async fn reset_password(&self, email: &str, code: &str, new_password: &str) -> AppResult<()> {
-        Ok(self.ports.identity.confirm_forgot_password(&normalise(email), code.trim(), new_password).await?)
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        code: &str,
+        new_password: &str,
+    ) -> AppResult<()> {
+        Ok(self
+            .ports
+            .identity
+            .confirm_forgot_password(&normalise(email), code.trim(), new_password)
+            .await?)
     }
 
     /// Create a confirmed user (CLI `user create`), with a profile. Returns `sub`.
-    pub async fn create_user(&self, email: &str, password: &str, name: &str, admin: bool) -> AppResult<String> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        admin: bool,
+    ) -> AppResult<String> {
         let email = Email::parse(email).map_err(|e| AppError::field("email", e.to_string()))?;
         let name = PersonName::parse(name).map_err(|e| AppError::field("name", e.to_string()))?;
-        let groups: &[&str] = if admin { &["customer", "admin"] } else { &["customer"] };
-        let user = NewUser { email: email.as_str().to_owned(), password: password.to_owned(), name: name.as_str().to_owned() };
+        let groups: &[&str] = if admin {
+            &["customer", "admin"]
+        } else {
+            &["customer"]
+        };
+        let user = NewUser {
+            email: email.as_str().to_owned(),
+            password: password.to_owned(),
+            name: name.as_str().to_owned(),
+        };
         let sub = self.ports.identity.admin_create_user(user, groups).await?;
-        self.ensure_profile(&sub, email.as_str(), name.as_str()).await?;
+        self.ensure_profile(&sub, email.as_str(), name.as_str())
+            .await?;
         Ok(sub)
     }
 }

@@ -55,13 +55,25 @@ pub struct App {
 
 impl App {
     pub fn new(ports: Ports, settings: Settings) -> Arc<Self> {
-        Arc::new(Self { ports, settings, catalog: CatalogCache::default() })
+        Arc::new(Self {
+            ports,
+            settings,
+            catalog: CatalogCache::default(),
+        })
     }
 
     /// Whether the table and the blob store answer (`/ready`).
     pub async fn ready(&self) -> Result<(), String> {
-        self.ports.table.ping().await.map_err(|e| format!("table: {e}"))?;
-        self.ports.blobs.ping().await.map_err(|e| format!("blobs: {e}"))?;
+        self.ports
+            .table
+            .ping()
+            .await
+            .map_err(|e| format!("table: {e}"))?;
+        self.ports
+            .blobs
+            .ping()
+            .await
+            .map_err(|e| format!("blobs: {e}"))?;
         Ok(())
     }
 }

@@ -59,7 +59,10 @@ pub fn check_cart_token(token: &str) -> AppResult<()> {
 impl App {
     async fn load_cart(&self, owner: &CartOwner) -> AppResult<Option<(Cart, i64)>> {
         match self.ports.table.get(&owner.key()).await? {
-            Some(item) => Ok(Some((store::decode(&item)?, item.num(VERSION).unwrap_or(0)))),
+            Some(item) => Ok(Some((
+                store::decode(&item)?,
+                item.num(VERSION).unwrap_or(0),
+            ))),
             None => Ok(None),
         }
     }
@@ -67,14 +70,18 @@ impl App {
     fn cart_op(&self, owner: &CartOwner, cart: &Cart, version: Option<i64>) -> AppResult<WriteOp> {
         let mut item = store::data_item(owner.key(), cart)?.with(VERSION, version.unwrap_or(0) + 1);
         if matches!(owner, CartOwner::Anonymous(_)) {
-            let expires = self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400;
+            let expires =
+                self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400;
             item = item.with(crate::ports::table::TTL, expires);
         }
         let condition = match version {
             Some(v) => Condition::Eq(VERSION.into(), Value::N(v)),
             None => Condition::NotExists,
         };
-        Ok(WriteOp::Put { item, condition: Some(condition) })
+        Ok(WriteOp::Put {
+            item,
+            condition: Some(condition),
+        })
     }
 
     /// The caller's cart, priced. An unknown anonymous token is a 404.
@@ -84,7 +91,9 @@ impl App {
         }
         let cart = match self.load_cart(owner).await? {
             Some((c, _)) => c,
-            None if matches!(owner, CartOwner::Anonymous(_)) => return Err(AppError::NotFound("cart")),
+            None if matches!(owner, CartOwner::Anonymous(_)) => {
+                return Err(AppError::NotFound("cart"));
+            }
             None => Cart::default(),
         };
         self.price_cart(owner, cart).await
@@ -102,17 +111,28 @@ impl App {
                 let variant = product.as_ref().and_then(|p| p.variant(&line.sku));
                 let unit_price = variant.map(|v| v.price);
                 if let Some(v) = variant {
-                    subtotal = subtotal.checked_add(v.price.checked_mul(line.quantity).unwrap_or(subtotal)).unwrap_or(subtotal);
+                    subtotal = subtotal
+                        .checked_add(v.price.checked_mul(line.quantity).unwrap_or(subtotal))
+                        .unwrap_or(subtotal);
                     weight_g += u64::from(v.dimensions.weight_g) * u64::from(line.quantity);
                 }
-                PricedLine { line, product, unit_price }
+                PricedLine {
+                    line,
+                    product,
+                    unit_price,
+                }
             })
             .collect();
         let token = match owner {
             CartOwner::Anonymous(t) => Some(t.clone()),
             CartOwner::Customer(_) => None,
         };
-        Ok(CartView { token, lines, subtotal, weight_g })
+        Ok(CartView {
+            token,
+            lines,
+            subtotal,
+            weight_g,
+        })
     }
 
     /// Change a cart with `change`, retrying on concurrent edits. `None` owner = a new
@@ -136,23 +156,42 @@ impl App {
                 None => (Cart::default(), None),
             };
             change(&mut cart)?;
-            match self.ports.table.write(vec![self.cart_op(&owner, &cart, version)?]).await {
+            match self
+                .ports
+                .table
+                .write(vec![self.cart_op(&owner, &cart, version)?])
+                .await
+            {
                 Ok(()) => return self.price_cart(&owner, cart).await,
                 Err(TableError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("the cart is changing too fast; try again".into()))
+        Err(AppError::Conflict(
+            "the cart is changing too fast; try again".into(),
+        ))
     }
 
     /// Add units of a SKU, refusing unknown SKUs and more than the stock holds.
-    pub async fn add_to_cart(&self, owner: Option<CartOwner>, sku: Sku, quantity: u32) -> AppResult<CartView> {
+    pub async fn add_to_cart(
+        &self,
+        owner: Option<CartOwner>,
+        sku: Sku,
+        quantity: u32,
+    ) -> AppResult<CartView> {
         self.check_sellable(&sku).await?;
         let available = self.available(&sku).await?.unwrap_or(0);
         self.edit_cart(owner, move |cart| {
-            let already = cart.lines.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity);
+            let already = cart
+                .lines
+                .iter()
+                .find(|l| l.sku == sku)
+                .map_or(0, |l| l.quantity);
             if i64::from(already + quantity) > available {
-                return Err(AppError::OutOfStock { sku: sku.to_string(), available });
+                return Err(AppError::OutOfStock {
+                    sku: sku.to_string(),
+                    available,
+                });
             }
             cart.add(sku.clone(), quantity).map_err(Into::into)
         })
@@ -160,20 +199,35 @@ impl App {
     }
 
     /// Set a line's quantity (0 removes it).
-    pub async fn set_cart_quantity(&self, owner: CartOwner, sku: Sku, quantity: u32) -> AppResult<CartView> {
+    pub async fn set_cart_quantity(
+        &self,
+        owner: CartOwner,
+        sku: Sku,
+        quantity: u32,
+    ) -> AppResult<CartView> {
         if quantity > 0 {
             self.check_sellable(&sku).await?;
             let available = self.available(&sku).await?.unwrap_or(0);
             if i64::from(quantity) > available {
-                return Err(AppError::OutOfStock { sku: sku.to_string(), available });
+                return Err(AppError::OutOfStock {
+                    sku: sku.to_string(),
+                    available,
+                });
             }
         }
-        self.edit_cart(Some(owner), move |cart| cart.set(&sku, quantity).map_err(Into::into)).await
+        self.edit_cart(Some(owner), move |cart| {
+            cart.set(&sku, quantity).map_err(Into::into)
+        })
+        .await
     }
 
     pub async fn remove_from_cart(&self, owner: CartOwner, sku: Sku) -> AppResult<CartView> {
         self.edit_cart(Some(owner), move |cart| {
-            if cart.remove(&sku) { Ok(()) } else { Err(AppError::NotFound("cart item")) }
+            if cart.remove(&sku) {
+                Ok(())
+            } else {
+                Err(AppError::NotFound("cart item"))
+            }
         })
         .await
     }
@@ -195,7 +249,10 @@ impl App {
             cart.merge(other);
             let ops = vec![
                 self.cart_op(&mine, &cart, version)?,
-                WriteOp::Delete { key: anon.key(), condition: Some(Condition::Eq(VERSION.into(), Value::N(other_version))) },
+                WriteOp::Delete {
+                    key: anon.key(),
+                    condition: Some(Condition::Eq(VERSION.into(), Value::N(other_version))),
+                },
             ];
             match self.ports.table.write(ops).await {
                 Ok(()) => return self.price_cart(&mine, cart).await,
@@ -203,14 +260,19 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("the cart is changing too fast; try again".into()))
+        Err(AppError::Conflict(
+            "the cart is changing too fast; try again".into(),
+        ))
     }
 
     async fn check_sellable(&self, sku: &Sku) -> AppResult<()> {
         let snap = self.catalog_snapshot().await?;
         match snap.product_by_sku(sku) {
             Some(p) if p.active => Ok(()),
-            _ => Err(AppError::field("sku", format!("there is no product with SKU {sku}"))),
+            _ => Err(AppError::field(
+                "sku",
+                format!("there is no product with SKU {sku}"),
+            )),
         }
     }
 }

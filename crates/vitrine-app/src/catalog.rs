@@ -13,7 +13,10 @@ use std::sync::{Arc, RwLock};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use vitrine_domain::catalog::{Category, CategoryNode, Product, ProductDraft, Sku, Slug, category_tree, category_with_descendants, creates_cycle};
+use vitrine_domain::catalog::{
+    Category, CategoryNode, Product, ProductDraft, Sku, Slug, category_tree,
+    category_with_descendants, creates_cycle,
+};
 use vitrine_domain::{Event, EventAttr, FieldError, Money};
 
 use crate::app::App;
@@ -35,21 +38,28 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn build(products: Vec<Product>, categories: Vec<Category>) -> Self {
-        let mut s = Snapshot { categories, ..Default::default() };
+        let mut s = Snapshot {
+            categories,
+            ..Default::default()
+        };
         for (i, p) in products.into_iter().enumerate() {
             s.by_id.insert(p.id.clone(), i);
             s.by_slug.insert(p.slug.as_str().to_owned(), i);
             for v in &p.variants {
                 s.by_sku.insert(v.sku.clone(), i);
             }
-            s.search_text.push(fold(&format!("{} {}", p.name, p.description)));
+            s.search_text
+                .push(fold(&format!("{} {}", p.name, p.description)));
             s.products.push(Arc::new(p));
         }
         s
     }
 
     pub fn product(&self, id_or_slug: &str) -> Option<&Arc<Product>> {
-        self.by_id.get(id_or_slug).or_else(|| self.by_slug.get(id_or_slug)).map(|&i| &self.products[i])
+        self.by_id
+            .get(id_or_slug)
+            .or_else(|| self.by_slug.get(id_or_slug))
+            .map(|&i| &self.products[i])
     }
 
     pub fn product_by_sku(&self, sku: &Sku) -> Option<&Arc<Product>> {
@@ -57,7 +67,9 @@ impl Snapshot {
     }
 
     pub fn category(&self, id_or_slug: &str) -> Option<&Category> {
-        self.categories.iter().find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
+        self.categories
+            .iter()
+            .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
     }
 }
 
@@ -132,14 +144,23 @@ impl App {
 
     fn invalidate_catalog(&self) {
         self.catalog.generation.fetch_add(1, Ordering::AcqRel);
-        *self.catalog.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self
+            .catalog
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The catalog snapshot, reloading it when stale.
     pub async fn catalog_snapshot(&self) -> AppResult<Arc<Snapshot>> {
         let now = self.ports.clock.now().millis();
         let generation = self.catalog_generation();
-        if let Some((snap, at, g)) = self.catalog.current.read().unwrap_or_else(|e| e.into_inner()).as_ref()
+        if let Some((snap, at, g)) = self
+            .catalog
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
             && *g == generation
             && now - at < self.settings.catalog_cache_secs * 1000
         {
@@ -148,7 +169,11 @@ impl App {
         let products: Vec<Product> = self.query_all(store::PRODUCTS).await?;
         let categories: Vec<Category> = self.query_all(store::CATEGORIES).await?;
         let snap = Arc::new(Snapshot::build(products, categories));
-        let mut slot = self.catalog.current.write().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self
+            .catalog
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         // Only install it if no write happened while loading; otherwise the next reader reloads.
         if self.catalog_generation() == generation {
             *slot = Some((snap.clone(), now, generation));
@@ -157,11 +182,18 @@ impl App {
     }
 
     /// Every item of a GSI1 partition, decoded.
-    pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(&self, gsi1pk: &str) -> AppResult<Vec<T>> {
+    pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(
+        &self,
+        gsi1pk: &str,
+    ) -> AppResult<Vec<T>> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.ports.table.query(Query::new(Index::Gsi1, gsi1pk).limit(1000).after(after)).await?;
+            let page = self
+                .ports
+                .table
+                .query(Query::new(Index::Gsi1, gsi1pk).limit(1000).after(after))
+                .await?;
             for item in &page.items {
                 out.push(store::decode(item)?);
             }
@@ -177,16 +209,27 @@ impl App {
         let limit = q.limit.clamp(1, MAX_PAGE);
         let categories = match &q.category {
             Some(c) => {
-                let cat = snap.category(c).ok_or_else(|| AppError::field("category", "no such category"))?;
+                let cat = snap
+                    .category(c)
+                    .ok_or_else(|| AppError::field("category", "no such category"))?;
                 Some(category_with_descendants(&snap.categories, &cat.id))
             }
             None => None,
         };
-        let words: Vec<String> = q.text.as_deref().map(fold).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let words: Vec<String> = q
+            .text
+            .as_deref()
+            .map(fold)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         let sort_key = |p: &Product| -> String {
             match q.sort {
                 ProductSort::Newest => String::new(),
-                ProductSort::PriceAsc | ProductSort::PriceDesc => format!("{:020}", p.price_from().centavos()),
+                ProductSort::PriceAsc | ProductSort::PriceDesc => {
+                    format!("{:020}", p.price_from().centavos())
+                }
                 ProductSort::Name => fold(&p.name),
             }
         };
@@ -201,7 +244,11 @@ impl App {
             })
             .filter(|(_, p)| q.min_price.is_none_or(|m| p.price_from() >= m))
             .filter(|(_, p)| q.max_price.is_none_or(|m| p.price_from() <= m))
-            .filter(|(i, _)| words.iter().all(|w| snap.search_text[*i].contains(w.as_str())))
+            .filter(|(i, _)| {
+                words
+                    .iter()
+                    .all(|w| snap.search_text[*i].contains(w.as_str()))
+            })
             .map(|(_, p)| (sort_key(p), p))
             .collect();
         let descending = matches!(q.sort, ProductSort::Newest | ProductSort::PriceDesc);
@@ -215,7 +262,11 @@ impl App {
                 let ListCursor(key, id) = decode_cursor(c)?;
                 hits.partition_point(|(k, p)| {
                     let o = (k, &p.id).cmp(&(&key, &id));
-                    if descending { o.is_gt() || o.is_eq() } else { o.is_lt() || o.is_eq() }
+                    if descending {
+                        o.is_gt() || o.is_eq()
+                    } else {
+                        o.is_lt() || o.is_eq()
+                    }
                 })
             }
         };
@@ -224,7 +275,14 @@ impl App {
             let (k, p) = page[limit - 1];
             encode_cursor(&ListCursor(k.clone(), p.id.clone()))
         });
-        Ok(ProductPage { items: page.into_iter().take(limit).map(|(_, p)| (*p).clone()).collect(), next })
+        Ok(ProductPage {
+            items: page
+                .into_iter()
+                .take(limit)
+                .map(|(_, p)| (*p).clone())
+                .collect(),
+            next,
+        })
     }
 
     /// A product by id or slug, with live stock. Inactive products are hidden unless `admin`.
@@ -261,7 +319,12 @@ impl App {
 
     /// Units available to sell of a SKU (`None` when the SKU does not exist).
     pub async fn available(&self, sku: &Sku) -> AppResult<Option<i64>> {
-        Ok(self.ports.table.get(&store::sku(sku.as_str())).await?.map(|i| i.num(AVAILABLE).unwrap_or(0)))
+        Ok(self
+            .ports
+            .table
+            .get(&store::sku(sku.as_str()))
+            .await?
+            .map(|i| i.num(AVAILABLE).unwrap_or(0)))
     }
 
     pub async fn category_tree(&self) -> AppResult<Vec<CategoryNode>> {
@@ -271,7 +334,11 @@ impl App {
     // ----- administration -----
 
     /// Create a product with its variants and their initial stock.
-    pub async fn create_product(&self, draft: ProductDraft, stock: &HashMap<Sku, i64>) -> AppResult<Product> {
+    pub async fn create_product(
+        &self,
+        draft: ProductDraft,
+        stock: &HashMap<Sku, i64>,
+    ) -> AppResult<Product> {
         draft.validate()?;
         let slug = draft.slug_or_default()?;
         self.check_category(draft.category_id.as_deref()).await?;
@@ -295,15 +362,25 @@ impl App {
             WriteOp::put_new(store_slug(&product)),
         ];
         for v in &product.variants {
-            ops.push(WriteOp::put_new(sku_item(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0))));
+            ops.push(WriteOp::put_new(sku_item(
+                &product.id,
+                &v.sku,
+                stock.get(&v.sku).copied().unwrap_or(0),
+            )));
         }
         match self.ports.table.write(ops).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed { index: 1 }) => {
-                return Err(AppError::Conflict(format!("the slug {} is taken", product.slug)));
+                return Err(AppError::Conflict(format!(
+                    "the slug {} is taken",
+                    product.slug
+                )));
             }
             Err(TableError::ConditionFailed { index }) if index >= 2 => {
-                return Err(AppError::Conflict(format!("SKU {} already exists", product.variants[index - 2].sku)));
+                return Err(AppError::Conflict(format!(
+                    "SKU {} already exists",
+                    product.variants[index - 2].sku
+                )));
             }
             Err(e) => return Err(e.into()),
         }
@@ -323,7 +400,12 @@ impl App {
         draft.validate()?;
         check_stock_values(stock)?;
         self.check_category(draft.category_id.as_deref()).await?;
-        let item = self.ports.table.get(&store::product(id)).await?.ok_or(AppError::NotFound("product"))?;
+        let item = self
+            .ports
+            .table
+            .get(&store::product(id))
+            .await?
+            .ok_or(AppError::NotFound("product"))?;
         let old: Product = store::decode(&item)?;
         if old.version != expected_version {
             return Err(AppError::VersionMismatch("product"));
@@ -353,25 +435,39 @@ impl App {
         if product.slug != old.slug {
             ops.push(WriteOp::put_new(store_slug(&product)));
             what.push(format!("the slug {} is taken", product.slug));
-            ops.push(WriteOp::Delete { key: store::slug(old.slug.as_str()), condition: None });
+            ops.push(WriteOp::Delete {
+                key: store::slug(old.slug.as_str()),
+                condition: None,
+            });
             what.push(String::new());
         }
         for v in &product.variants {
             if old.variant(&v.sku).is_none() {
-                ops.push(WriteOp::put_new(sku_item(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0))));
+                ops.push(WriteOp::put_new(sku_item(
+                    &product.id,
+                    &v.sku,
+                    stock.get(&v.sku).copied().unwrap_or(0),
+                )));
                 what.push(format!("SKU {} already exists", v.sku));
             }
         }
         for v in &old.variants {
             if product.variant(&v.sku).is_none() {
-                ops.push(WriteOp::Delete { key: store::sku(v.sku.as_str()), condition: None });
+                ops.push(WriteOp::Delete {
+                    key: store::sku(v.sku.as_str()),
+                    condition: None,
+                });
                 what.push(String::new());
             }
         }
         match self.ports.table.write(ops).await {
             Ok(()) => {}
-            Err(TableError::ConditionFailed { index: 0 }) => return Err(AppError::VersionMismatch("product")),
-            Err(TableError::ConditionFailed { index }) => return Err(AppError::Conflict(what[index].clone())),
+            Err(TableError::ConditionFailed { index: 0 }) => {
+                return Err(AppError::VersionMismatch("product"));
+            }
+            Err(TableError::ConditionFailed { index }) => {
+                return Err(AppError::Conflict(what[index].clone()));
+            }
             Err(e) => return Err(e.into()),
         }
         self.invalidate_catalog();
@@ -396,7 +492,10 @@ impl App {
     /// Returns the new level. Fires `stock.low` when the level falls to the threshold or below.
     pub async fn adjust_stock(&self, sku: &Sku, delta: i64, reason: &str) -> AppResult<i64> {
         if delta == 0 || delta.abs() > 1_000_000 {
-            return Err(AppError::field("delta", "the adjustment must be a non-zero number of units up to 1000000"));
+            return Err(AppError::field(
+                "delta",
+                "the adjustment must be a non-zero number of units up to 1000000",
+            ));
         }
         if reason.chars().count() > 200 {
             return Err(AppError::field("reason", "at most 200 characters"));
@@ -404,10 +503,16 @@ impl App {
         // Read, then write conditioned on the value read: the event (if any) is decided on the
         // exact new level and committed with it. Retried when a checkout moved stock meanwhile.
         for _ in 0..10 {
-            let current = self.available(sku).await?.ok_or(AppError::NotFound("SKU"))?;
+            let current = self
+                .available(sku)
+                .await?
+                .ok_or(AppError::NotFound("SKU"))?;
             let new = current + delta;
             if new < 0 {
-                return Err(AppError::field("delta", format!("only {current} units in stock")));
+                return Err(AppError::field(
+                    "delta",
+                    format!("only {current} units in stock"),
+                ));
             }
             let mut ops = vec![WriteOp::Update {
                 key: store::sku(sku.as_str()),
@@ -427,13 +532,23 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("stock is changing too fast; try again".into()))
+        Err(AppError::Conflict(
+            "stock is changing too fast; try again".into(),
+        ))
     }
 
     pub(crate) fn stock_low_event(&self, sku: &Sku, level: i64) -> AppResult<WriteOp> {
-        let event = Event::new("stock.low", sku.as_str(), serde_json::json!({ "sku": sku, "available": level }))
-            .attr("available", EventAttr::Number(level));
-        Ok(WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, self.ports.clock.now().millis())?))
+        let event = Event::new(
+            "stock.low",
+            sku.as_str(),
+            serde_json::json!({ "sku": sku, "available": level }),
+        )
+        .attr("available", EventAttr::Number(level));
+        Ok(WriteOp::put_new(store::event_item(
+            &self.ports.ids.new_id(),
+            &event,
+            self.ports.clock.now().millis(),
+        )?))
     }
 
     /// SKUs at or below the low-stock threshold (admin dashboard).
@@ -441,7 +556,15 @@ impl App {
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.ports.table.query(Query::new(Index::Gsi1, store::STOCK).limit(1000).after(after)).await?;
+            let page = self
+                .ports
+                .table
+                .query(
+                    Query::new(Index::Gsi1, store::STOCK)
+                        .limit(1000)
+                        .after(after),
+                )
+                .await?;
             for item in &page.items {
                 let level = item.num(AVAILABLE).unwrap_or(0);
                 if level <= self.settings.low_stock_threshold
@@ -457,7 +580,13 @@ impl App {
         }
     }
 
-    pub async fn create_category(&self, name: &str, slug: Option<Slug>, parent_id: Option<String>, position: u32) -> AppResult<Category> {
+    pub async fn create_category(
+        &self,
+        name: &str,
+        slug: Option<Slug>,
+        parent_id: Option<String>,
+        position: u32,
+    ) -> AppResult<Category> {
         let category = Category {
             id: self.ports.ids.new_id(),
             slug: self.category_slug(name, slug)?,
@@ -468,11 +597,21 @@ impl App {
         self.check_category(category.parent_id.as_deref()).await?;
         let item = store::data_item(store::category(&category.id), &category)?.with(VERSION, 1);
         let ops = vec![
-            WriteOp::put_new(store::with_gsi1(item, store::CATEGORIES, category.id.clone())),
-            WriteOp::put_new(store::data_item(store::category_slug(category.slug.as_str()), &category.id)?),
+            WriteOp::put_new(store::with_gsi1(
+                item,
+                store::CATEGORIES,
+                category.id.clone(),
+            )),
+            WriteOp::put_new(store::data_item(
+                store::category_slug(category.slug.as_str()),
+                &category.id,
+            )?),
         ];
         match self.ports.table.write(ops).await {
-            Err(TableError::ConditionFailed { index: 1 }) => Err(AppError::Conflict(format!("the slug {} is taken", category.slug))),
+            Err(TableError::ConditionFailed { index: 1 }) => Err(AppError::Conflict(format!(
+                "the slug {} is taken",
+                category.slug
+            ))),
             Err(e) => Err(e.into()),
             Ok(()) => {
                 self.invalidate_catalog();
@@ -481,15 +620,29 @@ impl App {
         }
     }
 
-    pub async fn update_category(&self, id: &str, name: &str, parent_id: Option<String>, position: u32) -> AppResult<Category> {
-        let item = self.ports.table.get(&store::category(id)).await?.ok_or(AppError::NotFound("category"))?;
+    pub async fn update_category(
+        &self,
+        id: &str,
+        name: &str,
+        parent_id: Option<String>,
+        position: u32,
+    ) -> AppResult<Category> {
+        let item = self
+            .ports
+            .table
+            .get(&store::category(id))
+            .await?
+            .ok_or(AppError::NotFound("category"))?;
         let mut category: Category = store::decode(&item)?;
         let version = item.num(VERSION).unwrap_or(1);
         if let Some(p) = &parent_id {
             self.check_category(Some(p)).await?;
             let all: Vec<Category> = self.query_all(store::CATEGORIES).await?;
             if creates_cycle(&all, id, p) {
-                return Err(AppError::field("parent_id", "a category cannot be inside itself"));
+                return Err(AppError::field(
+                    "parent_id",
+                    "a category cannot be inside itself",
+                ));
             }
         }
         category.name = check_category_name(name)?;
@@ -511,14 +664,18 @@ impl App {
     }
 
     fn category_slug(&self, name: &str, slug: Option<Slug>) -> AppResult<Slug> {
-        slug.or_else(|| Slug::from_name(name)).ok_or_else(|| AppError::field("slug", "cannot make a slug from this name; give one"))
+        slug.or_else(|| Slug::from_name(name))
+            .ok_or_else(|| AppError::field("slug", "cannot make a slug from this name; give one"))
     }
 }
 
 fn check_category_name(name: &str) -> AppResult<String> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 80 {
-        return Err(AppError::field("name", "a category name has 1 to 80 characters"));
+        return Err(AppError::field(
+            "name",
+            "a category name has 1 to 80 characters",
+        ));
     }
     Ok(n.to_owned())
 }
@@ -527,9 +684,18 @@ fn check_stock_values(stock: &HashMap<Sku, i64>) -> AppResult<()> {
     let bad: Vec<FieldError> = stock
         .iter()
         .filter(|(_, n)| !(0..=1_000_000).contains(*n))
-        .map(|(s, _)| FieldError::new(format!("stock[{s}]"), "stock is between 0 and 1000000 units"))
+        .map(|(s, _)| {
+            FieldError::new(
+                format!("stock[{s}]"),
+                "stock is between 0 and 1000000 units",
+            )
+        })
         .collect();
-    if bad.is_empty() { Ok(()) } else { Err(AppError::Invalid(bad)) }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(bad))
+    }
 }
 
 fn store_slug(p: &Product) -> Item {
@@ -538,7 +704,10 @@ fn store_slug(p: &Product) -> Item {
 
 fn sku_item(product_id: &str, sku: &Sku, available: i64) -> Item {
     store::with_gsi1(
-        Item::new(store::sku(sku.as_str())).with("product_id", product_id).with("sku", sku.as_str()).with(AVAILABLE, available),
+        Item::new(store::sku(sku.as_str()))
+            .with("product_id", product_id)
+            .with("sku", sku.as_str())
+            .with(AVAILABLE, available),
         store::STOCK,
         sku.as_str(),
     )
@@ -553,5 +722,10 @@ fn decode_cursor(s: &str) -> AppResult<ListCursor> {
         .decode(s)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| AppError::field("after", "this cursor is not valid; start from the first page"))
+        .ok_or_else(|| {
+            AppError::field(
+                "after",
+                "this cursor is not valid; start from the first page",
+            )
+        })
 }

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use vitrine_domain::br::TaxId;
 use vitrine_domain::cart::CartLine;
 use vitrine_domain::coupon::{Coupon, parse_code};
-use vitrine_domain::order::{Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice};
+use vitrine_domain::order::{
+    Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
+};
 use vitrine_domain::{FieldError, Money};
 
 use crate::app::App;
@@ -53,7 +55,10 @@ pub fn check_idempotency_key(key: &str) -> AppResult<()> {
     if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(())
     } else {
-        Err(AppError::field("Idempotency-Key", "1 to 128 visible ASCII characters"))
+        Err(AppError::field(
+            "Idempotency-Key",
+            "1 to 128 visible ASCII characters",
+        ))
     }
 }
 
@@ -65,7 +70,12 @@ const OP_ORDER: usize = 1;
 const OP_FIRST_LINE: usize = 2;
 
 impl App {
-    pub async fn place_order(&self, who: &Principal, input: CheckoutInput, idempotency_key: &str) -> AppResult<Placed> {
+    pub async fn place_order(
+        &self,
+        who: &Principal,
+        input: CheckoutInput,
+        idempotency_key: &str,
+    ) -> AppResult<Placed> {
         check_idempotency_key(idempotency_key)?;
         let fingerprint = fingerprint(&input);
         if let Some(placed) = self.replay(&who.sub, idempotency_key, &fingerprint).await? {
@@ -76,13 +86,25 @@ impl App {
         let from_cart = input.items.is_none();
         let wanted: Vec<CartLine> = match &input.items {
             Some(items) => items.clone(),
-            None => self.cart(&CartOwner::Customer(who.sub.clone())).await?.lines.into_iter().map(|l| l.line).collect(),
+            None => self
+                .cart(&CartOwner::Customer(who.sub.clone()))
+                .await?
+                .lines
+                .into_iter()
+                .map(|l| l.line)
+                .collect(),
         };
         if wanted.is_empty() {
             return Err(AppError::Rule("the cart is empty".into()));
         }
         if wanted.len() > vitrine_domain::cart::MAX_LINES {
-            return Err(AppError::field("items", format!("at most {} items per order", vitrine_domain::cart::MAX_LINES)));
+            return Err(AppError::field(
+                "items",
+                format!(
+                    "at most {} items per order",
+                    vitrine_domain::cart::MAX_LINES
+                ),
+            ));
         }
 
         // Price every line from the catalog; report every unknown SKU at once.
@@ -92,11 +114,17 @@ impl App {
         let mut seen = std::collections::HashSet::new();
         for (i, w) in wanted.iter().enumerate() {
             if !seen.insert(&w.sku) {
-                errors.push(FieldError::new(format!("items[{i}].sku"), format!("SKU {} appears twice", w.sku)));
+                errors.push(FieldError::new(
+                    format!("items[{i}].sku"),
+                    format!("SKU {} appears twice", w.sku),
+                ));
                 continue;
             }
             if w.quantity == 0 || w.quantity > vitrine_domain::cart::MAX_QTY {
-                errors.push(FieldError::new(format!("items[{i}].quantity"), "the quantity must be between 1 and 99"));
+                errors.push(FieldError::new(
+                    format!("items[{i}].quantity"),
+                    "the quantity must be between 1 and 99",
+                ));
                 continue;
             }
             let Some((product, variant)) = snap
@@ -104,7 +132,10 @@ impl App {
                 .filter(|p| p.active)
                 .and_then(|p| p.variant(&w.sku).map(|v| (p, v)))
             else {
-                errors.push(FieldError::new(format!("items[{i}].sku"), format!("there is no product with SKU {}", w.sku)));
+                errors.push(FieldError::new(
+                    format!("items[{i}].sku"),
+                    format!("there is no product with SKU {}", w.sku),
+                ));
                 continue;
             };
             lines.push(OrderLine {
@@ -127,7 +158,10 @@ impl App {
         for line in &lines {
             let available = self.available(&line.sku).await?.unwrap_or(0);
             if available < i64::from(line.quantity) {
-                return Err(AppError::OutOfStock { sku: line.sku.to_string(), available });
+                return Err(AppError::OutOfStock {
+                    sku: line.sku.to_string(),
+                    available,
+                });
             }
             levels.push(available);
         }
@@ -143,23 +177,44 @@ impl App {
                 a.validate("shipping_address")?;
                 a.clone()
             }
-            Destination::Saved(id) => self.address(&who.sub, id).await.map_err(|_| AppError::field("address_id", "no such saved address"))?.address,
+            Destination::Saved(id) => {
+                self.address(&who.sub, id)
+                    .await
+                    .map_err(|_| AppError::field("address_id", "no such saved address"))?
+                    .address
+            }
         };
-        let subtotal = lines.iter().try_fold(Money::from_centavos(0), |acc, l| acc.checked_add(l.total()));
-        let subtotal = subtotal.ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
-        let weight: u64 = lines.iter().map(|l| u64::from(l.weight_g) * u64::from(l.quantity)).sum();
+        let subtotal = lines
+            .iter()
+            .try_fold(Money::from_centavos(0), |acc, l| acc.checked_add(l.total()));
+        let subtotal =
+            subtotal.ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
+        let weight: u64 = lines
+            .iter()
+            .map(|l| u64::from(l.weight_g) * u64::from(l.quantity))
+            .sum();
         let quote = self
             .settings
             .rate_table
             .quote(&address.cep, weight, subtotal)
             .into_iter()
             .find(|q| q.method_id == input.shipping_method)
-            .ok_or_else(|| AppError::field("shipping_method", "this shipping method does not serve this CEP or weight"))?;
+            .ok_or_else(|| {
+                AppError::field(
+                    "shipping_method",
+                    "this shipping method does not serve this CEP or weight",
+                )
+            })?;
 
         let coupon = match &input.coupon {
             Some(code) => {
                 let code = parse_code(code)?;
-                let item = self.ports.table.get(&store::coupon(&code)).await?.ok_or_else(|| AppError::field("coupon", "no such coupon"))?;
+                let item = self
+                    .ports
+                    .table
+                    .get(&store::coupon(&code))
+                    .await?
+                    .ok_or_else(|| AppError::field("coupon", "no such coupon"))?;
                 let mut c: Coupon = store::decode(&item)?;
                 c.used = item.num("used").unwrap_or(0) as u32;
                 let discount = c.discount_for(subtotal, now)?;
@@ -172,9 +227,19 @@ impl App {
             id: self.ports.ids.new_id(),
             customer_id: who.sub.clone(),
             lines,
-            buyer: Buyer { name: profile.name.clone(), email: profile.email.clone(), tax_id, phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()) },
+            buyer: Buyer {
+                name: profile.name.clone(),
+                email: profile.email.clone(),
+                tax_id,
+                phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()),
+            },
             shipping_address: address,
-            shipping: ShippingChoice { method_id: quote.method_id, name: quote.name, price: quote.price, days: quote.days },
+            shipping: ShippingChoice {
+                method_id: quote.method_id,
+                name: quote.name,
+                price: quote.price,
+                days: quote.days,
+            },
             coupon: coupon.as_ref().map(|(c, d)| (c.code.clone(), *d)),
             payment_method: input.payment_method,
             now,
@@ -201,7 +266,10 @@ impl App {
         if let Some((c, _)) = &coupon {
             let mut conditions = vec![Condition::Exists];
             if let Some(limit) = c.usage_limit {
-                conditions.push(Condition::Not(Box::new(Condition::Ge("used".into(), Value::N(i64::from(limit))))));
+                conditions.push(Condition::Not(Box::new(Condition::Ge(
+                    "used".into(),
+                    Value::N(i64::from(limit)),
+                ))));
             }
             ops.push(WriteOp::Update {
                 key: store::coupon(&c.code),
@@ -210,9 +278,16 @@ impl App {
             });
         }
         if from_cart {
-            ops.push(WriteOp::Delete { key: store::customer_cart(&who.sub), condition: None });
+            ops.push(WriteOp::Delete {
+                key: store::customer_cart(&who.sub),
+                condition: None,
+            });
         }
-        ops.push(WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &placed_event, now.millis())?));
+        ops.push(WriteOp::put_new(store::event_item(
+            &self.ports.ids.new_id(),
+            &placed_event,
+            now.millis(),
+        )?));
         let threshold = self.settings.low_stock_threshold;
         for (line, level) in order.lines.iter().zip(&levels) {
             let after = level - i64::from(line.quantity);
@@ -226,21 +301,39 @@ impl App {
         match self.ports.table.write(ops).await {
             Ok(()) => {
                 tracing::info!(order.id = %order.id, order.total_centavos = order.total.centavos(), lines = order.lines.len(), "order placed");
-                Ok(Placed { order, replayed: false })
+                Ok(Placed {
+                    order,
+                    replayed: false,
+                })
             }
-            Err(TableError::ConditionFailed { index: OP_IDEMPOTENCY }) => self
+            Err(TableError::ConditionFailed {
+                index: OP_IDEMPOTENCY,
+            }) => self
                 .replay(&who.sub, idempotency_key, &fingerprint)
                 .await?
-                .ok_or_else(|| AppError::Conflict("a request with this Idempotency-Key is still being processed".into())),
-            Err(TableError::ConditionFailed { index }) if (OP_FIRST_LINE..op_coupon).contains(&index) => {
+                .ok_or_else(|| {
+                    AppError::Conflict(
+                        "a request with this Idempotency-Key is still being processed".into(),
+                    )
+                }),
+            Err(TableError::ConditionFailed { index })
+                if (OP_FIRST_LINE..op_coupon).contains(&index) =>
+            {
                 let sku = order.lines[index - OP_FIRST_LINE].sku.clone();
                 let available = self.available(&sku).await?.unwrap_or(0);
-                Err(AppError::OutOfStock { sku: sku.to_string(), available })
+                Err(AppError::OutOfStock {
+                    sku: sku.to_string(),
+                    available,
+                })
             }
-            Err(TableError::ConditionFailed { index }) if index == op_coupon && coupon.is_some() => {
+            Err(TableError::ConditionFailed { index })
+                if index == op_coupon && coupon.is_some() =>
+            {
                 Err(AppError::field("coupon", "this coupon has been used up"))
             }
-            Err(TableError::ConditionFailed { index: OP_ORDER }) => Err(AppError::Internal(anyhow::anyhow!("order id collision"))),
+            Err(TableError::ConditionFailed { index: OP_ORDER }) => {
+                Err(AppError::Internal(anyhow::anyhow!("order id collision")))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -255,20 +348,34 @@ impl App {
         }
         let id = record.str("order_id").unwrap_or_default();
         let order = self.load_order(id).await?;
-        Ok(Some(Placed { order, replayed: true }))
+        Ok(Some(Placed {
+            order,
+            replayed: true,
+        }))
     }
 
     pub(crate) fn order_item(&self, order: &Order) -> AppResult<Item> {
         let item = store::data_item(store::order(&order.id), order)?
             .with(VERSION, order.version as i64)
             .with("status", order.status.as_str());
-        let item = store::with_gsi1(item, store::customer_orders(&order.customer_id), order.id.clone());
-        Ok(store::with_gsi2(item, store::orders_in_status(order.status.as_str()), order.id.clone()))
+        let item = store::with_gsi1(
+            item,
+            store::customer_orders(&order.customer_id),
+            order.id.clone(),
+        );
+        Ok(store::with_gsi2(
+            item,
+            store::orders_in_status(order.status.as_str()),
+            order.id.clone(),
+        ))
     }
 }
 
 /// A stable digest of the request: the same body gives the same fingerprint.
 fn fingerprint(input: &CheckoutInput) -> String {
     let bytes = serde_json::to_vec(input).unwrap_or_default();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -20,7 +20,15 @@ impl App {
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.ports.table.query(Query::new(Index::Gsi1, store::COUPONS).limit(1000).after(after)).await?;
+            let page = self
+                .ports
+                .table
+                .query(
+                    Query::new(Index::Gsi1, store::COUPONS)
+                        .limit(1000)
+                        .after(after),
+                )
+                .await?;
             for item in &page.items {
                 out.push(Self::coupon_from(item)?);
             }
@@ -44,10 +52,15 @@ impl App {
         coupon.validate()?;
         coupon.used = 0;
         coupon.version = 1;
-        let item = store::data_item(store::coupon(&coupon.code), &coupon)?.with(VERSION, 1).with("used", 0);
+        let item = store::data_item(store::coupon(&coupon.code), &coupon)?
+            .with(VERSION, 1)
+            .with("used", 0);
         let item = store::with_gsi1(item, store::COUPONS, coupon.code.clone());
         match self.ports.table.write(vec![WriteOp::put_new(item)]).await {
-            Err(TableError::ConditionFailed { .. }) => Err(AppError::Conflict(format!("coupon {} already exists", coupon.code))),
+            Err(TableError::ConditionFailed { .. }) => Err(AppError::Conflict(format!(
+                "coupon {} already exists",
+                coupon.code
+            ))),
             other => {
                 other?;
                 Ok(coupon)
@@ -56,7 +69,12 @@ impl App {
     }
 
     /// Replace a coupon's terms if it is still at `expected_version`. The use count is kept.
-    pub async fn update_coupon(&self, code: &str, mut coupon: Coupon, expected_version: u64) -> AppResult<Coupon> {
+    pub async fn update_coupon(
+        &self,
+        code: &str,
+        mut coupon: Coupon,
+        expected_version: u64,
+    ) -> AppResult<Coupon> {
         let current = self.coupon(code).await?;
         if current.version != expected_version {
             return Err(AppError::VersionMismatch("coupon"));
@@ -68,8 +86,14 @@ impl App {
         // An update, not a put: a checkout may be incrementing `used` at this very moment.
         let op = WriteOp::Update {
             key: store::coupon(&coupon.code),
-            updates: vec![Update::Set(store::DATA.into(), Value::S(data)), Update::Set(VERSION.into(), Value::N(coupon.version as i64))],
-            condition: Some(Condition::Eq(VERSION.into(), Value::N(expected_version as i64))),
+            updates: vec![
+                Update::Set(store::DATA.into(), Value::S(data)),
+                Update::Set(VERSION.into(), Value::N(coupon.version as i64)),
+            ],
+            condition: Some(Condition::Eq(
+                VERSION.into(),
+                Value::N(expected_version as i64),
+            )),
         };
         match self.ports.table.write(vec![op]).await {
             Err(TableError::ConditionFailed { .. }) => Err(AppError::VersionMismatch("coupon")),

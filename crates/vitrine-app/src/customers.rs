@@ -73,7 +73,12 @@ impl App {
     }
 
     /// Create the profile if it does not exist yet, and yield `customer.registered` with it.
-    pub(crate) async fn ensure_profile(&self, sub: &str, email: &str, name: &str) -> AppResult<Profile> {
+    pub(crate) async fn ensure_profile(
+        &self,
+        sub: &str,
+        email: &str,
+        name: &str,
+    ) -> AppResult<Profile> {
         if let Some(item) = self.ports.table.get(&store::profile(sub)).await? {
             return store::decode(&item);
         }
@@ -88,12 +93,23 @@ impl App {
             created_at: self.ports.clock.now(),
             version: 1,
         };
-        let event = Event::new("customer.registered", sub, serde_json::json!({ "customer_id": sub }))
-            .for_customer(sub)
-            .attr("language", EventAttr::String(profile.language.as_str().into()));
+        let event = Event::new(
+            "customer.registered",
+            sub,
+            serde_json::json!({ "customer_id": sub }),
+        )
+        .for_customer(sub)
+        .attr(
+            "language",
+            EventAttr::String(profile.language.as_str().into()),
+        );
         let ops = vec![
             WriteOp::put_new(store::data_item(store::profile(sub), &profile)?.with(VERSION, 1)),
-            WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, profile.created_at.millis())?),
+            WriteOp::put_new(store::event_item(
+                &self.ports.ids.new_id(),
+                &event,
+                profile.created_at.millis(),
+            )?),
         ];
         match self.ports.table.write(ops).await {
             // Created concurrently by another sign-in: theirs stands.
@@ -118,7 +134,8 @@ impl App {
             profile.language = update.language;
             profile.version += 1;
             let op = WriteOp::Put {
-                item: store::data_item(store::profile(sub), &profile)?.with(VERSION, profile.version as i64),
+                item: store::data_item(store::profile(sub), &profile)?
+                    .with(VERSION, profile.version as i64),
                 condition: Some(Condition::Eq(VERSION.into(), Value::N(version as i64))),
             };
             match self.ports.table.write(vec![op]).await {
@@ -127,7 +144,9 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("the profile is changing too fast; try again".into()))
+        Err(AppError::Conflict(
+            "the profile is changing too fast; try again".into(),
+        ))
     }
 
     pub async fn addresses(&self, sub: &str) -> AppResult<Vec<SavedAddress>> {
@@ -150,21 +169,46 @@ impl App {
         }
     }
 
-    pub async fn add_address(&self, sub: &str, label: Option<String>, address: Address) -> AppResult<SavedAddress> {
+    pub async fn add_address(
+        &self,
+        sub: &str,
+        label: Option<String>,
+        address: Address,
+    ) -> AppResult<SavedAddress> {
         address.validate("address")?;
         if label.as_ref().is_some_and(|l| l.chars().count() > 40) {
             return Err(AppError::field("label", "at most 40 characters"));
         }
         if self.addresses(sub).await?.len() >= MAX_ADDRESSES {
-            return Err(AppError::Rule(format!("a customer keeps at most {MAX_ADDRESSES} addresses")));
+            return Err(AppError::Rule(format!(
+                "a customer keeps at most {MAX_ADDRESSES} addresses"
+            )));
         }
-        let saved = SavedAddress { id: self.ports.ids.new_id(), label, address };
-        self.ports.table.write(vec![WriteOp::put_new(store::data_item(store::address(sub, &saved.id), &saved)?)]).await?;
+        let saved = SavedAddress {
+            id: self.ports.ids.new_id(),
+            label,
+            address,
+        };
+        self.ports
+            .table
+            .write(vec![WriteOp::put_new(store::data_item(
+                store::address(sub, &saved.id),
+                &saved,
+            )?)])
+            .await?;
         Ok(saved)
     }
 
     pub async fn delete_address(&self, sub: &str, id: &str) -> AppResult<()> {
-        match self.ports.table.write(vec![WriteOp::Delete { key: store::address(sub, id), condition: Some(Condition::Exists) }]).await {
+        match self
+            .ports
+            .table
+            .write(vec![WriteOp::Delete {
+                key: store::address(sub, id),
+                condition: Some(Condition::Exists),
+            }])
+            .await
+        {
             Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("address")),
             other => Ok(other?),
         }

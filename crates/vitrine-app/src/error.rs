@@ -86,7 +86,9 @@ impl From<MailError> for AppError {
 impl From<IdentityError> for AppError {
     fn from(e: IdentityError) -> Self {
         match e {
-            IdentityError::TooManyAttempts { retry_after_secs } => AppError::TooManyRequests { retry_after_secs },
+            IdentityError::TooManyAttempts { retry_after_secs } => {
+                AppError::TooManyRequests { retry_after_secs }
+            }
             IdentityError::Unavailable(err) => AppError::Internal(err),
             IdentityError::InvalidPassword(m) => AppError::field("password", m),
             IdentityError::InvalidParameter(m) => AppError::field("email", m),

@@ -5,8 +5,8 @@
 //! order — the stock coming back. Two racing moves (an admin cancel and an expiry sweep, say):
 //! one wins, the other re-reads and is refused by the state machine, so stock returns once.
 
-use vitrine_domain::order::{Order, OrderStatus, Unwind};
 use vitrine_domain::Event;
+use vitrine_domain::order::{Order, OrderStatus, Unwind};
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -52,32 +52,87 @@ impl App {
     }
 
     /// The caller's orders, newest first.
-    pub async fn my_orders(&self, who: &Principal, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
-        self.order_page(Query::new(Index::Gsi1, store::customer_orders(&who.sub)), limit, after).await
+    pub async fn my_orders(
+        &self,
+        who: &Principal,
+        limit: usize,
+        after: Option<String>,
+    ) -> AppResult<OrderPage> {
+        self.order_page(
+            Query::new(Index::Gsi1, store::customer_orders(&who.sub)),
+            limit,
+            after,
+        )
+        .await
     }
 
     /// Orders in a status, newest first (admin).
-    pub async fn orders_in_status(&self, status: OrderStatus, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
-        self.order_page(Query::new(Index::Gsi2, store::orders_in_status(status.as_str())), limit, after).await
+    pub async fn orders_in_status(
+        &self,
+        status: OrderStatus,
+        limit: usize,
+        after: Option<String>,
+    ) -> AppResult<OrderPage> {
+        self.order_page(
+            Query::new(Index::Gsi2, store::orders_in_status(status.as_str())),
+            limit,
+            after,
+        )
+        .await
     }
 
-    async fn order_page(&self, query: Query, limit: usize, after: Option<String>) -> AppResult<OrderPage> {
-        let page = self.ports.table.query(query.backward().limit(limit.clamp(1, 100)).after(after.map(Cursor))).await?;
-        let items = page.items.iter().map(store::decode).collect::<AppResult<Vec<Order>>>()?;
-        Ok(OrderPage { items, next: page.next.map(|c| c.0) })
+    async fn order_page(
+        &self,
+        query: Query,
+        limit: usize,
+        after: Option<String>,
+    ) -> AppResult<OrderPage> {
+        let page = self
+            .ports
+            .table
+            .query(
+                query
+                    .backward()
+                    .limit(limit.clamp(1, 100))
+                    .after(after.map(Cursor)),
+            )
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(store::decode)
+            .collect::<AppResult<Vec<Order>>>()?;
+        Ok(OrderPage {
+            items,
+            next: page.next.map(|c| c.0),
+        })
     }
 
     /// A customer cancels their own unpaid order.
     pub async fn cancel_my_order(&self, who: &Principal, id: &str) -> AppResult<Order> {
         let order = self.order_for(who, id).await?;
         if !order.status.awaits_payment() {
-            return Err(AppError::Rule("only unpaid orders can be cancelled here; contact the shop".into()));
+            return Err(AppError::Rule(
+                "only unpaid orders can be cancelled here; contact the shop".into(),
+            ));
         }
-        self.move_order(id, None, OrderMove::Cancel { reason: "cancelled by the customer".into() }).await
+        self.move_order(
+            id,
+            None,
+            OrderMove::Cancel {
+                reason: "cancelled by the customer".into(),
+            },
+        )
+        .await
     }
 
     /// Apply a lifecycle move. With `expected_version`, refuse if the order changed since.
-    pub async fn move_order(&self, id: &str, expected_version: Option<u64>, mv: OrderMove) -> AppResult<Order> {
+    pub async fn move_order(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        mv: OrderMove,
+    ) -> AppResult<Order> {
         for _ in 0..5 {
             let mut order = self.load_order(id).await?;
             if expected_version.is_some_and(|v| v != order.version) {
@@ -86,8 +141,12 @@ impl App {
             let read_version = order.version;
             let now = self.ports.clock.now();
             let (event, unwind): (Event, Unwind) = match &mv {
-                OrderMove::MarkPaid { reference } => (order.pay(now, reference)?, Unwind::default()),
-                OrderMove::Ship { tracking_code } => (order.ship(now, tracking_code)?, Unwind::default()),
+                OrderMove::MarkPaid { reference } => {
+                    (order.pay(now, reference)?, Unwind::default())
+                }
+                OrderMove::Ship { tracking_code } => {
+                    (order.ship(now, tracking_code)?, Unwind::default())
+                }
                 OrderMove::Deliver => (order.deliver(now)?, Unwind::default()),
                 OrderMove::Cancel { reason } => order.cancel(now, reason)?,
                 OrderMove::Expire => order.expire(now)?,
@@ -108,21 +167,31 @@ impl App {
                     }
                 }
             }
-            ops.push(WriteOp::put_new(store::event_item(&self.ports.ids.new_id(), &event, now.millis())?));
+            ops.push(WriteOp::put_new(store::event_item(
+                &self.ports.ids.new_id(),
+                &event,
+                now.millis(),
+            )?));
             match self.ports.table.write(ops).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, order.status = %order.status, "order moved");
                     return Ok(order);
                 }
                 // The order changed under us: re-read and let the state machine decide again.
-                Err(TableError::ConditionFailed { index: 0 }) if expected_version.is_none() => continue,
-                Err(TableError::ConditionFailed { index: 0 }) => return Err(AppError::VersionMismatch("order")),
+                Err(TableError::ConditionFailed { index: 0 }) if expected_version.is_none() => {
+                    continue;
+                }
+                Err(TableError::ConditionFailed { index: 0 }) => {
+                    return Err(AppError::VersionMismatch("order"));
+                }
                 // A SKU vanished between the check and the write: retry without it.
                 Err(TableError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("the order is changing too fast; try again".into()))
+        Err(AppError::Conflict(
+            "the order is changing too fast; try again".into(),
+        ))
     }
 
     /// Expire every unpaid order past its deadline. Safe to run concurrently with itself and
@@ -136,7 +205,11 @@ impl App {
                 let page = self
                     .ports
                     .table
-                    .query(Query::new(Index::Gsi2, store::orders_in_status(status.as_str())).limit(200).after(after))
+                    .query(
+                        Query::new(Index::Gsi2, store::orders_in_status(status.as_str()))
+                            .limit(200)
+                            .after(after),
+                    )
                     .await?;
                 for item in &page.items {
                     let order: Order = store::decode(item)?;

@@ -92,18 +92,24 @@ pub fn data_item<T: Serialize>(key: Key, value: &T) -> AppResult<Item> {
 
 /// Decode the aggregate kept in `data`.
 pub fn decode<T: DeserializeOwned>(item: &Item) -> AppResult<T> {
-    let json = item
-        .str(DATA)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("item {}/{} has no data", item.key.pk, item.key.sk)))?;
+    let json = item.str(DATA).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "item {}/{} has no data",
+            item.key.pk,
+            item.key.sk
+        ))
+    })?;
     Ok(serde_json::from_str(json)?)
 }
 
 pub fn with_gsi1(item: Item, pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    item.with(GSI1_PK, Value::S(pk.into())).with(GSI1_SK, Value::S(sk.into()))
+    item.with(GSI1_PK, Value::S(pk.into()))
+        .with(GSI1_SK, Value::S(sk.into()))
 }
 
 pub fn with_gsi2(item: Item, pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    item.with(GSI2_PK, Value::S(pk.into())).with(GSI2_SK, Value::S(sk.into()))
+    item.with(GSI2_PK, Value::S(pk.into()))
+        .with(GSI2_SK, Value::S(sk.into()))
 }
 
 /// The outbox item for an event: written in the same batch as the change that caused it.

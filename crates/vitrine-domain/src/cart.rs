@@ -27,7 +27,10 @@ pub fn check_quantity(quantity: i64) -> Result<u32, DomainError> {
     if (1..=i64::from(MAX_QTY)).contains(&quantity) {
         Ok(quantity as u32)
     } else {
-        Err(DomainError::field("quantity", format!("the quantity must be between 1 and {MAX_QTY}")))
+        Err(DomainError::field(
+            "quantity",
+            format!("the quantity must be between 1 and {MAX_QTY}"),
+        ))
     }
 }
 
@@ -40,7 +43,9 @@ impl Cart {
             return Ok(());
         }
         if self.lines.len() >= MAX_LINES {
-            return Err(DomainError::Rule(format!("a cart holds at most {MAX_LINES} different items")));
+            return Err(DomainError::Rule(format!(
+                "a cart holds at most {MAX_LINES} different items"
+            )));
         }
         self.lines.push(CartLine { sku, quantity });
         Ok(())
@@ -95,7 +100,13 @@ mod tests {
         let mut cart = Cart::default();
         cart.add(sku("A"), 60).unwrap();
         cart.add(sku("A"), 60).unwrap();
-        assert_eq!(cart.lines, vec![CartLine { sku: sku("A"), quantity: MAX_QTY }]);
+        assert_eq!(
+            cart.lines,
+            vec![CartLine {
+                sku: sku("A"),
+                quantity: MAX_QTY
+            }]
+        );
     }
 
     #[test]
@@ -122,7 +133,19 @@ mod tests {
         anon.add(sku("A"), 2).unwrap();
         anon.add(sku("B"), 1).unwrap();
         mine.merge(anon);
-        assert_eq!(mine.lines, vec![CartLine { sku: sku("A"), quantity: 3 }, CartLine { sku: sku("B"), quantity: 1 }]);
+        assert_eq!(
+            mine.lines,
+            vec![
+                CartLine {
+                    sku: sku("A"),
+                    quantity: 3
+                },
+                CartLine {
+                    sku: sku("B"),
+                    quantity: 1
+                }
+            ]
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ impl Sku {
         if s.is_empty() || s.len() > 64 {
             return Err("a SKU has 1 to 64 characters".into());
         }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
             return Err("a SKU may hold only letters, digits, '-', '_' and '.'".into());
         }
         Ok(Self(s))
@@ -56,7 +59,11 @@ impl Slug {
     pub fn parse(s: &str) -> Result<Self, String> {
         let ok = !s.is_empty()
             && s.len() <= 96
-            && s.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            && s.split('-').all(|w| {
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -136,20 +143,33 @@ pub struct Fiscal {
 
 impl Default for Fiscal {
     fn default() -> Self {
-        Self { ncm: "61091000".into(), cfop: "5102".into(), origin: 0 }
+        Self {
+            ncm: "61091000".into(),
+            cfop: "5102".into(),
+            origin: 0,
+        }
     }
 }
 
 impl Fiscal {
     pub fn validate(&self, errors: &mut Vec<FieldError>, field: &str) {
         if self.ncm.len() != 8 || !self.ncm.bytes().all(|b| b.is_ascii_digit()) {
-            errors.push(FieldError::new(format!("{field}.ncm"), "NCM has exactly 8 digits"));
+            errors.push(FieldError::new(
+                format!("{field}.ncm"),
+                "NCM has exactly 8 digits",
+            ));
         }
         if self.cfop.len() != 4 || !self.cfop.bytes().all(|b| b.is_ascii_digit()) {
-            errors.push(FieldError::new(format!("{field}.cfop"), "CFOP has exactly 4 digits"));
+            errors.push(FieldError::new(
+                format!("{field}.cfop"),
+                "CFOP has exactly 4 digits",
+            ));
         }
         if self.origin > 8 {
-            errors.push(FieldError::new(format!("{field}.origin"), "origin is a digit from 0 to 8"));
+            errors.push(FieldError::new(
+                format!("{field}.origin"),
+                "origin is a digit from 0 to 8",
+            ));
         }
     }
 }
@@ -202,25 +222,43 @@ impl ProductDraft {
         let mut errors = Vec::new();
         let name_len = self.name.trim().chars().count();
         if name_len == 0 || name_len > 200 {
-            errors.push(FieldError::new("name", "a product name has 1 to 200 characters"));
+            errors.push(FieldError::new(
+                "name",
+                "a product name has 1 to 200 characters",
+            ));
         }
         if self.description.chars().count() > 10_000 {
-            errors.push(FieldError::new("description", "a description has at most 10000 characters"));
+            errors.push(FieldError::new(
+                "description",
+                "a description has at most 10000 characters",
+            ));
         }
         if self.variants.is_empty() {
-            errors.push(FieldError::new("variants", "a product needs at least one variant"));
+            errors.push(FieldError::new(
+                "variants",
+                "a product needs at least one variant",
+            ));
         }
         if self.variants.len() > MAX_VARIANTS {
-            errors.push(FieldError::new("variants", format!("a product has at most {MAX_VARIANTS} variants")));
+            errors.push(FieldError::new(
+                "variants",
+                format!("a product has at most {MAX_VARIANTS} variants"),
+            ));
         }
         let mut seen = HashMap::new();
         for (i, v) in self.variants.iter().enumerate() {
             let field = format!("variants[{i}]");
             if seen.insert(v.sku.clone(), i).is_some() {
-                errors.push(FieldError::new(format!("{field}.sku"), format!("SKU {} appears twice", v.sku)));
+                errors.push(FieldError::new(
+                    format!("{field}.sku"),
+                    format!("SKU {} appears twice", v.sku),
+                ));
             }
             if v.price.centavos() <= 0 {
-                errors.push(FieldError::new(format!("{field}.price_centavos"), "the price must be positive"));
+                errors.push(FieldError::new(
+                    format!("{field}.price_centavos"),
+                    "the price must be positive",
+                ));
             }
             if let Some(c) = v.compare_at
                 && c.centavos() <= v.price.centavos()
@@ -231,7 +269,10 @@ impl ProductDraft {
                 ));
             }
             if v.options.len() > 5 {
-                errors.push(FieldError::new(format!("{field}.options"), "a variant has at most 5 options"));
+                errors.push(FieldError::new(
+                    format!("{field}.options"),
+                    "a variant has at most 5 options",
+                ));
             }
             for (k, val) in &v.options {
                 if k.trim().is_empty() || k.len() > 40 || val.trim().is_empty() || val.len() > 80 {
@@ -246,7 +287,11 @@ impl ProductDraft {
         if self.images.len() > 20 {
             errors.push(FieldError::new("images", "a product has at most 20 images"));
         }
-        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(errors))
+        }
     }
 
     /// The slug to use: the given one, or one made from the name.
@@ -254,7 +299,10 @@ impl ProductDraft {
         match &self.slug {
             Some(s) => Ok(s.clone()),
             None => Slug::from_name(&self.name).ok_or_else(|| {
-                DomainError::Invalid(vec![FieldError::new("slug", "cannot make a slug from this name; give one")])
+                DomainError::Invalid(vec![FieldError::new(
+                    "slug",
+                    "cannot make a slug from this name; give one",
+                )])
             }),
         }
     }
@@ -266,7 +314,11 @@ impl Product {
     }
     /// The lowest variant price (what listings show and sort by).
     pub fn price_from(&self) -> Money {
-        self.variants.iter().map(|v| v.price).min().unwrap_or(Money::from_centavos(0))
+        self.variants
+            .iter()
+            .map(|v| v.price)
+            .min()
+            .unwrap_or(Money::from_centavos(0))
     }
 }
 
@@ -291,19 +343,32 @@ pub struct CategoryNode {
 /// is unknown become roots, so a dangling reference never hides a category.
 pub fn category_tree(categories: &[Category]) -> Vec<CategoryNode> {
     let ids: std::collections::HashSet<&str> = categories.iter().map(|c| c.id.as_str()).collect();
-    fn build(parent: Option<&str>, all: &[Category], ids: &std::collections::HashSet<&str>, depth: usize) -> Vec<CategoryNode> {
+    fn build(
+        parent: Option<&str>,
+        all: &[Category],
+        ids: &std::collections::HashSet<&str>,
+        depth: usize,
+    ) -> Vec<CategoryNode> {
         if depth > 16 {
             return Vec::new();
         }
         let mut nodes: Vec<CategoryNode> = all
             .iter()
             .filter(|c| {
-                let p = c.parent_id.as_deref().filter(|p| ids.contains(p) && *p != c.id);
+                let p = c
+                    .parent_id
+                    .as_deref()
+                    .filter(|p| ids.contains(p) && *p != c.id);
                 p == parent
             })
-            .map(|c| CategoryNode { category: c.clone(), children: build(Some(&c.id), all, ids, depth + 1) })
+            .map(|c| CategoryNode {
+                category: c.clone(),
+                children: build(Some(&c.id), all, ids, depth + 1),
+            })
             .collect();
-        nodes.sort_by(|a, b| (a.category.position, &a.category.name).cmp(&(b.category.position, &b.category.name)));
+        nodes.sort_by(|a, b| {
+            (a.category.position, &a.category.name).cmp(&(b.category.position, &b.category.name))
+        });
         nodes
     }
     build(None, categories, &ids, 0)
@@ -327,7 +392,9 @@ pub fn category_with_descendants(categories: &[Category], root: &str) -> Vec<Str
 
 /// Would making `parent` the parent of `id` create a cycle?
 pub fn creates_cycle(categories: &[Category], id: &str, parent: &str) -> bool {
-    category_with_descendants(categories, id).iter().any(|d| d == parent)
+    category_with_descendants(categories, id)
+        .iter()
+        .any(|d| d == parent)
 }
 
 #[cfg(test)]
@@ -335,7 +402,13 @@ mod tests {
     use super::*;
 
     fn cat(id: &str, parent: Option<&str>) -> Category {
-        Category { id: id.into(), slug: Slug::parse(id).unwrap(), name: id.into(), parent_id: parent.map(Into::into), position: 0 }
+        Category {
+            id: id.into(),
+            slug: Slug::parse(id).unwrap(),
+            name: id.into(),
+            parent_id: parent.map(Into::into),
+            position: 0,
+        }
     }
 
     #[test]
@@ -348,7 +421,12 @@ mod tests {
 
     #[test]
     fn slugs_are_made_from_portuguese_names() {
-        assert_eq!(Slug::from_name("Camiseta Básica — Algodão").unwrap().as_str(), "camiseta-basica-algodao");
+        assert_eq!(
+            Slug::from_name("Camiseta Básica — Algodão")
+                .unwrap()
+                .as_str(),
+            "camiseta-basica-algodao"
+        );
         assert!(Slug::from_name("!!!").is_none());
         assert!(Slug::parse("Bad Slug").is_err());
         assert!(Slug::parse("a--b").is_err());
@@ -356,14 +434,21 @@ mod tests {
 
     #[test]
     fn a_category_tree_nests_children_and_survives_dangling_parents() {
-        let cats = vec![cat("roupas", None), cat("camisetas", Some("roupas")), cat("orfa", Some("sumiu"))];
+        let cats = vec![
+            cat("roupas", None),
+            cat("camisetas", Some("roupas")),
+            cat("orfa", Some("sumiu")),
+        ];
         let tree = category_tree(&cats);
         assert_eq!(tree.len(), 2);
         let roupas = tree.iter().find(|n| n.category.id == "roupas").unwrap();
         assert_eq!(roupas.children[0].category.id, "camisetas");
         assert!(creates_cycle(&cats, "roupas", "camisetas"));
         assert!(!creates_cycle(&cats, "camisetas", "orfa"));
-        assert_eq!(category_with_descendants(&cats, "roupas"), vec!["roupas".to_string(), "camisetas".to_string()]);
+        assert_eq!(
+            category_with_descendants(&cats, "roupas"),
+            vec!["roupas".to_string(), "camisetas".to_string()]
+        );
     }
 
     #[test]
@@ -380,11 +465,17 @@ mod tests {
                 price: Money::from_centavos(100),
                 compare_at: Some(Money::from_centavos(50)),
                 dimensions: Dimensions::default(),
-                fiscal: Fiscal { ncm: "1".into(), cfop: "5102".into(), origin: 0 },
+                fiscal: Fiscal {
+                    ncm: "1".into(),
+                    cfop: "5102".into(),
+                    origin: 0,
+                },
             }],
             active: true,
         };
-        let DomainError::Invalid(errors) = draft.validate().unwrap_err() else { panic!() };
+        let DomainError::Invalid(errors) = draft.validate().unwrap_err() else {
+            panic!()
+        };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"name"));
         assert!(fields.contains(&"variants[0].compare_at_centavos"));

@@ -12,8 +12,12 @@ use crate::time::Timestamp;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Discount {
     /// Basis points of the subtotal: 1000 = 10 %.
-    Percent { basis_points: u32 },
-    Fixed { amount: Money },
+    Percent {
+        basis_points: u32,
+    },
+    Fixed {
+        amount: Money,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,10 +37,16 @@ pub struct Coupon {
 /// Normalise and check a coupon code: 3..=32 of `A-Z 0-9 - _`.
 pub fn parse_code(code: &str) -> Result<String, DomainError> {
     let c = code.trim().to_ascii_uppercase();
-    if (3..=32).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if (3..=32).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         Ok(c)
     } else {
-        Err(DomainError::field("coupon", "a coupon code has 3 to 32 letters, digits, '-' or '_'"))
+        Err(DomainError::field(
+            "coupon",
+            "a coupon code has 3 to 32 letters, digits, '-' or '_'",
+        ))
     }
 }
 
@@ -45,22 +55,36 @@ impl Coupon {
         let mut errors = Vec::new();
         match self.discount {
             Discount::Percent { basis_points } if basis_points == 0 || basis_points > 10_000 => {
-                errors.push(FieldError::new("basis_points", "a percent discount is between 0.01 % and 100 %"))
+                errors.push(FieldError::new(
+                    "basis_points",
+                    "a percent discount is between 0.01 % and 100 %",
+                ))
             }
-            Discount::Fixed { amount } if amount.centavos() <= 0 => {
-                errors.push(FieldError::new("amount_centavos", "a fixed discount must be positive"))
-            }
+            Discount::Fixed { amount } if amount.centavos() <= 0 => errors.push(FieldError::new(
+                "amount_centavos",
+                "a fixed discount must be positive",
+            )),
             _ => {}
         }
         if self.min_subtotal.centavos() < 0 {
-            errors.push(FieldError::new("min_subtotal_centavos", "the minimum subtotal cannot be negative"));
+            errors.push(FieldError::new(
+                "min_subtotal_centavos",
+                "the minimum subtotal cannot be negative",
+            ));
         }
         if let (Some(s), Some(e)) = (self.starts_at, self.ends_at)
             && e <= s
         {
-            errors.push(FieldError::new("ends_at", "the end must come after the start"));
+            errors.push(FieldError::new(
+                "ends_at",
+                "the end must come after the start",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(errors))
+        }
     }
 
     /// The discount this coupon gives on `subtotal` at `now`, or why it does not apply.
@@ -81,7 +105,10 @@ impl Coupon {
         if subtotal < self.min_subtotal {
             return Err(DomainError::field(
                 "coupon",
-                format!("this coupon needs a subtotal of at least {}", self.min_subtotal),
+                format!(
+                    "this coupon needs a subtotal of at least {}",
+                    self.min_subtotal
+                ),
             ));
         }
         let discount = match self.discount {
@@ -113,20 +140,36 @@ mod tests {
 
     #[test]
     fn a_percent_coupon_discounts_the_subtotal() {
-        let c = coupon(Discount::Percent { basis_points: 1_000 });
-        assert_eq!(c.discount_for(Money::from_centavos(10_000), Timestamp::from_secs(150)).unwrap().centavos(), 1_000);
+        let c = coupon(Discount::Percent {
+            basis_points: 1_000,
+        });
+        assert_eq!(
+            c.discount_for(Money::from_centavos(10_000), Timestamp::from_secs(150))
+                .unwrap()
+                .centavos(),
+            1_000
+        );
     }
 
     #[test]
     fn a_fixed_coupon_never_exceeds_the_subtotal() {
-        let mut c = coupon(Discount::Fixed { amount: Money::from_centavos(9_000) });
+        let mut c = coupon(Discount::Fixed {
+            amount: Money::from_centavos(9_000),
+        });
         c.min_subtotal = Money::from_centavos(0);
-        assert_eq!(c.discount_for(Money::from_centavos(5_000), Timestamp::from_secs(150)).unwrap().centavos(), 5_000);
+        assert_eq!(
+            c.discount_for(Money::from_centavos(5_000), Timestamp::from_secs(150))
+                .unwrap()
+                .centavos(),
+            5_000
+        );
     }
 
     #[test]
     fn an_expired_or_future_or_used_up_coupon_is_refused() {
-        let mut c = coupon(Discount::Percent { basis_points: 1_000 });
+        let mut c = coupon(Discount::Percent {
+            basis_points: 1_000,
+        });
         let s = Money::from_centavos(10_000);
         assert!(c.discount_for(s, Timestamp::from_secs(99)).is_err());
         assert!(c.discount_for(s, Timestamp::from_secs(200)).is_err());
@@ -136,8 +179,13 @@ mod tests {
 
     #[test]
     fn a_coupon_below_its_minimum_subtotal_is_refused() {
-        let c = coupon(Discount::Percent { basis_points: 1_000 });
-        assert!(c.discount_for(Money::from_centavos(4_999), Timestamp::from_secs(150)).is_err());
+        let c = coupon(Discount::Percent {
+            basis_points: 1_000,
+        });
+        assert!(
+            c.discount_for(Money::from_centavos(4_999), Timestamp::from_secs(150))
+                .is_err()
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -21,7 +24,10 @@ pub enum DomainError {
     Invalid(Vec<FieldError>),
     /// A state-machine move that is not allowed from the current state.
     #[error("cannot {action} an order that is {from}")]
-    IllegalTransition { action: &'static str, from: &'static str },
+    IllegalTransition {
+        action: &'static str,
+        from: &'static str,
+    },
     #[error("{0}")]
     Rule(String),
 }

@@ -32,8 +32,17 @@ pub struct Event {
 impl Event {
     pub fn new(event_type: &str, subject: impl Into<String>, data: serde_json::Value) -> Self {
         let mut attributes = BTreeMap::new();
-        attributes.insert("event_type".to_owned(), EventAttr::String(event_type.to_owned()));
-        Self { event_type: event_type.to_owned(), subject: subject.into(), customer_id: None, attributes, data }
+        attributes.insert(
+            "event_type".to_owned(),
+            EventAttr::String(event_type.to_owned()),
+        );
+        Self {
+            event_type: event_type.to_owned(),
+            subject: subject.into(),
+            customer_id: None,
+            attributes,
+            data,
+        }
     }
     pub fn attr(mut self, name: &str, value: EventAttr) -> Self {
         self.attributes.insert(name.to_owned(), value);

@@ -68,7 +68,10 @@ impl OrderStatus {
 
     /// Unpaid states: the order holds stock and waits for money.
     pub fn awaits_payment(self) -> bool {
-        matches!(self, OrderStatus::PendingPayment | OrderStatus::PaymentFailed)
+        matches!(
+            self,
+            OrderStatus::PendingPayment | OrderStatus::PaymentFailed
+        )
     }
 }
 
@@ -113,7 +116,10 @@ impl Address {
         let mut check = |name: &str, value: &str, max: usize| {
             let n = value.trim().chars().count();
             if n == 0 || n > max || value.chars().any(char::is_control) {
-                errors.push(FieldError::new(format!("{field}.{name}"), format!("required, at most {max} characters")));
+                errors.push(FieldError::new(
+                    format!("{field}.{name}"),
+                    format!("required, at most {max} characters"),
+                ));
             }
         };
         check("recipient", &self.recipient, 120);
@@ -124,9 +130,16 @@ impl Address {
         if let Some(c) = &self.complement
             && (c.chars().count() > 80 || c.chars().any(char::is_control))
         {
-            errors.push(FieldError::new(format!("{field}.complement"), "at most 80 characters"));
+            errors.push(FieldError::new(
+                format!("{field}.complement"),
+                "at most 80 characters",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(errors))
+        }
     }
 }
 
@@ -145,7 +158,9 @@ pub struct OrderLine {
 
 impl OrderLine {
     pub fn total(&self) -> Money {
-        self.unit_price.checked_mul(self.quantity).unwrap_or(Money::from_centavos(i64::MAX))
+        self.unit_price
+            .checked_mul(self.quantity)
+            .unwrap_or(Money::from_centavos(i64::MAX))
     }
 }
 
@@ -232,7 +247,10 @@ impl Order {
         let overflow = || DomainError::Rule("the order total is too large".into());
         let mut subtotal = Money::from_centavos(0);
         for line in &new.lines {
-            let t = line.unit_price.checked_mul(line.quantity).ok_or_else(overflow)?;
+            let t = line
+                .unit_price
+                .checked_mul(line.quantity)
+                .ok_or_else(overflow)?;
             subtotal = subtotal.checked_add(t).ok_or_else(overflow)?;
         }
         let (coupon, discount) = match new.coupon {
@@ -263,7 +281,11 @@ impl Order {
             pay_by: new.now.plus_secs(new.pay_within_secs),
             tracking_code: None,
             invoice_key: None,
-            history: vec![StatusChange { status: OrderStatus::PendingPayment, at: new.now, note: None }],
+            history: vec![StatusChange {
+                status: OrderStatus::PendingPayment,
+                at: new.now,
+                note: None,
+            }],
             version: 1,
         };
         let event = order.event("order.placed");
@@ -278,7 +300,10 @@ impl Order {
     }
 
     fn illegal(&self, action: &'static str) -> DomainError {
-        DomainError::IllegalTransition { action, from: self.status.as_str() }
+        DomainError::IllegalTransition {
+            action,
+            from: self.status.as_str(),
+        }
     }
 
     /// Payment confirmed. Yields `order.paid`.
@@ -312,7 +337,10 @@ impl Order {
     /// Handed to the carrier. Goods may only travel with their invoice, so only from `invoiced`.
     pub fn ship(&mut self, at: Timestamp, tracking_code: &str) -> Result<Event, DomainError> {
         let code = tracking_code.trim();
-        if code.is_empty() || code.len() > MAX_TRACKING_LEN || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if code.is_empty()
+            || code.len() > MAX_TRACKING_LEN
+            || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(DomainError::field(
                 "tracking_code",
                 format!("a tracking code has 1 to {MAX_TRACKING_LEN} letters, digits or '-'"),
@@ -337,14 +365,25 @@ impl Order {
     /// Cancel: unpaid orders just give stock back; paid ones also need a refund.
     pub fn cancel(&mut self, at: Timestamp, reason: &str) -> Result<(Event, Unwind), DomainError> {
         let unwind = match self.status {
-            s if s.awaits_payment() => Unwind { restock: true, refund: false },
-            OrderStatus::Paid => Unwind { restock: true, refund: true },
+            s if s.awaits_payment() => Unwind {
+                restock: true,
+                refund: false,
+            },
+            OrderStatus::Paid => Unwind {
+                restock: true,
+                refund: true,
+            },
             _ => return Err(self.illegal("cancel")),
         };
-        self.move_to(OrderStatus::Cancelled, at, Some(reason.chars().take(200).collect()));
-        let event = self
-            .event("order.cancelled")
-            .attr("refund", EventAttr::String(if unwind.refund { "yes" } else { "no" }.into()));
+        self.move_to(
+            OrderStatus::Cancelled,
+            at,
+            Some(reason.chars().take(200).collect()),
+        );
+        let event = self.event("order.cancelled").attr(
+            "refund",
+            EventAttr::String(if unwind.refund { "yes" } else { "no" }.into()),
+        );
         Ok((event, unwind))
     }
 
@@ -354,10 +393,18 @@ impl Order {
             return Err(self.illegal("expire"));
         }
         if at < self.pay_by {
-            return Err(DomainError::Rule("the order's payment deadline has not passed".into()));
+            return Err(DomainError::Rule(
+                "the order's payment deadline has not passed".into(),
+            ));
         }
         self.move_to(OrderStatus::Expired, at, None);
-        Ok((self.event("order.expired"), Unwind { restock: true, refund: false }))
+        Ok((
+            self.event("order.expired"),
+            Unwind {
+                restock: true,
+                refund: false,
+            },
+        ))
     }
 
     /// An event about this order with the attributes subscriptions filter on.
@@ -375,7 +422,10 @@ impl Order {
         )
         .for_customer(self.customer_id.clone())
         .attr("order_total", EventAttr::Number(self.total.centavos()))
-        .attr("payment_method", EventAttr::String(self.payment_method.as_str().into()))
+        .attr(
+            "payment_method",
+            EventAttr::String(self.payment_method.as_str().into()),
+        )
         .attr("status", EventAttr::String(self.status.as_str().into()))
     }
 }
@@ -416,7 +466,12 @@ mod tests {
                 uf: Uf::parse("SP").unwrap(),
                 cep: Cep::parse("01310100").unwrap(),
             },
-            shipping: ShippingChoice { method_id: "pac".into(), name: "PAC".into(), price: Money::from_centavos(1_590), days: 3 },
+            shipping: ShippingChoice {
+                method_id: "pac".into(),
+                name: "PAC".into(),
+                price: Money::from_centavos(1_590),
+                days: 3,
+            },
             coupon: Some(("DEZ".into(), Money::from_centavos(1_000))),
             payment_method: PaymentMethod::Pix,
             now: Timestamp::from_secs(1_000),
@@ -433,13 +488,19 @@ mod tests {
         assert_eq!(o.total.centavos(), 10_000 - 1_000 + 1_590);
         assert_eq!(o.status, OrderStatus::PendingPayment);
         assert_eq!(o.pay_by, Timestamp::from_secs(2_800));
-        assert_eq!(o.event("order.placed").attributes["order_total"], EventAttr::Number(10_590));
+        assert_eq!(
+            o.event("order.placed").attributes["order_total"],
+            EventAttr::Number(10_590)
+        );
     }
 
     #[test]
     fn an_order_cannot_ship_before_it_is_invoiced() {
         let mut o = sample_order();
-        assert!(matches!(o.ship(Timestamp::from_secs(1), "BR1"), Err(DomainError::IllegalTransition { .. })));
+        assert!(matches!(
+            o.ship(Timestamp::from_secs(1), "BR1"),
+            Err(DomainError::IllegalTransition { .. })
+        ));
         o.pay(Timestamp::from_secs(2), "pix-1").unwrap();
         assert!(o.ship(Timestamp::from_secs(3), "BR1").is_err());
         o.invoice(Timestamp::from_secs(4), "3517...").unwrap();
@@ -455,7 +516,13 @@ mod tests {
         let mut o = sample_order();
         o.pay(Timestamp::from_secs(2), "x").unwrap();
         let (_, unwind) = o.cancel(Timestamp::from_secs(3), "customer asked").unwrap();
-        assert_eq!(unwind, Unwind { restock: true, refund: true });
+        assert_eq!(
+            unwind,
+            Unwind {
+                restock: true,
+                refund: true
+            }
+        );
         assert!(o.cancel(Timestamp::from_secs(4), "again").is_err());
     }
 

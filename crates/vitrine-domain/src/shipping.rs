@@ -62,7 +62,10 @@ impl RateTable {
                     return Err(format!("shipping method {}: CEP ranges are 8 digits", m.id));
                 };
                 if a > b || z.base_centavos < 0 || z.per_kg_centavos < 0 {
-                    return Err(format!("shipping method {}: bad zone {}..{}", m.id, z.cep_from, z.cep_to));
+                    return Err(format!(
+                        "shipping method {}: bad zone {}..{}",
+                        m.id, z.cep_from, z.cep_to
+                    ));
                 }
             }
         }
@@ -75,7 +78,9 @@ impl RateTable {
         if weight_g > MAX_WEIGHT_G {
             return Vec::new();
         }
-        let Some(dest) = cep_number(cep.as_str()) else { return Vec::new() };
+        let Some(dest) = cep_number(cep.as_str()) else {
+            return Vec::new();
+        };
         let extra_kg = (weight_g.max(1).div_ceil(1000) - 1) as i64;
         let mut quotes: Vec<Quote> = self
             .methods
@@ -103,7 +108,9 @@ impl RateTable {
 }
 
 fn cep_number(s: &str) -> Option<u32> {
-    (s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 impl Default for RateTable {
@@ -165,23 +172,44 @@ mod tests {
     fn every_started_kilogram_after_the_first_costs_extra() {
         let t = RateTable::default();
         let cep = Cep::parse("01310-100").unwrap();
-        let one = t.quote(&cep, 1_000, Money::from_centavos(0))[0].price.centavos();
-        let two = t.quote(&cep, 1_001, Money::from_centavos(0))[0].price.centavos();
+        let one = t.quote(&cep, 1_000, Money::from_centavos(0))[0]
+            .price
+            .centavos();
+        let two = t.quote(&cep, 1_001, Money::from_centavos(0))[0]
+            .price
+            .centavos();
         assert_eq!(one, 1_590);
         assert_eq!(two, 1_890);
     }
 
     #[test]
     fn free_shipping_applies_to_the_cheapest_method_above_the_threshold() {
-        let t = RateTable { free_above_centavos: Some(20_000), ..RateTable::default() };
+        let t = RateTable {
+            free_above_centavos: Some(20_000),
+            ..RateTable::default()
+        };
         let cep = Cep::parse("01310100").unwrap();
-        assert_eq!(t.quote(&cep, 500, Money::from_centavos(20_000))[0].price.centavos(), 0);
-        assert_ne!(t.quote(&cep, 500, Money::from_centavos(19_999))[0].price.centavos(), 0);
+        assert_eq!(
+            t.quote(&cep, 500, Money::from_centavos(20_000))[0]
+                .price
+                .centavos(),
+            0
+        );
+        assert_ne!(
+            t.quote(&cep, 500, Money::from_centavos(19_999))[0]
+                .price
+                .centavos(),
+            0
+        );
     }
 
     #[test]
     fn parcels_over_the_weight_limit_get_no_quote() {
         let cep = Cep::parse("01310100").unwrap();
-        assert!(RateTable::default().quote(&cep, MAX_WEIGHT_G + 1, Money::from_centavos(0)).is_empty());
+        assert!(
+            RateTable::default()
+                .quote(&cep, MAX_WEIGHT_G + 1, Money::from_centavos(0))
+                .is_empty()
+        );
     }
 }

@@ -10,7 +10,9 @@ use vitrine_app::cart::{CartView, PricedLine};
 use vitrine_app::catalog::ProductView;
 use vitrine_app::customers::{Language, Profile, SavedAddress};
 use vitrine_domain::br::{Cep, TaxId, Uf};
-use vitrine_domain::catalog::{Category, CategoryNode, Dimensions, Fiscal, Product, ProductDraft, Sku, Slug, Variant};
+use vitrine_domain::catalog::{
+    Category, CategoryNode, Dimensions, Fiscal, Product, ProductDraft, Sku, Slug, Variant,
+};
 use vitrine_domain::contact::Phone;
 use vitrine_domain::coupon::{Coupon, Discount};
 use vitrine_domain::order::{Address, Order, PaymentMethod};
@@ -19,14 +21,22 @@ use vitrine_domain::{FieldError, Money, Timestamp};
 pub fn rfc3339(t: Timestamp) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.millis()) * 1_000_000)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
 pub fn parse_rfc3339(field: &str, s: &str) -> Result<Timestamp, FieldError> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map(|d| Timestamp::from_millis((d.unix_timestamp_nanos() / 1_000_000) as i64))
-        .map_err(|_| FieldError::new(field, "expected an RFC 3339 time like 2026-12-01T00:00:00-03:00"))
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "expected an RFC 3339 time like 2026-12-01T00:00:00-03:00",
+            )
+        })
 }
 
 pub const CURRENCY: &str = "BRL";
@@ -163,7 +173,10 @@ impl From<&CategoryNode> for CategoryDto {
 
 impl From<&Category> for CategoryDto {
     fn from(c: &Category) -> Self {
-        CategoryDto::from(&CategoryNode { category: c.clone(), children: vec![] })
+        CategoryDto::from(&CategoryNode {
+            category: c.clone(),
+            children: vec![],
+        })
     }
 }
 
@@ -241,7 +254,12 @@ impl ProductInput {
                     options: v.options,
                     price: Money::from_centavos(v.price_centavos),
                     compare_at: v.compare_at_centavos.map(Money::from_centavos),
-                    dimensions: Dimensions { weight_g: v.weight_g, length_cm: v.length_cm, width_cm: v.width_cm, height_cm: v.height_cm },
+                    dimensions: Dimensions {
+                        weight_g: v.weight_g,
+                        length_cm: v.length_cm,
+                        width_cm: v.width_cm,
+                        height_cm: v.height_cm,
+                    },
                     fiscal: Fiscal {
                         ncm: v.ncm.unwrap_or_else(|| default_fiscal.ncm.clone()),
                         cfop: v.cfop.unwrap_or_else(|| default_fiscal.cfop.clone()),
@@ -358,7 +376,10 @@ impl From<CartView> for CartDto {
                 options: variant.map(|v| v.options.clone()).unwrap_or_default(),
                 image: l.product.as_ref().and_then(|p| p.images.first().cloned()),
                 unit_price_centavos: l.unit_price.map(Money::centavos),
-                line_total_centavos: l.unit_price.and_then(|p| p.checked_mul(l.line.quantity)).map(Money::centavos),
+                line_total_centavos: l
+                    .unit_price
+                    .and_then(|p| p.checked_mul(l.line.quantity))
+                    .map(Money::centavos),
             }
         };
         Self {
@@ -390,7 +411,16 @@ pub struct AddressDto {
 
 impl From<AddressDto> for Address {
     fn from(a: AddressDto) -> Self {
-        Address { recipient: a.recipient, street: a.street, number: a.number, complement: a.complement, district: a.district, city: a.city, uf: a.uf, cep: a.cep }
+        Address {
+            recipient: a.recipient,
+            street: a.street,
+            number: a.number,
+            complement: a.complement,
+            district: a.district,
+            city: a.city,
+            uf: a.uf,
+            cep: a.cep,
+        }
     }
 }
 
@@ -427,7 +457,11 @@ pub struct SavedAddressDto {
 
 impl From<&SavedAddress> for SavedAddressDto {
     fn from(s: &SavedAddress) -> Self {
-        Self { id: s.id.clone(), label: s.label.clone(), address: (&s.address).into() }
+        Self {
+            id: s.id.clone(),
+            label: s.label.clone(),
+            address: (&s.address).into(),
+        }
     }
 }
 
@@ -634,7 +668,15 @@ impl From<&Order> for OrderDto {
             pay_by: rfc3339(o.pay_by),
             tracking_code: o.tracking_code.clone(),
             invoice_key: o.invoice_key.clone(),
-            history: o.history.iter().map(|h| StatusChangeDto { status: h.status.as_str().into(), at: rfc3339(h.at), note: h.note.clone() }).collect(),
+            history: o
+                .history
+                .iter()
+                .map(|h| StatusChangeDto {
+                    status: h.status.as_str().into(),
+                    at: rfc3339(h.at),
+                    note: h.note.clone(),
+                })
+                .collect(),
             version: o.version,
         }
     }
@@ -711,13 +753,21 @@ impl CouponInput {
         let mut errors = Vec::new();
         let discount = match (self.kind.as_str(), self.basis_points, self.amount_centavos) {
             ("percent", Some(bp), None) => Some(Discount::Percent { basis_points: bp }),
-            ("fixed", None, Some(a)) => Some(Discount::Fixed { amount: Money::from_centavos(a) }),
+            ("fixed", None, Some(a)) => Some(Discount::Fixed {
+                amount: Money::from_centavos(a),
+            }),
             ("percent", _, _) => {
-                errors.push(FieldError::new("basis_points", "a percent coupon needs basis_points and no amount_centavos"));
+                errors.push(FieldError::new(
+                    "basis_points",
+                    "a percent coupon needs basis_points and no amount_centavos",
+                ));
                 None
             }
             ("fixed", _, _) => {
-                errors.push(FieldError::new("amount_centavos", "a fixed coupon needs amount_centavos and no basis_points"));
+                errors.push(FieldError::new(
+                    "amount_centavos",
+                    "a fixed coupon needs amount_centavos and no basis_points",
+                ));
                 None
             }
             _ => {

@@ -39,7 +39,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Body too large", "the request body is larger than this endpoint accepts")
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Body too large",
+                    "the request body is larger than this endpoint accepts",
+                )
             } else {
                 Problem::bad_request("unreadable-body", "the request body could not be read")
             }
@@ -57,14 +62,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             let path = err.path().to_string();
             let inner = err.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                return Err(Problem::bad_request("malformed-json", format!("the body is not valid JSON: {inner}")));
+                return Err(Problem::bad_request(
+                    "malformed-json",
+                    format!("the body is not valid JSON: {inner}"),
+                ));
             }
-            let field = if path == "." { "body".to_owned() } else { path };
             // serde's messages carry the position; keep only the reason.
             let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-            Err(Problem::validation(vec![FieldError::new(field, message)]))
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            Err(Problem::validation(vec![FieldError::new(
+                field_of(&path, &message),
+                message,
+            )]))
         }
+    }
+}
+
+/// The field a serde error is about: its path, completed with the name of a missing field
+/// (serde reports those at the parent's path).
+fn field_of(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (p, Some(name)) => format!("{p}.{name}"),
+        (p, None) => p.to_owned(),
     }
 }
 
@@ -77,11 +105,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
-            let field = err.path().to_string();
-            let message = err.into_inner().to_string();
-            Problem::validation(vec![FieldError::new(if field == "." { "query".into() } else { field }, message)])
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                Problem::validation(vec![FieldError::new(field_of(&path, &message), message)])
+            })
     }
 }
 
@@ -93,7 +123,9 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         match bearer(parts) {
-            None => Err(Problem::unauthenticated("send an access token: Authorization: Bearer <token>")),
+            None => Err(Problem::unauthenticated(
+                "send an access token: Authorization: Bearer <token>",
+            )),
             Some(token) => state.verify(token).map(Auth),
         }
     }
@@ -116,7 +148,9 @@ impl FromRequestParts<AppState> for MaybeAuth {
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// `If-Match: "N"` → the version N the caller last saw.
@@ -126,13 +160,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
         let s = v.to_str().unwrap_or("").trim();
         let s = s.strip_prefix("W/").unwrap_or(s);
         s.trim_matches('"')
             .parse()
             .map(|n| IfMatch(Some(n)))
-            .map_err(|_| Problem::bad_request("bad-if-match", "If-Match must be an ETag this API returned, like \"3\""))
+            .map_err(|_| {
+                Problem::bad_request(
+                    "bad-if-match",
+                    "If-Match must be an ETag this API returned, like \"3\"",
+                )
+            })
     }
 }
 
@@ -147,11 +188,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let v = parts
-            .headers
-            .get("idempotency-key")
-            .ok_or_else(|| Problem::validation(vec![FieldError::new("Idempotency-Key", "this request needs an Idempotency-Key header")]))?;
-        let s = v.to_str().map_err(|_| Problem::validation(vec![FieldError::new("Idempotency-Key", "visible ASCII only")]))?;
+        let v = parts.headers.get("idempotency-key").ok_or_else(|| {
+            Problem::validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "this request needs an Idempotency-Key header",
+            )])
+        })?;
+        let s = v.to_str().map_err(|_| {
+            Problem::validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "visible ASCII only",
+            )])
+        })?;
         Ok(IdempotencyKey(s.to_owned()))
     }
 }
@@ -163,7 +211,14 @@ impl<S: Send + Sync> FromRequestParts<S> for CartToken {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        Ok(CartToken(parts.headers.get("x-cart-token").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())))
+        Ok(CartToken(
+            parts
+                .headers
+                .get("x-cart-token")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+        ))
     }
 }
 
@@ -174,7 +229,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
         Ok(ClientAddr(peer.map(|c| c.0.ip().to_string())))
     }
 }

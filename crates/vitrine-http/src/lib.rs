@@ -54,7 +54,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -67,8 +70,12 @@ pub fn api() -> (Router<AppState>, Router<AppState>, OpenApiDoc) {
         .merge(routes::cart::router())
         .merge(routes::me::router())
         .merge(routes::orders::router());
-    let (public, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
-    let (admin, admin_doc) = OpenApiRouter::new().nest("/api/v1/admin", routes::admin::router()).split_for_parts();
+    let (public, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts();
+    let (admin, admin_doc) = OpenApiRouter::new()
+        .nest("/api/v1/admin", routes::admin::router())
+        .split_for_parts();
     doc.merge(admin_doc);
     (public, admin, doc)
 }
@@ -81,17 +88,37 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public)
         .merge(admin.route_layer(admin_guard))
-        .route("/api/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json.clone()) }))
+        .route(
+            "/api/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc_json.clone(),
+                )
+            }),
+        )
         .route("/api/docs", get(|| async { Html(DOCS_PAGE) }))
-        .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/ready", get(ready))
         .route("/.well-known/jwks.json", get(jwks))
         .fallback(|| async { Problem::not_found("route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(log_requests))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .with_state(state)
 }
 
@@ -100,7 +127,13 @@ async fn ready(State(s): State<AppState>) -> Response {
         Ok(()) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(why) => {
             tracing::warn!(reason = %why, "not ready");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "a dependency does not answer").into_response()
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Not ready",
+                "a dependency does not answer",
+            )
+            .into_response()
         }
     }
 }
@@ -108,14 +141,20 @@ async fn ready(State(s): State<AppState>) -> Response {
 async fn jwks(State(s): State<AppState>) -> Response {
     match &s.jwks {
         Some(k) => axum::Json(k.as_ref().clone()).into_response(),
-        None => Problem::not_found("key set (the identity provider serves its own)").into_response(),
+        None => {
+            Problem::not_found("key set (the identity provider serves its own)").into_response()
+        }
     }
 }
 
 /// One log line per request with the route template (never the raw URL: it may hold personal
 /// data), status and duration; 5xx causes are logged here, once.
 async fn log_requests(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let start = std::time::Instant::now();
     let res = next.run(req).await;

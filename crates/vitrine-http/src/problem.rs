@@ -27,13 +27,23 @@ pub struct Problem {
     /// Invalid fields, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldErrorDto>,
+    /// Members some problem types add (boxed: most problems have none).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<Extra>>,
+}
+
+/// Extension members and out-of-band details of a problem.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Extra {
     /// The SKU that is short, for out-of-stock problems.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
+    /// Units available of that SKU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The cause of a 5xx: logged, never sent.
     #[serde(skip)]
     pub cause: Option<String>,
 }
@@ -46,7 +56,10 @@ pub struct FieldErrorDto {
 
 impl From<FieldError> for FieldErrorDto {
     fn from(e: FieldError) -> Self {
-        Self { field: e.field, message: e.message }
+        Self {
+            field: e.field,
+            message: e.message,
+        }
     }
 }
 
@@ -62,10 +75,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
-            sku: None,
-            available: None,
-            retry_after: None,
-            cause: None,
+            extra: None,
         }
     }
 
@@ -74,7 +84,12 @@ impl Problem {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input", detail);
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            detail,
+        );
         p.errors = errors.into_iter().map(Into::into).collect();
         p
     }
@@ -84,20 +99,43 @@ impl Problem {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            detail,
+        )
     }
 
     pub fn forbidden() -> Self {
-        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "this needs the admin group")
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            "this needs the admin group",
+        )
     }
 
     pub fn internal(cause: impl Into<String>) -> Self {
-        let mut p = Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; it has been logged");
-        p.cause = Some(cause.into());
+        let mut p = Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "something went wrong on our side; it has been logged",
+        );
+        p.extra = Some(Box::new(Extra {
+            cause: Some(cause.into()),
+            ..Extra::default()
+        }));
         p
     }
 }
@@ -115,20 +153,48 @@ impl From<AppError> for Problem {
                     "Out of stock",
                     format!("not enough stock for SKU {sku}: {available} available"),
                 );
-                p.sku = Some(sku);
-                p.available = Some(available.max(0));
+                p.extra = Some(Box::new(Extra {
+                    sku: Some(sku),
+                    available: Some(available.max(0)),
+                    ..Extra::default()
+                }));
                 p
             }
-            e @ AppError::VersionMismatch(_) => Problem::new(S::PRECONDITION_FAILED, "version-mismatch", "Changed by someone else", e.to_string()),
-            e @ AppError::PreconditionRequired => Problem::new(S::PRECONDITION_REQUIRED, "precondition-required", "If-Match required", e.to_string()),
-            e @ AppError::IdempotencyMismatch => Problem::new(S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency-Key reused", e.to_string()),
+            e @ AppError::VersionMismatch(_) => Problem::new(
+                S::PRECONDITION_FAILED,
+                "version-mismatch",
+                "Changed by someone else",
+                e.to_string(),
+            ),
+            e @ AppError::PreconditionRequired => Problem::new(
+                S::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+                e.to_string(),
+            ),
+            e @ AppError::IdempotencyMismatch => Problem::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                e.to_string(),
+            ),
             AppError::Conflict(m) => Problem::new(S::CONFLICT, "conflict", "Conflict", m),
-            AppError::Rule(m) => Problem::new(S::UNPROCESSABLE_ENTITY, "rule", "Not allowed now", m),
+            AppError::Rule(m) => {
+                Problem::new(S::UNPROCESSABLE_ENTITY, "rule", "Not allowed now", m)
+            }
             AppError::Unauthenticated => Problem::unauthenticated("sign in first"),
             AppError::Forbidden => Problem::forbidden(),
             AppError::TooManyRequests { retry_after_secs } => {
-                let mut p = Problem::new(S::TOO_MANY_REQUESTS, "too-many-requests", "Too many attempts", format!("try again in {retry_after_secs} s"));
-                p.retry_after = Some(retry_after_secs);
+                let mut p = Problem::new(
+                    S::TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    "Too many attempts",
+                    format!("try again in {retry_after_secs} s"),
+                );
+                p.extra = Some(Box::new(Extra {
+                    retry_after: Some(retry_after_secs),
+                    ..Extra::default()
+                }));
                 p
             }
             AppError::Identity(e) => identity_problem(e),
@@ -141,31 +207,50 @@ fn identity_problem(e: IdentityError) -> Problem {
     use StatusCode as S;
     let detail = e.to_string();
     match e {
-        IdentityError::NotAuthorized | IdentityError::InvalidRefreshToken => Problem::new(S::UNAUTHORIZED, "not-authorized", "Not authorized", detail),
-        IdentityError::NotConfirmed => Problem::new(S::FORBIDDEN, "not-confirmed", "Account not confirmed", detail),
-        IdentityError::CodeMismatch => Problem::new(S::BAD_REQUEST, "code-mismatch", "Wrong code", detail),
+        IdentityError::NotAuthorized | IdentityError::InvalidRefreshToken => {
+            Problem::new(S::UNAUTHORIZED, "not-authorized", "Not authorized", detail)
+        }
+        IdentityError::NotConfirmed => Problem::new(
+            S::FORBIDDEN,
+            "not-confirmed",
+            "Account not confirmed",
+            detail,
+        ),
+        IdentityError::CodeMismatch => {
+            Problem::new(S::BAD_REQUEST, "code-mismatch", "Wrong code", detail)
+        }
         IdentityError::UserExists => Problem::new(S::CONFLICT, "conflict", "Conflict", detail),
         IdentityError::UserNotFound => Problem::not_found("user"),
-        IdentityError::InvalidPassword(m) => Problem::validation(vec![FieldError::new("password", m)]),
-        IdentityError::InvalidParameter(m) => Problem::validation(vec![FieldError::new("email", m)]),
-        IdentityError::TooManyAttempts { retry_after_secs } => AppError::TooManyRequests { retry_after_secs }.into(),
+        IdentityError::InvalidPassword(m) => {
+            Problem::validation(vec![FieldError::new("password", m)])
+        }
+        IdentityError::InvalidParameter(m) => {
+            Problem::validation(vec![FieldError::new("email", m)])
+        }
+        IdentityError::TooManyAttempts { retry_after_secs } => {
+            AppError::TooManyRequests { retry_after_secs }.into()
+        }
         IdentityError::Unavailable(err) => Problem::internal(format!("{err:#}")),
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, body).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let extra = self.extra.map(|e| *e).unwrap_or_default();
+        if let Some(secs) = extra.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Some(cause) = self.cause {
+        if let Some(cause) = extra.cause {
             res.extensions_mut().insert(ErrorCause(cause));
         }
         res

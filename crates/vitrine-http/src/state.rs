@@ -21,7 +21,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(app: Arc<App>, verifier: TokenVerifier, jwks: Option<Jwks>) -> Self {
-        Self { app, verifier: Arc::new(verifier), jwks: jwks.map(Arc::new), listing_cache: Arc::default() }
+        Self {
+            app,
+            verifier: Arc::new(verifier),
+            jwks: jwks.map(Arc::new),
+            listing_cache: Arc::default(),
+        }
     }
 
     /// Verify an access token now.
@@ -42,7 +47,13 @@ pub(crate) struct ListingCache {
 impl ListingCache {
     const MAX: usize = 2_000;
 
-    pub(crate) fn get(&self, query: &str, generation: u64, now_ms: i64, max_age_ms: i64) -> Option<Bytes> {
+    pub(crate) fn get(
+        &self,
+        query: &str,
+        generation: u64,
+        now_ms: i64,
+        max_age_ms: i64,
+    ) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (g, at, bytes) = entries.get(query)?;
         (*g == generation && now_ms - at < max_age_ms).then(|| bytes.clone())

@@ -17,6 +17,8 @@
 //!   object or the new one, never a part, and a put that returned survives a crash. The sidecar
 //!   is replaced the same way just before the data; a crash between the two renames can leave
 //!   the new type with the old bytes, the one window this layout accepts.
+//! - Two concurrent puts of one key: the last rename wins, and the type may come from the other
+//!   put (callers that care about this write a key once, e.g. an invoice per number).
 //! - One key cannot be both an object and a "folder" of other objects (`a` and `a/b`), unlike S3:
 //!   such a put fails as `Unavailable` with the reason.
 

@@ -28,9 +28,11 @@
 //!   cost one argon2 verification (against a dummy hash for unknown e-mails), so neither the
 //!   answer nor its timing reveals who is registered. `NotConfirmed` is said only after the
 //!   password verified. Flows that send a code answer the same whether the e-mail exists or not.
-//! - Sign-in failures are rate-limited in memory, per e-mail and per client address; code mails
-//!   are limited per e-mail. The limits reset when the process restarts: they slow down online
-//!   guessing, the argon2 cost and the code try budget are what bound it.
+//! - Sign-in failures are rate-limited in memory, per e-mail (known or not) and per client
+//!   address; an attempt counts from its start and is forgiven when the password verifies, so
+//!   parallel requests cannot slip past the limit. Code mails are limited per e-mail. The limits
+//!   reset when the process restarts and are per process: they slow online guessing down; the
+//!   argon2 cost and the code try budget are what bound it.
 //! - A password reset bumps the user's `session_gen`, which revokes every refresh token issued
 //!   before it. Access and id tokens already issued stay valid until they expire, as with Cognito:
 //!   they are verified offline.
@@ -450,8 +452,7 @@ impl LocalIdentity {
         ops.extend(then().await?);
         match self.table.write(ops).await {
             Ok(()) => Ok(()),
-            Err(TableError::ConditionFailed { index: 0 }) => Err(IdentityError::CodeMismatch),
-            // The user vanished meanwhile: no one to confirm.
+            // Operation 0 failing: the code was used meanwhile; a later one: the user vanished.
             Err(TableError::ConditionFailed { .. }) => Err(IdentityError::CodeMismatch),
             Err(e) => Err(table_error(e)),
         }

@@ -95,6 +95,10 @@ const UPSERT: &str = "INSERT INTO items (pk, sk, attrs, gsi1pk, gsi1sk, gsi2pk, 
 
 /// The Table port on a SQLite file. Cheap to clone; all clones share one writer thread and one
 /// pool of readers.
+///
+/// Dropping the last clone waits for the writer to finish the requests already queued (each a
+/// few milliseconds), so it briefly blocks the dropping thread, even inside an async task.
+/// A write whose caller stopped waiting (a dropped future) is still applied if it was queued.
 #[derive(Clone)]
 pub struct SqliteTable {
     inner: Arc<Inner>,

@@ -27,20 +27,46 @@ pub struct Store {
 
 /// Where each part lives inside the data folder.
 pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
-    [data_dir.join("vitrine.db"), data_dir.join("blobs"), data_dir.join("mail"), data_dir.join("keys")]
+    [
+        data_dir.join("vitrine.db"),
+        data_dir.join("blobs"),
+        data_dir.join("mail"),
+        data_dir.join("keys"),
+    ]
 }
 
 /// Build the store on the embedded adapters, creating the data folder on first use.
 pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     let [db, blobs, mail, keys] = paths(&config.data_dir);
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     let ids: Arc<dyn Ids> = Arc::new(UlidIds);
-    let table = Arc::new(SqliteTable::open(&db, clock.clone()).with_context(|| format!("opening the database {}", db.display()))?);
-    let blobs = Arc::new(FsBlobs::open(&blobs).with_context(|| format!("opening the blob folder {}", blobs.display()))?);
-    let mailer = Arc::new(FileMailer::open(&mail, &config.mail_from).with_context(|| format!("opening the mail folder {}", mail.display()))?.with_clock(clock.clone()));
+    let table = Arc::new(
+        SqliteTable::open(&db, clock.clone())
+            .with_context(|| format!("opening the database {}", db.display()))?,
+    );
+    let blobs = Arc::new(
+        FsBlobs::open(&blobs)
+            .with_context(|| format!("opening the blob folder {}", blobs.display()))?,
+    );
+    let mailer = Arc::new(
+        FileMailer::open(&mail, &config.mail_from)
+            .with_context(|| format!("opening the mail folder {}", mail.display()))?
+            .with_clock(clock.clone()),
+    );
     let mut identity_config = LocalIdentityConfig::new(keys, config.public_url.clone(), CLIENT_ID);
-    identity_config.argon2 = Argon2Cost { memory_kib: config.argon2_memory_kib, ..Argon2Cost::default() };
-    let identity = LocalIdentity::open(identity_config, table.clone(), mailer.clone(), clock.clone(), ids.clone()).context("starting the identity provider")?;
+    identity_config.argon2 = Argon2Cost {
+        memory_kib: config.argon2_memory_kib,
+        ..Argon2Cost::default()
+    };
+    let identity = LocalIdentity::open(
+        identity_config,
+        table.clone(),
+        mailer.clone(),
+        clock.clone(),
+        ids.clone(),
+    )
+    .context("starting the identity provider")?;
     let verifier = identity.verifier();
     let jwks = identity.jwks();
     let settings = Settings {
@@ -50,8 +76,19 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         catalog_cache_secs: config.catalog_cache_secs,
         ..Settings::default()
     };
-    let ports = Ports { table, blobs, identity: Arc::new(identity), mailer, clock, ids };
-    Ok(Store { app: App::new(ports, settings), verifier, jwks })
+    let ports = Ports {
+        table,
+        blobs,
+        identity: Arc::new(identity),
+        mailer,
+        clock,
+        ids,
+    };
+    Ok(Store {
+        app: App::new(ports, settings),
+        verifier,
+        jwks,
+    })
 }
 
 /// Build with the system clock.

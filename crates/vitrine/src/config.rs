@@ -95,23 +95,50 @@ impl Config {
             None if Path::new("vitrine.toml").exists() => read_file(Path::new("vitrine.toml"))?,
             None => FileSettings::default(),
         };
-        let listen = flags.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-        let public_url = flags.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
+        let listen = flags
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = flags
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
         let log_format = match flags.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => bail!("log format must be text or json, not {other:?}"),
         };
         let config = Config {
-            data_dir: flags.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            data_dir: flags
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
             listen,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            mail_from: flags.mail_from.clone().or(file.mail_from).unwrap_or_else(|| "vitrine <loja@vitrine.localhost>".into()),
-            pay_within_minutes: flags.pay_within_minutes.or(file.pay_within_minutes).unwrap_or(30),
-            low_stock_threshold: flags.low_stock_threshold.or(file.low_stock_threshold).unwrap_or(5),
-            catalog_cache_secs: flags.catalog_cache_secs.or(file.catalog_cache_secs).unwrap_or(10),
+            mail_from: flags
+                .mail_from
+                .clone()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "vitrine <loja@vitrine.localhost>".into()),
+            pay_within_minutes: flags
+                .pay_within_minutes
+                .or(file.pay_within_minutes)
+                .unwrap_or(30),
+            low_stock_threshold: flags
+                .low_stock_threshold
+                .or(file.low_stock_threshold)
+                .unwrap_or(5),
+            catalog_cache_secs: flags
+                .catalog_cache_secs
+                .or(file.catalog_cache_secs)
+                .unwrap_or(10),
             seed: !(flags.no_seed || file.no_seed.unwrap_or(false)),
-            argon2_memory_kib: flags.argon2_memory_kib.or(file.argon2_memory_kib).unwrap_or(19_456),
+            argon2_memory_kib: flags
+                .argon2_memory_kib
+                .or(file.argon2_memory_kib)
+                .unwrap_or(19_456),
             log_format,
             rate_table: file.shipping.unwrap_or_default(),
         };
@@ -135,13 +162,16 @@ impl Config {
         if !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
             bail!("public_url must start with http:// or https://");
         }
-        self.rate_table.validate().map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
+        self.rate_table
+            .validate()
+            .map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
         Ok(())
     }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading settings file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading settings file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("settings file {} is not valid", path.display()))
 }
 
@@ -151,7 +181,11 @@ mod tests {
 
     #[test]
     fn defaults_need_no_file_and_no_flags() {
-        let c = Config::resolve(&Flags { config: None, ..Flags::default() }).unwrap();
+        let c = Config::resolve(&Flags {
+            config: None,
+            ..Flags::default()
+        })
+        .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert!(c.seed);
@@ -162,7 +196,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
         std::fs::write(&path, "listne = \"127.0.0.1:1\"\n").unwrap();
-        let err = Config::resolve(&Flags { config: Some(path), ..Flags::default() }).unwrap_err();
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            ..Flags::default()
+        })
+        .unwrap_err();
         assert!(format!("{err:#}").contains("listne"), "{err:#}");
     }
 
@@ -171,7 +209,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
         std::fs::write(&path, "pay_within_minutes = 10\nlow_stock_threshold = 2\n").unwrap();
-        let c = Config::resolve(&Flags { config: Some(path), pay_within_minutes: Some(45), ..Flags::default() }).unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path),
+            pay_within_minutes: Some(45),
+            ..Flags::default()
+        })
+        .unwrap();
         assert_eq!(c.pay_within_minutes, 45);
         assert_eq!(c.low_stock_threshold, 2);
     }

@@ -82,14 +82,26 @@ struct Group {
 
 fn number<T: std::str::FromStr>(cell: &str, what: &str, default: T) -> Result<T, String> {
     let c = cell.trim();
-    if c.is_empty() { Ok(default) } else { c.parse().map_err(|_| format!("{what} must be a whole number, got {c:?}")) }
+    if c.is_empty() {
+        Ok(default)
+    } else {
+        c.parse()
+            .map_err(|_| format!("{what} must be a whole number, got {c:?}"))
+    }
 }
 
 fn variant(row: &Row) -> Result<(Variant, i64), String> {
     let sku = Sku::parse(&row.sku).map_err(|e| format!("sku: {e}"))?;
     let mut options = BTreeMap::new();
-    for pair in row.options.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| format!("options: {pair:?} is not name=value"))?;
+    for pair in row
+        .options
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("options: {pair:?} is not name=value"))?;
         options.insert(k.trim().to_owned(), v.trim().to_owned());
     }
     let price = Money::parse_decimal(&row.price).map_err(|e| format!("price: {e}"))?;
@@ -111,8 +123,16 @@ fn variant(row: &Row) -> Result<(Variant, i64), String> {
             height_cm: number(&row.height_cm, "height_cm", 0)?,
         },
         fiscal: Fiscal {
-            ncm: if row.ncm.trim().is_empty() { defaults.ncm } else { row.ncm.trim().to_owned() },
-            cfop: if row.cfop.trim().is_empty() { defaults.cfop } else { row.cfop.trim().to_owned() },
+            ncm: if row.ncm.trim().is_empty() {
+                defaults.ncm
+            } else {
+                row.ncm.trim().to_owned()
+            },
+            cfop: if row.cfop.trim().is_empty() {
+                defaults.cfop
+            } else {
+                row.cfop.trim().to_owned()
+            },
             origin: number(&row.origin, "origin", 0u8)?,
         },
     };
@@ -121,11 +141,17 @@ fn variant(row: &Row) -> Result<(Variant, i64), String> {
 
 /// Read and group the file; returns the groups (in file order) and rows unreadable as CSV.
 fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(input);
     let headers = reader.headers()?.clone();
     for required in ["slug", "name", "sku", "price"] {
         if !headers.iter().any(|h| h == required) {
-            anyhow::bail!("the CSV header has no {required:?} column (found: {})", headers.iter().collect::<Vec<_>>().join(", "));
+            anyhow::bail!(
+                "the CSV header has no {required:?} column (found: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            );
         }
     }
     let mut groups: Vec<Group> = Vec::new();
@@ -136,7 +162,11 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
         let row: Row = match record.and_then(|r| r.deserialize(Some(&headers))) {
             Ok(r) => r,
             Err(e) => {
-                unreadable.push(Rejected { line, slug: String::new(), reason: format!("unreadable row: {e}") });
+                unreadable.push(Rejected {
+                    line,
+                    slug: String::new(),
+                    reason: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         };
@@ -171,14 +201,25 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
 pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Result<Report> {
     let (groups, mut rejected) = read_groups(input)?;
     let snap = app.catalog_snapshot().await?;
-    let bar = if progress { ProgressBar::new(groups.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = if progress {
+        ProgressBar::new(groups.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut report = Report::default();
     for mut group in groups {
         bar.inc(1);
         let reject_all = |group: &Group, reason: &str, rejected: &mut Vec<Rejected>| {
             for line in &group.lines {
-                let own = group.problems.iter().find(|(l, _)| l == line).map(|(_, r)| r.clone());
+                let own = group
+                    .problems
+                    .iter()
+                    .find(|(l, _)| l == line)
+                    .map(|(_, r)| r.clone());
                 rejected.push(Rejected {
                     line: *line,
                     slug: group.slug.clone(),
@@ -188,13 +229,21 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
         };
         if !group.problems.is_empty() {
             let first = group.problems[0].0;
-            reject_all(&group, &format!("line {first} of the same product is invalid"), &mut rejected);
+            reject_all(
+                &group,
+                &format!("line {first} of the same product is invalid"),
+                &mut rejected,
+            );
             continue;
         }
         let slug = match Slug::parse(&group.slug) {
             Ok(s) => s,
             Err(e) => {
-                group.problems = group.lines.iter().map(|l| (*l, format!("slug: {e}"))).collect();
+                group.problems = group
+                    .lines
+                    .iter()
+                    .map(|l| (*l, format!("slug: {e}")))
+                    .collect();
                 reject_all(&group, "bad slug", &mut rejected);
                 continue;
             }
@@ -204,7 +253,11 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
             c => match snap.category(c) {
                 Some(cat) => Some(cat.id.clone()),
                 None => {
-                    reject_all(&group, &format!("no category with slug {c:?}"), &mut rejected);
+                    reject_all(
+                        &group,
+                        &format!("no category with slug {c:?}"),
+                        &mut rejected,
+                    );
                     continue;
                 }
             },
@@ -225,11 +278,19 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
                 report.variants += variants;
             }
             Err(AppError::Invalid(errors)) => {
-                let reason = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+                let reason = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 reject_all(&group, &reason, &mut rejected);
             }
             Err(AppError::Conflict(reason)) => reject_all(&group, &reason, &mut rejected),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("importing product {}", group.slug))),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("importing product {}", group.slug))
+                );
+            }
         }
     }
     bar.finish_and_clear();

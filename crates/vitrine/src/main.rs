@@ -60,7 +60,9 @@ enum UserCommand {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.compact().init(),
@@ -87,44 +89,73 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = compose::build_default(&config)?;
             if config.seed && seed::is_empty(&store.app).await? {
                 let s = seed::seed(&store.app).await?;
-                println!("Seeded the demo catalog: {} categories, {} products.", s.categories, s.products);
+                println!(
+                    "Seeded the demo catalog: {} categories, {} products.",
+                    s.categories, s.products
+                );
             }
-            let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("listening on {}", config.listen))?;
             let addr = listener.local_addr()?;
             println!("vitrine is running at http://{addr}/");
             println!("  API:      http://{addr}/api/v1/products");
             println!("  API docs: http://{addr}/api/docs");
             println!("  data:     {}", config.data_dir.display());
-            println!("Create an admin with:  vitrine user create --admin --email you@example.com --name \"Your Name\"");
+            println!(
+                "Create an admin with:  vitrine user create --admin --email you@example.com --name \"Your Name\""
+            );
             serve::run(listener, store, serve::shutdown_signal()).await?;
             println!("vitrine stopped cleanly.");
         }
         Command::Seed => {
             let store = compose::build_default(&config)?;
             let s = seed::seed(&store.app).await?;
-            println!("Seeded: {} categories, {} products ({} already there).", s.categories, s.products, s.skipped);
+            println!(
+                "Seeded: {} categories, {} products ({} already there).",
+                s.categories, s.products, s.skipped
+            );
         }
         Command::Import { file, rejected } => {
             let store = compose::build_default(&config)?;
-            let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
             let report = import::import(&store.app, input, std::io::stderr().is_terminal()).await?;
-            println!("Imported {} products ({} variants).", report.products, report.variants);
+            println!(
+                "Imported {} products ({} variants).",
+                report.products, report.variants
+            );
             if !report.rejected.is_empty() {
                 println!("Rejected {} rows:", report.rejected.len());
                 for r in &report.rejected {
                     println!("  line {}: {} — {}", r.line, r.slug, r.reason);
                 }
                 if let Some(path) = rejected {
-                    std::fs::write(&path, import::rejected_csv(&report.rejected)?).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, import::rejected_csv(&report.rejected)?)
+                        .with_context(|| format!("writing {}", path.display()))?;
                     println!("Rejected rows written to {}.", path.display());
                 }
-                bail!("{} rows were rejected; nothing of their products was imported", report.rejected.len());
+                bail!(
+                    "{} rows were rejected; nothing of their products was imported",
+                    report.rejected.len()
+                );
             }
         }
-        Command::User { command: UserCommand::Create { email, name, admin, password_stdin } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    admin,
+                    password_stdin,
+                },
+        } => {
             let password = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
                 line.trim_end_matches(['\n', '\r']).to_owned()
             } else if std::io::stdin().is_terminal() {
                 let p = rpassword::prompt_password("Password: ")?;
@@ -136,13 +167,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("no terminal to ask for the password: use --password-stdin");
             };
             let store = compose::build_default(&config)?;
-            let sub = store.app.create_user(&email, &password, &name, admin).await.map_err(|e| match e {
-                vitrine_app::AppError::Invalid(errors) => {
-                    anyhow::anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
-                }
-                other => anyhow::Error::new(other),
-            })?;
-            println!("Created {}{} ({sub}).", email.trim().to_lowercase(), if admin { " as admin" } else { "" });
+            let sub = store
+                .app
+                .create_user(&email, &password, &name, admin)
+                .await
+                .map_err(|e| match e {
+                    vitrine_app::AppError::Invalid(errors) => {
+                        anyhow::anyhow!(
+                            errors
+                                .iter()
+                                .map(|e| format!("{}: {}", e.field, e.message))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        )
+                    }
+                    other => anyhow::Error::new(other),
+                })?;
+            println!(
+                "Created {}{} ({sub}).",
+                email.trim().to_lowercase(),
+                if admin { " as admin" } else { "" }
+            );
         }
     }
     Ok(())

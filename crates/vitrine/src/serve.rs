@@ -13,12 +13,21 @@ use vitrine_http::AppState;
 use crate::compose::Store;
 
 /// Serve `store` on `listener` until `shutdown` completes; in-flight requests finish first.
-pub async fn run(listener: TcpListener, store: Store, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
     let state = AppState::new(store.app, store.verifier, Some(store.jwks));
     let router = vitrine_http::router(state);
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     sweeper.abort();
     result.context("serving HTTP")
 }

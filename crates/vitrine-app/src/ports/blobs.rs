@@ -37,7 +37,8 @@ pub trait Blobs: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// A URL a browser can fetch the object from directly for `expires_secs`, when the store
     /// offers one (S3 presigned GET). `None` means: serve it through the API.
-    async fn download_url(&self, key: &str, expires_secs: u64) -> Result<Option<String>, BlobError>;
+    async fn download_url(&self, key: &str, expires_secs: u64)
+    -> Result<Option<String>, BlobError>;
     async fn ping(&self) -> Result<(), BlobError>;
 }
 
@@ -49,7 +50,13 @@ pub fn check_key(key: &str) -> Result<(), BlobError> {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         });
-    if ok { Ok(()) } else { Err(BlobError::InvalidKey(key.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_owned()))
+    }
 }

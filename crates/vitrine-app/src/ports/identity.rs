@@ -78,15 +78,29 @@ pub trait Identity: Send + Sync {
     async fn confirm_sign_up(&self, email: &str, code: &str) -> Result<(), IdentityError>;
     /// Send a new confirmation code.
     async fn resend_code(&self, email: &str) -> Result<(), IdentityError>;
-    async fn sign_in(&self, email: &str, password: &str, client: &ClientInfo) -> Result<Tokens, IdentityError>;
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Tokens, IdentityError>;
     async fn refresh(&self, refresh_token: &str) -> Result<Tokens, IdentityError>;
     /// Revoke the refresh token (and with it every token refreshed from it).
     async fn sign_out(&self, refresh_token: &str) -> Result<(), IdentityError>;
     /// Send a reset code when the user exists; answer the same either way.
     async fn forgot_password(&self, email: &str) -> Result<(), IdentityError>;
-    async fn confirm_forgot_password(&self, email: &str, code: &str, new_password: &str) -> Result<(), IdentityError>;
+    async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &str,
+        new_password: &str,
+    ) -> Result<(), IdentityError>;
     /// Create a confirmed user directly (CLI `user create`, seeding). Returns `sub`.
-    async fn admin_create_user(&self, user: NewUser, groups: &[&str]) -> Result<String, IdentityError>;
+    async fn admin_create_user(
+        &self,
+        user: NewUser,
+        groups: &[&str],
+    ) -> Result<String, IdentityError>;
     async fn admin_add_to_group(&self, email: &str, group: &str) -> Result<(), IdentityError>;
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError>;
 }

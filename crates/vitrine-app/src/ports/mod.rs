@@ -11,4 +11,7 @@ pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 pub use mailer::{Email, MailError, Mailer};
-pub use table::{Condition, Cursor, Index, Item, Key, Page, Query, SortKey, Table, TableError, Update, Value, WriteOp};
+pub use table::{
+    Condition, Cursor, Index, Item, Key, Page, Query, SortKey, Table, TableError, Update, Value,
+    WriteOp,
+};

@@ -99,7 +99,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -112,7 +115,10 @@ pub struct Item {
 
 impl Item {
     pub fn new(key: Key) -> Self {
-        Self { key, attrs: Attrs::new() }
+        Self {
+            key,
+            attrs: Attrs::new(),
+        }
     }
     /// Builder-style attribute setter.
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
@@ -165,26 +171,44 @@ pub enum Update {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Replace the whole item.
-    Put { item: Item, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
     /// Change some attributes; creates the item when it does not exist (unless the condition
     /// forbids it), as DynamoDB's `UpdateItem` does.
-    Update { key: Key, updates: Vec<Update>, condition: Option<Condition> },
-    Delete { key: Key, condition: Option<Condition> },
+    Update {
+        key: Key,
+        updates: Vec<Update>,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        condition: Option<Condition>,
+    },
     /// Write nothing; fail the batch unless the condition holds.
     Check { key: Key, condition: Condition },
 }
 
 impl WriteOp {
     pub fn put(item: Item) -> Self {
-        WriteOp::Put { item, condition: None }
+        WriteOp::Put {
+            item,
+            condition: None,
+        }
     }
     pub fn put_new(item: Item) -> Self {
-        WriteOp::Put { item, condition: Some(Condition::NotExists) }
+        WriteOp::Put {
+            item,
+            condition: Some(Condition::NotExists),
+        }
     }
     pub fn key(&self) -> &Key {
         match self {
             WriteOp::Put { item, .. } => &item.key,
-            WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => key,
+            WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. }
+            | WriteOp::Check { key, .. } => key,
         }
     }
 }
@@ -230,7 +254,14 @@ pub struct Query {
 
 impl Query {
     pub fn new(index: Index, pk: impl Into<String>) -> Self {
-        Self { index, pk: pk.into(), sk: None, forward: true, limit: 100, after: None }
+        Self {
+            index,
+            pk: pk.into(),
+            sk: None,
+            forward: true,
+            limit: 100,
+            after: None,
+        }
     }
     pub fn sk(mut self, sk: SortKey) -> Self {
         self.sk = Some(sk);
@@ -292,7 +323,9 @@ pub trait Table: Send + Sync {
 /// Validate a batch's shape, shared by every adapter so they reject the same inputs.
 pub fn check_batch(ops: &[WriteOp]) -> Result<(), TableError> {
     if ops.is_empty() {
-        return Err(TableError::Invalid("a batch needs at least one operation".into()));
+        return Err(TableError::Invalid(
+            "a batch needs at least one operation".into(),
+        ));
     }
     if ops.len() > MAX_BATCH {
         return Err(TableError::Invalid(format!(
@@ -345,7 +378,11 @@ pub fn evaluate(condition: &Condition, item: Option<&Item>) -> bool {
 
 /// Apply updates to an item (creating it from its key when absent). Shared by adapters that
 /// apply updates themselves. Fails when `Add` meets a non-number.
-pub fn apply_updates(key: &Key, current: Option<Item>, updates: &[Update]) -> Result<Item, TableError> {
+pub fn apply_updates(
+    key: &Key,
+    current: Option<Item>,
+    updates: &[Update],
+) -> Result<Item, TableError> {
     let mut item = current.unwrap_or_else(|| Item::new(key.clone()));
     for update in updates {
         match update {
@@ -360,7 +397,9 @@ pub fn apply_updates(key: &Key, current: Option<Item>, updates: &[Update]) -> Re
                     None => 0,
                     Some(Value::N(x)) => *x,
                     Some(_) => {
-                        return Err(TableError::Invalid(format!("ADD on non-numeric attribute {n}")));
+                        return Err(TableError::Invalid(format!(
+                            "ADD on non-numeric attribute {n}"
+                        )));
                     }
                 };
                 let sum = now

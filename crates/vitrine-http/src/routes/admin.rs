@@ -10,13 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vitrine_app::AppError;
 use vitrine_app::orders::OrderMove;
+use vitrine_domain::FieldError;
 use vitrine_domain::catalog::Sku;
 use vitrine_domain::order::OrderStatus;
-use vitrine_domain::FieldError;
 
 use crate::dto::{
-    AdminOrderParams, CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput, MarkPaidInput, OrderDto, OrderListDto, ProductDto,
-    ProductInput, ProductListDto, ProductListParams, ShipInput, StockAdjustment, StockDto,
+    AdminOrderParams, CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput,
+    MarkPaidInput, OrderDto, OrderListDto, ProductDto, ProductInput, ProductListDto,
+    ProductListParams, ShipInput, StockAdjustment, StockDto,
 };
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
@@ -43,9 +44,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Middleware: a valid access token of the `admin` group, or 401/403.
-pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, Problem> {
+pub async fn require_admin(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, Problem> {
     let (mut parts, body) = req.into_parts();
-    let Auth(p) = <Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &s).await?;
+    let Auth(p) =
+        <Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &s)
+            .await?;
     if !p.is_admin() {
         return Err(Problem::forbidden());
     }
@@ -55,7 +62,9 @@ pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) 
 type Etagged<T> = ([(HeaderName, String); 1], axum::Json<T>);
 
 fn required(version: IfMatch) -> Result<u64, Problem> {
-    version.0.ok_or_else(|| AppError::PreconditionRequired.into())
+    version
+        .0
+        .ok_or_else(|| AppError::PreconditionRequired.into())
 }
 
 fn parse_sku(s: &str) -> Result<Sku, Problem> {
@@ -64,27 +73,52 @@ fn parse_sku(s: &str) -> Result<Sku, Problem> {
 
 /// Every product, active or not.
 #[utoipa::path(get, path = "/products", tag = "admin", params(ProductListParams), responses((status = 200, body = ProductListDto)), security(("bearer" = [])))]
-async fn list_products(State(s): State<AppState>, Query(p): Query<ProductListParams>) -> ApiResult<axum::Json<ProductListDto>> {
+async fn list_products(
+    State(s): State<AppState>,
+    Query(p): Query<ProductListParams>,
+) -> ApiResult<axum::Json<ProductListDto>> {
     let page = s.app.list_products(&product_query(p, true)?).await?;
-    Ok(axum::Json(ProductListDto { items: page.items.iter().map(|p| ProductDto::from_product(p, None)).collect(), next: page.next }))
+    Ok(axum::Json(ProductListDto {
+        items: page
+            .items
+            .iter()
+            .map(|p| ProductDto::from_product(p, None))
+            .collect(),
+        next: page.next,
+    }))
 }
 
 /// Create a product with its variants (and their initial stock).
 #[utoipa::path(post, path = "/products", tag = "admin", request_body = ProductInput,
     responses((status = 201, body = ProductDto), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn create_product(State(s): State<AppState>, Json(i): Json<ProductInput>) -> ApiResult<(StatusCode, Etagged<ProductDto>)> {
+async fn create_product(
+    State(s): State<AppState>,
+    Json(i): Json<ProductInput>,
+) -> ApiResult<(StatusCode, Etagged<ProductDto>)> {
     let (draft, stock) = i.into_draft();
     let p = s.app.create_product(draft, &stock).await?;
-    Ok((StatusCode::CREATED, ([etag(p.version)], axum::Json(ProductDto::from_product(&p, None)))))
+    Ok((
+        StatusCode::CREATED,
+        (
+            [etag(p.version)],
+            axum::Json(ProductDto::from_product(&p, None)),
+        ),
+    ))
 }
 
 /// A product with live stock, and its ETag.
 #[utoipa::path(get, path = "/products/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = ProductDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn get_product(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Etagged<ProductDto>> {
+async fn get_product(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Etagged<ProductDto>> {
     let v = s.app.product(&id, true).await?;
-    Ok(([etag(v.product.version)], axum::Json(ProductDto::from_view(&v))))
+    Ok((
+        [etag(v.product.version)],
+        axum::Json(ProductDto::from_view(&v)),
+    ))
 }
 
 /// Replace a product. Needs `If-Match` with the ETag last read; 412 if it changed since.
@@ -92,72 +126,131 @@ async fn get_product(State(s): State<AppState>, Path(id): Path<String>) -> ApiRe
     params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ProductDto), (status = 412, body = Problem, content_type = "application/problem+json"),
         (status = 428, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn update_product(State(s): State<AppState>, Path(id): Path<String>, version: IfMatch, Json(i): Json<ProductInput>) -> ApiResult<Etagged<ProductDto>> {
+async fn update_product(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    version: IfMatch,
+    Json(i): Json<ProductInput>,
+) -> ApiResult<Etagged<ProductDto>> {
     let version = required(version)?;
     let (draft, stock) = i.into_draft();
     let p = s.app.update_product(&id, draft, version, &stock).await?;
-    Ok(([etag(p.version)], axum::Json(ProductDto::from_product(&p, None))))
+    Ok((
+        [etag(p.version)],
+        axum::Json(ProductDto::from_product(&p, None)),
+    ))
 }
 
 /// A SKU's stock.
 #[utoipa::path(get, path = "/stock/{sku}", tag = "admin", params(("sku" = String, Path)),
     responses((status = 200, body = StockDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn get_stock(State(s): State<AppState>, Path(sku): Path<String>) -> ApiResult<axum::Json<StockDto>> {
+async fn get_stock(
+    State(s): State<AppState>,
+    Path(sku): Path<String>,
+) -> ApiResult<axum::Json<StockDto>> {
     let sku = parse_sku(&sku)?;
-    let available = s.app.available(&sku).await?.ok_or(AppError::NotFound("SKU"))?;
-    Ok(axum::Json(StockDto { sku: sku.to_string(), available }))
+    let available = s
+        .app
+        .available(&sku)
+        .await?
+        .ok_or(AppError::NotFound("SKU"))?;
+    Ok(axum::Json(StockDto {
+        sku: sku.to_string(),
+        available,
+    }))
 }
 
 /// Add or remove units of a SKU.
 #[utoipa::path(post, path = "/stock/{sku}/adjustments", tag = "admin", request_body = StockAdjustment, params(("sku" = String, Path)),
     responses((status = 200, body = StockDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn adjust_stock(State(s): State<AppState>, Path(sku): Path<String>, Json(i): Json<StockAdjustment>) -> ApiResult<axum::Json<StockDto>> {
+async fn adjust_stock(
+    State(s): State<AppState>,
+    Path(sku): Path<String>,
+    Json(i): Json<StockAdjustment>,
+) -> ApiResult<axum::Json<StockDto>> {
     let sku = parse_sku(&sku)?;
     let available = s.app.adjust_stock(&sku, i.delta, &i.reason).await?;
-    Ok(axum::Json(StockDto { sku: sku.to_string(), available }))
+    Ok(axum::Json(StockDto {
+        sku: sku.to_string(),
+        available,
+    }))
 }
 
 /// SKUs at or below the low-stock threshold.
 #[utoipa::path(get, path = "/stock-low", tag = "admin", responses((status = 200, body = Vec<StockDto>)), security(("bearer" = [])))]
 async fn low_stock(State(s): State<AppState>) -> ApiResult<axum::Json<Vec<StockDto>>> {
     let low = s.app.low_stock().await?;
-    Ok(axum::Json(low.into_iter().map(|(sku, available)| StockDto { sku: sku.to_string(), available }).collect()))
+    Ok(axum::Json(
+        low.into_iter()
+            .map(|(sku, available)| StockDto {
+                sku: sku.to_string(),
+                available,
+            })
+            .collect(),
+    ))
 }
 
 /// Create a category.
 #[utoipa::path(post, path = "/categories", tag = "admin", request_body = CategoryInput,
     responses((status = 201, body = CategoryDto), (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn create_category(State(s): State<AppState>, Json(i): Json<CategoryInput>) -> ApiResult<(StatusCode, axum::Json<CategoryDto>)> {
-    let c = s.app.create_category(&i.name, i.slug, i.parent_id, i.position).await?;
+async fn create_category(
+    State(s): State<AppState>,
+    Json(i): Json<CategoryInput>,
+) -> ApiResult<(StatusCode, axum::Json<CategoryDto>)> {
+    let c = s
+        .app
+        .create_category(&i.name, i.slug, i.parent_id, i.position)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json((&c).into())))
 }
 
 /// Rename or move a category (its slug stays).
 #[utoipa::path(put, path = "/categories/{id}", tag = "admin", request_body = CategoryInput, params(("id" = String, Path)),
     responses((status = 200, body = CategoryDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn update_category(State(s): State<AppState>, Path(id): Path<String>, Json(i): Json<CategoryInput>) -> ApiResult<axum::Json<CategoryDto>> {
-    let c = s.app.update_category(&id, &i.name, i.parent_id, i.position).await?;
+async fn update_category(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(i): Json<CategoryInput>,
+) -> ApiResult<axum::Json<CategoryDto>> {
+    let c = s
+        .app
+        .update_category(&id, &i.name, i.parent_id, i.position)
+        .await?;
     Ok(axum::Json((&c).into()))
 }
 
 /// Every coupon.
 #[utoipa::path(get, path = "/coupons", tag = "admin", responses((status = 200, body = Vec<CouponDto>)), security(("bearer" = [])))]
 async fn list_coupons(State(s): State<AppState>) -> ApiResult<axum::Json<Vec<CouponDto>>> {
-    Ok(axum::Json(s.app.coupons().await?.iter().map(Into::into).collect()))
+    Ok(axum::Json(
+        s.app.coupons().await?.iter().map(Into::into).collect(),
+    ))
 }
 
 /// Create a coupon.
 #[utoipa::path(post, path = "/coupons", tag = "admin", request_body = CouponInput,
     responses((status = 201, body = CouponDto), (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn create_coupon(State(s): State<AppState>, Json(i): Json<CouponInput>) -> ApiResult<(StatusCode, Etagged<CouponDto>)> {
-    let c = s.app.create_coupon(i.into_coupon().map_err(Problem::validation)?).await?;
-    Ok((StatusCode::CREATED, ([etag(c.version)], axum::Json((&c).into()))))
+async fn create_coupon(
+    State(s): State<AppState>,
+    Json(i): Json<CouponInput>,
+) -> ApiResult<(StatusCode, Etagged<CouponDto>)> {
+    let c = s
+        .app
+        .create_coupon(i.into_coupon().map_err(Problem::validation)?)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        ([etag(c.version)], axum::Json((&c).into())),
+    ))
 }
 
 /// A coupon and its ETag.
 #[utoipa::path(get, path = "/coupons/{code}", tag = "admin", params(("code" = String, Path)),
     responses((status = 200, body = CouponDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn get_coupon(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Etagged<CouponDto>> {
+async fn get_coupon(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Etagged<CouponDto>> {
     let c = s.app.coupon(&code).await?;
     Ok(([etag(c.version)], axum::Json((&c).into())))
 }
@@ -165,29 +258,61 @@ async fn get_coupon(State(s): State<AppState>, Path(code): Path<String>) -> ApiR
 /// Replace a coupon's terms. Needs `If-Match`.
 #[utoipa::path(put, path = "/coupons/{code}", tag = "admin", request_body = CouponInput, params(("code" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = CouponDto), (status = 412, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn update_coupon(State(s): State<AppState>, Path(code): Path<String>, version: IfMatch, Json(i): Json<CouponInput>) -> ApiResult<Etagged<CouponDto>> {
+async fn update_coupon(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    version: IfMatch,
+    Json(i): Json<CouponInput>,
+) -> ApiResult<Etagged<CouponDto>> {
     let version = required(version)?;
-    let c = s.app.update_coupon(&code, i.into_coupon().map_err(Problem::validation)?, version).await?;
+    let c = s
+        .app
+        .update_coupon(
+            &code,
+            i.into_coupon().map_err(Problem::validation)?,
+            version,
+        )
+        .await?;
     Ok(([etag(c.version)], axum::Json((&c).into())))
 }
 
 /// Orders in a status, newest first.
 #[utoipa::path(get, path = "/orders", tag = "admin", params(AdminOrderParams), responses((status = 200, body = OrderListDto)), security(("bearer" = [])))]
-async fn list_orders(State(s): State<AppState>, Query(q): Query<AdminOrderParams>) -> ApiResult<axum::Json<OrderListDto>> {
-    let status = OrderStatus::parse(&q.status).ok_or_else(|| Problem::validation(vec![FieldError::new("status", "not an order status")]))?;
-    let page = s.app.orders_in_status(status, q.limit.unwrap_or(20), q.after).await?;
-    Ok(axum::Json(OrderListDto { items: page.items.iter().map(Into::into).collect(), next: page.next }))
+async fn list_orders(
+    State(s): State<AppState>,
+    Query(q): Query<AdminOrderParams>,
+) -> ApiResult<axum::Json<OrderListDto>> {
+    let status = OrderStatus::parse(&q.status).ok_or_else(|| {
+        Problem::validation(vec![FieldError::new("status", "not an order status")])
+    })?;
+    let page = s
+        .app
+        .orders_in_status(status, q.limit.unwrap_or(20), q.after)
+        .await?;
+    Ok(axum::Json(OrderListDto {
+        items: page.items.iter().map(Into::into).collect(),
+        next: page.next,
+    }))
 }
 
 /// Any order, with its ETag.
 #[utoipa::path(get, path = "/orders/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn get_order(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Etagged<OrderDto>> {
+async fn get_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Etagged<OrderDto>> {
     let o = s.app.order_for(&p, &id).await?;
     Ok(([etag(o.version)], axum::Json((&o).into())))
 }
 
-async fn move_order(s: &AppState, id: &str, version: IfMatch, mv: OrderMove) -> ApiResult<Etagged<OrderDto>> {
+async fn move_order(
+    s: &AppState,
+    id: &str,
+    version: IfMatch,
+    mv: OrderMove,
+) -> ApiResult<Etagged<OrderDto>> {
     let o = s.app.move_order(id, version.0, mv).await?;
     Ok(([etag(o.version)], axum::Json((&o).into())))
 }
@@ -195,32 +320,74 @@ async fn move_order(s: &AppState, id: &str, version: IfMatch, mv: OrderMove) -> 
 /// Ship an invoiced order with the carrier's tracking code. `If-Match` optional.
 #[utoipa::path(post, path = "/orders/{id}/ship", tag = "admin", request_body = ShipInput, params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn ship_order(State(s): State<AppState>, Path(id): Path<String>, v: IfMatch, Json(i): Json<ShipInput>) -> ApiResult<Etagged<OrderDto>> {
-    move_order(&s, &id, v, OrderMove::Ship { tracking_code: i.tracking_code }).await
+async fn ship_order(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    v: IfMatch,
+    Json(i): Json<ShipInput>,
+) -> ApiResult<Etagged<OrderDto>> {
+    move_order(
+        &s,
+        &id,
+        v,
+        OrderMove::Ship {
+            tracking_code: i.tracking_code,
+        },
+    )
+    .await
 }
 
 /// Cancel an order: unpaid ones give their stock back, paid ones are also refunded.
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "admin", request_body = CancelInput, params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn cancel_order(State(s): State<AppState>, Path(id): Path<String>, v: IfMatch, Json(i): Json<CancelInput>) -> ApiResult<Etagged<OrderDto>> {
-    let reason = if i.reason.trim().is_empty() { "cancelled by the shop".to_owned() } else { i.reason };
+async fn cancel_order(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    v: IfMatch,
+    Json(i): Json<CancelInput>,
+) -> ApiResult<Etagged<OrderDto>> {
+    let reason = if i.reason.trim().is_empty() {
+        "cancelled by the shop".to_owned()
+    } else {
+        i.reason
+    };
     move_order(&s, &id, v, OrderMove::Cancel { reason }).await
 }
 
 /// Record a payment received outside the payment providers (bank transfer, cash).
 #[utoipa::path(post, path = "/orders/{id}/mark-paid", tag = "admin", request_body = MarkPaidInput, params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn mark_paid(State(s): State<AppState>, Path(id): Path<String>, v: IfMatch, Json(i): Json<MarkPaidInput>) -> ApiResult<Etagged<OrderDto>> {
+async fn mark_paid(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    v: IfMatch,
+    Json(i): Json<MarkPaidInput>,
+) -> ApiResult<Etagged<OrderDto>> {
     let reference = i.reference.trim();
     if reference.is_empty() || reference.chars().count() > 80 {
-        return Err(Problem::validation(vec![FieldError::new("reference", "1 to 80 characters")]));
+        return Err(Problem::validation(vec![FieldError::new(
+            "reference",
+            "1 to 80 characters",
+        )]));
     }
-    move_order(&s, &id, v, OrderMove::MarkPaid { reference: reference.to_owned() }).await
+    move_order(
+        &s,
+        &id,
+        v,
+        OrderMove::MarkPaid {
+            reference: reference.to_owned(),
+        },
+    )
+    .await
 }
 
 /// Mark a shipped order as delivered.
 #[utoipa::path(post, path = "/orders/{id}/deliver", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn deliver_order(State(s): State<AppState>, Path(id): Path<String>, v: IfMatch) -> ApiResult<Etagged<OrderDto>> {
+async fn deliver_order(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    v: IfMatch,
+) -> ApiResult<Etagged<OrderDto>> {
     move_order(&s, &id, v, OrderMove::Deliver).await
 }

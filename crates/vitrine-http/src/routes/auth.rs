@@ -6,7 +6,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vitrine_app::ports::ClientInfo;
 
-use crate::dto::{ConfirmInput, EmailInput, MessageDto, RefreshInput, ResetInput, SignInInput, SignUpInput, TokensDto};
+use crate::dto::{
+    ConfirmInput, EmailInput, MessageDto, RefreshInput, ResetInput, SignInInput, SignUpInput,
+    TokensDto,
+};
 use crate::extract::{ClientAddr, Json};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -24,14 +27,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn accepted(message: &str) -> (StatusCode, axum::Json<MessageDto>) {
-    (StatusCode::ACCEPTED, axum::Json(MessageDto { message: message.to_owned() }))
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(MessageDto {
+            message: message.to_owned(),
+        }),
+    )
 }
 
 /// Create an account. A confirmation code is sent by e-mail. The answer is the same whether or
 /// not the e-mail was already registered.
 #[utoipa::path(post, path = "/auth/sign-up", tag = "auth", request_body = SignUpInput,
     responses((status = 202, body = MessageDto), (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn sign_up(State(s): State<AppState>, Json(i): Json<SignUpInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+async fn sign_up(
+    State(s): State<AppState>,
+    Json(i): Json<SignUpInput>,
+) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
     s.app.sign_up(&i.email, &i.password, &i.name).await?;
     Ok(accepted("check your e-mail for the confirmation code"))
 }
@@ -46,9 +57,14 @@ async fn confirm(State(s): State<AppState>, Json(i): Json<ConfirmInput>) -> ApiR
 
 /// Send a new confirmation code.
 #[utoipa::path(post, path = "/auth/resend-code", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
-async fn resend_code(State(s): State<AppState>, Json(i): Json<EmailInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+async fn resend_code(
+    State(s): State<AppState>,
+    Json(i): Json<EmailInput>,
+) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
     s.app.resend_code(&i.email).await?;
-    Ok(accepted("if the account exists and is not confirmed, a new code is on its way"))
+    Ok(accepted(
+        "if the account exists and is not confirmed, a new code is on its way",
+    ))
 }
 
 /// Sign in with e-mail and password; optionally merge an anonymous cart.
@@ -61,16 +77,34 @@ async fn sign_in(
     Json(i): Json<SignInInput>,
 ) -> ApiResult<axum::Json<TokensDto>> {
     let client = ClientInfo { address };
-    let t = s.app.sign_in(&i.email, &i.password, &client, i.cart_token.as_deref()).await?;
-    Ok(axum::Json(TokensDto { id_token: t.id_token, access_token: t.access_token, refresh_token: t.refresh_token, expires_in: t.expires_in, token_type: t.token_type }))
+    let t = s
+        .app
+        .sign_in(&i.email, &i.password, &client, i.cart_token.as_deref())
+        .await?;
+    Ok(axum::Json(TokensDto {
+        id_token: t.id_token,
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_in: t.expires_in,
+        token_type: t.token_type,
+    }))
 }
 
 /// New id and access tokens from a refresh token.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshInput,
     responses((status = 200, body = TokensDto), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn refresh(State(s): State<AppState>, Json(i): Json<RefreshInput>) -> ApiResult<axum::Json<TokensDto>> {
+async fn refresh(
+    State(s): State<AppState>,
+    Json(i): Json<RefreshInput>,
+) -> ApiResult<axum::Json<TokensDto>> {
     let t = s.app.refresh(&i.refresh_token).await?;
-    Ok(axum::Json(TokensDto { id_token: t.id_token, access_token: t.access_token, refresh_token: t.refresh_token, expires_in: t.expires_in, token_type: t.token_type }))
+    Ok(axum::Json(TokensDto {
+        id_token: t.id_token,
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_in: t.expires_in,
+        token_type: t.token_type,
+    }))
 }
 
 /// Revoke a refresh token.
@@ -82,15 +116,25 @@ async fn sign_out(State(s): State<AppState>, Json(i): Json<RefreshInput>) -> Api
 
 /// Send a password reset code (the answer does not say whether the e-mail is registered).
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
-async fn forgot_password(State(s): State<AppState>, Json(i): Json<EmailInput>) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
+async fn forgot_password(
+    State(s): State<AppState>,
+    Json(i): Json<EmailInput>,
+) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
     s.app.forgot_password(&i.email).await?;
-    Ok(accepted("if the account exists, a reset code is on its way"))
+    Ok(accepted(
+        "if the account exists, a reset code is on its way",
+    ))
 }
 
 /// Set a new password with the reset code.
 #[utoipa::path(post, path = "/auth/reset-password", tag = "auth", request_body = ResetInput,
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn reset_password(State(s): State<AppState>, Json(i): Json<ResetInput>) -> ApiResult<StatusCode> {
-    s.app.reset_password(&i.email, &i.code, &i.new_password).await?;
+async fn reset_password(
+    State(s): State<AppState>,
+    Json(i): Json<ResetInput>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .reset_password(&i.email, &i.code, &i.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

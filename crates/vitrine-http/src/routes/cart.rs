@@ -36,10 +36,20 @@ fn parse_sku(s: &str) -> Result<Sku, Problem> {
 /// The cart, priced from the current catalog.
 #[utoipa::path(get, path = "/cart", tag = "cart", params(("X-Cart-Token" = Option<String>, Header, description = "anonymous cart token")),
     responses((status = 200, body = CartDto), (status = 404, body = Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
-async fn get_cart(State(s): State<AppState>, auth: MaybeAuth, token: CartToken) -> ApiResult<axum::Json<CartDto>> {
+async fn get_cart(
+    State(s): State<AppState>,
+    auth: MaybeAuth,
+    token: CartToken,
+) -> ApiResult<axum::Json<CartDto>> {
     match owner(auth, token) {
         Some(o) => Ok(axum::Json(s.app.cart(&o).await?.into())),
-        None => Ok(axum::Json(CartDto { token: None, lines: vec![], currency: crate::dto::CURRENCY, subtotal_centavos: 0, weight_g: 0 })),
+        None => Ok(axum::Json(CartDto {
+            token: None,
+            lines: vec![],
+            currency: crate::dto::CURRENCY,
+            subtotal_centavos: 0,
+            weight_g: 0,
+        })),
     }
 }
 
@@ -49,9 +59,19 @@ async fn get_cart(State(s): State<AppState>, auth: MaybeAuth, token: CartToken) 
     params(("X-Cart-Token" = Option<String>, Header, description = "anonymous cart token")),
     responses((status = 200, body = CartDto), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
-async fn add_item(State(s): State<AppState>, auth: MaybeAuth, token: CartToken, Json(i): Json<CartItemInput>) -> ApiResult<axum::Json<CartDto>> {
+async fn add_item(
+    State(s): State<AppState>,
+    auth: MaybeAuth,
+    token: CartToken,
+    Json(i): Json<CartItemInput>,
+) -> ApiResult<axum::Json<CartDto>> {
     let quantity = check_quantity(i.quantity).map_err(vitrine_app::AppError::from)?;
-    Ok(axum::Json(s.app.add_to_cart(owner(auth, token), i.sku, quantity).await?.into()))
+    Ok(axum::Json(
+        s.app
+            .add_to_cart(owner(auth, token), i.sku, quantity)
+            .await?
+            .into(),
+    ))
 }
 
 /// Set a line's quantity (0 removes it).
@@ -66,16 +86,27 @@ async fn set_item(
     Json(i): Json<QuantityInput>,
 ) -> ApiResult<axum::Json<CartDto>> {
     let sku = parse_sku(&sku)?;
-    let quantity = if i.quantity == 0 { 0 } else { check_quantity(i.quantity).map_err(vitrine_app::AppError::from)? };
+    let quantity = if i.quantity == 0 {
+        0
+    } else {
+        check_quantity(i.quantity).map_err(vitrine_app::AppError::from)?
+    };
     let owner = owner(auth, token).ok_or_else(|| Problem::not_found("cart"))?;
-    Ok(axum::Json(s.app.set_cart_quantity(owner, sku, quantity).await?.into()))
+    Ok(axum::Json(
+        s.app.set_cart_quantity(owner, sku, quantity).await?.into(),
+    ))
 }
 
 /// Remove a line.
 #[utoipa::path(delete, path = "/cart/items/{sku}", tag = "cart",
     params(("sku" = String, Path), ("X-Cart-Token" = Option<String>, Header, description = "anonymous cart token")),
     responses((status = 200, body = CartDto), (status = 404, body = Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
-async fn remove_item(State(s): State<AppState>, auth: MaybeAuth, token: CartToken, Path(sku): Path<String>) -> ApiResult<axum::Json<CartDto>> {
+async fn remove_item(
+    State(s): State<AppState>,
+    auth: MaybeAuth,
+    token: CartToken,
+    Path(sku): Path<String>,
+) -> ApiResult<axum::Json<CartDto>> {
     let sku = parse_sku(&sku)?;
     let owner = owner(auth, token).ok_or_else(|| Problem::not_found("cart"))?;
     Ok(axum::Json(s.app.remove_from_cart(owner, sku).await?.into()))
@@ -84,6 +115,12 @@ async fn remove_item(State(s): State<AppState>, auth: MaybeAuth, token: CartToke
 /// Merge an anonymous cart into the signed-in customer's cart (the anonymous cart is deleted).
 #[utoipa::path(post, path = "/cart/merge", tag = "cart", request_body = MergeInput,
     responses((status = 200, body = CartDto), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn merge(State(s): State<AppState>, Auth(p): Auth, Json(i): Json<MergeInput>) -> ApiResult<axum::Json<CartDto>> {
-    Ok(axum::Json(s.app.merge_cart(&p.sub, &i.cart_token).await?.into()))
+async fn merge(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(i): Json<MergeInput>,
+) -> ApiResult<axum::Json<CartDto>> {
+    Ok(axum::Json(
+        s.app.merge_cart(&p.sub, &i.cart_token).await?.into(),
+    ))
 }

@@ -9,10 +9,12 @@ use utoipa_axum::routes;
 use vitrine_app::catalog::{ProductQuery, ProductSort};
 use vitrine_domain::{FieldError, Money};
 
-use crate::dto::{CategoryDto, ProductDto, ProductListDto, ProductListParams, QuoteDto, QuoteParams};
+use crate::dto::{
+    CategoryDto, ProductDto, ProductListDto, ProductListParams, QuoteDto, QuoteParams,
+};
 use crate::extract::{MaybeAuth, Query};
-use crate::problem::{ApiResult, Problem};
 use crate::problem::Problem as P;
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,7 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(shipping_quote))
 }
 
-pub(crate) fn product_query(p: ProductListParams, include_inactive: bool) -> Result<ProductQuery, Problem> {
+pub(crate) fn product_query(
+    p: ProductListParams,
+    include_inactive: bool,
+) -> Result<ProductQuery, Problem> {
     let mut errors = Vec::new();
     let sort = match p.sort.as_deref() {
         None | Some("newest") => ProductSort::Newest,
@@ -31,7 +36,10 @@ pub(crate) fn product_query(p: ProductListParams, include_inactive: bool) -> Res
         Some("price_desc") => ProductSort::PriceDesc,
         Some("name") => ProductSort::Name,
         Some(_) => {
-            errors.push(FieldError::new("sort", "sort is newest, price_asc, price_desc or name"));
+            errors.push(FieldError::new(
+                "sort",
+                "sort is newest, price_asc, price_desc or name",
+            ));
             ProductSort::Newest
         }
     };
@@ -39,7 +47,10 @@ pub(crate) fn product_query(p: ProductListParams, include_inactive: bool) -> Res
     if !(1..=100).contains(&limit) {
         errors.push(FieldError::new("limit", "limit is between 1 and 100"));
     }
-    for (name, v) in [("min_price_centavos", p.min_price_centavos), ("max_price_centavos", p.max_price_centavos)] {
+    for (name, v) in [
+        ("min_price_centavos", p.min_price_centavos),
+        ("max_price_centavos", p.max_price_centavos),
+    ] {
         if v.is_some_and(|v| v < 0) {
             errors.push(FieldError::new(name, "prices are not negative"));
         }
@@ -65,7 +76,11 @@ pub(crate) fn product_query(p: ProductListParams, include_inactive: bool) -> Res
 /// List products, with filters, sort and cursor pagination.
 #[utoipa::path(get, path = "/products", tag = "catalog", params(ProductListParams),
     responses((status = 200, body = ProductListDto), (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn list_products(State(s): State<AppState>, uri: axum::http::Uri, Query(p): Query<ProductListParams>) -> ApiResult<Response> {
+async fn list_products(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Query(p): Query<ProductListParams>,
+) -> ApiResult<Response> {
     let key = uri.query().unwrap_or("");
     let now = s.app.ports.clock.now().millis();
     let generation = s.app.catalog_generation();
@@ -74,20 +89,38 @@ async fn list_products(State(s): State<AppState>, uri: axum::http::Uri, Query(p)
         Some(b) => b,
         None => {
             let page = s.app.list_products(&product_query(p, false)?).await?;
-            let dto = ProductListDto { items: page.items.iter().map(|p| ProductDto::from_product(p, None)).collect(), next: page.next };
+            let dto = ProductListDto {
+                items: page
+                    .items
+                    .iter()
+                    .map(|p| ProductDto::from_product(p, None))
+                    .collect(),
+                next: page.next,
+            };
             let b = Bytes::from(serde_json::to_vec(&dto).map_err(|e| P::internal(e.to_string()))?);
             s.listing_cache.put(key, generation, now, b.clone());
             b
         }
     };
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// One product by id or slug, with live stock per variant.
 #[utoipa::path(get, path = "/products/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductDto), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_product(State(s): State<AppState>, auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<axum::Json<ProductDto>> {
+async fn get_product(
+    State(s): State<AppState>,
+    auth: MaybeAuth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<ProductDto>> {
     let admin = auth.0.is_some_and(|p| p.is_admin());
     let view = s.app.product(&id, admin).await?;
     Ok(axum::Json(ProductDto::from_view(&view)))
@@ -103,13 +136,31 @@ async fn list_categories(State(s): State<AppState>) -> ApiResult<axum::Json<Vec<
 /// Shipping options and prices for a CEP and a weight.
 #[utoipa::path(get, path = "/shipping/quote", tag = "catalog", params(QuoteParams),
     responses((status = 200, body = Vec<QuoteDto>), (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn shipping_quote(State(s): State<AppState>, Query(q): Query<QuoteParams>) -> ApiResult<axum::Json<Vec<QuoteDto>>> {
+async fn shipping_quote(
+    State(s): State<AppState>,
+    Query(q): Query<QuoteParams>,
+) -> ApiResult<axum::Json<Vec<QuoteDto>>> {
     if q.weight_g == 0 || q.weight_g > vitrine_domain::shipping::MAX_WEIGHT_G {
-        return Err(P::validation(vec![FieldError::new("weight_g", "the weight is between 1 g and 30 kg")]));
+        return Err(P::validation(vec![FieldError::new(
+            "weight_g",
+            "the weight is between 1 g and 30 kg",
+        )]));
     }
     let subtotal = Money::from_centavos(q.subtotal_centavos.unwrap_or(0).max(0));
-    let quotes = s.app.settings.rate_table.quote(&q.cep, q.weight_g, subtotal);
+    let quotes = s
+        .app
+        .settings
+        .rate_table
+        .quote(&q.cep, q.weight_g, subtotal);
     Ok(axum::Json(
-        quotes.into_iter().map(|q| QuoteDto { method_id: q.method_id, name: q.name, price_centavos: q.price.centavos(), days: q.days }).collect(),
+        quotes
+            .into_iter()
+            .map(|q| QuoteDto {
+                method_id: q.method_id,
+                name: q.name,
+                price_centavos: q.price.centavos(),
+                days: q.days,
+            })
+            .collect(),
     ))
 }

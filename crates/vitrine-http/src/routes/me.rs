@@ -12,7 +12,10 @@ use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_me, put_me)).routes(routes!(list_addresses, add_address)).routes(routes!(delete_address))
+    OpenApiRouter::new()
+        .routes(routes!(get_me, put_me))
+        .routes(routes!(list_addresses, add_address))
+        .routes(routes!(delete_address))
 }
 
 /// The caller's profile.
@@ -25,22 +28,46 @@ async fn get_me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<axum::Jso
 /// Change the caller's profile.
 #[utoipa::path(put, path = "/me", tag = "customer", request_body = ProfileInput,
     responses((status = 200, body = ProfileDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn put_me(State(s): State<AppState>, Auth(p): Auth, Json(i): Json<ProfileInput>) -> ApiResult<axum::Json<ProfileDto>> {
-    let update = ProfileUpdate { name: i.name, tax_id: i.tax_id, phone: i.phone, sms_opt_in: i.sms_opt_in, language: i.language.unwrap_or_default() };
+async fn put_me(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(i): Json<ProfileInput>,
+) -> ApiResult<axum::Json<ProfileDto>> {
+    let update = ProfileUpdate {
+        name: i.name,
+        tax_id: i.tax_id,
+        phone: i.phone,
+        sms_opt_in: i.sms_opt_in,
+        language: i.language.unwrap_or_default(),
+    };
     let profile = s.app.update_profile(&p.sub, update).await?;
     Ok(axum::Json(ProfileDto::new(&profile, &p.groups)))
 }
 
 /// The caller's saved addresses.
 #[utoipa::path(get, path = "/me/addresses", tag = "customer", responses((status = 200, body = Vec<SavedAddressDto>)), security(("bearer" = [])))]
-async fn list_addresses(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<axum::Json<Vec<SavedAddressDto>>> {
-    Ok(axum::Json(s.app.addresses(&p.sub).await?.iter().map(Into::into).collect()))
+async fn list_addresses(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<axum::Json<Vec<SavedAddressDto>>> {
+    Ok(axum::Json(
+        s.app
+            .addresses(&p.sub)
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Save an address.
 #[utoipa::path(post, path = "/me/addresses", tag = "customer", request_body = SavedAddressInput,
     responses((status = 201, body = SavedAddressDto), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn add_address(State(s): State<AppState>, Auth(p): Auth, Json(i): Json<SavedAddressInput>) -> ApiResult<(StatusCode, axum::Json<SavedAddressDto>)> {
+async fn add_address(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(i): Json<SavedAddressInput>,
+) -> ApiResult<(StatusCode, axum::Json<SavedAddressDto>)> {
     let saved = s.app.add_address(&p.sub, i.label, i.address.into()).await?;
     Ok((StatusCode::CREATED, axum::Json((&saved).into())))
 }
@@ -48,7 +75,11 @@ async fn add_address(State(s): State<AppState>, Auth(p): Auth, Json(i): Json<Sav
 /// Delete a saved address.
 #[utoipa::path(delete, path = "/me/addresses/{id}", tag = "customer", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn delete_address(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_address(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.app.delete_address(&p.sub, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

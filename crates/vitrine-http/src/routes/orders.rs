@@ -14,7 +14,10 @@ use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(place_order, list_orders)).routes(routes!(get_order)).routes(routes!(cancel_order))
+    OpenApiRouter::new()
+        .routes(routes!(place_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
 }
 
 impl TryFrom<CheckoutInputDto> for CheckoutInput {
@@ -27,9 +30,15 @@ impl TryFrom<CheckoutInputDto> for CheckoutInput {
                 .into_iter()
                 .enumerate()
                 .filter_map(|(n, it)| match check_quantity(it.quantity) {
-                    Ok(q) => Some(CartLine { sku: it.sku, quantity: q }),
+                    Ok(q) => Some(CartLine {
+                        sku: it.sku,
+                        quantity: q,
+                    }),
                     Err(_) => {
-                        errors.push(FieldError::new(format!("items[{n}].quantity"), "the quantity must be between 1 and 99"));
+                        errors.push(FieldError::new(
+                            format!("items[{n}].quantity"),
+                            "the quantity must be between 1 and 99",
+                        ));
                         None
                     }
                 })
@@ -39,7 +48,10 @@ impl TryFrom<CheckoutInputDto> for CheckoutInput {
             (Some(a), None) => Some(Destination::Address(a.into())),
             (None, Some(id)) => Some(Destination::Saved(id)),
             _ => {
-                errors.push(FieldError::new("shipping_address", "give either shipping_address or address_id"));
+                errors.push(FieldError::new(
+                    "shipping_address",
+                    "give either shipping_address or address_id",
+                ));
                 None
             }
         };
@@ -72,22 +84,41 @@ async fn place_order(
 ) -> ApiResult<(StatusCode, [(HeaderName, String); 1], axum::Json<OrderDto>)> {
     let input = CheckoutInput::try_from(i)?;
     let placed = s.app.place_order(&p, input, &key).await?;
-    let status = if placed.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if placed.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let location = format!("/api/v1/orders/{}", placed.order.id);
-    Ok((status, [(header::LOCATION, location)], axum::Json((&placed.order).into())))
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        axum::Json((&placed.order).into()),
+    ))
 }
 
 /// The caller's orders, newest first.
 #[utoipa::path(get, path = "/orders", tag = "orders", params(PageParams), responses((status = 200, body = OrderListDto)), security(("bearer" = [])))]
-async fn list_orders(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<PageParams>) -> ApiResult<axum::Json<OrderListDto>> {
+async fn list_orders(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<PageParams>,
+) -> ApiResult<axum::Json<OrderListDto>> {
     let page = s.app.my_orders(&p, q.limit.unwrap_or(20), q.after).await?;
-    Ok(axum::Json(OrderListDto { items: page.items.iter().map(Into::into).collect(), next: page.next }))
+    Ok(axum::Json(OrderListDto {
+        items: page.items.iter().map(Into::into).collect(),
+        next: page.next,
+    }))
 }
 
 /// One of the caller's orders (someone else's is a 404).
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn get_order(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<OrderDto>> {
+async fn get_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OrderDto>> {
     Ok(axum::Json((&s.app.order_for(&p, &id).await?).into()))
 }
 
@@ -95,6 +126,10 @@ async fn get_order(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<Stri
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-async fn cancel_order(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<OrderDto>> {
+async fn cancel_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OrderDto>> {
     Ok(axum::Json((&s.app.cancel_my_order(&p, &id).await?).into()))
 }

@@ -1,7 +1,10 @@
 //! `TestApp`: the real server on a random 127.0.0.1 port over a fresh data folder, and helpers
 //! to act as customers and admins over HTTP.
 
-#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,8 +52,19 @@ impl TestApp {
         let server = tokio::spawn(vitrine::serve::run(listener, store, async move {
             let _ = rx.await;
         }));
-        let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        TestApp { base, client, app, data_dir, shutdown: Some(tx), server: Some(server), _dir: dir }
+        let client = Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap();
+        TestApp {
+            base,
+            client,
+            app,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -70,7 +84,11 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
-        self.req(Method::POST, path, token).json(&body).send().await.unwrap()
+        self.req(Method::POST, path, token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A confirmed customer, signed in: returns the access token.
@@ -82,7 +100,11 @@ impl TestApp {
     /// in flight).
     pub async fn customers(&self, prefix: &str, n: usize) -> Vec<String> {
         use futures::StreamExt;
-        futures::stream::iter(0..n).map(|i| async move { self.customer(&format!("{prefix}{i}@example.com")).await }).buffered(8).collect().await
+        futures::stream::iter(0..n)
+            .map(|i| async move { self.customer(&format!("{prefix}{i}@example.com")).await })
+            .buffered(8)
+            .collect()
+            .await
     }
 
     pub async fn admin(&self, email: &str) -> String {
@@ -90,15 +112,27 @@ impl TestApp {
     }
 
     async fn user(&self, email: &str, admin: bool) -> String {
-        self.app.create_user(email, "senha-forte-123", "Cliente Teste", admin).await.expect("create user");
+        self.app
+            .create_user(email, "senha-forte-123", "Cliente Teste", admin)
+            .await
+            .expect("create user");
         self.sign_in(email, "senha-forte-123").await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let res = self.post("/api/v1/auth/sign-in", None, json!({ "email": email, "password": password })).await;
+        let res = self
+            .post(
+                "/api/v1/auth/sign-in",
+                None,
+                json!({ "email": email, "password": password }),
+            )
+            .await;
         let status = res.status();
         if status != 200 {
-            panic!("sign-in of {email}: {status} {}", res.text().await.unwrap_or_default());
+            panic!(
+                "sign-in of {email}: {status} {}",
+                res.text().await.unwrap_or_default()
+            );
         }
         let body: Value = res.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
@@ -110,15 +144,30 @@ impl TestApp {
             .iter()
             .map(|(sku, stock)| json!({ "sku": sku, "options": { "tamanho": sku }, "price_centavos": 5000, "weight_g": 300, "stock": stock }))
             .collect();
-        let res = self.post("/api/v1/admin/products", Some(admin), json!({ "slug": slug, "name": format!("Produto {slug}"), "variants": variants })).await;
-        assert_eq!(res.status(), 201, "create product: {}", res.text().await.unwrap());
+        let res = self
+            .post(
+                "/api/v1/admin/products",
+                Some(admin),
+                json!({ "slug": slug, "name": format!("Produto {slug}"), "variants": variants }),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            201,
+            "create product: {}",
+            res.text().await.unwrap()
+        );
         res.json().await.unwrap()
     }
 
     pub async fn stock(&self, admin: &str, sku: &str) -> i64 {
-        let res = self.get(&format!("/api/v1/admin/stock/{sku}"), Some(admin)).await;
+        let res = self
+            .get(&format!("/api/v1/admin/stock/{sku}"), Some(admin))
+            .await;
         assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()["available"].as_i64().unwrap()
+        res.json::<Value>().await.unwrap()["available"]
+            .as_i64()
+            .unwrap()
     }
 
     /// Every order in a status, through the admin API (all pages).
@@ -176,10 +225,20 @@ pub fn buy_now(sku: &str, qty: i64) -> Value {
 /// Assert a problem+json response with this status; returns the body.
 pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status, "unexpected status");
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     assert_eq!(ct, "application/problem+json");
     let body: Value = res.json().await.unwrap();
-    assert!(body["type"].as_str().unwrap().starts_with("urn:vitrine:problem:"), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:vitrine:problem:"),
+        "{body}"
+    );
     assert_eq!(body["status"], status);
     body
 }

@@ -1,0 +1,294 @@
+//! Who may see and do what: customers see only their own things, admin routes need the admin
+//! group, and every admin route is checked by walking the OpenAPI document of the router.
+
+mod common;
+
+use common::{TestApp, buy_now, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn customer_b_gets_404_for_customer_a_s_order_and_cart() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("a@example.com").await;
+    let b = t.customer("b@example.com").await;
+
+    // A's anonymous cart, merged into A's account at sign-in.
+    let res = t
+        .post(
+            "/api/v1/cart/items",
+            None,
+            json!({ "sku": "CAM-BAS-M", "quantity": 1 }),
+        )
+        .await;
+    let anon: Value = res.json().await.unwrap();
+    let token = anon["token"].as_str().unwrap().to_owned();
+    let res = t
+        .post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "a@example.com", "password": "senha-forte-123", "cart_token": token }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(&a))
+        .header("Idempotency-Key", "a1")
+        .json(&buy_now("CAM-BAS-G", 1))
+        .send()
+        .await
+        .unwrap();
+    let order: Value = res.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+
+    problem(t.get(&format!("/api/v1/orders/{id}"), Some(&b)).await, 404).await;
+    problem(
+        t.post(&format!("/api/v1/orders/{id}/cancel"), Some(&b), json!({}))
+            .await,
+        404,
+    )
+    .await;
+    let b_orders: Value = t
+        .get("/api/v1/orders", Some(&b))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(b_orders["items"].as_array().unwrap().is_empty());
+
+    // The anonymous cart's token no longer opens anything; B's own cart is empty.
+    let res = t
+        .req(Method::GET, "/api/v1/cart", None)
+        .header("X-Cart-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    let b_cart: Value = t.get("/api/v1/cart", Some(&b)).await.json().await.unwrap();
+    assert!(b_cart["lines"].as_array().unwrap().is_empty());
+    let a_cart: Value = t.get("/api/v1/cart", Some(&a)).await.json().await.unwrap();
+    assert_eq!(a_cart["lines"][0]["sku"], "CAM-BAS-M");
+
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}"), Some(&a))
+            .await
+            .status(),
+        200
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn non_admins_get_403_on_every_admin_route_in_the_route_table() {
+    let t = TestApp::spawn().await;
+    let customer = t.customer("c@example.com").await;
+    let admin = t.admin("admin@loja.test").await;
+    let doc: Value = t.get("/api/openapi.json", None).await.json().await.unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/admin") {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "X1")
+            .replace("{sku}", "CAM-BAS-M")
+            .replace("{code}", "BEMVINDO10");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let send = |token: Option<&str>| {
+                let mut r = t.req(method.clone(), &concrete, token);
+                if method != Method::GET {
+                    r = r.json(&json!({}));
+                }
+                r.send()
+            };
+            problem(send(Some(&customer)).await.unwrap(), 403).await;
+            problem(send(None).await.unwrap(), 401).await;
+            // The admin passes the guard (whatever the handler then says about the empty body).
+            let status = send(Some(&admin)).await.unwrap().status().as_u16();
+            assert!(
+                status != 401 && status != 403,
+                "{method} {path}: admin got {status}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 19, "only {checked} admin operations found");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn forged_or_missing_tokens_are_refused_with_401() {
+    let t = TestApp::spawn().await;
+    problem(t.get("/api/v1/orders", None).await, 401).await;
+    problem(t.get("/api/v1/orders", Some("not-a-jwt")).await, 401).await;
+    let token = t.customer("d@example.com").await;
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    problem(t.get("/api/v1/orders", Some(&forged)).await, 401).await;
+    // An invalid token is never treated as anonymous, even where anonymous access is allowed.
+    problem(t.get("/api/v1/cart", Some(&forged)).await, 401).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn sign_up_confirm_sign_in_refresh_and_sign_out_over_http() {
+    let t = TestApp::spawn().await;
+    let mail_dir = t.data_dir.join("mail");
+    let res = t
+        .post(
+            "/api/v1/auth/sign-up",
+            None,
+            json!({ "email": "nova@example.com", "password": "abc12345", "name": "Nova Cliente" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    // Signing up again with the same e-mail answers the same: nothing reveals registration.
+    let again = t
+        .post(
+            "/api/v1/auth/sign-up",
+            None,
+            json!({ "email": "nova@example.com", "password": "abc12345", "name": "Nova" }),
+        )
+        .await;
+    assert_eq!(again.status(), 202);
+    problem(
+        t.post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "nova@example.com", "password": "abc12345" }),
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    let mail = vitrine_testkit::mail::read_mail_folder(&mail_dir);
+    let code_mail = mail
+        .iter()
+        .find(|m| {
+            m.to.contains("nova@example.com")
+                && m.text.chars().filter(char::is_ascii_digit).count() >= 6
+        })
+        .expect("code mail");
+    let code: String = code_mail
+        .text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    problem(
+        t.post(
+            "/api/v1/auth/confirm",
+            None,
+            json!({ "email": "nova@example.com", "code": "000000" }),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        t.post(
+            "/api/v1/auth/confirm",
+            None,
+            json!({ "email": "nova@example.com", "code": code })
+        )
+        .await
+        .status(),
+        204
+    );
+
+    let res = t
+        .post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "NOVA@example.com", "password": "abc12345" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let me: Value = t
+        .get("/api/v1/me", tokens["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "nova@example.com");
+    assert_eq!(me["groups"], json!(["customer"]));
+
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let res = t
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        t.post(
+            "/api/v1/auth/sign-out",
+            None,
+            json!({ "refresh_token": refresh })
+        )
+        .await
+        .status(),
+        204
+    );
+    problem(
+        t.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh }),
+        )
+        .await,
+        401,
+    )
+    .await;
+
+    // Wrong password and unknown e-mail get the very same answer.
+    let wrong = problem(
+        t.post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "nova@example.com", "password": "errada123" }),
+        )
+        .await,
+        401,
+    )
+    .await;
+    let unknown = problem(
+        t.post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "ninguem@example.com", "password": "errada123" }),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(wrong, unknown);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_jwks_and_the_docs_are_served() {
+    let t = TestApp::spawn().await;
+    let jwks: Value = t
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    let doc: Value = t.get("/api/openapi.json", None).await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let page = t.get("/api/docs", None).await.text().await.unwrap();
+    assert!(page.contains("/api/openapi.json"));
+    assert_eq!(t.get("/health", None).await.status(), 200);
+    assert_eq!(t.get("/ready", None).await.status(), 200);
+    problem(t.get("/api/v1/nowhere", None).await, 404).await;
+    t.stop().await;
+}

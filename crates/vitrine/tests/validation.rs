@@ -1,0 +1,387 @@
+//! Bad input: each case gets a 4xx problem+json naming what is wrong, never a 5xx, and writes
+//! nothing (no order, no stock moved, the cart as it was).
+
+mod common;
+
+use common::{TestApp, address, buy_now, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Case {
+    name: &'static str,
+    body: Vec<u8>,
+    content_type: &'static str,
+    status: u16,
+    /// A field the problem must name, when it is a validation problem.
+    field: Option<&'static str>,
+}
+
+fn json_case(name: &'static str, body: Value, status: u16, field: Option<&'static str>) -> Case {
+    Case {
+        name,
+        body: serde_json::to_vec(&body).unwrap(),
+        content_type: "application/json",
+        status,
+        field,
+    }
+}
+
+#[tokio::test]
+async fn bad_checkouts_are_4xx_problems_and_write_nothing() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "valida", &[("VAL-1", 5)]).await;
+    let res = t
+        .post(
+            "/api/v1/admin/coupons",
+            Some(&admin),
+            json!({ "code": "VENCIDO", "kind": "percent", "basis_points": 500, "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-02-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let token = t.customer("v@example.com").await;
+    // The cart holds something, so "empty cart" is not what stops the bad requests below.
+    assert_eq!(
+        t.post(
+            "/api/v1/cart/items",
+            Some(&token),
+            json!({ "sku": "VAL-1", "quantity": 1 })
+        )
+        .await
+        .status(),
+        200
+    );
+
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut b = buy_now("VAL-1", 1);
+        f(&mut b);
+        b
+    };
+    let cases = vec![
+        Case {
+            name: "malformed JSON",
+            body: b"{\"items\": [".to_vec(),
+            content_type: "application/json",
+            status: 400,
+            field: None,
+        },
+        Case {
+            name: "not JSON at all",
+            body: b"items=1".to_vec(),
+            content_type: "application/x-www-form-urlencoded",
+            status: 415,
+            field: None,
+        },
+        json_case(
+            "wrong type",
+            with(&|b| b["items"][0]["quantity"] = json!("two")),
+            422,
+            Some("items[0].quantity"),
+        ),
+        json_case(
+            "unknown field",
+            with(&|b| b["gift_wrap"] = json!(true)),
+            422,
+            Some("gift_wrap"),
+        ),
+        json_case(
+            "unknown nested field",
+            with(&|b| b["shipping_address"]["andar"] = json!(3)),
+            422,
+            Some("andar"),
+        ),
+        Case {
+            name: "oversize body",
+            body: serde_json::to_vec(&with(&|b| b["coupon"] = json!("X".repeat(200_000)))).unwrap(),
+            content_type: "application/json",
+            status: 413,
+            field: None,
+        },
+        json_case(
+            "invalid CPF",
+            with(&|b| b["tax_id"] = json!("123.456.789-00")),
+            422,
+            Some("tax_id"),
+        ),
+        json_case(
+            "invalid CEP",
+            with(&|b| b["shipping_address"]["cep"] = json!("123")),
+            422,
+            Some("cep"),
+        ),
+        json_case(
+            "unknown UF",
+            with(&|b| b["shipping_address"]["uf"] = json!("XX")),
+            422,
+            Some("uf"),
+        ),
+        json_case(
+            "zero quantity",
+            with(&|b| b["items"][0]["quantity"] = json!(0)),
+            422,
+            Some("items[0].quantity"),
+        ),
+        json_case(
+            "negative quantity",
+            with(&|b| b["items"][0]["quantity"] = json!(-2)),
+            422,
+            Some("items[0].quantity"),
+        ),
+        json_case(
+            "unknown SKU",
+            with(&|b| b["items"][0]["sku"] = json!("NAO-EXISTE")),
+            422,
+            Some("items[0].sku"),
+        ),
+        json_case(
+            "malformed SKU",
+            with(&|b| b["items"][0]["sku"] = json!("com espaço")),
+            422,
+            Some("sku"),
+        ),
+        json_case(
+            "expired coupon",
+            with(&|b| b["coupon"] = json!("VENCIDO")),
+            422,
+            Some("coupon"),
+        ),
+        json_case(
+            "unknown coupon",
+            with(&|b| b["coupon"] = json!("NENHUM")),
+            422,
+            Some("coupon"),
+        ),
+        json_case(
+            "unknown shipping method",
+            with(&|b| b["shipping_method"] = json!("drone")),
+            422,
+            Some("shipping_method"),
+        ),
+        json_case(
+            "no address",
+            with(&|b| drop(b.as_object_mut().unwrap().remove("shipping_address"))),
+            422,
+            Some("shipping_address"),
+        ),
+        json_case(
+            "blank street",
+            with(&|b| b["shipping_address"]["street"] = json!("  ")),
+            422,
+            Some("shipping_address.street"),
+        ),
+        json_case(
+            "more than in stock",
+            with(&|b| b["items"][0]["quantity"] = json!(6)),
+            409,
+            None,
+        ),
+        json_case(
+            "unknown payment method",
+            with(&|b| b["payment_method"] = json!("boleto")),
+            422,
+            Some("payment_method"),
+        ),
+    ];
+
+    for (i, case) in cases.into_iter().enumerate() {
+        let res = t
+            .req(Method::POST, "/api/v1/orders", Some(&token))
+            .header("Idempotency-Key", format!("bad-{i}"))
+            .header("content-type", case.content_type)
+            .body(case.body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        assert_eq!(
+            status,
+            case.status,
+            "{}: got {status}: {}",
+            case.name,
+            res.text().await.unwrap()
+        );
+        let body = problem(res, case.status).await;
+        if let Some(field) = case.field {
+            let fields: Vec<&str> = body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert!(
+                fields.iter().any(|f| f.contains(field)),
+                "{}: fields {fields:?} should name {field}",
+                case.name
+            );
+        }
+    }
+
+    let orders: Value = t
+        .get("/api/v1/orders", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        orders["items"].as_array().unwrap().is_empty(),
+        "no order was written"
+    );
+    assert_eq!(t.stock(&admin, "VAL-1").await, 5, "no stock moved");
+    let cart: Value = t
+        .get("/api/v1/cart", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cart["lines"][0]["quantity"], 1, "the cart is as it was");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn bad_cart_and_catalog_requests_are_4xx_problems() {
+    let t = TestApp::spawn().await;
+    for (body, field) in [
+        (json!({ "sku": "CAM-BAS-M", "quantity": 0 }), "quantity"),
+        (json!({ "sku": "CAM-BAS-M", "quantity": -1 }), "quantity"),
+        (json!({ "sku": "CAM-BAS-M", "quantity": 1.5 }), "quantity"),
+        (json!({ "sku": "NAO-EXISTE", "quantity": 1 }), "sku"),
+        (json!({ "sku": "CAM-BAS-M" }), "quantity"),
+        (
+            json!({ "sku": "CAM-BAS-M", "quantity": 1, "extra": 1 }),
+            "extra",
+        ),
+    ] {
+        let p = problem(t.post("/api/v1/cart/items", None, body.clone()).await, 422).await;
+        assert!(
+            p["errors"][0]["field"].as_str().unwrap().contains(field),
+            "{body}: {p}"
+        );
+    }
+    problem(
+        t.post(
+            "/api/v1/cart/items",
+            None,
+            json!({ "sku": "CAM-BAS-M", "quantity": 99 }),
+        )
+        .await,
+        409,
+    )
+    .await;
+    let res = t
+        .req(Method::GET, "/api/v1/cart", None)
+        .header("X-Cart-Token", "../../etc/passwd")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    for q in [
+        "limit=0",
+        "limit=101",
+        "sort=random",
+        "min_price_centavos=-1",
+        "after=%%%",
+        "after=bm90LWEtY3Vyc29y",
+        "category=nada",
+        "color=blue",
+    ] {
+        problem(t.get(&format!("/api/v1/products?{q}"), None).await, 422).await;
+    }
+    for q in [
+        "cep=123&weight_g=100",
+        "cep=01310100&weight_g=0",
+        "cep=01310100",
+    ] {
+        problem(
+            t.get(&format!("/api/v1/shipping/quote?{q}"), None).await,
+            422,
+        )
+        .await;
+    }
+    problem(t.get("/api/v1/products/nao-existe", None).await, 404).await;
+    let addr = json!({ "label": "casa", "recipient": "A", "street": "R", "number": "1", "district": "D", "city": "C", "uf": "SP", "cep": "01310100" });
+    let token = t.customer("x@example.com").await;
+    assert_eq!(
+        t.post("/api/v1/me/addresses", Some(&token), addr)
+            .await
+            .status(),
+        201
+    );
+    let mut bad = address();
+    bad["cep"] = json!("00000-000");
+    problem(t.post("/api/v1/me/addresses", Some(&token), bad).await, 422).await;
+    problem(
+        t.req(Method::PUT, "/api/v1/me", Some(&token))
+            .json(&json!({ "name": "X", "tax_id": "111.111.111-11" }))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn admin_edits_need_the_current_etag() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let p = t.product(&admin, "etag", &[("ETAG-1", 1)]).await;
+    let id = p["id"].as_str().unwrap();
+    let body = json!({ "name": "Novo nome", "variants": [{ "sku": "ETAG-1", "price_centavos": 6000 }, { "sku": "ETAG-2", "price_centavos": 7000, "stock": 3 }] });
+    let put = |etag: Option<&str>| {
+        let mut r = t
+            .req(
+                Method::PUT,
+                &format!("/api/v1/admin/products/{id}"),
+                Some(&admin),
+            )
+            .json(&body);
+        if let Some(e) = etag {
+            r = r.header("If-Match", e);
+        }
+        r.send()
+    };
+    problem(put(None).await.unwrap(), 428).await;
+    let res = put(Some("\"1\"")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    // A second editor still holding version 1 is told it changed.
+    let stale = problem(put(Some("\"1\"")).await.unwrap(), 412).await;
+    assert_eq!(stale["type"], "urn:vitrine:problem:version-mismatch");
+    assert_eq!(t.stock(&admin, "ETAG-2").await, 3);
+    let shown: Value = t
+        .get("/api/v1/products/etag", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["name"], "Novo nome");
+    assert_eq!(shown["variants"][1]["available"], 3);
+
+    // Another product may not take a SKU that exists.
+    let dup = t
+        .post(
+            "/api/v1/admin/products",
+            Some(&admin),
+            json!({ "name": "Outro", "variants": [{ "sku": "ETAG-1", "price_centavos": 100 }] }),
+        )
+        .await;
+    problem(dup, 409).await;
+    let adj = t
+        .post(
+            "/api/v1/admin/stock/ETAG-1/adjustments",
+            Some(&admin),
+            json!({ "delta": -5, "reason": "quebra" }),
+        )
+        .await;
+    problem(adj, 422).await;
+    let adj = t
+        .post(
+            "/api/v1/admin/stock/ETAG-1/adjustments",
+            Some(&admin),
+            json!({ "delta": 9, "reason": "reposição" }),
+        )
+        .await;
+    assert_eq!(adj.json::<Value>().await.unwrap()["available"], 10);
+    t.stop().await;
+}
