@@ -1,0 +1,673 @@
+//! `load`: a closed-loop HTTP/1.1 load generator for vitrine's performance acceptance.
+//!
+//! N connections each keep exactly one request in flight (send, read the whole response, send
+//! the next) for a warm-up and then a measured period. Throughput is the responses completed
+//! inside the measured period divided by its length; latencies are those of the same responses,
+//! from just before the request is written to the last byte of the body. Every response that is
+//! not the expected status (or, for `get`, not the expected length), and every connection error,
+//! counts as an error in any phase; the program exits non-zero if there was any.
+//!
+//! Scenarios:
+//! - `get URL`: the same GET over and over.
+//! - `checkout BASE`: sets up its own data (an admin and customers created with the `vitrine
+//!   user create` command, signed in over HTTP; one product with a large stock), then places
+//!   "buy now" orders of one unit, spread over the customers, each with a fresh
+//!   `Idempotency-Key`. Afterwards it checks that the stock went down, and the number of
+//!   pending orders went up, by exactly the number of `201 Created` answers.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail, ensure};
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Parser)]
+#[command(about = "Closed-loop HTTP/1.1 load generator for vitrine's benchmarks")]
+struct Cli {
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Connections, each with one request in flight.
+    #[arg(short = 'c', long, default_value_t = 64, global = true)]
+    connections: usize,
+    /// Measured seconds (after the warm-up).
+    #[arg(short = 'd', long, default_value_t = 10.0, global = true)]
+    duration: f64,
+    /// Warm-up seconds: requests are sent but not measured.
+    #[arg(short = 'w', long, default_value_t = 3.0, global = true)]
+    warmup: f64,
+    /// Client runtime worker threads.
+    #[arg(short = 't', long, default_value_t = 2, global = true)]
+    threads: usize,
+    /// Also write the results as `key=value` lines (shell-sourceable) to this file.
+    #[arg(long, global = true)]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// GET one URL over and over; expects 200 and the same body length every time.
+    Get { url: String },
+    /// Place "buy now" orders on a running vitrine (does its own setup, see the module docs).
+    Checkout {
+        /// The server's base URL, e.g. http://127.0.0.1:8080
+        base: String,
+        /// The `vitrine` binary, to create the users.
+        #[arg(long)]
+        vitrine: PathBuf,
+        /// The server's data folder (the users are created in it).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Customers to spread the orders over.
+        #[arg(long, default_value_t = 64)]
+        customers: usize,
+        /// The users already exist (from an earlier run on this data folder).
+        #[arg(long)]
+        no_create_users: bool,
+        /// SKU of the benchmark product (created if missing).
+        #[arg(long, default_value = "BENCH-1")]
+        sku: String,
+        /// Stock of the benchmark product when it is created.
+        #[arg(long, default_value_t = 100_000_000)]
+        stock: i64,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.run.threads.max(1))
+        .enable_all()
+        .build()
+        .expect("building the runtime");
+    match rt.block_on(run(cli)) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// `Ok(false)`: the run completed but had errors or failed its checks.
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    ensure!(cli.run.connections > 0, "at least one connection");
+    ensure!(cli.run.duration > 0.0, "the duration must be positive");
+    match cli.scenario {
+        Scenario::Get { url } => {
+            let target = Target::parse(&url)?;
+            // One probe: the body length every later answer must have.
+            let mut probe = target.connect().await?;
+            let (status, body) = send(&mut probe, target.get()).await?;
+            ensure!(status == StatusCode::OK, "probe of {url}: status {status}");
+            let expect_len = body.len();
+            drop(probe);
+            println!(
+                "scenario get {url} ({expect_len} bytes)\n{}",
+                cli.run.describe()
+            );
+            let t = target.clone();
+            let report = drive(
+                &cli.run,
+                &target,
+                StatusCode::OK,
+                Some(expect_len),
+                Arc::new(move |_, _| t.get()),
+            )
+            .await;
+            let mut summary = report.summary();
+            writeln!(summary, "body_bytes={expect_len}")?;
+            report.print();
+            write_summary(&cli.run, &summary)?;
+            Ok(report.errors == 0)
+        }
+        Scenario::Checkout {
+            base,
+            vitrine,
+            data_dir,
+            customers,
+            no_create_users,
+            sku,
+            stock,
+        } => {
+            checkout(
+                &cli.run,
+                &base,
+                &vitrine,
+                &data_dir,
+                customers,
+                no_create_users,
+                &sku,
+                stock,
+            )
+            .await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The closed loop
+
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    host: HeaderValue,
+    /// Path and query of the `get` scenario's URL.
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> anyhow::Result<Target> {
+        let u = reqwest::Url::parse(url).with_context(|| format!("parsing {url}"))?;
+        ensure!(u.scheme() == "http", "only http:// URLs");
+        let host = u.host_str().ok_or_else(|| anyhow!("{url} has no host"))?;
+        let port = u.port_or_known_default().unwrap_or(80);
+        let addr = (host, port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| anyhow!("{host} does not resolve"))?;
+        let mut path = u.path().to_owned();
+        if let Some(q) = u.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok(Target {
+            addr,
+            host: HeaderValue::from_str(&format!("{host}:{port}"))?,
+            path,
+        })
+    }
+
+    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .with_context(|| format!("connecting to {}", self.addr))?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    fn get(&self) -> Request<Full<Bytes>> {
+        Request::get(self.path.as_str())
+            .header(header::HOST, self.host.clone())
+            .body(Full::new(Bytes::new()))
+            .expect("a valid request")
+    }
+}
+
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> anyhow::Result<(StatusCode, Bytes)> {
+    sender.ready().await?;
+    let res = sender.send_request(req).await?;
+    let status = res.status();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// Builds the request number `seq` of connection `conn`.
+type MakeRequest = Arc<dyn Fn(usize, u64) -> Request<Full<Bytes>> + Send + Sync>;
+
+#[derive(Default)]
+struct ConnStats {
+    /// Latencies of the measured responses, in microseconds.
+    latencies_us: Vec<u32>,
+    /// Expected responses completed inside the measured period.
+    measured: u64,
+    /// Expected responses in every phase (warm-up, measured, and the tail after the end).
+    ok_total: u64,
+    errors: u64,
+    error_samples: Vec<String>,
+}
+
+impl ConnStats {
+    fn error(&mut self, what: String) {
+        self.errors += 1;
+        if self.error_samples.len() < 3 {
+            self.error_samples.push(what);
+        }
+    }
+}
+
+struct Report {
+    connections: usize,
+    seconds: f64,
+    measured: u64,
+    ok_total: u64,
+    errors: u64,
+    error_samples: Vec<String>,
+    /// Sorted, microseconds.
+    latencies_us: Vec<u32>,
+}
+
+impl Report {
+    fn rps(&self) -> f64 {
+        self.measured as f64 / self.seconds
+    }
+
+    /// Nearest-rank percentile, in milliseconds.
+    fn pct_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
+        let i = rank.clamp(1, self.latencies_us.len()) - 1;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+
+    fn print(&self) {
+        println!(
+            "measured {:.1} s: {} responses, {:.0} req/s",
+            self.seconds,
+            self.measured,
+            self.rps()
+        );
+        println!(
+            "latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
+            self.pct_ms(50.0),
+            self.pct_ms(95.0),
+            self.pct_ms(99.0),
+            self.pct_ms(100.0)
+        );
+        println!("errors: {}", self.errors);
+        for e in &self.error_samples {
+            println!("  e.g. {e}");
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "connections={}\nseconds={:.1}\nmeasured={}\nok_total={}\nrps={:.0}\np50_ms={:.2}\np95_ms={:.2}\np99_ms={:.2}\nmax_ms={:.2}\nerrors={}\n",
+            self.connections,
+            self.seconds,
+            self.measured,
+            self.ok_total,
+            self.rps(),
+            self.pct_ms(50.0),
+            self.pct_ms(95.0),
+            self.pct_ms(99.0),
+            self.pct_ms(100.0),
+            self.errors
+        )
+    }
+}
+
+impl RunArgs {
+    fn describe(&self) -> String {
+        format!(
+            "{} connections, {} client threads, warm-up {} s, measured {} s",
+            self.connections, self.threads, self.warmup, self.duration
+        )
+    }
+}
+
+fn write_summary(run: &RunArgs, summary: &str) -> anyhow::Result<()> {
+    if let Some(path) = &run.summary {
+        std::fs::write(path, summary).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn drive(
+    run: &RunArgs,
+    target: &Target,
+    expect: StatusCode,
+    expect_len: Option<usize>,
+    make: MakeRequest,
+) -> Report {
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(run.warmup.max(0.0));
+    let end = measure_from + Duration::from_secs_f64(run.duration);
+    let tasks: Vec<_> = (0..run.connections)
+        .map(|conn| {
+            let target = target.clone();
+            let make = make.clone();
+            tokio::spawn(async move {
+                let mut stats = ConnStats {
+                    latencies_us: Vec::with_capacity(4096),
+                    ..ConnStats::default()
+                };
+                let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+                let mut seq = 0u64;
+                while Instant::now() < end {
+                    let s = match sender.as_mut() {
+                        Some(s) => s,
+                        None => match target.connect().await {
+                            Ok(s) => sender.insert(s),
+                            Err(e) => {
+                                stats.error(format!("{e:#}"));
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                                continue;
+                            }
+                        },
+                    };
+                    let req = make(conn, seq);
+                    seq += 1;
+                    let t0 = Instant::now();
+                    let result = send(s, req).await;
+                    let t1 = Instant::now();
+                    match result {
+                        Ok((status, body))
+                            if status == expect && expect_len.is_none_or(|n| n == body.len()) =>
+                        {
+                            stats.ok_total += 1;
+                            if t1 >= measure_from && t1 < end {
+                                stats.measured += 1;
+                                let us = (t1 - t0).as_micros().min(u128::from(u32::MAX));
+                                stats.latencies_us.push(us as u32);
+                            }
+                        }
+                        Ok((status, body)) => {
+                            let text =
+                                String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+                            stats.error(format!("status {status}, {} bytes: {text}", body.len()));
+                        }
+                        Err(e) => {
+                            stats.error(format!("{e:#}"));
+                            sender = None;
+                        }
+                    }
+                }
+                stats
+            })
+        })
+        .collect();
+    let mut report = Report {
+        connections: run.connections,
+        seconds: run.duration,
+        measured: 0,
+        ok_total: 0,
+        errors: 0,
+        error_samples: Vec::new(),
+        latencies_us: Vec::new(),
+    };
+    for task in tasks {
+        match task.await {
+            Ok(s) => {
+                report.measured += s.measured;
+                report.ok_total += s.ok_total;
+                report.errors += s.errors;
+                for e in s.error_samples {
+                    if report.error_samples.len() < 5 {
+                        report.error_samples.push(e);
+                    }
+                }
+                report.latencies_us.extend(s.latencies_us);
+            }
+            Err(e) => {
+                report.errors += 1;
+                report
+                    .error_samples
+                    .push(format!("a connection task failed: {e}"));
+            }
+        }
+    }
+    report.latencies_us.sort_unstable();
+    report
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checkout scenario
+
+const PASSWORD: &str = "bench-senha-forte-123";
+const ADMIN_EMAIL: &str = "bench-admin@bench.test";
+
+fn customer_email(i: usize) -> String {
+    format!("bench-{i}@bench.test")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn checkout(
+    run: &RunArgs,
+    base: &str,
+    vitrine: &PathBuf,
+    data_dir: &PathBuf,
+    customers: usize,
+    no_create_users: bool,
+    sku: &str,
+    stock: i64,
+) -> anyhow::Result<bool> {
+    ensure!(customers > 0, "at least one customer");
+    let base = base.trim_end_matches('/').to_owned();
+    let target = Target::parse(&base)?;
+    let http = reqwest::Client::new();
+
+    // Users, through the command line (a confirmed account needs no e-mail round trip).
+    let setup = Instant::now();
+    if !no_create_users {
+        let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
+        users.extend((0..customers).map(|i| (customer_email(i), false)));
+        for chunk in users.chunks(4) {
+            let mut running = Vec::new();
+            for (email, admin) in chunk {
+                running.push(create_user(vitrine, data_dir, email, *admin));
+            }
+            for r in futures_join(running).await {
+                r?;
+            }
+        }
+    }
+    // Tokens, a few sign-ins at a time (the per-address limit counts attempts in flight).
+    let admin = sign_in(&http, &base, ADMIN_EMAIL).await?;
+    let mut tokens = Vec::with_capacity(customers);
+    for chunk in (0..customers).collect::<Vec<_>>().chunks(4) {
+        let running = chunk
+            .iter()
+            .map(|&i| {
+                let http = http.clone();
+                let base = base.clone();
+                tokio::spawn(async move { sign_in(&http, &base, &customer_email(i)).await })
+            })
+            .collect::<Vec<_>>();
+        for r in running {
+            tokens.push(r.await??);
+        }
+    }
+
+    // The product, unless an earlier run made it.
+    let res = http
+        .post(format!("{base}/api/v1/admin/products"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "slug": format!("bench-{}", sku.to_lowercase()),
+            "name": "Bench",
+            "variants": [{ "sku": sku, "price_centavos": 5000, "weight_g": 300, "stock": stock }],
+        }))
+        .send()
+        .await?;
+    let created_product = res.status() == reqwest::StatusCode::CREATED;
+    if !created_product {
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        // Fine when the SKU exists already; `stock_of` fails otherwise.
+        eprintln!("note: creating the product answered {status} ({text}); using the existing SKU");
+    }
+    let stock_before = stock_of(&http, &base, &admin, sku).await?;
+    let orders_before = pending_orders(&http, &base, &admin).await?;
+    println!(
+        "setup: {} customers signed in, product {sku} with stock {stock_before}, {orders_before} pending orders before ({:.1} s)",
+        tokens.len(),
+        setup.elapsed().as_secs_f64()
+    );
+    println!("scenario checkout {base}/api/v1/orders\n{}", run.describe());
+
+    // One body for every request; one bearer header per customer; a fresh key per request.
+    let body = Bytes::from(serde_json::to_vec(&json!({
+        "items": [{ "sku": sku, "quantity": 1 }],
+        "shipping_address": {
+            "recipient": "Ana", "street": "Av Paulista", "number": "1000",
+            "district": "Bela Vista", "city": "São Paulo", "uf": "SP", "cep": "01310-100"
+        },
+        "shipping_method": "pac",
+        "payment_method": "pix",
+        "tax_id": "529.982.247-25"
+    }))?);
+    let bearers: Vec<HeaderValue> = tokens
+        .iter()
+        .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+        .collect::<Result<_, _>>()?;
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    let host = target.host.clone();
+    let make: MakeRequest = Arc::new(move |conn, seq| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/orders")
+            .header(header::HOST, host.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, bearers[conn % bearers.len()].clone())
+            .header("idempotency-key", format!("bench-{run_id}-{conn}-{seq}"))
+            .body(Full::new(body.clone()))
+            .expect("a valid request")
+    });
+    let report = drive(run, &target, StatusCode::CREATED, None, make).await;
+    report.print();
+
+    // Every 201 must be one order and one unit of stock, no more, no less.
+    let stock_after = stock_of(&http, &base, &admin, sku).await?;
+    let orders_after = pending_orders(&http, &base, &admin).await?;
+    let stock_moved = stock_before - stock_after;
+    let new_orders = orders_after - orders_before;
+    let created = report.ok_total as i64;
+    let consistent = stock_moved == created && new_orders == created;
+    println!(
+        "check: {created} orders created (201, all phases); stock {stock_before} -> {stock_after} (moved {stock_moved}); pending orders +{new_orders}: {}",
+        if consistent { "consistent" } else { "MISMATCH" }
+    );
+    let mut summary = report.summary();
+    write!(
+        summary,
+        "customers={}\ncreated={created}\nstock_before={stock_before}\nstock_after={stock_after}\nstock_moved={stock_moved}\nnew_orders={new_orders}\nconsistent={consistent}\n",
+        tokens.len()
+    )?;
+    write_summary(run, &summary)?;
+    Ok(report.errors == 0 && consistent)
+}
+
+async fn futures_join<T>(
+    handles: Vec<impl std::future::Future<Output = T> + Send + 'static>,
+) -> Vec<T>
+where
+    T: Send + 'static,
+{
+    let spawned: Vec<_> = handles.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(spawned.len());
+    for h in spawned {
+        out.push(h.await.expect("a setup task panicked"));
+    }
+    out
+}
+
+fn create_user(
+    vitrine: &PathBuf,
+    data_dir: &PathBuf,
+    email: &str,
+    admin: bool,
+) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
+    let mut cmd = tokio::process::Command::new(vitrine);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        // Cheap hashes: the benchmark measures checkout, not sign-in.
+        .args(["--argon2-memory-kib", "64", "user", "create", "--email"])
+        .arg(email)
+        .args(["--name", "Bench Customer", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if admin {
+        cmd.arg("--admin");
+    }
+    let email = email.to_owned();
+    async move {
+        let mut child = cmd.spawn().context("running vitrine user create")?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await?;
+        drop(stdin);
+        let out = child.wait_with_output().await?;
+        if !out.status.success() {
+            bail!(
+                "vitrine user create {email}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let res = http
+        .post(format!("{base}/api/v1/auth/sign-in"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    ensure!(status.is_success(), "sign-in of {email}: {status} {body}");
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("sign-in of {email}: no access_token in {body}"))
+}
+
+async fn stock_of(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    sku: &str,
+) -> anyhow::Result<i64> {
+    let res = http
+        .get(format!("{base}/api/v1/admin/stock/{sku}"))
+        .bearer_auth(admin)
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    ensure!(status.is_success(), "stock of {sku}: {status} {body}");
+    body["available"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("stock of {sku}: no `available` in {body}"))
+}
+
+/// Orders awaiting payment, counted through the admin API (every page).
+async fn pending_orders(http: &reqwest::Client, base: &str, admin: &str) -> anyhow::Result<i64> {
+    let mut count = 0i64;
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/api/v1/admin/orders?status=pending_payment&limit=100");
+        if let Some(a) = &after {
+            url.push_str("&after=");
+            url.push_str(a);
+        }
+        let res = http.get(&url).bearer_auth(admin).send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        ensure!(status.is_success(), "listing orders: {status} {body}");
+        count += body["items"].as_array().map_or(0, Vec::len) as i64;
+        match body["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => return Ok(count),
+        }
+    }
+}

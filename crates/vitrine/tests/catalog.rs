@@ -1,0 +1,197 @@
+//! Browsing over HTTP: filters, text search, sort, cursor pagination, product pages, categories,
+//! shipping quotes, and catalog edits showing up at once.
+
+mod common;
+
+use common::{TestApp, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn all_pages(t: &TestApp, query: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..50 {
+        let mut path = format!("/api/v1/products?{query}");
+        if let Some(a) = &after {
+            path.push_str(&format!("&after={a}"));
+        }
+        let res = t.get(&path, None).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        out.extend(body["items"].as_array().unwrap().iter().cloned());
+        match body["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => return out,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+#[tokio::test]
+async fn pages_cover_every_product_once_in_every_sort_order() {
+    let t = TestApp::spawn().await;
+    let everything = all_pages(&t, "limit=100").await;
+    assert_eq!(everything.len(), 12);
+    for sort in ["newest", "price_asc", "price_desc", "name"] {
+        let paged = all_pages(&t, &format!("limit=5&sort={sort}")).await;
+        let ids: Vec<&str> = paged.iter().map(|p| p["id"].as_str().unwrap()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 12, "{sort}: every product exactly once");
+        let prices: Vec<i64> = paged
+            .iter()
+            .map(|p| p["price_from_centavos"].as_i64().unwrap())
+            .collect();
+        match sort {
+            "price_asc" => assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}"),
+            "price_desc" => assert!(prices.windows(2).all(|w| w[0] >= w[1]), "{prices:?}"),
+            _ => {}
+        }
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn filters_by_category_price_and_text_with_accents_ignored() {
+    let t = TestApp::spawn().await;
+    // "roupas" includes its subcategories (camisetas, calças): 5 products.
+    assert_eq!(all_pages(&t, "category=roupas").await.len(), 5);
+    assert_eq!(all_pages(&t, "category=camisetas").await.len(), 3);
+    let cheap = all_pages(&t, "max_price_centavos=5000").await;
+    assert!(
+        cheap
+            .iter()
+            .all(|p| p["price_from_centavos"].as_i64().unwrap() <= 5000)
+    );
+    assert!(!cheap.is_empty());
+    let found = all_pages(&t, "q=CALCA").await;
+    assert_eq!(found.len(), 2, "accent- and case-insensitive: Calça");
+    let found = all_pages(&t, "q=cafe%20torrado").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["slug"], "vela-aromatica-cafe");
+    assert!(all_pages(&t, "q=inexistente").await.is_empty());
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_product_page_shows_live_stock_and_hostile_text_stays_text() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let hostile = "<img src=x onerror=alert(1)>";
+    let res = t
+        .post(
+            "/api/v1/admin/products",
+            Some(&admin),
+            json!({ "slug": "hostil", "name": hostile, "description": "\"'<script>", "variants": [{ "sku": "HOST-1", "price_centavos": 100, "stock": 2 }] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let page: Value = t
+        .get("/api/v1/products/hostil", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["name"], hostile);
+    assert_eq!(page["variants"][0]["available"], 2);
+    // New products show up in listings at once (the catalog snapshot is invalidated).
+    let listed = all_pages(&t, "q=onerror").await;
+    assert_eq!(listed.len(), 1);
+
+    let token = t.customer("x@example.com").await;
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(&token))
+        .header("Idempotency-Key", "h")
+        .json(&common::buy_now("HOST-1", 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let page: Value = t
+        .get("/api/v1/products/hostil", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["variants"][0]["available"], 0, "stock is never cached");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn inactive_products_are_hidden_from_shoppers_but_not_from_admins() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let res = t
+        .post("/api/v1/admin/products", Some(&admin), json!({ "slug": "rascunho", "name": "Rascunho", "active": false, "variants": [{ "sku": "RAS-1", "price_centavos": 100 }] }))
+        .await;
+    assert_eq!(res.status(), 201);
+    problem(t.get("/api/v1/products/rascunho", None).await, 404).await;
+    assert!(all_pages(&t, "q=rascunho").await.is_empty());
+    problem(
+        t.post(
+            "/api/v1/cart/items",
+            None,
+            json!({ "sku": "RAS-1", "quantity": 1 }),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        t.get("/api/v1/products/rascunho", Some(&admin))
+            .await
+            .status(),
+        200
+    );
+    let admin_list: Value = t
+        .get("/api/v1/admin/products?q=rascunho", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin_list["items"].as_array().unwrap().len(), 1);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn categories_form_a_tree_and_quotes_price_by_cep_and_weight() {
+    let t = TestApp::spawn().await;
+    let tree: Value = t
+        .get("/api/v1/categories", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let roupas = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "roupas")
+        .unwrap();
+    assert_eq!(roupas["children"].as_array().unwrap().len(), 2);
+    let sp: Value = t
+        .get("/api/v1/shipping/quote?cep=01310-100&weight_g=800", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let far: Value = t
+        .get("/api/v1/shipping/quote?cep=69005-000&weight_g=800", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sp[0]["method_id"], "pac");
+    assert!(far[0]["price_centavos"].as_i64().unwrap() > sp[0]["price_centavos"].as_i64().unwrap());
+    let heavy: Value = t
+        .get("/api/v1/shipping/quote?cep=01310-100&weight_g=2500", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        heavy[0]["price_centavos"].as_i64().unwrap() > sp[0]["price_centavos"].as_i64().unwrap()
+    );
+    t.stop().await;
+}
