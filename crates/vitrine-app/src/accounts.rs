@@ -131,7 +131,8 @@ impl App {
             name: name.as_str().to_owned(),
         };
         let sub = self.ports.identity.admin_create_user(user, groups).await?;
-        self.ensure_profile(&sub, email.as_str(), name.as_str())
+        // Accounts are keyed by the fully lowercased e-mail; the profile says the same.
+        self.ensure_profile(&sub, &normalise(email.as_str()), name.as_str())
             .await?;
         Ok(sub)
     }

@@ -143,7 +143,7 @@ fn variant(row: &Row) -> Result<(Variant, i64), String> {
 fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .flexible(false)
+        .flexible(true)
         .from_reader(input);
     let headers = reader.headers()?.clone();
     for required in ["slug", "name", "sku", "price"] {
@@ -154,14 +154,16 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
             );
         }
     }
+    let slug_col = headers.iter().position(|h| h == "slug").unwrap_or(0);
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut unreadable = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let line = i as u64 + 2;
-        let row: Row = match record.and_then(|r| r.deserialize(Some(&headers))) {
+        let record = match record {
             Ok(r) => r,
             Err(e) => {
+                // Not even cells (bad UTF-8, I/O): there is no slug to tie the row to.
+                let line = e.position().map_or(i as u64 + 2, |p| p.line());
                 unreadable.push(Rejected {
                     line,
                     slug: String::new(),
@@ -170,14 +172,35 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
                 continue;
             }
         };
-        let slug = row.slug.trim().to_owned();
+        // The line in the file where the row starts (a quoted cell may span lines).
+        let line = record.position().map_or(i as u64 + 2, |p| p.line());
+        let slug = record.get(slug_col).unwrap_or("").trim().to_owned();
+        let row: Result<Row, String> = if record.len() == headers.len() {
+            record
+                .deserialize(Some(&headers))
+                .map_err(|e| format!("unreadable row: {e}"))
+        } else {
+            Err(format!(
+                "the row has {} cells but the header has {}",
+                record.len(),
+                headers.len()
+            ))
+        };
         let g = *index.entry(slug.clone()).or_insert_with(|| {
+            let (name, description, category) = match &row {
+                Ok(r) => (
+                    r.name.clone(),
+                    r.description.clone(),
+                    r.category.trim().to_owned(),
+                ),
+                Err(_) => Default::default(),
+            };
             groups.push(Group {
                 lines: vec![],
                 slug: slug.clone(),
-                name: row.name.clone(),
-                description: row.description.clone(),
-                category: row.category.trim().to_owned(),
+                name,
+                description,
+                category,
                 variants: vec![],
                 stock: HashMap::new(),
                 problems: vec![],
@@ -186,7 +209,7 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
         });
         let group = &mut groups[g];
         group.lines.push(line);
-        match variant(&row) {
+        match row.and_then(|r| variant(&r)) {
             Ok((v, stock)) => {
                 group.stock.insert(v.sku.clone(), stock);
                 group.variants.push(v);

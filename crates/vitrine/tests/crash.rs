@@ -1,0 +1,683 @@
+//! Durability of the real `vitrine` binary: SIGKILL under a checkout load loses no acknowledged
+//! order and leaves stock equal to the initial stock minus the units of the orders that exist;
+//! SIGTERM finishes the request in flight, exits 0 and keeps what it answered.
+//!
+//! Every test runs the compiled binary (`CARGO_BIN_EXE_vitrine`) on its own temporary data
+//! folder and talks to it over 127.0.0.1. Every wait is a bounded loop; no assertion depends on
+//! how long something took.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::buy_now;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
+const PASSWORD: &str = "senha-forte-123";
+/// Fixed, so the tokens (whose issuer is the public URL) stay valid when a restart listens on
+/// another port.
+const PUBLIC_URL: &str = "http://vitrine.test";
+const SKU: &str = "CRASH-1";
+const INITIAL_STOCK: i64 = 100_000;
+
+// ----- the process -----
+
+/// A `vitrine` command on `data_dir`, with no `VITRINE_*` variable inherited from the caller.
+fn vitrine(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VITRINE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.arg("--data-dir").arg(data_dir).args([
+        "--argon2-memory-kib",
+        "64",
+        "--public-url",
+        PUBLIC_URL,
+    ]);
+    cmd
+}
+
+/// A port that was free a moment ago (the server is started on it; a lost race is retried).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn create_user(data_dir: &Path, email: &str, admin: bool) {
+    let mut cmd = vitrine(data_dir);
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        email,
+        "--name",
+        "Cliente Teste",
+    ]);
+    if admin {
+        cmd.arg("--admin");
+    }
+    let mut child = cmd
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{PASSWORD}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user create {email}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running `vitrine serve`; killed (SIGKILL) on drop if still running.
+struct Server {
+    child: Child,
+    port: u16,
+    base: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Server {
+    /// Start `vitrine serve` on `data_dir` and wait until it listens. Output goes to files in
+    /// `logs` named after `name`.
+    async fn start(data_dir: &Path, logs: &Path, name: &str) -> Server {
+        for attempt in 0..5 {
+            let port = free_port();
+            let stdout = logs.join(format!("{name}-{attempt}.stdout"));
+            let stderr = logs.join(format!("{name}-{attempt}.stderr"));
+            let child = vitrine(data_dir)
+                .args([
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--no-seed",
+                    "serve",
+                ])
+                .stdin(Stdio::null())
+                .stdout(File::create(&stdout).unwrap())
+                .stderr(File::create(&stderr).unwrap())
+                .spawn()
+                .unwrap();
+            let mut server = Server {
+                child,
+                port,
+                base: format!("http://127.0.0.1:{port}"),
+                stdout,
+                stderr,
+            };
+            if server.wait_listening().await {
+                return server;
+            }
+            // Lost the port to another process: try another one.
+        }
+        panic!("the server could not find a free port in 5 attempts");
+    }
+
+    /// True once the server printed its address (it binds first) and answers `/health`; false
+    /// when it exited because the port was taken. Panics on any other exit.
+    async fn wait_listening(&mut self) -> bool {
+        let line = format!("vitrine is running at http://127.0.0.1:{}/", self.port);
+        let client = Client::new();
+        for _ in 0..1200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+                if err.contains("listening on") {
+                    return false;
+                }
+                panic!("the server exited with {status} before listening:\n{err}");
+            }
+            if std::fs::read_to_string(&self.stdout)
+                .unwrap_or_default()
+                .contains(&line)
+            {
+                let health = client
+                    .get(format!("{}/health", self.base))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start listening within 1200 polls");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL, and reap the process.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Send SIGTERM (through the `kill` command: the workspace forbids `unsafe`).
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Wait (bounded) for the process to exit on its own.
+    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..1200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not exit within 1200 polls after SIGTERM");
+    }
+
+    /// Wait (bounded) until the server's log holds `text`.
+    async fn wait_log(&self, text: &str) {
+        for _ in 0..1200 {
+            if std::fs::read_to_string(&self.stderr)
+                .unwrap_or_default()
+                .contains(text)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server never logged {text:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ----- the API -----
+
+fn client() -> Client {
+    // The timeout only bounds a request that would otherwise hang; no test asserts on time.
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(32)
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(c: &Client, s: &Server, email: &str) -> String {
+    let res = c
+        .post(s.url("/api/v1/auth/sign-in"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "sign-in of {email}: {body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn create_product(c: &Client, s: &Server, admin: &str) {
+    let res = c
+        .post(s.url("/api/v1/admin/products"))
+        .bearer_auth(admin)
+        .json(&json!({
+            "slug": "produto-da-carga",
+            "name": "Produto da carga",
+            "variants": [{ "sku": SKU, "options": { "tamanho": "M" }, "price_centavos": 5000,
+                "weight_g": 300, "stock": INITIAL_STOCK }]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
+async fn stock(c: &Client, s: &Server, admin: &str) -> i64 {
+    let res = c
+        .get(s.url(&format!("/api/v1/admin/stock/{SKU}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["available"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Units of `SKU` in an order body.
+fn units(order: &Value) -> i64 {
+    order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["sku"] == SKU)
+        .map(|l| l["quantity"].as_i64().unwrap())
+        .sum()
+}
+
+/// Every order in the database, in every status, id → units of `SKU`. Nothing here pays,
+/// cancels or expires an order, so all must still be pending payment.
+async fn all_orders(c: &Client, s: &Server, admin: &str) -> BTreeMap<String, i64> {
+    const STATUSES: [&str; 8] = [
+        "pending_payment",
+        "paid",
+        "invoiced",
+        "shipped",
+        "delivered",
+        "cancelled",
+        "expired",
+        "payment_failed",
+    ];
+    let mut out = BTreeMap::new();
+    for status in STATUSES {
+        let mut after: Option<String> = None;
+        // Bounded: 1000 pages of 100 is far more than any test here places.
+        for _ in 0..1000 {
+            let mut path = format!("/api/v1/admin/orders?status={status}&limit=100");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let res = c.get(s.url(&path)).bearer_auth(admin).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let body: Value = res.json().await.unwrap();
+            for o in body["items"].as_array().unwrap() {
+                assert_eq!(
+                    o["status"], "pending_payment",
+                    "no order should have left pending_payment: {o}"
+                );
+                let id = o["id"].as_str().unwrap().to_owned();
+                assert!(out.insert(id, units(o)).is_none(), "order listed twice");
+            }
+            match body["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+// ----- the checkout load -----
+
+/// What the client learnt of one checkout request.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// 201 with the whole body read: the order is acknowledged.
+    Acked(String),
+    /// No complete answer: the server died with the request in flight.
+    Unanswered,
+    /// Any other answer (none is expected).
+    Other(u16, String),
+}
+
+#[derive(Debug, Clone)]
+struct Attempt {
+    customer: usize,
+    key: String,
+    qty: i64,
+    answer: Answer,
+}
+
+/// One buyer: checkouts back to back until `stop`, at most `max` of them.
+async fn buyer(
+    c: Client,
+    base: String,
+    token: String,
+    customer: usize,
+    tag: String,
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicUsize>,
+) -> Vec<Attempt> {
+    const MAX: usize = 5_000;
+    let mut attempts = Vec::new();
+    for n in 0..MAX {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let key = format!("{tag}-{n}");
+        let qty = 1 + (n % 3) as i64;
+        let res = c
+            .post(format!("{base}/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&buy_now(SKU, qty))
+            .send()
+            .await;
+        let answer = match res {
+            Ok(r) if r.status() == StatusCode::CREATED => match r.json::<Value>().await {
+                Ok(body) => {
+                    assert_eq!(units(&body), qty, "the order body: {body}");
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    Answer::Acked(body["id"].as_str().unwrap().to_owned())
+                }
+                Err(_) => Answer::Unanswered,
+            },
+            Ok(r) => {
+                let status = r.status().as_u16();
+                Answer::Other(status, r.text().await.unwrap_or_default())
+            }
+            Err(_) => Answer::Unanswered,
+        };
+        attempts.push(Attempt {
+            customer,
+            key,
+            qty,
+            answer,
+        });
+    }
+    attempts
+}
+
+/// Rounds of load → SIGKILL → restart → check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock_exact() {
+    const CUSTOMERS: usize = 8;
+    const BUYERS: usize = 16;
+    const ROUNDS: usize = 3;
+    /// Kill after this many acknowledged orders in a round, or after `LOAD_FOR`.
+    const ACKS_PER_ROUND: usize = 400;
+    const LOAD_FOR: Duration = Duration::from_millis(1500);
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let logs = dir.path().to_path_buf();
+
+    create_user(&data, "admin@loja.test", true);
+    let emails: Vec<String> = (0..CUSTOMERS)
+        .map(|i| format!("cliente{i}@example.com"))
+        .collect();
+    for e in &emails {
+        create_user(&data, e, false);
+    }
+
+    let c = client();
+    let mut server = Server::start(&data, &logs, "start").await;
+    let admin = sign_in(&c, &server, "admin@loja.test").await;
+    let mut tokens = Vec::new();
+    for e in &emails {
+        tokens.push(sign_in(&c, &server, e).await);
+    }
+    create_product(&c, &server, &admin).await;
+    assert_eq!(stock(&c, &server, &admin).await, INITIAL_STOCK);
+
+    // id → units, for every order the client knows to exist (acknowledged, or found by retry).
+    let mut known: BTreeMap<String, i64> = BTreeMap::new();
+    let mut in_flight_total = 0;
+    let mut committed_unacked_total = 0;
+
+    for round in 0..ROUNDS {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..BUYERS)
+            .map(|b| {
+                let customer = b % CUSTOMERS;
+                tokio::spawn(buyer(
+                    c.clone(),
+                    server.base.clone(),
+                    tokens[customer].clone(),
+                    customer,
+                    format!("r{round}-b{b}"),
+                    stop.clone(),
+                    acked.clone(),
+                ))
+            })
+            .collect();
+
+        // Load for a while (or until enough orders), and at least until one is acknowledged,
+        // so that the kill lands on a busy server.
+        let started = Instant::now();
+        for _ in 0..6_000 {
+            let n = acked.load(Ordering::SeqCst);
+            if n >= ACKS_PER_ROUND || (n > 0 && started.elapsed() >= LOAD_FOR) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            acked.load(Ordering::SeqCst) > 0,
+            "no order was acknowledged"
+        );
+        // Stop starting new requests, then kill with the last ones in flight.
+        stop.store(true, Ordering::SeqCst);
+        server.kill();
+
+        let mut attempts = Vec::new();
+        for t in tasks {
+            attempts.extend(t.await.unwrap());
+        }
+        let others: Vec<String> = attempts
+            .iter()
+            .filter_map(|a| match &a.answer {
+                Answer::Other(status, body) => Some(format!("{}: {status} {body}", a.key)),
+                _ => None,
+            })
+            .collect();
+        assert!(others.is_empty(), "unexpected answers: {others:?}");
+
+        server = Server::start(&data, &logs, &format!("restart{round}")).await;
+
+        // Every acknowledged order is there, as its owner sees it, with the same quantity.
+        for a in &attempts {
+            let Answer::Acked(id) = &a.answer else {
+                continue;
+            };
+            let res = c
+                .get(server.url(&format!("/api/v1/orders/{id}")))
+                .bearer_auth(&tokens[a.customer])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "acknowledged order {id} is lost");
+            let order: Value = res.json().await.unwrap();
+            assert_eq!(units(&order), a.qty, "order {id}: {order}");
+            assert_eq!(order["status"], "pending_payment");
+            assert!(known.insert(id.clone(), a.qty).is_none());
+        }
+
+        // A request cut off by the kill either committed (a retry with its key finds the same
+        // order: 200) or left nothing behind (the retry places it now: 201).
+        for a in &attempts {
+            if !matches!(a.answer, Answer::Unanswered) {
+                continue;
+            }
+            in_flight_total += 1;
+            let res = c
+                .post(server.url("/api/v1/orders"))
+                .bearer_auth(&tokens[a.customer])
+                .header("Idempotency-Key", &a.key)
+                .json(&buy_now(SKU, a.qty))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let order: Value = res.json().await.unwrap();
+            assert!(
+                status == 200 || status == 201,
+                "retry of {}: {status} {order}",
+                a.key
+            );
+            if status == 200 {
+                committed_unacked_total += 1;
+            }
+            assert_eq!(units(&order), a.qty);
+            let id = order["id"].as_str().unwrap().to_owned();
+            assert!(
+                known.insert(id, a.qty).is_none(),
+                "a retry made a 2nd order"
+            );
+        }
+
+        // The database holds exactly the known orders, and stock matches them to the unit.
+        let in_db = all_orders(&c, &server, &admin).await;
+        let missing: Vec<_> = known.keys().filter(|id| !in_db.contains_key(*id)).collect();
+        let unknown: Vec<_> = in_db.keys().filter(|id| !known.contains_key(*id)).collect();
+        assert!(missing.is_empty(), "orders lost: {missing:?}");
+        assert!(unknown.is_empty(), "orders nobody asked for: {unknown:?}");
+        assert_eq!(in_db, known);
+        let sold: i64 = in_db.values().sum();
+        assert_eq!(
+            stock(&c, &server, &admin).await,
+            INITIAL_STOCK - sold,
+            "round {round}: stock does not match the {} orders",
+            in_db.len()
+        );
+    }
+    // Sanity of the scenario itself: the kills did cut requests off mid-flight.
+    assert!(in_flight_total > 0, "no request was in flight at any kill");
+    eprintln!(
+        "{} orders over {ROUNDS} kills; {in_flight_total} requests cut off, of which \
+         {committed_unacked_total} had committed",
+        known.len()
+    );
+    server.kill();
+}
+
+/// Read from `stream` until `buf` holds `\r\n\r\n` (bounded in bytes and reads).
+async fn read_head(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 4096];
+    for _ in 0..1000 {
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            return;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+            .await
+            .expect("no answer from the server")
+            .unwrap();
+        assert!(n > 0, "connection closed: {}", String::from_utf8_lossy(buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    panic!("no end of headers in {}", String::from_utf8_lossy(buf));
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_user(&data, "admin@loja.test", true);
+    create_user(&data, "ana@example.com", false);
+
+    let c = client();
+    let mut server = Server::start(&data, dir.path(), "first").await;
+    let admin = sign_in(&c, &server, "admin@loja.test").await;
+    let token = sign_in(&c, &server, "ana@example.com").await;
+    create_product(&c, &server, &admin).await;
+
+    // An order answered before the signal.
+    let res = c
+        .post(server.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "before-sigterm")
+        .json(&buy_now(SKU, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let before: Value = res.json().await.unwrap();
+
+    // A checkout whose handler is running when SIGTERM arrives: `Expect: 100-continue` makes
+    // the server say "100 Continue" only once the handler reads the body, which we then hold
+    // back until the server has begun shutting down.
+    let body = serde_json::to_vec(&buy_now(SKU, 2)).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: during-sigterm\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        server.port,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    read_head(&mut stream, &mut buf).await;
+    let interim = String::from_utf8_lossy(&buf).into_owned();
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+
+    server.terminate();
+    server
+        .wait_log("shutting down: finishing in-flight requests")
+        .await;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited with a request in flight"
+    );
+
+    stream.write_all(&body).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response))
+        .await
+        .expect("no answer from the server")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let (_, json) = response.split_once("\r\n\r\n").unwrap();
+    let during: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(units(&during), 2);
+
+    let status = server.wait_exit().await;
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    let out = std::fs::read_to_string(&server.stdout).unwrap();
+    assert!(out.contains("vitrine stopped cleanly."), "{out}");
+    drop(server);
+
+    // Both answered orders survived, and stock moved exactly for them.
+    let server = Server::start(&data, dir.path(), "second").await;
+    for (order, key, qty) in [
+        (&before, "before-sigterm", 1),
+        (&during, "during-sigterm", 2),
+    ] {
+        let id = order["id"].as_str().unwrap();
+        let res = c
+            .get(server.url(&format!("/api/v1/orders/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "order {id} lost");
+        assert_eq!(units(&res.json::<Value>().await.unwrap()), qty);
+        // Retrying with its key finds it again rather than buying twice.
+        let res = c
+            .post(server.url("/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&buy_now(SKU, qty))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["id"], id);
+    }
+    let in_db = all_orders(&c, &server, &admin).await;
+    assert_eq!(in_db.len(), 2);
+    assert_eq!(stock(&c, &server, &admin).await, INITIAL_STOCK - 3);
+    server.kill();
+}
