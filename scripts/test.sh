@@ -1,21 +1,61 @@
 #!/usr/bin/env bash
-# Runs every test of vitrine on a fresh machine: installs what the tests need, then formatting,
-# lints, and the whole test suite. .ci/run calls exactly this.
+# Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator
+# and cfn-lint into .venv/), then formatting, lints, and the whole test suite against a local
+# emulator on 127.0.0.1. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
+mkdir -p target
 
 step() { printf '\n==> %s\n' "$*"; }
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
 step "toolchain"
 cargo --version
 rustc --version
-rustup component list --installed 2>/dev/null | grep -E '^(rustfmt|clippy)' || true
+
+# Python tools install in the background while Rust compiles.
+step "installing the AWS emulator (moto) and cfn-lint into .venv (background)"
+(
+  set -e
+  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1,<2'
+  fi
+) > target/venv-install.log 2>&1 &
+venv_pid=$!
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "building the tests"
+cargo test --workspace --locked --no-run
+
+step "waiting for the Python tools"
+if ! wait "$venv_pid"; then
+  cat target/venv-install.log
+  echo "installing moto/cfn-lint failed" >&2
+  exit 1
+fi
+
+step "starting the AWS emulator on 127.0.0.1"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
+echo "moto at $VITRINE_TEST_MOTO_URL"
 
 step "tests (cargo test)"
 cargo test --workspace --locked --no-fail-fast

@@ -142,6 +142,7 @@ impl App {
         owner: Option<CartOwner>,
         change: impl Fn(&mut Cart) -> AppResult<()>,
     ) -> AppResult<CartView> {
+        let new_cart = owner.is_none();
         let owner = match owner {
             Some(CartOwner::Anonymous(t)) => {
                 check_cart_token(&t)?;
@@ -153,6 +154,11 @@ impl App {
         for _ in 0..10 {
             let (mut cart, version) = match self.load_cart(&owner).await? {
                 Some((c, v)) => (c, Some(v)),
+                // Only the server mints anonymous carts: a token it never issued (or one merged
+                // or expired) opens nothing.
+                None if matches!(owner, CartOwner::Anonymous(_)) && !new_cart => {
+                    return Err(AppError::NotFound("cart"));
+                }
                 None => (Cart::default(), None),
             };
             change(&mut cart)?;

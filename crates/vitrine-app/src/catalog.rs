@@ -521,7 +521,7 @@ impl App {
             }];
             let threshold = self.settings.low_stock_threshold;
             if new <= threshold && current > threshold {
-                ops.push(self.stock_low_event(sku, new)?);
+                ops.push(self.stock_low_event(&[(sku, new)])?);
             }
             match self.ports.table.write(ops).await {
                 Ok(()) => {
@@ -537,13 +537,21 @@ impl App {
         ))
     }
 
-    pub(crate) fn stock_low_event(&self, sku: &Sku, level: i64) -> AppResult<WriteOp> {
-        let event = Event::new(
-            "stock.low",
-            sku.as_str(),
-            serde_json::json!({ "sku": sku, "available": level }),
-        )
-        .attr("available", EventAttr::Number(level));
+    /// One `stock.low` event for every SKU that just fell to the threshold or below. One event,
+    /// not one per SKU, so a 50-line checkout still fits in one batch of at most 100 operations.
+    pub(crate) fn stock_low_event(&self, low: &[(&Sku, i64)]) -> AppResult<WriteOp> {
+        let items: Vec<_> = low
+            .iter()
+            .map(|(sku, level)| serde_json::json!({ "sku": sku, "available": level }))
+            .collect();
+        let subject = low.first().map(|(s, _)| s.to_string()).unwrap_or_default();
+        let lowest = low.iter().map(|(_, l)| *l).min().unwrap_or(0);
+        let event = Event::new("stock.low", subject, serde_json::json!({ "items": items }))
+            .attr("available", EventAttr::Number(lowest))
+            .attr(
+                "skus",
+                EventAttr::StringArray(low.iter().map(|(s, _)| s.to_string()).collect()),
+            );
         Ok(WriteOp::put_new(store::event_item(
             &self.ports.ids.new_id(),
             &event,
@@ -593,6 +601,7 @@ impl App {
             name: check_category_name(name)?,
             parent_id,
             position,
+            version: 1,
         };
         self.check_category(category.parent_id.as_deref()).await?;
         let item = store::data_item(store::category(&category.id), &category)?.with(VERSION, 1);
@@ -626,6 +635,7 @@ impl App {
         name: &str,
         parent_id: Option<String>,
         position: u32,
+        expected_version: u64,
     ) -> AppResult<Category> {
         let item = self
             .ports
@@ -635,6 +645,9 @@ impl App {
             .ok_or(AppError::NotFound("category"))?;
         let mut category: Category = store::decode(&item)?;
         let version = item.num(VERSION).unwrap_or(1);
+        if version != expected_version as i64 {
+            return Err(AppError::VersionMismatch("category"));
+        }
         if let Some(p) = &parent_id {
             self.check_category(Some(p)).await?;
             let all: Vec<Category> = self.query_all(store::CATEGORIES).await?;
@@ -648,6 +661,7 @@ impl App {
         category.name = check_category_name(name)?;
         category.parent_id = parent_id;
         category.position = position;
+        category.version = version as u64 + 1;
         let item = store::data_item(store::category(id), &category)?.with(VERSION, version + 1);
         let op = WriteOp::Put {
             item: store::with_gsi1(item, store::CATEGORIES, id),

@@ -177,12 +177,13 @@ impl App {
                 a.validate("shipping_address")?;
                 a.clone()
             }
-            Destination::Saved(id) => {
-                self.address(&who.sub, id)
-                    .await
-                    .map_err(|_| AppError::field("address_id", "no such saved address"))?
-                    .address
-            }
+            Destination::Saved(id) => match self.address(&who.sub, id).await {
+                Ok(saved) => saved.address,
+                Err(AppError::NotFound(_)) => {
+                    return Err(AppError::field("address_id", "no such saved address"));
+                }
+                Err(e) => return Err(e),
+            },
         };
         let subtotal = lines
             .iter()
@@ -289,13 +290,18 @@ impl App {
             now.millis(),
         )?));
         let threshold = self.settings.low_stock_threshold;
-        for (line, level) in order.lines.iter().zip(&levels) {
-            let after = level - i64::from(line.quantity);
-            // Decided on the level read before the batch: under a race the event may fire one
-            // checkout early or late, which is fine for an alert.
-            if after <= threshold && *level > threshold {
-                ops.push(self.stock_low_event(&line.sku, after)?);
-            }
+        // Decided on the levels read before the batch: under a race the alert may fire one
+        // checkout early or late, which is fine for an alert.
+        let low: Vec<(&vitrine_domain::catalog::Sku, i64)> = order
+            .lines
+            .iter()
+            .zip(&levels)
+            .map(|(line, level)| (&line.sku, *level, level - i64::from(line.quantity)))
+            .filter(|(_, before, after)| *after <= threshold && *before > threshold)
+            .map(|(sku, _, after)| (sku, after))
+            .collect();
+        if !low.is_empty() {
+            ops.push(self.stock_low_event(&low)?);
         }
 
         match self.ports.table.write(ops).await {

@@ -62,7 +62,8 @@ impl From<DomainError> for AppError {
 impl From<TableError> for AppError {
     fn from(e: TableError) -> Self {
         match e {
-            TableError::Invalid(m) => AppError::field("cursor", m),
+            // Malformed requests to the table are programming errors; the one that user input can
+            // cause (a forged cursor) is mapped where cursors are passed in.
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -96,7 +96,14 @@ impl App {
                     .limit(limit.clamp(1, 100))
                     .after(after.map(Cursor)),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                TableError::Invalid(_) => AppError::field(
+                    "after",
+                    "this cursor is not valid; start from the first page",
+                ),
+                other => other.into(),
+            })?;
         let items = page
             .items
             .iter()

@@ -329,6 +329,9 @@ pub struct Category {
     pub name: String,
     pub parent_id: Option<String>,
     pub position: u32,
+    /// Optimistic concurrency: bumped by every edit.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A category with its children, for menus.
@@ -408,6 +411,7 @@ mod tests {
             name: id.into(),
             parent_id: parent.map(Into::into),
             position: 0,
+            version: 1,
         }
     }
 

@@ -153,6 +153,8 @@ pub struct CategoryDto {
     pub name: String,
     pub parent_id: Option<String>,
     pub position: u32,
+    /// The ETag to send in `If-Match` when editing.
+    pub version: u64,
     #[schema(no_recursion)]
     pub children: Vec<CategoryDto>,
 }
@@ -166,6 +168,7 @@ impl From<&CategoryNode> for CategoryDto {
             name: c.name.clone(),
             parent_id: c.parent_id.clone(),
             position: c.position,
+            version: c.version,
             children: n.children.iter().map(Into::into).collect(),
         }
     }

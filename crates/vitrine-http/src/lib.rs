@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(middleware::from_fn(problems_everywhere))
         .with_state(state)
 }
 
@@ -145,6 +146,59 @@ async fn jwks(State(s): State<AppState>) -> Response {
             Problem::not_found("key set (the identity provider serves its own)").into_response()
         }
     }
+}
+
+/// Errors produced outside the handlers (405 from the router, 408 from the timeout, path
+/// rejections from extractors) come as bare text; turn them into problem documents so every
+/// error the API returns has the same shape.
+async fn problems_everywhere(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(problem::PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (kind, title, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "this route does not take this method".to_owned(),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "Request timeout",
+            "the request took too long and was stopped".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Body too large",
+            "the request body is larger than this endpoint accepts".to_owned(),
+        ),
+        s if s.is_client_error() => {
+            let body = axum::body::to_bytes(res.into_body(), 1024)
+                .await
+                .unwrap_or_default();
+            (
+                "bad-request",
+                "Bad request",
+                String::from_utf8_lossy(&body).into_owned(),
+            )
+        }
+        _ => (
+            "internal",
+            "Internal error",
+            "something went wrong on our side; it has been logged".to_owned(),
+        ),
+    };
+    let mut out = Problem::new(status, kind, title, detail).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 /// One log line per request with the route template (never the raw URL: it may hold personal

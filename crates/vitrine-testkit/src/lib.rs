@@ -3,4 +3,5 @@
 pub mod blobs;
 pub mod identity;
 pub mod mail;
+pub mod moto;
 pub mod table;

@@ -22,7 +22,6 @@ use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Slug, Varia
 
 #[derive(Debug, Deserialize)]
 struct Row {
-    slug: String,
     name: String,
     #[serde(default)]
     description: String,

@@ -385,3 +385,119 @@ async fn admin_edits_need_the_current_etag() {
     assert_eq!(adj.json::<Value>().await.unwrap()["available"], 10);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn errors_outside_handlers_are_problems_too() {
+    let t = TestApp::spawn().await;
+    let res = t
+        .req(Method::DELETE, "/api/v1/products", None)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 405).await;
+    assert_eq!(p["type"], "urn:vitrine:problem:method-not-allowed");
+    let token = t.customer("e@example.com").await;
+    let p = problem(
+        t.get("/api/v1/orders?after=Zm9yamFkbw", Some(&token)).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "after");
+    // A cart token the server never issued opens nothing and creates nothing.
+    let res = t
+        .req(Method::POST, "/api/v1/cart/items", None)
+        .header("X-Cart-Token", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        .json(&json!({ "sku": "CAM-BAS-M", "quantity": 1 }))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_fifty_line_checkout_that_drops_every_sku_to_low_stock_fits_one_batch() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let skus: Vec<String> = (0..50).map(|i| format!("LOW-{i}")).collect();
+    let variants: Vec<(&str, i64)> = skus.iter().map(|s| (s.as_str(), 6)).collect();
+    t.product(&admin, "muitos", &variants).await;
+    let token = t.customer("f@example.com").await;
+    let mut body = buy_now("X", 1);
+    body["items"] = json!(
+        skus.iter()
+            .map(|s| json!({ "sku": s, "quantity": 2 }))
+            .collect::<Vec<_>>()
+    );
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(&token))
+        .header("Idempotency-Key", "fifty")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let low: Value = t
+        .get("/api/v1/admin/stock-low", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        low.as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["sku"].as_str().unwrap().starts_with("LOW-"))
+            .count(),
+        50
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn category_edits_need_the_current_version() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let res = t
+        .post(
+            "/api/v1/admin/categories",
+            Some(&admin),
+            json!({ "name": "Promoções" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let c: Value = res.json().await.unwrap();
+    let path = format!("/api/v1/admin/categories/{}", c["id"].as_str().unwrap());
+    let put = |etag: Option<&str>| {
+        let mut r = t
+            .req(Method::PUT, &path, Some(&admin))
+            .json(&json!({ "name": "Ofertas" }));
+        if let Some(e) = etag {
+            r = r.header("If-Match", e);
+        }
+        r.send()
+    };
+    problem(put(None).await.unwrap(), 428).await;
+    assert_eq!(put(Some("\"1\"")).await.unwrap().status(), 200);
+    problem(put(Some("\"1\"")).await.unwrap(), 412).await;
+    // Moving a category inside its own child is refused.
+    let child: Value = t
+        .post(
+            "/api/v1/admin/categories",
+            Some(&admin),
+            json!({ "name": "Filha", "parent_id": c["id"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = t
+        .req(Method::PUT, &path, Some(&admin))
+        .header("If-Match", "\"2\"")
+        .json(&json!({ "name": "Ofertas", "parent_id": child["id"] }))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 422).await;
+    t.stop().await;
+}

@@ -1,7 +1,8 @@
-//! The Mailer and Sms ports: outgoing messages to people.
+//! The Mailer port: outgoing e-mail to people.
 //!
-//! Adapters: `.eml` files in a mail folder (default), SMTP, SES. Message bodies may hold
-//! personal data and codes: adapters never log them.
+//! Adapters: `.eml` files in a mail folder (`vitrine-local`); SMTP and SES come with the
+//! notification consumers. Message bodies may hold personal data and codes: adapters never log
+//! them.
 
 use async_trait::async_trait;
 

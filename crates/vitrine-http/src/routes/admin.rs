@@ -204,19 +204,23 @@ async fn create_category(
     Ok((StatusCode::CREATED, axum::Json((&c).into())))
 }
 
-/// Rename or move a category (its slug stays).
-#[utoipa::path(put, path = "/categories/{id}", tag = "admin", request_body = CategoryInput, params(("id" = String, Path)),
-    responses((status = 200, body = CategoryDto), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Rename or move a category (its slug stays). Needs `If-Match` with its `version`.
+#[utoipa::path(put, path = "/categories/{id}", tag = "admin", request_body = CategoryInput, params(("id" = String, Path), ("If-Match" = String, Header)),
+    responses((status = 200, body = CategoryDto), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"), (status = 428, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn update_category(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    version: IfMatch,
     Json(i): Json<CategoryInput>,
-) -> ApiResult<axum::Json<CategoryDto>> {
+) -> ApiResult<Etagged<CategoryDto>> {
+    let version = required(version)?;
     let c = s
         .app
-        .update_category(&id, &i.name, i.parent_id, i.position)
+        .update_category(&id, &i.name, i.parent_id, i.position, version)
         .await?;
-    Ok(axum::Json((&c).into()))
+    Ok(([etag(c.version)], axum::Json((&c).into())))
 }
 
 /// Every coupon.

@@ -27,7 +27,12 @@ pub struct TestApp {
 }
 
 pub fn test_config(data_dir: PathBuf) -> Config {
+    // An explicit (empty) settings file, so a stray ./vitrine.toml never changes a test.
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let settings = data_dir.join("vitrine.toml");
+    std::fs::write(&settings, "").unwrap();
     let flags = Flags {
+        config: Some(settings),
         data_dir: Some(data_dir),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         // Cheap hashes: tests sign in hundreds of customers. Production uses OWASP's minimum.

@@ -1,0 +1,75 @@
+//! The local AWS emulator (moto server) for tests of the AWS adapters.
+//!
+//! `scripts/test.sh` installs moto into `.venv/` and starts one server for the whole run,
+//! exporting its URL as `VITRINE_TEST_MOTO_URL`. A test binary run on its own (plain
+//! `cargo test`) starts its own server from `.venv/bin/moto_server` on a free port instead,
+//! watched by a small shell loop that stops it when the test process exits. Tests isolate
+//! themselves with unique resource names, so one server serves them all.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The emulator's base URL, starting a server for this process if none was given.
+pub fn endpoint() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("VITRINE_TEST_MOTO_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => start_own(),
+    })
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn start_own() -> String {
+    let bin = std::env::var("VITRINE_MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join(".venv/bin/moto_server"));
+    assert!(
+        bin.exists(),
+        "the AWS emulator is not installed: run `bash scripts/test.sh` once (it installs moto into .venv/), \
+         or set VITRINE_TEST_MOTO_URL to a running moto server"
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    // The watchdog: run the server in the background and stop it once our process is gone.
+    let script = format!(
+        "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & s=$!; while kill -0 {me} 2>/dev/null; do sleep 1; done; kill $s",
+        bin = bin.display(),
+        me = std::process::id()
+    );
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the watchdog shell outlives this process by design and is reaped by init"
+    )]
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moto");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return url;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("moto did not start on port {port} within 30 s");
+}
+
+/// A name unique to this test run, for tables, buckets and pools.
+pub fn unique(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
