@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator
-# and cfn-lint into .venv/), then formatting, lints, and the whole test suite against a local
+# Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator,
+# cfn-lint and the SAM translator into .venv/), then formatting, lints, and the whole test suite against a local
 # emulator on 127.0.0.1. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +23,11 @@ rustc --version
 step "installing the AWS emulator (moto) and cfn-lint into .venv (background)"
 (
   set -e
-  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
+  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] \
+     || ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1,<2'
+    .venv/bin/pip install --quiet --disable-pip-version-check \
+      'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'aws-sam-translator>=1.90,<2'
   fi
 ) > target/venv-install.log 2>&1 &
 venv_pid=$!
@@ -34,10 +36,10 @@ step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
 step "lints (cargo clippy -D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "building the tests"
-cargo test --workspace --locked --no-run
+cargo test --workspace --all-features --locked --no-run
 
 step "waiting for the Python tools"
 if ! wait "$venv_pid"; then
@@ -45,6 +47,9 @@ if ! wait "$venv_pid"; then
   echo "installing moto/cfn-lint failed" >&2
   exit 1
 fi
+
+step "infrastructure template (cfn-lint and our own checks)"
+bash scripts/check-infra.sh
 
 step "starting the AWS emulator on 127.0.0.1"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -57,7 +62,11 @@ done
 export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
 echo "moto at $VITRINE_TEST_MOTO_URL"
 
-step "tests (cargo test)"
-cargo test --workspace --locked --no-fail-fast
+step "tests (cargo test), the API on the embedded backend"
+cargo test --workspace --all-features --locked --no-fail-fast
+
+step "the API tests again, on the AWS backend against the emulator"
+VITRINE_TEST_BACKEND=aws cargo test -p vitrine --all-features --locked --no-fail-fast \
+  --test checkout --test access --test validation --test catalog
 
 step "done"

@@ -15,6 +15,7 @@
 //!   `Idempotency-Key`. Afterwards it checks that the stock went down, and the number of
 //!   pending orders went up, by exactly the number of `201 Created` answers.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ struct RunArgs {
     /// Also write the results as `key=value` lines (shell-sourceable) to this file.
     #[arg(long, global = true)]
     summary: Option<PathBuf>,
+    /// The server's process id: report the CPU it used during the measured period.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +88,7 @@ enum Scenario {
         #[arg(long, default_value = "BENCH-1")]
         sku: String,
         /// Stock of the benchmark product when it is created.
-        #[arg(long, default_value_t = 100_000_000)]
+        #[arg(long, default_value_t = 1_000_000)]
         stock: i64,
     },
 }
@@ -259,6 +263,7 @@ struct Report {
     error_samples: Vec<String>,
     /// Sorted, microseconds.
     latencies_us: Vec<u32>,
+    cpu: Option<CpuUse>,
 }
 
 impl Report {
@@ -290,6 +295,16 @@ impl Report {
             self.pct_ms(99.0),
             self.pct_ms(100.0)
         );
+        if let Some(c) = &self.cpu {
+            let server = c.server.map_or("?".into(), |s| format!("{s:.2}"));
+            println!(
+                "cpu (cores of {}): server {server}, client {:.2}, other {:.2}, idle {:.2}, steal {:.2}",
+                c.cpus, c.client, c.other, c.idle, c.steal
+            );
+            if !c.server_threads.is_empty() {
+                println!("server threads (cores): {}", c.threads());
+            }
+        }
         println!("errors: {}", self.errors);
         for e in &self.error_samples {
             println!("  e.g. {e}");
@@ -297,6 +312,24 @@ impl Report {
     }
 
     fn summary(&self) -> String {
+        let mut s = self.figures();
+        if let Some(c) = &self.cpu {
+            let server = c.server.map_or("?".into(), |s| format!("{s:.2}"));
+            let _ = write!(
+                s,
+                "cpus={}\ncpu_server={server}\ncpu_client={:.2}\ncpu_other={:.2}\ncpu_idle={:.2}\ncpu_steal={:.2}\ncpu_server_threads={}\n",
+                c.cpus,
+                c.client,
+                c.other,
+                c.idle,
+                c.steal,
+                c.threads()
+            );
+        }
+        s
+    }
+
+    fn figures(&self) -> String {
         format!(
             "connections={}\nseconds={:.1}\nmeasured={}\nok_total={}\nrps={:.0}\np50_ms={:.2}\np95_ms={:.2}\np99_ms={:.2}\nmax_ms={:.2}\nerrors={}\n",
             self.connections,
@@ -339,6 +372,13 @@ async fn drive(
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(run.warmup.max(0.0));
     let end = measure_from + Duration::from_secs_f64(run.duration);
+    let server_pid = run.server_pid;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = CpuSample::take(server_pid);
+        tokio::time::sleep_until(end.into()).await;
+        CpuSample::take(server_pid)?.since(&before, end - measure_from)
+    });
     let tasks: Vec<_> = (0..run.connections)
         .map(|conn| {
             let target = target.clone();
@@ -401,6 +441,7 @@ async fn drive(
         errors: 0,
         error_samples: Vec::new(),
         latencies_us: Vec::new(),
+        cpu: None,
     };
     for task in tasks {
         match task.await {
@@ -424,7 +465,132 @@ async fn drive(
         }
     }
     report.latencies_us.sort_unstable();
+    report.cpu = cpu.await.ok().flatten();
     report
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting over the measured period (Linux /proc; clock ticks of 1/100 s)
+
+const TICKS_PER_SEC: f64 = 100.0;
+
+impl CpuUse {
+    fn threads(&self) -> String {
+        self.server_threads
+            .iter()
+            .map(|(name, c)| format!("{name} {c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+struct CpuSample {
+    /// Machine-wide, summed over CPUs: user+nice+system+irq+softirq, idle+iowait, steal.
+    busy: u64,
+    idle: u64,
+    steal: u64,
+    /// This process (user+system).
+    client: u64,
+    server: Option<u64>,
+    /// The server's threads, by name (tokio workers, the SQLite writer, ...).
+    server_threads: BTreeMap<String, u64>,
+}
+
+/// CPU used during the measured period, in cores (CPU-seconds per second).
+#[derive(Clone)]
+struct CpuUse {
+    cpus: usize,
+    server: Option<f64>,
+    client: f64,
+    /// Everything else that kept a CPU busy: other processes, and kernel work (such as the
+    /// loopback network's softirqs) not charged to a process.
+    other: f64,
+    idle: f64,
+    steal: f64,
+    server_threads: Vec<(String, f64)>,
+}
+
+fn proc_ticks(pid: &str) -> Option<u64> {
+    stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// CPU ticks of each thread of a process, summed by thread name.
+fn thread_ticks(pid: u32) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(stat), Ok(name)) = (
+            std::fs::read_to_string(path.join("stat")),
+            std::fs::read_to_string(path.join("comm")),
+        ) else {
+            continue;
+        };
+        if let Some(t) = stat_ticks(&stat) {
+            *by_name.entry(name.trim().to_owned()).or_default() += t;
+        }
+    }
+    by_name
+}
+
+fn stat_ticks(stat: &str) -> Option<u64> {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+impl CpuSample {
+    fn take(server_pid: Option<u32>) -> Option<CpuSample> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?;
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        Some(CpuSample {
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            idle: at(3) + at(4),
+            steal: at(7),
+            client: proc_ticks("self")?,
+            server: server_pid.and_then(|p| proc_ticks(&p.to_string())),
+            server_threads: server_pid.map(thread_ticks).unwrap_or_default(),
+        })
+    }
+
+    fn since(self, before: &Option<CpuSample>, elapsed: Duration) -> Option<CpuUse> {
+        let (after, before) = (self, before.as_ref()?);
+        let secs = elapsed.as_secs_f64() * TICKS_PER_SEC;
+        let cores = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+        let server = match (after.server, before.server) {
+            (Some(a), Some(b)) => Some(cores(a, b)),
+            _ => None,
+        };
+        let client = cores(after.client, before.client);
+        Some(CpuUse {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            server,
+            client,
+            other: (cores(after.busy, before.busy) - client - server.unwrap_or(0.0)).max(0.0),
+            idle: cores(after.idle, before.idle),
+            steal: cores(after.steal, before.steal),
+            // Threads that ended during the period drop out; ones that started count from zero.
+            server_threads: after
+                .server_threads
+                .iter()
+                .map(|(name, &t)| {
+                    let b = before.server_threads.get(name).copied().unwrap_or(0);
+                    (name.clone(), cores(t, b))
+                })
+                .filter(|(_, c)| *c >= 0.005)
+                .collect(),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,12 +625,12 @@ async fn checkout(
         let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
         users.extend((0..customers).map(|i| (customer_email(i), false)));
         for chunk in users.chunks(4) {
-            let mut running = Vec::new();
-            for (email, admin) in chunk {
-                running.push(create_user(vitrine, data_dir, email, *admin));
-            }
-            for r in futures_join(running).await {
-                r?;
+            let running: Vec<_> = chunk
+                .iter()
+                .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
+                .collect();
+            for r in running {
+                r.await??;
             }
         }
     }
@@ -566,20 +732,6 @@ async fn checkout(
     Ok(report.errors == 0 && consistent)
 }
 
-async fn futures_join<T>(
-    handles: Vec<impl std::future::Future<Output = T> + Send + 'static>,
-) -> Vec<T>
-where
-    T: Send + 'static,
-{
-    let spawned: Vec<_> = handles.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(spawned.len());
-    for h in spawned {
-        out.push(h.await.expect("a setup task panicked"));
-    }
-    out
-}
-
 fn create_user(
     vitrine: &PathBuf,
     data_dir: &PathBuf,
@@ -655,12 +807,16 @@ async fn pending_orders(http: &reqwest::Client, base: &str, admin: &str) -> anyh
     let mut count = 0i64;
     let mut after: Option<String> = None;
     loop {
-        let mut url = format!("{base}/api/v1/admin/orders?status=pending_payment&limit=100");
+        let mut query = vec![("status", "pending_payment"), ("limit", "100")];
         if let Some(a) = &after {
-            url.push_str("&after=");
-            url.push_str(a);
+            query.push(("after", a));
         }
-        let res = http.get(&url).bearer_auth(admin).send().await?;
+        let res = http
+            .get(format!("{base}/api/v1/admin/orders"))
+            .query(&query)
+            .bearer_auth(admin)
+            .send()
+            .await?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or(Value::Null);
         ensure!(status.is_success(), "listing orders: {status} {body}");

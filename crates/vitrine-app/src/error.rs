@@ -61,11 +61,9 @@ impl From<DomainError> for AppError {
 
 impl From<TableError> for AppError {
     fn from(e: TableError) -> Self {
-        match e {
-            // Malformed requests to the table are programming errors; the one that user input can
-            // cause (a forged cursor) is mapped where cursors are passed in.
-            other => AppError::Internal(anyhow::Error::new(other)),
-        }
+        // Malformed requests to the table are programming errors; the one that user input can
+        // cause (a forged cursor) is mapped where cursors are passed in.
+        AppError::Internal(anyhow::Error::new(e))
     }
 }
 

@@ -24,7 +24,8 @@ use vitrine_local::identity::{
 use vitrine_local::mail::FileMailer;
 use vitrine_local::sqlite::SqliteTable;
 use vitrine_testkit::identity::{
-    CodeKind, CodeReader, GOOD_PASSWORD, IdentityFixture, OTHER_PASSWORD, unique_email, wrong_code,
+    Capabilities, CodeKind, CodeReader, GOOD_PASSWORD, IdentityFixture, OTHER_PASSWORD,
+    unique_email, wrong_code,
 };
 use vitrine_testkit::mail::read_mail_folder;
 
@@ -220,6 +221,7 @@ async fn make() -> IdentityFixture {
         verifier: local.identity.verifier(),
         clock: local.clock.clone(),
         codes,
+        capabilities: Capabilities::ALL,
         guard: Box::new(local.dir),
     }
 }

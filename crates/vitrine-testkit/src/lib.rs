@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod identity;
+pub mod lambda_runtime;
 pub mod mail;
 pub mod moto;
 pub mod table;

@@ -13,7 +13,7 @@ use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
 use vitrine_local::mail::FileMailer;
 use vitrine_local::sqlite::SqliteTable;
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 
 /// The app client id of the built-in identity provider's tokens.
 pub const CLIENT_ID: &str = "vitrine-web";
@@ -22,7 +22,9 @@ pub const CLIENT_ID: &str = "vitrine-web";
 pub struct Store {
     pub app: Arc<App>,
     pub verifier: TokenVerifier,
-    pub jwks: Jwks,
+    /// The built-in provider's public keys (served at `/.well-known/jwks.json`); `None` on AWS,
+    /// where Cognito serves its own.
+    pub jwks: Option<Jwks>,
 }
 
 /// Where each part lives inside the data folder.
@@ -69,13 +71,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     .context("starting the identity provider")?;
     let verifier = identity.verifier();
     let jwks = identity.jwks();
-    let settings = Settings {
-        pay_within_secs: config.pay_within_minutes * 60,
-        rate_table: config.rate_table.clone(),
-        low_stock_threshold: config.low_stock_threshold,
-        catalog_cache_secs: config.catalog_cache_secs,
-        ..Settings::default()
-    };
+    let settings = settings(config);
     let ports = Ports {
         table,
         blobs,
@@ -87,11 +83,82 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     Ok(Store {
         app: App::new(ports, settings),
         verifier,
-        jwks,
+        jwks: Some(jwks),
     })
 }
 
 /// Build with the system clock.
 pub fn build_default(config: &Config) -> anyhow::Result<Store> {
     build(config, Arc::new(SystemClock))
+}
+
+/// Build on the configured backend with the system clock.
+pub async fn build_for(config: &Config) -> anyhow::Result<Store> {
+    match config.backend {
+        Backend::Local => build_default(config),
+        Backend::Aws => build_aws(config, Arc::new(SystemClock)).await,
+    }
+}
+
+/// The business settings both backends share.
+fn settings(config: &Config) -> Settings {
+    Settings {
+        pay_within_secs: config.pay_within_minutes * 60,
+        rate_table: config.rate_table.clone(),
+        low_stock_threshold: config.low_stock_threshold,
+        catalog_cache_secs: config.catalog_cache_secs,
+        ..Settings::default()
+    }
+}
+
+/// Build the store on DynamoDB, S3, Cognito and SES.
+#[cfg(feature = "aws")]
+pub async fn build_aws(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    build_aws_with(config, clock, None).await
+}
+
+/// [`build_aws`] with fixed credentials (tests against the emulator).
+#[cfg(feature = "aws")]
+pub async fn build_aws_with(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    static_credentials: Option<(String, String)>,
+) -> anyhow::Result<Store> {
+    use vitrine_aws::compose::{self, AwsResources};
+    let aws = vitrine_aws::AwsConfig {
+        region: config.aws.region.clone(),
+        endpoint: config.aws.endpoint.clone(),
+        static_credentials,
+        emulator: config.aws.emulator,
+    };
+    let mut resources = AwsResources {
+        table: config.aws.table.clone(),
+        bucket: config.aws.bucket.clone(),
+        user_pool_id: config
+            .aws
+            .user_pool_id
+            .clone()
+            .unwrap_or_else(|| "vitrine".into()),
+        client_id: config.aws.client_id.clone().unwrap_or_default(),
+        mail_from: config.mail_from.clone(),
+    };
+    if config.aws.create_resources {
+        resources = compose::create_resources(&aws, &resources).await?;
+        println!(
+            "AWS resources ready: table {}, bucket {}, user pool {} (client {}).",
+            resources.table, resources.bucket, resources.user_pool_id, resources.client_id
+        );
+    }
+    let store =
+        compose::build(&aws, &resources, settings(config), clock, Arc::new(UlidIds)).await?;
+    Ok(Store {
+        app: store.app,
+        verifier: store.verifier,
+        jwks: None,
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+pub async fn build_aws(_: &Config, _: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    anyhow::bail!("this build of vitrine has no AWS support: build it with `--features aws`")
 }

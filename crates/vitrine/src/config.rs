@@ -47,6 +47,36 @@ pub struct Flags {
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "VITRINE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Where the data lives: `local` (SQLite, folders; default) or `aws` (DynamoDB, S3, Cognito,
+    /// SES; needs a build with `--features aws`).
+    #[arg(long, env = "VITRINE_BACKEND", global = true)]
+    pub backend: Option<String>,
+    /// AWS region (aws backend).
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub aws_region: Option<String>,
+    /// Another AWS endpoint, e.g. a local emulator (aws backend).
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub aws_endpoint: Option<String>,
+    /// DynamoDB table name (aws backend).
+    #[arg(long, env = "VITRINE_TABLE", global = true)]
+    pub table: Option<String>,
+    /// S3 bucket for invoices, reports and images (aws backend).
+    #[arg(long, env = "VITRINE_BUCKET", global = true)]
+    pub bucket: Option<String>,
+    /// Cognito user pool id (aws backend).
+    #[arg(long, env = "VITRINE_USER_POOL_ID", global = true)]
+    pub user_pool_id: Option<String>,
+    /// Cognito app client id (aws backend).
+    #[arg(long, env = "VITRINE_CLIENT_ID", global = true)]
+    pub client_id: Option<String>,
+    /// Create the table, bucket, user pool and sender identity first (aws backend; for an
+    /// emulator or a first try — deployments create them with infra/template.yaml).
+    #[arg(long, env = "VITRINE_CREATE_RESOURCES", global = true)]
+    pub create_resources: bool,
+    /// The AWS endpoint is the local emulator (moto): send it one request at a time, since it
+    /// is not atomic under concurrent requests (aws backend).
+    #[arg(long, env = "VITRINE_AWS_EMULATOR", global = true)]
+    pub aws_emulator: bool,
 }
 
 /// `vitrine.toml`: the same settings, plus the shipping rate table.
@@ -63,7 +93,34 @@ struct FileSettings {
     no_seed: Option<bool>,
     argon2_memory_kib: Option<u32>,
     log_format: Option<String>,
+    backend: Option<String>,
+    aws_region: Option<String>,
+    aws_endpoint: Option<String>,
+    table: Option<String>,
+    bucket: Option<String>,
+    user_pool_id: Option<String>,
+    client_id: Option<String>,
     shipping: Option<RateTable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Aws,
+}
+
+/// Settings of the aws backend.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub table: String,
+    pub bucket: String,
+    /// Required unless `create_resources` (which creates a pool and learns its id).
+    pub user_pool_id: Option<String>,
+    pub client_id: Option<String>,
+    pub create_resources: bool,
+    pub emulator: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +143,8 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub log_format: LogFormat,
     pub rate_table: RateTable,
+    pub backend: Backend,
+    pub aws: AwsSettings,
 }
 
 impl Config {
@@ -141,6 +200,33 @@ impl Config {
                 .unwrap_or(19_456),
             log_format,
             rate_table: file.shipping.unwrap_or_default(),
+            backend: match flags.backend.clone().or(file.backend).as_deref() {
+                None | Some("local") => Backend::Local,
+                Some("aws") => Backend::Aws,
+                Some(other) => bail!("backend must be local or aws, not {other:?}"),
+            },
+            aws: AwsSettings {
+                region: flags
+                    .aws_region
+                    .clone()
+                    .or(file.aws_region)
+                    .unwrap_or_else(|| "us-east-1".into()),
+                endpoint: flags.aws_endpoint.clone().or(file.aws_endpoint),
+                table: flags
+                    .table
+                    .clone()
+                    .or(file.table)
+                    .unwrap_or_else(|| "vitrine".into()),
+                bucket: flags
+                    .bucket
+                    .clone()
+                    .or(file.bucket)
+                    .unwrap_or_else(|| "vitrine-data".into()),
+                user_pool_id: flags.user_pool_id.clone().or(file.user_pool_id),
+                client_id: flags.client_id.clone().or(file.client_id),
+                create_resources: flags.create_resources,
+                emulator: flags.aws_emulator,
+            },
         };
         config.check()?;
         Ok(config)
@@ -165,6 +251,15 @@ impl Config {
         self.rate_table
             .validate()
             .map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
+        if self.backend == Backend::Aws
+            && !self.aws.create_resources
+            && (self.aws.user_pool_id.is_none() || self.aws.client_id.is_none())
+        {
+            bail!(
+                "the aws backend needs user_pool_id and client_id (VITRINE_USER_POOL_ID, \
+                 VITRINE_CLIENT_ID), or --create-resources"
+            );
+        }
         Ok(())
     }
 }

@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(config.log_format);
     match cli.command {
         Command::Serve => {
-            let store = compose::build_default(&config)?;
+            let store = compose::build_for(&config).await?;
             if config.seed && seed::is_empty(&store.app).await? {
                 let s = seed::seed(&store.app).await?;
                 println!(
@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("vitrine stopped cleanly.");
         }
         Command::Seed => {
-            let store = compose::build_default(&config)?;
+            let store = compose::build_for(&config).await?;
             let s = seed::seed(&store.app).await?;
             println!(
                 "Seeded: {} categories, {} products ({} already there).",
@@ -117,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Import { file, rejected } => {
-            let store = compose::build_default(&config)?;
+            let store = compose::build_for(&config).await?;
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let report = import::import(&store.app, input, std::io::stderr().is_terminal()).await?;
@@ -166,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 bail!("no terminal to ask for the password: use --password-stdin");
             };
-            let store = compose::build_default(&config)?;
+            let store = compose::build_for(&config).await?;
             let sub = store
                 .app
                 .create_user(&email, &password, &name, admin)

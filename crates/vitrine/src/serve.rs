@@ -20,7 +20,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
-    let state = AppState::new(store.app, store.verifier, Some(store.jwks));
+    let state = AppState::new(store.app, store.verifier, store.jwks);
     let router = vitrine_http::router(state);
     let result = axum::serve(
         listener,

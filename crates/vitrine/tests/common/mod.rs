@@ -42,13 +42,54 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     Config::resolve(&flags).expect("test config")
 }
 
+/// The backend under test: the embedded one, or AWS on the emulator when
+/// `VITRINE_TEST_BACKEND=aws` (scripts/test.sh runs the API tests both ways).
+pub fn backend() -> &'static str {
+    match std::env::var("VITRINE_TEST_BACKEND").as_deref() {
+        Ok("aws") => "aws",
+        _ => "local",
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn build_store(config: &Config) -> Store {
+    if backend() != "aws" {
+        return compose::build_default(config).expect("build store");
+    }
+    let mut config = config.clone();
+    config.aws.endpoint = Some(vitrine_testkit::moto::endpoint().to_owned());
+    config.aws.table = vitrine_testkit::moto::unique("vitrine-t");
+    config.aws.bucket = vitrine_testkit::moto::unique("vitrine-b");
+    config.aws.user_pool_id = Some(vitrine_testkit::moto::unique("vitrine-p"));
+    config.aws.create_resources = true;
+    config.aws.emulator = true;
+    let credentials = Some(("testing".to_owned(), "testing".to_owned()));
+    compose::build_aws_with(
+        &config,
+        Arc::new(vitrine_app::ports::SystemClock),
+        credentials,
+    )
+    .await
+    .expect("build store on the emulator")
+}
+
+#[cfg(not(feature = "aws"))]
+async fn build_store(config: &Config) -> Store {
+    assert_eq!(
+        backend(),
+        "local",
+        "VITRINE_TEST_BACKEND=aws needs the tests built with --features aws"
+    );
+    compose::build_default(config).expect("build store")
+}
+
 impl TestApp {
     /// A seeded store on a random port.
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let config = test_config(data_dir.clone());
-        let store: Store = compose::build_default(&config).expect("build store");
+        let store: Store = build_store(&config).await;
         vitrine::seed::seed(&store.app).await.expect("seed");
         let app = store.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

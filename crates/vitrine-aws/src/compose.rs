@@ -1,0 +1,122 @@
+//! The AWS composition: builds the application on DynamoDB, S3, Cognito and SES. Shared by the
+//! Lambda entry points and `vitrine serve --backend aws`; it reads no environment itself — its
+//! callers do, and pass the settings in.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use vitrine_app::auth::TokenVerifier;
+use vitrine_app::ports::{Clock, Ids};
+use vitrine_app::{App, Ports, Settings};
+
+use crate::cognito::{self, CognitoIdentity};
+use crate::dynamo::DynamoTable;
+use crate::s3::S3Blobs;
+use crate::ses::SesMailer;
+use crate::{AwsConfig, sdk_config};
+
+/// The AWS resources the store runs on (the template's outputs).
+#[derive(Debug, Clone)]
+pub struct AwsResources {
+    pub table: String,
+    pub bucket: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    /// An SES-verified sender.
+    pub mail_from: String,
+}
+
+/// A built store on AWS: the application and the verifier of the pool's tokens.
+pub struct AwsStore {
+    pub app: Arc<App>,
+    pub verifier: TokenVerifier,
+}
+
+fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
+    // The emulator serves buckets by path, not by virtual host.
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(config.endpoint.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Where the pool's JWKS and issuer are: AWS's, or the emulator's for an endpoint override.
+pub fn pool_urls(config: &AwsConfig, user_pool_id: &str) -> (String, String) {
+    let issuer = cognito::issuer(&config.region, user_pool_id);
+    let jwks = match &config.endpoint {
+        Some(endpoint) => format!(
+            "{}/{user_pool_id}/.well-known/jwks.json",
+            endpoint.trim_end_matches('/')
+        ),
+        None => format!("{issuer}/.well-known/jwks.json"),
+    };
+    (jwks, issuer)
+}
+
+/// Build the store on AWS. Fetches the pool's JWKS once (per cold start).
+pub async fn build(
+    config: &AwsConfig,
+    resources: &AwsResources,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn Ids>,
+) -> anyhow::Result<AwsStore> {
+    let sdk = sdk_config(config).await;
+    let table = DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &resources.table,
+        clock.clone(),
+    );
+    let blobs = S3Blobs::new(s3_client(&sdk, config), &resources.bucket);
+    let identity = CognitoIdentity::new(
+        aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+        &resources.user_pool_id,
+        &resources.client_id,
+    );
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &resources.mail_from);
+    let (jwks_url, issuer) = pool_urls(config, &resources.user_pool_id);
+    let verifier = cognito::fetch_verifier(&jwks_url, &issuer, &resources.client_id)
+        .await
+        .with_context(|| format!("fetching the user pool's keys from {jwks_url}"))?;
+    let ports = Ports {
+        table: Arc::new(table),
+        blobs: Arc::new(blobs),
+        identity: Arc::new(identity),
+        mailer: Arc::new(mailer),
+        clock,
+        ids,
+    };
+    Ok(AwsStore {
+        app: App::new(ports, settings),
+        verifier,
+    })
+}
+
+/// Create the table, bucket, user pool and sender identity (for the emulator and first runs;
+/// deployments get them from the CloudFormation template). Returns the resources to use.
+pub async fn create_resources(
+    config: &AwsConfig,
+    names: &AwsResources,
+) -> anyhow::Result<AwsResources> {
+    let sdk = sdk_config(config).await;
+    DynamoTable::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &names.table)
+        .await
+        .context("creating the table")?;
+    S3Blobs::create_bucket(&s3_client(&sdk, config), &names.bucket)
+        .await
+        .context("creating the bucket")?;
+    let (user_pool_id, client_id) = CognitoIdentity::create_pool(
+        &aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+        &names.user_pool_id,
+    )
+    .await
+    .context("creating the user pool")?;
+    SesMailer::verify_sender(&aws_sdk_sesv2::Client::new(&sdk), &names.mail_from)
+        .await
+        .context("verifying the sender")?;
+    Ok(AwsResources {
+        user_pool_id,
+        client_id,
+        ..names.clone()
+    })
+}

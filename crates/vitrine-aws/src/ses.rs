@@ -1,0 +1,190 @@
+//! `SesMailer`: the Mailer port on Amazon SES (API v2, `SendEmail` with simple content).
+//!
+//! Role: the AWS shape's outgoing mail. SES builds the MIME message itself (a plain-text part and,
+//! when given, an HTML part, both declared UTF-8), so nothing here encodes headers or bodies.
+//!
+//! Invariants:
+//! - One recipient per message, a plain address: anything that could add recipients or headers
+//!   (commas, angle brackets, spaces, line breaks) is refused as `MailError::Invalid` before SES
+//!   is called, as the file mailer does.
+//! - Every part is sent with charset UTF-8, so accents and `nº` arrive intact.
+//! - A permanent refusal by SES (unverified sender, or recipient in the sandbox) is
+//!   `MailError::Invalid` — retrying cannot help until the account is fixed; throttling and
+//!   outages are `MailError::Unavailable`, worth a retry.
+//! - Bodies and recipients are personal data: nothing here logs them, and errors carry neither
+//!   (SES's own messages can quote the recipient, so they are not passed on).
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use vitrine_app::ports::mailer::{Email, MailError, Mailer};
+
+const CHARSET: &str = "UTF-8";
+
+/// Sends through SES from one sender identity.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    from: String,
+}
+
+impl SesMailer {
+    /// `from` is an SES-verified address, optionally with a display name
+    /// (`vitrine <loja@example.com>`).
+    pub fn new(client: Client, from: impl Into<String>) -> Self {
+        Self {
+            client,
+            from: from.into(),
+        }
+    }
+
+    pub fn from(&self) -> &str {
+        &self.from
+    }
+
+    /// Register the sender's address as an SES identity (tests, the emulator, first runs). On AWS
+    /// this mails a verification link to the address, and sending works once it is clicked; the
+    /// emulator accepts the identity at once. Registering an address twice is fine.
+    pub async fn verify_sender(client: &Client, from: &str) -> anyhow::Result<()> {
+        let address = bare_address(from);
+        match client
+            .create_email_identity()
+            .email_identity(address)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("AlreadyExistsException") => Ok(()),
+            Err(e) => Err(anyhow!(
+                "SES CreateEmailIdentity failed: {}",
+                DisplayErrorContext(&e)
+            )),
+        }
+    }
+}
+
+/// The address inside `Name <address>`, or the whole text when there are no angle brackets.
+fn bare_address(from: &str) -> &str {
+    match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => from[open + 1..close].trim(),
+        _ => from.trim(),
+    }
+}
+
+/// One plain address, nothing that could smuggle in another recipient or a header.
+fn is_plain_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    address.len() <= 254
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>()[]\\,;:\"".contains(&b))
+}
+
+fn utf8(text: &str) -> Result<Content, MailError> {
+    Content::builder()
+        .data(text)
+        .charset(CHARSET)
+        .build()
+        .map_err(|e| MailError::Unavailable(anyhow!(e)))
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, email: Email) -> Result<(), MailError> {
+        if !is_plain_address(&email.to) {
+            return Err(MailError::Invalid(
+                "the recipient is not a plain e-mail address".into(),
+            ));
+        }
+        if email.subject.chars().any(char::is_control) {
+            return Err(MailError::Invalid(
+                "the subject holds line breaks or control characters".into(),
+            ));
+        }
+        let mut body = Body::builder().text(utf8(&email.text)?);
+        if let Some(html) = &email.html {
+            body = body.html(utf8(html)?);
+        }
+        let content = EmailContent::builder()
+            .simple(
+                Message::builder()
+                    .subject(utf8(&email.subject)?)
+                    .body(body.build())
+                    .build(),
+            )
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .content(content)
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+impl SesMailer {
+    fn error<E>(&self, err: SdkError<E>) -> MailError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match err.code() {
+            Some("MessageRejected") => MailError::Invalid(format!(
+                "SES rejected the message: the sender {} is not a verified identity (or, while \
+                 the account is in the SES sandbox, the recipient is not)",
+                self.from
+            )),
+            Some("MailFromDomainNotVerifiedException") => MailError::Invalid(format!(
+                "SES rejected the message: the MAIL FROM domain of {} is not verified",
+                self.from
+            )),
+            Some("BadRequestException") => MailError::Invalid(
+                "SES refused the message as malformed (BadRequestException)".into(),
+            ),
+            Some(code) => MailError::Unavailable(anyhow!("SES SendEmail failed: {code}")),
+            // No answer from SES: the transport's own error quotes no message content.
+            None => MailError::Unavailable(anyhow!(
+                "SES SendEmail failed: {}",
+                DisplayErrorContext(&err)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bare_address_is_taken_from_a_display_name_form() {
+        assert_eq!(
+            bare_address("vitrine <loja@vitrine.test>"),
+            "loja@vitrine.test"
+        );
+        assert_eq!(bare_address(" loja@vitrine.test "), "loja@vitrine.test");
+    }
+
+    #[test]
+    fn only_single_plain_addresses_are_recipients() {
+        assert!(is_plain_address("ana@example.com"));
+        for bad in [
+            "",
+            "ana",
+            "ana@example.com, bob@example.com",
+            "Ana <ana@example.com>",
+            "ana@example.com\r\nBcc: x@y.z",
+            "ana@@example.com",
+        ] {
+            assert!(!is_plain_address(bad), "{bad:?}");
+        }
+    }
+}

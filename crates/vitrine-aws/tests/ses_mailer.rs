@@ -1,0 +1,165 @@
+//! The SES mailer against the AWS emulator (moto), reading sent mail back from its state dump.
+//!
+//! moto keeps one body per message: the HTML part when there is one, else the text part. So the
+//! text of a message with HTML cannot be read back here; the two cases are sent separately.
+
+use vitrine_app::ports::{Email, MailError, Mailer};
+use vitrine_aws::ses::SesMailer;
+use vitrine_aws::{AwsConfig, sdk_config};
+use vitrine_testkit::identity::unique_email;
+use vitrine_testkit::moto;
+
+async fn client() -> aws_sdk_sesv2::Client {
+    let config = AwsConfig {
+        region: "us-east-1".into(),
+        endpoint: Some(moto::endpoint().into()),
+        static_credentials: Some(("testing".into(), "testing".into())),
+        emulator: true,
+    };
+    aws_sdk_sesv2::Client::new(&sdk_config(&config).await)
+}
+
+/// A sender unique to the test, verified in moto.
+async fn verified_mailer(tag: &str) -> SesMailer {
+    let client = client().await;
+    let address = format!("{}@vitrine.test", moto::unique(tag));
+    SesMailer::verify_sender(&client, &address).await.unwrap();
+    SesMailer::new(client, format!("vitrine <{address}>"))
+}
+
+/// The messages moto recorded as sent to `to`.
+async fn sent_to(to: &str) -> Vec<serde_json::Value> {
+    let url = format!("{}/moto-api/data.json", moto::endpoint());
+    let state: serde_json::Value = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("moto's state")
+        .json()
+        .await
+        .expect("moto's state is JSON");
+    state["ses"]["Message"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter(|m| m["destinations"]["ToAddresses"] == serde_json::json!([to]))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const SUBJECT: &str = "Seu pedido nº 1042 foi confirmado — obrigado, João!";
+const TEXT: &str = "Olá, João!\n\nRecebemos o pagamento de R$ 149,90 (cartão de crédito).\n\
+                    Ação necessária: nenhuma. Até logo!\n";
+
+#[tokio::test]
+async fn a_portuguese_text_mail_arrives_intact() {
+    let mailer = verified_mailer("text").await;
+    let to = unique_email("joao");
+
+    mailer
+        .send(Email {
+            to: to.clone(),
+            subject: SUBJECT.into(),
+            text: TEXT.into(),
+            html: None,
+        })
+        .await
+        .unwrap();
+
+    let sent = sent_to(&to).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], SUBJECT);
+    assert_eq!(sent[0]["body"], TEXT);
+    assert_eq!(sent[0]["source"], mailer.from());
+}
+
+#[tokio::test]
+async fn the_html_part_is_sent_too() {
+    let mailer = verified_mailer("html").await;
+    let to = unique_email("maria");
+    let html = "<p>Olá, <strong>Maria</strong>! Seu código é <b>123456</b>. Ação: nenhuma.</p>";
+
+    mailer
+        .send(Email {
+            to: to.clone(),
+            subject: "Código de verificação".into(),
+            text: "Olá, Maria! Seu código é 123456.".into(),
+            html: Some(html.into()),
+        })
+        .await
+        .unwrap();
+
+    let sent = sent_to(&to).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], "Código de verificação");
+    assert_eq!(sent[0]["body"], html, "moto keeps the HTML part");
+}
+
+#[tokio::test]
+async fn an_unverified_sender_is_refused_clearly() {
+    let sender = format!("{}@vitrine.test", moto::unique("unverified"));
+    let mailer = SesMailer::new(client().await, sender.clone());
+    let to = unique_email("ninguem");
+
+    let result = mailer
+        .send(Email {
+            to: to.clone(),
+            subject: "Olá".into(),
+            text: "Segredo: 987654".into(),
+            html: None,
+        })
+        .await;
+
+    let Err(MailError::Invalid(reason)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(reason.contains(&sender), "{reason}");
+    assert!(reason.contains("not a verified identity"), "{reason}");
+    assert!(
+        !reason.contains(&to) && !reason.contains("987654"),
+        "no personal data in errors: {reason}"
+    );
+    assert!(sent_to(&to).await.is_empty());
+}
+
+#[tokio::test]
+async fn verifying_a_sender_twice_is_fine() {
+    let client = client().await;
+    let address = format!("{}@vitrine.test", moto::unique("twice"));
+    SesMailer::verify_sender(&client, &address).await.unwrap();
+    SesMailer::verify_sender(&client, &format!("Loja <{address}>"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn recipients_that_could_add_others_are_refused_before_sending() {
+    let mailer = verified_mailer("inject").await;
+    for to in [
+        "ana@example.com, bob@example.com",
+        "Ana <ana@example.com>",
+        "ana@example.com\r\nBcc: eve@example.com",
+        "sem-arroba",
+    ] {
+        let result = mailer
+            .send(Email {
+                to: to.into(),
+                subject: "Olá".into(),
+                text: "Oi".into(),
+                html: None,
+            })
+            .await;
+        assert!(matches!(result, Err(MailError::Invalid(_))), "{to:?}");
+    }
+    let result = mailer
+        .send(Email {
+            to: unique_email("subject"),
+            subject: "Olá\r\nBcc: eve@example.com".into(),
+            text: "Oi".into(),
+            html: None,
+        })
+        .await;
+    assert!(matches!(result, Err(MailError::Invalid(_))));
+}

@@ -1,0 +1,55 @@
+//! The API Lambda: the same axum router as `vitrine serve`, behind API Gateway (REST or HTTP
+//! API), on DynamoDB, S3, Cognito and SES.
+//!
+//! A cold start reads the environment, builds every AWS client and fetches the user pool's keys
+//! once, before the runtime loop starts; warm invocations reuse them. A cold start that fails is
+//! reported to the Runtime API and the process exits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vitrine_app::Settings;
+use vitrine_app::ports::{SystemClock, UlidIds};
+use vitrine_http::AppState;
+use vitrine_lambda::AwsEnv;
+
+// One invocation at a time per execution environment: a single-threaded runtime starts faster
+// and has nothing to gain from more threads.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    vitrine_lambda::init_tracing();
+    let started = Instant::now();
+    let state = match build_state().await {
+        Ok(state) => state,
+        Err(err) => return Err(vitrine_lambda::fail_init(err).await),
+    };
+    let built = Instant::now();
+    let router = vitrine_http::router(state);
+    // Lambda reports the whole init duration; this says where it went.
+    tracing::info!(
+        init.state_ms = ms(built - started),
+        init.router_ms = ms(built.elapsed()),
+        "cold start: ready for events"
+    );
+    vitrine_lambda::run_http(router)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The composition: settings from the environment, the AWS adapters, the application.
+async fn build_state() -> anyhow::Result<AppState> {
+    let env = AwsEnv::from_env()?;
+    let store = vitrine_aws::compose::build(
+        &env.aws_config(),
+        &env.resources(),
+        Settings::default(),
+        Arc::new(SystemClock),
+        Arc::new(UlidIds),
+    )
+    .await?;
+    Ok(AppState::new(store.app, store.verifier, None))
+}

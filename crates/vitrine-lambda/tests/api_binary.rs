@@ -1,0 +1,126 @@
+//! The BUILT `api` binary, run as Lambda runs it: against a local Runtime API
+//! (`vitrine_testkit::lambda_runtime`), with the environment the template gives it, on AWS
+//! resources in the local emulator. Proves the binary starts, answers REST and HTTP API events
+//! in their own response formats, logs JSON without personal data, and reports a failed cold
+//! start to the Runtime API.
+
+mod common;
+
+use serde_json::Value;
+use vitrine_testkit::lambda_runtime::{LambdaProcess, Outcome, RuntimeApi};
+
+use common::{
+    AwsFixture, RECORDED_PERSONAL_DATA, RECORDED_SKU, RECORDED_TOKEN_PREFIX, customer_token, event,
+    seed_recorded_catalog, with_bearer,
+};
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+
+fn body_json(response: &Value) -> Value {
+    let body = response["body"].as_str().expect("a text body");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("the body is not JSON ({e}): {body}"))
+}
+
+#[tokio::test]
+async fn the_api_binary_starts_answers_recorded_events_and_logs_no_personal_data() {
+    let fixture = AwsFixture::create().await;
+    let state = fixture.state().await;
+    seed_recorded_catalog(&state.app).await;
+    let token = customer_token(&state.app, "lambda-binary@example.com").await;
+    let runtime = RuntimeApi::start().await.expect("the Runtime API");
+    let mut env = fixture.api_env();
+    // The most verbose level a deployment can ask for: still no payloads in the logs.
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "TRACE".into()));
+    let mut api = LambdaProcess::spawn(API, &runtime, &env);
+
+    let listing = api
+        .invoke(&runtime, event("apigw-rest-get-products"))
+        .await
+        .json();
+    let order = api
+        .invoke(&runtime, with_bearer("apigw-http-post-order", &token))
+        .await
+        .json();
+    let refused = api
+        .invoke(&runtime, event("apigw-rest-post-order"))
+        .await
+        .json();
+    let missing = api
+        .invoke(&runtime, event("apigw-http-unknown-route"))
+        .await
+        .json();
+    let output = api.stop().await;
+
+    // A REST API (v1) response: status, both header maps, the body as text.
+    assert_eq!(listing["statusCode"], 200, "{listing}");
+    assert_eq!(listing["isBase64Encoded"], false, "{listing}");
+    assert!(listing["multiValueHeaders"].is_object(), "{listing}");
+    assert!(listing.get("cookies").is_none(), "{listing}");
+    assert_eq!(
+        body_json(&listing)["items"][0]["variants"][0]["sku"],
+        RECORDED_SKU
+    );
+    // An HTTP API (v2) response: status, headers, cookies, the body as text.
+    assert_eq!(order["statusCode"], 201, "{order}");
+    assert!(order["cookies"].is_array(), "{order}");
+    assert_eq!(body_json(&order)["lines"][0]["sku"], RECORDED_SKU);
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+    assert_eq!(missing["statusCode"], 404, "{missing}");
+    assert_eq!(body_json(&missing)["status"], 404);
+
+    let lines: Vec<Value> = output
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"))
+        })
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["http.route"] == "/api/v1/products"),
+        "the router logs its route template, without the stage:\n{}",
+        output.stdout
+    );
+    for secret in RECORDED_PERSONAL_DATA.iter().copied().chain([
+        RECORDED_TOKEN_PREFIX,
+        token.as_str(),
+        "lambda-binary@example.com",
+    ]) {
+        assert!(
+            !output.stdout.contains(secret) && !output.stderr.contains(secret),
+            "{secret:?} reached the logs:\n{}\n{}",
+            output.stdout,
+            output.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cold_start_without_its_settings_is_reported_as_an_init_error_and_exits() {
+    let runtime = RuntimeApi::start().await.expect("the Runtime API");
+    let env = [("AWS_REGION".to_owned(), "us-east-1".to_owned())];
+    let mut api = LambdaProcess::spawn(API, &runtime, &env);
+
+    let outcome = api.invoke(&runtime, event("apigw-rest-get-products")).await;
+    let status = api.exit_status().await;
+
+    let Outcome::InitError(error) = outcome else {
+        panic!("expected an init error, got {outcome:?}");
+    };
+    assert_eq!(error.error_type.as_deref(), Some("Runtime.InitError"));
+    assert_eq!(error.body["errorType"], "Runtime.InitError");
+    let message = error.body["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("VITRINE_TABLE"), "{message}");
+    assert!(!status.success(), "{status:?}");
+    let output = api.stop().await;
+    assert!(
+        output
+            .stdout
+            .lines()
+            .any(|l| l.contains("cold start failed")),
+        "{}",
+        output.stdout
+    );
+}
