@@ -114,7 +114,9 @@ async fn main() -> anyhow::Result<()> {
         "| binary | runs | median ms | p90 ms | min ms | max ms | init median ms | first invocation median ms |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut breakdowns = Vec::new();
     for (name, binary) in &args.binaries {
+        let mut parts: Vec<(Duration, Duration)> = Vec::new();
         let mut times = Vec::with_capacity(args.runs);
         let mut inits = Vec::with_capacity(args.runs);
         let mut invocations = Vec::with_capacity(args.runs);
@@ -138,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
                     output.stderr
                 );
             }
+            parts.extend(init_parts(&output.stdout));
             times.push(elapsed);
             inits.push(polled.saturating_duration_since(started));
             invocations.push(answered.saturating_duration_since(polled));
@@ -155,6 +158,35 @@ async fn main() -> anyhow::Result<()> {
             ms(percentile(&inits, 50.0)),
             ms(percentile(&invocations, 50.0)),
         );
+        if !parts.is_empty() {
+            let (mut state, mut router): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+            state.sort();
+            router.sort();
+            breakdowns.push(format!(
+                "{name}: init spent a median {} ms building its state and {} ms building its router",
+                ms(percentile(&state, 50.0)),
+                ms(percentile(&router, 50.0)),
+            ));
+        }
+    }
+    if !breakdowns.is_empty() {
+        println!();
+        for line in breakdowns {
+            println!("{line}");
+        }
     }
     Ok(())
+}
+
+/// The `init.state_ms` and `init.router_ms` the api logs once its cold start is done.
+fn init_parts(stdout: &str) -> Option<(Duration, Duration)> {
+    stdout.lines().find_map(|line| {
+        let v: Value = serde_json::from_str(line).ok()?;
+        let field = |name: &str| {
+            v["fields"][name]
+                .as_f64()
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        };
+        Some((field("init.state_ms")?, field("init.router_ms")?))
+    })
 }
