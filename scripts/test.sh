@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator,
-# cfn-lint and the SAM translator into .venv/), then formatting, lints, and the whole test suite against a local
-# emulator on 127.0.0.1. .ci/run calls exactly this.
+# cfn-lint, the SAM translator and the aiosmtpd SMTP test server into .venv/), then formatting,
+# lints, and the whole test suite against a local emulator on 127.0.0.1 (the SMTP tests start
+# their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs). .ci/run calls exactly
+# this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,14 +22,14 @@ cargo --version
 rustc --version
 
 # Python tools install in the background while Rust compiles.
-step "installing the AWS emulator (moto) and cfn-lint into .venv (background)"
+step "installing the AWS emulator (moto), cfn-lint and aiosmtpd into .venv (background)"
 (
   set -e
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] \
-     || ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
+     || ! .venv/bin/python -c 'import samtranslator, aiosmtpd' 2>/dev/null; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-      'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'aws-sam-translator>=1.90,<2'
+      'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'aws-sam-translator>=1.90,<2' 'aiosmtpd>=1.4,<2'
   fi
 ) > target/venv-install.log 2>&1 &
 venv_pid=$!
@@ -44,7 +46,7 @@ cargo test --workspace --all-features --locked --no-run
 step "waiting for the Python tools"
 if ! wait "$venv_pid"; then
   cat target/venv-install.log
-  echo "installing moto/cfn-lint failed" >&2
+  echo "installing moto/cfn-lint/aiosmtpd failed" >&2
   exit 1
 fi
 

@@ -33,6 +33,7 @@ impl App {
                                Se não foi, ignore esta mensagem."
                             .into(),
                         html: None,
+                        idempotency_key: None,
                     })
                     .await?;
                 Ok(())

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use vitrine_domain::shipping::RateTable;
 
 use crate::catalog::CatalogCache;
-use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, Table};
+use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, Sms, Table, TableError, WriteOp};
+use crate::store;
 
 /// The adapters, chosen by the composition root.
 #[derive(Clone)]
@@ -15,6 +18,7 @@ pub struct Ports {
     pub blobs: Arc<dyn Blobs>,
     pub identity: Arc<dyn Identity>,
     pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<dyn Sms>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
 }
@@ -33,6 +37,10 @@ pub struct Settings {
     pub catalog_cache_secs: i64,
     /// Anonymous carts are forgotten after this many days without change.
     pub anonymous_cart_days: i64,
+    /// Orders of this total or more alert the admins (a numeric filter policy).
+    pub large_order_centavos: i64,
+    /// Where admin alerts (`stock.low`, large orders) are e-mailed; none: not e-mailed.
+    pub alerts_to: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +51,8 @@ impl Default for Settings {
             low_stock_threshold: 5,
             catalog_cache_secs: 10,
             anonymous_cart_days: 30,
+            large_order_centavos: 100_000,
+            alerts_to: None,
         }
     }
 }
@@ -51,6 +61,9 @@ pub struct App {
     pub ports: Ports,
     pub settings: Settings,
     pub(crate) catalog: CatalogCache,
+    /// Signalled after every committed batch that wrote an event to the outbox: the local
+    /// dispatcher wakes on it (and polls as a fallback).
+    pub(crate) outbox_written: Notify,
 }
 
 impl App {
@@ -59,7 +72,21 @@ impl App {
             ports,
             settings,
             catalog: CatalogCache::default(),
+            outbox_written: Notify::new(),
         })
+    }
+
+    /// Commit `ops` atomically (the Table port's `write`), then wake the event dispatcher when
+    /// the batch put an event into the outbox. Every use case writes through here.
+    pub(crate) async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
+        let has_event = ops
+            .iter()
+            .any(|op| matches!(op, WriteOp::Put { item, .. } if store::is_event(&item.key)));
+        self.ports.table.write(ops).await?;
+        if has_event {
+            self.outbox_written.notify_one();
+        }
+        Ok(())
     }
 
     /// Whether the table and the blob store answer (`/ready`).

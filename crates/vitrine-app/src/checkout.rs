@@ -245,6 +245,10 @@ impl App {
             payment_method: input.payment_method,
             now,
             pay_within_secs: self.settings.pay_within_secs,
+            channels: vitrine_domain::order::Channels {
+                language: profile.language.as_str().to_owned(),
+                sms_opt_in: profile.sms_opt_in && profile.phone.is_some(),
+            },
         })?;
 
         let mut ops = Vec::with_capacity(order.lines.len() + 6);
@@ -304,7 +308,7 @@ impl App {
             ops.push(self.stock_low_event(&low)?);
         }
 
-        match self.ports.table.write(ops).await {
+        match self.write(ops).await {
             Ok(()) => {
                 tracing::info!(order.id = %order.id, order.total_centavos = order.total.centavos(), lines = order.lines.len(), "order placed");
                 Ok(Placed {

@@ -23,10 +23,20 @@ pub struct OrderPage {
 /// A lifecycle move an admin (or the system) asks for.
 #[derive(Debug, Clone)]
 pub enum OrderMove {
-    MarkPaid { reference: String },
-    Ship { tracking_code: String },
+    MarkPaid {
+        reference: String,
+    },
+    /// The NF-e was authorised: record its access key. Moved by the invoice issuer, not the API.
+    Invoice {
+        access_key: String,
+    },
+    Ship {
+        tracking_code: String,
+    },
     Deliver,
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
     Expire,
 }
 
@@ -151,6 +161,9 @@ impl App {
                 OrderMove::MarkPaid { reference } => {
                     (order.pay(now, reference)?, Unwind::default())
                 }
+                OrderMove::Invoice { access_key } => {
+                    (order.invoice(now, access_key)?, Unwind::default())
+                }
                 OrderMove::Ship { tracking_code } => {
                     (order.ship(now, tracking_code)?, Unwind::default())
                 }
@@ -179,7 +192,7 @@ impl App {
                 &event,
                 now.millis(),
             )?));
-            match self.ports.table.write(ops).await {
+            match self.write(ops).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, order.status = %order.status, "order moved");
                     return Ok(order);

@@ -13,7 +13,8 @@
 //! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
 //! | idempotency record | `IDEMPOTENCY#{sub}#{key}` | `IDEMPOTENCY` | ttl 24 h |
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
-//! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` while undelivered |
+//! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` until fanned out |
+//! | delivery (local dispatcher) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
 //! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
@@ -83,6 +84,25 @@ pub fn event(id: &str) -> Key {
     Key::new(format!("EVENT#{id}"), "EVENT")
 }
 pub const OUTBOX: &str = "OUTBOX";
+/// The delivery of one event to one subscriber (the local dispatcher's queues).
+pub fn delivery(subscriber: &str, event_id: &str) -> Key {
+    Key::new(delivery_partition(subscriber), event_id)
+}
+pub fn delivery_partition(subscriber: &str) -> String {
+    format!("DELIVERY#{subscriber}")
+}
+/// The index partition of a subscriber's pending deliveries.
+pub fn queue(subscriber: &str) -> String {
+    format!("QUEUE#{subscriber}")
+}
+/// The index partition of a subscriber's dead letters.
+pub fn dead_letters(subscriber: &str) -> String {
+    format!("DEAD#{subscriber}")
+}
+/// Whether `key` is an event's (outbox) item.
+pub fn is_event(key: &Key) -> bool {
+    key.sk == "EVENT" && key.pk.starts_with("EVENT#")
+}
 
 /// An item holding `value` as JSON in `data`.
 pub fn data_item<T: Serialize>(key: Key, value: &T) -> AppResult<Item> {

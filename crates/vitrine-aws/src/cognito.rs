@@ -21,6 +21,7 @@
 //!   first one made is deleted again, so a failed creation leaves no half-made account behind
 //!   (an account outside the `customer` group, or one holding an unchecked password).
 
+use crate::LazyClient;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -103,19 +104,19 @@ pub async fn fetch_verifier(
 /// The Identity port on one Cognito user pool and app client.
 #[derive(Debug, Clone)]
 pub struct CognitoIdentity {
-    client: Client,
+    client: LazyClient<Client>,
     user_pool_id: String,
     client_id: String,
 }
 
 impl CognitoIdentity {
     pub fn new(
-        client: Client,
+        client: impl Into<LazyClient<Client>>,
         user_pool_id: impl Into<String>,
         client_id: impl Into<String>,
     ) -> Self {
         Self {
-            client,
+            client: client.into(),
             user_pool_id: user_pool_id.into(),
             client_id: client_id.into(),
         }

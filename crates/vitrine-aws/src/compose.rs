@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use vitrine_app::auth::TokenVerifier;
+use vitrine_app::keys::Keys;
 use vitrine_app::ports::{Clock, Ids};
 use vitrine_app::{App, Ports, Settings};
 
@@ -13,7 +13,8 @@ use crate::cognito::{self, CognitoIdentity};
 use crate::dynamo::DynamoTable;
 use crate::s3::S3Blobs;
 use crate::ses::SesMailer;
-use crate::{AwsConfig, sdk_config};
+use crate::sns::SnsSms;
+use crate::{AwsConfig, LazyClient, sdk_config};
 
 /// The AWS resources the store runs on (the template's outputs).
 #[derive(Debug, Clone)]
@@ -26,10 +27,11 @@ pub struct AwsResources {
     pub mail_from: String,
 }
 
-/// A built store on AWS: the application and the verifier of the pool's tokens.
+/// A built store on AWS: the application and the keys of the pool's tokens (downloaded when
+/// first needed, or by [`Keys::preload`]).
 pub struct AwsStore {
     pub app: Arc<App>,
-    pub verifier: TokenVerifier,
+    pub keys: Arc<Keys>,
 }
 
 fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
@@ -53,7 +55,8 @@ pub fn pool_urls(config: &AwsConfig, user_pool_id: &str) -> (String, String) {
     (jwks, issuer)
 }
 
-/// Build the store on AWS. Fetches the pool's JWKS once (per cold start).
+/// Build the store on AWS. Makes no request and builds no SDK client yet: each client is built,
+/// and the pool's JWKS downloaded, when first needed.
 pub async fn build(
     config: &AwsConfig,
     resources: &AwsResources,
@@ -62,33 +65,63 @@ pub async fn build(
     ids: Arc<dyn Ids>,
 ) -> anyhow::Result<AwsStore> {
     let sdk = sdk_config(config).await;
+    // Each client is built when first used (see `LazyClient`).
     let table = DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        LazyClient::new({
+            let sdk = sdk.clone();
+            move || aws_sdk_dynamodb::Client::new(&sdk)
+        }),
         &resources.table,
         clock.clone(),
     );
-    let blobs = S3Blobs::new(s3_client(&sdk, config), &resources.bucket);
+    let blobs = S3Blobs::new(
+        LazyClient::new({
+            let (sdk, config) = (sdk.clone(), config.clone());
+            move || s3_client(&sdk, &config)
+        }),
+        &resources.bucket,
+    );
     let identity = CognitoIdentity::new(
-        aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+        LazyClient::new({
+            let sdk = sdk.clone();
+            move || aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+        }),
         &resources.user_pool_id,
         &resources.client_id,
     );
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &resources.mail_from);
+    let mailer = SesMailer::new(
+        LazyClient::new({
+            let sdk = sdk.clone();
+            move || aws_sdk_sesv2::Client::new(&sdk)
+        }),
+        &resources.mail_from,
+    );
+    let sms = SnsSms::new(
+        LazyClient::new(move || aws_sdk_sns::Client::new(&sdk)),
+        None,
+    );
     let (jwks_url, issuer) = pool_urls(config, &resources.user_pool_id);
-    let verifier = cognito::fetch_verifier(&jwks_url, &issuer, &resources.client_id)
-        .await
-        .with_context(|| format!("fetching the user pool's keys from {jwks_url}"))?;
+    let client_id = resources.client_id.clone();
+    let keys = Keys::fetched_on_demand(Box::new(move || {
+        let (jwks_url, issuer, client_id) = (jwks_url.clone(), issuer.clone(), client_id.clone());
+        Box::pin(async move {
+            cognito::fetch_verifier(&jwks_url, &issuer, &client_id)
+                .await
+                .with_context(|| format!("fetching the user pool's keys from {jwks_url}"))
+        })
+    }));
     let ports = Ports {
         table: Arc::new(table),
         blobs: Arc::new(blobs),
         identity: Arc::new(identity),
         mailer: Arc::new(mailer),
+        sms: Arc::new(sms),
         clock,
         ids,
     };
     Ok(AwsStore {
         app: App::new(ports, settings),
-        verifier,
+        keys: Arc::new(keys),
     })
 }
 

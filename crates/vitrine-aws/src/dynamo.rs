@@ -24,6 +24,7 @@
 //!   cursor that does not decode to such a position is `Invalid` — never a panic or an engine
 //!   error.
 
+use crate::LazyClient;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -70,7 +71,7 @@ const MAX_ATTEMPTS: u32 = 12;
 /// The Table port on one DynamoDB table.
 #[derive(Clone)]
 pub struct DynamoTable {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
     clock: Arc<dyn Clock>,
 }
@@ -86,9 +87,13 @@ impl std::fmt::Debug for DynamoTable {
 impl DynamoTable {
     /// The table named `table`, read and written through `client`. `clock` decides which items
     /// are expired.
-    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<Client>>,
+        table: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             table: table.into(),
             clock,
         }

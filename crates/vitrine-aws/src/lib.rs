@@ -3,8 +3,9 @@
 //!
 //! Invariants:
 //! - The SDK appears in this crate only; it never depends on `vitrine-local`.
-//! - Every client is built from one [`SdkConfig`] made by [`sdk_config`], once per process (per
-//!   Lambda cold start), with rustls on ring as the HTTP client.
+//! - Every client is built from one [`SdkConfig`] made by [`sdk_config`], at most once per
+//!   process (per Lambda cold start) and only when first used ([`LazyClient`]), with rustls on
+//!   ring as the HTTP client.
 //! - User data never enters an expression string: names and values go through placeholders.
 
 pub mod cognito;
@@ -13,6 +14,10 @@ pub mod dynamo;
 pub mod emulator;
 pub mod s3;
 pub mod ses;
+pub mod sns;
+
+use std::ops::Deref;
+use std::sync::{Arc, LazyLock};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::Builder;
@@ -35,9 +40,23 @@ pub struct AwsConfig {
 
 /// The shared SDK configuration every client is built from.
 pub async fn sdk_config(config: &AwsConfig) -> SdkConfig {
-    let http_client = Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    // A plain-HTTP endpoint (the local emulator) needs no root certificates: start the client
+    // with an empty trust store rather than loading the machine's (most of the client's
+    // start-up cost; every file of /etc/ssl/certs on Debian). HTTPS endpoints — AWS itself —
+    // trust the machine's roots, as the SDK does by default.
+    let plain_http = config
+        .endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    let mut http_client = Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    if plain_http {
+        let no_roots = tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::empty())
+            .build()
+            .expect("a TLS context with an empty trust store is valid");
+        http_client = http_client.tls_context(no_roots);
+    }
+    let http_client = http_client.build_https();
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
     if let Some(endpoint) = &config.endpoint {
@@ -63,4 +82,45 @@ pub async fn sdk_config(config: &AwsConfig) -> SdkConfig {
         ));
     }
     loader.load().await
+}
+
+/// The function that builds a [`LazyClient`]'s client.
+type MakeClient<C> = Box<dyn FnOnce() -> C + Send>;
+
+/// An SDK client built on first use, then shared by every clone. Building an SDK client costs
+/// a few hundred microseconds (its runtime plugins and connector); a Lambda invocation that
+/// needs no S3 or Cognito does not pay for theirs. Dereferences to the client.
+pub struct LazyClient<C>(Arc<LazyLock<C, MakeClient<C>>>);
+
+impl<C> LazyClient<C> {
+    /// A client `make` builds when it is first used.
+    pub fn new(make: impl FnOnce() -> C + Send + 'static) -> Self {
+        Self(Arc::new(LazyLock::new(Box::new(make))))
+    }
+}
+
+impl<C: Send + 'static> From<C> for LazyClient<C> {
+    /// A client built already.
+    fn from(client: C) -> Self {
+        Self::new(move || client)
+    }
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<C> Deref for LazyClient<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LazyClient")
+    }
 }

@@ -9,6 +9,7 @@
 //!   within [`MAX_URL_SECS`].
 //! - Every S3 failure other than "no such key" on a read is `Unavailable`.
 
+use crate::LazyClient;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -32,7 +33,7 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// The Blobs port on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Blobs {
-    client: Client,
+    client: LazyClient<Client>,
     bucket: String,
 }
 
@@ -62,9 +63,9 @@ fn check_prefix(prefix: &str) -> Result<(), BlobError> {
 impl S3Blobs {
     /// Objects in `bucket`, through `client` (which must use path-style addressing against the
     /// emulator).
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, bucket: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             bucket: bucket.into(),
         }
     }

@@ -13,29 +13,38 @@
 //!   outages are `MailError::Unavailable`, worth a retry.
 //! - Bodies and recipients are personal data: nothing here logs them, and errors carry neither
 //!   (SES's own messages can quote the recipient, so they are not passed on).
+//! - An idempotency key travels as the header [`IDEMPOTENCY_HEADER`] (SES v2 `Headers` of simple
+//!   content), after the same checks as the other mailers. SES cannot deduplicate: it has no
+//!   idempotency token for `SendEmail`, and it replaces any `Message-ID` it is given with its own,
+//!   so a message sent twice is delivered twice; the header only lets the receiving side (or a
+//!   support person reading the mail) recognise the copy. Consumers must record what they sent.
 
+use crate::LazyClient;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 use vitrine_app::ports::mailer::{Email, MailError, Mailer};
 
 const CHARSET: &str = "UTF-8";
 
+/// The header that carries `Email::idempotency_key`.
+pub const IDEMPOTENCY_HEADER: &str = "X-Vitrine-Idempotency-Key";
+
 /// Sends through SES from one sender identity.
 #[derive(Debug, Clone)]
 pub struct SesMailer {
-    client: Client,
+    client: LazyClient<Client>,
     from: String,
 }
 
 impl SesMailer {
     /// `from` is an SES-verified address, optionally with a display name
     /// (`vitrine <loja@example.com>`).
-    pub fn new(client: Client, from: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, from: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             from: from.into(),
         }
     }
@@ -95,31 +104,42 @@ fn utf8(text: &str) -> Result<Content, MailError> {
         .map_err(|e| MailError::Unavailable(anyhow!(e)))
 }
 
+/// The simple content SES builds the MIME message from, after the checks every mailer makes.
+fn content(email: &Email) -> Result<EmailContent, MailError> {
+    let key = email.checked_idempotency_key()?;
+    if !is_plain_address(&email.to) {
+        return Err(MailError::Invalid(
+            "the recipient is not a plain e-mail address".into(),
+        ));
+    }
+    if email.subject.chars().any(char::is_control) {
+        return Err(MailError::Invalid(
+            "the subject holds line breaks or control characters".into(),
+        ));
+    }
+    let mut body = Body::builder().text(utf8(&email.text)?);
+    if let Some(html) = &email.html {
+        body = body.html(utf8(html)?);
+    }
+    let mut message = Message::builder()
+        .subject(utf8(&email.subject)?)
+        .body(body.build());
+    if let Some(key) = key {
+        message = message.headers(
+            MessageHeader::builder()
+                .name(IDEMPOTENCY_HEADER)
+                .value(key)
+                .build()
+                .map_err(|e| MailError::Unavailable(anyhow!(e)))?,
+        );
+    }
+    Ok(EmailContent::builder().simple(message.build()).build())
+}
+
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, email: Email) -> Result<(), MailError> {
-        if !is_plain_address(&email.to) {
-            return Err(MailError::Invalid(
-                "the recipient is not a plain e-mail address".into(),
-            ));
-        }
-        if email.subject.chars().any(char::is_control) {
-            return Err(MailError::Invalid(
-                "the subject holds line breaks or control characters".into(),
-            ));
-        }
-        let mut body = Body::builder().text(utf8(&email.text)?);
-        if let Some(html) = &email.html {
-            body = body.html(utf8(html)?);
-        }
-        let content = EmailContent::builder()
-            .simple(
-                Message::builder()
-                    .subject(utf8(&email.subject)?)
-                    .body(body.build())
-                    .build(),
-            )
-            .build();
+        let content = content(&email)?;
         self.client
             .send_email()
             .from_email_address(&self.from)
@@ -185,6 +205,44 @@ mod tests {
             "ana@@example.com",
         ] {
             assert!(!is_plain_address(bad), "{bad:?}");
+        }
+    }
+
+    fn email(key: Option<&str>) -> Email {
+        Email {
+            to: "ana@example.com".into(),
+            subject: "Pedido nº 12 pago".into(),
+            text: "Olá".into(),
+            html: Some("<p>Olá</p>".into()),
+            idempotency_key: key.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_idempotency_key_travels_as_a_header() {
+        let key = "01JZ0000000000000000000000.order-paid-mail";
+        let keyed = content(&email(Some(key))).unwrap();
+        let simple = keyed.simple().unwrap();
+        let headers: Vec<(&str, &str)> = simple
+            .headers()
+            .iter()
+            .map(|h| (h.name(), h.value()))
+            .collect();
+        assert_eq!(headers, [(IDEMPOTENCY_HEADER, key)]);
+        assert_eq!(simple.body().unwrap().html().unwrap().data(), "<p>Olá</p>");
+        assert_eq!(simple.body().unwrap().text().unwrap().data(), "Olá");
+
+        let keyless = content(&email(None)).unwrap();
+        assert!(keyless.simple().unwrap().headers().is_empty());
+    }
+
+    #[test]
+    fn a_key_that_breaks_the_rules_is_refused() {
+        for bad in ["", ".x", "a b", "a\r\nBcc: x@y.z", "a..b"] {
+            assert!(
+                matches!(content(&email(Some(bad))), Err(MailError::Invalid(_))),
+                "{bad:?}"
+            );
         }
     }
 }

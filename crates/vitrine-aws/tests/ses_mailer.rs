@@ -1,7 +1,9 @@
 //! The SES mailer against the AWS emulator (moto), reading sent mail back from its state dump.
 //!
 //! moto keeps one body per message: the HTML part when there is one, else the text part. So the
-//! text of a message with HTML cannot be read back here; the two cases are sent separately.
+//! text of a message with HTML cannot be read back here; the two cases are sent separately. moto
+//! also drops the `Headers` of simple content, so the idempotency header is checked by the unit
+//! tests of `ses.rs` (on the request content), and here only for being accepted.
 
 use vitrine_app::ports::{Email, MailError, Mailer};
 use vitrine_aws::ses::SesMailer;
@@ -64,6 +66,7 @@ async fn a_portuguese_text_mail_arrives_intact() {
             subject: SUBJECT.into(),
             text: TEXT.into(),
             html: None,
+            idempotency_key: None,
         })
         .await
         .unwrap();
@@ -87,6 +90,7 @@ async fn the_html_part_is_sent_too() {
             subject: "Código de verificação".into(),
             text: "Olá, Maria! Seu código é 123456.".into(),
             html: Some(html.into()),
+            idempotency_key: None,
         })
         .await
         .unwrap();
@@ -109,6 +113,7 @@ async fn an_unverified_sender_is_refused_clearly() {
             subject: "Olá".into(),
             text: "Segredo: 987654".into(),
             html: None,
+            idempotency_key: None,
         })
         .await;
 
@@ -149,6 +154,7 @@ async fn recipients_that_could_add_others_are_refused_before_sending() {
                 subject: "Olá".into(),
                 text: "Oi".into(),
                 html: None,
+                idempotency_key: None,
             })
             .await;
         assert!(matches!(result, Err(MailError::Invalid(_))), "{to:?}");
@@ -159,7 +165,53 @@ async fn recipients_that_could_add_others_are_refused_before_sending() {
             subject: "Olá\r\nBcc: eve@example.com".into(),
             text: "Oi".into(),
             html: None,
+            idempotency_key: None,
         })
         .await;
     assert!(matches!(result, Err(MailError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn a_keyed_order_mail_is_accepted_and_reads_back() {
+    let mailer = verified_mailer("keyed").await;
+    let to = unique_email("conceicao");
+    let html = "<p>Olá, <b>Conceição</b>! Seu pedido nº 1042 foi pago.</p>";
+
+    mailer
+        .send(Email {
+            to: to.clone(),
+            subject: SUBJECT.into(),
+            text: TEXT.into(),
+            html: Some(html.into()),
+            idempotency_key: Some("01JZ0000000000000000000000.order-paid-mail".into()),
+        })
+        .await
+        .unwrap();
+
+    let sent = sent_to(&to).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0]["destinations"]["ToAddresses"],
+        serde_json::json!([to])
+    );
+    assert_eq!(sent[0]["subject"], SUBJECT);
+    assert_eq!(sent[0]["body"], html);
+    assert_eq!(sent[0]["source"], mailer.from());
+}
+
+#[tokio::test]
+async fn a_key_that_breaks_the_rules_is_refused_before_sending() {
+    let mailer = verified_mailer("badkey").await;
+    let to = unique_email("ninguem");
+    let result = mailer
+        .send(Email {
+            to: to.clone(),
+            subject: "Olá".into(),
+            text: "Oi".into(),
+            html: None,
+            idempotency_key: Some("../../etc/passwd".into()),
+        })
+        .await;
+    assert!(matches!(result, Err(MailError::Invalid(_))), "{result:?}");
+    assert!(sent_to(&to).await.is_empty());
 }

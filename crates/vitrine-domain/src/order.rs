@@ -209,7 +209,29 @@ pub struct Order {
     pub tracking_code: Option<String>,
     pub invoice_key: Option<String>,
     pub history: Vec<StatusChange>,
+    /// How the buyer wants to hear about this order, as chosen when it was placed.
+    #[serde(default)]
+    pub channels: Channels,
     pub version: u64,
+}
+
+/// The buyer's notification preferences, copied onto the order at checkout: its events carry
+/// them as message attributes, so subscriptions filter on them (`language`, `sms_opt_in`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channels {
+    /// `pt-BR` or `en`.
+    pub language: String,
+    /// Text messages wanted (and a phone number given).
+    pub sms_opt_in: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Self {
+            language: "pt-BR".into(),
+            sms_opt_in: false,
+        }
+    }
 }
 
 /// Everything needed to place an order, already validated and priced from the catalog.
@@ -225,6 +247,7 @@ pub struct NewOrder {
     pub payment_method: PaymentMethod,
     pub now: Timestamp,
     pub pay_within_secs: i64,
+    pub channels: Channels,
 }
 
 /// What a move that ends or unwinds an order obliges the caller to do.
@@ -286,6 +309,7 @@ impl Order {
                 at: new.now,
                 note: None,
             }],
+            channels: new.channels,
             version: 1,
         };
         let event = order.event("order.placed");
@@ -427,6 +451,14 @@ impl Order {
             EventAttr::String(self.payment_method.as_str().into()),
         )
         .attr("status", EventAttr::String(self.status.as_str().into()))
+        .attr(
+            "language",
+            EventAttr::String(self.channels.language.clone()),
+        )
+        .attr(
+            "sms_opt_in",
+            EventAttr::String(self.channels.sms_opt_in.to_string()),
+        )
     }
 }
 
@@ -476,6 +508,7 @@ mod tests {
             payment_method: PaymentMethod::Pix,
             now: Timestamp::from_secs(1_000),
             pay_within_secs: 1_800,
+            channels: Channels::default(),
         })
         .unwrap();
         order

@@ -126,7 +126,7 @@ impl FromRequestParts<AppState> for Auth {
             None => Err(Problem::unauthenticated(
                 "send an access token: Authorization: Bearer <token>",
             )),
-            Some(token) => state.verify(token).map(Auth),
+            Some(token) => state.verify(token).await.map(Auth),
         }
     }
 }
@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for MaybeAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         match bearer(parts) {
             None => Ok(MaybeAuth(None)),
-            Some(token) => state.verify(token).map(|p| MaybeAuth(Some(p))),
+            Some(token) => state.verify(token).await.map(|p| MaybeAuth(Some(p))),
         }
     }
 }

@@ -3,16 +3,19 @@
 //! Invariants:
 //! - Every error body is RFC 9457 problem+json with a stable `type` ([`problem`]).
 //! - Every route under `/api/v1/admin` passes [`routes::admin::require_admin`].
-//! - The OpenAPI document is generated from the handlers' annotations, so it lists exactly the
-//!   routes the router serves.
+//! - The OpenAPI document is generated from the handlers' annotations and the same route table
+//!   the router is built from ([`route_table`]), so it lists exactly the routes the router
+//!   serves. It is built on its first request, not at start-up.
 //! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
 
 pub mod dto;
 pub mod extract;
 pub mod problem;
+pub mod route_table;
 pub mod routes;
 pub mod state;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -26,7 +29,8 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+
+use crate::route_table::RouteTable;
 
 pub use problem::Problem;
 pub use state::AppState;
@@ -61,41 +65,43 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The API routes — public and admin apart, so the admin guard wraps exactly the admin ones —
-/// and their OpenAPI document.
-pub fn api() -> (Router<AppState>, Router<AppState>, OpenApiDoc) {
-    let v1 = OpenApiRouter::new()
-        .merge(routes::catalog::router())
-        .merge(routes::auth::router())
-        .merge(routes::cart::router())
-        .merge(routes::me::router())
-        .merge(routes::orders::router());
-    let (public, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", v1)
-        .split_for_parts();
-    let (admin, admin_doc) = OpenApiRouter::new()
-        .nest("/api/v1/admin", routes::admin::router())
-        .split_for_parts();
-    doc.merge(admin_doc);
-    (public, admin, doc)
+/// The API's route tables — public and admin apart, so the admin guard wraps exactly the admin
+/// ones.
+pub fn route_tables() -> (RouteTable, RouteTable) {
+    let public = RouteTable::new()
+        .merge(routes::catalog::routes())
+        .merge(routes::auth::routes())
+        .merge(routes::cart::routes())
+        .merge(routes::me::routes())
+        .merge(routes::orders::routes())
+        .nest("/api/v1");
+    let admin = routes::admin::routes().nest("/api/v1/admin");
+    (public, admin)
+}
+
+/// The OpenAPI document of every API route.
+pub fn openapi() -> OpenApiDoc {
+    let (public, admin) = route_tables();
+    admin.document(public.document(ApiDoc::openapi()))
+}
+
+/// The OpenAPI document as served, built on its first request.
+fn openapi_json() -> bytes::Bytes {
+    static JSON: OnceLock<bytes::Bytes> = OnceLock::new();
+    JSON.get_or_init(|| bytes::Bytes::from(serde_json::to_vec(&openapi()).unwrap_or_default()))
+        .clone()
 }
 
 /// The whole application router: API, OpenAPI document and docs page, health, JWKS.
 pub fn router(state: AppState) -> Router {
-    let (public, admin, doc) = api();
-    let doc_json = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+    let (public, admin) = route_tables();
     let admin_guard = middleware::from_fn_with_state(state.clone(), routes::admin::require_admin);
     Router::new()
-        .merge(public)
-        .merge(admin.route_layer(admin_guard))
+        .merge(public.router())
+        .merge(admin.router().route_layer(admin_guard))
         .route(
             "/api/openapi.json",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc_json.clone(),
-                )
-            }),
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),
         )
         .route("/api/docs", get(|| async { Html(DOCS_PAGE) }))
         .route(
@@ -223,3 +229,35 @@ async fn log_requests(req: Request, next: Next) -> Response {
 }
 
 const DOCS_PAGE: &str = include_str!("docs.html");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_exactly_the_routes_the_router_serves() {
+        let (public, admin) = route_tables();
+        let mut served: Vec<(String, String)> = public.operations();
+        served.extend(admin.operations());
+        served.sort();
+
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| !matches!(k.as_str(), "parameters" | "summary" | "description"))
+                    .map(move |method| (path.clone(), method.clone()))
+            })
+            .collect();
+        documented.sort();
+
+        assert!(served.len() > 30, "{served:?}");
+        assert_eq!(served, documented);
+        assert!(served.contains(&("/api/v1/admin/products/{id}".into(), "put".into())));
+    }
+}

@@ -1,39 +1,63 @@
-//! The router's shared state: the application, the token verifier, and the small response cache
-//! in front of catalog listings.
+//! The router's shared state: the application, the keys tokens are checked with, and the small
+//! response cache in front of catalog listings.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
+use axum::http::StatusCode;
 use vitrine_app::App;
 use vitrine_app::auth::{Jwks, Principal, TokenVerifier};
+use vitrine_app::keys::{Keys, KeysError};
 
 use crate::problem::Problem;
 
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
-    pub verifier: Arc<TokenVerifier>,
+    pub keys: Arc<Keys>,
     /// Served at `/.well-known/jwks.json` when the built-in identity provider is in use.
     pub jwks: Option<Arc<Jwks>>,
     pub(crate) listing_cache: Arc<ListingCache>,
 }
 
 impl AppState {
+    /// State whose tokens are checked with keys known now (the built-in identity provider).
     pub fn new(app: Arc<App>, verifier: TokenVerifier, jwks: Option<Jwks>) -> Self {
+        Self::with_keys(app, Arc::new(Keys::fixed(verifier)), jwks)
+    }
+
+    /// State whose tokens are checked with `keys` (e.g. fetched from Cognito on demand).
+    pub fn with_keys(app: Arc<App>, keys: Arc<Keys>, jwks: Option<Jwks>) -> Self {
         Self {
             app,
-            verifier: Arc::new(verifier),
+            keys,
             jwks: jwks.map(Arc::new),
             listing_cache: Arc::default(),
         }
     }
 
     /// Verify an access token now.
-    pub fn verify(&self, token: &str) -> Result<Principal, Problem> {
-        self.verifier
+    pub async fn verify(&self, token: &str) -> Result<Principal, Problem> {
+        match self
+            .keys
             .verify_access(token, self.app.ports.clock.now())
-            .map_err(|e| Problem::unauthenticated(format!("the access token was refused: {e}")))
+            .await
+        {
+            Ok(principal) => Ok(principal),
+            Err(KeysError::Token(e)) => Err(Problem::unauthenticated(format!(
+                "the access token was refused: {e}"
+            ))),
+            Err(KeysError::Unavailable(cause)) => {
+                tracing::error!(error = %format!("{cause:#}"), "identity keys unavailable");
+                Err(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "sign-in cannot be checked right now; try again shortly",
+                ))
+            }
+        }
     }
 }
 

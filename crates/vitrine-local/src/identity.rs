@@ -376,6 +376,8 @@ impl LocalIdentity {
                     describe(self.config.signup_code_lifetime)
                 ),
                 html: None,
+                // A code e-mail answers a request, not an event: each request sends a new code.
+                idempotency_key: None,
             },
             CodeKind::Reset => Email {
                 to: user.email.clone(),
@@ -387,6 +389,7 @@ impl LocalIdentity {
                     describe(self.config.reset_code_lifetime)
                 ),
                 html: None,
+                idempotency_key: None,
             },
         };
         self.mailer.send(email).await.map_err(|e| {

@@ -1,8 +1,8 @@
 //! `FileMailer`: the Mailer port as a folder of `.eml` files.
 //!
-//! Role: the local shape's default mail transport. Every message becomes one RFC 5322 file a
-//! developer can open in any mail client, and that tests read back (`vitrine_testkit::mail`) to
-//! find confirmation codes.
+//! Role: the local shape's default mail transport (`SmtpMailer` in `smtp.rs` replaces it when an
+//! SMTP server is configured). Every message becomes one RFC 5322 file a developer can open in
+//! any mail client, and that tests read back (`vitrine_testkit::mail`) to find confirmation codes.
 //!
 //! Format: CRLF line endings; `From`, `To`, `Subject`, `Date`, `Message-ID`, `MIME-Version`
 //! headers; non-ASCII header text as RFC 2047 `=?UTF-8?B?…?=` encoded-words; bodies in UTF-8,
@@ -13,8 +13,16 @@
 //! Invariants:
 //! - A file appears whole or not at all: it is written under a dot-name that is not `.eml`,
 //!   fsynced, then renamed, and the folder is fsynced.
-//! - File names are `{millis:013}-{ulid}.eml`: millis from the Clock port, zero-padded, then a
-//!   monotonic ULID, so sorting names sorts messages in sending order, even within a millisecond.
+//! - A message without an idempotency key is named `{millis:013}-{ulid}.eml`: millis from the
+//!   Clock port, zero-padded, then a monotonic ULID, so sorting such names sorts them in sending
+//!   order, even within a millisecond.
+//! - A message with an idempotency key is named `{key}.eml`, from the key only, and its
+//!   `Message-ID` is `<{key}@{sender's domain}>`: sending it again rewrites the same file (with the
+//!   new `Date`) instead of adding one, as `FileSms` does. A key that breaks the port's rules
+//!   (`Email::checked_idempotency_key`) is refused as `MailError::Invalid`. Keys are
+//!   `{event_id}.{consumer}` with ULID event ids, so keyed names sort by event time among
+//!   themselves but not against keyless names: a folder's sending order is its `Date` headers
+//!   (to the second), then names, which is how `vitrine_testkit::mail` reads it.
 //! - A recipient or subject that could inject headers (line breaks, controls, several addresses)
 //!   is refused as `MailError::Invalid`.
 //! - Bodies and addresses are personal data: nothing here logs them, not even in errors.
@@ -135,8 +143,15 @@ impl FileMailer {
         ids.generate().unwrap_or_else(|_| ulid::Ulid::new())
     }
 
-    /// Render `email` as an RFC 5322 message. `id` names the Message-ID and the MIME boundary.
-    fn render(&self, email: &Email, millis: i64, id: ulid::Ulid) -> Result<String, MailError> {
+    /// Render `email` as an RFC 5322 message. `id` names the MIME boundary, and the Message-ID
+    /// unless the message has an idempotency `key`, which names it instead.
+    fn render(
+        &self,
+        email: &Email,
+        millis: i64,
+        id: ulid::Ulid,
+        key: Option<&str>,
+    ) -> Result<String, MailError> {
         if !is_plain_address(&email.to) {
             return Err(MailError::Invalid(
                 "the recipient is not a plain e-mail address".into(),
@@ -163,7 +178,8 @@ impl FileMailer {
         header("To", &email.to);
         header("Subject", &encode_unstructured(&email.subject));
         header("Date", &date);
-        header("Message-ID", &format!("<{id}@{}>", self.domain));
+        let left = key.map_or_else(|| id.to_string(), str::to_owned);
+        header("Message-ID", &format!("<{left}@{}>", self.domain));
         header("MIME-Version", "1.0");
         match &email.html {
             None => {
@@ -202,10 +218,14 @@ fn part_headers(content_type: &str) -> String {
 #[async_trait]
 impl Mailer for FileMailer {
     async fn send(&self, email: Email) -> Result<(), MailError> {
+        let key = email.checked_idempotency_key()?;
         let millis = self.clock.now().millis();
         let id = self.next_id();
-        let message = self.render(&email, millis, id)?;
-        let name = format!("{:013}-{id}.eml", millis.max(0));
+        let message = self.render(&email, millis, id, key)?;
+        let name = match key {
+            Some(key) => format!("{key}.eml"),
+            None => format!("{:013}-{id}.eml", millis.max(0)),
+        };
         let dir = self.dir.clone();
         let file = name.clone();
         tokio::task::spawn_blocking(move || write_atomically(&dir, &file, message.as_bytes()))
@@ -219,7 +239,7 @@ impl Mailer for FileMailer {
     }
 }
 
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = dir.join(format!(".{name}.tmp"));
     let written = (|| {
         let mut file = File::create(&temp)?;
@@ -237,7 +257,7 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> 
 
 /// One address, nothing that a header parser could read as more (no spaces, brackets, commas,
 /// quotes, line breaks). Internationalised addresses are out of scope.
-fn is_plain_address(address: &str) -> bool {
+pub(crate) fn is_plain_address(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };
@@ -433,6 +453,7 @@ mod tests {
             subject: "Oi".into(),
             text: "a\nb".into(),
             html: None,
+            idempotency_key: None,
         };
         mailer.send(email.clone()).await.unwrap();
         mailer.send(email).await.unwrap();
@@ -470,12 +491,14 @@ mod tests {
             subject: "x".into(),
             text: "x".into(),
             html: None,
+            idempotency_key: None,
         };
         let bad_subject = Email {
             to: "a@b".into(),
             subject: "x\r\nBcc: c@d".into(),
             text: "x".into(),
             html: None,
+            idempotency_key: None,
         };
         assert!(matches!(
             mailer.send(bad_to).await,
@@ -487,5 +510,96 @@ mod tests {
         ));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(FileMailer::open(dir.path(), "x\r\n@y").is_err());
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn keyed(key: Option<&str>, text: &str) -> Email {
+        Email {
+            to: "ana@example.com".into(),
+            subject: "Pedido pago".into(),
+            text: text.into(),
+            html: Some("<p>pago</p>".into()),
+            idempotency_key: key.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_key_twice_rewrites_one_file_with_a_stable_message_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_751_367_157_123)));
+        let mailer = FileMailer::open(dir.path(), "Loja <loja@vitrine.example>")
+            .unwrap()
+            .with_clock(clock.clone());
+        let key = "01JZ0000000000000000000000.order-mail";
+
+        mailer.send(keyed(Some(key), "primeira")).await.unwrap();
+        clock.advance_secs(90);
+        mailer.send(keyed(Some(key), "segunda")).await.unwrap();
+        mailer
+            .send(keyed(
+                Some("01JZ0000000000000000000001.order-mail"),
+                "outra",
+            ))
+            .await
+            .unwrap();
+        mailer.send(keyed(None, "sem chave")).await.unwrap();
+
+        let names = files(dir.path());
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names[0], "01JZ0000000000000000000000.order-mail.eml");
+        assert_eq!(names[1], "01JZ0000000000000000000001.order-mail.eml");
+        assert!(
+            names[2].starts_with("1751367247123-"),
+            "keyless naming is kept: {names:?}"
+        );
+        let text = fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(
+            text.contains(&format!("Message-ID: <{key}@vitrine.example>\r\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains("segunda") && !text.contains("primeira"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Date: Tue, 01 Jul 2025 10:54:07 +0000\r\n"),
+            "the re-send's date: {text}"
+        );
+        let keyless = fs::read_to_string(dir.path().join(&names[2])).unwrap();
+        assert!(
+            keyless.contains(&format!(
+                "Message-ID: <{}@vitrine.example>",
+                &names[2][14..40]
+            )),
+            "{keyless}"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_that_are_not_safe_file_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = FileMailer::open(dir.path(), "loja@vitrine.example").unwrap();
+        for key in ["../x", ".hidden", "a/b", "", "a..b", "x.", &"k".repeat(201)] {
+            assert!(
+                matches!(
+                    mailer.send(keyed(Some(key), "x")).await,
+                    Err(MailError::Invalid(_))
+                ),
+                "{key:?}"
+            );
+        }
+        mailer
+            .send(keyed(Some(&"k".repeat(200)), "x"))
+            .await
+            .unwrap();
+        assert_eq!(files(dir.path()), [format!("{}.eml", "k".repeat(200))]);
     }
 }

@@ -10,6 +10,7 @@ fn email(to: &str, subject: &str, text: &str, html: Option<&str>) -> Email {
         subject: subject.into(),
         text: text.into(),
         html: html.map(Into::into),
+        idempotency_key: None,
     }
 }
 
@@ -134,4 +135,56 @@ async fn a_missing_mail_folder_reads_as_empty_and_a_refused_message_writes_nothi
         Err(MailError::Invalid(_))
     ));
     assert!(read_mail_folder(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn keyed_and_keyless_messages_read_back_in_sending_order() {
+    use std::sync::Arc;
+    use vitrine_app::ports::clock::ManualClock;
+    use vitrine_domain::Timestamp;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_751_367_157_000)));
+    let mailer = FileMailer::open(dir.path(), "loja@vitrine.example")
+        .unwrap()
+        .with_clock(clock.clone());
+    let keyed = |subject: &str, key: &str| Email {
+        idempotency_key: Some(key.into()),
+        ..email("ana@example.com", subject, "x", None)
+    };
+    let paid = "01JZ0000000000000000000000.order-paid-mail";
+
+    // Key names ("01J…") sort before millis names ("1751…"), so names alone would misorder.
+    mailer
+        .send(email("ana@example.com", "primeira", "x", None))
+        .await
+        .unwrap();
+    clock.advance_secs(1);
+    mailer.send(keyed("segunda", paid)).await.unwrap();
+    clock.advance_secs(1);
+    mailer
+        .send(email("ana@example.com", "terceira", "x", None))
+        .await
+        .unwrap();
+    let subjects = |dir: &std::path::Path| -> Vec<String> {
+        read_mail_folder(dir)
+            .into_iter()
+            .map(|m| m.subject)
+            .collect()
+    };
+    assert_eq!(subjects(dir.path()), ["primeira", "segunda", "terceira"]);
+
+    // Sent again: the same file, rewritten, now the latest.
+    clock.advance_secs(1);
+    mailer.send(keyed("segunda, de novo", paid)).await.unwrap();
+    assert_eq!(
+        subjects(dir.path()),
+        ["primeira", "terceira", "segunda, de novo"]
+    );
+    let again = read_mail_folder(dir.path()).pop().unwrap();
+    assert_eq!(
+        again.message_id.as_deref(),
+        Some("<01JZ0000000000000000000000.order-paid-mail@vitrine.example>")
+    );
+    assert!(again.path.ends_with(format!("{paid}.eml")));
 }

@@ -5,4 +5,5 @@ pub mod identity;
 pub mod lambda_runtime;
 pub mod mail;
 pub mod moto;
+pub mod smtp;
 pub mod table;

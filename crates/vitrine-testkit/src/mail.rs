@@ -5,7 +5,16 @@
 //! the usual variants of it (base64 or quoted-printable parts, B or Q encoded-words, LF or CRLF),
 //! and panics with the file name on anything else: a test helper fails loudly.
 //!
-//! Invariant: messages come back in file-name order, which the file mailer makes sending order.
+//! Order: messages come back in sending order, read as their `Date` header (to the second), then
+//! their file name. File names alone no longer give it: the file mailer names a keyless message
+//! `{millis:013}-{ulid}.eml`, which sorts by time, but a message with an idempotency key
+//! `{key}.eml` (`{event_id}.{consumer}`: event ULIDs sort by time among themselves, yet every
+//! one sorts before every millis name). Within one second, keyed messages come before keyless
+//! ones. A keyed message sent again is rewritten with the new `Date`, so it moves to its last
+//! sending.
+//!
+//! [`parse_mail`] decodes one message from its text, for mail that arrives some other way (the
+//! SMTP test server's Maildir, `crate::smtp`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,18 +31,23 @@ pub struct ReceivedMail {
     pub text: String,
     /// The HTML body, when the message had one.
     pub html: Option<String>,
+    /// The `Message-ID` header as written, angle brackets included.
+    pub message_id: Option<String>,
+    /// Every header of the message, names lower-cased, folded values unfolded (not decoded).
+    /// A header that appears more than once keeps its last value.
+    pub headers: BTreeMap<String, String>,
     pub path: PathBuf,
 }
 
-/// Every `.eml` message in `dir`, sorted by file name (sending order). A missing folder holds no
-/// messages. Files being written (dot-names) are skipped.
+/// Every `.eml` message in `dir`, in sending order (`Date`, then file name). A missing folder
+/// holds no messages. Files being written (dot-names) are skipped.
 pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => panic!("cannot list the mail folder {}: {e}", dir.display()),
     };
-    let mut paths: Vec<PathBuf> = entries
+    let paths: Vec<PathBuf> = entries
         .map(|e| {
             e.unwrap_or_else(|e| panic!("cannot list the mail folder {}: {e}", dir.display()))
                 .path()
@@ -43,16 +57,38 @@ pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
             name.ends_with(".eml") && !name.starts_with('.')
         })
         .collect();
-    paths.sort();
-    paths.into_iter().map(|path| read_message(&path)).collect()
+    in_sending_order(paths.iter().map(|path| read_message(path)).collect())
+}
+
+/// Sort messages by their `Date` (seconds since the epoch), then by file name.
+pub fn in_sending_order(mails: Vec<ReceivedMail>) -> Vec<ReceivedMail> {
+    let mut keyed: Vec<(i64, ReceivedMail)> = mails
+        .into_iter()
+        .map(|mail| {
+            let date = mail
+                .headers
+                .get("date")
+                .unwrap_or_else(|| panic!("{}: no Date header", mail.path.display()));
+            let secs = parse_date(date)
+                .unwrap_or_else(|why| panic!("{}: Date {date:?}: {why}", mail.path.display()));
+            (secs, mail)
+        })
+        .collect();
+    keyed.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.path.cmp(&y.path)));
+    keyed.into_iter().map(|(_, mail)| mail).collect()
 }
 
 fn read_message(path: &Path) -> ReceivedMail {
     let raw = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    parse_mail(&raw, path)
+}
+
+/// Decode one message (`path` only names it in panics and in the result).
+pub fn parse_mail(raw: &str, path: &Path) -> ReceivedMail {
     let fail = |why: &str| -> ! { panic!("{}: {why}", path.display()) };
     let (headers, body) =
-        split_message(&raw).unwrap_or_else(|| fail("no blank line after the headers"));
+        split_message(raw).unwrap_or_else(|| fail("no blank line after the headers"));
     let header = |name: &str| headers.get(&name.to_ascii_lowercase()).cloned();
     let to = header("To").unwrap_or_else(|| fail("no To header"));
     let subject =
@@ -94,8 +130,58 @@ fn read_message(path: &Path) -> ReceivedMail {
         subject,
         text: text.unwrap_or_default(),
         html,
+        message_id: header("Message-ID"),
+        headers,
         path: path.to_owned(),
     }
+}
+
+/// An RFC 5322 date-time (`Tue, 01 Jul 2025 10:52:37 +0000`; the day of the week and the seconds
+/// are optional; `GMT`, `UT` and `UTC` stand for `+0000`) as seconds since the epoch.
+fn parse_date(value: &str) -> Result<i64, String> {
+    let value = value.split_once(',').map_or(value, |(_, rest)| rest);
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    let [day, month, year, time, zone, ..] = fields[..] else {
+        return Err("expected day, month, year, time and zone".into());
+    };
+    let number = |s: &str| s.parse::<i64>().map_err(|e| format!("{s:?}: {e}"));
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))
+        .ok_or_else(|| format!("unknown month {month:?}"))?;
+    let mut hms = time.split(':').map(number);
+    let (hour, minute) = (
+        hms.next().ok_or("no hour")??,
+        hms.next().ok_or("no minute")??,
+    );
+    let second = hms.next().transpose()?.unwrap_or(0);
+    let offset = match zone {
+        "GMT" | "UT" | "UTC" | "Z" => 0,
+        _ => {
+            let sign = match zone.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(format!("unknown zone {zone:?}")),
+            };
+            let digits = number(&zone[1..])?;
+            sign * ((digits / 100) * 3600 + (digits % 100) * 60)
+        }
+    };
+    let days = days_from_civil(number(year)?, month as i64 + 1, number(day)?);
+    Ok(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Headers (unfolded, names lower-cased) and the body after the first blank line.
@@ -300,6 +386,24 @@ mod tests {
             "Pedido nº 12 pago"
         );
         assert_eq!(decode_header("a =? b").unwrap(), "a =? b");
+    }
+
+    #[test]
+    fn dates_read_as_seconds_since_the_epoch() {
+        assert_eq!(
+            parse_date("Tue, 01 Jul 2025 10:52:37 +0000").unwrap(),
+            1_751_367_157
+        );
+        assert_eq!(
+            parse_date("1 Jul 2025 07:52:37 -0300").unwrap(),
+            1_751_367_157
+        );
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00 GMT").unwrap(), 0);
+        assert_eq!(
+            parse_date("Fri, 29 Feb 2036 12:00:00 +0000").unwrap(),
+            2_087_899_200
+        );
+        assert!(parse_date("yesterday").is_err());
     }
 
     #[test]

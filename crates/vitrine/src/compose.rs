@@ -5,12 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use vitrine_app::auth::{Jwks, TokenVerifier};
-use vitrine_app::ports::{Clock, Ids, SystemClock, UlidIds};
+use vitrine_app::auth::Jwks;
+use vitrine_app::keys::Keys;
+use vitrine_app::ports::{Clock, Ids, Mailer, SystemClock, UlidIds};
 use vitrine_app::{App, Ports, Settings};
 use vitrine_local::fs_blobs::FsBlobs;
 use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
 use vitrine_local::mail::FileMailer;
+use vitrine_local::sms::FileSms;
+use vitrine_local::smtp::SmtpMailer;
 use vitrine_local::sqlite::SqliteTable;
 
 use crate::config::{Backend, Config};
@@ -21,10 +24,14 @@ pub const CLIENT_ID: &str = "vitrine-web";
 /// A built store: the application and what the HTTP layer needs to verify tokens.
 pub struct Store {
     pub app: Arc<App>,
-    pub verifier: TokenVerifier,
+    /// The keys access tokens are checked with.
+    pub keys: Arc<Keys>,
     /// The built-in provider's public keys (served at `/.well-known/jwks.json`); `None` on AWS,
     /// where Cognito serves its own.
     pub jwks: Option<Jwks>,
+    /// Whether `serve` runs the in-process event dispatcher: on the local backend. On AWS the
+    /// DynamoDB Streams handler publishes events to SNS instead.
+    pub dispatch_events: bool,
 }
 
 /// Where each part lives inside the data folder.
@@ -51,11 +58,21 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         FsBlobs::open(&blobs)
             .with_context(|| format!("opening the blob folder {}", blobs.display()))?,
     );
-    let mailer = Arc::new(
-        FileMailer::open(&mail, &config.mail_from)
-            .with_context(|| format!("opening the mail folder {}", mail.display()))?
-            .with_clock(clock.clone()),
-    );
+    // `.eml` files in the mail folder unless an SMTP server is configured.
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => {
+            tracing::info!(smtp.server = %url, "e-mail goes through SMTP");
+            Arc::new(
+                SmtpMailer::new(url.clone(), &config.mail_from)
+                    .context("setting up the SMTP mailer")?,
+            )
+        }
+        None => Arc::new(
+            FileMailer::open(&mail, &config.mail_from)
+                .with_context(|| format!("opening the mail folder {}", mail.display()))?
+                .with_clock(clock.clone()),
+        ),
+    };
     let mut identity_config = LocalIdentityConfig::new(keys, config.public_url.clone(), CLIENT_ID);
     identity_config.argon2 = Argon2Cost {
         memory_kib: config.argon2_memory_kib,
@@ -72,18 +89,25 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     let verifier = identity.verifier();
     let jwks = identity.jwks();
     let settings = settings(config);
+    // Text messages go into the mail folder too, as `.sms` files.
+    let sms = Arc::new(
+        FileSms::open(&mail, clock.clone())
+            .with_context(|| format!("opening the mail folder {}", mail.display()))?,
+    );
     let ports = Ports {
         table,
         blobs,
         identity: Arc::new(identity),
         mailer,
+        sms,
         clock,
         ids,
     };
     Ok(Store {
         app: App::new(ports, settings),
-        verifier,
+        keys: Arc::new(Keys::fixed(verifier)),
         jwks: Some(jwks),
+        dispatch_events: true,
     })
 }
 
@@ -151,10 +175,14 @@ pub async fn build_aws_with(
     }
     let store =
         compose::build(&aws, &resources, settings(config), clock, Arc::new(UlidIds)).await?;
+    // A long-running server downloads the pool's keys now, so a wrong pool or endpoint stops it
+    // at start-up rather than failing every signed-in request.
+    store.keys.preload().await?;
     Ok(Store {
         app: store.app,
-        verifier: store.verifier,
+        keys: store.keys,
         jwks: None,
+        dispatch_events: false,
     })
 }
 

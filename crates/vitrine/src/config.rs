@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
 use vitrine_domain::shipping::RateTable;
+use vitrine_local::smtp::SmtpUrl;
 
 /// Flags shared by every subcommand. Each also reads a `VITRINE_*` variable.
 #[derive(Debug, Clone, Args, Default)]
@@ -28,6 +29,11 @@ pub struct Flags {
     /// Sender of the store's e-mails.
     #[arg(long, env = "VITRINE_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// Send e-mail through this SMTP server instead of writing `.eml` files into the mail folder:
+    /// `smtps://user:pass@host:465`, `smtp://user:pass@host:587?tls=starttls` or
+    /// `smtp://host:25` (local backend).
+    #[arg(long, env = "VITRINE_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
     /// Minutes an order may stay unpaid before it expires and returns its stock.
     #[arg(long, env = "VITRINE_PAY_WITHIN_MINUTES", global = true)]
     pub pay_within_minutes: Option<i64>,
@@ -100,7 +106,15 @@ struct FileSettings {
     bucket: Option<String>,
     user_pool_id: Option<String>,
     client_id: Option<String>,
+    mail: Option<MailFileSettings>,
     shipping: Option<RateTable>,
+}
+
+/// The `[mail]` section of `vitrine.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailFileSettings {
+    smtp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +150,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub public_url: String,
     pub mail_from: String,
+    /// The SMTP server mail goes through; `None` writes `.eml` files (the default).
+    pub smtp_url: Option<SmtpUrl>,
     pub pay_within_minutes: i64,
     pub low_stock_threshold: i64,
     pub catalog_cache_secs: i64,
@@ -168,6 +184,14 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("log format must be text or json, not {other:?}"),
         };
+        let smtp_url = flags
+            .smtp_url
+            .clone()
+            .or(file.mail.and_then(|mail| mail.smtp_url))
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| SmtpUrl::parse(&url))
+            .transpose()
+            .context("mail.smtp_url (VITRINE_SMTP_URL, --smtp-url)")?;
         let config = Config {
             data_dir: flags
                 .data_dir
@@ -181,6 +205,7 @@ impl Config {
                 .clone()
                 .or(file.mail_from)
                 .unwrap_or_else(|| "vitrine <loja@vitrine.localhost>".into()),
+            smtp_url,
             pay_within_minutes: flags
                 .pay_within_minutes
                 .or(file.pay_within_minutes)
@@ -251,6 +276,9 @@ impl Config {
         self.rate_table
             .validate()
             .map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
+        if self.backend == Backend::Aws && self.smtp_url.is_some() {
+            bail!("mail.smtp_url is for the local backend; the aws backend sends e-mail with SES");
+        }
         if self.backend == Backend::Aws
             && !self.aws.create_resources
             && (self.aws.user_pool_id.is_none() || self.aws.client_id.is_none())
@@ -297,6 +325,55 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+
+    #[test]
+    fn an_smtp_url_comes_from_the_mail_section_or_the_flag_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "[mail]\nsmtp_url = \"smtp://loja:segredo@mail.example.com?tls=starttls\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        let url = c.smtp_url.as_ref().unwrap();
+        assert_eq!((url.host(), url.port()), ("mail.example.com", 587));
+        assert!(!format!("{c:?}").contains("segredo"), "{c:?}");
+
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            smtp_url: Some("smtps://relay.example.com".into()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.smtp_url.unwrap().port(), 465, "the flag wins");
+
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            smtp_url: Some("smtp://loja:segredo@host?tls=maybe".into()),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("mail.smtp_url") && !err.contains("segredo"),
+            "{err}"
+        );
+
+        let defaults = Config::resolve(&Flags {
+            config: None,
+            ..Flags::default()
+        })
+        .unwrap();
+        assert!(
+            defaults.smtp_url.is_none(),
+            "the file mailer stays the default"
+        );
     }
 
     #[test]

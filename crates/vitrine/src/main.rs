@@ -39,6 +39,32 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Inspect event delivery: queues, dead letters, replay.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Events waiting in the outbox, and pending and dead deliveries per subscriber.
+    Status,
+    /// List the deliveries that failed for good.
+    Dead {
+        /// Only this subscriber's (email, sms, realtime, admin-alerts).
+        #[arg(long)]
+        subscriber: Option<String>,
+    },
+    /// Put dead letters back in their queue; the running server delivers them again.
+    Replay {
+        /// Only this subscriber's.
+        #[arg(long)]
+        subscriber: Option<String>,
+        /// Only this event (needs --subscriber).
+        #[arg(long, requires = "subscriber")]
+        event: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +214,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email.trim().to_lowercase(),
                 if admin { " as admin" } else { "" }
             );
+        }
+        Command::Events { command } => {
+            let store = compose::build_for(&config).await?;
+            events(&store.app, command).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn events(app: &vitrine_app::App, command: EventsCommand) -> anyhow::Result<()> {
+    let known = |s: &Option<String>| -> anyhow::Result<()> {
+        match s {
+            Some(s) if !app.subscriber_names().contains(&s.as_str()) => bail!(
+                "unknown subscriber {s:?}; the subscribers are: {}",
+                app.subscriber_names().join(", ")
+            ),
+            _ => Ok(()),
+        }
+    };
+    match command {
+        EventsCommand::Status => {
+            println!(
+                "outbox: {} events not yet fanned out",
+                app.outbox_len().await?
+            );
+            println!("{:<14} {:>8} {:>6}", "subscriber", "pending", "dead");
+            for q in app.event_queues().await? {
+                println!("{:<14} {:>8} {:>6}", q.subscriber, q.pending, q.dead);
+            }
+        }
+        EventsCommand::Dead { subscriber } => {
+            known(&subscriber)?;
+            let dead = app.dead_letters(subscriber.as_deref()).await?;
+            if dead.is_empty() {
+                println!("No dead letters.");
+            }
+            for d in dead {
+                println!(
+                    "{}  {:<13} {:<16} {}  after {} attempts: {}",
+                    d.event_id, d.subscriber, d.event_type, d.subject, d.attempts, d.last_error
+                );
+            }
+        }
+        EventsCommand::Replay { subscriber, event } => {
+            known(&subscriber)?;
+            match (subscriber, event) {
+                (Some(subscriber), Some(event)) => {
+                    app.replay_dead_letter(&subscriber, &event)
+                        .await
+                        .map_err(|e| match e {
+                            vitrine_app::AppError::NotFound(_) => anyhow::anyhow!(
+                                "no dead letter {event} for {subscriber}: see `vitrine events dead`"
+                            ),
+                            other => other.into(),
+                        })?;
+                    println!("Replayed {event} for {subscriber}.");
+                }
+                (subscriber, _) => {
+                    let n = app.replay_dead_letters(subscriber.as_deref()).await?;
+                    println!("Replayed {n} dead letters.");
+                }
+            }
         }
     }
     Ok(())

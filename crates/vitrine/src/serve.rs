@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use vitrine_app::App;
+use vitrine_app::events::dispatch::Dispatcher;
+use vitrine_app::notify;
 use vitrine_http::AppState;
 
 use crate::compose::Store;
@@ -20,7 +22,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
-    let state = AppState::new(store.app, store.verifier, store.jwks);
+    // The in-process event dispatcher (local backend; on AWS the stream handler does this).
+    let dispatcher = store.dispatch_events.then(|| {
+        let dispatcher = Arc::new(Dispatcher::new(app.clone(), notify::consumers(&app)));
+        tokio::spawn(dispatcher.run(std::future::pending()))
+    });
+    let state = AppState::with_keys(store.app, store.keys, store.jwks);
     let router = vitrine_http::router(state);
     let result = axum::serve(
         listener,
@@ -29,6 +36,10 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    // Safe at any point: a delivery cut short is delivered again on the next start.
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.abort();
+    }
     result.context("serving HTTP")
 }
 

@@ -325,6 +325,67 @@ async fn all_orders(c: &Client, s: &Server, admin: &str) -> BTreeMap<String, i64
     out
 }
 
+// ----- event delivery -----
+
+/// Events in the outbox plus deliveries still queued, from `vitrine events status` run on the
+/// data folder of a stopped server.
+fn undelivered_events(data_dir: &Path) -> usize {
+    let out = vitrine(data_dir)
+        .args(["events", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "events status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    let outbox: usize = lines
+        .next()
+        .and_then(|l| l.strip_prefix("outbox: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected events status output: {text}"));
+    // Then a header line, then `subscriber pending dead` rows.
+    let pending: usize = lines
+        .skip(1)
+        .map(|row| {
+            row.split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("unexpected events status row: {row}"))
+        })
+        .sum();
+    outbox + pending
+}
+
+/// Wait (bounded) until the server has delivered every event: empty outbox and queues.
+async fn wait_for_deliveries(c: &Client, s: &Server, admin: &str) {
+    let mut last = Value::Null;
+    for _ in 0..1_200 {
+        let res = c
+            .get(s.url("/api/v1/admin/events"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        last = res.json().await.unwrap();
+        let pending: u64 = last["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["pending"].as_u64().unwrap() + q["dead"].as_u64().unwrap())
+            .sum();
+        if last["outbox"] == 0 && pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("events still undelivered after 2 minutes: {last}");
+}
+
 // ----- the checkout load -----
 
 /// What the client learnt of one checkout request.
@@ -432,6 +493,8 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
     let mut known: BTreeMap<String, i64> = BTreeMap::new();
     let mut in_flight_total = 0;
     let mut committed_unacked_total = 0;
+    // Events committed but not yet delivered to every subscriber when the process was killed.
+    let mut undelivered_at_kills = 0;
 
     for round in 0..ROUNDS {
         let stop = Arc::new(AtomicBool::new(false));
@@ -468,6 +531,7 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
         // Stop starting new requests, then kill with the last ones in flight.
         stop.store(true, Ordering::SeqCst);
         server.kill();
+        undelivered_at_kills += undelivered_events(&data);
 
         let mut attempts = Vec::new();
         for t in tasks {
@@ -550,11 +614,36 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
             in_db.len()
         );
     }
-    // Sanity of the scenario itself: the kills did cut requests off mid-flight.
+    // Sanity of the scenario itself: the kills did cut requests off mid-flight, and found
+    // events committed but not yet delivered.
     assert!(in_flight_total > 0, "no request was in flight at any kill");
+    assert!(
+        undelivered_at_kills > 0,
+        "no event was waiting for delivery at any kill"
+    );
+
+    // After the restarts every event is delivered, and each order has exactly one
+    // "order placed" e-mail: none lost to a kill, none sent twice by a re-delivery.
+    wait_for_deliveries(&c, &server, &admin).await;
+    let mut placed_mails: BTreeMap<String, usize> = BTreeMap::new();
+    for mail in vitrine_testkit::mail::read_mail_folder(&data.join("mail")) {
+        if let Some(id) = known.keys().find(|id| mail.subject.contains(id.as_str())) {
+            *placed_mails.entry(id.clone()).or_default() += 1;
+        }
+    }
+    let wrong: Vec<_> = known
+        .keys()
+        .filter(|id| placed_mails.get(*id) != Some(&1))
+        .map(|id| (id, placed_mails.get(id).copied().unwrap_or(0)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "orders without exactly one e-mail: {wrong:?}"
+    );
     eprintln!(
         "{} orders over {ROUNDS} kills; {in_flight_total} requests cut off, of which \
-         {committed_unacked_total} had committed",
+         {committed_unacked_total} had committed; {undelivered_at_kills} deliveries pending at \
+         the kills",
         known.len()
     );
     server.kill();

@@ -6,8 +6,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use vitrine_app::AppError;
 use vitrine_app::orders::OrderMove;
 use vitrine_domain::FieldError;
@@ -21,26 +21,30 @@ use crate::dto::{
 };
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
+use crate::route_table::{RouteTable, route};
 use crate::routes::catalog::product_query;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_products, create_product))
-        .routes(routes!(get_product, update_product))
-        .routes(routes!(get_stock))
-        .routes(routes!(adjust_stock))
-        .routes(routes!(low_stock))
-        .routes(routes!(create_category))
-        .routes(routes!(update_category))
-        .routes(routes!(list_coupons, create_coupon))
-        .routes(routes!(get_coupon, update_coupon))
-        .routes(routes!(list_orders))
-        .routes(routes!(get_order))
-        .routes(routes!(ship_order))
-        .routes(routes!(cancel_order))
-        .routes(routes!(mark_paid))
-        .routes(routes!(deliver_order))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(list_products, create_product))
+        .with(route!(get_product, update_product))
+        .with(route!(get_stock))
+        .with(route!(adjust_stock))
+        .with(route!(low_stock))
+        .with(route!(create_category))
+        .with(route!(update_category))
+        .with(route!(list_coupons, create_coupon))
+        .with(route!(get_coupon, update_coupon))
+        .with(route!(list_orders))
+        .with(route!(get_order))
+        .with(route!(ship_order))
+        .with(route!(cancel_order))
+        .with(route!(mark_paid))
+        .with(route!(deliver_order))
+        .with(route!(events))
+        .with(route!(replay_dead_letters))
+        .with(route!(replay_dead_letter))
 }
 
 /// Middleware: a valid access token of the `admin` group, or 401/403.
@@ -394,4 +398,106 @@ async fn deliver_order(
     v: IfMatch,
 ) -> ApiResult<Etagged<OrderDto>> {
     move_order(&s, &id, v, OrderMove::Deliver).await
+}
+
+/// One subscriber's queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueDto {
+    pub subscriber: String,
+    /// Deliveries waiting (or waiting for a retry).
+    pub pending: usize,
+    /// Deliveries that failed for good.
+    pub dead: usize,
+}
+
+/// A delivery that failed for good.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterDto {
+    pub subscriber: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// The order id, SKU or customer the event is about.
+    pub subject: String,
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// The state of event delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsDto {
+    /// Events committed but not yet fanned out to their subscribers.
+    pub outbox: usize,
+    pub queues: Vec<QueueDto>,
+    pub dead_letters: Vec<DeadLetterDto>,
+}
+
+/// How many dead letters were put back in their queues.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayedDto {
+    pub replayed: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayParams {
+    /// Only this subscriber's dead letters.
+    pub subscriber: Option<String>,
+}
+
+/// Event delivery: the outbox, each subscriber's queue, and the dead letters.
+#[utoipa::path(get, path = "/events", tag = "admin", responses((status = 200, body = EventsDto)), security(("bearer" = [])))]
+async fn events(State(s): State<AppState>) -> ApiResult<axum::Json<EventsDto>> {
+    Ok(axum::Json(EventsDto {
+        outbox: s.app.outbox_len().await?,
+        queues: s
+            .app
+            .event_queues()
+            .await?
+            .into_iter()
+            .map(|q| QueueDto {
+                subscriber: q.subscriber,
+                pending: q.pending,
+                dead: q.dead,
+            })
+            .collect(),
+        dead_letters: s
+            .app
+            .dead_letters(None)
+            .await?
+            .into_iter()
+            .map(|d| DeadLetterDto {
+                subscriber: d.subscriber,
+                event_id: d.event_id,
+                event_type: d.event_type,
+                subject: d.subject,
+                attempts: d.attempts,
+                last_error: d.last_error,
+            })
+            .collect(),
+    }))
+}
+
+/// Put every dead letter (of one subscriber, or all) back in its queue, to be delivered again.
+#[utoipa::path(post, path = "/events/dead-letters/replay", tag = "admin", params(ReplayParams),
+    responses((status = 200, body = ReplayedDto), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn replay_dead_letters(
+    State(s): State<AppState>,
+    Query(p): Query<ReplayParams>,
+) -> ApiResult<axum::Json<ReplayedDto>> {
+    let replayed = s.app.replay_dead_letters(p.subscriber.as_deref()).await?;
+    Ok(axum::Json(ReplayedDto { replayed }))
+}
+
+/// Put one dead letter back in its queue.
+#[utoipa::path(post, path = "/events/dead-letters/{subscriber}/{event_id}/replay", tag = "admin",
+    params(("subscriber" = String, Path), ("event_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn replay_dead_letter(
+    State(s): State<AppState>,
+    Path((subscriber, event_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    s.app.replay_dead_letter(&subscriber, &event_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

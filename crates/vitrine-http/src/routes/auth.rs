@@ -1,9 +1,8 @@
 //! Accounts: sign-up, confirmation, sign-in, refresh, sign-out, password reset.
 
+use crate::route_table::{RouteTable, route};
 use axum::extract::State;
 use axum::http::StatusCode;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vitrine_app::ports::ClientInfo;
 
 use crate::dto::{
@@ -14,16 +13,16 @@ use crate::extract::{ClientAddr, Json};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(sign_up))
-        .routes(routes!(confirm))
-        .routes(routes!(resend_code))
-        .routes(routes!(sign_in))
-        .routes(routes!(refresh))
-        .routes(routes!(sign_out))
-        .routes(routes!(forgot_password))
-        .routes(routes!(reset_password))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(sign_up))
+        .with(route!(confirm))
+        .with(route!(resend_code))
+        .with(route!(sign_in))
+        .with(route!(refresh))
+        .with(route!(sign_out))
+        .with(route!(forgot_password))
+        .with(route!(reset_password))
 }
 
 fn accepted(message: &str) -> (StatusCode, axum::Json<MessageDto>) {

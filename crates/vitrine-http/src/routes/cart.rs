@@ -1,8 +1,7 @@
 //! The cart: a signed-in customer's, or an anonymous one named by `X-Cart-Token`.
 
+use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vitrine_app::cart::CartOwner;
 use vitrine_domain::cart::check_quantity;
 use vitrine_domain::catalog::Sku;
@@ -12,12 +11,12 @@ use crate::extract::{Auth, CartToken, Json, MaybeAuth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_cart))
-        .routes(routes!(add_item))
-        .routes(routes!(set_item, remove_item))
-        .routes(routes!(merge))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(get_cart))
+        .with(route!(add_item))
+        .with(route!(set_item, remove_item))
+        .with(route!(merge))
 }
 
 /// Whose cart a request addresses: the signed-in customer's wins over a token.

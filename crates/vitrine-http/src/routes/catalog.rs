@@ -1,11 +1,10 @@
 //! Public catalog: products, categories, shipping quotes.
 
+use crate::route_table::{RouteTable, route};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vitrine_app::catalog::{ProductQuery, ProductSort};
 use vitrine_domain::{FieldError, Money};
 
@@ -17,12 +16,12 @@ use crate::problem::Problem as P;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_products))
-        .routes(routes!(get_product))
-        .routes(routes!(list_categories))
-        .routes(routes!(shipping_quote))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(list_products))
+        .with(route!(get_product))
+        .with(route!(list_categories))
+        .with(route!(shipping_quote))
 }
 
 pub(crate) fn product_query(

@@ -1,9 +1,8 @@
 //! The signed-in customer's profile and addresses.
 
+use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vitrine_app::customers::ProfileUpdate;
 
 use crate::dto::{ProfileDto, ProfileInput, SavedAddressDto, SavedAddressInput};
@@ -11,11 +10,11 @@ use crate::extract::{Auth, Json};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_me, put_me))
-        .routes(routes!(list_addresses, add_address))
-        .routes(routes!(delete_address))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(get_me, put_me))
+        .with(route!(list_addresses, add_address))
+        .with(route!(delete_address))
 }
 
 /// The caller's profile.

@@ -1,9 +1,8 @@
 //! Checkout and the customer's orders.
 
+use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode, header};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vitrine_app::checkout::{CheckoutInput, Destination};
 use vitrine_domain::FieldError;
 use vitrine_domain::cart::{CartLine, check_quantity};
@@ -13,11 +12,11 @@ use crate::extract::{Auth, IdempotencyKey, Json, Query};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(place_order, list_orders))
-        .routes(routes!(get_order))
-        .routes(routes!(cancel_order))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .with(route!(place_order, list_orders))
+        .with(route!(get_order))
+        .with(route!(cancel_order))
 }
 
 impl TryFrom<CheckoutInputDto> for CheckoutInput {

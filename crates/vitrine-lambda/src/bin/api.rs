@@ -1,9 +1,11 @@
 //! The API Lambda: the same axum router as `vitrine serve`, behind API Gateway (REST or HTTP
 //! API), on DynamoDB, S3, Cognito and SES.
 //!
-//! A cold start reads the environment, builds every AWS client and fetches the user pool's keys
-//! once, before the runtime loop starts; warm invocations reuse them. A cold start that fails is
-//! reported to the Runtime API and the process exits.
+//! A cold start reads the environment and builds every AWS client, making no request; the user
+//! pool's keys are downloaded by the first request that checks a token. Warm invocations reuse
+//! all of it.
+//! The OpenAPI document is built on its first request. A cold start that fails is reported to the
+//! Runtime API and the process exits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,5 +53,8 @@ async fn build_state() -> anyhow::Result<AppState> {
         Arc::new(UlidIds),
     )
     .await?;
-    Ok(AppState::new(store.app, store.verifier, None))
+    // The pool's keys are downloaded by the first request that needs them, not in the
+    // background: Lambda freezes the process between invocations, and a download frozen half-way
+    // would hold up the request that finds it.
+    Ok(AppState::with_keys(store.app, store.keys, None))
 }

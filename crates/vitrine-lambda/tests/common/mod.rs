@@ -113,7 +113,7 @@ impl AwsFixture {
         )
         .await
         .expect("building the store on the emulator");
-        AppState::new(store.app, store.verifier, None)
+        AppState::with_keys(store.app, store.keys, None)
     }
 
     /// The environment the `api` binary reads, pointing at these resources.

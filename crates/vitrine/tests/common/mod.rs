@@ -86,10 +86,17 @@ async fn build_store(config: &Config) -> Store {
 impl TestApp {
     /// A seeded store on a random port.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`], with `configure` applied to the built store before it is served
+    /// (e.g. to run the event dispatcher in the test instead of the server).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Store)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let config = test_config(data_dir.clone());
-        let store: Store = build_store(&config).await;
+        let mut store: Store = build_store(&config).await;
+        configure(&mut store);
         vitrine::seed::seed(&store.app).await.expect("seed");
         let app = store.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,295 @@
+//! E-mails to the shop's staff: stock running low, and large orders (the subscription's numeric
+//! filter on the order total decides what "large" is; this consumer just sends).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::templates::{self, OrderView, Shop};
+use super::{OrderEvent, idempotency_key, load_order, outgoing_email, reject};
+use crate::app::App;
+use crate::events::{ConsumeError, Consumer, Delivery};
+
+/// E-mails `Settings::alerts_to` about `stock.low` and large `order.placed` events; without
+/// that address, does nothing.
+pub struct AdminAlerts {
+    app: Arc<App>,
+    shop: Shop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LowItem {
+    sku: String,
+    available: i64,
+}
+
+#[derive(Deserialize)]
+struct StockLowData {
+    items: Vec<LowItem>,
+}
+
+#[derive(Serialize)]
+struct StockLowContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    items: Vec<LowItem>,
+}
+
+#[derive(Serialize)]
+struct LargeOrderContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    buyer_name: &'a str,
+    order: OrderView,
+}
+
+impl AdminAlerts {
+    pub const NAME: &'static str = "admin-alerts";
+
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            shop: Shop::default(),
+        }
+    }
+
+    /// Name the shop in the messages (default: [`Shop::default`]).
+    pub fn with_shop(mut self, shop: Shop) -> Self {
+        self.shop = shop;
+        self
+    }
+
+    async fn render(&self, delivery: &Delivery) -> Result<templates::Rendered, ConsumeError> {
+        let event = &delivery.event;
+        let lang = "pt-BR";
+        let rendered = if event.event_type == "stock.low" {
+            let data: StockLowData = serde_json::from_value(event.data.clone())
+                .map_err(|e| reject(format!("stock.low event has malformed data: {e}")))?;
+            if data.items.is_empty() {
+                return Err(reject("stock.low event names no SKU"));
+            }
+            let ctx = StockLowContext {
+                lang,
+                shop: &self.shop,
+                items: data.items,
+            };
+            templates::render_email("pt-BR/alert_stock_low", &ctx)
+        } else {
+            let data = OrderEvent::parse(event)?;
+            let order = load_order(&self.app, event, &data).await?;
+            let ctx = LargeOrderContext {
+                lang,
+                shop: &self.shop,
+                buyer_name: &order.buyer.name,
+                order: OrderView::new(&order),
+            };
+            templates::render_email("pt-BR/alert_large_order", &ctx)
+        };
+        rendered.map_err(super::template_failed)
+    }
+}
+
+#[async_trait]
+impl Consumer for AdminAlerts {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        let event = &delivery.event;
+        if !matches!(event.event_type.as_str(), "stock.low" | "order.placed") {
+            tracing::debug!(
+                event.id = %delivery.event_id,
+                event.r#type = %event.event_type,
+                "no admin alert for this event"
+            );
+            return Ok(());
+        }
+        let Some(to) = self.app.settings.alerts_to.as_deref() else {
+            tracing::info!(
+                event.id = %delivery.event_id,
+                event.r#type = %event.event_type,
+                "admin alert not e-mailed: no alerts address is configured"
+            );
+            return Ok(());
+        };
+        let rendered = self.render(delivery).await?;
+        let email = outgoing_email(
+            to,
+            rendered,
+            idempotency_key(&delivery.event_id, Self::NAME),
+        );
+        self.app
+            .ports
+            .mailer
+            .send(email)
+            .await
+            .map_err(super::mail_failed)?;
+        tracing::info!(
+            event.id = %delivery.event_id,
+            event.r#type = %event.event_type,
+            "admin alert e-mailed"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vitrine_domain::{Event, EventAttr};
+
+    use super::*;
+    use crate::app::Settings;
+    use crate::customers::Language;
+    use crate::notify::testing::*;
+
+    const ALERTS_TO: &str = "estoque@loja.example";
+
+    fn with_alerts() -> Harness {
+        Harness::with_settings(Settings {
+            alerts_to: Some(ALERTS_TO.into()),
+            ..Settings::default()
+        })
+    }
+
+    fn stock_low(items: serde_json::Value) -> Event {
+        Event::new("stock.low", "CAM-M", serde_json::json!({ "items": items }))
+            .attr("available", EventAttr::Number(0))
+    }
+
+    #[tokio::test]
+    async fn low_stock_is_e_mailed_to_the_alerts_address() {
+        let h = with_alerts();
+        let event = stock_low(serde_json::json!([
+            { "sku": "CAM-M", "available": 2 },
+            { "sku": "<CAN>-01", "available": 0 },
+        ]));
+        AdminAlerts::new(h.app.clone())
+            .handle(&delivery("01JEVENT0201", event))
+            .await
+            .unwrap();
+        let sent = h.mailer.sent();
+        assert_eq!(sent.len(), 1);
+        let email = &sent[0];
+        assert_eq!(email.to, ALERTS_TO);
+        assert_eq!(email.subject, "Estoque baixo em 2 SKUs");
+        assert!(email.text.contains("- CAM-M: 2 unidades"), "{}", email.text);
+        assert!(
+            email.text.contains("- <CAN>-01: esgotado"),
+            "{}",
+            email.text
+        );
+        let html = email.html.as_deref().unwrap();
+        assert!(html.contains("CAM-M"));
+        assert!(html.contains("&lt;CAN&gt;-01"), "{html}");
+        assert_eq!(
+            email.idempotency_key.as_deref(),
+            Some("01JEVENT0201.admin-alerts")
+        );
+        assert!(email.checked_idempotency_key().is_ok());
+    }
+
+    #[tokio::test]
+    async fn one_low_sku_is_named_in_the_subject() {
+        let h = with_alerts();
+        let event = stock_low(serde_json::json!([{ "sku": "CAM-M", "available": 1 }]));
+        AdminAlerts::new(h.app.clone())
+            .handle(&delivery("01JEVENT0202", event))
+            .await
+            .unwrap();
+        let email = &h.mailer.sent()[0];
+        assert_eq!(email.subject, "Estoque baixo: CAM-M (1 un.)");
+        assert!(
+            email.text.contains("- CAM-M: 1 unidade\n"),
+            "{}",
+            email.text
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_order_is_e_mailed_with_its_total_and_items() {
+        let h = with_alerts();
+        h.customer(Language::En, None).await;
+        let event = h.order_reaching("order.placed").await;
+        AdminAlerts::new(h.app.clone())
+            .handle(&delivery("01JEVENT0203", event))
+            .await
+            .unwrap();
+        let email = &h.mailer.sent()[0];
+        assert_eq!(email.to, ALERTS_TO);
+        assert!(email.subject.contains("R$ 1.234,56"), "{}", email.subject);
+        assert!(email.subject.contains(ORDER_ID));
+        // The staff's language, whatever the buyer's.
+        assert!(email.text.contains("Ana Souza"), "{}", email.text);
+        assert!(email.text.contains("2 x Camiseta Básica"), "{}", email.text);
+        assert!(
+            email.text.contains("\n-- \nAlerta automático"),
+            "{}",
+            email.text
+        );
+        assert!(email.html.as_deref().unwrap().contains("R$ 1.234,56"));
+        assert_eq!(
+            email.idempotency_key.as_deref(),
+            Some("01JEVENT0203.admin-alerts")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_alerts_address_nothing_is_sent() {
+        let h = Harness::new();
+        assert_eq!(h.app.settings.alerts_to, None);
+        let alerts = AdminAlerts::new(h.app.clone());
+        alerts
+            .handle(&delivery(
+                "01JEVENT0204",
+                stock_low(serde_json::json!([{ "sku": "CAM-M", "available": 1 }])),
+            ))
+            .await
+            .unwrap();
+        let event = h.order_reaching("order.placed").await;
+        alerts
+            .handle(&delivery("01JEVENT0205", event))
+            .await
+            .unwrap();
+        assert!(h.mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn malformed_stock_events_and_vanished_orders_are_rejected() {
+        let h = with_alerts();
+        let alerts = AdminAlerts::new(h.app.clone());
+        for data in [
+            serde_json::json!([]),
+            serde_json::json!([{ "sku": "CAM-M" }]),
+        ] {
+            let err = alerts
+                .handle(&delivery("01JEVENT0206", stock_low(data)))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ConsumeError::Reject(_)), "{err}");
+        }
+        let event = h.order_reaching("order.placed").await;
+        h.delete_order().await;
+        let err = alerts
+            .handle(&delivery("01JEVENT0207", event))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Reject(_)), "{err}");
+        assert!(h.mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_mail_outage_is_retried() {
+        let h = with_alerts();
+        h.mailer.fail_with(Failure::Unavailable);
+        let err = AdminAlerts::new(h.app.clone())
+            .handle(&delivery(
+                "01JEVENT0208",
+                stock_low(serde_json::json!([{ "sku": "CAM-M", "available": 1 }])),
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Retry(_)), "{err}");
+    }
+}

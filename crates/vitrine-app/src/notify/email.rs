@@ -1,0 +1,570 @@
+//! E-mails to customers: one per customer-facing order event, and the account e-mails (codes)
+//! the identity providers send.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::templates::{self, OrderView, Shop};
+use super::{OrderEvent, idempotency_key, language_of, load_order, load_profile, outgoing_email};
+use crate::app::App;
+use crate::customers::Language;
+use crate::events::{ConsumeError, Consumer, Delivery};
+use crate::ports::Email;
+
+/// Sends the buyer an e-mail for each step of their order, in their profile's language.
+pub struct EmailNotifier {
+    app: Arc<App>,
+    shop: Shop,
+}
+
+/// The order events that have an e-mail, and its template.
+fn template_of(event_type: &str) -> Option<&'static str> {
+    Some(match event_type {
+        "order.placed" => "order_placed",
+        "order.paid" => "order_paid",
+        "order.invoiced" => "order_invoiced",
+        "order.shipped" => "order_shipped",
+        "order.delivered" => "order_delivered",
+        "order.cancelled" => "order_cancelled",
+        "order.expired" => "order_expired",
+        _ => return None,
+    })
+}
+
+#[derive(Serialize)]
+struct OrderEmailContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    first_name: Option<String>,
+    order: OrderView,
+    /// `order.shipped` only.
+    tracking_code: Option<String>,
+    /// `order.cancelled`: whether the money goes back.
+    refund: bool,
+    /// `order.placed`: how long the buyer has to pay, in words.
+    pay_within: String,
+}
+
+impl EmailNotifier {
+    pub const NAME: &'static str = "email";
+
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            shop: Shop::default(),
+        }
+    }
+
+    /// Name the shop in the messages (default: [`Shop::default`]).
+    pub fn with_shop(mut self, shop: Shop) -> Self {
+        self.shop = shop;
+        self
+    }
+}
+
+#[async_trait]
+impl Consumer for EmailNotifier {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        let event = &delivery.event;
+        let Some(template) = template_of(&event.event_type) else {
+            tracing::debug!(
+                event.id = %delivery.event_id,
+                event.r#type = %event.event_type,
+                "no customer e-mail for this event"
+            );
+            return Ok(());
+        };
+        let data = OrderEvent::parse(event)?;
+        let order = load_order(&self.app, event, &data).await?;
+        let profile = load_profile(&self.app, &order.customer_id).await?;
+        let language = language_of(profile.as_ref());
+        let tracking_code = if event.event_type == "order.shipped" {
+            Some(data.tracking_code(&order)?)
+        } else {
+            None
+        };
+        let ctx = OrderEmailContext {
+            lang: language.as_str(),
+            shop: &self.shop,
+            first_name: templates::first_name(&order.buyer.name),
+            order: OrderView::new(&order),
+            tracking_code,
+            refund: data.refund(&order),
+            pay_within: templates::duration_words(
+                (order.pay_by.millis() - order.created_at.millis()) / 1000,
+                language,
+            ),
+        };
+        let rendered =
+            templates::render_email(&format!("{}/{template}", templates::folder(language)), &ctx)
+                .map_err(super::template_failed)?;
+        let email = outgoing_email(
+            &order.buyer.email,
+            rendered,
+            idempotency_key(&delivery.event_id, Self::NAME),
+        );
+        self.app
+            .ports
+            .mailer
+            .send(email)
+            .await
+            .map_err(super::mail_failed)?;
+        tracing::info!(
+            event.id = %delivery.event_id,
+            event.r#type = %event.event_type,
+            order.id = %order.id,
+            "order e-mail sent"
+        );
+        Ok(())
+    }
+}
+
+/// The account e-mails that carry a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountEmail {
+    /// The code that confirms a new account (sign-up, resend).
+    Confirmation,
+    /// The code that lets the user choose a new password.
+    PasswordReset,
+}
+
+impl AccountEmail {
+    fn template(self) -> &'static str {
+        match self {
+            AccountEmail::Confirmation => "account_confirmation",
+            AccountEmail::PasswordReset => "account_password_reset",
+        }
+    }
+
+    /// How long the code is accepted, in seconds. Kept equal to the built-in identity
+    /// provider's lifetimes (docs/configuration.md, "Fixed in code"): 24 h and 1 h.
+    fn valid_for_secs(self) -> i64 {
+        match self {
+            AccountEmail::Confirmation => 24 * 3600,
+            AccountEmail::PasswordReset => 3600,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AccountEmailContext<'a> {
+    lang: &'static str,
+    shop: Shop,
+    first_name: Option<String>,
+    code: &'a str,
+    valid_for: String,
+}
+
+/// The e-mail that carries an account code to `to`, in `language`, greeting `name` (may be
+/// empty). It answers no event, so it has no idempotency key: a resent code is a new message.
+pub fn account_email(
+    kind: AccountEmail,
+    language: Language,
+    code: &str,
+    name: &str,
+    to: &str,
+) -> Email {
+    let ctx = AccountEmailContext {
+        lang: language.as_str(),
+        shop: Shop::default(),
+        first_name: templates::first_name(name),
+        code,
+        valid_for: templates::duration_words(kind.valid_for_secs(), language),
+    };
+    let base = format!("{}/{}", templates::folder(language), kind.template());
+    // The templates are compiled in and every one is rendered by the tests: a failure here is
+    // a build defect, not a runtime condition a caller could handle.
+    let rendered = templates::render_email(&base, &ctx)
+        .unwrap_or_else(|e| panic!("template {base} does not render: {e:#}"));
+    Email {
+        to: to.to_owned(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: Some(rendered.html),
+        idempotency_key: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vitrine_domain::order::OrderStatus;
+
+    use super::*;
+    use crate::notify::testing::*;
+
+    const EVENTS: [&str; 7] = [
+        "order.placed",
+        "order.paid",
+        "order.invoiced",
+        "order.shipped",
+        "order.delivered",
+        "order.cancelled",
+        "order.expired",
+    ];
+
+    async fn email_for(event_type: &str, language: Language) -> Email {
+        let h = Harness::new();
+        h.customer(language, None).await;
+        let event = h.order_reaching(event_type).await;
+        let notifier = EmailNotifier::new(h.app.clone());
+        notifier
+            .handle(&delivery("01JEVENT0001", event))
+            .await
+            .unwrap();
+        let mut sent = h.mailer.sent();
+        assert_eq!(sent.len(), 1, "{event_type}");
+        sent.remove(0)
+    }
+
+    #[tokio::test]
+    async fn every_order_event_e_mails_the_buyer_in_portuguese_by_default() {
+        for event_type in EVENTS {
+            let email = email_for(event_type, Language::PtBr).await;
+            let html = email.html.as_deref().unwrap();
+            assert_eq!(email.to, BUYER_EMAIL);
+            for part in [&email.subject, &email.text, html] {
+                assert!(part.contains(ORDER_ID), "{event_type}: {part}");
+            }
+            for part in [&email.text, html] {
+                assert!(part.contains("Olá, Ana!"), "{event_type}: {part}");
+                assert!(part.contains("R$ 1.234,56"), "{event_type}: {part}");
+                assert!(part.contains("Total"), "{event_type}: {part}");
+            }
+            assert!(
+                email
+                    .text
+                    .contains("2 x Camiseta Básica (Tamanho: M): R$ 1.000,00")
+            );
+            assert!(email.text.contains("CEP 01310-100"));
+            assert!(html.contains("Camiseta Básica"));
+            assert!(html.contains("R$ 500,00 cada"));
+            assert!(html.contains("<html lang=\"pt-BR\">"), "{html}");
+            assert!(!email.subject.contains('\n'));
+            assert!(email.subject.chars().count() <= 70, "{}", email.subject);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_order_event_e_mails_the_buyer_in_english_when_the_profile_says_so() {
+        for event_type in EVENTS {
+            let email = email_for(event_type, Language::En).await;
+            let html = email.html.as_deref().unwrap();
+            for part in [&email.subject, &email.text, html] {
+                assert!(part.contains(ORDER_ID), "{event_type}: {part}");
+            }
+            for part in [&email.text, html] {
+                assert!(part.contains("Hi Ana,"), "{event_type}: {part}");
+                assert!(part.contains("R$ 1.234,56"), "{event_type}: {part}");
+                assert!(!part.contains("Olá"), "{event_type}: {part}");
+            }
+            assert!(html.contains("<html lang=\"en\">"), "{html}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_message_says_what_happened_and_what_comes_next() {
+        let cases = [
+            (
+                "order.placed",
+                Language::PtBr,
+                "Recebemos seu pedido",
+                "30 minutos",
+            ),
+            (
+                "order.placed",
+                Language::En,
+                "We received your order",
+                "30 minutes",
+            ),
+            (
+                "order.paid",
+                Language::PtBr,
+                "Pagamento confirmado",
+                "código de rastreamento",
+            ),
+            (
+                "order.paid",
+                Language::En,
+                "Payment confirmed",
+                "tracking code",
+            ),
+            (
+                "order.invoiced",
+                Language::PtBr,
+                "Nota fiscal emitida",
+                "3525 0100",
+            ),
+            (
+                "order.invoiced",
+                Language::En,
+                "Invoice issued",
+                "Access key",
+            ),
+            ("order.shipped", Language::PtBr, "enviado", TRACKING),
+            ("order.shipped", Language::En, "has shipped", TRACKING),
+            ("order.delivered", Language::PtBr, "entregue", "7 dias"),
+            ("order.delivered", Language::En, "delivered", "7 days"),
+            (
+                "order.cancelled",
+                Language::PtBr,
+                "cancelado",
+                "faremos o estorno",
+            ),
+            (
+                "order.cancelled",
+                Language::En,
+                "cancelled",
+                "we will refund",
+            ),
+            (
+                "order.expired",
+                Language::PtBr,
+                "expirado",
+                "Nada foi cobrado",
+            ),
+            ("order.expired", Language::En, "expired", "not charged"),
+        ];
+        for (event_type, language, subject, body) in cases {
+            let email = email_for(event_type, language).await;
+            assert!(email.subject.contains(subject), "{}", email.subject);
+            assert!(email.text.contains(body), "{event_type}: {}", email.text);
+            assert!(email.html.unwrap().contains(body), "{event_type}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shipped_e_mail_carries_the_tracking_code_in_both_parts() {
+        let email = email_for("order.shipped", Language::PtBr).await;
+        assert!(
+            email
+                .text
+                .contains(&format!("Código de rastreamento: {TRACKING}"))
+        );
+        assert!(email.html.unwrap().contains(TRACKING));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_unpaid_order_says_nothing_was_charged() {
+        let h = Harness::new();
+        h.customer(Language::PtBr, None).await;
+        let event = h.order_cancelled_unpaid().await;
+        assert_eq!(
+            event.attributes["refund"],
+            vitrine_domain::EventAttr::String("no".into())
+        );
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0002", event))
+            .await
+            .unwrap();
+        let email = &h.mailer.sent()[0];
+        assert!(email.text.contains("nada foi cobrado"), "{}", email.text);
+        assert!(!email.text.contains("estorno"));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_without_the_refund_attribute_is_judged_from_the_history() {
+        let h = Harness::new();
+        h.customer(Language::En, None).await;
+        let mut event = h.order_reaching("order.cancelled").await;
+        event.attributes.remove("refund");
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0003", event))
+            .await
+            .unwrap();
+        assert!(
+            h.mailer.sent()[0]
+                .text
+                .contains("we will refund R$ 1.234,56")
+        );
+    }
+
+    #[tokio::test]
+    async fn hostile_names_arrive_escaped_in_the_html_part() {
+        let h = Harness::new();
+        h.customer(Language::PtBr, None).await;
+        let event = h
+            .order_with(
+                "<script>alert(1)</script> & \"Co\"",
+                "<b>Ana</b> Souza",
+                "order.paid",
+            )
+            .await;
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0004", event))
+            .await
+            .unwrap();
+        let email = &h.mailer.sent()[0];
+        let html = email.html.as_deref().unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<b>Ana</b>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; &quot;Co&quot;"));
+        assert!(html.contains("&lt;b&gt;Ana&lt;&#x2f;b&gt;"), "{html}");
+        // Plain text is plain: shown as typed.
+        assert!(email.text.contains("<script>alert(1)</script>"));
+    }
+
+    #[tokio::test]
+    async fn the_e_mail_carries_the_event_id_as_its_idempotency_key() {
+        let h = Harness::new();
+        h.customer(Language::PtBr, None).await;
+        let event = h.order_reaching("order.paid").await;
+        let notifier = EmailNotifier::new(h.app.clone());
+        let d = delivery("01JEVENT0005", event);
+        notifier.handle(&d).await.unwrap();
+        // A re-delivery sends the same key again: the mailer keeps one message per key.
+        notifier.handle(&d).await.unwrap();
+        let sent = h.mailer.sent();
+        assert_eq!(sent.len(), 2);
+        for email in &sent {
+            assert_eq!(email.idempotency_key.as_deref(), Some("01JEVENT0005.email"));
+            assert!(email.checked_idempotency_key().is_ok());
+        }
+        assert_eq!(sent[0], sent[1]);
+        assert_eq!(h.mailer.distinct_keys(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_buyer_without_a_profile_gets_portuguese() {
+        let h = Harness::new();
+        let event = h.order_reaching("order.placed").await;
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0006", event))
+            .await
+            .unwrap();
+        assert!(h.mailer.sent()[0].text.contains("Olá, Ana!"));
+    }
+
+    #[tokio::test]
+    async fn an_order_that_does_not_exist_is_rejected() {
+        let h = Harness::new();
+        let event = h.order_reaching("order.paid").await;
+        h.delete_order().await;
+        let err = EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0007", event))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Reject(_)), "{err}");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(h.mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn malformed_event_data_is_rejected_with_a_clear_message() {
+        let h = Harness::new();
+        let mut event = h.order_reaching("order.paid").await;
+        event.data = serde_json::json!({ "status": "paid" });
+        let err = EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0008", event))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Reject(_)));
+        assert!(err.to_string().contains("malformed data"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_mail_transport_outage_is_retried_and_a_refused_address_rejected() {
+        let h = Harness::new();
+        let event = h.order_reaching("order.paid").await;
+        let notifier = EmailNotifier::new(h.app.clone());
+        h.mailer.fail_with(Failure::Unavailable);
+        let err = notifier
+            .handle(&delivery("01JEVENT0009", event.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Retry(_)), "{err}");
+        h.mailer.fail_with(Failure::Invalid);
+        let err = notifier
+            .handle(&delivery("01JEVENT0009", event))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Reject(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_table_outage_is_retried() {
+        let h = Harness::new();
+        let event = h.order_reaching("order.paid").await;
+        h.table.set_down(true);
+        let err = EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0010", event))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsumeError::Retry(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn events_without_an_e_mail_are_ignored() {
+        let h = Harness::new();
+        let mut event = h.order_reaching("order.placed").await;
+        event.event_type = "order.payment_failed".into();
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0011", event))
+            .await
+            .unwrap();
+        assert!(h.mailer.sent().is_empty());
+        assert_eq!(h.order().await.status, OrderStatus::PendingPayment);
+    }
+
+    #[test]
+    fn account_e_mails_exist_in_both_languages() {
+        let cases = [
+            (
+                AccountEmail::Confirmation,
+                Language::PtBr,
+                "confirmação",
+                "24 horas",
+            ),
+            (
+                AccountEmail::Confirmation,
+                Language::En,
+                "confirmation",
+                "24 hours",
+            ),
+            (
+                AccountEmail::PasswordReset,
+                Language::PtBr,
+                "redefinir",
+                "1 hora",
+            ),
+            (
+                AccountEmail::PasswordReset,
+                Language::En,
+                "password reset",
+                "1 hour",
+            ),
+        ];
+        for (kind, language, subject, validity) in cases {
+            let email = account_email(kind, language, "483920", "Ana <Souza>", "ana@example.com");
+            let html = email.html.as_deref().unwrap();
+            assert_eq!(email.to, "ana@example.com");
+            assert_eq!(email.idempotency_key, None);
+            assert!(email.subject.contains(subject), "{}", email.subject);
+            assert!(email.text.contains("483920"));
+            assert!(email.text.contains(validity), "{}", email.text);
+            assert!(html.contains("483920"));
+            assert!(html.contains(validity));
+            assert!(html.contains(&format!("<html lang=\"{}\">", language.as_str())));
+        }
+        let email = account_email(AccountEmail::Confirmation, Language::PtBr, "1", "", "a@b.c");
+        assert!(email.text.starts_with("Olá!\n"), "{}", email.text);
+        let email = account_email(
+            AccountEmail::PasswordReset,
+            Language::En,
+            "1",
+            "<i>Bob</i>",
+            "a@b.c",
+        );
+        assert!(
+            email
+                .html
+                .unwrap()
+                .contains("Hi &lt;i&gt;Bob&lt;&#x2f;i&gt;,")
+        );
+    }
+}

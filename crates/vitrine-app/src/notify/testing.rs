@@ -1,0 +1,535 @@
+//! Test doubles for the notification consumers: an in-memory Table (built on the port's shared
+//! semantics, `check_batch`, `evaluate` and `apply_updates`), a recording Mailer and Sms, and a
+//! harness that stores real orders moved by the domain's own state machine.
+//!
+//! vitrine-app cannot use the adapters of `vitrine-local` (they depend on this crate), so the
+//! doubles live here; they only need what the consumers touch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use bytes::Bytes;
+use vitrine_domain::br::{Cep, TaxId, Uf};
+use vitrine_domain::catalog::{Fiscal, Sku};
+use vitrine_domain::contact::Phone;
+use vitrine_domain::order::{
+    Address, Buyer, Channels, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
+};
+use vitrine_domain::{Event, Money, Timestamp};
+
+use crate::app::{App, Ports, Settings};
+use crate::customers::{Language, ProfileUpdate};
+use crate::events::Delivery;
+use crate::ports::table::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
+use crate::ports::{
+    Blob, BlobError, BlobMeta, Blobs, ClientInfo, Condition, Email, Identity, IdentityError, Index,
+    Item, Key, MailError, Mailer, ManualClock, NewUser, Page, Query, Sms, SmsError, SmsMessage,
+    SortKey, Table, TableError, Tokens, Update, UserInfo, WriteOp,
+};
+use crate::store;
+
+pub const ORDER_ID: &str = "01JQ8Z6V3N4K5M6P7R8S9T0VWX";
+pub const CUSTOMER: &str = "c0ffee00-0000-4000-8000-000000000001";
+pub const BUYER_EMAIL: &str = "ana.souza@example.com";
+pub const TRACKING: &str = "AA123456789BR";
+pub const INVOICE_KEY: &str = "35250100000000000100550010000000011000000010";
+const T0: i64 = 1_750_000_000;
+
+pub fn delivery(event_id: &str, event: Event) -> Delivery {
+    Delivery {
+        event_id: event_id.to_owned(),
+        event,
+        attempt: 1,
+    }
+}
+
+/// The in-memory Table. `set_down(true)` makes every call fail as an engine outage.
+#[derive(Default)]
+pub struct MemTable {
+    items: Mutex<BTreeMap<Key, Item>>,
+    down: AtomicBool,
+}
+
+impl MemTable {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check_up(&self) -> Result<(), TableError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(TableError::Unavailable(anyhow!("the table is down (test)")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Table for MemTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.check_up()?;
+        Ok(self.items.lock().unwrap().get(key).cloned())
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, TableError> {
+        self.check_up()?;
+        let (pk_attr, sk_attr) = match query.index {
+            Index::Primary => (None, None),
+            Index::Gsi1 => (Some(GSI1_PK), Some(GSI1_SK)),
+            Index::Gsi2 => (Some(GSI2_PK), Some(GSI2_SK)),
+        };
+        let items = self.items.lock().unwrap();
+        let mut found: Vec<(String, Item)> = items
+            .values()
+            .filter_map(|item| {
+                let (pk, sk) = match (pk_attr, sk_attr) {
+                    (Some(p), Some(s)) => (item.str(p)?.to_owned(), item.str(s)?.to_owned()),
+                    _ => (item.key.pk.clone(), item.key.sk.clone()),
+                };
+                let wanted = pk == query.pk
+                    && match &query.sk {
+                        None => true,
+                        Some(SortKey::Eq(v)) => sk == *v,
+                        Some(SortKey::BeginsWith(v)) => sk.starts_with(v.as_str()),
+                        Some(SortKey::Between(a, b)) => sk >= *a && sk <= *b,
+                        Some(SortKey::Lt(v)) => sk < *v,
+                        Some(SortKey::Le(v)) => sk <= *v,
+                        Some(SortKey::Gt(v)) => sk > *v,
+                        Some(SortKey::Ge(v)) => sk >= *v,
+                    };
+                wanted.then(|| (sk, item.clone()))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        if !query.forward {
+            found.reverse();
+        }
+        // No paging: the tests' partitions are small.
+        Ok(Page {
+            items: found.into_iter().map(|(_, item)| item).collect(),
+            next: None,
+        })
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
+        self.check_up()?;
+        table::check_batch(&ops)?;
+        let mut items = self.items.lock().unwrap();
+        for (index, op) in ops.iter().enumerate() {
+            let condition = match op {
+                WriteOp::Put { condition, .. }
+                | WriteOp::Update { condition, .. }
+                | WriteOp::Delete { condition, .. } => condition.as_ref(),
+                WriteOp::Check { condition, .. } => Some(condition),
+            };
+            if let Some(c) = condition
+                && !table::evaluate(c, items.get(op.key()))
+            {
+                return Err(TableError::ConditionFailed { index });
+            }
+        }
+        for op in ops {
+            match op {
+                WriteOp::Put { item, .. } => {
+                    items.insert(item.key.clone(), item);
+                }
+                WriteOp::Update { key, updates, .. } => {
+                    let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
+                    items.insert(key, item);
+                }
+                WriteOp::Delete { key, .. } => {
+                    items.remove(&key);
+                }
+                WriteOp::Check { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_returning(
+        &self,
+        key: Key,
+        updates: Vec<Update>,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
+        self.check_up()?;
+        let mut items = self.items.lock().unwrap();
+        if let Some(c) = &condition
+            && !table::evaluate(c, items.get(&key))
+        {
+            return Err(TableError::ConditionFailed { index: 0 });
+        }
+        let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
+        items.insert(key, item.clone());
+        Ok(item)
+    }
+
+    async fn ping(&self) -> Result<(), TableError> {
+        self.check_up()
+    }
+}
+
+/// How a recording transport fails from now on.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure {
+    Unavailable,
+    Invalid,
+}
+
+/// A Mailer that keeps what it is given.
+#[derive(Default)]
+pub struct RecordingMailer {
+    sent: Mutex<Vec<Email>>,
+    failure: Mutex<Option<Failure>>,
+}
+
+impl RecordingMailer {
+    pub fn sent(&self) -> Vec<Email> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// How many different messages an adapter that honours idempotency keys would deliver.
+    pub fn distinct_keys(&self) -> usize {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.idempotency_key.clone())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    pub fn fail_with(&self, failure: Failure) {
+        *self.failure.lock().unwrap() = Some(failure);
+    }
+}
+
+#[async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, email: Email) -> Result<(), MailError> {
+        match *self.failure.lock().unwrap() {
+            Some(Failure::Unavailable) => Err(MailError::Unavailable(anyhow!("down (test)"))),
+            Some(Failure::Invalid) => Err(MailError::Invalid("bad address (test)".into())),
+            None => {
+                email.checked_idempotency_key()?;
+                self.sent.lock().unwrap().push(email);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// An Sms transport that keeps what it is given.
+#[derive(Default)]
+pub struct RecordingSms {
+    sent: Mutex<Vec<SmsMessage>>,
+    failure: Mutex<Option<Failure>>,
+}
+
+impl RecordingSms {
+    pub fn sent(&self) -> Vec<SmsMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    pub fn fail_with(&self, failure: Failure) {
+        *self.failure.lock().unwrap() = Some(failure);
+    }
+}
+
+#[async_trait]
+impl Sms for RecordingSms {
+    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
+        match *self.failure.lock().unwrap() {
+            Some(Failure::Unavailable) => Err(SmsError::Unavailable(anyhow!("down (test)"))),
+            Some(Failure::Invalid) => Err(SmsError::Invalid("bad number (test)".into())),
+            None => {
+                self.sent.lock().unwrap().push(message);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The ports the consumers never call.
+struct Unused;
+
+fn unused_identity() -> IdentityError {
+    IdentityError::Unavailable(anyhow!("no identity provider in these tests"))
+}
+
+fn unused_blobs() -> BlobError {
+    BlobError::Unavailable(anyhow!("no blob store in these tests"))
+}
+
+#[async_trait]
+impl Identity for Unused {
+    async fn sign_up(&self, _: NewUser) -> Result<String, IdentityError> {
+        Err(unused_identity())
+    }
+    async fn confirm_sign_up(&self, _: &str, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn resend_code(&self, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn sign_in(&self, _: &str, _: &str, _: &ClientInfo) -> Result<Tokens, IdentityError> {
+        Err(unused_identity())
+    }
+    async fn refresh(&self, _: &str) -> Result<Tokens, IdentityError> {
+        Err(unused_identity())
+    }
+    async fn sign_out(&self, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn forgot_password(&self, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn confirm_forgot_password(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn admin_create_user(&self, _: NewUser, _: &[&str]) -> Result<String, IdentityError> {
+        Err(unused_identity())
+    }
+    async fn admin_add_to_group(&self, _: &str, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
+    async fn admin_get_user(&self, _: &str) -> Result<UserInfo, IdentityError> {
+        Err(unused_identity())
+    }
+}
+
+#[async_trait]
+impl Blobs for Unused {
+    async fn put(&self, _: &str, _: Bytes, _: &str) -> Result<(), BlobError> {
+        Err(unused_blobs())
+    }
+    async fn get(&self, _: &str) -> Result<Option<Blob>, BlobError> {
+        Err(unused_blobs())
+    }
+    async fn list(&self, _: &str) -> Result<Vec<BlobMeta>, BlobError> {
+        Err(unused_blobs())
+    }
+    async fn delete(&self, _: &str) -> Result<(), BlobError> {
+        Err(unused_blobs())
+    }
+    async fn download_url(&self, _: &str, _: u64) -> Result<Option<String>, BlobError> {
+        Err(unused_blobs())
+    }
+    async fn ping(&self) -> Result<(), BlobError> {
+        Err(unused_blobs())
+    }
+}
+
+/// An [`App`] on the in-memory table, with the recording transports.
+pub struct Harness {
+    pub app: Arc<App>,
+    pub table: Arc<MemTable>,
+    pub mailer: Arc<RecordingMailer>,
+    pub sms: Arc<RecordingSms>,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self::with_settings(Settings::default())
+    }
+
+    pub fn with_settings(settings: Settings) -> Self {
+        let table = Arc::new(MemTable::default());
+        let mailer = Arc::new(RecordingMailer::default());
+        let sms = Arc::new(RecordingSms::default());
+        let ports = Ports {
+            table: table.clone(),
+            blobs: Arc::new(Unused),
+            identity: Arc::new(Unused),
+            mailer: mailer.clone(),
+            sms: sms.clone(),
+            clock: Arc::new(ManualClock::new(Timestamp::from_secs(T0))),
+            ids: Arc::new(crate::ports::UlidIds),
+        };
+        Self {
+            app: App::new(ports, settings),
+            table,
+            mailer,
+            sms,
+        }
+    }
+
+    /// The buyer's profile, through the profile use cases. With a phone, opted in to texts.
+    pub async fn customer(&self, language: Language, phone: Option<&str>) {
+        self.app
+            .ensure_profile(CUSTOMER, BUYER_EMAIL, "Ana Souza")
+            .await
+            .unwrap();
+        let phone = phone.map(|p| Phone::parse(p).unwrap());
+        self.app
+            .update_profile(
+                CUSTOMER,
+                ProfileUpdate {
+                    name: "Ana Souza".into(),
+                    tax_id: None,
+                    sms_opt_in: phone.is_some(),
+                    phone,
+                    language,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn opt_out_of_sms(&self) {
+        let profile = self.app.profile(CUSTOMER).await.unwrap();
+        self.app
+            .update_profile(
+                CUSTOMER,
+                ProfileUpdate {
+                    name: profile.name,
+                    tax_id: profile.tax_id,
+                    phone: profile.phone,
+                    sms_opt_in: false,
+                    language: profile.language,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Store the standard order moved to the state of `event_type`; return that move's event.
+    pub async fn order_reaching(&self, event_type: &str) -> Event {
+        self.order_with("Camiseta Básica", "Ana Souza", event_type)
+            .await
+    }
+
+    /// The standard order, with a product and a buyer named as given.
+    pub async fn order_with(&self, product: &str, buyer: &str, event_type: &str) -> Event {
+        let mut order = placed_order(product, buyer);
+        let event = advance(&mut order, event_type, TRACKING);
+        self.store(&order).await;
+        event
+    }
+
+    pub async fn order_shipped_with(&self, tracking_code: &str) -> Event {
+        let mut order = placed_order("Camiseta Básica", "Ana Souza");
+        let event = advance(&mut order, "order.shipped", tracking_code);
+        self.store(&order).await;
+        event
+    }
+
+    pub async fn order_cancelled_unpaid(&self) -> Event {
+        let mut order = placed_order("Camiseta Básica", "Ana Souza");
+        let (event, _) = order
+            .cancel(Timestamp::from_secs(T0 + 60), "changed my mind")
+            .unwrap();
+        self.store(&order).await;
+        event
+    }
+
+    pub async fn order(&self) -> Order {
+        self.app.load_order(ORDER_ID).await.unwrap()
+    }
+
+    pub async fn delete_order(&self) {
+        self.table
+            .write(vec![WriteOp::Delete {
+                key: store::order(ORDER_ID),
+                condition: None,
+            }])
+            .await
+            .unwrap();
+    }
+
+    async fn store(&self, order: &Order) {
+        let item = self.app.order_item(order).unwrap();
+        self.table.write(vec![WriteOp::put(item)]).await.unwrap();
+    }
+}
+
+/// 2 × R$ 500,00 + 1 × R$ 200,00, shipping R$ 34,56: R$ 1.234,56, paid by Pix.
+fn placed_order(product: &str, buyer: &str) -> Order {
+    let line =
+        |sku: &str, name: &str, price: i64, quantity: u32, options: &[(&str, &str)]| OrderLine {
+            sku: Sku::parse(sku).unwrap(),
+            product_id: format!("p-{sku}"),
+            name: name.to_owned(),
+            options: options
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            unit_price: Money::from_centavos(price),
+            quantity,
+            weight_g: 300,
+            fiscal: Fiscal::default(),
+        };
+    let (order, _) = Order::place(NewOrder {
+        id: ORDER_ID.into(),
+        customer_id: CUSTOMER.into(),
+        lines: vec![
+            line("CAM-M", product, 50_000, 2, &[("Tamanho", "M")]),
+            line("CANECA", "Caneca", 20_000, 1, &[]),
+        ],
+        buyer: Buyer {
+            name: buyer.to_owned(),
+            email: BUYER_EMAIL.into(),
+            tax_id: TaxId::parse("52998224725").unwrap(),
+            phone: None,
+        },
+        shipping_address: Address {
+            recipient: buyer.to_owned(),
+            street: "Av. Paulista".into(),
+            number: "1000".into(),
+            complement: Some("apto 42".into()),
+            district: "Bela Vista".into(),
+            city: "São Paulo".into(),
+            uf: Uf::parse("SP").unwrap(),
+            cep: Cep::parse("01310100").unwrap(),
+        },
+        shipping: ShippingChoice {
+            method_id: "sedex".into(),
+            name: "SEDEX".into(),
+            price: Money::from_centavos(3_456),
+            days: 2,
+        },
+        coupon: None,
+        payment_method: PaymentMethod::Pix,
+        now: Timestamp::from_secs(T0),
+        pay_within_secs: 1_800,
+        channels: Channels::default(),
+    })
+    .unwrap();
+    order
+}
+
+/// Move a placed order along the happy path up to `event_type` (a paid order for
+/// `order.cancelled`, so it is refunded); the last move's event.
+fn advance(order: &mut Order, event_type: &str, tracking_code: &str) -> Event {
+    let at = |s: i64| Timestamp::from_secs(T0 + s);
+    match event_type {
+        "order.placed" => order.event("order.placed"),
+        "order.expired" => order.expire(order.pay_by).unwrap().0,
+        _ => {
+            let paid = order.pay(at(60), "pix-e2e-1").unwrap();
+            match event_type {
+                "order.paid" => paid,
+                "order.cancelled" => order.cancel(at(120), "out of stock").unwrap().0,
+                _ => {
+                    let invoiced = order.invoice(at(120), INVOICE_KEY).unwrap();
+                    if event_type == "order.invoiced" {
+                        return invoiced;
+                    }
+                    let shipped = order.ship(at(180), tracking_code).unwrap();
+                    match event_type {
+                        "order.shipped" => shipped,
+                        "order.delivered" => order.deliver(at(240)).unwrap(),
+                        other => panic!("no such order event: {other}"),
+                    }
+                }
+            }
+        }
+    }
+}
