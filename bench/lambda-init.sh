@@ -106,8 +106,9 @@ Start to first response of the \`api\` Lambda binary against a hello-world \`lam
 function (\`bench/hello-lambda\`), both built with \`$how\`. Each run starts the
 binary against a fresh local Runtime API (\`vitrine_testkit::lambda_runtime\`) with one API
 Gateway event queued, and times spawn → the runtime posting that event's response: process
-start, init (the api reads its settings, builds its AWS clients and fetches the user pool's keys
-from the emulator), and the first invocation. The api runs on a table, bucket, user pool and
+start, init (the api reads its settings and prepares its AWS clients, which are built on first
+use; the user pool's keys are fetched by the first request that checks a token), and the first
+invocation. The api runs on a table, bucket, user pool and
 sender in the local AWS emulator (moto on 127.0.0.1), seeded with one product. $runs runs per
 binary and event; $(nproc) cores; $(date -u +%Y-%m-%d).
 
@@ -134,19 +135,14 @@ for init alone, **$(verdict "$products_ratio")** with the first query.
 
 Where the api's extra time goes (its \`cold start: ready for events\` log line has
 \`init.state_ms\` and \`init.router_ms\`; the "first invocation" column is the rest):
-- *State* (\`vitrine_aws::compose::build\`): the SDK's HTTP client loads the machine's CA
-  certificates (rustls-native-certs reads the bundle and then every file of \`/etc/ssl/certs\`;
-  on this Debian machine, pointing \`SSL_CERT_DIR\` elsewhere saved a median ~8 ms of init in a
-  separate run), then one round trip fetches the user pool's JWKS.
-- *Router* (\`vitrine_http::router\`): mostly building and serialising the OpenAPI document at
-  start-up.
-- *First invocation* of the listing: the catalog's first DynamoDB queries, against a Python
-  emulator here.
-
-Levers, none of them in the Lambda plumbing: build the OpenAPI JSON on first request instead of
-at start-up; fetch the JWKS concurrently with building the SDK clients (or on the first
-authenticated request); give the SDK client compiled-in roots (webpki) rather than the
-machine's certificate folder.
+- *State* and *router* are about 1 ms together: no SDK client is built and no request is made at
+  start-up (\`vitrine_aws::LazyClient\`, \`vitrine_app::keys::Keys\`), and the OpenAPI document is
+  built on its first request (\`vitrine_http::route_table\`).
+- The rest of the difference is the process itself: a binary eight times larger than hello's,
+  whose start-up touches more pages (\`perf stat\`: about 320 more page faults per start, ~1 ms
+  of CPU).
+- *First invocation* of the listing: the DynamoDB client is built, then the catalog's first
+  queries run against a Python emulator here.
 
 On Lambda itself the init phase also downloads and maps the code package (larger for the api)
 and the SDK reaches AWS over TLS rather than the emulator over plain HTTP on loopback: these

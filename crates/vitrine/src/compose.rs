@@ -130,6 +130,8 @@ fn settings(config: &Config) -> Settings {
         pay_within_secs: config.pay_within_minutes * 60,
         rate_table: config.rate_table.clone(),
         low_stock_threshold: config.low_stock_threshold,
+        large_order_centavos: config.large_order_centavos,
+        alerts_to: config.alerts_to.clone(),
         catalog_cache_secs: config.catalog_cache_secs,
         ..Settings::default()
     }

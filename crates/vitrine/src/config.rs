@@ -40,6 +40,12 @@ pub struct Flags {
     /// A SKU at or below this many units raises `stock.low`.
     #[arg(long, env = "VITRINE_LOW_STOCK_THRESHOLD", global = true)]
     pub low_stock_threshold: Option<i64>,
+    /// Orders of at least this total (centavos) alert the admins.
+    #[arg(long, env = "VITRINE_LARGE_ORDER_CENTAVOS", global = true)]
+    pub large_order_centavos: Option<i64>,
+    /// Where admin alerts (low stock, large orders) are e-mailed; unset: not e-mailed.
+    #[arg(long, env = "VITRINE_ALERTS_TO", global = true)]
+    pub alerts_to: Option<String>,
     /// Seconds a catalog snapshot may be served before reloading (writes through this process
     /// invalidate it at once).
     #[arg(long, env = "VITRINE_CATALOG_CACHE_SECS", global = true)]
@@ -95,6 +101,8 @@ struct FileSettings {
     mail_from: Option<String>,
     pay_within_minutes: Option<i64>,
     low_stock_threshold: Option<i64>,
+    large_order_centavos: Option<i64>,
+    alerts_to: Option<String>,
     catalog_cache_secs: Option<i64>,
     no_seed: Option<bool>,
     argon2_memory_kib: Option<u32>,
@@ -154,6 +162,8 @@ pub struct Config {
     pub smtp_url: Option<SmtpUrl>,
     pub pay_within_minutes: i64,
     pub low_stock_threshold: i64,
+    pub large_order_centavos: i64,
+    pub alerts_to: Option<String>,
     pub catalog_cache_secs: i64,
     pub seed: bool,
     pub argon2_memory_kib: u32,
@@ -214,6 +224,16 @@ impl Config {
                 .low_stock_threshold
                 .or(file.low_stock_threshold)
                 .unwrap_or(5),
+            large_order_centavos: flags
+                .large_order_centavos
+                .or(file.large_order_centavos)
+                .unwrap_or(100_000),
+            alerts_to: flags
+                .alerts_to
+                .clone()
+                .or(file.alerts_to)
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             catalog_cache_secs: flags
                 .catalog_cache_secs
                 .or(file.catalog_cache_secs)
@@ -263,6 +283,14 @@ impl Config {
         }
         if self.low_stock_threshold < 0 {
             bail!("low_stock_threshold cannot be negative");
+        }
+        if self.large_order_centavos < 1 {
+            bail!("large_order_centavos must be 1 or more");
+        }
+        if let Some(to) = &self.alerts_to
+            && vitrine_domain::Email::parse(to).is_err()
+        {
+            bail!("alerts_to must be one e-mail address, e.g. loja@example.com");
         }
         if !(0..=3600).contains(&self.catalog_cache_secs) {
             bail!("catalog_cache_secs must be between 0 and 3600");
