@@ -972,12 +972,10 @@ impl Node {
 mod tests {
     use super::*;
 
-    // The Amazon SNS Developer Guide pages the cases below come from. Cases marked "derived"
-    // are not printed in the page but follow from its text; "adapted" cases change a value the
-    // event model cannot carry (an `EventAttr::Number` is an integer).
+    // The Amazon SNS Developer Guide pages the refused policies below come from. The documented
+    // match cases, with their pages, are in `tests/data/filter_policy_cases.json`.
     const OVERVIEW: &str =
         "https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html";
-    const EXAMPLES: &str = "https://docs.aws.amazon.com/sns/latest/dg/example-filter-policies.html";
     const AND_OR: &str = "https://docs.aws.amazon.com/sns/latest/dg/and-or-logic.html";
     const KEY_MATCHING: &str =
         "https://docs.aws.amazon.com/sns/latest/dg/attribute-key-matching.html";
@@ -985,8 +983,6 @@ mod tests {
     const STRING: &str = "https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html";
     const CONSTRAINTS: &str =
         "https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html";
-    const SCOPE: &str =
-        "https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering-scope.html";
 
     fn json(text: &str) -> Value {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("test JSON {text}: {e}"))
@@ -1004,765 +1000,73 @@ mod tests {
         EventAttr::StringArray(values.iter().map(|v| (*v).to_owned()).collect())
     }
 
-    enum Message {
-        Attributes(BTreeMap<String, EventAttr>),
-        Body(&'static str),
+    /// The documented cases, shared with the emulator agreement test of `vitrine-aws`
+    /// (`crates/vitrine-aws/tests/sns_filter_agreement.rs`).
+    const CASES: &str = include_str!("../tests/data/filter_policy_cases.json");
+
+    #[derive(Debug, Deserialize)]
+    struct CaseFile {
+        cases: Vec<Case>,
     }
 
+    /// One documented case: a subscription (scope and policy), a message, and whether SNS
+    /// delivers it. A message is attributes for the `MessageAttributes` scope and a JSON body
+    /// text for `MessageBody`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Case {
-        page: &'static str,
-        policy: &'static str,
-        message: Message,
+        id: String,
+        page: String,
+        note: Option<String>,
+        scope: FilterScope,
+        policy: Value,
+        attributes: Option<BTreeMap<String, EventAttr>>,
+        body: Option<String>,
         expected: bool,
     }
 
-    fn attrs(
-        page: &'static str,
-        policy: &'static str,
-        attributes: &[(&str, EventAttr)],
-        expected: bool,
-    ) -> Case {
-        let attributes = attributes
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        Case {
-            page,
-            policy,
-            message: Message::Attributes(attributes),
-            expected,
-        }
-    }
-
-    fn body(page: &'static str, policy: &'static str, body: &'static str, expected: bool) -> Case {
-        Case {
-            page,
-            policy,
-            message: Message::Body(body),
-            expected,
-        }
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/example-filter-policies.html — one sample
-    /// message (attributes and body), a policy that accepts it and one that rejects it.
-    fn example_policy_cases() -> Vec<Case> {
-        const ACCEPTS: &str = r#"{
-            "store": ["example_corp"],
-            "event": [{"anything-but": "order_cancelled"}],
-            "customer_interests": ["rugby", "football", "baseball"],
-            "price_usd": [{"numeric": [">=", 100]}]
-        }"#;
-        const REJECTS: &str = r#"{
-            "store": ["example_corp"],
-            "event": ["order_cancelled"],
-            "encrypted": [false],
-            "customer_interests": ["basketball", "baseball"]
-        }"#;
-        const BODY: &str = r#"{
-            "customer_interests": ["soccer", "rugby", "hockey"],
-            "store": "example_corp",
-            "event": "order_placed",
-            "price_usd": 210.75
-        }"#;
-        // Adapted: the page's price_usd is the Number 210.75; EventAttr::Number is integral.
-        let message = [
-            ("customer_interests", sa(&["soccer", "rugby", "hockey"])),
-            ("store", s("example_corp")),
-            ("event", s("order_placed")),
-            ("price_usd", n(210)),
-        ];
-        let mut cancelled = message.clone();
-        cancelled[2].1 = s("order_cancelled");
-        vec![
-            attrs(EXAMPLES, ACCEPTS, &message, true),
-            attrs(EXAMPLES, REJECTS, &message, false),
-            body(EXAMPLES, ACCEPTS, BODY, true),
-            body(EXAMPLES, REJECTS, BODY, false),
-            // Derived: the accepting policy's anything-but turns away a cancelled order.
-            attrs(EXAMPLES, ACCEPTS, &cancelled, false),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html —
-    /// properties the policy does not name are ignored.
-    fn overview_cases() -> Vec<Case> {
-        vec![
-            attrs(
-                OVERVIEW,
-                r#"{"store": ["example_corp"]}"#,
-                &[("store", s("example_corp")), ("unrelated", n(7))],
-                true,
-            ),
-            body(
-                OVERVIEW,
-                r#"{"store": ["example_corp"]}"#,
-                r#"{"store": "example_corp", "unrelated": {"deep": [1, 2]}}"#,
-                true,
-            ),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/and-or-logic.html
-    fn and_or_cases() -> Vec<Case> {
-        const AND: &str = r#"{
-            "customer_interests": ["rugby"],
-            "price_usd": [{"numeric": [">", 100]}]
-        }"#;
-        const OR: &str = r#"{"customer_interests": ["rugby", "football", "baseball"]}"#;
-        const STANDARD_OR: &str = r#"{
-            "source": [ "aws.cloudwatch" ],
-            "$or": [
-                { "metricName": [ "CPUUtilization" ] },
-                { "namespace": [ "AWS/EC2" ] }
-            ]
-        }"#;
-        const OR_WITH_AND: &str = r#"{
-            "source": [ "aws.cloudwatch" ],
-            "$or": [
-                { "metricName": [ "CPUUtilization", "ReadLatency" ] },
-                {
-                    "metricType": [ "MetricType" ] ,
-                    "$or" : [
-                        { "metricId": [ 1234, 4321 ] },
-                        { "spaceId": [ 1000, 2000, 3000 ] }
-                    ]
-                }
-            ]
-        }"#;
-        const NESTED_OR: &str = r#"{
-            "$or": [
-                { "metricName": [ "CPUUtilization", "ReadLatency" ] },
-                { "namespace": [ "AWS/EC2", "AWS/ES" ] }
-            ],
-            "detail" : {
-                "scope" : [ "Service" ],
-                "$or": [
-                    { "source": [ "aws.cloudwatch" ] },
-                    { "type": [ "CloudWatch Alarm State Change"] }
-                ]
-            }
-        }"#;
-        // Reserved keywords as field names: "$or" is then an ordinary property name.
-        const NOT_AN_OR: &str = r#"{"$or": [{"prefix": "abc"}, {"suffix": "xyz"}]}"#;
-        let cloudwatch = ("source", s("aws.cloudwatch"));
-        vec![
-            // AND logic (numbers derived around the page's threshold of 100).
-            attrs(
-                AND_OR,
-                AND,
-                &[("customer_interests", s("rugby")), ("price_usd", n(101))],
-                true,
-            ),
-            attrs(
-                AND_OR,
-                AND,
-                &[("customer_interests", s("rugby")), ("price_usd", n(100))],
-                false,
-            ),
-            attrs(
-                AND_OR,
-                AND,
-                &[("customer_interests", s("tennis")), ("price_usd", n(150))],
-                false,
-            ),
-            body(
-                AND_OR,
-                AND,
-                r#"{"customer_interests": "rugby", "price_usd": 100.5}"#,
-                true,
-            ),
-            // OR logic.
-            attrs(AND_OR, OR, &[("customer_interests", s("football"))], true),
-            body(AND_OR, OR, r#"{"customer_interests": "baseball"}"#, true),
-            attrs(AND_OR, OR, &[("customer_interests", s("tennis"))], false),
-            // The OR operator: the page's two attribute sets and two bodies.
-            attrs(
-                AND_OR,
-                STANDARD_OR,
-                &[cloudwatch.clone(), ("metricName", s("CPUUtilization"))],
-                true,
-            ),
-            attrs(
-                AND_OR,
-                STANDARD_OR,
-                &[cloudwatch.clone(), ("namespace", s("AWS/EC2"))],
-                true,
-            ),
-            body(
-                AND_OR,
-                STANDARD_OR,
-                r#"{"source": "aws.cloudwatch", "metricName": "CPUUtilization"}"#,
-                true,
-            ),
-            body(
-                AND_OR,
-                STANDARD_OR,
-                r#"{"source": "aws.cloudwatch", "namespace": "AWS/EC2"}"#,
-                true,
-            ),
-            // Derived: "source" && ("metricName" || "namespace") fails without either side.
-            attrs(
-                AND_OR,
-                STANDARD_OR,
-                &[cloudwatch.clone(), ("metricName", s("ReadLatency"))],
-                false,
-            ),
-            attrs(
-                AND_OR,
-                STANDARD_OR,
-                &[("metricName", s("CPUUtilization"))],
-                false,
-            ),
-            body(
-                AND_OR,
-                STANDARD_OR,
-                r#"{"source": "aws.cloudwatch"}"#,
-                false,
-            ),
-            // Derived from the page's expansion of the OR-with-AND policy.
-            body(
-                AND_OR,
-                OR_WITH_AND,
-                r#"{"source": "aws.cloudwatch", "metricName": "ReadLatency"}"#,
-                true,
-            ),
-            attrs(
-                AND_OR,
-                OR_WITH_AND,
-                &[
-                    cloudwatch.clone(),
-                    ("metricType", s("MetricType")),
-                    ("metricId", n(4321)),
-                ],
-                true,
-            ),
-            attrs(
-                AND_OR,
-                OR_WITH_AND,
-                &[
-                    cloudwatch.clone(),
-                    ("metricType", s("MetricType")),
-                    ("spaceId", n(3000)),
-                ],
-                true,
-            ),
-            attrs(
-                AND_OR,
-                OR_WITH_AND,
-                &[cloudwatch.clone(), ("metricId", n(1234))],
-                false,
-            ),
-            body(
-                AND_OR,
-                OR_WITH_AND,
-                r#"{"source": "aws.cloudwatch", "metricType": "MetricType", "spaceId": 1500}"#,
-                false,
-            ),
-            // Derived from the page's expansion of the nested policy.
-            body(
-                AND_OR,
-                NESTED_OR,
-                r#"{"metricName": "CPUUtilization",
-                    "detail": {"scope": "Service", "source": "aws.cloudwatch"}}"#,
-                true,
-            ),
-            body(
-                AND_OR,
-                NESTED_OR,
-                r#"{"namespace": "AWS/ES",
-                    "detail": {"scope": "Service", "type": "CloudWatch Alarm State Change"}}"#,
-                true,
-            ),
-            body(
-                AND_OR,
-                NESTED_OR,
-                r#"{"metricName": "CPUUtilization", "detail": {"source": "aws.cloudwatch"}}"#,
-                false,
-            ),
-            body(
-                AND_OR,
-                NESTED_OR,
-                r#"{"metricName": "CPUUtilization", "scope": "Service", "source": "aws.cloudwatch"}"#,
-                false,
-            ),
-            attrs(AND_OR, NOT_AN_OR, &[("$or", s("abc-123"))], true),
-            attrs(AND_OR, NOT_AN_OR, &[("$or", s("123"))], false),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/attribute-key-matching.html
-    fn key_matching_cases() -> Vec<Case> {
-        const EXISTS: &str = r#"{"store": [{"exists": true}]}"#;
-        const ABSENT: &str = r#"{"store": [{"exists": false}]}"#;
-        // The page's body lacks a comma between the two properties; fixed here.
-        const WITH_STORE: &str =
-            r#"{"store": "fans", "customer_interests": ["baseball", "basketball"]}"#;
-        const WITHOUT_STORE: &str = r#"{"customer_interests": ["baseball", "basketball"]}"#;
-        let with_store = [
-            ("store", s("fans")),
-            ("customer_interests", sa(&["baseball", "basketball"])),
-        ];
-        let without_store = [("customer_interests", sa(&["baseball", "basketball"]))];
-        vec![
-            attrs(KEY_MATCHING, EXISTS, &with_store, true),
-            body(KEY_MATCHING, EXISTS, WITH_STORE, true),
-            attrs(KEY_MATCHING, EXISTS, &without_store, false),
-            body(KEY_MATCHING, EXISTS, WITHOUT_STORE, false),
-            attrs(KEY_MATCHING, ABSENT, &with_store, false),
-            body(KEY_MATCHING, ABSENT, WITH_STORE, false),
-            attrs(KEY_MATCHING, ABSENT, &without_store, true),
-            body(KEY_MATCHING, ABSENT, WITHOUT_STORE, true),
-            // "exists: false only matches if at least one attribute is present."
-            attrs(KEY_MATCHING, ABSENT, &[], false),
-            // "The key must have a non-null and non-empty value."
-            body(KEY_MATCHING, EXISTS, r#"{"store": null}"#, false),
-            body(KEY_MATCHING, EXISTS, r#"{"store": []}"#, false),
-            // "exists matching only works on leaf nodes. It does not work on intermediate nodes."
-            body(
-                KEY_MATCHING,
-                EXISTS,
-                r#"{"store": {"name": "fans"}}"#,
-                false,
-            ),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/numeric-value-matching.html
-    fn numeric_cases() -> Vec<Case> {
-        const EXACT: &str = r#"{"price_usd": [{"numeric": ["=", 301.5]}]}"#;
-        const NOT: &str = r#"{"price": [{"anything-but": [100, 500]}]}"#;
-        const NEGATIVE: &str = r#"{"price_usd": [{"numeric": ["<", 0]}]}"#;
-        const RANGE: &str = r#"{"price_usd": [{"numeric": [">", 0, "<=", 150]}]}"#;
-        vec![
-            body(NUMERIC, EXACT, r#"{"price_usd": 301.5}"#, true),
-            body(NUMERIC, EXACT, r#"{"price_usd": 3.015e2}"#, true),
-            body(NUMERIC, EXACT, r#"{"price_usd": 301.6}"#, false),
-            // Adapted to an integral Number attribute.
-            attrs(
-                NUMERIC,
-                r#"{"price_usd": [{"numeric": ["=", 100]}]}"#,
-                &[("price_usd", n(100))],
-                true,
-            ),
-            attrs(
-                NUMERIC,
-                r#"{"price_usd": [{"numeric": ["=", 100]}]}"#,
-                &[("price_usd", n(101))],
-                false,
-            ),
-            // Anything-but. (The page's Number.Array attribute has no EventAttr counterpart; its
-            // body form is below.)
-            attrs(NUMERIC, NOT, &[("price", n(101))], true),
-            body(NUMERIC, NOT, r#"{"price": 101}"#, true),
-            body(NUMERIC, NOT, r#"{"price": 100.1}"#, true),
-            body(NUMERIC, NOT, r#"{"price": [100, 50]}"#, true),
-            attrs(NUMERIC, NOT, &[("price", n(100))], false),
-            body(NUMERIC, NOT, r#"{"price": 100}"#, false),
-            // Ranges ("negative numeric values"; "positive numbers up to and including 150").
-            body(NUMERIC, NEGATIVE, r#"{"price_usd": -0.5}"#, true),
-            attrs(NUMERIC, NEGATIVE, &[("price_usd", n(0))], false),
-            body(NUMERIC, RANGE, r#"{"price_usd": 150}"#, true),
-            attrs(NUMERIC, RANGE, &[("price_usd", n(1))], true),
-            body(NUMERIC, RANGE, r#"{"price_usd": 0}"#, false),
-            body(NUMERIC, RANGE, r#"{"price_usd": 150.00001}"#, false),
-            // "Numeric values aren't enclosed in double quotation marks": numbers and strings
-            // are different values.
-            attrs(
-                NUMERIC,
-                r#"{"price_usd": [{"numeric": [">", 0]}]}"#,
-                &[("price_usd", s("100"))],
-                false,
-            ),
-            body(
-                NUMERIC,
-                r#"{"price_usd": [{"numeric": [">", 0]}]}"#,
-                r#"{"price_usd": "100"}"#,
-                false,
-            ),
-            body(
-                NUMERIC,
-                r#"{"price_usd": [100]}"#,
-                r#"{"price_usd": "100"}"#,
-                false,
-            ),
-            attrs(
-                NUMERIC,
-                r#"{"price_usd": ["100"]}"#,
-                &[("price_usd", n(100))],
-                false,
-            ),
-            attrs(
-                NUMERIC,
-                r#"{"price_usd": [100]}"#,
-                &[("price_usd", n(100))],
-                true,
-            ),
-            body(
-                NUMERIC,
-                r#"{"price_usd": [210.75]}"#,
-                r#"{"price_usd": 210.75}"#,
-                true,
-            ),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html
-    fn string_cases() -> Vec<Case> {
-        const EXACT: &str = r#"{"customer_interests": ["rugby", "tennis"]}"#;
-        const NOT: &str = r#"{"customer_interests": [{"anything-but": ["rugby", "tennis"]}]}"#;
-        const NOT_OR_ABSENT: &str = r#"{"customer_interests":
-            [{"anything-but": ["rugby", "tennis"]}, {"exists": false}]}"#;
-        const NOT_PREFIX: &str = r#"{"event": [{"anything-but": {"prefix": "order-"}}]}"#;
-        const NOT_WILDCARD: &str =
-            r#"{"customer_interests": [{"anything-but": {"wildcard": "*ball"}}]}"#;
-        const NOT_SUFFIX: &str =
-            r#"{"customer_interests": [{"anything-but": {"suffix": "ball"}}]}"#;
-        const IGNORE_CASE: &str = r#"{"customer_interests": [{"equals-ignore-case": "tennis"}]}"#;
-        const CIDR: &str = r#"{"source_ip": [{"cidr": "10.0.0.0/24"}]}"#;
-        const PREFIX: &str = r#"{"customer_interests": [{"prefix": "bas"}]}"#;
-        const SUFFIX: &str = r#"{"customer_interests": [{"suffix": "ball"}]}"#;
-        const WILDCARD: &str = r#"{"customer_interests": [{"wildcard": "*ball"}]}"#;
-        let ci = "customer_interests";
-        vec![
-            // Exact matching.
-            attrs(STRING, EXACT, &[(ci, s("rugby"))], true),
-            attrs(STRING, EXACT, &[(ci, s("tennis"))], true),
-            attrs(STRING, EXACT, &[(ci, sa(&["rugby", "tennis"]))], true),
-            body(STRING, EXACT, r#"{"customer_interests": "rugby"}"#, true),
-            body(STRING, EXACT, r#"{"customer_interests": "tennis"}"#, true),
-            attrs(STRING, EXACT, &[(ci, s("baseball"))], false),
-            attrs(STRING, EXACT, &[(ci, sa(&["baseball"]))], false),
-            body(
-                STRING,
-                EXACT,
-                r#"{"customer_interests": "baseball"}"#,
-                false,
-            ),
-            // Anything-but matching. The page both says a String.Array matches "if none of the
-            // array elements are listed" and lists ["rugby", "baseball"] as matching; the
-            // examples are followed (see `Condition::matches`).
-            attrs(STRING, NOT, &[(ci, s("baseball"))], true),
-            attrs(STRING, NOT, &[(ci, s("football"))], true),
-            attrs(STRING, NOT, &[(ci, sa(&["rugby", "baseball"]))], true),
-            body(STRING, NOT, r#"{"customer_interests": "baseball"}"#, true),
-            body(STRING, NOT, r#"{"customer_interests": "football"}"#, true),
-            body(
-                STRING,
-                NOT,
-                r#"{"customer_interests": ["rugby", "baseball"]}"#,
-                true,
-            ),
-            attrs(STRING, NOT, &[(ci, s("rugby"))], false),
-            attrs(STRING, NOT, &[(ci, sa(&["rugby"]))], false),
-            body(STRING, NOT, r#"{"customer_interests": ["rugby"]}"#, false),
-            // "anything-but can be combined with "exists": false" (derived).
-            attrs(STRING, NOT, &[("store", s("fans"))], false),
-            attrs(STRING, NOT_OR_ABSENT, &[("store", s("fans"))], true),
-            attrs(STRING, NOT_OR_ABSENT, &[(ci, s("rugby"))], false),
-            // Anything-but with a prefix.
-            attrs(STRING, NOT_PREFIX, &[("event", s("data-entry"))], true),
-            attrs(STRING, NOT_PREFIX, &[("event", s("order_number"))], true),
-            body(STRING, NOT_PREFIX, r#"{"event": "data-entry"}"#, true),
-            body(STRING, NOT_PREFIX, r#"{"event": "order_number"}"#, true),
-            attrs(
-                STRING,
-                NOT_PREFIX,
-                &[("event", s("order-cancelled"))],
-                false,
-            ),
-            body(STRING, NOT_PREFIX, r#"{"event": "order-cancelled"}"#, false),
-            // Derived: as for the list form, one element outside the prefix is enough.
-            body(
-                STRING,
-                NOT_PREFIX,
-                r#"{"event": ["order-cancelled", "data-entry"]}"#,
-                true,
-            ),
-            // Anything-but wildcard and suffix (the page's arrays lack a closing quote; fixed).
-            body(
-                STRING,
-                NOT_WILDCARD,
-                r#"{"customer_interests": ["hockey", "rugby", "soccer"]}"#,
-                true,
-            ),
-            body(
-                STRING,
-                NOT_WILDCARD,
-                r#"{"customer_interests": ["baseball", "basketball"]}"#,
-                false,
-            ),
-            attrs(
-                STRING,
-                NOT_WILDCARD,
-                &[(ci, sa(&["hockey", "rugby", "soccer"]))],
-                true,
-            ),
-            body(
-                STRING,
-                NOT_SUFFIX,
-                r#"{"customer_interests": ["hockey", "rugby", "soccer"]}"#,
-                true,
-            ),
-            body(
-                STRING,
-                NOT_SUFFIX,
-                r#"{"customer_interests": ["baseball", "basketball"]}"#,
-                false,
-            ),
-            attrs(
-                STRING,
-                NOT_SUFFIX,
-                &[(ci, sa(&["baseball", "basketball"]))],
-                false,
-            ),
-            // Equals-ignore-case.
-            attrs(STRING, IGNORE_CASE, &[(ci, s("TENNIS"))], true),
-            attrs(STRING, IGNORE_CASE, &[(ci, s("Tennis"))], true),
-            body(
-                STRING,
-                IGNORE_CASE,
-                r#"{"customer_interests": "TENNIS"}"#,
-                true,
-            ),
-            body(
-                STRING,
-                IGNORE_CASE,
-                r#"{"customer_interests": "teNnis"}"#,
-                true,
-            ),
-            attrs(STRING, IGNORE_CASE, &[(ci, s("tenis"))], false),
-            // IP address matching.
-            attrs(STRING, CIDR, &[("source_ip", s("10.0.0.0"))], true),
-            attrs(STRING, CIDR, &[("source_ip", s("10.0.0.255"))], true),
-            body(STRING, CIDR, r#"{"source_ip": "10.0.0.0"}"#, true),
-            body(STRING, CIDR, r#"{"source_ip": "10.0.0.255"}"#, true),
-            attrs(STRING, CIDR, &[("source_ip", s("10.1.1.0"))], false),
-            body(STRING, CIDR, r#"{"source_ip": "10.1.1.0"}"#, false),
-            // Prefix matching.
-            attrs(STRING, PREFIX, &[(ci, s("baseball"))], true),
-            attrs(STRING, PREFIX, &[(ci, s("basketball"))], true),
-            body(
-                STRING,
-                PREFIX,
-                r#"{"customer_interests": "baseball"}"#,
-                true,
-            ),
-            body(
-                STRING,
-                PREFIX,
-                r#"{"customer_interests": "basketball"}"#,
-                true,
-            ),
-            attrs(STRING, PREFIX, &[(ci, s("rugby"))], false),
-            body(STRING, PREFIX, r#"{"customer_interests": "rugby"}"#, false),
-            // Derived: a String.Array element is matched on its own.
-            attrs(STRING, PREFIX, &[(ci, sa(&["rugby", "basketball"]))], true),
-            // Suffix matching.
-            attrs(STRING, SUFFIX, &[(ci, s("baseball"))], true),
-            attrs(STRING, SUFFIX, &[(ci, s("basketball"))], true),
-            body(
-                STRING,
-                SUFFIX,
-                r#"{"customer_interests": "baseball"}"#,
-                true,
-            ),
-            body(
-                STRING,
-                SUFFIX,
-                r#"{"customer_interests": "basketball"}"#,
-                true,
-            ),
-            attrs(STRING, SUFFIX, &[(ci, s("rugby"))], false),
-            body(STRING, SUFFIX, r#"{"customer_interests": "rugby"}"#, false),
-            // Wildcard.
-            body(
-                STRING,
-                WILDCARD,
-                r#"{"customer_interests": ["baseball", "basketball"]}"#,
-                true,
-            ),
-            body(
-                STRING,
-                WILDCARD,
-                r#"{"customer_interests": ["rugby"]}"#,
-                false,
-            ),
-            attrs(
-                STRING,
-                r#"{"k": [{"wildcard": "a*b*c"}]}"#,
-                &[("k", s("a-b-c"))],
-                true,
-            ),
-            attrs(
-                STRING,
-                r#"{"k": [{"wildcard": "a*b*c"}]}"#,
-                &[("k", s("a-c-b"))],
-                false,
-            ),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
-    fn constraint_cases() -> Vec<Case> {
-        const COMPLEXITY: &str = r#"{
-            "key_a": ["value_one", "value_two", "value_three"],
-            "key_b": ["value_one"],
-            "key_c": ["value_one", "value_two"]
-        }"#;
-        const NESTED: &str = r#"{
-            "key_a": {"key_b": {"key_c": ["value_one", "value_two", "value_three", "value_four"]}},
-            "key_d": {"key_e": ["value_one", "value_two", "value_three"]}
-        }"#;
-        const EQUALS_100: &str = r#"{"price_usd": [{"numeric": ["=", 100]}]}"#;
-        const POSITIVE: &str = r#"{"price_usd": [{"numeric": [">", 0]}]}"#;
-        vec![
-            // "For string matching in the filter policy, the comparison is case-sensitive."
-            attrs(
-                CONSTRAINTS,
-                r#"{"customer_interests": ["rugby"]}"#,
-                &[("customer_interests", s("Rugby"))],
-                false,
-            ),
-            // "five digits of accuracy after the decimal point"
-            body(
-                CONSTRAINTS,
-                EQUALS_100,
-                r#"{"price_usd": 100.000001}"#,
-                true,
-            ),
-            body(
-                CONSTRAINTS,
-                EQUALS_100,
-                r#"{"price_usd": 100.00001}"#,
-                false,
-            ),
-            // "the value can range from -10^9 to 10^9"
-            body(CONSTRAINTS, POSITIVE, r#"{"price_usd": 1000000000}"#, true),
-            body(CONSTRAINTS, POSITIVE, r#"{"price_usd": 1000000001}"#, false),
-            attrs(
-                CONSTRAINTS,
-                POSITIVE,
-                &[("price_usd", n(2_000_000_000))],
-                false,
-            ),
-            // The page's example policies are valid and behave as written.
-            attrs(
-                CONSTRAINTS,
-                COMPLEXITY,
-                &[
-                    ("key_a", s("value_two")),
-                    ("key_b", s("value_one")),
-                    ("key_c", s("value_one")),
-                ],
-                true,
-            ),
-            attrs(
-                CONSTRAINTS,
-                COMPLEXITY,
-                &[("key_a", s("value_two")), ("key_b", s("value_one"))],
-                false,
-            ),
-            body(
-                CONSTRAINTS,
-                NESTED,
-                r#"{"key_a": {"key_b": {"key_c": "value_four"}}, "key_d": {"key_e": "value_one"}}"#,
-                true,
-            ),
-            body(
-                CONSTRAINTS,
-                NESTED,
-                r#"{"key_a": {"key_b": {"key_c": "value_four"}}}"#,
-                false,
-            ),
-        ]
-    }
-
-    /// https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering-scope.html — the body
-    /// scope filters on the JSON body, with nested policies following its nesting.
-    fn scope_cases() -> Vec<Case> {
-        const NESTED: &str = r#"{"detail": {"state": ["ALARM"]}}"#;
-        const SIBLINGS: &str = r#"{"items": {"sku": ["A"], "qty": [{"numeric": [">", 1]}]}}"#;
-        vec![
-            body(SCOPE, NESTED, r#"{"detail": {"state": "ALARM"}}"#, true),
-            body(SCOPE, NESTED, r#"{"detail": {"state": "OK"}}"#, false),
-            body(SCOPE, NESTED, r#"{"state": "ALARM"}"#, false),
-            // A nested key path through an array matches if any element matches.
-            body(
-                SCOPE,
-                NESTED,
-                r#"{"detail": [{"state": "OK"}, {"state": "ALARM"}]}"#,
-                true,
-            ),
-            // …but one element must satisfy the whole nested object.
-            body(
-                SCOPE,
-                SIBLINGS,
-                r#"{"items": [{"sku": "A", "qty": 2}]}"#,
-                true,
-            ),
-            body(
-                SCOPE,
-                SIBLINGS,
-                r#"{"items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}"#,
-                false,
-            ),
-            // A body that is not a JSON object matches nothing.
-            body(
-                SCOPE,
-                r#"{"store": [{"exists": false}]}"#,
-                r#"["store"]"#,
-                false,
-            ),
-            // Nested policies do not apply to attributes, which are flat.
-            attrs(
-                SCOPE,
-                NESTED,
-                &[("detail", s("ALARM")), ("state", s("ALARM"))],
-                false,
-            ),
-        ]
-    }
-
-    fn all_cases() -> Vec<Case> {
-        [
-            example_policy_cases(),
-            overview_cases(),
-            and_or_cases(),
-            key_matching_cases(),
-            numeric_cases(),
-            string_cases(),
-            constraint_cases(),
-            scope_cases(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    fn documented_cases() -> Vec<Case> {
+        let file: CaseFile = serde_json::from_str(CASES)
+            .unwrap_or_else(|e| panic!("tests/data/filter_policy_cases.json: {e}"));
+        file.cases
     }
 
     #[test]
     fn the_documented_examples_match_as_the_sns_developer_guide_says() {
-        let cases = all_cases();
+        let cases = documented_cases();
         assert!(cases.len() >= 50, "only {} cases", cases.len());
+        let mut ids = BTreeSet::new();
         let mut failures = Vec::new();
-        for (index, case) in cases.iter().enumerate() {
-            let policy = match FilterPolicy::parse(&json(case.policy)) {
+        for case in &cases {
+            let at = format!("{} ({})", case.id, case.page);
+            assert!(ids.insert(case.id.as_str()), "{at}: the id is used twice");
+            assert!(
+                case.page
+                    .starts_with("https://docs.aws.amazon.com/sns/latest/dg/"),
+                "{at}: cite a page of the Amazon SNS Developer Guide"
+            );
+            let (attributes, body, shown) = match (case.scope, &case.attributes, &case.body) {
+                (FilterScope::MessageAttributes, Some(attributes), None) => {
+                    (attributes.clone(), Value::Null, format!("{attributes:?}"))
+                }
+                (FilterScope::MessageBody, None, Some(text)) => {
+                    (BTreeMap::new(), json(text), text.clone())
+                }
+                _ => panic!("{at}: give attributes for MessageAttributes, a body for MessageBody"),
+            };
+            let policy = match FilterPolicy::parse(&case.policy) {
                 Ok(policy) => policy,
                 Err(error) => {
-                    failures.push(format!("#{index} ({}): policy refused: {error}", case.page));
+                    failures.push(format!("{at}: policy refused: {error}"));
                     continue;
                 }
             };
-            let (actual, shown) = match &case.message {
-                Message::Attributes(attributes) => (
-                    policy.matches_attributes(attributes),
-                    format!("{attributes:?}"),
-                ),
-                Message::Body(text) => (policy.matches_body(&json(text)), (*text).to_owned()),
-            };
+            let actual = policy.matches(case.scope, &attributes, &body);
             if actual != case.expected {
+                let note = case.note.as_deref().unwrap_or("no note");
                 failures.push(format!(
-                    "#{index} ({}): policy {} on {shown}: expected {}, got {actual}",
-                    case.page, case.policy, case.expected
+                    "{at}: policy {} on {shown}: expected {}, got {actual} ({note})",
+                    case.policy, case.expected
                 ));
             }
         }
