@@ -7,10 +7,13 @@
 //!   the router is built from ([`route_table`]), so it lists exactly the routes the router
 //!   serves. It is built on its first request, not at start-up.
 //! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
+//! - The one route outside the document is the WebSocket `/api/v1/ws` ([`realtime`]), which
+//!   OpenAPI cannot describe; `docs/api.md` documents it.
 
 pub mod dto;
 pub mod extract;
 pub mod problem;
+pub mod realtime;
 pub mod route_table;
 pub mod routes;
 pub mod state;
@@ -99,6 +102,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public.router())
         .merge(admin.router().route_layer(admin_guard))
+        // Not in a route table: OpenAPI cannot describe a WebSocket (docs/api.md, "Realtime").
+        .route("/api/v1/ws", get(realtime::connect))
         .route(
             "/api/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),

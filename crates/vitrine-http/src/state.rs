@@ -1,5 +1,6 @@
-//! The router's shared state: the application, the keys tokens are checked with, and the small
-//! response cache in front of catalog listings.
+//! The router's shared state: the application, the keys tokens are checked with, the realtime
+//! hub (the WebSocket connections of this process), and the small response cache in front of
+//! catalog listings.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use vitrine_app::auth::{Jwks, Principal, TokenVerifier};
 use vitrine_app::keys::{Keys, KeysError};
 
 use crate::problem::Problem;
+use crate::realtime::Hub;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +21,8 @@ pub struct AppState {
     /// Served at `/.well-known/jwks.json` when the built-in identity provider is in use.
     pub jwks: Option<Arc<Jwks>>,
     pub(crate) listing_cache: Arc<ListingCache>,
+    /// The connected WebSocket clients; the realtime pusher pushes order events through it.
+    realtime: Arc<Hub>,
 }
 
 impl AppState {
@@ -34,7 +38,20 @@ impl AppState {
             keys,
             jwks: jwks.map(Arc::new),
             listing_cache: Arc::default(),
+            realtime: Arc::new(Hub::default()),
         }
+    }
+
+    /// The same state with another realtime hub (e.g. one with shorter heartbeats in tests).
+    pub fn with_hub(mut self, hub: Arc<Hub>) -> Self {
+        self.realtime = hub;
+        self
+    }
+
+    /// The hub of this state's WebSocket connections: hand it to the realtime pusher
+    /// (`vitrine_app::notify::RealtimePusher`) as its Push port.
+    pub fn realtime(&self) -> &Arc<Hub> {
+        &self.realtime
     }
 
     /// Verify an access token now.

@@ -22,18 +22,27 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
-    // The in-process event dispatcher (local backend; on AWS the stream handler does this).
+    let state = AppState::with_keys(store.app, store.keys, store.jwks);
+    let hub = Arc::clone(state.realtime());
+    // The in-process event dispatcher (local backend; on AWS the stream handler does this). The
+    // realtime pusher pushes through this server's WebSocket hub.
     let dispatcher = store.dispatch_events.then(|| {
-        let dispatcher = Arc::new(Dispatcher::new(app.clone(), notify::consumers(&app)));
+        let mut consumers = notify::consumers(&app);
+        consumers.push(Arc::new(notify::RealtimePusher::new(hub.clone())));
+        let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
         tokio::spawn(dispatcher.run(std::future::pending()))
     });
-    let state = AppState::with_keys(store.app, store.keys, store.jwks);
     let router = vitrine_http::router(state);
     let result = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // WebSocket connections are upgraded out of the HTTP server's hands: close them (1001,
+        // "going away") so their clients reconnect, with `after`, to a running server.
+        hub.close_all();
+    })
     .await;
     sweeper.abort();
     // Safe at any point: a delivery cut short is delivered again on the next start.

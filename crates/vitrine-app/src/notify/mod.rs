@@ -23,6 +23,7 @@
 
 mod alerts;
 mod email;
+mod realtime;
 mod sms;
 mod templates;
 
@@ -44,6 +45,7 @@ use crate::ports::{Email, MailError, SmsError};
 
 pub use alerts::AdminAlerts;
 pub use email::{AccountEmail, EmailNotifier, account_email};
+pub use realtime::{RealtimePusher, push_message};
 pub use sms::SmsNotifier;
 pub use templates::Shop;
 

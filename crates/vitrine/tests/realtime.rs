@@ -1,0 +1,518 @@
+//! Realtime order events over WebSocket, against the real server on 127.0.0.1: who receives
+//! what, the resume after a reconnect, refused tokens, garbage from clients, heartbeats and
+//! token expiry.
+//!
+//! Waits are bounded (10 s) only so that a broken push fails the test instead of hanging it;
+//! no assertion is about timing. The push latency is printed, not asserted.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use common::{TestApp, buy_now, test_config};
+use futures::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vitrine_app::auth::{Claims, TokenSigner, TokenUse, TokenVerifier};
+use vitrine_app::events::dispatch::{Dispatcher, Pass};
+use vitrine_app::events::{ConsumeError, Consumer, Delivery};
+use vitrine_app::notify::RealtimePusher;
+use vitrine_http::AppState;
+use vitrine_http::realtime::{
+    CLOSE_BAD_FRAME, CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, Hub, HubSettings,
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A guard against a push that never comes, not a timing expectation.
+const GUARD: Duration = Duration::from_secs(10);
+
+fn ws_url(base: &str, token: &str, after: Option<&str>) -> String {
+    let mut url = format!(
+        "{}/api/v1/ws?access_token={token}",
+        base.replacen("http://", "ws://", 1)
+    );
+    if let Some(after) = after {
+        url.push_str(&format!("&after={after}"));
+    }
+    url
+}
+
+/// Connect and read the `ready` frame (the socket is registered from then on).
+async fn connect(base: &str, token: &str, after: Option<&str>) -> (Ws, Vec<Value>, Value) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(base, token, after))
+        .await
+        .expect("WebSocket handshake");
+    let mut replayed = Vec::new();
+    loop {
+        let frame = next_json(&mut ws).await;
+        if frame["type"] == "ready" {
+            return (ws, replayed, frame);
+        }
+        replayed.push(frame);
+    }
+}
+
+/// The next JSON text frame (pings and pongs are skipped; the client answers pings itself).
+async fn next_json(ws: &mut Ws) -> Value {
+    let deadline = tokio::time::Instant::now() + GUARD;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no frame within the guard time")
+            .expect("the socket ended")
+            .expect("a WebSocket error");
+        match frame {
+            Message::Text(text) => return serde_json::from_str(&text).expect("a JSON frame"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame: {other:?}"),
+        }
+    }
+}
+
+/// The next order event frame.
+async fn next_event(ws: &mut Ws) -> Value {
+    let frame = next_json(ws).await;
+    assert_eq!(frame["type"], "event", "{frame}");
+    frame
+}
+
+/// Read until the server closes; returns the close code.
+async fn close_code(ws: &mut Ws) -> u16 {
+    let deadline = tokio::time::Instant::now() + GUARD;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("not closed within the guard time")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("socket error before the close frame: {e}"),
+        }
+    }
+}
+
+async fn place(t: &TestApp, token: &str) -> String {
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(token))
+        .header("Idempotency-Key", format!("rt-{}", ulid::Ulid::new()))
+        .json(&buy_now("CAM-BAS-M", 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn mark_paid(t: &TestApp, admin: &str, id: &str) {
+    let res = t
+        .post(
+            &format!("/api/v1/admin/orders/{id}/mark-paid"),
+            Some(admin),
+            json!({ "reference": "pix-realtime-1" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+fn assert_event(frame: &Value, event_type: &str, order_id: &str, status: &str) {
+    assert_eq!(frame["event_type"], event_type, "{frame}");
+    assert_eq!(frame["order_id"], order_id, "{frame}");
+    assert_eq!(frame["status"], status, "{frame}");
+    assert_eq!(frame["data"]["order_id"], order_id, "{frame}");
+    assert!(
+        frame["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{frame}"
+    );
+}
+
+#[tokio::test]
+async fn order_events_reach_their_owner_and_the_admins_and_no_other_customer() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-a@example.com").await;
+    let b = t.customer("rt-b@example.com").await;
+    let admin = t.admin("rt-admin@example.com").await;
+    let (mut ws_a, _, _) = connect(&t.base, &a, None).await;
+    let (mut ws_b, _, _) = connect(&t.base, &b, None).await;
+    let (mut ws_admin, _, _) = connect(&t.base, &admin, None).await;
+
+    let order = place(&t, &a).await;
+    let placed = next_event(&mut ws_a).await;
+    assert_event(&placed, "order.placed", &order, "pending_payment");
+    assert_eq!(next_event(&mut ws_admin).await, placed);
+
+    mark_paid(&t, &admin, &order).await;
+    let answered = Instant::now();
+    let paid = next_event(&mut ws_a).await;
+    let latency = answered.elapsed();
+    assert_event(&paid, "order.paid", &order, "paid");
+    assert_ne!(paid["id"], placed["id"]);
+    assert_eq!(next_event(&mut ws_admin).await, paid);
+    eprintln!(
+        "realtime: order.paid reached its owner {:.1} ms after the mark-paid response",
+        latency.as_secs_f64() * 1000.0
+    );
+
+    // B saw none of A's events: the first event B receives is its own order's.
+    let own = place(&t, &b).await;
+    let first = next_event(&mut ws_b).await;
+    assert_event(&first, "order.placed", &own, "pending_payment");
+    assert_eq!(next_event(&mut ws_admin).await["order_id"], own);
+
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_or_refused_token_is_a_401_before_the_upgrade() {
+    let t = TestApp::spawn().await;
+    for url in [
+        ws_url(&t.base, "not-a-token", None),
+        ws_url(&t.base, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", None),
+        format!("{}/api/v1/ws", t.base.replacen("http://", "ws://", 1)),
+    ] {
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status(), 401);
+                assert_eq!(res.headers()["content-type"], "application/problem+json");
+            }
+            other => panic!("expected a 401, got {:?}", other.map(|(_, r)| r.status())),
+        }
+    }
+    // The same refusal for a plain GET, with the problem body.
+    let res = t.get("/api/v1/ws?access_token=nope", None).await;
+    common::problem(res, 401).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_may_come_in_the_subprotocol_list() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-proto@example.com").await;
+    let mut request = format!("{}/api/v1/ws", t.base.replacen("http://", "ws://", 1))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(&format!("bearer, {a}")).unwrap(),
+    );
+    let (mut ws, res) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
+    assert_eq!(res.headers()["sec-websocket-protocol"], "bearer");
+    assert_eq!(next_json(&mut ws).await["type"], "ready");
+
+    let order = place(&t, &a).await;
+    assert_event(
+        &next_event(&mut ws).await,
+        "order.placed",
+        &order,
+        "pending_payment",
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_with_after_gets_what_it_missed_once() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-resume@example.com").await;
+    let admin = t.admin("rt-resume-admin@example.com").await;
+    let (mut ws_admin, _, _) = connect(&t.base, &admin, None).await;
+    let (mut ws_a, _, _) = connect(&t.base, &a, None).await;
+
+    let order = place(&t, &a).await;
+    let placed = next_event(&mut ws_a).await;
+    assert_event(&placed, "order.placed", &order, "pending_payment");
+    ws_a.close(None).await.unwrap();
+    drop(ws_a);
+
+    // Paid while A is away; the admin's socket shows the event has been pushed.
+    assert_eq!(
+        next_event(&mut ws_admin).await["event_type"],
+        "order.placed"
+    );
+    mark_paid(&t, &admin, &order).await;
+    let paid = next_event(&mut ws_admin).await;
+    assert_eq!(paid["event_type"], "order.paid");
+
+    let after = placed["id"].as_str().unwrap();
+    let (mut ws_a, replayed, ready) = connect(&t.base, &a, Some(after)).await;
+    assert_eq!(replayed, [paid], "only what came after order.placed");
+    assert_eq!(ready["replayed"], 1);
+    assert_eq!(ready["truncated"], false);
+
+    // Live from here, with no repeat of the replayed event: the next is a new order's.
+    let second = place(&t, &a).await;
+    assert_event(
+        &next_event(&mut ws_a).await,
+        "order.placed",
+        &second,
+        "pending_payment",
+    );
+
+    // A malformed `after` is refused before the upgrade.
+    let res = t
+        .get(&format!("/api/v1/ws?access_token={a}&after=x'y"), None)
+        .await;
+    common::problem(res, 422).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_from_a_client_does_not_end_its_connection() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-garbage@example.com").await;
+    let (mut ws, _, _) = connect(&t.base, &a, None).await;
+
+    ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+    ws.send(Message::binary(vec![0u8, 159, 146, 150]))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+    ws.send(Message::text(r#"{"type":"subscribe","order_id":"x"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "error");
+    ws.send(Message::Ping(vec![1, 2, 3].into())).await.unwrap();
+
+    let order = place(&t, &a).await;
+    assert_event(
+        &next_event(&mut ws).await,
+        "order.placed",
+        &order,
+        "pending_payment",
+    );
+
+    // A frame over the 4 KiB limit ends that connection (1008), and only that one.
+    ws.send(Message::text("x".repeat(8 * 1024))).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, CLOSE_BAD_FRAME);
+    let (mut again, _, _) = connect(&t.base, &a, None).await;
+    let order = place(&t, &a).await;
+    assert_eq!(next_event(&mut again).await["order_id"], order);
+    t.stop().await;
+}
+
+/// Serve the router on `state` on a random port; returns its base URL.
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            vitrine_http::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    base
+}
+
+/// The realtime consumer, held at a gate: it tells when a delivery reached it, and pushes only
+/// once let through.
+struct Gated {
+    inner: RealtimePusher,
+    reached: Notify,
+    gate: Semaphore,
+}
+
+#[async_trait]
+impl Consumer for Gated {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        self.reached.notify_one();
+        self.gate.acquire().await.unwrap().forget();
+        self.inner.handle(delivery).await
+    }
+}
+
+/// Start a dispatch pass and wait until its event reaches the gate; let it through unless `hold`.
+/// Returns the pass, to be awaited.
+async fn start_pass(
+    dispatcher: &Arc<Dispatcher>,
+    gated: &Gated,
+    hold: bool,
+) -> tokio::task::JoinHandle<vitrine_app::AppResult<Pass>> {
+    let pass = tokio::spawn(Arc::clone(dispatcher).pass());
+    gated.reached.notified().await;
+    if !hold {
+        gated.gate.add_permits(1);
+    }
+    pass
+}
+
+/// The seam between the replay and live events, made to happen: an event whose delivery is
+/// recorded (so the replay reads it) but not yet pushed when the client connects is pushed
+/// live after the replay, and the client gets it once.
+#[tokio::test]
+async fn an_event_both_replayed_and_pushed_live_reaches_the_client_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path().join("data"));
+    let store = vitrine::compose::build_default(&config).expect("build store");
+    vitrine::seed::seed(&store.app).await.expect("seed");
+    let app = store.app.clone();
+    let hub = Arc::new(Hub::default());
+    let state = AppState::with_keys(store.app, store.keys, store.jwks).with_hub(hub.clone());
+    let base = serve(state).await;
+    let gated = Arc::new(Gated {
+        inner: RealtimePusher::new(hub.clone()),
+        reached: Notify::new(),
+        gate: Semaphore::new(0),
+    });
+    let dispatcher = Arc::new(Dispatcher::new(app.clone(), vec![gated.clone()]));
+    app.create_user(
+        "rt-seam@example.com",
+        "senha-forte-123",
+        "Cliente Teste",
+        false,
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/auth/sign-in"))
+        .json(&json!({ "email": "rt-seam@example.com", "password": "senha-forte-123" }))
+        .send()
+        .await
+        .unwrap();
+    let token = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let place = || async {
+        let res = client
+            .post(format!("{base}/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", ulid::Ulid::new().to_string())
+            .json(&buy_now("CAM-BAS-M", 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (mut ws, _, _) = connect(&base, &token, None).await;
+    let first = place().await;
+    start_pass(&dispatcher, &gated, false)
+        .await
+        .await
+        .unwrap()
+        .unwrap();
+    let placed = next_event(&mut ws).await;
+    assert_eq!(placed["order_id"], first);
+    drop(ws);
+
+    // The second order's event is recorded for the realtime subscriber, and held at the gate.
+    let second = place().await;
+    let held = start_pass(&dispatcher, &gated, true).await;
+    let (mut ws, replayed, ready) = connect(&base, &token, placed["id"].as_str()).await;
+    assert_eq!(ready["replayed"], 1);
+    assert_eq!(replayed[0]["order_id"], second);
+
+    // Now it is pushed live as well; the socket skips it. The next frame is the third order's.
+    gated.gate.add_permits(1);
+    held.await.unwrap().unwrap();
+    let third = place().await;
+    start_pass(&dispatcher, &gated, false)
+        .await
+        .await
+        .unwrap()
+        .unwrap();
+    let next = next_event(&mut ws).await;
+    assert_eq!(
+        next["order_id"], third,
+        "the replayed event came again: {next}"
+    );
+}
+
+/// The router on its own server with a hub of short heartbeats, and a signer whose tokens it
+/// takes (so that a test can hold a token that expires in a second or two).
+async fn short_heartbeat_server() -> (String, TokenSigner, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path().join("data"));
+    let store = vitrine::compose::build_default(&config).expect("build store");
+    let signer = TokenSigner::generate().unwrap();
+    let verifier =
+        TokenVerifier::new("test-issuer".into(), "test-client".into(), &signer.jwks()).unwrap();
+    let hub = Arc::new(Hub::new(HubSettings {
+        ping_every: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(1_000),
+        ..HubSettings::default()
+    }));
+    let state = AppState::new(store.app, verifier, None).with_hub(hub);
+    (serve(state).await, signer, dir)
+}
+
+fn token(signer: &TokenSigner, lives_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    signer.sign(&Claims {
+        sub: "c0ffee00-0000-4000-8000-00000000beef".into(),
+        iss: "test-issuer".into(),
+        token_use: TokenUse::Access,
+        groups: vec!["customer".into()],
+        client_id: Some("test-client".into()),
+        aud: None,
+        exp: now + lives_secs,
+        iat: now,
+        auth_time: now,
+        jti: ulid::Ulid::new().to_string(),
+        username: Some("c0ffee00-0000-4000-8000-00000000beef".into()),
+        email: None,
+        name: None,
+        origin_jti: None,
+        nbf: None,
+    })
+}
+
+#[tokio::test]
+async fn a_connection_closes_with_4001_when_its_token_expires() {
+    let (base, signer, _dir) = short_heartbeat_server().await;
+    let (mut ws, _, _) = connect(&base, &token(&signer, 2), None).await;
+    // Reading answers the pings, so only the expiry can close it.
+    assert_eq!(close_code(&mut ws).await, CLOSE_TOKEN_EXPIRED);
+}
+
+#[tokio::test]
+async fn a_connection_that_stops_answering_pings_is_closed() {
+    let (base, signer, _dir) = short_heartbeat_server().await;
+    let (mut ws, _, _) = connect(&base, &token(&signer, 3600), None).await;
+    // Not reading: the client library answers pings only while it reads.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(close_code(&mut ws).await, CLOSE_NO_PONG);
+}
+
+#[tokio::test]
+async fn a_connection_that_answers_pings_stays_open() {
+    let (base, signer, _dir) = short_heartbeat_server().await;
+    let (mut ws, _, _) = connect(&base, &token(&signer, 3600), None).await;
+    let until = tokio::time::Instant::now() + Duration::from_millis(2_000);
+    let mut pings = 0;
+    while let Ok(frame) = tokio::time::timeout_at(until, ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(Message::Close(frame))) => panic!("closed while answering pings: {frame:?}"),
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "pinged {pings} times");
+}
