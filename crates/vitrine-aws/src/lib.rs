@@ -15,6 +15,7 @@ pub mod emulator;
 pub mod s3;
 pub mod ses;
 pub mod sns;
+pub mod sns_bus;
 
 use std::ops::Deref;
 use std::sync::{Arc, LazyLock};

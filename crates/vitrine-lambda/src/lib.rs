@@ -32,6 +32,8 @@
 //! once at cold start), and the one an HTTP API puts in `rawPath`. It works whether or not the
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
+pub mod events;
+
 use std::convert::Infallible;
 use std::time::Duration;
 

@@ -4,7 +4,10 @@
 //!   this crate's binaries, minus [`NOT_DEPLOYED`];
 //! - what cfn-lint does not check (it misses bad values of these enums): every function's
 //!   `Runtime` is `provided.al2023`, `Architectures` is arm64 or x86_64, stream event sources'
-//!   `StartingPosition` and API Gateway v2 `ProtocolType` are valid values.
+//!   `StartingPosition` and API Gateway v2 `ProtocolType` are valid values;
+//! - the event subscriptions: the template subscribes to `EventsTopic` exactly the subscribers
+//!   of `vitrine_app::events::subscriptions`, each with the code's filter policy and scope, into
+//!   its own queue with a dead-letter queue (see `subscription_errors`).
 //!
 //! `scripts/check-infra.sh` checks the same rules on the parsed YAML (and runs cfn-lint and the
 //! SAM transform); this test needs no Python and keeps the suite from passing with a binary the
@@ -13,6 +16,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use vitrine_app::Settings;
+use vitrine_app::events::subscriptions;
+use vitrine_domain::FilterScope;
 
 /// Binaries of this crate that are not Lambda functions (benchmark baselines, local tools), each
 /// with the reason. Keep in step with `NOT_DEPLOYED` in `scripts/check-infra.sh`. Empty today.
@@ -488,4 +495,429 @@ fn comments_and_quotes_are_read_as_yaml_reads_them() {
     let l = lines("x:\n  Auth: { Authorizer: A, StartingPosition: LATEST }\n");
     assert_eq!(values_of(&l, "StartingPosition"), vec!["LATEST"]);
     assert_eq!(values_of(&l, "Position"), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event subscriptions: the template against `vitrine_app::events::subscriptions`.
+//
+// For each subscriber `name` of the code (PascalCase `S`: `admin-alerts` → `AdminAlerts`), the
+// template must have `SSubscription` on `EventsTopic` (an AWS::SNS::Topic) delivering to
+// `SQueue` (protocol sqs, raw delivery off) with the code's scope and, once its `${Parameter}`s
+// are replaced by their values, the code's filter policy; `SQueue` must send what fails to
+// `SDeadLetterQueue`, and `SQueuePolicy` must let `EventsTopic` send to `SQueue`. No other
+// subscription may be made to `EventsTopic`. The filter policies are written as JSON text (a
+// folded block scalar, `!Sub` where a parameter goes in), which these line-based helpers read.
+
+/// The PascalCase form of a subscriber's name, the prefix of its resources' logical ids.
+fn logical_prefix(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect()
+}
+
+/// A property of a resource (a key directly under its `Properties:`): the text after `key:`
+/// and the lines under it.
+fn property<'a>(resource: &'a Block, key: &str) -> Option<(String, &'a [Line])> {
+    let base = resource.lines.first()?.indent;
+    let body = &resource.lines[1..];
+    let start = body
+        .iter()
+        .position(|l| l.indent == base + 2 && l.text == "Properties:")?;
+    let props: Vec<usize> = (start + 1..body.len())
+        .take_while(|&i| body[i].indent > base + 2)
+        .collect();
+    let prefix = format!("{key}:");
+    let at = props.into_iter().find(|&i| {
+        body[i].indent == base + 4
+            && body[i].text.starts_with(&prefix)
+            && body[i].text[prefix.len()..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+    })?;
+    let under = body[at + 1..]
+        .iter()
+        .take_while(|l| l.indent > body[at].indent)
+        .count();
+    Some((
+        body[at].text[prefix.len()..].trim().to_owned(),
+        &body[at + 1..at + 1 + under],
+    ))
+}
+
+/// A property's one-line value, unquoted.
+fn scalar(resource: &Block, key: &str) -> Option<String> {
+    property(resource, key).map(|(inline, _)| unquote(&inline).to_owned())
+}
+
+/// A text property: a block scalar (`>-`, `>`, `|`, `|-`) or a single-quoted line, with
+/// whether it is a `!Sub`.
+fn text_property(resource: &Block, key: &str) -> Result<(String, bool), String> {
+    let (inline, under) = property(resource, key).ok_or_else(|| format!("has no {key}"))?;
+    let (inline, sub) = match inline.strip_prefix("!Sub ") {
+        Some(rest) => (rest.trim().to_owned(), true),
+        None => (inline, false),
+    };
+    let text = match inline.as_str() {
+        ">" | ">-" => under
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        "|" | "|-" => under
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        quoted if quoted.len() >= 2 && quoted.starts_with('\'') && quoted.ends_with('\'') => {
+            quoted[1..quoted.len() - 1].replace("''", "'")
+        }
+        other => {
+            return Err(format!(
+                "{key} {other:?} is not JSON text (write it as a `>-` block scalar, with !Sub \
+                 where a parameter goes in)"
+            ));
+        }
+    };
+    Ok((text, sub))
+}
+
+/// `Fn::Sub` of `text` with these parameter values: `${Name}` is replaced, `${!Name}` becomes
+/// `${Name}`.
+fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let name = &after[..end];
+        match name.strip_prefix('!') {
+            Some(literal) => {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            }
+            None => out.push_str(
+                values
+                    .get(name)
+                    .ok_or_else(|| format!("${{{name}}} is not a parameter with a value"))?,
+            ),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn scope_name(scope: FilterScope) -> &'static str {
+    match scope {
+        FilterScope::MessageAttributes => "MessageAttributes",
+        FilterScope::MessageBody => "MessageBody",
+    }
+}
+
+/// The template's parameter defaults.
+fn parameter_defaults(template: &str) -> BTreeMap<String, String> {
+    let all = lines(template);
+    let top = blocks(&all, 0);
+    section(&top, "Parameters")
+        .map(|s| blocks(&s.lines[1..], 2))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let default = values_of(&p.lines[1..], "Default").into_iter().next()?;
+            Some((p.name, default))
+        })
+        .collect()
+}
+
+const EVENTS_TOPIC: &str = "EventsTopic";
+const LARGE_ORDER_PARAMETER: &str = "LargeOrderCentavos";
+
+/// Every way the template's event subscriptions differ from the code's, with the template's
+/// parameters at `values` and the code's settings at `settings`.
+fn subscription_errors(
+    template: &str,
+    values: &BTreeMap<String, String>,
+    settings: &Settings,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let all = lines(template);
+    let top = blocks(&all, 0);
+    let resources = section(&top, "Resources")
+        .map(|s| blocks(&s.lines[1..], 2))
+        .unwrap_or_default();
+    let find = |name: &str| resources.iter().find(|r| r.name == name);
+    let of_type = |name: &str, kind: &str| -> Result<&Block, String> {
+        match find(name) {
+            None => Err(format!("{name}: missing (a {kind})")),
+            Some(r) if resource_type(r).as_deref() == Some(kind) => Ok(r),
+            Some(r) => Err(format!("{name}: is a {:?}, not a {kind}", resource_type(r))),
+        }
+    };
+    if let Err(e) = of_type(EVENTS_TOPIC, "AWS::SNS::Topic") {
+        errors.push(e);
+    }
+    let topic_ref = format!("!Ref {EVENTS_TOPIC}");
+
+    let code = subscriptions(settings);
+    let mut expected_ids = BTreeSet::new();
+    for subscription in &code {
+        let prefix = logical_prefix(subscription.name);
+        let id = format!("{prefix}Subscription");
+        let queue = format!("{prefix}Queue");
+        let dead_letters = format!("{prefix}DeadLetterQueue");
+        let queue_policy = format!("{prefix}QueuePolicy");
+        expected_ids.insert(id.clone());
+        let at = |what: String| format!("{id} (the `{}` subscriber): {what}", subscription.name);
+
+        match of_type(&id, "AWS::SNS::Subscription") {
+            Err(e) => errors.push(at(e)),
+            Ok(resource) => {
+                let expect = |key: &str, wanted: &str, errors: &mut Vec<String>| {
+                    let found = scalar(resource, key);
+                    if found.as_deref() != Some(wanted) {
+                        errors.push(at(format!("{key} is {found:?}, wanted {wanted:?}")));
+                    }
+                };
+                expect("TopicArn", &topic_ref, &mut errors);
+                expect("Protocol", "sqs", &mut errors);
+                expect("Endpoint", &format!("!GetAtt {queue}.Arn"), &mut errors);
+                expect("RawMessageDelivery", "false", &mut errors);
+                expect(
+                    "FilterPolicyScope",
+                    scope_name(subscription.scope),
+                    &mut errors,
+                );
+                let policy = text_property(resource, "FilterPolicy").and_then(|(text, sub)| {
+                    let text = if sub {
+                        substitute(&text, values)?
+                    } else {
+                        text
+                    };
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| format!("FilterPolicy is not JSON ({e}): {text}"))
+                });
+                match policy {
+                    Err(e) => errors.push(at(e)),
+                    Ok(policy) if policy != subscription.policy => errors.push(at(format!(
+                        "FilterPolicy is {policy}, the code's is {}",
+                        subscription.policy
+                    ))),
+                    Ok(_) => {}
+                }
+            }
+        }
+        match of_type(&queue, "AWS::SQS::Queue") {
+            Err(e) => errors.push(at(e)),
+            Ok(resource) => {
+                let target = property(resource, "RedrivePolicy")
+                    .map(|(_, under)| values_of(under, "deadLetterTargetArn"))
+                    .unwrap_or_default();
+                if target != [format!("!GetAtt {dead_letters}.Arn")] {
+                    errors.push(at(format!(
+                        "{queue}'s RedrivePolicy sends to {target:?}, not !GetAtt {dead_letters}.Arn"
+                    )));
+                }
+            }
+        }
+        if let Err(e) = of_type(&dead_letters, "AWS::SQS::Queue") {
+            errors.push(at(e));
+        }
+        match of_type(&queue_policy, "AWS::SQS::QueuePolicy") {
+            Err(e) => errors.push(at(e)),
+            Ok(resource) => {
+                let queues = list_of(&resource.lines[1..], "Queues").unwrap_or_default();
+                if queues != [format!("!Ref {queue}")] {
+                    errors.push(at(format!(
+                        "{queue_policy} applies to {queues:?}, not [!Ref {queue}]"
+                    )));
+                }
+                let sources = values_of(&resource.lines[1..], "aws:SourceArn");
+                if sources != [topic_ref.clone()] {
+                    errors.push(at(format!(
+                        "{queue_policy} lets {sources:?} send, not only {topic_ref}"
+                    )));
+                }
+            }
+        }
+    }
+
+    // Nothing else subscribes to the topic.
+    for resource in &resources {
+        let body = &resource.lines[1..];
+        let on_topic = |key: &str| {
+            values_of(body, key)
+                .iter()
+                .any(|v| v.split([' ', '.', ',']).any(|w| w == EVENTS_TOPIC))
+        };
+        match resource_type(resource).as_deref() {
+            Some("AWS::SNS::Subscription")
+                if on_topic("TopicArn") && !expected_ids.contains(&resource.name) =>
+            {
+                errors.push(format!(
+                    "{}: subscribes to {EVENTS_TOPIC}, but vitrine_app::events::subscriptions has no \
+                     such subscriber (expected only {expected_ids:?})",
+                    resource.name
+                ));
+            }
+            Some("AWS::Serverless::Function") if on_topic("Topic") => errors.push(format!(
+                "{}: an SNS event on {EVENTS_TOPIC} is a subscription the code does not declare; \
+                 subscribe a queue instead",
+                resource.name
+            )),
+            _ => {}
+        }
+    }
+    errors
+}
+
+/// The parameter values to check the template with: the defaults, or the defaults with the
+/// large-order threshold set to `threshold`.
+fn values_with(template: &str, threshold: Option<i64>) -> BTreeMap<String, String> {
+    let mut values = parameter_defaults(template);
+    if let Some(threshold) = threshold {
+        values.insert(LARGE_ORDER_PARAMETER.to_owned(), threshold.to_string());
+    }
+    values
+}
+
+/// The subscription errors of `template` at its parameter defaults, and with another
+/// large-order threshold (which must reach the filter policy as that number: it comes from the
+/// parameter, not from a number written into the policy).
+fn all_subscription_errors(template: &str) -> Vec<String> {
+    let mut errors =
+        subscription_errors(template, &values_with(template, None), &Settings::default());
+    let other = 12_345;
+    let settings = Settings {
+        large_order_centavos: other,
+        ..Settings::default()
+    };
+    for e in subscription_errors(template, &values_with(template, Some(other)), &settings) {
+        errors.push(format!("with {LARGE_ORDER_PARAMETER}={other}: {e}"));
+    }
+    errors
+}
+
+#[test]
+fn the_template_subscribes_exactly_the_code_subscriptions_with_the_same_filter_policies() {
+    let template = template();
+    let defaults = parameter_defaults(&template);
+    let threshold = defaults
+        .get(LARGE_ORDER_PARAMETER)
+        .unwrap_or_else(|| panic!("infra/template.yaml has no parameter {LARGE_ORDER_PARAMETER}"));
+    assert_eq!(
+        threshold.parse::<i64>().ok(),
+        Some(Settings::default().large_order_centavos),
+        "{LARGE_ORDER_PARAMETER}'s default is the code's default large_order_centavos"
+    );
+    let errors = all_subscription_errors(&template);
+    assert!(
+        errors.is_empty(),
+        "infra/template.yaml against vitrine_app::events::subscriptions:\n  {}",
+        errors.join("\n  ")
+    );
+}
+
+/// The subscription checks catch what they are for: each broken copy of the template fails
+/// with its message.
+#[test]
+fn the_subscription_checks_catch_a_broken_template() {
+    let good = template();
+    let extra = "  StrayEventsSubscription:\n    Type: AWS::SNS::Subscription\n    Properties:\n      \
+                 TopicArn: !Ref EventsTopic\n      Protocol: sqs\n      Endpoint: !GetAtt EmailQueue.Arn\n";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "a value missing from a filter policy",
+            good.replacen("\"order.expired\"", "\"order.expire\"", 1),
+            "EmailSubscription (the `email` subscriber): FilterPolicy is",
+        ),
+        (
+            "the threshold written as a number instead of the parameter",
+            good.replacen("${LargeOrderCentavos}", "100000", 1),
+            "AdminAlertsSubscription (the `admin-alerts` subscriber): FilterPolicy is",
+        ),
+        (
+            "the threshold through !Ref (a string)",
+            good.replacen(
+                "[\">=\", ${LargeOrderCentavos}]",
+                "[\">=\", \"${LargeOrderCentavos}\"]",
+                1,
+            ),
+            "FilterPolicy is",
+        ),
+        (
+            "a subscription missing",
+            good.replacen(
+                "  RealtimeSubscription:\n",
+                "  RealtimeSubscriptionGone:\n",
+                1,
+            ),
+            "RealtimeSubscription: missing",
+        ),
+        (
+            "another subscription to the topic",
+            good.replacen("  EventsTopic:\n", &format!("{extra}  EventsTopic:\n"), 1),
+            "StrayEventsSubscription: subscribes to EventsTopic",
+        ),
+        (
+            "a subscription delivering to another queue",
+            good.replacen(
+                "      Endpoint: !GetAtt EmailQueue.Arn\n",
+                "      Endpoint: !GetAtt SmsQueue.Arn\n",
+                1,
+            ),
+            "Endpoint is Some(\"!GetAtt SmsQueue.Arn\")",
+        ),
+        (
+            "another scope",
+            good.replacen(
+                "FilterPolicyScope: MessageAttributes",
+                "FilterPolicyScope: MessageBody",
+                1,
+            ),
+            "FilterPolicyScope is Some(\"MessageBody\")",
+        ),
+        (
+            "raw delivery",
+            good.replacen("RawMessageDelivery: false", "RawMessageDelivery: true", 1),
+            "RawMessageDelivery",
+        ),
+        (
+            "a dead-letter queue of another subscriber",
+            good.replacen(
+                "deadLetterTargetArn: !GetAtt SmsDeadLetterQueue.Arn",
+                "deadLetterTargetArn: !GetAtt EmailDeadLetterQueue.Arn",
+                1,
+            ),
+            "SmsQueue's RedrivePolicy",
+        ),
+        (
+            "a queue policy for another topic",
+            good.replacen(
+                "ArnEquals: { aws:SourceArn: !Ref EventsTopic }",
+                "ArnEquals: { aws:SourceArn: !Ref AlarmTopic }",
+                1,
+            ),
+            "lets [\"!Ref AlarmTopic\"] send",
+        ),
+    ];
+    for (what, broken, expected) in cases {
+        assert_ne!(broken, good, "{what}: the mutation did not apply");
+        let errors = all_subscription_errors(&broken);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{what}: wanted an error with {expected:?}, got {errors:?}"
+        );
+    }
+    assert_eq!(logical_prefix("admin-alerts"), "AdminAlerts");
+    assert_eq!(logical_prefix("sms"), "Sms");
 }

@@ -1,0 +1,19 @@
+//! The `sms` subscriber's Lambda: SQS batches from its queue (SNS notifications of the events
+//! its subscription admits) handed to `vitrine_app::notify::SmsNotifier`, on the AWS adapters.
+//! Failed and rejected deliveries are reported back to SQS (see `vitrine_lambda::events`).
+
+use std::sync::Arc;
+
+use vitrine_app::App;
+use vitrine_app::events::Consumer;
+use vitrine_app::notify::SmsNotifier;
+
+fn consumer(app: Arc<App>) -> Arc<dyn Consumer> {
+    Arc::new(SmsNotifier::new(app))
+}
+
+// One invocation at a time per execution environment (see `api`).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    vitrine_lambda::events::run_consumer(consumer).await
+}
