@@ -5,6 +5,7 @@
 //! event it yields; illegal moves are errors.
 
 pub mod br;
+pub mod card;
 pub mod cart;
 pub mod catalog;
 pub mod contact;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod filter_policy;
 pub mod money;
 pub mod order;
+pub mod pix;
 pub mod shipping;
 pub mod time;
 
