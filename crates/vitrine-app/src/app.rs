@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 
 use crate::catalog::CatalogCache;
-use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, Sms, Table, TableError, WriteOp};
+use crate::ports::{
+    Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, TableError, WriteOp,
+};
 use crate::store;
 
 /// The adapters, chosen by the composition root.
@@ -21,6 +24,8 @@ pub struct Ports {
     pub sms: Arc<dyn Sms>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    /// The payment providers; each takes the methods it names (`PaymentProvider::methods`).
+    pub payments: Vec<Arc<dyn PaymentProvider>>,
 }
 
 /// Business settings (from `vitrine.toml` / `VITRINE_*` locally, from the environment on Lambda).
@@ -41,6 +46,8 @@ pub struct Settings {
     pub large_order_centavos: i64,
     /// Where admin alerts (`stock.low`, large orders) are e-mailed; none: not e-mailed.
     pub alerts_to: Option<String>,
+    /// Card installments offered, and their interest.
+    pub installments: InstallmentTable,
 }
 
 impl Default for Settings {
@@ -53,6 +60,7 @@ impl Default for Settings {
             anonymous_cart_days: 30,
             large_order_centavos: 100_000,
             alerts_to: None,
+            installments: InstallmentTable::default(),
         }
     }
 }

@@ -38,6 +38,15 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error(transparent)]
     Identity(IdentityError),
+    /// The card was declined; the message is fit for the buyer.
+    #[error("{0}")]
+    PaymentDeclined(String),
+    /// A caller that is not who it says (a webhook with a wrong signature).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A service the request needs (a payment provider) did not answer; worth retrying.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
     /// An engine failed. Reported as 503/500 without detail; logged once by the HTTP layer.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

@@ -19,6 +19,7 @@ pub mod events;
 pub mod keys;
 pub mod notify;
 pub mod orders;
+pub mod payments;
 pub mod ports;
 pub mod store;
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vitrine_app::keys::Keys;
-use vitrine_app::ports::{Clock, Ids};
+use vitrine_app::payments::sandbox::CardSandbox;
+use vitrine_app::ports::{Clock, Ids, PaymentProvider};
 use vitrine_app::{App, Ports, Settings};
 
 use crate::cognito::{self, CognitoIdentity};
@@ -55,14 +56,28 @@ pub fn pool_urls(config: &AwsConfig, user_pool_id: &str) -> (String, String) {
     (jwks, issuer)
 }
 
-/// Build the store on AWS. Makes no request and builds no SDK client yet: each client is built,
-/// and the pool's JWKS downloaded, when first needed.
+/// Build the store on AWS with the card sandbox as its only payment provider (Pix needs its
+/// account and webhook secret: [`build_with`]).
 pub async fn build(
     config: &AwsConfig,
     resources: &AwsResources,
     settings: Settings,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn Ids>,
+) -> anyhow::Result<AwsStore> {
+    let payments: Vec<Arc<dyn PaymentProvider>> = vec![Arc::new(CardSandbox)];
+    build_with(config, resources, settings, clock, ids, payments).await
+}
+
+/// Build the store on AWS. Makes no request and builds no SDK client yet: each client is built,
+/// and the pool's JWKS downloaded, when first needed.
+pub async fn build_with(
+    config: &AwsConfig,
+    resources: &AwsResources,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn Ids>,
+    payments: Vec<Arc<dyn PaymentProvider>>,
 ) -> anyhow::Result<AwsStore> {
     let sdk = sdk_config(config).await;
     // Each client is built when first used (see `LazyClient`).
@@ -118,6 +133,7 @@ pub async fn build(
         sms: Arc::new(sms),
         clock,
         ids,
+        payments,
     };
     Ok(AwsStore {
         app: App::new(ports, settings),

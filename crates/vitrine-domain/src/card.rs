@@ -31,10 +31,7 @@ impl std::fmt::Debug for CardNumber {
 
 impl CardNumber {
     pub fn parse(input: &str) -> Result<CardNumber, DomainError> {
-        let digits: String = input
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect();
+        let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         if digits.len() < 12 || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DomainError::field(
                 "card.number",
@@ -63,9 +60,12 @@ impl CardNumber {
     pub fn brand(&self) -> CardBrand {
         let d = &self.0;
         let prefix = |n: usize| d[..n.min(d.len())].parse::<u32>().unwrap_or(0);
-        if ["401178", "401179", "431274", "438935", "451416", "457393", "504175", "506699", "509000", "627780", "636297", "636368", "650031", "650901", "651652", "655000"]
-            .iter()
-            .any(|p| d.starts_with(p))
+        if [
+            "401178", "401179", "431274", "438935", "451416", "457393", "504175", "506699",
+            "509000", "627780", "636297", "636368", "650031", "650901", "651652", "655000",
+        ]
+        .iter()
+        .any(|p| d.starts_with(p))
         {
             CardBrand::Elo
         } else if d.starts_with("606282") || d.starts_with("3841") {
@@ -97,7 +97,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -393,7 +393,7 @@ mod tests {
     proptest! {
         #[test]
         fn installments_always_add_up_to_the_total(
-            price in 1i64..10_000_000_00,
+            price in 1i64..1_000_000_000,
             count in 1u32..=12,
             rate in prop::sample::select(vec![0u32, 1, 99, 199, 299, 1500]),
         ) {

@@ -36,4 +36,16 @@ impl DomainError {
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         DomainError::Invalid(vec![FieldError::new(field, message)])
     }
+
+    /// One line for a log or a command-line message: each invalid field with its message.
+    pub fn describe(&self) -> String {
+        match self {
+            DomainError::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
 }

@@ -67,7 +67,7 @@ impl BrCode {
         }
         if let Some(a) = amount {
             // Field 54 holds at most 13 characters: up to 10 integer digits, '.', 2 decimals.
-            if a.centavos() <= 0 || a.centavos() > 9_999_999_999_99 {
+            if a.centavos() <= 0 || a.centavos() > 999_999_999_999 {
                 return Err(DomainError::field(
                     "amount",
                     "a Pix amount is above zero and below R$ 10 billion",
@@ -297,7 +297,10 @@ mod tests {
             )),
             "amount"
         );
-        assert_eq!(err(BrCode::new("k", "✓✓", "SP", None, None)), "merchant_name");
+        assert_eq!(
+            err(BrCode::new("k", "✓✓", "SP", None, None)),
+            "merchant_name"
+        );
     }
 
     #[test]

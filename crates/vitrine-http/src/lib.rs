@@ -50,6 +50,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
         (name = "auth", description = "Accounts and tokens"),
         (name = "cart", description = "The shopping cart"),
         (name = "orders", description = "Checkout and the customer's orders"),
+        (name = "payments", description = "Pix and card payments, installments, and the providers' webhooks"),
         (name = "customer", description = "The signed-in customer's profile"),
         (name = "admin", description = "Store administration (admin group)"),
     )
@@ -77,6 +78,7 @@ pub fn route_tables() -> (RouteTable, RouteTable) {
         .merge(routes::cart::routes())
         .merge(routes::me::routes())
         .merge(routes::orders::routes())
+        .merge(routes::payments::routes())
         .nest("/api/v1");
     let admin = routes::admin::routes().nest("/api/v1/admin");
     (public, admin)

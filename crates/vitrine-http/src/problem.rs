@@ -198,6 +198,22 @@ impl From<AppError> for Problem {
                 p
             }
             AppError::Identity(e) => identity_problem(e),
+            AppError::PaymentDeclined(m) => Problem::new(
+                S::PAYMENT_REQUIRED,
+                "payment-declined",
+                "Payment declined",
+                m,
+            ),
+            AppError::Unauthorized(m) => Problem::unauthenticated(m),
+            AppError::Unavailable(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "a service the request needs is unavailable");
+                Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "a service this request needs did not answer; try again shortly",
+                )
+            }
             AppError::Internal(err) => Problem::internal(format!("{err:#}")),
         }
     }

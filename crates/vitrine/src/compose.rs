@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use vitrine_app::auth::Jwks;
 use vitrine_app::keys::Keys;
-use vitrine_app::ports::{Clock, Ids, Mailer, SystemClock, UlidIds};
+use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
+use vitrine_app::ports::{Clock, Ids, Mailer, PaymentProvider, SystemClock, UlidIds};
 use vitrine_app::{App, Ports, Settings};
 use vitrine_local::fs_blobs::FsBlobs;
 use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
@@ -94,6 +95,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         FileSms::open(&mail, clock.clone())
             .with_context(|| format!("opening the mail folder {}", mail.display()))?,
     );
+    let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
     let ports = Ports {
         table,
         blobs,
@@ -102,6 +104,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         sms,
         clock,
         ids,
+        payments,
     };
     Ok(Store {
         app: App::new(ports, settings),
@@ -109,6 +112,78 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         jwks: Some(jwks),
         dispatch_events: true,
     })
+}
+
+fn keys_dir(data_dir: &Path) -> std::path::PathBuf {
+    paths(data_dir)[3].clone()
+}
+
+/// The file that keeps the generated webhook secret, in the data folder's keys/.
+const WEBHOOK_SECRET_FILE: &str = "payments-webhook.secret";
+
+/// The payment webhook secret: the configured one, else the one generated into `keys_dir` on
+/// first start (readable by the owner only).
+pub fn webhook_secret(config: &Config, keys_dir: &Path) -> anyhow::Result<String> {
+    if let Some(secret) = &config.payments.webhook_secret {
+        return Ok(secret.clone());
+    }
+    let path = keys_dir.join(WEBHOOK_SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 16 => return Ok(secret.trim().to_owned()),
+        Ok(_) => anyhow::bail!(
+            "{} is shorter than 16 characters; delete it to have a new one generated",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(keys_dir)
+        .with_context(|| format!("creating {}", keys_dir.display()))?;
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, secret.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(file = %path.display(), "generated the payment webhook secret");
+            Ok(secret)
+        }
+        // Another process generated it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+/// The sandbox payment providers (Pix from the store's key, test cards).
+pub fn payment_providers(
+    config: &Config,
+    keys_dir: &Path,
+) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
+    let p = &config.payments;
+    if p.sandbox_pix_key {
+        tracing::warn!(
+            "no Pix key set (VITRINE_PIX_KEY): BR Codes carry a sandbox key that no bank accepts"
+        );
+    }
+    let signer = WebhookSigner::new(webhook_secret(config, keys_dir)?.into_bytes())
+        .map_err(anyhow::Error::msg)?;
+    let pix = PixSandbox::new(
+        PixAccount {
+            key: p.pix_key.clone(),
+            merchant_name: p.pix_merchant_name.clone(),
+            merchant_city: p.pix_merchant_city.clone(),
+        },
+        signer,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(vec![Arc::new(pix), Arc::new(CardSandbox)])
 }
 
 /// Build with the system clock.
@@ -133,6 +208,7 @@ fn settings(config: &Config) -> Settings {
         large_order_centavos: config.large_order_centavos,
         alerts_to: config.alerts_to.clone(),
         catalog_cache_secs: config.catalog_cache_secs,
+        installments: config.payments.installments.clone(),
         ..Settings::default()
     }
 }
@@ -175,8 +251,16 @@ pub async fn build_aws_with(
             resources.table, resources.bucket, resources.user_pool_id, resources.client_id
         );
     }
-    let store =
-        compose::build(&aws, &resources, settings(config), clock, Arc::new(UlidIds)).await?;
+    let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
+    let store = compose::build_with(
+        &aws,
+        &resources,
+        settings(config),
+        clock,
+        Arc::new(UlidIds),
+        payments,
+    )
+    .await?;
     // A long-running server downloads the pool's keys now, so a wrong pool or endpoint stops it
     // at start-up rather than failing every signed-in request.
     store.keys.preload().await?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
+use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 use vitrine_local::smtp::SmtpUrl;
 
@@ -50,6 +51,25 @@ pub struct Flags {
     /// invalidate it at once).
     #[arg(long, env = "VITRINE_CATALOG_CACHE_SECS", global = true)]
     pub catalog_cache_secs: Option<i64>,
+    /// The store's Pix key (CNPJ digits, e-mail, +55 phone or random key) printed in each BR
+    /// Code. Unset: a sandbox key that no bank accepts (for trying the store out).
+    #[arg(long, env = "VITRINE_PIX_KEY", global = true)]
+    pub pix_key: Option<String>,
+    /// The name the payer's bank shows for Pix payments (up to 25 letters).
+    #[arg(long, env = "VITRINE_PIX_MERCHANT_NAME", global = true)]
+    pub pix_merchant_name: Option<String>,
+    /// The store's city in Pix BR Codes (up to 15 letters).
+    #[arg(long, env = "VITRINE_PIX_MERCHANT_CITY", global = true)]
+    pub pix_merchant_city: Option<String>,
+    /// The shared secret payment webhooks are signed with (at least 16 characters). Unset: one
+    /// is generated into the data folder's keys/ on first start.
+    #[arg(
+        long,
+        env = "VITRINE_PAYMENTS_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub payments_webhook_secret: Option<String>,
     /// Do not seed the demo catalog into an empty database.
     #[arg(long, env = "VITRINE_NO_SEED", global = true)]
     pub no_seed: bool,
@@ -116,7 +136,37 @@ struct FileSettings {
     client_id: Option<String>,
     mail: Option<MailFileSettings>,
     shipping: Option<RateTable>,
+    payments: Option<PaymentFileSettings>,
 }
+
+/// The `[payments]` section of `vitrine.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentFileSettings {
+    pix_key: Option<String>,
+    pix_merchant_name: Option<String>,
+    pix_merchant_city: Option<String>,
+    webhook_secret: Option<String>,
+    /// Card installments: `monthly_rate_bp = [0, 0, 0, 199, …]`, `min_installment = 500`.
+    installments: Option<InstallmentTable>,
+}
+
+/// How the store takes payments.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    pub pix_key: String,
+    /// The Pix key is the built-in sandbox one.
+    pub sandbox_pix_key: bool,
+    pub pix_merchant_name: String,
+    pub pix_merchant_city: String,
+    /// `None`: generated into the data folder on first start.
+    pub webhook_secret: Option<String>,
+    pub installments: InstallmentTable,
+}
+
+/// The Pix key used when none is set: under the `.invalid` top-level domain, which cannot
+/// exist (RFC 2606), so no bank will ever take a payment to it.
+pub const SANDBOX_PIX_KEY: &str = "pix-sandbox@vitrine.invalid";
 
 /// The `[mail]` section of `vitrine.toml`.
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +219,7 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub log_format: LogFormat,
     pub rate_table: RateTable,
+    pub payments: PaymentSettings,
     pub backend: Backend,
     pub aws: AwsSettings,
 }
@@ -202,6 +253,33 @@ impl Config {
             .map(|url| SmtpUrl::parse(&url))
             .transpose()
             .context("mail.smtp_url (VITRINE_SMTP_URL, --smtp-url)")?;
+        let file_payments = file.payments.unwrap_or_default();
+        let pix_key = flags
+            .pix_key
+            .clone()
+            .or(file_payments.pix_key)
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        let payments = PaymentSettings {
+            sandbox_pix_key: pix_key.is_none(),
+            pix_key: pix_key.unwrap_or_else(|| SANDBOX_PIX_KEY.into()),
+            pix_merchant_name: flags
+                .pix_merchant_name
+                .clone()
+                .or(file_payments.pix_merchant_name)
+                .unwrap_or_else(|| "vitrine".into()),
+            pix_merchant_city: flags
+                .pix_merchant_city
+                .clone()
+                .or(file_payments.pix_merchant_city)
+                .unwrap_or_else(|| "SAO PAULO".into()),
+            webhook_secret: flags
+                .payments_webhook_secret
+                .clone()
+                .or(file_payments.webhook_secret)
+                .filter(|s| !s.is_empty()),
+            installments: file_payments.installments.unwrap_or_default(),
+        };
         let config = Config {
             data_dir: flags
                 .data_dir
@@ -245,6 +323,7 @@ impl Config {
                 .unwrap_or(19_456),
             log_format,
             rate_table: file.shipping.unwrap_or_default(),
+            payments,
             backend: match flags.backend.clone().or(file.backend).as_deref() {
                 None | Some("local") => Backend::Local,
                 Some("aws") => Backend::Aws,
@@ -301,6 +380,28 @@ impl Config {
         if !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
             bail!("public_url must start with http:// or https://");
         }
+        self.payments
+            .installments
+            .validate()
+            .map_err(|e| anyhow::anyhow!("payments.installments: {}", e.describe()))?;
+        if let Some(secret) = &self.payments.webhook_secret
+            && secret.len() < 16
+        {
+            bail!("payments.webhook_secret must be at least 16 characters long");
+        }
+        vitrine_domain::pix::BrCode::new(
+            &self.payments.pix_key,
+            &self.payments.pix_merchant_name,
+            &self.payments.pix_merchant_city,
+            None,
+            None,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "payments (pix_key, pix_merchant_name, pix_merchant_city): {}",
+                e.describe()
+            )
+        })?;
         self.rate_table
             .validate()
             .map_err(|e| anyhow::anyhow!("shipping: {e}"))?;

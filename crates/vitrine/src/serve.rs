@@ -29,6 +29,7 @@ pub async fn run(
     let dispatcher = store.dispatch_events.then(|| {
         let mut consumers = notify::consumers(&app);
         consumers.push(Arc::new(notify::RealtimePusher::new(hub.clone())));
+        consumers.push(Arc::new(vitrine_app::payments::Refunds::new(app.clone())));
         let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
         tokio::spawn(dispatcher.run(std::future::pending()))
     });

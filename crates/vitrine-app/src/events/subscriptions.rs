@@ -9,6 +9,7 @@
 //! | `sms` | paid, shipped, cancelled — only for buyers who opted in to text messages |
 //! | `realtime` | every order event (the WebSocket pusher: owner and admins) |
 //! | `admin-alerts` | `stock.low`, and `order.placed` at or above the large-order total |
+//! | `payments` | `order.cancelled` with a refund due, `order.payment_late`: refunds |
 
 use std::collections::BTreeMap;
 
@@ -53,7 +54,8 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
             json!({
                 "event_type": [
                     "order.placed", "order.paid", "order.invoiced", "order.shipped",
-                    "order.delivered", "order.cancelled", "order.expired"
+                    "order.delivered", "order.cancelled", "order.expired",
+                    "order.payment_late", "order.refunded"
                 ]
             }),
         ),
@@ -77,6 +79,15 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
                         "event_type": ["order.placed"],
                         "order_total": [{ "numeric": [">=", settings.large_order_centavos] }]
                     }
+                ]
+            }),
+        ),
+        (
+            "payments",
+            json!({
+                "$or": [
+                    { "event_type": ["order.cancelled"], "refund": ["yes"] },
+                    { "event_type": ["order.payment_late"] }
                 ]
             }),
         ),
@@ -137,6 +148,23 @@ mod tests {
             ["admin-alerts"]
         );
         assert!(admitted(&Event::new("customer.registered", "sub", json!({}))).is_empty());
+        let cancelled = |refund: &str| {
+            order_event("order.cancelled", 5_000, false)
+                .attr("refund", EventAttr::String(refund.into()))
+        };
+        assert_eq!(
+            admitted(&cancelled("yes")),
+            ["email", "realtime", "payments"]
+        );
+        assert_eq!(admitted(&cancelled("no")), ["email", "realtime"]);
+        assert_eq!(
+            admitted(&order_event("order.payment_late", 5_000, false)),
+            ["email", "realtime", "payments"]
+        );
+        assert_eq!(
+            admitted(&order_event("order.refunded", 5_000, false)),
+            ["email", "realtime"]
+        );
     }
 
     #[test]

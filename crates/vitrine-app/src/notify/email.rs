@@ -29,6 +29,8 @@ fn template_of(event_type: &str) -> Option<&'static str> {
         "order.delivered" => "order_delivered",
         "order.cancelled" => "order_cancelled",
         "order.expired" => "order_expired",
+        "order.payment_late" => "order_payment_late",
+        "order.refunded" => "order_refunded",
         _ => return None,
     })
 }
@@ -45,6 +47,10 @@ struct OrderEmailContext<'a> {
     refund: bool,
     /// `order.placed`: how long the buyer has to pay, in words.
     pay_within: String,
+    /// `order.payment_late` and `order.refunded`: the amount the event is about, formatted.
+    amount: Option<String>,
+    /// `order.payment_late`: why the payment was not accepted.
+    reason: Option<String>,
 }
 
 impl EmailNotifier {
@@ -100,6 +106,16 @@ impl Consumer for EmailNotifier {
                 (order.pay_by.millis() - order.created_at.millis()) / 1000,
                 language,
             ),
+            amount: event
+                .data
+                .get("amount_centavos")
+                .and_then(serde_json::Value::as_i64)
+                .map(|c| vitrine_domain::Money::from_centavos(c).to_string()),
+            reason: event
+                .data
+                .get("reason")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
         };
         let rendered =
             templates::render_email(&format!("{}/{template}", templates::folder(language)), &ctx)

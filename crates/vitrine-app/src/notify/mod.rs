@@ -186,7 +186,9 @@ fn reject(message: impl Into<String>) -> ConsumeError {
 fn app_failed(error: AppError, what: &str) -> ConsumeError {
     match error {
         AppError::NotFound(_) => reject(format!("{what} does not exist")),
-        AppError::Internal(e) => ConsumeError::Retry(e.context(format!("reading {what}"))),
+        AppError::Internal(e) | AppError::Unavailable(e) => {
+            ConsumeError::Retry(e.context(format!("reading {what}")))
+        }
         other => ConsumeError::Reject(anyhow::Error::new(other).context(format!("reading {what}"))),
     }
 }

@@ -352,6 +352,7 @@ impl Harness {
             sms: sms.clone(),
             clock: Arc::new(ManualClock::new(Timestamp::from_secs(T0))),
             ids: Arc::new(crate::ports::UlidIds),
+            payments: Vec::new(),
         };
         Self {
             app: App::new(ports, settings),

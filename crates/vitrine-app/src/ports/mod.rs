@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod clock;
 pub mod identity;
 pub mod mailer;
+pub mod payments;
 pub mod push;
 pub mod sms;
 pub mod table;
@@ -13,6 +14,7 @@ pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 pub use mailer::{Email, MailError, Mailer};
+pub use payments::PaymentProvider;
 pub use push::{Push, PushError, PushMessage};
 pub use sms::{Sms, SmsError, SmsMessage};
 pub use table::{

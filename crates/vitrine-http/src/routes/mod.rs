@@ -6,3 +6,4 @@ pub mod cart;
 pub mod catalog;
 pub mod me;
 pub mod orders;
+pub mod payments;

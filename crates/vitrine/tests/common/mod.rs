@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use vitrine::compose::{self, Store};
 use vitrine::config::{Config, Flags};
 use vitrine_app::App;
+use vitrine_app::ports::{Clock, SystemClock};
 
 pub struct TestApp {
     pub base: String,
@@ -52,9 +53,9 @@ pub fn backend() -> &'static str {
 }
 
 #[cfg(feature = "aws")]
-async fn build_store(config: &Config) -> Store {
+async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> Store {
     if backend() != "aws" {
-        return compose::build_default(config).expect("build store");
+        return compose::build(config, clock).expect("build store");
     }
     let mut config = config.clone();
     config.aws.endpoint = Some(vitrine_testkit::moto::endpoint().to_owned());
@@ -64,23 +65,19 @@ async fn build_store(config: &Config) -> Store {
     config.aws.create_resources = true;
     config.aws.emulator = true;
     let credentials = Some(("testing".to_owned(), "testing".to_owned()));
-    compose::build_aws_with(
-        &config,
-        Arc::new(vitrine_app::ports::SystemClock),
-        credentials,
-    )
-    .await
-    .expect("build store on the emulator")
+    compose::build_aws_with(&config, clock, credentials)
+        .await
+        .expect("build store on the emulator")
 }
 
 #[cfg(not(feature = "aws"))]
-async fn build_store(config: &Config) -> Store {
+async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> Store {
     assert_eq!(
         backend(),
         "local",
         "VITRINE_TEST_BACKEND=aws needs the tests built with --features aws"
     );
-    compose::build_default(config).expect("build store")
+    compose::build(config, clock).expect("build store")
 }
 
 impl TestApp {
@@ -92,10 +89,18 @@ impl TestApp {
     /// [`TestApp::spawn`], with `configure` applied to the built store before it is served
     /// (e.g. to run the event dispatcher in the test instead of the server).
     pub async fn spawn_with(configure: impl FnOnce(&mut Store)) -> TestApp {
+        Self::spawn_with_clock(Arc::new(SystemClock), configure).await
+    }
+
+    /// [`TestApp::spawn_with`] on `clock` (a `ManualClock` lets a test move time).
+    pub async fn spawn_with_clock(
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Store),
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let config = test_config(data_dir.clone());
-        let mut store: Store = build_store(&config).await;
+        let mut store: Store = build_store(&config, clock).await;
         configure(&mut store);
         vitrine::seed::seed(&store.app).await.expect("seed");
         let app = store.app.clone();

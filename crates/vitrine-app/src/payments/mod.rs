@@ -1,0 +1,775 @@
+//! Payments: paying an order by Pix or card, the providers' webhooks, late payments and refunds.
+//!
+//! | item | pk | sk | |
+//! |---|---|---|---|
+//! | payment | `ORDER#{id}` | `PAYMENT` | beside its order |
+//! | Pix txid | `PIXTXID#{txid}` | `PIXTXID` | the order a txid belongs to |
+//! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
+//!
+//! Invariants:
+//! - **Settled once, atomically**: money arriving for an order ([`App::settle`]) is written in one
+//!   batch with the order's move to `paid`, its `order.paid` event and the webhook notice's id;
+//!   each part conditioned on what was read. Two racing notices, or a notice racing the expiry
+//!   sweep: one wins, the other re-reads and takes the path the new state gives it.
+//! - **Never silently accepted**: money for an order that is expired, cancelled, already paid by
+//!   another payment, or of another amount is recorded on the payment as a late payment with an
+//!   `order.payment_late` event (the customer is told), and the `payments` consumer
+//!   ([`Refunds`]) refunds it through the provider and emits `order.refunded`.
+//! - **A replayed notice changes nothing**: its id was written with the first one (409).
+//! - **No card data stored**: brand and last four digits only.
+
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use vitrine_domain::card::{CardNumber, InstallmentPlan};
+use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
+use vitrine_domain::{Event, EventAttr, Money, Timestamp};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::events::{ConsumeError, Consumer, Delivery};
+use crate::ports::payments::{
+    CardSummary, Charge, ChargeMethod, ChargeRequest, PaymentError, PaymentProvider, WebhookError,
+    WebhookRequest,
+};
+use crate::ports::{Condition, Item, Key, TableError, Value, WriteOp};
+use crate::store::{self, VERSION};
+
+/// How long a webhook notice id is remembered (a provider retries for hours, not weeks).
+const NOTICE_TTL_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Waiting for the payer (a Pix charge shown).
+    Pending,
+    /// The last attempt was declined; another may be made.
+    Failed,
+    Confirmed,
+    /// The order was cancelled after payment: the money was returned.
+    Refunded,
+}
+
+/// Why money was not accepted for its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LateReason {
+    OrderExpired,
+    OrderCancelled,
+    AlreadyPaid,
+    AmountMismatch,
+}
+
+impl LateReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LateReason::OrderExpired => "order_expired",
+            LateReason::OrderCancelled => "order_cancelled",
+            LateReason::AlreadyPaid => "already_paid",
+            LateReason::AmountMismatch => "amount_mismatch",
+        }
+    }
+}
+
+/// Money that arrived but was not accepted; refunded by [`Refunds`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatePayment {
+    pub reference: String,
+    pub amount: Money,
+    pub at: Timestamp,
+    pub reason: LateReason,
+    /// The provider's refund id, once refunded.
+    pub refund: Option<String>,
+}
+
+/// A refund of a confirmed payment (its order was cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRecord {
+    pub reference: String,
+    pub amount: Money,
+    pub at: Timestamp,
+}
+
+/// An order's payment: what was charged, how, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub order_id: String,
+    pub provider: String,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    /// What the payer pays: the order total, or the installment plan's total.
+    pub amount: Money,
+    pub txid: Option<String>,
+    /// Pix "copia e cola".
+    pub br_code: Option<String>,
+    /// A Pix charge is good until the order's payment deadline.
+    pub expires_at: Timestamp,
+    pub card: Option<CardSummary>,
+    pub installments: Option<InstallmentPlan>,
+    /// The provider's id of the payment that settled the order (Pix end-to-end id, capture id).
+    pub reference: Option<String>,
+    /// The issuer's authorization code (card) — NF-e `cAut`.
+    pub authorization: Option<String>,
+    pub attempts: u32,
+    /// Why the last attempt failed, in words for the buyer.
+    pub failure: Option<String>,
+    pub refund: Option<RefundRecord>,
+    pub late: Vec<LatePayment>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+/// How the buyer wants to pay.
+#[derive(Debug, Clone)]
+pub enum PayInput {
+    Pix,
+    Card {
+        number: CardNumber,
+        holder: String,
+        installments: u32,
+    },
+}
+
+/// What happened to money that arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The order is now paid.
+    Paid,
+    /// The same payment again (a provider's duplicate): nothing changed.
+    AlreadyPaid,
+    /// Not accepted: recorded, to be refunded, the customer told.
+    Late(LateReason),
+}
+
+/// Money arriving for an order.
+struct Incoming {
+    reference: String,
+    authorization: Option<String>,
+    amount: Money,
+}
+
+fn payment_key(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "PAYMENT")
+}
+
+fn txid_key(txid: &str) -> Key {
+    Key::new(format!("PIXTXID#{txid}"), "PIXTXID")
+}
+
+fn notice_key(provider: &str, id: &str) -> Key {
+    Key::new(format!("NOTICE#{provider}#{id}"), "NOTICE")
+}
+
+impl App {
+    /// The provider that takes `method`.
+    fn provider_for(&self, method: PaymentMethod) -> AppResult<&Arc<dyn PaymentProvider>> {
+        self.ports
+            .payments
+            .iter()
+            .find(|p| p.methods().contains(&method))
+            .ok_or_else(|| AppError::Rule(format!("{} payments are not set up", method.as_str())))
+    }
+
+    fn provider_named(&self, name: &str) -> AppResult<&Arc<dyn PaymentProvider>> {
+        self.ports
+            .payments
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or(AppError::NotFound("payment provider"))
+    }
+
+    async fn load_payment(&self, order_id: &str) -> AppResult<Option<Payment>> {
+        match self.ports.table.get(&payment_key(order_id)).await? {
+            Some(item) => Ok(Some(store::decode(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The put of `payment` conditioned on the version it was read at (`None`: must be new).
+    fn payment_op(&self, payment: &Payment, read_version: Option<u64>) -> AppResult<WriteOp> {
+        let item = store::data_item(payment_key(&payment.order_id), payment)?
+            .with(VERSION, payment.version as i64);
+        Ok(match read_version {
+            Some(v) => WriteOp::Put {
+                item,
+                condition: Some(Condition::Eq(VERSION.into(), Value::N(v as i64))),
+            },
+            None => WriteOp::put_new(item),
+        })
+    }
+
+    /// The installment plans offered for `total`.
+    pub fn installment_plans(&self, total: Money) -> Vec<InstallmentPlan> {
+        self.settings.installments.plans(total)
+    }
+
+    /// An order's payment, for its owner or an admin.
+    pub async fn payment_for(&self, who: &Principal, order_id: &str) -> AppResult<Payment> {
+        self.order_for(who, order_id).await?;
+        self.load_payment(order_id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))
+    }
+
+    /// Pay an order: a Pix charge (the same one again while it is pending), or a card charge
+    /// that settles the order at once or is declined (402).
+    pub async fn pay_order(
+        &self,
+        who: &Principal,
+        order_id: &str,
+        input: PayInput,
+    ) -> AppResult<Payment> {
+        let order = self.order_for(who, order_id).await?;
+        let method = match input {
+            PayInput::Pix => PaymentMethod::Pix,
+            PayInput::Card { .. } => PaymentMethod::Card,
+        };
+        if order.payment_method != method {
+            return Err(AppError::Rule(format!(
+                "this order is to be paid by {}",
+                order.payment_method.as_str()
+            )));
+        }
+        if !order.status.awaits_payment() {
+            return Err(AppError::Rule(format!(
+                "this order is {}; it cannot be paid",
+                order.status
+            )));
+        }
+        let existing = self.load_payment(order_id).await?;
+        match input {
+            PayInput::Pix => self.pix_charge(&order, existing).await,
+            PayInput::Card {
+                number,
+                holder,
+                installments,
+            } => {
+                self.card_charge(&order, existing, number, holder, installments)
+                    .await
+            }
+        }
+    }
+
+    async fn pix_charge(&self, order: &Order, existing: Option<Payment>) -> AppResult<Payment> {
+        if let Some(p) = existing
+            && p.status == PaymentStatus::Pending
+        {
+            return Ok(p);
+        }
+        let provider = self.provider_for(PaymentMethod::Pix)?;
+        let request = ChargeRequest {
+            order_id: order.id.clone(),
+            idempotency_key: format!("{}-pix", order.id),
+            amount: order.total,
+            method: ChargeMethod::Pix {
+                expires_at: order.pay_by,
+            },
+        };
+        let Charge::PixPending {
+            txid,
+            br_code,
+            reference: _,
+        } = provider.charge(&request).await.map_err(payment_failed)?
+        else {
+            return Err(AppError::Internal(anyhow!(
+                "the Pix provider answered a charge with something other than a pending charge"
+            )));
+        };
+        let now = self.ports.clock.now();
+        let payment = Payment {
+            order_id: order.id.clone(),
+            provider: provider.name().to_owned(),
+            method: PaymentMethod::Pix,
+            status: PaymentStatus::Pending,
+            amount: order.total,
+            txid: Some(txid.clone()),
+            br_code: Some(br_code),
+            expires_at: order.pay_by,
+            card: None,
+            installments: None,
+            reference: None,
+            authorization: None,
+            attempts: 1,
+            failure: None,
+            refund: None,
+            late: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let ops = vec![
+            self.payment_op(&payment, None)?,
+            WriteOp::Put {
+                item: Item::new(txid_key(&txid)).with("order_id", order.id.clone()),
+                condition: None,
+            },
+        ];
+        match self.write(ops).await {
+            Ok(()) => Ok(payment),
+            // Another request made it first: that one is the charge.
+            Err(TableError::ConditionFailed { .. }) => self
+                .load_payment(&order.id)
+                .await?
+                .ok_or(AppError::NotFound("payment")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn card_charge(
+        &self,
+        order: &Order,
+        existing: Option<Payment>,
+        number: CardNumber,
+        holder: String,
+        installments: u32,
+    ) -> AppResult<Payment> {
+        let plan = self.settings.installments.plan(order.total, installments)?;
+        let holder = holder.trim().to_owned();
+        if holder.is_empty() || holder.chars().count() > 60 {
+            return Err(AppError::field(
+                "card.holder",
+                "the name on the card has 1 to 60 characters",
+            ));
+        }
+        let now = self.ports.clock.now();
+        let (base, read_version) = match existing {
+            Some(p) => {
+                let v = p.version;
+                (p, Some(v))
+            }
+            None => (
+                Payment {
+                    order_id: order.id.clone(),
+                    provider: String::new(),
+                    method: PaymentMethod::Card,
+                    status: PaymentStatus::Pending,
+                    amount: plan.total,
+                    txid: None,
+                    br_code: None,
+                    expires_at: order.pay_by,
+                    card: None,
+                    installments: None,
+                    reference: None,
+                    authorization: None,
+                    attempts: 0,
+                    failure: None,
+                    refund: None,
+                    late: Vec::new(),
+                    created_at: now,
+                    updated_at: now,
+                    version: 0,
+                },
+                None,
+            ),
+        };
+        let attempt = base.attempts + 1;
+        let provider = self.provider_for(PaymentMethod::Card)?;
+        let request = ChargeRequest {
+            order_id: order.id.clone(),
+            idempotency_key: format!("{}-card-{attempt}", order.id),
+            amount: plan.total,
+            method: ChargeMethod::Card {
+                number,
+                holder,
+                plan: plan.clone(),
+            },
+        };
+        let charge = provider.charge(&request).await.map_err(payment_failed)?;
+        let mut payment = Payment {
+            provider: provider.name().to_owned(),
+            amount: plan.total,
+            installments: Some(plan),
+            attempts: attempt,
+            updated_at: now,
+            version: base.version + 1,
+            ..base
+        };
+        match charge {
+            Charge::Approved {
+                reference,
+                authorization,
+                card,
+            } => {
+                payment.card = card;
+                payment.failure = None;
+                let incoming = Incoming {
+                    reference,
+                    authorization: Some(authorization),
+                    amount: payment.amount,
+                };
+                // The attempt is recorded first (conditioned on the version read), then the
+                // money settles the order like any other arrival of money.
+                self.write(vec![self.payment_op(&payment, read_version)?])
+                    .await
+                    .map_err(|e| match e {
+                        TableError::ConditionFailed { .. } => AppError::Conflict(
+                            "another payment of this order is in progress; try again".into(),
+                        ),
+                        other => other.into(),
+                    })?;
+                self.settle(&order.id, incoming, None).await?;
+                self.load_payment(&order.id)
+                    .await?
+                    .ok_or(AppError::NotFound("payment"))
+            }
+            Charge::Declined { reason, card } => {
+                payment.card = card;
+                payment.status = PaymentStatus::Failed;
+                payment.failure = Some(reason.message().to_owned());
+                let mut ops = vec![self.payment_op(&payment, read_version)?];
+                let mut order = order.clone();
+                let read = order.version;
+                if order.status == OrderStatus::PendingPayment {
+                    let event = order.fail_payment(now, reason.message())?;
+                    ops.push(WriteOp::Put {
+                        item: self.order_item(&order)?,
+                        condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
+                    });
+                    ops.push(WriteOp::put_new(store::event_item(
+                        &self.ports.ids.new_id(),
+                        &event,
+                        now.millis(),
+                    )?));
+                }
+                match self.write(ops).await {
+                    Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Err(AppError::PaymentDeclined(reason.message().to_owned()))
+            }
+            Charge::PixPending { .. } => Err(AppError::Internal(anyhow!(
+                "the card provider answered a charge with a Pix charge"
+            ))),
+        }
+    }
+
+    /// A provider's webhook: authenticate it, find the charge, settle.
+    pub async fn payment_webhook(
+        &self,
+        provider: &str,
+        header: &(dyn Fn(&str) -> Option<String> + Sync),
+        body: &[u8],
+    ) -> AppResult<Settlement> {
+        let provider = self.provider_named(provider)?;
+        let notice = provider
+            .verify_webhook(&WebhookRequest {
+                header,
+                body,
+                now: self.ports.clock.now(),
+            })
+            .map_err(|e| match e {
+                WebhookError::BadSignature | WebhookError::Stale => {
+                    AppError::Unauthorized(e.to_string())
+                }
+                WebhookError::Malformed(m) => AppError::field("body", m),
+            })?;
+        let order_id = self
+            .ports
+            .table
+            .get(&txid_key(&notice.txid))
+            .await?
+            .and_then(|item| item.str("order_id").map(str::to_owned))
+            .ok_or(AppError::NotFound("charge"))?;
+        let settlement = self
+            .settle(
+                &order_id,
+                Incoming {
+                    reference: notice.reference,
+                    authorization: None,
+                    amount: notice.amount,
+                },
+                Some(notice_key(provider.name(), &notice.notice_id)),
+            )
+            .await?;
+        tracing::info!(order.id = %order_id, provider = provider.name(), ?settlement, "payment notice handled");
+        Ok(settlement)
+    }
+
+    /// Money arrived for an order (see the module docs). `notice`: the webhook notice's id item,
+    /// written in the same batch so that a replay is refused.
+    async fn settle(
+        &self,
+        order_id: &str,
+        incoming: Incoming,
+        notice: Option<Key>,
+    ) -> AppResult<Settlement> {
+        for _ in 0..5 {
+            let mut order = self.load_order(order_id).await?;
+            let payment = self
+                .load_payment(order_id)
+                .await?
+                .ok_or(AppError::NotFound("payment"))?;
+            let now = self.ports.clock.now();
+            let mut next = payment.clone();
+            next.version += 1;
+            next.updated_at = now;
+            let mut ops = Vec::new();
+            let settlement;
+            if payment.status == PaymentStatus::Confirmed
+                && payment.reference.as_deref() == Some(&incoming.reference)
+            {
+                settlement = Settlement::AlreadyPaid;
+            } else if next.late.iter().any(|l| l.reference == incoming.reference) {
+                // The same late payment again: already recorded and being refunded.
+                settlement = Settlement::AlreadyPaid;
+            } else if order.status.awaits_payment() && incoming.amount == payment.amount {
+                let read = order.version;
+                let event = order.pay(now, &incoming.reference)?;
+                next.status = PaymentStatus::Confirmed;
+                next.reference = Some(incoming.reference.clone());
+                next.authorization = incoming.authorization.clone();
+                ops.push(WriteOp::Put {
+                    item: self.order_item(&order)?,
+                    condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
+                });
+                ops.push(self.payment_op(&next, Some(payment.version))?);
+                ops.push(WriteOp::put_new(store::event_item(
+                    &self.ports.ids.new_id(),
+                    &event,
+                    now.millis(),
+                )?));
+                settlement = Settlement::Paid;
+            } else {
+                let reason = match order.status {
+                    s if s.awaits_payment() => LateReason::AmountMismatch,
+                    OrderStatus::Expired => LateReason::OrderExpired,
+                    OrderStatus::Cancelled => LateReason::OrderCancelled,
+                    _ => LateReason::AlreadyPaid,
+                };
+                next.late.push(LatePayment {
+                    reference: incoming.reference.clone(),
+                    amount: incoming.amount,
+                    at: now,
+                    reason,
+                    refund: None,
+                });
+                ops.push(self.payment_op(&next, Some(payment.version))?);
+                let event = late_event(&order, &incoming, reason);
+                ops.push(WriteOp::put_new(store::event_item(
+                    &self.ports.ids.new_id(),
+                    &event,
+                    now.millis(),
+                )?));
+                tracing::warn!(order.id = %order.id, reason = reason.as_str(), "payment not accepted; it will be refunded");
+                settlement = Settlement::Late(reason);
+            }
+            let notice_index = notice.as_ref().map(|key| {
+                ops.push(WriteOp::put_new(
+                    Item::new(key.clone())
+                        .with(crate::ports::table::TTL, now.secs() + NOTICE_TTL_SECS),
+                ));
+                ops.len() - 1
+            });
+            if ops.is_empty() {
+                return Ok(settlement);
+            }
+            match self.write(ops).await {
+                Ok(()) => return Ok(settlement),
+                Err(TableError::ConditionFailed { index }) if Some(index) == notice_index => {
+                    return Err(AppError::Conflict(
+                        "this notice was already processed".into(),
+                    ));
+                }
+                // The order or the payment changed under us: read again and decide again.
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(
+            "the order is changing too fast; try again".into(),
+        ))
+    }
+}
+
+/// `order.payment_late`: money that will go back, for the customer's e-mail and the refunder.
+fn late_event(order: &Order, incoming: &Incoming, reason: LateReason) -> Event {
+    Event::new(
+        "order.payment_late",
+        order.id.clone(),
+        json!({
+            "order_id": order.id,
+            "status": order.status,
+            "amount_centavos": incoming.amount.centavos(),
+            "reference": incoming.reference,
+            "reason": reason.as_str(),
+        }),
+    )
+    .for_customer(order.customer_id.clone())
+    .attr("status", EventAttr::String(order.status.as_str().into()))
+    .attr(
+        "language",
+        EventAttr::String(order.channels.language.clone()),
+    )
+    .attr(
+        "payment_method",
+        EventAttr::String(order.payment_method.as_str().into()),
+    )
+}
+
+fn refunded_event(order: &Order, amount: Money, reference: &str) -> Event {
+    Event::new(
+        "order.refunded",
+        order.id.clone(),
+        json!({
+            "order_id": order.id,
+            "status": order.status,
+            "amount_centavos": amount.centavos(),
+            "reference": reference,
+        }),
+    )
+    .for_customer(order.customer_id.clone())
+    .attr("status", EventAttr::String(order.status.as_str().into()))
+    .attr(
+        "language",
+        EventAttr::String(order.channels.language.clone()),
+    )
+    .attr(
+        "payment_method",
+        EventAttr::String(order.payment_method.as_str().into()),
+    )
+}
+
+fn payment_failed(e: PaymentError) -> AppError {
+    match e {
+        PaymentError::Invalid(m) => AppError::Rule(format!("the payment provider refused: {m}")),
+        PaymentError::Unavailable(e) => AppError::Unavailable(e.context("payment provider")),
+    }
+}
+
+/// The `payments` subscriber: refunds cancelled paid orders (`order.cancelled` with
+/// `refund=yes`) and late payments (`order.payment_late`) through the provider that took the
+/// money, once each, and emits `order.refunded`. A provider that is down is retried; one that
+/// refuses leaves the event in the dead-letter list, where an admin sees it is owed.
+pub struct Refunds {
+    app: Arc<App>,
+}
+
+impl Refunds {
+    pub const NAME: &'static str = "payments";
+
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+
+    async fn refund(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        let event = &delivery.event;
+        let order_id = event.subject.as_str();
+        let late_reference = match event.event_type.as_str() {
+            "order.cancelled" => {
+                if !matches!(event.attributes.get("refund"), Some(EventAttr::String(s)) if s == "yes")
+                {
+                    return Ok(());
+                }
+                None
+            }
+            "order.payment_late" => Some(
+                event
+                    .data
+                    .get("reference")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| reject("order.payment_late without a reference"))?
+                    .to_owned(),
+            ),
+            _ => return Ok(()),
+        };
+        for _ in 0..5 {
+            let app = &self.app;
+            let order = app.load_order(order_id).await.map_err(app_failed)?;
+            let Some(payment) = app.load_payment(order_id).await.map_err(app_failed)? else {
+                // Marked paid by an admin (money taken outside the store): nothing to return here.
+                tracing::warn!(order.id = %order_id, "cancelled paid order without a payment record: refund it outside the store");
+                return Ok(());
+            };
+            let (reference, amount) = match &late_reference {
+                Some(r) => match payment.late.iter().find(|l| &l.reference == r) {
+                    Some(l) if l.refund.is_some() => return Ok(()),
+                    Some(l) => (l.reference.clone(), l.amount),
+                    None => return Err(reject("a late payment that is not recorded")),
+                },
+                None => match (&payment.status, &payment.reference) {
+                    (PaymentStatus::Refunded, _) => return Ok(()),
+                    (PaymentStatus::Confirmed, Some(r)) => (r.clone(), payment.amount),
+                    _ => return Ok(()),
+                },
+            };
+            let provider = app.provider_named(&payment.provider).map_err(app_failed)?;
+            let refunded = provider
+                .refund(&reference, amount, &delivery.event_id)
+                .await
+                .map_err(|e| match e {
+                    PaymentError::Invalid(m) => {
+                        reject(format!("the provider refused the refund: {m}"))
+                    }
+                    PaymentError::Unavailable(e) => ConsumeError::Retry(e.context("refunding")),
+                })?;
+            let now = app.ports.clock.now();
+            let mut next = payment.clone();
+            next.version += 1;
+            next.updated_at = now;
+            match &late_reference {
+                Some(r) => {
+                    if let Some(l) = next.late.iter_mut().find(|l| &l.reference == r) {
+                        l.refund = Some(refunded.reference.clone());
+                    }
+                }
+                None => {
+                    next.status = PaymentStatus::Refunded;
+                    next.refund = Some(RefundRecord {
+                        reference: refunded.reference.clone(),
+                        amount,
+                        at: now,
+                    });
+                }
+            }
+            let event = refunded_event(&order, amount, &refunded.reference);
+            let ops = vec![
+                app.payment_op(&next, Some(payment.version))
+                    .map_err(app_failed)?,
+                WriteOp::put_new(
+                    store::event_item(&app.ports.ids.new_id(), &event, now.millis())
+                        .map_err(app_failed)?,
+                ),
+            ];
+            match app.write(ops).await {
+                Ok(()) => {
+                    tracing::info!(order.id = %order_id, amount = amount.centavos(), "refunded");
+                    return Ok(());
+                }
+                // Changed meanwhile (another refund, a late payment): the provider's refund is
+                // idempotent by this event id, so asking again returns the same refund.
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(ConsumeError::Retry(anyhow::Error::new(e))),
+            }
+        }
+        Err(ConsumeError::Retry(anyhow!("the payment kept changing")))
+    }
+}
+
+fn reject(m: impl Into<String>) -> ConsumeError {
+    ConsumeError::Reject(anyhow!(m.into()))
+}
+
+fn app_failed(e: AppError) -> ConsumeError {
+    match e {
+        AppError::Internal(e) | AppError::Unavailable(e) => ConsumeError::Retry(e),
+        other => ConsumeError::Reject(anyhow::Error::new(other)),
+    }
+}
+
+#[async_trait]
+impl Consumer for Refunds {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        self.refund(delivery).await
+    }
+}
