@@ -13,10 +13,12 @@ pub mod coupon;
 pub mod error;
 pub mod events;
 pub mod filter_policy;
+pub mod ibge;
 pub mod money;
 pub mod order;
 pub mod pix;
 pub mod shipping;
+pub mod text;
 pub mod time;
 
 pub use br::{Cep, Cnpj, Cpf, ParseError, TaxId, Uf};

@@ -156,7 +156,7 @@ fn tlv(id: &str, value: &str) -> String {
 fn ascii_upto(text: &str, max: usize) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let c = fold_accent(c);
+        let c = crate::text::fold_accent(c);
         if c.is_ascii_whitespace() {
             if !out.is_empty() && !out.ends_with(' ') {
                 out.push(' ');
@@ -167,27 +167,6 @@ fn ascii_upto(text: &str, max: usize) -> String {
     }
     let cut: String = out.trim_end().chars().take(max).collect();
     cut.trim_end().to_owned()
-}
-
-/// The unaccented ASCII letter for the Latin-1 letters Portuguese (and Spanish) use.
-fn fold_accent(c: char) -> char {
-    match c {
-        'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
-        'Á' | 'À' | 'Â' | 'Ã' | 'Ä' => 'A',
-        'é' | 'è' | 'ê' | 'ë' => 'e',
-        'É' | 'È' | 'Ê' | 'Ë' => 'E',
-        'í' | 'ì' | 'î' | 'ï' => 'i',
-        'Í' | 'Ì' | 'Î' | 'Ï' => 'I',
-        'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
-        'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' => 'O',
-        'ú' | 'ù' | 'û' | 'ü' => 'u',
-        'Ú' | 'Ù' | 'Û' | 'Ü' => 'U',
-        'ç' => 'c',
-        'Ç' => 'C',
-        'ñ' => 'n',
-        'Ñ' => 'N',
-        other => other,
-    }
 }
 
 /// CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no final xor.
