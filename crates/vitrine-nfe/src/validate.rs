@@ -1,0 +1,193 @@
+//! Schema validation before a document is stored or sent.
+//!
+//! The official schemas (package PL_010e v1.01, `schemas/` in this crate, unmodified copies) are
+//! compiled into the binary ([`SCHEMA_FILES`]), so a server validates against exactly the version
+//! it was built with, whatever is installed on the machine.
+//!
+//! **Why a subprocess and not an in-process validator.** The pure-Rust `xmlschema` crate
+//! (0.0.11 through 0.0.14, the versions on crates.io in mid-2026) was measured on these schemas:
+//! it parses them (≈ 0.2 s) but rejects the real, SEFAZ-authorized sample with 18 false errors —
+//! every optional nested `xs:sequence`/`xs:choice` (`ide/dhCont`+`xJust`, `emit/CPF`,
+//! `prod/CEST`, `PISOutr/qBCProd`, `detPag/CNPJPag`+`UFPag`, …) is treated as required — and its
+//! own `support::unsupported` audit lists "repeated xs:choice/xs:sequence" as not enforced. A
+//! validator that refuses valid invoices (and cannot promise to catch invalid ones) cannot be
+//! the gate before storage. The details are in `VALIDATION.md` next to this crate's manifest.
+//! So validation goes through the [`SchemaValidator`] port, with one adapter, [`Xmllint`]
+//! (libxml2's `xmllint --noout --nonet --schema`, Debian package `libxml2-utils`), which is what
+//! the notes and the SEFAZ community validate with. A server without `xmllint` gets
+//! [`ValidationError::Unavailable`] and must refuse to store — never treat that as "valid".
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use thiserror::Error;
+
+/// The schema files, by name, byte for byte as published (the XMLDSig one starts with a BOM).
+pub const SCHEMA_FILES: &[(&str, &[u8])] = &[
+    ("nfe_v4.00.xsd", include_bytes!("../schemas/nfe_v4.00.xsd")),
+    (
+        "leiauteNFe_v4.00.xsd",
+        include_bytes!("../schemas/leiauteNFe_v4.00.xsd"),
+    ),
+    (
+        "tiposBasico_v4.00.xsd",
+        include_bytes!("../schemas/tiposBasico_v4.00.xsd"),
+    ),
+    (
+        "DFeTiposBasicos_v1.00.xsd",
+        include_bytes!("../schemas/DFeTiposBasicos_v1.00.xsd"),
+    ),
+    (
+        "xmldsig-core-schema_v1.01.xsd",
+        include_bytes!("../schemas/xmldsig-core-schema_v1.01.xsd"),
+    ),
+    (
+        "enviNFe_v4.00.xsd",
+        include_bytes!("../schemas/enviNFe_v4.00.xsd"),
+    ),
+    (
+        "retEnviNFe_v4.00.xsd",
+        include_bytes!("../schemas/retEnviNFe_v4.00.xsd"),
+    ),
+    (
+        "consReciNFe_v4.00.xsd",
+        include_bytes!("../schemas/consReciNFe_v4.00.xsd"),
+    ),
+    (
+        "retConsReciNFe_v4.00.xsd",
+        include_bytes!("../schemas/retConsReciNFe_v4.00.xsd"),
+    ),
+    (
+        "procNFe_v4.00.xsd",
+        include_bytes!("../schemas/procNFe_v4.00.xsd"),
+    ),
+];
+
+/// Which document the XML is, i.e. which entry schema validates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchemaDocument {
+    /// A signed `<NFe>` (`nfe_v4.00.xsd`).
+    Nfe,
+    /// A lote for NFeAutorizacao4 (`enviNFe_v4.00.xsd`).
+    EnviNfe,
+    /// An authorized document, `NFe` + `protNFe` (`procNFe_v4.00.xsd`).
+    NfeProc,
+}
+
+impl SchemaDocument {
+    /// The entry schema's file name.
+    pub fn schema_file(self) -> &'static str {
+        match self {
+            SchemaDocument::Nfe => "nfe_v4.00.xsd",
+            SchemaDocument::EnviNfe => "enviNFe_v4.00.xsd",
+            SchemaDocument::NfeProc => "procNFe_v4.00.xsd",
+        }
+    }
+}
+
+/// Why a document was not accepted as valid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    /// The document breaks the schema; the validator's messages, one per problem.
+    #[error("not valid against the NF-e schema: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The validator could not run (not installed, crashed, schema unreadable): the document's
+    /// validity is unknown, so it must not be stored as valid.
+    #[error("schema validation unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The port: "is this XML valid against the official schema?".
+pub trait SchemaValidator: Send + Sync {
+    /// `Ok(())` only when the validator ran and found the document valid.
+    fn validate(&self, document: SchemaDocument, xml: &str) -> Result<(), ValidationError>;
+}
+
+/// [`SchemaValidator`] running libxml2's `xmllint --noout --nonet --schema <entry> -` with the
+/// document on standard input, against the embedded schemas written once to a private temporary
+/// folder.
+#[derive(Debug)]
+pub struct Xmllint {
+    program: PathBuf,
+    schemas: tempfile::TempDir,
+}
+
+impl Xmllint {
+    /// Uses `xmllint` from `PATH`; fails with [`ValidationError::Unavailable`] when it cannot run.
+    pub fn new() -> Result<Xmllint, ValidationError> {
+        Xmllint::with_program("xmllint")
+    }
+
+    /// Uses the given `xmllint` executable.
+    pub fn with_program(program: impl Into<PathBuf>) -> Result<Xmllint, ValidationError> {
+        let program = program.into();
+        let version = Command::new(&program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| {
+                ValidationError::Unavailable(format!("cannot run {}: {e}", program.display()))
+            })?;
+        if !version.success() {
+            return Err(ValidationError::Unavailable(format!(
+                "{} --version failed: {version}",
+                program.display()
+            )));
+        }
+        let schemas = tempfile::Builder::new()
+            .prefix("vitrine-nfe-schemas")
+            .tempdir()
+            .map_err(|e| ValidationError::Unavailable(format!("temporary folder: {e}")))?;
+        for (name, bytes) in SCHEMA_FILES {
+            std::fs::write(schemas.path().join(name), bytes)
+                .map_err(|e| ValidationError::Unavailable(format!("writing schema {name}: {e}")))?;
+        }
+        Ok(Xmllint { program, schemas })
+    }
+
+    /// The folder holding the schema files.
+    pub fn schema_dir(&self) -> &Path {
+        self.schemas.path()
+    }
+}
+
+impl SchemaValidator for Xmllint {
+    fn validate(&self, document: SchemaDocument, xml: &str) -> Result<(), ValidationError> {
+        let schema = self.schemas.path().join(document.schema_file());
+        let mut child = Command::new(&self.program)
+            .args(["--noout", "--nonet", "--schema"])
+            .arg(&schema)
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ValidationError::Unavailable(format!("cannot run xmllint: {e}")))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // A write error (xmllint exited early) shows up in its status below.
+        let _ = stdin.write_all(xml.as_bytes());
+        drop(stdin);
+        let output = child
+            .wait_with_output()
+            .map_err(|e| ValidationError::Unavailable(format!("xmllint: {e}")))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        match output.status.code() {
+            Some(0) => Ok(()),
+            // 1: not well-formed, 3: invalid, 4: validation error (libxml2's xmllint codes).
+            Some(1 | 3 | 4) => Err(ValidationError::Invalid(
+                stderr
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.ends_with("fails to validate"))
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            _ => Err(ValidationError::Unavailable(format!(
+                "xmllint exited with {}: {}",
+                output.status,
+                stderr.trim()
+            ))),
+        }
+    }
+}
