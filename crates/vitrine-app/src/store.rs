@@ -15,6 +15,9 @@
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
 //! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` until fanned out |
 //! | delivery (local dispatcher) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done |
+//! | WebSocket connection of a customer (AWS) | `WS#CUSTOMER#{sub}` | `CONN#{connection id}` | ttl 2 h |
+//! | WebSocket connection of an admin (AWS) | `WS#ADMIN` | `CONN#{connection id}` | ttl 2 h |
+//! | WebSocket connection, by id (AWS) | `WSCONN#{connection id}` | `WSCONN` | ttl 2 h |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
 //! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
@@ -98,6 +101,29 @@ pub fn queue(subscriber: &str) -> String {
 /// The index partition of a subscriber's dead letters.
 pub fn dead_letters(subscriber: &str) -> String {
     format!("DEAD#{subscriber}")
+}
+/// The sort-key prefix of the WebSocket connection items of an audience partition.
+pub const WS_CONNECTION_PREFIX: &str = "CONN#";
+/// The audience partition of every admin's WebSocket connections.
+pub const WS_ADMINS: &str = "WS#ADMIN";
+/// The audience partition of one customer's WebSocket connections.
+pub fn ws_customer_partition(sub: &str) -> String {
+    format!("WS#CUSTOMER#{sub}")
+}
+/// A customer's WebSocket connection in their audience partition.
+pub fn ws_customer_connection(sub: &str, connection_id: &str) -> Key {
+    Key::new(
+        ws_customer_partition(sub),
+        format!("{WS_CONNECTION_PREFIX}{connection_id}"),
+    )
+}
+/// An admin's WebSocket connection in the admins' audience partition.
+pub fn ws_admin_connection(connection_id: &str) -> Key {
+    Key::new(WS_ADMINS, format!("{WS_CONNECTION_PREFIX}{connection_id}"))
+}
+/// A WebSocket connection by its id: whose it is (for `$disconnect` and resume).
+pub fn ws_connection(connection_id: &str) -> Key {
+    Key::new(format!("WSCONN#{connection_id}"), "WSCONN")
 }
 /// Whether `key` is an event's (outbox) item.
 pub fn is_event(key: &Key) -> bool {

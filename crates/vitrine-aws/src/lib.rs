@@ -1,5 +1,6 @@
 //! vitrine's AWS adapters, on the official AWS SDK for Rust: [`dynamo::DynamoTable`] (Table),
-//! [`s3::S3Blobs`] (Blobs), [`cognito::CognitoIdentity`] (Identity).
+//! [`s3::S3Blobs`] (Blobs), [`cognito::CognitoIdentity`] (Identity), [`ws_push::ApiGatewayPush`]
+//! (Push, on an API Gateway WebSocket API).
 //!
 //! Invariants:
 //! - The SDK appears in this crate only; it never depends on `vitrine-local`.
@@ -16,6 +17,7 @@ pub mod s3;
 pub mod ses;
 pub mod sns;
 pub mod sns_bus;
+pub mod ws_push;
 
 use std::ops::Deref;
 use std::sync::{Arc, LazyLock};

@@ -7,7 +7,9 @@
 //!   `StartingPosition` and API Gateway v2 `ProtocolType` are valid values;
 //! - the event subscriptions: the template subscribes to `EventsTopic` exactly the subscribers
 //!   of `vitrine_app::events::subscriptions`, each with the code's filter policy and scope, into
-//!   its own queue with a dead-letter queue (see `subscription_errors`).
+//!   its own queue with a dead-letter queue (see `subscription_errors`);
+//! - the WebSocket API: its routes are exactly those the `ws` binary serves, each an AWS_PROXY
+//!   integration invoking `WsFunction`, which API Gateway may invoke (see `websocket_errors`).
 //!
 //! `scripts/check-infra.sh` checks the same rules on the parsed YAML (and runs cfn-lint and the
 //! SAM transform); this test needs no Python and keeps the suite from passing with a binary the
@@ -920,4 +922,245 @@ fn the_subscription_checks_catch_a_broken_template() {
     }
     assert_eq!(logical_prefix("admin-alerts"), "AdminAlerts");
     assert_eq!(logical_prefix("sms"), "Sms");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The WebSocket API: its routes go to the `ws` binary's function.
+//
+// The template must have one AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET and
+// RouteSelectionExpression `$request.body.action` (the `resume` message's `action` field); its
+// routes are exactly `$connect`, `$disconnect` and `$default` (what `vitrine_lambda::ws`
+// serves), each targeting (`!Sub "integrations/${Integration}"`) an AWS_PROXY integration of
+// that API whose IntegrationUri invokes `WsFunction`, the function deployed from the `ws`
+// binary; a Lambda permission lets API Gateway invoke `WsFunction` for that API; a stage of
+// that API deploys it.
+
+const WS_FUNCTION: &str = "WsFunction";
+const WS_BINARY: &str = "ws";
+const WS_ROUTES: &[&str] = &["$connect", "$disconnect", "$default"];
+const WS_ROUTE_SELECTION: &str = "$request.body.action";
+
+/// A `!Sub "text"` / `!Sub text` value's text.
+fn sub_text(value: &str) -> Option<&str> {
+    value.strip_prefix("!Sub").map(|rest| unquote(rest.trim()))
+}
+
+/// Every way the template's WebSocket API differs from what the `ws` function serves.
+fn websocket_errors(template: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let all = lines(template);
+    let top = blocks(&all, 0);
+    let resources = section(&top, "Resources")
+        .map(|s| blocks(&s.lines[1..], 2))
+        .unwrap_or_default();
+    let of_type = |kind: &str| -> Vec<&Block> {
+        resources
+            .iter()
+            .filter(|r| resource_type(r).as_deref() == Some(kind))
+            .collect()
+    };
+
+    let apis: Vec<&Block> = of_type("AWS::ApiGatewayV2::Api")
+        .into_iter()
+        .filter(|r| scalar(r, "ProtocolType").as_deref() == Some("WEBSOCKET"))
+        .collect();
+    let [api] = apis.as_slice() else {
+        errors.push(format!(
+            "wanted exactly one AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET, found {}",
+            apis.len()
+        ));
+        return errors;
+    };
+    let api_ref = format!("!Ref {}", api.name);
+    let selection = scalar(api, "RouteSelectionExpression");
+    if selection.as_deref() != Some(WS_ROUTE_SELECTION) {
+        errors.push(format!(
+            "{}: RouteSelectionExpression is {selection:?}, wanted {WS_ROUTE_SELECTION:?}",
+            api.name
+        ));
+    }
+
+    match resources.iter().find(|r| r.name == WS_FUNCTION) {
+        Some(f) if resource_type(f).as_deref() == Some("AWS::Serverless::Function") => {
+            let uri = scalar(f, "CodeUri");
+            let wanted = format!("../target/lambda/{WS_BINARY}/");
+            if uri.as_deref() != Some(wanted.as_str()) {
+                errors.push(format!(
+                    "{WS_FUNCTION}: CodeUri is {uri:?}, wanted {wanted:?}"
+                ));
+            }
+        }
+        _ => errors.push(format!(
+            "{WS_FUNCTION}: missing (the AWS::Serverless::Function of the `{WS_BINARY}` binary)"
+        )),
+    }
+
+    // The integrations of the API that invoke WsFunction.
+    let invokes_ws: BTreeSet<String> = of_type("AWS::ApiGatewayV2::Integration")
+        .into_iter()
+        .filter(|i| scalar(i, "ApiId").as_deref() == Some(api_ref.as_str()))
+        .filter(|i| scalar(i, "IntegrationType").as_deref() == Some("AWS_PROXY"))
+        .filter(|i| {
+            scalar(i, "IntegrationUri").is_some_and(|uri| {
+                uri.contains(&format!("${{{WS_FUNCTION}.Arn}}")) && uri.ends_with("/invocations")
+            })
+        })
+        .map(|i| i.name.clone())
+        .collect();
+
+    let mut routes: BTreeMap<String, String> = BTreeMap::new();
+    for route in of_type("AWS::ApiGatewayV2::Route") {
+        if scalar(route, "ApiId").as_deref() != Some(api_ref.as_str()) {
+            continue;
+        }
+        let key = scalar(route, "RouteKey").unwrap_or_default();
+        let target = scalar(route, "Target").unwrap_or_default();
+        let integration = sub_text(&target)
+            .and_then(|t| t.strip_prefix("integrations/${"))
+            .and_then(|t| t.strip_suffix('}'))
+            .map(str::to_owned);
+        match integration {
+            Some(i) if invokes_ws.contains(&i) => {}
+            Some(i) => errors.push(format!(
+                "{} (route {key}): targets {i}, which is not an AWS_PROXY integration of {} \
+                 invoking {WS_FUNCTION} (those are {invokes_ws:?})",
+                route.name, api.name
+            )),
+            None => errors.push(format!(
+                "{} (route {key}): Target {target:?} is not !Sub \"integrations/${{<Integration>}}\"",
+                route.name
+            )),
+        }
+        if let Some(other) = routes.insert(key.clone(), route.name.clone()) {
+            errors.push(format!(
+                "route {key} is declared by both {other} and {}",
+                route.name
+            ));
+        }
+    }
+    let declared: BTreeSet<&str> = routes.keys().map(String::as_str).collect();
+    let wanted: BTreeSet<&str> = WS_ROUTES.iter().copied().collect();
+    if declared != wanted {
+        errors.push(format!(
+            "{}: routes are {declared:?}, the `{WS_BINARY}` function serves {wanted:?}",
+            api.name
+        ));
+    }
+
+    let permitted = of_type("AWS::Lambda::Permission").into_iter().any(|p| {
+        let function = scalar(p, "FunctionName").unwrap_or_default();
+        let source = scalar(p, "SourceArn").unwrap_or_default();
+        (function == format!("!Ref {WS_FUNCTION}")
+            || function == format!("!GetAtt {WS_FUNCTION}.Arn"))
+            && scalar(p, "Principal").as_deref() == Some("apigateway.amazonaws.com")
+            && scalar(p, "Action").as_deref() == Some("lambda:InvokeFunction")
+            && source.contains(&format!("${{{}}}", api.name))
+    });
+    if !permitted {
+        errors.push(format!(
+            "no AWS::Lambda::Permission lets apigateway.amazonaws.com invoke {WS_FUNCTION} for {}",
+            api.name
+        ));
+    }
+    let staged = of_type("AWS::ApiGatewayV2::Stage")
+        .into_iter()
+        .any(|s| scalar(s, "ApiId").as_deref() == Some(api_ref.as_str()));
+    if !staged {
+        errors.push(format!(
+            "{}: no AWS::ApiGatewayV2::Stage deploys it",
+            api.name
+        ));
+    }
+    errors
+}
+
+#[test]
+fn the_websocket_routes_go_to_the_ws_function() {
+    assert!(crate_binaries(&crate_dir()).contains(WS_BINARY));
+    let errors = websocket_errors(&template());
+    assert!(
+        errors.is_empty(),
+        "infra/template.yaml, the WebSocket API:\n  {}",
+        errors.join("\n  ")
+    );
+}
+
+/// The WebSocket checks catch what they are for: each broken copy of the template fails with
+/// its message.
+#[test]
+fn the_websocket_checks_catch_a_broken_template() {
+    let good = template();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "a route missing",
+            good.replacen(
+                "RouteKey: \"$disconnect\"",
+                "RouteKey: \"$disconnected\"",
+                1,
+            ),
+            "routes are",
+        ),
+        (
+            "the integration invoking another function",
+            good.replacen(
+                "functions/${WsFunction.Arn}/invocations",
+                "functions/${ApiFunction.Arn}/invocations",
+                1,
+            ),
+            "which is not an AWS_PROXY integration",
+        ),
+        (
+            "a route targeting something else",
+            good.replacen(
+                "Target: !Sub \"integrations/${WsIntegration}\"",
+                "Target: !Sub \"integrations/${WsStage}\"",
+                1,
+            ),
+            "targets WsStage",
+        ),
+        (
+            "another route selection",
+            good.replacen(
+                "RouteSelectionExpression: \"$request.body.action\"",
+                "RouteSelectionExpression: \"$request.body.type\"",
+                1,
+            ),
+            "RouteSelectionExpression",
+        ),
+        (
+            "the function deployed from another binary",
+            good.replacen(
+                "CodeUri: ../target/lambda/ws/",
+                "CodeUri: ../target/lambda/api2/",
+                1,
+            ),
+            "CodeUri",
+        ),
+        (
+            "no permission to invoke the function",
+            good.replacen(
+                "FunctionName: !Ref WsFunction",
+                "FunctionName: !Ref ApiFunction",
+                1,
+            ),
+            "no AWS::Lambda::Permission",
+        ),
+        (
+            "no WebSocket API",
+            good.replacen("ProtocolType: WEBSOCKET", "ProtocolType: HTTP", 1),
+            "exactly one AWS::ApiGatewayV2::Api",
+        ),
+    ];
+    for (what, broken, expected) in cases {
+        assert_ne!(broken, good, "{what}: the mutation did not apply");
+        let errors = websocket_errors(&broken);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{what}: wanted an error with {expected:?}, got {errors:?}"
+        );
+    }
+    assert_eq!(
+        sub_text("!Sub \"integrations/${X}\""),
+        Some("integrations/${X}")
+    );
 }

@@ -1,5 +1,6 @@
 //! Conformance suites that every adapter of a port runs, and test fixtures.
 
+pub mod apigw_management;
 pub mod blobs;
 pub mod identity;
 pub mod lambda_runtime;

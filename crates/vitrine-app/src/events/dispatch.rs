@@ -585,3 +585,30 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// Record that `subscriber` has handled `event` outside the local dispatcher — on AWS, where
+    /// each subscriber's queue feeds its own function — with the very item the dispatcher leaves
+    /// behind for a delivery it is done with: `DELIVERY#{subscriber}` / `{event id}`, status
+    /// `done`, out of every queue, kept [`KEEP_DELIVERED_SECS`]. For `realtime` that is what
+    /// [`App::order_events_after`] reads, so a client reconnecting on AWS is sent what it missed
+    /// exactly as locally. Idempotent: a re-delivered event rewrites the same item.
+    pub async fn record_delivered(
+        &self,
+        subscriber: &str,
+        event_id: &str,
+        event: &Event,
+        attempt: u32,
+    ) -> AppResult<()> {
+        let name = self.check_subscriber(subscriber)?;
+        let now = self.ports.clock.now();
+        let mut item = delivery_item(name, event_id, event, now.millis())?
+            .with(STATUS, "done")
+            .with(ATTEMPTS, i64::from(attempt))
+            .with(TTL, now.secs() + KEEP_DELIVERED_SECS);
+        item.attrs.remove(GSI1_PK);
+        item.attrs.remove(GSI1_SK);
+        self.ports.table.write(vec![WriteOp::put(item)]).await?;
+        Ok(())
+    }
+}

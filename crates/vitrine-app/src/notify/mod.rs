@@ -22,6 +22,7 @@
 //! - HTML parts escape every value (templates ending in `.html` are auto-escaped).
 
 mod alerts;
+pub mod connections;
 mod email;
 mod realtime;
 mod sms;
