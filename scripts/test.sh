@@ -2,8 +2,9 @@
 # Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator,
 # cfn-lint, the SAM translator and the aiosmtpd SMTP test server into .venv/), then formatting,
 # lints, and the whole test suite against a local emulator on 127.0.0.1 (the SMTP tests start
-# their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs). .ci/run calls exactly
-# this.
+# their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs), then the browser tests
+# (e2e/: Debian's chromium from apt when missing, playwright-core and axe-core from npm). .ci/run
+# calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,6 +21,18 @@ trap cleanup EXIT
 step "toolchain"
 cargo --version
 rustc --version
+
+# vitrine-nfe's acceptance tests check every generated NF-e with xmllint (schema) and xmlsec1
+# (signature); under CI they fail when either is missing. Installed in the background, quietly,
+# only when missing (apt-get needs root, as on CI).
+step "installing xmllint and xmlsec1 when missing (background)"
+(
+  command -v xmllint >/dev/null && command -v xmlsec1 >/dev/null || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq libxml2-utils xmlsec1
+  }
+) > target/xmltools-install.log 2>&1 &
+xmltools_pid=$!
 
 # Python tools install in the background while Rust compiles.
 step "installing the AWS emulator (moto), cfn-lint and aiosmtpd into .venv (background)"
@@ -64,11 +77,32 @@ done
 export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
 echo "moto at $VITRINE_TEST_MOTO_URL"
 
+step "waiting for xmllint and xmlsec1"
+if ! wait "$xmltools_pid"; then
+  cat target/xmltools-install.log
+  echo "installing libxml2-utils/xmlsec1 failed" >&2
+  exit 1
+fi
+
 step "tests (cargo test), the API on the embedded backend"
 cargo test --workspace --all-features --locked --no-fail-fast
 
 step "the API tests again, on the AWS backend against the emulator"
 VITRINE_TEST_BACKEND=aws cargo test -p vitrine --all-features --locked --no-fail-fast \
   --test checkout --test access --test validation --test catalog
+
+step "browser tests: storefront and admin in headless Chromium (e2e/, node --test)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } \
+      > target/chromium-install.log 2>&1; then
+    cat target/chromium-install.log
+    echo "installing chromium failed" >&2
+    exit 1
+  fi
+fi
+npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+cargo build --workspace --all-features --locked --bin vitrine
+VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
 
 step "done"

@@ -7,8 +7,10 @@
 //!   the router is built from ([`route_table`]), so it lists exactly the routes the router
 //!   serves. It is built on its first request, not at start-up.
 //! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
-//! - The one route outside the document is the WebSocket `/api/v1/ws` ([`realtime`]), which
-//!   OpenAPI cannot describe; `docs/api.md` documents it.
+//! - The routes outside the document: the WebSocket `/api/v1/ws` ([`realtime`]), which
+//!   OpenAPI cannot describe (`docs/api.md` documents it); product images, `/media/{key}`
+//!   ([`routes::media`]); and, in [`router_with_site`] only, the web apps ([`web`]) for every
+//!   other path.
 
 pub mod dto;
 pub mod extract;
@@ -17,6 +19,7 @@ pub mod realtime;
 pub mod route_table;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -97,11 +100,22 @@ fn openapi_json() -> bytes::Bytes {
         .clone()
 }
 
-/// The whole application router: API, OpenAPI document and docs page, health, JWKS.
+/// The whole application router: API, OpenAPI document and docs page, health, JWKS, product
+/// images (`/media/...`). The API Lambda serves this one: on AWS the web apps come from S3.
 pub fn router(state: AppState) -> Router {
+    build_router(state, false)
+}
+
+/// [`router`], plus the web apps (`web/`, embedded) for every other path: what `vitrine serve`
+/// serves ([`web`]).
+pub fn router_with_site(state: AppState) -> Router {
+    build_router(state, true)
+}
+
+fn build_router(state: AppState, site: bool) -> Router {
     let (public, admin) = route_tables();
     let admin_guard = middleware::from_fn_with_state(state.clone(), routes::admin::require_admin);
-    Router::new()
+    let routes = Router::new()
         .merge(public.router())
         .merge(admin.router().route_layer(admin_guard))
         // Not in a route table: OpenAPI cannot describe a WebSocket (docs/api.md, "Realtime").
@@ -117,7 +131,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ready", get(ready))
         .route("/.well-known/jwks.json", get(jwks))
-        .fallback(|| async { Problem::not_found("route") })
+        .route("/media/{*key}", get(routes::media::media));
+    let routes = if site {
+        routes.fallback(web::serve)
+    } else {
+        routes.fallback(|| async { Problem::not_found("route") })
+    };
+    routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(log_requests))
         .layer(TimeoutLayer::with_status_code(

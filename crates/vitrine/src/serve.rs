@@ -33,7 +33,7 @@ pub async fn run(
         let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
         tokio::spawn(dispatcher.run(std::future::pending()))
     });
-    let router = vitrine_http::router(state);
+    let router = vitrine_http::router_with_site(state);
     let result = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

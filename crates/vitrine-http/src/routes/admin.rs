@@ -45,6 +45,8 @@ pub fn routes() -> RouteTable {
         .with(route!(events))
         .with(route!(replay_dead_letters))
         .with(route!(replay_dead_letter))
+        .merge(crate::routes::media::admin_routes())
+        .merge(crate::routes::dashboard::admin_routes())
 }
 
 /// Middleware: a valid access token of the `admin` group, or 401/403.

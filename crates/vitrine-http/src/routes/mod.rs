@@ -4,6 +4,8 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod dashboard;
 pub mod me;
+pub mod media;
 pub mod orders;
 pub mod payments;

@@ -1,0 +1,160 @@
+//! Product images: the admin upload (`POST /api/v1/admin/products/{id}/images`, in the admin
+//! router, behind its guard) and the public read (`GET /media/{key}`, outside `/api`: an image
+//! URL is a plain path a browser fetches).
+//!
+//! The upload takes the raw image as the body (no multipart), with its `Content-Type`; the
+//! router's 64 KiB body limit does not apply to it (it reads at most
+//! [`MAX_IMAGE_BYTES`](vitrine_app::media::MAX_IMAGE_BYTES) itself). Rules (accepted types, the
+//! signature check, the product's version) live in `vitrine_app::media`.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
+use futures::StreamExt;
+use vitrine_app::media::{ImageType, MAX_IMAGE_BYTES};
+
+use crate::dto::ProductDto;
+use crate::extract::{IfMatch, etag};
+use crate::problem::{ApiResult, Problem};
+use crate::route_table::{RouteTable, route};
+use crate::state::AppState;
+
+/// Routes for the admin router (nested under `/api/v1/admin`).
+pub fn admin_routes() -> RouteTable {
+    RouteTable::new().with(route!(upload_image))
+}
+
+/// How long a presigned image URL (S3) handed out by a redirect stays valid.
+const REDIRECT_URL_SECS: u64 = 3600;
+
+/// Add an image to a product. The body is the image itself (PNG, JPEG, WebP or AVIF, at most
+/// 5 MiB) with its `Content-Type`; it must start with that format's signature. Needs `If-Match`
+/// with the product's ETag, like every product edit; answers the product with its new ETag.
+/// The new image's key is the last of `images`; browsers load it from `/media/{key}`.
+#[utoipa::path(post, path = "/products/{id}/images", tag = "admin",
+    params(("id" = String, Path, description = "product id"), ("If-Match" = String, Header)),
+    request_body(content = Vec<u8>, content_type = "image/png", description = "the image's bytes: image/png, image/jpeg, image/webp or image/avif"),
+    responses((status = 201, body = ProductDto),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "not that kind of image, or too many images"),
+        (status = 428, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn upload_image(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    version: IfMatch,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(kind) = ImageType::from_content_type(declared) else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the image as image/png, image/jpeg, image/webp or image/avif",
+        ));
+    };
+    let version = version
+        .0
+        .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Body too large",
+            format!("an image has at most {} MiB", MAX_IMAGE_BYTES / 1024 / 1024),
+        )
+    };
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_IMAGE_BYTES)
+    {
+        return Err(too_large());
+    }
+    // Read at most the limit, whether or not the client sent a Content-Length.
+    let mut bytes = BytesMut::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            Problem::bad_request("unreadable-body", "the request body could not be read")
+        })?;
+        if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let bytes = bytes.freeze();
+    let product = s.app.add_product_image(&id, kind, bytes, version).await?;
+    let mut res = (
+        StatusCode::CREATED,
+        [etag(product.version)],
+        axum::Json(ProductDto::from_product(&product, None)),
+    )
+        .into_response();
+    if let Some(key) = product.images.last()
+        && let Ok(location) = HeaderValue::from_str(&format!("/media/{key}"))
+    {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// `GET /media/{key}`: a product image, public. Served from the Blobs port with the type its
+/// extension names and a year of caching (image keys are never rewritten); on a Blobs adapter
+/// that hands out direct URLs (S3), a redirect to one. Anything that is not an image under
+/// `images/` is a 404.
+pub async fn media(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    match serve(&s, &key).await {
+        Ok(res) => res,
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn serve(s: &AppState, key: &str) -> ApiResult<Response> {
+    if let Some(url) = s.app.media_url(key, REDIRECT_URL_SECS).await? {
+        let location = HeaderValue::from_str(&url)
+            .map_err(|e| Problem::internal(format!("media URL: {e}")))?;
+        return Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=600"),
+                ),
+            ],
+        )
+            .into_response());
+    }
+    let (blob, kind) = s.app.media(key).await?.ok_or(Problem::not_found("image"))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(kind.content_type()),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+            // An image needs no capabilities, whatever a browser makes of it.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            ),
+        ],
+        blob.bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,230 @@
+// An admin, in a real browser: signs in, reads the dashboard, creates a product with two
+// variants, uploads its image (stored in Blobs, served from /media), adjusts its stock, sees an
+// edit conflict (someone else saved the product meanwhile: 412, shown, nothing overwritten), and
+// ships an order with a tracking code.
+//
+// Shipping needs an invoiced order (ADR 0008). With E2E_SKIP_INVOICE=1, on a tree where the
+// invoice issuer has not landed, the order stays paid: the test then checks that the order page
+// says shipping waits for the invoice, instead of shipping.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, openPage, createUser, signInApi, api, payPix, checkPage, screenshot, pngBytes } from "./lib/harness.js";
+
+const ADMIN = { email: "dona@loja.example", name: "Dona da Loja", password: "dona-da-loja-2026", admin: true };
+const BUYER = { email: "bruno@example.com", name: "Bruno Lima", password: "outra-senha-9" };
+
+/** A paid Pix order of the buyer's, placed and paid through the API. */
+async function paidOrder(server) {
+  await createUser(server, BUYER);
+  const token = await signInApi(server, BUYER.email, BUYER.password);
+  const placed = await api(server, "/api/v1/orders", {
+    method: "POST",
+    token,
+    headers: { "Idempotency-Key": `e2e-${Date.now()}` },
+    body: {
+      items: [{ sku: "BON-SAR-PRETO", quantity: 1 }],
+      shipping_address: { recipient: "Bruno Lima", street: "Rua XV de Novembro", number: "50", district: "Centro", city: "Curitiba", uf: "PR", cep: "80020-310" },
+      shipping_method: "sedex",
+      payment_method: "pix",
+      tax_id: "529.982.247-25",
+    },
+  });
+  assert.equal(placed.status, 201, placed.text);
+  const charge = await api(server, `/api/v1/orders/${placed.json.id}/payment`, { method: "POST", token, body: { method: "pix" } });
+  assert.equal(charge.status, 200, charge.text);
+  const paid = await payPix(server, { txid: charge.json.pix.txid, amount: charge.json.amount_centavos });
+  assert.equal(paid.result, "paid");
+  return placed.json.id;
+}
+
+/** Wait up to `ms` for the invoice issuer to move the order to `invoiced`. */
+async function waitInvoiced(server, admin, id, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const o = (await api(server, `/api/v1/admin/orders/${id}`, { token: admin })).json;
+    if (o.status === "invoiced" || Date.now() > deadline) return o.status;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test("an admin creates a product with an image, adjusts stock and ships an order", { timeout: 240_000 }, async (t) => {
+  const server = await startServer();
+  const browser = await launch();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+  });
+  await createUser(server, ADMIN);
+  const admin = await signInApi(server, ADMIN.email, ADMIN.password);
+  const orderId = await paidOrder(server);
+  const { page } = await openPage(browser);
+
+  await t.test("sign in and read the dashboard", async () => {
+    await page.goto(`${server.base}/admin/`);
+    await page.getByRole("heading", { level: 1, name: "Entrar na administração" }).waitFor();
+    await checkPage(page, "admin-01-sign-in");
+    await page.getByLabel("E-mail").fill(ADMIN.email);
+    await page.getByLabel("Senha").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Entrar" }).click();
+    await page.getByRole("heading", { level: 1, name: "Painel" }).waitFor();
+    assert.equal(await page.getByTestId("orders-today").textContent(), "1");
+    assert.match(await page.getByTestId("revenue-today").textContent(), /^R\$\s[\d.]+,\d\d$/);
+    await page.getByRole("img", { name: /Receita dos últimos 30 dias/ }).waitFor();
+    await checkPage(page, "admin-02-dashboard");
+  });
+
+  let productUrl;
+  await t.test("create a product with two variants", async () => {
+    await page.getByRole("link", { name: "Produtos" }).click();
+    await page.getByRole("heading", { level: 1, name: "Produtos" }).waitFor();
+    await page.getByRole("link", { name: "Camiseta Básica Algodão" }).waitFor();
+    await checkPage(page, "admin-03-products");
+    await page.getByRole("link", { name: "Novo produto" }).click();
+    await page.getByRole("heading", { level: 1, name: "Novo produto" }).waitFor();
+    await page.getByLabel("Nome", { exact: true }).fill("Caneca Esmaltada");
+    await page.getByLabel("Descrição").fill("Caneca de ágata, 350 ml.");
+    await page.getByLabel("Categoria").selectOption({ label: "Casa" });
+    const first = page.locator("fieldset.variant-edit").nth(0);
+    await first.getByLabel("SKU").fill("CAN-ESM-AZUL");
+    await first.getByLabel("Opções").fill("cor=azul");
+    await first.getByLabel("Preço (R$)").fill("59,90");
+    await first.getByLabel("Peso (g)").fill("350");
+    await first.getByLabel("Estoque inicial").fill("10");
+    await page.getByRole("button", { name: "Adicionar variante" }).click();
+    const second = page.locator("fieldset.variant-edit").nth(1);
+    await second.getByLabel("SKU").fill("CAN-ESM-VERDE");
+    await second.getByLabel("Opções").fill("cor=verde");
+    await second.getByLabel("Preço (R$)").fill("59,90");
+    await second.getByLabel("Preço “de” (R$, opcional)").fill("69,90");
+    await second.getByLabel("Peso (g)").fill("350");
+    await second.getByLabel("Estoque inicial").fill("4");
+    await checkPage(page, "admin-04-new-product");
+    await page.getByRole("button", { name: "Criar produto" }).click();
+    await page.getByText("Produto criado.").waitFor();
+    await page.getByRole("heading", { level: 1, name: "Editar: Caneca Esmaltada" }).waitFor();
+    productUrl = page.url();
+    await checkPage(page, "admin-05-product-created");
+  });
+
+  await t.test("upload the product's image", async () => {
+    await page.getByLabel("Arquivo de imagem").setInputFiles({ name: "caneca.png", mimeType: "image/png", buffer: pngBytes(256) });
+    await page.getByRole("button", { name: "Enviar imagem" }).click();
+    await page.getByText("Imagem enviada.").waitFor();
+    const img = page.getByRole("img", { name: "Imagem 1 de Caneca Esmaltada" });
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const i = document.querySelector(".images img");
+      return i && i.complete && i.naturalWidth === 256;
+    });
+    const src = await img.getAttribute("src");
+    assert.match(src, /^\/media\/images\/[0-9A-Z]{26}\/[0-9a-z]{26}\.png$/);
+    const served = await fetch(server.base + src);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get("content-type"), "image/png");
+    assert.match(served.headers.get("cache-control"), /immutable/);
+    await checkPage(page, "admin-06-image");
+  });
+
+  await t.test("adjust stock", async () => {
+    const row = page.locator("form.stock-row", { hasText: "CAN-ESM-AZUL" });
+    assert.equal(await page.getByTestId("stock-CAN-ESM-AZUL").textContent(), "10");
+    await row.getByLabel("Ajuste (unidades)").fill("5");
+    await row.getByLabel("Motivo (opcional)").fill("recebimento NF 1234");
+    await row.getByRole("button", { name: "Ajustar estoque" }).click();
+    await row.getByText("Estoque de CAN-ESM-AZUL: 15 unidades.").waitFor();
+    assert.equal(await page.getByTestId("stock-CAN-ESM-AZUL").textContent(), "15");
+    const level = await api(server, "/api/v1/admin/stock/CAN-ESM-AZUL", { token: admin });
+    assert.equal(level.json.available, 15);
+    await checkPage(page, "admin-07-stock");
+  });
+
+  await t.test("an edit conflict is shown, not overwritten", async () => {
+    // Someone else saves the product (through the API) after this page loaded it.
+    const id = decodeURIComponent(productUrl.split("#/produtos/")[1].split("?")[0]);
+    const current = await api(server, `/api/v1/admin/products/${id}`, { token: admin });
+    const theirs = { ...current.json, name: "Caneca Esmaltada Azul e Verde" };
+    const body = {
+      name: theirs.name,
+      description: theirs.description,
+      category_id: theirs.category_id,
+      images: theirs.images,
+      active: theirs.active,
+      variants: theirs.variants.map(({ sku, options, price_centavos, compare_at_centavos, weight_g }) => ({ sku, options, price_centavos, compare_at_centavos, weight_g })),
+    };
+    const saved = await api(server, `/api/v1/admin/products/${id}`, { method: "PUT", token: admin, body, headers: { "If-Match": current.headers.get("etag") } });
+    assert.equal(saved.status, 200, saved.text);
+    page.allow(/\/api\/v1\/admin\/products\//, 412);
+    await page.getByLabel("Descrição").fill("Caneca de ágata esmaltada, 350 ml.");
+    await page.getByRole("button", { name: "Salvar" }).click();
+    await page.getByText("Conflito de edição.").waitFor();
+    await page.getByRole("button", { name: "Recarregar" }).waitFor();
+    const after = await api(server, `/api/v1/admin/products/${id}`, { token: admin });
+    assert.equal(after.json.name, "Caneca Esmaltada Azul e Verde", "the other admin's change was overwritten");
+    await checkPage(page, "admin-08-conflict");
+    await page.getByRole("button", { name: "Recarregar" }).click();
+    await page.getByRole("heading", { level: 1, name: "Editar: Caneca Esmaltada Azul e Verde" }).waitFor();
+  });
+
+  await t.test("ship an order with a tracking code", async (st) => {
+    const status = await waitInvoiced(server, admin, orderId, process.env.E2E_SKIP_INVOICE === "1" ? 3_000 : 20_000);
+    await page.getByRole("link", { name: "Pedidos" }).click();
+    await page.getByRole("heading", { level: 1, name: "Pedidos" }).waitFor();
+    if (status !== "invoiced") {
+      assert.equal(process.env.E2E_SKIP_INVOICE, "1", `the paid order was not invoiced within 20 s (status ${status}): is the invoice issuer running?`);
+      await page.getByLabel("Situação").selectOption("paid");
+      await page.getByRole("link", { name: `#${orderId.slice(-8)}` }).click();
+      await page.getByText("O envio fica disponível quando a nota fiscal for emitida.").waitFor();
+      await checkPage(page, "admin-09-order-waits-invoice");
+      st.skip("E2E_SKIP_INVOICE=1 and the order was not invoiced: shipping is not possible yet");
+      return;
+    }
+    await page.getByLabel("Situação").selectOption("invoiced");
+    await page.getByRole("link", { name: `#${orderId.slice(-8)}` }).click();
+    await page.getByRole("heading", { level: 1, name: `Pedido #${orderId.slice(-8)}` }).waitFor();
+    await checkPage(page, "admin-09-order");
+    await page.getByLabel("Código de rastreio").fill("BR123456789BR");
+    await page.getByRole("button", { name: "Marcar como enviado" }).click();
+    await page.locator('[data-testid="order-status"][data-status="shipped"]').waitFor();
+    assert.equal(await page.getByTestId("tracking-code").textContent(), "BR123456789BR");
+    const o = await api(server, `/api/v1/admin/orders/${orderId}`, { token: admin });
+    assert.equal(o.json.status, "shipped");
+    assert.equal(o.json.tracking_code, "BR123456789BR");
+    await checkPage(page, "admin-10-shipped");
+  });
+
+  await t.test("coupons, events and reports pages", async () => {
+    await page.getByRole("link", { name: "Cupons" }).click();
+    await page.getByRole("heading", { level: 1, name: "Cupons" }).waitFor();
+    await page.getByRole("link", { name: "BEMVINDO10" }).waitFor();
+    await checkPage(page, "admin-11-coupons");
+    await page.getByRole("link", { name: "Novo cupom" }).click();
+    await page.getByLabel("Código").fill("frete10");
+    await page.getByLabel("Tipo").selectOption("fixed");
+    await page.getByLabel("Valor (R$)").fill("10,00");
+    await page.getByRole("button", { name: "Salvar" }).click();
+    await page.getByRole("heading", { level: 1, name: "Cupom FRETE10" }).waitFor();
+    await checkPage(page, "admin-12-coupon");
+    await page.getByRole("link", { name: "Eventos" }).click();
+    await page.getByRole("heading", { level: 1, name: "Eventos" }).waitFor();
+    await page.getByRole("table", { name: "Filas por assinante" }).waitFor();
+    await checkPage(page, "admin-13-events");
+    // Until GET /api/v1/admin/reports exists (issue 7) the page says there are none.
+    page.allow(/\/api\/v1\/admin\/reports$/, 404);
+    await page.getByRole("link", { name: "Relatórios" }).click();
+    await page.getByRole("heading", { level: 1, name: "Relatórios" }).waitFor();
+    await page.locator("main table, main p:not([role=status])").first().waitFor();
+    await checkPage(page, "admin-14-reports");
+  });
+
+  await t.test("the new product is in the store with its image", async () => {
+    await page.goto(`${server.base}/#/produto/caneca-esmaltada`);
+    await page.getByRole("heading", { level: 1, name: "Caneca Esmaltada Azul e Verde" }).waitFor();
+    await page.waitForFunction(() => {
+      const i = document.querySelector(".gallery img");
+      return i && i.complete && i.naturalWidth === 256;
+    });
+    await screenshot(page, "admin-15-in-store");
+    page.assertClean("store product");
+  });
+});

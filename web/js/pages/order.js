@@ -1,0 +1,338 @@
+// An order: its status (updated live over the WebSocket, no reload), lines and totals, the
+// payment (Pix QR and "copia e cola", or the card form with installments), tracking, and the
+// invoice download once it is issued.
+
+import { get, post, request, currentUser, download } from "../api.js";
+import { h, replace, notice, field, busy } from "../dom.js";
+import { t, money, dateTime, statusLabel, errorText } from "../i18n.js";
+import { link, go } from "../router.js";
+import { watchOrders } from "../realtime.js";
+import { optionsText } from "./parts.js";
+import { maskCep } from "./checkout.js";
+
+const AWAITING = new Set(["pending_payment", "payment_failed"]);
+
+export async function render(main, route, ctx, orderId) {
+  document.title = t("order.title", { id: shortId(orderId) });
+  const wrap = h("div", { class: "wrap" }, h("h1", null, t("order.heading", { id: shortId(orderId) })), h("p", { class: "muted", role: "status" }, t("order.loading")));
+  main.append(wrap);
+  await ctx.session;
+  if (!currentUser()) {
+    go(link("entrar", { next: `/pedido/${orderId}` }), { replace: true });
+    return;
+  }
+  let order;
+  try {
+    order = await get(`/api/v1/orders/${encodeURIComponent(orderId)}`);
+  } catch (e) {
+    replace(wrap, h("h1", null, e.status === 404 ? t("order.notFound") : t("error.title")), notice("error", e.status === 404 ? t("order.notFoundText") : errorText(e)));
+    return;
+  }
+
+  const statusBadge = h("span", { class: "badge", "data-testid": "order-status" });
+  const statusBox = h("p", { class: "status-line", role: "status", "aria-live": "polite" }, h("span", null, t("order.status")), statusBadge);
+  const live = h("span", { class: "muted" });
+  const message = h("div");
+  const paymentBox = h("section", { "aria-labelledby": "pay-title" });
+  const details = h("div");
+  const invoiceBox = h("div");
+  let paymentShownFor = null;
+  let stopped = false;
+
+  replace(
+    wrap,
+    h("nav", { class: "breadcrumbs", "aria-label": t("nav.breadcrumbs") }, h("ol", null, h("li", null, h("a", { href: "#/" }, t("nav.home"))), h("li", null, h("a", { href: link("conta") }, t("nav.account"))), h("li", { "aria-current": "page" }, t("order.heading", { id: shortId(order.id) })))),
+    h("h1", null, t("order.heading", { id: shortId(order.id) })),
+    statusBox,
+    h("p", null, live),
+    message,
+    paymentBox,
+    invoiceBox,
+    details,
+  );
+
+  function show(o) {
+    order = o;
+    statusBadge.className = `badge ${o.status}`;
+    statusBadge.dataset.status = o.status;
+    statusBadge.textContent = statusLabel(o.status);
+    showInvoice(o);
+    showDetails(o);
+    if (AWAITING.has(o.status)) {
+      if (paymentShownFor !== o.payment_method) showPayment(o);
+    } else if (paymentShownFor) {
+      paymentShownFor = null;
+      replace(paymentBox, o.status === "paid" ? notice("ok", t("order.paidThanks")) : null);
+    }
+  }
+
+  function showInvoice(o) {
+    if (!o.invoice_key) {
+      replace(invoiceBox);
+      return;
+    }
+    if (invoiceBox.dataset.key === o.invoice_key) return;
+    invoiceBox.dataset.key = o.invoice_key;
+    const result = h("div", { "aria-live": "polite" });
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        on: {
+          click: async () => {
+            await busy(button, async () => {
+              try {
+                await download(`/api/v1/orders/${encodeURIComponent(o.id)}/invoice`, `nfe-${o.id}.xml`);
+                replace(result);
+              } catch (e) {
+                replace(result, notice("error", errorText(e)));
+              }
+            });
+          },
+        },
+      },
+      t("order.invoiceDownload"),
+    );
+    replace(invoiceBox, h("section", { "aria-labelledby": "invoice-title" }, h("h2", { id: "invoice-title" }, t("order.invoice")), h("p", { class: "muted" }, t("order.invoiceKey", { key: o.invoice_key })), button, result));
+  }
+
+  function showDetails(o) {
+    const a = o.shipping_address;
+    replace(
+      details,
+      o.tracking_code ? h("p", null, h("strong", null, t("order.tracking")), " ", h("span", { "data-testid": "tracking-code" }, o.tracking_code)) : null,
+      h(
+        "div",
+        { class: "two-cols" },
+        h(
+          "section",
+          { "aria-labelledby": "lines-title" },
+          h("h2", { id: "lines-title" }, t("order.items")),
+          h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              null,
+              h("caption", { class: "visually-hidden" }, t("order.items")),
+              h("thead", null, h("tr", null, h("th", { scope: "col" }, t("order.product")), h("th", { scope: "col", class: "num" }, t("order.qty")), h("th", { scope: "col", class: "num" }, t("order.lineTotal")))),
+              h(
+                "tbody",
+                null,
+                o.lines.map((l) => h("tr", null, h("td", null, l.name, h("br"), h("span", { class: "muted" }, [optionsText(l.options), l.sku].filter(Boolean).join(" · "))), h("td", { class: "num" }, String(l.quantity)), h("td", { class: "num" }, money(l.line_total_centavos)))),
+              ),
+            ),
+          ),
+          h("h2", null, t("order.history")),
+          h("ol", { class: "timeline" }, o.history.map((c) => h("li", null, h("strong", null, statusLabel(c.status)), " — ", dateTime(c.at)))),
+        ),
+        h(
+          "section",
+          { class: "summary", "aria-labelledby": "totals-title" },
+          h("h2", { id: "totals-title" }, t("order.summary")),
+          h(
+            "dl",
+            null,
+            h("div", null, h("dt", null, t("cart.subtotal")), h("dd", null, money(o.subtotal_centavos))),
+            o.discount_centavos ? h("div", null, h("dt", null, t("order.discount", { code: o.coupon || "" })), h("dd", null, `− ${money(o.discount_centavos)}`)) : null,
+            h("div", null, h("dt", null, t("order.shipping", { name: o.shipping_name })), h("dd", null, o.shipping_centavos ? money(o.shipping_centavos) : t("checkout.free"))),
+            h("div", { class: "total" }, h("dt", null, t("checkout.total")), h("dd", { "data-testid": "order-total", "data-centavos": o.total_centavos }, money(o.total_centavos))),
+          ),
+          h("h3", null, t("order.deliverTo")),
+          h("p", null, a.recipient, h("br"), `${a.street}, ${a.number}${a.complement ? ` — ${a.complement}` : ""}`, h("br"), `${a.district} — ${a.city}/${a.uf}`, h("br"), maskCep(a.cep)),
+          h("p", { class: "muted" }, t("order.placedAt", { when: dateTime(o.created_at) }), h("br"), t("order.paymentMethod", { method: o.payment_method === "pix" ? "Pix" : t("checkout.card") }), h("br"), AWAITING.has(o.status) ? t("order.payBy", { when: dateTime(o.pay_by) }) : null),
+          o.status === "pending_payment" ? cancelButton(o) : null,
+        ),
+      ),
+    );
+  }
+
+  function cancelButton(o) {
+    const box = h("div", { class: "actions" });
+    const ask = h("button", { type: "button", class: "secondary", on: { click: () => replace(box, h("p", null, t("order.cancelConfirm")), yes, no) } }, t("order.cancel"));
+    const yes = h(
+      "button",
+      {
+        type: "button",
+        class: "danger",
+        on: {
+          click: async () => {
+            try {
+              show(await post(`/api/v1/orders/${encodeURIComponent(o.id)}/cancel`, undefined));
+              replace(message, notice("ok", t("order.cancelled")));
+            } catch (e) {
+              replace(message, notice("error", errorText(e)));
+            }
+          },
+        },
+      },
+      t("order.cancelYes"),
+    );
+    const no = h("button", { type: "button", class: "secondary", on: { click: () => replace(box, ask) } }, t("order.cancelNo"));
+    box.append(ask);
+    return box;
+  }
+
+  async function showPayment(o) {
+    paymentShownFor = o.payment_method;
+    replace(paymentBox, h("h2", { id: "pay-title" }, t("order.pay")), h("p", { class: "muted", role: "status" }, t("order.preparingPayment")));
+    if (o.payment_method === "pix") {
+      let payment;
+      try {
+        payment = await post(`/api/v1/orders/${encodeURIComponent(o.id)}/payment`, { method: "pix" });
+      } catch (e) {
+        replace(paymentBox, h("h2", { id: "pay-title" }, t("order.pay")), notice("error", errorText(e)));
+        return;
+      }
+      if (!AWAITING.has(order.status)) return;
+      const pix = payment.pix;
+      const qr = h("img", { alt: t("order.pixQrAlt", { total: money(payment.amount_centavos) }), width: 240, height: 240 });
+      // The QR image needs the token: fetch it and show it as a data: URL (allowed by the
+      // storefront's CSP, unlike blob: on CloudFront's policy).
+      request(pix.qr_code_url, { response: "text", headers: { Accept: "image/svg+xml" } })
+        .then((svg) => {
+          qr.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+        })
+        .catch(() => {
+          qr.alt = t("order.pixQrFailed");
+        });
+      const codeId = "pix-code";
+      const code = h("textarea", { id: codeId, class: "brcode", readonly: true, rows: 4 });
+      code.value = pix.br_code;
+      const copied = h("span", { role: "status", class: "muted" });
+      const copy = h(
+        "button",
+        {
+          type: "button",
+          on: {
+            click: async () => {
+              try {
+                await navigator.clipboard.writeText(pix.br_code);
+              } catch {
+                code.select();
+                document.execCommand("copy");
+              }
+              copied.textContent = t("order.copied");
+            },
+          },
+        },
+        t("order.copy"),
+      );
+      replace(
+        paymentBox,
+        h("h2", { id: "pay-title" }, t("order.payPix")),
+        h(
+          "div",
+          { class: "pix" },
+          qr,
+          h(
+            "div",
+            null,
+            h("p", null, t("order.pixSteps")),
+            h("label", { for: codeId }, t("order.pixCode")),
+            code,
+            h("div", { class: "actions" }, copy, copied),
+            h("p", { class: "muted" }, t("order.pixAmount", { total: money(payment.amount_centavos) }), h("br"), t("order.pixExpires", { when: dateTime(pix.expires_at) }), h("br"), t("order.pixTxid"), " ", h("span", { "data-testid": "pix-txid" }, pix.txid)),
+            h("p", null, t("order.autoUpdate")),
+          ),
+        ),
+      );
+    } else {
+      await showCardForm(o);
+    }
+  }
+
+  async function showCardForm(o) {
+    let plans = [];
+    try {
+      plans = (await get(`/api/v1/payments/installments?total_centavos=${o.total_centavos}`, { auth: false })).plans;
+    } catch {
+      plans = [];
+    }
+    const result = h("div");
+    const number = field({ label: t("card.number"), name: "number", autocomplete: "cc-number", inputmode: "numeric", required: true, hint: t("card.sandbox") });
+    const holder = field({ label: t("card.holder"), name: "holder", autocomplete: "cc-name", required: true });
+    const installments = field({
+      label: t("card.installments"),
+      name: "installments",
+      options: (plans.length ? plans : [{ count: 1, installment_centavos: o.total_centavos, total_centavos: o.total_centavos, monthly_rate_bp: 0 }]).map((p) => [
+        p.count,
+        p.monthly_rate_bp
+          ? t("card.planInterest", { n: p.count, each: money(p.installment_centavos), total: money(p.total_centavos) })
+          : t("card.planFree", { n: p.count, each: money(p.installment_centavos) }),
+      ]),
+    });
+    const pay = h("button", { type: "submit" }, t("card.pay"));
+    const form = h(
+      "form",
+      {
+        novalidate: true,
+        on: {
+          submit: async (e) => {
+            e.preventDefault();
+            replace(result);
+            await busy(pay, async () => {
+              try {
+                await post(`/api/v1/orders/${encodeURIComponent(o.id)}/payment`, {
+                  method: "card",
+                  card: { number: number.control.value, holder: holder.control.value.trim() },
+                  installments: parseInt(installments.control.value, 10) || 1,
+                });
+                show(await get(`/api/v1/orders/${encodeURIComponent(o.id)}`));
+              } catch (err) {
+                replace(result, notice("error", err.type === "payment-declined" ? t("card.declined", { reason: err.problem.detail || "" }) : errorText(err)));
+              }
+            });
+          },
+        },
+      },
+      number,
+      holder,
+      installments,
+      h("div", { class: "actions" }, pay),
+    );
+    replace(paymentBox, h("h2", { id: "pay-title" }, t("order.payCard")), result, form);
+  }
+
+  show(order);
+
+  // Live status: every event about this order re-reads it (its status, tracking, invoice).
+  let reading = null;
+  async function reread() {
+    if (stopped) return;
+    if (reading) return reading;
+    reading = get(`/api/v1/orders/${encodeURIComponent(orderId)}`)
+      .then((o) => {
+        if (!stopped) show(o);
+      })
+      .catch(() => {})
+      .finally(() => {
+        reading = null;
+      });
+    return reading;
+  }
+  const stop = watchOrders(
+    (msg) => {
+      if (msg.order_id !== order.id) return;
+      if (msg.status && msg.status !== order.status) {
+        statusBadge.className = `badge ${msg.status}`;
+        statusBadge.dataset.status = msg.status;
+        statusBadge.textContent = statusLabel(msg.status);
+      }
+      reread();
+    },
+    (state) => {
+      live.textContent = state === "closed" ? t("order.liveOff") : t("order.liveOn");
+      if (state === "ready") reread();
+    },
+  );
+  return () => {
+    stopped = true;
+    stop();
+  };
+}
+
+export function shortId(id) {
+  return String(id).slice(-8);
+}
