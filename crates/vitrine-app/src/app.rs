@@ -9,6 +9,7 @@ use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 
 use crate::catalog::CatalogCache;
+use crate::invoices::Fiscal;
 use crate::ports::{
     Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, TableError, WriteOp,
 };
@@ -26,6 +27,10 @@ pub struct Ports {
     pub ids: Arc<dyn Ids>,
     /// The payment providers; each takes the methods it names (`PaymentProvider::methods`).
     pub payments: Vec<Arc<dyn PaymentProvider>>,
+    /// NF-e issuing: the store's fiscal identity, certificate, schema validator and tax
+    /// authority. `None`: invoices are not issued (an `order.paid` is dead-lettered with the
+    /// reason, to be replayed once it is set up).
+    pub fiscal: Option<Arc<Fiscal>>,
 }
 
 /// Business settings (from `vitrine.toml` / `VITRINE_*` locally, from the environment on Lambda).

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use vitrine_app::invoices::Fiscal;
 use vitrine_app::keys::Keys;
 use vitrine_app::payments::sandbox::CardSandbox;
 use vitrine_app::ports::{Clock, Ids, PaymentProvider};
@@ -66,10 +67,10 @@ pub async fn build(
     ids: Arc<dyn Ids>,
 ) -> anyhow::Result<AwsStore> {
     let payments: Vec<Arc<dyn PaymentProvider>> = vec![Arc::new(CardSandbox)];
-    build_with(config, resources, settings, clock, ids, payments).await
+    build_with(config, resources, settings, clock, ids, payments, None).await
 }
 
-/// Build the store on AWS. Makes no request and builds no SDK client yet: each client is built,
+/// Build the store on AWS, with NF-e issuing when `fiscal` is given. Makes no request and builds no SDK client yet: each client is built,
 /// and the pool's JWKS downloaded, when first needed.
 pub async fn build_with(
     config: &AwsConfig,
@@ -78,6 +79,7 @@ pub async fn build_with(
     clock: Arc<dyn Clock>,
     ids: Arc<dyn Ids>,
     payments: Vec<Arc<dyn PaymentProvider>>,
+    fiscal: Option<Arc<Fiscal>>,
 ) -> anyhow::Result<AwsStore> {
     let sdk = sdk_config(config).await;
     // Each client is built when first used (see `LazyClient`).
@@ -134,6 +136,7 @@ pub async fn build_with(
         clock,
         ids,
         payments,
+        fiscal,
     };
     Ok(AwsStore {
         app: App::new(ports, settings),

@@ -82,6 +82,7 @@ pub fn route_tables() -> (RouteTable, RouteTable) {
         .merge(routes::me::routes())
         .merge(routes::orders::routes())
         .merge(routes::payments::routes())
+        .merge(routes::invoices::routes())
         .nest("/api/v1");
     let admin = routes::admin::routes().nest("/api/v1/admin");
     (public, admin)

@@ -79,6 +79,8 @@
 
 pub mod build;
 pub mod c14n;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod key;

@@ -96,6 +96,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
             .with_context(|| format!("opening the mail folder {}", mail.display()))?,
     );
     let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
+    let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let ports = Ports {
         table,
         blobs,
@@ -105,6 +106,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         clock,
         ids,
         payments,
+        fiscal,
     };
     Ok(Store {
         app: App::new(ports, settings),
@@ -252,6 +254,7 @@ pub async fn build_aws_with(
         );
     }
     let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
+    let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let store = compose::build_with(
         &aws,
         &resources,
@@ -259,6 +262,7 @@ pub async fn build_aws_with(
         clock,
         Arc::new(UlidIds),
         payments,
+        fiscal,
     )
     .await?;
     // A long-running server downloads the pool's keys now, so a wrong pool or endpoint stops it

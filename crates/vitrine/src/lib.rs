@@ -4,6 +4,7 @@
 
 pub mod compose;
 pub mod config;
+pub mod fiscal;
 pub mod import;
 pub mod seed;
 pub mod serve;

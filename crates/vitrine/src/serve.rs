@@ -30,6 +30,7 @@ pub async fn run(
         let mut consumers = notify::consumers(&app);
         consumers.push(Arc::new(notify::RealtimePusher::new(hub.clone())));
         consumers.push(Arc::new(vitrine_app::payments::Refunds::new(app.clone())));
+        consumers.push(Arc::new(vitrine_app::invoices::Invoices::new(app.clone())));
         let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
         tokio::spawn(dispatcher.run(std::future::pending()))
     });

@@ -8,7 +8,8 @@
 //! | `email` | customer-facing order events |
 //! | `sms` | paid, shipped, cancelled — only for buyers who opted in to text messages |
 //! | `realtime` | every order event (the WebSocket pusher: owner and admins) |
-//! | `admin-alerts` | `stock.low`, and `order.placed` at or above the large-order total |
+//! | `admin-alerts` | `stock.low`, `invoice.failed`, and `order.placed` at or above the large-order total |
+//! | `invoices` | `order.paid`: issues the NF-e |
 //! | `payments` | `order.cancelled` with a refund due, `order.payment_late`: refunds |
 
 use std::collections::BTreeMap;
@@ -74,7 +75,7 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
             "admin-alerts",
             json!({
                 "$or": [
-                    { "event_type": ["stock.low"] },
+                    { "event_type": ["stock.low", "invoice.failed"] },
                     {
                         "event_type": ["order.placed"],
                         "order_total": [{ "numeric": [">=", settings.large_order_centavos] }]
@@ -82,6 +83,7 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
                 ]
             }),
         ),
+        ("invoices", json!({ "event_type": ["order.paid"] })),
         (
             "payments",
             json!({
@@ -133,11 +135,15 @@ mod tests {
         );
         assert_eq!(
             admitted(&order_event("order.paid", 5_000, true)),
-            ["email", "sms", "realtime"]
+            ["email", "sms", "realtime", "invoices"]
         );
         assert_eq!(
             admitted(&order_event("order.paid", 5_000, false)),
-            ["email", "realtime"]
+            ["email", "realtime", "invoices"]
+        );
+        assert_eq!(
+            admitted(&Event::new("invoice.failed", "01JORDER", json!({}))),
+            ["admin-alerts"]
         );
         assert_eq!(
             admitted(&order_event("order.payment_failed", 5_000, true)),

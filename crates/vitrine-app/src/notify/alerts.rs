@@ -1,5 +1,6 @@
-//! E-mails to the shop's staff: stock running low, and large orders (the subscription's numeric
-//! filter on the order total decides what "large" is; this consumer just sends).
+//! E-mails to the shop's staff: stock running low, an NF-e that could not be issued, and large
+//! orders (the subscription's numeric filter on the order total decides what "large" is; this
+//! consumer just sends).
 
 use std::sync::Arc;
 
@@ -11,7 +12,8 @@ use super::{OrderEvent, idempotency_key, load_order, outgoing_email, reject};
 use crate::app::App;
 use crate::events::{ConsumeError, Consumer, Delivery};
 
-/// E-mails `Settings::alerts_to` about `stock.low` and large `order.placed` events; without
+/// E-mails `Settings::alerts_to` about `stock.low`, `invoice.failed` and large `order.placed`
+/// events; without
 /// that address, does nothing.
 pub struct AdminAlerts {
     app: Arc<App>,
@@ -34,6 +36,14 @@ struct StockLowContext<'a> {
     lang: &'static str,
     shop: &'a Shop,
     items: Vec<LowItem>,
+}
+
+#[derive(Serialize)]
+struct InvoiceFailedContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    order_id: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -75,6 +85,19 @@ impl AdminAlerts {
                 items: data.items,
             };
             templates::render_email("pt-BR/alert_stock_low", &ctx)
+        } else if event.event_type == "invoice.failed" {
+            let reason = event
+                .data
+                .get("reason")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| reject("invoice.failed event without a reason"))?;
+            let ctx = InvoiceFailedContext {
+                lang,
+                shop: &self.shop,
+                order_id: &event.subject,
+                reason,
+            };
+            templates::render_email("pt-BR/alert_invoice_failed", &ctx)
         } else {
             let data = OrderEvent::parse(event)?;
             let order = load_order(&self.app, event, &data).await?;
@@ -98,7 +121,10 @@ impl Consumer for AdminAlerts {
 
     async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
         let event = &delivery.event;
-        if !matches!(event.event_type.as_str(), "stock.low" | "order.placed") {
+        if !matches!(
+            event.event_type.as_str(),
+            "stock.low" | "order.placed" | "invoice.failed"
+        ) {
             tracing::debug!(
                 event.id = %delivery.event_id,
                 event.r#type = %event.event_type,

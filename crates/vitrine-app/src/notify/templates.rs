@@ -113,6 +113,9 @@ static SOURCES: &[(&str, &str)] = sources![
     "pt-BR/alert_large_order.subject.txt",
     "pt-BR/alert_large_order.txt",
     "pt-BR/alert_large_order.html",
+    "pt-BR/alert_invoice_failed.subject.txt",
+    "pt-BR/alert_invoice_failed.txt",
+    "pt-BR/alert_invoice_failed.html",
     // Text messages.
     "pt-BR/sms/order_paid.txt",
     "pt-BR/sms/order_shipped.txt",

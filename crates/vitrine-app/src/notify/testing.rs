@@ -353,6 +353,7 @@ impl Harness {
             clock: Arc::new(ManualClock::new(Timestamp::from_secs(T0))),
             ids: Arc::new(crate::ports::UlidIds),
             payments: Vec::new(),
+            fiscal: None,
         };
         Self {
             app: App::new(ports, settings),

@@ -185,7 +185,7 @@ impl App {
             .ok_or(AppError::NotFound("payment provider"))
     }
 
-    async fn load_payment(&self, order_id: &str) -> AppResult<Option<Payment>> {
+    pub(crate) async fn load_payment(&self, order_id: &str) -> AppResult<Option<Payment>> {
         match self.ports.table.get(&payment_key(order_id)).await? {
             Some(item) => Ok(Some(store::decode(&item)?)),
             None => Ok(None),

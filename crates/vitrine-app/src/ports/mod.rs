@@ -3,6 +3,7 @@
 
 pub mod blobs;
 pub mod clock;
+pub mod fiscal;
 pub mod identity;
 pub mod mailer;
 pub mod payments;
@@ -12,6 +13,7 @@ pub mod table;
 
 pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
+pub use fiscal::{FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 pub use mailer::{Email, MailError, Mailer};
 pub use payments::PaymentProvider;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod dashboard;
+pub mod invoices;
 pub mod me;
 pub mod media;
 pub mod orders;

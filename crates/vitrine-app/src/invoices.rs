@@ -1,0 +1,690 @@
+//! Invoices: an NF-e (model 55) for every paid order, issued by the `invoices` consumer on
+//! `order.paid`, built, signed and schema-checked with `vitrine_nfe`, stored as a file in Blobs.
+//!
+//! | item | pk | sk | |
+//! |---|---|---|---|
+//! | invoice | `ORDER#{id}` | `INVOICE` | beside its order: number, `cNF`, time; then key and file |
+//! | numbering | `NFECOUNTER#{tpAmb}#{série}` | `NFECOUNTER` | `last`: the last number given |
+//!
+//! Invariants:
+//! - **Gapless numbers per series**: a number is taken in one batch with the invoice item that
+//!   holds it (the counter conditioned on the value read, the invoice on not existing), so a
+//!   number is never given twice, never skipped, and an order never gets two. Racing issuers
+//!   (Lambda instances on AWS) re-read and try again.
+//! - **Checked before a number is taken**: the document is first built, signed and validated
+//!   against the official schema with a provisional number; a document that fails (bad settings,
+//!   a city IBGE does not know, the validator missing) raises `invoice.failed` for the admins and
+//!   is never stored, and no number is used up. The real document differs only in its number,
+//!   `cNF` and key.
+//! - **Retries reproduce the same file**: number, `cNF` and issue time are fixed in the invoice
+//!   item before building, and RSA PKCS#1 v1.5 signatures are deterministic, so a retry after a
+//!   crash writes the same bytes to the same key.
+//! - **The order moves to `invoiced` last**, in one batch with the invoice item's key and file
+//!   and the `order.invoiced` event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::{OffsetDateTime, UtcOffset};
+use vitrine_domain::card::CardBrand as DomainCardBrand;
+use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
+use vitrine_domain::{Event, Timestamp, ibge};
+use vitrine_nfe::money::split_proportionally;
+use vitrine_nfe::{
+    Address, CardBrand, Cnf, Cnpj, Cpf, Emitter, Environment, FreightMode, Item as NfeItem,
+    ItemTaxes, NfeInput, Origin, Payment as NfePayment, Recipient, SchemaDocument, SchemaValidator,
+    SignedNfe, SigningCertificate, TaxId, TechnicalResponsible, Uf,
+};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::events::{ConsumeError, Consumer, Delivery};
+use crate::payments::Payment;
+use crate::ports::{
+    Condition, FiscalAuthority, FiscalError, Item, Key, TableError, Transmission, Value, WriteOp,
+};
+use crate::store::{self, VERSION};
+
+/// How the store issues its NF-e: who it is, its taxes, its certificate and the services that
+/// check and receive the documents. Built by the composition root from the settings.
+pub struct Fiscal {
+    pub environment: Environment,
+    /// `serie`, 0–999.
+    pub series: u16,
+    pub emitter: Emitter,
+    /// The taxes of every item, per the emitter's regime.
+    pub item_taxes: ItemTaxes,
+    pub technical_responsible: TechnicalResponsible,
+    pub certificate: SigningCertificate,
+    pub validator: Arc<dyn SchemaValidator>,
+    pub authority: Arc<dyn FiscalAuthority>,
+    /// The emitter's offset from UTC (`dhEmi`): −3 h in most of Brazil.
+    pub utc_offset: UtcOffset,
+    /// `natOp`.
+    pub nature_of_operation: String,
+}
+
+impl std::fmt::Debug for Fiscal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fiscal")
+            .field("environment", &self.environment)
+            .field("series", &self.series)
+            .field("emitter", &self.emitter.cnpj)
+            .field("authority", &self.authority.name())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// A number is held for the order; the document is being issued.
+    Numbered,
+    /// Signed, valid, stored.
+    Issued,
+}
+
+/// An order's NF-e.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub order_id: String,
+    /// `tpAmb`: 1 production, 2 homologation.
+    pub environment: u8,
+    pub series: u16,
+    pub number: u32,
+    /// `cNF`, 8 digits.
+    pub cnf: String,
+    pub issued_at: Timestamp,
+    pub status: InvoiceStatus,
+    pub access_key: Option<String>,
+    /// The file in Blobs: `invoices/{yyyy}/{mm}/{key}-nfe.xml`.
+    pub file: Option<String>,
+    /// `signed-not-transmitted`, or `authorized` with the protocol.
+    pub transmission: Option<String>,
+    pub protocol: Option<String>,
+    pub version: u64,
+}
+
+/// Where the owner gets the XML from.
+#[derive(Debug, Clone)]
+pub enum InvoiceDownload {
+    /// The file itself (local blob store).
+    File { name: String, bytes: Bytes },
+    /// A short-lived URL of the blob store (S3 presigned).
+    Url(String),
+}
+
+/// Why an invoice was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The document cannot be made as things are (settings, the order's data, the schema): an
+    /// alert for the admins; trying again without a fix gives the same answer.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something did not answer (the table, the blob store, the tax authority): try again.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+}
+
+impl From<AppError> for IssueError {
+    fn from(e: AppError) -> Self {
+        IssueError::Retry(anyhow::Error::new(e))
+    }
+}
+
+impl From<TableError> for IssueError {
+    fn from(e: TableError) -> Self {
+        IssueError::Retry(anyhow::Error::new(e))
+    }
+}
+
+/// What [`App::issue_invoice`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    /// The order now has this invoice.
+    Issued(Invoice),
+    /// The order has no invoice to issue (not paid, cancelled before it was issued).
+    NotDue(OrderStatus),
+}
+
+fn invoice_key(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "INVOICE")
+}
+
+fn counter_key(environment: Environment, series: u16) -> Key {
+    Key::new(
+        format!("NFECOUNTER#{}#{series}", environment.code()),
+        "NFECOUNTER",
+    )
+}
+
+const LAST: &str = "last";
+/// Attempts at taking a number before giving up for now (the delivery is retried).
+const NUMBERING_ATTEMPTS: u32 = 100;
+
+impl App {
+    fn fiscal(&self) -> Result<&Arc<Fiscal>, IssueError> {
+        self.ports
+            .fiscal
+            .as_ref()
+            .ok_or_else(|| IssueError::Invalid("NF-e issuing is not configured".into()))
+    }
+
+    async fn load_invoice(&self, order_id: &str) -> AppResult<Option<Invoice>> {
+        match self.ports.table.get(&invoice_key(order_id)).await? {
+            Some(item) => Ok(Some(store::decode(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn invoice_item(&self, invoice: &Invoice) -> AppResult<Item> {
+        Ok(store::data_item(invoice_key(&invoice.order_id), invoice)?
+            .with(VERSION, invoice.version as i64))
+    }
+
+    /// An order's invoice record, for its owner or an admin.
+    pub async fn invoice_for(&self, who: &Principal, order_id: &str) -> AppResult<Invoice> {
+        self.order_for(who, order_id).await?;
+        match self.load_invoice(order_id).await? {
+            Some(i) if i.status == InvoiceStatus::Issued => Ok(i),
+            _ => Err(AppError::NotFound("invoice")),
+        }
+    }
+
+    /// The XML of an order's invoice, for its owner or an admin: the file, or a URL to it.
+    pub async fn invoice_download(
+        &self,
+        who: &Principal,
+        order_id: &str,
+    ) -> AppResult<InvoiceDownload> {
+        let invoice = self.invoice_for(who, order_id).await?;
+        let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
+            return Err(AppError::NotFound("invoice"));
+        };
+        if let Some(url) = self.ports.blobs.download_url(file, 300).await? {
+            return Ok(InvoiceDownload::Url(url));
+        }
+        let blob = self.ports.blobs.get(file).await?.ok_or_else(|| {
+            AppError::Internal(anyhow!(
+                "the invoice file {file} is missing from the blob store"
+            ))
+        })?;
+        Ok(InvoiceDownload::File {
+            name: format!("{key}-nfe.xml"),
+            bytes: blob.bytes,
+        })
+    }
+
+    /// Issue the NF-e of a paid order (see the module docs). Idempotent: an order that has its
+    /// invoice gets the same one back.
+    pub async fn issue_invoice(&self, order_id: &str) -> Result<Issued, IssueError> {
+        let fiscal = self.fiscal()?.clone();
+        let order = self.load_order(order_id).await?;
+        let existing = self.load_invoice(order_id).await?;
+        match (order.status, &existing) {
+            (_, Some(i)) if i.status == InvoiceStatus::Issued => {
+                return Ok(Issued::Issued(i.clone()));
+            }
+            (OrderStatus::Paid, _) => {}
+            // Numbered, then cancelled before it was issued: the number is issued anyway (a
+            // number may not be skipped; the NF-e is then cancelled with the authority).
+            (_, Some(_)) => {}
+            (status, None) => return Ok(Issued::NotDue(status)),
+        }
+        let payment = self.load_payment(order_id).await?;
+        let invoice = match existing {
+            Some(i) => i,
+            None => {
+                // Check the document with a provisional number before taking a real one.
+                let now = self.ports.clock.now();
+                let trial = Invoice {
+                    order_id: order.id.clone(),
+                    environment: fiscal.environment.code(),
+                    series: fiscal.series,
+                    number: 1,
+                    cnf: Cnf::random(&mut rand::thread_rng(), 1).as_digits(),
+                    issued_at: now,
+                    status: InvoiceStatus::Numbered,
+                    access_key: None,
+                    file: None,
+                    transmission: None,
+                    protocol: None,
+                    version: 1,
+                };
+                make_document(&fiscal, &order, payment.as_ref(), &trial).await?;
+                self.take_number(&fiscal, &order).await?
+            }
+        };
+        let signed = make_document(&fiscal, &order, payment.as_ref(), &invoice)
+            .await
+            .map_err(|e| match e {
+                // The trial passed; this one would need the number voided (inutilização).
+                IssueError::Invalid(m) => IssueError::Invalid(format!(
+                    "{m} (number {} of series {} is held for this order)",
+                    invoice.number, invoice.series
+                )),
+                other => other,
+            })?;
+        let key = signed.access_key().as_str().to_owned();
+        let issued = to_local(invoice.issued_at, fiscal.utc_offset)?;
+        let file = format!(
+            "invoices/{:04}/{:02}/{key}-nfe.xml",
+            issued.year(),
+            u8::from(issued.month())
+        );
+        self.ports
+            .blobs
+            .put(
+                &file,
+                Bytes::from(signed.xml().to_owned()),
+                "application/xml",
+            )
+            .await
+            .map_err(|e| IssueError::Retry(anyhow::Error::new(e).context("storing the NF-e")))?;
+        let transmission = fiscal
+            .authority
+            .transmit(&key, signed.nfe_element())
+            .await
+            .map_err(|e| match e {
+                FiscalError::Rejected(m) => {
+                    IssueError::Invalid(format!("the tax authority rejected NF-e {key}: {m}"))
+                }
+                FiscalError::Unavailable(e) => {
+                    IssueError::Retry(e.context("transmitting the NF-e"))
+                }
+            })?;
+        let mut next = invoice.clone();
+        next.status = InvoiceStatus::Issued;
+        next.access_key = Some(key.clone());
+        next.file = Some(file.clone());
+        next.version += 1;
+        match transmission {
+            Transmission::NotTransmitted => {
+                next.transmission = Some(fiscal.authority.name().to_owned());
+            }
+            Transmission::Authorized { protocol, nfe_proc } => {
+                let proc_file = file.replace("-nfe.xml", "-procNFe.xml");
+                self.ports
+                    .blobs
+                    .put(&proc_file, Bytes::from(nfe_proc), "application/xml")
+                    .await
+                    .map_err(|e| IssueError::Retry(anyhow::Error::new(e)))?;
+                next.transmission = Some("authorized".into());
+                next.protocol = Some(protocol);
+            }
+        }
+        self.record_issued(&next).await
+    }
+
+    /// Take the next number of the series for `order`, with the invoice item that holds it.
+    async fn take_number(&self, fiscal: &Fiscal, order: &Order) -> Result<Invoice, IssueError> {
+        let counter = counter_key(fiscal.environment, fiscal.series);
+        for attempt in 0..NUMBERING_ATTEMPTS {
+            if let Some(i) = self.load_invoice(&order.id).await? {
+                return Ok(i);
+            }
+            let last = self
+                .ports
+                .table
+                .get(&counter)
+                .await?
+                .map(|item| item.num(LAST).unwrap_or(0));
+            let number = u32::try_from(last.unwrap_or(0) + 1)
+                .ok()
+                .filter(|n| *n <= 999_999_999)
+                .ok_or_else(|| {
+                    IssueError::Invalid(format!(
+                        "series {} has used all its numbers; configure another series",
+                        fiscal.series
+                    ))
+                })?;
+            let invoice = Invoice {
+                order_id: order.id.clone(),
+                environment: fiscal.environment.code(),
+                series: fiscal.series,
+                number,
+                cnf: Cnf::random(&mut rand::thread_rng(), number).as_digits(),
+                issued_at: self.ports.clock.now(),
+                status: InvoiceStatus::Numbered,
+                access_key: None,
+                file: None,
+                transmission: None,
+                protocol: None,
+                version: 1,
+            };
+            let ops = vec![
+                WriteOp::Put {
+                    item: Item::new(counter.clone()).with(LAST, i64::from(number)),
+                    condition: Some(match last {
+                        Some(v) => Condition::Eq(LAST.into(), Value::N(v)),
+                        None => Condition::NotExists,
+                    }),
+                },
+                WriteOp::put_new(self.invoice_item(&invoice)?),
+            ];
+            match self.write(ops).await {
+                Ok(()) => {
+                    tracing::info!(order.id = %order.id, nfe.series = fiscal.series, nfe.number = number, "NF-e number taken");
+                    return Ok(invoice);
+                }
+                Err(TableError::ConditionFailed { .. }) => {
+                    // Another issuer took this number (or this order's): a short, growing,
+                    // jittered pause, then read again.
+                    let cap = 2 + u64::from(attempt.min(20)) * 3;
+                    let ms = rand::random::<u64>() % cap;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IssueError::Retry(anyhow!(
+            "the invoice numbering stayed contended; will try again"
+        )))
+    }
+
+    /// Write the issued invoice with the order's move to `invoiced` and its event.
+    async fn record_issued(&self, invoice: &Invoice) -> Result<Issued, IssueError> {
+        let key = invoice.access_key.clone().unwrap_or_default();
+        for _ in 0..5 {
+            let mut order = self.load_order(&invoice.order_id).await?;
+            let read = order.version;
+            let now = self.ports.clock.now();
+            let mut ops = vec![WriteOp::Put {
+                item: self.invoice_item(invoice)?,
+                condition: Some(Condition::Eq(
+                    VERSION.into(),
+                    Value::N(invoice.version as i64 - 1),
+                )),
+            }];
+            if order.status == OrderStatus::Paid {
+                let event = order.invoice(now, &key).map_err(AppError::from)?;
+                ops.push(WriteOp::Put {
+                    item: self.order_item(&order)?,
+                    condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
+                });
+                ops.push(WriteOp::put_new(store::event_item(
+                    &self.ports.ids.new_id(),
+                    &event,
+                    now.millis(),
+                )?));
+            } else {
+                tracing::warn!(order.id = %order.id, order.status = %order.status, nfe.key = %key, "NF-e issued for an order that is no longer paid: cancel it with the tax authority");
+            }
+            match self.write(ops).await {
+                Ok(()) => {
+                    tracing::info!(order.id = %order.id, nfe.key = %key, "NF-e issued");
+                    return Ok(Issued::Issued(invoice.clone()));
+                }
+                Err(TableError::ConditionFailed { index: 0 }) => {
+                    // Issued meanwhile by another delivery of the same event.
+                    return match self.load_invoice(&invoice.order_id).await? {
+                        Some(i) if i.status == InvoiceStatus::Issued => Ok(Issued::Issued(i)),
+                        _ => Err(IssueError::Retry(anyhow!("the invoice changed meanwhile"))),
+                    };
+                }
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IssueError::Retry(anyhow!("the order kept changing")))
+    }
+
+    /// Record that an order's invoice could not be issued: `invoice.failed` for the admins.
+    async fn invoice_failed(&self, order_id: &str, reason: &str) -> AppResult<()> {
+        let event = Event::new(
+            "invoice.failed",
+            order_id.to_owned(),
+            json!({ "order_id": order_id, "reason": reason }),
+        );
+        let now = self.ports.clock.now();
+        self.write(vec![WriteOp::put_new(store::event_item(
+            &self.ports.ids.new_id(),
+            &event,
+            now.millis(),
+        )?)])
+        .await?;
+        Ok(())
+    }
+}
+
+fn to_local(at: Timestamp, offset: UtcOffset) -> Result<OffsetDateTime, IssueError> {
+    OffsetDateTime::from_unix_timestamp(at.secs())
+        .map(|t| t.to_offset(offset))
+        .map_err(|e| IssueError::Invalid(format!("issue time out of range: {e}")))
+}
+
+/// Build, sign and validate the document of `invoice` (CPU and a child process: off the async
+/// threads).
+async fn make_document(
+    fiscal: &Arc<Fiscal>,
+    order: &Order,
+    payment: Option<&Payment>,
+    invoice: &Invoice,
+) -> Result<SignedNfe, IssueError> {
+    let input = nfe_input(fiscal, order, payment, invoice)?;
+    let fiscal = fiscal.clone();
+    tokio::task::spawn_blocking(move || {
+        let unsigned =
+            vitrine_nfe::build(&input).map_err(|e| IssueError::Invalid(e.to_string()))?;
+        let signed = unsigned
+            .sign(&fiscal.certificate)
+            .map_err(|e| IssueError::Invalid(format!("signing: {e}")))?;
+        fiscal
+            .validator
+            .validate(SchemaDocument::Nfe, signed.xml())
+            .map_err(|e| match e {
+                vitrine_nfe::ValidationError::Invalid(_) => IssueError::Invalid(e.to_string()),
+                // Unknown validity: never stored as valid; the delivery is retried, then lands
+                // in the dead-letter list where an admin sees it.
+                vitrine_nfe::ValidationError::Unavailable(_) => {
+                    IssueError::Retry(anyhow::Error::new(e))
+                }
+            })?;
+        Ok(signed)
+    })
+    .await
+    .map_err(|e| IssueError::Retry(anyhow!("the NF-e task failed: {e}")))?
+}
+
+/// The NF-e input for an order: the emitter and taxes from the settings, the buyer and the
+/// delivery address as the recipient, one item per line with the freight and the discount
+/// spread over them in proportion to their value.
+fn nfe_input(
+    fiscal: &Fiscal,
+    order: &Order,
+    payment: Option<&Payment>,
+    invoice: &Invoice,
+) -> Result<NfeInput, IssueError> {
+    let invalid = IssueError::Invalid;
+    let a = &order.shipping_address;
+    let uf = Uf::parse(a.uf.as_str()).map_err(|e| invalid(e.to_string()))?;
+    let municipality_code = ibge::municipality_code(a.uf, &a.city).ok_or_else(|| {
+        invalid(format!(
+            "the delivery city {}/{} is not an IBGE municipality",
+            a.city,
+            a.uf.as_str()
+        ))
+    })?;
+    let tax_id = match &order.buyer.tax_id {
+        vitrine_domain::br::TaxId::Cpf(c) => {
+            TaxId::Cpf(Cpf::parse(c.as_str()).map_err(|e| invalid(e.to_string()))?)
+        }
+        vitrine_domain::br::TaxId::Cnpj(c) => {
+            TaxId::Cnpj(Cnpj::parse(c.as_str()).map_err(|e| invalid(e.to_string()))?)
+        }
+    };
+    let recipient = Recipient {
+        tax_id,
+        name: order.buyer.name.clone(),
+        address: Address {
+            street: a.street.clone(),
+            number: a.number.clone(),
+            complement: a.complement.clone(),
+            district: a.district.clone(),
+            municipality_code,
+            municipality_name: a.city.clone(),
+            uf,
+            cep: a.cep.as_str().to_owned(),
+            phone: None,
+        },
+        email: Some(order.buyer.email.clone()),
+    };
+    let interstate = fiscal.emitter.address.uf != uf;
+    let weights: Vec<i64> = order.lines.iter().map(|l| l.total().centavos()).collect();
+    let freight = split_proportionally(order.shipping_total.centavos(), &weights);
+    let discount = split_proportionally(order.discount.centavos(), &weights);
+    let items = order
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let cfop: u16 = line.fiscal.cfop.parse().map_err(|_| {
+                invalid(format!(
+                    "SKU {}: CFOP {:?} is not 4 digits",
+                    line.sku, line.fiscal.cfop
+                ))
+            })?;
+            // A sale to another state is the same operation in the 6xxx range.
+            let cfop = if interstate && (5000..6000).contains(&cfop) {
+                cfop + 1000
+            } else {
+                cfop
+            };
+            let description = if line.options.is_empty() {
+                line.name.clone()
+            } else {
+                let options: Vec<String> = line
+                    .options
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                format!("{} ({})", line.name, options.join(", "))
+            };
+            Ok(NfeItem {
+                code: line.sku.as_str().to_owned(),
+                gtin: None,
+                description,
+                ncm: line.fiscal.ncm.clone(),
+                cfop,
+                unit: "UN".into(),
+                quantity: line.quantity,
+                unit_price: line.unit_price.centavos(),
+                origin: Origin(line.fiscal.origin),
+                freight: freight[i],
+                discount: discount[i],
+                taxes: fiscal.item_taxes.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, IssueError>>()?;
+    let payment = match (order.payment_method, payment) {
+        (PaymentMethod::Pix, p) => NfePayment::Pix {
+            psp_cnpj: None,
+            end_to_end_id: p.and_then(|p| p.reference.clone()),
+        },
+        (PaymentMethod::Card, Some(p)) => NfePayment::CreditCard {
+            brand: p
+                .card
+                .as_ref()
+                .map(|c| card_brand(c.brand))
+                .unwrap_or(CardBrand::Other),
+            authorization: p
+                .authorization
+                .clone()
+                .or_else(|| p.reference.clone())
+                .ok_or_else(|| invalid("the card payment has no authorization code".into()))?,
+            acquirer_cnpj: None,
+            installments: p
+                .installments
+                .as_ref()
+                .and_then(|i| u8::try_from(i.count).ok())
+                .unwrap_or(1),
+        },
+        (PaymentMethod::Card, None) => {
+            return Err(invalid(
+                "the order was marked paid by card without a card payment".into(),
+            ));
+        }
+    };
+    let cnf = Cnf::parse(&invoice.cnf).map_err(|e| invalid(e.to_string()))?;
+    Ok(NfeInput {
+        environment: fiscal.environment,
+        series: invoice.series,
+        number: invoice.number,
+        cnf,
+        issued_at: to_local(invoice.issued_at, fiscal.utc_offset)?,
+        nature_of_operation: fiscal.nature_of_operation.clone(),
+        app_version: concat!("vitrine ", env!("CARGO_PKG_VERSION")).into(),
+        emitter: fiscal.emitter.clone(),
+        recipient,
+        items,
+        freight_total: order.shipping_total.centavos(),
+        discount_total: order.discount.centavos(),
+        freight_mode: FreightMode::BySeller,
+        payment,
+        technical_responsible: fiscal.technical_responsible.clone(),
+        additional_info: vec![format!("Pedido {}.", order.id)],
+    })
+}
+
+fn card_brand(brand: DomainCardBrand) -> CardBrand {
+    match brand {
+        DomainCardBrand::Visa => CardBrand::Visa,
+        DomainCardBrand::Mastercard => CardBrand::Mastercard,
+        DomainCardBrand::Amex => CardBrand::AmericanExpress,
+        DomainCardBrand::Elo => CardBrand::Elo,
+        DomainCardBrand::Hipercard => CardBrand::Hipercard,
+        DomainCardBrand::Diners => CardBrand::DinersClub,
+        DomainCardBrand::Other => CardBrand::Other,
+    }
+}
+
+/// The `invoices` subscriber: issues the NF-e of each paid order. A document that cannot be
+/// made raises `invoice.failed` (an e-mail to the admins) and dead-letters the delivery, to be
+/// replayed once the cause is fixed; an unavailable service is retried.
+pub struct Invoices {
+    app: Arc<App>,
+}
+
+impl Invoices {
+    pub const NAME: &'static str = "invoices";
+
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+#[async_trait]
+impl Consumer for Invoices {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        let event = &delivery.event;
+        if event.event_type != "order.paid" {
+            return Ok(());
+        }
+        match self.app.issue_invoice(&event.subject).await {
+            Ok(Issued::Issued(_)) => Ok(()),
+            Ok(Issued::NotDue(status)) => {
+                tracing::info!(order.id = %event.subject, order.status = %status, "no NF-e: the order is not paid");
+                Ok(())
+            }
+            Err(IssueError::Retry(e)) => Err(ConsumeError::Retry(e)),
+            Err(IssueError::Invalid(reason)) => {
+                tracing::error!(order.id = %event.subject, reason = %reason, "NF-e not issued");
+                self.app
+                    .invoice_failed(&event.subject, &reason)
+                    .await
+                    .map_err(|e| ConsumeError::Retry(anyhow::Error::new(e)))?;
+                Err(ConsumeError::Reject(anyhow!("NF-e not issued: {reason}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! NF-e issuing over HTTP: a paid order is invoiced by the `invoices` consumer with a signed,
+//! schema-valid document its owner downloads; 50 orders paid at once (and issued by racing
+//! issuers) get numbers 1..50 with no gap or repeat; a document that cannot be made is never
+//! stored, raises `invoice.failed` and dead-letters its delivery, and uses up no number.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{TestApp, buy_now};
+use reqwest::Method;
+use serde_json::{Value, json};
+use vitrine_app::invoices::Issued;
+use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
+use vitrine_app::ports::{Clock, SystemClock};
+
+fn signer(t: &TestApp) -> WebhookSigner {
+    let secret =
+        std::fs::read_to_string(t.data_dir.join("keys").join("payments-webhook.secret")).unwrap();
+    WebhookSigner::new(secret.trim().as_bytes().to_vec()).unwrap()
+}
+
+async fn place(t: &TestApp, token: &str, body: Value) -> Value {
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(token))
+        .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+/// Charge the order by Pix and confirm it with a signed webhook.
+async fn pay(t: &TestApp, token: &str, order: &Value) {
+    let id = order["id"].as_str().unwrap();
+    let res = t
+        .post(
+            &format!("/api/v1/orders/{id}/payment"),
+            Some(token),
+            json!({ "method": "pix" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let payment: Value = res.json().await.unwrap();
+    let body = json!({
+        "id": format!("N{id}"), "type": "pix.paid",
+        "txid": payment["pix"]["txid"], "amount_centavos": order["total_centavos"],
+        "end_to_end_id": format!("E{id}")
+    })
+    .to_string();
+    let res = t
+        .client
+        .post(t.url("/api/v1/payments/webhooks/pix"))
+        .header("content-type", "application/json")
+        .header(
+            SIGNATURE_HEADER,
+            signer(t).sign(SystemClock.now().secs(), body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+/// The order once its status is not `paid` any more (bounded wait).
+async fn settled(t: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..300 {
+        let order: Value = t
+            .get(&format!("/api/v1/orders/{id}"), Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if order["status"] != "paid" && order["status"] != "pending_payment" {
+            return order;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {id} was not invoiced within 30 s");
+}
+
+#[tokio::test]
+async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@example.com").await;
+    t.product(&admin, "nota", &[("NOTA-1", 5)]).await;
+    let [ana, bia] = [
+        t.customer("ana@example.com").await,
+        t.customer("bia@example.com").await,
+    ];
+    let order = place(&t, &ana, buy_now("NOTA-1", 2)).await;
+    let id = order["id"].as_str().unwrap();
+    // Not invoiced yet: nothing to download.
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice"), Some(&ana))
+            .await
+            .status(),
+        404
+    );
+    pay(&t, &ana, &order).await;
+    let order = settled(&t, &ana, id).await;
+    assert_eq!(order["status"], "invoiced", "{order}");
+    let key = order["invoice_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 44);
+    assert!(key.starts_with("35"), "issued in SP: {key}");
+
+    let res = t
+        .get(&format!("/api/v1/orders/{id}/invoice"), Some(&ana))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/xml");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("{key}-nfe.xml"))
+    );
+    let xml = res.text().await.unwrap();
+    let verified = vitrine_nfe::verify(&xml).expect("the signature verifies");
+    assert_eq!(verified.reference_id, format!("NFe{key}"));
+    assert!(xml.contains("<tpAmb>2</tpAmb>"), "homologation by default");
+    assert!(xml.contains("<tPag>17</tPag>"), "paid by Pix");
+    assert!(
+        xml.contains(&format!("<cAut>E{id}</cAut>")),
+        "the Pix end-to-end id"
+    );
+    vitrine_nfe::SchemaValidator::validate(
+        &vitrine_nfe::Xmllint::new().expect("xmllint is installed (scripts/test.sh)"),
+        vitrine_nfe::SchemaDocument::Nfe,
+        &xml,
+    )
+    .expect("schema-valid");
+
+    // Stored under invoices/{yyyy}/{mm}/.
+    let files = t.app.ports.blobs.list("invoices/").await.unwrap();
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].key.ends_with(&format!("/{key}-nfe.xml")),
+        "{}",
+        files[0].key
+    );
+
+    let info: Value = t
+        .get(&format!("/api/v1/orders/{id}/invoice/info"), Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["number"], 1);
+    assert_eq!(info["series"], 1);
+    assert_eq!(info["environment"], "homologation");
+    assert_eq!(info["transmission"], "signed-not-transmitted");
+    assert_eq!(info["access_key"], key.as_str());
+
+    // Another customer learns nothing; an admin may download it.
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice"), Some(&bia))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice"), None)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice"), Some(&admin))
+            .await
+            .status(),
+        200
+    );
+    // Issuing again is a no-op that returns the same invoice.
+    match t.app.issue_invoice(id).await.unwrap() {
+        Issued::Issued(i) => assert_eq!(i.access_key.as_deref(), Some(key.as_str())),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn fifty_orders_paid_at_once_get_numbers_1_to_50_without_gap_or_repeat() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@example.com").await;
+    t.product(&admin, "lote", &[("LOTE-1", 100)]).await;
+    let buyers = t.customers("lote", 10).await;
+    let mut orders = Vec::new();
+    for i in 0..50 {
+        let token = buyers[i % buyers.len()].clone();
+        let order = place(&t, &token, buy_now("LOTE-1", 1)).await;
+        orders.push((token, order));
+    }
+    // Pay all 50 at once.
+    futures::future::join_all(orders.iter().map(|(token, order)| pay(&t, token, order))).await;
+    // Racing issuers, as several Lambda instances would be, beside the server's own consumer.
+    let racing = futures::future::join_all(orders.iter().map(|(_, order)| {
+        let app = t.app.clone();
+        let id = order["id"].as_str().unwrap().to_owned();
+        async move { app.issue_invoice(&id).await }
+    }))
+    .await;
+    for r in racing {
+        assert!(matches!(r, Ok(Issued::Issued(_))), "{r:?}");
+    }
+    let mut numbers = Vec::new();
+    let mut keys = BTreeSet::new();
+    for (token, order) in &orders {
+        let id = order["id"].as_str().unwrap();
+        let o = settled(&t, token, id).await;
+        assert_eq!(o["status"], "invoiced", "{o}");
+        let info: Value = t
+            .get(&format!("/api/v1/orders/{id}/invoice/info"), Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["access_key"], o["invoice_key"]);
+        numbers.push(info["number"].as_u64().unwrap());
+        keys.insert(o["invoice_key"].as_str().unwrap().to_owned());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(keys.len(), 50);
+    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn a_document_that_cannot_be_made_is_not_stored_alerts_and_uses_no_number() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@example.com").await;
+    t.product(&admin, "falha", &[("FALHA-1", 10)]).await;
+    let ana = t.customer("ana@example.com").await;
+    // A city IBGE does not know: the NF-e cannot carry it.
+    let mut body = buy_now("FALHA-1", 1);
+    body["shipping_address"]["city"] = json!("Cidade Que Não Existe");
+    let bad = place(&t, &ana, body).await;
+    let bad_id = bad["id"].as_str().unwrap().to_owned();
+    pay(&t, &ana, &bad).await;
+
+    // The invoices delivery is dead-lettered with the reason, and `invoice.failed` is raised.
+    let mut dead = Value::Null;
+    for _ in 0..300 {
+        let events: Value = t
+            .get("/api/v1/admin/events", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(d) = events["dead_letters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["subscriber"] == "invoices")
+        {
+            dead = d.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead["subject"], bad_id.as_str(), "{dead}");
+    assert!(
+        dead["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not an IBGE municipality"),
+        "{dead}"
+    );
+    let alerted = failed_events(&t).await;
+    assert!(
+        alerted.contains(&bad_id),
+        "invoice.failed for {bad_id}: {alerted:?}"
+    );
+    let order: Value = t
+        .get(&format!("/api/v1/orders/{bad_id}"), Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "paid");
+    assert!(
+        t.app
+            .ports
+            .blobs
+            .list("invoices/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The next good order gets number 1: the failure used none.
+    let good = place(&t, &ana, buy_now("FALHA-1", 1)).await;
+    let good_id = good["id"].as_str().unwrap();
+    pay(&t, &ana, &good).await;
+    assert_eq!(settled(&t, &ana, good_id).await["status"], "invoiced");
+    let info: Value = t
+        .get(
+            &format!("/api/v1/orders/{good_id}/invoice/info"),
+            Some(&ana),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["number"], 1);
+    assert!(t.app.ports.blobs.list("invoices/").await.unwrap().len() == 1);
+}
+
+/// The subjects of the `invoice.failed` events handed to the admin-alerts subscriber.
+async fn failed_events(t: &TestApp) -> Vec<String> {
+    use vitrine_app::ports::{Index, Query};
+    for _ in 0..100 {
+        let deliveries = t
+            .app
+            .ports
+            .table
+            .query(Query::new(Index::Primary, "DELIVERY#admin-alerts"))
+            .await
+            .unwrap();
+        let subjects: Vec<String> = deliveries
+            .items
+            .iter()
+            .filter(|i| i.str("event_type") == Some("invoice.failed"))
+            .filter_map(|i| i.str("subject").map(str::to_owned))
+            .collect();
+        if !subjects.is_empty() {
+            return subjects;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
