@@ -336,12 +336,14 @@ async fn build_consumer(
     make: fn(Arc<App>) -> Arc<dyn Consumer>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
     let env = AwsEnv::from_env()?;
-    let store = vitrine_aws::compose::build(
+    let store = vitrine_aws::compose::build_with(
         &env.aws_config(),
         &env.resources(),
         consumer_settings(|name| std::env::var(name).ok()),
         Arc::new(SystemClock),
         Arc::new(UlidIds),
+        crate::payments::providers(|name| std::env::var(name).ok())?,
+        None,
     )
     .await?;
     Ok(make(store.app))

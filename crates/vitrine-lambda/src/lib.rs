@@ -33,6 +33,7 @@
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
 pub mod events;
+pub mod payments;
 pub mod ws;
 
 use std::convert::Infallible;

@@ -52,7 +52,7 @@ enum EventsCommand {
     Status,
     /// List the deliveries that failed for good.
     Dead {
-        /// Only this subscriber's (email, sms, realtime, admin-alerts).
+        /// Only this subscriber's (email, sms, realtime, admin-alerts, invoices, payments).
         #[arg(long)]
         subscriber: Option<String>,
     },

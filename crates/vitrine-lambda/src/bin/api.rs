@@ -45,12 +45,14 @@ fn ms(d: Duration) -> f64 {
 /// The composition: settings from the environment, the AWS adapters, the application.
 async fn build_state() -> anyhow::Result<AppState> {
     let env = AwsEnv::from_env()?;
-    let store = vitrine_aws::compose::build(
+    let store = vitrine_aws::compose::build_with(
         &env.aws_config(),
         &env.resources(),
         Settings::default(),
         Arc::new(SystemClock),
         Arc::new(UlidIds),
+        vitrine_lambda::payments::providers(|name| std::env::var(name).ok())?,
+        None,
     )
     .await?;
     // The pool's keys are downloaded by the first request that needs them, not in the
