@@ -183,6 +183,89 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
     assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 1);
 }
 
+/// Run an external checker on `xml` (written to a file); `Err` with its output when it fails.
+fn external_check(program: &str, args: &[&str], xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nfe.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs (installed by scripts/test.sh): {e}"));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_company_paying_by_card_in_3_installments_to_another_state_gets_a_valid_nfe() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@example.com").await;
+    t.product(&admin, "empresa", &[("EMP-1", 10), ("EMP-2", 10)])
+        .await;
+    let ana = t.customer("compras@empresa.example.com").await;
+    let mut body = buy_now("EMP-1", 2);
+    body["items"] = json!([{ "sku": "EMP-1", "quantity": 2 }, { "sku": "EMP-2", "quantity": 1 }]);
+    body["payment_method"] = json!("card");
+    body["tax_id"] = json!("11.444.777/0001-61");
+    body["shipping_address"] = json!({
+        "recipient": "Empresa Exemplo", "street": "Rua da Praia", "number": "50",
+        "district": "Centro Histórico", "city": "Porto Alegre", "uf": "RS", "cep": "90010-000"
+    });
+    let order = place(&t, &ana, body).await;
+    let id = order["id"].as_str().unwrap();
+    let res = t
+        .post(
+            &format!("/api/v1/orders/{id}/payment"),
+            Some(&ana),
+            json!({ "method": "card", "card": { "number": "4111 1111 1111 1111", "holder": "EMPRESA EXEMPLO" }, "installments": 3 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let order = settled(&t, &ana, id).await;
+    assert_eq!(order["status"], "invoiced", "{order}");
+    let xml = t
+        .get(&format!("/api/v1/orders/{id}/invoice"), Some(&ana))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        xml.contains("<CNPJ>11444777000161</CNPJ>"),
+        "the buyer's CNPJ"
+    );
+    assert!(
+        xml.contains("<tPag>03</tPag>") && xml.contains("<tBand>01</tBand>"),
+        "a Visa card"
+    );
+    assert!(xml.contains("em 3x"), "the installments in infCpl");
+    assert!(xml.contains("<CFOP>6102</CFOP>"), "a sale to another state");
+    assert!(
+        xml.contains("<cMun>4314902</cMun>"),
+        "Porto Alegre's IBGE code"
+    );
+    assert_eq!(xml.matches("<det nItem=").count(), 2);
+    let schema = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vitrine-nfe/schemas/nfe_v4.00.xsd"
+    );
+    external_check("xmllint", &["--noout", "--nonet", "--schema", schema], &xml)
+        .expect("schema-valid");
+    external_check(
+        "xmlsec1",
+        &["--verify", "--insecure", "--id-attr:Id", "infNFe"],
+        &xml,
+    )
+    .expect("the signature verifies");
+}
+
 #[tokio::test]
 async fn fifty_orders_paid_at_once_get_numbers_1_to_50_without_gap_or_repeat() {
     let t = TestApp::spawn().await;
