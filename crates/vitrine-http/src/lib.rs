@@ -19,6 +19,7 @@ pub mod realtime;
 pub mod route_table;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 pub mod web;
 
 use std::sync::OnceLock;
@@ -244,14 +245,28 @@ async fn log_requests(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
+    let ids = telemetry::RequestIds::of(req.headers());
+    // Every line logged while handling the request carries these (the JSON format writes the
+    // current span's fields): the route template, never the path, which may hold ids.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ids.request_id,
+        trace_id = %ids.trace_id,
+        http.method = %method,
+        http.route = %route,
+    );
     let start = std::time::Instant::now();
-    let res = next.run(req).await;
+    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let status = res.status().as_u16();
     let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let _entered = span.enter();
     if let Some(cause) = res.extensions().get::<problem::ErrorCause>() {
-        tracing::error!(http.method = %method, http.route = %route, http.status = status, duration_ms, error = %cause.0, "request failed");
+        tracing::error!(http.status = status, duration_ms, error = %cause.0, "request failed");
     } else {
-        tracing::debug!(http.method = %method, http.route = %route, http.status = status, duration_ms, "request");
+        tracing::info!(http.status = status, duration_ms, "request");
+    }
+    if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
+        res.headers_mut().insert(telemetry::REQUEST_ID, value);
     }
     res
 }
