@@ -77,6 +77,8 @@ pub struct App {
     /// Signalled after every committed batch that wrote an event to the outbox: the local
     /// dispatcher wakes on it (and polls as a fallback).
     pub(crate) outbox_written: Notify,
+    /// This process's metrics (`crate::metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
             settings,
             catalog: CatalogCache::default(),
             outbox_written: Notify::new(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 
@@ -99,6 +102,27 @@ impl App {
         if has_event {
             self.outbox_written.notify_one();
         }
+        Ok(())
+    }
+
+    /// Refresh the gauges that are read from the table (outbox lag, dead letters), for a
+    /// metrics scrape.
+    pub async fn refresh_gauges(&self) -> crate::error::AppResult<()> {
+        use crate::ports::{Index, Query};
+        let oldest = self
+            .ports
+            .table
+            .query(Query::new(Index::Gsi1, store::OUTBOX).limit(1))
+            .await?;
+        let now = self.ports.clock.now().millis();
+        let lag = oldest
+            .items
+            .first()
+            .and_then(|i| i.num("created_at"))
+            .map_or(0, |at| now - at);
+        self.metrics.set_outbox_lag_ms(lag);
+        let dead: usize = self.event_queues().await?.iter().map(|q| q.dead).sum();
+        self.metrics.set_dead_letters(dead as i64);
         Ok(())
     }
 

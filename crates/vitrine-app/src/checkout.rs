@@ -70,7 +70,25 @@ const OP_ORDER: usize = 1;
 const OP_FIRST_LINE: usize = 2;
 
 impl App {
+    /// Place an order (see the module docs), counted in the metrics: placed, or failed by reason.
     pub async fn place_order(
+        &self,
+        who: &Principal,
+        input: CheckoutInput,
+        idempotency_key: &str,
+    ) -> AppResult<Placed> {
+        let result = self.place_order_once(who, input, idempotency_key).await;
+        match &result {
+            Ok(placed) if !placed.replayed => self.metrics.order_placed(),
+            Ok(_) => {}
+            Err(e) => self
+                .metrics
+                .checkout_failed(crate::metrics::failure_reason(e)),
+        }
+        result
+    }
+
+    async fn place_order_once(
         &self,
         who: &Principal,
         input: CheckoutInput,

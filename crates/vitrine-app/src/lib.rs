@@ -20,6 +20,7 @@ pub mod events;
 pub mod invoices;
 pub mod keys;
 pub mod media;
+pub mod metrics;
 pub mod notify;
 pub mod orders;
 pub mod payments;

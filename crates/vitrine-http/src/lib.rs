@@ -119,7 +119,7 @@ fn build_router(state: AppState, site: bool) -> Router {
     let admin_guard = middleware::from_fn_with_state(state.clone(), routes::admin::require_admin);
     let routes = Router::new()
         .merge(public.router())
-        .merge(admin.router().route_layer(admin_guard))
+        .merge(admin.router().route_layer(admin_guard.clone()))
         // Not in a route table: OpenAPI cannot describe a WebSocket (docs/api.md, "Realtime").
         .route("/api/v1/ws", get(realtime::connect))
         .route(
@@ -133,6 +133,10 @@ fn build_router(state: AppState, site: bool) -> Router {
         )
         .route("/ready", get(ready))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/api/v1/admin/metrics",
+            get(metrics).route_layer(admin_guard.clone()),
+        )
         .route("/media/{*key}", get(routes::media::media));
     let routes = if site {
         routes.fallback(web::serve)
@@ -141,7 +145,7 @@ fn build_router(state: AppState, site: bool) -> Router {
     };
     routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(log_requests))
+        .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -172,6 +176,29 @@ async fn ready(State(s): State<AppState>) -> Response {
             .into_response()
         }
     }
+}
+
+/// The metrics in the Prometheus text format (admins; `vitrine serve --metrics-listen` serves
+/// the same without a token on an address of the operator's choice, see [`metrics_router`]).
+async fn metrics(State(s): State<AppState>) -> Response {
+    if let Err(e) = s.app.refresh_gauges().await {
+        tracing::warn!(error = %e, "metrics: the gauges could not be read");
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.app.metrics.prometheus(),
+    )
+        .into_response()
+}
+
+/// `GET /metrics` alone, for a separate listener that only the scraper reaches.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 async fn jwks(State(s): State<AppState>) -> Response {
@@ -238,7 +265,7 @@ async fn problems_everywhere(req: Request, next: Next) -> Response {
 
 /// One log line per request with the route template (never the raw URL: it may hold personal
 /// data), status and duration; 5xx causes are logged here, once.
-async fn log_requests(req: Request, next: Next) -> Response {
+async fn log_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -258,7 +285,19 @@ async fn log_requests(req: Request, next: Next) -> Response {
     let start = std::time::Instant::now();
     let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let status = res.status().as_u16();
-    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed().as_secs_f64();
+    let duration_ms = elapsed * 1000.0;
+    s.app
+        .metrics
+        .request(method.as_str(), &route, status, elapsed);
+    if let Some(service) = s.emf_service {
+        // A line of its own on stdout: CloudWatch Logs extracts the metrics from it.
+        let at = s.app.ports.clock.now().millis();
+        println!(
+            "{}",
+            vitrine_app::metrics::emf_request(at, service, &route, status, duration_ms)
+        );
+    }
     let _entered = span.enter();
     if let Some(cause) = res.extensions().get::<problem::ErrorCause>() {
         tracing::error!(http.status = status, duration_ms, error = %cause.0, "request failed");

@@ -23,6 +23,9 @@ pub struct AppState {
     pub(crate) listing_cache: Arc<ListingCache>,
     /// The connected WebSocket clients; the realtime pusher pushes order events through it.
     realtime: Arc<Hub>,
+    /// On Lambda: the service name of the CloudWatch EMF record written for each request
+    /// (`vitrine_app::metrics::emf_request`); `None` locally, where `/metrics` serves them.
+    pub(crate) emf_service: Option<&'static str>,
 }
 
 impl AppState {
@@ -39,7 +42,14 @@ impl AppState {
             jwks: jwks.map(Arc::new),
             listing_cache: Arc::default(),
             realtime: Arc::new(Hub::default()),
+            emf_service: None,
         }
+    }
+
+    /// The same state, writing a CloudWatch EMF record to stdout for each request (Lambda).
+    pub fn with_emf(mut self, service: &'static str) -> Self {
+        self.emf_service = Some(service);
+        self
     }
 
     /// The same state with another realtime hub (e.g. one with shorter heartbeats in tests).

@@ -21,6 +21,10 @@ pub struct Flags {
     /// Address to listen on.
     #[arg(long, env = "VITRINE_LISTEN", global = true)]
     pub listen: Option<SocketAddr>,
+    /// Also serve Prometheus metrics at `/metrics` on this address, without a token (keep it
+    /// private, e.g. 127.0.0.1:9464). Admins can always read them at /api/v1/admin/metrics.
+    #[arg(long, env = "VITRINE_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
     /// The public base URL (token issuer, links in e-mails). Default: http://<listen>.
     #[arg(long, env = "VITRINE_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -117,6 +121,7 @@ pub struct Flags {
 struct FileSettings {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     public_url: Option<String>,
     mail_from: Option<String>,
     pay_within_minutes: Option<i64>,
@@ -260,6 +265,8 @@ pub enum LogFormat {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served without a token, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub public_url: String,
     pub mail_from: String,
     /// The SMTP server mail goes through; `None` writes `.eml` files (the default).
@@ -343,6 +350,7 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("data")),
             listen,
+            metrics_listen: flags.metrics_listen.or(file.metrics_listen),
             public_url: public_url.trim_end_matches('/').to_owned(),
             mail_from: flags
                 .mail_from

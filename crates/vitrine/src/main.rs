@@ -131,7 +131,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "Create an admin with:  vitrine user create --admin --email you@example.com --name \"Your Name\""
             );
-            serve::run(listener, store, serve::shutdown_signal()).await?;
+            let metrics = match config.metrics_listen {
+                Some(addr) => {
+                    let l = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("listening for metrics on {addr}"))?;
+                    println!("  metrics:  http://{}/metrics", l.local_addr()?);
+                    Some(l)
+                }
+                None => None,
+            };
+            serve::run_with_metrics(listener, metrics, store, serve::shutdown_signal()).await?;
             println!("vitrine stopped cleanly.");
         }
         Command::Seed => {

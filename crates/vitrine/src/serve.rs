@@ -20,6 +20,16 @@ pub async fn run(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_metrics(listener, None, store, shutdown).await
+}
+
+/// [`run`], and Prometheus metrics at `/metrics` on `metrics` when given.
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
     let state = AppState::with_keys(store.app, store.keys, store.jwks);
@@ -34,6 +44,10 @@ pub async fn run(
         let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
         tokio::spawn(dispatcher.run(std::future::pending()))
     });
+    let metrics_server = metrics.map(|listener| {
+        let router = vitrine_http::metrics_router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await })
+    });
     let router = vitrine_http::router_with_site(state);
     let result = axum::serve(
         listener,
@@ -47,6 +61,9 @@ pub async fn run(
     })
     .await;
     sweeper.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     // Safe at any point: a delivery cut short is delivered again on the next start.
     if let Some(dispatcher) = dispatcher {
         dispatcher.abort();

@@ -571,7 +571,12 @@ impl App {
                 return Ok(settlement);
             }
             match self.write(ops).await {
-                Ok(()) => return Ok(settlement),
+                Ok(()) => {
+                    if settlement == Settlement::Paid {
+                        self.metrics.revenue(incoming.amount.centavos());
+                    }
+                    return Ok(settlement);
+                }
                 Err(TableError::ConditionFailed { index }) if Some(index) == notice_index => {
                     return Err(AppError::Conflict(
                         "this notice was already processed".into(),
