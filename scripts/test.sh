@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 mkdir -p target
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n==> [%4ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 
 pids=()
 cleanup() {

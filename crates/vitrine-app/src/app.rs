@@ -98,7 +98,8 @@ impl App {
         let has_event = ops
             .iter()
             .any(|op| matches!(op, WriteOp::Put { item, .. } if store::is_event(&item.key)));
-        self.ports.table.write(ops).await?;
+        let span = tracing::debug_span!("table.write", ops = ops.len(), outbox = has_event);
+        tracing::Instrument::instrument(self.ports.table.write(ops), span).await?;
         if has_event {
             self.outbox_written.notify_one();
         }

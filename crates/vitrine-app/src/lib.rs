@@ -26,6 +26,7 @@ pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod store;
+pub mod trace;
 
 pub use app::{App, Ports, Settings};
 pub use error::{AppError, AppResult};

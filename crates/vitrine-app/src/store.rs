@@ -160,6 +160,17 @@ pub fn with_gsi2(item: Item, pk: impl Into<String>, sk: impl Into<String>) -> It
 
 /// The outbox item for an event: written in the same batch as the change that caused it.
 pub fn event_item(id: &str, ev: &Event, at_millis: i64) -> AppResult<Item> {
+    let traced;
+    let ev = match (&ev.trace_id, crate::trace::current()) {
+        (None, Some(trace_id)) => {
+            traced = Event {
+                trace_id: Some(trace_id),
+                ..ev.clone()
+            };
+            &traced
+        }
+        _ => ev,
+    };
     let item = data_item(event(id), ev)?
         .with("event_type", ev.event_type.clone())
         .with("created_at", at_millis);

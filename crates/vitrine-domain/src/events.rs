@@ -27,6 +27,10 @@ pub struct Event {
     pub attributes: BTreeMap<String, EventAttr>,
     /// The event's body: a snapshot of what consumers need.
     pub data: serde_json::Value,
+    /// The trace of the request that caused the event (32 hex digits), carried to every
+    /// consumer so that one trace shows an order from checkout to its e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 impl Event {
@@ -42,6 +46,7 @@ impl Event {
             customer_id: None,
             attributes,
             data,
+            trace_id: None,
         }
     }
     pub fn attr(mut self, name: &str, value: EventAttr) -> Self {

@@ -283,7 +283,11 @@ async fn log_requests(State(s): State<AppState>, req: Request, next: Next) -> Re
         http.route = %route,
     );
     let start = std::time::Instant::now();
-    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let mut res = vitrine_app::trace::scope(
+        Some(ids.trace_id.clone()),
+        tracing::Instrument::instrument(next.run(req), span.clone()),
+    )
+    .await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed().as_secs_f64();
     let duration_ms = elapsed * 1000.0;

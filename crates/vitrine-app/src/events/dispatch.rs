@@ -229,6 +229,16 @@ impl Dispatcher {
     async fn fan_out_one(&self, item: &Item) -> AppResult<()> {
         let event_id = item.key.pk.trim_start_matches("EVENT#").to_owned();
         let event: Event = store::decode(item)?;
+        let span = tracing::debug_span!(
+            "outbox.fan_out",
+            event.id = %event_id,
+            event.r#type = %event.event_type,
+            trace_id = event.trace_id.as_deref().unwrap_or_default(),
+        );
+        tracing::Instrument::instrument(self.fan_out_event(item, event_id, event), span).await
+    }
+
+    async fn fan_out_event(&self, item: &Item, event_id: String, event: Event) -> AppResult<()> {
         let now = self.app.ports.clock.now().millis();
         let mut ops: Vec<WriteOp> = self
             .routes
@@ -325,12 +335,25 @@ impl Dispatcher {
         let attempt = u32::try_from(item.num(ATTEMPTS).unwrap_or(0)).unwrap_or(u32::MAX - 1) + 1;
         let result = match store::decode::<Event>(item) {
             Ok(event) => {
+                let span = tracing::info_span!(
+                    "consume",
+                    subscriber = name,
+                    event.id = %event_id,
+                    event.r#type = %event.event_type,
+                    trace_id = event.trace_id.as_deref().unwrap_or_default(),
+                    attempt,
+                );
+                let trace_id = event.trace_id.clone();
                 let delivery = Delivery {
                     event_id: event_id.clone(),
                     event,
                     attempt,
                 };
-                match tokio::time::timeout(CONSUMER_TIMEOUT, consumer.handle(&delivery)).await {
+                let handled = crate::trace::scope(
+                    trace_id,
+                    tracing::Instrument::instrument(consumer.handle(&delivery), span),
+                );
+                match tokio::time::timeout(CONSUMER_TIMEOUT, handled).await {
                     Ok(result) => result,
                     Err(_) => Err(ConsumeError::Retry(anyhow::anyhow!(
                         "no answer within {} s",
