@@ -257,14 +257,16 @@ pub async fn handle_queue(consumer: &dyn Consumer, batch: &SqsEvent) -> SqsBatch
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let outcome = match delivery_of(message) {
-            Ok(delivery) => consumer.handle(&delivery).await.map_err(|err| {
-                (
-                    Some(delivery.event_id.clone()),
-                    delivery.attempt,
-                    err.to_string(),
-                    matches!(err, ConsumeError::Reject(_)),
-                )
-            }),
+            Ok(delivery) => vitrine_app::events::handle_in_trace(consumer, &delivery)
+                .await
+                .map_err(|err| {
+                    (
+                        Some(delivery.event_id.clone()),
+                        delivery.attempt,
+                        err.to_string(),
+                        matches!(err, ConsumeError::Reject(_)),
+                    )
+                }),
             Err(err) => Err((None, 0, format!("{err:#}"), true)),
         };
         let Err((event_id, attempt, error, rejected)) = outcome else {

@@ -335,24 +335,12 @@ impl Dispatcher {
         let attempt = u32::try_from(item.num(ATTEMPTS).unwrap_or(0)).unwrap_or(u32::MAX - 1) + 1;
         let result = match store::decode::<Event>(item) {
             Ok(event) => {
-                let span = tracing::info_span!(
-                    "consume",
-                    subscriber = name,
-                    event.id = %event_id,
-                    event.r#type = %event.event_type,
-                    trace_id = event.trace_id.as_deref().unwrap_or_default(),
-                    attempt,
-                );
-                let trace_id = event.trace_id.clone();
                 let delivery = Delivery {
                     event_id: event_id.clone(),
                     event,
                     attempt,
                 };
-                let handled = crate::trace::scope(
-                    trace_id,
-                    tracing::Instrument::instrument(consumer.handle(&delivery), span),
-                );
+                let handled = super::handle_in_trace(consumer, &delivery);
                 match tokio::time::timeout(CONSUMER_TIMEOUT, handled).await {
                     Ok(result) => result,
                     Err(_) => Err(ConsumeError::Retry(anyhow::anyhow!(

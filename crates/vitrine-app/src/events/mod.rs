@@ -48,3 +48,26 @@ pub trait Consumer: Send + Sync {
     /// arrive again after a crash or a lost acknowledgement.
     async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError>;
 }
+
+/// Hand `delivery` to `consumer` inside a `consume` span and the event's trace (so the events
+/// the consumer writes stay in it): what the local dispatcher and the queue functions on AWS
+/// both do.
+pub async fn handle_in_trace(
+    consumer: &dyn Consumer,
+    delivery: &Delivery,
+) -> Result<(), ConsumeError> {
+    let event = &delivery.event;
+    let span = tracing::info_span!(
+        "consume",
+        subscriber = consumer.name(),
+        event.id = %delivery.event_id,
+        event.r#type = %event.event_type,
+        trace_id = event.trace_id.as_deref().unwrap_or_default(),
+        attempt = delivery.attempt,
+    );
+    crate::trace::scope(
+        event.trace_id.clone(),
+        tracing::Instrument::instrument(consumer.handle(delivery), span),
+    )
+    .await
+}
