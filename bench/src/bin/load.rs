@@ -33,6 +33,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+#[path = "load/journey.rs"]
+mod journey;
+
 #[derive(Debug, Parser)]
 #[command(about = "Closed-loop HTTP/1.1 load generator for vitrine's benchmarks")]
 struct Cli {
@@ -91,6 +94,21 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000_000)]
         stock: i64,
     },
+    /// Shoppers each browsing, searching, signing in, adding to the cart, checking out and
+    /// paying by Pix, over and over; per-step figures (see `load/journey.rs`).
+    Journey {
+        /// The server's base URL, e.g. http://127.0.0.1:8080
+        base: String,
+        /// The `vitrine` binary, to create the users.
+        #[arg(long)]
+        vitrine: PathBuf,
+        /// The server's data folder (users are created in it; the webhook secret is read from it).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The users already exist (from an earlier run on this data folder).
+        #[arg(long)]
+        no_create_users: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -142,6 +160,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             write_summary(&cli.run, &summary)?;
             Ok(report.errors == 0)
         }
+        Scenario::Journey {
+            base,
+            vitrine,
+            data_dir,
+            no_create_users,
+        } => journey::run(&cli.run, &base, &vitrine, &data_dir, no_create_users).await,
         Scenario::Checkout {
             base,
             vitrine,
