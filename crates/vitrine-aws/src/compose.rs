@@ -16,6 +16,7 @@ use crate::dynamo::DynamoTable;
 use crate::s3::S3Blobs;
 use crate::ses::SesMailer;
 use crate::sns::SnsSms;
+use crate::xray::XrayInterceptor;
 use crate::{AwsConfig, LazyClient, sdk_config};
 
 /// The AWS resources the store runs on (the template's outputs).
@@ -40,6 +41,7 @@ fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Cli
     // The emulator serves buckets by path, not by virtual host.
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(config.endpoint.is_some())
+        .interceptor(XrayInterceptor)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
@@ -86,7 +88,13 @@ pub async fn build_with(
     let table = DynamoTable::new(
         LazyClient::new({
             let sdk = sdk.clone();
-            move || aws_sdk_dynamodb::Client::new(&sdk)
+            move || {
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&sdk)
+                        .interceptor(XrayInterceptor)
+                        .build(),
+                )
+            }
         }),
         &resources.table,
         clock.clone(),
@@ -101,7 +109,13 @@ pub async fn build_with(
     let identity = CognitoIdentity::new(
         LazyClient::new({
             let sdk = sdk.clone();
-            move || aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+            move || {
+                aws_sdk_cognitoidentityprovider::Client::from_conf(
+                    aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+                        .interceptor(XrayInterceptor)
+                        .build(),
+                )
+            }
         }),
         &resources.user_pool_id,
         &resources.client_id,
@@ -109,12 +123,24 @@ pub async fn build_with(
     let mailer = SesMailer::new(
         LazyClient::new({
             let sdk = sdk.clone();
-            move || aws_sdk_sesv2::Client::new(&sdk)
+            move || {
+                aws_sdk_sesv2::Client::from_conf(
+                    aws_sdk_sesv2::config::Builder::from(&sdk)
+                        .interceptor(XrayInterceptor)
+                        .build(),
+                )
+            }
         }),
         &resources.mail_from,
     );
     let sms = SnsSms::new(
-        LazyClient::new(move || aws_sdk_sns::Client::new(&sdk)),
+        LazyClient::new(move || {
+            aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&sdk)
+                    .interceptor(XrayInterceptor)
+                    .build(),
+            )
+        }),
         None,
     );
     let (jwks_url, issuer) = pool_urls(config, &resources.user_pool_id);

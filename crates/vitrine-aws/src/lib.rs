@@ -18,6 +18,7 @@ pub mod ses;
 pub mod sns;
 pub mod sns_bus;
 pub mod ws_push;
+pub mod xray;
 
 use std::ops::Deref;
 use std::sync::{Arc, LazyLock};

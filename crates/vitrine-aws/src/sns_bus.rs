@@ -58,7 +58,16 @@ impl SnsBus {
     /// A bus on `topic_arn`, its client built from `config` when first used.
     pub async fn connect(config: &AwsConfig, topic_arn: impl Into<String>) -> Self {
         let sdk = sdk_config(config).await;
-        Self::new(LazyClient::new(move || Client::new(&sdk)), topic_arn)
+        Self::new(
+            LazyClient::new(move || {
+                Client::from_conf(
+                    aws_sdk_sns::config::Builder::from(&sdk)
+                        .interceptor(crate::xray::XrayInterceptor)
+                        .build(),
+                )
+            }),
+            topic_arn,
+        )
     }
 
     pub fn topic_arn(&self) -> &str {

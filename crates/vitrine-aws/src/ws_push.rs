@@ -50,6 +50,7 @@ pub async fn management_client(config: &AwsConfig, endpoint: &str) -> Management
     LazyClient::new(move || {
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
             .endpoint_url(endpoint)
+            .interceptor(crate::xray::XrayInterceptor)
             .build();
         Client::from_conf(conf)
     })

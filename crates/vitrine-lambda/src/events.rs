@@ -189,7 +189,11 @@ pub async fn run_stream_handler() -> anyhow::Result<()> {
             let bus = Arc::clone(&bus);
             async move {
                 let trace = invocation.context.xray_trace_id.clone();
-                let response = handle_stream(&bus, &invocation.payload, trace.as_deref()).await;
+                let response = crate::xray_scope(
+                    trace.as_deref(),
+                    handle_stream(&bus, &invocation.payload, trace.as_deref()),
+                )
+                .await;
                 Ok::<_, lambda_runtime::Error>(response)
             }
         },
@@ -314,7 +318,12 @@ pub async fn run_consumer(make: fn(Arc<App>) -> Arc<dyn Consumer>) -> anyhow::Re
     lambda_runtime::run(service_fn(move |invocation: LambdaEvent<SqsEvent>| {
         let consumer = Arc::clone(&consumer);
         async move {
-            let response = handle_queue(consumer.as_ref(), &invocation.payload).await;
+            let trace = invocation.context.xray_trace_id.clone();
+            let response = crate::xray_scope(
+                trace.as_deref(),
+                handle_queue(consumer.as_ref(), &invocation.payload),
+            )
+            .await;
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))

@@ -197,7 +197,27 @@ pub fn lambda_service(
 + Clone
 + Send
 + 'static {
-    router.map_request(move |req: lambda_http::Request| stage.strip(req))
+    let inner = router.map_request(move |req: lambda_http::Request| stage.strip(req));
+    tower::service_fn(move |req: lambda_http::Request| {
+        // The invocation's X-Ray trace: the AWS calls made for this request are its subsegments.
+        let trace = req
+            .lambda_context_ref()
+            .and_then(|c| c.xray_trace_id.clone());
+        let call = inner.clone().oneshot(req);
+        async move { xray_scope(trace.as_deref(), call).await }
+    })
+}
+
+/// Run `f` with its AWS calls sent as subsegments of the invocation's trace `header` to the
+/// X-Ray daemon Lambda names (`vitrine_aws::xray`); without either, just run it.
+pub async fn xray_scope<F: std::future::Future>(header: Option<&str>, f: F) -> F::Output {
+    static DAEMON: std::sync::OnceLock<Option<vitrine_aws::xray::Daemon>> =
+        std::sync::OnceLock::new();
+    let daemon = DAEMON
+        .get_or_init(vitrine_aws::xray::Daemon::from_env)
+        .clone();
+    let trace = header.and_then(vitrine_aws::xray::TraceHeader::parse);
+    vitrine_aws::xray::scope(daemon.zip(trace), f).await
 }
 
 /// Serve `router` to API Gateway events until the runtime stops: the last step of an HTTP
