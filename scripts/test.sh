@@ -23,17 +23,25 @@ step "toolchain"
 cargo --version
 rustc --version
 
-# vitrine-nfe's acceptance tests check every generated NF-e with xmllint (schema) and xmlsec1
-# (signature); under CI they fail when either is missing. Installed in the background, quietly,
-# only when missing (apt-get needs root, as on CI).
-step "installing xmllint and xmlsec1 when missing (background)"
+# System packages, installed in the background while Rust compiles, only when missing (apt-get
+# needs root, as on CI; one apt job, since two would fight over the dpkg lock): xmllint and
+# xmlsec1 check every generated NF-e (vitrine-nfe's acceptance tests fail under CI without
+# them), chromium runs the browser tests. Then the browser tests' npm packages.
+step "installing xmllint, xmlsec1, chromium and the e2e npm packages when missing (background)"
 (
-  command -v xmllint >/dev/null && command -v xmlsec1 >/dev/null || {
+  missing=()
+  command -v xmllint >/dev/null || missing+=(libxml2-utils)
+  command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
+  command -v chromium >/dev/null || missing+=(chromium)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq libxml2-utils xmlsec1
-  }
-) > target/xmltools-install.log 2>&1 &
-xmltools_pid=$!
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  fi
+) > target/system-install.log 2>&1 &
+system_pid=$!
+npm ci --prefix e2e --no-audit --no-fund --loglevel=error > target/npm-install.log 2>&1 &
+npm_pid=$!
 
 # Python tools install in the background while Rust compiles.
 step "installing the AWS emulator (moto), cfn-lint and aiosmtpd into .venv (background)"
@@ -78,10 +86,10 @@ done
 export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
 echo "moto at $VITRINE_TEST_MOTO_URL"
 
-step "waiting for xmllint and xmlsec1"
-if ! wait "$xmltools_pid"; then
-  cat target/xmltools-install.log
-  echo "installing libxml2-utils/xmlsec1 failed" >&2
+step "waiting for xmllint, xmlsec1 and chromium"
+if ! wait "$system_pid"; then
+  cat target/system-install.log
+  echo "installing libxml2-utils/xmlsec1/chromium failed" >&2
   exit 1
 fi
 
@@ -93,16 +101,11 @@ VITRINE_TEST_BACKEND=aws cargo test -p vitrine --all-features --locked --no-fail
   --test checkout --test access --test validation --test catalog
 
 step "browser tests: storefront and admin in headless Chromium (e2e/, node --test)"
-if ! command -v chromium >/dev/null 2>&1; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } \
-      > target/chromium-install.log 2>&1; then
-    cat target/chromium-install.log
-    echo "installing chromium failed" >&2
-    exit 1
-  fi
+if ! wait "$npm_pid"; then
+  cat target/npm-install.log
+  echo "npm ci (e2e) failed" >&2
+  exit 1
 fi
-npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 cargo build --workspace --all-features --locked --bin vitrine
 VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
 
