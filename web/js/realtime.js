@@ -2,9 +2,25 @@
 // subprotocol list, a reconnect resumes after the last event seen, and events are deduplicated
 // by id (delivery is at least once).
 
-import { accessToken } from "./api.js";
+import { accessToken, get } from "./api.js";
 
 const LAST_KEY = "vitrine.lastEvent";
+
+// Where the socket lives: this origin's /api/v1/ws, unless the deployment says otherwise (on AWS
+// the WebSocket API has its own address; GET /api/v1/config). Asked once per page.
+let socketBase = null;
+async function socketUrl() {
+  if (!socketBase) {
+    socketBase = get("/api/v1/config", { auth: false })
+      .then((c) => (c && c.realtime_url) || null)
+      .catch(() => null);
+  }
+  const configured = await socketBase;
+  if (configured) return new URL(configured);
+  const url = new URL("/api/v1/ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  return url;
+}
 
 /**
  * Call `onEvent(message)` for every order event until the returned `stop()` is called.
@@ -22,8 +38,8 @@ export function watchOrders(onEvent, onState = () => {}) {
     if (stopped) return;
     const token = await accessToken();
     if (stopped || !token) return;
-    const url = new URL("/api/v1/ws", location.href);
-    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    const url = await socketUrl();
+    if (stopped) return;
     if (last) url.searchParams.set("after", last);
     const socket = new WebSocket(url, ["bearer", token]);
     ws = socket;

@@ -26,6 +26,9 @@ pub struct AppState {
     /// On Lambda: the service name of the CloudWatch EMF record written for each request
     /// (`vitrine_app::metrics::emf_request`); `None` locally, where `/metrics` serves them.
     pub(crate) emf_service: Option<&'static str>,
+    /// Where browsers open the realtime WebSocket when it is not this server's `/api/v1/ws`
+    /// (`GET /api/v1/config`).
+    pub(crate) realtime_url: Option<String>,
 }
 
 impl AppState {
@@ -43,7 +46,15 @@ impl AppState {
             listing_cache: Arc::default(),
             realtime: Arc::new(Hub::default()),
             emf_service: None,
+            realtime_url: None,
         }
+    }
+
+    /// The same state, telling browsers to open the realtime WebSocket at `url` (AWS: the
+    /// WebSocket API's `wss://` stage URL).
+    pub fn with_realtime_url(mut self, url: Option<String>) -> Self {
+        self.realtime_url = url.filter(|u| u.starts_with("wss://") || u.starts_with("ws://"));
+        self
     }
 
     /// The same state, writing a CloudWatch EMF record to stdout for each request (Lambda).

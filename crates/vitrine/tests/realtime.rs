@@ -516,3 +516,12 @@ async fn a_connection_that_answers_pings_stays_open() {
     }
     assert!(pings >= 2, "pinged {pings} times");
 }
+
+#[tokio::test]
+async fn the_web_apps_learn_the_socket_is_on_this_server() {
+    let t = TestApp::spawn().await;
+    let res = t.get("/api/v1/config", None).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "realtime_url": null }));
+}

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod config;
 pub mod dashboard;
 pub mod invoices;
 pub mod me;

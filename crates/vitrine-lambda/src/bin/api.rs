@@ -58,5 +58,7 @@ async fn build_state() -> anyhow::Result<AppState> {
     // The pool's keys are downloaded by the first request that needs them, not in the
     // background: Lambda freezes the process between invocations, and a download frozen half-way
     // would hold up the request that finds it.
-    Ok(AppState::with_keys(store.app, store.keys, None).with_emf("api"))
+    Ok(AppState::with_keys(store.app, store.keys, None)
+        .with_emf("api")
+        .with_realtime_url(std::env::var("VITRINE_WS_URL").ok()))
 }
