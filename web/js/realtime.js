@@ -49,6 +49,11 @@ export function watchOrders(onEvent, onState = () => {}) {
         return;
       }
       retry = 0;
+      // The AWS WebSocket API takes the resume point as a message (crates/vitrine-lambda/src/ws.rs);
+      // this server reads `after` from the URL.
+      if (last && url.origin !== location.origin.replace(/^http/, "ws")) {
+        socket.send(JSON.stringify({ action: "resume", after: last }));
+      }
       onState("open");
     });
     socket.addEventListener("message", (m) => {
