@@ -1,9 +1,9 @@
 //! The Push port: order events pushed to the browsers that are connected right now.
 //!
 //! Adapters: `vitrine_http::realtime::Hub` (the local shape: an in-process registry of the
-//! WebSocket connections of this server); an API Gateway WebSocket adapter (connection items in
-//! the table + the API Gateway Management API's `PostToConnection`) is meant to implement the same
-//! port on AWS.
+//! WebSocket connections of this server) and `vitrine_aws::ws_push::ApiGatewayPush` (AWS: the
+//! connection items of `notify::connections` in the table, and the API Gateway Management API's
+//! `PostToConnection`, dropping connections that answer 410 Gone).
 //!
 //! Invariants:
 //! - **Audience**: a message goes to the sockets of the order's owner
