@@ -25,6 +25,7 @@ pub mod notify;
 pub mod orders;
 pub mod payments;
 pub mod ports;
+pub mod reports;
 pub mod store;
 pub mod trace;
 

@@ -6,5 +6,6 @@ pub mod compose;
 pub mod config;
 pub mod fiscal;
 pub mod import;
+pub mod report;
 pub mod seed;
 pub mod serve;

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vitrine::config::{Config, Flags, LogFormat};
-use vitrine::{compose, import, seed, serve};
+use vitrine::{compose, import, report, seed, serve};
 
 /// vitrine — an online store on embedded defaults (SQLite, a data folder, a built-in identity
 /// provider). Every flag can also be set by its VITRINE_* variable or in vitrine.toml.
@@ -38,6 +38,16 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Generate the sales reports now (CSV files and an SVG chart under reports/ in the blob
+    /// store; see docs/reports.md).
+    Report {
+        /// First day (YYYY-MM-DD, São Paulo) of sales to include; default: the first sale.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD, São Paulo) of sales to include; default: the last sale.
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Inspect event delivery: queues, dead letters, replay.
     Events {
@@ -151,6 +161,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "Seeded: {} categories, {} products ({} already there).",
                 s.categories, s.products, s.skipped
             );
+        }
+        Command::Report { from, to } => {
+            let store = compose::build_for(&config).await?;
+            let generated = report::run(&store.app, from, to).await?;
+            let total = generated.report.total;
+            println!(
+                "Sales report: {} orders, R$ {} (average ticket R$ {}).",
+                total.orders,
+                vitrine_domain::Money::from_centavos(total.revenue_centavos).format_plain(),
+                vitrine_domain::Money::from_centavos(total.average_ticket_centavos())
+                    .format_plain()
+            );
+            for file in &generated.files {
+                println!("  {file}");
+            }
         }
         Command::Import { file, rejected } => {
             let store = compose::build_for(&config).await?;

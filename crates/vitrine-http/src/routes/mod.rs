@@ -11,3 +11,4 @@ pub mod me;
 pub mod media;
 pub mod orders;
 pub mod payments;
+pub mod reports;

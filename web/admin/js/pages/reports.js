@@ -1,6 +1,5 @@
 // Reports: the files the report jobs wrote (GET /api/v1/admin/reports →
-// {"items":[{"key","name","size","created_at","url"}]}), each downloadable. Until that endpoint
-// exists (issue 7), the page says there are no reports yet.
+// {"items":[{"key","name","size","created_at","url"}]}, docs/reports.md), each downloadable.
 
 import { get, download } from "/js/api.js";
 import { h, replace, notice, busy } from "/js/dom.js";

@@ -1,0 +1,55 @@
+//! The `reports` Lambda, run daily by an EventBridge schedule: generates the sales reports
+//! (`App::generate_report`: CSV files and an SVG chart under `reports/` in the bucket) — what
+//! `vitrine report` does locally. Reading streams page by page; memory stays flat.
+
+use std::sync::Arc;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use vitrine_app::Settings;
+use vitrine_app::ports::{SystemClock, UlidIds};
+use vitrine_lambda::AwsEnv;
+
+// One invocation at a time per execution environment (see `api`).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    vitrine_lambda::init_tracing();
+    let app = match build().await {
+        Ok(app) => app,
+        Err(err) => return Err(vitrine_lambda::fail_init(err).await),
+    };
+    tracing::info!("cold start: ready for schedules");
+    lambda_runtime::run(service_fn(move |invocation: LambdaEvent<Value>| {
+        let app = Arc::clone(&app);
+        async move {
+            let trace = invocation.context.xray_trace_id.clone();
+            let generated = vitrine_lambda::xray_scope(
+                trace.as_deref(),
+                app.generate_report(None, None, &|_| {}),
+            )
+            .await?;
+            Ok::<_, lambda_runtime::Error>(json!({
+                "folder": generated.folder,
+                "orders": generated.report.total.orders,
+                "revenue_centavos": generated.report.total.revenue_centavos,
+            }))
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn build() -> anyhow::Result<Arc<vitrine_app::App>> {
+    let env = AwsEnv::from_env()?;
+    let store = vitrine_aws::compose::build_with(
+        &env.aws_config(),
+        &env.resources(),
+        Settings::default(),
+        Arc::new(SystemClock),
+        Arc::new(UlidIds),
+        Vec::new(),
+        None,
+    )
+    .await?;
+    Ok(store.app)
+}
