@@ -1164,3 +1164,72 @@ fn the_websocket_checks_catch_a_broken_template() {
         Some("integrations/${X}")
     );
 }
+
+/// The text of the resource `name`: its line, up to the next top-level key or resource.
+fn resource_text<'a>(template: &'a str, name: &str) -> Option<&'a str> {
+    let start = template.find(&format!("\n  {name}:\n"))? + 1;
+    let body = &template[start..];
+    let starts_key = |s: &str| s.starts_with(|c: char| c.is_ascii_alphabetic());
+    let end = body
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            let next = &body[i..];
+            starts_key(next) || next.strip_prefix("  ").is_some_and(starts_key)
+        })
+        .unwrap_or(body.len());
+    Some(&body[..end])
+}
+
+#[test]
+fn every_function_and_dead_letter_queue_has_its_alarms() {
+    let template = template();
+    let names: Vec<String> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let is_type = |name: &str, ty: &str| {
+        resource_text(&template, name).is_some_and(|t| t.contains(&format!("Type: {ty}")))
+    };
+    let functions: Vec<&String> = names
+        .iter()
+        .filter(|n| is_type(n, "AWS::Serverless::Function"))
+        .collect();
+    assert!(functions.len() >= 10, "{functions:?}");
+    let mut missing = Vec::new();
+    for f in functions {
+        for (suffix, metric) in [("ErrorsAlarm", "Errors"), ("ThrottlesAlarm", "Throttles")] {
+            let alarm = format!("{f}{suffix}");
+            match resource_text(&template, &alarm) {
+                Some(t)
+                    if t.contains(&format!("MetricName: {metric}"))
+                        && t.contains(&format!("!Ref {f} "))
+                        && t.contains("AlarmActions: [!Ref AlarmTopic]") => {}
+                _ => missing.push(alarm),
+            }
+        }
+    }
+    for q in names.iter().filter(|n| n.ends_with("DeadLetterQueue")) {
+        let alarm = format!("{}DeadLetterAlarm", q.trim_end_matches("DeadLetterQueue"));
+        match resource_text(&template, &alarm) {
+            Some(t)
+                if t.contains("ApproximateNumberOfMessagesVisible")
+                    && t.contains(&format!("!GetAtt {q}.QueueName"))
+                    && t.contains("AlarmActions: [!Ref AlarmTopic]") => {}
+            _ => missing.push(alarm),
+        }
+    }
+    for name in [
+        "Api5xxRateAlarm",
+        "ApiLatencyP99Alarm",
+        "EventsStreamIteratorAgeAlarm",
+        "Dashboard",
+    ] {
+        if resource_text(&template, name).is_none() {
+            missing.push(name.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "missing or wrong alarms: {missing:?}");
+}
