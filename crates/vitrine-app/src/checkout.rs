@@ -382,7 +382,8 @@ impl App {
         }))
     }
 
-    pub(crate) fn order_item(&self, order: &Order) -> AppResult<Item> {
+    /// The stored item of `order`, with its index keys (customer, status).
+    pub fn order_item(&self, order: &Order) -> AppResult<Item> {
         let item = store::data_item(store::order(&order.id), order)?
             .with(VERSION, order.version as i64)
             .with("status", order.status.as_str());
