@@ -71,7 +71,7 @@ fn order(i: u64) -> anyhow::Result<Order> {
             days: 5,
         },
         coupon: None,
-        payment_method: if i % 3 == 0 {
+        payment_method: if i.is_multiple_of(3) {
             PaymentMethod::Card
         } else {
             PaymentMethod::Pix
@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
             writers.join_next().await.context("writer")???;
         }
         i = end;
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             eprintln!("{i} orders written");
         }
     }
