@@ -117,8 +117,9 @@ echo "background CPU before the run: $BACKGROUND cores (waited ${WAITED} s)"
 
 # --- the servers --------------------------------------------------------------------------
 
-echo "+ $BIN/vitrine serve --data-dir $DATA --listen 127.0.0.1:0 --argon2-memory-kib 64"
+echo "+ $BIN/vitrine serve --data-dir $DATA --listen 127.0.0.1:0 --argon2-memory-kib 64 --rate-limit-per-minute 0"
 "$BIN/vitrine" serve --data-dir "$DATA" --listen 127.0.0.1:0 --argon2-memory-kib 64 \
+    --rate-limit-per-minute 0 \
     >"$WORK/vitrine.out" 2>"$WORK/vitrine.log" &
 VPID=$!
 PIDS+=("$VPID")

@@ -3,8 +3,9 @@
 # cfn-lint, the SAM translator and the aiosmtpd SMTP test server into .venv/), then formatting,
 # lints, and the whole test suite against a local emulator on 127.0.0.1 (the SMTP tests start
 # their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs), then the browser tests
-# (e2e/: Debian's chromium from apt when missing, playwright-core and axe-core from npm). .ci/run
-# calls exactly this.
+# (e2e/: Debian's chromium from apt when missing, playwright-core and axe-core from npm), then the
+# hardening run (crates/vitrine-hardening: faults, forged tokens, schemathesis from .venv/; it
+# mounts a tmpfs, so it runs as root, as CI does) and its summary table. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -44,14 +45,15 @@ npm ci --prefix e2e --no-audit --no-fund --loglevel=error > target/npm-install.l
 npm_pid=$!
 
 # Python tools install in the background while Rust compiles.
-step "installing the AWS emulator (moto), cfn-lint and aiosmtpd into .venv (background)"
+step "installing the AWS emulator (moto), cfn-lint, aiosmtpd and schemathesis into .venv (background)"
 (
   set -e
-  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] \
+  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/schemathesis ] \
      || ! .venv/bin/python -c 'import samtranslator, aiosmtpd' 2>/dev/null; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-      'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'aws-sam-translator>=1.90,<2' 'aiosmtpd>=1.4,<2'
+      'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'aws-sam-translator>=1.90,<2' 'aiosmtpd>=1.4,<2' \
+      'schemathesis>=4.32,<5'
   fi
 ) > target/venv-install.log 2>&1 &
 venv_pid=$!
@@ -108,5 +110,12 @@ if ! wait "$npm_pid"; then
 fi
 cargo build --workspace --all-features --locked --bin vitrine
 VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
+
+step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, schemathesis (summary)"
+umount "$root/target/hardening/disk-mnt" 2>/dev/null || true
+rm -rf "$root/target/hardening"
+cargo run -p vitrine-hardening --locked --quiet -- \
+  --vitrine "$root/target/debug/vitrine" --schemathesis "$root/.venv/bin/schemathesis" \
+  --require-all --work "$root/target/hardening"
 
 step "done"

@@ -743,3 +743,33 @@ fn decode_cursor(s: &str) -> AppResult<ListCursor> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cursor comes from the client: anything it sends is a field error, never a panic.
+        #[test]
+        fn no_text_makes_the_cursor_decoder_panic(s in "\\PC{0,80}") {
+            let _ = decode_cursor(&s);
+        }
+
+        /// Anything base64url that is not our JSON is refused as the `after` field.
+        #[test]
+        fn undecodable_cursors_are_field_errors(bytes in proptest::collection::vec(any::<u8>(), 0..60)) {
+            let s = URL_SAFE_NO_PAD.encode(&bytes);
+            if let Err(e) = decode_cursor(&s) {
+                prop_assert!(matches!(e, AppError::Invalid(ref f) if f[0].field == "after"));
+            }
+        }
+
+        #[test]
+        fn issued_cursors_round_trip(a in "\\PC{0,20}", b in "\\PC{0,20}") {
+            let c = ListCursor(a, b);
+            let back = decode_cursor(&encode_cursor(&c)).unwrap();
+            prop_assert_eq!((back.0, back.1), (c.0, c.1));
+        }
+    }
+}

@@ -71,8 +71,13 @@ impl From<DomainError> for AppError {
 impl From<TableError> for AppError {
     fn from(e: TableError) -> Self {
         // Malformed requests to the table are programming errors; the one that user input can
-        // cause (a forged cursor) is mapped where cursors are passed in.
-        AppError::Internal(anyhow::Error::new(e))
+        // cause (a forged cursor) is mapped where cursors are passed in. A table that does not
+        // answer (I/O error, disk full, read-only folder, throttling past the retries) is a 503
+        // the client may retry: nothing was written.
+        match e {
+            TableError::Unavailable(err) => AppError::Unavailable(err),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
     }
 }
 
@@ -80,7 +85,7 @@ impl From<BlobError> for AppError {
     fn from(e: BlobError) -> Self {
         match e {
             BlobError::InvalidKey(k) => AppError::field("key", format!("invalid key {k}")),
-            other => AppError::Internal(anyhow::Error::new(other)),
+            BlobError::Unavailable(err) => AppError::Unavailable(err),
         }
     }
 }
@@ -97,7 +102,7 @@ impl From<IdentityError> for AppError {
             IdentityError::TooManyAttempts { retry_after_secs } => {
                 AppError::TooManyRequests { retry_after_secs }
             }
-            IdentityError::Unavailable(err) => AppError::Internal(err),
+            IdentityError::Unavailable(err) => AppError::Unavailable(err),
             IdentityError::InvalidPassword(m) => AppError::field("password", m),
             IdentityError::InvalidParameter(m) => AppError::field("email", m),
             other => AppError::Identity(other),

@@ -198,3 +198,54 @@ pub async fn create_resources(
         ..names.clone()
     })
 }
+
+/// Store the file at `path` as `s3://bucket/key` (`vitrine backup`), streamed from disk.
+pub async fn put_file(
+    config: &AwsConfig,
+    bucket: &str,
+    key: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let sdk = sdk_config(config).await;
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
+    s3_client(&sdk, config)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/x-tar")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+    Ok(())
+}
+
+/// Download `s3://bucket/key` into the file at `path` (`vitrine restore`).
+pub async fn get_file(
+    config: &AwsConfig,
+    bucket: &str,
+    key: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let sdk = sdk_config(config).await;
+    let object = s3_client(&sdk, config)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        .with_context(|| format!("downloading s3://{bucket}/{key}"))?;
+    let mut body = object.body.into_async_read();
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .with_context(|| format!("creating {}", path.display()))?;
+    tokio::io::copy(&mut body, &mut file)
+        .await
+        .with_context(|| format!("downloading s3://{bucket}/{key}"))?;
+    file.sync_all().await?;
+    Ok(())
+}

@@ -15,13 +15,10 @@
 //!   and kept on the user, where `/moto-api/data.json` shows it; ConfirmForgotPassword checks it
 //!   and makes it single-use, but does not check the password policy.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 use vitrine_app::auth::TokenUse;
 use vitrine_app::ports::identity::GROUP_ADMIN;
@@ -32,6 +29,7 @@ use vitrine_testkit::identity::{
     Capabilities, CodeKind, CodeReader, GOOD_PASSWORD, IdentityFixture, unique_email,
 };
 use vitrine_testkit::moto;
+use vitrine_testkit::scripted::{Received, ScriptedServer, error, ok};
 
 const REGION: &str = "us-east-1";
 
@@ -316,61 +314,17 @@ async fn moto_does_not_implement_resend_nor_revoke() {
 
 // ---- against a scripted stand-in for Cognito ----
 
-/// One request the stand-in received: the operation (from `X-Amz-Target`) and its JSON body.
-#[derive(Debug, Clone)]
-struct Received {
-    operation: String,
-    body: serde_json::Value,
-}
-
-/// A stand-in for Cognito's endpoint: answers each request with the next scripted
-/// `(status, JSON body)` and records what it was sent. Speaks just enough HTTP/1.1 for the SDK
-/// (one request per connection, `Connection: close`).
-struct FakeCognito {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
+/// A scripted stand-in for Cognito (`vitrine_testkit::scripted`).
+struct FakeCognito(ScriptedServer);
 
 impl FakeCognito {
     async fn start(script: Vec<(u16, serde_json::Value)>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let log = received.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let (log, script) = (log.clone(), script.clone());
-                tokio::spawn(async move {
-                    let Some((operation, body)) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    log.lock().unwrap().push(Received { operation, body });
-                    let (status, answer) = script
-                        .lock()
-                        .unwrap()
-                        .pop_front()
-                        .unwrap_or((500, serde_json::json!({"__type": "ScriptExhausted"})));
-                    let answer = answer.to_string();
-                    let response = format!(
-                        "HTTP/1.1 {status} Scripted\r\ncontent-type: application/x-amz-json-1.1\r\n\
-                         content-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Self { url, received }
+        Self(ScriptedServer::start(script, "application/x-amz-json-1.1").await)
     }
 
     /// An adapter on this stand-in, with retries off so that each call is one request.
     async fn identity(&self) -> CognitoIdentity {
-        let sdk = sdk_config(&aws_config(&self.url)).await;
+        let sdk = sdk_config(&aws_config(&self.0.url)).await;
         let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
             .retry_config(RetryConfig::disabled())
             .build();
@@ -378,57 +332,8 @@ impl FakeCognito {
     }
 
     fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        self.0.received()
     }
-}
-
-/// Read one request; returns the operation name and the JSON body (`Null` when there is none).
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, serde_json::Value)> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..header_end]).to_string();
-    let header = |name: &str| {
-        head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_owned())
-        })
-    };
-    let length: usize = header("content-length").map_or(Some(0), |l| l.parse().ok())?;
-    while buffer.len() < header_end + length {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    // Cognito's operations are named by this header; other requests (the JWKS) by their line.
-    let operation = match header("x-amz-target") {
-        Some(target) => target.rsplit('.').next()?.to_owned(),
-        None => head.lines().next()?.to_owned(),
-    };
-    let body = serde_json::from_slice(&buffer[header_end..header_end + length])
-        .unwrap_or(serde_json::Value::Null);
-    Some((operation, body))
-}
-
-fn error(code: &str, message: &str) -> (u16, serde_json::Value) {
-    (400, serde_json::json!({"__type": code, "message": message}))
-}
-
-fn ok(body: serde_json::Value) -> (u16, serde_json::Value) {
-    (200, body)
 }
 
 #[tokio::test]
@@ -620,7 +525,7 @@ async fn failures_never_show_passwords_codes_or_tokens() {
 #[tokio::test]
 async fn a_jwks_without_a_usable_key_is_refused() {
     let fake = FakeCognito::start(vec![ok(serde_json::json!({"keys": []}))]).await;
-    let url = format!("{}/pool/.well-known/jwks.json", fake.url);
+    let url = format!("{}/pool/.well-known/jwks.json", fake.0.url);
     let err = fetch_verifier(&url, "https://issuer", "client")
         .await
         .unwrap_err();
@@ -630,7 +535,7 @@ async fn a_jwks_without_a_usable_key_is_refused() {
 #[tokio::test]
 async fn a_jwks_that_cannot_be_fetched_is_an_error() {
     let fake = FakeCognito::start(vec![(404, serde_json::json!({}))]).await;
-    let url = format!("{}/pool/.well-known/jwks.json", fake.url);
+    let url = format!("{}/pool/.well-known/jwks.json", fake.0.url);
     assert!(
         fetch_verifier(&url, "https://issuer", "client")
             .await

@@ -1476,4 +1476,86 @@ mod tests {
             ]
         );
     }
+
+    use proptest::strategy::Strategy as _;
+
+    /// A word of the policy language, or a short key.
+    fn keyword() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[a-z$]{1,8}",
+            proptest::sample::select(vec![
+                "prefix",
+                "anything-but",
+                "numeric",
+                "exists",
+                "suffix",
+                "equals-ignore-case",
+                "cidr",
+                "$or",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// Any JSON value: the shapes a filter policy and a message body are made of.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e12f64..1e12).prop_map(|n| serde_json::json!(n)),
+            prop_oneof![keyword(), Just("<=".to_owned()), "\\PC{0,8}"].prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(keyword(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The parser refuses what it cannot read and never panics, and a policy it accepts
+        /// matches any message without panicking either (fuzzing by property, as CI cannot run
+        /// cargo-fuzz on stable).
+        #[test]
+        fn no_policy_or_message_makes_the_matcher_panic(
+            policy in any_json(),
+            body in any_json(),
+            attrs in proptest::collection::btree_map(
+                "[a-z]{1,6}",
+                proptest::prop_oneof![
+                    "\\PC{0,8}".prop_map(EventAttr::String),
+                    proptest::prelude::any::<i64>().prop_map(EventAttr::Number),
+                    proptest::collection::vec("[a-z]{0,4}", 0..3).prop_map(EventAttr::StringArray),
+                ],
+                0..4,
+            ),
+        ) {
+            use proptest::prelude::*;
+            for scope in [FilterScope::MessageAttributes, FilterScope::MessageBody] {
+                if let Ok(p) = FilterPolicy::parse_scoped(&policy, scope) {
+                    let _ = p.matches_attributes(&attrs);
+                    let _ = p.matches_body(&body);
+                    // What parses once parses again from its own JSON, to the same policy.
+                    let again = FilterPolicy::parse_scoped(p.as_json(), scope);
+                    prop_assert!(again.is_ok());
+                }
+            }
+        }
+
+        /// An exact-string policy matches exactly the messages carrying that string.
+        #[test]
+        fn an_exact_string_policy_matches_its_value_only(key in "[a-z]{1,8}", value in "[a-z0-9.]{0,12}", other in "[a-z0-9.]{0,12}") {
+            use proptest::prelude::*;
+            let policy = FilterPolicy::parse(&serde_json::json!({ key.clone(): [value.clone()] })).unwrap();
+            let with = |v: &str| BTreeMap::from([(key.clone(), EventAttr::String(v.to_owned()))]);
+            prop_assert!(policy.matches_attributes(&with(&value)));
+            prop_assert_eq!(policy.matches_attributes(&with(&other)), other == value);
+            prop_assert!(!policy.matches_attributes(&BTreeMap::new()));
+        }
+    }
 }

@@ -138,11 +138,14 @@ pub fn txid_for(id: &str) -> Option<String> {
 
 /// Whether `payload` is a well-formed BR Code whose CRC matches.
 pub fn crc_matches(payload: &str) -> bool {
+    // ASCII first: the byte offsets below are then character boundaries.
+    if !payload.is_ascii() {
+        return false;
+    }
     let Some(body) = payload.len().checked_sub(4).map(|n| &payload[..n]) else {
         return false;
     };
     body.ends_with("6304")
-        && payload.is_ascii()
         && format!("{:04X}", crc16_ccitt(body.as_bytes())) == payload[payload.len() - 4..]
 }
 
@@ -332,5 +335,29 @@ mod tests {
             sorted.sort();
             prop_assert_eq!(ids, sorted);
         }
+
+        /// The BR Code reader never panics, whatever it is given (a payload pasted by a person,
+        /// or sent by anyone to the API), including text with multi-byte characters.
+        #[test]
+        fn no_text_makes_the_br_code_check_panic(s in "\\PC{0,120}") {
+            let _ = crc_matches(&s);
+        }
+
+        /// Changing one character of a valid payload makes the check fail.
+        #[test]
+        fn one_changed_character_fails_the_crc(at in 0usize..200, with in "[A-Z0-9]") {
+            let code = BrCode::new("pix@loja.example", "Loja", "Sao Paulo", Some(Money::from_centavos(1990)), Some("ABC123")).unwrap();
+            let payload = code.payload();
+            let at = at % payload.len();
+            let mut changed = payload.clone();
+            changed.replace_range(at..=at, &with);
+            prop_assert_eq!(crc_matches(&changed), changed == payload);
+        }
+    }
+
+    #[test]
+    fn a_multibyte_character_where_the_crc_goes_is_not_a_panic() {
+        assert!(!crc_matches("00020101021126580014br.gov.bcb.pix6304AéB"));
+        assert!(!crc_matches("é"));
     }
 }

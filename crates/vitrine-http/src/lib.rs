@@ -12,17 +12,22 @@
 //!   ([`routes::media`]); and, in [`router_with_site`] only, the web apps ([`web`]) for every
 //!   other path.
 
+mod document;
 pub mod dto;
 pub mod extract;
 pub mod problem;
 pub mod realtime;
 pub mod route_table;
 pub mod routes;
+pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod web;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use sha2::Digest as _;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +36,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -40,6 +44,7 @@ use utoipa::{Modify, OpenApi};
 use crate::route_table::RouteTable;
 
 pub use problem::Problem;
+pub use security::{RateLimit, Security};
 pub use state::AppState;
 
 /// The largest JSON body any endpoint takes.
@@ -93,14 +98,25 @@ pub fn route_tables() -> (RouteTable, RouteTable) {
 /// The OpenAPI document of every API route.
 pub fn openapi() -> OpenApiDoc {
     let (public, admin) = route_tables();
-    admin.document(public.document(ApiDoc::openapi()))
+    let mut doc = admin.document(public.document(ApiDoc::openapi()));
+    document::complete(&mut doc);
+    doc
+}
+
+/// The OpenAPI document as JSON, with the links between operations ([`document::add_links`]).
+pub fn openapi_value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
+    document::add_links(&mut doc);
+    doc
 }
 
 /// The OpenAPI document as served, built on its first request.
 fn openapi_json() -> bytes::Bytes {
     static JSON: OnceLock<bytes::Bytes> = OnceLock::new();
-    JSON.get_or_init(|| bytes::Bytes::from(serde_json::to_vec(&openapi()).unwrap_or_default()))
-        .clone()
+    JSON.get_or_init(|| {
+        bytes::Bytes::from(serde_json::to_vec(&openapi_value()).unwrap_or_default())
+    })
+    .clone()
 }
 
 /// The whole application router: API, OpenAPI document and docs page, health, JWKS, product
@@ -127,7 +143,7 @@ fn build_router(state: AppState, site: bool) -> Router {
             "/api/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),
         )
-        .route("/api/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/api/docs", get(docs_page))
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
@@ -144,23 +160,59 @@ fn build_router(state: AppState, site: bool) -> Router {
     } else {
         routes.fallback(|| async { Problem::not_found("route") })
     };
-    routes
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    let security = state.security.clone();
+    let mut routes = routes.layer(DefaultBodyLimit::max(BODY_LIMIT));
+    if let Some(limit) = security.rate_limit {
+        routes = routes.layer(middleware::from_fn_with_state(
+            Arc::new(security::Limiter::new(limit)),
+            security::limit,
+        ));
+    }
+    let mut routes = routes
         .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        .layer(middleware::from_fn_with_state(
+            security.hsts,
+            |State(hsts): State<bool>, req: Request, next: Next| security::headers(hsts, req, next),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(middleware::from_fn(problems_everywhere))
-        .with_state(state)
+        .layer(middleware::from_fn(problems_everywhere));
+    if let Some(cors) = security::cors(&security.cors_origins) {
+        routes = routes.layer(cors);
+    }
+    routes.with_state(state)
+}
+
+/// The API docs page, with a Content-Security-Policy that allows its one inline style and
+/// script by their SHA-256 (no `'unsafe-inline'`).
+async fn docs_page() -> Response {
+    static CSP: OnceLock<HeaderValue> = OnceLock::new();
+    let csp = CSP.get_or_init(|| {
+        let hash = |open: &str, close: &str| {
+            let start = DOCS_PAGE.find(open).map_or(0, |i| i + open.len());
+            let end = DOCS_PAGE[start..].find(close).map_or(start, |i| start + i);
+            let digest = sha2::Sha256::digest(&DOCS_PAGE.as_bytes()[start..end]);
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        };
+        let policy = format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            hash("<script>", "</script>"),
+            hash("<style>", "</style>")
+        );
+        HeaderValue::from_str(&policy)
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+    });
+    (
+        [(header::CONTENT_SECURITY_POLICY, csp.clone())],
+        Html(DOCS_PAGE),
+    )
+        .into_response()
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

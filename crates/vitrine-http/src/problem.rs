@@ -246,7 +246,9 @@ fn identity_problem(e: IdentityError) -> Problem {
         IdentityError::TooManyAttempts { retry_after_secs } => {
             AppError::TooManyRequests { retry_after_secs }.into()
         }
-        IdentityError::Unavailable(err) => Problem::internal(format!("{err:#}")),
+        // The identity provider's storage (or Cognito) did not answer: the same answer as any
+        // other dependency that is down.
+        IdentityError::Unavailable(err) => AppError::Unavailable(err).into(),
     }
 }
 

@@ -13,6 +13,7 @@ use vitrine_app::keys::{Keys, KeysError};
 
 use crate::problem::Problem;
 use crate::realtime::Hub;
+use crate::security::Security;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Where browsers open the realtime WebSocket when it is not this server's `/api/v1/ws`
     /// (`GET /api/v1/config`).
     pub(crate) realtime_url: Option<String>,
+    /// CORS, rate limit and TLS headers ([`crate::security`]).
+    pub(crate) security: Security,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             realtime: Arc::new(Hub::default()),
             emf_service: None,
             realtime_url: None,
+            security: Security::default(),
         }
     }
 
@@ -60,6 +64,12 @@ impl AppState {
     /// The same state, writing a CloudWatch EMF record to stdout for each request (Lambda).
     pub fn with_emf(mut self, service: &'static str) -> Self {
         self.emf_service = Some(service);
+        self
+    }
+
+    /// The same state with these web security settings ([`crate::security`]).
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
         self
     }
 

@@ -1233,3 +1233,49 @@ fn every_function_and_dead_letter_queue_has_its_alarms() {
     }
     assert!(missing.is_empty(), "missing or wrong alarms: {missing:?}");
 }
+
+/// Both web ACLs (API stage and CloudFront) apply AWS's managed rule groups and a rate-based
+/// rule that answers 429; the table keeps point-in-time recovery and the buckets versions.
+#[test]
+fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recoverable() {
+    let template = template();
+    for acl in ["ApiWebAcl", "EdgeWebAcl"] {
+        let text = resource_text(&template, acl).unwrap_or_else(|| panic!("{acl} is missing"));
+        for group in [
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesSQLiRuleSet",
+        ] {
+            assert!(
+                text.contains(&format!("Name: {group}")),
+                "{acl} lacks {group}"
+            );
+        }
+        assert!(
+            text.contains("RateBasedStatement:"),
+            "{acl} has no rate rule"
+        );
+        assert!(
+            text.contains("ResponseCode: 429"),
+            "{acl}'s rate rule does not answer 429"
+        );
+        let priorities: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Priority: "))
+            .collect();
+        let distinct: BTreeSet<&&str> = priorities.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            priorities.len(),
+            "{acl}: rule priorities repeat"
+        );
+    }
+    assert!(template.contains("PointInTimeRecoveryEnabled: true"));
+    assert!(
+        template
+            .matches("VersioningConfiguration: { Status: Enabled }")
+            .count()
+            >= 2
+    );
+}

@@ -1083,6 +1083,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A cursor comes back from the client: any text is refused as invalid, never a panic
+        /// and never a query of another partition.
+        #[test]
+        fn no_text_makes_the_cursor_decoder_panic(s in "\\PC{0,120}") {
+            let result = CursorBody::decode(&Cursor(s), &query(Index::Primary, "A"));
+            proptest::prop_assert!(result.is_err() || result.is_ok_and(|b| b.p == "A"));
+        }
+
+        #[test]
+        fn base64_of_any_bytes_is_refused_or_ours(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120)) {
+            let s = URL_SAFE_NO_PAD.encode(&bytes);
+            let result = CursorBody::decode(&Cursor(s), &query(Index::Gsi1, "B"));
+            proptest::prop_assert!(matches!(result, Err(TableError::Invalid(_))) || result.is_ok_and(|b| b.p == "B"));
+        }
+    }
+
     #[test]
     fn a_prefix_successor_increments_the_last_byte_below_0xff() {
         assert_eq!(prefix_successor(b"abc"), Some(b"abd".to_vec()));

@@ -1,10 +1,12 @@
 //! Conformance suites that every adapter of a port runs, and test fixtures.
 
 pub mod apigw_management;
+pub mod attacks;
 pub mod blobs;
 pub mod identity;
 pub mod lambda_runtime;
 pub mod mail;
 pub mod moto;
+pub mod scripted;
 pub mod smtp;
 pub mod table;

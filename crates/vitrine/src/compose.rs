@@ -33,6 +33,8 @@ pub struct Store {
     /// Whether `serve` runs the in-process event dispatcher: on the local backend. On AWS the
     /// DynamoDB Streams handler publishes events to SNS instead.
     pub dispatch_events: bool,
+    /// CORS, rate limit and TLS headers of the router.
+    pub security: vitrine_http::Security,
 }
 
 /// Where each part lives inside the data folder.
@@ -113,6 +115,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         keys: Arc::new(Keys::fixed(verifier)),
         jwks: Some(jwks),
         dispatch_events: true,
+        security: config.security.clone(),
     })
 }
 
@@ -273,6 +276,7 @@ pub async fn build_aws_with(
         keys: store.keys,
         jwks: None,
         dispatch_events: false,
+        security: config.security.clone(),
     })
 }
 

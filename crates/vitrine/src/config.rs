@@ -74,6 +74,19 @@ pub struct Flags {
         hide_env_values = true
     )]
     pub payments_webhook_secret: Option<String>,
+    /// Other web origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+    /// `https://loja.example.com`. Default: none (the web apps are same-origin).
+    #[arg(
+        long,
+        env = "VITRINE_CORS_ORIGINS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub cors_origins: Option<Vec<String>>,
+    /// API requests one client address may make per minute (bursts of a fifth of it, at least
+    /// 20); 0 turns the limit off. Default 600.
+    #[arg(long, env = "VITRINE_RATE_LIMIT_PER_MINUTE", global = true)]
+    pub rate_limit_per_minute: Option<u32>,
     /// Do not seed the demo catalog into an empty database.
     #[arg(long, env = "VITRINE_NO_SEED", global = true)]
     pub no_seed: bool,
@@ -129,6 +142,8 @@ struct FileSettings {
     large_order_centavos: Option<i64>,
     alerts_to: Option<String>,
     catalog_cache_secs: Option<i64>,
+    cors_origins: Option<Vec<String>>,
+    rate_limit_per_minute: Option<u32>,
     no_seed: Option<bool>,
     argon2_memory_kib: Option<u32>,
     log_format: Option<String>,
@@ -277,6 +292,8 @@ pub struct Config {
     pub alerts_to: Option<String>,
     pub catalog_cache_secs: i64,
     pub seed: bool,
+    /// CORS, the per-client rate limit, HSTS (`vitrine_http::security`).
+    pub security: vitrine_http::Security,
     pub argon2_memory_kib: u32,
     pub log_format: LogFormat,
     pub rate_table: RateTable,
@@ -381,6 +398,34 @@ impl Config {
                 .or(file.catalog_cache_secs)
                 .unwrap_or(10),
             seed: !(flags.no_seed || file.no_seed.unwrap_or(false)),
+            security: vitrine_http::Security {
+                hsts: public_url.starts_with("https://"),
+                cors_origins: flags
+                    .cors_origins
+                    .clone()
+                    .or(file.cors_origins)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        vitrine_http::security::check_origin(&o)
+                            .map(|()| o)
+                            .map_err(|why| anyhow::anyhow!("cors_origins: {why}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                rate_limit: match flags
+                    .rate_limit_per_minute
+                    .or(file.rate_limit_per_minute)
+                    .unwrap_or(vitrine_http::RateLimit::DEFAULT.per_minute)
+                {
+                    0 => None,
+                    per_minute => Some(vitrine_http::RateLimit {
+                        per_minute,
+                        burst: (per_minute / 5).max(20),
+                    }),
+                },
+            },
             argon2_memory_kib: flags
                 .argon2_memory_kib
                 .or(file.argon2_memory_kib)

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vitrine::config::{Config, Flags, LogFormat};
-use vitrine::{compose, import, report, seed, serve};
+use vitrine::{backup, compose, import, report, seed, serve};
 
 /// vitrine — an online store on embedded defaults (SQLite, a data folder, a built-in identity
 /// provider). Every flag can also be set by its VITRINE_* variable or in vitrine.toml.
@@ -48,6 +48,17 @@ enum Command {
         /// Last day (YYYY-MM-DD, São Paulo) of sales to include; default: the last sale.
         #[arg(long)]
         to: Option<String>,
+    },
+    /// Back up the whole store (database, files, keys) into one archive while it runs: a file,
+    /// or s3://bucket/key (see docs/operations.md).
+    Backup {
+        /// Where to write the archive: a file path or s3://bucket/key.
+        to: String,
+    },
+    /// Restore a backup into a new, empty data folder (--data-dir); never overwrites.
+    Restore {
+        /// The archive: a file path or s3://bucket/key.
+        from: String,
     },
     /// Inspect event delivery: queues, dead letters, replay.
     Events {
@@ -248,6 +259,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "Created {}{} ({sub}).",
                 email.trim().to_lowercase(),
                 if admin { " as admin" } else { "" }
+            );
+        }
+        Command::Backup { to } => {
+            let to: backup::Location = to.parse()?;
+            let m = backup::backup(&config, &to).await?;
+            println!(
+                "Backed up {} items and {} files of {} to {to}.",
+                m.items,
+                m.files,
+                config.data_dir.display()
+            );
+            println!("The archive holds the signing key and secrets: keep it private.");
+        }
+        Command::Restore { from } => {
+            let from: backup::Location = from.parse()?;
+            let m = backup::restore(&config, &from).await?;
+            println!(
+                "Restored the backup of {} ({} items, {} files) into {}.",
+                m.created_at,
+                m.items,
+                m.files,
+                config.data_dir.display()
             );
         }
         Command::Events { command } => {

@@ -32,7 +32,8 @@ pub async fn run_with_metrics(
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
     let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
-    let state = AppState::with_keys(store.app, store.keys, store.jwks);
+    let state =
+        AppState::with_keys(store.app, store.keys, store.jwks).with_security(store.security);
     let hub = Arc::clone(state.realtime());
     // The in-process event dispatcher (local backend; on AWS the stream handler does this). The
     // realtime pusher pushes through this server's WebSocket hub.

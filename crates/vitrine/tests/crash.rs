@@ -44,6 +44,9 @@ fn vitrine(data_dir: &Path) -> Command {
         "64",
         "--public-url",
         PUBLIC_URL,
+        // The load comes from one address.
+        "--rate-limit-per-minute",
+        "0",
     ]);
     cmd
 }

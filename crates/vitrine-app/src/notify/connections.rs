@@ -514,7 +514,7 @@ mod tests {
         table.set_down(true);
         assert!(matches!(
             connections.audience(Some("ana")).await,
-            Err(AppError::Internal(_))
+            Err(AppError::Unavailable(_))
         ));
     }
 }

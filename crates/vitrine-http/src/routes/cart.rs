@@ -113,7 +113,8 @@ async fn remove_item(
 
 /// Merge an anonymous cart into the signed-in customer's cart (the anonymous cart is deleted).
 #[utoipa::path(post, path = "/cart/merge", tag = "cart", request_body = MergeInput,
-    responses((status = 200, body = CartDto), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = CartDto), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no anonymous cart with this token")), security(("bearer" = [])))]
 async fn merge(
     State(s): State<AppState>,
     Auth(p): Auth,

@@ -60,5 +60,10 @@ async fn build_state() -> anyhow::Result<AppState> {
     // would hold up the request that finds it.
     Ok(AppState::with_keys(store.app, store.keys, None)
         .with_emf("api")
-        .with_realtime_url(std::env::var("VITRINE_WS_URL").ok()))
+        .with_realtime_url(std::env::var("VITRINE_WS_URL").ok())
+        // API Gateway serves HTTPS only; its throttling and the WAF's rate rule limit clients.
+        .with_security(vitrine_http::Security {
+            hsts: true,
+            ..vitrine_http::Security::default()
+        }))
 }

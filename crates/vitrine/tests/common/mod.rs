@@ -38,6 +38,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         // Cheap hashes: tests sign in hundreds of customers. Production uses OWASP's minimum.
         argon2_memory_kib: Some(64),
+        // Tests send hundreds of requests from 127.0.0.1 at once; tests/security.rs turns the
+        // per-client limit on.
+        rate_limit_per_minute: Some(0),
         ..Flags::default()
     };
     Config::resolve(&flags).expect("test config")
@@ -246,13 +249,22 @@ impl TestApp {
         }
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stop the server and close the store; the data folder ([`TestApp::data_dir`]) lives as
+    /// long as the returned guard.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+        let TestApp { app, _dir, .. } = self;
+        drop(app);
+        _dir
     }
 }
 

@@ -1,0 +1,286 @@
+//! Web security of the router: which other origins may call the API (CORS), how many requests
+//! one client may make, and the response headers every answer carries.
+//!
+//! - **CORS**: off unless origins are listed. The web apps are served from the API's own origin
+//!   (locally by `vitrine serve`, on AWS by CloudFront in front of both), so a browser needs no
+//!   CORS for them; a shop's other front end is allowed by listing its exact origin
+//!   (`https://loja.example.com`). Tokens travel in the `Authorization` header, never in
+//!   cookies, so credentials are never allowed.
+//! - **Rate limit**: a token bucket per client address over `/api/` paths: `per_minute` tokens a
+//!   minute, up to `burst` at once. A client over it gets `429` with `Retry-After`. The address
+//!   is the TCP peer's; on Lambda there is none, and API Gateway's throttling and the WAF's rate
+//!   rule (template) do this job. Behind a reverse proxy every client has the proxy's address:
+//!   limit there instead, or raise the limit.
+//! - **Headers**: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+//!   `X-Frame-Options: DENY`, and on answers that are not pages a `Content-Security-Policy` of
+//!   `default-src 'none'; frame-ancestors 'none'` (pages carry their own, `web.rs`).
+//!   `Strict-Transport-Security` when the store's public URL is `https://`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use vitrine_app::AppError;
+
+use crate::problem::Problem;
+
+/// The security settings of a router.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// Exact origins (`scheme://host[:port]`) allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// Requests per client address; `None`: no limit here.
+    pub rate_limit: Option<RateLimit>,
+    /// Send `Strict-Transport-Security` (the store is served over TLS).
+    pub hsts: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// The local default: 600 requests a minute per address, 120 at once — far above what a
+    /// person's browser sends, far below what a script hammering the API would.
+    pub const DEFAULT: RateLimit = RateLimit {
+        per_minute: 600,
+        burst: 120,
+    };
+}
+
+/// Check an origin for the CORS list: `scheme://host[:port]`, nothing after it.
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !host_ok {
+        return Err(format!(
+            "{origin:?} is not an origin: write scheme://host[:port], with no path or slash"
+        ));
+    }
+    HeaderValue::from_str(origin).map_err(|_| format!("{origin:?} is not a valid header value"))?;
+    Ok(())
+}
+
+/// The CORS layer for `origins` (checked with [`check_origin`]); `None` for an empty list.
+pub(crate) fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter(|o| check_origin(o).is_ok())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if list.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(list))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-cart-token"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Token buckets by client address.
+#[derive(Debug)]
+pub struct Limiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Past this many addresses, full buckets are forgotten (they are the same as new ones).
+const PRUNE_ABOVE: usize = 10_000;
+
+impl Limiter {
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            buckets: Mutex::default(),
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        f64::from(self.limit.per_minute.max(1)) / 60.0
+    }
+
+    /// Take one token for `ip` at `now`: `Ok`, or `Err(seconds until one is free)`.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let rate = self.rate();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > PRUNE_ABOVE {
+            buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+            });
+        }
+        let b = buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let refill = now.saturating_duration_since(b.at).as_secs_f64() * rate;
+        b.tokens = (b.tokens + refill).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// The rate-limit middleware: `/api/` requests of a client over its limit get `429`.
+pub(crate) async fn limit(
+    State(limiter): State<Arc<Limiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer
+        && req.uri().path().starts_with("/api/")
+        && let Err(retry_after_secs) = limiter.take(ip, Instant::now())
+    {
+        tracing::warn!(retry_after_secs, "client over its request rate limit");
+        return Problem::from(AppError::TooManyRequests { retry_after_secs }).into_response();
+    }
+    next.run(req).await
+}
+
+/// The headers every answer carries (see the module docs).
+pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    );
+    if hsts {
+        set(
+            h,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        for ok in [
+            "https://loja.example.com",
+            "http://localhost:5173",
+            "https://[::1]:8443",
+        ] {
+            assert!(check_origin(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "loja.example.com",
+            "https://loja.example.com/",
+            "https://loja.example.com/app",
+            "https://",
+            "*",
+            "ftp://x",
+            "https://a b",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
+        let l = Limiter::new(RateLimit {
+            per_minute: 60,
+            burst: 3,
+        });
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.take(ip, t0), Ok(()));
+        }
+        assert_eq!(l.take(ip, t0), Err(1));
+        assert_eq!(
+            l.take(other, t0),
+            Ok(()),
+            "addresses have their own buckets"
+        );
+        assert_eq!(l.take(ip, t0 + Duration::from_millis(1000)), Ok(()));
+        assert!(l.take(ip, t0 + Duration::from_millis(1000)).is_err());
+        // Idle for long: back to the burst, never above it.
+        let later = t0 + Duration::from_secs(3600);
+        for _ in 0..3 {
+            assert_eq!(l.take(ip, later), Ok(()));
+        }
+        assert!(l.take(ip, later).is_err());
+    }
+
+    #[test]
+    fn the_retry_after_is_when_the_next_token_comes() {
+        let l = Limiter::new(RateLimit {
+            per_minute: 6,
+            burst: 1,
+        });
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(l.take(ip, t0), Ok(()));
+        assert_eq!(l.take(ip, t0), Err(10));
+        assert!(matches!(
+            l.take(ip, t0 + Duration::from_secs(4)),
+            Err(6..=7)
+        ));
+    }
+}

@@ -1,0 +1,306 @@
+//! `vitrine backup` and `vitrine restore` with the real binary: a backup taken while the server
+//! runs and takes orders, restored into a new data folder, equals the original item for item and
+//! file for file, and a server on the restored folder serves the same orders to the same tokens.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{TestApp, buy_now, test_config};
+use reqwest::Method;
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";
+
+/// `vitrine --data-dir DIR ARGS...`, with no `VITRINE_*` variable inherited.
+fn vitrine(data_dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VITRINE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.arg("--data-dir").arg(data_dir).args(args);
+    cmd.output().unwrap()
+}
+
+/// Every row of the items table, ordered by key.
+fn items(db: &Path) -> Vec<Vec<SqlValue>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn.prepare("SELECT * FROM items ORDER BY pk, sk").unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..n).map(|i| row.get::<_, SqlValue>(i)).collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// Every file under `root` with its bytes, by relative path.
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_load_restores_item_for_item() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    let product = t.product(&admin, "caneca-backup", &[("BK-1", 500)]).await;
+    let id = product["id"].as_str().unwrap();
+    let res = t
+        .req(
+            Method::POST,
+            &format!("/api/v1/admin/products/{id}/images"),
+            Some(&admin),
+        )
+        .header("content-type", "image/png")
+        .header("if-match", format!("\"{}\"", product["version"]))
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let customer = t.customer("cliente@loja.test").await;
+    let first: Value = t
+        .req(Method::POST, "/api/v1/orders", Some(&customer))
+        .header("Idempotency-Key", "backup-first")
+        .json(&buy_now("BK-1", 2))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first_id = first["id"].as_str().unwrap().to_owned();
+
+    // Orders keep coming while the backup runs.
+    let load = {
+        let client = t.client.clone();
+        let url = t.url("/api/v1/orders");
+        let token = customer.clone();
+        tokio::spawn(async move {
+            let mut placed = 0;
+            for i in 0..30 {
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("backup-load-{i}"))
+                    .json(&buy_now("BK-1", 1))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 201);
+                placed += 1;
+            }
+            placed
+        })
+    };
+    let archive = tempfile::tempdir().unwrap();
+    let archive_path = archive.path().join("loja.tar");
+    let out = vitrine(&t.data_dir, &["backup", archive_path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Backed up"));
+    assert_eq!(load.await.unwrap(), 30);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&archive_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the archive holds keys: owner only");
+    }
+
+    // Stop the server, so the original stays still, and back it up at rest too.
+    let original = t.data_dir.clone();
+    let _original_dir = t.stop_keeping_data().await;
+    let keep = tempfile::tempdir().unwrap();
+    let at_rest = archive.path().join("at-rest.tar");
+    let out = vitrine(&original, &["backup", at_rest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let restored = keep.path().join("restored");
+    let out = vitrine(&restored, &["restore", at_rest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = items(&original.join("vitrine.db"));
+    let after = items(&restored.join("vitrine.db"));
+    assert!(before.len() > 40, "the store has items: {}", before.len());
+    assert_eq!(before.len(), after.len());
+    assert!(before == after, "every item is restored as it was");
+    for folder in ["blobs", "keys"] {
+        let a = files(&original.join(folder));
+        let b = files(&restored.join(folder));
+        assert!(!a.is_empty(), "{folder} has files");
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert!(a == b, "every file of {folder} is restored byte for byte");
+    }
+
+    // The backup taken under load restores too, and holds at least what was there before it.
+    let under_load = keep.path().join("under-load");
+    let out = vitrine(&under_load, &["restore", archive_path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot = items(&under_load.join("vitrine.db"));
+    assert!(snapshot.len() <= before.len());
+
+    // A server on the restored folder serves the same order to the same customer token.
+    let config = test_config(restored.clone());
+    let store = vitrine::compose::build(
+        &config,
+        std::sync::Arc::new(vitrine_app::ports::SystemClock),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vitrine::serve::run(listener, store, async move {
+        let _ = rx.await;
+    }));
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/orders/{first_id}"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the signing key was restored too");
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["id"], first_id.as_str());
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn restore_never_overwrites_and_refuses_what_is_not_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = dir.path().join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join("vitrine.db"), b"precious").unwrap();
+    let junk = dir.path().join("junk.tar");
+    std::fs::write(&junk, b"this is not an archive at all").unwrap();
+
+    let out = vitrine(&busy, &["restore", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read(busy.join("vitrine.db")).unwrap(), b"precious");
+
+    let fresh = dir.path().join("fresh");
+    let out = vitrine(&fresh, &["restore", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!fresh.exists(), "a failed restore leaves no data folder");
+
+    let out = vitrine(
+        &fresh,
+        &["backup", dir.path().join("b.tar").to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to back up"));
+    assert!(!dir.path().join("b.tar").exists());
+}
+
+/// To S3 and back, on the AWS emulator.
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn a_backup_goes_to_s3_and_restores_from_it() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "caneca-s3", &[("S3-1", 7)]).await;
+    let original = t.data_dir.clone();
+    let _kept = t.stop_keeping_data().await;
+
+    let endpoint = vitrine_testkit::moto::endpoint();
+    let bucket = vitrine_testkit::moto::unique("vitrine-backups");
+    // The emulator takes an unsigned CreateBucket.
+    let res = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let location = format!("s3://{bucket}/2026/11/loja.tar");
+    let aws = |data_dir: &Path, args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("VITRINE_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args([
+                "--aws-endpoint",
+                endpoint,
+                "--aws-region",
+                "us-east-1",
+                "--aws-emulator",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = aws(&original, &["backup", &location]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let restored = dir.path().join("restored");
+    let out = aws(&restored, &["restore", &location]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(items(&original.join("vitrine.db")) == items(&restored.join("vitrine.db")));
+    assert!(files(&original.join("keys")) == files(&restored.join("keys")));
+
+    let out = aws(
+        &dir.path().join("other"),
+        &["restore", &format!("s3://{bucket}/missing.tar")],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("downloading s3://"));
+}
