@@ -52,7 +52,12 @@ async fn the_storefront_and_the_admin_are_served_with_their_headers() {
         res.headers()["content-type"],
         "text/javascript; charset=utf-8"
     );
-    assert!(res.headers().get("content-security-policy").is_none());
+    // Files other than pages carry the API's closed policy (a script's own CSP header does not
+    // govern the page that loads it; the page's does).
+    assert_eq!(
+        res.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     let css = t.get("/css/site.css", None).await;
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
     t.stop().await;
