@@ -60,6 +60,8 @@ pub async fn run(
         report.skipped = Some(format!("{} is not installed", schemathesis.display()));
         return Ok(report);
     }
+    // Absolute: schemathesis runs in `work`.
+    let schemathesis = std::fs::canonicalize(schemathesis)?;
     let v = Vitrine {
         bin: bin.to_path_buf(),
         data_dir: work.join("fuzz-data"),
@@ -78,7 +80,7 @@ pub async fn run(
 
     let log_path = work.join("schemathesis.log");
     let log = std::fs::File::create(&log_path)?;
-    let status = tokio::process::Command::new(schemathesis)
+    let status = tokio::process::Command::new(&schemathesis)
         .arg("run")
         .arg(server.url("/api/openapi.json"))
         .args(["-H", &format!("Authorization: Bearer {admin}")])
@@ -92,6 +94,8 @@ pub async fn run(
         .args(["--max-examples", &max_examples.to_string()])
         .args(["--workers", "2", "--seed", "20261129", "--no-color"])
         .args(["--request-timeout", "30"])
+        // schemathesis keeps a cache in `.schemathesis/` of its working folder.
+        .current_dir(work)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
