@@ -199,6 +199,15 @@ pub async fn create_resources(
     })
 }
 
+/// An S3 client and what an error of it says, for the file transfers below.
+async fn s3_for_files(config: &AwsConfig) -> aws_sdk_s3::Client {
+    s3_client(&sdk_config(config).await, config)
+}
+
+fn s3_error<E: std::error::Error + 'static>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(&e))
+}
+
 /// Store the file at `path` as `s3://bucket/key` (`vitrine backup`), streamed from disk.
 pub async fn put_file(
     config: &AwsConfig,
@@ -206,11 +215,11 @@ pub async fn put_file(
     key: &str,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let sdk = sdk_config(config).await;
     let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
         .await
         .with_context(|| format!("reading {}", path.display()))?;
-    s3_client(&sdk, config)
+    s3_for_files(config)
+        .await
         .put_object()
         .bucket(bucket)
         .key(key)
@@ -218,7 +227,7 @@ pub async fn put_file(
         .body(body)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        .map_err(s3_error)
         .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
     Ok(())
 }
@@ -230,14 +239,14 @@ pub async fn get_file(
     key: &str,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let sdk = sdk_config(config).await;
-    let object = s3_client(&sdk, config)
+    let object = s3_for_files(config)
+        .await
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        .map_err(s3_error)
         .with_context(|| format!("downloading s3://{bucket}/{key}"))?;
     let mut body = object.body.into_async_read();
     let mut file = tokio::fs::File::create(path)

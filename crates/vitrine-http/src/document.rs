@@ -110,259 +110,87 @@ fn operation_ref(path: &str, method: &str) -> String {
     )
 }
 
-/// (source path, source method, status, link name, target path, target method, parameter,
-/// value expression)
-type LinkSpec = (
+/// The links, by creating operation (`POST`, answering `201`) and the field of its answer that
+/// names what it created: (source path, JSON pointer into the answer, [(link name, target path,
+/// target method)]). Each target path has one parameter, which the field fills.
+type LinkGroup = (
     &'static str,
     &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
 );
 
-const LINKS: &[LinkSpec] = &[
+const LINKS: &[LinkGroup] = &[
     (
         "/api/v1/orders",
-        "post",
-        "201",
-        "GetOrder",
-        "/api/v1/orders/{id}",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "CancelOrder",
-        "/api/v1/orders/{id}/cancel",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "PayOrder",
-        "/api/v1/orders/{id}/payment",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "GetPayment",
-        "/api/v1/orders/{id}/payment",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "GetPaymentQr",
-        "/api/v1/orders/{id}/payment/qr.svg",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "GetInvoice",
-        "/api/v1/orders/{id}/invoice",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "GetInvoiceInfo",
-        "/api/v1/orders/{id}/invoice/info",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "AdminGetOrder",
-        "/api/v1/admin/orders/{id}",
-        "get",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "AdminShipOrder",
-        "/api/v1/admin/orders/{id}/ship",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "AdminCancelOrder",
-        "/api/v1/admin/orders/{id}/cancel",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "AdminDeliverOrder",
-        "/api/v1/admin/orders/{id}/deliver",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/orders",
-        "post",
-        "201",
-        "AdminMarkPaid",
-        "/api/v1/admin/orders/{id}/mark-paid",
-        "post",
-        "id",
-        "$response.body#/id",
+        "/id",
+        &[
+            ("GetOrder", "/api/v1/orders/{id}", "get"),
+            ("CancelOrder", "/api/v1/orders/{id}/cancel", "post"),
+            ("PayOrder", "/api/v1/orders/{id}/payment", "post"),
+            ("GetPayment", "/api/v1/orders/{id}/payment", "get"),
+            ("GetPaymentQr", "/api/v1/orders/{id}/payment/qr.svg", "get"),
+            ("GetInvoice", "/api/v1/orders/{id}/invoice", "get"),
+            ("GetInvoiceInfo", "/api/v1/orders/{id}/invoice/info", "get"),
+            ("AdminGetOrder", "/api/v1/admin/orders/{id}", "get"),
+            ("AdminShipOrder", "/api/v1/admin/orders/{id}/ship", "post"),
+            (
+                "AdminCancelOrder",
+                "/api/v1/admin/orders/{id}/cancel",
+                "post",
+            ),
+            (
+                "AdminDeliverOrder",
+                "/api/v1/admin/orders/{id}/deliver",
+                "post",
+            ),
+            (
+                "AdminMarkPaid",
+                "/api/v1/admin/orders/{id}/mark-paid",
+                "post",
+            ),
+        ],
     ),
     (
         "/api/v1/admin/products",
-        "post",
-        "201",
-        "GetProduct",
-        "/api/v1/admin/products/{id}",
-        "get",
-        "id",
-        "$response.body#/id",
+        "/id",
+        &[
+            ("GetProduct", "/api/v1/admin/products/{id}", "get"),
+            ("UpdateProduct", "/api/v1/admin/products/{id}", "put"),
+            ("UploadImage", "/api/v1/admin/products/{id}/images", "post"),
+            ("ShowProduct", "/api/v1/products/{id_or_slug}", "get"),
+        ],
     ),
     (
         "/api/v1/admin/products",
-        "post",
-        "201",
-        "UpdateProduct",
-        "/api/v1/admin/products/{id}",
-        "put",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "UploadImage",
-        "/api/v1/admin/products/{id}/images",
-        "post",
-        "id",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "ShowProduct",
-        "/api/v1/products/{id_or_slug}",
-        "get",
-        "id_or_slug",
-        "$response.body#/id",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "GetStock",
-        "/api/v1/admin/stock/{sku}",
-        "get",
-        "sku",
-        "$response.body#/variants/0/sku",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "AdjustStock",
-        "/api/v1/admin/stock/{sku}/adjustments",
-        "post",
-        "sku",
-        "$response.body#/variants/0/sku",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "SetCartItem",
-        "/api/v1/cart/items/{sku}",
-        "put",
-        "sku",
-        "$response.body#/variants/0/sku",
-    ),
-    (
-        "/api/v1/admin/products",
-        "post",
-        "201",
-        "RemoveCartItem",
-        "/api/v1/cart/items/{sku}",
-        "delete",
-        "sku",
-        "$response.body#/variants/0/sku",
+        "/variants/0/sku",
+        &[
+            ("GetStock", "/api/v1/admin/stock/{sku}", "get"),
+            (
+                "AdjustStock",
+                "/api/v1/admin/stock/{sku}/adjustments",
+                "post",
+            ),
+            ("SetCartItem", "/api/v1/cart/items/{sku}", "put"),
+            ("RemoveCartItem", "/api/v1/cart/items/{sku}", "delete"),
+        ],
     ),
     (
         "/api/v1/admin/categories",
-        "post",
-        "201",
-        "UpdateCategory",
-        "/api/v1/admin/categories/{id}",
-        "put",
-        "id",
-        "$response.body#/id",
+        "/id",
+        &[("UpdateCategory", "/api/v1/admin/categories/{id}", "put")],
     ),
     (
         "/api/v1/admin/coupons",
-        "post",
-        "201",
-        "GetCoupon",
-        "/api/v1/admin/coupons/{code}",
-        "get",
-        "code",
-        "$response.body#/code",
-    ),
-    (
-        "/api/v1/admin/coupons",
-        "post",
-        "201",
-        "UpdateCoupon",
-        "/api/v1/admin/coupons/{code}",
-        "put",
-        "code",
-        "$response.body#/code",
+        "/code",
+        &[
+            ("GetCoupon", "/api/v1/admin/coupons/{code}", "get"),
+            ("UpdateCoupon", "/api/v1/admin/coupons/{code}", "put"),
+        ],
     ),
     (
         "/api/v1/me/addresses",
-        "post",
-        "201",
-        "DeleteAddress",
-        "/api/v1/me/addresses/{id}",
-        "delete",
-        "id",
-        "$response.body#/id",
+        "/id",
+        &[("DeleteAddress", "/api/v1/me/addresses/{id}", "delete")],
     ),
 ];
 
@@ -370,27 +198,32 @@ const LINKS: &[LinkSpec] = &[
 /// fields in snake case, `operation_ref`, which no client reads; the links are written here
 /// with OpenAPI's names.)
 pub fn add_links(doc: &mut serde_json::Value) {
-    for &(source, method, status, name, target, target_method, param, value) in LINKS {
-        if doc["paths"][target][target_method].is_null() {
-            continue;
+    for &(source, field, targets) in LINKS {
+        for &(name, target, target_method) in targets {
+            let param = target
+                .split_once('{')
+                .and_then(|(_, rest)| rest.split_once('}'))
+                .map_or("", |(param, _)| param);
+            if doc["paths"][target][target_method].is_null() {
+                continue;
+            }
+            let Some(response) = doc
+                .pointer_mut(&format!(
+                    "/paths/{}/post/responses/201",
+                    source.replace('/', "~1")
+                ))
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            let links = response
+                .entry("links")
+                .or_insert_with(|| serde_json::json!({}));
+            links[name] = serde_json::json!({
+                "operationRef": operation_ref(target, target_method),
+                "parameters": { param: format!("$response.body#{field}") },
+            });
         }
-        let Some(response) = doc
-            .get_mut("paths")
-            .and_then(|p| p.get_mut(source))
-            .and_then(|i| i.get_mut(method))
-            .and_then(|o| o.get_mut("responses"))
-            .and_then(|r| r.get_mut(status))
-            .and_then(|r| r.as_object_mut())
-        else {
-            continue;
-        };
-        let links = response
-            .entry("links")
-            .or_insert_with(|| serde_json::json!({}));
-        links[name] = serde_json::json!({
-            "operationRef": operation_ref(target, target_method),
-            "parameters": { param: value },
-        });
     }
 }
 

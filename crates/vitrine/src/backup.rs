@@ -275,7 +275,7 @@ fn backup_to_file(data_dir: &Path, path: &Path) -> anyhow::Result<Manifest> {
         .suffix(".partial")
         .tempfile_in(&parent)
         .with_context(|| format!("creating a file in {}", parent.display()))?;
-    restrict(partial.path())?;
+    restrict(partial.path(), 0o600)?;
     {
         let mut tar = tar::Builder::new(BufWriter::new(partial.as_file()));
         let json = serde_json::to_vec_pretty(&manifest)?;
@@ -316,15 +316,16 @@ fn backup_to_file(data_dir: &Path, path: &Path) -> anyhow::Result<Manifest> {
     Ok(manifest)
 }
 
+/// Owner-only access (`mode`: 0o600 for a file, 0o700 for a folder): backups hold secrets.
 #[cfg(unix)]
-fn restrict(path: &Path) -> anyhow::Result<()> {
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("restricting {}", path.display()))
 }
 
 #[cfg(not(unix))]
-fn restrict(_: &Path) -> anyhow::Result<()> {
+fn restrict(_: &Path, _: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
@@ -434,20 +435,8 @@ fn restore_from_file(archive: &Path, data_dir: &Path) -> anyhow::Result<Manifest
             data_dir.display()
         )
     })?;
-    restrict_dir(data_dir)?;
+    restrict(data_dir, 0o700)?;
     Ok(manifest)
-}
-
-#[cfg(unix)]
-fn restrict_dir(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("restricting {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn restrict_dir(_: &Path) -> anyhow::Result<()> {
-    Ok(())
 }
 
 #[cfg(feature = "aws")]
