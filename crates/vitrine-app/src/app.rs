@@ -13,7 +13,7 @@ use crate::invoices::Fiscal;
 use crate::ports::{
     Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, TableError, WriteOp,
 };
-use crate::store;
+use crate::store::{self, Batch, WriteFailed};
 
 /// The adapters, chosen by the composition root.
 #[derive(Clone)]
@@ -92,12 +92,26 @@ impl App {
         })
     }
 
-    /// Commit `ops` atomically (the Table port's `write`), then wake the event dispatcher when
-    /// the batch put an event into the outbox. Every use case writes through here.
-    pub(crate) async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        let has_event = ops
-            .iter()
-            .any(|op| matches!(op, WriteOp::Put { item, .. } if store::is_event(&item.key)));
+    /// Commit `batch` atomically (the Table port's `write`), then wake the event dispatcher when
+    /// the batch appended an event to the outbox. Every use case writes through here.
+    pub(crate) async fn write(&self, batch: Batch) -> Result<(), WriteFailed> {
+        let has_event = batch.appends_event();
+        let (ops, parts) = batch.into_parts();
+        let span = tracing::debug_span!("table.write", ops = ops.len(), outbox = has_event);
+        tracing::Instrument::instrument(self.ports.table.write(ops), span)
+            .await
+            .map_err(|e| Batch::explain(&parts, e))?;
+        if has_event {
+            self.outbox_written.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Transitional: commit raw operations (use cases move to [`App::write`] and `store`).
+    pub(crate) async fn write_ops(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
+        let has_event = ops.iter().any(
+            |op| matches!(op, WriteOp::Put { item, .. } if store::event_id(&item.key).is_some()),
+        );
         let span = tracing::debug_span!("table.write", ops = ops.len(), outbox = has_event);
         tracing::Instrument::instrument(self.ports.table.write(ops), span).await?;
         if has_event {

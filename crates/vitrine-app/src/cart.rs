@@ -260,7 +260,7 @@ impl App {
                     condition: Some(Condition::Eq(VERSION.into(), Value::N(other_version))),
                 },
             ];
-            match self.write(ops).await {
+            match self.write_ops(ops).await {
                 Ok(()) => return self.price_cart(&mine, cart).await,
                 Err(TableError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -368,7 +368,7 @@ impl App {
                 stock.get(&v.sku).copied().unwrap_or(0),
             )));
         }
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed { index: 1 }) => {
                 return Err(AppError::Conflict(format!(
@@ -460,7 +460,7 @@ impl App {
                 what.push(String::new());
             }
         }
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed { index: 0 }) => {
                 return Err(AppError::VersionMismatch("product"));
@@ -523,7 +523,7 @@ impl App {
             if new <= threshold && current > threshold {
                 ops.push(self.stock_low_event(&[(sku, new)])?);
             }
-            match self.write(ops).await {
+            match self.write_ops(ops).await {
                 Ok(()) => {
                     tracing::info!(sku = %sku, delta, reason, "stock adjusted");
                     return Ok(new);
@@ -616,7 +616,7 @@ impl App {
                 &category.id,
             )?),
         ];
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             Err(TableError::ConditionFailed { index: 1 }) => Err(AppError::Conflict(format!(
                 "the slug {} is taken",
                 category.slug
@@ -667,7 +667,7 @@ impl App {
             item: store::with_gsi1(item, store::CATEGORIES, id),
             condition: Some(Condition::Eq(VERSION.into(), Value::N(version))),
         };
-        match self.write(vec![op]).await {
+        match self.write_ops(vec![op]).await {
             Err(TableError::ConditionFailed { .. }) => Err(AppError::VersionMismatch("category")),
             Err(e) => Err(e.into()),
             Ok(()) => {

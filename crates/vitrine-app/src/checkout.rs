@@ -326,7 +326,7 @@ impl App {
             ops.push(self.stock_low_event(&low)?);
         }
 
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             Ok(()) => {
                 tracing::info!(order.id = %order.id, order.total_centavos = order.total.centavos(), lines = order.lines.len(), "order placed");
                 Ok(Placed {

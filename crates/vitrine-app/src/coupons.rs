@@ -56,7 +56,7 @@ impl App {
             .with(VERSION, 1)
             .with("used", 0);
         let item = store::with_gsi1(item, store::COUPONS, coupon.code.clone());
-        match self.write(vec![WriteOp::put_new(item)]).await {
+        match self.write_ops(vec![WriteOp::put_new(item)]).await {
             Err(TableError::ConditionFailed { .. }) => Err(AppError::Conflict(format!(
                 "coupon {} already exists",
                 coupon.code
@@ -95,7 +95,7 @@ impl App {
                 Value::N(expected_version as i64),
             )),
         };
-        match self.write(vec![op]).await {
+        match self.write_ops(vec![op]).await {
             Err(TableError::ConditionFailed { .. }) => Err(AppError::VersionMismatch("coupon")),
             other => {
                 other?;

@@ -111,7 +111,7 @@ impl App {
                 profile.created_at.millis(),
             )?),
         ];
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             // Created concurrently by another sign-in: theirs stands.
             Ok(()) | Err(TableError::ConditionFailed { index: 0 }) => {}
             Err(e) => return Err(e.into()),
@@ -138,7 +138,7 @@ impl App {
                     .with(VERSION, profile.version as i64),
                 condition: Some(Condition::Eq(VERSION.into(), Value::N(version as i64))),
             };
-            match self.write(vec![op]).await {
+            match self.write_ops(vec![op]).await {
                 Ok(()) => return Ok(profile),
                 Err(TableError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),

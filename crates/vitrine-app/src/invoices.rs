@@ -368,7 +368,7 @@ impl App {
                 },
                 WriteOp::put_new(self.invoice_item(&invoice)?),
             ];
-            match self.write(ops).await {
+            match self.write_ops(ops).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, nfe.series = fiscal.series, nfe.number = number, "NF-e number taken");
                     return Ok(invoice);
@@ -416,7 +416,7 @@ impl App {
             } else {
                 tracing::warn!(order.id = %order.id, order.status = %order.status, nfe.key = %key, "NF-e issued for an order that is no longer paid: cancel it with the tax authority");
             }
-            match self.write(ops).await {
+            match self.write_ops(ops).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, nfe.key = %key, "NF-e issued");
                     return Ok(Issued::Issued(invoice.clone()));
@@ -443,7 +443,7 @@ impl App {
             json!({ "order_id": order_id, "reason": reason }),
         );
         let now = self.ports.clock.now();
-        self.write(vec![WriteOp::put_new(store::event_item(
+        self.write_ops(vec![WriteOp::put_new(store::event_item(
             &self.ports.ids.new_id(),
             &event,
             now.millis(),

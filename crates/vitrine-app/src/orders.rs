@@ -11,8 +11,8 @@ use vitrine_domain::order::{Order, OrderStatus, Unwind};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Condition, Cursor, Index, Query, TableError, Update, Value, WriteOp};
-use crate::store::{self, AVAILABLE, VERSION};
+use crate::ports::Query;
+use crate::store::{self, Batch, Pager, Part, WriteFailed};
 
 #[derive(Debug, Clone)]
 pub struct OrderPage {
@@ -45,10 +45,9 @@ impl App {
         if id.is_empty() || id.len() > 64 {
             return Err(AppError::NotFound("order"));
         }
-        match self.ports.table.get(&store::order(id)).await? {
-            Some(item) => store::decode(&item),
-            None => Err(AppError::NotFound("order")),
-        }
+        store::orders::load(&*self.ports.table, id)
+            .await?
+            .ok_or(AppError::NotFound("order"))
     }
 
     /// An order as its owner (or an admin) sees it. Someone else's order is a 404, not a 403:
@@ -68,12 +67,8 @@ impl App {
         limit: usize,
         after: Option<String>,
     ) -> AppResult<OrderPage> {
-        self.order_page(
-            Query::new(Index::Gsi1, store::customer_orders(&who.sub)),
-            limit,
-            after,
-        )
-        .await
+        self.order_page(store::orders::of_customer(&who.sub), limit, after)
+            .await
     }
 
     /// Orders in a status, newest first (admin).
@@ -83,12 +78,8 @@ impl App {
         limit: usize,
         after: Option<String>,
     ) -> AppResult<OrderPage> {
-        self.order_page(
-            Query::new(Index::Gsi2, store::orders_in_status(status.as_str())),
-            limit,
-            after,
-        )
-        .await
+        self.order_page(store::orders::in_status(status), limit, after)
+            .await
     }
 
     async fn order_page(
@@ -97,32 +88,18 @@ impl App {
         limit: usize,
         after: Option<String>,
     ) -> AppResult<OrderPage> {
-        let page = self
-            .ports
-            .table
-            .query(
-                query
-                    .backward()
-                    .limit(limit.clamp(1, 100))
-                    .after(after.map(Cursor)),
-            )
-            .await
-            .map_err(|e| match e {
-                TableError::Invalid(_) => AppError::field(
-                    "after",
-                    "this cursor is not valid; start from the first page",
-                ),
-                other => other.into(),
-            })?;
-        let items = page
-            .items
+        let (items, next) = store::one_page(
+            &*self.ports.table,
+            query.backward(),
+            limit.clamp(1, 100),
+            after,
+        )
+        .await?;
+        let items = items
             .iter()
             .map(store::decode)
             .collect::<AppResult<Vec<Order>>>()?;
-        Ok(OrderPage {
-            items,
-            next: page.next.map(|c| c.0),
-        })
+        Ok(OrderPage { items, next })
     }
 
     /// A customer cancels their own unpaid order.
@@ -171,41 +148,34 @@ impl App {
                 OrderMove::Cancel { reason } => order.cancel(now, reason)?,
                 OrderMove::Expire => order.expire(now)?,
             };
-            let mut ops = vec![WriteOp::Put {
-                item: self.order_item(&order)?,
-                condition: Some(Condition::Eq(VERSION.into(), Value::N(read_version as i64))),
-            }];
+            let mut batch = Batch::new();
+            batch.save_moved_order(
+                &order,
+                read_version,
+                &self.ports.ids.new_id(),
+                &event,
+                now.millis(),
+            )?;
             if unwind.restock {
                 for line in &order.lines {
                     // A SKU deleted since the sale has no stock to return to.
                     if self.available(&line.sku).await?.is_some() {
-                        ops.push(WriteOp::Update {
-                            key: store::sku(line.sku.as_str()),
-                            updates: vec![Update::Add(AVAILABLE.into(), i64::from(line.quantity))],
-                            condition: Some(Condition::Exists),
-                        });
+                        batch.return_stock(line.sku.as_str(), i64::from(line.quantity));
                     }
                 }
             }
-            ops.push(WriteOp::put_new(store::event_item(
-                &self.ports.ids.new_id(),
-                &event,
-                now.millis(),
-            )?));
-            match self.write(ops).await {
+            match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, order.status = %order.status, "order moved");
                     return Ok(order);
                 }
                 // The order changed under us: re-read and let the state machine decide again.
-                Err(TableError::ConditionFailed { index: 0 }) if expected_version.is_none() => {
-                    continue;
-                }
-                Err(TableError::ConditionFailed { index: 0 }) => {
+                Err(e) if e.part() == Some(&Part::Order) && expected_version.is_none() => continue,
+                Err(e) if e.part() == Some(&Part::Order) => {
                     return Err(AppError::VersionMismatch("order"));
                 }
                 // A SKU vanished between the check and the write: retry without it.
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -220,18 +190,12 @@ impl App {
         let now = self.ports.clock.now();
         let mut expired = 0;
         for status in [OrderStatus::PendingPayment, OrderStatus::PaymentFailed] {
-            let mut after = None;
-            loop {
-                let page = self
-                    .ports
-                    .table
-                    .query(
-                        Query::new(Index::Gsi2, store::orders_in_status(status.as_str()))
-                            .limit(200)
-                            .after(after),
-                    )
-                    .await?;
-                for item in &page.items {
+            let mut pages = Pager::new(
+                &*self.ports.table,
+                store::orders::in_status(status).limit(200),
+            );
+            while let Some(items) = pages.next_page().await? {
+                for item in &items {
                     let order: Order = store::decode(item)?;
                     if order.pay_by <= now {
                         match self.move_order(&order.id, None, OrderMove::Expire).await {
@@ -241,10 +205,6 @@ impl App {
                             Err(e) => return Err(e),
                         }
                     }
-                }
-                match page.next {
-                    Some(c) => after = Some(c),
-                    None => break,
                 }
             }
         }

@@ -114,10 +114,9 @@ pub fn outbox_event(record: &dynamodb::EventRecord) -> anyhow::Result<Option<(St
         return Ok(None);
     };
     let key = vitrine_app::ports::Key::new(pk, sk);
-    if !vitrine_app::store::is_event(&key) {
+    let Some(id) = vitrine_app::store::event_id(&key).map(str::to_owned) else {
         return Ok(None);
-    }
-    let id = pk.trim_start_matches("EVENT#").to_owned();
+    };
     let data = string(vitrine_app::store::DATA)
         .ok_or_else(|| anyhow!("outbox item {pk} has no string `data`"))?;
     let event: Event =

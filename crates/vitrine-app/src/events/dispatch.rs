@@ -227,7 +227,9 @@ impl Dispatcher {
     }
 
     async fn fan_out_one(&self, item: &Item) -> AppResult<()> {
-        let event_id = item.key.pk.trim_start_matches("EVENT#").to_owned();
+        let event_id = store::event_id(&item.key)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{} is not an event", item.key.pk)))?
+            .to_owned();
         let event: Event = store::decode(item)?;
         let span = tracing::debug_span!(
             "outbox.fan_out",

@@ -311,7 +311,7 @@ impl App {
                 condition: None,
             },
         ];
-        match self.write(ops).await {
+        match self.write_ops(ops).await {
             Ok(()) => Ok(payment),
             // Another request made it first: that one is the charge.
             Err(TableError::ConditionFailed { .. }) => self
@@ -406,7 +406,7 @@ impl App {
                 };
                 // The attempt is recorded first (conditioned on the version read), then the
                 // money settles the order like any other arrival of money.
-                self.write(vec![self.payment_op(&payment, read_version)?])
+                self.write_ops(vec![self.payment_op(&payment, read_version)?])
                     .await
                     .map_err(|e| match e {
                         TableError::ConditionFailed { .. } => AppError::Conflict(
@@ -438,7 +438,7 @@ impl App {
                         now.millis(),
                     )?));
                 }
-                match self.write(ops).await {
+                match self.write_ops(ops).await {
                     Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -570,7 +570,7 @@ impl App {
             if ops.is_empty() {
                 return Ok(settlement);
             }
-            match self.write(ops).await {
+            match self.write_ops(ops).await {
                 Ok(()) => {
                     if settlement == Settlement::Paid {
                         self.metrics.revenue(incoming.amount.centavos());
@@ -742,7 +742,7 @@ impl Refunds {
                         .map_err(app_failed)?,
                 ),
             ];
-            match app.write(ops).await {
+            match app.write_ops(ops).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order_id, amount = amount.centavos(), "refunded");
                     return Ok(());

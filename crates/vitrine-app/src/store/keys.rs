@@ -1,0 +1,133 @@
+//! Every item key and index partition of the application's aggregates, spelled once (the table
+//! of them is in the [`store`](super) module docs). Only `store/` uses these.
+
+use crate::ports::Key;
+
+pub const DATA: &str = "data";
+pub const VERSION: &str = "version";
+pub const AVAILABLE: &str = "available";
+
+pub fn product(id: &str) -> Key {
+    Key::new(format!("PRODUCT#{id}"), "PRODUCT")
+}
+pub const PRODUCTS: &str = "PRODUCTS";
+pub fn slug(slug: &str) -> Key {
+    Key::new(format!("SLUG#{slug}"), "SLUG")
+}
+pub fn sku(sku: &str) -> Key {
+    Key::new(format!("SKU#{sku}"), "SKU")
+}
+pub const STOCK: &str = "STOCK";
+pub fn category(id: &str) -> Key {
+    Key::new(format!("CATEGORY#{id}"), "CATEGORY")
+}
+pub const CATEGORIES: &str = "CATEGORIES";
+pub fn category_slug(slug: &str) -> Key {
+    Key::new(format!("CATSLUG#{slug}"), "CATSLUG")
+}
+pub fn profile(sub: &str) -> Key {
+    Key::new(format!("CUSTOMER#{sub}"), "PROFILE")
+}
+pub fn address(sub: &str, id: &str) -> Key {
+    Key::new(format!("CUSTOMER#{sub}"), format!("{ADDRESS_PREFIX}{id}"))
+}
+pub fn customer_partition(sub: &str) -> String {
+    format!("CUSTOMER#{sub}")
+}
+pub fn customer_cart(sub: &str) -> Key {
+    Key::new(format!("CART#C#{sub}"), "CART")
+}
+pub fn anonymous_cart(token: &str) -> Key {
+    Key::new(format!("CART#A#{token}"), "CART")
+}
+pub fn order(id: &str) -> Key {
+    Key::new(format!("ORDER#{id}"), "ORDER")
+}
+pub fn customer_orders(sub: &str) -> String {
+    format!("CUSTOMER#{sub}#ORDERS")
+}
+pub fn orders_in_status(status: &str) -> String {
+    format!("STATUS#{status}")
+}
+pub fn idempotency(sub: &str, key: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{sub}#{key}"), "IDEMPOTENCY")
+}
+pub fn coupon(code: &str) -> Key {
+    Key::new(format!("COUPON#{code}"), "COUPON")
+}
+pub const COUPONS: &str = "COUPONS";
+pub fn event(id: &str) -> Key {
+    Key::new(format!("EVENT#{id}"), "EVENT")
+}
+pub const OUTBOX: &str = "OUTBOX";
+/// The delivery of one event to one subscriber (the local dispatcher's queues).
+pub fn delivery(subscriber: &str, event_id: &str) -> Key {
+    Key::new(delivery_partition(subscriber), event_id)
+}
+pub fn delivery_partition(subscriber: &str) -> String {
+    format!("DELIVERY#{subscriber}")
+}
+/// The index partition of a subscriber's pending deliveries.
+pub fn queue(subscriber: &str) -> String {
+    format!("QUEUE#{subscriber}")
+}
+/// The index partition of a subscriber's dead letters.
+pub fn dead_letters(subscriber: &str) -> String {
+    format!("DEAD#{subscriber}")
+}
+/// The sort-key prefix of the WebSocket connection items of an audience partition.
+pub const WS_CONNECTION_PREFIX: &str = "CONN#";
+/// The audience partition of every admin's WebSocket connections.
+pub const WS_ADMINS: &str = "WS#ADMIN";
+/// The audience partition of one customer's WebSocket connections.
+pub fn ws_customer_partition(sub: &str) -> String {
+    format!("WS#CUSTOMER#{sub}")
+}
+/// A customer's WebSocket connection in their audience partition.
+pub fn ws_customer_connection(sub: &str, connection_id: &str) -> Key {
+    Key::new(
+        ws_customer_partition(sub),
+        format!("{WS_CONNECTION_PREFIX}{connection_id}"),
+    )
+}
+/// An admin's WebSocket connection in the admins' audience partition.
+pub fn ws_admin_connection(connection_id: &str) -> Key {
+    Key::new(WS_ADMINS, format!("{WS_CONNECTION_PREFIX}{connection_id}"))
+}
+/// A WebSocket connection by its id: whose it is (for `$disconnect` and resume).
+pub fn ws_connection(connection_id: &str) -> Key {
+    Key::new(format!("WSCONN#{connection_id}"), "WSCONN")
+}
+/// A payment, beside its order.
+pub fn payment(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "PAYMENT")
+}
+/// The order a Pix txid belongs to.
+pub fn pix_txid(txid: &str) -> Key {
+    Key::new(format!("PIXTXID#{txid}"), "PIXTXID")
+}
+/// A provider's webhook notice, kept to refuse replays.
+pub fn notice(provider: &str, id: &str) -> Key {
+    Key::new(format!("NOTICE#{provider}#{id}"), "NOTICE")
+}
+/// An order's invoice, beside its order.
+pub fn invoice(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "INVOICE")
+}
+/// The last NF-e number taken in one environment and series.
+pub fn nfe_counter(environment_code: u8, series: u16) -> Key {
+    Key::new(
+        format!("NFECOUNTER#{environment_code}#{series}"),
+        "NFECOUNTER",
+    )
+}
+/// Whether `key` is an event's (outbox) item, and its event id.
+pub fn event_id(key: &Key) -> Option<&str> {
+    if key.sk == "EVENT" {
+        key.pk.strip_prefix("EVENT#")
+    } else {
+        None
+    }
+}
+/// The sort-key prefix of a customer's saved addresses.
+pub const ADDRESS_PREFIX: &str = "ADDRESS#";

@@ -1,0 +1,81 @@
+//! The repository layer: the only door to the table. How aggregates map to items (the key
+//! design below, spelled once in [`keys`]), typed operations that say what a write means
+//! ([`Batch`]: reserve stock, use a coupon once, save a moved order with its event under a
+//! version condition, append an event…), the one [`Pager`] over query results, and the reads of
+//! each aggregate. Use cases never build a `WriteOp`, `Condition` or `Key` themselves
+//! (`tests/repository_layer.rs` fails the build when they do).
+//!
+//! | item | pk | sk | indexes |
+//! |---|---|---|---|
+//! | product | `PRODUCT#{id}` | `PRODUCT` | gsi1 `PRODUCTS` / `{id}` |
+//! | slug reservation | `SLUG#{slug}` | `SLUG` | |
+//! | SKU and its stock | `SKU#{sku}` | `SKU` | gsi1 `STOCK` / `{sku}` |
+//! | category | `CATEGORY#{id}` | `CATEGORY` | gsi1 `CATEGORIES` / `{id}` |
+//! | customer profile | `CUSTOMER#{sub}` | `PROFILE` | |
+//! | customer address | `CUSTOMER#{sub}` | `ADDRESS#{id}` | |
+//! | cart | `CART#C#{sub}` or `CART#A#{token}` | `CART` | ttl on anonymous carts |
+//! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
+//! | idempotency record | `IDEMPOTENCY#{sub}#{key}` | `IDEMPOTENCY` | ttl 24 h |
+//! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
+//! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` until fanned out |
+//! | delivery (local dispatcher) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done |
+//! | WebSocket connection of a customer (AWS) | `WS#CUSTOMER#{sub}` | `CONN#{connection id}` | ttl 2 h |
+//! | WebSocket connection of an admin (AWS) | `WS#ADMIN` | `CONN#{connection id}` | ttl 2 h |
+//! | WebSocket connection, by id (AWS) | `WSCONN#{connection id}` | `WSCONN` | ttl 2 h |
+//! | payment | `ORDER#{id}` | `PAYMENT` | beside its order |
+//! | Pix txid | `PIXTXID#{txid}` | `PIXTXID` | the order a txid belongs to |
+//! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
+//! | invoice | `ORDER#{id}` | `INVOICE` | beside its order |
+//! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
+//! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
+//!
+//! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
+//! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
+
+mod batch;
+pub mod keys;
+mod pager;
+
+pub mod events;
+pub mod orders;
+pub mod stock;
+
+pub use batch::{Batch, Part, WriteFailed};
+pub use events::event_item;
+pub use keys::*;
+pub use pager::{Pager, one_page};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, AppResult};
+use crate::ports::table::{GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
+use crate::ports::{Item, Key, Value};
+
+/// An item holding `value` as JSON in `data`.
+pub fn data_item<T: Serialize>(key: Key, value: &T) -> AppResult<Item> {
+    let json = serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Item::new(key).with(DATA, json))
+}
+
+/// Decode the aggregate kept in `data`.
+pub fn decode<T: DeserializeOwned>(item: &Item) -> AppResult<T> {
+    let json = item.str(DATA).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "item {}/{} has no data",
+            item.key.pk,
+            item.key.sk
+        ))
+    })?;
+    Ok(serde_json::from_str(json)?)
+}
+
+pub fn with_gsi1(item: Item, pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    item.with(GSI1_PK, Value::S(pk.into()))
+        .with(GSI1_SK, Value::S(sk.into()))
+}
+
+pub fn with_gsi2(item: Item, pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    item.with(GSI2_PK, Value::S(pk.into()))
+        .with(GSI2_SK, Value::S(sk.into()))
+}

@@ -1,0 +1,70 @@
+//! Orders: the order item with its index keys (by customer, by status), and the writes that
+//! create or move one.
+
+use vitrine_domain::Event;
+use vitrine_domain::order::{Order, OrderStatus};
+
+use super::{Batch, Part, VERSION, customer_orders, data_item, order, orders_in_status};
+use super::{with_gsi1, with_gsi2};
+use crate::error::AppResult;
+use crate::ports::{Index, Item, Query, Table};
+
+/// The stored item of `order`, with its index keys (customer, status).
+pub fn order_item(o: &Order) -> AppResult<Item> {
+    let item = data_item(order(&o.id), o)?
+        .with(VERSION, o.version as i64)
+        .with("status", o.status.as_str());
+    let item = with_gsi1(item, customer_orders(&o.customer_id), o.id.clone());
+    Ok(with_gsi2(
+        item,
+        orders_in_status(o.status.as_str()),
+        o.id.clone(),
+    ))
+}
+
+/// The order `id`, if it exists.
+pub async fn load(table: &dyn Table, id: &str) -> AppResult<Option<Order>> {
+    match table.get(&order(id)).await? {
+        Some(item) => Ok(Some(super::decode(&item)?)),
+        None => Ok(None),
+    }
+}
+
+/// A customer's orders, oldest first.
+pub fn of_customer(sub: &str) -> Query {
+    Query::new(Index::Gsi1, customer_orders(sub))
+}
+
+/// The orders in `status`, oldest first.
+pub fn in_status(status: OrderStatus) -> Query {
+    Query::new(Index::Gsi2, orders_in_status(status.as_str()))
+}
+
+impl Batch {
+    /// Create `o`, which must not exist yet.
+    pub fn put_new_order(&mut self, o: &Order) -> AppResult<()> {
+        self.put_new(Part::Order, order_item(o)?);
+        Ok(())
+    }
+
+    /// Save `o` as changed since version `read_version` was read: fails on
+    /// [`Part::Order`] when someone else changed it meanwhile.
+    pub fn save_order(&mut self, o: &Order, read_version: u64) -> AppResult<()> {
+        self.put_versioned(Part::Order, order_item(o)?, Some(read_version));
+        Ok(())
+    }
+
+    /// Save an order moved by the state machine since `read_version`, with the event the move
+    /// yielded (`event_id`, at `at_millis`).
+    pub fn save_moved_order(
+        &mut self,
+        o: &Order,
+        read_version: u64,
+        event_id: &str,
+        event: &Event,
+        at_millis: i64,
+    ) -> AppResult<()> {
+        self.save_order(o, read_version)?;
+        self.append_event(event_id, event, at_millis)
+    }
+}
