@@ -79,6 +79,8 @@ pub struct App {
     pub(crate) outbox_written: Notify,
     /// This process's metrics (`crate::metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// The background work started for this app, stopped and joined by [`App::stop_workers`].
+    workers: crate::workers::Workers,
 }
 
 impl App {
@@ -89,7 +91,23 @@ impl App {
             catalog: CatalogCache::default(),
             outbox_written: Notify::new(),
             metrics: crate::metrics::Metrics::default(),
+            workers: crate::workers::Workers::default(),
         })
+    }
+
+    /// Run `work` in the background until [`App::stop_workers`]; it is handed the stop signal.
+    pub fn spawn_worker<F, Fut>(&self, name: &'static str, work: F)
+    where
+        F: FnOnce(crate::workers::StopSignal) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.workers.spawn(name, work);
+    }
+
+    /// The orderly stop: ask every worker to stop and wait until each has (each gets `grace` to
+    /// finish what it is doing). Once this returns, nothing the app started writes any more.
+    pub async fn stop_workers(&self, grace: std::time::Duration) {
+        self.workers.stop(grace).await;
     }
 
     /// Commit `batch` atomically (the Table port's `write`), then wake the event dispatcher when

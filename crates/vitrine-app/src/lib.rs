@@ -28,6 +28,7 @@ pub mod ports;
 pub mod reports;
 pub mod store;
 pub mod trace;
+pub mod workers;
 
 pub use app::{App, Ports, Settings};
 pub use error::{AppError, AppResult};

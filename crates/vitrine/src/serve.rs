@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use vitrine_app::App;
 use vitrine_app::events::dispatch::Dispatcher;
 use vitrine_app::notify;
+use vitrine_app::workers::{STOP_GRACE, StopSignal};
 use vitrine_http::AppState;
 
 use crate::compose::Store;
@@ -31,24 +32,38 @@ pub async fn run_with_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
-    let sweeper = tokio::spawn(expiry_sweeper(app.clone()));
+    app.spawn_worker("expiry-sweeper", {
+        let app = app.clone();
+        move |stop| expiry_sweeper(app, stop)
+    });
     let state =
         AppState::with_keys(store.app, store.keys, store.jwks).with_security(store.security);
     let hub = Arc::clone(state.realtime());
     // The in-process event dispatcher (local backend; on AWS the stream handler does this). The
     // realtime pusher pushes through this server's WebSocket hub.
-    let dispatcher = store.dispatch_events.then(|| {
+    if store.dispatch_events {
         let mut consumers = notify::consumers(&app);
         consumers.push(Arc::new(notify::RealtimePusher::new(hub.clone())));
         consumers.push(Arc::new(vitrine_app::payments::Refunds::new(app.clone())));
         consumers.push(Arc::new(vitrine_app::invoices::Invoices::new(app.clone())));
         let dispatcher = Arc::new(Dispatcher::new(app.clone(), consumers));
-        tokio::spawn(dispatcher.run(std::future::pending()))
-    });
-    let metrics_server = metrics.map(|listener| {
+        // A pass in hand finishes before the dispatcher stops; a delivery cut short past the
+        // grace is delivered again on the next start.
+        app.spawn_worker("event-dispatcher", move |stop| {
+            dispatcher.run(stop.requested())
+        });
+    }
+    if let Some(listener) = metrics {
         let router = vitrine_http::metrics_router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await })
-    });
+        app.spawn_worker("metrics-server", move |stop| async move {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop.requested())
+                .await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let router = vitrine_http::router_with_site(state);
     let result = axum::serve(
         listener,
@@ -61,22 +76,22 @@ pub async fn run_with_metrics(
         hub.close_all();
     })
     .await;
-    sweeper.abort();
-    if let Some(server) = metrics_server {
-        server.abort();
-    }
-    // Safe at any point: a delivery cut short is delivered again on the next start.
-    if let Some(dispatcher) = dispatcher {
-        dispatcher.abort();
-    }
+    // The orderly stop: no background work is left running (or writing) once this returns.
+    app.stop_workers(STOP_GRACE).await;
+    tracing::info!("stopped");
     result.context("serving HTTP")
 }
 
 /// Expire unpaid orders past their deadline, once a minute.
-async fn expiry_sweeper(app: Arc<App>) {
+async fn expiry_sweeper(app: Arc<App>, stop: StopSignal) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let stop = stop.requested();
+    tokio::pin!(stop);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
         match app.expire_overdue().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
