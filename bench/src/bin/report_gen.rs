@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
             let o = order(n)?;
             count += 1;
             sum += o.total.centavos();
-            ops.push(WriteOp::put(app.order_item(&o)?));
+            ops.push(WriteOp::put(vitrine_app::store::orders::order_item(&o)?));
         }
         let table = app.ports.table.clone();
         writers.spawn(async move { table.write(ops).await });

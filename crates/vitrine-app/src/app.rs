@@ -141,18 +141,9 @@ impl App {
     /// Refresh the gauges that are read from the table (outbox lag, dead letters), for a
     /// metrics scrape.
     pub async fn refresh_gauges(&self) -> crate::error::AppResult<()> {
-        use crate::ports::{Index, Query};
-        let oldest = self
-            .ports
-            .table
-            .query(Query::new(Index::Gsi1, store::OUTBOX).limit(1))
-            .await?;
+        let oldest = store::events::oldest_in_outbox(&*self.ports.table).await?;
         let now = self.ports.clock.now().millis();
-        let lag = oldest
-            .items
-            .first()
-            .and_then(|i| i.num("created_at"))
-            .map_or(0, |at| now - at);
+        let lag = oldest.map_or(0, |at| now - at);
         self.metrics.set_outbox_lag_ms(lag);
         let dead: usize = self.event_queues().await?.iter().map(|q| q.dead).sum();
         self.metrics.set_dead_letters(dead as i64);

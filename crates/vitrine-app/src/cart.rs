@@ -6,29 +6,14 @@
 use std::sync::Arc;
 
 use vitrine_domain::Money;
-use vitrine_domain::cart::{Cart, CartLine};
+use vitrine_domain::cart::{Cart, CartLine, Quantity};
 use vitrine_domain::catalog::{Product, Sku};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Condition, Key, TableError, Value, WriteOp};
-use crate::store::{self, VERSION};
+use crate::store::{self, Batch, WriteFailed};
 
-/// Whose cart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CartOwner {
-    Customer(String),
-    Anonymous(String),
-}
-
-impl CartOwner {
-    fn key(&self) -> Key {
-        match self {
-            CartOwner::Customer(sub) => store::customer_cart(sub),
-            CartOwner::Anonymous(token) => store::anonymous_cart(token),
-        }
-    }
-}
+pub use crate::store::carts::CartOwner;
 
 /// A cart line priced from the current catalog.
 #[derive(Debug, Clone)]
@@ -58,30 +43,22 @@ pub fn check_cart_token(token: &str) -> AppResult<()> {
 
 impl App {
     async fn load_cart(&self, owner: &CartOwner) -> AppResult<Option<(Cart, i64)>> {
-        match self.ports.table.get(&owner.key()).await? {
-            Some(item) => Ok(Some((
-                store::decode(&item)?,
-                item.num(VERSION).unwrap_or(0),
-            ))),
-            None => Ok(None),
-        }
+        store::carts::load(&*self.ports.table, owner).await
     }
 
-    fn cart_op(&self, owner: &CartOwner, cart: &Cart, version: Option<i64>) -> AppResult<WriteOp> {
-        let mut item = store::data_item(owner.key(), cart)?.with(VERSION, version.unwrap_or(0) + 1);
-        if matches!(owner, CartOwner::Anonymous(_)) {
-            let expires =
-                self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400;
-            item = item.with(crate::ports::table::TTL, expires);
-        }
-        let condition = match version {
-            Some(v) => Condition::Eq(VERSION.into(), Value::N(v)),
-            None => Condition::NotExists,
-        };
-        Ok(WriteOp::Put {
-            item,
-            condition: Some(condition),
-        })
+    /// Save `owner`'s cart into `batch` over the version read; an anonymous cart expires after
+    /// the configured days without change.
+    fn save_cart(
+        &self,
+        batch: &mut Batch,
+        owner: &CartOwner,
+        cart: &Cart,
+        version: Option<i64>,
+    ) -> AppResult<()> {
+        let expires_at = matches!(owner, CartOwner::Anonymous(_)).then(|| {
+            self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400
+        });
+        batch.save_cart(owner, cart, version, expires_at)
     }
 
     /// The caller's cart, priced. An unknown anonymous token is a 404.
@@ -112,9 +89,9 @@ impl App {
                 let unit_price = variant.map(|v| v.price);
                 if let Some(v) = variant {
                     subtotal = subtotal
-                        .checked_add(v.price.checked_mul(line.quantity).unwrap_or(subtotal))
+                        .checked_add(v.price.checked_mul(line.quantity.get()).unwrap_or(subtotal))
                         .unwrap_or(subtotal);
-                    weight_g += u64::from(v.dimensions.weight_g) * u64::from(line.quantity);
+                    weight_g += u64::from(v.dimensions.weight_g) * u64::from(line.quantity.get());
                 }
                 PricedLine {
                     line,
@@ -162,14 +139,11 @@ impl App {
                 None => (Cart::default(), None),
             };
             change(&mut cart)?;
-            match self
-                .ports
-                .table
-                .write(vec![self.cart_op(&owner, &cart, version)?])
-                .await
-            {
+            let mut batch = Batch::new();
+            self.save_cart(&mut batch, &owner, &cart, version)?;
+            match self.write(batch).await {
                 Ok(()) => return self.price_cart(&owner, cart).await,
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -183,7 +157,7 @@ impl App {
         &self,
         owner: Option<CartOwner>,
         sku: Sku,
-        quantity: u32,
+        quantity: Quantity,
     ) -> AppResult<CartView> {
         self.check_sellable(&sku).await?;
         let available = self.available(&sku).await?.unwrap_or(0);
@@ -192,8 +166,8 @@ impl App {
                 .lines
                 .iter()
                 .find(|l| l.sku == sku)
-                .map_or(0, |l| l.quantity);
-            if i64::from(already + quantity) > available {
+                .map_or(0, |l| l.quantity.get());
+            if i64::from(already + quantity.get()) > available {
                 return Err(AppError::OutOfStock {
                     sku: sku.to_string(),
                     available,
@@ -204,17 +178,17 @@ impl App {
         .await
     }
 
-    /// Set a line's quantity (0 removes it).
+    /// Set a line's quantity (`None`, a requested 0, removes it).
     pub async fn set_cart_quantity(
         &self,
         owner: CartOwner,
         sku: Sku,
-        quantity: u32,
+        quantity: Option<Quantity>,
     ) -> AppResult<CartView> {
-        if quantity > 0 {
+        if let Some(quantity) = quantity {
             self.check_sellable(&sku).await?;
             let available = self.available(&sku).await?.unwrap_or(0);
-            if i64::from(quantity) > available {
+            if i64::from(quantity.get()) > available {
                 return Err(AppError::OutOfStock {
                     sku: sku.to_string(),
                     available,
@@ -253,16 +227,12 @@ impl App {
                 None => (Cart::default(), None),
             };
             cart.merge(other);
-            let ops = vec![
-                self.cart_op(&mine, &cart, version)?,
-                WriteOp::Delete {
-                    key: anon.key(),
-                    condition: Some(Condition::Eq(VERSION.into(), Value::N(other_version))),
-                },
-            ];
-            match self.write_ops(ops).await {
+            let mut batch = Batch::new();
+            self.save_cart(&mut batch, &mine, &cart, version)?;
+            batch.delete_cart(&anon, other_version);
+            match self.write(batch).await {
                 Ok(()) => return self.price_cart(&mine, cart).await,
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -21,8 +21,7 @@ use vitrine_domain::{Event, EventAttr, FieldError, Money};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Condition, Index, Item, Query, TableError, Update, Value, WriteOp};
-use crate::store::{self, AVAILABLE, VERSION};
+use crate::store::{self, Batch, Part, WriteFailed};
 
 /// Everything browsing needs, immutable once built.
 #[derive(Debug, Default)]
@@ -166,8 +165,8 @@ impl App {
         {
             return Ok(snap.clone());
         }
-        let products: Vec<Product> = self.query_all(store::PRODUCTS).await?;
-        let categories: Vec<Category> = self.query_all(store::CATEGORIES).await?;
+        let products = store::catalog::all_products(&*self.ports.table).await?;
+        let categories = store::catalog::all_categories(&*self.ports.table).await?;
         let snap = Arc::new(Snapshot::build(products, categories));
         let mut slot = self
             .catalog
@@ -179,29 +178,6 @@ impl App {
             *slot = Some((snap.clone(), now, generation));
         }
         Ok(snap)
-    }
-
-    /// Every item of a GSI1 partition, decoded.
-    pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(
-        &self,
-        gsi1pk: &str,
-    ) -> AppResult<Vec<T>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .ports
-                .table
-                .query(Query::new(Index::Gsi1, gsi1pk).limit(1000).after(after))
-                .await?;
-            for item in &page.items {
-                out.push(store::decode(item)?);
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
     }
 
     pub async fn list_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
@@ -304,27 +280,22 @@ impl App {
     }
 
     async fn load_product(&self, id_or_slug: &str) -> AppResult<Product> {
-        if let Some(item) = self.ports.table.get(&store::product(id_or_slug)).await? {
-            return store::decode(&item);
+        let table = &*self.ports.table;
+        if let Some(product) = store::catalog::load_product(table, id_or_slug).await? {
+            return Ok(product);
         }
         if Slug::parse(id_or_slug).is_ok()
-            && let Some(item) = self.ports.table.get(&store::slug(id_or_slug)).await?
-            && let Some(id) = item.str("product_id")
-            && let Some(item) = self.ports.table.get(&store::product(id)).await?
+            && let Some(id) = store::catalog::product_with_slug(table, id_or_slug).await?
+            && let Some(product) = store::catalog::load_product(table, &id).await?
         {
-            return store::decode(&item);
+            return Ok(product);
         }
         Err(AppError::NotFound("product"))
     }
 
     /// Units available to sell of a SKU (`None` when the SKU does not exist).
     pub async fn available(&self, sku: &Sku) -> AppResult<Option<i64>> {
-        Ok(self
-            .ports
-            .table
-            .get(&store::sku(sku.as_str()))
-            .await?
-            .map(|i| i.num(AVAILABLE).unwrap_or(0)))
+        store::catalog::available(&*self.ports.table, sku.as_str()).await
     }
 
     pub async fn category_tree(&self) -> AppResult<Vec<CategoryNode>> {
@@ -357,32 +328,15 @@ impl App {
             updated_at: now,
             version: 1,
         };
-        let mut ops = vec![
-            WriteOp::put_new(self.product_item(&product)?),
-            WriteOp::put_new(store_slug(&product)),
-        ];
+        let mut batch = Batch::new();
+        batch.put_new_product(&product)?;
+        batch.reserve_slug(&product);
         for v in &product.variants {
-            ops.push(WriteOp::put_new(sku_item(
-                &product.id,
-                &v.sku,
-                stock.get(&v.sku).copied().unwrap_or(0),
-            )));
+            batch.put_new_sku(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0));
         }
-        match self.write_ops(ops).await {
+        match self.write(batch).await {
             Ok(()) => {}
-            Err(TableError::ConditionFailed { index: 1 }) => {
-                return Err(AppError::Conflict(format!(
-                    "the slug {} is taken",
-                    product.slug
-                )));
-            }
-            Err(TableError::ConditionFailed { index }) if index >= 2 => {
-                return Err(AppError::Conflict(format!(
-                    "SKU {} already exists",
-                    product.variants[index - 2].sku
-                )));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(catalog_conflict(e, &product)),
         }
         self.invalidate_catalog();
         Ok(product)
@@ -400,13 +354,9 @@ impl App {
         draft.validate()?;
         check_stock_values(stock)?;
         self.check_category(draft.category_id.as_deref()).await?;
-        let item = self
-            .ports
-            .table
-            .get(&store::product(id))
+        let old = store::catalog::load_product(&*self.ports.table, id)
             .await?
             .ok_or(AppError::NotFound("product"))?;
-        let old: Product = store::decode(&item)?;
         if old.version != expected_version {
             return Err(AppError::VersionMismatch("product"));
         }
@@ -427,61 +377,38 @@ impl App {
             updated_at: self.ports.clock.now(),
             version: old.version + 1,
         };
-        let mut ops = vec![WriteOp::Put {
-            item: self.product_item(&product)?,
-            condition: Some(Condition::Eq(VERSION.into(), Value::N(old.version as i64))),
-        }];
-        let mut what: Vec<String> = vec![String::new()];
+        let mut batch = Batch::new();
+        batch.save_product(&product, old.version)?;
         if product.slug != old.slug {
-            ops.push(WriteOp::put_new(store_slug(&product)));
-            what.push(format!("the slug {} is taken", product.slug));
-            ops.push(WriteOp::Delete {
-                key: store::slug(old.slug.as_str()),
-                condition: None,
-            });
-            what.push(String::new());
+            batch.reserve_slug(&product);
+            batch.release_slug(old.slug.as_str());
         }
         for v in &product.variants {
             if old.variant(&v.sku).is_none() {
-                ops.push(WriteOp::put_new(sku_item(
-                    &product.id,
-                    &v.sku,
-                    stock.get(&v.sku).copied().unwrap_or(0),
-                )));
-                what.push(format!("SKU {} already exists", v.sku));
+                batch.put_new_sku(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0));
             }
         }
         for v in &old.variants {
             if product.variant(&v.sku).is_none() {
-                ops.push(WriteOp::Delete {
-                    key: store::sku(v.sku.as_str()),
-                    condition: None,
-                });
-                what.push(String::new());
+                batch.delete_sku(&v.sku);
             }
         }
-        match self.write_ops(ops).await {
+        match self.write(batch).await {
             Ok(()) => {}
-            Err(TableError::ConditionFailed { index: 0 }) => {
+            Err(e) if e.part() == Some(&Part::Product) => {
                 return Err(AppError::VersionMismatch("product"));
             }
-            Err(TableError::ConditionFailed { index }) => {
-                return Err(AppError::Conflict(what[index].clone()));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(catalog_conflict(e, &product)),
         }
         self.invalidate_catalog();
         Ok(product)
     }
 
-    fn product_item(&self, p: &Product) -> AppResult<Item> {
-        let item = store::data_item(store::product(&p.id), p)?.with(VERSION, p.version as i64);
-        Ok(store::with_gsi1(item, store::PRODUCTS, p.id.clone()))
-    }
-
     async fn check_category(&self, id: Option<&str>) -> AppResult<()> {
         if let Some(id) = id
-            && self.ports.table.get(&store::category(id)).await?.is_none()
+            && store::catalog::load_category(&*self.ports.table, id)
+                .await?
+                .is_none()
         {
             return Err(AppError::field("category_id", "no such category"));
         }
@@ -514,21 +441,18 @@ impl App {
                     format!("only {current} units in stock"),
                 ));
             }
-            let mut ops = vec![WriteOp::Update {
-                key: store::sku(sku.as_str()),
-                updates: vec![Update::Add(AVAILABLE.into(), delta)],
-                condition: Some(Condition::Eq(AVAILABLE.into(), Value::N(current))),
-            }];
+            let mut batch = Batch::new();
+            batch.adjust_stock(sku.as_str(), current, delta);
             let threshold = self.settings.low_stock_threshold;
             if new <= threshold && current > threshold {
-                ops.push(self.stock_low_event(&[(sku, new)])?);
+                self.stock_low_event(&mut batch, &[(sku, new)])?;
             }
-            match self.write_ops(ops).await {
+            match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(sku = %sku, delta, reason, "stock adjusted");
                     return Ok(new);
                 }
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -539,7 +463,7 @@ impl App {
 
     /// One `stock.low` event for every SKU that just fell to the threshold or below. One event,
     /// not one per SKU, so a 50-line checkout still fits in one batch of at most 100 operations.
-    pub(crate) fn stock_low_event(&self, low: &[(&Sku, i64)]) -> AppResult<WriteOp> {
+    pub(crate) fn stock_low_event(&self, batch: &mut Batch, low: &[(&Sku, i64)]) -> AppResult<()> {
         let items: Vec<_> = low
             .iter()
             .map(|(sku, level)| serde_json::json!({ "sku": sku, "available": level }))
@@ -552,40 +476,16 @@ impl App {
                 "skus",
                 EventAttr::StringArray(low.iter().map(|(s, _)| s.to_string()).collect()),
             );
-        Ok(WriteOp::put_new(store::event_item(
+        batch.append_event(
             &self.ports.ids.new_id(),
             &event,
             self.ports.clock.now().millis(),
-        )?))
+        )
     }
 
     /// SKUs at or below the low-stock threshold (admin dashboard).
     pub async fn low_stock(&self) -> AppResult<Vec<(Sku, i64)>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .ports
-                .table
-                .query(
-                    Query::new(Index::Gsi1, store::STOCK)
-                        .limit(1000)
-                        .after(after),
-                )
-                .await?;
-            for item in &page.items {
-                let level = item.num(AVAILABLE).unwrap_or(0);
-                if level <= self.settings.low_stock_threshold
-                    && let Some(s) = item.str("sku").and_then(|s| Sku::parse(s).ok())
-                {
-                    out.push((s, level));
-                }
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
+        store::catalog::stock_at_most(&*self.ports.table, self.settings.low_stock_threshold).await
     }
 
     pub async fn create_category(
@@ -604,20 +504,10 @@ impl App {
             version: 1,
         };
         self.check_category(category.parent_id.as_deref()).await?;
-        let item = store::data_item(store::category(&category.id), &category)?.with(VERSION, 1);
-        let ops = vec![
-            WriteOp::put_new(store::with_gsi1(
-                item,
-                store::CATEGORIES,
-                category.id.clone(),
-            )),
-            WriteOp::put_new(store::data_item(
-                store::category_slug(category.slug.as_str()),
-                &category.id,
-            )?),
-        ];
-        match self.write_ops(ops).await {
-            Err(TableError::ConditionFailed { index: 1 }) => Err(AppError::Conflict(format!(
+        let mut batch = Batch::new();
+        batch.put_new_category(&category)?;
+        match self.write(batch).await {
+            Err(e) if e.part() == Some(&Part::CategorySlug) => Err(AppError::Conflict(format!(
                 "the slug {} is taken",
                 category.slug
             ))),
@@ -637,20 +527,15 @@ impl App {
         position: u32,
         expected_version: u64,
     ) -> AppResult<Category> {
-        let item = self
-            .ports
-            .table
-            .get(&store::category(id))
+        let (mut category, version) = store::catalog::load_category(&*self.ports.table, id)
             .await?
             .ok_or(AppError::NotFound("category"))?;
-        let mut category: Category = store::decode(&item)?;
-        let version = item.num(VERSION).unwrap_or(1);
         if version != expected_version as i64 {
             return Err(AppError::VersionMismatch("category"));
         }
         if let Some(p) = &parent_id {
             self.check_category(Some(p)).await?;
-            let all: Vec<Category> = self.query_all(store::CATEGORIES).await?;
+            let all = store::catalog::all_categories(&*self.ports.table).await?;
             if creates_cycle(&all, id, p) {
                 return Err(AppError::field(
                     "parent_id",
@@ -662,13 +547,10 @@ impl App {
         category.parent_id = parent_id;
         category.position = position;
         category.version = version as u64 + 1;
-        let item = store::data_item(store::category(id), &category)?.with(VERSION, version + 1);
-        let op = WriteOp::Put {
-            item: store::with_gsi1(item, store::CATEGORIES, id),
-            condition: Some(Condition::Eq(VERSION.into(), Value::N(version))),
-        };
-        match self.write_ops(vec![op]).await {
-            Err(TableError::ConditionFailed { .. }) => Err(AppError::VersionMismatch("category")),
+        let mut batch = Batch::new();
+        batch.save_category(&category, version)?;
+        match self.write(batch).await {
+            Err(WriteFailed::Condition { .. }) => Err(AppError::VersionMismatch("category")),
             Err(e) => Err(e.into()),
             Ok(()) => {
                 self.invalidate_catalog();
@@ -712,19 +594,13 @@ fn check_stock_values(stock: &HashMap<Sku, i64>) -> AppResult<()> {
     }
 }
 
-fn store_slug(p: &Product) -> Item {
-    Item::new(store::slug(p.slug.as_str())).with("product_id", p.id.clone())
-}
-
-fn sku_item(product_id: &str, sku: &Sku, available: i64) -> Item {
-    store::with_gsi1(
-        Item::new(store::sku(sku.as_str()))
-            .with("product_id", product_id)
-            .with("sku", sku.as_str())
-            .with(AVAILABLE, available),
-        store::STOCK,
-        sku.as_str(),
-    )
+/// A failed catalog write explained: a taken slug or an existing SKU.
+fn catalog_conflict(failed: WriteFailed, product: &Product) -> AppError {
+    match failed.part() {
+        Some(Part::Slug) => AppError::Conflict(format!("the slug {} is taken", product.slug)),
+        Some(Part::Sku(sku)) => AppError::Conflict(format!("SKU {sku} already exists")),
+        _ => failed.into(),
+    }
 }
 
 fn encode_cursor(c: &ListCursor) -> String {

@@ -10,18 +10,19 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vitrine_domain::br::TaxId;
 use vitrine_domain::cart::CartLine;
+use vitrine_domain::catalog::Sku;
 use vitrine_domain::coupon::{Coupon, parse_code};
 use vitrine_domain::order::{
     Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
 };
-use vitrine_domain::{FieldError, Money};
+use vitrine_domain::{Event, FieldError, Money, Timestamp};
 
 use crate::app::App;
 use crate::auth::Principal;
 use crate::cart::CartOwner;
+use crate::customers::Profile;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Condition, Item, TableError, Update, Value, WriteOp};
-use crate::store::{self, AVAILABLE, VERSION};
+use crate::store::{self, Batch, Part, WriteFailed};
 
 /// Where the goods go: a new address or one of the customer's saved ones.
 #[derive(Debug, Clone, Serialize)]
@@ -50,24 +51,44 @@ pub struct Placed {
     pub replayed: bool,
 }
 
-/// Idempotency keys: 1..=128 printable ASCII characters without spaces.
-pub fn check_idempotency_key(key: &str) -> AppResult<()> {
-    if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(AppError::field(
-            "Idempotency-Key",
-            "1 to 128 visible ASCII characters",
-        ))
+/// An `Idempotency-Key`: 1..=128 visible ASCII characters without spaces. Parsed once, where
+/// the request comes in; a checkout takes only a parsed key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Parse the header's raw bytes.
+    pub fn parse(raw: &[u8]) -> AppResult<Self> {
+        // Header values outside visible ASCII (and tab) are not text at all.
+        if !raw.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+            return Err(AppError::field("Idempotency-Key", "visible ASCII only"));
+        }
+        if (1..=128).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic) {
+            Ok(Self(String::from_utf8_lossy(raw).into_owned()))
+        } else {
+            Err(AppError::field(
+                "Idempotency-Key",
+                "1 to 128 visible ASCII characters",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
-/// Positions of each kind of operation in the checkout batch, to explain a failed condition.
-const OP_IDEMPOTENCY: usize = 0;
-const OP_ORDER: usize = 1;
-const OP_FIRST_LINE: usize = 2;
+/// Everything a checkout decided before writing: the order, its event, the coupon used and the
+/// stock levels read (for the low-stock alert).
+struct Decided {
+    order: Order,
+    placed: Event,
+    coupon: Option<Coupon>,
+    levels: Vec<i64>,
+    from_cart: bool,
+}
 
 impl App {
     /// Place an order (see the module docs), counted in the metrics: placed, or failed by reason.
@@ -75,9 +96,9 @@ impl App {
         &self,
         who: &Principal,
         input: CheckoutInput,
-        idempotency_key: &str,
+        key: &IdempotencyKey,
     ) -> AppResult<Placed> {
-        let result = self.place_order_once(who, input, idempotency_key).await;
+        let result = self.place_order_once(who, input, key).await;
         match &result {
             Ok(placed) if !placed.replayed => self.metrics.order_placed(),
             Ok(_) => {}
@@ -92,16 +113,80 @@ impl App {
         &self,
         who: &Principal,
         input: CheckoutInput,
-        idempotency_key: &str,
+        key: &IdempotencyKey,
     ) -> AppResult<Placed> {
-        check_idempotency_key(idempotency_key)?;
         let fingerprint = fingerprint(&input);
-        if let Some(placed) = self.replay(&who.sub, idempotency_key, &fingerprint).await? {
+        if let Some(placed) = self.replay(&who.sub, key, &fingerprint).await? {
             return Ok(placed);
         }
-
         let now = self.ports.clock.now();
+        let decided = self.decide(who, &input, now).await?;
+        let batch = self.checkout_batch(who, key, &fingerprint, &decided, now)?;
+        match self.write(batch).await {
+            Ok(()) => {
+                let order = decided.order;
+                tracing::info!(order.id = %order.id, order.total_centavos = order.total.centavos(), lines = order.lines.len(), "order placed");
+                Ok(Placed {
+                    order,
+                    replayed: false,
+                })
+            }
+            Err(failed) => {
+                self.explain_failed_checkout(who, key, &fingerprint, failed)
+                    .await
+            }
+        }
+    }
+
+    /// Price the lines, check stock, and let the domain place the order.
+    async fn decide(&self, who: &Principal, input: &CheckoutInput, now: Timestamp) -> AppResult<Decided> {
         let from_cart = input.items.is_none();
+        let wanted = self.wanted_lines(who, input).await?;
+        let lines = self.price_lines(&wanted).await?;
+        let levels = self.stock_levels(&lines).await?;
+        let profile = self.profile(&who.sub).await?;
+        let tax_id = input
+            .tax_id
+            .clone()
+            .or_else(|| profile.tax_id.clone())
+            .ok_or_else(|| AppError::field("tax_id", "a CPF or CNPJ is needed for the invoice"))?;
+        let address = self.destination(&who.sub, &input.destination).await?;
+        let subtotal = lines
+            .iter()
+            .try_fold(Money::from_centavos(0), |acc, l| acc.checked_add(l.total()))
+            .ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
+        let shipping = self.shipping_choice(&address, &lines, subtotal, &input.shipping_method)?;
+        let coupon = match &input.coupon {
+            Some(code) => Some(self.coupon_for(code, subtotal, now).await?),
+            None => None,
+        };
+        let (order, placed) = Order::place(NewOrder {
+            id: self.ports.ids.new_id(),
+            customer_id: who.sub.clone(),
+            lines,
+            buyer: buyer(&profile, tax_id),
+            shipping_address: address,
+            shipping,
+            coupon: coupon.as_ref().map(|(c, d)| (c.code.clone(), *d)),
+            payment_method: input.payment_method,
+            now,
+            pay_within_secs: self.settings.pay_within_secs,
+            channels: vitrine_domain::order::Channels {
+                language: profile.language.as_str().to_owned(),
+                sms_opt_in: profile.sms_opt_in && profile.phone.is_some(),
+            },
+        })?;
+        Ok(Decided {
+            order,
+            placed,
+            coupon: coupon.map(|(c, _)| c),
+            levels,
+            from_cart,
+        })
+    }
+
+    /// The lines asked for: the "buy now" list, or the customer's cart.
+    async fn wanted_lines(&self, who: &Principal, input: &CheckoutInput) -> AppResult<Vec<CartLine>> {
         let wanted: Vec<CartLine> = match &input.items {
             Some(items) => items.clone(),
             None => self
@@ -124,8 +209,11 @@ impl App {
                 ),
             ));
         }
+        Ok(wanted)
+    }
 
-        // Price every line from the catalog; report every unknown SKU at once.
+    /// Price every line from the catalog; report every unknown or repeated SKU at once.
+    async fn price_lines(&self, wanted: &[CartLine]) -> AppResult<Vec<OrderLine>> {
         let snap = self.catalog_snapshot().await?;
         let mut lines = Vec::with_capacity(wanted.len());
         let mut errors = Vec::new();
@@ -135,13 +223,6 @@ impl App {
                 errors.push(FieldError::new(
                     format!("items[{i}].sku"),
                     format!("SKU {} appears twice", w.sku),
-                ));
-                continue;
-            }
-            if w.quantity == 0 || w.quantity > vitrine_domain::cart::MAX_QTY {
-                errors.push(FieldError::new(
-                    format!("items[{i}].quantity"),
-                    "the quantity must be between 1 and 99",
                 ));
                 continue;
             }
@@ -162,18 +243,23 @@ impl App {
                 name: product.name.clone(),
                 options: variant.options.clone(),
                 unit_price: variant.price,
-                quantity: w.quantity,
+                quantity: w.quantity.get(),
                 weight_g: variant.dimensions.weight_g,
                 fiscal: variant.fiscal.clone(),
             });
         }
-        if !errors.is_empty() {
-            return Err(AppError::Invalid(errors));
+        if errors.is_empty() {
+            Ok(lines)
+        } else {
+            Err(AppError::Invalid(errors))
         }
+    }
 
-        // Fail early (and cheaply) when stock is already short; the batch re-checks atomically.
+    /// Fail early (and cheaply) when stock is already short; the batch re-checks atomically.
+    /// Returns the levels read, line by line.
+    async fn stock_levels(&self, lines: &[OrderLine]) -> AppResult<Vec<i64>> {
         let mut levels = Vec::with_capacity(lines.len());
-        for line in &lines {
+        for line in lines {
             let available = self.available(&line.sku).await?.unwrap_or(0);
             if available < i64::from(line.quantity) {
                 return Err(AppError::OutOfStock {
@@ -183,31 +269,34 @@ impl App {
             }
             levels.push(available);
         }
+        Ok(levels)
+    }
 
-        let profile = self.profile(&who.sub).await?;
-        let tax_id = input
-            .tax_id
-            .clone()
-            .or_else(|| profile.tax_id.clone())
-            .ok_or_else(|| AppError::field("tax_id", "a CPF or CNPJ is needed for the invoice"))?;
-        let address = match &input.destination {
+    /// Where the goods go: a new address (validated) or one of the customer's saved ones.
+    async fn destination(&self, sub: &str, destination: &Destination) -> AppResult<Address> {
+        match destination {
             Destination::Address(a) => {
                 a.validate("shipping_address")?;
-                a.clone()
+                Ok(a.clone())
             }
-            Destination::Saved(id) => match self.address(&who.sub, id).await {
-                Ok(saved) => saved.address,
+            Destination::Saved(id) => match self.address(sub, id).await {
+                Ok(saved) => Ok(saved.address),
                 Err(AppError::NotFound(_)) => {
-                    return Err(AppError::field("address_id", "no such saved address"));
+                    Err(AppError::field("address_id", "no such saved address"))
                 }
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             },
-        };
-        let subtotal = lines
-            .iter()
-            .try_fold(Money::from_centavos(0), |acc, l| acc.checked_add(l.total()));
-        let subtotal =
-            subtotal.ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
+        }
+    }
+
+    /// The chosen shipping method's quote for this CEP, weight and subtotal.
+    fn shipping_choice(
+        &self,
+        address: &Address,
+        lines: &[OrderLine],
+        subtotal: Money,
+        method: &str,
+    ) -> AppResult<ShippingChoice> {
         let weight: u64 = lines
             .iter()
             .map(|l| u64::from(l.weight_g) * u64::from(l.quantity))
@@ -217,186 +306,141 @@ impl App {
             .rate_table
             .quote(&address.cep, weight, subtotal)
             .into_iter()
-            .find(|q| q.method_id == input.shipping_method)
+            .find(|q| q.method_id == method)
             .ok_or_else(|| {
                 AppError::field(
                     "shipping_method",
                     "this shipping method does not serve this CEP or weight",
                 )
             })?;
+        Ok(ShippingChoice {
+            method_id: quote.method_id,
+            name: quote.name,
+            price: quote.price,
+            days: quote.days,
+        })
+    }
 
-        let coupon = match &input.coupon {
-            Some(code) => {
-                let code = parse_code(code)?;
-                let item = self
-                    .ports
-                    .table
-                    .get(&store::coupon(&code))
-                    .await?
-                    .ok_or_else(|| AppError::field("coupon", "no such coupon"))?;
-                let mut c: Coupon = store::decode(&item)?;
-                c.used = item.num("used").unwrap_or(0) as u32;
-                let discount = c.discount_for(subtotal, now)?;
-                Some((c, discount))
-            }
-            None => None,
-        };
+    /// The coupon `code` and its discount on `subtotal` now.
+    async fn coupon_for(&self, code: &str, subtotal: Money, now: Timestamp) -> AppResult<(Coupon, Money)> {
+        let code = parse_code(code)?;
+        let c = store::coupons::load(&*self.ports.table, &code)
+            .await?
+            .ok_or_else(|| AppError::field("coupon", "no such coupon"))?;
+        let discount = c.discount_for(subtotal, now)?;
+        Ok((c, discount))
+    }
 
-        let (order, placed_event) = Order::place(NewOrder {
-            id: self.ports.ids.new_id(),
-            customer_id: who.sub.clone(),
-            lines,
-            buyer: Buyer {
-                name: profile.name.clone(),
-                email: profile.email.clone(),
-                tax_id,
-                phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()),
-            },
-            shipping_address: address,
-            shipping: ShippingChoice {
-                method_id: quote.method_id,
-                name: quote.name,
-                price: quote.price,
-                days: quote.days,
-            },
-            coupon: coupon.as_ref().map(|(c, d)| (c.code.clone(), *d)),
-            payment_method: input.payment_method,
-            now,
-            pay_within_secs: self.settings.pay_within_secs,
-            channels: vitrine_domain::order::Channels {
-                language: profile.language.as_str().to_owned(),
-                sms_opt_in: profile.sms_opt_in && profile.phone.is_some(),
-            },
-        })?;
-
-        let mut ops = Vec::with_capacity(order.lines.len() + 6);
-        ops.push(WriteOp::put_new(
-            Item::new(store::idempotency(&who.sub, idempotency_key))
-                .with("fingerprint", fingerprint.clone())
-                .with("order_id", order.id.clone())
-                .with(crate::ports::table::TTL, now.secs() + IDEMPOTENCY_TTL_SECS),
-        ));
-        ops.push(WriteOp::put_new(self.order_item(&order)?));
+    /// The one atomic batch of a checkout: the Idempotency-Key claimed, the order, every line's
+    /// stock reserved, the coupon used once, the cart emptied, `order.placed`, and `stock.low`
+    /// for the SKUs this sale takes to the threshold.
+    fn checkout_batch(
+        &self,
+        who: &Principal,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        d: &Decided,
+        now: Timestamp,
+    ) -> AppResult<Batch> {
+        let order = &d.order;
+        let mut batch = Batch::with_capacity(order.lines.len() + 6);
+        batch.claim_idempotency_key(
+            &who.sub,
+            key.as_str(),
+            fingerprint,
+            &order.id,
+            now.secs() + IDEMPOTENCY_TTL_SECS,
+        );
+        batch.put_new_order(order)?;
         for line in &order.lines {
-            let qty = i64::from(line.quantity);
-            ops.push(WriteOp::Update {
-                key: store::sku(line.sku.as_str()),
-                updates: vec![Update::Add(AVAILABLE.into(), -qty)],
-                condition: Some(Condition::Ge(AVAILABLE.into(), Value::N(qty))),
-            });
+            batch.reserve_stock(line.sku.as_str(), i64::from(line.quantity));
         }
-        let op_coupon = ops.len();
-        if let Some((c, _)) = &coupon {
-            let mut conditions = vec![Condition::Exists];
-            if let Some(limit) = c.usage_limit {
-                conditions.push(Condition::Not(Box::new(Condition::Ge(
-                    "used".into(),
-                    Value::N(i64::from(limit)),
-                ))));
-            }
-            ops.push(WriteOp::Update {
-                key: store::coupon(&c.code),
-                updates: vec![Update::Add("used".into(), 1)],
-                condition: Some(Condition::And(conditions)),
-            });
+        if let Some(c) = &d.coupon {
+            batch.use_coupon_once(c);
         }
-        if from_cart {
-            ops.push(WriteOp::Delete {
-                key: store::customer_cart(&who.sub),
-                condition: None,
-            });
+        if d.from_cart {
+            batch.clear_customer_cart(&who.sub);
         }
-        ops.push(WriteOp::put_new(store::event_item(
-            &self.ports.ids.new_id(),
-            &placed_event,
-            now.millis(),
-        )?));
+        batch.append_event(&self.ports.ids.new_id(), &d.placed, now.millis())?;
         let threshold = self.settings.low_stock_threshold;
         // Decided on the levels read before the batch: under a race the alert may fire one
         // checkout early or late, which is fine for an alert.
-        let low: Vec<(&vitrine_domain::catalog::Sku, i64)> = order
+        let low: Vec<(&Sku, i64)> = order
             .lines
             .iter()
-            .zip(&levels)
+            .zip(&d.levels)
             .map(|(line, level)| (&line.sku, *level, level - i64::from(line.quantity)))
             .filter(|(_, before, after)| *after <= threshold && *before > threshold)
             .map(|(sku, _, after)| (sku, after))
             .collect();
         if !low.is_empty() {
-            ops.push(self.stock_low_event(&low)?);
+            self.stock_low_event(&mut batch, &low)?;
         }
+        Ok(batch)
+    }
 
-        match self.write_ops(ops).await {
-            Ok(()) => {
-                tracing::info!(order.id = %order.id, order.total_centavos = order.total.centavos(), lines = order.lines.len(), "order placed");
-                Ok(Placed {
-                    order,
-                    replayed: false,
-                })
-            }
-            Err(TableError::ConditionFailed {
-                index: OP_IDEMPOTENCY,
-            }) => self
-                .replay(&who.sub, idempotency_key, &fingerprint)
+    /// Why a checkout batch was refused, in the buyer's terms — or, when another request with
+    /// the same key got there first, the order it placed.
+    async fn explain_failed_checkout(
+        &self,
+        who: &Principal,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        failed: WriteFailed,
+    ) -> AppResult<Placed> {
+        match failed.part() {
+            Some(Part::Idempotency) => self
+                .replay(&who.sub, key, fingerprint)
                 .await?
                 .ok_or_else(|| {
                     AppError::Conflict(
                         "a request with this Idempotency-Key is still being processed".into(),
                     )
                 }),
-            Err(TableError::ConditionFailed { index })
-                if (OP_FIRST_LINE..op_coupon).contains(&index) =>
-            {
-                let sku = order.lines[index - OP_FIRST_LINE].sku.clone();
+            Some(Part::Stock(sku)) => {
+                let sku = Sku::parse(sku).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
                 let available = self.available(&sku).await?.unwrap_or(0);
                 Err(AppError::OutOfStock {
                     sku: sku.to_string(),
                     available,
                 })
             }
-            Err(TableError::ConditionFailed { index })
-                if index == op_coupon && coupon.is_some() =>
-            {
-                Err(AppError::field("coupon", "this coupon has been used up"))
-            }
-            Err(TableError::ConditionFailed { index: OP_ORDER }) => {
-                Err(AppError::Internal(anyhow::anyhow!("order id collision")))
-            }
-            Err(e) => Err(e.into()),
+            Some(Part::Coupon) => Err(AppError::field("coupon", "this coupon has been used up")),
+            Some(Part::Order) => Err(AppError::Internal(anyhow::anyhow!("order id collision"))),
+            _ => Err(failed.into()),
         }
     }
 
     /// The order an earlier request with this key placed, or 422 when the body differs.
-    async fn replay(&self, sub: &str, key: &str, fingerprint: &str) -> AppResult<Option<Placed>> {
-        let Some(record) = self.ports.table.get(&store::idempotency(sub, key)).await? else {
+    async fn replay(
+        &self,
+        sub: &str,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> AppResult<Option<Placed>> {
+        let Some(record) =
+            store::orders::idempotency_record(&*self.ports.table, sub, key.as_str()).await?
+        else {
             return Ok(None);
         };
-        if record.str("fingerprint") != Some(fingerprint) {
+        if record.fingerprint != fingerprint {
             return Err(AppError::IdempotencyMismatch);
         }
-        let id = record.str("order_id").unwrap_or_default();
-        let order = self.load_order(id).await?;
+        let order = self.load_order(&record.order_id).await?;
         Ok(Some(Placed {
             order,
             replayed: true,
         }))
     }
+}
 
-    /// The stored item of `order`, with its index keys (customer, status).
-    pub fn order_item(&self, order: &Order) -> AppResult<Item> {
-        let item = store::data_item(store::order(&order.id), order)?
-            .with(VERSION, order.version as i64)
-            .with("status", order.status.as_str());
-        let item = store::with_gsi1(
-            item,
-            store::customer_orders(&order.customer_id),
-            order.id.clone(),
-        );
-        Ok(store::with_gsi2(
-            item,
-            store::orders_in_status(order.status.as_str()),
-            order.id.clone(),
-        ))
+/// The buyer as the NF-e names them.
+fn buyer(profile: &Profile, tax_id: TaxId) -> Buyer {
+    Buyer {
+        name: profile.name.clone(),
+        email: profile.email.clone(),
+        tax_id,
+        phone: profile.phone.as_ref().map(|p| p.as_str().to_owned()),
     }
 }
 

@@ -9,8 +9,7 @@ use vitrine_domain::{Event, EventAttr, Timestamp};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Condition, Index, Query, SortKey, TableError, Value, WriteOp};
-use crate::store::{self, VERSION};
+use crate::store::{self, Batch, Part, WriteFailed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Language {
@@ -66,10 +65,9 @@ pub const MAX_ADDRESSES: usize = 20;
 impl App {
     /// The caller's profile, created on first use from the identity provider's record.
     pub async fn profile(&self, sub: &str) -> AppResult<Profile> {
-        match self.ports.table.get(&store::profile(sub)).await? {
-            Some(item) => store::decode(&item),
-            None => Err(AppError::NotFound("profile")),
-        }
+        store::customers::load_profile(&*self.ports.table, sub)
+            .await?
+            .ok_or(AppError::NotFound("profile"))
     }
 
     /// Create the profile if it does not exist yet, and yield `customer.registered` with it.
@@ -79,8 +77,8 @@ impl App {
         email: &str,
         name: &str,
     ) -> AppResult<Profile> {
-        if let Some(item) = self.ports.table.get(&store::profile(sub)).await? {
-            return store::decode(&item);
+        if let Some(profile) = store::customers::load_profile(&*self.ports.table, sub).await? {
+            return Ok(profile);
         }
         let profile = Profile {
             sub: sub.to_owned(),
@@ -103,17 +101,13 @@ impl App {
             "language",
             EventAttr::String(profile.language.as_str().into()),
         );
-        let ops = vec![
-            WriteOp::put_new(store::data_item(store::profile(sub), &profile)?.with(VERSION, 1)),
-            WriteOp::put_new(store::event_item(
-                &self.ports.ids.new_id(),
-                &event,
-                profile.created_at.millis(),
-            )?),
-        ];
-        match self.write_ops(ops).await {
+        let mut batch = Batch::new();
+        batch.put_new_profile(sub, &profile)?;
+        batch.append_event(&self.ports.ids.new_id(), &event, profile.created_at.millis())?;
+        match self.write(batch).await {
+            Ok(()) => {}
             // Created concurrently by another sign-in: theirs stands.
-            Ok(()) | Err(TableError::ConditionFailed { index: 0 }) => {}
+            Err(e) if e.part() == Some(&Part::Profile) => {}
             Err(e) => return Err(e.into()),
         }
         self.profile(sub).await
@@ -133,14 +127,11 @@ impl App {
             profile.sms_opt_in = update.sms_opt_in && profile.phone.is_some();
             profile.language = update.language;
             profile.version += 1;
-            let op = WriteOp::Put {
-                item: store::data_item(store::profile(sub), &profile)?
-                    .with(VERSION, profile.version as i64),
-                condition: Some(Condition::Eq(VERSION.into(), Value::N(version as i64))),
-            };
-            match self.write_ops(vec![op]).await {
+            let mut batch = Batch::new();
+            batch.save_profile(sub, &profile, profile.version, version)?;
+            match self.write(batch).await {
                 Ok(()) => return Ok(profile),
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -150,23 +141,13 @@ impl App {
     }
 
     pub async fn addresses(&self, sub: &str) -> AppResult<Vec<SavedAddress>> {
-        let page = self
-            .ports
-            .table
-            .query(
-                Query::new(Index::Primary, store::customer_partition(sub))
-                    .sk(SortKey::BeginsWith("ADDRESS#".into()))
-                    .limit(MAX_ADDRESSES),
-            )
-            .await?;
-        page.items.iter().map(store::decode).collect()
+        store::customers::addresses(&*self.ports.table, sub, MAX_ADDRESSES).await
     }
 
     pub async fn address(&self, sub: &str, id: &str) -> AppResult<SavedAddress> {
-        match self.ports.table.get(&store::address(sub, id)).await? {
-            Some(item) => store::decode(&item),
-            None => Err(AppError::NotFound("address")),
-        }
+        store::customers::load_address(&*self.ports.table, sub, id)
+            .await?
+            .ok_or(AppError::NotFound("address"))
     }
 
     pub async fn add_address(
@@ -189,27 +170,17 @@ impl App {
             label,
             address,
         };
-        self.ports
-            .table
-            .write(vec![WriteOp::put_new(store::data_item(
-                store::address(sub, &saved.id),
-                &saved,
-            )?)])
-            .await?;
+        let mut batch = Batch::new();
+        batch.put_new_address(sub, &saved.id, &saved)?;
+        self.write(batch).await?;
         Ok(saved)
     }
 
     pub async fn delete_address(&self, sub: &str, id: &str) -> AppResult<()> {
-        match self
-            .ports
-            .table
-            .write(vec![WriteOp::Delete {
-                key: store::address(sub, id),
-                condition: Some(Condition::Exists),
-            }])
-            .await
-        {
-            Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("address")),
+        let mut batch = Batch::new();
+        batch.delete_address(sub, id);
+        match self.write(batch).await {
+            Err(WriteFailed::Condition { .. }) => Err(AppError::NotFound("address")),
             other => Ok(other?),
         }
     }

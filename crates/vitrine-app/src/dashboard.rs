@@ -23,8 +23,7 @@ use vitrine_domain::{Money, Timestamp};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Index, Query};
-use crate::store;
+use crate::store::{self, Pager};
 
 /// The time zone the dashboard's days are in.
 pub const TIMEZONE: &str = "America/Sao_Paulo";
@@ -142,18 +141,12 @@ impl App {
         let mut by_status = Vec::with_capacity(OrderStatus::ALL.len());
         for status in OrderStatus::ALL {
             let mut count = 0u64;
-            let mut after = None;
-            loop {
-                let page = self
-                    .ports
-                    .table
-                    .query(
-                        Query::new(Index::Gsi2, store::orders_in_status(status.as_str()))
-                            .limit(1000)
-                            .after(after),
-                    )
-                    .await?;
-                for item in &page.items {
+            let mut pages = Pager::new(
+                &*self.ports.table,
+                store::orders::in_status(status).limit(1000),
+            );
+            while let Some(items) = pages.next_page().await? {
+                for item in &items {
                     count += 1;
                     let order: OrderFigures = store::decode(item)?;
                     if let Some(i) = slot(local_day(order.created_at)) {
@@ -166,10 +159,6 @@ impl App {
                                 AppError::Internal(anyhow::anyhow!("revenue overflows"))
                             })?;
                     }
-                }
-                match page.next {
-                    Some(c) => after = Some(c),
-                    None => break,
                 }
             }
             by_status.push((status, count));

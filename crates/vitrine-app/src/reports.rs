@@ -13,8 +13,7 @@ use vitrine_domain::report::{SalesReport, SoldOrder};
 use crate::app::App;
 use crate::dashboard::{date_of_day, local_day};
 use crate::error::{AppError, AppResult};
-use crate::ports::{Index, Query};
-use crate::store;
+use crate::store::{self, Pager};
 
 /// The folder of the reports in Blobs.
 pub const PREFIX: &str = "reports/";
@@ -83,18 +82,10 @@ impl App {
         let mut report = SalesReport::default();
         let mut read = 0u64;
         for status in SOLD {
-            let mut after = None;
-            loop {
-                let page = self
-                    .ports
-                    .table
-                    .query(
-                        Query::new(Index::Gsi2, store::orders_in_status(status.as_str()))
-                            .limit(PAGE)
-                            .after(after),
-                    )
-                    .await?;
-                for item in &page.items {
+            let mut pages =
+                Pager::new(&*self.ports.table, store::orders::in_status(status).limit(PAGE));
+            while let Some(items) = pages.next_page().await? {
+                for item in &items {
                     let o: ReportOrder = store::decode(item)?;
                     let paid_at = o
                         .history
@@ -125,12 +116,8 @@ impl App {
                         lines,
                     });
                 }
-                read += page.items.len() as u64;
+                read += items.len() as u64;
                 progress(read);
-                match page.next {
-                    Some(c) => after = Some(c),
-                    None => break,
-                }
             }
         }
         Ok(report)

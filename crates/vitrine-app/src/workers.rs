@@ -122,7 +122,7 @@ mod tests {
         assert!(workers.is_empty());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_worker_that_ignores_the_request_is_cut_short_after_the_grace() {
         let workers = Workers::default();
         let dropped = Arc::new(AtomicUsize::new(0));
@@ -137,7 +137,7 @@ mod tests {
             let _guard = guard;
             std::future::pending::<()>().await;
         });
-        workers.stop(Duration::from_secs(1)).await;
+        workers.stop(Duration::from_millis(100)).await;
         assert_eq!(
             dropped.load(Ordering::SeqCst),
             1,

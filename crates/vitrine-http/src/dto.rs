@@ -372,7 +372,7 @@ impl From<CartView> for CartDto {
             let variant = l.product.as_ref().and_then(|p| p.variant(&l.line.sku));
             CartLineDto {
                 sku: l.line.sku.to_string(),
-                quantity: l.line.quantity,
+                quantity: l.line.quantity.get(),
                 product_id: l.product.as_ref().map(|p| p.id.clone()),
                 name: l.product.as_ref().map(|p| p.name.clone()),
                 slug: l.product.as_ref().map(|p| p.slug.to_string()),
@@ -381,7 +381,7 @@ impl From<CartView> for CartDto {
                 unit_price_centavos: l.unit_price.map(Money::centavos),
                 line_total_centavos: l
                     .unit_price
-                    .and_then(|p| p.checked_mul(l.line.quantity))
+                    .and_then(|p| p.checked_mul(l.line.quantity.get()))
                     .map(Money::centavos),
             }
         };

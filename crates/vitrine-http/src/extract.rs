@@ -181,8 +181,9 @@ pub fn etag(version: u64) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{version}\""))
 }
 
-/// The `Idempotency-Key` header (required where used).
-pub struct IdempotencyKey(pub String);
+/// The `Idempotency-Key` header (required where used), parsed by
+/// [`vitrine_app::checkout::IdempotencyKey::parse`], the one place its rules live.
+pub struct IdempotencyKey(pub vitrine_app::checkout::IdempotencyKey);
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Problem;
@@ -194,13 +195,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "this request needs an Idempotency-Key header",
             )])
         })?;
-        let s = v.to_str().map_err(|_| {
-            Problem::validation(vec![FieldError::new(
-                "Idempotency-Key",
-                "visible ASCII only",
-            )])
-        })?;
-        Ok(IdempotencyKey(s.to_owned()))
+        Ok(IdempotencyKey(
+            vitrine_app::checkout::IdempotencyKey::parse(v.as_bytes())?,
+        ))
     }
 }
 

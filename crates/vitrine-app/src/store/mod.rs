@@ -36,6 +36,10 @@ mod batch;
 pub mod keys;
 mod pager;
 
+pub mod carts;
+pub mod catalog;
+pub mod coupons;
+pub mod customers;
 pub mod events;
 pub mod orders;
 pub mod stock;

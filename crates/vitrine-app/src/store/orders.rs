@@ -4,9 +4,10 @@
 use vitrine_domain::Event;
 use vitrine_domain::order::{Order, OrderStatus};
 
-use super::{Batch, Part, VERSION, customer_orders, data_item, order, orders_in_status};
+use super::{Batch, Part, VERSION, customer_orders, data_item, idempotency, order, orders_in_status};
 use super::{with_gsi1, with_gsi2};
 use crate::error::AppResult;
+use crate::ports::table::TTL;
 use crate::ports::{Index, Item, Query, Table};
 
 /// The stored item of `order`, with its index keys (customer, status).
@@ -66,5 +67,47 @@ impl Batch {
     ) -> AppResult<()> {
         self.save_order(o, read_version)?;
         self.append_event(event_id, event, at_millis)
+    }
+}
+
+/// A checkout's Idempotency-Key record: the request's fingerprint and the order it placed.
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub order_id: String,
+}
+
+const FINGERPRINT: &str = "fingerprint";
+const ORDER_ID: &str = "order_id";
+
+/// The record of `sub`'s Idempotency-Key `key`, if a checkout claimed it.
+pub async fn idempotency_record(
+    table: &dyn Table,
+    sub: &str,
+    key: &str,
+) -> AppResult<Option<IdempotencyRecord>> {
+    Ok(table.get(&idempotency(sub, key)).await?.map(|item| IdempotencyRecord {
+        fingerprint: item.str(FINGERPRINT).unwrap_or_default().to_owned(),
+        order_id: item.str(ORDER_ID).unwrap_or_default().to_owned(),
+    }))
+}
+
+impl Batch {
+    /// Claim `sub`'s Idempotency-Key `key` for `order_id` until `expires_at` (seconds): fails on
+    /// [`Part::Idempotency`] when an earlier request claimed it.
+    pub fn claim_idempotency_key(
+        &mut self,
+        sub: &str,
+        key: &str,
+        fingerprint: &str,
+        order_id: &str,
+        expires_at: i64,
+    ) {
+        self.put_new(
+            Part::Idempotency,
+            Item::new(idempotency(sub, key))
+                .with(FINGERPRINT, fingerprint)
+                .with(ORDER_ID, order_id)
+                .with(TTL, expires_at),
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
 use vitrine_app::cart::CartOwner;
-use vitrine_domain::cart::check_quantity;
+use vitrine_domain::cart::Quantity;
 use vitrine_domain::catalog::Sku;
 
 use crate::dto::{CartDto, CartItemInput, MergeInput, QuantityInput};
@@ -64,7 +64,7 @@ async fn add_item(
     token: CartToken,
     Json(i): Json<CartItemInput>,
 ) -> ApiResult<axum::Json<CartDto>> {
-    let quantity = check_quantity(i.quantity).map_err(vitrine_app::AppError::from)?;
+    let quantity = Quantity::parse(i.quantity).map_err(vitrine_app::AppError::from)?;
     Ok(axum::Json(
         s.app
             .add_to_cart(owner(auth, token), i.sku, quantity)
@@ -86,9 +86,9 @@ async fn set_item(
 ) -> ApiResult<axum::Json<CartDto>> {
     let sku = parse_sku(&sku)?;
     let quantity = if i.quantity == 0 {
-        0
+        None
     } else {
-        check_quantity(i.quantity).map_err(vitrine_app::AppError::from)?
+        Some(Quantity::parse(i.quantity).map_err(vitrine_app::AppError::from)?)
     };
     let owner = owner(auth, token).ok_or_else(|| Problem::not_found("cart"))?;
     Ok(axum::Json(

@@ -4,8 +4,8 @@ use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode, header};
 use vitrine_app::checkout::{CheckoutInput, Destination};
-use vitrine_domain::FieldError;
-use vitrine_domain::cart::{CartLine, check_quantity};
+use vitrine_domain::{DomainError, FieldError};
+use vitrine_domain::cart::{CartLine, Quantity};
 
 use crate::dto::{CheckoutInputDto, OrderDto, OrderListDto, PageParams};
 use crate::extract::{Auth, IdempotencyKey, Json, Query};
@@ -28,15 +28,21 @@ impl TryFrom<CheckoutInputDto> for CheckoutInput {
             items
                 .into_iter()
                 .enumerate()
-                .filter_map(|(n, it)| match check_quantity(it.quantity) {
-                    Ok(q) => Some(CartLine {
+                .filter_map(|(n, it)| match Quantity::parse(it.quantity) {
+                    Ok(quantity) => Some(CartLine {
                         sku: it.sku,
-                        quantity: q,
+                        quantity,
                     }),
-                    Err(_) => {
+                    Err(DomainError::Invalid(fields)) => {
+                        errors.extend(fields.into_iter().map(|f| {
+                            FieldError::new(format!("items[{n}].{}", f.field), f.message)
+                        }));
+                        None
+                    }
+                    Err(other) => {
                         errors.push(FieldError::new(
                             format!("items[{n}].quantity"),
-                            "the quantity must be between 1 and 99",
+                            other.to_string(),
                         ));
                         None
                     }
