@@ -8,11 +8,11 @@ use tokio::sync::Notify;
 use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 
-use crate::catalog::CatalogCache;
 use crate::invoices::Fiscal;
 use crate::ports::{
     Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, TableError, WriteOp,
 };
+use crate::snapshot::CatalogCache;
 use crate::store::{self, Batch, WriteFailed};
 
 /// The adapters, chosen by the composition root.

@@ -55,9 +55,8 @@ impl App {
         cart: &Cart,
         version: Option<i64>,
     ) -> AppResult<()> {
-        let expires_at = matches!(owner, CartOwner::Anonymous(_)).then(|| {
-            self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400
-        });
+        let expires_at = matches!(owner, CartOwner::Anonymous(_))
+            .then(|| self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400);
         batch.save_cart(owner, cart, version, expires_at)
     }
 

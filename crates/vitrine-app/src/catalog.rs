@@ -7,8 +7,7 @@
 //! see docs/decisions/0002-catalog-snapshot.md.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,76 +22,7 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, Part, WriteFailed};
 
-/// Everything browsing needs, immutable once built.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub products: Vec<Arc<Product>>,
-    pub categories: Vec<Category>,
-    by_id: HashMap<String, usize>,
-    by_slug: HashMap<String, usize>,
-    by_sku: HashMap<Sku, usize>,
-    /// Accent- and case-folded name + description, for text search.
-    search_text: Vec<String>,
-}
-
-impl Snapshot {
-    fn build(products: Vec<Product>, categories: Vec<Category>) -> Self {
-        let mut s = Snapshot {
-            categories,
-            ..Default::default()
-        };
-        for (i, p) in products.into_iter().enumerate() {
-            s.by_id.insert(p.id.clone(), i);
-            s.by_slug.insert(p.slug.as_str().to_owned(), i);
-            for v in &p.variants {
-                s.by_sku.insert(v.sku.clone(), i);
-            }
-            s.search_text
-                .push(fold(&format!("{} {}", p.name, p.description)));
-            s.products.push(Arc::new(p));
-        }
-        s
-    }
-
-    pub fn product(&self, id_or_slug: &str) -> Option<&Arc<Product>> {
-        self.by_id
-            .get(id_or_slug)
-            .or_else(|| self.by_slug.get(id_or_slug))
-            .map(|&i| &self.products[i])
-    }
-
-    pub fn product_by_sku(&self, sku: &Sku) -> Option<&Arc<Product>> {
-        self.by_sku.get(sku).map(|&i| &self.products[i])
-    }
-
-    pub fn category(&self, id_or_slug: &str) -> Option<&Category> {
-        self.categories
-            .iter()
-            .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
-    }
-}
-
-/// Lowercase and strip Portuguese accents, so "cafe" finds "Café".
-pub fn fold(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' | 'Á' | 'À' | 'Â' | 'Ã' | 'Ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
-            'ç' | 'Ç' => 'c',
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-#[derive(Default)]
-pub(crate) struct CatalogCache {
-    generation: AtomicU64,
-    current: RwLock<Option<(Arc<Snapshot>, i64, u64)>>,
-}
+pub use crate::snapshot::{Snapshot, fold};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,45 +68,27 @@ struct ListCursor(String, String);
 impl App {
     /// A change counter for the catalog, for caches in front of browsing (HTTP responses).
     pub fn catalog_generation(&self) -> u64 {
-        self.catalog.generation.load(Ordering::Acquire)
+        self.catalog.generation()
     }
 
     fn invalidate_catalog(&self) {
-        self.catalog.generation.fetch_add(1, Ordering::AcqRel);
-        *self
-            .catalog
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.catalog.invalidate();
     }
 
     /// The catalog snapshot, reloading it when stale.
     pub async fn catalog_snapshot(&self) -> AppResult<Arc<Snapshot>> {
         let now = self.ports.clock.now().millis();
         let generation = self.catalog_generation();
-        if let Some((snap, at, g)) = self
-            .catalog
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            && *g == generation
-            && now - at < self.settings.catalog_cache_secs * 1000
+        if let Some(snap) =
+            self.catalog
+                .fresh(now, self.settings.catalog_cache_secs * 1000, generation)
         {
-            return Ok(snap.clone());
+            return Ok(snap);
         }
         let products = store::catalog::all_products(&*self.ports.table).await?;
         let categories = store::catalog::all_categories(&*self.ports.table).await?;
         let snap = Arc::new(Snapshot::build(products, categories));
-        let mut slot = self
-            .catalog
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        // Only install it if no write happened while loading; otherwise the next reader reloads.
-        if self.catalog_generation() == generation {
-            *slot = Some((snap.clone(), now, generation));
-        }
+        self.catalog.install(snap.clone(), now, generation);
         Ok(snap)
     }
 
@@ -223,7 +135,7 @@ impl App {
             .filter(|(i, _)| {
                 words
                     .iter()
-                    .all(|w| snap.search_text[*i].contains(w.as_str()))
+                    .all(|w| snap.search_text(*i).contains(w.as_str()))
             })
             .map(|(_, p)| (sort_key(p), p))
             .collect();

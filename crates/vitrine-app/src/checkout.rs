@@ -139,7 +139,12 @@ impl App {
     }
 
     /// Price the lines, check stock, and let the domain place the order.
-    async fn decide(&self, who: &Principal, input: &CheckoutInput, now: Timestamp) -> AppResult<Decided> {
+    async fn decide(
+        &self,
+        who: &Principal,
+        input: &CheckoutInput,
+        now: Timestamp,
+    ) -> AppResult<Decided> {
         let from_cart = input.items.is_none();
         let wanted = self.wanted_lines(who, input).await?;
         let lines = self.price_lines(&wanted).await?;
@@ -186,7 +191,11 @@ impl App {
     }
 
     /// The lines asked for: the "buy now" list, or the customer's cart.
-    async fn wanted_lines(&self, who: &Principal, input: &CheckoutInput) -> AppResult<Vec<CartLine>> {
+    async fn wanted_lines(
+        &self,
+        who: &Principal,
+        input: &CheckoutInput,
+    ) -> AppResult<Vec<CartLine>> {
         let wanted: Vec<CartLine> = match &input.items {
             Some(items) => items.clone(),
             None => self
@@ -322,7 +331,12 @@ impl App {
     }
 
     /// The coupon `code` and its discount on `subtotal` now.
-    async fn coupon_for(&self, code: &str, subtotal: Money, now: Timestamp) -> AppResult<(Coupon, Money)> {
+    async fn coupon_for(
+        &self,
+        code: &str,
+        subtotal: Money,
+        now: Timestamp,
+    ) -> AppResult<(Coupon, Money)> {
         let code = parse_code(code)?;
         let c = store::coupons::load(&*self.ports.table, &code)
             .await?
@@ -389,14 +403,15 @@ impl App {
         failed: WriteFailed,
     ) -> AppResult<Placed> {
         match failed.part() {
-            Some(Part::Idempotency) => self
-                .replay(&who.sub, key, fingerprint)
-                .await?
-                .ok_or_else(|| {
-                    AppError::Conflict(
-                        "a request with this Idempotency-Key is still being processed".into(),
-                    )
-                }),
+            Some(Part::Idempotency) => {
+                self.replay(&who.sub, key, fingerprint)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Conflict(
+                            "a request with this Idempotency-Key is still being processed".into(),
+                        )
+                    })
+            }
             Some(Part::Stock(sku)) => {
                 let sku = Sku::parse(sku).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
                 let available = self.available(&sku).await?.unwrap_or(0);

@@ -103,7 +103,11 @@ impl App {
         );
         let mut batch = Batch::new();
         batch.put_new_profile(sub, &profile)?;
-        batch.append_event(&self.ports.ids.new_id(), &event, profile.created_at.millis())?;
+        batch.append_event(
+            &self.ports.ids.new_id(),
+            &event,
+            profile.created_at.millis(),
+        )?;
         match self.write(batch).await {
             Ok(()) => {}
             // Created concurrently by another sign-in: theirs stands.

@@ -26,6 +26,7 @@ pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod reports;
+pub mod snapshot;
 pub mod store;
 pub mod trace;
 pub mod workers;

@@ -82,8 +82,10 @@ impl App {
         let mut report = SalesReport::default();
         let mut read = 0u64;
         for status in SOLD {
-            let mut pages =
-                Pager::new(&*self.ports.table, store::orders::in_status(status).limit(PAGE));
+            let mut pages = Pager::new(
+                &*self.ports.table,
+                store::orders::in_status(status).limit(PAGE),
+            );
             while let Some(items) = pages.next_page().await? {
                 for item in &items {
                     let o: ReportOrder = store::decode(item)?;

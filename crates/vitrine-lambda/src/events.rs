@@ -113,8 +113,7 @@ pub fn outbox_event(record: &dynamodb::EventRecord) -> anyhow::Result<Option<(St
     let (Some(pk), Some(sk)) = (string("pk"), string("sk")) else {
         return Ok(None);
     };
-    let key = vitrine_app::ports::Key::new(pk, sk);
-    let Some(id) = vitrine_app::store::event_id(&key).map(str::to_owned) else {
+    let Some(id) = vitrine_app::store::event_id_of(pk, sk).map(str::to_owned) else {
         return Ok(None);
     };
     let data = string(vitrine_app::store::DATA)

@@ -15,7 +15,11 @@ const SKU: &str = "sku";
 
 /// The product `id`, if it exists.
 pub async fn load_product(table: &dyn Table, id: &str) -> AppResult<Option<Product>> {
-    table.get(&product(id)).await?.map(|i| decode(&i)).transpose()
+    table
+        .get(&product(id))
+        .await?
+        .map(|i| decode(&i))
+        .transpose()
 }
 
 /// The id of the product that holds slug `s`, if one does.
@@ -122,10 +126,7 @@ impl Batch {
             .with(PRODUCT_ID, product_id)
             .with(SKU, s.as_str())
             .with(AVAILABLE, available);
-        self.put_new(
-            Part::Sku(s.to_string()),
-            with_gsi1(item, STOCK, s.as_str()),
-        );
+        self.put_new(Part::Sku(s.to_string()), with_gsi1(item, STOCK, s.as_str()));
     }
 
     /// Delete SKU `s` and its stock.

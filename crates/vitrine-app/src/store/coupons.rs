@@ -18,7 +18,11 @@ fn from_item(item: &Item) -> AppResult<Coupon> {
 
 /// The coupon `code` (already normalised), with its use count and version.
 pub async fn load(table: &dyn Table, code: &str) -> AppResult<Option<Coupon>> {
-    table.get(&coupon(code)).await?.map(|i| from_item(&i)).transpose()
+    table
+        .get(&coupon(code))
+        .await?
+        .map(|i| from_item(&i))
+        .transpose()
 }
 
 /// Every coupon.
@@ -32,7 +36,9 @@ pub async fn all(table: &dyn Table) -> AppResult<Vec<Coupon>> {
 impl Batch {
     /// Create coupon `c` (version 1, unused); fails on [`Part::Coupon`] when the code exists.
     pub fn put_new_coupon(&mut self, c: &Coupon) -> AppResult<()> {
-        let item = data_item(coupon(&c.code), c)?.with(VERSION, 1).with(USED, 0);
+        let item = data_item(coupon(&c.code), c)?
+            .with(VERSION, 1)
+            .with(USED, 0);
         self.put_new(Part::Coupon, with_gsi1(item, COUPONS, c.code.clone()));
         Ok(())
     }

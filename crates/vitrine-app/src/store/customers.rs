@@ -4,13 +4,22 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ADDRESS_PREFIX, Batch, Part, VERSION, address, customer_partition, data_item, decode, profile};
+use super::{
+    ADDRESS_PREFIX, Batch, Part, VERSION, address, customer_partition, data_item, decode, profile,
+};
 use crate::error::AppResult;
 use crate::ports::{Condition, Index, Query, SortKey, Table, WriteOp};
 
 /// `sub`'s profile, if it exists.
-pub async fn load_profile<T: DeserializeOwned>(table: &dyn Table, sub: &str) -> AppResult<Option<T>> {
-    table.get(&profile(sub)).await?.map(|i| decode(&i)).transpose()
+pub async fn load_profile<T: DeserializeOwned>(
+    table: &dyn Table,
+    sub: &str,
+) -> AppResult<Option<T>> {
+    table
+        .get(&profile(sub))
+        .await?
+        .map(|i| decode(&i))
+        .transpose()
 }
 
 /// `sub`'s saved address `id`, if it exists.
@@ -19,7 +28,11 @@ pub async fn load_address<T: DeserializeOwned>(
     sub: &str,
     id: &str,
 ) -> AppResult<Option<T>> {
-    table.get(&address(sub, id)).await?.map(|i| decode(&i)).transpose()
+    table
+        .get(&address(sub, id))
+        .await?
+        .map(|i| decode(&i))
+        .transpose()
 }
 
 /// `sub`'s saved addresses, at most `limit`.

@@ -123,8 +123,12 @@ pub fn nfe_counter(environment_code: u8, series: u16) -> Key {
 }
 /// Whether `key` is an event's (outbox) item, and its event id.
 pub fn event_id(key: &Key) -> Option<&str> {
-    if key.sk == "EVENT" {
-        key.pk.strip_prefix("EVENT#")
+    event_id_of(&key.pk, &key.sk)
+}
+/// [`event_id`] of the item keyed `pk`/`sk` (a stream record's keys).
+pub fn event_id_of<'a>(pk: &'a str, sk: &str) -> Option<&'a str> {
+    if sk == "EVENT" {
+        pk.strip_prefix("EVENT#")
     } else {
         None
     }

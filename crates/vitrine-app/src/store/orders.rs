@@ -4,7 +4,9 @@
 use vitrine_domain::Event;
 use vitrine_domain::order::{Order, OrderStatus};
 
-use super::{Batch, Part, VERSION, customer_orders, data_item, idempotency, order, orders_in_status};
+use super::{
+    Batch, Part, VERSION, customer_orders, data_item, idempotency, order, orders_in_status,
+};
 use super::{with_gsi1, with_gsi2};
 use crate::error::AppResult;
 use crate::ports::table::TTL;
@@ -85,10 +87,13 @@ pub async fn idempotency_record(
     sub: &str,
     key: &str,
 ) -> AppResult<Option<IdempotencyRecord>> {
-    Ok(table.get(&idempotency(sub, key)).await?.map(|item| IdempotencyRecord {
-        fingerprint: item.str(FINGERPRINT).unwrap_or_default().to_owned(),
-        order_id: item.str(ORDER_ID).unwrap_or_default().to_owned(),
-    }))
+    Ok(table
+        .get(&idempotency(sub, key))
+        .await?
+        .map(|item| IdempotencyRecord {
+            fingerprint: item.str(FINGERPRINT).unwrap_or_default().to_owned(),
+            order_id: item.str(ORDER_ID).unwrap_or_default().to_owned(),
+        }))
 }
 
 impl Batch {

@@ -4,8 +4,8 @@ use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode, header};
 use vitrine_app::checkout::{CheckoutInput, Destination};
-use vitrine_domain::{DomainError, FieldError};
 use vitrine_domain::cart::{CartLine, Quantity};
+use vitrine_domain::{DomainError, FieldError};
 
 use crate::dto::{CheckoutInputDto, OrderDto, OrderListDto, PageParams};
 use crate::extract::{Auth, IdempotencyKey, Json, Query};
