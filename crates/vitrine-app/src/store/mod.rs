@@ -40,6 +40,8 @@ pub mod events;
 pub mod orders;
 pub mod stock;
 
+pub mod payments;
+
 pub use batch::{Batch, Part, WriteFailed};
 pub use events::event_item;
 pub use keys::*;
