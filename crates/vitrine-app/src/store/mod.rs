@@ -40,6 +40,7 @@ pub mod events;
 pub mod orders;
 pub mod stock;
 
+pub mod invoices;
 pub mod payments;
 
 pub use batch::{Batch, Part, WriteFailed};
