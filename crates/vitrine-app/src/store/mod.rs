@@ -40,6 +40,7 @@ pub mod events;
 pub mod orders;
 pub mod stock;
 
+pub mod connections;
 pub mod deliveries;
 pub mod invoices;
 pub mod payments;
