@@ -1,10 +1,7 @@
 //! Invoices: an NF-e (model 55) for every paid order, issued by the `invoices` consumer on
 //! `order.paid`, built, signed and schema-checked with `vitrine_nfe`, stored as a file in Blobs.
-//!
-//! | item | pk | sk | |
-//! |---|---|---|---|
-//! | invoice | `ORDER#{id}` | `INVOICE` | beside its order: number, `cNF`, time; then key and file |
-//! | numbering | `NFECOUNTER#{tpAmb}#{série}` | `NFECOUNTER` | `last`: the last number given |
+//! The invoice record and each series' number counter are stored by [`crate::store::invoices`]
+//! (their items are listed there).
 //!
 //! Invariants:
 //! - **Gapless numbers per series**: a number is taken in one batch with the invoice item that
@@ -28,7 +25,6 @@ use std::time::Duration;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{OffsetDateTime, UtcOffset};
 use vitrine_domain::card::CardBrand as DomainCardBrand;
@@ -46,10 +42,9 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::events::{ConsumeError, Consumer, Delivery};
 use crate::payments::Payment;
-use crate::ports::{
-    Condition, FiscalAuthority, FiscalError, Item, Key, TableError, Transmission, Value, WriteOp,
-};
-use crate::store::{self, VERSION};
+use crate::ports::{FiscalAuthority, FiscalError, TableError, Transmission};
+pub use crate::store::invoices::{Invoice, InvoiceStatus};
+use crate::store::{self, Batch, Part, WriteFailed};
 
 /// How the store issues its NF-e: who it is, its taxes, its certificate and the services that
 /// check and receive the documents. Built by the composition root from the settings.
@@ -79,36 +74,6 @@ impl std::fmt::Debug for Fiscal {
             .field("authority", &self.authority.name())
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// A number is held for the order; the document is being issued.
-    Numbered,
-    /// Signed, valid, stored.
-    Issued,
-}
-
-/// An order's NF-e.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Invoice {
-    pub order_id: String,
-    /// `tpAmb`: 1 production, 2 homologation.
-    pub environment: u8,
-    pub series: u16,
-    pub number: u32,
-    /// `cNF`, 8 digits.
-    pub cnf: String,
-    pub issued_at: Timestamp,
-    pub status: InvoiceStatus,
-    pub access_key: Option<String>,
-    /// The file in Blobs: `invoices/{yyyy}/{mm}/{key}-nfe.xml`.
-    pub file: Option<String>,
-    /// `signed-not-transmitted`, or `authorized` with the protocol.
-    pub transmission: Option<String>,
-    pub protocol: Option<String>,
-    pub version: u64,
 }
 
 /// Where the owner gets the XML from.
@@ -153,18 +118,6 @@ pub enum Issued {
     NotDue(OrderStatus),
 }
 
-fn invoice_key(order_id: &str) -> Key {
-    Key::new(format!("ORDER#{order_id}"), "INVOICE")
-}
-
-fn counter_key(environment: Environment, series: u16) -> Key {
-    Key::new(
-        format!("NFECOUNTER#{}#{series}", environment.code()),
-        "NFECOUNTER",
-    )
-}
-
-const LAST: &str = "last";
 /// Attempts at taking a number before giving up for now (the delivery is retried).
 const NUMBERING_ATTEMPTS: u32 = 100;
 
@@ -177,15 +130,7 @@ impl App {
     }
 
     async fn load_invoice(&self, order_id: &str) -> AppResult<Option<Invoice>> {
-        match self.ports.table.get(&invoice_key(order_id)).await? {
-            Some(item) => Ok(Some(store::decode(&item)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn invoice_item(&self, invoice: &Invoice) -> AppResult<Item> {
-        Ok(store::data_item(invoice_key(&invoice.order_id), invoice)?
-            .with(VERSION, invoice.version as i64))
+        store::invoices::load(&*self.ports.table, order_id).await
     }
 
     /// An order's invoice record, for its owner or an admin.
@@ -324,17 +269,16 @@ impl App {
 
     /// Take the next number of the series for `order`, with the invoice item that holds it.
     async fn take_number(&self, fiscal: &Fiscal, order: &Order) -> Result<Invoice, IssueError> {
-        let counter = counter_key(fiscal.environment, fiscal.series);
         for attempt in 0..NUMBERING_ATTEMPTS {
             if let Some(i) = self.load_invoice(&order.id).await? {
                 return Ok(i);
             }
-            let last = self
-                .ports
-                .table
-                .get(&counter)
-                .await?
-                .map(|item| item.num(LAST).unwrap_or(0));
+            let last = store::invoices::last_number(
+                &*self.ports.table,
+                fiscal.environment.code(),
+                fiscal.series,
+            )
+            .await?;
             let number = u32::try_from(last.unwrap_or(0) + 1)
                 .ok()
                 .filter(|n| *n <= 999_999_999)
@@ -358,29 +302,21 @@ impl App {
                 protocol: None,
                 version: 1,
             };
-            let ops = vec![
-                WriteOp::Put {
-                    item: Item::new(counter.clone()).with(LAST, i64::from(number)),
-                    condition: Some(match last {
-                        Some(v) => Condition::Eq(LAST.into(), Value::N(v)),
-                        None => Condition::NotExists,
-                    }),
-                },
-                WriteOp::put_new(self.invoice_item(&invoice)?),
-            ];
-            match self.write_ops(ops).await {
+            let mut batch = Batch::new();
+            batch.take_invoice_number(&invoice, last)?;
+            match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, nfe.series = fiscal.series, nfe.number = number, "NF-e number taken");
                     return Ok(invoice);
                 }
-                Err(TableError::ConditionFailed { .. }) => {
+                Err(WriteFailed::Condition { .. }) => {
                     // Another issuer took this number (or this order's): a short, growing,
                     // jittered pause, then read again.
                     let cap = 2 + u64::from(attempt.min(20)) * 3;
                     let ms = rand::random::<u64>() % cap;
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(WriteFailed::Table(e)) => return Err(e.into()),
             }
         }
         Err(IssueError::Retry(anyhow!(
@@ -395,41 +331,37 @@ impl App {
             let mut order = self.load_order(&invoice.order_id).await?;
             let read = order.version;
             let now = self.ports.clock.now();
-            let mut ops = vec![WriteOp::Put {
-                item: self.invoice_item(invoice)?,
-                condition: Some(Condition::Eq(
-                    VERSION.into(),
-                    Value::N(invoice.version as i64 - 1),
-                )),
-            }];
+            let mut batch = Batch::new();
+            batch.save_invoice(invoice, invoice.version - 1)?;
             if order.status == OrderStatus::Paid {
                 let event = order.invoice(now, &key).map_err(AppError::from)?;
-                ops.push(WriteOp::Put {
-                    item: self.order_item(&order)?,
-                    condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
-                });
-                ops.push(WriteOp::put_new(store::event_item(
+                batch.save_moved_order(
+                    &order,
+                    read,
                     &self.ports.ids.new_id(),
                     &event,
                     now.millis(),
-                )?));
+                )?;
             } else {
                 tracing::warn!(order.id = %order.id, order.status = %order.status, nfe.key = %key, "NF-e issued for an order that is no longer paid: cancel it with the tax authority");
             }
-            match self.write_ops(ops).await {
+            match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, nfe.key = %key, "NF-e issued");
                     return Ok(Issued::Issued(invoice.clone()));
                 }
-                Err(TableError::ConditionFailed { index: 0 }) => {
+                Err(WriteFailed::Condition {
+                    part: Part::Invoice,
+                    ..
+                }) => {
                     // Issued meanwhile by another delivery of the same event.
                     return match self.load_invoice(&invoice.order_id).await? {
                         Some(i) if i.status == InvoiceStatus::Issued => Ok(Issued::Issued(i)),
                         _ => Err(IssueError::Retry(anyhow!("the invoice changed meanwhile"))),
                     };
                 }
-                Err(TableError::ConditionFailed { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(WriteFailed::Condition { .. }) => continue,
+                Err(WriteFailed::Table(e)) => return Err(e.into()),
             }
         }
         Err(IssueError::Retry(anyhow!("the order kept changing")))
@@ -443,12 +375,9 @@ impl App {
             json!({ "order_id": order_id, "reason": reason }),
         );
         let now = self.ports.clock.now();
-        self.write_ops(vec![WriteOp::put_new(store::event_item(
-            &self.ports.ids.new_id(),
-            &event,
-            now.millis(),
-        )?)])
-        .await?;
+        let mut batch = Batch::new();
+        batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+        self.write(batch).await?;
         Ok(())
     }
 }

@@ -1,15 +1,15 @@
 //! The local shape's event dispatcher: from the outbox to one persisted queue per subscriber,
 //! and from each queue to its consumer — what SNS with filtered SQS subscriptions does on AWS.
 //!
-//! Two steps, each an atomic batch on the Table port, so a crash at any point loses nothing:
-//! 1. **Fan-out**: an outbox event (`EVENT#{id}`, in the `OUTBOX` index) becomes one delivery
-//!    item per subscriber whose filter policy admits it (`DELIVERY#{subscriber}` / `{event id}`,
-//!    in the `QUEUE#{subscriber}` index), and leaves the outbox, in the same batch.
+//! Two steps, each an atomic batch on the Table port, so a crash at any point loses nothing
+//! (the items are in [`crate::store::deliveries`]):
+//! 1. **Fan-out**: an outbox event becomes one delivery per subscriber whose filter policy
+//!    admits it, queued for that subscriber, and leaves the outbox, in the same batch.
 //! 2. **Delivery**: each queue is read in event-id order and handed to its consumer. Success
 //!    takes the delivery out of the queue (it is kept a week, marked done: the realtime replay
 //!    reads it). A temporary failure retries with exponential backoff; after [`MAX_ATTEMPTS`],
 //!    or at once for a permanent failure, the delivery moves to the subscriber's dead-letter
-//!    list (`DEAD#{subscriber}`), which admins list and replay.
+//!    list, which admins list and replay.
 //!
 //! Invariants:
 //! - At-least-once: a delivery leaves its queue only after its consumer succeeded. A crash
@@ -30,9 +30,9 @@ use vitrine_domain::Event;
 use super::{ConsumeError, Consumer, Delivery, Subscription, subscriptions};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::table::{GSI1_PK, GSI1_SK, TTL};
-use crate::ports::{Condition, Index, Item, Query, SortKey, TableError, Update, Value, WriteOp};
-use crate::store;
+use crate::ports::{Item, Query};
+use crate::store::deliveries::{self, DeliveryRecord};
+use crate::store::{self, Batch, Pager, WriteFailed};
 
 /// Attempts before a delivery is dead-lettered.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -45,13 +45,6 @@ pub const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Items read per page, and at most this many pages per queue per pass.
 const PAGE: usize = 100;
 const PAGES_PER_PASS: usize = 10;
-
-const STATUS: &str = "status";
-const ATTEMPTS: &str = "attempts";
-const DUE: &str = "due";
-const SUBJECT: &str = "subject";
-const CUSTOMER: &str = "customer";
-const LAST_ERROR: &str = "last_error";
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -202,25 +195,14 @@ impl Dispatcher {
     /// Move outbox events into the queues of the subscribers that want them.
     async fn fan_out(&self) -> AppResult<usize> {
         let mut moved = 0;
-        let mut after = None;
+        let mut pages = Pager::new(&*self.app.ports.table, deliveries::outbox().limit(PAGE));
         for _ in 0..PAGES_PER_PASS {
-            let page = self
-                .app
-                .ports
-                .table
-                .query(
-                    Query::new(Index::Gsi1, store::OUTBOX)
-                        .limit(PAGE)
-                        .after(after),
-                )
-                .await?;
-            for item in &page.items {
+            let Some(items) = pages.next_page().await? else {
+                break;
+            };
+            for item in &items {
                 self.fan_out_one(item).await?;
                 moved += 1;
-            }
-            after = page.next;
-            if after.is_none() {
-                break;
             }
         }
         Ok(moved)
@@ -237,37 +219,29 @@ impl Dispatcher {
             event.r#type = %event.event_type,
             trace_id = event.trace_id.as_deref().unwrap_or_default(),
         );
-        tracing::Instrument::instrument(self.fan_out_event(item, event_id, event), span).await
+        tracing::Instrument::instrument(self.fan_out_event(event_id, event), span).await
     }
 
-    async fn fan_out_event(&self, item: &Item, event_id: String, event: Event) -> AppResult<()> {
+    async fn fan_out_event(&self, event_id: String, event: Event) -> AppResult<()> {
         let now = self.app.ports.clock.now().millis();
-        let mut ops: Vec<WriteOp> = self
+        let mut batch = Batch::new();
+        for (s, _) in self
             .routes
             .iter()
             .filter(|(s, _)| s.admits(&event.attributes, &event.data))
-            .map(|(s, _)| delivery_item(s.name, &event_id, &event, now).map(WriteOp::put_new))
-            .collect::<AppResult<_>>()?;
-        let subscribers = ops.len();
+        {
+            batch.queue_delivery(s.name, &event_id, &event, now)?;
+        }
+        let subscribers = batch.len();
         // Out of the outbox in the same batch; the condition makes a concurrent fan-out of the
         // same event (another process) fail as a whole instead of queueing it twice.
-        ops.push(WriteOp::Update {
-            key: item.key.clone(),
-            updates: vec![
-                Update::Remove(GSI1_PK.into()),
-                Update::Remove(GSI1_SK.into()),
-            ],
-            condition: Some(Condition::Eq(
-                GSI1_PK.into(),
-                Value::S(store::OUTBOX.into()),
-            )),
-        });
-        match self.app.ports.table.write(ops).await {
+        batch.take_out_of_outbox(&event_id);
+        match self.app.write(batch).await {
             Ok(()) => {
                 tracing::debug!(event.id = %event_id, event.r#type = %event.event_type, subscribers, "event fanned out");
                 Ok(())
             }
-            Err(TableError::ConditionFailed { .. }) => Ok(()),
+            Err(WriteFailed::Condition { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -279,24 +253,20 @@ impl Dispatcher {
         let mut pass = Pass::default();
         // Subjects with an earlier delivery still waiting: later ones wait behind it.
         let mut blocked: HashSet<String> = HashSet::new();
-        let mut after = None;
+        let mut pages = Pager::new(
+            &*self.app.ports.table,
+            deliveries::pending(name).limit(PAGE),
+        );
         for _ in 0..PAGES_PER_PASS {
-            let page = self
-                .app
-                .ports
-                .table
-                .query(
-                    Query::new(Index::Gsi1, store::queue(name))
-                        .limit(PAGE)
-                        .after(after),
-                )
-                .await?;
-            for item in &page.items {
-                let subject = item.str(SUBJECT).unwrap_or_default().to_owned();
+            let Some(items) = pages.next_page().await? else {
+                break;
+            };
+            for delivery in items.into_iter().map(DeliveryRecord::from) {
+                let subject = delivery.subject.clone();
                 if blocked.contains(&subject) {
                     continue;
                 }
-                let due = item.num(DUE).unwrap_or(0);
+                let due = delivery.due;
                 let now = self.app.ports.clock.now().millis();
                 if due > now {
                     pass.add(Pass {
@@ -306,7 +276,7 @@ impl Dispatcher {
                     blocked.insert(subject);
                     continue;
                 }
-                match self.deliver_one(name, consumer.as_ref(), item).await? {
+                match self.deliver_one(name, consumer.as_ref(), &delivery).await? {
                     Outcome::Delivered => pass.delivered += 1,
                     Outcome::Retry { due } => {
                         pass.retried += 1;
@@ -319,10 +289,6 @@ impl Dispatcher {
                     Outcome::Dead => pass.dead_lettered += 1,
                 }
             }
-            after = page.next;
-            if after.is_none() {
-                break;
-            }
         }
         Ok(pass)
     }
@@ -331,11 +297,11 @@ impl Dispatcher {
         &self,
         name: &str,
         consumer: &dyn Consumer,
-        item: &Item,
+        queued: &DeliveryRecord,
     ) -> AppResult<Outcome> {
-        let event_id = item.key.sk.clone();
-        let attempt = u32::try_from(item.num(ATTEMPTS).unwrap_or(0)).unwrap_or(u32::MAX - 1) + 1;
-        let result = match store::decode::<Event>(item) {
+        let event_id = queued.event_id.clone();
+        let attempt = u32::try_from(queued.attempts).unwrap_or(u32::MAX - 1) + 1;
+        let result = match queued.event() {
             Ok(event) => {
                 let delivery = Delivery {
                     event_id: event_id.clone(),
@@ -356,58 +322,33 @@ impl Dispatcher {
             ))),
         };
         let now = self.app.ports.clock.now();
-        let still_queued = Some(Condition::Eq(GSI1_PK.into(), Value::S(store::queue(name))));
-        let attempts = Update::Set(ATTEMPTS.into(), Value::N(i64::from(attempt)));
-        let (updates, outcome) = match result {
-            Ok(()) => (
-                vec![
-                    attempts,
-                    Update::Set(STATUS.into(), Value::S("done".into())),
-                    Update::Remove(GSI1_PK.into()),
-                    Update::Remove(GSI1_SK.into()),
-                    Update::Set(TTL.into(), Value::N(now.secs() + KEEP_DELIVERED_SECS)),
-                ],
-                Outcome::Delivered,
-            ),
+        let mut batch = Batch::new();
+        let outcome = match result {
+            Ok(()) => {
+                batch.delivery_done(name, &event_id, attempt, now.secs() + KEEP_DELIVERED_SECS);
+                Outcome::Delivered
+            }
             Err(ConsumeError::Retry(err)) if attempt < MAX_ATTEMPTS => {
                 let due = now.millis() + self.backoff(attempt).as_millis() as i64;
                 tracing::warn!(
                     subscriber = name, event.id = %event_id, attempt, error = %format!("{err:#}"),
                     "delivery failed; will retry"
                 );
-                (
-                    vec![
-                        attempts,
-                        Update::Set(DUE.into(), Value::N(due)),
-                        Update::Set(LAST_ERROR.into(), Value::S(format!("{err:#}"))),
-                    ],
-                    Outcome::Retry { due },
-                )
+                batch.delivery_retry(name, &event_id, attempt, due, format!("{err:#}"));
+                Outcome::Retry { due }
             }
             Err(ConsumeError::Retry(err) | ConsumeError::Reject(err)) => {
                 tracing::error!(
                     subscriber = name, event.id = %event_id, attempt, error = %format!("{err:#}"),
                     "delivery dead-lettered"
                 );
-                (
-                    vec![
-                        attempts,
-                        Update::Set(STATUS.into(), Value::S("dead".into())),
-                        Update::Set(GSI1_PK.into(), Value::S(store::dead_letters(name))),
-                        Update::Set(LAST_ERROR.into(), Value::S(format!("{err:#}"))),
-                    ],
-                    Outcome::Dead,
-                )
+                batch.delivery_dead(name, &event_id, attempt, format!("{err:#}"));
+                Outcome::Dead
             }
         };
-        let op = WriteOp::Update {
-            key: item.key.clone(),
-            updates,
-            condition: still_queued,
-        };
-        match self.app.ports.table.write(vec![op]).await {
+        match self.app.write(batch).await {
             // Replayed or handled by someone else meanwhile: theirs stands.
-            Ok(()) | Err(TableError::ConditionFailed { .. }) => Ok(outcome),
+            Ok(()) | Err(WriteFailed::Condition { .. }) => Ok(outcome),
             Err(e) => Err(e.into()),
         }
     }
@@ -424,20 +365,6 @@ enum Outcome {
     Delivered,
     Retry { due: i64 },
     Dead,
-}
-
-/// The queued delivery of `event` to `subscriber`.
-fn delivery_item(subscriber: &str, event_id: &str, event: &Event, now_ms: i64) -> AppResult<Item> {
-    let mut item = store::data_item(store::delivery(subscriber, event_id), event)?
-        .with(STATUS, "pending")
-        .with("event_type", event.event_type.clone())
-        .with(SUBJECT, event.subject.clone())
-        .with(ATTEMPTS, 0i64)
-        .with(DUE, now_ms);
-    if let Some(customer) = &event.customer_id {
-        item = item.with(CUSTOMER, customer.clone());
-    }
-    Ok(store::with_gsi1(item, store::queue(subscriber), event_id))
 }
 
 impl App {
@@ -464,14 +391,15 @@ impl App {
         };
         let mut out = Vec::new();
         for name in names {
-            for item in self.all_in(store::dead_letters(name)).await? {
+            for item in self.all_in(deliveries::dead(name)).await? {
+                let dead = DeliveryRecord::from(item);
                 out.push(DeadLetter {
                     subscriber: name.to_owned(),
-                    event_id: item.key.sk.clone(),
-                    event_type: item.str("event_type").unwrap_or_default().to_owned(),
-                    subject: item.str(SUBJECT).unwrap_or_default().to_owned(),
-                    attempts: u32::try_from(item.num(ATTEMPTS).unwrap_or(0)).unwrap_or(0),
-                    last_error: item.str(LAST_ERROR).unwrap_or_default().to_owned(),
+                    event_id: dead.event_id,
+                    event_type: dead.event_type,
+                    subject: dead.subject,
+                    attempts: u32::try_from(dead.attempts).unwrap_or(0),
+                    last_error: dead.last_error,
                 });
             }
         }
@@ -482,26 +410,15 @@ impl App {
     pub async fn replay_dead_letter(&self, subscriber: &str, event_id: &str) -> AppResult<()> {
         let name = self.check_subscriber(subscriber)?;
         let now = self.ports.clock.now().millis();
-        let op = WriteOp::Update {
-            key: store::delivery(name, event_id),
-            updates: vec![
-                Update::Set(STATUS.into(), Value::S("pending".into())),
-                Update::Set(GSI1_PK.into(), Value::S(store::queue(name))),
-                Update::Set(ATTEMPTS.into(), Value::N(0)),
-                Update::Set(DUE.into(), Value::N(now)),
-            ],
-            condition: Some(Condition::Eq(
-                GSI1_PK.into(),
-                Value::S(store::dead_letters(name)),
-            )),
-        };
-        match self.ports.table.write(vec![op]).await {
+        let mut batch = Batch::new();
+        batch.replay_dead_letter(name, event_id, now);
+        match self.write(batch).await {
             Ok(()) => {
                 tracing::info!(subscriber = name, event.id = %event_id, "dead letter replayed");
                 self.outbox_written.notify_one();
                 Ok(())
             }
-            Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("dead letter")),
+            Err(WriteFailed::Condition { .. }) => Err(AppError::NotFound("dead letter")),
             Err(e) => Err(e.into()),
         }
     }
@@ -528,8 +445,8 @@ impl App {
         for name in self.subscriber_names() {
             out.push(QueueStatus {
                 subscriber: name.to_owned(),
-                pending: self.all_in(store::queue(name)).await?.len(),
-                dead: self.all_in(store::dead_letters(name)).await?.len(),
+                pending: self.all_in(deliveries::pending(name)).await?.len(),
+                dead: self.all_in(deliveries::dead(name)).await?.len(),
             });
         }
         Ok(out)
@@ -537,7 +454,7 @@ impl App {
 
     /// Events not yet fanned out to their subscribers.
     pub async fn outbox_len(&self) -> AppResult<usize> {
-        Ok(self.all_in(store::OUTBOX.to_owned()).await?.len())
+        Ok(self.all_in(deliveries::outbox()).await?.len())
     }
 
     /// Order events after `after` (an event id; `None`: the oldest kept), oldest first, at most
@@ -551,59 +468,38 @@ impl App {
         limit: usize,
     ) -> AppResult<Vec<(String, Event)>> {
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let mut query = Query::new(Index::Primary, store::delivery_partition("realtime"))
-                .limit(PAGE)
-                .after(cursor);
-            if let Some(after) = after {
-                query = query.sk(SortKey::Gt(after.to_owned()));
-            }
-            let page = self.ports.table.query(query).await?;
-            for item in &page.items {
-                if customer.is_some_and(|c| item.str(CUSTOMER) != Some(c)) {
+        let mut pages = Pager::new(
+            &*self.ports.table,
+            deliveries::to_subscriber_after("realtime", after).limit(PAGE),
+        );
+        while let Some(items) = pages.next_page().await? {
+            for delivered in items.into_iter().map(DeliveryRecord::from) {
+                if customer.is_some_and(|c| delivered.customer.as_deref() != Some(c)) {
                     continue;
                 }
-                out.push((item.key.sk.clone(), store::decode(item)?));
+                let event = delivered.event()?;
+                out.push((delivered.event_id, event));
                 if out.len() >= limit {
                     return Ok(out);
                 }
             }
-            cursor = page.next;
-            if cursor.is_none() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 
-    /// Every item of an index partition (queues and dead-letter lists are small).
-    async fn all_in(&self, gsi1pk: String) -> AppResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .ports
-                .table
-                .query(
-                    Query::new(Index::Gsi1, gsi1pk.clone())
-                        .limit(PAGE)
-                        .after(cursor),
-                )
-                .await?;
-            items.extend(page.items);
-            cursor = page.next;
-            if cursor.is_none() {
-                return Ok(items);
-            }
-        }
+    /// Every item of a queue, a dead-letter list or the outbox (they are small).
+    async fn all_in(&self, query: Query) -> AppResult<Vec<Item>> {
+        Pager::new(&*self.ports.table, query.limit(PAGE))
+            .all()
+            .await
     }
 }
 
 impl App {
     /// Record that `subscriber` has handled `event` outside the local dispatcher — on AWS, where
     /// each subscriber's queue feeds its own function — with the very item the dispatcher leaves
-    /// behind for a delivery it is done with: `DELIVERY#{subscriber}` / `{event id}`, status
-    /// `done`, out of every queue, kept [`KEEP_DELIVERED_SECS`]. For `realtime` that is what
+    /// behind for a delivery it is done with (`Batch::record_delivered`): status `done`, out of
+    /// every queue, kept [`KEEP_DELIVERED_SECS`]. For `realtime` that is what
     /// [`App::order_events_after`] reads, so a client reconnecting on AWS is sent what it missed
     /// exactly as locally. Idempotent: a re-delivered event rewrites the same item.
     pub async fn record_delivered(
@@ -615,13 +511,16 @@ impl App {
     ) -> AppResult<()> {
         let name = self.check_subscriber(subscriber)?;
         let now = self.ports.clock.now();
-        let mut item = delivery_item(name, event_id, event, now.millis())?
-            .with(STATUS, "done")
-            .with(ATTEMPTS, i64::from(attempt))
-            .with(TTL, now.secs() + KEEP_DELIVERED_SECS);
-        item.attrs.remove(GSI1_PK);
-        item.attrs.remove(GSI1_SK);
-        self.ports.table.write(vec![WriteOp::put(item)]).await?;
+        let mut batch = Batch::new();
+        batch.record_delivered(
+            name,
+            event_id,
+            event,
+            attempt,
+            now.millis(),
+            now.secs() + KEEP_DELIVERED_SECS,
+        )?;
+        self.write(batch).await?;
         Ok(())
     }
 }

@@ -7,14 +7,8 @@
 //! verifying its access token) and removes it at `$disconnect`; the realtime pusher
 //! (`vitrine_aws::ws_push::ApiGatewayPush`) reads the audience of each message from here.
 //!
-//! Items (keys from [`crate::store`]), written and removed together in one batch:
-//!
-//! | item | pk | sk |
-//! |---|---|---|
-//! | the connection, in its audience | `WS#CUSTOMER#{sub}` (a customer) or `WS#ADMIN` (an admin) | `CONN#{id}` |
-//! | the connection, by id | `WSCONN#{id}` | `WSCONN` |
-//!
-//! Each carries `connection_id`, `sub`, `admin`, `connected_at` (ms) and `ttl` (s).
+//! Each connection is two items, one by id and one in its audience's partition, written and
+//! removed together in one batch by [`crate::store::connections`] (their keys are listed there).
 //!
 //! Invariants:
 //! - **One read per lookup**: a message's audience is one query of the owner's partition and one
@@ -34,64 +28,16 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::ports::table::{TTL, is_expired};
-use crate::ports::{Clock, Item, Key, Query, SortKey, Table, WriteOp};
-use crate::store;
+use crate::ports::{Clock, Query, Table};
+pub use crate::store::connections::Connection;
+use crate::store::connections::Registration;
+use crate::store::{self, Batch, Pager};
 
 /// How long a connection is registered: the longest an API Gateway WebSocket connection lives.
 pub const CONNECTION_TTL_SECS: i64 = 2 * 3600;
 
-const CONNECTION_ID: &str = "connection_id";
-const SUB: &str = "sub";
-const ADMIN: &str = "admin";
-const CONNECTED_AT: &str = "connected_at";
 /// Items read per page of an audience query.
 const PAGE: usize = 100;
-
-/// One registered connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    /// API Gateway's connection id.
-    pub id: String,
-    /// The principal's `sub`.
-    pub sub: String,
-    /// Whether the principal is an admin (gets every order's messages).
-    pub admin: bool,
-    /// When it was registered (ms since the epoch).
-    pub connected_at_ms: i64,
-    /// When its items expire (s since the epoch).
-    pub expires_at: i64,
-}
-
-impl Connection {
-    /// The connection's item in its audience partition.
-    fn audience_key(&self) -> Key {
-        if self.admin {
-            store::ws_admin_connection(&self.id)
-        } else {
-            store::ws_customer_connection(&self.sub, &self.id)
-        }
-    }
-
-    fn item(&self, key: Key) -> Item {
-        Item::new(key)
-            .with(CONNECTION_ID, self.id.clone())
-            .with(SUB, self.sub.clone())
-            .with(ADMIN, self.admin)
-            .with(CONNECTED_AT, self.connected_at_ms)
-            .with(TTL, self.expires_at)
-    }
-
-    fn from_item(item: &Item) -> Option<Self> {
-        Some(Self {
-            id: item.str(CONNECTION_ID)?.to_owned(),
-            sub: item.str(SUB)?.to_owned(),
-            admin: item.get(ADMIN)?.as_bool()?,
-            connected_at_ms: item.num(CONNECTED_AT).unwrap_or_default(),
-            expires_at: item.num(TTL).unwrap_or_default(),
-        })
-    }
-}
 
 /// The WebSocket connections, on the Table port. Cheap to clone.
 #[derive(Clone)]
@@ -132,20 +78,25 @@ impl Connections {
             connected_at_ms: now.millis(),
             expires_at: now.secs() + CONNECTION_TTL_SECS,
         };
-        self.table
-            .write(vec![
-                WriteOp::put(connection.item(store::ws_connection(connection_id))),
-                WriteOp::put(connection.item(connection.audience_key())),
-            ])
-            .await?;
+        let mut batch = Batch::new();
+        batch.register_connection(&connection);
+        store::connections::write(&*self.table, batch).await?;
         Ok(connection)
     }
 
     /// The connection registered as `connection_id`, unless it is unknown or expired.
     pub async fn find(&self, connection_id: &str) -> AppResult<Option<Connection>> {
         check_id(connection_id)?;
-        let item = self.table.get(&store::ws_connection(connection_id)).await?;
-        Ok(item.and_then(|item| self.live(&item)))
+        let found =
+            store::connections::registration(&*self.table, connection_id, self.clock.now().secs())
+                .await?;
+        Ok(match found {
+            Some(Registration::Found {
+                connection,
+                expired: false,
+            }) => Some(connection),
+            _ => None,
+        })
     }
 
     /// The live connections a message about an order of `customer_id` goes to: the customer's
@@ -154,14 +105,14 @@ impl Connections {
         let mut out = Vec::new();
         if let Some(sub) = customer_id {
             out.extend(
-                self.partition(store::ws_customer_partition(sub))
+                self.partition(store::connections::of_customer(sub))
                     .await?
                     .into_iter()
                     .filter(|c| !c.admin),
             );
         }
         out.extend(
-            self.partition(store::WS_ADMINS.to_owned())
+            self.partition(store::connections::of_admins())
                 .await?
                 .into_iter()
                 .filter(|c| c.admin),
@@ -173,23 +124,20 @@ impl Connections {
     /// registered; removing an unknown or expired connection does nothing.
     pub async fn remove(&self, connection_id: &str) -> AppResult<bool> {
         check_id(connection_id)?;
-        let key = store::ws_connection(connection_id);
         // Read even if expired: its audience item must go too.
-        let Some(item) = self.table.get(&key).await? else {
-            return Ok(false);
-        };
-        match Connection::from_item(&item) {
-            Some(connection) => {
+        let found =
+            store::connections::registration(&*self.table, connection_id, self.clock.now().secs())
+                .await?;
+        match found {
+            None => Ok(false),
+            Some(Registration::Found { connection, .. }) => {
                 self.forget(&connection).await?;
                 Ok(true)
             }
-            None => {
-                self.table
-                    .write(vec![WriteOp::Delete {
-                        key,
-                        condition: None,
-                    }])
-                    .await?;
+            Some(Registration::Malformed) => {
+                let mut batch = Batch::new();
+                batch.forget_connection_id(connection_id);
+                store::connections::write(&*self.table, batch).await?;
                 Ok(false)
             }
         }
@@ -198,49 +146,25 @@ impl Connections {
     /// Remove a connection found by [`Connections::audience`] or [`Connections::find`] (e.g.
     /// one API Gateway answered `410 Gone` for), without reading it again.
     pub async fn forget(&self, connection: &Connection) -> AppResult<()> {
-        self.table
-            .write(vec![
-                WriteOp::Delete {
-                    key: store::ws_connection(&connection.id),
-                    condition: None,
-                },
-                WriteOp::Delete {
-                    key: connection.audience_key(),
-                    condition: None,
-                },
-            ])
-            .await?;
+        let mut batch = Batch::new();
+        batch.forget_connection(connection);
+        store::connections::write(&*self.table, batch).await?;
         Ok(())
     }
 
-    /// Every live connection of one audience partition.
-    async fn partition(&self, pk: String) -> AppResult<Vec<Connection>> {
+    /// Every live connection of one audience partition (at the app's clock: expired or
+    /// malformed items are skipped).
+    async fn partition(&self, query: Query) -> AppResult<Vec<Connection>> {
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::new(crate::ports::Index::Primary, pk.clone())
-                        .sk(SortKey::BeginsWith(store::WS_CONNECTION_PREFIX.to_owned()))
-                        .limit(PAGE)
-                        .after(cursor),
-                )
-                .await?;
-            out.extend(page.items.iter().filter_map(|item| self.live(item)));
-            cursor = page.next;
-            if cursor.is_none() {
-                return Ok(out);
-            }
+        let mut pages = Pager::new(&*self.table, query.limit(PAGE));
+        while let Some(items) = pages.next_page().await? {
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|item| store::connections::live(item, self.clock.now().secs())),
+            );
         }
-    }
-
-    /// The connection an item holds, unless it is expired at the app's clock or malformed.
-    fn live(&self, item: &Item) -> Option<Connection> {
-        if is_expired(item, self.clock.now().secs()) {
-            return None;
-        }
-        Connection::from_item(item)
+        Ok(out)
     }
 }
 
@@ -267,6 +191,7 @@ mod tests {
     use super::*;
     use crate::notify::testing::MemTable;
     use crate::ports::ManualClock;
+    use crate::ports::table::TTL;
 
     const T0: i64 = 1_750_000_000;
 

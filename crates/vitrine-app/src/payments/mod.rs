@@ -1,10 +1,6 @@
 //! Payments: paying an order by Pix or card, the providers' webhooks, late payments and refunds.
-//!
-//! | item | pk | sk | |
-//! |---|---|---|---|
-//! | payment | `ORDER#{id}` | `PAYMENT` | beside its order |
-//! | Pix txid | `PIXTXID#{txid}` | `PIXTXID` | the order a txid belongs to |
-//! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
+//! The payment record, the Pix txid and the webhook notices are stored by
+//! [`crate::store::payments`] (their items are listed there).
 //!
 //! Invariants:
 //! - **Settled once, atomically**: money arriving for an order ([`App::settle`]) is written in one
@@ -24,107 +20,25 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vitrine_domain::card::{CardNumber, InstallmentPlan};
 use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
-use vitrine_domain::{Event, EventAttr, Money, Timestamp};
+use vitrine_domain::{Event, EventAttr, Money};
 
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::events::{ConsumeError, Consumer, Delivery};
 use crate::ports::payments::{
-    CardSummary, Charge, ChargeMethod, ChargeRequest, PaymentError, PaymentProvider, WebhookError,
+    Charge, ChargeMethod, ChargeRequest, PaymentError, PaymentProvider, WebhookError,
     WebhookRequest,
 };
-use crate::ports::{Condition, Item, Key, TableError, Value, WriteOp};
-use crate::store::{self, VERSION};
+use crate::store::payments::Notice;
+pub use crate::store::payments::{LatePayment, LateReason, Payment, PaymentStatus, RefundRecord};
+use crate::store::{self, Batch, Part, WriteFailed};
 
 /// How long a webhook notice id is remembered (a provider retries for hours, not weeks).
 const NOTICE_TTL_SECS: i64 = 30 * 24 * 3600;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    /// Waiting for the payer (a Pix charge shown).
-    Pending,
-    /// The last attempt was declined; another may be made.
-    Failed,
-    Confirmed,
-    /// The order was cancelled after payment: the money was returned.
-    Refunded,
-}
-
-/// Why money was not accepted for its order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LateReason {
-    OrderExpired,
-    OrderCancelled,
-    AlreadyPaid,
-    AmountMismatch,
-}
-
-impl LateReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LateReason::OrderExpired => "order_expired",
-            LateReason::OrderCancelled => "order_cancelled",
-            LateReason::AlreadyPaid => "already_paid",
-            LateReason::AmountMismatch => "amount_mismatch",
-        }
-    }
-}
-
-/// Money that arrived but was not accepted; refunded by [`Refunds`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LatePayment {
-    pub reference: String,
-    pub amount: Money,
-    pub at: Timestamp,
-    pub reason: LateReason,
-    /// The provider's refund id, once refunded.
-    pub refund: Option<String>,
-}
-
-/// A refund of a confirmed payment (its order was cancelled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundRecord {
-    pub reference: String,
-    pub amount: Money,
-    pub at: Timestamp,
-}
-
-/// An order's payment: what was charged, how, and what happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payment {
-    pub order_id: String,
-    pub provider: String,
-    pub method: PaymentMethod,
-    pub status: PaymentStatus,
-    /// What the payer pays: the order total, or the installment plan's total.
-    pub amount: Money,
-    pub txid: Option<String>,
-    /// Pix "copia e cola".
-    pub br_code: Option<String>,
-    /// A Pix charge is good until the order's payment deadline.
-    pub expires_at: Timestamp,
-    pub card: Option<CardSummary>,
-    pub installments: Option<InstallmentPlan>,
-    /// The provider's id of the payment that settled the order (Pix end-to-end id, capture id).
-    pub reference: Option<String>,
-    /// The issuer's authorization code (card) — NF-e `cAut`.
-    pub authorization: Option<String>,
-    pub attempts: u32,
-    /// Why the last attempt failed, in words for the buyer.
-    pub failure: Option<String>,
-    pub refund: Option<RefundRecord>,
-    pub late: Vec<LatePayment>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub version: u64,
-}
 
 /// How the buyer wants to pay.
 #[derive(Debug, Clone)]
@@ -155,18 +69,6 @@ struct Incoming {
     amount: Money,
 }
 
-fn payment_key(order_id: &str) -> Key {
-    Key::new(format!("ORDER#{order_id}"), "PAYMENT")
-}
-
-fn txid_key(txid: &str) -> Key {
-    Key::new(format!("PIXTXID#{txid}"), "PIXTXID")
-}
-
-fn notice_key(provider: &str, id: &str) -> Key {
-    Key::new(format!("NOTICE#{provider}#{id}"), "NOTICE")
-}
-
 impl App {
     /// The provider that takes `method`.
     fn provider_for(&self, method: PaymentMethod) -> AppResult<&Arc<dyn PaymentProvider>> {
@@ -186,23 +88,7 @@ impl App {
     }
 
     pub(crate) async fn load_payment(&self, order_id: &str) -> AppResult<Option<Payment>> {
-        match self.ports.table.get(&payment_key(order_id)).await? {
-            Some(item) => Ok(Some(store::decode(&item)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The put of `payment` conditioned on the version it was read at (`None`: must be new).
-    fn payment_op(&self, payment: &Payment, read_version: Option<u64>) -> AppResult<WriteOp> {
-        let item = store::data_item(payment_key(&payment.order_id), payment)?
-            .with(VERSION, payment.version as i64);
-        Ok(match read_version {
-            Some(v) => WriteOp::Put {
-                item,
-                condition: Some(Condition::Eq(VERSION.into(), Value::N(v as i64))),
-            },
-            None => WriteOp::put_new(item),
-        })
+        store::payments::load(&*self.ports.table, order_id).await
     }
 
     /// The installment plans offered for `total`.
@@ -304,17 +190,13 @@ impl App {
             updated_at: now,
             version: 1,
         };
-        let ops = vec![
-            self.payment_op(&payment, None)?,
-            WriteOp::Put {
-                item: Item::new(txid_key(&txid)).with("order_id", order.id.clone()),
-                condition: None,
-            },
-        ];
-        match self.write_ops(ops).await {
+        let mut batch = Batch::new();
+        batch.put_new_payment(&payment)?;
+        batch.point_txid(&txid, &order.id);
+        match self.write(batch).await {
             Ok(()) => Ok(payment),
             // Another request made it first: that one is the charge.
-            Err(TableError::ConditionFailed { .. }) => self
+            Err(WriteFailed::Condition { .. }) => self
                 .load_payment(&order.id)
                 .await?
                 .ok_or(AppError::NotFound("payment")),
@@ -406,14 +288,14 @@ impl App {
                 };
                 // The attempt is recorded first (conditioned on the version read), then the
                 // money settles the order like any other arrival of money.
-                self.write_ops(vec![self.payment_op(&payment, read_version)?])
-                    .await
-                    .map_err(|e| match e {
-                        TableError::ConditionFailed { .. } => AppError::Conflict(
-                            "another payment of this order is in progress; try again".into(),
-                        ),
-                        other => other.into(),
-                    })?;
+                let mut batch = Batch::new();
+                batch.save_payment(&payment, read_version)?;
+                self.write(batch).await.map_err(|e| match e {
+                    WriteFailed::Condition { .. } => AppError::Conflict(
+                        "another payment of this order is in progress; try again".into(),
+                    ),
+                    other => other.into(),
+                })?;
                 self.settle(&order.id, incoming, None).await?;
                 self.load_payment(&order.id)
                     .await?
@@ -423,23 +305,22 @@ impl App {
                 payment.card = card;
                 payment.status = PaymentStatus::Failed;
                 payment.failure = Some(reason.message().to_owned());
-                let mut ops = vec![self.payment_op(&payment, read_version)?];
+                let mut batch = Batch::new();
+                batch.save_payment(&payment, read_version)?;
                 let mut order = order.clone();
                 let read = order.version;
                 if order.status == OrderStatus::PendingPayment {
                     let event = order.fail_payment(now, reason.message())?;
-                    ops.push(WriteOp::Put {
-                        item: self.order_item(&order)?,
-                        condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
-                    });
-                    ops.push(WriteOp::put_new(store::event_item(
+                    batch.save_moved_order(
+                        &order,
+                        read,
                         &self.ports.ids.new_id(),
                         &event,
                         now.millis(),
-                    )?));
+                    )?;
                 }
-                match self.write_ops(ops).await {
-                    Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
+                match self.write(batch).await {
+                    Ok(()) | Err(WriteFailed::Condition { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
                 Err(AppError::PaymentDeclined(reason.message().to_owned()))
@@ -470,12 +351,8 @@ impl App {
                 }
                 WebhookError::Malformed(m) => AppError::field("body", m),
             })?;
-        let order_id = self
-            .ports
-            .table
-            .get(&txid_key(&notice.txid))
+        let order_id = store::payments::order_of_txid(&*self.ports.table, &notice.txid)
             .await?
-            .and_then(|item| item.str("order_id").map(str::to_owned))
             .ok_or(AppError::NotFound("charge"))?;
         let settlement = self
             .settle(
@@ -485,20 +362,23 @@ impl App {
                     authorization: None,
                     amount: notice.amount,
                 },
-                Some(notice_key(provider.name(), &notice.notice_id)),
+                Some(Notice {
+                    provider: provider.name().to_owned(),
+                    id: notice.notice_id,
+                }),
             )
             .await?;
         tracing::info!(order.id = %order_id, provider = provider.name(), ?settlement, "payment notice handled");
         Ok(settlement)
     }
 
-    /// Money arrived for an order (see the module docs). `notice`: the webhook notice's id item,
-    /// written in the same batch so that a replay is refused.
+    /// Money arrived for an order (see the module docs). `notice`: the webhook notice, remembered
+    /// in the same batch so that a replay is refused.
     async fn settle(
         &self,
         order_id: &str,
         incoming: Incoming,
-        notice: Option<Key>,
+        notice: Option<Notice>,
     ) -> AppResult<Settlement> {
         for _ in 0..5 {
             let mut order = self.load_order(order_id).await?;
@@ -510,7 +390,7 @@ impl App {
             let mut next = payment.clone();
             next.version += 1;
             next.updated_at = now;
-            let mut ops = Vec::new();
+            let mut batch = Batch::new();
             let settlement;
             if payment.status == PaymentStatus::Confirmed
                 && payment.reference.as_deref() == Some(&incoming.reference)
@@ -525,16 +405,14 @@ impl App {
                 next.status = PaymentStatus::Confirmed;
                 next.reference = Some(incoming.reference.clone());
                 next.authorization = incoming.authorization.clone();
-                ops.push(WriteOp::Put {
-                    item: self.order_item(&order)?,
-                    condition: Some(Condition::Eq(VERSION.into(), Value::N(read as i64))),
-                });
-                ops.push(self.payment_op(&next, Some(payment.version))?);
-                ops.push(WriteOp::put_new(store::event_item(
+                batch.save_moved_order(
+                    &order,
+                    read,
                     &self.ports.ids.new_id(),
                     &event,
                     now.millis(),
-                )?));
+                )?;
+                batch.save_payment(&next, Some(payment.version))?;
                 settlement = Settlement::Paid;
             } else {
                 let reason = match order.status {
@@ -550,40 +428,34 @@ impl App {
                     reason,
                     refund: None,
                 });
-                ops.push(self.payment_op(&next, Some(payment.version))?);
+                batch.save_payment(&next, Some(payment.version))?;
                 let event = late_event(&order, &incoming, reason);
-                ops.push(WriteOp::put_new(store::event_item(
-                    &self.ports.ids.new_id(),
-                    &event,
-                    now.millis(),
-                )?));
+                batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
                 tracing::warn!(order.id = %order.id, reason = reason.as_str(), "payment not accepted; it will be refunded");
                 settlement = Settlement::Late(reason);
             }
-            let notice_index = notice.as_ref().map(|key| {
-                ops.push(WriteOp::put_new(
-                    Item::new(key.clone())
-                        .with(crate::ports::table::TTL, now.secs() + NOTICE_TTL_SECS),
-                ));
-                ops.len() - 1
-            });
-            if ops.is_empty() {
+            if let Some(notice) = &notice {
+                batch.remember_notice(notice, now.secs() + NOTICE_TTL_SECS);
+            }
+            if batch.is_empty() {
                 return Ok(settlement);
             }
-            match self.write_ops(ops).await {
+            match self.write(batch).await {
                 Ok(()) => {
                     if settlement == Settlement::Paid {
                         self.metrics.revenue(incoming.amount.centavos());
                     }
                     return Ok(settlement);
                 }
-                Err(TableError::ConditionFailed { index }) if Some(index) == notice_index => {
+                Err(WriteFailed::Condition {
+                    part: Part::Notice, ..
+                }) => {
                     return Err(AppError::Conflict(
                         "this notice was already processed".into(),
                     ));
                 }
                 // The order or the payment changed under us: read again and decide again.
-                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -734,23 +606,24 @@ impl Refunds {
                 }
             }
             let event = refunded_event(&order, amount, &refunded.reference);
-            let ops = vec![
-                app.payment_op(&next, Some(payment.version))
-                    .map_err(app_failed)?,
-                WriteOp::put_new(
-                    store::event_item(&app.ports.ids.new_id(), &event, now.millis())
-                        .map_err(app_failed)?,
-                ),
-            ];
-            match app.write_ops(ops).await {
+            let mut batch = Batch::new();
+            batch
+                .save_payment(&next, Some(payment.version))
+                .map_err(app_failed)?;
+            batch
+                .append_event(&app.ports.ids.new_id(), &event, now.millis())
+                .map_err(app_failed)?;
+            match app.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order_id, amount = amount.centavos(), "refunded");
                     return Ok(());
                 }
                 // Changed meanwhile (another refund, a late payment): the provider's refund is
                 // idempotent by this event id, so asking again returns the same refund.
-                Err(TableError::ConditionFailed { .. }) => continue,
-                Err(e) => return Err(ConsumeError::Retry(anyhow::Error::new(e))),
+                Err(WriteFailed::Condition { .. }) => continue,
+                Err(WriteFailed::Table(e)) => {
+                    return Err(ConsumeError::Retry(anyhow::Error::new(e)));
+                }
             }
         }
         Err(ConsumeError::Retry(anyhow!("the payment kept changing")))

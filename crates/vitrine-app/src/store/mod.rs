@@ -44,6 +44,11 @@ pub mod events;
 pub mod orders;
 pub mod stock;
 
+pub mod connections;
+pub mod deliveries;
+pub mod invoices;
+pub mod payments;
+
 pub use batch::{Batch, Part, WriteFailed};
 pub use events::event_item;
 pub use keys::*;

@@ -1,0 +1,103 @@
+//! Invoices: an order's NF-e record (beside its order) and the counter of each series' numbers.
+//! The rules (gapless numbers, the document checked before a number is taken) are in
+//! `crate::invoices`; this is how they are stored.
+//!
+//! | item | pk | sk | |
+//! |---|---|---|---|
+//! | invoice | `ORDER#{id}` | `INVOICE` | beside its order: number, `cNF`, time; then key and file; `version` beside `data` |
+//! | numbering | `NFECOUNTER#{tpAmb}#{série}` | `NFECOUNTER` | `last`: the last number given |
+
+use serde::{Deserialize, Serialize};
+use vitrine_domain::Timestamp;
+
+use super::{Batch, Part, VERSION, data_item, invoice, nfe_counter};
+use crate::error::AppResult;
+use crate::ports::{Condition, Item, Table, TableError, Value, WriteOp};
+
+/// The last number given, on a series' counter.
+const LAST: &str = "last";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// A number is held for the order; the document is being issued.
+    Numbered,
+    /// Signed, valid, stored.
+    Issued,
+}
+
+/// An order's NF-e.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub order_id: String,
+    /// `tpAmb`: 1 production, 2 homologation.
+    pub environment: u8,
+    pub series: u16,
+    pub number: u32,
+    /// `cNF`, 8 digits.
+    pub cnf: String,
+    pub issued_at: Timestamp,
+    pub status: InvoiceStatus,
+    pub access_key: Option<String>,
+    /// The file in Blobs: `invoices/{yyyy}/{mm}/{key}-nfe.xml`.
+    pub file: Option<String>,
+    /// `signed-not-transmitted`, or `authorized` with the protocol.
+    pub transmission: Option<String>,
+    pub protocol: Option<String>,
+    pub version: u64,
+}
+
+/// The stored item of `i`, with its version.
+pub fn invoice_item(i: &Invoice) -> AppResult<Item> {
+    Ok(data_item(invoice(&i.order_id), i)?.with(VERSION, i.version as i64))
+}
+
+/// The invoice of order `order_id`, if it has one (numbered or issued).
+pub async fn load(table: &dyn Table, order_id: &str) -> AppResult<Option<Invoice>> {
+    match table.get(&invoice(order_id)).await? {
+        Some(item) => Ok(Some(super::decode(&item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The last number given in series `series` of environment `environment` (`tpAmb`): `None`
+/// when the series has no counter yet (no number given).
+pub async fn last_number(
+    table: &dyn Table,
+    environment: u8,
+    series: u16,
+) -> Result<Option<i64>, TableError> {
+    Ok(table
+        .get(&nfe_counter(environment, series))
+        .await?
+        .map(|item| item.num(LAST).unwrap_or(0)))
+}
+
+impl Batch {
+    /// Give `number` in the series of `i` with the invoice item that holds it, provided the
+    /// series' counter is still at `last` (`None`: it has none yet): fails on
+    /// [`Part::NfeCounter`] when another issuer took a number meanwhile, and on
+    /// [`Part::Invoice`] when the order has an invoice already.
+    pub fn take_invoice_number(&mut self, i: &Invoice, last: Option<i64>) -> AppResult<()> {
+        self.push(
+            Part::NfeCounter,
+            WriteOp::Put {
+                item: Item::new(nfe_counter(i.environment, i.series))
+                    .with(LAST, i64::from(i.number)),
+                condition: Some(match last {
+                    Some(v) => Condition::Eq(LAST.into(), Value::N(v)),
+                    None => Condition::NotExists,
+                }),
+            },
+        );
+        self.put_new(Part::Invoice, invoice_item(i)?);
+        Ok(())
+    }
+
+    /// Save `i` as changed since version `read_version` was read: fails on [`Part::Invoice`]
+    /// when someone else changed it meanwhile.
+    pub fn save_invoice(&mut self, i: &Invoice, read_version: u64) -> AppResult<()> {
+        self.put_versioned(Part::Invoice, invoice_item(i)?, Some(read_version));
+        Ok(())
+    }
+}
