@@ -8,10 +8,8 @@ use tokio::sync::Notify;
 use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 
-use crate::invoices::Fiscal;
-use crate::ports::{
-    Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, TableError, WriteOp,
-};
+use crate::fiscal::Fiscal;
+use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table};
 use crate::snapshot::CatalogCache;
 use crate::store::{self, Batch, WriteFailed};
 
@@ -119,19 +117,6 @@ impl App {
         tracing::Instrument::instrument(self.ports.table.write(ops), span)
             .await
             .map_err(|e| Batch::explain(&parts, e))?;
-        if has_event {
-            self.outbox_written.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Transitional: commit raw operations (use cases move to [`App::write`] and `store`).
-    pub(crate) async fn write_ops(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        let has_event = ops.iter().any(
-            |op| matches!(op, WriteOp::Put { item, .. } if store::event_id(&item.key).is_some()),
-        );
-        let span = tracing::debug_span!("table.write", ops = ops.len(), outbox = has_event);
-        tracing::Instrument::instrument(self.ports.table.write(ops), span).await?;
         if has_event {
             self.outbox_written.notify_one();
         }

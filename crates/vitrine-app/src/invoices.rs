@@ -32,49 +32,19 @@ use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
 use vitrine_domain::{Event, Timestamp, ibge};
 use vitrine_nfe::money::split_proportionally;
 use vitrine_nfe::{
-    Address, CardBrand, Cnf, Cnpj, Cpf, Emitter, Environment, FreightMode, Item as NfeItem,
-    ItemTaxes, NfeInput, Origin, Payment as NfePayment, Recipient, SchemaDocument, SchemaValidator,
-    SignedNfe, SigningCertificate, TaxId, TechnicalResponsible, Uf,
+    Address, CardBrand, Cnf, Cnpj, Cpf, FreightMode, Item as NfeItem, NfeInput, Origin,
+    Payment as NfePayment, Recipient, SchemaDocument, SignedNfe, TaxId, Uf,
 };
 
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::events::{ConsumeError, Consumer, Delivery};
+pub use crate::fiscal::Fiscal;
 use crate::payments::Payment;
-use crate::ports::{FiscalAuthority, FiscalError, TableError, Transmission};
+use crate::ports::{FiscalError, TableError, Transmission};
 pub use crate::store::invoices::{Invoice, InvoiceStatus};
 use crate::store::{self, Batch, Part, WriteFailed};
-
-/// How the store issues its NF-e: who it is, its taxes, its certificate and the services that
-/// check and receive the documents. Built by the composition root from the settings.
-pub struct Fiscal {
-    pub environment: Environment,
-    /// `serie`, 0–999.
-    pub series: u16,
-    pub emitter: Emitter,
-    /// The taxes of every item, per the emitter's regime.
-    pub item_taxes: ItemTaxes,
-    pub technical_responsible: TechnicalResponsible,
-    pub certificate: SigningCertificate,
-    pub validator: Arc<dyn SchemaValidator>,
-    pub authority: Arc<dyn FiscalAuthority>,
-    /// The emitter's offset from UTC (`dhEmi`): −3 h in most of Brazil.
-    pub utc_offset: UtcOffset,
-    /// `natOp`.
-    pub nature_of_operation: String,
-}
-
-impl std::fmt::Debug for Fiscal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fiscal")
-            .field("environment", &self.environment)
-            .field("series", &self.series)
-            .field("emitter", &self.emitter.cnpj)
-            .field("authority", &self.authority.name())
-            .finish_non_exhaustive()
-    }
-}
 
 /// Where the owner gets the XML from.
 #[derive(Debug, Clone)]

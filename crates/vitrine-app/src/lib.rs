@@ -17,6 +17,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod error;
 pub mod events;
+pub mod fiscal;
 pub mod invoices;
 pub mod keys;
 pub mod media;

@@ -41,11 +41,6 @@ pub enum OrderMove {
 }
 
 impl App {
-    /// Transitional (payments and invoices move to `store`): the stored item of `order`.
-    pub(crate) fn order_item(&self, order: &Order) -> AppResult<crate::ports::Item> {
-        store::orders::order_item(order)
-    }
-
     pub(crate) async fn load_order(&self, id: &str) -> AppResult<Order> {
         if id.is_empty() || id.len() > 64 {
             return Err(AppError::NotFound("order"));

@@ -447,7 +447,7 @@ impl Harness {
     }
 
     async fn store(&self, order: &Order) {
-        let item = self.app.order_item(order).unwrap();
+        let item = crate::store::orders::order_item(order).unwrap();
         self.table.write(vec![WriteOp::put(item)]).await.unwrap();
     }
 }

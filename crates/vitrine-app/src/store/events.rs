@@ -4,7 +4,7 @@ use vitrine_domain::Event;
 
 use super::{Batch, OUTBOX, Part, data_item, event, with_gsi1};
 use crate::error::AppResult;
-use crate::ports::{Index, Item, Query, Table};
+use crate::ports::{Item, Table};
 
 /// The outbox item for an event, carrying the current trace id when the event has none.
 pub fn event_item(id: &str, ev: &Event, at_millis: i64) -> AppResult<Item> {
@@ -27,9 +27,7 @@ pub fn event_item(id: &str, ev: &Event, at_millis: i64) -> AppResult<Item> {
 
 /// When the oldest event still in the outbox was committed (milliseconds), if there is one.
 pub async fn oldest_in_outbox(table: &dyn Table) -> AppResult<Option<i64>> {
-    let page = table
-        .query(Query::new(Index::Gsi1, OUTBOX).limit(1))
-        .await?;
+    let page = table.query(super::deliveries::outbox().limit(1)).await?;
     Ok(page.items.first().and_then(|i| i.num("created_at")))
 }
 
