@@ -29,6 +29,7 @@ use vitrine_app::auth::Principal;
 use vitrine_app::notify::push_message;
 use vitrine_domain::FieldError;
 
+use crate::dto::ConnectQuery;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::realtime::{
@@ -43,16 +44,6 @@ const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The endpoint's query string.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectQuery {
-    /// The access token, for clients that cannot set a header (browsers).
-    access_token: Option<String>,
-    /// The last event id the client saw: the events after it are sent first.
-    after: Option<String>,
-}
 
 /// `GET /api/v1/ws`: upgrade to a WebSocket of order events.
 ///
