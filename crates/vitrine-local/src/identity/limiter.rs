@@ -58,12 +58,7 @@ impl Limiter {
         let _ = self.count(key, now, false);
     }
 
-    fn count(
-        &self,
-        key: &str,
-        now: Timestamp,
-        refuse_over_budget: bool,
-    ) -> Result<(), u64> {
+    fn count(&self, key: &str, now: Timestamp, refuse_over_budget: bool) -> Result<(), u64> {
         let window = self.window_ms();
         let max = self.limit.max as usize;
         let now = now.millis();
