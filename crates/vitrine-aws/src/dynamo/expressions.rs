@@ -119,7 +119,7 @@ impl Cond {
 
     /// Render as DynamoDB expression text. Parentheses only where precedence needs them and
     /// never doubled (DynamoDB rejects redundant parentheses).
-    pub(super) fn render(&self, p: &mut Placeholders) -> String {
+    fn render(&self, p: &mut Placeholders) -> String {
         match self {
             // Folding leaves constants only at the top, where `render_condition` drops `True`.
             Cond::True => constant(true, p),
@@ -154,7 +154,7 @@ impl Cond {
 
     /// Render as the operand of AND/OR/NOT: compound conditions and comparisons get
     /// parentheses, function calls stand alone.
-    pub(super) fn render_operand(&self, p: &mut Placeholders) -> String {
+    fn render_operand(&self, p: &mut Placeholders) -> String {
         match self {
             Cond::Atom(Atom::Exists(_) | Atom::NotExists(_) | Atom::Type(..)) => self.render(p),
             _ => format!("({})", self.render(p)),
@@ -185,7 +185,7 @@ pub(super) fn render_condition(cond: &Cond, p: &mut Placeholders) -> Option<Stri
 }
 
 /// The DynamoDB type code of a value, for `attribute_type`.
-pub(super) fn type_code(value: &Value) -> &'static str {
+fn type_code(value: &Value) -> &'static str {
     match value {
         Value::S(_) => "S",
         Value::N(_) => "N",
@@ -199,7 +199,7 @@ pub(super) fn type_code(value: &Value) -> &'static str {
 /// `name` holds a value of `value`'s type and `name <op> value`. The type guard comes first:
 /// it makes a comparison across types false, as the port requires, and the emulator (which
 /// evaluates AND left to right) never compares mixed types (it would fail rather than answer).
-pub(super) fn typed(name: &str, op: &'static str, value: &Value) -> Cond {
+fn typed(name: &str, op: &'static str, value: &Value) -> Cond {
     let name = &*physical_name(name);
     let guard = Cond::atom(Atom::Type(name.to_owned(), type_code(value)));
     match value {
@@ -214,7 +214,7 @@ pub(super) fn typed(name: &str, op: &'static str, value: &Value) -> Cond {
 
 /// An ordering comparison. Strings and numbers are ordered; other types are only equal or not
 /// (the port's `evaluate`), so `Le`/`Ge` degrade to equality and `Lt`/`Gt` never hold.
-pub(super) fn ordered(name: &str, op: &'static str, value: &Value) -> Cond {
+fn ordered(name: &str, op: &'static str, value: &Value) -> Cond {
     match value {
         Value::S(_) | Value::N(_) => typed(name, op, value),
         other if op.contains('=') => typed(name, "=", other),
@@ -223,7 +223,7 @@ pub(super) fn ordered(name: &str, op: &'static str, value: &Value) -> Cond {
 }
 
 /// The condition as it applies to an item known to be present (and not expired).
-pub(super) fn on_present(condition: &Condition) -> Cond {
+fn on_present(condition: &Condition) -> Cond {
     match condition {
         Condition::Exists => Cond::True,
         Condition::NotExists => Cond::False,
@@ -256,7 +256,7 @@ pub(super) fn expired(now: i64) -> Cond {
 }
 
 /// The item is present and not expired.
-pub(super) fn alive(now: i64) -> Cond {
+fn alive(now: i64) -> Cond {
     Cond::and(vec![
         Cond::atom(Atom::Exists(PK.into())),
         Cond::negate(expired(now)),

@@ -22,7 +22,7 @@ pub(super) fn to_av(value: &Value) -> AttributeValue {
     }
 }
 
-pub(super) fn from_av(av: &AttributeValue) -> anyhow::Result<Value> {
+fn from_av(av: &AttributeValue) -> anyhow::Result<Value> {
     Ok(match av {
         AttributeValue::S(s) => Value::S(s.clone()),
         AttributeValue::N(n) => Value::N(
@@ -51,7 +51,7 @@ pub(super) fn key_av(key: &Key) -> RawItem {
 }
 
 /// Marks an attribute name that was escaped on its way to DynamoDB.
-pub(super) const ESCAPE: char = '~';
+const ESCAPE: char = '~';
 
 /// The DynamoDB name of an item attribute. `pk` and `sk` are the key in DynamoDB, but ordinary
 /// attribute names in the port (an item may carry an attribute called `sk`), so they are stored

@@ -19,7 +19,7 @@ use super::{DynamoTable, GSI1, GSI2, PK, SK};
 /// What a cursor holds: the query it belongs to and the key of the last item returned.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub(super) struct CursorBody {
+struct CursorBody {
     /// Index: "p", "1" or "2".
     i: String,
     /// The queried partition.
@@ -32,7 +32,7 @@ pub(super) struct CursorBody {
     k: BTreeMap<String, String>,
 }
 
-pub(super) fn index_tag(index: Index) -> &'static str {
+fn index_tag(index: Index) -> &'static str {
     match index {
         Index::Primary => "p",
         Index::Gsi1 => "1",
@@ -49,7 +49,7 @@ pub(super) fn index_shape(index: Index) -> (Option<&'static str>, &'static str, 
     }
 }
 
-pub(super) fn sort_key_tag(sk: Option<&SortKey>) -> Vec<String> {
+fn sort_key_tag(sk: Option<&SortKey>) -> Vec<String> {
     let tag = |op: &str, args: &[&String]| {
         std::iter::once(op.to_owned())
             .chain(args.iter().map(|a| (*a).clone()))
@@ -67,7 +67,7 @@ pub(super) fn sort_key_tag(sk: Option<&SortKey>) -> Vec<String> {
     }
 }
 
-pub(super) fn sort_key_holds(condition: Option<&SortKey>, key: &str) -> bool {
+fn sort_key_holds(condition: Option<&SortKey>, key: &str) -> bool {
     let k = key.as_bytes();
     match condition {
         None => true,

@@ -263,6 +263,6 @@ impl DynamoTable {
     }
 }
 
-pub(super) fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> TableError {
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> TableError {
     TableError::Unavailable(anyhow!(e).context("building a DynamoDB request"))
 }

@@ -31,7 +31,7 @@ pub(super) fn load_or_create_key(dir: &Path) -> anyhow::Result<TokenSigner> {
 
 /// Write `bytes` to `path` with mode 0600, never leaving a partial file at `path` and never
 /// replacing one another process published first (its key wins; we read it back).
-pub(super) fn publish_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn publish_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp-{}", hex(&random_bytes::<8>())));
     let mut options = std::fs::OpenOptions::new();
@@ -54,7 +54,7 @@ pub(super) fn publish_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<(
 }
 
 /// Refuse a key file that others can read: a leaked key lets anyone mint admin tokens.
-pub(super) fn check_private(path: &Path) -> anyhow::Result<()> {
+fn check_private(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
