@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator,
 # cfn-lint, the SAM translator and the aiosmtpd SMTP test server into .venv/), then formatting,
-# lints, and the whole test suite against a local emulator on 127.0.0.1 (the SMTP tests start
-# their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs), then the browser tests
-# (e2e/: Debian's chromium from apt when missing, playwright-core and axe-core from npm), then the
-# hardening run (crates/vitrine-hardening: faults, forged tokens, schemathesis from .venv/; it
-# mounts a tmpfs, so it runs as root, as CI does) and its summary table. .ci/run calls exactly this.
+# the module-circle check (scripts/check-modules.sh), lints, and the whole test suite against a
+# local emulator on 127.0.0.1 (the SMTP tests start their own aiosmtpd from .venv/, see
+# crates/vitrine-testkit/src/smtp.rs), then the browser tests (e2e/: Debian's chromium from apt
+# when missing, playwright-core and axe-core from npm), then the hardening run
+# (crates/vitrine-hardening: faults, forged tokens, schemathesis from .venv/; it mounts a tmpfs,
+# so it runs as root, as CI does) and its summary table. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -60,6 +61,9 @@ venv_pid=$!
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
+
+step "module circles: no two modules of a crate import each other (scripts/check-modules.sh)"
+bash scripts/check-modules.sh
 
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings

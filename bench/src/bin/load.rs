@@ -22,19 +22,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, ensure};
 use bytes::Bytes;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
+#[path = "load/common.rs"]
+mod common;
 #[path = "load/journey.rs"]
 mod journey;
+
+use common::{ADMIN_EMAIL, RunArgs, create_user, customer_email, sign_in, write_summary};
 
 #[derive(Debug, Parser)]
 #[command(about = "Closed-loop HTTP/1.1 load generator for vitrine's benchmarks")]
@@ -43,28 +46,6 @@ struct Cli {
     run: RunArgs,
     #[command(subcommand)]
     scenario: Scenario,
-}
-
-#[derive(Debug, Clone, Args)]
-struct RunArgs {
-    /// Connections, each with one request in flight.
-    #[arg(short = 'c', long, default_value_t = 64, global = true)]
-    connections: usize,
-    /// Measured seconds (after the warm-up).
-    #[arg(short = 'd', long, default_value_t = 10.0, global = true)]
-    duration: f64,
-    /// Warm-up seconds: requests are sent but not measured.
-    #[arg(short = 'w', long, default_value_t = 3.0, global = true)]
-    warmup: f64,
-    /// Client runtime worker threads.
-    #[arg(short = 't', long, default_value_t = 2, global = true)]
-    threads: usize,
-    /// Also write the results as `key=value` lines (shell-sourceable) to this file.
-    #[arg(long, global = true)]
-    summary: Option<PathBuf>,
-    /// The server's process id: report the CPU it used during the measured period.
-    #[arg(long, global = true)]
-    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -370,22 +351,6 @@ impl Report {
     }
 }
 
-impl RunArgs {
-    fn describe(&self) -> String {
-        format!(
-            "{} connections, {} client threads, warm-up {} s, measured {} s",
-            self.connections, self.threads, self.warmup, self.duration
-        )
-    }
-}
-
-fn write_summary(run: &RunArgs, summary: &str) -> anyhow::Result<()> {
-    if let Some(path) = &run.summary {
-        std::fs::write(path, summary).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
-
 async fn drive(
     run: &RunArgs,
     target: &Target,
@@ -620,13 +585,6 @@ impl CpuSample {
 // ---------------------------------------------------------------------------------------------
 // The checkout scenario
 
-const PASSWORD: &str = "bench-senha-forte-123";
-const ADMIN_EMAIL: &str = "bench-admin@bench.test";
-
-fn customer_email(i: usize) -> String {
-    format!("bench-{i}@bench.test")
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn checkout(
     run: &RunArgs,
@@ -754,57 +712,6 @@ async fn checkout(
     )?;
     write_summary(run, &summary)?;
     Ok(report.errors == 0 && consistent)
-}
-
-fn create_user(
-    vitrine: &PathBuf,
-    data_dir: &PathBuf,
-    email: &str,
-    admin: bool,
-) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-    let mut cmd = tokio::process::Command::new(vitrine);
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        // Cheap hashes: the benchmark measures checkout, not sign-in.
-        .args(["--argon2-memory-kib", "64", "user", "create", "--email"])
-        .arg(email)
-        .args(["--name", "Bench Customer", "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    if admin {
-        cmd.arg("--admin");
-    }
-    let email = email.to_owned();
-    async move {
-        let mut child = cmd.spawn().context("running vitrine user create")?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await?;
-        drop(stdin);
-        let out = child.wait_with_output().await?;
-        if !out.status.success() {
-            bail!(
-                "vitrine user create {email}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
-    }
-}
-
-async fn sign_in(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
-    let res = http
-        .post(format!("{base}/api/v1/auth/sign-in"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await?;
-    let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    ensure!(status.is_success(), "sign-in of {email}: {status} {body}");
-    body["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("sign-in of {email}: no access_token in {body}"))
 }
 
 async fn stock_of(

@@ -5,7 +5,7 @@
 //! One event is one SNS message:
 //! - the body is [`message_body`]: `{"id": <event id>, "event": <vitrine_domain::Event>}`;
 //! - the message attributes are the event's attributes, as
-//!   `vitrine_domain::filter_policy::to_sns_attributes` writes them — what the subscriptions'
+//!   `vitrine_filter_policy::to_sns_attributes` writes them — what the subscriptions'
 //!   filter policies (scope `MessageAttributes`) match on;
 //! - the X-Ray trace header, when given, travels as the Publish request's `X-Amzn-Trace-Id`
 //!   header: SNS Publish has no `AWSTraceHeader` system attribute (that is SQS's), and a topic
@@ -22,8 +22,9 @@ use anyhow::{Context as _, anyhow, bail};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
+use vitrine_app::events::subscriptions::message_attributes;
 use vitrine_domain::Event;
-use vitrine_domain::filter_policy::to_sns_attributes;
+use vitrine_filter_policy::to_sns_attributes;
 
 use crate::{AwsConfig, LazyClient, sdk_config};
 
@@ -82,7 +83,7 @@ impl SnsBus {
         event: &Event,
         trace_header: Option<&str>,
     ) -> anyhow::Result<String> {
-        let attributes = to_sns_attributes(&event.attributes);
+        let attributes = to_sns_attributes(&message_attributes(&event.attributes));
         if attributes.len() > MAX_ATTRIBUTES {
             bail!(
                 "event {event_id} has {} message attributes; SNS takes at most {MAX_ATTRIBUTES}",

@@ -1,7 +1,7 @@
-//! The local filter-policy matcher (`vitrine_domain::filter_policy`) against SNS as the AWS
+//! The local filter-policy matcher (`vitrine_filter_policy`) against SNS as the AWS
 //! emulator (moto) implements it, through real SNS → SQS deliveries:
 //!
-//! 1. every documented case of `crates/vitrine-domain/tests/data/filter_policy_cases.json` (the
+//! 1. every documented case of `crates/vitrine-filter-policy/tests/data/cases.json` (the
 //!    Amazon SNS Developer Guide's examples): one topic and one queue per case, subscribed with the
 //!    case's `FilterPolicy` and `FilterPolicyScope`; the case's message is published, and the
 //!    queue says whether SNS delivered it. moto's verdict (delivered, filtered out, the policy
@@ -27,18 +27,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vitrine_app::Settings;
 use vitrine_app::events::subscriptions;
+use vitrine_app::events::subscriptions::message_attributes;
 use vitrine_aws::{AwsConfig, sdk_config};
 use vitrine_domain::catalog::{Fiscal, Sku};
-use vitrine_domain::filter_policy::to_sns_attributes;
 use vitrine_domain::order::{
     Address, Buyer, Channels, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
 };
-use vitrine_domain::{
-    Cep, Event, EventAttr, FilterPolicy, FilterScope, Money, TaxId, Timestamp, Uf,
-};
+use vitrine_domain::{Cep, Event, EventAttr, Money, TaxId, Timestamp, Uf};
+use vitrine_filter_policy::{FilterPolicy, FilterScope, MessageAttribute, to_sns_attributes};
 use vitrine_testkit::moto;
 
-const CASES: &str = include_str!("../../vitrine-domain/tests/data/filter_policy_cases.json");
+const CASES: &str = include_str!("../../vitrine-filter-policy/tests/data/cases.json");
 
 /// Rounds of reading the queues after publishing, and the pause between two rounds.
 const POLL_ROUNDS: u32 = 3;
@@ -242,7 +241,7 @@ struct Case {
     scope: FilterScope,
     policy: Value,
     #[serde(default)]
-    attributes: BTreeMap<String, EventAttr>,
+    attributes: BTreeMap<String, MessageAttribute>,
     body: Option<String>,
 }
 
@@ -393,7 +392,7 @@ impl Clients {
         &self,
         topic: &str,
         message: &str,
-        attributes: &BTreeMap<String, EventAttr>,
+        attributes: &BTreeMap<String, MessageAttribute>,
     ) -> Result<(), String> {
         let mut request = self.sns_once.publish().topic_arn(topic).message(message);
         for (name, data_type, value) in to_sns_attributes(attributes) {
@@ -712,9 +711,13 @@ async fn moto_delivers_the_store_events_to_exactly_the_queues_the_local_matcher_
     // The message is the label and the event's body, so each delivery says which event it is.
     for (label, event) in &events {
         let message = json!({ "label": label, "event_type": event.event_type, "data": event.data });
-        aws.publish(&topic, &message.to_string(), &event.attributes)
-            .await
-            .unwrap_or_else(|e| panic!("publishing {label}: {e}"));
+        aws.publish(
+            &topic,
+            &message.to_string(),
+            &message_attributes(&event.attributes),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("publishing {label}: {e}"));
     }
     // Read until no queue gets anything more.
     let got = aws.drain(&queues, |_| false).await;

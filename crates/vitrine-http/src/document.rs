@@ -14,7 +14,7 @@
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 
-const ADMIN: &str = "/api/v1/admin/";
+pub(crate) const ADMIN: &str = "/api/v1/admin/";
 
 /// Complete `doc` (see the module docs).
 pub fn complete(doc: &mut OpenApi) {
@@ -237,41 +237,5 @@ mod tests {
             operation_ref("/api/v1/orders/{id}", "get"),
             "#/paths/~1api~1v1~1orders~1{id}/get"
         );
-    }
-
-    #[test]
-    fn the_document_has_unique_operation_ids_problems_and_resolvable_links() {
-        let doc = crate::openapi_value();
-        let mut ids = std::collections::BTreeSet::new();
-        for (path, item) in doc["paths"].as_object().unwrap() {
-            for (method, op) in item.as_object().unwrap() {
-                let Some(id) = op["operationId"].as_str() else {
-                    continue;
-                };
-                assert!(ids.insert(id.to_owned()), "operationId {id} repeats");
-                let responses = op["responses"].as_object().unwrap();
-                for status in ["429", "503"] {
-                    assert!(
-                        responses.contains_key(status),
-                        "{method} {path} lacks {status}"
-                    );
-                }
-                if path.starts_with(ADMIN) {
-                    assert!(responses.contains_key("403"), "{method} {path}");
-                }
-                for (status, response) in responses {
-                    for (name, link) in response["links"].as_object().into_iter().flatten() {
-                        let pointer = link["operationRef"].as_str().unwrap();
-                        let target = doc.pointer(pointer.trim_start_matches('#'));
-                        assert!(
-                            target.is_some(),
-                            "{method} {path} {status}: link {name} points nowhere: {pointer}"
-                        );
-                    }
-                }
-            }
-        }
-        let order_links = &doc["paths"]["/api/v1/orders"]["post"]["responses"]["201"]["links"];
-        assert!(order_links["GetOrder"].is_object(), "{order_links}");
     }
 }

@@ -7,7 +7,7 @@
 //!   the router is built from ([`route_table`]), so it lists exactly the routes the router
 //!   serves. It is built on its first request, not at start-up.
 //! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
-//! - The routes outside the document: the WebSocket `/api/v1/ws` ([`realtime`]), which
+//! - The routes outside the document: the WebSocket `/api/v1/ws` ([`routes::realtime`]), which
 //!   OpenAPI cannot describe (`docs/api.md` documents it); product images, `/media/{key}`
 //!   ([`routes::media`]); and, in [`router_with_site`] only, the web apps ([`web`]) for every
 //!   other path.
@@ -138,7 +138,7 @@ fn build_router(state: AppState, site: bool) -> Router {
         .merge(public.router())
         .merge(admin.router().route_layer(admin_guard.clone()))
         // Not in a route table: OpenAPI cannot describe a WebSocket (docs/api.md, "Realtime").
-        .route("/api/v1/ws", get(realtime::connect))
+        .route("/api/v1/ws", get(routes::realtime::connect))
         .route(
             "/api/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),
@@ -398,5 +398,41 @@ mod tests {
         assert!(served.len() > 30, "{served:?}");
         assert_eq!(served, documented);
         assert!(served.contains(&("/api/v1/admin/products/{id}".into(), "put".into())));
+    }
+
+    #[test]
+    fn the_document_has_unique_operation_ids_problems_and_resolvable_links() {
+        let doc = openapi_value();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(id) = op["operationId"].as_str() else {
+                    continue;
+                };
+                assert!(ids.insert(id.to_owned()), "operationId {id} repeats");
+                let responses = op["responses"].as_object().unwrap();
+                for status in ["429", "503"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+                if path.starts_with(document::ADMIN) {
+                    assert!(responses.contains_key("403"), "{method} {path}");
+                }
+                for (status, response) in responses {
+                    for (name, link) in response["links"].as_object().into_iter().flatten() {
+                        let pointer = link["operationRef"].as_str().unwrap();
+                        let target = doc.pointer(pointer.trim_start_matches('#'));
+                        assert!(
+                            target.is_some(),
+                            "{method} {path} {status}: link {name} points nowhere: {pointer}"
+                        );
+                    }
+                }
+            }
+        }
+        let order_links = &doc["paths"]["/api/v1/orders"]["post"]["responses"]["201"]["links"];
+        assert!(order_links["GetOrder"].is_object(), "{order_links}");
     }
 }

@@ -40,7 +40,7 @@ use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
+use aws_lambda_events::http::{HeaderValue, header};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,14 +51,16 @@ use vitrine_app::notify::connections::{Connection, Connections};
 use vitrine_app::notify::{RealtimePusher, push_message};
 use vitrine_app::ports::{PushError, SystemClock, UlidIds};
 use vitrine_aws::ws_push::{ApiGatewayPush, ManagementClient, Posted, management_client};
+use vitrine_http::realtime::{is_event_id, protocol_token};
 
 use crate::AwsEnv;
 
 /// The variable with the WebSocket API's management URL,
 /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (the template builds it).
 pub const WS_ENDPOINT_ENV: &str = "VITRINE_WS_ENDPOINT";
-/// The subprotocol a browser names to carry its token: `Sec-WebSocket-Protocol: bearer, <token>`.
-pub const BEARER_PROTOCOL: &str = "bearer";
+/// The subprotocol a browser names to carry its token: `Sec-WebSocket-Protocol: bearer, <token>`
+/// (the local endpoint's, from `vitrine_http::realtime`, as is the parsing of the list).
+pub use vitrine_http::realtime::BEARER_PROTOCOL;
 /// At most this many missed events are posted for one `resume`; past it `ready` says
 /// `"truncated": true` and the client reloads its orders over REST. Lower than the local
 /// endpoint's 1000: each is one `PostToConnection` within the function's timeout.
@@ -384,7 +386,7 @@ fn token_of(request: &ApiGatewayWebsocketProxyRequest) -> Option<(String, bool)>
     if let Some(token) = authorization {
         return Some((token.to_owned(), false));
     }
-    if let Some(token) = protocol_token(&headers) {
+    if let Some(token) = headers.iter().find_map(|map| protocol_token(map)) {
         return Some((token, true));
     }
     request
@@ -392,33 +394,6 @@ fn token_of(request: &ApiGatewayWebsocketProxyRequest) -> Option<(String, bool)>
         .first("access_token")
         .filter(|t| !t.is_empty())
         .map(|t| (t.to_owned(), false))
-}
-
-/// `Sec-WebSocket-Protocol: bearer, <token>` → the token.
-fn protocol_token(headers: &[&HeaderMap]) -> Option<String> {
-    for map in headers {
-        let offered: Vec<&str> = map
-            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        if let Some(at) = offered
-            .iter()
-            .position(|p| p.eq_ignore_ascii_case(BEARER_PROTOCOL))
-            && let Some(token) = offered.get(at + 1)
-        {
-            return Some((*token).to_owned());
-        }
-    }
-    None
-}
-
-/// Event ids are ULIDs; accept any short alphanumeric id, refuse anything else.
-fn is_event_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// The `ws` function: build the application, the keys and the Management API client once per

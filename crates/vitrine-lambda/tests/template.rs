@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use vitrine_app::Settings;
 use vitrine_app::events::subscriptions;
-use vitrine_domain::FilterScope;
+use vitrine_filter_policy::FilterScope;
 
 /// Binaries of this crate that are not Lambda functions (benchmark baselines, local tools), each
 /// with the reason. Keep in step with `NOT_DEPLOYED` in `scripts/check-infra.sh`. Empty today.

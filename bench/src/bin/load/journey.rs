@@ -14,7 +14,9 @@ use anyhow::{Context, ensure};
 use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
 
-use super::{ADMIN_EMAIL, PASSWORD, RunArgs, create_user, customer_email, sign_in, write_summary};
+use crate::common::{
+    ADMIN_EMAIL, PASSWORD, RunArgs, create_user, customer_email, sign_in, write_summary,
+};
 
 /// The steps, in the order a shopper takes them.
 pub const STEPS: [&str; 8] = [

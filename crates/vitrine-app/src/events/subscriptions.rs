@@ -1,5 +1,5 @@
 //! The subscriptions, declared once: which subscriber gets which events, as SNS subscription
-//! filter policies. The local dispatcher matches them with `vitrine_domain::filter_policy`; the
+//! filter policies. The local dispatcher matches them with `vitrine_filter_policy`; the
 //! CloudFormation template declares the same policies on the SNS subscriptions (a test checks the
 //! template against [`subscriptions`]).
 //!
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use vitrine_domain::EventAttr;
-use vitrine_domain::filter_policy::{FilterPolicy, FilterScope, PolicyError};
+use vitrine_filter_policy::{FilterPolicy, FilterScope, MessageAttribute, PolicyError};
 
 use crate::app::Settings;
 
@@ -43,8 +43,27 @@ impl Subscription {
 
     /// Whether this subscriber gets an event with these message attributes and body.
     pub fn admits(&self, attributes: &BTreeMap<String, EventAttr>, body: &Value) -> bool {
-        self.compiled.matches(self.scope, attributes, body)
+        self.compiled
+            .matches(self.scope, &message_attributes(attributes), body)
     }
+}
+
+/// An event's attributes as the message attributes of its SNS message: what the filter policies
+/// match on, here and (published by `vitrine_aws::sns_bus`) in SNS.
+pub fn message_attributes(
+    attributes: &BTreeMap<String, EventAttr>,
+) -> BTreeMap<String, MessageAttribute> {
+    attributes
+        .iter()
+        .map(|(name, attr)| {
+            let attribute = match attr {
+                EventAttr::String(value) => MessageAttribute::String(value.clone()),
+                EventAttr::Number(value) => MessageAttribute::Number(*value),
+                EventAttr::StringArray(values) => MessageAttribute::StringArray(values.clone()),
+            };
+            (name.clone(), attribute)
+        })
+        .collect()
 }
 
 /// Every subscription, with the thresholds from `settings`.

@@ -6,8 +6,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use vitrine_app::AppError;
 use vitrine_app::orders::OrderMove;
 use vitrine_domain::FieldError;
@@ -16,8 +14,9 @@ use vitrine_domain::order::OrderStatus;
 
 use crate::dto::{
     AdminOrderParams, CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput,
-    MarkPaidInput, OrderDto, OrderListDto, ProductDto, ProductInput, ProductListDto,
-    ProductListParams, ShipInput, StockAdjustment, StockDto,
+    DeadLetterDto, EventsDto, MarkPaidInput, OrderDto, OrderListDto, ProductDto, ProductInput,
+    ProductListDto, ProductListParams, QueueDto, ReplayParams, ReplayedDto, ShipInput,
+    StockAdjustment, StockDto,
 };
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
@@ -401,50 +400,6 @@ async fn deliver_order(
     v: IfMatch,
 ) -> ApiResult<Etagged<OrderDto>> {
     move_order(&s, &id, v, OrderMove::Deliver).await
-}
-
-/// One subscriber's queue.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueueDto {
-    pub subscriber: String,
-    /// Deliveries waiting (or waiting for a retry).
-    pub pending: usize,
-    /// Deliveries that failed for good.
-    pub dead: usize,
-}
-
-/// A delivery that failed for good.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterDto {
-    pub subscriber: String,
-    pub event_id: String,
-    pub event_type: String,
-    /// The order id, SKU or customer the event is about.
-    pub subject: String,
-    pub attempts: u32,
-    pub last_error: String,
-}
-
-/// The state of event delivery.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventsDto {
-    /// Events committed but not yet fanned out to their subscribers.
-    pub outbox: usize,
-    pub queues: Vec<QueueDto>,
-    pub dead_letters: Vec<DeadLetterDto>,
-}
-
-/// How many dead letters were put back in their queues.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReplayedDto {
-    pub replayed: usize,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayParams {
-    /// Only this subscriber's dead letters.
-    pub subscriber: Option<String>,
 }
 
 /// Event delivery: the outbox, each subscriber's queue, and the dead letters.

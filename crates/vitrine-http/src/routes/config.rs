@@ -5,22 +5,14 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::Serialize;
-use utoipa::ToSchema;
 
+use crate::dto::ClientConfigDto;
 use crate::route_table::{RouteTable, route};
 use crate::state::AppState;
 
 /// Routes under `/api/v1`.
 pub fn routes() -> RouteTable {
     RouteTable::new().with(route!(client_config))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientConfigDto {
-    /// The realtime WebSocket URL; `null`: `/api/v1/ws` on the API's own origin.
-    #[schema(example = "wss://abc123.execute-api.sa-east-1.amazonaws.com/prod")]
-    pub realtime_url: Option<String>,
 }
 
 /// Deployment facts for the web apps.

@@ -3,11 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-use vitrine_app::invoices::{Invoice, InvoiceDownload};
+use vitrine_app::invoices::InvoiceDownload;
 
-use crate::dto::rfc3339;
+use crate::dto::InvoiceDto;
 use crate::extract::Auth;
 use crate::problem::ApiResult;
 use crate::route_table::{RouteTable, route};
@@ -18,42 +16,6 @@ pub fn routes() -> RouteTable {
     RouteTable::new()
         .with(route!(invoice_xml))
         .with(route!(invoice_info))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceDto {
-    pub order_id: String,
-    /// The 44-character chave de acesso.
-    #[schema(example = "35261111222333000181550010000000011234567893")]
-    pub access_key: String,
-    /// `homologation` (no legal value) or `production`.
-    pub environment: &'static str,
-    pub series: u16,
-    pub number: u32,
-    pub issued_at: String,
-    /// `signed-not-transmitted`, or `authorized` once the tax authority accepted it.
-    pub transmission: String,
-    /// The authorization protocol, once authorized.
-    pub protocol: Option<String>,
-}
-
-impl From<&Invoice> for InvoiceDto {
-    fn from(i: &Invoice) -> Self {
-        Self {
-            order_id: i.order_id.clone(),
-            access_key: i.access_key.clone().unwrap_or_default(),
-            environment: if i.environment == 1 {
-                "production"
-            } else {
-                "homologation"
-            },
-            series: i.series,
-            number: i.number,
-            issued_at: rfc3339(i.issued_at),
-            transmission: i.transmission.clone().unwrap_or_default(),
-            protocol: i.protocol.clone(),
-        }
-    }
 }
 
 /// The order's NF-e XML: the file (locally), or a redirect to a short-lived download URL (S3).

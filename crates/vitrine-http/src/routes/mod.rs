@@ -11,4 +11,6 @@ pub mod me;
 pub mod media;
 pub mod orders;
 pub mod payments;
+/// The WebSocket endpoint `GET /api/v1/ws` (not in a route table: OpenAPI cannot describe it).
+pub mod realtime;
 pub mod reports;

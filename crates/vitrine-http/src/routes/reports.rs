@@ -4,10 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use crate::dto::rfc3339;
+use crate::dto::{ReportFileDto, ReportListDto, rfc3339};
 use crate::problem::ApiResult;
 use crate::route_table::{RouteTable, route};
 use crate::state::AppState;
@@ -17,24 +15,6 @@ pub fn admin_routes() -> RouteTable {
     RouteTable::new()
         .with(route!(list_reports, generate_report))
         .with(route!(report_file))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReportFileDto {
-    /// The file's key in the blob store.
-    #[schema(example = "reports/2026-11-28-203012/sales-by-day.csv")]
-    pub key: String,
-    /// The key without `reports/`.
-    pub name: String,
-    pub size: u64,
-    pub created_at: Option<String>,
-    /// Where to download it (this API; it may redirect to the blob store).
-    pub url: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReportListDto {
-    pub items: Vec<ReportFileDto>,
 }
 
 fn list_dto(files: Vec<vitrine_app::reports::ReportFile>) -> ReportListDto {

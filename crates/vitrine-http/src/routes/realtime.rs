@@ -1,18 +1,7 @@
-//! Realtime order events over WebSocket: the [`Hub`] (the local shape's adapter of the Push port)
-//! and the endpoint `GET /api/v1/ws`.
-//!
-//! A browser connects with its access token (see [`connect`] for where it may put it), gets what
-//! it missed since the last event id it saw (`after=<id>`), then every order event of its own
-//! orders — every order's, for an admin — as JSON text frames, until it leaves, stops answering
-//! pings, reads too slowly, or its token expires.
+//! `GET /api/v1/ws`: the WebSocket endpoint of realtime order events (the protocol, the hub and
+//! the close codes are in [`crate::realtime`]).
 //!
 //! Invariants:
-//! - **Audience**: a message goes to the sockets of the order's owner and of admins, never to
-//!   another customer's (the Push port's rule). Each socket is registered with its principal's
-//!   `sub` and admin flag, checked once at the handshake.
-//! - **Bounded memory**: each socket has a bounded queue ([`HubSettings::buffer`] messages); a
-//!   socket whose queue is full is disconnected (close code [`CLOSE_TOO_SLOW`]), never allowed to
-//!   grow. A message is serialized once and shared by every socket it goes to.
 //! - **No gap, no duplicate at the resume seam**: the socket is registered with the hub *before*
 //!   the missed events are read, so an event is either in the replay or pushed live after it; a
 //!   live event that was already replayed is skipped.
@@ -21,12 +10,10 @@
 //! - The endpoint is not in the OpenAPI document (OpenAPI cannot describe a WebSocket):
 //!   `docs/api.md` ("Realtime") documents it.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::State;
 use axum::extract::ws::{
     CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
@@ -37,32 +24,19 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use vitrine_app::auth::Principal;
 use vitrine_app::notify::push_message;
-use vitrine_app::ports::{Push, PushError, PushMessage};
 use vitrine_domain::FieldError;
 
-use crate::AppState;
+use crate::dto::ConnectQuery;
 use crate::extract::Query;
 use crate::problem::Problem;
-
-/// Close code: the access token expired; sign in again (refresh) and reconnect.
-pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// Close code: the client read too slowly and its queue filled up; reconnect with `after`.
-pub const CLOSE_TOO_SLOW: u16 = 4002;
-/// Close code: no pong for [`HubSettings::pong_timeout`].
-pub const CLOSE_NO_PONG: u16 = 4003;
-/// Close code: the missed events could not be read; reconnect with the same `after`.
-pub const CLOSE_REPLAY_FAILED: u16 = 1011;
-/// Close code: the client sent a frame over 4 KiB, or one that breaks the protocol.
-pub const CLOSE_BAD_FRAME: u16 = 1008;
-/// Close code: the server is shutting down; reconnect with `after`.
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-
-/// The subprotocol a browser names to carry its token: `Sec-WebSocket-Protocol: bearer, <token>`.
-pub const BEARER_PROTOCOL: &str = "bearer";
+use crate::realtime::{
+    BEARER_PROTOCOL, CLOSE_BAD_FRAME, CLOSE_GOING_AWAY, CLOSE_NO_PONG, CLOSE_REPLAY_FAILED,
+    CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, Kick, Subscription, is_event_id, protocol_token,
+};
+use crate::state::AppState;
 
 /// A client frame larger than this ends the connection (clients have nothing to say).
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
@@ -70,178 +44,6 @@ const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The hub's limits and timers.
-#[derive(Debug, Clone)]
-pub struct HubSettings {
-    /// Messages queued per socket before it is disconnected as too slow.
-    pub buffer: usize,
-    /// A WebSocket ping this often.
-    pub ping_every: Duration,
-    /// A socket that has not answered a ping (pong) for this long is closed.
-    pub pong_timeout: Duration,
-    /// At most this many missed events are replayed on connect; past it the `ready` frame says
-    /// `"truncated": true` and the client reloads its orders over REST.
-    pub replay_limit: usize,
-}
-
-impl Default for HubSettings {
-    fn default() -> Self {
-        Self {
-            buffer: 256,
-            ping_every: Duration::from_secs(25),
-            pong_timeout: Duration::from_secs(60),
-            replay_limit: 1_000,
-        }
-    }
-}
-
-/// Why the hub dropped a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kick {
-    TooSlow,
-    ShuttingDown,
-}
-
-/// One message for the sockets, serialized once.
-#[derive(Clone)]
-struct Outgoing {
-    event_id: Arc<str>,
-    text: Utf8Bytes,
-}
-
-struct Registered {
-    sub: String,
-    admin: bool,
-    queue: mpsc::Sender<Outgoing>,
-    kick: watch::Sender<Option<Kick>>,
-}
-
-/// The connected sockets of this process, with their principals: the Push port, locally.
-pub struct Hub {
-    settings: HubSettings,
-    sockets: Mutex<HashMap<u64, Registered>>,
-    next_id: AtomicU64,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new(HubSettings::default())
-    }
-}
-
-impl Hub {
-    pub fn new(settings: HubSettings) -> Self {
-        Self {
-            settings,
-            sockets: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    pub fn settings(&self) -> &HubSettings {
-        &self.settings
-    }
-
-    /// How many sockets are connected now.
-    pub fn connected(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Close every socket (code [`CLOSE_GOING_AWAY`]): the server is stopping.
-    pub fn close_all(&self) {
-        for (_, socket) in self.lock().drain() {
-            socket.kick.send_replace(Some(Kick::ShuttingDown));
-        }
-    }
-
-    /// Register a socket for `principal`; it is unregistered when the returned value drops.
-    fn register(self: &Arc<Self>, principal: &Principal) -> Subscription {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (queue, messages) = mpsc::channel(self.settings.buffer.max(1));
-        let (kick, kicked) = watch::channel(None);
-        self.lock().insert(
-            id,
-            Registered {
-                sub: principal.sub.clone(),
-                admin: principal.is_admin(),
-                queue,
-                kick,
-            },
-        );
-        Subscription {
-            hub: Arc::clone(self),
-            id,
-            messages,
-            kicked,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
-        self.sockets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-#[async_trait]
-impl Push for Hub {
-    async fn push(&self, message: &PushMessage) -> Result<(), PushError> {
-        let text = serde_json::to_string(&message.payload)
-            .map_err(|e| PushError::Invalid(format!("the payload does not serialize: {e}")))?;
-        let out = Outgoing {
-            event_id: message.event_id.as_str().into(),
-            text: text.into(),
-        };
-        let (mut sent, mut dropped) = (0usize, 0usize);
-        self.lock().retain(|_, socket| {
-            let audience = socket.admin || message.customer_id.as_deref() == Some(&socket.sub);
-            if !audience {
-                return true;
-            }
-            match socket.queue.try_send(out.clone()) {
-                Ok(()) => {
-                    sent += 1;
-                    true
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    socket.kick.send_replace(Some(Kick::TooSlow));
-                    dropped += 1;
-                    false
-                }
-                // Its connection ended and has not unregistered yet.
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
-        });
-        if dropped > 0 {
-            tracing::warn!(event.id = %message.event_id, sockets = dropped, "realtime sockets too slow: disconnected");
-        }
-        tracing::debug!(event.id = %message.event_id, sockets = sent, "realtime message queued");
-        Ok(())
-    }
-}
-
-/// A registered socket's end of the hub.
-struct Subscription {
-    hub: Arc<Hub>,
-    id: u64,
-    messages: mpsc::Receiver<Outgoing>,
-    kicked: watch::Receiver<Option<Kick>>,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.hub.lock().remove(&self.id);
-    }
-}
-
-/// The endpoint's query string.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectQuery {
-    /// The access token, for clients that cannot set a header (browsers).
-    access_token: Option<String>,
-    /// The last event id the client saw: the events after it are sent first.
-    after: Option<String>,
-}
 
 /// `GET /api/v1/ws`: upgrade to a WebSocket of order events.
 ///
@@ -327,27 +129,6 @@ fn token_of(headers: &HeaderMap, query: &ConnectQuery) -> Option<(String, bool)>
         .map(|t| (t.to_owned(), false))
 }
 
-/// `Sec-WebSocket-Protocol: bearer, <token>` → the token.
-fn protocol_token(headers: &HeaderMap) -> Option<String> {
-    let offered: Vec<&str> = headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let at = offered
-        .iter()
-        .position(|p| p.eq_ignore_ascii_case(BEARER_PROTOCOL))?;
-    offered.get(at + 1).map(|t| (*t).to_owned())
-}
-
-/// Event ids are ULIDs; accept any short alphanumeric id, refuse anything else.
-fn is_event_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
 /// The `exp` claim (seconds) of a token already verified, in milliseconds.
 fn expiry_ms(token: &str) -> Option<i64> {
     #[derive(Deserialize)]
@@ -422,7 +203,7 @@ impl Connection {
         subscription: &mut Subscription,
         after: Option<String>,
     ) -> Result<HashSet<String>, End> {
-        let limit = self.state.realtime().settings.replay_limit;
+        let limit = self.state.realtime().settings().replay_limit;
         let mut replayed = HashSet::new();
         let mut truncated = false;
         if let Some(after) = after {
@@ -461,7 +242,7 @@ impl Connection {
         subscription: &mut Subscription,
         replayed: HashSet<String>,
     ) -> End {
-        let settings = self.state.realtime().settings.clone();
+        let settings = self.state.realtime().settings().clone();
         let clock = Arc::clone(&self.state.app.ports.clock);
         let token_left =
             |now_ms: i64| Duration::from_millis((self.expires_at_ms - now_ms).max(0) as u64);
@@ -556,83 +337,6 @@ mod tests {
 
     use super::*;
 
-    fn principal(sub: &str, admin: bool) -> Principal {
-        Principal {
-            sub: sub.into(),
-            groups: if admin { vec!["admin".into()] } else { vec![] },
-            username: None,
-            email: None,
-        }
-    }
-
-    fn message(event_id: &str, customer: Option<&str>) -> PushMessage {
-        PushMessage {
-            event_id: event_id.into(),
-            customer_id: customer.map(Into::into),
-            payload: json!({ "type": "event", "id": event_id }),
-        }
-    }
-
-    fn drain(s: &mut Subscription) -> Vec<String> {
-        let mut ids = Vec::new();
-        while let Ok(out) = s.messages.try_recv() {
-            ids.push(out.event_id.to_string());
-        }
-        ids
-    }
-
-    #[tokio::test]
-    async fn a_message_reaches_its_owner_and_the_admins_and_nobody_else() {
-        let hub = Arc::new(Hub::default());
-        let mut a = hub.register(&principal("a", false));
-        let mut a_again = hub.register(&principal("a", false));
-        let mut b = hub.register(&principal("b", false));
-        let mut admin = hub.register(&principal("root", true));
-
-        hub.push(&message("E1", Some("a"))).await.unwrap();
-        hub.push(&message("E2", None)).await.unwrap();
-
-        assert_eq!(drain(&mut a), ["E1"]);
-        assert_eq!(drain(&mut a_again), ["E1"]);
-        assert!(drain(&mut b).is_empty());
-        assert_eq!(drain(&mut admin), ["E1", "E2"]);
-    }
-
-    #[tokio::test]
-    async fn pushing_to_nobody_connected_succeeds() {
-        let hub = Hub::default();
-        hub.push(&message("E1", Some("a"))).await.unwrap();
-        assert_eq!(hub.connected(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_socket_whose_queue_is_full_is_disconnected_not_grown() {
-        let hub = Arc::new(Hub::new(HubSettings {
-            buffer: 2,
-            ..HubSettings::default()
-        }));
-        let mut slow = hub.register(&principal("a", false));
-        let mut other = hub.register(&principal("root", true));
-        for id in ["E1", "E2", "E3"] {
-            hub.push(&message(id, Some("a"))).await.unwrap();
-            drain(&mut other);
-        }
-        assert_eq!(*slow.kicked.borrow_and_update(), Some(Kick::TooSlow));
-        assert_eq!(hub.connected(), 1, "the slow socket is unregistered");
-        assert_eq!(drain(&mut slow), ["E1", "E2"]);
-        hub.push(&message("E4", Some("a"))).await.unwrap();
-        assert_eq!(drain(&mut other), ["E4"]);
-    }
-
-    #[tokio::test]
-    async fn a_dropped_socket_is_unregistered() {
-        let hub = Arc::new(Hub::default());
-        let a = hub.register(&principal("a", false));
-        assert_eq!(hub.connected(), 1);
-        drop(a);
-        assert_eq!(hub.connected(), 0);
-    }
-
     #[test]
     fn the_token_comes_from_the_header_the_subprotocol_or_the_query() {
         let query = ConnectQuery {
@@ -655,13 +359,5 @@ mod tests {
         );
         assert_eq!(token_of(&headers, &query), Some(("h.t.k".into(), false)));
         assert_eq!(token_of(&HeaderMap::new(), &ConnectQuery::default()), None);
-    }
-
-    #[test]
-    fn event_ids_are_short_and_alphanumeric() {
-        assert!(is_event_id("01JQ8Z6V3N4K5M6P7R8S9T0VWX"));
-        assert!(!is_event_id(""));
-        assert!(!is_event_id("01J' OR 1=1"));
-        assert!(!is_event_id(&"A".repeat(65)));
     }
 }

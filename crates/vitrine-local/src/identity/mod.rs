@@ -38,10 +38,13 @@
 //!   they are verified offline.
 //! - The RSA-2048 signing key lives in `key_dir/jwt-signing-key.pem` (mode 0600), generated on the
 //!   first start and reused afterwards; deleting it invalidates every token and pending code.
+//!
+//! Here: the configuration, [`LocalIdentity`] and its flows (the Identity port). The parts:
+//! `user` (the stored user and the item keys), `keyfile` (the signing key's file) and `limiter`
+//! (the in-memory rate limits).
 
-use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -53,7 +56,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
-use rsa::pkcs8::der::zeroize::Zeroizing;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vitrine_app::auth::{Claims, Jwks, TokenSigner, TokenUse, TokenVerifier};
@@ -64,6 +66,14 @@ use vitrine_app::ports::{
     Table, TableError, Tokens, Update, UserInfo, Value, WriteOp,
 };
 use vitrine_domain::Timestamp;
+
+mod keyfile;
+mod limiter;
+mod user;
+
+use self::keyfile::load_or_create_key;
+use self::limiter::Limiter;
+use self::user::{User, email_ref_key, refresh_key, strings, user_key, user_pk};
 
 /// Name of the signing key file inside [`LocalIdentityConfig::key_dir`].
 pub const SIGNING_KEY_FILE: &str = "jwt-signing-key.pem";
@@ -816,96 +826,6 @@ impl Identity for LocalIdentity {
     }
 }
 
-/// A user as stored.
-#[derive(Debug, Clone)]
-struct User {
-    sub: String,
-    email: String,
-    name: String,
-    /// argon2id PHC string.
-    password: String,
-    confirmed: bool,
-    groups: Vec<String>,
-    session_gen: i64,
-    version: i64,
-    created_at: i64,
-}
-
-impl User {
-    fn to_item(&self) -> Item {
-        Item::new(user_key(&self.sub))
-            .with("sub", self.sub.as_str())
-            .with("email", self.email.as_str())
-            .with("name", self.name.as_str())
-            .with("password", self.password.as_str())
-            .with("confirmed", self.confirmed)
-            .with("groups", strings(&self.groups))
-            .with("session_gen", self.session_gen)
-            .with("version", self.version)
-            .with("created_at", self.created_at)
-    }
-
-    fn from_item(item: &Item) -> Result<Self, IdentityError> {
-        let corrupt = |what: &str| {
-            IdentityError::Unavailable(anyhow!("user item {}: bad {what}", item.key.pk))
-        };
-        let text = |name: &str| {
-            item.str(name)
-                .map(str::to_owned)
-                .ok_or_else(|| corrupt(name))
-        };
-        let groups = match item.get("groups") {
-            Some(Value::L(list)) => list
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| corrupt("groups"))
-                })
-                .collect::<Result<_, _>>()?,
-            None => Vec::new(),
-            Some(_) => return Err(corrupt("groups")),
-        };
-        Ok(Self {
-            sub: text("sub")?,
-            email: text("email")?,
-            name: text("name")?,
-            password: text("password")?,
-            confirmed: item
-                .get("confirmed")
-                .and_then(Value::as_bool)
-                .ok_or_else(|| corrupt("confirmed"))?,
-            groups,
-            session_gen: item.num("session_gen").unwrap_or(0),
-            version: item.num("version").unwrap_or(0),
-            created_at: item.num("created_at").unwrap_or(0),
-        })
-    }
-}
-
-fn user_pk(sub: &str) -> String {
-    format!("USER#{sub}")
-}
-
-fn user_key(sub: &str) -> Key {
-    Key::new(user_pk(sub), "PROFILE")
-}
-
-fn email_ref_key(email: &str) -> Key {
-    Key::new(format!("UREF#EMAIL#{email}"), "UREF")
-}
-
-fn refresh_key(token: &str) -> Key {
-    Key::new(
-        format!("RTOKEN#{}", hex(&Sha256::digest(token.as_bytes()))),
-        "RTOKEN",
-    )
-}
-
-fn strings(list: &[String]) -> Value {
-    Value::L(list.iter().map(|s| Value::S(s.clone())).collect())
-}
-
 /// Trim and lowercase: the form every lookup and every stored e-mail uses.
 fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -1025,169 +945,6 @@ fn too_many(retry_after_secs: u64) -> IdentityError {
     IdentityError::TooManyAttempts { retry_after_secs }
 }
 
-/// Load the signing key from `dir`, or create it there on first start.
-fn load_or_create_key(dir: &Path) -> anyhow::Result<TokenSigner> {
-    let path = dir.join(SIGNING_KEY_FILE);
-    if !path.exists() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the key folder {}", dir.display()))?;
-        let signer = TokenSigner::generate()?;
-        let pem = signer.to_pkcs8_pem()?;
-        publish_secret_file(&path, pem.as_bytes())
-            .with_context(|| format!("writing the signing key {}", path.display()))?;
-        tracing::info!(path = %path.display(), kid = signer.kid(), "generated a new token signing key");
-    }
-    check_private(&path)?;
-    let pem = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the signing key {}", path.display()))?;
-    let pem = Zeroizing::new(pem);
-    TokenSigner::from_pkcs8_pem(&pem)
-        .with_context(|| format!("loading the signing key {}", path.display()))
-}
-
-/// Write `bytes` to `path` with mode 0600, never leaving a partial file at `path` and never
-/// replacing one another process published first (its key wins; we read it back).
-fn publish_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}", hex(&random_bytes::<8>())));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        // A hard link publishes atomically and fails if the name is taken, unlike rename.
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(e),
-        }
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    Ok(result?)
-}
-
-/// Refuse a key file that others can read: a leaked key lets anyone mint admin tokens.
-fn check_private(path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading the permissions of {}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "the signing key {} is accessible to other users (mode {:o}); run `chmod 600` on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
-
-/// Sliding-window counters in memory, keyed by e-mail or address.
-#[derive(Debug)]
-struct Limiter {
-    limit: RateLimit,
-    state: Mutex<LimiterState>,
-}
-
-#[derive(Debug, Default)]
-struct LimiterState {
-    hits: HashMap<String, VecDeque<i64>>,
-    /// Map size at which stale keys are swept next; doubles with the live size so sweeping stays
-    /// amortised O(1) per event even under a flood of distinct keys.
-    sweep_at: usize,
-}
-
-const LIMITER_MIN_SWEEP: usize = 1024;
-
-impl Limiter {
-    fn new(limit: RateLimit) -> Self {
-        Self {
-            limit,
-            state: Mutex::new(LimiterState {
-                hits: HashMap::new(),
-                sweep_at: LIMITER_MIN_SWEEP,
-            }),
-        }
-    }
-
-    fn window_ms(&self) -> i64 {
-        i64::try_from(self.limit.window.as_millis()).unwrap_or(i64::MAX)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
-        // The state is a cache of counters: after a panic elsewhere it is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Count one event for `key` at `now`, or refuse with `Err(seconds to wait)` — without
-    /// counting — when its budget is used up. Checking and counting under one lock is what makes
-    /// the limit hold for concurrent requests.
-    fn take(&self, key: &str, now: Timestamp) -> Result<(), u64> {
-        self.count(key, now, true)
-    }
-
-    /// Count one event for `key` at `now`, even over the budget.
-    fn record(&self, key: &str, now: Timestamp) {
-        let _ = self.count(key, now, false);
-    }
-
-    fn count(&self, key: &str, now: Timestamp, refuse_over_budget: bool) -> Result<(), u64> {
-        let window = self.window_ms();
-        let max = self.limit.max as usize;
-        let now = now.millis();
-        let mut state = self.lock();
-        if state.hits.len() >= state.sweep_at {
-            state
-                .hits
-                .retain(|_, hits| hits.back().is_some_and(|&t| t > now - window));
-            state.sweep_at = (state.hits.len() * 2).max(LIMITER_MIN_SWEEP);
-        }
-        let hits = state.hits.entry(key.to_owned()).or_default();
-        while hits.front().is_some_and(|&t| t <= now - window) {
-            hits.pop_front();
-        }
-        if refuse_over_budget && hits.len() >= max {
-            let oldest = hits.front().copied().unwrap_or(now);
-            let wait_ms = (oldest + window - now).max(1);
-            return Err(u64::try_from(wait_ms).unwrap_or(u64::MAX).div_ceil(1000));
-        }
-        hits.push_back(now);
-        // Only the newest `max` events can matter to `take`.
-        while hits.len() > max {
-            hits.pop_front();
-        }
-        Ok(())
-    }
-
-    /// Uncount one event counted at `at` (an attempt that turned out fine).
-    fn give_back(&self, key: &str, at: Timestamp) {
-        let mut state = self.lock();
-        if let Some(hits) = state.hits.get_mut(key)
-            && let Some(i) = hits.iter().rposition(|&t| t == at.millis())
-        {
-            hits.remove(i);
-            if hits.is_empty() {
-                state.hits.remove(key);
-            }
-        }
-    }
-
-    fn clear(&self, key: &str) {
-        self.lock().hits.remove(key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1240,60 +997,6 @@ mod tests {
             parse_group("root"),
             Err(IdentityError::InvalidParameter(_))
         ));
-    }
-
-    #[test]
-    fn the_limiter_refuses_past_its_budget_until_the_window_slides() {
-        let limiter = Limiter::new(RateLimit {
-            max: 2,
-            window: Duration::from_secs(60),
-        });
-        let t0 = Timestamp::from_secs(1_000);
-        assert_eq!(limiter.take("k", t0), Ok(()));
-        assert_eq!(limiter.take("k", t0.plus_secs(10)), Ok(()));
-        assert_eq!(limiter.take("k", t0.plus_secs(10)), Err(50));
-        assert_eq!(
-            limiter.take("k", t0.plus_secs(59)),
-            Err(1),
-            "a refusal is not counted"
-        );
-        assert_eq!(limiter.take("other", t0), Ok(()));
-        assert_eq!(
-            limiter.take("k", t0.plus_secs(60)),
-            Ok(()),
-            "the first hit left the window"
-        );
-        limiter.clear("k");
-        assert_eq!(limiter.take("k", t0.plus_secs(61)), Ok(()));
-    }
-
-    #[test]
-    fn a_given_back_event_frees_its_place() {
-        let limiter = Limiter::new(RateLimit {
-            max: 1,
-            window: Duration::from_secs(60),
-        });
-        let t0 = Timestamp::from_secs(1_000);
-        limiter.take("k", t0).unwrap();
-        limiter.give_back("k", t0);
-        assert_eq!(limiter.take("k", t0), Ok(()));
-        limiter.record("k", t0);
-        assert!(
-            limiter.take("k", t0).is_err(),
-            "recorded events count even over the budget"
-        );
-    }
-
-    #[test]
-    fn the_limiter_forgets_stale_keys() {
-        let limiter = Limiter::new(RateLimit {
-            max: 1,
-            window: Duration::from_secs(1),
-        });
-        for i in 0..10 * LIMITER_MIN_SWEEP {
-            limiter.record(&i.to_string(), Timestamp::from_secs(i as i64));
-        }
-        assert!(limiter.lock().hits.len() <= LIMITER_MIN_SWEEP);
     }
 
     #[test]

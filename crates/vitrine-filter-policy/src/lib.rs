@@ -1,8 +1,12 @@
-//! SNS subscription filter policies: which subscribers receive an event. A policy is parsed once
-//! (`FilterPolicy::parse`) and then decides whether a message passes, either on its message
-//! attributes (`FilterScope::MessageAttributes`, SNS's default) or on its JSON body
-//! (`FilterScope::MessageBody`). The local in-process bus uses this to behave like an SNS topic;
-//! the AWS adapter hands the same policy JSON to SNS itself.
+//! # vitrine-filter-policy — SNS subscription filter policies
+//!
+//! Which subscribers receive a message. A policy is parsed once (`FilterPolicy::parse`) and then
+//! decides whether a message passes, either on its message attributes
+//! (`FilterScope::MessageAttributes`, SNS's default) or on its JSON body
+//! (`FilterScope::MessageBody`). vitrine's local event dispatcher uses it to behave like an SNS
+//! topic; on AWS the same policy JSON is handed to SNS itself. A library with no dependency on
+//! the other vitrine crates and no I/O: a store event's attributes become
+//! [`MessageAttribute`]s at the caller (`vitrine_app::events::subscriptions`).
 //!
 //! The semantics are those of the Amazon SNS Developer Guide:
 //! - <https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html>
@@ -14,7 +18,9 @@
 //! - <https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering-scope.html>
 //!
 //! Where those pages are silent or contradict one another, the choice made is written next to the
-//! code that makes it.
+//! code that makes it. The documented examples are the case table
+//! `tests/data/cases.json` (each with the page it comes from), checked here and, against the
+//! emulator's SNS, by `crates/vitrine-aws/tests/sns_filter_agreement.rs`.
 //!
 //! Invariants: a `FilterPolicy` exists only if it satisfied the documented limits (at most five
 //! leaf keys, at most 150 combinations, at most three wildcards per pattern and 100 points of
@@ -27,8 +33,6 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-use crate::events::EventAttr;
 
 /// "A filter policy can have a maximum of five keys" (leaf keys, for nested policies).
 const MAX_KEYS: usize = 5;
@@ -59,6 +63,18 @@ const RESERVED: [&str; 8] = [
     "suffix",
     "wildcard",
 ];
+
+/// One message attribute, with SNS's data types. As JSON (the case table's form):
+/// `{"type": "String", "value": "order.paid"}`, `{"type": "Number", "value": 3}`,
+/// `{"type": "String.Array", "value": ["a", "b"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum MessageAttribute {
+    String(String),
+    Number(i64),
+    #[serde(rename = "String.Array")]
+    StringArray(Vec<String>),
+}
 
 /// What a subscription's filter policy is applied to (SNS's `FilterPolicyScope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -178,7 +194,7 @@ impl FilterPolicy {
 
     /// Whether message attributes pass the policy. A nested policy never matches here: attributes
     /// are flat.
-    pub fn matches_attributes(&self, attributes: &BTreeMap<String, EventAttr>) -> bool {
+    pub fn matches_attributes(&self, attributes: &BTreeMap<String, MessageAttribute>) -> bool {
         self.root.matches_attributes(attributes)
     }
 
@@ -194,7 +210,7 @@ impl FilterPolicy {
     pub fn matches(
         &self,
         scope: FilterScope,
-        attributes: &BTreeMap<String, EventAttr>,
+        attributes: &BTreeMap<String, MessageAttribute>,
         body: &Value,
     ) -> bool {
         match scope {
@@ -207,14 +223,14 @@ impl FilterPolicy {
 /// Message attributes as SNS `Publish` expects them: `(name, DataType, StringValue)`, where a
 /// `String.Array` value is the JSON text of the array.
 pub fn to_sns_attributes(
-    attributes: &BTreeMap<String, EventAttr>,
+    attributes: &BTreeMap<String, MessageAttribute>,
 ) -> Vec<(String, &'static str, String)> {
     attributes
         .iter()
         .map(|(name, attr)| match attr {
-            EventAttr::String(value) => (name.clone(), "String", value.clone()),
-            EventAttr::Number(value) => (name.clone(), "Number", value.to_string()),
-            EventAttr::StringArray(values) => (
+            MessageAttribute::String(value) => (name.clone(), "String", value.clone()),
+            MessageAttribute::Number(value) => (name.clone(), "Number", value.to_string()),
+            MessageAttribute::StringArray(values) => (
                 name.clone(),
                 "String.Array",
                 Value::from(values.clone()).to_string(),
@@ -884,12 +900,14 @@ impl Condition {
     }
 }
 
-fn attribute_values(attribute: Option<&EventAttr>) -> Vec<Scalar<'_>> {
+fn attribute_values(attribute: Option<&MessageAttribute>) -> Vec<Scalar<'_>> {
     match attribute {
         None => Vec::new(),
-        Some(EventAttr::String(s)) => vec![Scalar::Str(s)],
-        Some(EventAttr::Number(n)) => vec![Scalar::Num(scale_i64(*n))],
-        Some(EventAttr::StringArray(items)) => items.iter().map(|s| Scalar::Str(s)).collect(),
+        Some(MessageAttribute::String(s)) => vec![Scalar::Str(s)],
+        Some(MessageAttribute::Number(n)) => vec![Scalar::Num(scale_i64(*n))],
+        Some(MessageAttribute::StringArray(items)) => {
+            items.iter().map(|s| Scalar::Str(s)).collect()
+        }
     }
 }
 
@@ -915,7 +933,7 @@ fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a Map<String, Value>>) 
 }
 
 impl Node {
-    fn matches_attributes(&self, attributes: &BTreeMap<String, EventAttr>) -> bool {
+    fn matches_attributes(&self, attributes: &BTreeMap<String, MessageAttribute>) -> bool {
         let any_attributes = !attributes.is_empty();
         self.fields.iter().all(|field| match &field.body {
             FieldBody::Leaf(conditions) => {
@@ -973,7 +991,7 @@ mod tests {
     use super::*;
 
     // The Amazon SNS Developer Guide pages the refused policies below come from. The documented
-    // match cases, with their pages, are in `tests/data/filter_policy_cases.json`.
+    // match cases, with their pages, are in `tests/data/cases.json`.
     const OVERVIEW: &str =
         "https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html";
     const AND_OR: &str = "https://docs.aws.amazon.com/sns/latest/dg/and-or-logic.html";
@@ -988,21 +1006,21 @@ mod tests {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("test JSON {text}: {e}"))
     }
 
-    fn s(value: &str) -> EventAttr {
-        EventAttr::String(value.to_owned())
+    fn s(value: &str) -> MessageAttribute {
+        MessageAttribute::String(value.to_owned())
     }
 
-    fn n(value: i64) -> EventAttr {
-        EventAttr::Number(value)
+    fn n(value: i64) -> MessageAttribute {
+        MessageAttribute::Number(value)
     }
 
-    fn sa(values: &[&str]) -> EventAttr {
-        EventAttr::StringArray(values.iter().map(|v| (*v).to_owned()).collect())
+    fn sa(values: &[&str]) -> MessageAttribute {
+        MessageAttribute::StringArray(values.iter().map(|v| (*v).to_owned()).collect())
     }
 
     /// The documented cases, shared with the emulator agreement test of `vitrine-aws`
     /// (`crates/vitrine-aws/tests/sns_filter_agreement.rs`).
-    const CASES: &str = include_str!("../tests/data/filter_policy_cases.json");
+    const CASES: &str = include_str!("../tests/data/cases.json");
 
     #[derive(Debug, Deserialize)]
     struct CaseFile {
@@ -1020,14 +1038,14 @@ mod tests {
         note: Option<String>,
         scope: FilterScope,
         policy: Value,
-        attributes: Option<BTreeMap<String, EventAttr>>,
+        attributes: Option<BTreeMap<String, MessageAttribute>>,
         body: Option<String>,
         expected: bool,
     }
 
     fn documented_cases() -> Vec<Case> {
-        let file: CaseFile = serde_json::from_str(CASES)
-            .unwrap_or_else(|e| panic!("tests/data/filter_policy_cases.json: {e}"));
+        let file: CaseFile =
+            serde_json::from_str(CASES).unwrap_or_else(|e| panic!("tests/data/cases.json: {e}"));
         file.cases
     }
 
@@ -1528,9 +1546,9 @@ mod tests {
             attrs in proptest::collection::btree_map(
                 "[a-z]{1,6}",
                 proptest::prop_oneof![
-                    "\\PC{0,8}".prop_map(EventAttr::String),
-                    proptest::prelude::any::<i64>().prop_map(EventAttr::Number),
-                    proptest::collection::vec("[a-z]{0,4}", 0..3).prop_map(EventAttr::StringArray),
+                    "\\PC{0,8}".prop_map(MessageAttribute::String),
+                    proptest::prelude::any::<i64>().prop_map(MessageAttribute::Number),
+                    proptest::collection::vec("[a-z]{0,4}", 0..3).prop_map(MessageAttribute::StringArray),
                 ],
                 0..4,
             ),
@@ -1552,7 +1570,7 @@ mod tests {
         fn an_exact_string_policy_matches_its_value_only(key in "[a-z]{1,8}", value in "[a-z0-9.]{0,12}", other in "[a-z0-9.]{0,12}") {
             use proptest::prelude::*;
             let policy = FilterPolicy::parse(&serde_json::json!({ key.clone(): [value.clone()] })).unwrap();
-            let with = |v: &str| BTreeMap::from([(key.clone(), EventAttr::String(v.to_owned()))]);
+            let with = |v: &str| BTreeMap::from([(key.clone(), MessageAttribute::String(v.to_owned()))]);
             prop_assert!(policy.matches_attributes(&with(&value)));
             prop_assert_eq!(policy.matches_attributes(&with(&other)), other == value);
             prop_assert!(!policy.matches_attributes(&BTreeMap::new()));

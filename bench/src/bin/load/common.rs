@@ -1,0 +1,109 @@
+//! What the scenarios share: the run's options, the summary file, and the bench accounts
+//! (created with the `vitrine` binary, signed in over the API).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail, ensure};
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    /// Connections, each with one request in flight.
+    #[arg(short = 'c', long, default_value_t = 64, global = true)]
+    pub(crate) connections: usize,
+    /// Measured seconds (after the warm-up).
+    #[arg(short = 'd', long, default_value_t = 10.0, global = true)]
+    pub(crate) duration: f64,
+    /// Warm-up seconds: requests are sent but not measured.
+    #[arg(short = 'w', long, default_value_t = 3.0, global = true)]
+    pub(crate) warmup: f64,
+    /// Client runtime worker threads.
+    #[arg(short = 't', long, default_value_t = 2, global = true)]
+    pub(crate) threads: usize,
+    /// Also write the results as `key=value` lines (shell-sourceable) to this file.
+    #[arg(long, global = true)]
+    pub(crate) summary: Option<PathBuf>,
+    /// The server's process id: report the CPU it used during the measured period.
+    #[arg(long, global = true)]
+    pub(crate) server_pid: Option<u32>,
+}
+
+impl RunArgs {
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} connections, {} client threads, warm-up {} s, measured {} s",
+            self.connections, self.threads, self.warmup, self.duration
+        )
+    }
+}
+
+pub(crate) fn write_summary(run: &RunArgs, summary: &str) -> anyhow::Result<()> {
+    if let Some(path) = &run.summary {
+        std::fs::write(path, summary).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub(crate) const PASSWORD: &str = "bench-senha-forte-123";
+pub(crate) const ADMIN_EMAIL: &str = "bench-admin@bench.test";
+
+pub(crate) fn customer_email(i: usize) -> String {
+    format!("bench-{i}@bench.test")
+}
+
+pub(crate) fn create_user(
+    vitrine: &PathBuf,
+    data_dir: &PathBuf,
+    email: &str,
+    admin: bool,
+) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
+    let mut cmd = tokio::process::Command::new(vitrine);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        // Cheap hashes: the benchmark measures checkout, not sign-in.
+        .args(["--argon2-memory-kib", "64", "user", "create", "--email"])
+        .arg(email)
+        .args(["--name", "Bench Customer", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if admin {
+        cmd.arg("--admin");
+    }
+    let email = email.to_owned();
+    async move {
+        let mut child = cmd.spawn().context("running vitrine user create")?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await?;
+        drop(stdin);
+        let out = child.wait_with_output().await?;
+        if !out.status.success() {
+            bail!(
+                "vitrine user create {email}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> anyhow::Result<String> {
+    let res = http
+        .post(format!("{base}/api/v1/auth/sign-in"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    ensure!(status.is_success(), "sign-in of {email}: {status} {body}");
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("sign-in of {email}: no access_token in {body}"))
+}

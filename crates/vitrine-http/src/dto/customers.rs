@@ -1,0 +1,122 @@
+//! Customers: addresses, saved addresses, the profile.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use vitrine_app::customers::{Language, Profile, SavedAddress};
+use vitrine_domain::br::{Cep, TaxId, Uf};
+use vitrine_domain::contact::Phone;
+use vitrine_domain::order::Address;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressDto {
+    pub recipient: String,
+    pub street: String,
+    pub number: String,
+    pub complement: Option<String>,
+    pub district: String,
+    pub city: String,
+    #[schema(value_type = String, example = "SP")]
+    pub uf: Uf,
+    #[schema(value_type = String, example = "01310-100")]
+    pub cep: Cep,
+}
+
+impl From<AddressDto> for Address {
+    fn from(a: AddressDto) -> Self {
+        Address {
+            recipient: a.recipient,
+            street: a.street,
+            number: a.number,
+            complement: a.complement,
+            district: a.district,
+            city: a.city,
+            uf: a.uf,
+            cep: a.cep,
+        }
+    }
+}
+
+impl From<&Address> for AddressDto {
+    fn from(a: &Address) -> Self {
+        AddressDto {
+            recipient: a.recipient.clone(),
+            street: a.street.clone(),
+            number: a.number.clone(),
+            complement: a.complement.clone(),
+            district: a.district.clone(),
+            city: a.city.clone(),
+            uf: a.uf,
+            cep: a.cep.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SavedAddressInput {
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub address: AddressDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedAddressDto {
+    pub id: String,
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub address: AddressDto,
+}
+
+impl From<&SavedAddress> for SavedAddressDto {
+    fn from(s: &SavedAddress) -> Self {
+        Self {
+            id: s.id.clone(),
+            label: s.label.clone(),
+            address: (&s.address).into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileDto {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    /// CPF or CNPJ, digits only.
+    pub tax_id: Option<String>,
+    pub phone: Option<String>,
+    pub sms_opt_in: bool,
+    #[schema(example = "pt-BR")]
+    pub language: String,
+    pub groups: Vec<String>,
+}
+
+impl ProfileDto {
+    pub fn new(p: &Profile, groups: &[String]) -> Self {
+        Self {
+            id: p.sub.clone(),
+            email: p.email.clone(),
+            name: p.name.clone(),
+            tax_id: p.tax_id.as_ref().map(|t| t.as_str().to_owned()),
+            phone: p.phone.as_ref().map(|t| t.as_str().to_owned()),
+            sms_opt_in: p.sms_opt_in,
+            language: p.language.as_str().to_owned(),
+            groups: groups.to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    pub name: String,
+    #[schema(value_type = Option<String>, example = "529.982.247-25")]
+    pub tax_id: Option<TaxId>,
+    #[schema(value_type = Option<String>, example = "+5511987654321")]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub sms_opt_in: bool,
+    #[schema(value_type = Option<String>, example = "pt-BR")]
+    pub language: Option<Language>,
+}

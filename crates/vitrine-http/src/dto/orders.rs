@@ -1,0 +1,169 @@
+//! Checkout and orders: the order, its lines and status history, listings, and the admin's
+//! lifecycle moves.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use vitrine_domain::br::TaxId;
+use vitrine_domain::order::{Order, PaymentMethod};
+
+use super::cart::CartItemInput;
+use super::customers::AddressDto;
+use super::{CURRENCY, rfc3339};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutInputDto {
+    /// "Buy now" lines; omit to order the cart.
+    pub items: Option<Vec<CartItemInput>>,
+    /// A new address, or give `address_id`.
+    pub shipping_address: Option<AddressDto>,
+    pub address_id: Option<String>,
+    #[schema(example = "pac")]
+    pub shipping_method: String,
+    pub coupon: Option<String>,
+    #[schema(value_type = String, example = "pix")]
+    pub payment_method: PaymentMethod,
+    /// CPF or CNPJ of the buyer; defaults to the profile's.
+    #[schema(value_type = Option<String>, example = "529.982.247-25")]
+    pub tax_id: Option<TaxId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineDto {
+    pub sku: String,
+    pub product_id: String,
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+    pub unit_price_centavos: i64,
+    pub quantity: u32,
+    pub line_total_centavos: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChangeDto {
+    pub status: String,
+    pub at: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDto {
+    pub id: String,
+    pub customer_id: String,
+    #[schema(example = "pending_payment")]
+    pub status: String,
+    pub lines: Vec<OrderLineDto>,
+    pub shipping_address: AddressDto,
+    pub shipping_method: String,
+    pub shipping_name: String,
+    pub shipping_days: u32,
+    pub coupon: Option<String>,
+    pub payment_method: String,
+    pub currency: &'static str,
+    pub subtotal_centavos: i64,
+    pub discount_centavos: i64,
+    pub shipping_centavos: i64,
+    pub total_centavos: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub pay_by: String,
+    pub tracking_code: Option<String>,
+    pub invoice_key: Option<String>,
+    pub history: Vec<StatusChangeDto>,
+    pub version: u64,
+}
+
+impl From<&Order> for OrderDto {
+    fn from(o: &Order) -> Self {
+        Self {
+            id: o.id.clone(),
+            customer_id: o.customer_id.clone(),
+            status: o.status.as_str().to_owned(),
+            lines: o
+                .lines
+                .iter()
+                .map(|l| OrderLineDto {
+                    sku: l.sku.to_string(),
+                    product_id: l.product_id.clone(),
+                    name: l.name.clone(),
+                    options: l.options.clone(),
+                    unit_price_centavos: l.unit_price.centavos(),
+                    quantity: l.quantity,
+                    line_total_centavos: l.total().centavos(),
+                })
+                .collect(),
+            shipping_address: (&o.shipping_address).into(),
+            shipping_method: o.shipping.method_id.clone(),
+            shipping_name: o.shipping.name.clone(),
+            shipping_days: o.shipping.days,
+            coupon: o.coupon.clone(),
+            payment_method: o.payment_method.as_str().to_owned(),
+            currency: CURRENCY,
+            subtotal_centavos: o.subtotal.centavos(),
+            discount_centavos: o.discount.centavos(),
+            shipping_centavos: o.shipping_total.centavos(),
+            total_centavos: o.total.centavos(),
+            created_at: rfc3339(o.created_at),
+            updated_at: rfc3339(o.updated_at),
+            pay_by: rfc3339(o.pay_by),
+            tracking_code: o.tracking_code.clone(),
+            invoice_key: o.invoice_key.clone(),
+            history: o
+                .history
+                .iter()
+                .map(|h| StatusChangeDto {
+                    status: h.status.as_str().into(),
+                    at: rfc3339(h.at),
+                    note: h.note.clone(),
+                })
+                .collect(),
+            version: o.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderListDto {
+    pub items: Vec<OrderDto>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub limit: Option<usize>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AdminOrderParams {
+    /// One of pending_payment, paid, invoiced, shipped, delivered, cancelled, expired, payment_failed.
+    pub status: String,
+    pub limit: Option<usize>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipInput {
+    pub tracking_code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkPaidInput {
+    /// The payment's reference (bank transfer id, receipt).
+    pub reference: String,
+}

@@ -1,0 +1,13 @@
+//! The WebSocket endpoint's query string (`GET /api/v1/ws`).
+
+use serde::Deserialize;
+
+/// The endpoint's query string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectQuery {
+    /// The access token, for clients that cannot set a header (browsers).
+    pub access_token: Option<String>,
+    /// The last event id the client saw: the events after it are sent first.
+    pub after: Option<String>,
+}
