@@ -648,6 +648,57 @@ mod tests {
     }
 
     #[test]
+    fn the_file_s_installments_shipping_and_alerts_reach_the_settings_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "alerts_to = \"estoque@loja.example\"\nlarge_order_centavos = 5000\n\
+             [payments.installments]\nmonthly_rate_bp = [0, 0, 149]\nmin_installment = 1000\n\
+             [shipping]\nfree_above_centavos = 30000\n[[shipping.methods]]\nid = \"motoboy\"\n\
+             name = \"Motoboy\"\nzones = [{ cep_from = \"01000000\", cep_to = \"05999999\", \
+             base_centavos = 1200, per_kg_centavos = 0, days = 0 }]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        let s = &c.settings;
+        assert_eq!(s.alerts_to.as_deref(), Some("estoque@loja.example"));
+        assert_eq!(s.large_order_centavos, 5000);
+        assert_eq!(s.installments.monthly_rate_bp, [0, 0, 149]);
+        assert_eq!(s.installments.min_installment.centavos(), 1000);
+        assert_eq!(s.rate_table.methods[0].id, "motoboy");
+        assert_eq!(s.rate_table.free_above_centavos, Some(30_000));
+
+        let c = Config::resolve(&Flags {
+            config: Some(path),
+            installment_rates_bp: Some(vec![0, 0]),
+            shipping_rates: Some(
+                r#"{"methods": [{"id": "pac", "name": "PAC", "zones": []}]}"#.into(),
+            ),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.installments.monthly_rate_bp, [0, 0]);
+        assert_eq!(c.settings.installments.min_installment.centavos(), 1000);
+        assert_eq!(c.settings.rate_table.methods[0].id, "pac");
+
+        let err = Config::resolve(&Flags {
+            config: None,
+            pay_within_minutes: Some(0),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pay_within_minutes must be between 1 and 10080"
+        );
+    }
+
+    #[test]
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
