@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use vitrine_domain::card::InstallmentTable;
-use vitrine_domain::shipping::RateTable;
-
 use crate::fiscal::Fiscal;
 use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table};
 use crate::snapshot::CatalogCache;
 use crate::store::{self, Batch, WriteFailed};
+
+pub use crate::settings::Settings;
 
 /// The adapters, chosen by the composition root.
 #[derive(Clone)]
@@ -29,43 +28,6 @@ pub struct Ports {
     /// authority. `None`: invoices are not issued (an `order.paid` is dead-lettered with the
     /// reason, to be replayed once it is set up).
     pub fiscal: Option<Arc<Fiscal>>,
-}
-
-/// Business settings (from `vitrine.toml` / `VITRINE_*` locally, from the environment on Lambda).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Unpaid orders expire after this long.
-    pub pay_within_secs: i64,
-    pub rate_table: RateTable,
-    /// A `stock.low` event fires when a SKU's stock falls to this or below.
-    pub low_stock_threshold: i64,
-    /// How long a cached catalog may be served before it is reloaded. Writes made through this
-    /// process invalidate it at once; this bounds staleness from other processes (CLI imports,
-    /// other Lambda instances).
-    pub catalog_cache_secs: i64,
-    /// Anonymous carts are forgotten after this many days without change.
-    pub anonymous_cart_days: i64,
-    /// Orders of this total or more alert the admins (a numeric filter policy).
-    pub large_order_centavos: i64,
-    /// Where admin alerts (`stock.low`, large orders) are e-mailed; none: not e-mailed.
-    pub alerts_to: Option<String>,
-    /// Card installments offered, and their interest.
-    pub installments: InstallmentTable,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            pay_within_secs: 30 * 60,
-            rate_table: RateTable::default(),
-            low_stock_threshold: 5,
-            catalog_cache_secs: 10,
-            anonymous_cart_days: 30,
-            large_order_centavos: 100_000,
-            alerts_to: None,
-            installments: InstallmentTable::default(),
-        }
-    }
 }
 
 pub struct App {

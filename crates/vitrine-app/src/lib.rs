@@ -27,10 +27,12 @@ pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod reports;
+pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod trace;
 pub mod workers;
 
-pub use app::{App, Ports, Settings};
+pub use app::{App, Ports};
 pub use error::{AppError, AppResult};
+pub use settings::{Settings, SettingsError};

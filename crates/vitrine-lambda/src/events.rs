@@ -29,14 +29,11 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_dynamo::AttributeValue;
+use vitrine_app::App;
 use vitrine_app::events::{ConsumeError, Consumer, Delivery};
-use vitrine_app::ports::{SystemClock, UlidIds};
-use vitrine_app::{App, Settings};
 use vitrine_aws::AwsConfig;
 use vitrine_aws::sns_bus::SnsBus;
 use vitrine_domain::Event;
-
-use crate::AwsEnv;
 
 /// The variable that names the events topic (the template sets it from `EventsTopic`).
 pub const TOPIC_ENV: &str = "VITRINE_EVENTS_TOPIC_ARN";
@@ -329,31 +326,8 @@ pub async fn run_consumer(make: fn(Arc<App>) -> Arc<dyn Consumer>) -> anyhow::Re
     .map_err(|e| anyhow!(e))
 }
 
-/// The variable with the address admin alerts are e-mailed to (optional: none, not e-mailed).
-pub const ALERTS_TO_ENV: &str = "VITRINE_ALERTS_TO";
-
-/// The business settings of a consumer: the defaults (as the `api` function runs with), and
-/// where admin alerts go from [`ALERTS_TO_ENV`].
-pub fn consumer_settings(get: impl Fn(&str) -> Option<String>) -> Settings {
-    Settings {
-        alerts_to: get(ALERTS_TO_ENV).filter(|v| !v.trim().is_empty()),
-        ..Settings::default()
-    }
-}
-
 async fn build_consumer(
     make: fn(Arc<App>) -> Arc<dyn Consumer>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
-    let env = AwsEnv::from_env()?;
-    let store = vitrine_aws::compose::build_with(
-        &env.aws_config(),
-        &env.resources(),
-        consumer_settings(|name| std::env::var(name).ok()),
-        Arc::new(SystemClock),
-        Arc::new(UlidIds),
-        crate::payments::providers(|name| std::env::var(name).ok())?,
-        None,
-    )
-    .await?;
-    Ok(make(store.app))
+    Ok(make(crate::compose_from_env().await?.app))
 }

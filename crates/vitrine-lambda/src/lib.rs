@@ -3,7 +3,10 @@
 //!
 //! Each binary in `src/bin/` is one Lambda function and an AWS composition root: it reads the
 //! environment once, builds its clients once per cold start (before the runtime loop starts), and
-//! hands the same axum router `vitrine serve` uses to `lambda_http`.
+//! hands the same axum router `vitrine serve` uses to `lambda_http`. Every function that runs the
+//! application builds it with [`compose_from_env`]: the resources ([`AwsEnv`]), the business
+//! settings (`vitrine_app::Settings::from_lookup`, the function `vitrine serve` reads its own
+//! with) and the payment providers ([`payments`]), all from the function's environment.
 //!
 //! Invariants:
 //! - Logs are one JSON object per line on stdout; crates that log request or response payloads
@@ -37,6 +40,7 @@ pub mod payments;
 pub mod ws;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -49,6 +53,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
+use vitrine_app::keys::Keys;
+use vitrine_app::ports::{SystemClock, UlidIds};
+use vitrine_app::{App, Settings};
 
 /// The variable with which `lambda_http` is told not to put the stage in front of paths.
 pub const IGNORE_STAGE_ENV: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
@@ -300,6 +307,46 @@ impl AwsEnv {
             mail_from: self.mail_from.clone(),
         }
     }
+}
+
+/// A function's application, composed once per cold start by [`compose_from_env`].
+pub struct Composed {
+    /// The resources it runs on (the `ws` functions also reach the WebSocket API with them).
+    pub env: AwsEnv,
+    pub app: Arc<App>,
+    /// The keys of the user pool's tokens, downloaded when first needed.
+    pub keys: Arc<Keys>,
+}
+
+/// Compose a function's application from its environment: see [`compose`].
+pub async fn compose_from_env() -> anyhow::Result<Composed> {
+    compose(|name| std::env::var(name).ok()).await
+}
+
+/// The one composition of every function that runs the application, with its settings read
+/// through `get`: the AWS resources ([`AwsEnv`]), the business settings
+/// (`Settings::from_lookup`: `VITRINE_PAY_WITHIN_MINUTES`, `VITRINE_LOW_STOCK_THRESHOLD`, …,
+/// the same names `vitrine serve` reads) and the payment providers ([`payments::providers`]).
+/// A missing or malformed setting is an error that names it. Makes no AWS request.
+pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Composed> {
+    let env = AwsEnv::from_lookup(&get)?;
+    let settings = Settings::from_lookup(&get)?;
+    let payments = payments::providers(&get)?;
+    let store = vitrine_aws::compose::build_with(
+        &env.aws_config(),
+        &env.resources(),
+        settings,
+        Arc::new(SystemClock),
+        Arc::new(UlidIds),
+        payments,
+        None,
+    )
+    .await?;
+    Ok(Composed {
+        env,
+        app: store.app,
+        keys: store.keys,
+    })
 }
 
 /// Log a failed cold start and report it to the Runtime API's `/runtime/init/error` (when

@@ -49,7 +49,7 @@ use vitrine_app::events::{ConsumeError, Consumer, Delivery};
 use vitrine_app::keys::{Keys, KeysError};
 use vitrine_app::notify::connections::{Connection, Connections};
 use vitrine_app::notify::{RealtimePusher, push_message};
-use vitrine_app::ports::{PushError, SystemClock, UlidIds};
+use vitrine_app::ports::PushError;
 use vitrine_aws::ws_push::{ApiGatewayPush, ManagementClient, Posted, management_client};
 use vitrine_http::realtime::{is_event_id, protocol_token};
 
@@ -419,18 +419,11 @@ pub async fn run_ws() -> anyhow::Result<()> {
 }
 
 async fn build_handler() -> anyhow::Result<WsHandler> {
-    let env = AwsEnv::from_env()?;
     let endpoint = ws_endpoint(|name| std::env::var(name).ok())?;
-    let store = vitrine_aws::compose::build(
-        &env.aws_config(),
-        &env.resources(),
-        crate::events::consumer_settings(|name| std::env::var(name).ok()),
-        Arc::new(SystemClock),
-        Arc::new(UlidIds),
-    )
-    .await
-    .context("building the store")?;
-    let client = management_client(&env.aws_config(), &endpoint).await;
+    let store = crate::compose_from_env()
+        .await
+        .context("building the store")?;
+    let client = management_client(&store.env.aws_config(), &endpoint).await;
     Ok(WsHandler::new(store.app, store.keys, client))
 }
 

@@ -27,7 +27,7 @@ use vitrine_aws::sdk_config;
 use vitrine_aws::sns_bus::SnsBus;
 use vitrine_domain::Event;
 use vitrine_lambda::events::{
-    StreamEnv, TOPIC_ENV, consumer_settings, delivery_of, handle_queue, handle_stream, outbox_event,
+    StreamEnv, TOPIC_ENV, delivery_of, handle_queue, handle_stream, outbox_event,
 };
 use vitrine_lambda::{StagePrefix, lambda_service};
 use vitrine_testkit::moto;
@@ -582,7 +582,8 @@ fn the_stream_handler_needs_its_region_and_topic() {
 #[test]
 fn admin_alerts_go_to_the_configured_address() {
     let settings =
-        consumer_settings(|k| (k == "VITRINE_ALERTS_TO").then(|| "ops@example.com".into()));
+        Settings::from_lookup(|k| (k == "VITRINE_ALERTS_TO").then(|| "ops@example.com".into()))
+            .unwrap();
     assert_eq!(settings.alerts_to.as_deref(), Some("ops@example.com"));
-    assert_eq!(consumer_settings(|_| None).alerts_to, None);
+    assert_eq!(Settings::from_lookup(|_| None).unwrap().alerts_to, None);
 }

@@ -10,6 +10,8 @@
 //!   its own queue with a dead-letter queue (see `subscription_errors`);
 //! - the WebSocket API: its routes are exactly those the `ws` binary serves, each an AWS_PROXY
 //!   integration invoking `WsFunction`, which API Gateway may invoke (see `websocket_errors`).
+//! - the business settings: every function gets each variable of `vitrine_app::settings::ALL`
+//!   (Globals) from a parameter whose default is the code's default (see `settings_errors`).
 //!
 //! `scripts/check-infra.sh` checks the same rules on the parsed YAML (and runs cfn-lint and the
 //! SAM transform); this test needs no Python and keeps the suite from passing with a binary the
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use vitrine_app::Settings;
 use vitrine_app::events::subscriptions;
+use vitrine_app::settings as names;
 use vitrine_filter_policy::FilterScope;
 
 /// Binaries of this crate that are not Lambda functions (benchmark baselines, local tools), each
@@ -826,6 +829,138 @@ fn the_template_subscribes_exactly_the_code_subscriptions_with_the_same_filter_p
         errors.is_empty(),
         "infra/template.yaml against vitrine_app::events::subscriptions:\n  {}",
         errors.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The business settings
+
+/// The whole value of the first `key: value` line of `lines` (commas included), unquoted.
+fn line_value(lines: &[Line], key: &str) -> Option<String> {
+    let prefix = format!("{key}:");
+    lines
+        .iter()
+        .find_map(|l| l.text.strip_prefix(&prefix))
+        .map(|v| unquote(v).to_owned())
+}
+
+/// What the parameter behind each business setting defaults to when the code's default is the
+/// same value: the default as the variable would carry it ("" for none).
+fn code_default(var: &str) -> String {
+    let d = Settings::default();
+    let rates = || {
+        d.installments
+            .monthly_rate_bp
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match var {
+        v if v == names::PAY_WITHIN_MINUTES.var => (d.pay_within_secs / 60).to_string(),
+        v if v == names::LOW_STOCK_THRESHOLD.var => d.low_stock_threshold.to_string(),
+        v if v == names::LARGE_ORDER_CENTAVOS.var => d.large_order_centavos.to_string(),
+        v if v == names::CATALOG_CACHE_SECS.var => d.catalog_cache_secs.to_string(),
+        v if v == names::INSTALLMENT_RATES_BP.var => rates(),
+        v if v == names::MIN_INSTALLMENT_CENTAVOS.var => {
+            d.installments.min_installment.centavos().to_string()
+        }
+        // Unset: no alerts address, the built-in rate table.
+        _ => String::new(),
+    }
+}
+
+/// Every way the template fails to give every function each business setting
+/// (`vitrine_app::settings::ALL`) from a parameter whose default is the code's default.
+fn settings_errors(template: &str) -> Vec<String> {
+    let all = lines(template);
+    let top = blocks(&all, 0);
+    let params = section(&top, "Parameters")
+        .map(|s| blocks(&s.lines[1..], 2))
+        .unwrap_or_default();
+    let globals: Vec<Line> = section(&top, "Globals")
+        .map(|s| blocks(&s.lines[1..], 2))
+        .unwrap_or_default()
+        .into_iter()
+        .find(|b| b.name == "Function")
+        .map(|b| b.lines[1..].to_vec())
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    for name in names::ALL {
+        let Some(value) = line_value(&globals, name.var) else {
+            errors.push(format!(
+                "Globals: the functions' Environment does not set {}",
+                name.var
+            ));
+            continue;
+        };
+        // The first parameter the value refers to (`!Ref P`, or `!If [C, !Ref P, …]`).
+        let Some(param) = value.split("!Ref ").nth(1).map(|rest| {
+            rest.split([',', ']', ' '])
+                .next()
+                .unwrap_or_default()
+                .trim()
+        }) else {
+            errors.push(format!(
+                "Globals: {} is {value:?}, not taken from a parameter",
+                name.var
+            ));
+            continue;
+        };
+        let Some(block) = params.iter().find(|p| p.name == param) else {
+            errors.push(format!(
+                "Globals: {} refers to {param}, which is not a parameter",
+                name.var
+            ));
+            continue;
+        };
+        let default = line_value(&block.lines[1..], "Default");
+        let expected = code_default(name.var);
+        if default.as_deref() != Some(expected.as_str()) {
+            errors.push(format!(
+                "parameter {param} ({}) defaults to {default:?}, the code to {expected:?}",
+                name.var
+            ));
+        }
+    }
+    errors
+}
+
+#[test]
+fn every_function_gets_the_business_settings_from_parameters_with_the_code_defaults() {
+    let errors = settings_errors(&template());
+    assert!(
+        errors.is_empty(),
+        "infra/template.yaml against vitrine_app::settings:\n  {}",
+        errors.join("\n  ")
+    );
+}
+
+#[test]
+fn the_settings_check_catches_a_missing_setting_and_a_drifted_default() {
+    let good = template();
+    let missing = good.replace(
+        "        VITRINE_LOW_STOCK_THRESHOLD: !Ref LowStockThreshold\n",
+        "",
+    );
+    assert_ne!(missing, good);
+    let errors = settings_errors(&missing);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("does not set VITRINE_LOW_STOCK_THRESHOLD")),
+        "{errors:?}"
+    );
+    let drifted = good.replacen(
+        "    Default: 30\n    MinValue: 1\n    MaxValue: 10080",
+        "    Default: 60\n    MinValue: 1\n    MaxValue: 10080",
+        1,
+    );
+    assert_ne!(drifted, good);
+    let errors = settings_errors(&drifted);
+    assert!(
+        errors.iter().any(|e| e.contains("PayWithinMinutes")),
+        "{errors:?}"
     );
 }
 

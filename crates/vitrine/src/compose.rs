@@ -9,7 +9,7 @@ use vitrine_app::auth::Jwks;
 use vitrine_app::keys::Keys;
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
 use vitrine_app::ports::{Clock, Ids, Mailer, PaymentProvider, SystemClock, UlidIds};
-use vitrine_app::{App, Ports, Settings};
+use vitrine_app::{App, Ports};
 use vitrine_local::fs_blobs::FsBlobs;
 use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
 use vitrine_local::mail::FileMailer;
@@ -91,7 +91,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     .context("starting the identity provider")?;
     let verifier = identity.verifier();
     let jwks = identity.jwks();
-    let settings = settings(config);
+    let settings = config.settings.clone();
     // Text messages go into the mail folder too, as `.sms` files.
     let sms = Arc::new(
         FileSms::open(&mail, clock.clone())
@@ -204,20 +204,6 @@ pub async fn build_for(config: &Config) -> anyhow::Result<Store> {
     }
 }
 
-/// The business settings both backends share.
-fn settings(config: &Config) -> Settings {
-    Settings {
-        pay_within_secs: config.pay_within_minutes * 60,
-        rate_table: config.rate_table.clone(),
-        low_stock_threshold: config.low_stock_threshold,
-        large_order_centavos: config.large_order_centavos,
-        alerts_to: config.alerts_to.clone(),
-        catalog_cache_secs: config.catalog_cache_secs,
-        installments: config.payments.installments.clone(),
-        ..Settings::default()
-    }
-}
-
 /// Build the store on DynamoDB, S3, Cognito and SES.
 #[cfg(feature = "aws")]
 pub async fn build_aws(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
@@ -261,7 +247,7 @@ pub async fn build_aws_with(
     let store = compose::build_with(
         &aws,
         &resources,
-        settings(config),
+        config.settings.clone(),
         clock,
         Arc::new(UlidIds),
         payments,

@@ -1,6 +1,10 @@
 //! Settings of the local shape, read once at start-up: command-line flags and `VITRINE_*`
 //! environment variables (listed by `vitrine --help`), then an optional `vitrine.toml`, then
 //! defaults. Anything malformed stops the program with a message naming the setting.
+//!
+//! The business settings (`vitrine_app::Settings`) are read by the function the Lambda
+//! functions use too, `Settings::from_lookup`: here each of its variables is looked up in the
+//! flags (and so the environment), then the file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,6 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
+use vitrine_app::Settings;
+use vitrine_app::settings as names;
 use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 use vitrine_local::smtp::SmtpUrl;
@@ -55,6 +61,23 @@ pub struct Flags {
     /// invalidate it at once).
     #[arg(long, env = "VITRINE_CATALOG_CACHE_SECS", global = true)]
     pub catalog_cache_secs: Option<i64>,
+    /// Card installments offered: the monthly rate in basis points for 1, 2, 3, …
+    /// installments, comma-separated (e.g. 0,0,0,199). Default: 3× without interest, up to 12×
+    /// at 1.99 % a month.
+    #[arg(
+        long,
+        env = "VITRINE_INSTALLMENT_RATES_BP",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub installment_rates_bp: Option<Vec<u32>>,
+    /// No card installment below this many centavos (default 500).
+    #[arg(long, env = "VITRINE_MIN_INSTALLMENT_CENTAVOS", global = true)]
+    pub min_installment_centavos: Option<i64>,
+    /// The shipping rate table as JSON, in the shape of vitrine.toml's [shipping] section
+    /// (replaces it).
+    #[arg(long, env = "VITRINE_SHIPPING_RATES", global = true)]
+    pub shipping_rates: Option<String>,
     /// The store's Pix key (CNPJ digits, e-mail, +55 phone or random key) printed in each BR
     /// Code. Unset: a sandbox key that no bank accepts (for trying the store out).
     #[arg(long, env = "VITRINE_PIX_KEY", global = true)]
@@ -235,7 +258,6 @@ pub struct PaymentSettings {
     pub pix_merchant_city: String,
     /// `None`: generated into the data folder on first start.
     pub webhook_secret: Option<String>,
-    pub installments: InstallmentTable,
 }
 
 /// The Pix key used when none is set: under the `.invalid` top-level domain, which cannot
@@ -286,17 +308,14 @@ pub struct Config {
     pub mail_from: String,
     /// The SMTP server mail goes through; `None` writes `.eml` files (the default).
     pub smtp_url: Option<SmtpUrl>,
-    pub pay_within_minutes: i64,
-    pub low_stock_threshold: i64,
-    pub large_order_centavos: i64,
-    pub alerts_to: Option<String>,
-    pub catalog_cache_secs: i64,
+    /// The business settings: payment window, stock and order alerts, catalog cache,
+    /// installments, shipping rates (checked by `Settings::from_lookup`).
+    pub settings: Settings,
     pub seed: bool,
     /// CORS, the per-client rate limit, HSTS (`vitrine_http::security`).
     pub security: vitrine_http::Security,
     pub argon2_memory_kib: u32,
     pub log_format: LogFormat,
-    pub rate_table: RateTable,
     pub payments: PaymentSettings,
     /// NF-e issuing (checked when the store is built: it reads the certificate).
     pub fiscal: FiscalSettings,
@@ -311,6 +330,7 @@ impl Config {
             None if Path::new("vitrine.toml").exists() => read_file(Path::new("vitrine.toml"))?,
             None => FileSettings::default(),
         };
+        let settings = business_settings(flags, &file)?;
         let listen = flags
             .listen
             .or(file.listen)
@@ -358,7 +378,6 @@ impl Config {
                 .clone()
                 .or(file_payments.webhook_secret)
                 .filter(|s| !s.is_empty()),
-            installments: file_payments.installments.unwrap_or_default(),
         };
         let config = Config {
             data_dir: flags
@@ -375,28 +394,7 @@ impl Config {
                 .or(file.mail_from)
                 .unwrap_or_else(|| "vitrine <loja@vitrine.localhost>".into()),
             smtp_url,
-            pay_within_minutes: flags
-                .pay_within_minutes
-                .or(file.pay_within_minutes)
-                .unwrap_or(30),
-            low_stock_threshold: flags
-                .low_stock_threshold
-                .or(file.low_stock_threshold)
-                .unwrap_or(5),
-            large_order_centavos: flags
-                .large_order_centavos
-                .or(file.large_order_centavos)
-                .unwrap_or(100_000),
-            alerts_to: flags
-                .alerts_to
-                .clone()
-                .or(file.alerts_to)
-                .map(|a| a.trim().to_owned())
-                .filter(|a| !a.is_empty()),
-            catalog_cache_secs: flags
-                .catalog_cache_secs
-                .or(file.catalog_cache_secs)
-                .unwrap_or(10),
+            settings,
             seed: !(flags.no_seed || file.no_seed.unwrap_or(false)),
             security: vitrine_http::Security {
                 hsts: public_url.starts_with("https://"),
@@ -431,7 +429,6 @@ impl Config {
                 .or(file.argon2_memory_kib)
                 .unwrap_or(19_456),
             log_format,
-            rate_table: file.shipping.unwrap_or_default(),
             payments,
             fiscal: file.fiscal.unwrap_or_default(),
             backend: match flags.backend.clone().or(file.backend).as_deref() {
@@ -467,33 +464,12 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if !(1..=7 * 24 * 60).contains(&self.pay_within_minutes) {
-            bail!("pay_within_minutes must be between 1 and 10080");
-        }
-        if self.low_stock_threshold < 0 {
-            bail!("low_stock_threshold cannot be negative");
-        }
-        if self.large_order_centavos < 1 {
-            bail!("large_order_centavos must be 1 or more");
-        }
-        if let Some(to) = &self.alerts_to
-            && vitrine_domain::Email::parse(to).is_err()
-        {
-            bail!("alerts_to must be one e-mail address, e.g. loja@example.com");
-        }
-        if !(0..=3600).contains(&self.catalog_cache_secs) {
-            bail!("catalog_cache_secs must be between 0 and 3600");
-        }
         if !(8..=1_048_576).contains(&self.argon2_memory_kib) {
             bail!("argon2_memory_kib must be between 8 and 1048576");
         }
         if !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
             bail!("public_url must start with http:// or https://");
         }
-        self.payments
-            .installments
-            .validate()
-            .map_err(|e| anyhow::anyhow!("payments.installments: {}", e.describe()))?;
         if let Some(secret) = &self.payments.webhook_secret
             && secret.len() < 16
         {
@@ -512,9 +488,6 @@ impl Config {
                 e.describe()
             )
         })?;
-        self.rate_table
-            .validate()
-            .map_err(|e| anyhow::anyhow!("shipping: {e}"))?;
         if self.backend == Backend::Aws && self.smtp_url.is_some() {
             bail!("mail.smtp_url is for the local backend; the aws backend sends e-mail with SES");
         }
@@ -529,6 +502,65 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The business settings, through `Settings::from_lookup`: each of its variables is answered
+/// by the flag (or variable) if given, else by `vitrine.toml`. Messages name the file's key.
+fn business_settings(flags: &Flags, file: &FileSettings) -> anyhow::Result<Settings> {
+    let file_installments = file.payments.as_ref().and_then(|p| p.installments.as_ref());
+    let text = |v: Option<i64>| v.map(|v| v.to_string());
+    let rates = |r: &[u32]| r.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let shipping = match (&flags.shipping_rates, &file.shipping) {
+        (Some(json), _) => Some(json.clone()),
+        (None, Some(table)) => Some(serde_json::to_string(table)?),
+        (None, None) => None,
+    };
+    let values = [
+        (
+            names::PAY_WITHIN_MINUTES,
+            text(flags.pay_within_minutes.or(file.pay_within_minutes)),
+        ),
+        (
+            names::LOW_STOCK_THRESHOLD,
+            text(flags.low_stock_threshold.or(file.low_stock_threshold)),
+        ),
+        (
+            names::LARGE_ORDER_CENTAVOS,
+            text(flags.large_order_centavos.or(file.large_order_centavos)),
+        ),
+        (
+            names::ALERTS_TO,
+            flags.alerts_to.clone().or_else(|| file.alerts_to.clone()),
+        ),
+        (
+            names::CATALOG_CACHE_SECS,
+            text(flags.catalog_cache_secs.or(file.catalog_cache_secs)),
+        ),
+        (
+            names::INSTALLMENT_RATES_BP,
+            flags
+                .installment_rates_bp
+                .as_deref()
+                .or(file_installments.map(|t| t.monthly_rate_bp.as_slice()))
+                .map(rates),
+        ),
+        (
+            names::MIN_INSTALLMENT_CENTAVOS,
+            text(
+                flags
+                    .min_installment_centavos
+                    .or(file_installments.map(|t| t.min_installment.centavos())),
+            ),
+        ),
+        (names::SHIPPING_RATES, shipping),
+    ];
+    Settings::from_lookup(|name| {
+        values
+            .iter()
+            .find(|(setting, _)| setting.var == name)
+            .and_then(|(_, value)| value.clone())
+    })
+    .map_err(|e| anyhow::anyhow!(e.by_key()))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -616,6 +648,57 @@ mod tests {
     }
 
     #[test]
+    fn the_file_s_installments_shipping_and_alerts_reach_the_settings_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "alerts_to = \"estoque@loja.example\"\nlarge_order_centavos = 5000\n\
+             [payments.installments]\nmonthly_rate_bp = [0, 0, 149]\nmin_installment = 1000\n\
+             [shipping]\nfree_above_centavos = 30000\n[[shipping.methods]]\nid = \"motoboy\"\n\
+             name = \"Motoboy\"\nzones = [{ cep_from = \"01000000\", cep_to = \"05999999\", \
+             base_centavos = 1200, per_kg_centavos = 0, days = 0 }]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        let s = &c.settings;
+        assert_eq!(s.alerts_to.as_deref(), Some("estoque@loja.example"));
+        assert_eq!(s.large_order_centavos, 5000);
+        assert_eq!(s.installments.monthly_rate_bp, [0, 0, 149]);
+        assert_eq!(s.installments.min_installment.centavos(), 1000);
+        assert_eq!(s.rate_table.methods[0].id, "motoboy");
+        assert_eq!(s.rate_table.free_above_centavos, Some(30_000));
+
+        let c = Config::resolve(&Flags {
+            config: Some(path),
+            installment_rates_bp: Some(vec![0, 0]),
+            shipping_rates: Some(
+                r#"{"methods": [{"id": "pac", "name": "PAC", "zones": []}]}"#.into(),
+            ),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.installments.monthly_rate_bp, [0, 0]);
+        assert_eq!(c.settings.installments.min_installment.centavos(), 1000);
+        assert_eq!(c.settings.rate_table.methods[0].id, "pac");
+
+        let err = Config::resolve(&Flags {
+            config: None,
+            pay_within_minutes: Some(0),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pay_within_minutes must be between 1 and 10080"
+        );
+    }
+
+    #[test]
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
@@ -626,7 +709,7 @@ mod tests {
             ..Flags::default()
         })
         .unwrap();
-        assert_eq!(c.pay_within_minutes, 45);
-        assert_eq!(c.low_stock_threshold, 2);
+        assert_eq!(c.settings.pay_within_secs, 45 * 60);
+        assert_eq!(c.settings.low_stock_threshold, 2);
     }
 }

@@ -1,11 +1,12 @@
 //! E-mails to the shop's staff: stock running low, an NF-e that could not be issued, and large
 //! orders (the subscription's numeric filter on the order total decides what "large" is; this
-//! consumer just sends).
+//! consumer checks the same threshold, `Settings::large_order_centavos`, and sends).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use vitrine_domain::EventAttr;
 
 use super::templates::{self, OrderView, Shop};
 use super::{OrderEvent, idempotency_key, load_order, outgoing_email, reject};
@@ -129,6 +130,20 @@ impl Consumer for AdminAlerts {
                 event.id = %delivery.event_id,
                 event.r#type = %event.event_type,
                 "no admin alert for this event"
+            );
+            return Ok(());
+        }
+        // The subscription's filter admits only large orders; on AWS that filter is the
+        // template's, so the threshold is checked here too, against the function's settings.
+        if event.event_type == "order.placed"
+            && let Some(EventAttr::Number(total)) = event.attributes.get("order_total")
+            && *total < self.app.settings.large_order_centavos
+        {
+            tracing::debug!(
+                event.id = %delivery.event_id,
+                order.total_centavos = total,
+                large_order_centavos = self.app.settings.large_order_centavos,
+                "no admin alert: the order is below the large-order threshold"
             );
             return Ok(());
         }
@@ -258,6 +273,25 @@ mod tests {
         assert_eq!(
             email.idempotency_key.as_deref(),
             Some("01JEVENT0203.admin-alerts")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_order_below_the_large_order_threshold_is_not_e_mailed() {
+        let h = Harness::with_settings(Settings {
+            alerts_to: Some(ALERTS_TO.into()),
+            large_order_centavos: 123_457,
+            ..Settings::default()
+        });
+        h.customer(Language::En, None).await;
+        let event = h.order_reaching("order.placed").await;
+        AdminAlerts::new(h.app.clone())
+            .handle(&delivery("01JEVENT0209", event))
+            .await
+            .unwrap();
+        assert!(
+            h.mailer.sent().is_empty(),
+            "R$ 1.234,56 is under R$ 1.234,57"
         );
     }
 

@@ -7,13 +7,9 @@
 //! The OpenAPI document is built on its first request. A cold start that fails is reported to the
 //! Runtime API and the process exits.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vitrine_app::Settings;
-use vitrine_app::ports::{SystemClock, UlidIds};
 use vitrine_http::AppState;
-use vitrine_lambda::AwsEnv;
 
 // One invocation at a time per execution environment: a single-threaded runtime starts faster
 // and has nothing to gain from more threads.
@@ -42,19 +38,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The composition: settings from the environment, the AWS adapters, the application.
+/// The composition: the application every function shares (`vitrine_lambda::compose_from_env`:
+/// resources, settings and payment providers from the environment), and the router's state.
 async fn build_state() -> anyhow::Result<AppState> {
-    let env = AwsEnv::from_env()?;
-    let store = vitrine_aws::compose::build_with(
-        &env.aws_config(),
-        &env.resources(),
-        Settings::default(),
-        Arc::new(SystemClock),
-        Arc::new(UlidIds),
-        vitrine_lambda::payments::providers(|name| std::env::var(name).ok())?,
-        None,
-    )
-    .await?;
+    let store = vitrine_lambda::compose_from_env().await?;
     // The pool's keys are downloaded by the first request that needs them, not in the
     // background: Lambda freezes the process between invocations, and a download frozen half-way
     // would hold up the request that finds it.

@@ -7,16 +7,13 @@ use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
-use vitrine_app::Settings;
-use vitrine_app::ports::{SystemClock, UlidIds};
-use vitrine_lambda::AwsEnv;
 
 // One invocation at a time per execution environment (see `api`).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     vitrine_lambda::init_tracing();
-    let app = match build().await {
-        Ok(app) => app,
+    let app = match vitrine_lambda::compose_from_env().await {
+        Ok(composed) => composed.app,
         Err(err) => return Err(vitrine_lambda::fail_init(err).await),
     };
     tracing::info!("cold start: ready for schedules");
@@ -32,19 +29,4 @@ async fn main() -> anyhow::Result<()> {
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
-}
-
-async fn build() -> anyhow::Result<Arc<vitrine_app::App>> {
-    let env = AwsEnv::from_env()?;
-    let store = vitrine_aws::compose::build_with(
-        &env.aws_config(),
-        &env.resources(),
-        Settings::default(),
-        Arc::new(SystemClock),
-        Arc::new(UlidIds),
-        Vec::new(),
-        None,
-    )
-    .await?;
-    Ok(store.app)
 }

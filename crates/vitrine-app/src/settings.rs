@@ -1,0 +1,358 @@
+//! The store's business settings, and the one function that reads them: [`Settings::from_lookup`]
+//! turns a lookup by variable name (`VITRINE_PAY_WITHIN_MINUTES`, …) into checked [`Settings`].
+//! Both shapes use it: `vitrine serve` looks names up in its flags, `VITRINE_*` variables and
+//! `vitrine.toml`; each Lambda function in its environment. This library reads no environment
+//! itself: its callers pass the lookup.
+//!
+//! | variable | `vitrine.toml` | default | |
+//! |---|---|---|---|
+//! | [`PAY_WITHIN_MINUTES`] | `pay_within_minutes` | 30 | minutes an order may stay unpaid, 1–10080 |
+//! | [`LOW_STOCK_THRESHOLD`] | `low_stock_threshold` | 5 | `stock.low` at or below this, 0 or more |
+//! | [`LARGE_ORDER_CENTAVOS`] | `large_order_centavos` | 100000 | orders of at least this alert the admins, 1 or more |
+//! | [`ALERTS_TO`] | `alerts_to` | unset | where admin alerts are e-mailed (one address) |
+//! | [`CATALOG_CACHE_SECS`] | `catalog_cache_secs` | 10 | catalog snapshot age, 0–3600 |
+//! | [`INSTALLMENT_RATES_BP`] | `[payments] installments.monthly_rate_bp` | `0,0,0,199,…` (12) | monthly rate per installment count, comma-separated basis points |
+//! | [`MIN_INSTALLMENT_CENTAVOS`] | `[payments] installments.min_installment` | 500 | smallest installment |
+//! | [`SHIPPING_RATES`] | `[shipping]` | built-in table | the shipping rate table, as JSON of the `[shipping]` section's shape |
+//!
+//! An unset or blank value means the default. A malformed one is an error naming the variable
+//! ([`SettingsError`]).
+
+use vitrine_domain::Money;
+use vitrine_domain::card::InstallmentTable;
+use vitrine_domain::shipping::RateTable;
+
+/// Business settings (from `vitrine.toml` / `VITRINE_*` locally, from the environment on
+/// Lambda; both through [`Settings::from_lookup`]).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Unpaid orders expire after this long.
+    pub pay_within_secs: i64,
+    pub rate_table: RateTable,
+    /// A `stock.low` event fires when a SKU's stock falls to this or below.
+    pub low_stock_threshold: i64,
+    /// How long a cached catalog may be served before it is reloaded. Writes made through this
+    /// process invalidate it at once; this bounds staleness from other processes (CLI imports,
+    /// other Lambda instances).
+    pub catalog_cache_secs: i64,
+    /// Anonymous carts are forgotten after this many days without change.
+    pub anonymous_cart_days: i64,
+    /// Orders of this total or more alert the admins (a numeric filter policy).
+    pub large_order_centavos: i64,
+    /// Where admin alerts (`stock.low`, large orders) are e-mailed; none: not e-mailed.
+    pub alerts_to: Option<String>,
+    /// Card installments offered, and their interest.
+    pub installments: InstallmentTable,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            pay_within_secs: 30 * 60,
+            rate_table: RateTable::default(),
+            low_stock_threshold: 5,
+            catalog_cache_secs: 10,
+            anonymous_cart_days: 30,
+            large_order_centavos: 100_000,
+            alerts_to: None,
+            installments: InstallmentTable::default(),
+        }
+    }
+}
+
+/// One setting: the variable it is looked up by, and its name in `vitrine.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingName {
+    /// The lookup key: the `VITRINE_*` variable.
+    pub var: &'static str,
+    /// Its key in `vitrine.toml` (the name `vitrine serve`'s messages use).
+    pub key: &'static str,
+}
+
+pub const PAY_WITHIN_MINUTES: SettingName = SettingName {
+    var: "VITRINE_PAY_WITHIN_MINUTES",
+    key: "pay_within_minutes",
+};
+pub const LOW_STOCK_THRESHOLD: SettingName = SettingName {
+    var: "VITRINE_LOW_STOCK_THRESHOLD",
+    key: "low_stock_threshold",
+};
+pub const LARGE_ORDER_CENTAVOS: SettingName = SettingName {
+    var: "VITRINE_LARGE_ORDER_CENTAVOS",
+    key: "large_order_centavos",
+};
+pub const ALERTS_TO: SettingName = SettingName {
+    var: "VITRINE_ALERTS_TO",
+    key: "alerts_to",
+};
+pub const CATALOG_CACHE_SECS: SettingName = SettingName {
+    var: "VITRINE_CATALOG_CACHE_SECS",
+    key: "catalog_cache_secs",
+};
+pub const INSTALLMENT_RATES_BP: SettingName = SettingName {
+    var: "VITRINE_INSTALLMENT_RATES_BP",
+    key: "payments.installments",
+};
+pub const MIN_INSTALLMENT_CENTAVOS: SettingName = SettingName {
+    var: "VITRINE_MIN_INSTALLMENT_CENTAVOS",
+    key: "payments.installments",
+};
+pub const SHIPPING_RATES: SettingName = SettingName {
+    var: "VITRINE_SHIPPING_RATES",
+    key: "shipping",
+};
+
+/// Every setting [`Settings::from_lookup`] reads.
+pub const ALL: [SettingName; 8] = [
+    PAY_WITHIN_MINUTES,
+    LOW_STOCK_THRESHOLD,
+    LARGE_ORDER_CENTAVOS,
+    ALERTS_TO,
+    CATALOG_CACHE_SECS,
+    INSTALLMENT_RATES_BP,
+    MIN_INSTALLMENT_CENTAVOS,
+    SHIPPING_RATES,
+];
+
+/// A setting with a value that cannot be used. Displays with the variable's name
+/// (`VITRINE_PAY_WITHIN_MINUTES must be between 1 and 10080`); [`SettingsError::by_key`] says
+/// the same with the `vitrine.toml` name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message(&self.vars.join(", ")))]
+pub struct SettingsError {
+    /// The variables the value came from (two for the installment table).
+    pub vars: Vec<&'static str>,
+    /// The setting's key in `vitrine.toml`.
+    pub key: &'static str,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+/// What is wrong with a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Out of range, or not of the right kind: "must be between 1 and 10080".
+    Must(String),
+    /// A structured value (the installment or rate table) that does not check: the reason.
+    Invalid(String),
+}
+
+impl SettingsError {
+    fn must(name: SettingName, what: impl Into<String>) -> Self {
+        Self {
+            vars: vec![name.var],
+            key: name.key,
+            problem: Problem::Must(what.into()),
+        }
+    }
+
+    fn invalid(names: &[SettingName], why: impl Into<String>) -> Self {
+        Self {
+            vars: names.iter().map(|n| n.var).collect(),
+            key: names[0].key,
+            problem: Problem::Invalid(why.into()),
+        }
+    }
+
+    /// The message with the setting called `name`.
+    pub fn message(&self, name: &str) -> String {
+        match &self.problem {
+            Problem::Must(what) => format!("{name} {what}"),
+            Problem::Invalid(why) => format!("{name}: {why}"),
+        }
+    }
+
+    /// The message with the setting's `vitrine.toml` name, as `vitrine serve` says it.
+    pub fn by_key(&self) -> String {
+        self.message(self.key)
+    }
+}
+
+impl Settings {
+    /// The settings, each looked up by its variable's name ([`ALL`]) through `get`; unset or
+    /// blank: the default. Every value is checked; the first bad one is the error.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let value = |name: SettingName| {
+            get(name.var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let integer = |name: SettingName, default: i64, range: (i64, i64), what: &str| {
+            let Some(text) = value(name) else {
+                return Ok(default);
+            };
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| (range.0..=range.1).contains(n))
+                .ok_or_else(|| SettingsError::must(name, what))
+        };
+        let defaults = Settings::default();
+
+        let pay_within_minutes = integer(
+            PAY_WITHIN_MINUTES,
+            defaults.pay_within_secs / 60,
+            (1, 7 * 24 * 60),
+            "must be between 1 and 10080",
+        )?;
+        let low_stock_threshold = integer(
+            LOW_STOCK_THRESHOLD,
+            defaults.low_stock_threshold,
+            (0, i64::MAX),
+            "cannot be negative",
+        )?;
+        let large_order_centavos = integer(
+            LARGE_ORDER_CENTAVOS,
+            defaults.large_order_centavos,
+            (1, i64::MAX),
+            "must be 1 or more",
+        )?;
+        let alerts_to = match value(ALERTS_TO) {
+            None => None,
+            Some(to) if vitrine_domain::Email::parse(&to).is_ok() => Some(to),
+            Some(_) => {
+                return Err(SettingsError::must(
+                    ALERTS_TO,
+                    "must be one e-mail address, e.g. loja@example.com",
+                ));
+            }
+        };
+        let catalog_cache_secs = integer(
+            CATALOG_CACHE_SECS,
+            defaults.catalog_cache_secs,
+            (0, 3600),
+            "must be between 0 and 3600",
+        )?;
+
+        let mut installments = defaults.installments;
+        if let Some(rates) = value(INSTALLMENT_RATES_BP) {
+            installments.monthly_rate_bp = rates
+                .split(',')
+                .map(|r| r.trim().parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    SettingsError::must(
+                        INSTALLMENT_RATES_BP,
+                        "must be monthly rates in basis points separated by commas, e.g. 0,0,0,199",
+                    )
+                })?;
+        }
+        if let Some(min) = value(MIN_INSTALLMENT_CENTAVOS) {
+            installments.min_installment =
+                min.parse::<i64>().map(Money::from_centavos).map_err(|_| {
+                    SettingsError::must(MIN_INSTALLMENT_CENTAVOS, "must be a number of centavos")
+                })?;
+        }
+        installments.validate().map_err(|e| {
+            SettingsError::invalid(
+                &[INSTALLMENT_RATES_BP, MIN_INSTALLMENT_CENTAVOS],
+                e.describe(),
+            )
+        })?;
+
+        let rate_table = match value(SHIPPING_RATES) {
+            None => defaults.rate_table,
+            Some(json) => serde_json::from_str::<RateTable>(&json).map_err(|e| {
+                SettingsError::invalid(&[SHIPPING_RATES], format!("not a rate table: {e}"))
+            })?,
+        };
+        rate_table
+            .validate()
+            .map_err(|e| SettingsError::invalid(&[SHIPPING_RATES], e))?;
+
+        Ok(Settings {
+            pay_within_secs: pay_within_minutes * 60,
+            rate_table,
+            low_stock_threshold,
+            catalog_cache_secs,
+            anonymous_cart_days: defaults.anonymous_cart_days,
+            large_order_centavos,
+            alerts_to,
+            installments,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        Settings::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn nothing_set_is_the_defaults() {
+        let s = read(&[]).unwrap();
+        let d = Settings::default();
+        assert_eq!(s.pay_within_secs, d.pay_within_secs);
+        assert_eq!(s.low_stock_threshold, d.low_stock_threshold);
+        assert_eq!(s.large_order_centavos, d.large_order_centavos);
+        assert_eq!(s.alerts_to, None);
+        assert_eq!(s.catalog_cache_secs, d.catalog_cache_secs);
+        assert_eq!(s.installments, d.installments);
+        assert_eq!(s.rate_table, d.rate_table);
+        // Blank is unset (a template passes "" for a parameter left empty).
+        let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
+        assert_eq!(blank.alerts_to, None);
+        assert_eq!(blank.pay_within_secs, d.pay_within_secs);
+    }
+
+    #[test]
+    fn every_setting_is_read_from_its_variable() {
+        let table = r#"{"free_above_centavos": 30000, "methods": [{"id": "motoboy",
+            "name": "Motoboy", "zones": [{"cep_from": "01000000", "cep_to": "05999999",
+            "base_centavos": 1200, "per_kg_centavos": 0, "days": 0}]}]}"#;
+        let s = read(&[
+            (PAY_WITHIN_MINUTES.var, "45"),
+            (LOW_STOCK_THRESHOLD.var, "0"),
+            (LARGE_ORDER_CENTAVOS.var, "50000"),
+            (ALERTS_TO.var, " estoque@loja.example "),
+            (CATALOG_CACHE_SECS.var, "0"),
+            (INSTALLMENT_RATES_BP.var, "0, 0, 149"),
+            (MIN_INSTALLMENT_CENTAVOS.var, "1000"),
+            (SHIPPING_RATES.var, table),
+        ])
+        .unwrap();
+        assert_eq!(s.pay_within_secs, 45 * 60);
+        assert_eq!(s.low_stock_threshold, 0);
+        assert_eq!(s.large_order_centavos, 50_000);
+        assert_eq!(s.alerts_to.as_deref(), Some("estoque@loja.example"));
+        assert_eq!(s.catalog_cache_secs, 0);
+        assert_eq!(s.installments.monthly_rate_bp, [0, 0, 149]);
+        assert_eq!(s.installments.min_installment, Money::from_centavos(1000));
+        assert_eq!(s.rate_table.methods[0].id, "motoboy");
+        assert_eq!(s.rate_table.free_above_centavos, Some(30_000));
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
+        let cases: [(&str, &str, &str); 9] = [
+            (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
+            (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
+            (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
+            (LARGE_ORDER_CENTAVOS.var, "0", "1 or more"),
+            (ALERTS_TO.var, "estoque", "one e-mail address"),
+            (CATALOG_CACHE_SECS.var, "3601", "between 0 and 3600"),
+            (INSTALLMENT_RATES_BP.var, "0,x", "basis points"),
+            (INSTALLMENT_RATES_BP.var, "3000", "20 %"),
+            (SHIPPING_RATES.var, "{\"methods\": []}", "has no methods"),
+        ];
+        for (var, value, says) in cases {
+            let err = read(&[(var, value)]).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with(var) && message.contains(says),
+                "{var}={value}: {message}"
+            );
+            let key = ALL.iter().find(|n| n.var == var).unwrap().key;
+            assert!(err.by_key().starts_with(key), "{}", err.by_key());
+        }
+        assert_eq!(
+            read(&[(PAY_WITHIN_MINUTES.var, "0")]).unwrap_err().by_key(),
+            "pay_within_minutes must be between 1 and 10080"
+        );
+    }
+}
