@@ -54,11 +54,6 @@ impl MemTable {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    /// Every item, expired or not, in key order (for tests that look at the whole table).
-    pub fn dump(&self) -> Vec<Item> {
-        self.items.lock().unwrap().values().cloned().collect()
-    }
-
     fn check_up(&self) -> Result<(), TableError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(TableError::Unavailable(anyhow!("the table is down (test)")));

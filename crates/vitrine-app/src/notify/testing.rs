@@ -1,12 +1,12 @@
-//! Test doubles for the notification consumers: an in-memory Table (built on the port's shared
-//! semantics, `check_batch`, `evaluate` and `apply_updates`), a recording Mailer and Sms, and a
-//! harness that stores real orders moved by the domain's own state machine.
+//! Test doubles for the notification consumers: the in-memory Table, a recording Mailer and
+//! Sms, and a harness that stores real orders moved by the domain's own state machine.
 //!
-//! vitrine-app cannot use the adapters of `vitrine-local` (they depend on this crate), so the
+//! `MemTable` is vitrine-testkit's (`vitrine_testkit::mem_table`, which runs the Table
+//! conformance suite), compiled here from its file: unit tests of this crate cannot use a type
+//! of a crate that depends on it (the testkit), nor the adapters of `vitrine-local`. The other
 //! doubles live here; they only need what the consumers touch.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
@@ -23,11 +23,9 @@ use vitrine_domain::{Event, Money, Timestamp};
 use crate::app::{App, Ports, Settings};
 use crate::customers::{Language, ProfileUpdate};
 use crate::events::Delivery;
-use crate::ports::table::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
 use crate::ports::{
-    Blob, BlobError, BlobMeta, Blobs, ClientInfo, Condition, Email, Identity, IdentityError, Index,
-    Item, Key, MailError, Mailer, ManualClock, NewUser, Page, Query, Sms, SmsError, SmsMessage,
-    SortKey, Table, TableError, Tokens, Update, UserInfo, WriteOp,
+    Blob, BlobError, BlobMeta, Blobs, ClientInfo, Email, Identity, IdentityError, MailError,
+    Mailer, ManualClock, NewUser, Sms, SmsError, SmsMessage, Table, Tokens, UserInfo, WriteOp,
 };
 use crate::store;
 
@@ -38,136 +36,15 @@ pub const TRACKING: &str = "AA123456789BR";
 pub const INVOICE_KEY: &str = "35250100000000000100550010000000011000000010";
 const T0: i64 = 1_750_000_000;
 
+#[path = "../../../vitrine-testkit/src/mem_table.rs"]
+mod mem_table;
+pub use mem_table::MemTable;
+
 pub fn delivery(event_id: &str, event: Event) -> Delivery {
     Delivery {
         event_id: event_id.to_owned(),
         event,
         attempt: 1,
-    }
-}
-
-/// The in-memory Table. `set_down(true)` makes every call fail as an engine outage.
-#[derive(Default)]
-pub struct MemTable {
-    items: Mutex<BTreeMap<Key, Item>>,
-    down: AtomicBool,
-}
-
-impl MemTable {
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    fn check_up(&self) -> Result<(), TableError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(TableError::Unavailable(anyhow!("the table is down (test)")));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Table for MemTable {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        self.check_up()?;
-        Ok(self.items.lock().unwrap().get(key).cloned())
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.check_up()?;
-        let (pk_attr, sk_attr) = match query.index {
-            Index::Primary => (None, None),
-            Index::Gsi1 => (Some(GSI1_PK), Some(GSI1_SK)),
-            Index::Gsi2 => (Some(GSI2_PK), Some(GSI2_SK)),
-        };
-        let items = self.items.lock().unwrap();
-        let mut found: Vec<(String, Item)> = items
-            .values()
-            .filter_map(|item| {
-                let (pk, sk) = match (pk_attr, sk_attr) {
-                    (Some(p), Some(s)) => (item.str(p)?.to_owned(), item.str(s)?.to_owned()),
-                    _ => (item.key.pk.clone(), item.key.sk.clone()),
-                };
-                let wanted = pk == query.pk
-                    && match &query.sk {
-                        None => true,
-                        Some(SortKey::Eq(v)) => sk == *v,
-                        Some(SortKey::BeginsWith(v)) => sk.starts_with(v.as_str()),
-                        Some(SortKey::Between(a, b)) => sk >= *a && sk <= *b,
-                        Some(SortKey::Lt(v)) => sk < *v,
-                        Some(SortKey::Le(v)) => sk <= *v,
-                        Some(SortKey::Gt(v)) => sk > *v,
-                        Some(SortKey::Ge(v)) => sk >= *v,
-                    };
-                wanted.then(|| (sk, item.clone()))
-            })
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        if !query.forward {
-            found.reverse();
-        }
-        // No paging: the tests' partitions are small.
-        Ok(Page {
-            items: found.into_iter().map(|(_, item)| item).collect(),
-            next: None,
-        })
-    }
-
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        self.check_up()?;
-        table::check_batch(&ops)?;
-        let mut items = self.items.lock().unwrap();
-        for (index, op) in ops.iter().enumerate() {
-            let condition = match op {
-                WriteOp::Put { condition, .. }
-                | WriteOp::Update { condition, .. }
-                | WriteOp::Delete { condition, .. } => condition.as_ref(),
-                WriteOp::Check { condition, .. } => Some(condition),
-            };
-            if let Some(c) = condition
-                && !table::evaluate(c, items.get(op.key()))
-            {
-                return Err(TableError::ConditionFailed { index });
-            }
-        }
-        for op in ops {
-            match op {
-                WriteOp::Put { item, .. } => {
-                    items.insert(item.key.clone(), item);
-                }
-                WriteOp::Update { key, updates, .. } => {
-                    let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
-                    items.insert(key, item);
-                }
-                WriteOp::Delete { key, .. } => {
-                    items.remove(&key);
-                }
-                WriteOp::Check { .. } => {}
-            }
-        }
-        Ok(())
-    }
-
-    async fn update_returning(
-        &self,
-        key: Key,
-        updates: Vec<Update>,
-        condition: Option<Condition>,
-    ) -> Result<Item, TableError> {
-        self.check_up()?;
-        let mut items = self.items.lock().unwrap();
-        if let Some(c) = &condition
-            && !table::evaluate(c, items.get(&key))
-        {
-            return Err(TableError::ConditionFailed { index: 0 });
-        }
-        let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
-        items.insert(key, item.clone());
-        Ok(item)
-    }
-
-    async fn ping(&self) -> Result<(), TableError> {
-        self.check_up()
     }
 }
 
@@ -341,7 +218,8 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
-        let table = Arc::new(MemTable::default());
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
+        let table = Arc::new(MemTable::with_clock(clock.clone()));
         let mailer = Arc::new(RecordingMailer::default());
         let sms = Arc::new(RecordingSms::default());
         let ports = Ports {
@@ -350,7 +228,7 @@ impl Harness {
             identity: Arc::new(Unused),
             mailer: mailer.clone(),
             sms: sms.clone(),
-            clock: Arc::new(ManualClock::new(Timestamp::from_secs(T0))),
+            clock,
             ids: Arc::new(crate::ports::UlidIds),
             payments: Vec::new(),
             fiscal: None,
