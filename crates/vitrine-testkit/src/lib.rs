@@ -3,6 +3,7 @@
 pub mod apigw_management;
 pub mod attacks;
 pub mod blobs;
+pub mod doubles;
 pub mod identity;
 pub mod lambda_runtime;
 pub mod mail;

@@ -1,17 +1,13 @@
 //! Test doubles for the notification consumers: the in-memory Table, a recording Mailer and
 //! Sms, and a harness that stores real orders moved by the domain's own state machine.
 //!
-//! `MemTable` is vitrine-testkit's (`vitrine_testkit::mem_table`, which runs the Table
-//! conformance suite), compiled here from its file: unit tests of this crate cannot use a type
-//! of a crate that depends on it (the testkit), nor the adapters of `vitrine-local`. The other
-//! doubles live here; they only need what the consumers touch.
+//! `MemTable` and the port doubles are vitrine-testkit's (`vitrine_testkit::mem_table`, which
+//! runs the Table conformance suite, and `vitrine_testkit::doubles`), compiled here from their
+//! files: unit tests of this crate cannot use a type of a crate that depends on it (the
+//! testkit), nor the adapters of `vitrine-local`.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::anyhow;
-use async_trait::async_trait;
-use bytes::Bytes;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::catalog::{Fiscal, Sku};
 use vitrine_domain::contact::Phone;
@@ -23,10 +19,7 @@ use vitrine_domain::{Event, Money, Timestamp};
 use crate::app::{App, Ports, Settings};
 use crate::customers::{Language, ProfileUpdate};
 use crate::events::Delivery;
-use crate::ports::{
-    Blob, BlobError, BlobMeta, Blobs, ClientInfo, Email, Identity, IdentityError, MailError,
-    Mailer, ManualClock, NewUser, Sms, SmsError, SmsMessage, Table, Tokens, UserInfo, WriteOp,
-};
+use crate::ports::{ManualClock, Table, WriteOp};
 use crate::store;
 
 pub const ORDER_ID: &str = "01JQ8Z6V3N4K5M6P7R8S9T0VWX";
@@ -40,167 +33,16 @@ const T0: i64 = 1_750_000_000;
 mod mem_table;
 pub use mem_table::MemTable;
 
+#[allow(dead_code)] // MemBlobs: not needed by the consumers.
+#[path = "../../../vitrine-testkit/src/doubles.rs"]
+mod doubles;
+pub use doubles::{Failure, RecordingMailer, RecordingSms, Unused};
+
 pub fn delivery(event_id: &str, event: Event) -> Delivery {
     Delivery {
         event_id: event_id.to_owned(),
         event,
         attempt: 1,
-    }
-}
-
-/// How a recording transport fails from now on.
-#[derive(Debug, Clone, Copy)]
-pub enum Failure {
-    Unavailable,
-    Invalid,
-}
-
-/// A Mailer that keeps what it is given.
-#[derive(Default)]
-pub struct RecordingMailer {
-    sent: Mutex<Vec<Email>>,
-    failure: Mutex<Option<Failure>>,
-}
-
-impl RecordingMailer {
-    pub fn sent(&self) -> Vec<Email> {
-        self.sent.lock().unwrap().clone()
-    }
-
-    /// How many different messages an adapter that honours idempotency keys would deliver.
-    pub fn distinct_keys(&self) -> usize {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.idempotency_key.clone())
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-
-    pub fn fail_with(&self, failure: Failure) {
-        *self.failure.lock().unwrap() = Some(failure);
-    }
-}
-
-#[async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, email: Email) -> Result<(), MailError> {
-        match *self.failure.lock().unwrap() {
-            Some(Failure::Unavailable) => Err(MailError::Unavailable(anyhow!("down (test)"))),
-            Some(Failure::Invalid) => Err(MailError::Invalid("bad address (test)".into())),
-            None => {
-                email.checked_idempotency_key()?;
-                self.sent.lock().unwrap().push(email);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// An Sms transport that keeps what it is given.
-#[derive(Default)]
-pub struct RecordingSms {
-    sent: Mutex<Vec<SmsMessage>>,
-    failure: Mutex<Option<Failure>>,
-}
-
-impl RecordingSms {
-    pub fn sent(&self) -> Vec<SmsMessage> {
-        self.sent.lock().unwrap().clone()
-    }
-
-    pub fn fail_with(&self, failure: Failure) {
-        *self.failure.lock().unwrap() = Some(failure);
-    }
-}
-
-#[async_trait]
-impl Sms for RecordingSms {
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
-        match *self.failure.lock().unwrap() {
-            Some(Failure::Unavailable) => Err(SmsError::Unavailable(anyhow!("down (test)"))),
-            Some(Failure::Invalid) => Err(SmsError::Invalid("bad number (test)".into())),
-            None => {
-                self.sent.lock().unwrap().push(message);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// The ports the consumers never call.
-struct Unused;
-
-fn unused_identity() -> IdentityError {
-    IdentityError::Unavailable(anyhow!("no identity provider in these tests"))
-}
-
-fn unused_blobs() -> BlobError {
-    BlobError::Unavailable(anyhow!("no blob store in these tests"))
-}
-
-#[async_trait]
-impl Identity for Unused {
-    async fn sign_up(&self, _: NewUser) -> Result<String, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn confirm_sign_up(&self, _: &str, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn resend_code(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn sign_in(&self, _: &str, _: &str, _: &ClientInfo) -> Result<Tokens, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn refresh(&self, _: &str) -> Result<Tokens, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn sign_out(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn forgot_password(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn confirm_forgot_password(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-    ) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_create_user(&self, _: NewUser, _: &[&str]) -> Result<String, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_add_to_group(&self, _: &str, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_get_user(&self, _: &str) -> Result<UserInfo, IdentityError> {
-        Err(unused_identity())
-    }
-}
-
-#[async_trait]
-impl Blobs for Unused {
-    async fn put(&self, _: &str, _: Bytes, _: &str) -> Result<(), BlobError> {
-        Err(unused_blobs())
-    }
-    async fn get(&self, _: &str) -> Result<Option<Blob>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn list(&self, _: &str) -> Result<Vec<BlobMeta>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn delete(&self, _: &str) -> Result<(), BlobError> {
-        Err(unused_blobs())
-    }
-    async fn download_url(&self, _: &str, _: u64) -> Result<Option<String>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn ping(&self) -> Result<(), BlobError> {
-        Err(unused_blobs())
     }
 }
 
