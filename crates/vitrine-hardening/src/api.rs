@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::server::{PASSWORD, Server};
+use crate::server::Server;
 
 /// Statuses whose units are still taken from stock.
 pub fn holds_stock(status: &str) -> bool {
@@ -17,19 +17,9 @@ pub fn holds_stock(status: &str) -> bool {
     )
 }
 
-/// Sign in with [`PASSWORD`]: the whole token answer.
+/// Sign in with the harness's password: the whole token answer.
 pub async fn sign_in(c: &Client, s: &Server, email: &str) -> anyhow::Result<Value> {
-    let res = c
-        .post(s.url("/api/v1/auth/sign-in"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await?;
-    let status = res.status();
-    let body: Value = res.json().await?;
-    if status != 200 {
-        bail!("sign-in of {email}: {status} {body}");
-    }
-    Ok(body)
+    s.sign_in(c, email).await
 }
 
 pub fn access(tokens: &Value) -> String {

@@ -23,7 +23,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The public URL of [`Vitrine::on_data_dir`]: fixed, so tokens (whose issuer is the public
 /// URL) stay valid when a restart listens on another port.
@@ -375,6 +375,21 @@ impl Server {
             tokio::time::sleep(POLL).await;
         }
         bail!("the server never logged {text:?}")
+    }
+
+    /// Sign in with [`PASSWORD`]: the whole token answer; an error on any status but 200.
+    pub async fn sign_in(&self, c: &reqwest::Client, email: &str) -> anyhow::Result<Value> {
+        let res = c
+            .post(self.url("/api/v1/auth/sign-in"))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?;
+        let status = res.status();
+        let body: Value = res.json().await?;
+        if status != 200 {
+            bail!("sign-in of {email}: {status} {body}");
+        }
+        Ok(body)
     }
 
     /// Every order of the store, in every status, through the admin API (every page): the

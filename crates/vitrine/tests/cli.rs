@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use vitrine_testkit::process::{self, PASSWORD, Vitrine};
+use vitrine_testkit::process::{self, Vitrine};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 
@@ -160,16 +160,7 @@ impl Server {
     }
 
     async fn sign_in(&self, email: &str) -> String {
-        let res = self
-            .client
-            .post(self.url("/api/v1/auth/sign-in"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(status, 200, "sign-in of {email}: {body}");
+        let body = self.process.sign_in(&self.client, email).await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
 

@@ -17,7 +17,7 @@ use common::buy_now;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vitrine_testkit::process::{PASSWORD, Server, Vitrine, client};
+use vitrine_testkit::process::{Server, Vitrine, client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 const SKU: &str = "CRASH-1";
@@ -43,15 +43,7 @@ async fn start(v: &Vitrine, name: &str) -> Server {
 // ----- the API -----
 
 async fn sign_in(c: &Client, s: &Server, email: &str) -> String {
-    let res = c
-        .post(s.url("/api/v1/auth/sign-in"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(status, 200, "sign-in of {email}: {body}");
+    let body = s.sign_in(c, email).await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
 }
 
