@@ -645,17 +645,7 @@ async fn checkout(
     // Users, through the command line (a confirmed account needs no e-mail round trip).
     let setup = Instant::now();
     if !no_create_users {
-        let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
-        users.extend((0..customers).map(|i| (customer_email(i), false)));
-        for chunk in users.chunks(4) {
-            let running: Vec<_> = chunk
-                .iter()
-                .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
-                .collect();
-            for r in running {
-                r.await??;
-            }
-        }
+        create_users(vitrine, data_dir, customers).await?;
     }
     // Tokens, a few sign-ins at a time (the per-address limit counts attempts in flight).
     let admin = sign_in(&http, &base, ADMIN_EMAIL).await?;
@@ -753,6 +743,27 @@ async fn checkout(
     )?;
     write_summary(run, &summary)?;
     Ok(report.errors == 0 && consistent)
+}
+
+/// The admin and `customers` customers, through the command line (a confirmed account needs no
+/// e-mail round trip), four at a time.
+async fn create_users(
+    vitrine: &PathBuf,
+    data_dir: &PathBuf,
+    customers: usize,
+) -> anyhow::Result<()> {
+    let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
+    users.extend((0..customers).map(|i| (customer_email(i), false)));
+    for chunk in users.chunks(4) {
+        let running: Vec<_> = chunk
+            .iter()
+            .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
+            .collect();
+        for r in running {
+            r.await??;
+        }
+    }
+    Ok(())
 }
 
 /// `vitrine user create` on the data folder, through vitrine-testkit's process harness (on a
