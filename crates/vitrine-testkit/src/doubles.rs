@@ -1,15 +1,17 @@
 //! Test doubles of the ports other than the Table: a Mailer and an Sms transport that keep what
-//! they are given (and fail on cue), an in-memory Blobs, and `Unused` for a port a test never
-//! calls.
+//! they are given (and fail on cue), an in-memory Blobs, `Users` and `Unused` for a port a test
+//! never calls; and an event consumer that records what it is handed.
 //!
 //! vitrine-app's own unit tests compile this very file, as they do `mem_table.rs` (see there).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
 use bytes::Bytes;
+use vitrine_app::events::{ConsumeError, Consumer, Delivery};
 use vitrine_app::ports::blobs::check_key;
 use vitrine_app::ports::{
     Blob, BlobError, BlobMeta, Blobs, ClientInfo, Email, Identity, IdentityError, MailError,
@@ -300,5 +302,72 @@ impl Identity for Users {
             .get(email)
             .cloned()
             .ok_or(IdentityError::UserNotFound)
+    }
+}
+
+/// An event consumer, subscribed as `name`, that records the deliveries it handles; it fails
+/// (temporarily, so the dispatcher retries) the first `failures` attempts at each delivery.
+pub struct RecordingConsumer {
+    pub name: &'static str,
+    failures: u32,
+    attempts: AtomicUsize,
+    handled: Mutex<Vec<Delivery>>,
+}
+
+impl RecordingConsumer {
+    pub fn new(name: &'static str, failures: u32) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            failures,
+            attempts: AtomicUsize::new(0),
+            handled: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every attempt so far, failed or not.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// The deliveries handled successfully, in the order they came.
+    pub fn handled(&self) -> Vec<Delivery> {
+        self.handled.lock().unwrap().clone()
+    }
+
+    /// (event id, event type, subject) of every successful delivery, in delivery order.
+    pub fn seen(&self) -> Vec<(String, String, String)> {
+        self.handled()
+            .into_iter()
+            .map(|d| (d.event_id, d.event.event_type, d.event.subject))
+            .collect()
+    }
+
+    /// The types of the events about `subject` handled, in delivery order.
+    pub fn types_for(&self, subject: &str) -> Vec<String> {
+        self.seen()
+            .into_iter()
+            .filter(|(_, _, s)| s == subject)
+            .map(|(_, t, _)| t)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Consumer for RecordingConsumer {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if delivery.attempt <= self.failures {
+            return Err(ConsumeError::Retry(anyhow!(
+                "{} is down (attempt {})",
+                self.name,
+                delivery.attempt
+            )));
+        }
+        self.handled.lock().unwrap().push(delivery.clone());
+        Ok(())
     }
 }

@@ -3,58 +3,14 @@
 //! failing is dead-lettered, from where a replay delivers it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::anyhow;
-use async_trait::async_trait;
+use vitrine_app::events::Consumer;
 use vitrine_app::events::dispatch::{Dispatcher, MAX_ATTEMPTS};
-use vitrine_app::events::{ConsumeError, Consumer, Delivery};
+use vitrine_testkit::doubles::RecordingConsumer as Recorder;
 
 use crate::world::World;
-
-/// A consumer that records what it handles, failing (temporarily) the first `failures`
-/// attempts at each event.
-struct Recorder {
-    name: &'static str,
-    failures: u32,
-    attempts: AtomicU32,
-    handled: Mutex<Vec<Delivery>>,
-}
-
-impl Recorder {
-    fn new(name: &'static str, failures: u32) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            failures,
-            attempts: AtomicU32::new(0),
-            handled: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn handled(&self) -> Vec<Delivery> {
-        self.handled.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Consumer for Recorder {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
-        if delivery.attempt <= self.failures {
-            return Err(ConsumeError::Retry(anyhow!(
-                "down (attempt {})",
-                delivery.attempt
-            )));
-        }
-        self.handled.lock().unwrap().push(delivery.clone());
-        Ok(())
-    }
-}
 
 fn dispatcher(w: &World, consumers: Vec<Arc<dyn Consumer>>) -> Arc<Dispatcher> {
     Arc::new(
@@ -155,7 +111,7 @@ async fn a_failing_consumer_is_retried_with_backoff_then_delivered() {
     assert_eq!(handled.len(), 1, "delivered once");
     assert_eq!(handled[0].attempt, 3);
     assert_eq!(handled[0].event.event_type, "order.paid");
-    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(flaky.attempts(), 3);
     assert!(w.app.dead_letters(None).await.unwrap().is_empty());
 }
 
@@ -170,7 +126,7 @@ async fn a_consumer_that_keeps_failing_is_dead_lettered_and_a_replay_delivers() 
     let broken = Recorder::new("invoices", u32::MAX);
     let d = dispatcher(&w, vec![broken.clone()]);
     drain(&w, &d).await;
-    assert_eq!(broken.attempts.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    assert_eq!(broken.attempts(), MAX_ATTEMPTS as usize);
     assert!(broken.handled().is_empty());
     let dead = w.app.dead_letters(Some("invoices")).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");

@@ -1,36 +1,15 @@
 //! Payment settlement: a sandbox Pix charge confirmed by its signed webhook pays the order,
 //! once, however often the provider repeats the notice.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use vitrine_app::AppError;
 use vitrine_app::events::dispatch::Dispatcher;
-use vitrine_app::events::{ConsumeError, Consumer, Delivery};
 use vitrine_app::payments::{PaymentStatus, Settlement};
 use vitrine_domain::order::OrderStatus;
+use vitrine_testkit::doubles::RecordingConsumer;
 
 use crate::world::World;
-
-/// Keeps the type and subject of every event it is handed (as the `invoices` subscriber, which
-/// gets `order.paid`).
-#[derive(Default)]
-struct Paid(Mutex<Vec<(String, String)>>);
-
-#[async_trait]
-impl Consumer for Paid {
-    fn name(&self) -> &'static str {
-        "invoices"
-    }
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
-        let event = &delivery.event;
-        self.0
-            .lock()
-            .unwrap()
-            .push((event.event_type.clone(), event.subject.clone()));
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_confirmed_pix_payment_pays_the_order_once() {
@@ -65,10 +44,15 @@ async fn a_confirmed_pix_payment_pays_the_order_once() {
     assert_eq!(w.available("CAM-M").await, 8);
 
     // One `order.paid` event, however many notices came.
-    let recorder = Arc::new(Paid::default());
+    // As the `invoices` subscriber, which gets `order.paid`.
+    let recorder = RecordingConsumer::new("invoices", 0);
     let dispatcher = Arc::new(Dispatcher::new(w.app.clone(), vec![recorder.clone()]));
     dispatcher.clone().pass().await.unwrap();
     dispatcher.pass().await.unwrap();
-    let events = recorder.0.lock().unwrap().clone();
+    let events: Vec<(String, String)> = recorder
+        .seen()
+        .into_iter()
+        .map(|(_, kind, subject)| (kind, subject))
+        .collect();
     assert_eq!(events, [("order.paid".to_owned(), order.id.clone())]);
 }
