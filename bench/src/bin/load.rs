@@ -37,7 +37,7 @@ mod common;
 #[path = "load/journey.rs"]
 mod journey;
 
-use common::{ADMIN_EMAIL, RunArgs, create_user, customer_email, sign_in, write_summary};
+use common::{ADMIN_EMAIL, RunArgs, create_users, customer_email, sign_in, write_summary};
 
 #[derive(Debug, Parser)]
 #[command(about = "Closed-loop HTTP/1.1 load generator for vitrine's benchmarks")]
@@ -604,17 +604,7 @@ async fn checkout(
     // Users, through the command line (a confirmed account needs no e-mail round trip).
     let setup = Instant::now();
     if !no_create_users {
-        let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
-        users.extend((0..customers).map(|i| (customer_email(i), false)));
-        for chunk in users.chunks(4) {
-            let running: Vec<_> = chunk
-                .iter()
-                .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
-                .collect();
-            for r in running {
-                r.await??;
-            }
-        }
+        create_users(vitrine, data_dir, customers).await?;
     }
     // Tokens, a few sign-ins at a time (the per-address limit counts attempts in flight).
     let admin = sign_in(&http, &base, ADMIN_EMAIL).await?;

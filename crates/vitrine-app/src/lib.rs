@@ -6,6 +6,11 @@
 //! - Every customer-owned read is keyed or checked by the caller's `sub`.
 //! - Money is integer centavos; time and ids come from the Clock and Ids ports.
 
+// Unit tests compile vitrine-testkit's `MemTable` from its file (`notify/testing.rs`); there,
+// its `vitrine_app::` paths name this crate.
+#[cfg(test)]
+extern crate self as vitrine_app;
+
 pub mod accounts;
 pub mod app;
 pub mod auth;

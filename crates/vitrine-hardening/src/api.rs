@@ -7,19 +7,7 @@ use anyhow::{Context as _, bail};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::server::{PASSWORD, Server};
-
-/// Every order status.
-pub const STATUSES: [&str; 8] = [
-    "pending_payment",
-    "paid",
-    "invoiced",
-    "shipped",
-    "delivered",
-    "cancelled",
-    "expired",
-    "payment_failed",
-];
+use crate::server::Server;
 
 /// Statuses whose units are still taken from stock.
 pub fn holds_stock(status: &str) -> bool {
@@ -29,19 +17,9 @@ pub fn holds_stock(status: &str) -> bool {
     )
 }
 
-/// Sign in with [`PASSWORD`]: the whole token answer.
+/// Sign in with the harness's password: the whole token answer.
 pub async fn sign_in(c: &Client, s: &Server, email: &str) -> anyhow::Result<Value> {
-    let res = c
-        .post(s.url("/api/v1/auth/sign-in"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await?;
-    let status = res.status();
-    let body: Value = res.json().await?;
-    if status != 200 {
-        bail!("sign-in of {email}: {status} {body}");
-    }
-    Ok(body)
+    s.sign_in(c, email).await
 }
 
 pub fn access(tokens: &Value) -> String {
@@ -122,39 +100,21 @@ pub async fn all_orders(
     admin: &str,
 ) -> anyhow::Result<BTreeMap<String, OrderView>> {
     let mut out = BTreeMap::new();
-    for status in STATUSES {
-        let mut after: Option<String> = None;
-        for _ in 0..10_000 {
-            let mut path = format!("/api/v1/admin/orders?status={status}&limit=100");
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let res = c.get(s.url(&path)).bearer_auth(admin).send().await?;
-            if res.status() != 200 {
-                bail!("listing orders: {}", res.status());
-            }
-            let body: Value = res.json().await?;
-            for o in body["items"].as_array().into_iter().flatten() {
-                let units = o["lines"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|l| l["quantity"].as_i64().unwrap_or(0))
-                    .sum();
-                out.insert(
-                    o["id"].as_str().unwrap_or_default().to_owned(),
-                    OrderView {
-                        status: o["status"].as_str().unwrap_or_default().to_owned(),
-                        units,
-                        invoice_key: o["invoice_key"].as_str().map(str::to_owned),
-                    },
-                );
-            }
-            match body["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => break,
-            }
-        }
+    for o in s.admin_orders(c, admin).await? {
+        let units = o["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["quantity"].as_i64().unwrap_or(0))
+            .sum();
+        out.insert(
+            o["id"].as_str().unwrap_or_default().to_owned(),
+            OrderView {
+                status: o["status"].as_str().unwrap_or_default().to_owned(),
+                units,
+                invoice_key: o["invoice_key"].as_str().map(str::to_owned),
+            },
+        );
     }
     Ok(out)
 }

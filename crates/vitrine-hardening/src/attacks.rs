@@ -9,7 +9,7 @@ use vitrine_app::auth::TokenSigner;
 use vitrine_testkit::attacks;
 
 use crate::api;
-use crate::server::{Vitrine, client, key_file};
+use crate::server::{NO_SEED, USER_NAME, client, key_file, vitrine};
 
 #[derive(Debug, Default, Clone)]
 pub struct AttackReport {
@@ -35,18 +35,15 @@ const ROUTES: [&str; 4] = [
 ];
 
 pub async fn run(bin: &Path, work: &Path) -> anyhow::Result<AttackReport> {
-    let v = Vitrine {
-        bin: bin.to_path_buf(),
-        data_dir: work.join("attacks-data"),
-        logs: work.join("attacks-logs"),
-    };
-    v.create_user("alvo@loja.test", false)?;
+    let data_dir = work.join("attacks-data");
+    let v = vitrine(bin, &data_dir, &work.join("attacks-logs"));
+    v.add_user("alvo@loja.test", USER_NAME, false)?;
     let c = client();
-    let server = v.start("attacks").await?;
+    let mut server = v.start("attacks", NO_SEED).await?;
     let tokens = api::sign_in(&c, &server, "alvo@loja.test").await?;
     let access = api::access(&tokens);
     let id = tokens["id_token"].as_str().unwrap_or_default().to_owned();
-    let pem = std::fs::read_to_string(key_file(&v.data_dir, "jwt-signing-key.pem"))
+    let pem = std::fs::read_to_string(key_file(&data_dir, "jwt-signing-key.pem"))
         .context("reading the server's signing key")?;
     let server_key = TokenSigner::from_pkcs8_pem(&pem)?;
     let stranger = TokenSigner::generate()?;

@@ -16,7 +16,7 @@ use reqwest::Client;
 use serde_json::Value;
 
 use crate::api;
-use crate::server::{Server, Vitrine, client};
+use crate::server::{NO_SEED, Server, USER_NAME, client, vitrine};
 
 const SKU: &str = "DISK-1";
 
@@ -193,15 +193,12 @@ pub async fn run(bin: &Path, work: &Path) -> anyhow::Result<DiskReport> {
             return Ok(report);
         }
     };
-    let v = Vitrine {
-        bin: bin.to_path_buf(),
-        data_dir: mnt.join("data"),
-        logs: work.join("disk-logs"),
-    };
-    v.create_user("admin@disco.test", true)?;
-    v.create_user("cliente@disco.test", false)?;
+    let data_dir = mnt.join("data");
+    let v = vitrine(bin, &data_dir, &work.join("disk-logs"));
+    v.add_user("admin@disco.test", USER_NAME, true)?;
+    v.add_user("cliente@disco.test", USER_NAME, false)?;
     let c = client();
-    let server = v.start("disk").await?;
+    let mut server = v.start("disk", NO_SEED).await?;
     let admin = api::access(&api::sign_in(&c, &server, "admin@disco.test").await?);
     let customer = api::access(&api::sign_in(&c, &server, "cliente@disco.test").await?);
     api::create_product(&c, &server, &admin, "produto-do-disco", SKU, 10_000).await?;
@@ -251,7 +248,7 @@ pub async fn run(bin: &Path, work: &Path) -> anyhow::Result<DiskReport> {
     // Linux refuses to remount a file system read-only while files on it are open for writing,
     // so the server is stopped first: this is what a restart finds.
     fs.remount("ro")?;
-    let server = v.start("disk-ro").await?;
+    let mut server = v.start("disk-ro", NO_SEED).await?;
     let (refused, unclear, late) = refused_checkouts(&c, &server, &customer, 10, 10).await?;
     report.refused_writes += refused;
     report.unclear_errors += unclear;
@@ -274,11 +271,11 @@ pub async fn run(bin: &Path, work: &Path) -> anyhow::Result<DiskReport> {
     fs.remount("rw")?;
 
     // Nothing corrupt, nothing lost.
-    let db = v.data_dir.join("vitrine.db");
+    let db = data_dir.join("vitrine.db");
     let verdict: String =
         rusqlite::Connection::open(&db)?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     report.check("SQLite integrity_check", verdict == "ok", verdict);
-    let server = v.start("disk-after").await?;
+    let mut server = v.start("disk-after", NO_SEED).await?;
     let orders = api::all_orders(&c, &server, &admin).await?;
     let missing = acked.iter().filter(|id| !orders.contains_key(*id)).count();
     report.check(

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
 
 use crate::api::{self, holds_stock};
-use crate::server::{Server, Vitrine, client, key_file};
+use crate::server::{NO_SEED, Server, USER_NAME, client, key_file, vitrine};
 
 const SKU: &str = "FAULT-1";
 const INITIAL_STOCK: i64 = 1_000_000;
@@ -254,17 +254,14 @@ pub async fn run(
     work: &std::path::Path,
     rounds: usize,
 ) -> anyhow::Result<FaultReport> {
-    let v = Vitrine {
-        bin: bin.to_path_buf(),
-        data_dir: work.join("faults-data"),
-        logs: work.join("faults-logs"),
-    };
-    v.create_user("admin@loja.test", true)?;
+    let data_dir = work.join("faults-data");
+    let v = vitrine(bin, &data_dir, &work.join("faults-logs"));
+    v.add_user("admin@loja.test", USER_NAME, true)?;
     for i in 0..CUSTOMERS {
-        v.create_user(&format!("cliente{i}@loja.test"), false)?;
+        v.add_user(&format!("cliente{i}@loja.test"), USER_NAME, false)?;
     }
     let c = client();
-    let mut server = v.start("setup").await?;
+    let mut server = v.start("setup", NO_SEED).await?;
     let admin = api::access(&api::sign_in(&c, &server, "admin@loja.test").await?);
     let mut customers = Vec::new();
     for i in 0..CUSTOMERS {
@@ -282,7 +279,7 @@ pub async fn run(
     )
     .await?;
     let product_id = product["id"].as_str().unwrap_or_default().to_owned();
-    let secret = std::fs::read_to_string(key_file(&v.data_dir, "payments-webhook.secret"))
+    let secret = std::fs::read_to_string(key_file(&data_dir, "payments-webhook.secret"))
         .context("reading the webhook secret")?;
     let ledger = Arc::new(Ledger::default());
     let mut report = FaultReport::default();
@@ -323,7 +320,7 @@ pub async fn run(
         // Whatever was waiting to be paid belongs to the dead server's round.
         ledger.to_pay.lock().unwrap().clear();
 
-        server = v.start(&format!("round-{round}")).await?;
+        server = v.start(&format!("round-{round}"), NO_SEED).await?;
         check(
             &c,
             &server,

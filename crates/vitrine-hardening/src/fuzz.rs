@@ -15,7 +15,7 @@ use std::process::Stdio;
 use anyhow::{Context as _, bail};
 
 use crate::api;
-use crate::server::{Vitrine, client, free_port};
+use crate::server::{USER_NAME, client, free_port, vitrine};
 
 #[derive(Debug, Default, Clone)]
 pub struct FuzzReport {
@@ -62,17 +62,13 @@ pub async fn run(
     }
     // Absolute: schemathesis runs in `work`.
     let schemathesis = std::fs::canonicalize(schemathesis)?;
-    let v = Vitrine {
-        bin: bin.to_path_buf(),
-        data_dir: work.join("fuzz-data"),
-        logs: work.join("fuzz-logs"),
-    };
-    v.create_user("admin@fuzz.test", true)?;
+    let v = vitrine(bin, &work.join("fuzz-data"), &work.join("fuzz-logs"));
+    v.add_user("admin@fuzz.test", USER_NAME, true)?;
     let metrics_port = free_port()?;
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let c = client();
-    let server = v
-        .start_with("fuzz", &["--metrics-listen", &metrics_addr])
+    let mut server = v
+        .start("fuzz", &["--metrics-listen", &metrics_addr])
         .await?;
     let metrics_url = format!("http://{metrics_addr}/metrics");
     let before = counts(&c.get(&metrics_url).send().await?.text().await?);

@@ -3,10 +3,13 @@
 pub mod apigw_management;
 pub mod attacks;
 pub mod blobs;
+pub mod doubles;
 pub mod identity;
 pub mod lambda_runtime;
 pub mod mail;
+pub mod mem_table;
 pub mod moto;
+pub mod process;
 pub mod scripted;
 pub mod smtp;
 pub mod table;

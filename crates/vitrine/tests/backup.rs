@@ -6,26 +6,20 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{TestApp, buy_now, test_config};
 use reqwest::Method;
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
+use vitrine_testkit::process::Vitrine;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";
 
 /// `vitrine --data-dir DIR ARGS...`, with no `VITRINE_*` variable inherited.
 fn vitrine(data_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VITRINE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.arg("--data-dir").arg(data_dir).args(args);
-    cmd.output().unwrap()
+    Vitrine::new(BIN).data_dir(data_dir).run(args).unwrap()
 }
 
 /// Every row of the items table, ordered by key.
@@ -259,16 +253,10 @@ async fn a_backup_goes_to_s3_and_restores_from_it() {
     assert!(res.status().is_success(), "{}", res.status());
     let location = format!("s3://{bucket}/2026/11/loja.tar");
     let aws = |data_dir: &Path, args: &[&str]| {
-        let mut cmd = Command::new(BIN);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VITRINE_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        Vitrine::new(BIN)
+            .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .arg("--data-dir")
-            .arg(data_dir)
+            .data_dir(data_dir)
             .args([
                 "--aws-endpoint",
                 endpoint,
@@ -276,8 +264,7 @@ async fn a_backup_goes_to_s3_and_restores_from_it() {
                 "us-east-1",
                 "--aws-emulator",
             ])
-            .args(args)
-            .output()
+            .run(args)
             .unwrap()
     };
     let out = aws(&original, &["backup", &location]);

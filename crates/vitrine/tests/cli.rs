@@ -3,17 +3,14 @@
 //! API of the server it starts (on 127.0.0.1). Every wait is a bounded loop.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use vitrine_testkit::process::{self, Vitrine};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
-const PASSWORD: &str = "senha-forte-123";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,24 +19,23 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The bare command, run in `cwd`, with no `VITRINE_*` variable inherited from the caller.
+fn bare_vitrine(cwd: &Path) -> Vitrine {
+    Vitrine::new(BIN).current_dir(cwd)
+}
+
 fn bare(cwd: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VITRINE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.current_dir(cwd).stdin(Stdio::null());
-    cmd
+    bare_vitrine(cwd).command()
 }
 
 /// The command on the data folder `data` (cheap password hashes).
+fn on_data(data: &Path) -> Vitrine {
+    bare_vitrine(data.parent().unwrap())
+        .data_dir(data)
+        .args(["--argon2-memory-kib", "64"])
+}
+
 fn vitrine(data: &Path) -> Command {
-    let mut cmd = bare(data.parent().unwrap());
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(["--argon2-memory-kib", "64"]);
-    cmd
+    on_data(data).command()
 }
 
 struct Run {
@@ -65,7 +61,7 @@ impl std::fmt::Display for Run {
 }
 
 fn run(cmd: &mut Command) -> Run {
-    from_output(cmd.output().unwrap())
+    from_output(process::run(cmd).unwrap())
 }
 
 fn from_output(out: Output) -> Run {
@@ -78,19 +74,7 @@ fn from_output(out: Output) -> Run {
 
 /// Run `cmd` with `input` on standard input.
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    from_output(child.wait_with_output().unwrap())
+    from_output(process::run_with_stdin(cmd, input).unwrap())
 }
 
 /// An error the user can read: non-zero exit, an `error:` line on stderr holding every one of
@@ -105,12 +89,11 @@ fn assert_readable_error(r: &Run, words: &[&str]) {
 }
 
 fn create_user(data: &Path, email: &str, admin: bool) -> Run {
-    let mut cmd = vitrine(data);
-    cmd.args(["user", "create", "--email", email, "--name", "Dona da Loja"]);
-    if admin {
-        cmd.arg("--admin");
-    }
-    run_with_stdin(cmd.arg("--password-stdin"), &format!("{PASSWORD}\n"))
+    from_output(
+        on_data(data)
+            .create_user(email, "Dona da Loja", admin)
+            .unwrap(),
+    )
 }
 
 /// Every file under `dir` (relative path → contents).
@@ -138,84 +121,32 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 // ----- a running server -----
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `vitrine serve`; killed on drop if still running.
+/// A running `vitrine serve` and the client the tests call it with; killed on drop if still
+/// running.
 struct Server {
-    child: Child,
+    process: process::Server,
     base: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
     client: Client,
 }
 
 impl Server {
-    /// Start `serve` from `make()` plus `--listen` on a free port; output goes to files in
-    /// `logs`. A port lost to another process is retried on another one.
-    async fn start(make: impl Fn() -> Command, logs: &Path) -> Server {
-        let client = Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        for attempt in 0..5 {
-            let port = free_port();
-            let stdout = logs.join(format!("serve-{port}-{attempt}.stdout"));
-            let stderr = logs.join(format!("serve-{port}-{attempt}.stderr"));
-            let child = make()
-                .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
-                .stdout(File::create(&stdout).unwrap())
-                .stderr(File::create(&stderr).unwrap())
-                .spawn()
-                .unwrap();
-            let mut server = Server {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-                stdout,
-                stderr,
-                client: client.clone(),
-            };
-            if server.wait_listening().await {
-                return server;
-            }
+    /// Start `serve` as `v` runs it, plus `--listen` on a free port; output goes to files in
+    /// `logs`.
+    async fn start(v: &Vitrine, logs: &Path) -> Server {
+        let process = v.clone().logs(logs).start("serve", &[]).await.unwrap();
+        Server {
+            base: process.base.clone(),
+            process,
+            client: process::client(),
         }
-        panic!("the server could not find a free port in 5 attempts");
-    }
-
-    /// True once the server printed its own address (so it holds the port) and answers
-    /// `/health`; false when the port was taken. Panics on any other exit.
-    async fn wait_listening(&mut self) -> bool {
-        let line = format!("vitrine is running at {}/", self.base);
-        for _ in 0..1200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-                if err.contains("listening on") {
-                    return false;
-                }
-                panic!("the server exited with {status} before listening:\n{err}");
-            }
-            if self.out().contains(&line) {
-                let health = self.client.get(self.url("/health")).send().await;
-                if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                    return true;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not start listening within 1200 polls");
     }
 
     fn out(&self) -> String {
-        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+        self.process.out()
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.process.url(path)
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -229,42 +160,14 @@ impl Server {
     }
 
     async fn sign_in(&self, email: &str) -> String {
-        let res = self
-            .client
-            .post(self.url("/api/v1/auth/sign-in"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(status, 200, "sign-in of {email}: {body}");
+        let body = self.process.sign_in(&self.client, email).await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// SIGTERM, then wait (bounded) for the exit; returns the exit code and all of stdout.
     async fn stop(mut self) -> (Option<i32>, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM failed");
-        for _ in 0..1200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), self.out());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not exit within 1200 polls after SIGTERM");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        let status = self.process.stop().await.unwrap();
+        (status.code(), self.out())
     }
 }
 
@@ -348,7 +251,7 @@ async fn serve_on_an_empty_folder_creates_the_data_folder_and_serves_the_demo_ca
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("loja");
     std::fs::create_dir(&work).unwrap();
-    let server = Server::start(|| bare(&work), dir.path()).await;
+    let server = Server::start(&bare_vitrine(&work), dir.path()).await;
 
     for d in ["blobs", "mail", "keys"] {
         assert!(work.join("data").join(d).is_dir(), "no data/{d}/");
@@ -403,7 +306,7 @@ async fn seeding_twice_keeps_one_demo_catalog() {
     );
 
     // `serve` does not seed a store that has a catalog, and the catalog is there once.
-    let server = Server::start(|| vitrine(&data), dir.path()).await;
+    let server = Server::start(&on_data(&data), dir.path()).await;
     assert!(!server.out().contains("Seeded"), "{}", server.out());
     let (_, products) = server.get("/api/v1/products?limit=100", None).await;
     assert_eq!(products["items"].as_array().unwrap().len(), 12);
@@ -496,7 +399,7 @@ async fn user_create_makes_an_admin_who_can_sign_in_and_refuses_bad_input_readab
     let r = create_user(&data, "dona@loja.test", false);
     assert_readable_error(&r, &["already exists"]);
 
-    let server = Server::start(|| vitrine(&data), dir.path()).await;
+    let server = Server::start(&on_data(&data), dir.path()).await;
     let admin = server.sign_in("dona@loja.test").await;
     let (status, me) = server.get("/api/v1/me", Some(&admin)).await;
     assert_eq!(status, 200);
@@ -604,7 +507,7 @@ async fn importing_a_valid_file_imports_every_product_and_a_second_time_nothing(
         assert!(second.stdout.contains(&row), "no {row:?}:\n{second}");
     }
 
-    let server = Server::start(|| vitrine(&data), dir.path()).await;
+    let server = Server::start(&on_data(&data), dir.path()).await;
     let admin = server.sign_in("dona@loja.test").await;
     assert_eq!(admin_product_count(&server, &admin).await, 12 + 2);
 
@@ -714,7 +617,7 @@ async fn importing_a_file_with_bad_rows_imports_the_good_products_whole_and_repo
         assert!(row[2].contains(why), "line {line}: {:?}", &row[2]);
     }
 
-    let server = Server::start(|| vitrine(&data), dir.path()).await;
+    let server = Server::start(&on_data(&data), dir.path()).await;
     let admin = server.sign_in("dona@loja.test").await;
     assert_eq!(admin_product_count(&server, &admin).await, 12 + 2);
     let (status, cap) = server.get("/api/v1/products/bone-importado", None).await;

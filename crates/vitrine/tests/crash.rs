@@ -9,9 +9,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,229 +17,33 @@ use common::buy_now;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vitrine_testkit::process::{Server, Vitrine, client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
-const PASSWORD: &str = "senha-forte-123";
-/// Fixed, so the tokens (whose issuer is the public URL) stay valid when a restart listens on
-/// another port.
-const PUBLIC_URL: &str = "http://vitrine.test";
 const SKU: &str = "CRASH-1";
 const INITIAL_STOCK: i64 = 100_000;
 
 // ----- the process -----
 
-/// A `vitrine` command on `data_dir`, with no `VITRINE_*` variable inherited from the caller.
-fn vitrine(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VITRINE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.arg("--data-dir").arg(data_dir).args([
-        "--argon2-memory-kib",
-        "64",
-        "--public-url",
-        PUBLIC_URL,
-        // The load comes from one address.
-        "--rate-limit-per-minute",
-        "0",
-    ]);
-    cmd
+/// `vitrine` on `data_dir` (the fixed public URL keeps tokens valid across restarts), server
+/// output in `logs`.
+fn vitrine(data_dir: &std::path::Path, logs: &std::path::Path) -> Vitrine {
+    Vitrine::on_data_dir(BIN, data_dir).logs(logs)
 }
 
-/// A port that was free a moment ago (the server is started on it; a lost race is retried).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn create_user(v: &Vitrine, email: &str, admin: bool) {
+    v.add_user(email, "Cliente Teste", admin).unwrap();
 }
 
-fn create_user(data_dir: &Path, email: &str, admin: bool) {
-    let mut cmd = vitrine(data_dir);
-    cmd.args([
-        "user",
-        "create",
-        "--email",
-        email,
-        "--name",
-        "Cliente Teste",
-    ]);
-    if admin {
-        cmd.arg("--admin");
-    }
-    let mut child = cmd
-        .arg("--password-stdin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{PASSWORD}").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "user create {email}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A running `vitrine serve`; killed (SIGKILL) on drop if still running.
-struct Server {
-    child: Child,
-    port: u16,
-    base: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Server {
-    /// Start `vitrine serve` on `data_dir` and wait until it listens. Output goes to files in
-    /// `logs` named after `name`.
-    async fn start(data_dir: &Path, logs: &Path, name: &str) -> Server {
-        for attempt in 0..5 {
-            let port = free_port();
-            let stdout = logs.join(format!("{name}-{attempt}.stdout"));
-            let stderr = logs.join(format!("{name}-{attempt}.stderr"));
-            let child = vitrine(data_dir)
-                .args([
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--no-seed",
-                    "serve",
-                ])
-                .stdin(Stdio::null())
-                .stdout(File::create(&stdout).unwrap())
-                .stderr(File::create(&stderr).unwrap())
-                .spawn()
-                .unwrap();
-            let mut server = Server {
-                child,
-                port,
-                base: format!("http://127.0.0.1:{port}"),
-                stdout,
-                stderr,
-            };
-            if server.wait_listening().await {
-                return server;
-            }
-            // Lost the port to another process: try another one.
-        }
-        panic!("the server could not find a free port in 5 attempts");
-    }
-
-    /// True once the server printed its address (it binds first) and answers `/health`; false
-    /// when it exited because the port was taken. Panics on any other exit.
-    async fn wait_listening(&mut self) -> bool {
-        let line = format!("vitrine is running at http://127.0.0.1:{}/", self.port);
-        let client = Client::new();
-        for _ in 0..1200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-                if err.contains("listening on") {
-                    return false;
-                }
-                panic!("the server exited with {status} before listening:\n{err}");
-            }
-            if std::fs::read_to_string(&self.stdout)
-                .unwrap_or_default()
-                .contains(&line)
-            {
-                let health = client
-                    .get(format!("{}/health", self.base))
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await;
-                if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                    return true;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not start listening within 1200 polls");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGKILL, and reap the process.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// Send SIGTERM (through the `kill` command: the workspace forbids `unsafe`).
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Wait (bounded) for the process to exit on its own.
-    async fn wait_exit(&mut self) -> std::process::ExitStatus {
-        for _ in 0..1200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not exit within 1200 polls after SIGTERM");
-    }
-
-    /// Wait (bounded) until the server's log holds `text`.
-    async fn wait_log(&self, text: &str) {
-        for _ in 0..1200 {
-            if std::fs::read_to_string(&self.stderr)
-                .unwrap_or_default()
-                .contains(text)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server never logged {text:?}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Start `vitrine serve` (no demo catalog) and wait until it listens.
+async fn start(v: &Vitrine, name: &str) -> Server {
+    v.start(name, &["--no-seed"]).await.unwrap()
 }
 
 // ----- the API -----
 
-fn client() -> Client {
-    // The timeout only bounds a request that would otherwise hang; no test asserts on time.
-    Client::builder()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(32)
-        .build()
-        .unwrap()
-}
-
 async fn sign_in(c: &Client, s: &Server, email: &str) -> String {
-    let res = c
-        .post(s.url("/api/v1/auth/sign-in"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(status, 200, "sign-in of {email}: {body}");
+    let body = s.sign_in(c, email).await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -289,41 +90,14 @@ fn units(order: &Value) -> i64 {
 /// Every order in the database, in every status, id → units of `SKU`. Nothing here pays,
 /// cancels or expires an order, so all must still be pending payment.
 async fn all_orders(c: &Client, s: &Server, admin: &str) -> BTreeMap<String, i64> {
-    const STATUSES: [&str; 8] = [
-        "pending_payment",
-        "paid",
-        "invoiced",
-        "shipped",
-        "delivered",
-        "cancelled",
-        "expired",
-        "payment_failed",
-    ];
     let mut out = BTreeMap::new();
-    for status in STATUSES {
-        let mut after: Option<String> = None;
-        // Bounded: 1000 pages of 100 is far more than any test here places.
-        for _ in 0..1000 {
-            let mut path = format!("/api/v1/admin/orders?status={status}&limit=100");
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let res = c.get(s.url(&path)).bearer_auth(admin).send().await.unwrap();
-            assert_eq!(res.status(), 200);
-            let body: Value = res.json().await.unwrap();
-            for o in body["items"].as_array().unwrap() {
-                assert_eq!(
-                    o["status"], "pending_payment",
-                    "no order should have left pending_payment: {o}"
-                );
-                let id = o["id"].as_str().unwrap().to_owned();
-                assert!(out.insert(id, units(o)).is_none(), "order listed twice");
-            }
-            match body["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => break,
-            }
-        }
+    for o in s.admin_orders(c, admin).await.unwrap() {
+        assert_eq!(
+            o["status"], "pending_payment",
+            "no order should have left pending_payment: {o}"
+        );
+        let id = o["id"].as_str().unwrap().to_owned();
+        assert!(out.insert(id, units(&o)).is_none(), "order listed twice");
     }
     out
 }
@@ -332,11 +106,8 @@ async fn all_orders(c: &Client, s: &Server, admin: &str) -> BTreeMap<String, i64
 
 /// Events in the outbox plus deliveries still queued, from `vitrine events status` run on the
 /// data folder of a stopped server.
-fn undelivered_events(data_dir: &Path) -> usize {
-    let out = vitrine(data_dir)
-        .args(["events", "status"])
-        .output()
-        .unwrap();
+fn undelivered_events(v: &Vitrine) -> usize {
+    let out = v.run(["events", "status"]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -472,18 +243,18 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let logs = dir.path().to_path_buf();
+    let v = vitrine(&data, dir.path());
 
-    create_user(&data, "admin@loja.test", true);
+    create_user(&v, "admin@loja.test", true);
     let emails: Vec<String> = (0..CUSTOMERS)
         .map(|i| format!("cliente{i}@example.com"))
         .collect();
     for e in &emails {
-        create_user(&data, e, false);
+        create_user(&v, e, false);
     }
 
     let c = client();
-    let mut server = Server::start(&data, &logs, "start").await;
+    let mut server = start(&v, "start").await;
     let admin = sign_in(&c, &server, "admin@loja.test").await;
     let mut tokens = Vec::new();
     for e in &emails {
@@ -533,8 +304,8 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
         );
         // Stop starting new requests, then kill with the last ones in flight.
         stop.store(true, Ordering::SeqCst);
-        server.kill();
-        undelivered_at_kills += undelivered_events(&data);
+        server.kill().unwrap();
+        undelivered_at_kills += undelivered_events(&v);
 
         let mut attempts = Vec::new();
         for t in tasks {
@@ -549,7 +320,7 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
             .collect();
         assert!(others.is_empty(), "unexpected answers: {others:?}");
 
-        server = Server::start(&data, &logs, &format!("restart{round}")).await;
+        server = start(&v, &format!("restart{round}")).await;
 
         // Every acknowledged order is there, as its owner sees it, with the same quantity.
         for a in &attempts {
@@ -649,7 +420,7 @@ async fn sigkill_under_checkout_load_loses_no_acknowledged_order_and_keeps_stock
          the kills",
         known.len()
     );
-    server.kill();
+    server.kill().unwrap();
 }
 
 /// Read from `stream` until `buf` holds `\r\n\r\n` (bounded in bytes and reads).
@@ -673,11 +444,12 @@ async fn read_head(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
 async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_order() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    create_user(&data, "admin@loja.test", true);
-    create_user(&data, "ana@example.com", false);
+    let v = vitrine(&data, dir.path());
+    create_user(&v, "admin@loja.test", true);
+    create_user(&v, "ana@example.com", false);
 
     let c = client();
-    let mut server = Server::start(&data, dir.path(), "first").await;
+    let mut server = start(&v, "first").await;
     let admin = sign_in(&c, &server, "admin@loja.test").await;
     let token = sign_in(&c, &server, "ana@example.com").await;
     create_product(&c, &server, &admin).await;
@@ -698,14 +470,14 @@ async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_orde
     // the server say "100 Continue" only once the handler reads the body, which we then hold
     // back until the server has begun shutting down.
     let body = serde_json::to_vec(&buy_now(SKU, 2)).unwrap();
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
         .await
         .unwrap();
     let head = format!(
         "POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\n\
          Idempotency-Key: during-sigterm\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
-        server.port,
+        server.port(),
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -714,12 +486,13 @@ async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_orde
     let interim = String::from_utf8_lossy(&buf).into_owned();
     assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
 
-    server.terminate();
+    server.terminate().unwrap();
     server
         .wait_log("shutting down: finishing in-flight requests")
-        .await;
+        .await
+        .unwrap();
     assert!(
-        server.child.try_wait().unwrap().is_none(),
+        server.try_exit().unwrap().is_none(),
         "the server exited with a request in flight"
     );
 
@@ -735,14 +508,14 @@ async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_orde
     let during: Value = serde_json::from_str(json).unwrap();
     assert_eq!(units(&during), 2);
 
-    let status = server.wait_exit().await;
+    let status = server.wait_exit().await.unwrap();
     assert_eq!(status.code(), Some(0), "exit status {status}");
-    let out = std::fs::read_to_string(&server.stdout).unwrap();
+    let out = server.out();
     assert!(out.contains("vitrine stopped cleanly."), "{out}");
     drop(server);
 
     // Both answered orders survived, and stock moved exactly for them.
-    let server = Server::start(&data, dir.path(), "second").await;
+    let server = start(&v, "second").await;
     for (order, key, qty) in [
         (&before, "before-sigterm", 1),
         (&during, "during-sigterm", 2),
@@ -771,5 +544,5 @@ async fn sigterm_finishes_the_request_in_flight_exits_cleanly_and_keeps_its_orde
     let in_db = all_orders(&c, &server, &admin).await;
     assert_eq!(in_db.len(), 2);
     assert_eq!(stock(&c, &server, &admin).await, INITIAL_STOCK - 3);
-    server.kill();
+    server.kill().unwrap();
 }

@@ -4,73 +4,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use common::{TestApp, buy_now};
 use reqwest::Method;
 use serde_json::{Value, json};
+use vitrine_app::events::Consumer;
 use vitrine_app::events::dispatch::{Dispatcher, MAX_ATTEMPTS};
-use vitrine_app::events::{ConsumeError, Consumer, Delivery};
 use vitrine_app::orders::OrderMove;
-
-/// Records what it is handed; fails the first `failures` attempts of every delivery.
-struct Recorder {
-    name: &'static str,
-    seen: Mutex<Vec<(String, String, String)>>,
-    failures: u32,
-    attempts: AtomicUsize,
-}
-
-impl Recorder {
-    fn new(name: &'static str, failures: u32) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            seen: Mutex::new(Vec::new()),
-            failures,
-            attempts: AtomicUsize::new(0),
-        })
-    }
-
-    /// (event id, event type, subject) of every successful delivery, in delivery order.
-    fn seen(&self) -> Vec<(String, String, String)> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn types_for(&self, subject: &str) -> Vec<String> {
-        self.seen()
-            .into_iter()
-            .filter(|(_, _, s)| s == subject)
-            .map(|(_, t, _)| t)
-            .collect()
-    }
-}
-
-#[async_trait]
-impl Consumer for Recorder {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
-        if delivery.attempt <= self.failures {
-            return Err(ConsumeError::Retry(anyhow::anyhow!(
-                "{} is down (attempt {})",
-                self.name,
-                delivery.attempt
-            )));
-        }
-        self.seen.lock().unwrap().push((
-            delivery.event_id.clone(),
-            delivery.event.event_type.clone(),
-            delivery.event.subject.clone(),
-        ));
-        Ok(())
-    }
-}
+use vitrine_testkit::doubles::RecordingConsumer as Recorder;
 
 struct Recorders {
     email: Arc<Recorder>,
@@ -305,7 +248,7 @@ async fn a_failing_consumer_retries_with_backoff_without_reordering_an_order() {
             ]
         );
     }
-    assert_eq!(recorders.email.attempts.load(Ordering::SeqCst), 8 * 3);
+    assert_eq!(recorders.email.attempts(), 8 * 3);
     // The others were not held up by e-mail's failures.
     assert_eq!(recorders.realtime.seen().len(), 8);
     assert!(t.app.dead_letters(None).await.unwrap().is_empty());

@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Client;
 use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
+use vitrine_testkit::process::Vitrine;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine");
 const EMAIL: &str = "Maria.Sigilo@Example.com";
@@ -72,48 +71,19 @@ async fn call(
 async fn a_whole_journey_logs_json_lines_with_ids_and_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let stderr_path = dir.path().join("serve.stderr");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(BIN);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VITRINE_") {
-            cmd.env_remove(name);
-        }
-    }
-    let mut child = cmd
+    let mut server = Vitrine::new(BIN)
         .env(
             "VITRINE_LOG",
             "info,vitrine=debug,vitrine_app=debug,vitrine_http=debug,vitrine_local=debug,vitrine_nfe=debug",
         )
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--argon2-memory-kib", "64", "--log-format", "json", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&stderr_path).unwrap())
-        .spawn()
+        .data_dir(&data)
+        .args(["--argon2-memory-kib", "64", "--log-format", "json"])
+        .logs(dir.path())
+        .start("serve", &[])
+        .await
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = server.base.clone();
     let client = Client::new();
-    let mut up = false;
-    for _ in 0..300 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        up,
-        "the server did not start: {}",
-        std::fs::read_to_string(&stderr_path).unwrap()
-    );
 
     // Sign up, confirm with the mailed code, a wrong password, then sign in.
     let (s, _) = call(
@@ -280,19 +250,9 @@ async fn a_whole_journey_logs_json_lines_with_ids_and_no_personal_data() {
     }
 
     // Stop (SIGTERM), then read every line.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    for _ in 0..100 {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs = std::fs::read_to_string(&stderr_path).unwrap();
+    let _ = server.stop().await;
+    let logs = server.log();
+    drop(server);
     let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() > 20, "{} lines:\n{logs}", lines.len());
 

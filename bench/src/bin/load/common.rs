@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow, bail, ensure};
 use clap::Args;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
@@ -53,39 +52,67 @@ pub(crate) fn customer_email(i: usize) -> String {
     format!("bench-{i}@bench.test")
 }
 
-pub(crate) fn create_user(
+/// The admin and `customers` customers, through the command line (a confirmed account needs no
+/// e-mail round trip), four at a time.
+pub(crate) async fn create_users(
+    vitrine: &PathBuf,
+    data_dir: &PathBuf,
+    customers: usize,
+) -> anyhow::Result<()> {
+    let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
+    users.extend((0..customers).map(|i| (customer_email(i), false)));
+    for chunk in users.chunks(4) {
+        let running: Vec<_> = chunk
+            .iter()
+            .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
+            .collect();
+        for r in running {
+            r.await??;
+        }
+    }
+    Ok(())
+}
+
+/// `vitrine user create` on the data folder, through vitrine-testkit's process harness (on a
+/// blocking thread, so that a few run at once).
+#[allow(clippy::ptr_arg)] // The paths of the command line, as the callers hold them.
+fn create_user(
     vitrine: &PathBuf,
     data_dir: &PathBuf,
     email: &str,
     admin: bool,
 ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-    let mut cmd = tokio::process::Command::new(vitrine);
-    cmd.arg("--data-dir")
-        .arg(data_dir)
+    let command = vitrine_testkit::process::Vitrine::new(vitrine)
+        .data_dir(data_dir)
         // Cheap hashes: the benchmark measures checkout, not sign-in.
-        .args(["--argon2-memory-kib", "64", "user", "create", "--email"])
-        .arg(email)
-        .args(["--name", "Bench Customer", "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .args(["--argon2-memory-kib", "64"]);
+    let mut args = vec![
+        "user".to_owned(),
+        "create".to_owned(),
+        "--email".to_owned(),
+        email.to_owned(),
+        "--name".to_owned(),
+        "Bench Customer".to_owned(),
+        "--password-stdin".to_owned(),
+    ];
     if admin {
-        cmd.arg("--admin");
+        args.push("--admin".to_owned());
     }
     let email = email.to_owned();
     async move {
-        let mut child = cmd.spawn().context("running vitrine user create")?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await?;
-        drop(stdin);
-        let out = child.wait_with_output().await?;
-        if !out.status.success() {
-            bail!(
-                "vitrine user create {email}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
+        tokio::task::spawn_blocking(move || {
+            let out = command
+                .run_with_stdin(&args, &format!("{PASSWORD}\n"))
+                .context("running vitrine user create")?;
+            if !out.status.success() {
+                bail!(
+                    "vitrine user create {email}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            Ok(())
+        })
+        .await?
     }
 }
 

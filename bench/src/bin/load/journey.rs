@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
 
 use crate::common::{
-    ADMIN_EMAIL, PASSWORD, RunArgs, create_user, customer_email, sign_in, write_summary,
+    ADMIN_EMAIL, PASSWORD, RunArgs, create_users, customer_email, sign_in, write_summary,
 };
 
 /// The steps, in the order a shopper takes them.
@@ -218,17 +218,7 @@ pub async fn run(
         .build()?;
     let setup = Instant::now();
     if !no_create_users {
-        let mut users: Vec<(String, bool)> = vec![(ADMIN_EMAIL.to_owned(), true)];
-        users.extend((0..shoppers).map(|i| (customer_email(i), false)));
-        for chunk in users.chunks(4) {
-            let running: Vec<_> = chunk
-                .iter()
-                .map(|(email, admin)| tokio::spawn(create_user(vitrine, data_dir, email, *admin)))
-                .collect();
-            for r in running {
-                r.await??;
-            }
-        }
+        create_users(vitrine, data_dir, shoppers).await?;
     }
     let admin = sign_in(&http, &base, ADMIN_EMAIL).await?;
     let run_id = std::time::SystemTime::now()

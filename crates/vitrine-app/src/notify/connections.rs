@@ -209,8 +209,8 @@ mod tests {
     }
 
     fn registry() -> (Connections, Arc<MemTable>, Arc<ManualClock>) {
-        let table = Arc::new(MemTable::default());
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
+        let table = Arc::new(MemTable::with_clock(clock.clone()));
         (Connections::new(table.clone(), clock.clone()), table, clock)
     }
 

@@ -1,17 +1,13 @@
-//! Test doubles for the notification consumers: an in-memory Table (built on the port's shared
-//! semantics, `check_batch`, `evaluate` and `apply_updates`), a recording Mailer and Sms, and a
-//! harness that stores real orders moved by the domain's own state machine.
+//! Test doubles for the notification consumers: the in-memory Table, a recording Mailer and
+//! Sms, and a harness that stores real orders moved by the domain's own state machine.
 //!
-//! vitrine-app cannot use the adapters of `vitrine-local` (they depend on this crate), so the
-//! doubles live here; they only need what the consumers touch.
+//! `MemTable` and the port doubles are vitrine-testkit's (`vitrine_testkit::mem_table`, which
+//! runs the Table conformance suite, and `vitrine_testkit::doubles`), compiled here from their
+//! files: unit tests of this crate cannot use a type of a crate that depends on it (the
+//! testkit), nor the adapters of `vitrine-local`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::anyhow;
-use async_trait::async_trait;
-use bytes::Bytes;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::catalog::{Fiscal, Sku};
 use vitrine_domain::contact::Phone;
@@ -23,12 +19,7 @@ use vitrine_domain::{Event, Money, Timestamp};
 use crate::app::{App, Ports, Settings};
 use crate::customers::{Language, ProfileUpdate};
 use crate::events::Delivery;
-use crate::ports::table::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
-use crate::ports::{
-    Blob, BlobError, BlobMeta, Blobs, ClientInfo, Condition, Email, Identity, IdentityError, Index,
-    Item, Key, MailError, Mailer, ManualClock, NewUser, Page, Query, Sms, SmsError, SmsMessage,
-    SortKey, Table, TableError, Tokens, Update, UserInfo, WriteOp,
-};
+use crate::ports::{ManualClock, Table, WriteOp};
 use crate::store;
 
 pub const ORDER_ID: &str = "01JQ8Z6V3N4K5M6P7R8S9T0VWX";
@@ -38,292 +29,20 @@ pub const TRACKING: &str = "AA123456789BR";
 pub const INVOICE_KEY: &str = "35250100000000000100550010000000011000000010";
 const T0: i64 = 1_750_000_000;
 
+#[path = "../../../vitrine-testkit/src/mem_table.rs"]
+mod mem_table;
+pub use mem_table::MemTable;
+
+#[allow(dead_code)] // MemBlobs: not needed by the consumers.
+#[path = "../../../vitrine-testkit/src/doubles.rs"]
+mod doubles;
+pub use doubles::{Failure, RecordingMailer, RecordingSms, Unused};
+
 pub fn delivery(event_id: &str, event: Event) -> Delivery {
     Delivery {
         event_id: event_id.to_owned(),
         event,
         attempt: 1,
-    }
-}
-
-/// The in-memory Table. `set_down(true)` makes every call fail as an engine outage.
-#[derive(Default)]
-pub struct MemTable {
-    items: Mutex<BTreeMap<Key, Item>>,
-    down: AtomicBool,
-}
-
-impl MemTable {
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    fn check_up(&self) -> Result<(), TableError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(TableError::Unavailable(anyhow!("the table is down (test)")));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Table for MemTable {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        self.check_up()?;
-        Ok(self.items.lock().unwrap().get(key).cloned())
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.check_up()?;
-        let (pk_attr, sk_attr) = match query.index {
-            Index::Primary => (None, None),
-            Index::Gsi1 => (Some(GSI1_PK), Some(GSI1_SK)),
-            Index::Gsi2 => (Some(GSI2_PK), Some(GSI2_SK)),
-        };
-        let items = self.items.lock().unwrap();
-        let mut found: Vec<(String, Item)> = items
-            .values()
-            .filter_map(|item| {
-                let (pk, sk) = match (pk_attr, sk_attr) {
-                    (Some(p), Some(s)) => (item.str(p)?.to_owned(), item.str(s)?.to_owned()),
-                    _ => (item.key.pk.clone(), item.key.sk.clone()),
-                };
-                let wanted = pk == query.pk
-                    && match &query.sk {
-                        None => true,
-                        Some(SortKey::Eq(v)) => sk == *v,
-                        Some(SortKey::BeginsWith(v)) => sk.starts_with(v.as_str()),
-                        Some(SortKey::Between(a, b)) => sk >= *a && sk <= *b,
-                        Some(SortKey::Lt(v)) => sk < *v,
-                        Some(SortKey::Le(v)) => sk <= *v,
-                        Some(SortKey::Gt(v)) => sk > *v,
-                        Some(SortKey::Ge(v)) => sk >= *v,
-                    };
-                wanted.then(|| (sk, item.clone()))
-            })
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        if !query.forward {
-            found.reverse();
-        }
-        // No paging: the tests' partitions are small.
-        Ok(Page {
-            items: found.into_iter().map(|(_, item)| item).collect(),
-            next: None,
-        })
-    }
-
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        self.check_up()?;
-        table::check_batch(&ops)?;
-        let mut items = self.items.lock().unwrap();
-        for (index, op) in ops.iter().enumerate() {
-            let condition = match op {
-                WriteOp::Put { condition, .. }
-                | WriteOp::Update { condition, .. }
-                | WriteOp::Delete { condition, .. } => condition.as_ref(),
-                WriteOp::Check { condition, .. } => Some(condition),
-            };
-            if let Some(c) = condition
-                && !table::evaluate(c, items.get(op.key()))
-            {
-                return Err(TableError::ConditionFailed { index });
-            }
-        }
-        for op in ops {
-            match op {
-                WriteOp::Put { item, .. } => {
-                    items.insert(item.key.clone(), item);
-                }
-                WriteOp::Update { key, updates, .. } => {
-                    let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
-                    items.insert(key, item);
-                }
-                WriteOp::Delete { key, .. } => {
-                    items.remove(&key);
-                }
-                WriteOp::Check { .. } => {}
-            }
-        }
-        Ok(())
-    }
-
-    async fn update_returning(
-        &self,
-        key: Key,
-        updates: Vec<Update>,
-        condition: Option<Condition>,
-    ) -> Result<Item, TableError> {
-        self.check_up()?;
-        let mut items = self.items.lock().unwrap();
-        if let Some(c) = &condition
-            && !table::evaluate(c, items.get(&key))
-        {
-            return Err(TableError::ConditionFailed { index: 0 });
-        }
-        let item = table::apply_updates(&key, items.get(&key).cloned(), &updates)?;
-        items.insert(key, item.clone());
-        Ok(item)
-    }
-
-    async fn ping(&self) -> Result<(), TableError> {
-        self.check_up()
-    }
-}
-
-/// How a recording transport fails from now on.
-#[derive(Debug, Clone, Copy)]
-pub enum Failure {
-    Unavailable,
-    Invalid,
-}
-
-/// A Mailer that keeps what it is given.
-#[derive(Default)]
-pub struct RecordingMailer {
-    sent: Mutex<Vec<Email>>,
-    failure: Mutex<Option<Failure>>,
-}
-
-impl RecordingMailer {
-    pub fn sent(&self) -> Vec<Email> {
-        self.sent.lock().unwrap().clone()
-    }
-
-    /// How many different messages an adapter that honours idempotency keys would deliver.
-    pub fn distinct_keys(&self) -> usize {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.idempotency_key.clone())
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-
-    pub fn fail_with(&self, failure: Failure) {
-        *self.failure.lock().unwrap() = Some(failure);
-    }
-}
-
-#[async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, email: Email) -> Result<(), MailError> {
-        match *self.failure.lock().unwrap() {
-            Some(Failure::Unavailable) => Err(MailError::Unavailable(anyhow!("down (test)"))),
-            Some(Failure::Invalid) => Err(MailError::Invalid("bad address (test)".into())),
-            None => {
-                email.checked_idempotency_key()?;
-                self.sent.lock().unwrap().push(email);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// An Sms transport that keeps what it is given.
-#[derive(Default)]
-pub struct RecordingSms {
-    sent: Mutex<Vec<SmsMessage>>,
-    failure: Mutex<Option<Failure>>,
-}
-
-impl RecordingSms {
-    pub fn sent(&self) -> Vec<SmsMessage> {
-        self.sent.lock().unwrap().clone()
-    }
-
-    pub fn fail_with(&self, failure: Failure) {
-        *self.failure.lock().unwrap() = Some(failure);
-    }
-}
-
-#[async_trait]
-impl Sms for RecordingSms {
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
-        match *self.failure.lock().unwrap() {
-            Some(Failure::Unavailable) => Err(SmsError::Unavailable(anyhow!("down (test)"))),
-            Some(Failure::Invalid) => Err(SmsError::Invalid("bad number (test)".into())),
-            None => {
-                self.sent.lock().unwrap().push(message);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// The ports the consumers never call.
-struct Unused;
-
-fn unused_identity() -> IdentityError {
-    IdentityError::Unavailable(anyhow!("no identity provider in these tests"))
-}
-
-fn unused_blobs() -> BlobError {
-    BlobError::Unavailable(anyhow!("no blob store in these tests"))
-}
-
-#[async_trait]
-impl Identity for Unused {
-    async fn sign_up(&self, _: NewUser) -> Result<String, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn confirm_sign_up(&self, _: &str, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn resend_code(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn sign_in(&self, _: &str, _: &str, _: &ClientInfo) -> Result<Tokens, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn refresh(&self, _: &str) -> Result<Tokens, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn sign_out(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn forgot_password(&self, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn confirm_forgot_password(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-    ) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_create_user(&self, _: NewUser, _: &[&str]) -> Result<String, IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_add_to_group(&self, _: &str, _: &str) -> Result<(), IdentityError> {
-        Err(unused_identity())
-    }
-    async fn admin_get_user(&self, _: &str) -> Result<UserInfo, IdentityError> {
-        Err(unused_identity())
-    }
-}
-
-#[async_trait]
-impl Blobs for Unused {
-    async fn put(&self, _: &str, _: Bytes, _: &str) -> Result<(), BlobError> {
-        Err(unused_blobs())
-    }
-    async fn get(&self, _: &str) -> Result<Option<Blob>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn list(&self, _: &str) -> Result<Vec<BlobMeta>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn delete(&self, _: &str) -> Result<(), BlobError> {
-        Err(unused_blobs())
-    }
-    async fn download_url(&self, _: &str, _: u64) -> Result<Option<String>, BlobError> {
-        Err(unused_blobs())
-    }
-    async fn ping(&self) -> Result<(), BlobError> {
-        Err(unused_blobs())
     }
 }
 
@@ -341,7 +60,8 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
-        let table = Arc::new(MemTable::default());
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
+        let table = Arc::new(MemTable::with_clock(clock.clone()));
         let mailer = Arc::new(RecordingMailer::default());
         let sms = Arc::new(RecordingSms::default());
         let ports = Ports {
@@ -350,7 +70,7 @@ impl Harness {
             identity: Arc::new(Unused),
             mailer: mailer.clone(),
             sms: sms.clone(),
-            clock: Arc::new(ManualClock::new(Timestamp::from_secs(T0))),
+            clock,
             ids: Arc::new(crate::ports::UlidIds),
             payments: Vec::new(),
             fiscal: None,

@@ -1,0 +1,8 @@
+//! Fast tests of the use cases on in-memory adapters ([`world::World`]): checkout, payment
+//! settlement, invoicing and event dispatch, through the app's public API, with no socket.
+
+mod checkout;
+mod dispatch;
+mod invoices;
+mod payments;
+mod world;

@@ -1,0 +1,230 @@
+//! An [`App`] on in-memory adapters (vitrine-testkit's `MemTable`, `MemBlobs`, `Users` and the
+//! recording transports), a manual clock and the Pix sandbox: the use cases end to end with no
+//! socket, no file and no engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use vitrine_app::auth::Principal;
+use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
+use vitrine_app::invoices::Fiscal;
+use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
+use vitrine_app::payments::{PayInput, Settlement};
+use vitrine_app::ports::{Clock, Ids, ManualClock};
+use vitrine_app::{App, AppResult, Ports, Settings};
+use vitrine_domain::br::{Cep, TaxId, Uf};
+use vitrine_domain::cart::{CartLine, Quantity};
+use vitrine_domain::catalog::{
+    Dimensions, Fiscal as ItemFiscal, Product, ProductDraft, Sku, Variant,
+};
+use vitrine_domain::order::{Address, PaymentMethod};
+use vitrine_domain::{Money, Timestamp};
+use vitrine_testkit::doubles::{MemBlobs, RecordingMailer, RecordingSms, Users};
+use vitrine_testkit::mem_table::MemTable;
+
+/// 2025-06-15T15:06:40Z: where every world's clock starts.
+pub const T0: i64 = 1_750_000_000;
+/// The sandbox's webhook secret.
+const WEBHOOK_SECRET: &[u8] = b"a-webhook-secret-for-fast-tests";
+
+/// ULIDs that increase within a millisecond too, so that events made one after another (an
+/// order placed, then paid) sort in the order they were made.
+#[derive(Default)]
+struct MonotonicIds(Mutex<ulid::Generator>);
+
+impl Ids for MonotonicIds {
+    fn new_id(&self) -> String {
+        let id = self.0.lock().unwrap().generate();
+        id.expect("fewer than 2^80 ids in one millisecond")
+            .to_string()
+    }
+}
+
+pub struct World {
+    pub app: Arc<App>,
+    pub blobs: Arc<MemBlobs>,
+    pub clock: Arc<ManualClock>,
+    signer: WebhookSigner,
+}
+
+impl World {
+    /// No NF-e issuing.
+    pub fn new() -> Self {
+        Self::with_fiscal(None)
+    }
+
+    pub fn with_fiscal(fiscal: Option<Arc<Fiscal>>) -> Self {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
+        let table = Arc::new(MemTable::with_clock(clock.clone()));
+        let blobs = Arc::new(MemBlobs::default());
+        let signer = WebhookSigner::new(WEBHOOK_SECRET.to_vec()).unwrap();
+        let pix = PixSandbox::new(
+            PixAccount {
+                key: "pix-sandbox@vitrine.invalid".into(),
+                merchant_name: "vitrine".into(),
+                merchant_city: "SAO PAULO".into(),
+            },
+            signer.clone(),
+        )
+        .unwrap();
+        let ports = Ports {
+            table: table.clone(),
+            blobs: blobs.clone(),
+            identity: Arc::new(Users::default()),
+            mailer: Arc::new(RecordingMailer::default()),
+            sms: Arc::new(RecordingSms::default()),
+            clock: clock.clone(),
+            ids: Arc::new(MonotonicIds::default()),
+            payments: vec![Arc::new(pix)],
+            fiscal,
+        };
+        Self {
+            app: App::new(ports, Settings::default()),
+            blobs,
+            clock,
+            signer,
+        }
+    }
+
+    /// An active product with one variant `sku` at R$ 50,00, `stock` units.
+    pub async fn product(&self, slug: &str, sku: &str, stock: i64) -> Product {
+        let sku = Sku::parse(sku).unwrap();
+        let draft = ProductDraft {
+            slug: None,
+            name: format!("Produto {slug}"),
+            description: "Feito para os testes rápidos.".into(),
+            category_id: None,
+            images: vec![],
+            variants: vec![Variant {
+                sku: sku.clone(),
+                options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
+                price: Money::from_centavos(5_000),
+                compare_at: None,
+                dimensions: Dimensions {
+                    weight_g: 300,
+                    length_cm: 20,
+                    width_cm: 15,
+                    height_cm: 5,
+                },
+                fiscal: ItemFiscal {
+                    ncm: "61091000".into(),
+                    cfop: "5102".into(),
+                    origin: 0,
+                },
+            }],
+            active: true,
+        };
+        self.app
+            .create_product(draft, &HashMap::from([(sku, stock)]))
+            .await
+            .unwrap()
+    }
+
+    /// A customer with a profile (through `App::create_user`), as their principal.
+    pub async fn customer(&self, email: &str) -> Principal {
+        let sub = self
+            .app
+            .create_user(email, "senha-forte-123", "Ana Souza", false)
+            .await
+            .unwrap();
+        Principal {
+            sub,
+            groups: vec!["customer".into()],
+            username: None,
+            email: Some(email.to_owned()),
+        }
+    }
+
+    /// How many blobs are stored under `prefix`.
+    pub async fn blobs_under(&self, prefix: &str) -> usize {
+        use vitrine_app::ports::Blobs as _;
+        self.blobs.list(prefix).await.unwrap().len()
+    }
+
+    pub async fn available(&self, sku: &str) -> i64 {
+        self.app
+            .available(&Sku::parse(sku).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Place a "buy now" order of `quantity` × `sku`, to be paid by Pix.
+    pub async fn place(
+        &self,
+        who: &Principal,
+        sku: &str,
+        quantity: u32,
+        key: &str,
+    ) -> AppResult<Placed> {
+        let key = IdempotencyKey::parse(key.as_bytes())?;
+        self.app.place_order(who, buy_now(sku, quantity), &key).await
+    }
+
+    /// Charge the order by Pix, then confirm the charge with one signed sandbox webhook per
+    /// notice id (a provider may send a payment's notice again, or under another id): what
+    /// each settled.
+    pub async fn pay_by_pix(
+        &self,
+        who: &Principal,
+        order_id: &str,
+        notices: &[&str],
+    ) -> Vec<AppResult<Settlement>> {
+        let payment = self
+            .app
+            .pay_order(who, order_id, PayInput::Pix)
+            .await
+            .unwrap();
+        let mut settled = Vec::new();
+        for notice in notices {
+            let body = serde_json::json!({
+                "id": notice,
+                "type": "pix.paid",
+                "txid": payment.txid.clone().unwrap(),
+                "amount_centavos": payment.amount.centavos(),
+                "end_to_end_id": format!("E{order_id}"),
+            })
+            .to_string();
+            let signature = self.signer.sign(self.clock.now().secs(), body.as_bytes());
+            let header = move |name: &str| (name == SIGNATURE_HEADER).then(|| signature.clone());
+            settled.push(
+                self.app
+                    .payment_webhook("pix", &header, body.as_bytes())
+                    .await,
+            );
+        }
+        settled
+    }
+
+    /// [`World::pay_by_pix`] with one notice, which must pay the order.
+    pub async fn pay(&self, who: &Principal, order_id: &str) {
+        let settled = self
+            .pay_by_pix(who, order_id, &[&format!("N{order_id}")])
+            .await;
+        assert!(matches!(settled[..], [Ok(Settlement::Paid)]), "{settled:?}");
+    }
+}
+
+/// "Buy now" `quantity` × `sku`, delivered to an address in São Paulo by PAC, paid by Pix.
+pub fn buy_now(sku: &str, quantity: u32) -> CheckoutInput {
+    CheckoutInput {
+        items: Some(vec![CartLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::parse(i64::from(quantity)).unwrap(),
+        }]),
+        destination: Destination::Address(Address {
+            recipient: "Ana Souza".into(),
+            street: "Av. Paulista".into(),
+            number: "1000".into(),
+            complement: Some("apto 42".into()),
+            district: "Bela Vista".into(),
+            city: "São Paulo".into(),
+            uf: Uf::parse("SP").unwrap(),
+            cep: Cep::parse("01310100").unwrap(),
+        }),
+        shipping_method: "pac".into(),
+        coupon: None,
+        payment_method: PaymentMethod::Pix,
+        tax_id: Some(TaxId::parse("52998224725").unwrap()),
+    }
+}
