@@ -19,8 +19,8 @@ use vitrine_domain::{Event, Money, Timestamp};
 use crate::app::{App, Ports, Settings};
 use crate::customers::{Language, ProfileUpdate};
 use crate::events::Delivery;
-use crate::ports::{ManualClock, Table, WriteOp};
-use crate::store;
+use crate::ports::ManualClock;
+use crate::store::Batch;
 
 pub const ORDER_ID: &str = "01JQ8Z6V3N4K5M6P7R8S9T0VWX";
 pub const CUSTOMER: &str = "c0ffee00-0000-4000-8000-000000000001";
@@ -157,18 +157,15 @@ impl Harness {
     }
 
     pub async fn delete_order(&self) {
-        self.table
-            .write(vec![WriteOp::Delete {
-                key: store::order(ORDER_ID),
-                condition: None,
-            }])
-            .await
-            .unwrap();
+        let mut batch = Batch::new();
+        batch.delete_order(ORDER_ID);
+        self.app.write(batch).await.unwrap();
     }
 
     async fn store(&self, order: &Order) {
-        let item = crate::store::orders::order_item(order).unwrap();
-        self.table.write(vec![WriteOp::put(item)]).await.unwrap();
+        let mut batch = Batch::new();
+        batch.put_order(order).unwrap();
+        self.app.write(batch).await.unwrap();
     }
 }
 

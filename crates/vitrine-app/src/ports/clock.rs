@@ -53,8 +53,29 @@ pub trait Ids: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UlidIds;
 
+/// One generator for the process: ids increase even within a millisecond, so events made one
+/// after another (an order placed, then paid) sort — and are delivered — in the order they were
+/// made. A plain `Ulid::new()` draws the low 80 bits at random and may sort them backwards.
+static ULIDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+
 impl Ids for UlidIds {
     fn new_id(&self) -> String {
-        ulid::Ulid::new().to_string()
+        let next = ULIDS.lock().unwrap_or_else(|e| e.into_inner()).generate();
+        // Overflow needs 2^80 ids in one millisecond; fall back to a random one all the same.
+        next.unwrap_or_else(|_| ulid::Ulid::new()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_made_one_after_another_sort_in_that_order() {
+        let ids: Vec<String> = (0..10_000).map(|_| UlidIds.new_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|id| id.len() == 26));
     }
 }

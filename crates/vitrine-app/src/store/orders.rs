@@ -50,6 +50,25 @@ impl Batch {
         Ok(())
     }
 
+    /// Put `o` whatever is stored (test fixtures that set an order up as they need it).
+    #[cfg(test)]
+    pub(crate) fn put_order(&mut self, o: &Order) -> AppResult<()> {
+        self.put(Part::Order, order_item(o)?);
+        Ok(())
+    }
+
+    /// Delete the order `id` (test fixtures).
+    #[cfg(test)]
+    pub(crate) fn delete_order(&mut self, id: &str) {
+        self.push(
+            Part::Order,
+            crate::ports::WriteOp::Delete {
+                key: order(id),
+                condition: None,
+            },
+        );
+    }
+
     /// Save `o` as changed since version `read_version` was read: fails on
     /// [`Part::Order`] when someone else changed it meanwhile.
     pub fn save_order(&mut self, o: &Order, read_version: u64) -> AppResult<()> {

@@ -3,14 +3,14 @@
 //! socket, no file and no engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use vitrine_app::auth::Principal;
 use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
 use vitrine_app::payments::{PayInput, Settlement};
-use vitrine_app::ports::{Clock, Ids, ManualClock};
+use vitrine_app::ports::{Clock, ManualClock, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
@@ -26,19 +26,6 @@ use vitrine_testkit::mem_table::MemTable;
 pub const T0: i64 = 1_750_000_000;
 /// The sandbox's webhook secret.
 const WEBHOOK_SECRET: &[u8] = b"a-webhook-secret-for-fast-tests";
-
-/// ULIDs that increase within a millisecond too, so that events made one after another (an
-/// order placed, then paid) sort in the order they were made.
-#[derive(Default)]
-struct MonotonicIds(Mutex<ulid::Generator>);
-
-impl Ids for MonotonicIds {
-    fn new_id(&self) -> String {
-        let id = self.0.lock().unwrap().generate();
-        id.expect("fewer than 2^80 ids in one millisecond")
-            .to_string()
-    }
-}
 
 pub struct World {
     pub app: Arc<App>,
@@ -74,7 +61,7 @@ impl World {
             mailer: Arc::new(RecordingMailer::default()),
             sms: Arc::new(RecordingSms::default()),
             clock: clock.clone(),
-            ids: Arc::new(MonotonicIds::default()),
+            ids: Arc::new(UlidIds),
             payments: vec![Arc::new(pix)],
             fiscal,
         };
@@ -158,7 +145,9 @@ impl World {
         key: &str,
     ) -> AppResult<Placed> {
         let key = IdempotencyKey::parse(key.as_bytes())?;
-        self.app.place_order(who, buy_now(sku, quantity), &key).await
+        self.app
+            .place_order(who, buy_now(sku, quantity), &key)
+            .await
     }
 
     /// Charge the order by Pix, then confirm the charge with one signed sandbox webhook per
