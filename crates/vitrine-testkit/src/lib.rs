@@ -10,6 +10,7 @@ pub mod mail;
 pub mod mem_table;
 pub mod moto;
 pub mod process;
+pub mod runner;
 pub mod scripted;
 pub mod smtp;
 pub mod table;
