@@ -13,12 +13,16 @@ import { createRequire } from "node:module";
 import { deflateSync, gzipSync } from "node:zlib";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { startAwsStore, awsEnv, sesCode } from "./aws.js";
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, "..", "..");
 export const SHOTS = join(ROOT, "target", "e2e");
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/** Where the store sends its admin alerts (large orders, low stock, failed invoices). */
+export const ALERTS_TO = "alertas@loja.example";
 
 export const VIEWPORTS = {
   phone: { width: 390, height: 844 },
@@ -43,11 +47,42 @@ function serverEnv(dataDir, extra = {}) {
   return { ...env, VITRINE_DATA_DIR: dataDir, VITRINE_CONFIG: config, VITRINE_LOG: "warn", ...extra };
 }
 
-/** Start `vitrine serve` on 127.0.0.1:<random> over a fresh, seeded data folder. */
+/** Run a `vitrine` command to its end; its output on failure. */
+async function runVitrine(args, { cwd, env, input }) {
+  const child = spawn(binary(), args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  child.stdin.end(input || "");
+  const code = await new Promise((r) => child.on("exit", r));
+  assert.equal(code, 0, `vitrine ${args.join(" ")} failed: ${out}`);
+  return out;
+}
+
+/**
+ * The store under test: `vitrine serve` (the default), or with VITRINE_E2E_SHAPE=aws the AWS
+ * shape — the template run by the runner on the emulator, seeded with the demo catalog by
+ * `vitrine seed` on the aws backend (lib/aws.js).
+ */
 export async function startServer() {
+  if (process.env.VITRINE_E2E_SHAPE === "aws") {
+    const store = await startAwsStore(ROOT);
+    try {
+      await runVitrine(["seed"], { cwd: store.root, env: awsEnv(store) });
+    } catch (e) {
+      await store.stop();
+      throw e;
+    }
+    return store;
+  }
+  return startLocalServer();
+}
+
+/** Start `vitrine serve` on 127.0.0.1:<random> over a fresh, seeded data folder. */
+async function startLocalServer() {
   const root = mkdtempSync(join(tmpdir(), "vitrine-e2e-"));
   const dataDir = join(root, "data");
-  const env = serverEnv(dataDir, { VITRINE_LISTEN: "127.0.0.1:0" });
+  const env = serverEnv(dataDir, { VITRINE_LISTEN: "127.0.0.1:0", VITRINE_ALERTS_TO: ALERTS_TO });
   const child = spawn(binary(), ["serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -86,17 +121,13 @@ export async function startServer() {
   };
 }
 
-/** `vitrine user create` on the server's data folder (the server keeps running). */
+/** `vitrine user create` on the server's data folder (the server keeps running), or on the AWS
+ * shape's user pool and table. */
 export async function createUser(server, { email, name, password, admin = false }) {
   const args = ["user", "create", "--email", email, "--name", name, "--password-stdin"];
   if (admin) args.push("--admin");
-  const child = spawn(binary(), args, { cwd: server.root, env: serverEnv(server.dataDir), stdio: ["pipe", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  child.stdin.end(`${password}\n`);
-  const code = await new Promise((r) => child.on("exit", r));
-  assert.equal(code, 0, `vitrine user create failed: ${out}`);
+  const env = server.shape === "aws" ? awsEnv(server) : serverEnv(server.dataDir);
+  await runVitrine(args, { cwd: server.root, env, input: `${password}\n` });
 }
 
 /** Call the API from the test (not the browser). */
@@ -123,7 +154,7 @@ export async function signInApi(server, email, password) {
 
 /** Confirm a Pix payment the way the payment provider does: a signed webhook. */
 export async function payPix(server, { txid, amount }) {
-  const secret = readFileSync(join(server.dataDir, "keys", "payments-webhook.secret"));
+  const secret = server.shape === "aws" ? server.webhookSecret : readFileSync(join(server.dataDir, "keys", "payments-webhook.secret"));
   const body = JSON.stringify({
     id: `ntf_${Date.now()}_${Math.random().toString(36).slice(2)}`,
     type: "pix.paid",
@@ -174,6 +205,7 @@ function decodeMail(raw) {
 
 /** The newest six-digit code mailed to `email` (sign-up confirmation, password reset). */
 export async function mailedCode(server, email, { timeoutMs = 10_000 } = {}) {
+  if (server.shape === "aws") return sesCode(server, email, { timeoutMs: Math.max(timeoutMs, 20_000) });
   const dir = join(server.dataDir, "mail");
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -1,0 +1,190 @@
+// The AWS shape for the browser tests: `infra/template.yaml` run whole by the template runner
+// (crates/vitrine-testkit/src/runner/, binary `aws-runner`) on the AWS emulator, the storefront
+// reached through the runner's CloudFront address exactly as a shopper reaches the deployed store.
+//
+// The harness (harness.js) calls `startAwsStore()` instead of starting `vitrine serve` when
+// VITRINE_E2E_SHAPE=aws; the helpers below are the AWS-shape halves of createUser, mailedCode and
+// payPix: users are made with `vitrine user create` on the aws backend (the same command an
+// operator runs against the deployed stack), codes and e-mails are read back from the emulator's
+// record of what SES sent, the Pix webhook is signed with the secret given to the stack as its
+// PaymentsWebhookSecret parameter.
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createServer } from "node:net";
+
+const READY_TIMEOUT_MS = 240_000;
+
+function runnerBinary(root) {
+  const bin = resolve(root, process.env.VITRINE_RUNNER_BIN || join("target", "debug", "aws-runner"));
+  if (!existsSync(bin)) {
+    throw new Error(`the template runner is not at ${bin}: build it (cargo build -p vitrine-testkit --bin aws-runner) or set VITRINE_RUNNER_BIN`);
+  }
+  return bin;
+}
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** The emulator: the one the test command started, or our own from .venv. */
+async function emulator(root) {
+  if (process.env.VITRINE_TEST_MOTO_URL) return { url: process.env.VITRINE_TEST_MOTO_URL, stop: async () => {} };
+  const port = await freePort();
+  const child = spawn(join(root, ".venv", "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(`${url}/moto-api/`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGTERM");
+    },
+  };
+}
+
+/**
+ * Start the runner over the template and wait until every endpoint is up. Returns the same
+ * shape of object as `startServer()` (base, stop, stderr), plus what the AWS helpers need.
+ */
+export async function startAwsStore(root, { parameters = {} } = {}) {
+  const moto = await emulator(root);
+  const work = mkdtempSync(join(tmpdir(), "vitrine-e2e-aws-"));
+  const webhookSecret = randomBytes(24).toString("hex");
+  const params = {
+    PaymentsWebhookSecret: webhookSecret,
+    PixKey: "loja@vitrine.example",
+    MailFrom: "loja@vitrine.example",
+    SesIdentity: "vitrine.example",
+    AlertsTo: "alertas@loja.example",
+    ...parameters,
+  };
+  const args = ["--template", join(root, "infra", "template.yaml"), "--emulator", moto.url, "--work", work, "--bin-dir", join(root, "target", "debug")];
+  for (const [k, v] of Object.entries(params)) args.push("--parameter", `${k}=${v}`);
+  const child = spawn(runnerBinary(root), args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" } });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const endpoints = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`the runner was not ready in ${READY_TIMEOUT_MS / 1000} s\n${out}\n${err}`)), READY_TIMEOUT_MS);
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (/^runner: ready$/m.test(out)) {
+        clearTimeout(timer);
+        const found = {};
+        for (const m of out.matchAll(/^runner: (\w+) (\S+)$/gm)) found[m[1]] = m[2];
+        res(found);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`the runner exited (${code})\n${out}\n${err}`));
+    });
+  });
+  for (const name of ["cloudfront", "control"]) {
+    if (!endpoints[name]) throw new Error(`the runner did not print its ${name} address:\n${out}`);
+  }
+  const resources = await (await fetch(`${endpoints.control}/resources`)).json();
+  const store = {
+    shape: "aws",
+    base: endpoints.cloudfront.replace(/\/$/, ""),
+    endpoints,
+    emulator: moto.url,
+    webhookSecret,
+    resources,
+    root: work,
+    stderr: () => err,
+    stdout: () => out,
+    /** The runner's invocation table: [{function, source, invocations, errors}]. */
+    async invocations() {
+      return (await fetch(`${endpoints.control}/invocations`)).json();
+    },
+    async fireSchedule(rule) {
+      const r = await fetch(`${endpoints.control}/schedules/${encodeURIComponent(rule)}/fire`, { method: "POST" });
+      if (!r.ok) throw new Error(`firing ${rule}: ${r.status} ${await r.text()}`);
+      return r.json().catch(() => null);
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+      await moto.stop();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+  return store;
+}
+
+/** The physical id of a resource of the template, by logical id. */
+export function physical(store, logicalId) {
+  const id = store.resources[logicalId];
+  if (!id) throw new Error(`the runner created no ${logicalId}; it has ${Object.keys(store.resources).join(", ")}`);
+  return typeof id === "string" ? id : id.physical_id;
+}
+
+/** The environment under which `vitrine` commands act on the runner's resources. */
+export function awsEnv(store) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("VITRINE_")) env[k] = v;
+  return {
+    ...env,
+    VITRINE_BACKEND: "aws",
+    VITRINE_AWS_EMULATOR: "true",
+    AWS_ENDPOINT_URL: store.emulator,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "operator",
+    AWS_SECRET_ACCESS_KEY: "operator",
+    VITRINE_TABLE: physical(store, "DataTable"),
+    VITRINE_BUCKET: physical(store, "InvoicesBucket"),
+    VITRINE_USER_POOL_ID: physical(store, "UserPool"),
+    VITRINE_CLIENT_ID: physical(store, "UserPoolClient"),
+    VITRINE_MAIL_FROM: "loja@vitrine.example",
+    VITRINE_LOG: "warn",
+  };
+}
+
+/** Everything the emulator's SES sent, newest last: [{to, subject, body}]. */
+export async function sentMail(store) {
+  const data = await (await fetch(`${store.emulator}/moto-api/data.json`)).json();
+  const messages = (data.ses && data.ses.Message) || [];
+  return messages.map((m) => ({
+    to: [...((m.destinations && m.destinations.ToAddresses) || [])],
+    subject: m.subject || "",
+    body: m.body || "",
+    source: m.source || "",
+  }));
+}
+
+/** The newest six-digit code SES sent to `email`. */
+export async function sesCode(store, email, { timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const mails = (await sentMail(store)).filter((m) => m.to.some((t) => t.toLowerCase() === email.toLowerCase()));
+    for (const m of mails.reverse()) {
+      const c = m.body.match(/\b(\d{6})\b/);
+      if (c) return c[1];
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`SES sent no code to ${email}`);
+}
