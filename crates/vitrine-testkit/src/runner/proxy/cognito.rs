@@ -283,3 +283,53 @@ impl CognitoMail {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_pool_mails_its_verification_template_from_its_sender() {
+        let developer = Pool::from_properties(
+            "UserPool",
+            &json!({
+                "VerificationMessageTemplate": {"EmailSubject": "Seu código", "EmailMessage": "Código: {####}"},
+                "EmailVerificationMessage": "old {####}",
+                "EmailConfiguration": {"EmailSendingAccount": "DEVELOPER", "From": "Loja <loja@example.com>", "SourceArn": "arn:aws:ses:us-east-1:1:identity/example.com"}
+            }),
+        );
+        assert_eq!(
+            developer,
+            Pool {
+                logical_id: "UserPool".into(),
+                subject: "Seu código".into(),
+                message: "Código: {####}".into(),
+                from: "Loja <loja@example.com>".into(),
+                cognito_default: false,
+            }
+        );
+        let default = Pool::from_properties(
+            "P",
+            &json!({"EmailConfiguration": {"EmailSendingAccount": "COGNITO_DEFAULT"}}),
+        );
+        assert_eq!(
+            (default.from.as_str(), default.cognito_default),
+            (COGNITO_DEFAULT_FROM, true)
+        );
+        assert_eq!(default.message, "Your verification code is {####}.");
+        let legacy = Pool::from_properties(
+            "P",
+            &json!({"EmailVerificationSubject": "S", "EmailVerificationMessage": "M {####}"}),
+        );
+        assert_eq!(
+            (legacy.subject.as_str(), legacy.message.as_str()),
+            ("S", "M {####}")
+        );
+        let by_arn = Pool::from_properties(
+            "P",
+            &json!({"EmailConfiguration": {"EmailSendingAccount": "DEVELOPER", "SourceArn": "arn:aws:ses:us-east-1:1:identity/shop@example.com"}}),
+        );
+        assert_eq!(by_arn.from, "shop@example.com");
+    }
+}

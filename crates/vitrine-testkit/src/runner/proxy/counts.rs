@@ -499,3 +499,241 @@ pub fn usage(
     }
     tally
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::proxy::request::Protocol;
+    use serde_json::json;
+
+    fn op(service: &str, name: &str) -> Operation {
+        Operation {
+            service: service.into(),
+            name: name.into(),
+            protocol: Protocol::Json,
+            checks: Vec::new(),
+        }
+    }
+
+    fn sizes() -> Sizes {
+        Sizes::new([("T".to_owned(), vec!["pk".to_owned(), "sk".to_owned()])].into())
+    }
+
+    fn dynamo(name: &str, req: Value, resp: Value, sizes: &mut Sizes) -> Tally {
+        usage(
+            &op("dynamodb", name),
+            &[],
+            req.to_string().as_bytes(),
+            200,
+            resp.to_string().as_bytes(),
+            sizes,
+        )
+    }
+
+    /// An item of about `bytes` bytes with key `pk`/`sk`.
+    fn item(sk: &str, bytes: usize) -> Value {
+        json!({"pk": {"S": "p"}, "sk": {"S": sk}, "d": {"S": "x".repeat(bytes)}})
+    }
+
+    #[test]
+    fn item_sizes_follow_dynamodbs_rules() {
+        // Names count; strings by UTF-8 bytes; numbers by significant digits.
+        let i = json!({"name": {"S": "Olá"}, "n": {"N": "12345"}, "ok": {"BOOL": true}, "none": {"NULL": true}});
+        assert_eq!(
+            item_size(i.as_object().unwrap()),
+            (4 + 4) + (1 + 4) + (2 + 1) + (4 + 1)
+        );
+        assert_eq!(value_size(&json!({"N": "1000"})), 2);
+        assert_eq!(value_size(&json!({"B": "AAEC"})), 3);
+        assert_eq!(value_size(&json!({"SS": ["ab", "c"]})), 3);
+        assert_eq!(value_size(&json!({"L": [{"S": "ab"}]})), 3 + 3);
+        assert_eq!(value_size(&json!({"M": {"k": {"S": "ab"}}})), 3 + 3 + 1);
+    }
+
+    #[test]
+    fn reads_are_4kb_units_halved_unless_consistent() {
+        let mut s = sizes();
+        let small = dynamo(
+            "GetItem",
+            json!({"TableName": "T"}),
+            json!({"Item": item("a", 100)}),
+            &mut s,
+        );
+        assert_eq!(
+            (small.requests, small.read_units, small.write_units),
+            (1, 0.5, 0.0)
+        );
+        let large = dynamo(
+            "GetItem",
+            json!({"TableName": "T", "ConsistentRead": true}),
+            json!({"Item": item("a", 9000)}),
+            &mut s,
+        );
+        assert_eq!(large.read_units, 3.0);
+        let missing = dynamo("GetItem", json!({"TableName": "T"}), json!({}), &mut s);
+        assert_eq!(missing.read_units, 0.5);
+        // A query rounds the sum of its items, a batch each item.
+        let items: Vec<Value> = (0..3).map(|n| item(&n.to_string(), 1500)).collect();
+        let query = dynamo(
+            "Query",
+            json!({"TableName": "T"}),
+            json!({"Items": items}),
+            &mut s,
+        );
+        assert_eq!(query.read_units, 1.0 * 2.0 * 0.5);
+        let batch = dynamo(
+            "BatchGetItem",
+            json!({"RequestItems": {"T": {"Keys": [], "ConsistentRead": true}}}),
+            json!({"Responses": {"T": items}}),
+            &mut s,
+        );
+        assert_eq!(batch.read_units, 3.0);
+        let tx = dynamo(
+            "TransactGetItems",
+            json!({}),
+            json!({"Responses": [{"Item": item("a", 5000)}]}),
+            &mut s,
+        );
+        assert_eq!(tx.read_units, 4.0);
+    }
+
+    #[test]
+    fn writes_are_1kb_units_of_the_larger_item_and_transactions_cost_twice() {
+        let mut s = sizes();
+        let put = dynamo(
+            "PutItem",
+            json!({"TableName": "T", "Item": item("a", 2500)}),
+            json!({}),
+            &mut s,
+        );
+        assert_eq!(put.write_units, 3.0);
+        // The update sets little, but the item it changes is the 2.5 KB one put before.
+        let update = dynamo(
+            "UpdateItem",
+            json!({"TableName": "T", "Key": {"pk": {"S": "p"}, "sk": {"S": "a"}}, "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+            json!({}),
+            &mut s,
+        );
+        assert_eq!(update.write_units, 3.0);
+        let unknown = dynamo(
+            "UpdateItem",
+            json!({"TableName": "T", "Key": {"pk": {"S": "p"}, "sk": {"S": "zz"}}, "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+            json!({}),
+            &mut s,
+        );
+        assert_eq!(unknown.write_units, 1.0);
+        let tx = dynamo(
+            "TransactWriteItems",
+            json!({"TransactItems": [
+                {"Put": {"TableName": "T", "Item": item("b", 1500)}},
+                {"ConditionCheck": {"TableName": "T", "Key": {"pk": {"S": "p"}, "sk": {"S": "a"}}}}
+            ]}),
+            json!({}),
+            &mut s,
+        );
+        assert_eq!(tx.write_units, 2.0 * 2.0 + 2.0 * 3.0);
+        let delete = dynamo(
+            "DeleteItem",
+            json!({"TableName": "T", "Key": {"pk": {"S": "p"}, "sk": {"S": "b"}}}),
+            json!({}),
+            &mut s,
+        );
+        assert_eq!(delete.write_units, 2.0);
+    }
+
+    #[test]
+    fn sns_and_sqs_bill_64kb_chunks_and_ses_each_recipient() {
+        let mut s = sizes();
+        let big = "x".repeat(100 * 1024);
+        let form = vec![
+            ("Action".to_owned(), "Publish".to_owned()),
+            ("Message".to_owned(), big.clone()),
+        ];
+        let publish = usage(&op("sns", "Publish"), &form, b"", 200, b"", &mut s);
+        assert_eq!(publish.billed_requests, 2);
+        let send = usage(
+            &op("sqs", "SendMessageBatch"),
+            &[],
+            json!({"Entries": [{"MessageBody": "a"}, {"MessageBody": "b"}]})
+                .to_string()
+                .as_bytes(),
+            200,
+            b"{}",
+            &mut s,
+        );
+        assert_eq!(send.billed_requests, 1);
+        let receive = usage(
+            &op("sqs", "ReceiveMessage"),
+            &[],
+            b"{}",
+            200,
+            json!({"Messages": [{"Body": big}]}).to_string().as_bytes(),
+            &mut s,
+        );
+        assert_eq!(receive.billed_requests, 2);
+        let mail = json!({"Destination": {"ToAddresses": ["a@x", "b@x"], "BccAddresses": ["c@x"]}});
+        let sent = usage(
+            &op("ses", "SendEmail"),
+            &[],
+            mail.to_string().as_bytes(),
+            200,
+            b"{}",
+            &mut s,
+        );
+        assert_eq!(sent.emails, 3);
+        let refused = usage(
+            &op("ses", "SendEmail"),
+            &[],
+            mail.to_string().as_bytes(),
+            400,
+            b"{}",
+            &mut s,
+        );
+        assert_eq!((refused.emails, refused.failed), (0, 1));
+    }
+
+    #[test]
+    fn s3_requests_fall_in_their_pricing_class_and_counts_add_up() {
+        let mut s = sizes();
+        let class =
+            |name: &str, s: &mut Sizes| usage(&op("s3", name), &[], b"", 200, b"", s).s3_class;
+        assert_eq!(class("PutObject", &mut s), Some("put-copy-post-list"));
+        assert_eq!(class("ListObjectsV2", &mut s), Some("put-copy-post-list"));
+        assert_eq!(class("GetObject", &mut s), Some("get-and-other"));
+        assert_eq!(class("DeleteObject", &mut s), Some("free"));
+        let mut counts = Counts::default();
+        let one = Tally {
+            requests: 1,
+            read_units: 0.5,
+            ..Tally::default()
+        };
+        counts.record("ApiFunction", "dynamodb:GetItem", &one);
+        counts.record("ApiFunction", "dynamodb:GetItem", &one);
+        counts.record(
+            "EmailFunction",
+            "ses:SendEmail",
+            &Tally {
+                requests: 1,
+                emails: 1,
+                ..Tally::default()
+            },
+        );
+        assert_eq!(
+            counts
+                .get("ApiFunction", "dynamodb:GetItem")
+                .unwrap()
+                .read_units,
+            1.0
+        );
+        let total = counts.total();
+        assert_eq!(
+            (total.requests, total.emails, total.read_units),
+            (3, 1, 1.0)
+        );
+        let json = serde_json::to_value(&counts).unwrap();
+        assert_eq!(
+            json["principals"]["ApiFunction"]["dynamodb:GetItem"]["requests"],
+            2
+        );
+    }
+}

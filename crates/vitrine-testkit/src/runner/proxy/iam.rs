@@ -373,3 +373,224 @@ pub fn function_roles(resolved: &Resolved) -> Result<BTreeMap<String, Role>, Run
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Resource;
+    use serde_json::json;
+
+    fn statements(doc: Value) -> Vec<Statement> {
+        parse_document("p", &doc).unwrap()
+    }
+
+    const TABLE: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/T";
+
+    #[test]
+    fn glob_matches_stars_and_question_marks() {
+        assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y.xml", false));
+        assert!(!glob("arn:aws:s3:::b/*", "arn:aws:s3:::b", false));
+        assert!(glob("*", "", false));
+        assert!(glob("a?c", "abc", false));
+        assert!(!glob("a?c", "ac", false));
+        assert!(glob("*:table/T*", TABLE, false));
+        assert!(glob("a*b*c", "axxbyyc", false));
+        assert!(!glob("a*b*c", "axxbyy", false));
+        assert!(glob("DynamoDB:get*", "dynamodb:GetItem", true));
+        assert!(!glob("DynamoDB:get*", "dynamodb:GetItem", false));
+    }
+
+    #[test]
+    fn an_allow_is_needed_and_actions_match_without_case() {
+        let s = statements(
+            json!({"Statement": [{"Sid": "Read", "Effect": "Allow", "Action": ["DynamoDB:getitem", "dynamodb:Query"], "Resource": [TABLE, format!("{TABLE}/index/*")]}]}),
+        );
+        assert_eq!(
+            evaluate(&s, "dynamodb:GetItem", TABLE),
+            Decision::Allow("p/Read".into())
+        );
+        assert_eq!(
+            evaluate(&s, "dynamodb:Query", &format!("{TABLE}/index/gsi1")),
+            Decision::Allow("p/Read".into())
+        );
+        assert_eq!(
+            evaluate(&s, "dynamodb:PutItem", TABLE),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(
+                &s,
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/Other"
+            ),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(&[], "dynamodb:GetItem", TABLE),
+            Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn an_explicit_deny_wins_over_any_allow() {
+        let s = statements(json!({"Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "Keep", "Effect": "Deny", "Action": "s3:Delete*", "Resource": "arn:aws:s3:::invoices/*"}
+        ]}));
+        assert_eq!(
+            evaluate(&s, "s3:DeleteObject", "arn:aws:s3:::invoices/a"),
+            Decision::ExplicitDeny("p/Keep".into())
+        );
+        assert_eq!(
+            evaluate(&s, "s3:DeleteObject", "arn:aws:s3:::other/a"),
+            Decision::Allow("p".into())
+        );
+        assert_eq!(
+            evaluate(&s, "s3:GetObject", "arn:aws:s3:::invoices/a"),
+            Decision::Allow("p".into())
+        );
+    }
+
+    #[test]
+    fn not_action_and_not_resource_match_everything_else() {
+        let s = statements(
+            json!({"Statement": {"Effect": "Allow", "NotAction": ["iam:*", "sts:*"], "Resource": "*"}}),
+        );
+        assert_eq!(
+            evaluate(&s, "sqs:SendMessage", "arn:aws:sqs:us-east-1:1:q"),
+            Decision::Allow("p".into())
+        );
+        assert_eq!(evaluate(&s, "IAM:CreateUser", "*"), Decision::ImplicitDeny);
+        // The template's text messages: any Publish that names no SNS ARN.
+        let sms = statements(
+            json!({"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "NotResource": "arn:aws:sns:*:*:*"}]}),
+        );
+        assert_eq!(
+            evaluate(&sms, "sns:Publish", "*"),
+            Decision::Allow("p".into())
+        );
+        assert_eq!(
+            evaluate(&sms, "sns:Publish", "arn:aws:sns:us-east-1:1:events"),
+            Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn bad_documents_are_refused_with_a_reason() {
+        assert!(
+            parse_document("p", &json!({}))
+                .unwrap_err()
+                .contains("no Statement")
+        );
+        let both = json!({"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "a:c", "Resource": "*"}]});
+        assert!(
+            parse_document("p", &both)
+                .unwrap_err()
+                .contains("both Action and NotAction")
+        );
+        let effect = json!({"Statement": [{"Effect": "Maybe", "Action": "a:b", "Resource": "*"}]});
+        assert!(parse_document("p", &effect).unwrap_err().contains("Maybe"));
+        let no_resource = json!({"Statement": [{"Effect": "Allow", "Action": "a:b"}]});
+        assert!(
+            parse_document("p", &no_resource)
+                .unwrap_err()
+                .contains("neither Resource nor NotResource")
+        );
+    }
+
+    fn resource(kind: &str, properties: Value, physical_id: &str, arn: Option<&str>) -> Resource {
+        Resource {
+            kind: kind.into(),
+            properties,
+            physical_id: physical_id.into(),
+            attributes: arn
+                .map(|a| [("Arn".to_owned(), a.to_owned())].into())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn template(managed: &str) -> Resolved {
+        let role_arn = "arn:aws:iam::123456789012:role/stack-ApiFunctionRole-X1";
+        let mut r = Resolved::default();
+        r.resources.insert(
+            "ApiFunction".into(),
+            resource(
+                "AWS::Lambda::Function",
+                json!({"Role": role_arn}),
+                "stack-ApiFunction-Y2",
+                Some("arn:aws:lambda:us-east-1:123456789012:function:stack-ApiFunction-Y2"),
+            ),
+        );
+        r.resources.insert(
+            "ApiFunctionRole".into(),
+            resource(
+                "AWS::IAM::Role",
+                json!({
+                    "ManagedPolicyArns": [managed],
+                    "Policies": [{"PolicyName": "ApiFunctionRolePolicy0", "PolicyDocument": {"Statement": [{"Sid": "Cond", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}}]
+                }),
+                "stack-ApiFunctionRole-X1",
+                Some(role_arn),
+            ),
+        );
+        r.resources.insert(
+            "ExtraPolicy".into(),
+            resource(
+                "AWS::IAM::Policy",
+                json!({"PolicyName": "extra", "Roles": ["stack-ApiFunctionRole-X1"], "PolicyDocument": {"Statement": {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"}}}),
+                "extra",
+                None,
+            ),
+        );
+        r
+    }
+
+    #[test]
+    fn a_functions_role_gathers_inline_managed_and_attached_policies() {
+        let roles = function_roles(&template(
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        ))
+        .unwrap();
+        let role = &roles["ApiFunction"];
+        assert_eq!(
+            (role.logical_id.as_str(), role.name.as_str()),
+            ("ApiFunctionRole", "stack-ApiFunctionRole-X1")
+        );
+        assert_eq!(
+            evaluate(&role.statements, "dynamodb:GetItem", TABLE),
+            Decision::Allow("ApiFunctionRole.ApiFunctionRolePolicy0/Cond".into())
+        );
+        assert_eq!(
+            evaluate(
+                &role.statements,
+                "logs:PutLogEvents",
+                "arn:aws:logs:us-east-1:1:log-group:x"
+            ),
+            Decision::Allow("AWSLambdaBasicExecutionRole".into())
+        );
+        assert_eq!(
+            evaluate(&role.statements, "dynamodb:DeleteItem", TABLE),
+            Decision::ExplicitDeny("ExtraPolicy".into())
+        );
+        let conditions = role.ignored_conditions();
+        assert_eq!(conditions.len(), 1);
+        assert!(
+            conditions[0].contains("aws:SecureTransport"),
+            "{conditions:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_managed_policy_or_role_is_named() {
+        let err =
+            function_roles(&template("arn:aws:iam::aws:policy/AdministratorAccess")).unwrap_err();
+        assert!(err.0.contains("AdministratorAccess"), "{err}");
+        let mut r = template("arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess");
+        r.resources.remove("ApiFunctionRole");
+        let err = function_roles(&r).unwrap_err();
+        assert!(
+            err.0.contains("ApiFunction") && err.0.contains("not an AWS::IAM::Role"),
+            "{err}"
+        );
+    }
+}

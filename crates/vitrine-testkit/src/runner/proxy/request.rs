@@ -768,3 +768,471 @@ fn s3_operation(req: &Incoming<'_>, _names: &Names) -> Operation {
         checks,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn names() -> Names {
+        Names {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            secret_arns: [(
+                "vitrine/cert".to_owned(),
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:vitrine/cert-AbCdEf"
+                    .to_owned(),
+            )]
+            .into(),
+        }
+    }
+
+    fn signed(service: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!(
+                "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"
+            ))
+            .unwrap(),
+        );
+        h
+    }
+
+    fn op(
+        method: &str,
+        path: &str,
+        host: &str,
+        headers: &HeaderMap,
+        query: &str,
+        body: &str,
+    ) -> Result<Operation, String> {
+        let query = form_pairs(query.as_bytes());
+        let s = signer(headers, &query);
+        let req = Incoming {
+            method,
+            path,
+            host,
+            headers,
+            query: &query,
+            body: body.as_bytes(),
+        };
+        operation(&req, s.as_ref(), &names())
+    }
+
+    fn json(service: &str, target: &str, body: &str) -> Operation {
+        let mut h = signed(service);
+        h.insert("x-amz-target", HeaderValue::from_str(target).unwrap());
+        op("POST", "/", "127.0.0.1:1", &h, "", body).unwrap()
+    }
+
+    fn check(action: &str, resource: &str) -> Check {
+        Check {
+            action: action.into(),
+            resources: vec![resource.into()],
+        }
+    }
+
+    const TABLE: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/T";
+
+    #[test]
+    fn the_signer_comes_from_the_authorization_header_or_a_presigned_query() {
+        let s = signer(&signed("dynamodb"), &[]).unwrap();
+        assert_eq!(
+            s,
+            Signer {
+                access_key_id: "AKIAEXAMPLE".into(),
+                region: "us-east-1".into(),
+                service: "dynamodb".into()
+            }
+        );
+        let query = form_pairs(b"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAP%2F20260101%2Fsa-east-1%2Fs3%2Faws4_request&X-Amz-Signature=x");
+        let s = signer(&HeaderMap::new(), &query).unwrap();
+        assert_eq!(
+            (
+                s.access_key_id.as_str(),
+                s.region.as_str(),
+                s.service.as_str()
+            ),
+            ("AKIAP", "sa-east-1", "s3")
+        );
+        assert_eq!(signer(&HeaderMap::new(), &[]), None);
+        let mut basic = HeaderMap::new();
+        basic.insert("authorization", HeaderValue::from_static("Bearer token"));
+        assert_eq!(signer(&basic, &[]), None);
+    }
+
+    #[test]
+    fn dynamodb_operations_name_their_table_or_index() {
+        let get = json(
+            "dynamodb",
+            "DynamoDB_20120810.GetItem",
+            r#"{"TableName":"T","Key":{}}"#,
+        );
+        assert_eq!(
+            (get.service.as_str(), get.name.as_str(), get.protocol),
+            ("dynamodb", "GetItem", Protocol::Json)
+        );
+        assert_eq!(get.checks, vec![check("dynamodb:GetItem", TABLE)]);
+        let query = json(
+            "dynamodb",
+            "DynamoDB_20120810.Query",
+            r#"{"TableName":"T","IndexName":"gsi1"}"#,
+        );
+        assert_eq!(
+            query.checks,
+            vec![check("dynamodb:Query", &format!("{TABLE}/index/gsi1"))]
+        );
+        let list = json("dynamodb", "DynamoDB_20120810.ListTables", "{}");
+        assert_eq!(list.checks, vec![check("dynamodb:ListTables", "*")]);
+    }
+
+    #[test]
+    fn a_transaction_needs_the_action_of_each_item_and_a_batch_its_own_per_table() {
+        let tx = json(
+            "dynamodb",
+            "DynamoDB_20120810.TransactWriteItems",
+            r#"{"TransactItems":[{"Put":{"TableName":"T","Item":{}}},{"Update":{"TableName":"T"}},{"ConditionCheck":{"TableName":"U"}},{"Put":{"TableName":"T"}}]}"#,
+        );
+        assert_eq!(
+            tx.checks,
+            vec![
+                check("dynamodb:PutItem", TABLE),
+                check("dynamodb:UpdateItem", TABLE),
+                check(
+                    "dynamodb:ConditionCheckItem",
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/U"
+                ),
+            ]
+        );
+        let batch = json(
+            "dynamodb",
+            "DynamoDB_20120810.BatchGetItem",
+            r#"{"RequestItems":{"T":{"Keys":[]}}}"#,
+        );
+        assert_eq!(batch.checks, vec![check("dynamodb:BatchGetItem", TABLE)]);
+    }
+
+    #[test]
+    fn stream_reads_name_the_stream_even_by_iterator() {
+        let stream =
+            "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-01-01T00:00:00.000";
+        let records = json(
+            "dynamodb",
+            "DynamoDBStreams_20120810.GetRecords",
+            &format!(r#"{{"ShardIterator":"{stream}|1|abc"}}"#),
+        );
+        assert_eq!(records.checks, vec![check("dynamodb:GetRecords", stream)]);
+        let describe = json(
+            "dynamodb",
+            "DynamoDBStreams_20120810.DescribeStream",
+            &format!(r#"{{"StreamArn":"{stream}"}}"#),
+        );
+        assert_eq!(
+            describe.checks,
+            vec![check("dynamodb:DescribeStream", stream)]
+        );
+    }
+
+    #[test]
+    fn sqs_batches_need_the_single_action_on_the_queue_of_the_url() {
+        let send = json(
+            "sqs",
+            "AmazonSQS.SendMessageBatch",
+            r#"{"QueueUrl":"http://127.0.0.1:5000/123456789012/orders","Entries":[]}"#,
+        );
+        assert_eq!(
+            (send.name.as_str(), send.key().as_str()),
+            ("SendMessageBatch", "sqs:SendMessageBatch")
+        );
+        assert_eq!(
+            send.checks,
+            vec![check(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:123456789012:orders"
+            )]
+        );
+        let query = op(
+            "POST",
+            "/123456789012/orders",
+            "127.0.0.1:1",
+            &signed("sqs"),
+            "",
+            "Action=DeleteMessageBatch&Version=2012-11-05",
+        )
+        .unwrap();
+        assert_eq!(query.protocol, Protocol::Query);
+        assert_eq!(
+            query.checks,
+            vec![check(
+                "sqs:DeleteMessage",
+                "arn:aws:sqs:us-east-1:123456789012:orders"
+            )]
+        );
+    }
+
+    #[test]
+    fn sns_publishes_name_the_topic_or_no_resource_for_a_phone() {
+        let topic = "arn:aws:sns:us-east-1:123456789012:events";
+        let publish = op(
+            "POST",
+            "/",
+            "h",
+            &signed("sns"),
+            "",
+            &format!("Action=Publish&TopicArn={topic}&Message=hi"),
+        )
+        .unwrap();
+        assert_eq!(publish.checks, vec![check("sns:Publish", topic)]);
+        let sms = op(
+            "POST",
+            "/",
+            "h",
+            &signed("sns"),
+            "",
+            "Action=Publish&PhoneNumber=%2B5511999999999&Message=hi",
+        )
+        .unwrap();
+        assert_eq!(sms.checks, vec![check("sns:Publish", "*")]);
+        let batch = op(
+            "POST",
+            "/",
+            "h",
+            &signed("sns"),
+            "",
+            &format!("Action=PublishBatch&TopicArn={topic}"),
+        )
+        .unwrap();
+        assert_eq!(batch.checks, vec![check("sns:Publish", topic)]);
+        assert!(op("POST", "/", "h", &signed("sns"), "", "Message=hi").is_err());
+    }
+
+    #[test]
+    fn s3_requests_name_bucket_and_key_in_either_addressing_style() {
+        let h = signed("s3");
+        let get = op(
+            "GET",
+            "/invoices/2026/nf%20e.xml",
+            "127.0.0.1:9",
+            &h,
+            "x-id=GetObject",
+            "",
+        )
+        .unwrap();
+        assert_eq!(get.name, "GetObject");
+        assert_eq!(
+            get.checks,
+            vec![check("s3:GetObject", "arn:aws:s3:::invoices/2026/nf e.xml")]
+        );
+        let put = op(
+            "PUT",
+            "/a.txt",
+            "media.s3.us-east-1.amazonaws.com",
+            &h,
+            "",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            put.checks,
+            vec![check("s3:PutObject", "arn:aws:s3:::media/a.txt")]
+        );
+        let put = op("PUT", "/a.txt", "media.localhost:4566", &h, "", "x").unwrap();
+        assert_eq!(
+            put.checks,
+            vec![check("s3:PutObject", "arn:aws:s3:::media/a.txt")]
+        );
+        let list = op(
+            "GET",
+            "/invoices",
+            "localhost:9",
+            &h,
+            "list-type=2&prefix=a",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (list.name.as_str(), list.checks.clone()),
+            (
+                "ListObjectsV2",
+                vec![check("s3:ListBucket", "arn:aws:s3:::invoices")]
+            )
+        );
+        let head = op("HEAD", "/invoices/k", "127.0.0.1", &h, "", "").unwrap();
+        assert_eq!(
+            (head.name.as_str(), head.checks.clone()),
+            (
+                "HeadObject",
+                vec![check("s3:GetObject", "arn:aws:s3:::invoices/k")]
+            )
+        );
+        let versioned = op("GET", "/invoices/k", "127.0.0.1", &h, "versionId=3", "").unwrap();
+        assert_eq!(
+            versioned.checks,
+            vec![check("s3:GetObjectVersion", "arn:aws:s3:::invoices/k")]
+        );
+        let delete = op("DELETE", "/invoices/k", "127.0.0.1", &h, "", "").unwrap();
+        assert_eq!(
+            delete.checks,
+            vec![check("s3:DeleteObject", "arn:aws:s3:::invoices/k")]
+        );
+        let policy = op("PUT", "/invoices", "127.0.0.1", &h, "policy", "{}").unwrap();
+        assert_eq!(
+            policy.checks,
+            vec![check("s3:PutBucketPolicy", "arn:aws:s3:::invoices")]
+        );
+        let buckets = op("GET", "/", "127.0.0.1", &h, "", "").unwrap();
+        assert_eq!(buckets.checks, vec![check("s3:ListAllMyBuckets", "*")]);
+    }
+
+    #[test]
+    fn an_s3_copy_also_reads_its_source_and_a_multi_delete_deletes_each_key() {
+        let mut h = signed("s3");
+        h.insert(
+            "x-amz-copy-source",
+            HeaderValue::from_static("/src/a%2Fb.txt?versionId=1"),
+        );
+        let copy = op("PUT", "/dst/c.txt", "127.0.0.1", &h, "", "").unwrap();
+        assert_eq!(copy.name, "CopyObject");
+        assert_eq!(
+            copy.checks,
+            vec![
+                check("s3:PutObject", "arn:aws:s3:::dst/c.txt"),
+                check("s3:GetObject", "arn:aws:s3:::src/a/b.txt")
+            ]
+        );
+        let body = "<Delete><Object><Key>a</Key></Object><Object><Key>b/c</Key></Object></Delete>";
+        let delete = op("POST", "/bkt", "127.0.0.1", &signed("s3"), "delete", body).unwrap();
+        assert_eq!(
+            delete.checks,
+            vec![
+                check("s3:DeleteObject", "arn:aws:s3:::bkt/a"),
+                check("s3:DeleteObject", "arn:aws:s3:::bkt/b/c")
+            ]
+        );
+    }
+
+    #[test]
+    fn ses_mail_is_authorised_by_the_sender_address_or_its_domain() {
+        let send = op(
+            "POST",
+            "/v2/email/outbound-emails",
+            "h",
+            &signed("ses"),
+            "",
+            r#"{"FromEmailAddress":"Loja <loja@example.com.br>","Destination":{"ToAddresses":["a@b.c"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (send.name.as_str(), send.protocol),
+            ("SendEmail", Protocol::RestJson)
+        );
+        assert_eq!(
+            send.checks,
+            vec![Check {
+                action: "ses:SendEmail".into(),
+                resources: vec![
+                    "arn:aws:ses:us-east-1:123456789012:identity/loja@example.com.br".into(),
+                    "arn:aws:ses:us-east-1:123456789012:identity/example.com.br".into(),
+                ],
+            }]
+        );
+        assert!(
+            op(
+                "POST",
+                "/v2/email/contact-lists",
+                "h",
+                &signed("ses"),
+                "",
+                "{}"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn cognito_public_operations_need_no_iam_and_admin_ones_name_the_pool() {
+        let sign_up = json(
+            "cognito-idp",
+            "AWSCognitoIdentityProviderService.SignUp",
+            r#"{"ClientId":"c"}"#,
+        );
+        assert_eq!(
+            (sign_up.service.as_str(), sign_up.checks.len()),
+            ("cognito-idp", 0)
+        );
+        let admin = json(
+            "cognito-idp",
+            "AWSCognitoIdentityProviderService.AdminGetUser",
+            r#"{"UserPoolId":"us-east-1_abc"}"#,
+        );
+        assert_eq!(
+            admin.checks,
+            vec![check(
+                "cognito-idp:AdminGetUser",
+                "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"
+            )]
+        );
+        // Unsigned (a browser's sign-up) is still read, for the code mail.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-target",
+            HeaderValue::from_static("AWSCognitoIdentityProviderService.ConfirmSignUp"),
+        );
+        assert_eq!(
+            op("POST", "/", "h", &h, "", "{}").unwrap().name,
+            "ConfirmSignUp"
+        );
+    }
+
+    #[test]
+    fn secrets_are_named_by_their_full_arn() {
+        let by_name = json(
+            "secretsmanager",
+            "secretsmanager.GetSecretValue",
+            r#"{"SecretId":"vitrine/cert"}"#,
+        );
+        assert_eq!(
+            by_name.checks,
+            vec![check(
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:vitrine/cert-AbCdEf"
+            )]
+        );
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ123";
+        let by_arn = json(
+            "secretsmanager",
+            "secretsmanager.GetSecretValue",
+            &format!(r#"{{"SecretId":"{arn}"}}"#),
+        );
+        assert_eq!(
+            by_arn.checks,
+            vec![check("secretsmanager:GetSecretValue", arn)]
+        );
+    }
+
+    #[test]
+    fn unsigned_and_unknown_requests_are_told_apart() {
+        let jwks = op(
+            "GET",
+            "/us-east-1_abc/.well-known/jwks.json",
+            "h",
+            &HeaderMap::new(),
+            "",
+            "",
+        );
+        assert_eq!(jwks, Err("the request is not signed".into()));
+        assert!(
+            op("GET", "/", "h", &signed("lambda"), "", "")
+                .unwrap_err()
+                .contains("lambda")
+        );
+        let mut h = signed("sqs");
+        h.insert(
+            "x-amz-target",
+            HeaderValue::from_static("AmazonSQS.ListQueues"),
+        );
+        let not_json = op("POST", "/", "h", &h, "", "not json").unwrap_err();
+        assert!(not_json.contains("not JSON"), "{not_json}");
+    }
+}
