@@ -60,6 +60,8 @@ struct World {
     bucket: String,
     pool: String,
     client: String,
+    topic_arn: String,
+    other_topic_arn: String,
     resolved: Resolved,
 }
 
@@ -121,6 +123,25 @@ async fn world() -> World {
         .queue_url()
         .unwrap()
         .to_owned();
+    let sns = aws_sdk_sns::Client::new(&admin);
+    let mut topics = Vec::new();
+    for name in ["proxy-topic", "proxy-other-topic"] {
+        let created = sns
+            .create_topic()
+            .name(moto::unique(name))
+            .send()
+            .await
+            .unwrap();
+        topics.push(created.topic_arn().unwrap().to_owned());
+    }
+    let other_topic_arn = topics.pop().unwrap();
+    let topic_arn = topics.pop().unwrap();
+    aws_sdk_sesv2::Client::new(&admin)
+        .create_email_identity()
+        .email_identity("loja@shop.example")
+        .send()
+        .await
+        .unwrap();
     let bucket = moto::unique("proxy-bucket");
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&admin)
@@ -226,6 +247,8 @@ async fn world() -> World {
                 "Policies": [{"PolicyName": "ApiFunctionRolePolicy0", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Sid": "TableItems", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "Resource": [table_arn, format!("{table_arn}/index/*")]},
                     {"Sid": "Send", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                    {"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
+                    {"Sid": "Mail", "Effect": "Allow", "Action": "ses:SendEmail", "Resource": format!("arn:aws:ses:{REGION}:{ACCOUNT}:identity/shop.example")},
                     {"Sid": "Blobs", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::{bucket}/*")}
                 ]}}]
             }),
@@ -249,6 +272,8 @@ async fn world() -> World {
         bucket,
         pool,
         client,
+        topic_arn,
+        other_topic_arn,
         resolved: r,
     }
 }
@@ -362,7 +387,56 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
     assert!(jwks.text().await.unwrap().contains("\"keys\""));
     assert!(proxy.denials().is_empty(), "{:?}", proxy.denials());
 
+    let sns = aws_sdk_sns::Client::new(&config);
+    sns.publish()
+        .topic_arn(&w.topic_arn)
+        .message("evento")
+        .send()
+        .await
+        .unwrap();
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let mail = |from: &str| {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let text = |t: &str| Content::builder().data(t).build().unwrap();
+        ses.send_email()
+            .from_email_address(from)
+            .destination(
+                Destination::builder()
+                    .to_addresses("cliente@example.com")
+                    .build(),
+            )
+            .content(
+                EmailContent::builder()
+                    .simple(
+                        Message::builder()
+                            .subject(text("Pedido"))
+                            .body(Body::builder().text(text("ok")).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    // Allowed by the domain's identity.
+    mail("Loja <loja@shop.example>").await.unwrap();
+
     // Refused: what the role does not grant, in each protocol's error.
+    let other_mail = mail("loja@elsewhere.example").await.unwrap_err();
+    assert_eq!(
+        aws_sdk_sesv2::error::ProvideErrorMetadata::code(&other_mail.into_service_error()),
+        Some("AccessDeniedException")
+    );
+    let other_topic = sns
+        .publish()
+        .topic_arn(&w.other_topic_arn)
+        .message("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sns::error::ProvideErrorMetadata::code(&other_topic.into_service_error()),
+        Some("AuthorizationError")
+    );
     let delete = ddb
         .delete_item()
         .table_name(&w.table)
@@ -417,6 +491,7 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
         Some("AccessDeniedException")
     );
     let denials = proxy.denials();
+    let identity = format!("arn:aws:ses:{REGION}:{ACCOUNT}:identity/loja@elsewhere.example");
     let listed: Vec<(&str, &str, &str)> = denials
         .iter()
         .map(|d| (d.function.as_str(), d.action.as_str(), d.resource.as_str()))
@@ -429,6 +504,8 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
     assert_eq!(
         listed,
         vec![
+            ("ApiFunction", "ses:SendEmail", identity.as_str()),
+            ("ApiFunction", "sns:Publish", w.other_topic_arn.as_str()),
             ("ApiFunction", "dynamodb:DeleteItem", w.table_arn.as_str()),
             ("ApiFunction", "s3:DeleteObject", object_arn.as_str()),
             ("ApiFunction", "sqs:ReceiveMessage", queue_arn.as_str()),
@@ -556,6 +633,18 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
         (1, 1)
     );
     assert_eq!(tally("sqs:SendMessage").billed_requests, 1);
+    assert_eq!(
+        (
+            tally("sns:Publish").requests,
+            tally("sns:Publish").billed_requests,
+            tally("sns:Publish").denied
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        (tally("ses:SendEmail").emails, tally("ses:SendEmail").denied),
+        (1, 1)
+    );
     assert_eq!(tally("s3:PutObject").s3_class, Some("put-copy-post-list"));
     assert_eq!(tally("s3:GetObject").s3_class, Some("get-and-other"));
     // The SDK sends Cognito's public operations unsigned (no IAM authorises them).

@@ -253,6 +253,17 @@ impl Proxy {
         }
     }
 
+    /// The policy conditions the proxy does not evaluate, per function (`policy/Sid: condition`):
+    /// each such statement applies as if its condition held.
+    pub fn ignored_conditions(&self) -> BTreeMap<String, Vec<String>> {
+        self.inner
+            .principals
+            .values()
+            .map(|p| (p.function.clone(), p.role.ignored_conditions()))
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    }
+
     /// Every call refused because the template does not grant it.
     pub fn denials(&self) -> Vec<Denial> {
         self.inner.denials.lock().expect("never poisoned").clone()
@@ -483,6 +494,9 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         (None, None) => "unsigned".to_owned(),
     };
 
+    if let Ok(op) = &operation {
+        tracing::debug!(principal = %principal_name, operation = %op.key(), "AWS call");
+    }
     if let Some(principal) = principal {
         match &operation {
             Ok(op) => {
