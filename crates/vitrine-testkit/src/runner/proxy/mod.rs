@@ -275,11 +275,13 @@ impl Proxy {
     }
 }
 
-/// Headers that belong to one connection, not to the request.
+/// Headers that belong to one connection, not to the request (`expect`: the proxy has read the
+/// whole body before it forwards it).
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"
+            | "expect"
             | "keep-alive"
             | "proxy-connection"
             | "proxy-authenticate"
