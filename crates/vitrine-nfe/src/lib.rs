@@ -89,6 +89,7 @@ pub mod money;
 pub mod sign;
 pub mod text;
 pub mod validate;
+pub mod xsd;
 
 pub use build::{Totals, UnsignedNfe, build};
 pub use error::BuildError;
@@ -104,3 +105,4 @@ pub use sign::{
     VerifyError, verify,
 };
 pub use validate::{SchemaDocument, SchemaValidator, ValidationError, Xmllint};
+pub use xsd::XsdValidator;
