@@ -145,47 +145,47 @@ fn mutations(xml: &str) -> Vec<(String, String)> {
             }
         }
         // Renamed: the start and end tags get another name.
-        if let (Some(open_end), Some(close)) = (source.find('>'), source.rfind("</")) {
-            if close > open_end {
-                let renamed = format!("<{name}X{}</{name}X>", &source[1 + name.len()..close],);
-                push(format!("rename {name}"), splice(r.clone(), &renamed));
-                let inner = open_end + 1..close;
-                let content = &source[inner.clone()];
-                let is_leaf = node.children().all(|c| !c.is_element()) && !content.is_empty();
-                if is_leaf {
-                    let abs = r.start + inner.start..r.start + inner.end;
-                    push(format!("empty {name}"), splice(abs.clone(), ""));
-                    push(
-                        format!("overlong {name}"),
-                        splice(abs.clone(), &format!("{content}{}", "9".repeat(2100))),
-                    );
-                    push(
-                        format!("leading space {name}"),
-                        splice(abs.clone(), &format!(" {content}")),
-                    );
-                    push(
-                        format!("trailing tab {name}"),
-                        splice(abs.clone(), &format!("{content}\t")),
-                    );
-                    push(
-                        format!("emoji in {name}"),
-                        splice(abs.clone(), &format!("{content}\u{1F600}")),
-                    );
-                    push(
-                        format!("letter in {name}"),
-                        splice(
-                            abs.clone(),
-                            &format!(
-                                "x{}",
-                                &content[content.chars().next().map_or(0, char::len_utf8)..]
-                            ),
+        if let (Some(open_end), Some(close)) = (source.find('>'), source.rfind("</"))
+            && close > open_end
+        {
+            let renamed = format!("<{name}X{}</{name}X>", &source[1 + name.len()..close],);
+            push(format!("rename {name}"), splice(r.clone(), &renamed));
+            let inner = open_end + 1..close;
+            let content = &source[inner.clone()];
+            let is_leaf = node.children().all(|c| !c.is_element()) && !content.is_empty();
+            if is_leaf {
+                let abs = r.start + inner.start..r.start + inner.end;
+                push(format!("empty {name}"), splice(abs.clone(), ""));
+                push(
+                    format!("overlong {name}"),
+                    splice(abs.clone(), &format!("{content}{}", "9".repeat(2100))),
+                );
+                push(
+                    format!("leading space {name}"),
+                    splice(abs.clone(), &format!(" {content}")),
+                );
+                push(
+                    format!("trailing tab {name}"),
+                    splice(abs.clone(), &format!("{content}\t")),
+                );
+                push(
+                    format!("emoji in {name}"),
+                    splice(abs.clone(), &format!("{content}\u{1F600}")),
+                );
+                push(
+                    format!("letter in {name}"),
+                    splice(
+                        abs.clone(),
+                        &format!(
+                            "x{}",
+                            &content[content.chars().next().map_or(0, char::len_utf8)..]
                         ),
-                    );
-                    push(
-                        format!("child element in {name}"),
-                        splice(abs.start..abs.start, "<b>1</b>"),
-                    );
-                }
+                    ),
+                );
+                push(
+                    format!("child element in {name}"),
+                    splice(abs.start..abs.start, "<b>1</b>"),
+                );
             }
         }
         for attribute in node.attributes() {

@@ -253,7 +253,7 @@ fn base64_octets(value: &str) -> Option<usize> {
     }
     let whole = 3 * (data / 4);
     match padding {
-        0 if data % 4 == 0 => Some(whole),
+        0 if data.is_multiple_of(4) => Some(whole),
         1 if data % 4 == 3 && last & !0x3c == 0 => Some(whole + 2),
         2 if data % 4 == 2 && last & !0x30 == 0 => Some(whole + 1),
         _ => None,
