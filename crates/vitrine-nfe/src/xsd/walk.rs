@@ -163,6 +163,10 @@ impl Walker<'_> {
                         "missing child element(s): the content is incomplete".into(),
                     ),
                 }
+                let mut totals: HashMap<&QName, usize> = HashMap::new();
+                for name in &names {
+                    *totals.entry(name).or_insert(0) += 1;
+                }
                 let mut seen: HashMap<&QName, usize> = HashMap::new();
                 for (child, name) in element_children.iter().zip(&names) {
                     let count = seen.entry(name).or_insert(0);
@@ -170,7 +174,7 @@ impl Walker<'_> {
                     let Some(&child_id) = declarations.get(name) else {
                         continue;
                     };
-                    let repeated = names.iter().filter(|n| *n == name).count() > 1;
+                    let repeated = totals[name] > 1;
                     let child_path = if repeated {
                         format!("{path}/{}[{count}]", name.local)
                     } else {
