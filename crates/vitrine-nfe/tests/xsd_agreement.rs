@@ -1,7 +1,7 @@
 //! The in-process [`XsdValidator`] against `xmllint`, the independent oracle: on every document
 //! these tests generate, on the real SEFAZ sample, and on documents broken by mutation from valid
 //! ones (each element removed, duplicated, swapped with its next sibling, renamed, followed by an
-//! unexpected element; each text emptied, overlong, padded, given a character outside the
+//! unexpected element, given whitespace inside; each text emptied, overlong, padded, given a character outside the
 //! schema's range or a letter in a number; each attribute removed, changed, or joined by an
 //! unknown one; the document cut short or its tags mismatched), for each entry document, the
 //! verdict (valid/invalid) must be the same. The counts are printed to be quoted.
@@ -153,6 +153,11 @@ fn mutations(xml: &str) -> Vec<(String, String)> {
             let inner = open_end + 1..close;
             let content = &source[inner.clone()];
             let is_leaf = node.children().all(|c| !c.is_element()) && !content.is_empty();
+            // Whitespace among children (allowed) or in a simple value (per its whiteSpace).
+            push(
+                format!("whitespace inside {name}"),
+                splice(r.start + open_end + 1..r.start + open_end + 1, "\n\t "),
+            );
             if is_leaf {
                 let abs = r.start + inner.start..r.start + inner.end;
                 push(format!("empty {name}"), splice(abs.clone(), ""));

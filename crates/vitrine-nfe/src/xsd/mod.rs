@@ -1,15 +1,15 @@
 //! An in-process XML Schema 1.0 validator for the constructs the official NF-e package
 //! (PL_010e) uses, on `roxmltree` and `regex`: no external program, no C library.
 //!
-//! - [`compile`](mod@compile): loads the embedded [`SCHEMA_FILES`] (include/import resolved by file name),
+//! - `compile`: loads the embedded [`SCHEMA_FILES`] (include/import resolved by file name),
 //!   and turns **every** component of every loaded file into the structures below. A construct
 //!   it does not enforce is a compile error naming it (file, line, construct), never skipped.
-//! - [`model`]: content models (`sequence`/`choice`/`element` with occurrence ranges) and their
+//! - `model`: content models (`sequence`/`choice`/`element` with occurrence ranges) and their
 //!   matcher.
-//! - [`types`]: built-in primitives, restriction chains and facets (whiteSpace first, then
+//! - `types`: built-in primitives, restriction chains and facets (whiteSpace first, then
 //!   length/minLength/maxLength, enumeration, pattern, minInclusive).
-//! - [`pattern`]: the XSD regex dialect translated to the `regex` crate.
-//! - [`walk`]: the instance walker (elements, attributes, text, `xs:unique`, ID uniqueness),
+//! - `pattern`: the XSD regex dialect translated to the `regex` crate.
+//! - `walk`: the instance walker (elements, attributes, text, `xs:unique`, ID uniqueness),
 //!   with messages naming the element by its path.
 //!
 //! The list of enforced constructs, and the measurements against `xmllint`, are in
