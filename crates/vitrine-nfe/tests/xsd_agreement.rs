@@ -1,9 +1,10 @@
 //! The in-process [`XsdValidator`] against `xmllint`, the independent oracle: on every document
 //! these tests generate, on the real SEFAZ sample, and on documents broken by mutation from valid
 //! ones (each element removed, duplicated, swapped with its next sibling, renamed, followed by an
-//! unexpected element, given whitespace inside; each text emptied, overlong, padded, given a character outside the
-//! schema's range or a letter in a number; each attribute removed, changed, or joined by an
-//! unknown one; the document cut short or its tags mismatched), for each entry document, the
+//! unexpected element, given whitespace inside; each text emptied, overlong, padded, given a
+//! character outside the schema's range, a letter, nines, a child element; each attribute
+//! removed or changed, an unknown one added; the document cut short, its tags mismatched, two
+//! roots, an undeclared root), for each entry document, the
 //! verdict (valid/invalid) must be the same. The counts are printed to be quoted.
 //!
 //! `xmllint` validates each batch in one run (`xmllint --noout --schema S f1 f2 …`, one
@@ -186,6 +187,11 @@ fn mutations(xml: &str) -> Vec<(String, String)> {
                             &content[content.chars().next().map_or(0, char::len_utf8)..]
                         ),
                     ),
+                );
+                // Same length, other characters: enumerations and patterns.
+                push(
+                    format!("nines in {name}"),
+                    splice(abs.clone(), &"9".repeat(content.chars().count())),
                 );
                 push(
                     format!("child element in {name}"),
