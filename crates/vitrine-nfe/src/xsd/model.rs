@@ -7,7 +7,7 @@
 //! that tripped the rejected crate) are handled like any other, and each repetition is bounded by
 //! its `maxOccurs`. The sets hold at most `children + 1` positions, so the work is polynomial.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use super::QName;
@@ -31,12 +31,21 @@ pub(crate) enum Term {
     Choice(Vec<Particle>),
 }
 
-/// The outcome of matching a child list against a particle.
+/// The outcome of matching a child list against a particle, with the element names the model
+/// could have taken at that point.
 pub(crate) enum Mismatch {
     /// The child at this index cannot appear where it is.
-    Unexpected(usize),
+    Unexpected(usize, Vec<QName>),
     /// All children fit, but the model needs more.
-    Incomplete,
+    Incomplete(Vec<QName>),
+}
+
+/// How far matching got: the furthest child consumed, and the names tried at the furthest
+/// position any branch reached.
+struct Progress {
+    furthest: Cell<usize>,
+    tried_at: Cell<usize>,
+    tried: RefCell<BTreeSet<QName>>,
 }
 
 impl Particle {
@@ -54,14 +63,25 @@ impl Particle {
 
     /// Whether `children` (names in document order) matches this particle exactly.
     pub(crate) fn matches(&self, children: &[&QName]) -> Result<(), Mismatch> {
-        let furthest = Cell::new(0);
-        let ends = self.ends(children, &BTreeSet::from([0]), &furthest);
+        let progress = Progress {
+            furthest: Cell::new(0),
+            tried_at: Cell::new(0),
+            tried: RefCell::new(BTreeSet::new()),
+        };
+        let ends = self.ends(children, &BTreeSet::from([0]), &progress);
         if ends.contains(&children.len()) {
-            Ok(())
-        } else if furthest.get() < children.len() {
-            Err(Mismatch::Unexpected(furthest.get()))
+            return Ok(());
+        }
+        let at = progress.furthest.get();
+        let expected = if progress.tried_at.get() == at {
+            progress.tried.into_inner().into_iter().collect()
         } else {
-            Err(Mismatch::Incomplete)
+            Vec::new()
+        };
+        if at < children.len() {
+            Err(Mismatch::Unexpected(at, expected))
+        } else {
+            Err(Mismatch::Incomplete(expected))
         }
     }
 
@@ -69,11 +89,11 @@ impl Particle {
         &self,
         children: &[&QName],
         starts: &BTreeSet<usize>,
-        furthest: &Cell<usize>,
+        progress: &Progress,
     ) -> BTreeSet<usize> {
         let mut current = starts.clone();
         for _ in 0..self.min {
-            current = self.term.ends_once(children, &current, furthest);
+            current = self.term.ends_once(children, &current, progress);
             if current.is_empty() {
                 return current;
             }
@@ -84,7 +104,7 @@ impl Particle {
         while self.max.is_none_or(|max| count < max) {
             let next: BTreeSet<usize> = self
                 .term
-                .ends_once(children, &frontier, furthest)
+                .ends_once(children, &frontier, progress)
                 .difference(&all)
                 .copied()
                 .collect();
@@ -104,21 +124,32 @@ impl Term {
         &self,
         children: &[&QName],
         starts: &BTreeSet<usize>,
-        furthest: &Cell<usize>,
+        progress: &Progress,
     ) -> BTreeSet<usize> {
         match self {
-            Term::Element(name, _) => starts
-                .iter()
-                .filter(|&&at| children.get(at).is_some_and(|child| *child == name))
-                .map(|&at| {
-                    furthest.set(furthest.get().max(at + 1));
-                    at + 1
-                })
-                .collect(),
+            Term::Element(name, _) => {
+                if let Some(&last) = starts.iter().next_back() {
+                    if last > progress.tried_at.get() {
+                        progress.tried_at.set(last);
+                        progress.tried.borrow_mut().clear();
+                    }
+                    if last == progress.tried_at.get() {
+                        progress.tried.borrow_mut().insert(name.clone());
+                    }
+                }
+                starts
+                    .iter()
+                    .filter(|&&at| children.get(at).is_some_and(|child| *child == name))
+                    .map(|&at| {
+                        progress.furthest.set(progress.furthest.get().max(at + 1));
+                        at + 1
+                    })
+                    .collect()
+            }
             Term::Sequence(items) => {
                 let mut current = starts.clone();
                 for p in items {
-                    current = p.ends(children, &current, furthest);
+                    current = p.ends(children, &current, progress);
                     if current.is_empty() {
                         break;
                     }
@@ -127,7 +158,7 @@ impl Term {
             }
             Term::Choice(items) => items
                 .iter()
-                .flat_map(|p| p.ends(children, starts, furthest))
+                .flat_map(|p| p.ends(children, starts, progress))
                 .collect(),
         }
     }

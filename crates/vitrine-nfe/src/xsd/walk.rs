@@ -51,6 +51,16 @@ fn name_of(node: Node<'_, '_>) -> QName {
     )
 }
 
+/// "; expected: a, b" for the names a content model could have taken.
+fn expectation(expected: &[QName]) -> String {
+    if expected.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = expected.iter().map(|n| n.local.as_str()).collect();
+        format!("; expected: {}", names.join(", "))
+    }
+}
+
 fn is_xml_space(text: &str) -> bool {
     text.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
 }
@@ -150,17 +160,18 @@ impl Walker<'_> {
                 let refs: Vec<&QName> = names.iter().collect();
                 match particle.matches(&refs) {
                     Ok(()) => {}
-                    Err(Mismatch::Unexpected(at)) => self.fail(
+                    Err(Mismatch::Unexpected(at, expected)) => self.fail(
                         path,
                         format!(
-                            "element {} (child {}) is not expected here",
+                            "element {} (child {}) is not expected here{}",
                             names[at],
-                            at + 1
+                            at + 1,
+                            expectation(&expected)
                         ),
                     ),
-                    Err(Mismatch::Incomplete) => self.fail(
+                    Err(Mismatch::Incomplete(expected)) => self.fail(
                         path,
-                        "missing child element(s): the content is incomplete".into(),
+                        format!("missing child element(s){}", expectation(&expected)),
                     ),
                 }
                 let mut totals: HashMap<&QName, usize> = HashMap::new();
