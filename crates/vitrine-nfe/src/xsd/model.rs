@@ -42,10 +42,10 @@ pub(crate) enum Mismatch {
 
 /// How far matching got: the furthest child consumed, and the names tried at the furthest
 /// position any branch reached.
-struct Progress {
+struct Progress<'p> {
     furthest: Cell<usize>,
     tried_at: Cell<usize>,
-    tried: RefCell<BTreeSet<QName>>,
+    tried: RefCell<BTreeSet<&'p QName>>,
 }
 
 impl Particle {
@@ -68,13 +68,13 @@ impl Particle {
             tried_at: Cell::new(0),
             tried: RefCell::new(BTreeSet::new()),
         };
-        let ends = self.ends(children, &BTreeSet::from([0]), &progress);
+        let ends = self.ends(children, &[0], &progress);
         if ends.contains(&children.len()) {
             return Ok(());
         }
         let at = progress.furthest.get();
         let expected = if progress.tried_at.get() == at {
-            progress.tried.into_inner().into_iter().collect()
+            progress.tried.into_inner().into_iter().cloned().collect()
         } else {
             Vec::new()
         };
@@ -85,33 +85,42 @@ impl Particle {
         }
     }
 
-    fn ends(
-        &self,
+    /// The positions where this particle can end, starting at any of `starts` (sorted, no
+    /// repeats); the result is sorted with no repeats too.
+    fn ends<'p>(
+        &'p self,
         children: &[&QName],
-        starts: &BTreeSet<usize>,
-        progress: &Progress,
-    ) -> BTreeSet<usize> {
-        let mut current = starts.clone();
+        starts: &[usize],
+        progress: &Progress<'p>,
+    ) -> Positions {
+        if starts.is_empty() {
+            return Positions::new();
+        }
+        let mut current: Positions = starts.to_vec();
         for _ in 0..self.min {
             current = self.term.ends_once(children, &current, progress);
             if current.is_empty() {
                 return current;
             }
         }
+        if self.max == Some(self.min) {
+            return current;
+        }
         let mut all = current.clone();
         let mut frontier = current;
         let mut count = self.min;
         while self.max.is_none_or(|max| count < max) {
-            let next: BTreeSet<usize> = self
+            let next: Positions = self
                 .term
                 .ends_once(children, &frontier, progress)
-                .difference(&all)
-                .copied()
+                .into_iter()
+                .filter(|at| all.binary_search(at).is_err())
                 .collect();
             if next.is_empty() {
                 break;
             }
-            all.extend(next.iter().copied());
+            all.extend_from_slice(&next);
+            all.sort_unstable();
             frontier = next;
             count += 1;
         }
@@ -119,22 +128,25 @@ impl Particle {
     }
 }
 
+/// A sorted set of positions in the child list (usually one or two).
+type Positions = Vec<usize>;
+
 impl Term {
-    fn ends_once(
-        &self,
+    fn ends_once<'p>(
+        &'p self,
         children: &[&QName],
-        starts: &BTreeSet<usize>,
-        progress: &Progress,
-    ) -> BTreeSet<usize> {
+        starts: &[usize],
+        progress: &Progress<'p>,
+    ) -> Positions {
         match self {
             Term::Element(name, _) => {
-                if let Some(&last) = starts.iter().next_back() {
+                if let Some(&last) = starts.last() {
                     if last > progress.tried_at.get() {
                         progress.tried_at.set(last);
                         progress.tried.borrow_mut().clear();
                     }
                     if last == progress.tried_at.get() {
-                        progress.tried.borrow_mut().insert(name.clone());
+                        progress.tried.borrow_mut().insert(name);
                     }
                 }
                 starts
@@ -147,7 +159,7 @@ impl Term {
                     .collect()
             }
             Term::Sequence(items) => {
-                let mut current = starts.clone();
+                let mut current: Positions = starts.to_vec();
                 for p in items {
                     current = p.ends(children, &current, progress);
                     if current.is_empty() {
@@ -156,10 +168,15 @@ impl Term {
                 }
                 current
             }
-            Term::Choice(items) => items
-                .iter()
-                .flat_map(|p| p.ends(children, starts, progress))
-                .collect(),
+            Term::Choice(items) => {
+                let mut all: Positions = items
+                    .iter()
+                    .flat_map(|p| p.ends(children, starts, progress))
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
         }
     }
 }

@@ -164,7 +164,7 @@ impl Walker<'_> {
                         path,
                         format!(
                             "element {} (child {}) is not expected here{}",
-                            names[at],
+                            names[at].local,
                             at + 1,
                             expectation(&expected)
                         ),
