@@ -2,11 +2,12 @@
 //!
 //! Turns a sale into the signed XML of a Nota Fiscal Eletrônica, ready to be validated, stored
 //! and sent to SEFAZ. A library with no dependency on the other vitrine crates and no I/O except
-//! the optional schema validator ([`validate::Xmllint`]).
+//! the `xmllint` adapter kept as the tests' oracle ([`validate::Xmllint`]); schema validation
+//! itself runs in process ([`XsdValidator`]).
 //!
 //! ```text
 //! NfeInput ──build()──▶ UnsignedNfe ──sign(&SigningCertificate)──▶ SignedNfe ──▶ validate ─▶ store ─▶ send
-//!  (model)   values,      key, totals,    XMLDSig RSA-SHA1,            .xml()       Xmllint    (app)    (app)
+//!  (model)   values,      key, totals,    XMLDSig RSA-SHA1,            .xml()     XsdValidator (app)    (app)
 //!            key, XML     canonical infNFe  A1 from PKCS#12
 //! ```
 //!
@@ -18,8 +19,11 @@
 //! - [`UnsignedNfe::sign`]: enveloped XMLDSig exactly as SEFAZ requires ([`sign`]).
 //! - [`sign::verify`]: checks a signed document (the SEFAZ sample, or one read back), with the
 //!   small Canonical XML 1.0 implementation in [`c14n`].
-//! - [`validate`]: the [`validate::SchemaValidator`] port and its `xmllint` adapter, with the
-//!   official schemas (PL_010e) embedded.
+//! - [`validate`]: the [`validate::SchemaValidator`] port, the official schemas (PL_010e)
+//!   embedded, and the `xmllint` adapter (the tests' oracle).
+//! - [`xsd`]: [`XsdValidator`], the in-process XSD validator for the constructs the package
+//!   uses (schema compilation, content models, simple types and facets, the XSD regex dialect,
+//!   the instance walker) — what the application validates with.
 //! - [`text`], [`ids`], [`money`]: `TString` sanitizing, CNPJ/CPF/UF/GTIN, centavos and rates.
 //!
 //! ## Invariants
@@ -89,6 +93,7 @@ pub mod money;
 pub mod sign;
 pub mod text;
 pub mod validate;
+pub mod xsd;
 
 pub use build::{Totals, UnsignedNfe, build};
 pub use error::BuildError;
@@ -104,3 +109,4 @@ pub use sign::{
     VerifyError, verify,
 };
 pub use validate::{SchemaDocument, SchemaValidator, ValidationError, Xmllint};
+pub use xsd::XsdValidator;

@@ -4,18 +4,19 @@
 //! compiled into the binary ([`SCHEMA_FILES`]), so a server validates against exactly the version
 //! it was built with, whatever is installed on the machine.
 //!
-//! **Why a subprocess and not an in-process validator.** The pure-Rust `xmlschema` crate
-//! (0.0.11 through 0.0.14, the versions on crates.io in mid-2026) was measured on these schemas:
-//! it parses them (≈ 0.2 s) but rejects the real, SEFAZ-authorized sample with 18 false errors —
-//! every optional nested `xs:sequence`/`xs:choice` (`ide/dhCont`+`xJust`, `emit/CPF`,
-//! `prod/CEST`, `PISOutr/qBCProd`, `detPag/CNPJPag`+`UFPag`, …) is treated as required — and its
-//! own `support::unsupported` audit lists "repeated xs:choice/xs:sequence" as not enforced. A
-//! validator that refuses valid invoices (and cannot promise to catch invalid ones) cannot be
-//! the gate before storage. The details are in `VALIDATION.md` next to this crate's manifest.
-//! So validation goes through the [`SchemaValidator`] port, with one adapter, [`Xmllint`]
-//! (libxml2's `xmllint --noout --nonet --schema`, Debian package `libxml2-utils`), which is what
-//! the notes and the SEFAZ community validate with. A server without `xmllint` gets
-//! [`ValidationError::Unavailable`] and must refuse to store — never treat that as "valid".
+//! Validation goes through the [`SchemaValidator`] port, with two adapters:
+//!
+//! - [`crate::XsdValidator`] (module [`crate::xsd`]): in process, the schemas compiled once per
+//!   process into a validator written for the constructs this package uses. **The one the
+//!   application uses**: it needs no external program, so a fresh machine and a Lambda issue
+//!   invoices. A construct it does not enforce is a compile error, never skipped.
+//! - [`Xmllint`]: libxml2's `xmllint --noout --nonet --schema` as a subprocess (Debian package
+//!   `libxml2-utils`), kept as the independent oracle of the tests (`tests/xsd_agreement.rs`
+//!   checks that both give the same verdict on thousands of documents). Without the program it
+//!   reports [`ValidationError::Unavailable`] — never "valid".
+//!
+//! Why not libxml2 linked in or the `xmlschema` crate, what is enforced, and the timings:
+//! `VALIDATION.md` next to this crate's manifest.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -106,7 +107,7 @@ pub trait SchemaValidator: Send + Sync {
 
 /// [`SchemaValidator`] running libxml2's `xmllint --noout --nonet --schema <entry> -` with the
 /// document on standard input, against the embedded schemas written once to a private temporary
-/// folder.
+/// folder. The tests' oracle; the application uses [`crate::XsdValidator`].
 #[derive(Debug)]
 pub struct Xmllint {
     program: PathBuf,

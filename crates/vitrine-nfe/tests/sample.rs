@@ -5,7 +5,9 @@ mod common;
 
 use vitrine_nfe::c14n::canonicalize_by_id;
 use vitrine_nfe::key::check_digit;
-use vitrine_nfe::{AccessKey, SchemaDocument, SchemaValidator, VerifyError, Xmllint, verify};
+use vitrine_nfe::{
+    AccessKey, SchemaDocument, SchemaValidator, VerifyError, Xmllint, XsdValidator, verify,
+};
 
 const SAMPLE_KEY: &str = "41170706117473000150550010000463201612756527";
 const SAMPLE_DIGEST: &str = "+GzukUqyGg3ksWFUU/e6HsguR0A=";
@@ -105,6 +107,17 @@ fn a_signature_in_another_shape_is_refused() {
         1,
     );
     assert!(matches!(verify(&xml), Err(VerifyError::Structure(_))));
+}
+
+#[test]
+fn the_sample_is_schema_valid_for_the_in_process_validator() {
+    let validator = XsdValidator::official();
+    validator.validate(SchemaDocument::Nfe, &sample()).unwrap();
+    if let Some(dir) = common::shared_nfe_dir() {
+        let proc =
+            std::fs::read_to_string(dir.join(format!("samples/{SAMPLE_KEY}-procNFe.xml"))).unwrap();
+        validator.validate(SchemaDocument::NfeProc, &proc).unwrap();
+    }
 }
 
 #[test]

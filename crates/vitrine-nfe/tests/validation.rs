@@ -1,11 +1,13 @@
-//! The schema gate: the [`Xmllint`] adapter accepts our documents and refuses broken ones the
-//! way the `xmllint` command line does, and says "unavailable" (never "valid") without xmllint.
+//! The schema gate: the in-process [`XsdValidator`] and the [`Xmllint`] adapter accept our
+//! documents and refuse broken ones naming the element (the adapter the way the `xmllint`
+//! command line does), and the adapter says "unavailable" (never "valid") without xmllint.
 
 mod common;
 
 use common::*;
 use vitrine_nfe::{
-    Environment, SchemaDocument, SchemaValidator, TaxRegime, ValidationError, Xmllint, build,
+    Environment, SchemaDocument, SchemaValidator, TaxRegime, ValidationError, Xmllint,
+    XsdValidator, build,
 };
 
 fn valid_document() -> String {
@@ -74,6 +76,22 @@ fn broken_documents(valid: &str) -> Vec<(&'static str, String, &'static str)> {
         ),
         ("not well-formed", must_change("</ide>", "</idee>"), "idee"),
     ]
+}
+
+#[test]
+fn the_in_process_validator_accepts_our_document_and_refuses_broken_ones_naming_the_element() {
+    let validator = XsdValidator::official();
+    let valid = valid_document();
+    validator.validate(SchemaDocument::Nfe, &valid).unwrap();
+    for (name, xml, fragment) in broken_documents(&valid) {
+        match validator.validate(SchemaDocument::Nfe, &xml) {
+            Err(ValidationError::Invalid(messages)) => assert!(
+                messages.iter().any(|m| m.contains(fragment)),
+                "{name}: messages do not mention {fragment}: {messages:?}"
+            ),
+            other => panic!("{name}: expected Invalid, got {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! NF-e issuing for the local shape: the `[fiscal]` settings turned into the application's
-//! [`Fiscal`], with the A1 certificate read from its PKCS#12 file and `xmllint` as the schema
-//! validator.
+//! [`Fiscal`], with the A1 certificate read from its PKCS#12 file and the in-process
+//! [`XsdValidator`] (the official schemas compiled into the binary) as the schema validator: no
+//! external program is needed to issue an invoice.
 //!
 //! Without a `[fiscal]` section the store issues **homologation** documents (`tpAmb` 2, no legal
 //! value) as a demo emitter, signed with a self-signed certificate generated into the data
@@ -16,8 +17,8 @@ use time::macros::datetime;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::ports::SignedNotTransmitted;
 use vitrine_nfe::{
-    Address, Cnpj, Emitter, Environment, IbsCbs, ItemTaxes, Rate, SchemaDocument, SchemaValidator,
-    SigningCertificate, TaxRegime, TechnicalResponsible, Uf, ValidationError, Xmllint,
+    Address, Cnpj, Emitter, Environment, IbsCbs, ItemTaxes, Rate, SchemaValidator,
+    SigningCertificate, TaxRegime, TechnicalResponsible, Uf, XsdValidator,
 };
 
 use crate::config::FiscalSettings;
@@ -134,13 +135,7 @@ pub fn build(settings: &FiscalSettings, keys_dir: &Path) -> anyhow::Result<Optio
              certificate (no legal value); set [fiscal] in vitrine.toml (docs/invoices.md)"
         );
     }
-    let validator: Arc<dyn SchemaValidator> = match Xmllint::new() {
-        Ok(x) => Arc::new(x),
-        Err(e) => {
-            tracing::warn!(error = %e, "NF-e cannot be checked against the schema, so none will be issued: install xmllint (Debian: libxml2-utils)");
-            Arc::new(NoValidator(e.to_string()))
-        }
-    };
+    let validator: Arc<dyn SchemaValidator> = XsdValidator::official();
     let utc_offset = UtcOffset::from_hms(settings.utc_offset_hours.unwrap_or(-3), 0, 0)
         .map_err(|e| anyhow::anyhow!("fiscal.utc_offset_hours: {e}"))?;
     Ok(Some(Arc::new(Fiscal {
@@ -235,14 +230,4 @@ fn write_private(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))
-}
-
-/// The validator when `xmllint` cannot run: every document's validity is unknown, so none is
-/// issued (deliveries retry, then wait in the dead-letter list for a replay).
-struct NoValidator(String);
-
-impl SchemaValidator for NoValidator {
-    fn validate(&self, _: SchemaDocument, _: &str) -> Result<(), ValidationError> {
-        Err(ValidationError::Unavailable(self.0.clone()))
-    }
 }
