@@ -291,7 +291,7 @@ mod tests {
             ..FiscalSettings::default()
         };
         let err = settings.identity().unwrap_err().to_string();
-        assert!(err.contains("fiscal.ie is required"), "{err}");
+        assert!(err.contains("is required"), "{err}");
         let production = FiscalSettings {
             environment: Some("production".into()),
             ..FiscalSettings::default()
