@@ -438,3 +438,56 @@ async fn a_certificate_that_cannot_be_opened_fails_the_batch_writes_nothing_and_
     );
     assert!(!output.stdout.contains("a1-senha") && !output.stdout.contains("not-the-password"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stack_without_a_certificate_issues_homologation_nfe_as_the_demo_emitter() {
+    let shop = Shop::open(5).await;
+    let id = shop.paid_order().await;
+    let events = shop.paid_events().await;
+    // As the template creates them: `{}` in the secret and in FiscalSettings.
+    let secret = create_secret(&shop.fixture, "{}").await;
+    let proxy = serialized_proxy().await;
+    let mut env = shop.env(&proxy, &secret);
+    env.retain(|(name, _)| name != FISCAL_ENV);
+    env.push((FISCAL_ENV.into(), "{}".into()));
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mut function = LambdaProcess::spawn(INVOICES, &runtime, &env);
+
+    let response = function.invoke(&runtime, sqs_event(&events)).await.json();
+    let output = function.stop().await;
+
+    assert!(
+        failures(&response).is_empty(),
+        "{response}\n{}",
+        output.stdout
+    );
+    assert_eq!(shop.order(&id).await["status"], "invoiced");
+    let files = shop.files().await;
+    let blob = shop
+        .state
+        .app
+        .ports
+        .blobs
+        .get(&files[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let xml = String::from_utf8(blob.bytes.to_vec()).unwrap();
+    let demo = vitrine_app::fiscal::DEMO_CNPJ;
+    assert!(xml.contains(&format!("<CNPJ>{demo}</CNPJ>")) && xml.contains("<tpAmb>2</tpAmb>"));
+    assert!(
+        vitrine_nfe::verify(&xml)
+            .unwrap()
+            .certificate
+            .subject
+            .contains(demo)
+    );
+    assert!(
+        output
+            .stdout
+            .lines()
+            .any(|l| l.contains("demo emitter") && l.contains("WARN")),
+        "the log says the documents have no legal value:\n{}",
+        output.stdout
+    );
+}
