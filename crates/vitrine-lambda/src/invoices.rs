@@ -212,6 +212,9 @@ pub async fn run() -> anyhow::Result<()> {
 async fn cold_start() -> anyhow::Result<Function> {
     let get = |name: &str| std::env::var(name).ok();
     let env = crate::AwsEnv::from_lookup(get)?;
+    // Every setting is checked now, so that only the secret can fail an invocation.
+    vitrine_app::Settings::from_lookup(get)?;
+    crate::payments::providers(get)?;
     let settings = fiscal_settings(get)?;
     settings.identity()?;
     let secret = get(SECRET_ENV)
