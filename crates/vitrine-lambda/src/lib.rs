@@ -36,6 +36,7 @@
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
 pub mod events;
+pub mod invoices;
 pub mod payments;
 pub mod ws;
 
@@ -329,6 +330,14 @@ pub async fn compose_from_env() -> anyhow::Result<Composed> {
 /// the same names `vitrine serve` reads) and the payment providers ([`payments::providers`]).
 /// A missing or malformed setting is an error that names it. Makes no AWS request.
 pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Composed> {
+    compose_with_fiscal(get, None).await
+}
+
+/// [`compose`], issuing NF-e with `fiscal` (the `invoices` function).
+pub async fn compose_with_fiscal(
+    get: impl Fn(&str) -> Option<String>,
+    fiscal: Option<Arc<vitrine_app::invoices::Fiscal>>,
+) -> anyhow::Result<Composed> {
     let env = AwsEnv::from_lookup(&get)?;
     let settings = Settings::from_lookup(&get)?;
     let payments = payments::providers(&get)?;
@@ -339,7 +348,7 @@ pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Com
         Arc::new(SystemClock),
         Arc::new(UlidIds),
         payments,
-        None,
+        fiscal,
     )
     .await?;
     Ok(Composed {

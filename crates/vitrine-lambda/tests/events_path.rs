@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use aws_lambda_events::dynamodb;
 use aws_lambda_events::sqs::SqsEvent;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -32,120 +30,12 @@ use vitrine_lambda::events::{
 use vitrine_lambda::{StagePrefix, lambda_service};
 use vitrine_testkit::moto;
 
-use common::{AwsFixture, customer_token, seed_recorded_catalog, with_bearer};
+use common::{
+    AwsFixture, customer_token, seed_recorded_catalog, stream_event, stream_records, with_bearer,
+};
 
 // ---------------------------------------------------------------------------------------------
 // The emulator's side: the stream, the topic and the queues
-
-/// A DynamoDB Streams attribute value as the Lambda event's JSON writes it.
-fn attribute_json(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(b) => json!({ "NULL": b }),
-        AttributeValue::Ss(v) => json!({ "SS": v }),
-        AttributeValue::Ns(v) => json!({ "NS": v }),
-        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute_json).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => json!({ "M": image_json(m) }),
-        other => panic!("the store writes no such attribute: {other:?}"),
-    }
-}
-
-fn image_json(image: &HashMap<String, AttributeValue>) -> Value {
-    image
-        .iter()
-        .map(|(name, value)| (name.clone(), attribute_json(value)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-/// Every record of the table's stream so far, as the records of the Lambda DynamoDB event.
-async fn stream_records(fixture: &AwsFixture) -> Vec<Value> {
-    let client = aws_sdk_dynamodbstreams::Client::new(&sdk_config(&fixture.aws).await);
-    let streams = client
-        .list_streams()
-        .table_name(&fixture.resources.table)
-        .send()
-        .await
-        .expect("ListStreams");
-    let stream_arn = streams.streams()[0]
-        .stream_arn()
-        .expect("the table has a stream")
-        .to_owned();
-    let description = client
-        .describe_stream()
-        .stream_arn(&stream_arn)
-        .send()
-        .await
-        .expect("DescribeStream");
-    let shards = description
-        .stream_description()
-        .expect("a stream description")
-        .shards()
-        .to_vec();
-    let mut records = Vec::new();
-    for shard in shards {
-        let mut iterator = client
-            .get_shard_iterator()
-            .stream_arn(&stream_arn)
-            .shard_id(shard.shard_id().expect("a shard id"))
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("GetShardIterator")
-            .shard_iterator()
-            .map(str::to_owned);
-        // An open shard always hands out a next iterator: stop at the first empty page.
-        for _ in 0..100 {
-            let Some(it) = iterator.take() else { break };
-            let page = client
-                .get_records()
-                .shard_iterator(it)
-                .send()
-                .await
-                .expect("GetRecords");
-            if page.records().is_empty() {
-                break;
-            }
-            for record in page.records() {
-                let change = record.dynamodb().expect("a stream record");
-                let mut dynamodb = json!({
-                    "ApproximateCreationDateTime": change
-                        .approximate_creation_date_time()
-                        .map_or(0.0, |t| t.as_secs_f64()),
-                    "SequenceNumber": change.sequence_number(),
-                    "SizeBytes": change.size_bytes().unwrap_or(1),
-                    "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
-                });
-                for (name, image) in [
-                    ("Keys", change.keys()),
-                    ("NewImage", change.new_image()),
-                    ("OldImage", change.old_image()),
-                ] {
-                    if let Some(image) = image {
-                        dynamodb[name] = image_json(image);
-                    }
-                }
-                records.push(json!({
-                    "eventID": record.event_id(),
-                    "eventName": record.event_name().map(|n| n.as_str()),
-                    "eventVersion": record.event_version().unwrap_or("1.1"),
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": fixture.aws.region,
-                    "eventSourceARN": stream_arn,
-                    "dynamodb": dynamodb,
-                }));
-            }
-            iterator = page.next_shard_iterator().map(str::to_owned);
-        }
-    }
-    records
-}
-
-fn stream_event(records: Vec<Value>) -> dynamodb::Event {
-    serde_json::from_value(json!({ "Records": records })).expect("a Lambda DynamoDB event")
-}
 
 /// An SNS topic, and one SQS queue per subscriber subscribed to it with the code's filter
 /// policy (as the template declares them).

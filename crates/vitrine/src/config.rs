@@ -195,58 +195,9 @@ struct PaymentFileSettings {
     installments: Option<InstallmentTable>,
 }
 
-/// The `[fiscal]` section of `vitrine.toml`: the store's NF-e identity. Without it the store
-/// issues homologation NF-e as a demo emitter with a self-signed certificate (`crate::fiscal`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FiscalSettings {
-    /// `false`: no NF-e are issued (paid orders stay `paid`).
-    pub enabled: Option<bool>,
-    /// `homologation` (default) or `production`.
-    pub environment: Option<String>,
-    /// The NF-e série, 0–999 (default 1).
-    pub series: Option<u16>,
-    /// `simples_nacional` (default) or `normal`.
-    pub regime: Option<String>,
-    pub cnpj: Option<String>,
-    /// Inscrição estadual, digits (or `ISENTO`).
-    pub ie: Option<String>,
-    /// Razão social.
-    pub name: Option<String>,
-    /// Nome fantasia.
-    pub trade_name: Option<String>,
-    pub street: Option<String>,
-    pub number: Option<String>,
-    pub complement: Option<String>,
-    pub district: Option<String>,
-    pub city: Option<String>,
-    pub uf: Option<String>,
-    pub cep: Option<String>,
-    pub phone: Option<String>,
-    /// The A1 certificate, a PKCS#12 file (`.pfx`/`.p12`).
-    pub certificate: Option<PathBuf>,
-    /// A file holding the certificate's password (or `VITRINE_NFE_CERTIFICATE_PASSWORD`).
-    pub certificate_password_file: Option<PathBuf>,
-    /// Normal regime rates, basis points: ICMS (default 1800), PIS (165), COFINS (760).
-    pub icms_rate_bp: Option<u32>,
-    pub pis_rate_bp: Option<u32>,
-    pub cofins_rate_bp: Option<u32>,
-    /// Normal regime: emit the IBS/CBS group with the 2026 test rates (default true).
-    pub ibs_cbs: Option<bool>,
-    /// The emitter's offset from UTC in whole hours (default −3).
-    pub utc_offset_hours: Option<i8>,
-    pub technical_responsible: Option<TechnicalResponsibleSettings>,
-}
-
-/// `[fiscal.technical_responsible]`: who answers for the emitting software (`infRespTec`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TechnicalResponsibleSettings {
-    pub cnpj: Option<String>,
-    pub contact: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-}
+/// The `[fiscal]` section of `vitrine.toml`: shared with the Lambda functions, which read the
+/// same keys as JSON (`vitrine_app::fiscal`).
+pub use vitrine_app::fiscal::{FiscalSettings, TechnicalResponsibleSettings};
 
 /// How the store takes payments.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
-//! NF-e issuing for the local shape: the `[fiscal]` settings turned into the application's
-//! [`Fiscal`], with the A1 certificate read from its PKCS#12 file and the in-process
-//! [`XsdValidator`] (the official schemas compiled into the binary) as the schema validator: no
-//! external program is needed to issue an invoice.
+//! NF-e issuing for the local shape: the `[fiscal]` settings (checked by
+//! `vitrine_app::fiscal::FiscalSettings::identity`, shared with the `invoices` Lambda) turned
+//! into the application's [`Fiscal`], with the A1 certificate read from its PKCS#12 file and the
+//! in-process [`XsdValidator`] (the official schemas compiled into the binary) as the schema
+//! validator: no external program is needed to issue an invoice.
 //!
 //! Without a `[fiscal]` section the store issues **homologation** documents (`tpAmb` 2, no legal
 //! value) as a demo emitter, signed with a self-signed certificate generated into the data
@@ -12,13 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use time::UtcOffset;
 use time::macros::datetime;
+use vitrine_app::fiscal::DEMO_CNPJ;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::ports::SignedNotTransmitted;
 use vitrine_nfe::{
-    Address, Cnpj, Emitter, Environment, IbsCbs, ItemTaxes, Rate, SchemaValidator,
-    SigningCertificate, TaxRegime, TechnicalResponsible, Uf, XsdValidator,
+    Cnpj, SchemaValidator, SigningCertificate, XsdValidator,
 };
 
 use crate::config::FiscalSettings;
@@ -26,8 +26,6 @@ use crate::config::FiscalSettings;
 /// The demo certificate and its password, in the data folder's `keys/`.
 const DEMO_P12: &str = "nfe-demo.p12";
 const DEMO_PASSWORD: &str = "nfe-demo.password";
-/// The demo emitter: a CNPJ with valid check digits that belongs to no one's store.
-const DEMO_CNPJ: &str = "11222333000181";
 
 /// The store's [`Fiscal`], or `None` when `enabled = false`.
 pub fn build(settings: &FiscalSettings, keys_dir: &Path) -> anyhow::Result<Option<Arc<Fiscal>>> {
@@ -35,94 +33,9 @@ pub fn build(settings: &FiscalSettings, keys_dir: &Path) -> anyhow::Result<Optio
         tracing::info!("NF-e issuing is off ([fiscal] enabled = false)");
         return Ok(None);
     }
-    let environment = match settings.environment.as_deref() {
-        None | Some("homologation") => Environment::Homologation,
-        Some("production") => Environment::Production,
-        Some(other) => {
-            bail!("fiscal.environment must be homologation or production, not {other:?}")
-        }
-    };
-    let demo = settings.cnpj.is_none();
-    if demo && environment == Environment::Production {
-        bail!(
-            "fiscal.environment = \"production\" needs the store's own cnpj, ie, name, address and certificate"
-        );
-    }
-    let text = |value: &Option<String>, demo_value: &str, name: &str| -> anyhow::Result<String> {
-        match value {
-            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-            _ if demo => Ok(demo_value.to_owned()),
-            _ => bail!("fiscal.{name} is required"),
-        }
-    };
-    let cnpj = Cnpj::parse(&text(&settings.cnpj, DEMO_CNPJ, "cnpj")?)
-        .map_err(|e| anyhow::anyhow!("fiscal.cnpj: {e}"))?;
-    let uf_text = text(&settings.uf, "SP", "uf")?;
-    let uf = Uf::parse(&uf_text).map_err(|e| anyhow::anyhow!("fiscal.uf: {e}"))?;
-    let domain_uf =
-        vitrine_domain::br::Uf::parse(&uf_text).map_err(|e| anyhow::anyhow!("fiscal.uf: {e}"))?;
-    let city = text(&settings.city, "São Paulo", "city")?;
-    let municipality_code = vitrine_domain::ibge::municipality_code(domain_uf, &city)
-        .with_context(|| format!("fiscal.city: {city}/{uf_text} is not an IBGE municipality"))?;
-    let regime = match settings.regime.as_deref() {
-        None | Some("simples_nacional") => TaxRegime::SimplesNacional,
-        Some("normal") => TaxRegime::Normal,
-        Some(other) => bail!("fiscal.regime must be simples_nacional or normal, not {other:?}"),
-    };
-    let item_taxes = match regime {
-        TaxRegime::Normal => ItemTaxes::Normal {
-            icms_rate: rate(settings.icms_rate_bp, 1800, "icms_rate_bp")?,
-            pis_rate: rate(settings.pis_rate_bp, 165, "pis_rate_bp")?,
-            cofins_rate: rate(settings.cofins_rate_bp, 760, "cofins_rate_bp")?,
-            // The 2026 test year of the tax reform: IBS 0.1 % (state), CBS 0.9 %.
-            ibs_cbs: settings.ibs_cbs.unwrap_or(true).then(|| IbsCbs {
-                cst: "000".into(),
-                class_code: "000001".into(),
-                ibs_state_rate: Rate::from_basis_points(10),
-                ibs_municipal_rate: Rate::from_basis_points(0),
-                cbs_rate: Rate::from_basis_points(90),
-            }),
-        },
-        _ => ItemTaxes::SimplesNacional,
-    };
-    let name = text(&settings.name, "LOJA DEMONSTRACAO VITRINE LTDA", "name")?;
-    let emitter = Emitter {
-        cnpj: cnpj.clone(),
-        ie: text(&settings.ie, "110042490114", "ie")?,
-        regime,
-        name: name.clone(),
-        trade_name: settings
-            .trade_name
-            .clone()
-            .or(demo.then(|| "vitrine demo".into())),
-        address: Address {
-            street: text(&settings.street, "Avenida Paulista", "street")?,
-            number: text(&settings.number, "1000", "number")?,
-            complement: settings.complement.clone(),
-            district: text(&settings.district, "Bela Vista", "district")?,
-            municipality_code,
-            municipality_name: city,
-            uf,
-            cep: text(&settings.cep, "01310100", "cep")?
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect(),
-            phone: settings.phone.clone(),
-        },
-    };
-    let tech = settings.technical_responsible.clone().unwrap_or_default();
-    let technical_responsible = TechnicalResponsible {
-        cnpj: match &tech.cnpj {
-            Some(c) => Cnpj::parse(c)
-                .map_err(|e| anyhow::anyhow!("fiscal.technical_responsible.cnpj: {e}"))?,
-            None => cnpj.clone(),
-        },
-        contact: tech.contact.unwrap_or_else(|| "Suporte da loja".into()),
-        email: tech
-            .email
-            .unwrap_or_else(|| "suporte@vitrine.invalid".into()),
-        phone: tech.phone.unwrap_or_else(|| "11999999999".into()),
-    };
+    let identity = settings.identity()?;
+    let demo = identity.demo;
+    let (cnpj, name) = (identity.emitter.cnpj.clone(), identity.emitter.name.clone());
     let certificate = match &settings.certificate {
         Some(path) => read_certificate(path, settings.certificate_password_file.as_deref())?,
         None if demo => demo_certificate(keys_dir, &cnpj, &name)?,
@@ -136,31 +49,11 @@ pub fn build(settings: &FiscalSettings, keys_dir: &Path) -> anyhow::Result<Optio
         );
     }
     let validator: Arc<dyn SchemaValidator> = XsdValidator::official();
-    let utc_offset = UtcOffset::from_hms(settings.utc_offset_hours.unwrap_or(-3), 0, 0)
-        .map_err(|e| anyhow::anyhow!("fiscal.utc_offset_hours: {e}"))?;
-    Ok(Some(Arc::new(Fiscal {
-        environment,
-        series: match settings.series {
-            Some(s) if s > 999 => bail!("fiscal.series must be between 0 and 999"),
-            s => s.unwrap_or(1),
-        },
-        emitter,
-        item_taxes,
-        technical_responsible,
+    Ok(Some(Arc::new(identity.into_fiscal(
         certificate,
         validator,
-        authority: Arc::new(SignedNotTransmitted),
-        utc_offset,
-        nature_of_operation: "VENDA DE MERCADORIA".into(),
-    })))
-}
-
-fn rate(value: Option<u32>, default: u32, name: &str) -> anyhow::Result<Rate> {
-    let bp = value.unwrap_or(default);
-    if bp > 10_000 {
-        bail!("fiscal.{name} is in basis points: at most 10000 (100 %)");
-    }
-    Ok(Rate::from_basis_points(bp))
+        Arc::new(SignedNotTransmitted),
+    ))))
 }
 
 fn read_certificate(

@@ -10,11 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
+use aws_lambda_events::dynamodb;
+use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
+use serde_json::{Value, json};
 use vitrine_app::ports::{ClientInfo, SystemClock, UlidIds};
 use vitrine_app::{App, Settings};
 use vitrine_aws::AwsConfig;
 use vitrine_aws::compose::{self, AwsResources};
+use vitrine_aws::sdk_config;
 use vitrine_domain::Money;
 use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant};
 use vitrine_http::AppState;
@@ -141,6 +144,11 @@ impl AwsFixture {
 /// The category and product the recorded events ask for: `calcados`, and a running shoe with
 /// the recorded SKU and 5 in stock.
 pub async fn seed_recorded_catalog(app: &App) {
+    seed_recorded_catalog_with(app, 5).await;
+}
+
+/// [`seed_recorded_catalog`] with `stock` shoes.
+pub async fn seed_recorded_catalog_with(app: &App, stock: i64) {
     let category = app
         .create_category(
             "Calçados",
@@ -176,7 +184,7 @@ pub async fn seed_recorded_catalog(app: &App) {
         }],
         active: true,
     };
-    app.create_product(draft, &HashMap::from([(sku, 5)]))
+    app.create_product(draft, &HashMap::from([(sku, stock)]))
         .await
         .expect("create the product");
 }
@@ -190,4 +198,117 @@ pub async fn customer_token(app: &App, email: &str) -> String {
         .await
         .expect("sign the customer in")
         .access_token
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table's stream, as Lambda hands it to `events_stream`
+
+/// A DynamoDB Streams attribute value as the Lambda event's JSON writes it.
+pub fn attribute_json(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": image_json(m) }),
+        other => panic!("the store writes no such attribute: {other:?}"),
+    }
+}
+
+pub fn image_json(image: &HashMap<String, AttributeValue>) -> Value {
+    image
+        .iter()
+        .map(|(name, value)| (name.clone(), attribute_json(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Every record of the table's stream so far, as the records of the Lambda DynamoDB event.
+pub async fn stream_records(fixture: &AwsFixture) -> Vec<Value> {
+    let client = aws_sdk_dynamodbstreams::Client::new(&sdk_config(&fixture.aws).await);
+    let streams = client
+        .list_streams()
+        .table_name(&fixture.resources.table)
+        .send()
+        .await
+        .expect("ListStreams");
+    let stream_arn = streams.streams()[0]
+        .stream_arn()
+        .expect("the table has a stream")
+        .to_owned();
+    let description = client
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .expect("DescribeStream");
+    let shards = description
+        .stream_description()
+        .expect("a stream description")
+        .shards()
+        .to_vec();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .shard_id(shard.shard_id().expect("a shard id"))
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator()
+            .map(str::to_owned);
+        // An open shard always hands out a next iterator: stop at the first empty page.
+        for _ in 0..100 {
+            let Some(it) = iterator.take() else { break };
+            let page = client
+                .get_records()
+                .shard_iterator(it)
+                .send()
+                .await
+                .expect("GetRecords");
+            if page.records().is_empty() {
+                break;
+            }
+            for record in page.records() {
+                let change = record.dynamodb().expect("a stream record");
+                let mut dynamodb = json!({
+                    "ApproximateCreationDateTime": change
+                        .approximate_creation_date_time()
+                        .map_or(0.0, |t| t.as_secs_f64()),
+                    "SequenceNumber": change.sequence_number(),
+                    "SizeBytes": change.size_bytes().unwrap_or(1),
+                    "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
+                });
+                for (name, image) in [
+                    ("Keys", change.keys()),
+                    ("NewImage", change.new_image()),
+                    ("OldImage", change.old_image()),
+                ] {
+                    if let Some(image) = image {
+                        dynamodb[name] = image_json(image);
+                    }
+                }
+                records.push(json!({
+                    "eventID": record.event_id(),
+                    "eventName": record.event_name().map(|n| n.as_str()),
+                    "eventVersion": record.event_version().unwrap_or("1.1"),
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": fixture.aws.region,
+                    "eventSourceARN": stream_arn,
+                    "dynamodb": dynamodb,
+                }));
+            }
+            iterator = page.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    records
+}
+
+pub fn stream_event(records: Vec<Value>) -> dynamodb::Event {
+    serde_json::from_value(json!({ "Records": records })).expect("a Lambda DynamoDB event")
 }
