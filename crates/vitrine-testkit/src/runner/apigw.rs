@@ -237,7 +237,8 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// A number that CloudFormation may hold as a string (`Ref` to a `Number` parameter).
 pub(crate) fn number_of(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 impl ApiDefinition {
@@ -288,7 +289,9 @@ impl ApiDefinition {
             };
             let kind = str_of(authorizer, "type").unwrap_or_default();
             if kind != "cognito_user_pools" {
-                bail!("{logical}: authorizer {name} is of type {kind}; the runner runs cognito_user_pools only");
+                bail!(
+                    "{logical}: authorizer {name} is of type {kind}; the runner runs cognito_user_pools only"
+                );
             }
             let mut pools = Vec::new();
             for arn in authorizer
@@ -298,9 +301,12 @@ impl ApiDefinition {
                 .flatten()
             {
                 let arn = arn.as_str().unwrap_or_default();
-                let pool = arn.rsplit_once("userpool/").map(|(_, p)| p).ok_or_else(|| {
-                    anyhow!("{logical}: authorizer {name}: {arn} is not a user pool ARN")
-                })?;
+                let pool = arn
+                    .rsplit_once("userpool/")
+                    .map(|(_, p)| p)
+                    .ok_or_else(|| {
+                        anyhow!("{logical}: authorizer {name}: {arn} is not a user pool ARN")
+                    })?;
                 pools.push(pool.to_owned());
             }
             authorizers.insert(name.clone(), pools);
@@ -329,7 +335,9 @@ impl ApiDefinition {
                 })?;
                 let kind = str_of(integration, "type").unwrap_or_default();
                 if !kind.eq_ignore_ascii_case("aws_proxy") {
-                    bail!("{logical}: {method} {path}: integration type {kind}; the runner runs aws_proxy only");
+                    bail!(
+                        "{logical}: {method} {path}: integration type {kind}; the runner runs aws_proxy only"
+                    );
                 }
                 let uri = str_of(integration, "uri").unwrap_or_default();
                 let function = uri
@@ -936,7 +944,10 @@ fn proxy_response(
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            headers.insert(HeaderName::try_from(name.as_str())?, HeaderValue::try_from(value)?);
+            headers.insert(
+                HeaderName::try_from(name.as_str())?,
+                HeaderValue::try_from(value)?,
+            );
         }
     }
     if let Some(h) = object.get("multiValueHeaders").filter(|h| !h.is_null()) {

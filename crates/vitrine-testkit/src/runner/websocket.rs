@@ -174,7 +174,9 @@ impl WsDefinition {
     fn read(resolved: &Resolved) -> anyhow::Result<Self> {
         let apis: Vec<_> = resolved
             .of_kind("AWS::ApiGatewayV2::Api")
-            .filter(|(_, a)| a.properties.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
+            .filter(|(_, a)| {
+                a.properties.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET")
+            })
             .collect();
         let [(logical, api)] = apis.as_slice() else {
             bail!(
@@ -368,7 +370,11 @@ async fn upgrade(
         return (StatusCode::BAD_REQUEST, "a WebSocket upgrade is expected").into_response();
     };
     if shared.throttled() {
-        return (StatusCode::TOO_MANY_REQUESTS, "{\"message\":\"Too Many Requests\"}").into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "{\"message\":\"Too Many Requests\"}",
+        )
+            .into_response();
     }
     let api = &shared.api;
     let id = connection_id();
@@ -379,8 +385,14 @@ async fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut event_headers = headers.clone();
-    event_headers.insert("host", HeaderValue::try_from(api.domain()).unwrap_or(HeaderValue::from_static("")));
-    event_headers.insert("x-forwarded-for", HeaderValue::try_from(source_ip.as_str()).unwrap_or(HeaderValue::from_static("")));
+    event_headers.insert(
+        "host",
+        HeaderValue::try_from(api.domain()).unwrap_or(HeaderValue::from_static("")),
+    );
+    event_headers.insert(
+        "x-forwarded-for",
+        HeaderValue::try_from(source_ip.as_str()).unwrap_or(HeaderValue::from_static("")),
+    );
     event_headers.insert("x-forwarded-port", HeaderValue::from_static("443"));
     event_headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
     for hop in ["connection", "upgrade"] {
@@ -400,7 +412,11 @@ async fn upgrade(
     }
     let mut protocol = None;
     if let Some(function) = api.routes.get("$connect") {
-        match shared.invoker.invoke(function, Source::WebSocket, event).await {
+        match shared
+            .invoker
+            .invoke(function, Source::WebSocket, event)
+            .await
+        {
             Ok(answer) => {
                 let status = answered_status(&answer);
                 if !(200..300).contains(&status) {
@@ -420,7 +436,11 @@ async fn upgrade(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the WebSocket $connect integration failed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "{\"message\":\"Internal server error\"}").into_response();
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "{\"message\":\"Internal server error\"}",
+                )
+                    .into_response();
             }
         }
     }
@@ -441,7 +461,16 @@ async fn upgrade(
     );
     let shared = Arc::clone(&shared);
     ws.on_upgrade(move |socket| async move {
-        run_connection(shared, socket, inbox, id, connected_at, source_ip, user_agent).await;
+        run_connection(
+            shared,
+            socket,
+            inbox,
+            id,
+            connected_at,
+            source_ip,
+            user_agent,
+        )
+        .await;
     })
 }
 
@@ -509,7 +538,11 @@ async fn run_connection(
             "requestContext": context,
             "isBase64Encoded": false,
         });
-        if let Err(e) = shared.invoker.invoke(function, Source::WebSocket, event).await {
+        if let Err(e) = shared
+            .invoker
+            .invoke(function, Source::WebSocket, event)
+            .await
+        {
             tracing::warn!(error = %e, "the WebSocket $disconnect integration failed");
         }
     }
@@ -529,7 +562,8 @@ async fn on_message(
         c.last_active = time::OffsetDateTime::now_utc();
     }
     let reply = |message: &str, request_id: &str| {
-        let text = json!({ "message": message, "connectionId": id, "requestId": request_id }).to_string();
+        let text =
+            json!({ "message": message, "connectionId": id, "requestId": request_id }).to_string();
         if let Some(c) = shared.lock().get(id) {
             let _ = c.outbox.send(Outgoing::Data(Bytes::from(text)));
         }
@@ -539,7 +573,11 @@ async fn on_message(
         return;
     }
     let selected = if is_base64 {
-        shared.api.routes.get_key_value("$default").map(|(k, f)| (k.as_str(), f.as_str()))
+        shared
+            .api
+            .routes
+            .get_key_value("$default")
+            .map(|(k, f)| (k.as_str(), f.as_str()))
     } else {
         shared.api.select(&body)
     };
@@ -563,7 +601,11 @@ async fn on_message(
         "body": body,
         "isBase64Encoded": is_base64,
     });
-    match shared.invoker.invoke(function, Source::WebSocket, event).await {
+    match shared
+        .invoker
+        .invoke(function, Source::WebSocket, event)
+        .await
+    {
         Ok(_) => {}
         Err(InvokeError::Timeout) => reply("Endpoint request timed out", &request_id),
         Err(e) => {
@@ -681,8 +723,14 @@ mod tests {
                 ("ping".into(), "ping-fn".into()),
             ]),
         };
-        assert_eq!(api.select(r#"{"action":"ping"}"#), Some(("ping", "ping-fn")));
-        assert_eq!(api.select(r#"{"action":"other"}"#), Some(("$default", "default-fn")));
+        assert_eq!(
+            api.select(r#"{"action":"ping"}"#),
+            Some(("ping", "ping-fn"))
+        );
+        assert_eq!(
+            api.select(r#"{"action":"other"}"#),
+            Some(("$default", "default-fn"))
+        );
         assert_eq!(api.select("not json"), Some(("$default", "default-fn")));
     }
 
