@@ -1074,8 +1074,26 @@ async fn fetch(
                     headers.insert(name, v.clone());
                 }
             }
+            // The key as S3 canonicalises it: each segment decoded, then encoded once.
+            let key_path: String = uri
+                .split('/')
+                .map(|segment| {
+                    let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+                    percent_encoding::percent_encode(&decoded, S3_SEGMENT).to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let path = format!("/{bucket}{key_path}");
+            let host = shared
+                .emulator
+                .split_once("://")
+                .map_or(shared.emulator.as_str(), |(_, h)| h)
+                .to_owned();
+            for (name, value) in sigv4(&method, &host, &path, time::OffsetDateTime::now_utc()) {
+                headers.insert(name, HeaderValue::try_from(value)?);
+            }
             (
-                format!("{}/{bucket}{uri}", shared.emulator),
+                format!("{}{path}", shared.emulator),
                 headers,
                 method,
                 Bytes::new(),
@@ -1154,6 +1172,70 @@ async fn fetch(
     *response.status_mut() = status;
     *response.headers_mut() = out_headers;
     Ok(response)
+}
+
+/// The characters SigV4 leaves unencoded in a path segment (RFC 3986 unreserved).
+const S3_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The headers of an Origin Access Control request: SigV4 for S3 (an empty payload), with the
+/// emulator's credentials (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else `test`).
+fn sigv4(
+    method: &Method,
+    host: &str,
+    path: &str,
+    now: time::OffsetDateTime,
+) -> Vec<(&'static str, String)> {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hmac = |key: &[u8], data: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    };
+    let access = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into());
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into());
+    let region = super::REGION;
+    let date = format!(
+        "{:04}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
+    let stamp = format!(
+        "{date}T{:02}{:02}{:02}Z",
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let payload = hex(&Sha256::digest(b""));
+    let canonical = format!(
+        "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{stamp}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
+    );
+    let scope = format!("{date}/{region}/s3/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let key = ["s3", "aws4_request"].iter().fold(
+        hmac(&hmac(format!("AWS4{secret}").as_bytes(), &date), region),
+        |k, part| hmac(&k, part),
+    );
+    let signature = hex(&hmac(&key, &to_sign));
+    vec![
+        ("x-amz-date", stamp),
+        ("x-amz-content-sha256", payload),
+        (
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]
