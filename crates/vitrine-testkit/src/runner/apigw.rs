@@ -443,10 +443,10 @@ impl ApiDefinition {
         };
         let mut best: Option<(Vec<u8>, &ApiResource, BTreeMap<String, String>)> = None;
         for resource in &self.resources {
-            if let Some((rank, params)) = match_segments(&resource.segments, &parts) {
-                if best.as_ref().is_none_or(|(b, _, _)| rank < *b) {
-                    best = Some((rank, resource, params));
-                }
+            if let Some((rank, params)) = match_segments(&resource.segments, &parts)
+                && best.as_ref().is_none_or(|(b, _, _)| rank < *b)
+            {
+                best = Some((rank, resource, params));
             }
         }
         best.map(|(_, r, p)| (r, p))
@@ -675,11 +675,13 @@ pub(crate) fn header_maps(headers: &HeaderMap) -> (Value, Value) {
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         single.insert(name.as_str().to_owned(), Value::String(value.clone()));
-        multi
+        if let Some(a) = multi
             .entry(name.as_str().to_owned())
             .or_insert_with(|| Value::Array(Vec::new()))
             .as_array_mut()
-            .map(|a| a.push(Value::String(value)));
+        {
+            a.push(Value::String(value))
+        }
     }
     if single.is_empty() {
         (Value::Null, Value::Null)
@@ -695,11 +697,13 @@ pub(crate) fn query_maps(query: Option<&str>) -> (Value, Value) {
     let mut multi: Map<String, Value> = Map::new();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         single.insert(k.to_string(), Value::String(v.to_string()));
-        multi
+        if let Some(a) = multi
             .entry(k.to_string())
             .or_insert_with(|| Value::Array(Vec::new()))
             .as_array_mut()
-            .map(|a| a.push(Value::String(v.to_string())));
+        {
+            a.push(Value::String(v.to_string()))
+        }
     }
     if single.is_empty() {
         (Value::Null, Value::Null)
@@ -730,10 +734,10 @@ async fn handle(
         return shared.gateway_response("MISSING_AUTHENTICATION_TOKEN", None, &request_id);
     };
 
-    if let Some(bucket) = &shared.bucket {
-        if !bucket.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return shared.gateway_response("THROTTLED", None, &request_id);
-        }
+    if let Some(bucket) = &shared.bucket
+        && !bucket.lock().unwrap_or_else(|e| e.into_inner()).take()
+    {
+        return shared.gateway_response("THROTTLED", None, &request_id);
     }
 
     let method = parts.method.as_str().to_ascii_uppercase();

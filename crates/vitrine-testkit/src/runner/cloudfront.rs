@@ -963,10 +963,10 @@ async fn handle(
             }
         }
     }
-    if uri == "/" {
-        if let Some(root) = &shared.config.default_root_object {
-            uri = format!("/{root}");
-        }
+    if uri == "/"
+        && let Some(root) = &shared.config.default_root_object
+    {
+        uri = format!("/{root}");
     }
 
     let mut response = match fetch(
@@ -994,34 +994,33 @@ async fn handle(
     };
 
     let status = response.status().as_u16();
-    if status >= 400 {
-        if let Some(custom) = shared
+    if status >= 400
+        && let Some(custom) = shared
             .config
             .error_responses
             .iter()
             .find(|e| e.code == status)
-        {
-            if let Some(page) = &custom.page {
-                let page_behavior = shared.config.behavior(page).clone();
-                if let Ok(page_response) = fetch(
-                    &shared,
-                    &page_behavior,
-                    &Method::GET,
-                    page,
-                    None,
-                    &HeaderMap::new(),
-                    peer,
-                    Bytes::new(),
-                    &request_id,
-                )
-                .await
-                {
-                    response = page_response;
-                }
+    {
+        if let Some(page) = &custom.page {
+            let page_behavior = shared.config.behavior(page).clone();
+            if let Ok(page_response) = fetch(
+                &shared,
+                &page_behavior,
+                &Method::GET,
+                page,
+                None,
+                &HeaderMap::new(),
+                peer,
+                Bytes::new(),
+                &request_id,
+            )
+            .await
+            {
+                response = page_response;
             }
-            let code = custom.response_code.unwrap_or(status);
-            *response.status_mut() = StatusCode::from_u16(code).unwrap_or(response.status());
         }
+        let code = custom.response_code.unwrap_or(status);
+        *response.status_mut() = StatusCode::from_u16(code).unwrap_or(response.status());
     }
     finish(&behavior, &request_id, &shared.config.domain, response)
 }
@@ -1148,7 +1147,7 @@ async fn fetch(
         .body(body)
         .send()
         .await
-        .with_context(|| format!("{url}"))?;
+        .with_context(|| url.to_string())?;
     let mut status = answer.status();
     let mut out_headers = HeaderMap::new();
     for (name, value) in answer.headers() {
