@@ -493,6 +493,14 @@ async fn the_rest_api_routes_by_precedence_and_builds_the_proxy_event() {
         assert!(context.get(k).is_some(), "requestContext lacks {k}");
     }
 
+    // The API function (lambda_http) reads it as a REST API (payload 1.0) request.
+    let parsed: lambda_http::request::LambdaRequest =
+        serde_json::from_value(event.clone()).expect("lambda_http reads the event");
+    assert!(matches!(
+        parsed,
+        lambda_http::request::LambdaRequest::ApiGatewayV1(_)
+    ));
+
     // A literal path beats the greedy one.
     http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(functions.last()["resource"], "/health");
@@ -656,6 +664,12 @@ async fn the_cognito_authorizer_takes_access_tokens_with_the_scope_of_a_real_poo
     let claims = &functions.last()["requestContext"]["authorizer"]["claims"];
     assert_eq!(claims["sub"], payload_of(&pool.access)["sub"]);
     assert_eq!(claims["token_use"], "access");
+    let parsed: lambda_http::request::LambdaRequest =
+        serde_json::from_value(functions.last()).expect("lambda_http reads the authorized event");
+    assert!(matches!(
+        parsed,
+        lambda_http::request::LambdaRequest::ApiGatewayV1(_)
+    ));
     // The bare token is taken too.
     let r = http
         .get(&me)
@@ -883,6 +897,14 @@ async fn websocket_connect_message_post_and_disconnect() {
         assert!(connect.get(k).is_some(), "the CONNECT event lacks {k}");
     }
 
+    // The WebSocket function reads the event with aws_lambda_events' type.
+    let typed: lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(connect.clone()).expect("the CONNECT event reads");
+    assert_eq!(
+        typed.request_context.connection_id.as_deref(),
+        Some(connection_id.as_str())
+    );
+
     socket
         .send(Message::text(r#"{"action":"resume","since":"x"}"#))
         .await
@@ -920,6 +942,18 @@ async fn websocket_connect_message_post_and_disconnect() {
         .map(|e| e.2)
         .find(|e| e["requestContext"]["eventType"] == "MESSAGE")
         .expect("the message reached $default");
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../vitrine-lambda/tests/data/ws-resume.json"
+    ))
+    .unwrap();
+    for k in recorded["requestContext"].as_object().unwrap().keys() {
+        assert!(
+            message["requestContext"].get(k).is_some(),
+            "the MESSAGE requestContext lacks {k}"
+        );
+    }
+    let _: lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(message.clone()).expect("the MESSAGE event reads");
     assert_eq!(message["requestContext"]["routeKey"], "$default");
     assert_eq!(
         message["requestContext"]["connectionId"],
@@ -999,6 +1033,19 @@ async fn a_client_close_invokes_disconnect() {
     .await;
     let disconnect = functions.last();
     assert_eq!(disconnect["requestContext"]["eventType"], "DISCONNECT");
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../vitrine-lambda/tests/data/ws-disconnect.json"
+    ))
+    .unwrap();
+    for k in recorded["requestContext"].as_object().unwrap().keys() {
+        assert!(
+            disconnect["requestContext"].get(k).is_some(),
+            "the DISCONNECT requestContext lacks {k}"
+        );
+    }
+    let _: lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(disconnect.clone()).expect("the DISCONNECT event reads");
+
     assert!(disconnect["requestContext"]["disconnectStatusCode"].is_number());
 }
 
