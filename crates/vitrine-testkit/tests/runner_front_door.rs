@@ -1237,3 +1237,37 @@ async fn a_function_answering_a_response_is_sent_to_the_viewer() {
     let r = http.get(format!("{}/old", cdn.url())).send().await.unwrap();
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn the_websocket_stage_throttles_connects_past_its_burst() {
+    let ids = Ids {
+        user_pool: "us-east-1_none".into(),
+        bucket: "none".into(),
+    };
+    let mut r = resolved(&ids, moto::endpoint());
+    let stage = r.resources.get_mut("WsStage").unwrap();
+    stage.properties["DefaultRouteSettings"]["ThrottlingRateLimit"] = json!(0.001);
+    stage.properties["DefaultRouteSettings"]["ThrottlingBurstLimit"] = json!(1);
+    let functions = Functions::new(|_| Ok(json!({"statusCode": 200})));
+    let ws = WebSocketApi::start(listener().await, Arc::new(r), functions.clone())
+        .await
+        .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws.url()).await.unwrap();
+    let refused = tokio_tungstenite::connect_async(ws.url()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!("expected a 429 handshake, got {other:?}"),
+    }
+    // The bucket is empty: a message is answered on the socket, reaching no function.
+    socket.send(Message::text("{}")).await.unwrap();
+    let answer = socket.next().await.unwrap().unwrap();
+    let answer: Value = serde_json::from_str(answer.to_text().unwrap()).unwrap();
+    assert_eq!(answer["message"], "Too Many Requests");
+    assert_eq!(
+        functions.events().len(),
+        1,
+        "only the first $connect was invoked"
+    );
+}

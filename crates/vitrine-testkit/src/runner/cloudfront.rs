@@ -1241,6 +1241,32 @@ fn sigv4(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_node_process_is_replaced_when_it_dies() {
+        let runner = FunctionRunner::default();
+        let code =
+            "function handler(event) { event.request.uri += '/index.html'; return event.request; }";
+        let event = json!({"request": {"uri": "/a"}});
+        let first = runner.run(code, &event).await.unwrap();
+        assert_eq!(first["uri"], "/a/index.html");
+        {
+            let mut process = runner.process.lock().await;
+            let node = process.as_mut().unwrap();
+            node.child.kill().await.unwrap();
+        }
+        let again = runner.run(code, &event).await.unwrap();
+        assert_eq!(again["uri"], "/a/index.html");
+        // A function that throws is its own error, and the process stays.
+        let err = runner
+            .run("function handler() { throw new Error('no'); }", &event)
+            .await
+            .unwrap_err();
+        assert!(err.is::<FunctionError>());
+        assert!(runner.process.lock().await.is_some());
+        // Code without a handler is refused.
+        assert!(runner.run("var x = 1;", &event).await.is_err());
+    }
+
     #[test]
     fn path_patterns_match_as_cloudfront_matches_them() {
         assert!(path_matches("/api/*", "/api/v1/products"));

@@ -459,8 +459,12 @@ async fn upgrade(
             user_agent: user_agent.clone(),
         },
     );
+    let (failed_shared, failed_id) = (Arc::clone(&shared), id.clone());
     let shared = Arc::clone(&shared);
-    ws.on_upgrade(move |socket| async move {
+    ws.on_failed_upgrade(move |_| {
+        failed_shared.lock().remove(&failed_id);
+    })
+    .on_upgrade(move |socket| async move {
         run_connection(
             shared,
             socket,
