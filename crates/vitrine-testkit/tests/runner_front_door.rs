@@ -637,6 +637,19 @@ async fn binary_media_types_pass_bodies_as_base64_both_ways() {
             .unwrap(),
         png
     );
+    // The first Accept type decides: a client asking for HTML gets the base64 text.
+    let r = reqwest::Client::new()
+        .put(format!("{}/prod/api/v1/media", api.url()))
+        .header("content-type", "image/png")
+        .header("accept", "text/html, image/png")
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.text().await.unwrap(),
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
 }
 
 #[tokio::test]

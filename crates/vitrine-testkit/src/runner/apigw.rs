@@ -18,7 +18,8 @@
 //!   `INTEGRATION_TIMEOUT`;
 //! - binary media types (`BinaryMediaTypes` or `x-amazon-apigateway-binary-media-types`): a
 //!   request body whose `Content-Type` matches one is passed base64-encoded; a base64 answer is
-//!   decoded when the request's `Accept` (or the answer's `Content-Type`) matches one;
+//!   decoded when the first media type of the request's `Accept` matches one (as the API Gateway
+//!   Developer Guide, "Binary media types for REST APIs", says), else sent as the base64 text;
 //! - the 10 MB payload limit (`REQUEST_TOO_LARGE`); the stage's throttling (`MethodSettings` of
 //!   `/*` `*`: a token bucket of `ThrottlingRateLimit` per second holding up to
 //!   `ThrottlingBurstLimit`) answering `THROTTLED`;
@@ -883,9 +884,13 @@ async fn handle(
         Ok(Ok(answer)) => answer,
     };
     let accept = headers.get("accept").and_then(|v| v.to_str().ok());
-    match proxy_response(&answer, |ct| {
-        shared.api.is_binary(accept) || shared.api.is_binary(ct)
-    }) {
+    // "API Gateway uses the first Accept header from clients to determine if a response should
+    // return binary media" (API Gateway Developer Guide, "Binary media types for REST APIs").
+    let binary_answer = match accept {
+        Some(accept) => shared.api.is_binary(Some(accept)),
+        None => shared.api.binary_media_types.iter().any(|t| t == "*/*"),
+    };
+    match proxy_response(&answer, binary_answer) {
         Ok(mut response) => {
             response
                 .headers_mut()
@@ -913,19 +918,16 @@ fn resource_id(path: &str) -> String {
         .collect()
 }
 
-/// The function's proxy answer as an HTTP response; `decode_binary(content_type)` says whether
-/// a base64 body is decoded.
-fn proxy_response(
-    answer: &Value,
-    decode_binary: impl Fn(Option<&str>) -> bool,
-) -> anyhow::Result<Response> {
+/// The function's proxy answer as an HTTP response; `decode_binary` says whether a base64 body
+/// is decoded (else it is sent as its base64 text).
+fn proxy_response(answer: &Value, decode_binary: bool) -> anyhow::Result<Response> {
     let object = answer
         .as_object()
         .ok_or_else(|| anyhow!("the answer is not a JSON object"))?;
     for key in object.keys() {
         if !matches!(
             key.as_str(),
-            "statusCode" | "headers" | "multiValueHeaders" | "body" | "isBase64Encoded" | "cookies"
+            "statusCode" | "headers" | "multiValueHeaders" | "body" | "isBase64Encoded"
         ) {
             bail!("the answer has an unexpected field {key}");
         }
@@ -973,10 +975,6 @@ fn proxy_response(
             }
         }
     }
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     if !headers.contains_key("content-type") {
         headers.insert("content-type", HeaderValue::from_static("application/json"));
     }
@@ -987,7 +985,7 @@ fn proxy_response(
                 .get("isBase64Encoded")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            if base64 && decode_binary(content_type.as_deref()) {
+            if base64 && decode_binary {
                 STANDARD
                     .decode(s)
                     .map_err(|_| anyhow!("isBase64Encoded but the body is not base64"))?
@@ -1190,12 +1188,12 @@ mod tests {
 
     #[test]
     fn a_malformed_proxy_answer_is_refused() {
-        assert!(proxy_response(&json!({"statusCode": 200, "bogus": 1}), |_| false).is_err());
-        assert!(proxy_response(&json!("text"), |_| false).is_err());
-        assert!(proxy_response(&json!({"statusCode": 200, "body": 5}), |_| false).is_err());
+        assert!(proxy_response(&json!({"statusCode": 200, "bogus": 1}), false).is_err());
+        assert!(proxy_response(&json!("text"), false).is_err());
+        assert!(proxy_response(&json!({"statusCode": 200, "body": 5}), false).is_err());
         let r = proxy_response(
             &json!({"statusCode": 201, "headers": {"x-a": "1"}, "multiValueHeaders": {"set-cookie": ["a=1", "b=2"]}, "body": "aGk=", "isBase64Encoded": true}),
-            |_| true,
+            true,
         )
         .unwrap();
         assert_eq!(r.status(), 201);
