@@ -1284,3 +1284,33 @@ async fn the_websocket_stage_throttles_connects_past_its_burst() {
         "only the first $connect was invoked"
     );
 }
+
+#[tokio::test]
+async fn a_stopped_rest_api_no_longer_accepts_connections() {
+    let ids = Ids {
+        user_pool: "us-east-1_none".into(),
+        bucket: "none".into(),
+    };
+    let functions = Functions::new(|_| ok_json(json!({})));
+    let api = RestApi::start(
+        listener().await,
+        Arc::new(resolved(&ids, moto::endpoint())),
+        functions,
+    )
+    .await
+    .unwrap();
+    let health = format!("{}/prod/health", api.url());
+    assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
+    api.stop();
+    // The listener closes once the server has wound down.
+    loop {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        if fresh.get(&health).send().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

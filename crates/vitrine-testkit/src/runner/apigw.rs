@@ -46,7 +46,6 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
-use tokio::task::JoinHandle;
 
 use super::{ACCOUNT, Invoke, InvokeError, REGION, Resolved, Source};
 
@@ -61,7 +60,7 @@ pub struct RestApi {
     stage: String,
     api_id: String,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    server: Served,
 }
 
 impl RestApi {
@@ -100,19 +99,13 @@ impl RestApi {
             .fallback(handle)
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
+        let server = Served::spawn(listener, app);
         Ok(RestApi {
             addr,
             stage,
             api_id,
             shared,
-            task,
+            server,
         })
     }
 
@@ -138,13 +131,13 @@ impl RestApi {
 
     /// Stop serving (also done on drop).
     pub fn stop(&self) {
-        self.task.abort();
+        self.server.stop();
     }
 }
 
 impl Drop for RestApi {
     fn drop(&mut self) {
-        self.task.abort();
+        self.server.stop();
     }
 }
 
@@ -155,6 +148,37 @@ struct Shared {
     bucket: Option<Mutex<TokenBucket>>,
     timeout: Duration,
     requests: AtomicU64,
+}
+
+/// A server that shuts down gracefully when stopped or dropped: it stops accepting, closes idle
+/// connections and lets the requests under way finish.
+pub(crate) struct Served {
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Served {
+    pub(crate) fn spawn(listener: tokio::net::TcpListener, app: Router) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Self {
+            stop: Mutex::new(Some(stop)),
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` held; starts full.

@@ -46,8 +46,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::task::JoinHandle;
 
+use super::apigw::Served;
 use super::{Resolved, Resource};
 
 /// Where the distribution's custom origins are served on this machine.
@@ -72,7 +72,7 @@ const ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 pub struct Distribution {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    server: Served,
 }
 
 impl Distribution {
@@ -97,14 +97,12 @@ impl Distribution {
             .fallback(handle)
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
-        Ok(Distribution { addr, shared, task })
+        let server = Served::spawn(listener, app);
+        Ok(Distribution {
+            addr,
+            shared,
+            server,
+        })
     }
 
     /// `http://127.0.0.1:PORT`, the distribution's address.
@@ -119,13 +117,13 @@ impl Distribution {
 
     /// Stop serving (also done on drop).
     pub fn stop(&self) {
-        self.task.abort();
+        self.server.stop();
     }
 }
 
 impl Drop for Distribution {
     fn drop(&mut self) {
-        self.task.abort();
+        self.server.stop();
     }
 }
 

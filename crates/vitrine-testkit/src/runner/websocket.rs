@@ -41,9 +41,10 @@ use base64::engine::general_purpose::STANDARD;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::apigw::{TokenBucket, header_maps, number_of, query_maps, request_id, request_time};
+use super::apigw::{
+    Served, TokenBucket, header_maps, number_of, query_maps, request_id, request_time,
+};
 use super::{Invoke, InvokeError, REGION, Resolved, Source};
 
 /// The largest message API Gateway sends to a connection (and takes from one).
@@ -53,7 +54,7 @@ pub const MAX_MESSAGE: usize = 128 * 1024;
 pub struct WebSocketApi {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    server: Served,
 }
 
 impl WebSocketApi {
@@ -81,14 +82,12 @@ impl WebSocketApi {
             .route("/{stage}", get(upgrade))
             .route("/{stage}/@connections/{id}", management)
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
-        Ok(WebSocketApi { addr, shared, task })
+        let server = Served::spawn(listener, app);
+        Ok(WebSocketApi {
+            addr,
+            shared,
+            server,
+        })
     }
 
     /// `ws://127.0.0.1:PORT/{stage}`, what a client connects to.
@@ -113,13 +112,13 @@ impl WebSocketApi {
 
     /// Stop serving (also done on drop).
     pub fn stop(&self) {
-        self.task.abort();
+        self.server.stop();
     }
 }
 
 impl Drop for WebSocketApi {
     fn drop(&mut self) {
-        self.task.abort();
+        self.server.stop();
         for (_, c) in self.shared.lock().drain() {
             let _ = c.outbox.send(Outgoing::Close);
         }
