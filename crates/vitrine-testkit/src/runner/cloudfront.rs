@@ -27,7 +27,8 @@
 //! Not done (so the runner never pretends to): caching (every request goes to the origin),
 //! compression, viewer-response functions and Lambda@Edge (the template refers to none; one is
 //! an error at start), CORS and Server-Timing settings of a headers policy (errors at start),
-//! WAF (`WebACLId` is not enforced), and WebSocket upgrades (the storefront opens the WebSocket
+//! WAF (`WebACLId` is not enforced), `ViewerProtocolPolicy` (the runner serves plain HTTP on
+//! the loopback), and WebSocket upgrades (the storefront opens the WebSocket
 //! API's own URL, as on AWS).
 
 use std::net::SocketAddr;
