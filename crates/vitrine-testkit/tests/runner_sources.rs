@@ -43,7 +43,11 @@ fn stream_keys(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| r.pointer("/dynamodb/Keys/pk/S").and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|r| {
+            r.pointer("/dynamodb/Keys/pk/S")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -51,7 +55,10 @@ fn stream_keys(events: &[Value]) -> Vec<String> {
 async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let start = tokio::time::Instant::now();
     while !done().await {
-        assert!(start.elapsed() < HANG_GUARD, "{what}: not within {HANG_GUARD:?}");
+        assert!(
+            start.elapsed() < HANG_GUARD,
+            "{what}: not within {HANG_GUARD:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -101,7 +108,12 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
     let queue = name("Queue");
     let dlq = name("DeadLetters");
     for body in ["ok-1", "fail-1"] {
-        sqs.send_message().queue_url(&queue).message_body(body).send().await.expect("send");
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
     }
     until("the failed message in the dead-letter queue", async || {
         let got = sqs
@@ -115,18 +127,32 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
     })
     .await;
     let bodies = sqs_bodies(&recorded(&out, &name("Consumer")));
-    assert_eq!(bodies.iter().filter(|b| *b == "ok-1").count(), 1, "{bodies:?}");
-    assert_eq!(bodies.iter().filter(|b| *b == "fail-1").count(), 2, "{bodies:?}");
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "ok-1").count(),
+        1,
+        "{bodies:?}"
+    );
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "fail-1").count(),
+        2,
+        "{bodies:?}"
+    );
     let consumer_event = &recorded(&out, &name("Consumer"))[0]["Records"][0];
     assert_eq!(consumer_event["eventSource"], json!("aws:sqs"));
-    assert_eq!(consumer_event["eventSourceARN"], json!(r.resources["Queue"].attributes["Arn"]));
+    assert_eq!(
+        consumer_event["eventSourceARN"],
+        json!(r.resources["Queue"].attributes["Arn"])
+    );
 
     // The stream: only INSERTs of EVENT# keys pass the filter, each once.
     let emulator = Emulator::new(moto::endpoint());
-    let put = |pk: &str, v: &str| {
-        json!({"TableName": name("Table"), "Item": {"pk": {"S": pk}, "v": {"S": v}}})
-    };
-    for (pk, v) in [("OTHER#1", "a"), ("EVENT#1", "a"), ("EVENT#1", "b"), ("EVENT#2", "a")] {
+    let put = |pk: &str, v: &str| json!({"TableName": name("Table"), "Item": {"pk": {"S": pk}, "v": {"S": v}}});
+    for (pk, v) in [
+        ("OTHER#1", "a"),
+        ("EVENT#1", "a"),
+        ("EVENT#1", "b"),
+        ("EVENT#2", "a"),
+    ] {
         emulator
             .json("dynamodb", "DynamoDB_20120810.PutItem", "1.0", &put(pk, v))
             .await
@@ -143,12 +169,19 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
     );
 
     // A schedule fired now.
-    let results = runner.sources.fire("TickerDaily").await.expect("the rule exists");
+    let results = runner
+        .sources
+        .fire("TickerDaily")
+        .await
+        .expect("the rule exists");
     assert_eq!(results, vec![Ok(json!({"ok": true}))]);
     let ticks = recorded(&out, &name("Ticker"));
     assert_eq!(ticks.len(), 1);
     assert_eq!(ticks[0]["detail-type"], json!("Scheduled Event"));
-    assert_eq!(ticks[0]["resources"], json!([r.resources["TickerDaily"].attributes["Arn"]]));
+    assert_eq!(
+        ticks[0]["resources"],
+        json!([r.resources["TickerDaily"].attributes["Arn"]])
+    );
     assert!(runner.sources.fire("NoSuchRule").await.is_err());
 
     // The control API reports the same.
@@ -178,6 +211,9 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
     assert_eq!(resources["Queue"], json!(queue));
 
     let text = runner.shutdown().await;
-    assert!(text.contains("Consumer") && text.contains("Ticker"), "{text}");
+    assert!(
+        text.contains("Consumer") && text.contains("Ticker"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

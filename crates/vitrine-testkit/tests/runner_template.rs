@@ -34,14 +34,24 @@ fn translated() -> Translated {
 async fn created() -> Resolved {
     let stack = moto::unique("tpl");
     let mut emulator = Emulator::new(moto::endpoint());
-    resolve(&translated(), &stack, moto::endpoint(), &parameters(), &mut emulator)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    resolve(
+        &translated(),
+        &stack,
+        moto::endpoint(),
+        &parameters(),
+        &mut emulator,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The JSON protocol call `target` on the emulator.
 async fn call(service: &str, target: &str, body: Value) -> Value {
-    let version = if service == "dynamodb" || service == "sqs" { "1.0" } else { "1.1" };
+    let version = if service == "dynamodb" || service == "sqs" {
+        "1.0"
+    } else {
+        "1.1"
+    };
     Emulator::new(moto::endpoint())
         .json(service, target, version, &body)
         .await
@@ -50,8 +60,15 @@ async fn call(service: &str, target: &str, body: Value) -> Value {
 
 async fn sns(params: &[(&str, &str)]) -> String {
     let mut all = vec![("Version".to_owned(), "2010-03-31".to_owned())];
-    all.extend(params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    Emulator::new(moto::endpoint()).query("sns", &all).await.unwrap_or_else(|e| panic!("{e}"))
+    all.extend(
+        params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Emulator::new(moto::endpoint())
+        .query("sns", &all)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn as_json(v: &Value) -> Value {
@@ -68,7 +85,12 @@ async fn every_declared_resource_exists_with_its_settings() {
     let tables: Vec<_> = r.of_kind("AWS::DynamoDB::Table").collect();
     assert!(!tables.is_empty());
     for (id, t) in tables {
-        let d = call("dynamodb", "DynamoDB_20120810.DescribeTable", json!({"TableName": t.physical_id})).await;
+        let d = call(
+            "dynamodb",
+            "DynamoDB_20120810.DescribeTable",
+            json!({"TableName": t.physical_id}),
+        )
+        .await;
         let table = &d["Table"];
         assert_eq!(table["KeySchema"], t.properties["KeySchema"], "{id}");
         let declared: Vec<&str> = t.properties["GlobalSecondaryIndexes"]
@@ -85,13 +107,32 @@ async fn every_declared_resource_exists_with_its_settings() {
             .collect();
         assert_eq!(made, declared, "{id}: indexes");
         if let Some(view) = t.properties.pointer("/StreamSpecification/StreamViewType") {
-            assert_eq!(table["StreamSpecification"]["StreamViewType"], *view, "{id}: stream");
-            assert_eq!(table["LatestStreamArn"], json!(t.attributes["StreamArn"]), "{id}");
+            assert_eq!(
+                table["StreamSpecification"]["StreamViewType"], *view,
+                "{id}: stream"
+            );
+            assert_eq!(
+                table["LatestStreamArn"],
+                json!(t.attributes["StreamArn"]),
+                "{id}"
+            );
         }
         if let Some(ttl) = t.properties.get("TimeToLiveSpecification") {
-            let d = call("dynamodb", "DynamoDB_20120810.DescribeTimeToLive", json!({"TableName": t.physical_id})).await;
-            assert_eq!(d["TimeToLiveDescription"]["AttributeName"], ttl["AttributeName"], "{id}");
-            assert_eq!(d["TimeToLiveDescription"]["TimeToLiveStatus"], json!("ENABLED"), "{id}");
+            let d = call(
+                "dynamodb",
+                "DynamoDB_20120810.DescribeTimeToLive",
+                json!({"TableName": t.physical_id}),
+            )
+            .await;
+            assert_eq!(
+                d["TimeToLiveDescription"]["AttributeName"], ttl["AttributeName"],
+                "{id}"
+            );
+            assert_eq!(
+                d["TimeToLiveDescription"]["TimeToLiveStatus"],
+                json!("ENABLED"),
+                "{id}"
+            );
         }
     }
 
@@ -103,12 +144,24 @@ async fn every_declared_resource_exists_with_its_settings() {
             .send()
             .await
             .expect("HEAD bucket");
-        assert!(head.status().is_success(), "{id}: bucket {} missing ({})", b.physical_id, head.status());
-        assert_eq!(b.attributes["RegionalDomainName"], format!("{}.s3.us-east-1.amazonaws.com", b.physical_id));
+        assert!(
+            head.status().is_success(),
+            "{id}: bucket {} missing ({})",
+            b.physical_id,
+            head.status()
+        );
+        assert_eq!(
+            b.attributes["RegionalDomainName"],
+            format!("{}.s3.us-east-1.amazonaws.com", b.physical_id)
+        );
     }
 
     for (id, t) in r.of_kind("AWS::SNS::Topic") {
-        let xml = sns(&[("Action", "GetTopicAttributes"), ("TopicArn", &t.physical_id)]).await;
+        let xml = sns(&[
+            ("Action", "GetTopicAttributes"),
+            ("TopicArn", &t.physical_id),
+        ])
+        .await;
         assert!(xml.contains(&t.physical_id), "{id}: {xml}");
     }
 
@@ -123,52 +176,99 @@ async fn every_declared_resource_exists_with_its_settings() {
         .await;
         let attrs = &a["Attributes"];
         if let Some(v) = q.properties.get("VisibilityTimeout") {
-            assert_eq!(attrs["VisibilityTimeout"].as_str(), Some(v.to_string().trim_matches('"')), "{id}");
+            assert_eq!(
+                attrs["VisibilityTimeout"].as_str(),
+                Some(v.to_string().trim_matches('"')),
+                "{id}"
+            );
         }
         if let Some(redrive) = q.properties.get("RedrivePolicy") {
             let made = as_json(&attrs["RedrivePolicy"]);
-            assert_eq!(made["deadLetterTargetArn"], redrive["deadLetterTargetArn"], "{id}");
+            assert_eq!(
+                made["deadLetterTargetArn"], redrive["deadLetterTargetArn"],
+                "{id}"
+            );
             assert_eq!(
                 made["maxReceiveCount"].to_string().trim_matches('"'),
                 redrive["maxReceiveCount"].to_string().trim_matches('"'),
                 "{id}"
             );
-            let dlq = r.of_kind("AWS::SQS::Queue").find(|(_, d)| d.attributes["Arn"] == redrive["deadLetterTargetArn"]);
-            assert!(dlq.is_some(), "{id}: its dead-letter queue is a queue of the template");
+            let dlq = r
+                .of_kind("AWS::SQS::Queue")
+                .find(|(_, d)| d.attributes["Arn"] == redrive["deadLetterTargetArn"]);
+            assert!(
+                dlq.is_some(),
+                "{id}: its dead-letter queue is a queue of the template"
+            );
         }
     }
 
     let subscriptions: Vec<_> = r.of_kind("AWS::SNS::Subscription").collect();
     assert!(!subscriptions.is_empty());
     for (id, s) in subscriptions {
-        let xml = sns(&[("Action", "GetSubscriptionAttributes"), ("SubscriptionArn", &s.physical_id)]).await;
+        let xml = sns(&[
+            ("Action", "GetSubscriptionAttributes"),
+            ("SubscriptionArn", &s.physical_id),
+        ])
+        .await;
         let value = |key: &str| -> Option<String> {
             let marker = format!("<key>{key}</key>");
             let at = xml.find(&marker)? + marker.len();
             let rest = &xml[at..];
             let start = rest.find("<value>")? + "<value>".len();
             let end = rest.find("</value>")?;
-            Some(rest[start..end].replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+            Some(
+                rest[start..end]
+                    .replace("&quot;", "\"")
+                    .replace("&amp;", "&")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">"),
+            )
         };
-        assert_eq!(value("Protocol").as_deref(), s.properties["Protocol"].as_str(), "{id}");
-        assert_eq!(value("Endpoint").as_deref(), s.properties["Endpoint"].as_str(), "{id}");
+        assert_eq!(
+            value("Protocol").as_deref(),
+            s.properties["Protocol"].as_str(),
+            "{id}"
+        );
+        assert_eq!(
+            value("Endpoint").as_deref(),
+            s.properties["Endpoint"].as_str(),
+            "{id}"
+        );
         if let Some(policy) = s.properties.get("FilterPolicy") {
-            let made: Value = serde_json::from_str(&value("FilterPolicy").unwrap_or_default()).expect("a filter policy");
+            let made: Value = serde_json::from_str(&value("FilterPolicy").unwrap_or_default())
+                .expect("a filter policy");
             assert_eq!(made, as_json(policy), "{id}: filter policy");
         }
         if let Some(scope) = s.properties.get("FilterPolicyScope") {
-            assert_eq!(value("FilterPolicyScope").as_deref(), scope.as_str(), "{id}");
+            assert_eq!(
+                value("FilterPolicyScope").as_deref(),
+                scope.as_str(),
+                "{id}"
+            );
         }
         if let Some(raw) = s.properties.get("RawMessageDelivery") {
-            assert_eq!(value("RawMessageDelivery"), Some(raw.to_string().trim_matches('"').to_owned()), "{id}");
+            assert_eq!(
+                value("RawMessageDelivery"),
+                Some(raw.to_string().trim_matches('"').to_owned()),
+                "{id}"
+            );
         }
     }
 
     let target = |op: &str| format!("AWSCognitoIdentityProviderService.{op}");
     for (id, p) in r.of_kind("AWS::Cognito::UserPool") {
-        let d = call("cognito-idp", &target("DescribeUserPool"), json!({"UserPoolId": p.physical_id})).await;
+        let d = call(
+            "cognito-idp",
+            &target("DescribeUserPool"),
+            json!({"UserPoolId": p.physical_id}),
+        )
+        .await;
         assert_eq!(d["UserPool"]["Name"], p.properties["UserPoolName"], "{id}");
-        assert_eq!(d["UserPool"]["UsernameAttributes"], p.properties["UsernameAttributes"], "{id}");
+        assert_eq!(
+            d["UserPool"]["UsernameAttributes"], p.properties["UsernameAttributes"],
+            "{id}"
+        );
         assert!(p.attributes["ProviderURL"].ends_with(&p.physical_id));
     }
     for (id, c) in r.of_kind("AWS::Cognito::UserPoolClient") {
@@ -178,7 +278,10 @@ async fn every_declared_resource_exists_with_its_settings() {
             json!({"UserPoolId": c.properties["UserPoolId"], "ClientId": c.physical_id}),
         )
         .await;
-        assert_eq!(d["UserPoolClient"]["ClientName"], c.properties["ClientName"], "{id}");
+        assert_eq!(
+            d["UserPoolClient"]["ClientName"], c.properties["ClientName"],
+            "{id}"
+        );
     }
     for (id, g) in r.of_kind("AWS::Cognito::UserPoolGroup") {
         let d = call(
@@ -190,17 +293,34 @@ async fn every_declared_resource_exists_with_its_settings() {
         assert_eq!(d["Group"]["GroupName"], g.properties["GroupName"], "{id}");
     }
     for (id, s) in r.of_kind("AWS::SecretsManager::Secret") {
-        call("secretsmanager", "secretsmanager.DescribeSecret", json!({"SecretId": s.physical_id})).await;
+        call(
+            "secretsmanager",
+            "secretsmanager.DescribeSecret",
+            json!({"SecretId": s.physical_id}),
+        )
+        .await;
         let _ = id;
     }
 
     // Functions: AWS-shaped names, their binaries recorded, environment resolved.
     for (id, f) in r.of_kind("AWS::Lambda::Function") {
-        assert_eq!(f.attributes["Arn"], format!("arn:aws:lambda:us-east-1:123456789012:function:{}", f.physical_id));
+        assert_eq!(
+            f.attributes["Arn"],
+            format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                f.physical_id
+            )
+        );
         assert!(r.binaries.contains_key(id), "{id}: no binary recorded");
-        let env = f.properties.pointer("/Environment/Variables").and_then(Value::as_object);
+        let env = f
+            .properties
+            .pointer("/Environment/Variables")
+            .and_then(Value::as_object);
         for (k, v) in env.into_iter().flatten() {
-            assert!(v.is_string() || v.is_number(), "{id}: {k} is not resolved: {v}");
+            assert!(
+                v.is_string() || v.is_number(),
+                "{id}: {k} is not resolved: {v}"
+            );
         }
         assert_eq!(r.function(&f.attributes["Arn"]), Some(id));
     }

@@ -148,9 +148,13 @@ impl Functions {
         for (id, res) in resolved.of_kind("AWS::Lambda::Function") {
             let props = &res.properties;
             let bin = resolved.binaries.get(id).ok_or_else(|| {
-                RunnerError(format!("{id}: no CodeUri ../target/lambda/<binary>/ was recorded for it"))
+                RunnerError(format!(
+                    "{id}: no CodeUri ../target/lambda/<binary>/ was recorded for it"
+                ))
             })?;
-            let binary = options.bin_dir.join(bin);
+            // Absolute: the process runs in its binary's folder, as Lambda runs it in /var/task.
+            let binary = std::path::absolute(options.bin_dir.join(bin))
+                .map_err(|e| RunnerError(format!("{id}: the binary's path: {e}")))?;
             if !binary.is_file() {
                 return Err(RunnerError(format!(
                     "{id}: its binary {} is not built (cargo build -p vitrine-lambda --bins)",
@@ -163,7 +167,10 @@ impl Functions {
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
                 .unwrap_or_default();
             let number = |key: &str, default: u64| {
-                props.get(key).and_then(|v| text(v).parse().ok()).unwrap_or(default)
+                props
+                    .get(key)
+                    .and_then(|v| text(v).parse().ok())
+                    .unwrap_or(default)
             };
             let limit = props
                 .get("ReservedConcurrentExecutions")
@@ -171,7 +178,10 @@ impl Functions {
                 .unwrap_or(options.max_concurrency)
                 .max(1);
             let arn = res.attributes.get("Arn").cloned().unwrap_or_else(|| {
-                format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", res.physical_id)
+                format!(
+                    "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
+                    res.physical_id
+                )
             });
             let logging = props.get("LoggingConfig");
             let log_group = logging
@@ -224,12 +234,21 @@ impl Functions {
     /// Where each function's calls go: until the proxy (the per-function AWS endpoint) is
     /// installed here, the emulator itself with a key naming the function.
     pub fn set_endpoint(&self, endpoint_for: EndpointFor) {
-        *self.inner.endpoint_for.write().unwrap_or_else(|e| e.into_inner()) = endpoint_for;
+        *self
+            .inner
+            .endpoint_for
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = endpoint_for;
     }
 
     /// The endpoint and credentials of `function` (logical id).
     pub fn endpoint_for(&self, function: &str) -> Endpoint {
-        let f = self.inner.endpoint_for.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let f = self
+            .inner
+            .endpoint_for
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         f(function)
     }
 
@@ -253,7 +272,9 @@ impl Functions {
             .or_else(|| {
                 // A qualified ARN (`…:function:name:$LATEST`): drop the qualifier.
                 let parts: Vec<&str> = reference.split(':').collect();
-                (parts.len() == 8).then(|| names.get(&parts[..7].join(":"))).flatten()
+                (parts.len() == 8)
+                    .then(|| names.get(&parts[..7].join(":")))
+                    .flatten()
             })
             .map(String::as_str)
     }
@@ -283,7 +304,12 @@ impl Functions {
         if let Some(level) = &f.log_level {
             env.push(("AWS_LAMBDA_LOG_LEVEL".to_owned(), level.clone()));
         }
-        let urls = self.inner.urls.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let urls = self
+            .inner
+            .urls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for (k, v) in &f.environment {
             env.push((k.clone(), rewrite(v, &urls)));
         }
@@ -402,8 +428,9 @@ impl Functions {
                 Ok(if body.is_empty() {
                     Value::Null
                 } else {
-                    serde_json::from_slice(&body)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+                    serde_json::from_slice(&body).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&body).into_owned())
+                    })
                 })
             }
             Ok(Outcome::Error(e)) => {
@@ -482,7 +509,10 @@ impl Functions {
     /// The invocation table as text, one line per row.
     pub fn invocation_table_text(&self) -> String {
         let rows = self.invocation_table();
-        let mut out = format!("{:<32} {:<16} {:>11} {:>7}\n", "function", "source", "invocations", "errors");
+        let mut out = format!(
+            "{:<32} {:<16} {:>11} {:>7}\n",
+            "function", "source", "invocations", "errors"
+        );
         for r in rows {
             out.push_str(&format!(
                 "{:<32} {:<16} {:>11} {:>7}\n",
@@ -575,7 +605,12 @@ pub fn rewrite(value: &str, urls: &[(String, String)]) -> String {
 
 #[async_trait]
 impl Invoke for Functions {
-    async fn invoke(&self, function: &str, source: Source, event: Value) -> Result<Value, InvokeError> {
+    async fn invoke(
+        &self,
+        function: &str,
+        source: Source,
+        event: Value,
+    ) -> Result<Value, InvokeError> {
         let id = self
             .logical_id(function)
             .ok_or_else(|| InvokeError::Unknown(function.to_owned()))?
@@ -600,10 +635,14 @@ impl Invoke for Functions {
 /// The SDK configuration for calls made as `endpoint` (a poller acting for a function).
 pub async fn sdk_config(endpoint: &Endpoint) -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    let mut http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    let mut http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
     if endpoint.url.starts_with("http://") {
         // A plain-HTTP endpoint needs no root certificates.
-        if let Ok(context) = tls::TlsContext::builder().with_trust_store(tls::TrustStore::empty()).build() {
+        if let Ok(context) = tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::empty())
+            .build()
+        {
             http = http.tls_context(context);
         }
     }
@@ -629,20 +668,38 @@ mod tests {
     #[test]
     fn api_urls_are_rewritten() {
         let map = vec![
-            ("https://abc.execute-api.us-east-1.amazonaws.com".to_owned(), "http://127.0.0.1:9".to_owned()),
-            ("wss://def.execute-api.us-east-1.amazonaws.com".to_owned(), "ws://127.0.0.1:8".to_owned()),
+            (
+                "https://abc.execute-api.us-east-1.amazonaws.com".to_owned(),
+                "http://127.0.0.1:9".to_owned(),
+            ),
+            (
+                "wss://def.execute-api.us-east-1.amazonaws.com".to_owned(),
+                "ws://127.0.0.1:8".to_owned(),
+            ),
         ];
         assert_eq!(
             rewrite("https://abc.execute-api.us-east-1.amazonaws.com/prod", &map),
             "http://127.0.0.1:9/prod"
         );
-        assert_eq!(rewrite("wss://def.execute-api.us-east-1.amazonaws.com/prod", &map), "ws://127.0.0.1:8/prod");
+        assert_eq!(
+            rewrite("wss://def.execute-api.us-east-1.amazonaws.com/prod", &map),
+            "ws://127.0.0.1:8/prod"
+        );
         assert_eq!(rewrite("plain", &map), "plain");
     }
 
     #[test]
     fn function_errors_take_the_body_s_type_and_message() {
-        let e = function_error(Some("Unhandled".into()), &serde_json::json!({"errorType": "Boom", "errorMessage": "no"}));
-        assert_eq!(e, InvokeError::Function { error_type: "Boom".into(), message: "no".into() });
+        let e = function_error(
+            Some("Unhandled".into()),
+            &serde_json::json!({"errorType": "Boom", "errorMessage": "no"}),
+        );
+        assert_eq!(
+            e,
+            InvokeError::Function {
+                error_type: "Boom".into(),
+                message: "no".into()
+            }
+        );
     }
 }

@@ -72,14 +72,24 @@ impl Emulator {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(RunnerError(format!("{target}: the emulator answered {status}: {text}")));
+            return Err(RunnerError(format!(
+                "{target}: the emulator answered {status}: {text}"
+            )));
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// A query-protocol call (form parameters); the answer's XML text.
-    pub async fn query(&self, service: &str, params: &[(String, String)]) -> Result<String, RunnerError> {
-        let action = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+    pub async fn query(
+        &self,
+        service: &str,
+        params: &[(String, String)],
+    ) -> Result<String, RunnerError> {
+        let action = params
+            .iter()
+            .find(|(k, _)| k == "Action")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         let response = self
             .http
             .post(format!("{}/", self.endpoint))
@@ -91,7 +101,9 @@ impl Emulator {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(RunnerError(format!("{service} {action}: the emulator answered {status}: {text}")));
+            return Err(RunnerError(format!(
+                "{service} {action}: the emulator answered {status}: {text}"
+            )));
         }
         Ok(text)
     }
@@ -108,7 +120,9 @@ impl Emulator {
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
-            return Err(RunnerError(format!("S3 PUT /{path}: the emulator answered {status}: {text}")));
+            return Err(RunnerError(format!(
+                "S3 PUT /{path}: the emulator answered {status}: {text}"
+            )));
         }
         Ok(())
     }
@@ -120,7 +134,12 @@ impl Emulator {
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode").cloned().unwrap_or(json!("PROVISIONED")),
         });
-        for key in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput", "DeletionProtectionEnabled"] {
+        for key in [
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "ProvisionedThroughput",
+            "DeletionProtectionEnabled",
+        ] {
             if let Some(v) = props.get(key) {
                 body[key] = v.clone();
             }
@@ -135,7 +154,8 @@ impl Emulator {
             });
         }
         let target = |op: &str| format!("DynamoDB_20120810.{op}");
-        self.json("dynamodb", &target("CreateTable"), "1.0", &body).await?;
+        self.json("dynamodb", &target("CreateTable"), "1.0", &body)
+            .await?;
         if let Some(ttl) = props.get("TimeToLiveSpecification") {
             self.json(
                 "dynamodb",
@@ -149,12 +169,20 @@ impl Emulator {
             .await?;
         }
         let table = self
-            .json("dynamodb", &target("DescribeTable"), "1.0", &json!({"TableName": name}))
+            .json(
+                "dynamodb",
+                &target("DescribeTable"),
+                "1.0",
+                &json!({"TableName": name}),
+            )
             .await?;
         if let Some(arn) = table.pointer("/Table/TableArn").and_then(Value::as_str) {
             made.attributes.insert("Arn".into(), arn.to_owned());
         }
-        if let Some(arn) = table.pointer("/Table/LatestStreamArn").and_then(Value::as_str) {
+        if let Some(arn) = table
+            .pointer("/Table/LatestStreamArn")
+            .and_then(Value::as_str)
+        {
             made.attributes.insert("StreamArn".into(), arn.to_owned());
         }
         Ok(())
@@ -162,19 +190,33 @@ impl Emulator {
 
     async fn bucket(&self, name: &str, props: &Value) -> Result<(), RunnerError> {
         self.s3_put(name, String::new()).await?;
-        if props.pointer("/VersioningConfiguration/Status").and_then(Value::as_str) == Some("Enabled") {
+        if props
+            .pointer("/VersioningConfiguration/Status")
+            .and_then(Value::as_str)
+            == Some("Enabled")
+        {
             self.s3_put(
                 &format!("{name}?versioning"),
                 r#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#.to_owned(),
             )
             .await?;
         }
-        if let Some(rules) = props.pointer("/CorsConfiguration/CorsRules").and_then(Value::as_array) {
-            let mut xml = String::from(r#"<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
+        if let Some(rules) = props
+            .pointer("/CorsConfiguration/CorsRules")
+            .and_then(Value::as_array)
+        {
+            let mut xml = String::from(
+                r#"<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#,
+            );
             for rule in rules {
                 xml.push_str("<CORSRule>");
                 let each = |key: &str, tag: &str, xml: &mut String| {
-                    for v in rule.get(key).and_then(Value::as_array).into_iter().flatten() {
+                    for v in rule
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         if let Some(v) = v.as_str() {
                             xml.push_str(&format!("<{tag}>{}</{tag}>", xml_escape(v)));
                         }
@@ -225,7 +267,12 @@ impl Emulator {
             }
         }
         let created = self
-            .json("sqs", "AmazonSQS.CreateQueue", "1.0", &json!({"QueueName": name, "Attributes": attributes}))
+            .json(
+                "sqs",
+                "AmazonSQS.CreateQueue",
+                "1.0",
+                &json!({"QueueName": name, "Attributes": attributes}),
+            )
             .await?;
         let url = created["QueueUrl"]
             .as_str()
@@ -239,7 +286,10 @@ impl Emulator {
                 &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
             )
             .await?;
-        if let Some(arn) = attrs.pointer("/Attributes/QueueArn").and_then(Value::as_str) {
+        if let Some(arn) = attrs
+            .pointer("/Attributes/QueueArn")
+            .and_then(Value::as_str)
+        {
             made.attributes.insert("Arn".into(), arn.to_owned());
         }
         made.attributes.insert("QueueUrl".into(), url.clone());
@@ -262,13 +312,19 @@ impl Emulator {
             }
         }
         let xml = self.query("sns", &params).await?;
-        let arn = xml_value(&xml, "TopicArn").ok_or_else(|| RunnerError(format!("CreateTopic {name}: no TopicArn in {xml}")))?;
+        let arn = xml_value(&xml, "TopicArn")
+            .ok_or_else(|| RunnerError(format!("CreateTopic {name}: no TopicArn in {xml}")))?;
         made.physical_id = arn.clone();
         made.attributes.insert("TopicArn".into(), arn);
         Ok(())
     }
 
-    async fn subscription(&self, logical_id: &str, props: &Value, made: &mut Made) -> Result<(), RunnerError> {
+    async fn subscription(
+        &self,
+        logical_id: &str,
+        props: &Value,
+        made: &mut Made,
+    ) -> Result<(), RunnerError> {
         let field = |k: &str| {
             props
                 .get(k)
@@ -284,7 +340,13 @@ impl Emulator {
             ("ReturnSubscriptionArn".to_owned(), "true".to_owned()),
         ];
         let mut n = 0;
-        for key in ["FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"] {
+        for key in [
+            "FilterPolicy",
+            "FilterPolicyScope",
+            "RawMessageDelivery",
+            "RedrivePolicy",
+            "DeliveryPolicy",
+        ] {
             if let Some(v) = props.get(key) {
                 n += 1;
                 let value = match v {
@@ -302,8 +364,16 @@ impl Emulator {
     }
 
     async fn queue_policy(&self, props: &Value) -> Result<(), RunnerError> {
-        let policy = props.get("PolicyDocument").map(Value::to_string).unwrap_or_default();
-        for queue in props.get("Queues").and_then(Value::as_array).into_iter().flatten() {
+        let policy = props
+            .get("PolicyDocument")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        for queue in props
+            .get("Queues")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             self.json(
                 "sqs",
                 "AmazonSQS.SetQueueAttributes",
@@ -315,7 +385,12 @@ impl Emulator {
         Ok(())
     }
 
-    async fn user_pool(&self, name: &str, props: &Value, made: &mut Made) -> Result<(), RunnerError> {
+    async fn user_pool(
+        &self,
+        name: &str,
+        props: &Value,
+        made: &mut Made,
+    ) -> Result<(), RunnerError> {
         let mut body = props.clone();
         if let Some(map) = body.as_object_mut() {
             map.remove("UserPoolName");
@@ -323,7 +398,12 @@ impl Emulator {
             map.insert("PoolName".into(), json!(name));
         }
         let created = self
-            .json("cognito-idp", "AWSCognitoIdentityProviderService.CreateUserPool", "1.1", &body)
+            .json(
+                "cognito-idp",
+                "AWSCognitoIdentityProviderService.CreateUserPool",
+                "1.1",
+                &body,
+            )
             .await?;
         let id = created
             .pointer("/UserPool/Id")
@@ -343,7 +423,12 @@ impl Emulator {
 
     async fn user_pool_client(&self, props: &Value, made: &mut Made) -> Result<(), RunnerError> {
         let created = self
-            .json("cognito-idp", "AWSCognitoIdentityProviderService.CreateUserPoolClient", "1.1", props)
+            .json(
+                "cognito-idp",
+                "AWSCognitoIdentityProviderService.CreateUserPoolClient",
+                "1.1",
+                props,
+            )
             .await?;
         let id = created
             .pointer("/UserPoolClient/ClientId")
@@ -351,8 +436,12 @@ impl Emulator {
             .ok_or_else(|| RunnerError(format!("CreateUserPoolClient: no ClientId in {created}")))?
             .to_owned();
         made.attributes.insert("ClientId".into(), id.clone());
-        if let Some(secret) = created.pointer("/UserPoolClient/ClientSecret").and_then(Value::as_str) {
-            made.attributes.insert("ClientSecret".into(), secret.to_owned());
+        if let Some(secret) = created
+            .pointer("/UserPoolClient/ClientSecret")
+            .and_then(Value::as_str)
+        {
+            made.attributes
+                .insert("ClientSecret".into(), secret.to_owned());
         }
         made.physical_id = id;
         Ok(())
@@ -362,26 +451,48 @@ impl Emulator {
         let value = match (props.get("SecretString"), props.get("GenerateSecretString")) {
             (Some(v), _) => text(v),
             (None, Some(spec)) => {
-                let length = spec.get("PasswordLength").and_then(|v| text(v).parse().ok()).unwrap_or(32);
-                let password = random_id(length, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
-                match (spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")) {
+                let length = spec
+                    .get("PasswordLength")
+                    .and_then(|v| text(v).parse().ok())
+                    .unwrap_or(32);
+                let password = random_id(
+                    length,
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                );
+                match (
+                    spec.get("SecretStringTemplate"),
+                    spec.get("GenerateStringKey"),
+                ) {
                     (Some(template), Some(key)) => {
-                        let mut doc: Value = serde_json::from_str(&text(template)).map_err(|e| {
-                            RunnerError(format!("{name}: SecretStringTemplate is not JSON: {e}"))
-                        })?;
+                        let mut doc: Value =
+                            serde_json::from_str(&text(template)).map_err(|e| {
+                                RunnerError(format!(
+                                    "{name}: SecretStringTemplate is not JSON: {e}"
+                                ))
+                            })?;
                         doc[text(key)] = json!(password);
                         doc.to_string()
                     }
                     _ => password,
                 }
             }
-            (None, None) => random_id(32, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+            (None, None) => random_id(
+                32,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            ),
         };
         let mut body = json!({"Name": name, "SecretString": value});
         if let Some(d) = props.get("Description") {
             body["Description"] = d.clone();
         }
-        let created = self.json("secretsmanager", "secretsmanager.CreateSecret", "1.1", &body).await?;
+        let created = self
+            .json(
+                "secretsmanager",
+                "secretsmanager.CreateSecret",
+                "1.1",
+                &body,
+            )
+            .await?;
         let arn = created["ARN"]
             .as_str()
             .ok_or_else(|| RunnerError(format!("CreateSecret {name}: no ARN in {created}")))?
@@ -410,7 +521,13 @@ impl Emulator {
 
 #[async_trait]
 impl Provision for Emulator {
-    async fn provision(&mut self, stack: &str, logical_id: &str, kind: &str, props: &Value) -> Result<Made, RunnerError> {
+    async fn provision(
+        &mut self,
+        stack: &str,
+        logical_id: &str,
+        kind: &str,
+        props: &Value,
+    ) -> Result<Made, RunnerError> {
         let mut made = Plan::name(stack, logical_id, kind, props)?;
         let name = made.physical_id.clone();
         let named = |k: &str| made.attributes.get(k).cloned().unwrap_or_default();
@@ -438,12 +555,20 @@ impl Provision for Emulator {
             "AWS::Cognito::UserPoolGroup" => {
                 let mut body = props.clone();
                 body["GroupName"] = json!(name);
-                self.json("cognito-idp", "AWSCognitoIdentityProviderService.CreateGroup", "1.1", &body)
-                    .await
-                    .map(|_| ())
+                self.json(
+                    "cognito-idp",
+                    "AWSCognitoIdentityProviderService.CreateGroup",
+                    "1.1",
+                    &body,
+                )
+                .await
+                .map(|_| ())
             }
             "AWS::SecretsManager::Secret" => {
-                let secret_name = props.get("Name").map(text).unwrap_or_else(|| generated_secret_name(stack, logical_id));
+                let secret_name = props
+                    .get("Name")
+                    .map(text)
+                    .unwrap_or_else(|| generated_secret_name(stack, logical_id));
                 self.secret(&secret_name, props, &mut made).await
             }
             "AWS::SES::EmailIdentity" => self.verify_identity(&name).await,
@@ -460,7 +585,10 @@ fn generated_secret_name(stack: &str, logical_id: &str) -> String {
 
 /// Verify on the emulator every SES identity the resolved template names in an ARN
 /// (`arn:aws:ses:{region}:{account}:identity/{identity}`); returns them.
-pub async fn verify_ses_identities(emulator: &Emulator, resolved: &Resolved) -> Result<BTreeSet<String>, RunnerError> {
+pub async fn verify_ses_identities(
+    emulator: &Emulator,
+    resolved: &Resolved,
+) -> Result<BTreeSet<String>, RunnerError> {
     let mut identities = BTreeSet::new();
     for resource in resolved.resources.values() {
         collect_identities(&resource.properties, &mut identities);
@@ -498,7 +626,9 @@ pub(crate) fn text(v: &Value) -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The text of the first `<tag>…</tag>` of a query-protocol answer.
@@ -506,7 +636,13 @@ fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{tag}>"))?;
-    Some(xml[start..start + end].replace("&amp;", "&").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">"))
+    Some(
+        xml[start..start + end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
 }
 
 /// Resource names by logical id, for `GET /resources`.
@@ -530,13 +666,20 @@ mod tests {
                     "b": {"c": "arn:aws:ses:us-east-1:123456789012:identity/*"}}),
             &mut out,
         );
-        assert_eq!(out.into_iter().collect::<Vec<_>>(), vec!["shop.example".to_owned()]);
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["shop.example".to_owned()]
+        );
     }
 
     #[test]
     fn xml_values_are_read() {
         assert_eq!(
-            xml_value("<R><TopicArn>arn:aws:sns:x&amp;y</TopicArn></R>", "TopicArn").as_deref(),
+            xml_value(
+                "<R><TopicArn>arn:aws:sns:x&amp;y</TopicArn></R>",
+                "TopicArn"
+            )
+            .as_deref(),
             Some("arn:aws:sns:x&y")
         );
         assert_eq!(xml_value("<R/>", "TopicArn"), None);

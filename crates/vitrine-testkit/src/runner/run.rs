@@ -79,22 +79,34 @@ fn addr(listener: &TcpListener) -> Result<SocketAddr, RunnerError> {
 
 /// The template's API URLs (`https://{id}.execute-api.{region}.amazonaws.com`, and `wss://`
 /// for a WebSocket API) mapped to the runner's local addresses.
-pub fn url_map(resolved: &Resolved, api: SocketAddr, websocket: SocketAddr) -> Result<Vec<(String, String)>, RunnerError> {
+pub fn url_map(
+    resolved: &Resolved,
+    api: SocketAddr,
+    websocket: SocketAddr,
+) -> Result<Vec<(String, String)>, RunnerError> {
     let host = |id: &str| format!("{id}.execute-api.{REGION}.amazonaws.com");
     let mut map = Vec::new();
     let rest: Vec<_> = resolved.of_kind("AWS::ApiGateway::RestApi").collect();
     if rest.len() > 1 {
         return Err(RunnerError(format!(
             "the runner serves one REST API; the template declares {}",
-            rest.iter().map(|(id, _)| *id).collect::<Vec<_>>().join(", ")
+            rest.iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     for (_, r) in rest {
-        map.push((format!("https://{}", host(&r.physical_id)), format!("http://{api}")));
+        map.push((
+            format!("https://{}", host(&r.physical_id)),
+            format!("http://{api}"),
+        ));
     }
     let ws: Vec<_> = resolved
         .of_kind("AWS::ApiGatewayV2::Api")
-        .filter(|(_, r)| r.properties.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET"))
+        .filter(|(_, r)| {
+            r.properties.get("ProtocolType").and_then(Value::as_str) == Some("WEBSOCKET")
+        })
         .collect();
     if ws.len() > 1 {
         return Err(RunnerError(format!(
@@ -103,8 +115,14 @@ pub fn url_map(resolved: &Resolved, api: SocketAddr, websocket: SocketAddr) -> R
         )));
     }
     for (_, r) in ws {
-        map.push((format!("wss://{}", host(&r.physical_id)), format!("ws://{websocket}")));
-        map.push((format!("https://{}", host(&r.physical_id)), format!("http://{websocket}")));
+        map.push((
+            format!("wss://{}", host(&r.physical_id)),
+            format!("ws://{websocket}"),
+        ));
+        map.push((
+            format!("https://{}", host(&r.physical_id)),
+            format!("http://{websocket}"),
+        ));
     }
     Ok(map)
 }
@@ -124,16 +142,30 @@ impl Runner {
             addr(&control_listener)?,
         );
 
-        let (python, template, parameters) = (options.python.clone(), options.template.clone(), options.parameters.clone());
-        let translated = tokio::task::spawn_blocking(move || translate(&python, &template, &parameters))
-            .await
-            .map_err(|e| RunnerError(format!("the translator's task: {e}")))??;
-        let stack = options
-            .stack_name
-            .clone()
-            .unwrap_or_else(|| format!("runner-{}", random_id(6, b"abcdefghijklmnopqrstuvwxyz0123456789")));
+        let (python, template, parameters) = (
+            options.python.clone(),
+            options.template.clone(),
+            options.parameters.clone(),
+        );
+        let translated =
+            tokio::task::spawn_blocking(move || translate(&python, &template, &parameters))
+                .await
+                .map_err(|e| RunnerError(format!("the translator's task: {e}")))??;
+        let stack = options.stack_name.clone().unwrap_or_else(|| {
+            format!(
+                "runner-{}",
+                random_id(6, b"abcdefghijklmnopqrstuvwxyz0123456789")
+            )
+        });
         let mut emulator = Emulator::new(&options.emulator);
-        let resolved = resolve(&translated, &stack, &options.emulator, &options.parameters, &mut emulator).await?;
+        let resolved = resolve(
+            &translated,
+            &stack,
+            &options.emulator,
+            &options.parameters,
+            &mut emulator,
+        )
+        .await?;
         verify_ses_identities(&emulator, &resolved).await?;
         let resolved = Arc::new(resolved);
 
@@ -232,7 +264,12 @@ struct Control {
 }
 
 async fn invocations(State(c): State<Arc<Control>>) -> Response {
-    let rows: Vec<Value> = c.functions.invocation_table().iter().map(|r| r.to_json()).collect();
+    let rows: Vec<Value> = c
+        .functions
+        .invocation_table()
+        .iter()
+        .map(|r| r.to_json())
+        .collect();
     axum::Json(rows).into_response()
 }
 
@@ -255,7 +292,11 @@ async fn fire(State(c): State<Arc<Control>>, Path(rule): Path<String>) -> Respon
 async fn kill(State(c): State<Arc<Control>>, Path(id): Path<String>) -> Response {
     match c.functions.kill(&id) {
         Ok(n) => axum::Json(json!({"killed": n})).into_response(),
-        Err(e) => (StatusCode::NOT_FOUND, axum::Json(json!({"error": e.to_string()}))).into_response(),
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
     }
 }
 

@@ -76,6 +76,9 @@ pub struct Schedule {
     pub targets: Vec<(String, Option<Value>)>,
 }
 
+/// The SQS mappings, stream mappings and schedules a template declares.
+pub type Planned = (Vec<SqsMapping>, Vec<StreamMapping>, Vec<Schedule>);
+
 /// The pollers and timers, running.
 pub struct Sources {
     functions: Functions,
@@ -98,7 +101,7 @@ impl Sources {
     /// Read the mappings and rules of `resolved`; a mapping or target naming no function or
     /// source of the template, a target without its invoke permission, or an expression the
     /// runner cannot read is an error naming it.
-    pub fn plan(resolved: &Resolved, functions: &Functions) -> Result<(Vec<SqsMapping>, Vec<StreamMapping>, Vec<Schedule>), RunnerError> {
+    pub fn plan(resolved: &Resolved, functions: &Functions) -> Result<Planned, RunnerError> {
         let mut sqs = Vec::new();
         let mut streams = Vec::new();
         for (id, res) in resolved.of_kind("AWS::Lambda::EventSourceMapping") {
@@ -109,13 +112,20 @@ impl Sources {
             let target = p.get("FunctionName").map(text).unwrap_or_default();
             let function = functions
                 .logical_id(&target)
-                .ok_or_else(|| RunnerError(format!("{id}: FunctionName {target} is not a function of the template")))?
+                .ok_or_else(|| {
+                    RunnerError(format!(
+                        "{id}: FunctionName {target} is not a function of the template"
+                    ))
+                })?
                 .to_owned();
             let arn = p.get("EventSourceArn").map(text).unwrap_or_default();
             let report_failures = p
                 .get("FunctionResponseTypes")
                 .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")));
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+                });
             if let Some((_, queue)) = resolved
                 .of_kind("AWS::SQS::Queue")
                 .find(|(_, q)| q.attributes.get("Arn") == Some(&arn))
@@ -127,7 +137,9 @@ impl Sources {
                     queue_arn: arn,
                     // Lambda's default batch size for SQS is 10.
                     batch_size: number(p, "BatchSize").unwrap_or(10).max(1) as usize,
-                    window: Duration::from_secs(number(p, "MaximumBatchingWindowInSeconds").unwrap_or(0)),
+                    window: Duration::from_secs(
+                        number(p, "MaximumBatchingWindowInSeconds").unwrap_or(0),
+                    ),
                     report_failures,
                 });
             } else if resolved
@@ -135,15 +147,24 @@ impl Sources {
                 .any(|(_, t)| t.attributes.get("StreamArn") == Some(&arn))
             {
                 let mut filters = Vec::new();
-                for f in p.pointer("/FilterCriteria/Filters").and_then(Value::as_array).into_iter().flatten() {
+                for f in p
+                    .pointer("/FilterCriteria/Filters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let pattern = f.get("Pattern").map(text).unwrap_or_default();
                     filters.push(serde_json::from_str(&pattern).map_err(|e| {
-                        RunnerError(format!("{id}: a FilterCriteria pattern is not JSON ({e}): {pattern}"))
+                        RunnerError(format!(
+                            "{id}: a FilterCriteria pattern is not JSON ({e}): {pattern}"
+                        ))
                     })?);
                 }
                 let position = p.get("StartingPosition").map(text).unwrap_or_default();
                 if position != "TRIM_HORIZON" && position != "LATEST" {
-                    return Err(RunnerError(format!("{id}: StartingPosition {position:?} is not TRIM_HORIZON or LATEST")));
+                    return Err(RunnerError(format!(
+                        "{id}: StartingPosition {position:?} is not TRIM_HORIZON or LATEST"
+                    )));
                 }
                 streams.push(StreamMapping {
                     mapping: id.to_owned(),
@@ -173,26 +194,39 @@ impl Sources {
             Cadence::parse(&expression).map_err(|e| RunnerError(format!("{id}: {e}")))?;
             let arn = res.attributes.get("Arn").cloned().unwrap_or_default();
             let mut targets = Vec::new();
-            for t in p.get("Targets").and_then(Value::as_array).into_iter().flatten() {
+            for t in p
+                .get("Targets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let target = t.get("Arn").map(text).unwrap_or_default();
                 let function = functions
                     .logical_id(&target)
-                    .ok_or_else(|| RunnerError(format!("{id}: its target {target} is not a function of the template")))?
+                    .ok_or_else(|| {
+                        RunnerError(format!(
+                            "{id}: its target {target} is not a function of the template"
+                        ))
+                    })?
                     .to_owned();
-                let permitted = resolved.of_kind("AWS::Lambda::Permission").any(|(_, perm)| {
-                    let pp = &perm.properties;
-                    let named = pp.get("FunctionName").map(text).unwrap_or_default();
-                    pp.get("Principal").map(text).as_deref() == Some("events.amazonaws.com")
-                        && functions.logical_id(&named) == Some(function.as_str())
-                        && pp.get("SourceArn").is_none_or(|s| text(s) == arn)
-                });
+                let permitted = resolved
+                    .of_kind("AWS::Lambda::Permission")
+                    .any(|(_, perm)| {
+                        let pp = &perm.properties;
+                        let named = pp.get("FunctionName").map(text).unwrap_or_default();
+                        pp.get("Principal").map(text).as_deref() == Some("events.amazonaws.com")
+                            && functions.logical_id(&named) == Some(function.as_str())
+                            && pp.get("SourceArn").is_none_or(|s| text(s) == arn)
+                    });
                 if !permitted {
                     return Err(RunnerError(format!(
                         "{id}: no AWS::Lambda::Permission lets events.amazonaws.com invoke {function} from {arn}"
                     )));
                 }
                 let input = match t.get("Input") {
-                    Some(i) => Some(serde_json::from_str(&text(i)).map_err(|e| RunnerError(format!("{id}: a target's Input is not JSON: {e}")))?),
+                    Some(i) => Some(serde_json::from_str(&text(i)).map_err(|e| {
+                        RunnerError(format!("{id}: a target's Input is not JSON: {e}"))
+                    })?),
                     None => None,
                 };
                 targets.push((function, input));
@@ -214,13 +248,25 @@ impl Sources {
         let (stop, _) = watch::channel(false);
         let mut tasks = Vec::new();
         for m in &sqs {
-            tasks.push(tokio::spawn(poll_queue(m.clone(), functions.clone(), stop.subscribe())));
+            tasks.push(tokio::spawn(poll_queue(
+                m.clone(),
+                functions.clone(),
+                stop.subscribe(),
+            )));
         }
         for m in &streams {
-            tasks.push(tokio::spawn(poll_stream(m.clone(), functions.clone(), stop.subscribe())));
+            tasks.push(tokio::spawn(poll_stream(
+                m.clone(),
+                functions.clone(),
+                stop.subscribe(),
+            )));
         }
         for s in &schedules {
-            tasks.push(tokio::spawn(run_schedule(s.clone(), functions.clone(), stop.subscribe())));
+            tasks.push(tokio::spawn(run_schedule(
+                s.clone(),
+                functions.clone(),
+                stop.subscribe(),
+            )));
         }
         Ok(Self {
             functions: functions.clone(),
@@ -242,7 +288,11 @@ impl Sources {
         let mut results = Vec::new();
         for (function, input) in &schedule.targets {
             let event = input.clone().unwrap_or_else(|| scheduled_event(schedule));
-            results.push(self.functions.invoke(function, Source::Schedule, event).await);
+            results.push(
+                self.functions
+                    .invoke(function, Source::Schedule, event)
+                    .await,
+            );
         }
         Ok(results)
     }
@@ -251,9 +301,13 @@ impl Sources {
     /// then it is abandoned), then ends.
     pub async fn stop(&self, grace: Duration) {
         let _ = self.stop.send(true);
-        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
-        if tokio::time::timeout(grace, futures::future::join_all(tasks)).await.is_err() {
+        if tokio::time::timeout(grace, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
             aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
     }
@@ -278,7 +332,10 @@ async fn poll_queue(m: SqsMapping, functions: Functions, mut stop: watch::Receiv
             let wait = if batch.is_empty() {
                 20
             } else {
-                deadline.saturating_duration_since(tokio::time::Instant::now()).as_secs().min(20) as i32
+                deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .as_secs()
+                    .min(20) as i32
             };
             let receive = client
                 .receive_message()
@@ -302,16 +359,27 @@ async fn poll_queue(m: SqsMapping, functions: Functions, mut stop: watch::Receiv
                     }
                 }
             }
-            if batch.len() >= m.batch_size || batch.is_empty() || tokio::time::Instant::now() >= deadline {
+            if batch.len() >= m.batch_size
+                || batch.is_empty()
+                || tokio::time::Instant::now() >= deadline
+            {
                 break;
             }
         }
         if batch.is_empty() {
             continue;
         }
-        let records: Vec<Value> = batch.iter().map(|msg| sqs_record(msg, &m.queue_arn)).collect();
-        let ids: Vec<String> = batch.iter().map(|msg| msg.message_id().unwrap_or_default().to_owned()).collect();
-        let result = functions.invoke(&m.function, Source::Sqs, json!({"Records": records})).await;
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|msg| sqs_record(msg, &m.queue_arn))
+            .collect();
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|msg| msg.message_id().unwrap_or_default().to_owned())
+            .collect();
+        let result = functions
+            .invoke(&m.function, Source::Sqs, json!({"Records": records}))
+            .await;
         let keep = match &result {
             Ok(response) if m.report_failures => failed_items(response, &ids),
             Ok(_) => Some(Vec::new()),
@@ -350,7 +418,11 @@ pub fn failed_items(response: &Value, batch_ids: &[String]) -> Option<Vec<String
         return Some(Vec::new());
     };
     let Some(failures) = failures.as_array() else {
-        return if failures.is_null() { Some(Vec::new()) } else { None };
+        return if failures.is_null() {
+            Some(Vec::new())
+        } else {
+            None
+        };
     };
     let mut keep = Vec::new();
     for f in failures {
@@ -366,7 +438,11 @@ pub fn failed_items(response: &Value, batch_ids: &[String]) -> Option<Vec<String
 fn sqs_record(msg: &aws_sdk_sqs::types::Message, queue_arn: &str) -> Value {
     let attributes: Map<String, Value> = msg
         .attributes()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                .collect()
+        })
         .unwrap_or_default();
     let b64 = base64::engine::general_purpose::STANDARD;
     let message_attributes: Map<String, Value> = msg
@@ -424,9 +500,18 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
     while !*stop.borrow() {
         // New shards (the first look, and whenever every known shard is closed).
         if shards.is_empty() || shards.iter().all(|s| s.closed && s.pending.is_empty()) {
-            match client.describe_stream().stream_arn(&m.stream_arn).send().await {
+            match client
+                .describe_stream()
+                .stream_arn(&m.stream_arn)
+                .send()
+                .await
+            {
                 Ok(out) => {
-                    for s in out.stream_description().map(|d| d.shards()).unwrap_or_default() {
+                    for s in out
+                        .stream_description()
+                        .map(|d| d.shards())
+                        .unwrap_or_default()
+                    {
                         let id = s.shard_id().unwrap_or_default().to_owned();
                         if !shards.iter().any(|k| k.id == id) {
                             shards.push(Shard {
@@ -439,17 +524,29 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
                         }
                     }
                 }
-                Err(e) => tracing::warn!(mapping = %m.mapping, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "describing the stream failed"),
+                Err(e) => {
+                    tracing::warn!(mapping = %m.mapping, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "describing the stream failed")
+                }
             }
         }
         let mut busy = false;
-        for shard in shards.iter_mut().filter(|s| !(s.closed && s.pending.is_empty())) {
+        for shard in shards
+            .iter_mut()
+            .filter(|s| !(s.closed && s.pending.is_empty()))
+        {
             if shard.pending.is_empty() && !shard.closed {
                 if shard.iterator.is_none() {
-                    let request = client.get_shard_iterator().stream_arn(&m.stream_arn).shard_id(&shard.id);
+                    let request = client
+                        .get_shard_iterator()
+                        .stream_arn(&m.stream_arn)
+                        .shard_id(&shard.id);
                     let request = match &shard.checkpoint {
-                        Some(seq) => request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(seq),
-                        None if m.latest && first => request.shard_iterator_type(ShardIteratorType::Latest),
+                        Some(seq) => request
+                            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                            .sequence_number(seq),
+                        None if m.latest && first => {
+                            request.shard_iterator_type(ShardIteratorType::Latest)
+                        }
                         None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
                     };
                     match request.send().await {
@@ -464,11 +561,20 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
                     shard.closed = true;
                     continue;
                 };
-                match client.get_records().shard_iterator(iterator).limit(1000).send().await {
+                match client
+                    .get_records()
+                    .shard_iterator(iterator)
+                    .limit(1000)
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         for record in out.records() {
                             let json = stream_record(record, &m.stream_arn);
-                            let seq = json.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str).map(str::to_owned);
+                            let seq = json
+                                .pointer("/dynamodb/SequenceNumber")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned);
                             if m.filters.is_empty() || m.filters.iter().any(|f| matches(f, &json)) {
                                 shard.pending.push_back(json);
                             } else if shard.pending.is_empty() {
@@ -496,9 +602,16 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
             let records: Vec<Value> = shard.pending.iter().take(n).cloned().collect();
             let seqs: Vec<String> = records
                 .iter()
-                .map(|r| r.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str).unwrap_or_default().to_owned())
+                .map(|r| {
+                    r.pointer("/dynamodb/SequenceNumber")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
                 .collect();
-            let result = functions.invoke(&m.function, Source::Stream, json!({"Records": records})).await;
+            let result = functions
+                .invoke(&m.function, Source::Stream, json!({"Records": records}))
+                .await;
             let handled = match &result {
                 Ok(response) if m.report_failures => match failed_items(response, &seqs) {
                     // Retry from the first failed record (the earliest in the batch).
@@ -513,7 +626,10 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
             };
             for _ in 0..handled {
                 if let Some(r) = shard.pending.pop_front() {
-                    shard.checkpoint = r.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str).map(str::to_owned);
+                    shard.checkpoint = r
+                        .pointer("/dynamodb/SequenceNumber")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
                 }
             }
             if handled < n {
@@ -553,8 +669,14 @@ fn attribute_json(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Value {
     }
 }
 
-fn image_json(m: &std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect())
+fn image_json(
+    m: &std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect(),
+    )
 }
 
 fn stream_record(r: &aws_sdk_dynamodbstreams::types::Record, stream_arn: &str) -> Value {
@@ -631,14 +753,21 @@ fn rule_matches(rule: &Value, field: Option<&Value>) -> bool {
                 m.iter().all(|(op, arg)| match (op.as_str(), v) {
                     ("prefix", Value::String(s)) => arg.as_str().is_some_and(|a| s.starts_with(a)),
                     ("suffix", Value::String(s)) => arg.as_str().is_some_and(|a| s.ends_with(a)),
-                    ("equals-ignore-case", Value::String(s)) => arg.as_str().is_some_and(|a| s.eq_ignore_ascii_case(a)),
+                    ("equals-ignore-case", Value::String(s)) => {
+                        arg.as_str().is_some_and(|a| s.eq_ignore_ascii_case(a))
+                    }
                     ("anything-but", v) => match arg {
                         Value::Array(list) => !list.contains(v),
-                        Value::Object(inner) => !rule_matches(&Value::Object(inner.clone()), Some(v)),
+                        Value::Object(inner) => {
+                            !rule_matches(&Value::Object(inner.clone()), Some(v))
+                        }
                         other => *v != other,
                     },
                     ("numeric", v) => {
-                        let Some(x) = v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) else {
+                        let Some(x) = v
+                            .as_f64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        else {
                             return false;
                         };
                         let ops = arg.as_array().cloned().unwrap_or_default();
@@ -658,14 +787,16 @@ fn rule_matches(rule: &Value, field: Option<&Value>) -> bool {
                 })
             })
         }
-        literal => values.iter().any(|v| *v == literal),
+        literal => values.contains(&literal),
     }
 }
 
 // ------------------------------------------------------------------------------------ schedules
 
 fn scheduled_event(s: &Schedule) -> Value {
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
     let time = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -683,10 +814,14 @@ fn scheduled_event(s: &Schedule) -> Value {
 }
 
 async fn run_schedule(s: Schedule, functions: Functions, mut stop: watch::Receiver<bool>) {
-    let Ok(cadence) = Cadence::parse(&s.expression) else { return };
+    let Ok(cadence) = Cadence::parse(&s.expression) else {
+        return;
+    };
     loop {
         let wait = match cadence.next_after(OffsetDateTime::now_utc()) {
-            Some(at) => (at - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO),
+            Some(at) => (at - OffsetDateTime::now_utc())
+                .try_into()
+                .unwrap_or(Duration::ZERO),
             None => return,
         };
         tokio::select! {
@@ -697,9 +832,14 @@ async fn run_schedule(s: Schedule, functions: Functions, mut stop: watch::Receiv
             let event = input.clone().unwrap_or_else(|| scheduled_event(&s));
             // An asynchronous invocation: Lambda retries a failed one twice.
             for _ in 0..3 {
-                match functions.invoke(function, Source::Schedule, event.clone()).await {
+                match functions
+                    .invoke(function, Source::Schedule, event.clone())
+                    .await
+                {
                     Ok(_) => break,
-                    Err(e) => tracing::warn!(rule = %s.rule, error = %e, "a scheduled invocation failed"),
+                    Err(e) => {
+                        tracing::warn!(rule = %s.rule, error = %e, "a scheduled invocation failed")
+                    }
                 }
             }
         }
@@ -725,7 +865,9 @@ pub struct Cron {
     years: Option<Vec<bool>>,
 }
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 fn field(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<Vec<bool>, String> {
@@ -734,11 +876,16 @@ fn field(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<Vec<bool>, Stri
         if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
             return Ok(lo + i as u32);
         }
-        s.parse().map_err(|_| format!("{s:?} is not a value of this field"))
+        s.parse()
+            .map_err(|_| format!("{s:?} is not a value of this field"))
     };
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| format!("bad step in {part:?}"))?),
+            Some((r, s)) => (
+                r,
+                s.parse::<u32>()
+                    .map_err(|_| format!("bad step in {part:?}"))?,
+            ),
             None => (part, 1),
         };
         let (a, b) = match range {
@@ -765,13 +912,20 @@ impl Cadence {
     pub fn parse(expression: &str) -> Result<Self, String> {
         let e = expression.trim();
         if let Some(inner) = e.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
-            let (n, unit) = inner.trim().split_once(' ').ok_or_else(|| format!("{e}: rate(N unit)"))?;
+            let (n, unit) = inner
+                .trim()
+                .split_once(' ')
+                .ok_or_else(|| format!("{e}: rate(N unit)"))?;
             let n: u64 = n.parse().map_err(|_| format!("{e}: {n} is not a number"))?;
             let secs = match unit.trim() {
                 "minute" | "minutes" => 60,
                 "hour" | "hours" => 3600,
                 "day" | "days" => 86400,
-                other => return Err(format!("{e}: the unit {other} is not minute(s), hour(s) or day(s)")),
+                other => {
+                    return Err(format!(
+                        "{e}: the unit {other} is not minute(s), hour(s) or day(s)"
+                    ));
+                }
             };
             if n == 0 {
                 return Err(format!("{e}: a rate must be positive"));
@@ -783,17 +937,28 @@ impl Cadence {
             if parts.len() != 6 {
                 return Err(format!("{e}: a cron expression has six fields"));
             }
-            if parts.iter().any(|p| p.contains(['L', 'W', '#']) && !WEEKDAYS.iter().chain(MONTHS.iter()).any(|n| p.contains(n))) {
-                return Err(format!("{e}: the runner does not handle L, W or # in cron expressions"));
+            if parts.iter().any(|p| {
+                p.contains(['L', 'W', '#'])
+                    && !WEEKDAYS.iter().chain(MONTHS.iter()).any(|n| p.contains(n))
+            }) {
+                return Err(format!(
+                    "{e}: the runner does not handle L, W or # in cron expressions"
+                ));
             }
             let wrap = |r: Result<Vec<bool>, String>| r.map_err(|m| format!("{e}: {m}"));
             let optional = |p: &str, lo, hi, names: &[&str]| -> Result<Option<Vec<bool>>, String> {
-                if p == "?" { Ok(None) } else { wrap(field(p, lo, hi, names)).map(Some) }
+                if p == "?" {
+                    Ok(None)
+                } else {
+                    wrap(field(p, lo, hi, names)).map(Some)
+                }
             };
             let days = optional(parts[2], 1, 31, &[])?;
             let weekdays = optional(parts[4], 1, 7, &WEEKDAYS)?;
             if days.is_some() == weekdays.is_some() {
-                return Err(format!("{e}: one of day-of-month and day-of-week must be ?"));
+                return Err(format!(
+                    "{e}: one of day-of-month and day-of-week must be ?"
+                ));
             }
             return Ok(Cadence::Cron(Box::new(Cron {
                 minutes: wrap(field(parts[0], 0, 59, &[]))?,
@@ -801,7 +966,11 @@ impl Cadence {
                 days,
                 months: wrap(field(parts[3], 1, 12, &MONTHS))?,
                 weekdays,
-                years: if parts[5] == "*" { None } else { Some(wrap(field(parts[5], 1970, 2199, &[]))?) },
+                years: if parts[5] == "*" {
+                    None
+                } else {
+                    Some(wrap(field(parts[5], 1970, 2199, &[]))?)
+                },
             })));
         }
         Err(format!("{e}: not rate(...) or cron(...)"))
@@ -812,7 +981,8 @@ impl Cadence {
         match self {
             Cadence::Rate(period) => Some(now + *period),
             Cadence::Cron(c) => {
-                let start = now.replace_second(0).ok()?.replace_nanosecond(0).ok()? + time::Duration::minutes(1);
+                let start = now.replace_second(0).ok()?.replace_nanosecond(0).ok()?
+                    + time::Duration::minutes(1);
                 // A minute at a time, up to five years ahead (leap days included).
                 let mut t = start;
                 for _ in 0..(5 * 366 * 24 * 60) {
@@ -820,8 +990,12 @@ impl Cadence {
                         && c.hours[t.hour() as usize]
                         && c.months[u8::from(t.month()) as usize]
                         && c.days.as_ref().is_none_or(|d| d[t.day() as usize])
-                        && c.weekdays.as_ref().is_none_or(|w| w[t.weekday().number_from_sunday() as usize])
-                        && c.years.as_ref().is_none_or(|y| usize::try_from(t.year()).is_ok_and(|yr| yr < y.len() && y[yr]));
+                        && c.weekdays
+                            .as_ref()
+                            .is_none_or(|w| w[t.weekday().number_from_sunday() as usize])
+                        && c.years.as_ref().is_none_or(|y| {
+                            usize::try_from(t.year()).is_ok_and(|yr| yr < y.len() && y[yr])
+                        });
                     if ok {
                         return Some(t);
                     }
@@ -847,43 +1021,112 @@ mod tests {
         assert!(!matches(&pattern, &record("INSERT", "ORDER#01", "EVENT")));
         assert!(!matches(&pattern, &record("INSERT", "EVENT#01", "META")));
         assert!(!matches(&pattern, &json!({"eventName": "INSERT"})));
-        assert!(matches(&json!({"a": [{"exists": false}]}), &json!({"b": 1})));
-        assert!(!matches(&json!({"a": [{"exists": true}]}), &json!({"b": 1})));
-        assert!(matches(&json!({"a": [{"anything-but": ["x"]}]}), &json!({"a": "y"})));
-        assert!(!matches(&json!({"a": [{"anything-but": ["x"]}]}), &json!({"a": "x"})));
-        assert!(matches(&json!({"n": [{"numeric": [">=", 10, "<", 20]}]}), &json!({"n": 15})));
-        assert!(!matches(&json!({"n": [{"numeric": [">=", 10, "<", 20]}]}), &json!({"n": 20})));
-        assert!(matches(&json!({"s": [{"suffix": ".png"}, "x"]}), &json!({"s": "a.png"})));
+        assert!(matches(
+            &json!({"a": [{"exists": false}]}),
+            &json!({"b": 1})
+        ));
+        assert!(!matches(
+            &json!({"a": [{"exists": true}]}),
+            &json!({"b": 1})
+        ));
+        assert!(matches(
+            &json!({"a": [{"anything-but": ["x"]}]}),
+            &json!({"a": "y"})
+        ));
+        assert!(!matches(
+            &json!({"a": [{"anything-but": ["x"]}]}),
+            &json!({"a": "x"})
+        ));
+        assert!(matches(
+            &json!({"n": [{"numeric": [">=", 10, "<", 20]}]}),
+            &json!({"n": 15})
+        ));
+        assert!(!matches(
+            &json!({"n": [{"numeric": [">=", 10, "<", 20]}]}),
+            &json!({"n": 20})
+        ));
+        assert!(matches(
+            &json!({"s": [{"suffix": ".png"}, "x"]}),
+            &json!({"s": "a.png"})
+        ));
     }
 
     #[test]
     fn partial_batch_responses() {
         let ids = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(failed_items(&json!({"batchItemFailures": []}), &ids), Some(vec![]));
+        assert_eq!(
+            failed_items(&json!({"batchItemFailures": []}), &ids),
+            Some(vec![])
+        );
         assert_eq!(failed_items(&json!(null), &ids), Some(vec![]));
-        assert_eq!(failed_items(&json!({"batchItemFailures": [{"itemIdentifier": "b"}]}), &ids), Some(vec!["b".to_owned()]));
-        assert_eq!(failed_items(&json!({"batchItemFailures": [{"itemIdentifier": "zz"}]}), &ids), None);
-        assert_eq!(failed_items(&json!({"batchItemFailures": [{"itemIdentifier": ""}]}), &ids), None);
-        assert_eq!(failed_items(&json!({"batchItemFailures": [{}]}), &ids), None);
+        assert_eq!(
+            failed_items(
+                &json!({"batchItemFailures": [{"itemIdentifier": "b"}]}),
+                &ids
+            ),
+            Some(vec!["b".to_owned()])
+        );
+        assert_eq!(
+            failed_items(
+                &json!({"batchItemFailures": [{"itemIdentifier": "zz"}]}),
+                &ids
+            ),
+            None
+        );
+        assert_eq!(
+            failed_items(
+                &json!({"batchItemFailures": [{"itemIdentifier": ""}]}),
+                &ids
+            ),
+            None
+        );
+        assert_eq!(
+            failed_items(&json!({"batchItemFailures": [{}]}), &ids),
+            None
+        );
     }
 
     #[test]
     fn schedule_expressions() {
-        assert_eq!(Cadence::parse("rate(1 minute)"), Ok(Cadence::Rate(Duration::from_secs(60))));
-        assert_eq!(Cadence::parse("rate(2 hours)"), Ok(Cadence::Rate(Duration::from_secs(7200))));
+        assert_eq!(
+            Cadence::parse("rate(1 minute)"),
+            Ok(Cadence::Rate(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            Cadence::parse("rate(2 hours)"),
+            Ok(Cadence::Rate(Duration::from_secs(7200)))
+        );
         assert!(Cadence::parse("rate(0 minutes)").is_err());
         assert!(Cadence::parse("rate(5 weeks)").is_err());
-        assert!(Cadence::parse("cron(0 12 * * * *)").is_err(), "both day fields given");
+        assert!(
+            Cadence::parse("cron(0 12 * * * *)").is_err(),
+            "both day fields given"
+        );
         assert!(Cadence::parse("cron(0 12 L * ? *)").is_err());
         let daily = Cadence::parse("cron(30 6 * * ? *)").expect("parses");
-        assert_eq!(daily.next_after(datetime!(2026-12-05 03:00 UTC)), Some(datetime!(2026-12-05 06:30 UTC)));
-        assert_eq!(daily.next_after(datetime!(2026-12-05 06:30 UTC)), Some(datetime!(2026-12-06 06:30 UTC)));
+        assert_eq!(
+            daily.next_after(datetime!(2026-12-05 03:00 UTC)),
+            Some(datetime!(2026-12-05 06:30 UTC))
+        );
+        assert_eq!(
+            daily.next_after(datetime!(2026-12-05 06:30 UTC)),
+            Some(datetime!(2026-12-06 06:30 UTC))
+        );
         let weekly = Cadence::parse("cron(0/15 9-10 ? * MON-FRI *)").expect("parses");
         // 2026-12-05 is a Saturday: the next is Monday 09:00.
-        assert_eq!(weekly.next_after(datetime!(2026-12-05 12:00 UTC)), Some(datetime!(2026-12-07 09:00 UTC)));
-        assert_eq!(weekly.next_after(datetime!(2026-12-07 09:00 UTC)), Some(datetime!(2026-12-07 09:15 UTC)));
+        assert_eq!(
+            weekly.next_after(datetime!(2026-12-05 12:00 UTC)),
+            Some(datetime!(2026-12-07 09:00 UTC))
+        );
+        assert_eq!(
+            weekly.next_after(datetime!(2026-12-07 09:00 UTC)),
+            Some(datetime!(2026-12-07 09:15 UTC))
+        );
         let yearly = Cadence::parse("cron(0 0 1 JAN ? 2027)").expect("parses");
-        assert_eq!(yearly.next_after(datetime!(2026-12-05 12:00 UTC)), Some(datetime!(2027-01-01 00:00 UTC)));
+        assert_eq!(
+            yearly.next_after(datetime!(2026-12-05 12:00 UTC)),
+            Some(datetime!(2027-01-01 00:00 UTC))
+        );
         assert_eq!(yearly.next_after(datetime!(2027-01-01 00:00 UTC)), None);
     }
 }

@@ -180,9 +180,15 @@ impl Plan {
                     .unwrap_or_else(|| generated(stack, logical_id, 63).to_lowercase());
                 set("Arn", format!("arn:aws:s3:::{name}"));
                 set("DomainName", format!("{name}.s3.amazonaws.com"));
-                set("DualStackDomainName", format!("{name}.s3.dualstack.{r}.amazonaws.com"));
+                set(
+                    "DualStackDomainName",
+                    format!("{name}.s3.dualstack.{r}.amazonaws.com"),
+                );
                 set("RegionalDomainName", format!("{name}.s3.{r}.amazonaws.com"));
-                set("WebsiteURL", format!("http://{name}.s3-website-{r}.amazonaws.com"));
+                set(
+                    "WebsiteURL",
+                    format!("http://{name}.s3-website-{r}.amazonaws.com"),
+                );
                 name
             }
             "AWS::SNS::Topic" => {
@@ -209,14 +215,23 @@ impl Plan {
                 format!("{topic}:{}", uuid_like())
             }
             "AWS::Cognito::UserPool" => {
-                let id = format!("{r}_{}", random_id(9, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+                let id = format!(
+                    "{r}_{}",
+                    random_id(
+                        9,
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                    )
+                );
                 Self::user_pool_attributes(&id, &mut set);
                 id
             }
             "AWS::Cognito::UserPoolClient" => {
                 let id = random_id(26, LOWER);
                 set("ClientId", id.clone());
-                set("Name", prop(props, "ClientName").unwrap_or(logical_id).to_owned());
+                set(
+                    "Name",
+                    prop(props, "ClientName").unwrap_or(logical_id).to_owned(),
+                );
                 id
             }
             "AWS::Cognito::UserPoolGroup" => prop(props, "GroupName")
@@ -226,13 +241,16 @@ impl Plan {
                 let name = prop(props, "Name")
                     .map(str::to_owned)
                     .unwrap_or_else(|| generated(stack, logical_id, 256));
-                let arn = format!("arn:aws:secretsmanager:{r}:{a}:secret:{name}-{}", random_id(6, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+                let arn = format!(
+                    "arn:aws:secretsmanager:{r}:{a}:secret:{name}-{}",
+                    random_id(6, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                );
                 set("Id", arn.clone());
                 arn
             }
-            "AWS::SES::EmailIdentity" => {
-                prop(props, "EmailIdentity").unwrap_or(logical_id).to_owned()
-            }
+            "AWS::SES::EmailIdentity" => prop(props, "EmailIdentity")
+                .unwrap_or(logical_id)
+                .to_owned(),
             "AWS::Lambda::Function" => {
                 let name = prop(props, "FunctionName")
                     .map(str::to_owned)
@@ -240,9 +258,11 @@ impl Plan {
                 set("Arn", format!("arn:aws:lambda:{r}:{a}:function:{name}"));
                 name
             }
-            "AWS::Lambda::Permission" | "AWS::S3::BucketPolicy" | "AWS::SQS::QueuePolicy" | "AWS::WAFv2::WebACLAssociation" | "AWS::ApiGateway::Account" => {
-                generated(stack, logical_id, 128)
-            }
+            "AWS::Lambda::Permission"
+            | "AWS::S3::BucketPolicy"
+            | "AWS::SQS::QueuePolicy"
+            | "AWS::WAFv2::WebACLAssociation"
+            | "AWS::ApiGateway::Account" => generated(stack, logical_id, 128),
             "AWS::Lambda::EventSourceMapping" => {
                 let id = uuid_like();
                 set("Id", id.clone());
@@ -302,7 +322,10 @@ impl Plan {
                     "https"
                 };
                 set("ApiId", id.clone());
-                set("ApiEndpoint", format!("{scheme}://{id}.execute-api.{r}.amazonaws.com"));
+                set(
+                    "ApiEndpoint",
+                    format!("{scheme}://{id}.execute-api.{r}.amazonaws.com"),
+                );
                 id
             }
             "AWS::ApiGatewayV2::Integration" => {
@@ -318,7 +341,10 @@ impl Plan {
             "AWS::CloudFront::Distribution" => {
                 let id = format!("E{}", random_id(13, UPPER));
                 set("Id", id.clone());
-                set("DomainName", format!("d{}.cloudfront.net", random_id(13, LOWER)));
+                set(
+                    "DomainName",
+                    format!("d{}.cloudfront.net", random_id(13, LOWER)),
+                );
                 id
             }
             "AWS::CloudFront::Function" => {
@@ -349,8 +375,15 @@ impl Plan {
                 } else {
                     "regional".to_owned()
                 };
-                let region = if scope == "CLOUDFRONT" { "us-east-1" } else { r };
-                set("Arn", format!("arn:aws:wafv2:{region}:{a}:{place}/webacl/{name}/{id}"));
+                let region = if scope == "CLOUDFRONT" {
+                    "us-east-1"
+                } else {
+                    r
+                };
+                set(
+                    "Arn",
+                    format!("arn:aws:wafv2:{region}:{a}:{place}/webacl/{name}/{id}"),
+                );
                 set("Id", id.clone());
                 set("LabelNamespace", format!("awswaf:{a}:webacl:{name}:"));
                 set("Capacity", "0".to_owned());
@@ -371,16 +404,32 @@ impl Plan {
     /// A user pool's attributes, from its id.
     pub fn user_pool_attributes(id: &str, set: &mut impl FnMut(&str, String)) {
         let r = REGION;
-        set("Arn", format!("arn:aws:cognito-idp:{r}:{ACCOUNT}:userpool/{id}"));
-        set("ProviderName", format!("cognito-idp.{r}.amazonaws.com/{id}"));
-        set("ProviderURL", format!("https://cognito-idp.{r}.amazonaws.com/{id}"));
+        set(
+            "Arn",
+            format!("arn:aws:cognito-idp:{r}:{ACCOUNT}:userpool/{id}"),
+        );
+        set(
+            "ProviderName",
+            format!("cognito-idp.{r}.amazonaws.com/{id}"),
+        );
+        set(
+            "ProviderURL",
+            format!("https://cognito-idp.{r}.amazonaws.com/{id}"),
+        );
         set("UserPoolId", id.to_owned());
     }
 }
 
 fn uuid_like() -> String {
     let h = random_id(32, b"0123456789abcdef");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 #[async_trait]
@@ -465,7 +514,9 @@ impl<'a> Resolver<'a> {
                 },
             };
             if let Some(allowed) = decl.get("AllowedValues").and_then(Value::as_array)
-                && !allowed.iter().any(|v| scalar_text(v).as_deref() == Some(&text))
+                && !allowed
+                    .iter()
+                    .any(|v| scalar_text(v).as_deref() == Some(&text))
             {
                 return Err(RunnerError(format!(
                     "parameter {name}: {text:?} is not one of its AllowedValues {allowed:?}"
@@ -507,7 +558,11 @@ impl<'a> Resolver<'a> {
             .iter()
             .map(|(k, v)| {
                 let text = match v {
-                    Value::Array(a) => a.iter().filter_map(scalar_text).collect::<Vec<_>>().join(","),
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(scalar_text)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     other => scalar_text(other).unwrap_or_default(),
                 };
                 (k.clone(), text)
@@ -523,7 +578,9 @@ impl<'a> Resolver<'a> {
             return Err(RunnerError(format!("condition {name} refers to itself")));
         }
         let Some(expr) = self.template.get("Conditions").and_then(|c| c.get(name)) else {
-            return Err(RunnerError(format!("the template declares no condition {name}")));
+            return Err(RunnerError(format!(
+                "the template declares no condition {name}"
+            )));
         };
         path.push(name.to_owned());
         let value = self.condition_expr(&expr.clone(), path)?;
@@ -532,18 +589,26 @@ impl<'a> Resolver<'a> {
         Ok(value)
     }
 
-    fn condition_expr(&mut self, expr: &Value, path: &mut Vec<String>) -> Result<bool, RunnerError> {
+    fn condition_expr(
+        &mut self,
+        expr: &Value,
+        path: &mut Vec<String>,
+    ) -> Result<bool, RunnerError> {
         let Some((key, arg)) = single(expr) else {
             return match expr {
                 Value::Bool(b) => Ok(*b),
                 Value::String(s) if s == "true" => Ok(true),
                 Value::String(s) if s == "false" => Ok(false),
-                other => Err(RunnerError(format!("a condition must be a function, not {other}"))),
+                other => Err(RunnerError(format!(
+                    "a condition must be a function, not {other}"
+                ))),
             };
         };
         match key {
             "Condition" => {
-                let name = arg.as_str().ok_or_else(|| RunnerError(format!("Condition takes a name, not {arg}")))?;
+                let name = arg
+                    .as_str()
+                    .ok_or_else(|| RunnerError(format!("Condition takes a name, not {arg}")))?;
                 self.condition(name, path)
             }
             "Fn::Not" => {
@@ -551,7 +616,9 @@ impl<'a> Resolver<'a> {
                 Ok(!self.condition_expr(&args[0], path)?)
             }
             "Fn::And" | "Fn::Or" => {
-                let args = arg.as_array().ok_or_else(|| RunnerError(format!("{key} takes a list, not {arg}")))?;
+                let args = arg
+                    .as_array()
+                    .ok_or_else(|| RunnerError(format!("{key} takes a list, not {arg}")))?;
                 let mut values = Vec::new();
                 for a in args {
                     values.push(self.condition_expr(a, path)?);
@@ -576,11 +643,11 @@ impl<'a> Resolver<'a> {
     pub fn included(&self, resource: &Value) -> Result<bool, RunnerError> {
         match resource.get("Condition").and_then(Value::as_str) {
             None => Ok(true),
-            Some(name) => self
-                .conditions
-                .get(name)
-                .copied()
-                .ok_or_else(|| RunnerError(format!("the template declares no condition {name}"))),
+            Some(name) => {
+                self.conditions.get(name).copied().ok_or_else(|| {
+                    RunnerError(format!("the template declares no condition {name}"))
+                })
+            }
         }
     }
 
@@ -612,9 +679,13 @@ impl<'a> Resolver<'a> {
             .and_then(|r| r.get(name))
             .is_some();
         if declared {
-            RunnerError(format!("{name} is referred to but is not created (its condition is false)"))
+            RunnerError(format!(
+                "{name} is referred to but is not created (its condition is false)"
+            ))
         } else {
-            RunnerError(format!("the template refers to {name}, which it does not declare"))
+            RunnerError(format!(
+                "the template refers to {name}, which it does not declare"
+            ))
         }
     }
 
@@ -623,7 +694,11 @@ impl<'a> Resolver<'a> {
         made.attributes
             .get(attribute)
             .map(|v| Value::String(v.clone()))
-            .ok_or_else(|| RunnerError(format!("{name} has no attribute {attribute} (Fn::GetAtt {name}.{attribute})")))
+            .ok_or_else(|| {
+                RunnerError(format!(
+                    "{name} has no attribute {attribute} (Fn::GetAtt {name}.{attribute})"
+                ))
+            })
     }
 
     /// Resolve every intrinsic in `value`; `AWS::NoValue` removes its key or element.
@@ -669,7 +744,9 @@ impl<'a> Resolver<'a> {
     fn function(&mut self, key: &str, arg: &Value) -> Result<Value, RunnerError> {
         match key {
             "Ref" => {
-                let name = arg.as_str().ok_or_else(|| RunnerError(format!("Ref takes a name, not {arg}")))?;
+                let name = arg
+                    .as_str()
+                    .ok_or_else(|| RunnerError(format!("Ref takes a name, not {arg}")))?;
                 self.reference(name)
             }
             "Fn::GetAtt" => {
@@ -677,13 +754,19 @@ impl<'a> Resolver<'a> {
                     Value::String(s) => s
                         .split_once('.')
                         .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                        .ok_or_else(|| RunnerError(format!("Fn::GetAtt {s}: not Resource.Attribute")))?,
+                        .ok_or_else(|| {
+                            RunnerError(format!("Fn::GetAtt {s}: not Resource.Attribute"))
+                        })?,
                     Value::Array(a) if a.len() == 2 => {
                         let name = a[0].as_str().unwrap_or_default().to_owned();
                         let attr = self.walk(&a[1])?;
                         (name, scalar_text(&attr).unwrap_or_default())
                     }
-                    other => return Err(RunnerError(format!("Fn::GetAtt takes [resource, attribute], not {other}"))),
+                    other => {
+                        return Err(RunnerError(format!(
+                            "Fn::GetAtt takes [resource, attribute], not {other}"
+                        )));
+                    }
                 };
                 self.attribute(&name, &attribute)
             }
@@ -691,21 +774,34 @@ impl<'a> Resolver<'a> {
                 let (text, vars) = match arg {
                     Value::String(s) => (s.clone(), Map::new()),
                     Value::Array(a) if a.len() == 2 => {
-                        let text = a[0].as_str().ok_or_else(|| RunnerError(format!("Fn::Sub: {} is not a string", a[0])))?.to_owned();
-                        let vars = a[1].as_object().cloned().ok_or_else(|| RunnerError(format!("Fn::Sub: {} is not a map", a[1])))?;
+                        let text = a[0]
+                            .as_str()
+                            .ok_or_else(|| {
+                                RunnerError(format!("Fn::Sub: {} is not a string", a[0]))
+                            })?
+                            .to_owned();
+                        let vars = a[1].as_object().cloned().ok_or_else(|| {
+                            RunnerError(format!("Fn::Sub: {} is not a map", a[1]))
+                        })?;
                         let mut resolved = Map::new();
                         for (k, v) in vars {
                             resolved.insert(k, self.walk(&v)?);
                         }
                         (text, resolved)
                     }
-                    other => return Err(RunnerError(format!("Fn::Sub takes a string or [string, map], not {other}"))),
+                    other => {
+                        return Err(RunnerError(format!(
+                            "Fn::Sub takes a string or [string, map], not {other}"
+                        )));
+                    }
                 };
                 self.sub(&text, &vars).map(Value::String)
             }
             "Fn::If" => {
                 let args = list(arg, key, 3)?;
-                let name = args[0].as_str().ok_or_else(|| RunnerError(format!("Fn::If takes a condition name, not {}", args[0])))?;
+                let name = args[0].as_str().ok_or_else(|| {
+                    RunnerError(format!("Fn::If takes a condition name, not {}", args[0]))
+                })?;
                 let chosen = if self.condition(name, &mut Vec::new())? {
                     &args[1]
                 } else {
@@ -715,17 +811,25 @@ impl<'a> Resolver<'a> {
             }
             "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" | "Condition" => {
                 let expr = Value::Object(Map::from_iter([(key.to_owned(), arg.clone())]));
-                self.condition_expr(&expr, &mut Vec::new()).map(|b| Value::String(b.to_string()))
+                self.condition_expr(&expr, &mut Vec::new())
+                    .map(|b| Value::String(b.to_string()))
             }
             "Fn::Join" => {
                 let args = list(arg, key, 2)?;
                 let sep = self.walk(&args[0])?;
-                let sep = scalar_text(&sep).ok_or_else(|| RunnerError(format!("Fn::Join: the delimiter {sep} is not a string")))?;
+                let sep = scalar_text(&sep).ok_or_else(|| {
+                    RunnerError(format!("Fn::Join: the delimiter {sep} is not a string"))
+                })?;
                 let items = self.walk(&args[1])?;
-                let items = items.as_array().ok_or_else(|| RunnerError(format!("Fn::Join: {items} is not a list")))?;
+                let items = items
+                    .as_array()
+                    .ok_or_else(|| RunnerError(format!("Fn::Join: {items} is not a list")))?;
                 let texts = items
                     .iter()
-                    .map(|i| scalar_text(i).ok_or_else(|| RunnerError(format!("Fn::Join: {i} is not a string"))))
+                    .map(|i| {
+                        scalar_text(i)
+                            .ok_or_else(|| RunnerError(format!("Fn::Join: {i} is not a string")))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Value::String(texts.join(&sep)))
             }
@@ -734,23 +838,38 @@ impl<'a> Resolver<'a> {
                 let index = self.walk(&args[0])?;
                 let index: usize = scalar_text(&index)
                     .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| RunnerError(format!("Fn::Select: the index {index} is not a number")))?;
+                    .ok_or_else(|| {
+                        RunnerError(format!("Fn::Select: the index {index} is not a number"))
+                    })?;
                 let items = self.walk(&args[1])?;
-                let items = items.as_array().ok_or_else(|| RunnerError(format!("Fn::Select: {items} is not a list")))?;
-                items
-                    .get(index)
-                    .cloned()
-                    .ok_or_else(|| RunnerError(format!("Fn::Select: index {index} is past the list's {} items", items.len())))
+                let items = items
+                    .as_array()
+                    .ok_or_else(|| RunnerError(format!("Fn::Select: {items} is not a list")))?;
+                items.get(index).cloned().ok_or_else(|| {
+                    RunnerError(format!(
+                        "Fn::Select: index {index} is past the list's {} items",
+                        items.len()
+                    ))
+                })
             }
             "Fn::Split" => {
                 let args = list(arg, key, 2)?;
                 let sep = self.walk(&args[0])?;
-                let sep = scalar_text(&sep).ok_or_else(|| RunnerError(format!("Fn::Split: the delimiter {sep} is not a string")))?;
+                let sep = scalar_text(&sep).ok_or_else(|| {
+                    RunnerError(format!("Fn::Split: the delimiter {sep} is not a string"))
+                })?;
                 let text = self.walk(&args[1])?;
-                let text = scalar_text(&text).ok_or_else(|| RunnerError(format!("Fn::Split: {text} is not a string")))?;
-                Ok(Value::Array(text.split(sep.as_str()).map(|s| Value::String(s.to_owned())).collect()))
+                let text = scalar_text(&text)
+                    .ok_or_else(|| RunnerError(format!("Fn::Split: {text} is not a string")))?;
+                Ok(Value::Array(
+                    text.split(sep.as_str())
+                        .map(|s| Value::String(s.to_owned()))
+                        .collect(),
+                ))
             }
-            other => Err(RunnerError(format!("the runner does not handle the intrinsic function {other}"))),
+            other => Err(RunnerError(format!(
+                "the runner does not handle the intrinsic function {other}"
+            ))),
         }
     }
 
@@ -781,8 +900,9 @@ impl<'a> Resolver<'a> {
                 } else {
                     self.reference(name)?
                 };
-                let text_value = scalar_text(&value)
-                    .ok_or_else(|| RunnerError(format!("Fn::Sub: ${{{name}}} is {value}, not a string")))?;
+                let text_value = scalar_text(&value).ok_or_else(|| {
+                    RunnerError(format!("Fn::Sub: ${{{name}}} is {value}, not a string"))
+                })?;
                 if text_value == NO_VALUE {
                     return Err(RunnerError(format!("Fn::Sub: ${{{name}}} is AWS::NoValue")));
                 }
@@ -849,7 +969,10 @@ fn references(value: &Value, out: &mut BTreeSet<String>) {
                     "Fn::Sub" => {
                         let (text, vars) = match arg {
                             Value::String(s) => (s.as_str(), None),
-                            Value::Array(a) => (a.first().and_then(Value::as_str).unwrap_or_default(), a.get(1)),
+                            Value::Array(a) => (
+                                a.first().and_then(Value::as_str).unwrap_or_default(),
+                                a.get(1),
+                            ),
                             _ => ("", None),
                         };
                         let mut rest = text;
@@ -898,7 +1021,9 @@ pub fn creation_order(template: &Value) -> Result<Vec<String>, RunnerError> {
             Some(Value::String(s)) => {
                 refs.insert(s.clone());
             }
-            Some(Value::Array(a)) => refs.extend(a.iter().filter_map(Value::as_str).map(str::to_owned)),
+            Some(Value::Array(a)) => {
+                refs.extend(a.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
             _ => {}
         }
         let mut mine = BTreeSet::new();
@@ -906,7 +1031,9 @@ pub fn creation_order(template: &Value) -> Result<Vec<String>, RunnerError> {
             if resources.contains_key(&r) {
                 mine.insert(r);
             } else if !parameters.contains(r.as_str()) && !r.starts_with("AWS::") {
-                return Err(RunnerError(format!("{name} refers to {r}, which the template does not declare")));
+                return Err(RunnerError(format!(
+                    "{name} refers to {r}, which the template does not declare"
+                )));
             }
         }
         deps.insert(name.as_str(), mine);
@@ -920,8 +1047,15 @@ pub fn creation_order(template: &Value) -> Result<Vec<String>, RunnerError> {
             .map(|(n, _)| *n)
             .collect();
         if ready.is_empty() {
-            let stuck: Vec<&str> = deps.keys().filter(|n| !done.contains(**n)).copied().collect();
-            return Err(RunnerError(format!("the resources {} depend on each other in a cycle", stuck.join(", "))));
+            let stuck: Vec<&str> = deps
+                .keys()
+                .filter(|n| !done.contains(**n))
+                .copied()
+                .collect();
+            return Err(RunnerError(format!(
+                "the resources {} depend on each other in a cycle",
+                stuck.join(", ")
+            )));
         }
         for n in ready {
             done.insert(n.to_owned());
@@ -959,9 +1093,16 @@ pub async fn resolve(
             .and_then(Value::as_str)
             .ok_or_else(|| RunnerError(format!("{name} has no Type")))?
             .to_owned();
-        let properties = resolver.value(res.get("Properties").unwrap_or(&Value::Object(Map::new())))?;
-        let properties = if properties.is_null() { Value::Object(Map::new()) } else { properties };
-        let made = provision.provision(stack, &name, &kind, &properties).await?;
+        let properties =
+            resolver.value(res.get("Properties").unwrap_or(&Value::Object(Map::new())))?;
+        let properties = if properties.is_null() {
+            Value::Object(Map::new())
+        } else {
+            properties
+        };
+        let made = provision
+            .provision(stack, &name, &kind, &properties)
+            .await?;
         resolver.record(&name, made.clone());
         resolved.resources.insert(
             name.clone(),
@@ -981,7 +1122,11 @@ pub async fn resolve(
             }
             let v = resolver.value(output.get("Value").unwrap_or(&Value::Null))?;
             let text = match &v {
-                Value::Array(a) => a.iter().filter_map(scalar_text).collect::<Vec<_>>().join(","),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(scalar_text)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => scalar_text(other).unwrap_or_default(),
             };
             resolved.outputs.insert(name.clone(), text);
@@ -1004,8 +1149,16 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
-        rt.block_on(resolve(&translated, "st", "http://emulator", &overrides, &mut Plan))
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        rt.block_on(resolve(
+            &translated,
+            "st",
+            "http://emulator",
+            &overrides,
+            &mut Plan,
+        ))
     }
 
     fn queue_and_topic(extra: Value) -> Value {
@@ -1057,18 +1210,27 @@ mod tests {
         let r = run(queue_and_topic(json!({})), &[("Mail", "shop.example")]).expect("resolves");
         let pos = |n: &str| r.order.iter().position(|x| x == n).expect(n);
         assert!(pos("Dlq") < pos("Queue") && pos("Queue") < pos("Topic"));
-        assert!(!r.resources.contains_key("OnlyDev"), "a false condition creates nothing");
+        assert!(
+            !r.resources.contains_key("OnlyDev"),
+            "a false condition creates nothing"
+        );
         assert!(!r.outputs.contains_key("Dev"));
         let queue = &r.resources["Queue"];
         let dlq = &r.resources["Dlq"];
-        assert_eq!(queue.properties["RedrivePolicy"]["deadLetterTargetArn"], json!(dlq.attributes["Arn"]));
+        assert_eq!(
+            queue.properties["RedrivePolicy"]["deadLetterTargetArn"],
+            json!(dlq.attributes["Arn"])
+        );
         assert_eq!(queue.properties["VisibilityTimeout"], json!("10"));
         assert!(dlq.attributes["Arn"].starts_with("arn:aws:sqs:us-east-1:123456789012:st-Dlq-"));
         assert_eq!(r.outputs["Url"], queue.physical_id);
         let topic = &r.resources["Topic"].properties;
         assert_eq!(
             topic["DisplayName"],
-            json!(format!("st-prod {} ${{Literal}}", queue.attributes["QueueName"]))
+            json!(format!(
+                "st-prod {} ${{Literal}}",
+                queue.attributes["QueueName"]
+            ))
         );
         let tags = topic["Tags"].as_array().expect("tags");
         assert_eq!(tags.len(), 5, "the NoValue element is removed: {tags:?}");
@@ -1081,14 +1243,28 @@ mod tests {
 
     #[test]
     fn overrides_change_conditions_and_are_checked() {
-        let r = run(queue_and_topic(json!({})), &[("Mail", "m"), ("Stage", "dev")]).expect("resolves");
+        let r = run(
+            queue_and_topic(json!({})),
+            &[("Mail", "m"), ("Stage", "dev")],
+        )
+        .expect("resolves");
         assert!(r.resources.contains_key("OnlyDev"));
         assert_eq!(r.outputs["Dev"], r.resources["OnlyDev"].physical_id);
-        let tags = r.resources["Topic"].properties["Tags"].as_array().expect("tags").clone();
+        let tags = r.resources["Topic"].properties["Tags"]
+            .as_array()
+            .expect("tags")
+            .clone();
         assert_eq!(tags.len(), 6);
         assert_eq!(tags[5]["Value"], json!("e"));
-        let err = run(queue_and_topic(json!({})), &[("Mail", "m"), ("Stage", "qa")]).unwrap_err();
-        assert!(err.0.contains("Stage") && err.0.contains("AllowedValues"), "{err}");
+        let err = run(
+            queue_and_topic(json!({})),
+            &[("Mail", "m"), ("Stage", "qa")],
+        )
+        .unwrap_err();
+        assert!(
+            err.0.contains("Stage") && err.0.contains("AllowedValues"),
+            "{err}"
+        );
         let err = run(queue_and_topic(json!({})), &[]).unwrap_err();
         assert!(err.0.contains("Mail"), "{err}");
         let err = run(queue_and_topic(json!({})), &[("Mail", "m"), ("Nope", "1")]).unwrap_err();
@@ -1098,13 +1274,34 @@ mod tests {
     #[test]
     fn unknown_references_attributes_and_types_are_named() {
         let cases = [
-            (json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "Ghost"}}}}), "Ghost"),
-            (json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::GetAtt": ["Queue", "Colour"]}}}}), "Colour"),
-            (json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::Sub": "${Phantom.Arn}"}}}}), "Phantom"),
-            (json!({"X": {"Type": "AWS::Made::Up", "Properties": {}}}), "AWS::Made::Up"),
-            (json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::Base64": "x"}}}}), "Fn::Base64"),
-            (json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "OnlyDev"}}}}), "OnlyDev"),
-            (json!({"X": {"Type": "AWS::SNS::Topic", "DependsOn": "Y", "Properties": {}}, "Y": {"Type": "AWS::SNS::Topic", "DependsOn": "X", "Properties": {}}}), "cycle"),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "Ghost"}}}}),
+                "Ghost",
+            ),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::GetAtt": ["Queue", "Colour"]}}}}),
+                "Colour",
+            ),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::Sub": "${Phantom.Arn}"}}}}),
+                "Phantom",
+            ),
+            (
+                json!({"X": {"Type": "AWS::Made::Up", "Properties": {}}}),
+                "AWS::Made::Up",
+            ),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Fn::Base64": "x"}}}}),
+                "Fn::Base64",
+            ),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "OnlyDev"}}}}),
+                "OnlyDev",
+            ),
+            (
+                json!({"X": {"Type": "AWS::SNS::Topic", "DependsOn": "Y", "Properties": {}}, "Y": {"Type": "AWS::SNS::Topic", "DependsOn": "X", "Properties": {}}}),
+                "cycle",
+            ),
         ];
         for (extra, name) in cases {
             let err = run(queue_and_topic(extra.clone()), &[("Mail", "m")]).unwrap_err();
@@ -1116,13 +1313,32 @@ mod tests {
     fn names_are_aws_shaped() {
         let api = Plan::name("st", "Api", "AWS::ApiGateway::RestApi", &json!({})).expect("named");
         assert_eq!(api.physical_id.len(), 10);
-        assert!(api.physical_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            api.physical_id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
         let f = Plan::name("st", "Fn", "AWS::Lambda::Function", &json!({})).expect("named");
-        assert_eq!(f.attributes["Arn"], format!("arn:aws:lambda:us-east-1:123456789012:function:{}", f.physical_id));
+        assert_eq!(
+            f.attributes["Arn"],
+            format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                f.physical_id
+            )
+        );
         let b = Plan::name("St", "Site", "AWS::S3::Bucket", &json!({})).expect("named");
-        assert_eq!(b.attributes["RegionalDomainName"], format!("{}.s3.us-east-1.amazonaws.com", b.physical_id));
+        assert_eq!(
+            b.attributes["RegionalDomainName"],
+            format!("{}.s3.us-east-1.amazonaws.com", b.physical_id)
+        );
         assert_eq!(b.physical_id, b.physical_id.to_lowercase());
         let p = Plan::name("st", "Pool", "AWS::Cognito::UserPool", &json!({})).expect("named");
-        assert_eq!(p.attributes["ProviderURL"], format!("https://cognito-idp.us-east-1.amazonaws.com/{}", p.physical_id));
+        assert_eq!(
+            p.attributes["ProviderURL"],
+            format!(
+                "https://cognito-idp.us-east-1.amazonaws.com/{}",
+                p.physical_id
+            )
+        );
     }
 }
