@@ -13,6 +13,7 @@ use vitrine_testkit::moto;
 use vitrine_testkit::runner::functions::{Endpoint, sdk_config};
 use vitrine_testkit::runner::resources::Emulator;
 use vitrine_testkit::runner::run::{Options, Runner};
+use vitrine_testkit::runner::{Invoke, InvokeError, Source};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -68,7 +69,7 @@ async fn start(dir: &Path) -> (Runner, PathBuf) {
     let out = dir.join("out");
     std::fs::create_dir_all(&bin).expect("bin dir");
     std::fs::create_dir_all(&out).expect("out dir");
-    for name in ["consumer", "streamer", "ticker"] {
+    for name in ["consumer", "streamer", "ticker", "slow"] {
         let path = bin.join(name);
         std::fs::copy(here().join("worker.py"), &path).expect("copy the worker");
         use std::os::unix::fs::PermissionsExt;
@@ -183,6 +184,30 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
         json!([r.resources["TickerDaily"].attributes["Arn"]])
     );
     assert!(runner.sources.fire("NoSuchRule").await.is_err());
+
+    // The function's Timeout: the process is killed, the next invocation gets a new one.
+    let slow = runner
+        .functions
+        .invoke("Slow", Source::Schedule, json!({"sleep": 120}))
+        .await;
+    assert_eq!(slow, Err(InvokeError::Timeout));
+    assert_eq!(
+        runner.functions.instances("Slow"),
+        0,
+        "the timed-out process is gone"
+    );
+    let next = runner
+        .functions
+        .invoke("Slow", Source::Schedule, json!({}))
+        .await;
+    assert_eq!(next, Ok(json!({"ok": true})));
+    assert_eq!(
+        runner
+            .functions
+            .invoke("Ghost", Source::Schedule, json!({}))
+            .await,
+        Err(InvokeError::Unknown("Ghost".to_owned()))
+    );
 
     // The control API reports the same.
     let control = format!("http://{}", runner.control);

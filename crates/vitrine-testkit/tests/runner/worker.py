@@ -2,10 +2,12 @@
 """A Lambda custom runtime for the runner's tests: speaks the Runtime API, writes each event it
 receives as one JSON line to $WORKER_OUT/<function name>.jsonl, and answers:
 - SQS batches: a partial-batch response listing the messages whose body starts with "fail";
+- {"sleep": N}: sleeps N seconds first (for the timeout);
 - any other event: {"ok": true}.
 """
 import json
 import os
+import time
 import urllib.request
 
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
@@ -17,6 +19,8 @@ while True:
         event = json.loads(r.read())
     with open(out, "a", encoding="utf-8") as f:
         f.write(json.dumps(event) + "\n")
+    if isinstance(event, dict) and "sleep" in event:
+        time.sleep(event["sleep"])
     records = event.get("Records") if isinstance(event, dict) else None
     if records and records[0].get("eventSource") == "aws:sqs":
         failed = [{"itemIdentifier": m["messageId"]} for m in records if m["body"].startswith("fail")]
