@@ -201,6 +201,34 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
         .invoke("Slow", Source::Schedule, json!({}))
         .await;
     assert_eq!(next, Ok(json!({"ok": true})));
+    assert_eq!(runner.functions.instances("Slow"), 1);
+    runner
+        .functions
+        .invoke("Slow", Source::Schedule, json!({}))
+        .await
+        .expect("warm");
+    assert_eq!(
+        runner.functions.instances("Slow"),
+        1,
+        "a warm process is reused"
+    );
+
+    // Three invocations at once with --max-concurrency 2: two processes, the third invocation
+    // waits for one of them.
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let functions = runner.functions.clone();
+            tokio::spawn(async move {
+                functions
+                    .invoke("Ticker", Source::RestApi, json!({"sleep": 2}))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.expect("the task"), Ok(json!({"ok": true})));
+    }
+    assert_eq!(runner.functions.instances("Ticker"), 2);
     assert_eq!(
         runner
             .functions
