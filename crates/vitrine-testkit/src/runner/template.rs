@@ -549,7 +549,45 @@ impl<'a> Resolver<'a> {
         for name in names {
             resolver.condition(&name, &mut Vec::new())?;
         }
+        resolver.check_rules()?;
         Ok(resolver)
+    }
+
+    /// The template's `Rules`: each assertion of a rule whose `RuleCondition` holds must hold,
+    /// or the stack is refused with the assertion's description (as CloudFormation refuses it).
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html>
+    fn check_rules(&mut self) -> Result<(), RunnerError> {
+        let rules = self
+            .template
+            .get("Rules")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (name, rule) in rules {
+            let applies = match rule.get("RuleCondition") {
+                Some(c) => self.condition_expr(c, &mut Vec::new())?,
+                None => true,
+            };
+            if !applies {
+                continue;
+            }
+            for assertion in rule
+                .get("Assertions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let holds = self.condition_expr(&assertion["Assert"], &mut Vec::new())?;
+                if !holds {
+                    let why = assertion
+                        .get("AssertDescription")
+                        .and_then(Value::as_str)
+                        .unwrap_or("an assertion does not hold");
+                    return Err(RunnerError(format!("rule {name}: {why}")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The parameter values (lists joined with commas).
@@ -1307,6 +1345,24 @@ mod tests {
             let err = run(queue_and_topic(extra.clone()), &[("Mail", "m")]).unwrap_err();
             assert!(err.0.contains(name), "{extra}: {err}");
         }
+    }
+
+    #[test]
+    fn rules_refuse_parameters_their_assertions_reject() {
+        let mut t = queue_and_topic(json!({}));
+        t["Rules"] = json!({"DevNeedsMail": {
+            "RuleCondition": {"Fn::Equals": [{"Ref": "Stage"}, "dev"]},
+            "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Mail"}, "none"]}]}, "AssertDescription": "dev needs a mail"}]
+        }});
+        assert!(
+            run(t.clone(), &[("Mail", "none")]).is_ok(),
+            "the rule's condition is false"
+        );
+        let err = run(t, &[("Mail", "none"), ("Stage", "dev")]).unwrap_err();
+        assert!(
+            err.0.contains("DevNeedsMail") && err.0.contains("dev needs a mail"),
+            "{err}"
+        );
     }
 
     #[test]
