@@ -341,3 +341,68 @@ async fn a_template_missing_a_referenced_resource_fails_naming_it() {
         .expect_err("a missing resource is an error");
     assert!(err.0.contains(&victim), "{err}");
 }
+
+#[tokio::test]
+async fn secrets_are_made_and_named_ses_identities_verified() {
+    let template = json!({
+        "Resources": {
+            "Given": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "s3cret"}},
+            "Generated": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
+                "SecretStringTemplate": "{\"user\": \"a\"}", "GenerateStringKey": "password", "PasswordLength": 20
+            }}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": [{
+                "Effect": "Allow", "Action": "ses:SendEmail",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/runner-test.example"}
+            }]}}]}}
+        }
+    });
+    let t = Translated {
+        template,
+        binaries: BTreeMap::new(),
+    };
+    let mut emulator = Emulator::new(moto::endpoint());
+    let r = resolve(
+        &t,
+        &moto::unique("sec"),
+        moto::endpoint(),
+        &BTreeMap::new(),
+        &mut emulator,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let value = |id: &str| {
+        let arn = r.resources[id].physical_id.clone();
+        async move {
+            call(
+                "secretsmanager",
+                "secretsmanager.GetSecretValue",
+                json!({"SecretId": arn}),
+            )
+            .await
+        }
+    };
+    assert_eq!(value("Given").await["SecretString"], json!("s3cret"));
+    let generated: Value = serde_json::from_str(
+        value("Generated").await["SecretString"]
+            .as_str()
+            .expect("a string"),
+    )
+    .expect("JSON");
+    assert_eq!(generated["user"], json!("a"));
+    assert_eq!(generated["password"].as_str().map(str::len), Some(20));
+    assert!(
+        r.resources["Given"]
+            .physical_id
+            .starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:")
+    );
+
+    let verified = vitrine_testkit::runner::resources::verify_ses_identities(&emulator, &r)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(verified.contains("runner-test.example"));
+    let xml = Emulator::new(moto::endpoint())
+        .query("ses", &[("Action".to_owned(), "ListIdentities".to_owned())])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(xml.contains("runner-test.example"), "{xml}");
+}
