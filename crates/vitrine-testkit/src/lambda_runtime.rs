@@ -88,8 +88,11 @@ impl Invocation {
                 // The emulator is gone (dropped): nothing will ever answer.
                 Err(_) => std::future::pending().await,
             },
-            Ok(err) = self.init_error.wait_for(Option::is_some) => {
-                Outcome::InitError((*err).clone().unwrap_or(FunctionError {
+            // The guard `wait_for` gives is cloned out at once, so the future stays `Send`.
+            Ok(err) = async {
+                self.init_error.wait_for(Option::is_some).await.map(|e| (*e).clone())
+            } => {
+                Outcome::InitError(err.unwrap_or(FunctionError {
                     error_type: None,
                     body: serde_json::Value::Null,
                 }))
@@ -111,6 +114,7 @@ struct Shared {
     next_polls: AtomicU64,
     first_poll: OnceLock<Instant>,
     timeout: Duration,
+    function_arn: String,
 }
 
 /// The Runtime API server; stops when dropped.
@@ -135,6 +139,13 @@ impl RuntimeApi {
     /// Serve with `timeout` as every invocation's deadline (what the runtime reads from
     /// `Lambda-Runtime-Deadline-Ms`; this emulator enforces nothing).
     pub async fn start_with_timeout(timeout: Duration) -> std::io::Result<Self> {
+        Self::start_for(FUNCTION_ARN, timeout).await
+    }
+
+    /// Serve for the function `function_arn` (the `Lambda-Runtime-Invoked-Function-Arn` of every
+    /// invocation), with `timeout` as every invocation's deadline. The template runner starts
+    /// one per function instance.
+    pub async fn start_for(function_arn: &str, timeout: Duration) -> std::io::Result<Self> {
         let (init_error, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             queue: Mutex::default(),
@@ -144,6 +155,7 @@ impl RuntimeApi {
             next_polls: AtomicU64::new(0),
             first_poll: OnceLock::new(),
             timeout,
+            function_arn: function_arn.to_owned(),
         });
         let app = Router::new()
             .route(NEXT, get(next))
@@ -272,7 +284,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
-        FUNCTION_ARN.to_owned(),
+        shared.function_arn.clone(),
     );
     set("lambda-runtime-trace-id", trace_id);
     set("content-type", "application/json".to_owned());

@@ -27,6 +27,7 @@ pub mod cloudfront;
 pub mod functions;
 pub mod proxy;
 pub mod resources;
+pub mod run;
 pub mod sources;
 pub mod template;
 pub mod websocket;
@@ -122,6 +123,11 @@ pub struct Resolved {
     pub order: Vec<String>,
     /// The template's `Outputs`, resolved.
     pub outputs: BTreeMap<String, String>,
+    /// The parameters' values (defaults and `--parameter` overrides; lists joined by commas).
+    pub parameters: BTreeMap<String, String>,
+    /// Each function's built binary: `AWS::Lambda::Function` logical id → `<bin>` of its
+    /// `CodeUri` (`../target/lambda/<bin>/`).
+    pub binaries: BTreeMap<String, String>,
 }
 
 /// One resource of the resolved template.
@@ -145,6 +151,26 @@ impl Resolved {
             .iter()
             .filter(move |(_, r)| r.kind == kind)
             .map(|(id, r)| (id.as_str(), r))
+    }
+
+    /// The logical id of the function `reference` names: its logical id, physical name, ARN
+    /// (with or without a qualifier), or an API integration URI
+    /// (`arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`).
+    pub fn function(&self, reference: &str) -> Option<&str> {
+        let reference = reference
+            .split_once(":lambda:path/2015-03-31/functions/")
+            .map(|(_, rest)| rest.trim_end_matches("/invocations"))
+            .unwrap_or(reference);
+        let unqualified = match reference.strip_prefix("arn:") {
+            Some(_) => {
+                let parts: Vec<&str> = reference.split(':').collect();
+                parts.get(6).copied().unwrap_or(reference)
+            }
+            None => reference,
+        };
+        self.of_kind("AWS::Lambda::Function")
+            .find(|(id, r)| *id == unqualified || r.physical_id == unqualified)
+            .map(|(id, _)| id)
     }
 }
 
