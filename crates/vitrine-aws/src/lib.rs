@@ -14,6 +14,7 @@ pub mod compose;
 pub mod dynamo;
 pub mod emulator;
 pub mod s3;
+pub mod s3_presign;
 pub mod ses;
 pub mod sns;
 pub mod sns_bus;
