@@ -360,7 +360,13 @@ impl App {
             return Err(too_many_images());
         }
         let product = self
-            .attach_image(&product, &image_key, staged.kind, blob.bytes, expected_version)
+            .attach_image(
+                &product,
+                &image_key,
+                staged.kind,
+                blob.bytes,
+                expected_version,
+            )
             .await?;
         self.discard(key).await;
         Ok(product)

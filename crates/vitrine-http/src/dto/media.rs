@@ -25,7 +25,9 @@ pub struct ImageUploadRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImageUploadDto {
     /// The upload's key: register it once the file is sent.
-    #[schema(example = "uploads/01J8Z3V6W2N4T0Q7G9X5B1C3D8/01j8z3vc4k2m6p8r0t2v4x6z8b-1735689600-48213.png")]
+    #[schema(
+        example = "uploads/01J8Z3V6W2N4T0Q7G9X5B1C3D8/01j8z3vc4k2m6p8r0t2v4x6z8b-1735689600-48213.png"
+    )]
     pub key: String,
     #[schema(example = "PUT")]
     pub method: String,

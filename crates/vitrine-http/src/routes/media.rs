@@ -87,10 +87,7 @@ async fn register_image_upload(
     let version = version
         .0
         .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
-    let product = s
-        .app
-        .register_image_upload(&id, &body.key, version)
-        .await?;
+    let product = s.app.register_image_upload(&id, &body.key, version).await?;
     Ok(created_with_image(&product))
 }
 
@@ -115,7 +112,8 @@ pub async fn receive_upload(
     body: Body,
 ) -> Response {
     let Ok(Query(query)) = query else {
-        return Problem::unauthenticated("an upload URL carries expires and signature").into_response();
+        return Problem::unauthenticated("an upload URL carries expires and signature")
+            .into_response();
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
