@@ -180,7 +180,10 @@ async fn a_presigned_put_binds_type_and_size_and_registration_reads_it_back() {
         .await
         .unwrap();
     let url = upload.target.url.clone();
-    assert!(url.contains(&format!("/{bucket}/uploads/{}/", product.id)), "{url}");
+    assert!(
+        url.contains(&format!("/{bucket}/uploads/{}/", product.id)),
+        "{url}"
+    );
     assert!(
         url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
         "{url}"
@@ -235,12 +238,19 @@ async fn a_presigned_put_binds_type_and_size_and_registration_reads_it_back() {
         .await
         .unwrap();
     let image = &edited.images[0];
-    assert!(image.starts_with(&format!("images/{}/", product.id)), "{image}");
+    assert!(
+        image.starts_with(&format!("images/{}/", product.id)),
+        "{image}"
+    );
     let blobs = S3Blobs::new(client.clone(), &bucket);
     let stored = blobs.get(image).await.unwrap().unwrap();
     assert_eq!(stored.bytes.as_ref(), PNG);
     assert_eq!(stored.content_type, "image/png");
-    assert_eq!(blobs.get(&upload.key).await.unwrap(), None, "the staged object is gone");
+    assert_eq!(
+        blobs.get(&upload.key).await.unwrap(),
+        None,
+        "the staged object is gone"
+    );
     let again = app
         .register_image_upload(&product.id, &upload.key, edited.version)
         .await;
