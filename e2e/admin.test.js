@@ -108,9 +108,33 @@ test("an admin creates a product with an image, adjusts stock and ships an order
   });
 
   await t.test("upload the product's image", async () => {
+    // A file of another type is refused before anything is sent; markup posing as a PNG is
+    // sent, then refused at registration, with a message.
+    await page.getByLabel("Arquivo de imagem").setInputFiles({ name: "notas.txt", mimeType: "text/plain", buffer: Buffer.from("olá") });
+    await page.getByRole("button", { name: "Enviar imagem" }).click();
+    await page.getByText("Este arquivo não é PNG, JPEG, WebP nem AVIF.").waitFor();
+    page.allow(/\/image-uploads\/register$/, 422);
+    await page.getByLabel("Arquivo de imagem").setInputFiles({ name: "falsa.png", mimeType: "image/png", buffer: Buffer.from("<svg xmlns='http://www.w3.org/2000/svg'></svg>") });
+    await page.getByRole("button", { name: "Enviar imagem" }).click();
+    await page.getByText("O arquivo enviado não é uma imagem do tipo que diz ser (o conteúdo não confere).").waitFor();
+    assert.equal(await page.locator(".images img").count(), 0);
+
+    // The flow: an upload target, the file PUT to it, then the registration.
+    const calls = [];
+    const record = (req) => {
+      const path = new URL(req.url()).pathname;
+      if (/image-uploads|^\/uploads\//.test(path)) calls.push(`${req.method()} ${path.replace(/\/uploads\/.*/, "/uploads/…")}`);
+    };
+    page.on("request", record);
     await page.getByLabel("Arquivo de imagem").setInputFiles({ name: "caneca.png", mimeType: "image/png", buffer: pngBytes(256) });
     await page.getByRole("button", { name: "Enviar imagem" }).click();
     await page.getByText("Imagem enviada.").waitFor();
+    page.off("request", record);
+    const base = /\/api\/v1\/admin\/products\/[0-9A-Z]{26}\/image-uploads/;
+    assert.equal(calls.length, 3, calls.join(", "));
+    assert.match(calls[0], new RegExp(`^POST ${base.source}$`));
+    assert.equal(calls[1], "PUT /uploads/…");
+    assert.match(calls[2], new RegExp(`^POST ${base.source}/register$`));
     const img = page.getByRole("img", { name: "Imagem 1 de Caneca Esmaltada" });
     await img.waitFor();
     await page.waitForFunction(() => {

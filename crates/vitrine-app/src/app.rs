@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::fiscal::Fiscal;
-use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table};
+use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, Uploads};
 use crate::snapshot::CatalogCache;
 use crate::store::{self, Batch, WriteFailed};
 
@@ -28,6 +28,9 @@ pub struct Ports {
     /// authority. `None`: invoices are not issued (an `order.paid` is dead-lettered with the
     /// reason, to be replayed once it is set up).
     pub fiscal: Option<Arc<Fiscal>>,
+    /// Where browsers send product images directly (S3 presigned PUT, or the store's own
+    /// signed URL): `crate::media`.
+    pub uploads: Arc<dyn Uploads>,
 }
 
 pub struct App {

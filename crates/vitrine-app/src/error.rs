@@ -27,6 +27,9 @@ pub enum AppError {
     /// Something with this name exists already.
     #[error("{0}")]
     Conflict(String),
+    /// Something that existed for a while and is gone for good (an expired upload).
+    #[error("{0}")]
+    Gone(String),
     /// A state-machine move that is not allowed now, or a business rule.
     #[error("{0}")]
     Rule(String),

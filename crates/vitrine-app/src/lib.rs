@@ -36,6 +36,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod trace;
+pub mod uploads;
 pub mod workers;
 
 pub use app::{App, Ports};

@@ -1,5 +1,15 @@
 //! Product images: uploaded by an admin into the Blobs port, appended to the product, and served
-//! publicly (`GET /media/{key}`).
+//! publicly (`GET /media/{key}`; on AWS CloudFront serves `/media/images/*` from the bucket).
+//!
+//! The upload flow, the same in both shapes ([`App::request_image_upload`],
+//! [`App::register_image_upload`]): the admin asks for an upload target (content type, size);
+//! the Uploads port hands out a short-lived URL bound to a staging key
+//! `uploads/{product id}/{id}-{expires}-{size}.{ext}`, its type and its exact size (an S3
+//! presigned PUT, or the store's own signed URL, [`crate::uploads`]); the browser PUTs the file
+//! there; then registers the key. Registration reads the staged object back, checks its size and
+//! its first bytes, copies it to its image key and appends that to the product.
+//! `POST /api/v1/admin/products/{id}/images` (the bytes through the API) remains for scripts on
+//! the local shape.
 //!
 //! Invariants:
 //! - Only PNG, JPEG, WebP and AVIF are stored, and only when the bytes start like the declared
@@ -9,6 +19,9 @@
 //!   route may let browsers cache it for a year.
 //! - The public media read serves keys under `images/` only: invoices and reports live in the same
 //!   Blobs port and are never reachable through it.
+//! - Nothing under `uploads/` is ever public: a staged object becomes an image only once its
+//!   bytes were checked. Its image key is derived from the staging key (`images/{product
+//!   id}/{id}.{ext}`), so a second registration of one upload is recognised and refused.
 //! - Appending an image is a product edit like any other: it goes through
 //!   [`App::update_product`] at the version the caller last saw (`If-Match`), so two admins never
 //!   overwrite each other's changes, and the catalog snapshot is refreshed.
@@ -16,11 +29,12 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use vitrine_domain::Timestamp;
 use vitrine_domain::catalog::{Product, ProductDraft};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::{Blob, BlobError};
+use crate::ports::{Blob, BlobError, UploadRefused, UploadSpec, UploadTarget};
 use crate::store;
 
 /// The largest image accepted, in bytes (5 MiB).
@@ -28,6 +42,81 @@ pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 
 /// The folder of the Blobs port that holds product images.
 pub const IMAGES_PREFIX: &str = "images/";
+
+/// The folder of the Blobs port that holds uploads not registered yet.
+pub const UPLOADS_PREFIX: &str = "uploads/";
+
+/// How long an upload target (the URL the browser PUTs to) stays valid.
+pub const UPLOAD_URL_SECS: i64 = 600;
+
+/// How long after its URL expired an upload may still be registered.
+pub const REGISTER_GRACE_SECS: i64 = 3600;
+
+/// The most images a product has.
+pub const MAX_IMAGES: usize = 20;
+
+/// An upload handed out by [`App::request_image_upload`]: register `key` once the file is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUpload {
+    pub key: String,
+    pub target: UploadTarget,
+    pub expires_at: Timestamp,
+}
+
+/// A staging key, read back: `uploads/{product id}/{id}-{expires secs}-{size}.{ext}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StagedKey {
+    product_id: String,
+    id: String,
+    expires_at: Timestamp,
+    size: u64,
+    kind: ImageType,
+}
+
+impl StagedKey {
+    fn parse(key: &str) -> Option<Self> {
+        crate::ports::blobs::check_key(key).ok()?;
+        let rest = key.strip_prefix(UPLOADS_PREFIX)?;
+        let (product_id, file) = rest.split_once('/')?;
+        if file.contains('/') {
+            return None;
+        }
+        let kind = ImageType::from_key(file)?;
+        let (stem, _) = file.rsplit_once('.')?;
+        let mut parts = stem.rsplitn(3, '-');
+        let size = parts.next()?.parse::<u64>().ok()?;
+        let expires = parts.next()?.parse::<i64>().ok()?;
+        let id = parts.next().filter(|id| !id.is_empty())?;
+        Some(Self {
+            product_id: product_id.to_owned(),
+            id: id.to_owned(),
+            expires_at: Timestamp::from_secs(expires),
+            size,
+            kind,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!(
+            "{UPLOADS_PREFIX}{}/{}-{}-{}.{}",
+            self.product_id,
+            self.id,
+            self.expires_at.secs(),
+            self.size,
+            self.kind.extension()
+        )
+    }
+
+    /// The key the image gets once registered.
+    fn image_key(&self) -> String {
+        format!(
+            "{IMAGES_PREFIX}{}/{}.{}",
+            self.product_id,
+            self.id,
+            self.kind.extension()
+        )
+    }
+}
 
 /// The image formats a product may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +194,7 @@ impl ImageType {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             ImageType::Png => "PNG",
             ImageType::Jpeg => "JPEG",
@@ -150,8 +239,8 @@ impl App {
         if product.version != expected_version {
             return Err(AppError::VersionMismatch("product"));
         }
-        if product.images.len() >= 20 {
-            return Err(AppError::field("images", "a product has at most 20 images"));
+        if product.images.len() >= MAX_IMAGES {
+            return Err(too_many_images());
         }
         let key = format!(
             "{IMAGES_PREFIX}{}/{}.{}",
@@ -159,12 +248,194 @@ impl App {
             self.ports.ids.new_id().to_ascii_lowercase(),
             image.extension()
         );
+        self.attach_image(&product, &key, image, bytes, expected_version)
+            .await
+    }
+
+    /// Hand out an upload target for an image of product `id`: `content_type` (PNG, JPEG, WebP
+    /// or AVIF) of exactly `size` bytes, sent within [`UPLOAD_URL_SECS`]. Nothing is stored yet.
+    pub async fn request_image_upload(
+        &self,
+        id: &str,
+        content_type: &str,
+        size: u64,
+    ) -> AppResult<ImageUpload> {
+        let Some(kind) = ImageType::from_content_type(content_type) else {
+            return Err(AppError::field(
+                "content_type",
+                "send image/png, image/jpeg, image/webp or image/avif",
+            ));
+        };
+        if size == 0 {
+            return Err(AppError::field("size", "an image is not empty"));
+        }
+        if size > MAX_IMAGE_BYTES as u64 {
+            return Err(AppError::field(
+                "size",
+                format!("an image has at most {} MiB", MAX_IMAGE_BYTES / 1024 / 1024),
+            ));
+        }
+        let product = self.product_for_edit(id).await?;
+        if product.images.len() >= MAX_IMAGES {
+            return Err(too_many_images());
+        }
+        let staged = StagedKey {
+            product_id: product.id.clone(),
+            id: self.ports.ids.new_id().to_ascii_lowercase(),
+            expires_at: self.ports.clock.now().plus_secs(UPLOAD_URL_SECS),
+            size,
+            kind,
+        };
+        let spec = UploadSpec {
+            key: staged.key(),
+            // The canonical name: what the browser must send, and what S3 stores.
+            content_type: kind.content_type().to_owned(),
+            size,
+            expires_at: staged.expires_at,
+        };
+        let target = self.ports.uploads.target(&spec).await?;
+        tracing::info!(product.id = %product.id, blob.key = %spec.key, "image upload handed out");
+        Ok(ImageUpload {
+            key: spec.key,
+            target,
+            expires_at: spec.expires_at,
+        })
+    }
+
+    /// Register an upload sent to its target: check the staged object (there, of the announced
+    /// size, starting like its type), move it to its image key and append that to product `id`
+    /// at `expected_version`. Returns the edited product.
+    pub async fn register_image_upload(
+        &self,
+        id: &str,
+        key: &str,
+        expected_version: u64,
+    ) -> AppResult<Product> {
+        let unknown = || AppError::NotFound("upload");
+        let staged = StagedKey::parse(key)
+            .filter(|s| s.product_id == id)
+            .ok_or_else(unknown)?;
+        let image_key = staged.image_key();
+        let product = self.product_for_edit(id).await?;
+        if product.images.contains(&image_key) {
+            return Err(AppError::Conflict(
+                "this upload is registered already: the image is the product's".into(),
+            ));
+        }
+        let now = self.ports.clock.now();
+        if now.secs() > staged.expires_at.secs() + REGISTER_GRACE_SECS {
+            self.discard(key).await;
+            return Err(AppError::Gone(
+                "this upload expired: ask for a new one and send the file again".into(),
+            ));
+        }
+        let Some(blob) = self.ports.blobs.get(key).await? else {
+            return Err(AppError::NotFound("upload"));
+        };
+        if blob.bytes.len() as u64 != staged.size || blob.bytes.len() > MAX_IMAGE_BYTES {
+            self.discard(key).await;
+            return Err(AppError::field(
+                "key",
+                format!(
+                    "the uploaded file has {} bytes, not the {} announced",
+                    blob.bytes.len(),
+                    staged.size
+                ),
+            ));
+        }
+        if !staged.kind.matches(&blob.bytes) {
+            self.discard(key).await;
+            return Err(AppError::field(
+                "key",
+                format!(
+                    "the uploaded file is not a {} image (its first bytes do not match)",
+                    staged.kind.label()
+                ),
+            ));
+        }
+        if product.version != expected_version {
+            return Err(AppError::VersionMismatch("product"));
+        }
+        if product.images.len() >= MAX_IMAGES {
+            return Err(too_many_images());
+        }
+        let product = self
+            .attach_image(
+                &product,
+                &image_key,
+                staged.kind,
+                blob.bytes,
+                expected_version,
+            )
+            .await?;
+        self.discard(key).await;
+        Ok(product)
+    }
+
+    /// Receive a PUT sent to a [`crate::uploads::SignedUploads`] target (the store's own
+    /// `/uploads/{key}`): check it against its signature, then stage the bytes.
+    pub async fn receive_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_secs: i64,
+        signature: &str,
+        bytes: Bytes,
+    ) -> AppResult<()> {
+        if StagedKey::parse(key).is_none() {
+            return Err(AppError::NotFound("upload"));
+        }
+        let spec = UploadSpec {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size: bytes.len() as u64,
+            expires_at: Timestamp::from_secs(expires_secs),
+        };
+        match self
+            .ports
+            .uploads
+            .check_put(&spec, signature, self.ports.clock.now())
+        {
+            Ok(()) => {}
+            Err(UploadRefused::NotHere) => return Err(AppError::NotFound("upload")),
+            Err(UploadRefused::Expired) => {
+                return Err(AppError::Gone(
+                    "this upload URL expired: ask for a new one".into(),
+                ));
+            }
+            Err(e @ UploadRefused::BadSignature) => {
+                return Err(AppError::Unauthorized(format!(
+                    "{e} (its key, content type, size and expiry are signed)"
+                )));
+            }
+        }
+        self.ports.blobs.put(key, bytes, content_type).await?;
+        Ok(())
+    }
+
+    /// Delete a staged upload that will not be registered (best effort: S3's lifecycle rule
+    /// removes what is left under `uploads/`).
+    async fn discard(&self, key: &str) {
+        if let Err(e) = self.ports.blobs.delete(key).await {
+            tracing::warn!(blob.key = %key, error = %e, "could not delete a staged upload");
+        }
+    }
+
+    /// Store `bytes` as `key` and append it to `product`'s images at `expected_version`.
+    async fn attach_image(
+        &self,
+        product: &Product,
+        key: &str,
+        image: ImageType,
+        bytes: Bytes,
+        expected_version: u64,
+    ) -> AppResult<Product> {
         self.ports
             .blobs
-            .put(&key, bytes, image.content_type())
+            .put(key, bytes, image.content_type())
             .await?;
         let mut images = product.images.clone();
-        images.push(key.clone());
+        images.push(key.to_owned());
         let draft = ProductDraft {
             slug: Some(product.slug.clone()),
             name: product.name.clone(),
@@ -183,8 +454,13 @@ impl App {
                 Ok(p)
             }
             Err(e) => {
-                // The product did not take the image: do not leave it behind.
-                if let Err(cleanup) = self.ports.blobs.delete(&key).await {
+                // The product did not take the image: do not leave it behind, unless a
+                // concurrent registration of the same upload made it the product's meanwhile.
+                let taken = self
+                    .product_for_edit(&product.id)
+                    .await
+                    .is_ok_and(|p| p.images.iter().any(|k| k == key));
+                if !taken && let Err(cleanup) = self.ports.blobs.delete(key).await {
                     tracing::warn!(blob.key = %key, error = %cleanup, "could not delete an unused image");
                 }
                 Err(e)
@@ -228,6 +504,13 @@ impl App {
             None => Err(AppError::NotFound("product")),
         }
     }
+}
+
+fn too_many_images() -> AppError {
+    AppError::field(
+        "images",
+        format!("a product has at most {MAX_IMAGES} images"),
+    )
 }
 
 /// The image type of a key the public media route may serve: under `images/`, a plain relative
@@ -303,6 +586,30 @@ mod tests {
         assert_eq!(ImageType::from_content_type("image/svg+xml"), None);
         assert_eq!(ImageType::from_content_type("text/html"), None);
         assert_eq!(ImageType::from_content_type(""), None);
+    }
+
+    #[test]
+    fn a_staging_key_reads_back_and_names_its_image_key() {
+        let staged = StagedKey::parse("uploads/01P/01abc-1700000600-5120.webp").unwrap();
+        assert_eq!(staged.product_id, "01P");
+        assert_eq!(staged.id, "01abc");
+        assert_eq!(staged.expires_at, Timestamp::from_secs(1_700_000_600));
+        assert_eq!(staged.size, 5120);
+        assert_eq!(staged.kind, ImageType::Webp);
+        assert_eq!(staged.key(), "uploads/01P/01abc-1700000600-5120.webp");
+        assert_eq!(staged.image_key(), "images/01P/01abc.webp");
+        for bad in [
+            "images/01P/01abc.webp",
+            "uploads/01P/01abc-1700000600.webp",
+            "uploads/01P/-1700000600-5120.webp",
+            "uploads/01P/01abc-x-5120.webp",
+            "uploads/01P/01abc-1700000600-5120.svg",
+            "uploads/01P/x/01abc-1700000600-5120.png",
+            "uploads/../01abc-1700000600-5120.png",
+            "uploads/01P/01abc-1700000600--5120.png",
+        ] {
+            assert_eq!(StagedKey::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

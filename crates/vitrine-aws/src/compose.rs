@@ -14,6 +14,7 @@ use vitrine_app::{App, Ports, Settings};
 use crate::cognito::{self, CognitoIdentity};
 use crate::dynamo::DynamoTable;
 use crate::s3::S3Blobs;
+use crate::s3_presign::S3Uploads;
 use crate::ses::SesMailer;
 use crate::sns::SnsSms;
 use crate::xray::XrayInterceptor;
@@ -99,13 +100,14 @@ pub async fn build_with(
         &resources.table,
         clock.clone(),
     );
-    let blobs = S3Blobs::new(
-        LazyClient::new({
-            let (sdk, config) = (sdk.clone(), config.clone());
-            move || s3_client(&sdk, &config)
-        }),
-        &resources.bucket,
-    );
+    let s3 = LazyClient::new({
+        let (sdk, config) = (sdk.clone(), config.clone());
+        move || s3_client(&sdk, &config)
+    });
+    let blobs = S3Blobs::new(s3.clone(), &resources.bucket);
+    // Product images: browsers PUT them straight into the bucket (`uploads/`) with presigned
+    // URLs; registration moves them to `images/`, which CloudFront serves as `/media/images/`.
+    let uploads = S3Uploads::new(s3, &resources.bucket);
     let identity = CognitoIdentity::new(
         LazyClient::new({
             let sdk = sdk.clone();
@@ -163,6 +165,7 @@ pub async fn build_with(
         ids,
         payments,
         fiscal,
+        uploads: Arc::new(uploads),
     };
     Ok(AwsStore {
         app: App::new(ports, settings),

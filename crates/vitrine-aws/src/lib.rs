@@ -14,6 +14,7 @@ pub mod compose;
 pub mod dynamo;
 pub mod emulator;
 pub mod s3;
+pub mod s3_presign;
 pub mod secrets;
 pub mod ses;
 pub mod sns;

@@ -8,8 +8,8 @@
 //!   serves. It is built on its first request, not at start-up.
 //! - Handlers parse, call one use case, and map the result; rules live in the app and domain.
 //! - The routes outside the document: the WebSocket `/api/v1/ws` ([`routes::realtime`]), which
-//!   OpenAPI cannot describe (`docs/api.md` documents it); product images, `/media/{key}`
-//!   ([`routes::media`]); and, in [`router_with_site`] only, the web apps ([`web`]) for every
+//!   OpenAPI cannot describe (`docs/api.md` documents it); product images, `/media/{key}`, and
+//!   the store's own upload targets, `PUT /uploads/{key}` ([`routes::media`]); and, in [`router_with_site`] only, the web apps ([`web`]) for every
 //!   other path.
 
 mod document;
@@ -35,7 +35,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -154,7 +154,9 @@ fn build_router(state: AppState, site: bool) -> Router {
             "/api/v1/admin/metrics",
             get(metrics).route_layer(admin_guard.clone()),
         )
-        .route("/media/{*key}", get(routes::media::media));
+        .route("/media/{*key}", get(routes::media::media))
+        // The store's own upload targets (`vitrine serve`; on AWS browsers PUT to S3).
+        .route("/uploads/{*key}", put(routes::media::receive_upload));
     let routes = if site {
         routes.fallback(web::serve)
     } else {

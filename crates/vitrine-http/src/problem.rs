@@ -179,6 +179,7 @@ impl From<AppError> for Problem {
                 e.to_string(),
             ),
             AppError::Conflict(m) => Problem::new(S::CONFLICT, "conflict", "Conflict", m),
+            AppError::Gone(m) => Problem::new(S::GONE, "gone", "Gone", m),
             AppError::Rule(m) => {
                 Problem::new(S::UNPROCESSABLE_ENTITY, "rule", "Not allowed now", m)
             }

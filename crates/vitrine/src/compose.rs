@@ -9,6 +9,7 @@ use vitrine_app::auth::Jwks;
 use vitrine_app::keys::Keys;
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
 use vitrine_app::ports::{Clock, Ids, Mailer, PaymentProvider, SystemClock, UlidIds};
+use vitrine_app::uploads::SignedUploads;
 use vitrine_app::{App, Ports};
 use vitrine_local::fs_blobs::FsBlobs;
 use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
@@ -109,6 +110,8 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         ids,
         payments,
         fiscal,
+        // Browsers PUT images to the store's own signed `/uploads/...` URLs.
+        uploads: Arc::new(SignedUploads::random()),
     };
     Ok(Store {
         app: App::new(ports, settings),

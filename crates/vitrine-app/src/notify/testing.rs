@@ -74,6 +74,7 @@ impl Harness {
             ids: Arc::new(crate::ports::UlidIds),
             payments: Vec::new(),
             fiscal: None,
+            uploads: Arc::new(crate::uploads::SignedUploads::random()),
         };
         Self {
             app: App::new(ports, settings),

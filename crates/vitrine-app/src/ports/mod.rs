@@ -10,6 +10,7 @@ pub mod payments;
 pub mod push;
 pub mod sms;
 pub mod table;
+pub mod uploads;
 
 pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
@@ -23,3 +24,4 @@ pub use table::{
     Condition, Cursor, Index, Item, Key, Page, Query, SortKey, Table, TableError, Update, Value,
     WriteOp,
 };
+pub use uploads::{UploadRefused, UploadSpec, UploadTarget, Uploads};

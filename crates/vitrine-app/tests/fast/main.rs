@@ -4,5 +4,6 @@
 mod checkout;
 mod dispatch;
 mod invoices;
+mod media;
 mod payments;
 mod world;

@@ -64,6 +64,7 @@ impl World {
             ids: Arc::new(UlidIds),
             payments: vec![Arc::new(pix)],
             fiscal,
+            uploads: Arc::new(vitrine_app::uploads::SignedUploads::random()),
         };
         Self {
             app: App::new(ports, Settings::default()),

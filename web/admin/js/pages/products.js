@@ -2,7 +2,7 @@
 // a product changed by someone else since it was loaded is a conflict shown to the admin, never
 // overwritten), images (uploaded to Blobs), and stock adjustments per SKU.
 
-import { get, post, put, request, mediaUrl } from "/js/api.js";
+import { get, post, put, mediaUrl, ApiError } from "/js/api.js";
 import { h, replace, notice, field, busy, id, showFieldErrors, clearFieldErrors } from "/js/dom.js";
 import { t, money, errorText, parseMoney, moneyInput } from "/js/i18n.js";
 import { link, go } from "/js/router.js";
@@ -308,6 +308,7 @@ async function editor(main, productId, route) {
     const fileId = id("image");
     const file = h("input", { type: "file", id: fileId, name: "image", accept: "image/png,image/jpeg,image/webp,image/avif" });
     const upload = h("button", { type: "submit" }, t("admin.images.upload"));
+    const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": t("admin.images.sending") });
     const images = state.product.images;
     replace(
       imagesBox,
@@ -340,26 +341,27 @@ async function editor(main, productId, route) {
               }
               await busy(upload, async () => {
                 try {
-                  const saved = await request(`/api/v1/admin/products/${encodeURIComponent(state.product.id)}/images`, {
-                    method: "POST",
-                    raw: f,
-                    contentType: f.type || "application/octet-stream",
-                    headers: { "If-Match": state.etag },
-                    auth: "required",
+                  const saved = await uploadImage(state.product.id, f, state.etag, (sent, total) => {
+                    progress.hidden = false;
+                    progress.max = total;
+                    progress.value = sent;
+                    progress.textContent = t("admin.images.progress", { pct: Math.round((100 * sent) / total) });
                   });
                   state.product = saved;
                   state.etag = saved.etag;
                   showImages();
                   imagesBox.querySelector('[aria-live="polite"]').append(notice("ok", t("admin.images.uploaded")));
                 } catch (err) {
+                  progress.hidden = true;
                   if (err.status === 412) conflict();
-                  else replace(imgMessage, notice("error", errorText(err)));
+                  else replace(imgMessage, notice("error", uploadErrorText(err)));
                 }
               });
             },
           },
         },
         h("div", { class: "field" }, h("label", { for: fileId }, t("admin.images.file")), h("span", { class: "hint" }, t("admin.images.hint")), file),
+        progress,
         h("div", { class: "actions" }, upload),
       ),
     );
@@ -470,4 +472,64 @@ function flatten(nodes, depth = 0, out = []) {
     flatten(n.children || [], depth + 1, out);
   }
   return out;
+}
+
+// ----- image upload: target → PUT → register (docs/api.md, "Product images") -----
+
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp", "image/avif"];
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Upload `file` as an image of product `productId` at version `etag`: ask for an upload target,
+ * PUT the file there (S3 on AWS, the store itself locally; `onProgress(sent, total)` as it
+ * goes), then register it. Resolves with the edited product; rejects with an ApiError.
+ */
+async function uploadImage(productId, file, etag, onProgress) {
+  if (!IMAGE_TYPES.includes(file.type)) throw new ApiError(0, { type: "urn:vitrine:problem:image-type" });
+  if (file.size > MAX_IMAGE_BYTES) throw new ApiError(0, { type: "urn:vitrine:problem:image-size" });
+  const base = `/api/v1/admin/products/${encodeURIComponent(productId)}/image-uploads`;
+  const target = await post(base, { content_type: file.type, size: file.size }, { auth: "required" });
+  await putFile(target, file, onProgress);
+  return post(`${base}/register`, { key: target.key }, { auth: "required", headers: { "If-Match": etag } });
+}
+
+/** Send `file` to an upload target with XMLHttpRequest, which reports upload progress. */
+function putFile(target, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(target.method, target.url);
+    for (const [name, value] of Object.entries(target.headers || {})) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded, e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(file.size, file.size);
+        resolve();
+        return;
+      }
+      let problem = null;
+      try {
+        problem = JSON.parse(xhr.responseText);
+      } catch {
+        // S3 answers in XML: the status says enough.
+      }
+      reject(new ApiError(xhr.status, { type: "urn:vitrine:problem:upload-refused", detail: problem && problem.detail }));
+    };
+    xhr.onerror = () => reject(new ApiError(0, { type: "urn:vitrine:problem:upload-network" }));
+    xhr.send(file);
+  });
+}
+
+/** The message for a failed upload: the upload's own cases, else the API's. */
+function uploadErrorText(err) {
+  const type = (err.problem && err.problem.type) || "";
+  if (type.endsWith(":image-type")) return t("admin.images.badType");
+  if (type.endsWith(":image-size")) return t("admin.images.tooBig");
+  if (type.endsWith(":upload-refused")) return t("admin.images.refused", { status: err.status });
+  if (type.endsWith(":upload-network")) return t("admin.images.network");
+  if (err.status === 410) return t("admin.images.expired");
+  const field = err.problem && err.problem.errors && err.problem.errors[0] && err.problem.errors[0].field;
+  if (err.status === 422 && field === "key") return t("admin.images.notImage");
+  return errorText(err);
 }
