@@ -263,7 +263,10 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
         .expect("JSON");
     assert_eq!(resources["Queue"], json!(queue));
 
-    let text = runner.shutdown().await;
+    let text = runner
+        .shutdown()
+        .await
+        .expect("every call the functions made is allowed by the template");
     assert!(
         text.contains("Consumer") && text.contains("Ticker"),
         "{text}"

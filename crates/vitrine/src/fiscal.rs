@@ -17,9 +17,7 @@ use time::macros::datetime;
 use vitrine_app::fiscal::DEMO_CNPJ;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::ports::SignedNotTransmitted;
-use vitrine_nfe::{
-    Cnpj, SchemaValidator, SigningCertificate, XsdValidator,
-};
+use vitrine_nfe::{Cnpj, SchemaValidator, SigningCertificate, XsdValidator};
 
 use crate::config::FiscalSettings;
 

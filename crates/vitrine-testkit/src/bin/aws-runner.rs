@@ -97,7 +97,15 @@ async fn main() -> std::process::ExitCode {
         () = runner.stopped() => {},
     }
     println!("runner: stopping");
-    let table = runner.shutdown().await;
-    print!("{table}");
-    std::process::ExitCode::SUCCESS
+    match runner.shutdown().await {
+        Ok(table) => {
+            print!("{table}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(report) => {
+            print!("{report}");
+            eprintln!("runner: the template does not allow calls its functions made (above)");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -8,6 +8,10 @@
 //! - `POST /schedules/{rule}/fire`: fire a scheduled rule now; each target's result;
 //! - `POST /functions/{id}/kill`: kill the function's processes running an invocation;
 //! - `GET /resources`: logical id → physical id;
+//! - `GET /denials`: every AWS call a function made that its role in the template does not
+//!   allow (each one also fails the run: see [`Runner::shutdown`]);
+//! - `GET /counts`: the AWS requests and estimated capacity per function and action (the
+//!   proxy's [`super::proxy::Counts`]), and the front door's request counts;
 //! - `POST /stop`: stop the runner (as SIGTERM does).
 
 use std::collections::BTreeMap;
@@ -25,11 +29,15 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::functions::{Functions, Options as FunctionOptions};
+use super::apigw::RestApi;
+use super::cloudfront::{Distribution, Origins};
+use super::functions::{Endpoint, Functions, Options as FunctionOptions, rewrite};
+use super::proxy::Proxy;
 use super::resources::{Emulator, physical_ids, verify_ses_identities};
 use super::sources::Sources;
 use super::template::{random_id, resolve, translate};
-use super::{REGION, Resolved, RunnerError};
+use super::websocket::WebSocketApi;
+use super::{Invoke, REGION, Resolved, RunnerError};
 
 /// What the runner is given.
 #[derive(Debug, Clone)]
@@ -61,6 +69,10 @@ pub struct Runner {
     pub websocket: SocketAddr,
     pub cloudfront: SocketAddr,
     pub control: SocketAddr,
+    pub proxy: Arc<Proxy>,
+    pub rest_api: Arc<RestApi>,
+    pub websocket_api: Arc<WebSocketApi>,
+    pub distribution: Arc<Distribution>,
     stop: watch::Sender<bool>,
     control_task: tokio::task::JoinHandle<()>,
 }
@@ -167,7 +179,11 @@ impl Runner {
         )
         .await?;
         verify_ses_identities(&emulator, &resolved).await?;
-        let resolved = Arc::new(resolved);
+        // The runner serves plain HTTP on 127.0.0.1: every https:// and wss:// URL of the
+        // template's own APIs, wherever the template writes it (functions' environment, the
+        // storefront's content security policy), is its local address.
+        let urls = url_map(&resolved, api, websocket)?;
+        let resolved = Arc::new(rewrite_urls(resolved, &urls));
 
         let functions = Functions::new(
             &resolved,
@@ -177,23 +193,70 @@ impl Runner {
                 max_concurrency: options.max_concurrency,
             },
         )?;
-        functions.set_url_map(url_map(&resolved, api, websocket)?);
-        // The per-function AWS endpoint (IAM checks, Cognito's mails, request counts):
-        // functions.set_endpoint(proxy::Proxy::start(resolved.clone()).await?.endpoint_for());
+        functions.set_url_map(urls);
+        // Every AWS call of a function goes through the proxy (IAM checks against its role,
+        // Cognito's mails, request counts). Set before the sources start: pollers take their
+        // function's credentials when they start.
+        let proxy = Arc::new(
+            Proxy::start(resolved.clone())
+                .await
+                .map_err(|e| RunnerError(format!("the AWS endpoint proxy: {e:#}")))?,
+        );
+        let for_functions = proxy.clone();
+        functions.set_endpoint(Arc::new(move |function: &str| {
+            let c = for_functions.credentials_for(function);
+            Endpoint {
+                url: for_functions.url(),
+                key_id: c.access_key_id,
+                secret: c.secret_access_key,
+            }
+        }));
         let sources = Arc::new(Sources::start(&resolved, &functions)?);
 
-        // The front door, served by the REST API, WebSocket API and CloudFront parts:
-        // let invoker: Arc<dyn Invoke> = Arc::new(functions.clone());
-        // apigw::RestApi::start(api_listener, resolved.clone(), invoker.clone());
-        // websocket::WebSocketApi::start(ws_listener, resolved.clone(), invoker.clone());
-        // cloudfront::Distribution::start(cloudfront_listener, resolved.clone(), format!("http://{api}"));
-        drop((api_listener, ws_listener, cloudfront_listener));
+        let invoker: Arc<dyn Invoke> = Arc::new(functions.clone());
+        let front = |what: &str, e: anyhow::Error| RunnerError(format!("{what}: {e:#}"));
+        let rest_api = Arc::new(
+            RestApi::start(api_listener, resolved.clone(), invoker.clone())
+                .await
+                .map_err(|e| front("the REST API", e))?,
+        );
+        let websocket_api = Arc::new(
+            WebSocketApi::start(ws_listener, resolved.clone(), invoker.clone())
+                .await
+                .map_err(|e| front("the WebSocket API", e))?,
+        );
+        let distribution = Arc::new(
+            Distribution::start(
+                cloudfront_listener,
+                resolved.clone(),
+                Origins {
+                    rest_api: rest_api.url(),
+                },
+            )
+            .await
+            .map_err(|e| front("the CloudFront distribution", e))?,
+        );
 
         let (stop, _) = watch::channel(false);
         let state = Arc::new(Control {
             resolved: resolved.clone(),
             functions: functions.clone(),
             sources: sources.clone(),
+            proxy: proxy.clone(),
+            front: [
+                (
+                    "cloudfront",
+                    Arc::downgrade(&distribution) as std::sync::Weak<dyn Counted>,
+                ),
+                (
+                    "rest_api",
+                    Arc::downgrade(&rest_api) as std::sync::Weak<dyn Counted>,
+                ),
+                (
+                    "websocket",
+                    Arc::downgrade(&websocket_api) as std::sync::Weak<dyn Counted>,
+                ),
+            ],
             stop: stop.clone(),
         });
         let app = Router::new()
@@ -201,6 +264,8 @@ impl Runner {
             .route("/schedules/{rule}/fire", post(fire))
             .route("/functions/{id}/kill", post(kill))
             .route("/resources", get(resources))
+            .route("/denials", get(denials))
+            .route("/counts", get(counts))
             .route("/stop", post(stop_now))
             .with_state(state);
         let mut stopped = stop.subscribe();
@@ -219,6 +284,10 @@ impl Runner {
             websocket,
             cloudfront,
             control,
+            proxy,
+            rest_api,
+            websocket_api,
+            distribution,
             stop,
             control_task,
         })
@@ -245,14 +314,53 @@ impl Runner {
         let _ = rx.wait_for(|s| *s).await;
     }
 
-    /// Stop pollers and timers, let invocations in flight finish (within [`STOP_GRACE`]),
-    /// stop every process; the final invocation table.
-    pub async fn shutdown(self) -> String {
+    /// Stop the front door, pollers and timers, let invocations in flight finish (within
+    /// [`STOP_GRACE`]), stop every process. The final invocation table, and the calls the
+    /// template does not allow (an `Err` when there was any: the template lacks a permission).
+    pub async fn shutdown(self) -> Result<String, String> {
         let _ = self.stop.send(true);
+        self.distribution.stop();
+        self.rest_api.stop();
+        self.websocket_api.stop();
         self.sources.stop(STOP_GRACE).await;
         self.functions.stop(STOP_GRACE).await;
         let _ = self.control_task.await;
-        self.functions.invocation_table_text()
+        let table = self.functions.invocation_table_text();
+        let denials = self.proxy.denials();
+        if denials.is_empty() {
+            return Ok(table);
+        }
+        let mut text = format!(
+            "{table}\nthe template does not allow {} call(s) its functions made:\n",
+            denials.len()
+        );
+        for d in denials {
+            text.push_str(&format!("  {d}\n"));
+        }
+        Err(text)
+    }
+}
+
+/// A front-door server's request count.
+trait Counted: Send + Sync {
+    fn count(&self) -> u64;
+}
+
+impl Counted for Distribution {
+    fn count(&self) -> u64 {
+        self.requests()
+    }
+}
+
+impl Counted for RestApi {
+    fn count(&self) -> u64 {
+        self.requests()
+    }
+}
+
+impl Counted for WebSocketApi {
+    fn count(&self) -> u64 {
+        self.requests()
     }
 }
 
@@ -260,7 +368,42 @@ struct Control {
     resolved: Arc<Resolved>,
     functions: Functions,
     sources: Arc<Sources>,
+    proxy: Arc<Proxy>,
+    front: [(&'static str, std::sync::Weak<dyn Counted>); 3],
     stop: watch::Sender<bool>,
+}
+
+/// The resolved template with every string value rewritten through `urls` (see [`url_map`]).
+fn rewrite_urls(mut resolved: Resolved, urls: &[(String, String)]) -> Resolved {
+    fn walk(value: &mut Value, urls: &[(String, String)]) {
+        match value {
+            Value::String(s) => {
+                let rewritten = rewrite_anywhere(s, urls);
+                if rewritten != *s {
+                    *s = rewritten;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, urls)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, urls)),
+            _ => {}
+        }
+    }
+    for resource in resolved.resources.values_mut() {
+        walk(&mut resource.properties, urls);
+    }
+    for value in resolved.outputs.values_mut() {
+        *value = rewrite(value, urls);
+    }
+    resolved
+}
+
+/// Like [`rewrite`], but for URLs anywhere in a text (a content security policy lists several).
+fn rewrite_anywhere(text: &str, urls: &[(String, String)]) -> String {
+    let mut out = text.to_owned();
+    for (from, to) in urls {
+        out = out.replace(from.as_str(), to);
+    }
+    out
 }
 
 async fn invocations(State(c): State<Arc<Control>>) -> Response {
@@ -302,6 +445,25 @@ async fn kill(State(c): State<Arc<Control>>, Path(id): Path<String>) -> Response
 
 async fn resources(State(c): State<Arc<Control>>) -> Response {
     axum::Json(physical_ids(&c.resolved)).into_response()
+}
+
+async fn denials(State(c): State<Arc<Control>>) -> Response {
+    let rows: Vec<Value> = c
+        .proxy
+        .denials()
+        .iter()
+        .map(|d| Value::String(d.to_string()))
+        .collect();
+    axum::Json(rows).into_response()
+}
+
+async fn counts(State(c): State<Arc<Control>>) -> Response {
+    let front: serde_json::Map<String, Value> = c
+        .front
+        .iter()
+        .filter_map(|(name, server)| Some((name.to_string(), json!(server.upgrade()?.count()))))
+        .collect();
+    axum::Json(json!({"aws": c.proxy.counts(), "front_door": front})).into_response()
 }
 
 async fn stop_now(State(c): State<Arc<Control>>) -> Response {
