@@ -35,6 +35,7 @@
 //! once at cold start), and the one an HTTP API puts in `rawPath`. It works whether or not the
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
+pub mod emf;
 pub mod events;
 pub mod payments;
 pub mod ws;
