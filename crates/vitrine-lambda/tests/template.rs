@@ -1414,3 +1414,46 @@ fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recover
             >= 2
     );
 }
+
+/// Lambda Insights is switched by `LambdaInsights` (default `Disabled`): the extension layer in
+/// Globals and its managed policy on every function, both under the `LambdaInsightsOn`
+/// condition, so a function added later without the policy fails here.
+#[test]
+fn lambda_insights_is_switched_by_a_parameter_on_every_function() {
+    let template = template();
+    let parameter =
+        resource_text(&template, "LambdaInsights").expect("the LambdaInsights parameter");
+    assert!(parameter.contains("Default: Disabled"), "{parameter}");
+    assert!(
+        parameter.contains("AllowedValues: [Enabled, Disabled]"),
+        "{parameter}"
+    );
+    let globals = &template[template.find("\nGlobals:\n").expect("Globals")..];
+    let globals = &globals[..globals.find("\nResources:\n").expect("Resources")];
+    assert!(
+        globals.contains("Layers:") && globals.contains("- LambdaInsightsOn"),
+        "Globals lack the Insights layer under LambdaInsightsOn"
+    );
+    for name in ["LambdaInsightsExtension-Arm64", "LambdaInsightsExtension]"] {
+        assert!(globals.contains(name), "the layer name {name} is missing");
+    }
+    let policy = "!If [LambdaInsightsOn, !Sub \"arn:${AWS::Partition}:iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy\", !Ref AWS::NoValue]";
+    let functions: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .filter(|n| {
+            resource_text(&template, n)
+                .is_some_and(|t| t.contains("Type: AWS::Serverless::Function"))
+        })
+        .collect();
+    assert!(functions.len() >= 10, "{functions:?}");
+    let without: Vec<&&str> = functions
+        .iter()
+        .filter(|f| !resource_text(&template, f).is_some_and(|t| t.contains(policy)))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "functions without the Insights policy under LambdaInsightsOn: {without:?}"
+    );
+}
