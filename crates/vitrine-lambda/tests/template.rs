@@ -1374,8 +1374,20 @@ fn every_function_and_dead_letter_queue_has_its_alarms() {
 #[test]
 fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recoverable() {
     let template = template();
-    for acl in ["ApiWebAcl", "EdgeWebAcl"] {
-        let text = resource_text(&template, acl).unwrap_or_else(|| panic!("{acl} is missing"));
+    // The edge ACL is a stack of its own, deployed in us-east-1 (CloudFront's ACLs live there).
+    let edge = std::fs::read_to_string(crate_dir().join("../../infra/edge-acl.yaml"))
+        .expect("reading infra/edge-acl.yaml");
+    assert!(edge.contains("Scope: CLOUDFRONT"), "the edge ACL's scope");
+    assert!(
+        edge.contains("Value: !GetAtt EdgeWebAcl.Arn"),
+        "the edge stack outputs its ARN"
+    );
+    assert!(
+        template.contains("WebACLId: !If [HasExternalEdgeAcl, !Ref CloudFrontWebAclArn"),
+        "the distribution takes the edge ACL from CloudFrontWebAclArn"
+    );
+    for (acl, source) in [("ApiWebAcl", &template), ("EdgeWebAcl", &edge)] {
+        let text = resource_text(source, acl).unwrap_or_else(|| panic!("{acl} is missing"));
         for group in [
             "AWSManagedRulesCommonRuleSet",
             "AWSManagedRulesKnownBadInputsRuleSet",
