@@ -8,11 +8,12 @@ use anyhow::Context;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::keys::Keys;
 use vitrine_app::payments::sandbox::CardSandbox;
-use vitrine_app::ports::{Clock, Ids, PaymentProvider};
+use vitrine_app::ports::{Blobs, Clock, Ids, PaymentProvider};
 use vitrine_app::{App, Ports, Settings};
 
 use crate::cognito::{self, CognitoIdentity};
 use crate::dynamo::DynamoTable;
+use crate::routed_blobs::PrefixRoutedBlobs;
 use crate::s3::S3Blobs;
 use crate::ses::SesMailer;
 use crate::sns::SnsSms;
@@ -28,6 +29,9 @@ pub struct AwsResources {
     pub client_id: String,
     /// An SES-verified sender.
     pub mail_from: String,
+    /// The bucket of the sales reports (the template's `ReportsBucket`): every key under
+    /// `reports/` is read and written there. `None`: they stay in `bucket`.
+    pub reports_bucket: Option<String>,
 }
 
 /// A built store on AWS: the application and the keys of the pool's tokens (downloaded when
@@ -99,13 +103,19 @@ pub async fn build_with(
         &resources.table,
         clock.clone(),
     );
-    let blobs = S3Blobs::new(
-        LazyClient::new({
-            let (sdk, config) = (sdk.clone(), config.clone());
-            move || s3_client(&sdk, &config)
-        }),
-        &resources.bucket,
-    );
+    let s3 = LazyClient::new({
+        let (sdk, config) = (sdk.clone(), config.clone());
+        move || s3_client(&sdk, &config)
+    });
+    let main_blobs: Arc<dyn Blobs> = Arc::new(S3Blobs::new(s3.clone(), &resources.bucket));
+    let blobs: Arc<dyn Blobs> = match &resources.reports_bucket {
+        Some(reports) => Arc::new(PrefixRoutedBlobs::new(
+            main_blobs,
+            vitrine_app::reports::PREFIX,
+            Arc::new(S3Blobs::new(s3, reports)),
+        )),
+        None => main_blobs,
+    };
     let identity = CognitoIdentity::new(
         LazyClient::new({
             let sdk = sdk.clone();
@@ -155,7 +165,7 @@ pub async fn build_with(
     }));
     let ports = Ports {
         table: Arc::new(table),
-        blobs: Arc::new(blobs),
+        blobs,
         identity: Arc::new(identity),
         mailer: Arc::new(mailer),
         sms: Arc::new(sms),
@@ -183,6 +193,11 @@ pub async fn create_resources(
     S3Blobs::create_bucket(&s3_client(&sdk, config), &names.bucket)
         .await
         .context("creating the bucket")?;
+    if let Some(reports) = &names.reports_bucket {
+        S3Blobs::create_bucket(&s3_client(&sdk, config), reports)
+            .await
+            .context("creating the reports bucket")?;
+    }
     let (user_pool_id, client_id) = CognitoIdentity::create_pool(
         &aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         &names.user_pool_id,

@@ -1,6 +1,7 @@
 //! The `reports` Lambda, run daily by an EventBridge schedule: generates the sales reports
-//! (`App::generate_report`: CSV files and an SVG chart under `reports/` in the bucket) — what
-//! `vitrine report` does locally. Reading streams page by page; memory stays flat.
+//! (`App::generate_report`: CSV files and an SVG chart under `reports/` in `ReportsBucket`,
+//! `VITRINE_REPORTS_BUCKET`) — what `vitrine report` does locally. Reading streams page by
+//! page; memory stays flat.
 
 use std::sync::Arc;
 

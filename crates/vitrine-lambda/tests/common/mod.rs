@@ -95,6 +95,8 @@ impl AwsFixture {
             user_pool_id: moto::unique("vitrine-lambda-p"),
             client_id: String::new(),
             mail_from: "loja@example.com".into(),
+            // As the template: reports in a bucket of their own.
+            reports_bucket: Some(moto::unique("vitrine-lambda-r")),
         };
         let resources = compose::create_resources(&aws, &names)
             .await
@@ -131,6 +133,10 @@ impl AwsFixture {
             ("VITRINE_USER_POOL_ID", self.resources.user_pool_id.clone()),
             ("VITRINE_CLIENT_ID", self.resources.client_id.clone()),
             ("VITRINE_MAIL_FROM", self.resources.mail_from.clone()),
+            (
+                "VITRINE_REPORTS_BUCKET",
+                self.resources.reports_bucket.clone().unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
