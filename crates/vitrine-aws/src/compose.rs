@@ -41,7 +41,7 @@ pub struct AwsStore {
     pub keys: Arc<Keys>,
 }
 
-fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
     // The emulator serves buckets by path, not by virtual host.
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(config.endpoint.is_some())
