@@ -15,7 +15,9 @@
 #    - no "*" in the Action of an identity policy (least privilege: actions are named);
 #    - the drift check: the functions' binaries (CodeUri ../target/lambda/<bin>/) are exactly the
 #      binaries of crates/vitrine-lambda (minus NOT_DEPLOYED below);
-#    and a self-test: each rule is shown to catch a broken copy of the template.
+#    and a self-test: each rule is shown to catch a broken copy of the template;
+# 4. cfn-lint on infra/edge-acl.yaml (the CLOUDFRONT-scope web ACL, a stack of its own in
+#    us-east-1), for us-east-1.
 #
 # The drift check and the Runtime/Architectures/StartingPosition/ProtocolType rules also run in
 # `cargo test`, as crates/vitrine-lambda/tests/template.rs.
@@ -398,6 +400,17 @@ else
     echo "  (the informational findings above do not fail the check)"
   fi
   echo "  ok: cfn-lint clean (${#lint_files[@]} files)"
+fi
+
+echo "==> cfn-lint (us-east-1): the edge ACL stack (infra/edge-acl.yaml)"
+set +e
+.venv/bin/cfn-lint --regions us-east-1 -- infra/edge-acl.yaml
+rc=$?
+set -e
+if [ $((rc & 7)) -ne 0 ]; then
+  failed+=("cfn-lint infra/edge-acl.yaml: errors or warnings (status $rc)")
+else
+  echo "  ok: cfn-lint clean (infra/edge-acl.yaml)"
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then

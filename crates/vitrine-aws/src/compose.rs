@@ -8,11 +8,12 @@ use anyhow::Context;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::keys::Keys;
 use vitrine_app::payments::sandbox::CardSandbox;
-use vitrine_app::ports::{Clock, Ids, PaymentProvider};
+use vitrine_app::ports::{Blobs, Clock, Ids, PaymentProvider};
 use vitrine_app::{App, Ports, Settings};
 
 use crate::cognito::{self, CognitoIdentity};
 use crate::dynamo::DynamoTable;
+use crate::routed_blobs::PrefixRoutedBlobs;
 use crate::s3::S3Blobs;
 use crate::s3_presign::S3Uploads;
 use crate::ses::SesMailer;
@@ -29,6 +30,9 @@ pub struct AwsResources {
     pub client_id: String,
     /// An SES-verified sender.
     pub mail_from: String,
+    /// The bucket of the sales reports (the template's `ReportsBucket`): every key under
+    /// `reports/` is read and written there. `None`: they stay in `bucket`.
+    pub reports_bucket: Option<String>,
 }
 
 /// A built store on AWS: the application and the keys of the pool's tokens (downloaded when
@@ -38,7 +42,7 @@ pub struct AwsStore {
     pub keys: Arc<Keys>,
 }
 
-fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> aws_sdk_s3::Client {
     // The emulator serves buckets by path, not by virtual host.
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(config.endpoint.is_some())
@@ -104,7 +108,15 @@ pub async fn build_with(
         let (sdk, config) = (sdk.clone(), config.clone());
         move || s3_client(&sdk, &config)
     });
-    let blobs = S3Blobs::new(s3.clone(), &resources.bucket);
+    let main_blobs: Arc<dyn Blobs> = Arc::new(S3Blobs::new(s3.clone(), &resources.bucket));
+    let blobs: Arc<dyn Blobs> = match &resources.reports_bucket {
+        Some(reports) => Arc::new(PrefixRoutedBlobs::new(
+            main_blobs,
+            vitrine_app::reports::PREFIX,
+            Arc::new(S3Blobs::new(s3.clone(), reports)),
+        )),
+        None => main_blobs,
+    };
     // Product images: browsers PUT them straight into the bucket (`uploads/`) with presigned
     // URLs; registration moves them to `images/`, which CloudFront serves as `/media/images/`.
     let uploads = S3Uploads::new(s3, &resources.bucket);
@@ -157,7 +169,7 @@ pub async fn build_with(
     }));
     let ports = Ports {
         table: Arc::new(table),
-        blobs: Arc::new(blobs),
+        blobs,
         identity: Arc::new(identity),
         mailer: Arc::new(mailer),
         sms: Arc::new(sms),
@@ -186,6 +198,11 @@ pub async fn create_resources(
     S3Blobs::create_bucket(&s3_client(&sdk, config), &names.bucket)
         .await
         .context("creating the bucket")?;
+    if let Some(reports) = &names.reports_bucket {
+        S3Blobs::create_bucket(&s3_client(&sdk, config), reports)
+            .await
+            .context("creating the reports bucket")?;
+    }
     let (user_pool_id, client_id) = CognitoIdentity::create_pool(
         &aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         &names.user_pool_id,

@@ -13,6 +13,8 @@ pub mod cognito;
 pub mod compose;
 pub mod dynamo;
 pub mod emulator;
+pub mod publish;
+pub mod routed_blobs;
 pub mod s3;
 pub mod s3_presign;
 pub mod secrets;

@@ -62,6 +62,7 @@ async fn each_aws_call_of_a_sampled_trace_is_a_subsegment_sent_to_the_daemon() {
         user_pool_id: moto::unique("xray-p"),
         client_id: String::new(),
         mail_from: "loja@example.com".into(),
+        reports_bucket: None,
     };
     let resources = compose::create_resources(&config, &names).await.unwrap();
     let build = |resources: AwsResources| {

@@ -35,6 +35,8 @@ use vitrine_aws::AwsConfig;
 use vitrine_aws::sns_bus::SnsBus;
 use vitrine_domain::Event;
 
+use crate::emf::{self, Emf};
+
 /// The variable that names the events topic (the template sets it from `EventsTopic`).
 pub const TOPIC_ENV: &str = "VITRINE_EVENTS_TOPIC_ARN";
 
@@ -127,6 +129,7 @@ pub async fn handle_stream(
     trace_header: Option<&str>,
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let (mut published, mut failed, mut skipped) = (0, 0, 0);
     for record in &batch.records {
         let sequence = record.change.sequence_number.clone();
         let (id, event) = match outbox_event(record) {
@@ -141,16 +144,20 @@ pub async fn handle_stream(
                     stream.sequence = sequence.as_deref().unwrap_or_default(),
                     "skipping an outbox item that is not an event"
                 );
+                skipped += 1;
                 continue;
             }
         };
         match bus.publish(&id, &event, trace_header).await {
-            Ok(message_id) => tracing::info!(
-                event.id = %id,
-                event.r#type = %event.event_type,
-                sns.message_id = %message_id,
-                "event published"
-            ),
+            Ok(message_id) => {
+                published += 1;
+                tracing::info!(
+                    event.id = %id,
+                    event.r#type = %event.event_type,
+                    sns.message_id = %message_id,
+                    "event published"
+                )
+            }
             Err(err) => {
                 tracing::error!(
                     error = format!("{err:#}"),
@@ -161,14 +168,24 @@ pub async fn handle_stream(
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = sequence;
                 response.batch_item_failures.push(failure);
+                failed += 1;
                 // Lambda retries from the lowest failed sequence number: everything after it
                 // comes again, so publishing it now would only publish it twice.
                 break;
             }
         }
     }
+    STREAM_METRICS.emit(&[
+        emf::count("EventsPublished", published),
+        emf::count("EventsFailed", failed),
+        emf::count("EventsSkipped", skipped),
+    ]);
     response
 }
+
+/// The stream handler's metrics (`crate::emf`): per batch, the events published to SNS, the
+/// one that failed (the shard is retried from it) and the malformed outbox items skipped.
+pub const STREAM_METRICS: Emf = Emf::new("events_stream");
 
 /// The `events_stream` function: build the bus once per cold start, then serve stream batches.
 pub async fn run_stream_handler() -> anyhow::Result<()> {
@@ -238,7 +255,8 @@ pub fn delivery_of(message: &SqsMessage) -> anyhow::Result<Delivery> {
 }
 
 /// Hand each message of the batch to `consumer`; the response lists the messages to leave on
-/// the queue.
+/// the queue. Writes the batch's `MessagesHandled`, `MessagesFailed` (SQS retries them) and
+/// `MessagesRejected` (on their way to the dead-letter queue) under the consumer's name.
 ///
 /// `Retry` leaves the message on the queue: SQS hands it out again after its visibility timeout,
 /// and after the queue's `maxReceiveCount` moves it to the dead-letter queue.
@@ -253,6 +271,7 @@ pub fn delivery_of(message: &SqsMessage) -> anyhow::Result<Delivery> {
 /// `sqs:SendMessage` on it in every consumer, for little gain.)
 pub async fn handle_queue(consumer: &dyn Consumer, batch: &SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
+    let (mut handled, mut failed, mut rejected_count) = (0, 0, 0);
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let outcome = match delivery_of(message) {
@@ -269,8 +288,14 @@ pub async fn handle_queue(consumer: &dyn Consumer, batch: &SqsEvent) -> SqsBatch
             Err(err) => Err((None, 0, format!("{err:#}"), true)),
         };
         let Err((event_id, attempt, error, rejected)) = outcome else {
+            handled += 1;
             continue;
         };
+        if rejected {
+            rejected_count += 1;
+        } else {
+            failed += 1;
+        }
         let event_id = event_id.unwrap_or_default();
         if rejected {
             tracing::error!(
@@ -295,6 +320,12 @@ pub async fn handle_queue(consumer: &dyn Consumer, batch: &SqsEvent) -> SqsBatch
         failure.item_identifier = message_id;
         response.batch_item_failures.push(failure);
     }
+    // Per batch, under the subscriber's name: a new consumer on `run_consumer` has them too.
+    Emf::new(consumer.name()).emit(&[
+        emf::count("MessagesHandled", handled),
+        emf::count("MessagesFailed", failed),
+        emf::count("MessagesRejected", rejected_count),
+    ]);
     response
 }
 

@@ -35,6 +35,7 @@
 //! once at cold start), and the one an HTTP API puts in `rawPath`. It works whether or not the
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
+pub mod emf;
 pub mod events;
 pub mod invoices;
 pub mod payments;
@@ -252,6 +253,9 @@ pub struct AwsEnv {
     pub client_id: String,
     /// `VITRINE_MAIL_FROM`: the SES-verified sender.
     pub mail_from: String,
+    /// `VITRINE_REPORTS_BUCKET` (optional): the bucket of the sales reports (`reports/…`);
+    /// unset or empty, they are kept in [`AwsEnv::bucket`].
+    pub reports_bucket: Option<String>,
 }
 
 impl AwsEnv {
@@ -278,6 +282,7 @@ impl AwsEnv {
             client_id: required("VITRINE_CLIENT_ID"),
             mail_from: required("VITRINE_MAIL_FROM"),
             endpoint: get("AWS_ENDPOINT_URL").filter(|v| !v.trim().is_empty()),
+            reports_bucket: get("VITRINE_REPORTS_BUCKET").filter(|v| !v.trim().is_empty()),
         };
         if !missing.is_empty() {
             anyhow::bail!(
@@ -306,6 +311,7 @@ impl AwsEnv {
             user_pool_id: self.user_pool_id.clone(),
             client_id: self.client_id.clone(),
             mail_from: self.mail_from.clone(),
+            reports_bucket: self.reports_bucket.clone(),
         }
     }
 }

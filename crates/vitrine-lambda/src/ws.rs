@@ -54,6 +54,7 @@ use vitrine_aws::ws_push::{ApiGatewayPush, ManagementClient, Posted, management_
 use vitrine_http::realtime::{is_event_id, protocol_token};
 
 use crate::AwsEnv;
+use crate::emf::{self, Emf, Metric};
 
 /// The variable with the WebSocket API's management URL,
 /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (the template builds it).
@@ -103,6 +104,25 @@ pub struct WsHandler {
     push: ApiGatewayPush,
 }
 
+/// The `ws` function's metrics (`crate::emf`), one per route invocation: see [`route_metric`].
+pub const WS_METRICS: Emf = Emf::new("ws");
+
+/// What a route invocation counts as: `Connections` (a `$connect` accepted),
+/// `ConnectionsRefused` (a `$connect` answered 4xx: no token, a bad one), `ConnectionErrors`
+/// (a `$connect` that failed on our side), `Disconnections`, `Resumes` (a `$default` message
+/// answered 200) or `MessagesRefused` (any other `$default` answer).
+pub fn route_metric(route: Option<&str>, status: i64) -> Metric {
+    let name = match (route, status) {
+        (Some("$connect"), 200) => "Connections",
+        (Some("$connect"), 400..=499) => "ConnectionsRefused",
+        (Some("$connect"), _) => "ConnectionErrors",
+        (Some("$disconnect"), _) => "Disconnections",
+        (_, 200) => "Resumes",
+        _ => "MessagesRefused",
+    };
+    emf::count(name, 1)
+}
+
 /// A client's message on `$default`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
@@ -129,11 +149,14 @@ impl WsHandler {
         let Some(connection_id) = context.connection_id.as_deref().filter(|c| !c.is_empty()) else {
             return response(400, "the event names no connection");
         };
-        match context.route_key.as_deref() {
+        let route = context.route_key.as_deref();
+        let answer = match route {
             Some("$connect") => self.connect(request, connection_id).await,
             Some("$disconnect") => self.disconnect(connection_id).await,
             _ => self.message(request, connection_id).await,
-        }
+        };
+        WS_METRICS.emit(&[route_metric(route, answer.status_code)]);
+        answer
     }
 
     async fn connect(

@@ -10,8 +10,8 @@ use serde_json::Value;
 use vitrine_testkit::lambda_runtime::{LambdaProcess, Outcome, RuntimeApi};
 
 use common::{
-    AwsFixture, RECORDED_PERSONAL_DATA, RECORDED_SKU, RECORDED_TOKEN_PREFIX, customer_token, event,
-    seed_recorded_catalog, with_bearer,
+    AwsFixture, RECORDED_PERSONAL_DATA, RECORDED_SKU, RECORDED_TOKEN_PREFIX, customer_token,
+    emf_spec_violation, event, seed_recorded_catalog, with_bearer,
 };
 
 const API: &str = env!("CARGO_BIN_EXE_api");
@@ -145,107 +145,6 @@ async fn a_cold_start_without_its_settings_is_reported_as_an_init_error_and_exit
         "{}",
         output.stdout
     );
-}
-
-/// Checks a record against the Embedded Metric Format specification
-/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
-/// a root object with `_aws`; `_aws.Timestamp` a number of milliseconds; `_aws.CloudWatchMetrics`
-/// an array of directives, each with a `Namespace` (1–1024 characters), `Dimensions` (an array of
-/// up to 30 dimension sets, each an array of up to 30 strings naming root members whose values
-/// are strings) and `Metrics` (an array of up to 100 definitions, each with a `Name` naming a
-/// root member that is a number or an array of up to 100 numbers, and an optional `Unit` from
-/// the CloudWatch unit list).
-fn emf_spec_violation(record: &Value) -> Result<(), String> {
-    const UNITS: [&str; 27] = [
-        "Seconds",
-        "Microseconds",
-        "Milliseconds",
-        "Bytes",
-        "Kilobytes",
-        "Megabytes",
-        "Gigabytes",
-        "Terabytes",
-        "Bits",
-        "Kilobits",
-        "Megabits",
-        "Gigabits",
-        "Terabits",
-        "Percent",
-        "Count",
-        "Bytes/Second",
-        "Kilobytes/Second",
-        "Megabytes/Second",
-        "Gigabytes/Second",
-        "Terabytes/Second",
-        "Bits/Second",
-        "Kilobits/Second",
-        "Megabits/Second",
-        "Gigabits/Second",
-        "Terabits/Second",
-        "Count/Second",
-        "None",
-    ];
-    let root = record.as_object().ok_or("the record is not an object")?;
-    let aws = root["_aws"].as_object().ok_or("_aws is not an object")?;
-    let ts = aws
-        .get("Timestamp")
-        .and_then(Value::as_i64)
-        .ok_or("_aws.Timestamp is not an integer")?;
-    if ts < 1_000_000_000_000 {
-        return Err("_aws.Timestamp is not in milliseconds".into());
-    }
-    let directives = aws
-        .get("CloudWatchMetrics")
-        .and_then(Value::as_array)
-        .filter(|d| !d.is_empty())
-        .ok_or("_aws.CloudWatchMetrics is not a non-empty array")?;
-    for d in directives {
-        let ns = d["Namespace"].as_str().ok_or("Namespace is not a string")?;
-        if ns.is_empty() || ns.len() > 1024 {
-            return Err("Namespace length".into());
-        }
-        let sets = d["Dimensions"]
-            .as_array()
-            .ok_or("Dimensions is not an array")?;
-        if sets.len() > 30 {
-            return Err("more than 30 dimension sets".into());
-        }
-        for set in sets {
-            let set = set.as_array().ok_or("a dimension set is not an array")?;
-            if set.len() > 30 {
-                return Err("more than 30 dimensions in a set".into());
-            }
-            for name in set {
-                let name = name.as_str().ok_or("a dimension name is not a string")?;
-                if !root.get(name).is_some_and(Value::is_string) {
-                    return Err(format!(
-                        "dimension {name} is not a string member of the root"
-                    ));
-                }
-            }
-        }
-        let metrics = d["Metrics"].as_array().ok_or("Metrics is not an array")?;
-        if metrics.is_empty() || metrics.len() > 100 {
-            return Err("Metrics must hold 1 to 100 definitions".into());
-        }
-        for m in metrics {
-            let name = m["Name"].as_str().ok_or("a metric Name is not a string")?;
-            if let Some(unit) = m.get("Unit")
-                && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
-            {
-                return Err(format!(
-                    "metric {name}: unit {unit} is not a CloudWatch unit"
-                ));
-            }
-            match root.get(name) {
-                Some(Value::Number(_)) => {}
-                Some(Value::Array(values))
-                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
-                _ => return Err(format!("metric {name} has no numeric value in the root")),
-            }
-        }
-    }
-    Ok(())
 }
 
 #[test]

@@ -1374,8 +1374,20 @@ fn every_function_and_dead_letter_queue_has_its_alarms() {
 #[test]
 fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recoverable() {
     let template = template();
-    for acl in ["ApiWebAcl", "EdgeWebAcl"] {
-        let text = resource_text(&template, acl).unwrap_or_else(|| panic!("{acl} is missing"));
+    // The edge ACL is a stack of its own, deployed in us-east-1 (CloudFront's ACLs live there).
+    let edge = std::fs::read_to_string(crate_dir().join("../../infra/edge-acl.yaml"))
+        .expect("reading infra/edge-acl.yaml");
+    assert!(edge.contains("Scope: CLOUDFRONT"), "the edge ACL's scope");
+    assert!(
+        edge.contains("Value: !GetAtt EdgeWebAcl.Arn"),
+        "the edge stack outputs its ARN"
+    );
+    assert!(
+        template.contains("WebACLId: !If [HasExternalEdgeAcl, !Ref CloudFrontWebAclArn"),
+        "the distribution takes the edge ACL from CloudFrontWebAclArn"
+    );
+    for (acl, source) in [("ApiWebAcl", &template), ("EdgeWebAcl", &edge)] {
+        let text = resource_text(source, acl).unwrap_or_else(|| panic!("{acl} is missing"));
         for group in [
             "AWSManagedRulesCommonRuleSet",
             "AWSManagedRulesKnownBadInputsRuleSet",
@@ -1413,4 +1425,162 @@ fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recover
             .count()
             >= 2
     );
+}
+
+/// Lambda Insights is switched by `LambdaInsights` (default `Disabled`): the extension layer in
+/// Globals and its managed policy on every function, both under the `LambdaInsightsOn`
+/// condition, so a function added later without the policy fails here.
+#[test]
+fn lambda_insights_is_switched_by_a_parameter_on_every_function() {
+    let template = template();
+    let parameter =
+        resource_text(&template, "LambdaInsights").expect("the LambdaInsights parameter");
+    assert!(parameter.contains("Default: Disabled"), "{parameter}");
+    assert!(
+        parameter.contains("AllowedValues: [Enabled, Disabled]"),
+        "{parameter}"
+    );
+    let globals = &template[template.find("\nGlobals:\n").expect("Globals")..];
+    let globals = &globals[..globals.find("\nResources:\n").expect("Resources")];
+    assert!(
+        globals.contains("Layers:") && globals.contains("- LambdaInsightsOn"),
+        "Globals lack the Insights layer under LambdaInsightsOn"
+    );
+    for name in ["LambdaInsightsExtension-Arm64", "LambdaInsightsExtension]"] {
+        assert!(globals.contains(name), "the layer name {name} is missing");
+    }
+    let policy = "!If [LambdaInsightsOn, !Sub \"arn:${AWS::Partition}:iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy\", !Ref AWS::NoValue]";
+    let functions: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .filter(|n| {
+            resource_text(&template, n)
+                .is_some_and(|t| t.contains("Type: AWS::Serverless::Function"))
+        })
+        .collect();
+    assert!(functions.len() >= 10, "{functions:?}");
+    let without: Vec<&&str> = functions
+        .iter()
+        .filter(|f| !resource_text(&template, f).is_some_and(|t| t.contains(policy)))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "functions without the Insights policy under LambdaInsightsOn: {without:?}"
+    );
+}
+
+/// The number a `!Ref Parameter` of `text` stands for by default, when the parameter is a
+/// Number with `MinValue` 1 or more (a limit that cannot be switched off).
+fn limit_parameter(template: &str, value: &str) -> Result<i64, String> {
+    let name = value
+        .strip_prefix("!Ref ")
+        .ok_or_else(|| format!("{value}: not a parameter"))?
+        .trim();
+    let text = resource_text(template, name).ok_or_else(|| format!("no parameter {name}"))?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if !text.contains("Type: Number") {
+        return Err(format!("{name} is not a Number"));
+    }
+    match (field("Default:"), field("MinValue:")) {
+        (Some(default), Some(min)) if min >= 1 && default >= min => Ok(default),
+        _ => Err(format!(
+            "{name}: needs a Default and a MinValue of 1 or more"
+        )),
+    }
+}
+
+/// What limits the WebSocket API, which cannot take a WAF ACL: its stage throttles every route
+/// (`DefaultRouteSettings`) and `$connect` more tightly (`RouteSettings`), each limit a Number
+/// parameter that cannot be 0; `$connect` has no authorizer because the `ws` function verifies
+/// the token itself (refused without one: `tests/ws.rs`,
+/// `a_missing_or_refused_token_refuses_the_upgrade_and_registers_nothing`).
+fn ws_throttling_errors(template: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let Some(stage) = resource_text(template, "WsStage") else {
+        return vec!["no WsStage".into()];
+    };
+    // The lines under `      {name}:` (indented deeper).
+    let section = |name: &str| -> Option<String> {
+        let mut lines = stage.lines().skip_while(|l| *l != format!("      {name}:"));
+        lines.next()?;
+        Some(
+            lines
+                .take_while(|l| l.starts_with("        "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    let limits = |text: &str, what: &str, errors: &mut Vec<String>| -> Option<(i64, i64)> {
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
+                .map(str::to_owned)
+        };
+        let mut got = Vec::new();
+        for key in ["ThrottlingRateLimit:", "ThrottlingBurstLimit:"] {
+            match value(key) {
+                Some(v) => match limit_parameter(template, &v) {
+                    Ok(n) => got.push(n),
+                    Err(e) => errors.push(format!("{what} {key} {e}")),
+                },
+                None => errors.push(format!("{what} has no {key}")),
+            }
+        }
+        (got.len() == 2).then(|| (got[0], got[1]))
+    };
+    match section("DefaultRouteSettings") {
+        Some(text) => {
+            limits(&text, "WsStage DefaultRouteSettings", &mut errors);
+        }
+        None => errors.push("WsStage has no DefaultRouteSettings".into()),
+    }
+    match section("RouteSettings") {
+        Some(text) if text.contains("$connect:") => {
+            limits(&text, "WsStage RouteSettings $connect", &mut errors);
+        }
+        _ => errors.push("WsStage has no RouteSettings for $connect".into()),
+    }
+    let connect = resource_text(template, "WsConnectRoute").unwrap_or_default();
+    if !connect.contains("AuthorizationType: NONE") && connect.contains("AuthorizerId") {
+        errors.push("WsConnectRoute: an authorizer other than the function's own check".into());
+    }
+    errors
+}
+
+#[test]
+fn the_websocket_stage_throttles_every_route_and_connects_more_tightly() {
+    let errors = ws_throttling_errors(&template());
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn the_websocket_throttling_check_catches_a_missing_or_unbounded_limit() {
+    let template = template();
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "no default throttling",
+            "        ThrottlingRateLimit: !Ref WsThrottleRateLimit\n",
+            "",
+        ),
+        (
+            "no $connect settings",
+            "        $connect:\n",
+            "        $disconnect:\n",
+        ),
+        (
+            "a limit that can be 0",
+            "  WsConnectRateLimit:\n    Type: Number\n    Default: 10\n    MinValue: 1\n",
+            "  WsConnectRateLimit:\n    Type: Number\n    Default: 10\n    MinValue: 0\n",
+        ),
+    ];
+    for (what, from, to) in cases {
+        assert!(template.contains(from), "{what}: the template changed");
+        let broken = template.replacen(from, to, 1);
+        assert!(!ws_throttling_errors(&broken).is_empty(), "{what} passed");
+    }
 }

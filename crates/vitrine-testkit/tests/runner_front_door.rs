@@ -220,6 +220,7 @@ fn resolved(ids: &Ids, emulator: &str) -> Resolved {
         order: resources.keys().cloned().collect(),
         resources,
         outputs: BTreeMap::new(),
+        ..Resolved::default()
     }
 }
 

@@ -237,6 +237,8 @@ pub async fn build_aws_with(
             .unwrap_or_else(|| "vitrine".into()),
         client_id: config.aws.client_id.clone().unwrap_or_default(),
         mail_from: config.mail_from.clone(),
+        // `serve --backend aws` keeps the reports in its one bucket.
+        reports_bucket: None,
     };
     if config.aws.create_resources {
         resources = compose::create_resources(&aws, &resources).await?;

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vitrine::config::{Config, Flags, LogFormat};
-use vitrine::{backup, compose, import, report, seed, serve};
+use vitrine::{backup, compose, import, publish, report, seed, serve};
 
 /// vitrine — an online store on embedded defaults (SQLite, a data folder, a built-in identity
 /// provider). Every flag can also be set by its VITRINE_* variable or in vitrine.toml.
@@ -64,6 +64,41 @@ enum Command {
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+    /// The AWS shape's deployment steps after the stack (see docs/deploy.md).
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AwsCommand {
+    /// Upload web/ to the site bucket, make sure the first admin exists, print the store's
+    /// URLs. Idempotent: a second run changes nothing and says so.
+    Publish {
+        /// The stack's SiteBucketName output.
+        #[arg(long)]
+        site_bucket: String,
+        /// The storefront and admin files.
+        #[arg(long, default_value = "web")]
+        web_dir: PathBuf,
+        /// The stack's UserPoolId output.
+        #[arg(long)]
+        user_pool_id: String,
+        /// The first admin's e-mail (the username).
+        #[arg(long)]
+        admin_email: String,
+        /// The first admin's name.
+        #[arg(long, default_value = "Admin")]
+        admin_name: String,
+        /// Read the admin's password from the first line of standard input (used only when the
+        /// admin does not exist yet).
+        #[arg(long)]
+        admin_password_stdin: bool,
+        /// The stack's SiteUrl output.
+        #[arg(long)]
+        site_url: String,
     },
 }
 
@@ -260,6 +295,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email.trim().to_lowercase(),
                 if admin { " as admin" } else { "" }
             );
+        }
+        Command::Aws {
+            command:
+                AwsCommand::Publish {
+                    site_bucket,
+                    web_dir,
+                    user_pool_id,
+                    admin_email,
+                    admin_name,
+                    admin_password_stdin,
+                    site_url,
+                },
+        } => {
+            let admin_password = if admin_password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                Some(line.trim_end_matches(['\n', '\r']).to_owned()).filter(|p| !p.is_empty())
+            } else {
+                None
+            };
+            let p = publish::Publish {
+                site_bucket,
+                web_dir,
+                user_pool_id,
+                admin_email,
+                admin_name,
+                admin_password,
+                site_url,
+            };
+            publish::run(&config, &p).await?;
         }
         Command::Backup { to } => {
             let to: backup::Location = to.parse()?;

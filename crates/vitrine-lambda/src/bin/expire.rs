@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
+use vitrine_lambda::emf::{Emf, count};
+
+/// Per sweep: `OrdersExpired`.
+const METRICS: Emf = Emf::new("expire");
 
 // One invocation at a time per execution environment (see `api`).
 #[tokio::main(flavor = "current_thread")]
@@ -21,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         let app = Arc::clone(&app);
         async move {
             let expired = app.expire_overdue().await?;
+            METRICS.emit(&[count("OrdersExpired", expired as u64)]);
             if expired > 0 {
                 tracing::info!(orders = expired, "expired unpaid orders");
             }

@@ -1,11 +1,16 @@
 //! The `reports` Lambda, run daily by an EventBridge schedule: generates the sales reports
-//! (`App::generate_report`: CSV files and an SVG chart under `reports/` in the bucket) — what
-//! `vitrine report` does locally. Reading streams page by page; memory stays flat.
+//! (`App::generate_report`: CSV files and an SVG chart under `reports/` in `ReportsBucket`,
+//! `VITRINE_REPORTS_BUCKET`) — what `vitrine report` does locally. Reading streams page by
+//! page; memory stays flat.
 
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
+use vitrine_lambda::emf::{Emf, count};
+
+/// Per run: `ReportsWritten` (one report folder) and `ReportOrders` (the orders it covers).
+const METRICS: Emf = Emf::new("reports");
 
 // One invocation at a time per execution environment (see `api`).
 #[tokio::main(flavor = "current_thread")]
@@ -25,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
                 app.generate_report(None, None, &|_| {}),
             )
             .await?;
+            METRICS.emit(&[
+                count("ReportsWritten", 1),
+                count("ReportOrders", generated.report.total.orders),
+            ]);
             Ok::<_, lambda_runtime::Error>(json!({
                 "folder": generated.folder,
                 "orders": generated.report.total.orders,
