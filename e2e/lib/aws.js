@@ -102,6 +102,12 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     if (!endpoints[name]) throw new Error(`the runner did not print its ${name} address:\n${out}`);
   }
   const resources = await (await fetch(`${endpoints.control}/resources`)).json();
+  const control = async (path, init) => {
+    const r = await fetch(`${endpoints.control}${path}`, init);
+    const text = await r.text();
+    if (!r.ok) throw new Error(`runner ${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
   const store = {
     shape: "aws",
     base: endpoints.cloudfront.replace(/\/$/, ""),
@@ -112,14 +118,21 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     root: work,
     stderr: () => err,
     stdout: () => out,
-    /** The runner's invocation table: [{function, source, invocations, errors}]. */
+    /** The runner's invocation table: [{function, source, invocations, errors}], one row per
+     * function and source (a function never invoked has one row with source null). */
     async invocations() {
-      return (await fetch(`${endpoints.control}/invocations`)).json();
+      return control("/invocations");
+    },
+    /** The scheduled rules' logical ids. */
+    async schedules() {
+      return control("/schedules");
     },
     async fireSchedule(rule) {
-      const r = await fetch(`${endpoints.control}/schedules/${encodeURIComponent(rule)}/fire`, { method: "POST" });
-      if (!r.ok) throw new Error(`firing ${rule}: ${r.status} ${await r.text()}`);
-      return r.json().catch(() => null);
+      return control(`/schedules/${encodeURIComponent(rule)}/fire`, { method: "POST" });
+    },
+    /** AWS calls a function made that its role in the template does not allow. */
+    async denials() {
+      return control("/denials");
     },
     async stop() {
       if (child.exitCode === null) {
@@ -132,14 +145,45 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
       rmSync(work, { recursive: true, force: true });
     },
   };
+  // The deploy command's last step, as scripts/deploy.sh runs it after the stack is up: the
+  // storefront into the site bucket, the first admin, the URLs.
+  try {
+    await publish(root, store);
+  } catch (e) {
+    await store.stop();
+    throw e;
+  }
   return store;
+}
+
+/** The operator's first admin, made by the deploy step (the tests make their own admins too). */
+export const OPERATOR = { email: "operador@loja.example", password: "operador-da-loja-2026" };
+
+async function publish(root, store) {
+  const bin = resolve(root, process.env.VITRINE_BIN || join("target", "debug", "vitrine"));
+  const args = [
+    "aws", "publish",
+    "--site-bucket", physical(store, "SiteBucket"),
+    "--user-pool-id", physical(store, "UserPool"),
+    "--admin-email", OPERATOR.email,
+    "--admin-password-stdin",
+    "--site-url", store.base,
+    "--web-dir", join(root, "web"),
+  ];
+  const child = spawn(bin, args, { cwd: root, env: awsEnv(store), stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  child.stdin.end(`${OPERATOR.password}\n`);
+  const code = await new Promise((r) => child.on("exit", r));
+  if (code !== 0) throw new Error(`vitrine aws publish failed (${code}): ${out}`);
 }
 
 /** The physical id of a resource of the template, by logical id. */
 export function physical(store, logicalId) {
   const id = store.resources[logicalId];
   if (!id) throw new Error(`the runner created no ${logicalId}; it has ${Object.keys(store.resources).join(", ")}`);
-  return typeof id === "string" ? id : id.physical_id;
+  return id;
 }
 
 /** The environment under which `vitrine` commands act on the runner's resources. */

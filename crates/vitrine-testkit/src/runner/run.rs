@@ -8,6 +8,8 @@
 //! - `POST /schedules/{rule}/fire`: fire a scheduled rule now; each target's result;
 //! - `POST /functions/{id}/kill`: kill the function's processes running an invocation;
 //! - `GET /resources`: logical id → physical id;
+//! - `GET /schedules`: the logical ids of the scheduled rules (what `/schedules/{rule}/fire`
+//!   takes);
 //! - `GET /denials`: every AWS call a function made that its role in the template does not
 //!   allow (each one also fails the run: see [`Runner::shutdown`]);
 //! - `GET /counts`: the AWS requests and estimated capacity per function and action (the
@@ -264,6 +266,7 @@ impl Runner {
             .route("/schedules/{rule}/fire", post(fire))
             .route("/functions/{id}/kill", post(kill))
             .route("/resources", get(resources))
+            .route("/schedules", get(schedules))
             .route("/denials", get(denials))
             .route("/counts", get(counts))
             .route("/stop", post(stop_now))
@@ -445,6 +448,16 @@ async fn kill(State(c): State<Arc<Control>>, Path(id): Path<String>) -> Response
 
 async fn resources(State(c): State<Arc<Control>>) -> Response {
     axum::Json(physical_ids(&c.resolved)).into_response()
+}
+
+async fn schedules(State(c): State<Arc<Control>>) -> Response {
+    let rules: Vec<&str> = c
+        .resolved
+        .of_kind("AWS::Events::Rule")
+        .filter(|(_, r)| r.properties.get("ScheduleExpression").is_some())
+        .map(|(id, _)| id)
+        .collect();
+    axum::Json(rules).into_response()
 }
 
 async fn denials(State(c): State<Arc<Control>>) -> Response {
