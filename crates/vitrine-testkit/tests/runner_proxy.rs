@@ -149,6 +149,23 @@ async fn world() -> World {
             .build(),
     );
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let rule = aws_sdk_s3::types::CorsRule::builder()
+        .allowed_methods("PUT")
+        .allowed_origins("*")
+        .allowed_headers("content-type")
+        .build()
+        .unwrap();
+    s3.put_bucket_cors()
+        .bucket(&bucket)
+        .cors_configuration(
+            aws_sdk_s3::types::CorsConfiguration::builder()
+                .cors_rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     let idp = aws_sdk_cognitoidentityprovider::Client::new(&admin);
     let pool = idp
         .create_user_pool()
@@ -385,6 +402,29 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
         .unwrap();
     assert!(jwks.status().is_success());
     assert!(jwks.text().await.unwrap().contains("\"keys\""));
+    // A browser's CORS preflight before its PUT to a presigned URL carries the presigned query
+    // but no signature: S3 answers it from the bucket's CORS rules, not from a policy.
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!(
+                "{}/{}/uploads/a.png?x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00",
+                proxy.url(),
+                w.bucket,
+                proxy.credentials_for("ApiFunction").access_key_id
+            ),
+        )
+        .header("Origin", "http://127.0.0.1:8080")
+        .header("Access-Control-Request-Method", "PUT")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:8080"
+    );
     assert!(proxy.denials().is_empty(), "{:?}", proxy.denials());
 
     let sns = aws_sdk_sns::Client::new(&config);
@@ -663,7 +703,8 @@ async fn the_proxy_forwards_what_the_role_allows_refuses_the_rest_and_mails_cogn
         (2, 1)
     );
     assert_eq!(counts.get("UserPool", "ses:SendEmail").unwrap().emails, 2);
-    assert_eq!(counts.get("unsigned", "other").unwrap().requests, 1);
+    // The pool's keys and the CORS preflight.
+    assert_eq!(counts.get("unsigned", "other").unwrap().requests, 2);
     let json = serde_json::to_value(&counts).unwrap();
     assert_eq!(
         json["principals"]["ApiFunction"]["dynamodb:GetItem"]["read_units"],

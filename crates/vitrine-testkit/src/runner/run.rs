@@ -92,11 +92,15 @@ fn addr(listener: &TcpListener) -> Result<SocketAddr, RunnerError> {
 }
 
 /// The template's API URLs (`https://{id}.execute-api.{region}.amazonaws.com`, and `wss://`
-/// for a WebSocket API) mapped to the runner's local addresses.
+/// for a WebSocket API) mapped to the runner's local addresses, and its buckets' URLs
+/// (`https://{bucket}.s3.{region}.amazonaws.com`, `https://{bucket}.s3.amazonaws.com`) to the
+/// AWS endpoint the functions use (`s3`): a presigned URL a function hands to a browser points
+/// there, so that is the address the storefront's content security policy must name.
 pub fn url_map(
     resolved: &Resolved,
     api: SocketAddr,
     websocket: SocketAddr,
+    s3: &str,
 ) -> Result<Vec<(String, String)>, RunnerError> {
     let host = |id: &str| format!("{id}.execute-api.{REGION}.amazonaws.com");
     let mut map = Vec::new();
@@ -137,6 +141,13 @@ pub fn url_map(
             format!("https://{}", host(&r.physical_id)),
             format!("http://{websocket}"),
         ));
+    }
+    for (_, r) in resolved.of_kind("AWS::S3::Bucket") {
+        let s3 = s3.trim_end_matches('/').to_owned();
+        if let Some(regional) = r.attributes.get("RegionalDomainName") {
+            map.push((format!("https://{regional}"), s3.clone()));
+        }
+        map.push((format!("https://{}.s3.amazonaws.com", r.physical_id), s3));
     }
     Ok(map)
 }
@@ -181,10 +192,17 @@ impl Runner {
         )
         .await?;
         verify_ses_identities(&emulator, &resolved).await?;
+        // Every AWS call of a function goes through the proxy (IAM checks against its role,
+        // Cognito's mails, request counts).
+        let proxy = Arc::new(
+            Proxy::start(Arc::new(resolved.clone()))
+                .await
+                .map_err(|e| RunnerError(format!("the AWS endpoint proxy: {e:#}")))?,
+        );
         // The runner serves plain HTTP on 127.0.0.1: every https:// and wss:// URL of the
-        // template's own APIs, wherever the template writes it (functions' environment, the
-        // storefront's content security policy), is its local address.
-        let urls = url_map(&resolved, api, websocket)?;
+        // template's own APIs and buckets, wherever the template writes it (functions'
+        // environment, the storefront's content security policy), is its local address.
+        let urls = url_map(&resolved, api, websocket, &proxy.url())?;
         let resolved = Arc::new(rewrite_urls(resolved, &urls));
 
         let functions = Functions::new(
@@ -196,14 +214,8 @@ impl Runner {
             },
         )?;
         functions.set_url_map(urls);
-        // Every AWS call of a function goes through the proxy (IAM checks against its role,
-        // Cognito's mails, request counts). Set before the sources start: pollers take their
-        // function's credentials when they start.
-        let proxy = Arc::new(
-            Proxy::start(resolved.clone())
-                .await
-                .map_err(|e| RunnerError(format!("the AWS endpoint proxy: {e:#}")))?,
-        );
+        // Set before the sources start: pollers take their function's credentials when they
+        // start.
         let for_functions = proxy.clone();
         functions.set_endpoint(Arc::new(move |function: &str| {
             let c = for_functions.credentials_for(function);
@@ -303,6 +315,7 @@ impl Runner {
             format!("runner: api http://{}", self.api),
             format!("runner: websocket ws://{}", self.websocket),
             format!("runner: control http://{}", self.control),
+            format!("runner: aws {}", self.proxy.url()),
         ]
     }
 

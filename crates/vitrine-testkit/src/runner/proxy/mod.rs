@@ -470,7 +470,13 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("")
         .to_owned();
-    let signer = request::signer(&parts.headers, &query);
+    // A CORS preflight (`OPTIONS` before a browser's PUT to a presigned URL) carries the
+    // presigned query but is never authenticated: S3 answers it from the bucket's CORS rules.
+    let signer = if parts.method == axum::http::Method::OPTIONS {
+        None
+    } else {
+        request::signer(&parts.headers, &query)
+    };
     let names = Names {
         region: signer
             .as_ref()
