@@ -114,6 +114,8 @@ pub enum Release {
 #[derive(Debug)]
 pub struct Hold {
     operation: String,
+    /// Only requests whose body holds this text (`None`: every request of the operation).
+    containing: Option<String>,
     pass: std::sync::atomic::AtomicUsize,
     held: std::sync::atomic::AtomicUsize,
     release: tokio::sync::watch::Sender<Option<Release>>,
@@ -315,8 +317,19 @@ impl Proxy {
     /// `sns:Publish`), any caller's, after letting the first `pass` through, until the hold is
     /// released. The first hold not yet released that names the operation applies.
     pub fn hold(&self, operation: &str, pass: usize) -> Arc<Hold> {
+        self.add_hold(operation, None, pass)
+    }
+
+    /// Test-only fault: [`Proxy::hold`] for the requests of `operation` whose body holds
+    /// `text` (an order id, an address) only.
+    pub fn hold_containing(&self, operation: &str, text: &str) -> Arc<Hold> {
+        self.add_hold(operation, Some(text.to_owned()), 0)
+    }
+
+    fn add_hold(&self, operation: &str, containing: Option<String>, pass: usize) -> Arc<Hold> {
         let hold = Arc::new(Hold {
             operation: operation.to_owned(),
+            containing,
             pass: std::sync::atomic::AtomicUsize::new(pass),
             held: std::sync::atomic::AtomicUsize::new(0),
             release: tokio::sync::watch::channel(None).0,
@@ -441,14 +454,21 @@ fn guess_protocol(headers: &HeaderMap, service: &str, path: &str) -> Protocol {
 impl Inner {
     /// Wait while a [`Hold`] holds `operation`; what to do with the request then (`None`: it
     /// was not held).
-    async fn held(&self, operation: &str) -> Option<Release> {
+    async fn held(&self, operation: &str, body: &[u8]) -> Option<Release> {
         use std::sync::atomic::Ordering;
         let hold = self
             .holds
             .lock()
             .expect("never poisoned")
             .iter()
-            .find(|h| h.operation == operation && !h.released())
+            .find(|h| {
+                h.operation == operation
+                    && !h.released()
+                    && h.containing.as_ref().is_none_or(|text| {
+                        body.windows(text.len().max(1))
+                            .any(|w| w == text.as_bytes())
+                    })
+            })
             .cloned()?;
         let passed = hold
             .pass
@@ -645,7 +665,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     }
 
     if let Ok(op) = &operation
-        && inner.held(&op.key()).await == Some(Release::Drop)
+        && inner.held(&op.key(), &body).await == Some(Release::Drop)
     {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
