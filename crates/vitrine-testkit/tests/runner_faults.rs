@@ -31,11 +31,11 @@ use vitrine_app::{App, Settings};
 use vitrine_aws::AwsConfig;
 use vitrine_aws::compose::{self, AwsResources};
 use vitrine_domain::Event;
+use vitrine_domain::Money;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
 use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Variant};
 use vitrine_domain::order::{Address, PaymentMethod};
-use vitrine_domain::Money;
 use vitrine_testkit::lambda_runtime::HANG_GUARD;
 use vitrine_testkit::moto;
 use vitrine_testkit::runner::functions::{Endpoint, sdk_config};
@@ -452,7 +452,9 @@ async fn a_consumer_failing_mid_batch_has_only_its_failed_message_redelivered() 
     // next receive takes the four messages at once.
     let blocker = shape.runner.proxy.hold("ses:SendEmail", 0);
     let (first_id, first) = placed_event(&orders[0].1);
-    shape.send("EmailQueue", &[notification(&first_id, &first)]).await;
+    shape
+        .send("EmailQueue", &[notification(&first_id, &first)])
+        .await;
     wait_held(&blocker, "the consumer's SES call held").await;
     let good: Vec<(String, Event)> = orders[1..].iter().map(|(_, o)| placed_event(o)).collect();
     let (poison_id, poison) = poisoned_event(&orders[0].1);
@@ -480,11 +482,7 @@ async fn a_consumer_failing_mid_batch_has_only_its_failed_message_redelivered() 
     }
     // The good ones were in the poisoned one's batch (it was rejected at its first attempt in
     // the same invocation), and only it is left on the queue.
-    assert_eq!(
-        rejected_attempts(&log, &poison_id)[..2],
-        [1, 2],
-        "{log}"
-    );
+    assert_eq!(rejected_attempts(&log, &poison_id)[..2], [1, 2], "{log}");
     assert_eq!(shape.in_queue("EmailQueue").await, 1);
     // Each buyer: their order's own e-mail and the one of this batch (the blocker's for the
     // first), once each.
@@ -505,10 +503,13 @@ async fn a_poisoned_message_lands_in_the_dead_letter_queue_after_max_receive_cou
         .send("EmailQueue", &[notification(&poison_id, &poison)])
         .await;
     let mut dead = Vec::new();
-    until("the poisoned message in the dead-letter queue", async || {
-        dead.extend(dead_letters(&shape, "EmailDeadLetterQueue").await);
-        !dead.is_empty()
-    })
+    until(
+        "the poisoned message in the dead-letter queue",
+        async || {
+            dead.extend(dead_letters(&shape, "EmailDeadLetterQueue").await);
+            !dead.is_empty()
+        },
+    )
     .await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(dead[0].contains(&poison_id), "{}", dead[0]);
@@ -635,9 +636,6 @@ async fn the_stream_function_restarted_from_its_checkpoint_reaches_each_buyer_on
         published.values().any(|n| *n == 2),
         "the killed batch's events published before the kill were published again: {published:?}"
     );
-    assert!(
-        published.values().all(|n| *n <= 2),
-        "{published:?}"
-    );
+    assert!(published.values().all(|n| *n <= 2), "{published:?}");
     shape.finish().await;
 }
