@@ -523,4 +523,18 @@ impl App {
         self.write(batch).await?;
         Ok(())
     }
+
+    /// Whether `subscriber` is recorded as done with the event `event_id`
+    /// ([`App::record_delivered`], or a delivery the local dispatcher finished), within the
+    /// [`KEEP_DELIVERED_SECS`] such a record is kept.
+    pub async fn was_delivered(&self, subscriber: &str, event_id: &str) -> AppResult<bool> {
+        let name = self.check_subscriber(subscriber)?;
+        let item = self
+            .ports
+            .table
+            .get(&store::delivery(name, event_id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(item.as_ref().is_some_and(deliveries::is_done))
+    }
 }

@@ -10,8 +10,9 @@
 //! consumer; a consumer that is handed an event it has no message for does nothing.
 //!
 //! Invariants:
-//! - Idempotent by event id: every message carries the key `{event_id}.{consumer}`, and the
-//!   adapters deliver one message per key, so a re-delivery does not send a second one.
+//! - Idempotent by event id: every message carries the key `{event_id}.{consumer}`; the file
+//!   and SMTP adapters deliver one message per key, and on AWS (SES and SNS cannot) the queue
+//!   functions wrap each consumer in [`SendOnce`], which records each send in the table.
 //! - What the message says is read from the order as stored (lines, buyer, address) and from
 //!   the event (its type, tracking code, refund), never from anything global: the consumers get
 //!   everything from the [`App`] they are built with.
@@ -24,6 +25,7 @@
 mod alerts;
 pub mod connections;
 mod email;
+mod once;
 mod realtime;
 mod sms;
 mod templates;
@@ -46,6 +48,7 @@ use crate::ports::{Email, MailError, SmsError};
 
 pub use alerts::AdminAlerts;
 pub use email::{AccountEmail, EmailNotifier, account_email};
+pub use once::SendOnce;
 pub use realtime::{RealtimePusher, push_message};
 pub use sms::SmsNotifier;
 pub use templates::Shop;

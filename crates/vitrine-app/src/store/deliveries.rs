@@ -98,6 +98,11 @@ impl From<Item> for DeliveryRecord {
     }
 }
 
+/// Whether a delivery item read from the table is one its subscriber is done with.
+pub fn is_done(item: &Item) -> bool {
+    item.str(STATUS) == Some(DONE)
+}
+
 /// The pending delivery of `ev` (id `event_id`) to `subscriber`, due at `now_ms`.
 fn delivery_item(subscriber: &str, event_id: &str, ev: &Event, now_ms: i64) -> AppResult<Item> {
     let mut item = data_item(delivery(subscriber, event_id), ev)?

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use vitrine_app::App;
 use vitrine_app::events::Consumer;
-use vitrine_app::notify::SmsNotifier;
+use vitrine_app::notify::{SendOnce, SmsNotifier};
 
 fn consumer(app: Arc<App>) -> Arc<dyn Consumer> {
-    Arc::new(SmsNotifier::new(app))
+    // Sent once per event id, whatever SQS re-delivers (`SendOnce`).
+    let inner: Arc<dyn Consumer> = Arc::new(SmsNotifier::new(app.clone()));
+    Arc::new(SendOnce::new(app, inner))
 }
 
 // One invocation at a time per execution environment (see `api`).

@@ -15,6 +15,10 @@
 //!    forwarded without a check;
 //! 4. sends Cognito's verification mails and checks their codes ([`cognito`]);
 //! 5. counts requests and the capacity they would use on AWS ([`counts`]).
+//!
+//! For the fault tests only, [`Proxy::hold`] holds the requests of one operation until the test
+//! releases them ([`Hold`]): a kill then lands while that call is in flight. Nothing holds
+//! requests unless a test asks.
 
 pub mod cognito;
 pub mod counts;
@@ -92,6 +96,45 @@ struct Inner {
     cognito: CognitoMail,
     denials: Mutex<Vec<Denial>>,
     counts: Mutex<(Counts, counts::Sizes)>,
+    holds: Mutex<Vec<Arc<Hold>>>,
+}
+
+/// What becomes of the requests a [`Hold`] held, once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Forwarded to the emulator, as if the network had only been slow.
+    Forward,
+    /// Never forwarded: answered `503` (the caller is usually dead by then), as a connection
+    /// that broke before the request reached AWS.
+    Drop,
+}
+
+/// A test-only fault ([`Proxy::hold`]): the requests of one operation, after the first `pass`
+/// ones, wait until [`Hold::release`].
+#[derive(Debug)]
+pub struct Hold {
+    operation: String,
+    /// Only requests whose body holds this text (`None`: every request of the operation).
+    containing: Option<String>,
+    pass: std::sync::atomic::AtomicUsize,
+    held: std::sync::atomic::AtomicUsize,
+    release: tokio::sync::watch::Sender<Option<Release>>,
+}
+
+impl Hold {
+    /// How many requests it has held so far (released or not).
+    pub fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Let every request held go (and every later one: the hold is over).
+    pub fn release(&self, how: Release) {
+        self.release.send_replace(Some(how));
+    }
+
+    fn released(&self) -> bool {
+        self.release.borrow().is_some()
+    }
 }
 
 /// The runner's AWS endpoint (see the [module](self)).
@@ -217,6 +260,7 @@ impl Proxy {
             secret_arns,
             denials: Mutex::new(Vec::new()),
             counts: Mutex::new((Counts::default(), counts::Sizes::new(key_schemas))),
+            holds: Mutex::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -267,6 +311,35 @@ impl Proxy {
     /// Every call refused because the template does not grant it.
     pub fn denials(&self) -> Vec<Denial> {
         self.inner.denials.lock().expect("never poisoned").clone()
+    }
+
+    /// Test-only fault: hold the requests of `operation` (as counted: `ses:SendEmail`,
+    /// `sns:Publish`), any caller's, after letting the first `pass` through, until the hold is
+    /// released. The first hold not yet released that names the operation applies.
+    pub fn hold(&self, operation: &str, pass: usize) -> Arc<Hold> {
+        self.add_hold(operation, None, pass)
+    }
+
+    /// Test-only fault: [`Proxy::hold`] for the requests of `operation` whose body holds
+    /// `text` (an order id, an address) only.
+    pub fn hold_containing(&self, operation: &str, text: &str) -> Arc<Hold> {
+        self.add_hold(operation, Some(text.to_owned()), 0)
+    }
+
+    fn add_hold(&self, operation: &str, containing: Option<String>, pass: usize) -> Arc<Hold> {
+        let hold = Arc::new(Hold {
+            operation: operation.to_owned(),
+            containing,
+            pass: std::sync::atomic::AtomicUsize::new(pass),
+            held: std::sync::atomic::AtomicUsize::new(0),
+            release: tokio::sync::watch::channel(None).0,
+        });
+        self.inner
+            .holds
+            .lock()
+            .expect("never poisoned")
+            .push(hold.clone());
+        hold
     }
 
     /// Requests and estimated capacity per principal and operation.
@@ -379,6 +452,42 @@ fn guess_protocol(headers: &HeaderMap, service: &str, path: &str) -> Protocol {
 }
 
 impl Inner {
+    /// Wait while a [`Hold`] holds `operation`; what to do with the request then (`None`: it
+    /// was not held).
+    async fn held(&self, operation: &str, body: &[u8]) -> Option<Release> {
+        use std::sync::atomic::Ordering;
+        let hold = self
+            .holds
+            .lock()
+            .expect("never poisoned")
+            .iter()
+            .find(|h| {
+                h.operation == operation
+                    && !h.released()
+                    && h.containing.as_ref().is_none_or(|text| {
+                        body.windows(text.len().max(1))
+                            .any(|w| w == text.as_bytes())
+                    })
+            })
+            .cloned()?;
+        let passed = hold
+            .pass
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if passed {
+            return None;
+        }
+        let mut release = hold.release.subscribe();
+        hold.held.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(operation, "a test fault holds this request");
+        let how = release
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|r| *r);
+        Some(how.unwrap_or(Release::Drop))
+    }
+
     fn deny(&self, principal: &Principal, action: &str, resource: &str, message: String) {
         tracing::warn!(
             function = %principal.function,
@@ -557,6 +666,16 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
                 "message": "Invalid verification code provided, please try again."
             })
             .to_string(),
+        )
+            .into_response();
+    }
+
+    if let Ok(op) = &operation
+        && inner.held(&op.key(), &body).await == Some(Release::Drop)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request was held by a test fault and dropped",
         )
             .into_response();
     }
