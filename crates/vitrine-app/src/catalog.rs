@@ -175,11 +175,18 @@ impl App {
 
     /// A product by id or slug, with live stock. Inactive products are hidden unless `admin`.
     pub async fn product(&self, id_or_slug: &str, admin: bool) -> AppResult<ProductView> {
-        let snap = self.catalog_snapshot().await?;
-        let product = match snap.product(id_or_slug) {
-            Some(p) => p.clone(),
-            // Not in a possibly stale snapshot: look in the table before saying 404.
-            None => Arc::new(self.load_product(id_or_slug).await?),
+        let product = if admin {
+            // An admin edits what this returns, with its version as the ETag: always the
+            // table's current item, never a snapshot that another instance (a warm Lambda on
+            // AWS) may hold for up to `catalog_cache_secs` after someone else's save.
+            Arc::new(self.load_product(id_or_slug).await?)
+        } else {
+            let snap = self.catalog_snapshot().await?;
+            match snap.product(id_or_slug) {
+                Some(p) => p.clone(),
+                // Not in a possibly stale snapshot: look in the table before saying 404.
+                None => Arc::new(self.load_product(id_or_slug).await?),
+            }
         };
         if !product.active && !admin {
             return Err(AppError::NotFound("product"));

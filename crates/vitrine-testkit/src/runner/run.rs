@@ -406,11 +406,30 @@ fn rewrite_urls(mut resolved: Resolved, urls: &[(String, String)]) -> Resolved {
     }
     for resource in resolved.resources.values_mut() {
         walk(&mut resource.properties, urls);
+        if resource.kind == "AWS::CloudFront::ResponseHeadersPolicy"
+            && let Some(Value::String(policy)) = resource.properties.pointer_mut(
+                "/ResponseHeadersPolicyConfig/SecurityHeadersConfig/ContentSecurityPolicy/ContentSecurityPolicy",
+            )
+        {
+            *policy = without_upgrade(policy);
+        }
     }
     for value in resolved.outputs.values_mut() {
         *value = rewrite(value, urls);
     }
     resolved
+}
+
+/// A content security policy without `upgrade-insecure-requests`: the runner serves plain HTTP
+/// on 127.0.0.1 where CloudFront serves HTTPS, and that directive would turn the browser's
+/// requests to the runner's other local addresses (the presigned URLs of the AWS endpoint)
+/// into `https://` ones that nothing answers.
+fn without_upgrade(policy: &str) -> String {
+    policy
+        .split(';')
+        .filter(|d| d.trim() != "upgrade-insecure-requests")
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Like [`rewrite`], but for URLs anywhere in a text (a content security policy lists several).
@@ -495,4 +514,43 @@ async fn counts(State(c): State<Arc<Control>>) -> Response {
 async fn stop_now(State(c): State<Arc<Control>>) -> Response {
     let _ = c.stop.send(true);
     (StatusCode::ACCEPTED, axum::Json(json!({"stopping": true}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_insecure_requests_is_dropped_and_the_rest_of_the_policy_kept() {
+        assert_eq!(
+            without_upgrade("default-src 'self'; upgrade-insecure-requests; connect-src 'self'"),
+            "default-src 'self'; connect-src 'self'"
+        );
+        assert_eq!(
+            without_upgrade("default-src 'self'; upgrade-insecure-requests"),
+            "default-src 'self'"
+        );
+        assert_eq!(without_upgrade("img-src data:"), "img-src data:");
+    }
+
+    #[test]
+    fn every_listed_url_in_a_text_is_rewritten() {
+        let urls = vec![
+            (
+                "wss://abc.execute-api.us-east-1.amazonaws.com".to_owned(),
+                "ws://127.0.0.1:1".to_owned(),
+            ),
+            (
+                "https://b.s3.us-east-1.amazonaws.com".to_owned(),
+                "http://127.0.0.1:2".to_owned(),
+            ),
+        ];
+        assert_eq!(
+            rewrite_anywhere(
+                "connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com https://b.s3.us-east-1.amazonaws.com",
+                &urls
+            ),
+            "connect-src 'self' ws://127.0.0.1:1 http://127.0.0.1:2"
+        );
+    }
 }
