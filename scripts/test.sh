@@ -4,7 +4,9 @@
 # the module-circle check (scripts/check-modules.sh), lints, and the whole test suite against a
 # local emulator on 127.0.0.1 (the SMTP tests start their own aiosmtpd from .venv/, see
 # crates/vitrine-testkit/src/smtp.rs), then the browser tests (e2e/: Debian's chromium from apt
-# when missing, playwright-core and axe-core from npm), then the hardening run
+# when missing, playwright-core and axe-core from npm) on `vitrine serve` and again on the AWS
+# shape (infra/template.yaml run whole by the template runner, aws-runner, on the emulator),
+# then the hardening run
 # (crates/vitrine-hardening: faults, forged tokens, schemathesis from .venv/; it mounts a tmpfs,
 # so it runs as root, as CI does) and its summary table. .ci/run calls exactly this.
 set -euo pipefail
@@ -68,8 +70,9 @@ bash scripts/check-modules.sh
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "building the tests"
+step "building the tests, and the binaries they run (vitrine, the Lambda functions, aws-runner)"
 cargo test --workspace --all-features --locked --no-run
+cargo build --workspace --all-features --locked --bins
 
 step "waiting for the Python tools"
 if ! wait "$venv_pid"; then
@@ -112,8 +115,11 @@ if ! wait "$npm_pid"; then
   echo "npm ci (e2e) failed" >&2
   exit 1
 fi
-cargo build --workspace --all-features --locked --bin vitrine
 VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
+
+step "browser tests on the AWS shape: the template run by aws-runner on the emulator, through its CloudFront address"
+VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
+  e2e/journey.test.js e2e/shopper.test.js e2e/account.test.js e2e/admin.test.js
 
 step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, schemathesis (summary)"
 umount "$root/target/hardening/disk-mnt" 2>/dev/null || true

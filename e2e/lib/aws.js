@@ -74,6 +74,9 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     MailFrom: "loja@vitrine.example",
     SesIdentity: "vitrine.example",
     AlertsTo: "alertas@loja.example",
+    // Each function instance serves the catalog from a snapshot at most this old (10 s by
+    // default; docs/configuration.md): the tests read the storefront right after an admin's edit.
+    CatalogCacheSecs: "1",
     ...parameters,
   };
   const args = ["--template", join(root, "infra", "template.yaml"), "--emulator", moto.url, "--work", work, "--bin-dir", join(root, "target", "debug")];
