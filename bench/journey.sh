@@ -154,8 +154,16 @@ status=0
 
 if [ "$SHAPE" = aws ]; then
   cp "$tmp/summary" "$OUT/summary" 2>/dev/null || true
-  # The queue consumers and the stream finish the last orders' events.
-  sleep "${SETTLE:-10}"
+  # The queue consumers and the stream finish the last orders' events: wait until the invocation
+  # counts stay still for 6 s (at most SETTLE seconds, default 120).
+  last="" still=0
+  for _ in $(seq 1 $(( ${SETTLE:-120} / 2 ))); do
+    now=$(curl -sf "$control/invocations" | jq -c '[.[].invocations]')
+    if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 3 ] && break
+    last=$now
+    sleep 2
+  done
   curl -sf "$control/counts" > "$OUT/counts-after.json"
   curl -sf "$control/invocations" > "$OUT/invocations-after.json"
   echo "runner invocations (whole run, setup included): function source invocations errors duration_ms"

@@ -117,6 +117,15 @@ impl InvocationRow {
     }
 }
 
+/// The invocations of one function from one source.
+#[derive(Default)]
+struct Tally {
+    invocations: u64,
+    errors: u64,
+    /// Summed over the invocations.
+    duration: Duration,
+}
+
 /// The template's functions; cheap to clone (shared).
 #[derive(Clone)]
 pub struct Functions {
@@ -129,8 +138,8 @@ struct Inner {
     names: HashMap<String, String>,
     endpoint_for: RwLock<EndpointFor>,
     urls: RwLock<Vec<(String, String)>>,
-    /// Per function and source: invocations, errors, summed duration.
-    counts: Mutex<BTreeMap<(String, Source), (u64, u64, Duration)>>,
+    /// Per function and source.
+    counts: Mutex<BTreeMap<(String, Source), Tally>>,
     logs: PathBuf,
     numbers: AtomicU64,
     closed: AtomicBool,
@@ -501,13 +510,13 @@ impl Functions {
                     duration_ms: 0,
                 });
             }
-            for ((_, source), (n, errors, took)) in mine {
+            for ((_, source), tally) in mine {
                 rows.push(InvocationRow {
                     function: id.clone(),
                     source: Some(source.to_string()),
-                    invocations: *n,
-                    errors: *errors,
-                    duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    invocations: tally.invocations,
+                    errors: tally.errors,
+                    duration_ms: u64::try_from(tally.duration.as_millis()).unwrap_or(u64::MAX),
                 });
             }
         }
@@ -634,10 +643,10 @@ impl Invoke for Functions {
         let took = started.elapsed();
         let mut counts = lock(&self.inner.counts);
         let entry = counts.entry((id, source)).or_default();
-        entry.0 += 1;
-        entry.2 += took;
+        entry.invocations += 1;
+        entry.duration += took;
         if result.is_err() {
-            entry.1 += 1;
+            entry.errors += 1;
         }
         result
     }
