@@ -144,6 +144,13 @@ async fn the_template_s_functions_run_from_their_sources() {
         .await
         .expect("put");
     invoked(&runner, &stream_fn, Source::Stream).await;
+    // Each row sums its invocations' durations (a cold start, a process launch, is in each
+    // function's first), as `/invocations` serves them for the capacity note.
+    for row in runner.functions.invocation_table() {
+        if row.invocations > 0 {
+            assert!(row.duration_ms > 0, "no duration summed: {}", row.to_json());
+        }
+    }
 
     // A process killed mid-invocation: the invocation is a crash, the next one starts a new
     // process. The WebSocket function's $connect is invoked directly here, as its API would.

@@ -73,7 +73,8 @@ pub(crate) async fn create_users(
     Ok(())
 }
 
-/// `vitrine user create` on the data folder, through vitrine-testkit's process harness (on a
+/// `vitrine user create` on the data folder (or the backend the `VITRINE_*` environment names),
+/// through vitrine-testkit's process harness (on a
 /// blocking thread, so that a few run at once).
 #[allow(clippy::ptr_arg)] // The paths of the command line, as the callers hold them.
 fn create_user(
@@ -82,10 +83,18 @@ fn create_user(
     email: &str,
     admin: bool,
 ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-    let command = vitrine_testkit::process::Vitrine::new(vitrine)
+    let mut command = vitrine_testkit::process::Vitrine::new(vitrine)
         .data_dir(data_dir)
         // Cheap hashes: the benchmark measures checkout, not sign-in.
         .args(["--argon2-memory-kib", "64"]);
+    // The harness starts the command without the caller's `VITRINE_*` settings; the bench hands
+    // its own on, so that `VITRINE_BACKEND=aws` and the stack's names (bench/journey.sh with
+    // SHAPE=aws) create the users in the user pool instead of the data folder.
+    for (name, value) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VITRINE_") {
+            command = command.env(name, value);
+        }
+    }
     let mut args = vec![
         "user".to_owned(),
         "create".to_owned(),

@@ -98,18 +98,32 @@ pub struct InvocationRow {
     pub source: Option<String>,
     pub invocations: u64,
     pub errors: u64,
+    /// The summed wall-clock time of these invocations, in milliseconds (from handing the event
+    /// over to the answer, a cold start's process launch included): what Lambda bills.
+    pub duration_ms: u64,
 }
 
 impl InvocationRow {
-    /// `{"function", "source", "invocations", "errors"}` (`source` null when never invoked).
+    /// `{"function", "source", "invocations", "errors", "duration_ms"}` (`source` null when
+    /// never invoked).
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "function": self.function,
             "source": self.source,
             "invocations": self.invocations,
             "errors": self.errors,
+            "duration_ms": self.duration_ms,
         })
     }
+}
+
+/// The invocations of one function from one source.
+#[derive(Default)]
+struct Tally {
+    invocations: u64,
+    errors: u64,
+    /// Summed over the invocations.
+    duration: Duration,
 }
 
 /// The template's functions; cheap to clone (shared).
@@ -124,7 +138,8 @@ struct Inner {
     names: HashMap<String, String>,
     endpoint_for: RwLock<EndpointFor>,
     urls: RwLock<Vec<(String, String)>>,
-    counts: Mutex<BTreeMap<(String, Source), (u64, u64)>>,
+    /// Per function and source.
+    counts: Mutex<BTreeMap<(String, Source), Tally>>,
     logs: PathBuf,
     numbers: AtomicU64,
     closed: AtomicBool,
@@ -492,14 +507,16 @@ impl Functions {
                     source: None,
                     invocations: 0,
                     errors: 0,
+                    duration_ms: 0,
                 });
             }
-            for ((_, source), (n, errors)) in mine {
+            for ((_, source), tally) in mine {
                 rows.push(InvocationRow {
                     function: id.clone(),
                     source: Some(source.to_string()),
-                    invocations: *n,
-                    errors: *errors,
+                    invocations: tally.invocations,
+                    errors: tally.errors,
+                    duration_ms: u64::try_from(tally.duration.as_millis()).unwrap_or(u64::MAX),
                 });
             }
         }
@@ -621,12 +638,15 @@ impl Invoke for Functions {
         self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.inner);
         let f = self.inner.functions[&id].clone();
+        let started = std::time::Instant::now();
         let result = self.run(&f, event).await;
+        let took = started.elapsed();
         let mut counts = lock(&self.inner.counts);
         let entry = counts.entry((id, source)).or_default();
-        entry.0 += 1;
+        entry.invocations += 1;
+        entry.duration += took;
         if result.is_err() {
-            entry.1 += 1;
+            entry.errors += 1;
         }
         result
     }

@@ -4,7 +4,7 @@
 //!
 //! Control API (its own listener):
 //! - `GET /invocations`: the invocation table, as JSON rows `{function, source, invocations,
-//!   errors}`;
+//!   errors, duration_ms}` (`duration_ms` summed over the row's invocations);
 //! - `POST /schedules/{rule}/fire`: fire a scheduled rule now; each target's result;
 //! - `POST /functions/{id}/kill`: kill the function's processes running an invocation;
 //! - `GET /resources`: logical id → physical id;
