@@ -121,7 +121,7 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     root: work,
     stderr: () => err,
     stdout: () => out,
-    /** The runner's invocation table: [{function, source, invocations, errors}], one row per
+    /** The runner's invocation table: [{function, source, invocations, errors, duration_ms}], one row per
      * function and source (a function never invoked has one row with source null). */
     async invocations() {
       return control("/invocations");
