@@ -212,7 +212,18 @@ export function awsEnv(store) {
 
 /** Everything the emulator's SES sent, newest last: [{to, subject, body}]. */
 export async function sentMail(store) {
-  const data = await (await fetch(`${store.emulator}/moto-api/data.json`)).json();
+  // moto builds this dump from its live state and answers 500 when a request changes the state
+  // meanwhile: ask again (a few times).
+  let data;
+  for (let attempt = 1; ; attempt++) {
+    const r = await fetch(`${store.emulator}/moto-api/data.json`);
+    if (r.ok) {
+      data = await r.json();
+      break;
+    }
+    if (attempt >= 20) throw new Error(`the emulator's state: ${r.status} ${await r.text()}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
   const messages = (data.ses && data.ses.Message) || [];
   return messages.map((m) => ({
     to: [...((m.destinations && m.destinations.ToAddresses) || [])],

@@ -73,14 +73,7 @@ async fn shared_pool() -> (String, String) {
 
 /// The password-reset code moto keeps on the user, read from its state dump.
 async fn moto_reset_code(pool_id: &str, email: &str) -> String {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     let users = state["cognitoidp"]["CognitoIdpUser"]
         .as_array()
         .expect("moto's state lists Cognito users");

@@ -31,14 +31,7 @@ async fn verified_mailer(tag: &str) -> SesMailer {
 
 /// The messages moto recorded as sent to `to`.
 async fn sent_to(to: &str) -> Vec<serde_json::Value> {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     state["ses"]["Message"]
         .as_array()
         .map(|messages| {

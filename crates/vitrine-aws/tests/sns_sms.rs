@@ -28,14 +28,7 @@ fn unique_number() -> String {
 
 /// The texts moto recorded as sent to `number`.
 async fn sent_to(number: &str) -> Vec<String> {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     state["sns"]["SMS"]
         .as_array()
         .map(|messages| {

@@ -162,14 +162,7 @@ fn event_ids(messages: &[aws_sdk_sqs::types::Message]) -> BTreeSet<String> {
 
 /// The messages moto recorded as sent through SES to `to`.
 async fn mail_sent_to(to: &str) -> Vec<Value> {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     state["ses"]["Message"]
         .as_array()
         .map(|messages| {

@@ -228,14 +228,7 @@ fn alerts_batch(events: &[(String, Event)]) -> String {
 
 /// The messages moto recorded as sent through SES to `to`, each as its JSON text.
 async fn mail_sent_to(to: &str) -> Vec<String> {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     state["ses"]["Message"]
         .as_array()
         .into_iter()

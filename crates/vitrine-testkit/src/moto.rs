@@ -73,3 +73,23 @@ pub fn unique(prefix: &str) -> String {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
 }
+
+/// The emulator's whole state (`GET /moto-api/data.json`): what SES sent, SNS texts, Cognito's
+/// users. moto builds that dump by walking its live state, and a request that changes the state
+/// meanwhile (a function of another test, a runner's poller) makes it answer 500; the dump is
+/// asked again then, a bounded number of times.
+pub async fn state() -> serde_json::Value {
+    let url = format!("{}/moto-api/data.json", endpoint());
+    let mut last = String::new();
+    for _ in 0..20 {
+        match reqwest::get(&url).await.and_then(|r| r.error_for_status()) {
+            Ok(answer) => match answer.json().await {
+                Ok(state) => return state,
+                Err(e) => last = format!("not JSON: {e}"),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the emulator's state ({url}) could not be read: {last}")
+}

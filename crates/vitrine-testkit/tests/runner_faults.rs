@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use serde_json::{Value, json};
+use serde_json::json;
 use vitrine_app::auth::Principal;
 use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey};
 use vitrine_app::ports::{SystemClock, UlidIds};
@@ -334,14 +334,7 @@ fn poisoned_event(order: &str) -> (String, Event) {
 
 /// The messages moto recorded as sent through SES to `to`.
 async fn mails_to(to: &str) -> usize {
-    let url = format!("{}/moto-api/data.json", moto::endpoint());
-    let state: Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's state")
-        .json()
-        .await
-        .expect("moto's state is JSON");
+    let state = moto::state().await;
     state["ses"]["Message"]
         .as_array()
         .map(|messages| {

@@ -297,12 +297,7 @@ async fn world() -> World {
 
 /// The SES messages the emulator recorded as sent to `to`.
 async fn mail_to(to: &str) -> Vec<Value> {
-    let state: Value = reqwest::get(format!("{}/moto-api/data.json", moto::endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = moto::state().await;
     state["ses"]["Message"]
         .as_array()
         .into_iter()

@@ -72,9 +72,9 @@ pub struct Runner {
     pub cloudfront: SocketAddr,
     pub control: SocketAddr,
     pub proxy: Arc<Proxy>,
-    pub rest_api: Arc<RestApi>,
-    pub websocket_api: Arc<WebSocketApi>,
-    pub distribution: Arc<Distribution>,
+    pub rest_api: Option<Arc<RestApi>>,
+    pub websocket_api: Option<Arc<WebSocketApi>>,
+    pub distribution: Option<Arc<Distribution>>,
     stop: watch::Sender<bool>,
     control_task: tokio::task::JoinHandle<()>,
 }
@@ -227,29 +227,41 @@ impl Runner {
         }));
         let sources = Arc::new(Sources::start(&resolved, &functions)?);
 
+        // The front door: each server only when the template declares what it serves (a
+        // template of queue consumers alone has none).
         let invoker: Arc<dyn Invoke> = Arc::new(functions.clone());
         let front = |what: &str, e: anyhow::Error| RunnerError(format!("{what}: {e:#}"));
-        let rest_api = Arc::new(
-            RestApi::start(api_listener, resolved.clone(), invoker.clone())
+        let declares = |kind: &str| resolved.of_kind(kind).next().is_some();
+        let rest_api = match declares("AWS::ApiGateway::RestApi") {
+            true => Some(Arc::new(
+                RestApi::start(api_listener, resolved.clone(), invoker.clone())
+                    .await
+                    .map_err(|e| front("the REST API", e))?,
+            )),
+            false => None,
+        };
+        let websocket_api = match declares("AWS::ApiGatewayV2::Api") {
+            true => Some(Arc::new(
+                WebSocketApi::start(ws_listener, resolved.clone(), invoker.clone())
+                    .await
+                    .map_err(|e| front("the WebSocket API", e))?,
+            )),
+            false => None,
+        };
+        let distribution = match declares("AWS::CloudFront::Distribution") {
+            true => Some(Arc::new(
+                Distribution::start(
+                    cloudfront_listener,
+                    resolved.clone(),
+                    Origins {
+                        rest_api: rest_api.as_ref().map(|a| a.url()).unwrap_or_default(),
+                    },
+                )
                 .await
-                .map_err(|e| front("the REST API", e))?,
-        );
-        let websocket_api = Arc::new(
-            WebSocketApi::start(ws_listener, resolved.clone(), invoker.clone())
-                .await
-                .map_err(|e| front("the WebSocket API", e))?,
-        );
-        let distribution = Arc::new(
-            Distribution::start(
-                cloudfront_listener,
-                resolved.clone(),
-                Origins {
-                    rest_api: rest_api.url(),
-                },
-            )
-            .await
-            .map_err(|e| front("the CloudFront distribution", e))?,
-        );
+                .map_err(|e| front("the CloudFront distribution", e))?,
+            )),
+            false => None,
+        };
 
         let (stop, _) = watch::channel(false);
         let state = Arc::new(Control {
@@ -258,18 +270,9 @@ impl Runner {
             sources: sources.clone(),
             proxy: proxy.clone(),
             front: [
-                (
-                    "cloudfront",
-                    Arc::downgrade(&distribution) as std::sync::Weak<dyn Counted>,
-                ),
-                (
-                    "rest_api",
-                    Arc::downgrade(&rest_api) as std::sync::Weak<dyn Counted>,
-                ),
-                (
-                    "websocket",
-                    Arc::downgrade(&websocket_api) as std::sync::Weak<dyn Counted>,
-                ),
+                ("cloudfront", weak(&distribution)),
+                ("rest_api", weak(&rest_api)),
+                ("websocket", weak(&websocket_api)),
             ],
             stop: stop.clone(),
         });
@@ -335,9 +338,15 @@ impl Runner {
     /// template does not allow (an `Err` when there was any: the template lacks a permission).
     pub async fn shutdown(self) -> Result<String, String> {
         let _ = self.stop.send(true);
-        self.distribution.stop();
-        self.rest_api.stop();
-        self.websocket_api.stop();
+        if let Some(d) = &self.distribution {
+            d.stop();
+        }
+        if let Some(a) = &self.rest_api {
+            a.stop();
+        }
+        if let Some(w) = &self.websocket_api {
+            w.stop();
+        }
         self.sources.stop(STOP_GRACE).await;
         self.functions.stop(STOP_GRACE).await;
         let _ = self.control_task.await;
@@ -380,12 +389,19 @@ impl Counted for WebSocketApi {
     }
 }
 
+fn weak<T: Counted + 'static>(server: &Option<Arc<T>>) -> Option<std::sync::Weak<dyn Counted>> {
+    server.as_ref().map(|s| {
+        let weak: std::sync::Weak<dyn Counted> = Arc::downgrade(s) as std::sync::Weak<T>;
+        weak
+    })
+}
+
 struct Control {
     resolved: Arc<Resolved>,
     functions: Functions,
     sources: Arc<Sources>,
     proxy: Arc<Proxy>,
-    front: [(&'static str, std::sync::Weak<dyn Counted>); 3],
+    front: [(&'static str, Option<std::sync::Weak<dyn Counted>>); 3],
     stop: watch::Sender<bool>,
 }
 
@@ -506,7 +522,9 @@ async fn counts(State(c): State<Arc<Control>>) -> Response {
     let front: serde_json::Map<String, Value> = c
         .front
         .iter()
-        .filter_map(|(name, server)| Some((name.to_string(), json!(server.upgrade()?.count()))))
+        .filter_map(|(name, server)| {
+            Some((name.to_string(), json!(server.as_ref()?.upgrade()?.count())))
+        })
         .collect();
     axum::Json(json!({"aws": c.proxy.counts(), "front_door": front})).into_response()
 }

@@ -302,12 +302,11 @@ impl WsDefinition {
 
 /// A connection id in API Gateway's shape: 15 letters and digits and `=`.
 fn connection_id() -> String {
-    let bytes = ulid::Ulid::new().0.to_be_bytes();
-    let text: String = STANDARD
-        .encode(&bytes[5..])
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
+    use rand::Rng as _;
+    let text: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
         .take(15)
+        .map(char::from)
         .collect();
     format!("{text}=")
 }
