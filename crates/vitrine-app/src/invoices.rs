@@ -504,6 +504,7 @@ fn nfe_input(
                 .and_then(|i| u8::try_from(i.count).ok())
                 .unwrap_or(1),
         },
+        (PaymentMethod::Boleto, _) => NfePayment::Boleto,
         (PaymentMethod::Card, None) => {
             return Err(invalid(
                 "the order was marked paid by card without a card payment".into(),

@@ -86,6 +86,7 @@ impl fmt::Display for OrderStatus {
 pub enum PaymentMethod {
     Pix,
     Card,
+    Boleto,
 }
 
 impl PaymentMethod {
@@ -93,6 +94,7 @@ impl PaymentMethod {
         match self {
             PaymentMethod::Pix => "pix",
             PaymentMethod::Card => "card",
+            PaymentMethod::Boleto => "boleto",
         }
     }
 }

@@ -380,6 +380,10 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
             );
             x.close("card");
         }
+        Payment::Boleto => {
+            x.leaf("tPag", "15");
+            x.money("vPag", totals.total);
+        }
     }
     x.close("detPag");
     x.close("pag");

@@ -283,6 +283,8 @@ pub enum Payment {
         /// `"Pagamento com cartão de crédito em Nx."` to `infAdic/infCpl`.
         installments: u8,
     },
+    /// `tPag` 15 (boleto bancário): no card group.
+    Boleto,
 }
 
 /// `infRespTec`: the software vendor responsible for the emitting system.

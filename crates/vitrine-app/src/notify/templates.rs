@@ -334,6 +334,7 @@ impl OrderView {
             payment_method: match order.payment_method {
                 PaymentMethod::Pix => "pix",
                 PaymentMethod::Card => "card",
+                PaymentMethod::Boleto => "boleto",
             },
             address: AddressView {
                 recipient: a.recipient.clone(),

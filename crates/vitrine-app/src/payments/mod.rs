@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use serde_json::json;
-use vitrine_domain::card::{CardNumber, InstallmentPlan};
+use vitrine_domain::card::InstallmentPlan;
 use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
 use vitrine_domain::{Event, EventAttr, Money};
 
@@ -30,8 +30,8 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::events::{ConsumeError, Consumer, Delivery};
 use crate::ports::payments::{
-    Charge, ChargeMethod, ChargeRequest, PaymentError, PaymentProvider, WebhookError,
-    WebhookRequest,
+    CardInput, Charge, ChargeKey, ChargeMethod, ChargeRequest, DeclineReason, Payer, PaymentError,
+    PaymentProvider, ProviderPayment, ProviderStatus, WebhookError, WebhookRequest,
 };
 use crate::store::payments::Notice;
 pub use crate::store::payments::{LatePayment, LateReason, Payment, PaymentStatus, RefundRecord};
@@ -44,11 +44,8 @@ const NOTICE_TTL_SECS: i64 = 30 * 24 * 3600;
 #[derive(Debug, Clone)]
 pub enum PayInput {
     Pix,
-    Card {
-        number: CardNumber,
-        holder: String,
-        installments: u32,
-    },
+    Card { card: CardInput, installments: u32 },
+    Boleto,
 }
 
 /// What happened to money that arrived.
@@ -60,6 +57,31 @@ pub enum Settlement {
     AlreadyPaid,
     /// Not accepted: recorded, to be refunded, the customer told.
     Late(LateReason),
+    /// The card payment was refused after all (3-D Secure failed, review refused).
+    Failed,
+    /// Nothing to do: still pending, not ours, or not about money arriving.
+    Ignored,
+}
+
+impl Settlement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Settlement::Paid => "paid",
+            Settlement::AlreadyPaid => "already_paid",
+            Settlement::Late(_) => "refund",
+            Settlement::Failed => "failed",
+            Settlement::Ignored => "ignored",
+        }
+    }
+}
+
+/// The webhook request as the HTTP entry point received it.
+pub struct WebhookInput<'a> {
+    pub provider: &'a str,
+    pub subpath: &'a str,
+    pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub query: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub body: &'a [u8],
 }
 
 /// Money arriving for an order.
@@ -91,9 +113,38 @@ impl App {
         store::payments::load(&*self.ports.table, order_id).await
     }
 
-    /// The installment plans offered for `total`.
-    pub fn installment_plans(&self, total: Money) -> Vec<InstallmentPlan> {
-        self.settings.installments.plans(total)
+    /// The installment plans offered for `total`: the card provider's own for the card's
+    /// first digits (`bin`) when it has a table, else the store's.
+    pub async fn installment_plans(
+        &self,
+        total: Money,
+        bin: Option<&str>,
+    ) -> AppResult<Vec<InstallmentPlan>> {
+        if let (Some(bin), Ok(provider)) = (bin, self.provider_for(PaymentMethod::Card))
+            && let Some(plans) = provider
+                .installments(total, bin)
+                .await
+                .map_err(payment_failed)?
+        {
+            return Ok(plans);
+        }
+        Ok(self.settings.installments.plans(total))
+    }
+
+    /// The providers in use, and whether any of them is a sandbox (no money moves).
+    pub fn payment_providers(&self) -> Vec<(PaymentMethod, &'static str, bool)> {
+        [
+            PaymentMethod::Pix,
+            PaymentMethod::Card,
+            PaymentMethod::Boleto,
+        ]
+        .into_iter()
+        .filter_map(|m| {
+            self.provider_for(m)
+                .ok()
+                .map(|p| (m, p.name(), p.is_sandbox()))
+        })
+        .collect()
     }
 
     /// An order's payment, for its owner or an admin.
@@ -116,6 +167,7 @@ impl App {
         let method = match input {
             PayInput::Pix => PaymentMethod::Pix,
             PayInput::Card { .. } => PaymentMethod::Card,
+            PayInput::Boleto => PaymentMethod::Boleto,
         };
         if order.payment_method != method {
             return Err(AppError::Rule(format!(
@@ -131,52 +183,64 @@ impl App {
         }
         let existing = self.load_payment(order_id).await?;
         match input {
-            PayInput::Pix => self.pix_charge(&order, existing).await,
-            PayInput::Card {
-                number,
-                holder,
-                installments,
-            } => {
-                self.card_charge(&order, existing, number, holder, installments)
-                    .await
+            PayInput::Pix | PayInput::Boleto => self.waiting_charge(&order, existing).await,
+            PayInput::Card { card, installments } => {
+                self.card_charge(&order, existing, card, installments).await
             }
         }
     }
 
-    async fn pix_charge(&self, order: &Order, existing: Option<Payment>) -> AppResult<Payment> {
+    /// A charge the buyer pays later, by Pix or boleto: the same one again while it is pending.
+    async fn waiting_charge(&self, order: &Order, existing: Option<Payment>) -> AppResult<Payment> {
         if let Some(p) = existing
             && p.status == PaymentStatus::Pending
         {
             return Ok(p);
         }
-        let provider = self.provider_for(PaymentMethod::Pix)?;
+        let method = order.payment_method;
+        let provider = self.provider_for(method)?;
         let request = ChargeRequest {
             order_id: order.id.clone(),
-            idempotency_key: format!("{}-pix", order.id),
+            idempotency_key: format!("{}-{}", order.id, method.as_str()),
             amount: order.total,
-            method: ChargeMethod::Pix {
-                expires_at: order.pay_by,
+            payer: payer_of(order),
+            description: format!("Pedido {}", order.id),
+            method: match method {
+                PaymentMethod::Boleto => ChargeMethod::Boleto {
+                    expires_at: order.pay_by,
+                },
+                _ => ChargeMethod::Pix {
+                    expires_at: order.pay_by,
+                },
             },
         };
-        let Charge::PixPending {
-            txid,
-            br_code,
-            reference: _,
-        } = provider.charge(&request).await.map_err(payment_failed)?
-        else {
-            return Err(AppError::Internal(anyhow!(
-                "the Pix provider answered a charge with something other than a pending charge"
-            )));
-        };
+        let (txid, br_code, boleto, reference) =
+            match provider.charge(&request).await.map_err(payment_failed)? {
+                Charge::PixPending {
+                    txid,
+                    br_code,
+                    reference,
+                } if method == PaymentMethod::Pix => (Some(txid), Some(br_code), None, reference),
+                Charge::BoletoPending { reference, boleto } if method == PaymentMethod::Boleto => {
+                    (None, None, Some(boleto), reference)
+                }
+                other => {
+                    return Err(AppError::Internal(anyhow!(
+                        "the {} provider answered a {} charge with {other:?}",
+                        provider.name(),
+                        method.as_str()
+                    )));
+                }
+            };
         let now = self.ports.clock.now();
         let payment = Payment {
             order_id: order.id.clone(),
             provider: provider.name().to_owned(),
-            method: PaymentMethod::Pix,
+            method,
             status: PaymentStatus::Pending,
             amount: order.total,
-            txid: Some(txid.clone()),
-            br_code: Some(br_code),
+            txid: txid.clone(),
+            br_code,
             expires_at: order.pay_by,
             card: None,
             installments: None,
@@ -186,13 +250,18 @@ impl App {
             failure: None,
             refund: None,
             late: Vec::new(),
+            charge_reference: Some(reference),
+            boleto,
+            challenge_url: None,
             created_at: now,
             updated_at: now,
             version: 1,
         };
         let mut batch = Batch::new();
         batch.put_new_payment(&payment)?;
-        batch.point_txid(&txid, &order.id);
+        if let Some(txid) = &txid {
+            batch.point_txid(txid, &order.id);
+        }
         match self.write(batch).await {
             Ok(()) => Ok(payment),
             // Another request made it first: that one is the charge.
@@ -208,18 +277,70 @@ impl App {
         &self,
         order: &Order,
         existing: Option<Payment>,
-        number: CardNumber,
-        holder: String,
+        card: CardInput,
         installments: u32,
     ) -> AppResult<Payment> {
-        let plan = self.settings.installments.plan(order.total, installments)?;
-        let holder = holder.trim().to_owned();
-        if holder.is_empty() || holder.chars().count() > 60 {
-            return Err(AppError::field(
-                "card.holder",
-                "the name on the card has 1 to 60 characters",
+        if let Some(p) = &existing
+            && p.status == PaymentStatus::Pending
+            && p.charge_reference.is_some()
+        {
+            return Err(AppError::Rule(
+                "this order's card payment is waiting for the issuer (3-D Secure or review)".into(),
             ));
         }
+        let provider = self.provider_for(PaymentMethod::Card)?;
+        let (card, bin) = match card {
+            CardInput::Number { number, holder } => {
+                let holder = holder.trim().to_owned();
+                if holder.is_empty() || holder.chars().count() > 60 {
+                    return Err(AppError::field(
+                        "card.holder",
+                        "the name on the card has 1 to 60 characters",
+                    ));
+                }
+                let bin = number.digits()[..6].to_owned();
+                (CardInput::Number { number, holder }, bin)
+            }
+            CardInput::Token {
+                token,
+                payment_method_id,
+                issuer_id,
+                bin,
+            } => {
+                if token.is_empty() || token.len() > 256 || !token.is_ascii() {
+                    return Err(AppError::field("card.token", "not a card token"));
+                }
+                if !(6..=8).contains(&bin.len()) || !bin.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(AppError::field(
+                        "card.bin",
+                        "the card's first 6 to 8 digits",
+                    ));
+                }
+                let card = CardInput::Token {
+                    token,
+                    payment_method_id,
+                    issuer_id,
+                    bin: bin.clone(),
+                };
+                (card, bin)
+            }
+        };
+        let plan = match provider
+            .installments(order.total, &bin)
+            .await
+            .map_err(payment_failed)?
+        {
+            Some(plans) => plans
+                .into_iter()
+                .find(|p| p.count == installments)
+                .ok_or_else(|| {
+                    AppError::field(
+                        "installments",
+                        format!("the card's issuer does not offer {installments} installments"),
+                    )
+                })?,
+            None => self.settings.installments.plan(order.total, installments)?,
+        };
         let now = self.ports.clock.now();
         let (base, read_version) = match existing {
             Some(p) => {
@@ -244,6 +365,9 @@ impl App {
                     failure: None,
                     refund: None,
                     late: Vec::new(),
+                    charge_reference: None,
+                    boleto: None,
+                    challenge_url: None,
                     created_at: now,
                     updated_at: now,
                     version: 0,
@@ -252,14 +376,15 @@ impl App {
             ),
         };
         let attempt = base.attempts + 1;
-        let provider = self.provider_for(PaymentMethod::Card)?;
         let request = ChargeRequest {
             order_id: order.id.clone(),
             idempotency_key: format!("{}-card-{attempt}", order.id),
             amount: plan.total,
+            payer: payer_of(order),
+            description: format!("Pedido {}", order.id),
             method: ChargeMethod::Card {
-                number,
-                holder,
+                card,
+                price: order.total,
                 plan: plan.clone(),
             },
         };
@@ -301,73 +426,179 @@ impl App {
                     .await?
                     .ok_or(AppError::NotFound("payment"))
             }
-            Charge::Declined { reason, card } => {
+            Charge::InProcess {
+                reference,
+                challenge_url,
+                card,
+            } => {
+                // Waiting for 3-D Secure or a review: the webhook (read back) settles it.
                 payment.card = card;
-                payment.status = PaymentStatus::Failed;
-                payment.failure = Some(reason.message().to_owned());
+                payment.status = PaymentStatus::Pending;
+                payment.failure = None;
+                payment.charge_reference = Some(reference);
+                payment.challenge_url = challenge_url;
                 let mut batch = Batch::new();
                 batch.save_payment(&payment, read_version)?;
-                let mut order = order.clone();
-                let read = order.version;
-                if order.status == OrderStatus::PendingPayment {
-                    let event = order.fail_payment(now, reason.message())?;
-                    batch.save_moved_order(
-                        &order,
-                        read,
-                        &self.ports.ids.new_id(),
-                        &event,
-                        now.millis(),
-                    )?;
-                }
-                match self.write(batch).await {
-                    Ok(()) | Err(WriteFailed::Condition { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                self.write(batch).await.map_err(|e| match e {
+                    WriteFailed::Condition { .. } => AppError::Conflict(
+                        "another payment of this order is in progress; try again".into(),
+                    ),
+                    other => other.into(),
+                })?;
+                Ok(payment)
+            }
+            Charge::Declined { reason, card } => {
+                payment.card = card;
+                self.record_decline(order, payment, read_version, reason)
+                    .await?;
                 Err(AppError::PaymentDeclined(reason.message().to_owned()))
             }
-            Charge::PixPending { .. } => Err(AppError::Internal(anyhow!(
-                "the card provider answered a charge with a Pix charge"
-            ))),
+            other @ (Charge::PixPending { .. } | Charge::BoletoPending { .. }) => {
+                Err(AppError::Internal(anyhow!(
+                    "the card provider answered a card charge with {other:?}"
+                )))
+            }
         }
     }
 
-    /// A provider's webhook: authenticate it, find the charge, settle.
-    pub async fn payment_webhook(
+    /// A declined card attempt: the payment failed, the order `payment_failed` (another card
+    /// may be tried before the deadline).
+    async fn record_decline(
         &self,
-        provider: &str,
-        header: &(dyn Fn(&str) -> Option<String> + Sync),
-        body: &[u8],
-    ) -> AppResult<Settlement> {
-        let provider = self.provider_named(provider)?;
-        let notice = provider
-            .verify_webhook(&WebhookRequest {
-                header,
-                body,
+        order: &Order,
+        mut payment: Payment,
+        read_version: Option<u64>,
+        reason: DeclineReason,
+    ) -> AppResult<()> {
+        let now = self.ports.clock.now();
+        payment.status = PaymentStatus::Failed;
+        payment.failure = Some(reason.message().to_owned());
+        payment.charge_reference = None;
+        payment.challenge_url = None;
+        let mut batch = Batch::new();
+        batch.save_payment(&payment, read_version)?;
+        let mut order = order.clone();
+        let read = order.version;
+        if order.status == OrderStatus::PendingPayment {
+            let event = order.fail_payment(now, reason.message())?;
+            batch.save_moved_order(&order, read, &self.ports.ids.new_id(), &event, now.millis())?;
+        }
+        match self.write(batch).await {
+            Ok(()) | Err(WriteFailed::Condition { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A provider's webhook: authenticate it as far as its scheme allows, then read each payment
+    /// it names back from the provider and act on what the provider says (never on the notice
+    /// alone, unless the provider vouches for it: the sandbox's own signed notices).
+    pub async fn payment_webhook(&self, input: &WebhookInput<'_>) -> AppResult<Vec<Settlement>> {
+        let provider = self.provider_named(input.provider)?;
+        let items = provider
+            .webhook(&WebhookRequest {
+                header: input.header,
+                query: input.query,
+                subpath: input.subpath,
+                body: input.body,
                 now: self.ports.clock.now(),
             })
+            .await
             .map_err(|e| match e {
                 WebhookError::BadSignature | WebhookError::Stale => {
                     AppError::Unauthorized(e.to_string())
                 }
                 WebhookError::Malformed(m) => AppError::field("body", m),
             })?;
-        let order_id = store::payments::order_of_txid(&*self.ports.table, &notice.txid)
-            .await?
-            .ok_or(AppError::NotFound("charge"))?;
-        let settlement = self
-            .settle(
-                &order_id,
-                Incoming {
-                    reference: notice.reference,
-                    authorization: None,
-                    amount: notice.amount,
+        let mut settlements = Vec::with_capacity(items.len());
+        for item in items {
+            let vouched = item.verified.is_some();
+            let paid = match item.verified {
+                Some(p) => p,
+                None => match provider
+                    .lookup(&item.reference)
+                    .await
+                    .map_err(payment_failed)?
+                {
+                    Some(p) => p,
+                    None => {
+                        tracing::warn!(provider = provider.name(), reference = %item.reference, "webhook for a payment the provider does not know: ignored");
+                        settlements.push(Settlement::Ignored);
+                        continue;
+                    }
                 },
-                Some(Notice {
-                    provider: provider.name().to_owned(),
-                    id: notice.notice_id,
-                }),
-            )
-            .await?;
+            };
+            let notice = Notice {
+                provider: provider.name().to_owned(),
+                id: item.notice_id,
+            };
+            let settlement = self
+                .apply_provider_payment(provider, paid, Some(notice), vouched)
+                .await?;
+            settlements.push(settlement);
+        }
+        Ok(settlements)
+    }
+
+    /// Act on a payment as the provider reports it: money captured settles its order; a card
+    /// refused after 3-D Secure or review fails the attempt; anything else waits.
+    /// `strict`: an unknown charge is an error (the sandbox's notices), not something to skip.
+    async fn apply_provider_payment(
+        &self,
+        provider: &Arc<dyn PaymentProvider>,
+        paid: ProviderPayment,
+        notice: Option<Notice>,
+        strict: bool,
+    ) -> AppResult<Settlement> {
+        let order_id = match &paid.charge {
+            ChargeKey::Txid(txid) => {
+                store::payments::order_of_txid(&*self.ports.table, txid).await?
+            }
+            ChargeKey::Order(id) => Some(id.clone()),
+        };
+        let payment = match &order_id {
+            Some(id) => self.load_payment(id).await?,
+            None => None,
+        };
+        let Some(payment) = payment.filter(|p| p.provider == provider.name()) else {
+            if strict {
+                return Err(AppError::NotFound("charge"));
+            }
+            // Someone else's payment at the same provider, or a charge made outside the store.
+            tracing::warn!(provider = provider.name(), reference = %paid.reference, "a payment for no charge of this store: ignored");
+            return Ok(Settlement::Ignored);
+        };
+        let order_id = payment.order_id.clone();
+        let settlement = match paid.status {
+            ProviderStatus::Paid => {
+                self.settle(
+                    &order_id,
+                    Incoming {
+                        reference: paid.reference,
+                        authorization: paid.authorization,
+                        amount: paid.amount,
+                    },
+                    notice,
+                )
+                .await?
+            }
+            ProviderStatus::Declined(reason)
+                if payment.status == PaymentStatus::Pending
+                    && payment.method == PaymentMethod::Card
+                    && payment.charge_reference.as_deref() == Some(&paid.reference) =>
+            {
+                let order = self.load_order(&order_id).await?;
+                let version = payment.version;
+                let next = Payment {
+                    version: version + 1,
+                    updated_at: self.ports.clock.now(),
+                    ..payment
+                };
+                self.record_decline(&order, next, Some(version), reason)
+                    .await?;
+                Settlement::Failed
+            }
+            _ => Settlement::Ignored,
+        };
         tracing::info!(order.id = %order_id, provider = provider.name(), ?settlement, "payment notice handled");
         Ok(settlement)
     }
@@ -462,6 +693,15 @@ impl App {
         Err(AppError::Conflict(
             "the order is changing too fast; try again".into(),
         ))
+    }
+}
+
+/// Who pays an order, as providers need it.
+fn payer_of(order: &Order) -> Payer {
+    Payer {
+        name: order.buyer.name.clone(),
+        email: order.buyer.email.clone(),
+        document: order.buyer.tax_id.as_str().to_owned(),
     }
 }
 

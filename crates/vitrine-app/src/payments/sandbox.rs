@@ -23,9 +23,11 @@ use vitrine_domain::order::PaymentMethod;
 use vitrine_domain::pix::{BrCode, txid_for};
 
 use crate::ports::payments::{
-    CardSummary, Charge, ChargeMethod, ChargeRequest, DeclineReason, NoticeKind, PaymentError,
-    PaymentProvider, Refunded, WebhookError, WebhookNotice, WebhookRequest,
+    CardInput, CardSummary, Charge, ChargeKey, ChargeMethod, ChargeRequest, DeclineReason,
+    NoticeItem, PaymentError, PaymentProvider, ProviderPayment, ProviderStatus, Refunded,
+    WebhookError, WebhookRequest,
 };
+use vitrine_domain::Timestamp;
 
 /// The header that carries a webhook's signature.
 pub const SIGNATURE_HEADER: &str = "vitrine-signature";
@@ -159,6 +161,10 @@ impl PaymentProvider for PixSandbox {
         &[PaymentMethod::Pix]
     }
 
+    fn is_sandbox(&self) -> bool {
+        true
+    }
+
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let ChargeMethod::Pix { .. } = request.method else {
             return Err(PaymentError::Invalid("this provider takes Pix only".into()));
@@ -191,7 +197,26 @@ impl PaymentProvider for PixSandbox {
         })
     }
 
-    fn verify_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookNotice, WebhookError> {
+    async fn cancel(&self, _reference: &str) -> Result<(), PaymentError> {
+        // A BR Code made by the store itself cannot be withdrawn: a payment that still arrives
+        // is a late payment, refunded.
+        Ok(())
+    }
+
+    async fn lookup(&self, _reference: &str) -> Result<Option<ProviderPayment>, PaymentError> {
+        // Nothing to ask: the sandbox's notices are signed by the store's own secret.
+        Ok(None)
+    }
+
+    async fn received(
+        &self,
+        _from: Timestamp,
+        _to: Timestamp,
+    ) -> Result<Vec<ProviderPayment>, PaymentError> {
+        Ok(Vec::new())
+    }
+
+    async fn webhook(&self, request: &WebhookRequest<'_>) -> Result<Vec<NoticeItem>, WebhookError> {
         self.signer.verify(request)?;
         let notice: PixNotice = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(e.to_string()))?;
@@ -212,13 +237,20 @@ impl PaymentProvider for PixSandbox {
                 "amount_centavos must be above zero".into(),
             ));
         }
-        Ok(WebhookNotice {
+        // Signed with the store's own secret: the notice is the proof.
+        Ok(vec![NoticeItem {
             notice_id: notice.id,
-            kind: NoticeKind::Paid,
-            txid: notice.txid,
-            amount: Money::from_centavos(notice.amount_centavos),
-            reference: notice.end_to_end_id,
-        })
+            reference: notice.end_to_end_id.clone(),
+            verified: Some(ProviderPayment {
+                reference: notice.end_to_end_id,
+                charge: ChargeKey::Txid(notice.txid),
+                status: ProviderStatus::Paid,
+                amount: Money::from_centavos(notice.amount_centavos),
+                refunded: Money::ZERO,
+                authorization: None,
+                card: None,
+            }),
+        }])
     }
 }
 
@@ -236,10 +268,19 @@ impl PaymentProvider for CardSandbox {
         &[PaymentMethod::Card]
     }
 
+    fn is_sandbox(&self) -> bool {
+        true
+    }
+
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        let ChargeMethod::Card { number, .. } = &request.method else {
+        let ChargeMethod::Card { card, .. } = &request.method else {
             return Err(PaymentError::Invalid(
                 "this provider takes cards only".into(),
+            ));
+        };
+        let CardInput::Number { number, .. } = card else {
+            return Err(PaymentError::Invalid(
+                "the card sandbox takes test card numbers, not another provider's tokens".into(),
             ));
         };
         let card = Some(CardSummary {
@@ -285,7 +326,26 @@ impl PaymentProvider for CardSandbox {
         })
     }
 
-    fn verify_webhook(&self, _request: &WebhookRequest<'_>) -> Result<WebhookNotice, WebhookError> {
+    async fn cancel(&self, _reference: &str) -> Result<(), PaymentError> {
+        Ok(())
+    }
+
+    async fn lookup(&self, _reference: &str) -> Result<Option<ProviderPayment>, PaymentError> {
+        Ok(None)
+    }
+
+    async fn received(
+        &self,
+        _from: Timestamp,
+        _to: Timestamp,
+    ) -> Result<Vec<ProviderPayment>, PaymentError> {
+        Ok(Vec::new())
+    }
+
+    async fn webhook(
+        &self,
+        _request: &WebhookRequest<'_>,
+    ) -> Result<Vec<NoticeItem>, WebhookError> {
         // Card charges are answered synchronously; nothing is ever notified later.
         Err(WebhookError::Malformed(
             "the card sandbox sends no webhooks".into(),
@@ -324,6 +384,8 @@ mod tests {
     ) -> WebhookRequest<'a> {
         WebhookRequest {
             header,
+            query: &|_: &str| None,
+            subpath: "",
             body,
             now: Timestamp::from_millis(now_secs * 1000),
         }
@@ -367,6 +429,14 @@ mod tests {
         assert!(WebhookSigner::new(b"short".to_vec()).is_err());
     }
 
+    fn payer() -> crate::ports::payments::Payer {
+        crate::ports::payments::Payer {
+            name: "Maria Silva".into(),
+            email: "maria@example.com".into(),
+            document: "12345678909".into(),
+        }
+    }
+
     fn pix() -> PixSandbox {
         PixSandbox::new(
             PixAccount {
@@ -386,6 +456,8 @@ mod tests {
                 order_id: "01JORDERAAAABBBBCCCCDDDDEE".into(),
                 idempotency_key: "k".into(),
                 amount: Money::from_centavos(12_345),
+                payer: payer(),
+                description: "Pedido".into(),
                 method: ChargeMethod::Pix {
                     expires_at: Timestamp::from_millis(0),
                 },
@@ -401,20 +473,28 @@ mod tests {
         assert!(vitrine_domain::pix::crc_matches(&br_code));
     }
 
-    #[test]
-    fn a_pix_notice_is_read_after_its_signature() {
+    #[tokio::test]
+    async fn a_pix_notice_is_read_after_its_signature() {
         let body = br#"{"id":"n1","type":"pix.paid","txid":"T1","amount_centavos":990,"end_to_end_id":"E1"}"#;
         let sig = signer().sign(100, body);
         let header = move |name: &str| (name == SIGNATURE_HEADER).then(|| sig.clone());
-        let notice = pix().verify_webhook(&request(&header, body, 100)).unwrap();
-        assert_eq!(notice.txid, "T1");
-        assert_eq!(notice.amount, Money::from_centavos(990));
-        assert_eq!(notice.reference, "E1");
+        let items = pix().webhook(&request(&header, body, 100)).await.unwrap();
+        let [item] = &items[..] else {
+            panic!("expected one notice item, got {items:?}");
+        };
+        let paid = item
+            .verified
+            .as_ref()
+            .expect("the sandbox vouches for its own notices");
+        assert_eq!(paid.charge, ChargeKey::Txid("T1".into()));
+        assert_eq!(paid.amount, Money::from_centavos(990));
+        assert_eq!(paid.reference, "E1");
+        assert_eq!(item.notice_id, "n1");
         let bad = br#"{"id":"n1","type":"pix.paid","txid":"T1","amount_centavos":0,"end_to_end_id":"E1"}"#;
         let sig = signer().sign(100, bad);
         let header = move |name: &str| (name == SIGNATURE_HEADER).then(|| sig.clone());
         assert!(matches!(
-            pix().verify_webhook(&request(&header, bad, 100)),
+            pix().webhook(&request(&header, bad, 100)).await,
             Err(WebhookError::Malformed(_))
         ));
     }
@@ -426,9 +506,14 @@ mod tests {
                 order_id: "o1".into(),
                 idempotency_key: key.into(),
                 amount: Money::from_centavos(10_000),
+                payer: payer(),
+                description: "Pedido".into(),
                 method: ChargeMethod::Card {
-                    number: CardNumber::parse(number).unwrap(),
-                    holder: "Maria".into(),
+                    card: CardInput::Number {
+                        number: CardNumber::parse(number).unwrap(),
+                        holder: "Maria".into(),
+                    },
+                    price: Money::from_centavos(10_000),
                     plan: InstallmentTable::default()
                         .plan(Money::from_centavos(10_000), 3)
                         .unwrap(),

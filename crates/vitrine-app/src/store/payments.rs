@@ -15,7 +15,7 @@ use vitrine_domain::{Money, Timestamp};
 
 use super::{Batch, Part, VERSION, data_item, notice, payment, pix_txid};
 use crate::error::AppResult;
-use crate::ports::payments::CardSummary;
+use crate::ports::payments::{Boleto, CardSummary};
 use crate::ports::table::TTL;
 use crate::ports::{Item, Table};
 
@@ -25,7 +25,8 @@ const ORDER_ID: &str = "order_id";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
-    /// Waiting for the payer (a Pix charge shown).
+    /// Waiting: for the payer (a Pix charge or a boleto shown), for 3-D Secure, or for the
+    /// provider's review.
     Pending,
     /// The last attempt was declined; another may be made.
     Failed,
@@ -99,6 +100,16 @@ pub struct Payment {
     pub failure: Option<String>,
     pub refund: Option<RefundRecord>,
     pub late: Vec<LatePayment>,
+    /// The provider's id of the charge while it waits (a Pix txid, a boleto or 3-D Secure
+    /// payment id): what is withdrawn when the order expires or is cancelled.
+    #[serde(default)]
+    pub charge_reference: Option<String>,
+    /// A boleto to pay.
+    #[serde(default)]
+    pub boleto: Option<Boleto>,
+    /// A 3-D Secure challenge the buyer must complete at the issuer.
+    #[serde(default)]
+    pub challenge_url: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,

@@ -9,7 +9,7 @@ use vitrine_app::auth::Principal;
 use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
-use vitrine_app::payments::{PayInput, Settlement};
+use vitrine_app::payments::{PayInput, Settlement, WebhookInput};
 use vitrine_app::ports::{Clock, ManualClock, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
@@ -179,8 +179,18 @@ impl World {
             let header = move |name: &str| (name == SIGNATURE_HEADER).then(|| signature.clone());
             settled.push(
                 self.app
-                    .payment_webhook("pix", &header, body.as_bytes())
-                    .await,
+                    .payment_webhook(&WebhookInput {
+                        provider: "pix",
+                        subpath: "",
+                        header: &header,
+                        query: &|_: &str| None,
+                        body: body.as_bytes(),
+                    })
+                    .await
+                    .map(|mut all| {
+                        assert_eq!(all.len(), 1, "one notice item per sandbox webhook");
+                        all.remove(0)
+                    }),
             );
         }
         settled

@@ -11,17 +11,25 @@ use vitrine_domain::card::InstallmentPlan;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardInputDto {
+    /// The sandbox only (test numbers): a real provider takes a `token` from its own script.
     /// Not stored: only the brand and the last four digits are kept.
     #[schema(example = "4111 1111 1111 1111")]
-    pub number: String,
+    pub number: Option<String>,
     #[schema(example = "MARIA SILVA")]
-    pub holder: String,
+    pub holder: Option<String>,
+    /// The one-time card token made by the provider's script in the browser.
+    pub token: Option<String>,
+    /// The provider's id of the card's brand, as its script reports it (`visa`, `master`, …).
+    pub payment_method_id: Option<String>,
+    pub issuer_id: Option<String>,
+    /// The card's first 6 to 8 digits, as the provider's script reports them.
+    pub bin: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayInputDto {
-    /// `pix` or `card`: the order's payment method.
+    /// `pix`, `card` or `boleto`: the order's payment method.
     #[schema(example = "pix")]
     pub method: String,
     /// Card payments only.
@@ -37,6 +45,15 @@ pub struct PixDto {
     pub br_code: String,
     /// The same as a QR code (SVG).
     pub qr_code_url: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoletoDto {
+    /// The "linha digitável".
+    pub digitable_line: String,
+    pub barcode: String,
+    pub pdf_url: String,
     pub expires_at: String,
 }
 
@@ -108,7 +125,10 @@ pub struct PaymentDto {
     /// What the payer pays: the order total, or the installment plan's total.
     pub amount_centavos: i64,
     pub pix: Option<PixDto>,
+    pub boleto: Option<BoletoDto>,
     pub card: Option<CardDto>,
+    /// A 3-D Secure challenge to complete at the card's issuer (status `pending`).
+    pub challenge_url: Option<String>,
     pub installments: Option<InstallmentPlanDto>,
     pub reference: Option<String>,
     pub attempts: u32,
@@ -141,6 +161,13 @@ impl PaymentDto {
                 .unwrap_or_default(),
             amount_centavos: p.amount.centavos(),
             pix,
+            boleto: p.boleto.as_ref().map(|b| BoletoDto {
+                digitable_line: b.digitable_line.clone(),
+                barcode: b.barcode.clone(),
+                pdf_url: b.pdf_url.clone(),
+                expires_at: rfc3339(b.expires_at),
+            }),
+            challenge_url: p.challenge_url.clone(),
             card: p.card.as_ref().map(|c| CardDto {
                 brand: serde_json::to_value(c.brand)
                     .ok()
@@ -168,6 +195,9 @@ impl PaymentDto {
 pub struct InstallmentsParams {
     /// The price to split, in centavos.
     pub total_centavos: i64,
+    /// The card's first 6 to 8 digits: the card provider's own plans for that card, when it has
+    /// them.
+    pub bin: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -183,4 +213,7 @@ pub struct WebhookResultDto {
     /// amount) and will be refunded.
     #[schema(example = "paid")]
     pub result: &'static str,
+    /// One result per payment the notice named (a bank may batch several Pix); `result` is the
+    /// first. `failed`: a card refused after 3-D Secure or review; `ignored`: nothing to do.
+    pub results: Vec<&'static str>,
 }

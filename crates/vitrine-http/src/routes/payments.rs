@@ -2,16 +2,19 @@
 //! installment plans for a total, and the providers' webhooks.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use vitrine_app::error::AppError;
-use vitrine_app::payments::{PayInput, Settlement};
+use vitrine_app::payments::PayInput;
 use vitrine_domain::card::CardNumber;
 use vitrine_domain::{FieldError, Money};
 
+use vitrine_app::payments::WebhookInput;
+use vitrine_app::ports::payments::CardInput;
+
 use crate::dto::{
-    InstallmentPlanDto, InstallmentsDto, InstallmentsParams, PayInputDto, PaymentDto,
+    CardInputDto, InstallmentPlanDto, InstallmentsDto, InstallmentsParams, PayInputDto, PaymentDto,
     WebhookResultDto,
 };
 use crate::extract::{Auth, Json, Query};
@@ -27,6 +30,7 @@ pub fn routes() -> RouteTable {
         .with(route!(payment_qr))
         .with(route!(installments))
         .with(route!(webhook))
+        .with(route!(webhook_subpath))
 }
 
 impl TryFrom<PayInputDto> for PayInput {
@@ -35,26 +39,56 @@ impl TryFrom<PayInputDto> for PayInput {
     fn try_from(i: PayInputDto) -> Result<Self, Problem> {
         match (i.method.as_str(), i.card) {
             ("pix", None) if i.installments.is_none() => Ok(PayInput::Pix),
-            ("pix", _) => Err(Problem::validation(vec![FieldError::new(
+            ("boleto", None) if i.installments.is_none() => Ok(PayInput::Boleto),
+            ("pix" | "boleto", _) => Err(Problem::validation(vec![FieldError::new(
                 "card",
-                "a Pix payment takes no card and no installments",
+                "a Pix or boleto payment takes no card and no installments",
             )])),
             ("card", Some(card)) => {
-                let number = CardNumber::parse(&card.number)
-                    .map_err(|e| Problem::from(AppError::from(e)))?;
-                Ok(PayInput::Card {
-                    number,
-                    holder: card.holder,
-                    installments: i.installments.unwrap_or(1),
-                })
+                let installments = i.installments.unwrap_or(1);
+                match card {
+                    CardInputDto {
+                        token: Some(token),
+                        payment_method_id: Some(payment_method_id),
+                        bin: Some(bin),
+                        issuer_id,
+                        number: None,
+                        holder: _,
+                    } => Ok(PayInput::Card {
+                        card: CardInput::Token {
+                            token,
+                            payment_method_id,
+                            issuer_id,
+                            bin,
+                        },
+                        installments,
+                    }),
+                    CardInputDto {
+                        number: Some(number),
+                        holder: Some(holder),
+                        token: None,
+                        ..
+                    } => {
+                        let number = CardNumber::parse(&number)
+                            .map_err(|e| Problem::from(AppError::from(e)))?;
+                        Ok(PayInput::Card {
+                            card: CardInput::Number { number, holder },
+                            installments,
+                        })
+                    }
+                    _ => Err(Problem::validation(vec![FieldError::new(
+                        "card",
+                        "a card is either a provider's token (token, payment_method_id, bin) or, in the sandbox, a test number and holder",
+                    )])),
+                }
             }
             ("card", None) => Err(Problem::validation(vec![FieldError::new(
                 "card",
-                "a card payment needs the card's number and holder",
+                "a card payment needs the card",
             )])),
             _ => Err(Problem::validation(vec![FieldError::new(
                 "method",
-                "the method is pix or card",
+                "the method is pix, card or boleto",
             )])),
         }
     }
@@ -141,33 +175,75 @@ async fn installments(
             "the price is between 1 centavo and R$ 100 million",
         )]));
     }
+    if let Some(bin) = &q.bin
+        && (!(6..=8).contains(&bin.len()) || !bin.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Problem::validation(vec![FieldError::new(
+            "bin",
+            "the card's first 6 to 8 digits",
+        )]));
+    }
     let price = Money::from_centavos(q.total_centavos);
+    let plans = s.app.installment_plans(price, q.bin.as_deref()).await?;
     Ok(axum::Json(InstallmentsDto {
         total_centavos: q.total_centavos,
-        plans: s
-            .app
-            .installment_plans(price)
+        plans: plans
             .iter()
             .map(|plan| InstallmentPlanDto::new(plan, price))
             .collect(),
     }))
 }
 
-/// A payment provider's notification. Signed (`Vitrine-Signature: t=<unix>,v1=<hex HMAC-SHA256
-/// of "t.body">` for the sandbox providers, see docs/payments.md); a bad signature or a stale
-/// timestamp is a 401, a replayed notice a 409, an unknown charge a 404 — none changes anything.
+/// A payment provider's notification. The store never settles on the notice alone: it reads each
+/// payment back from the provider (the sandbox's own notices, signed `Vitrine-Signature: t=<unix>,
+/// v1=<hex HMAC-SHA256 of "t.body">`, excepted; see docs/payments.md). A bad signature or a stale
+/// timestamp is a 401, a replayed notice a 409, an unknown sandbox charge a 404 — none changes
+/// anything; a payment that is not this store's is `ignored`.
 #[utoipa::path(post, path = "/payments/webhooks/{provider}", tag = "payments", params(("provider" = String, Path, example = "pix")),
     request_body(content = String, content_type = "application/json", description = "the provider's notice, e.g. {\"id\", \"type\": \"pix.paid\", \"txid\", \"amount_centavos\", \"end_to_end_id\"}"),
     responses((status = 200, body = WebhookResultDto),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "bad signature or stale timestamp"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "unknown provider or charge"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "notice already processed"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "malformed notice")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "malformed notice"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the provider could not be asked; send again")))]
 async fn webhook(
     State(s): State<AppState>,
     Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
+) -> ApiResult<(StatusCode, axum::Json<WebhookResultDto>)> {
+    handle_webhook(&s, &provider, "", query, &headers, &body).await
+}
+
+/// The same, for providers that append a path to the registered URL (the BCB Pix API posts to
+/// `{webhookUrl}/pix`).
+#[utoipa::path(post, path = "/payments/webhooks/{provider}/{subpath}", tag = "payments",
+    params(("provider" = String, Path, example = "bcb"), ("subpath" = String, Path, example = "pix")),
+    request_body(content = String, content_type = "application/json", description = "the provider's notice, e.g. {\"pix\": [{\"endToEndId\", \"txid\", \"valor\", \"horario\"}]}"),
+    responses((status = 200, body = WebhookResultDto),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "not from the provider"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "unknown provider"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "malformed notice"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "the provider could not be asked; send again")))]
+async fn webhook_subpath(
+    State(s): State<AppState>,
+    Path((provider, subpath)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, axum::Json<WebhookResultDto>)> {
+    handle_webhook(&s, &provider, &subpath, query, &headers, &body).await
+}
+
+async fn handle_webhook(
+    s: &AppState,
+    provider: &str,
+    subpath: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> ApiResult<(StatusCode, axum::Json<WebhookResultDto>)> {
     let header = |name: &str| {
         headers
@@ -175,11 +251,30 @@ async fn webhook(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let settlement = s.app.payment_webhook(&provider, &header, &body).await?;
-    let result = match settlement {
-        Settlement::Paid => "paid",
-        Settlement::AlreadyPaid => "already_paid",
-        Settlement::Late(_) => "refund",
+    let pairs: Vec<(String, String)> = query
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let query = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     };
-    Ok((StatusCode::OK, axum::Json(WebhookResultDto { result })))
+    let settlements = s
+        .app
+        .payment_webhook(&WebhookInput {
+            provider,
+            subpath,
+            header: &header,
+            query: &query,
+            body,
+        })
+        .await?;
+    let results: Vec<&'static str> = settlements.iter().map(|r| r.as_str()).collect();
+    let result = results.first().copied().unwrap_or("ignored");
+    Ok((
+        StatusCode::OK,
+        axum::Json(WebhookResultDto { result, results }),
+    ))
 }
