@@ -17,7 +17,7 @@
 //! | `events_stream` | `EventsPublished`, `EventsFailed`, `EventsSkipped` |
 //! | a queue consumer (`email`, `sms`, `realtime`, `admin-alerts`, `payments`, `invoices`: the subscriber's name) | `MessagesHandled`, `MessagesFailed`, `MessagesRejected` |
 //! | `ws` | `Connections`, `ConnectionsRefused`, `Disconnections`, `Resumes` |
-//! | `expire` | `OrdersExpired` |
+//! | `expire` | `OrdersExpired`; `PaymentsSettledByReconciliation`, `PaymentDifferences` (reconciliation jobs) |
 //! | `reports` | `ReportsWritten`, `ReportOrders` |
 //!
 //! The queue consumers get theirs from [`crate::events::run_consumer`]; another function adds its

@@ -32,6 +32,12 @@ pub async fn run_with_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = store.app.clone();
+    if app.reconciles_payments() {
+        app.spawn_worker("payments-reconciler", {
+            let app = Arc::clone(&app);
+            move |stop| payments_reconciler(app, stop)
+        });
+    }
     app.spawn_worker("expiry-sweeper", {
         let app = app.clone();
         move |stop| expiry_sweeper(app, stop)
@@ -96,6 +102,49 @@ async fn expiry_sweeper(app: Arc<App>, stop: StopSignal) {
             Ok(0) => {}
             Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
+        }
+    }
+}
+
+/// With a real payment provider: every 10 minutes, settle what the providers received in the
+/// last 24 hours and no webhook told (`App::reconcile_payments`); once a day, after 06:30 in São
+/// Paulo, the reconciliation report and its alert (`App::daily_reconciliation`; kept in memory,
+/// so a restart the same day runs it again).
+async fn payments_reconciler(app: Arc<App>, stop: StopSignal) {
+    use vitrine_app::dashboard::local_day;
+    use vitrine_app::payments::reconcile::SWEEP_WINDOW_MS;
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let stop = stop.requested();
+    tokio::pin!(stop);
+    let mut reported_day = None;
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let now = app.ports.clock.now();
+        let today = local_day(now);
+        let local_minutes = (now.millis() - 3 * 3_600_000).rem_euclid(86_400_000) / 60_000;
+        if reported_day != Some(today) && local_minutes >= 6 * 60 + 30 {
+            match app.daily_reconciliation().await {
+                Ok(_) => reported_day = Some(today),
+                Err(e) => {
+                    tracing::warn!(error = %e, "daily payments reconciliation failed; will retry")
+                }
+            }
+            continue;
+        }
+        let from = vitrine_domain::Timestamp::from_millis(now.millis() - SWEEP_WINDOW_MS);
+        match app.reconcile_payments(from, now).await {
+            Ok(run) if run.settled + run.late > 0 => {
+                tracing::info!(
+                    settled = run.settled,
+                    late = run.late,
+                    "payments settled by reconciliation"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "payments reconciliation failed; will retry"),
         }
     }
 }

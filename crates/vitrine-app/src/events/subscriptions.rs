@@ -8,7 +8,7 @@
 //! | `email` | customer-facing order events |
 //! | `sms` | paid, shipped, cancelled — only for buyers who opted in to text messages |
 //! | `realtime` | every order event (the WebSocket pusher: owner and admins) |
-//! | `admin-alerts` | `stock.low`, `invoice.failed`, and `order.placed` at or above the large-order total |
+//! | `admin-alerts` | `stock.low`, `invoice.failed`, `payments.difference`, and `order.placed` at or above the large-order total |
 //! | `invoices` | `order.paid`: issues the NF-e |
 //! | `payments` | `order.cancelled` with a refund due, `order.payment_late`: refunds |
 
@@ -94,7 +94,7 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
             "admin-alerts",
             json!({
                 "$or": [
-                    { "event_type": ["stock.low", "invoice.failed"] },
+                    { "event_type": ["stock.low", "invoice.failed", "payments.difference"] },
                     {
                         "event_type": ["order.placed"],
                         "order_total": [{ "numeric": [">=", settings.large_order_centavos] }]
@@ -106,10 +106,7 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
         (
             "payments",
             json!({
-                "$or": [
-                    { "event_type": ["order.cancelled"], "refund": ["yes"] },
-                    { "event_type": ["order.payment_late"] }
-                ]
+                "event_type": ["order.cancelled", "order.expired", "order.payment_late"]
             }),
         ),
     ];
@@ -181,7 +178,10 @@ mod tests {
             admitted(&cancelled("yes")),
             ["email", "realtime", "payments"]
         );
-        assert_eq!(admitted(&cancelled("no")), ["email", "realtime"]);
+        assert_eq!(
+            admitted(&cancelled("no")),
+            ["email", "realtime", "payments"]
+        );
         assert_eq!(
             admitted(&order_event("order.payment_late", 5_000, false)),
             ["email", "realtime", "payments"]

@@ -1,4 +1,5 @@
-//! E-mails to the shop's staff: stock running low, an NF-e that could not be issued, and large
+//! E-mails to the shop's staff: stock running low, an NF-e that could not be issued, payments
+//! that differ between a provider and the store (the daily reconciliation), and large
 //! orders (the subscription's numeric filter on the order total decides what "large" is; this
 //! consumer checks the same threshold, `Settings::large_order_centavos`, and sends).
 
@@ -13,9 +14,8 @@ use super::{OrderEvent, idempotency_key, load_order, outgoing_email, reject};
 use crate::app::App;
 use crate::events::{ConsumeError, Consumer, Delivery};
 
-/// E-mails `Settings::alerts_to` about `stock.low`, `invoice.failed` and large `order.placed`
-/// events; without
-/// that address, does nothing.
+/// E-mails `Settings::alerts_to` about `stock.low`, `invoice.failed`, `payments.difference` and
+/// large `order.placed` events; without that address, does nothing.
 pub struct AdminAlerts {
     app: Arc<App>,
     shop: Shop,
@@ -45,6 +45,31 @@ struct InvoiceFailedContext<'a> {
     shop: &'a Shop,
     order_id: &'a str,
     reason: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DifferenceItem {
+    provider: String,
+    reference: String,
+    order_id: Option<String>,
+    provider_net_centavos: i64,
+    store_net_centavos: i64,
+    what: String,
+}
+
+#[derive(Deserialize)]
+struct DifferenceData {
+    report: String,
+    differences: Vec<DifferenceItem>,
+}
+
+#[derive(Serialize)]
+struct DifferenceContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    day: &'a str,
+    report: String,
+    differences: Vec<DifferenceItem>,
 }
 
 #[derive(Serialize)]
@@ -99,6 +124,21 @@ impl AdminAlerts {
                 reason,
             };
             templates::render_email("pt-BR/alert_invoice_failed", &ctx)
+        } else if event.event_type == "payments.difference" {
+            let data: DifferenceData = serde_json::from_value(event.data.clone()).map_err(|e| {
+                reject(format!("payments.difference event has malformed data: {e}"))
+            })?;
+            if data.differences.is_empty() {
+                return Err(reject("payments.difference event lists no difference"));
+            }
+            let ctx = DifferenceContext {
+                lang,
+                shop: &self.shop,
+                day: &event.subject,
+                report: data.report,
+                differences: data.differences,
+            };
+            templates::render_email("pt-BR/alert_payments_difference", &ctx)
         } else {
             let data = OrderEvent::parse(event)?;
             let order = load_order(&self.app, event, &data).await?;
@@ -124,7 +164,7 @@ impl Consumer for AdminAlerts {
         let event = &delivery.event;
         if !matches!(
             event.event_type.as_str(),
-            "stock.low" | "order.placed" | "invoice.failed"
+            "stock.low" | "order.placed" | "invoice.failed" | "payments.difference"
         ) {
             tracing::debug!(
                 event.id = %delivery.event_id,

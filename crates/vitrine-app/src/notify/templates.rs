@@ -116,6 +116,9 @@ static SOURCES: &[(&str, &str)] = sources![
     "pt-BR/alert_invoice_failed.subject.txt",
     "pt-BR/alert_invoice_failed.txt",
     "pt-BR/alert_invoice_failed.html",
+    "pt-BR/alert_payments_difference.subject.txt",
+    "pt-BR/alert_payments_difference.txt",
+    "pt-BR/alert_payments_difference.html",
     // Text messages.
     "pt-BR/sms/order_paid.txt",
     "pt-BR/sms/order_shipped.txt",

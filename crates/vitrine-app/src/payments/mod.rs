@@ -14,6 +14,7 @@
 //! - **A replayed notice changes nothing**: its id was written with the first one (409).
 //! - **No card data stored**: brand and last four digits only.
 
+pub mod reconcile;
 pub mod sandbox;
 
 use std::sync::Arc;
@@ -527,12 +528,14 @@ impl App {
                     }
                 },
             };
-            let notice = Notice {
+            // A vouched notice is remembered so that its replay is refused; a payment read back
+            // from the provider needs no such guard: settling it again finds it settled.
+            let notice = vouched.then(|| Notice {
                 provider: provider.name().to_owned(),
                 id: item.notice_id,
-            };
+            });
             let settlement = self
-                .apply_provider_payment(provider, paid, Some(notice), vouched)
+                .apply_provider_payment(provider, paid, notice, vouched)
                 .await?;
             settlements.push(settlement);
         }
@@ -542,7 +545,7 @@ impl App {
     /// Act on a payment as the provider reports it: money captured settles its order; a card
     /// refused after 3-D Secure or review fails the attempt; anything else waits.
     /// `strict`: an unknown charge is an error (the sandbox's notices), not something to skip.
-    async fn apply_provider_payment(
+    pub(crate) async fn apply_provider_payment(
         &self,
         provider: &Arc<dyn PaymentProvider>,
         paid: ProviderPayment,
@@ -753,7 +756,7 @@ fn refunded_event(order: &Order, amount: Money, reference: &str) -> Event {
     )
 }
 
-fn payment_failed(e: PaymentError) -> AppError {
+pub(crate) fn payment_failed(e: PaymentError) -> AppError {
     match e {
         PaymentError::Invalid(m) => AppError::Rule(format!("the payment provider refused: {m}")),
         PaymentError::Unavailable(e) => AppError::Unavailable(e.context("payment provider")),
@@ -762,8 +765,9 @@ fn payment_failed(e: PaymentError) -> AppError {
 
 /// The `payments` subscriber: refunds cancelled paid orders (`order.cancelled` with
 /// `refund=yes`) and late payments (`order.payment_late`) through the provider that took the
-/// money, once each, and emits `order.refunded`. A provider that is down is retried; one that
-/// refuses leaves the event in the dead-letter list, where an admin sees it is owed.
+/// money, once each, and emits `order.refunded`; withdraws the pending charge of an order that
+/// ended unpaid (`order.expired`, `order.cancelled` with `refund=no`). A provider that is down is
+/// retried; one that refuses leaves the event in the dead-letter list, where an admin sees it.
 pub struct Refunds {
     app: Arc<App>,
 }
@@ -775,14 +779,60 @@ impl Refunds {
         Self { app }
     }
 
+    /// An order that ended unpaid (expired, or cancelled before payment): its pending charge is
+    /// withdrawn at the provider (a Pix charge removed, a boleto cancelled), so the buyer cannot
+    /// pay it any more. Money that arrives anyway is a late payment, refunded.
+    async fn withdraw(&self, order_id: &str) -> Result<(), ConsumeError> {
+        let app = &self.app;
+        for _ in 0..5 {
+            let Some(payment) = app.load_payment(order_id).await.map_err(app_failed)? else {
+                return Ok(());
+            };
+            let (PaymentStatus::Pending, Some(reference)) =
+                (payment.status, payment.charge_reference.clone())
+            else {
+                return Ok(());
+            };
+            let provider = app.provider_named(&payment.provider).map_err(app_failed)?;
+            provider.cancel(&reference).await.map_err(|e| match e {
+                PaymentError::Invalid(m) => {
+                    reject(format!("the provider refused to withdraw the charge: {m}"))
+                }
+                PaymentError::Unavailable(e) => ConsumeError::Retry(e.context("withdrawing")),
+            })?;
+            let mut next = payment.clone();
+            next.version += 1;
+            next.updated_at = app.ports.clock.now();
+            next.status = PaymentStatus::Withdrawn;
+            next.challenge_url = None;
+            let mut batch = Batch::new();
+            batch
+                .save_payment(&next, Some(payment.version))
+                .map_err(app_failed)?;
+            match app.write(batch).await {
+                Ok(()) => {
+                    tracing::info!(order.id = %order_id, provider = provider.name(), "pending charge withdrawn");
+                    return Ok(());
+                }
+                // Paid meanwhile (the settlement won): the money is handled as a late payment.
+                Err(WriteFailed::Condition { .. }) => continue,
+                Err(WriteFailed::Table(e)) => {
+                    return Err(ConsumeError::Retry(anyhow::Error::new(e)));
+                }
+            }
+        }
+        Err(ConsumeError::Retry(anyhow!("the payment kept changing")))
+    }
+
     async fn refund(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
         let event = &delivery.event;
         let order_id = event.subject.as_str();
         let late_reference = match event.event_type.as_str() {
+            "order.expired" => return self.withdraw(order_id).await,
             "order.cancelled" => {
                 if !matches!(event.attributes.get("refund"), Some(EventAttr::String(s)) if s == "yes")
                 {
-                    return Ok(());
+                    return self.withdraw(order_id).await;
                 }
                 None
             }

@@ -33,6 +33,8 @@ pub enum PaymentStatus {
     Confirmed,
     /// The order was cancelled after payment: the money was returned.
     Refunded,
+    /// The charge was withdrawn at the provider (its order expired or was cancelled unpaid).
+    Withdrawn,
 }
 
 /// Why money was not accepted for its order.

@@ -6,4 +6,5 @@ mod dispatch;
 mod invoices;
 mod media;
 mod payments;
+mod reconcile;
 mod world;

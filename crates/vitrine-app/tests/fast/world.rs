@@ -10,7 +10,7 @@ use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
 use vitrine_app::payments::{PayInput, Settlement, WebhookInput};
-use vitrine_app::ports::{Clock, ManualClock, UlidIds};
+use vitrine_app::ports::{Clock, ManualClock, PaymentProvider, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
@@ -41,6 +41,15 @@ impl World {
     }
 
     pub fn with_fiscal(fiscal: Option<Arc<Fiscal>>) -> Self {
+        Self::build(fiscal, None)
+    }
+
+    /// The Pix sandbox replaced by `pix` (a real provider's double).
+    pub fn with_pix(pix: Arc<dyn PaymentProvider>) -> Self {
+        Self::build(None, Some(pix))
+    }
+
+    fn build(fiscal: Option<Arc<Fiscal>>, provider: Option<Arc<dyn PaymentProvider>>) -> Self {
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
         let table = Arc::new(MemTable::with_clock(clock.clone()));
         let blobs = Arc::new(MemBlobs::default());
@@ -62,7 +71,7 @@ impl World {
             sms: Arc::new(RecordingSms::default()),
             clock: clock.clone(),
             ids: Arc::new(UlidIds),
-            payments: vec![Arc::new(pix)],
+            payments: vec![provider.unwrap_or_else(|| Arc::new(pix))],
             fiscal,
             uploads: Arc::new(vitrine_app::uploads::SignedUploads::random()),
         };

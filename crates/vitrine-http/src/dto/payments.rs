@@ -119,7 +119,7 @@ pub struct PaymentDto {
     pub provider: String,
     #[schema(example = "pix")]
     pub method: String,
-    /// `pending`, `failed`, `confirmed` or `refunded`.
+    /// `pending`, `failed`, `confirmed`, `refunded` or `withdrawn` (the unpaid charge was taken back).
     #[schema(example = "pending")]
     pub status: String,
     /// What the payer pays: the order total, or the installment plan's total.

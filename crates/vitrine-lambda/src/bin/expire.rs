@@ -1,15 +1,25 @@
-//! The `expire` Lambda, run every minute by an EventBridge schedule: expires the unpaid orders
-//! past their payment deadline and returns their stock (`App::expire_overdue`, safe to run
-//! concurrently with itself and with payments: each order moves at most once) — what the
-//! sweeper of `vitrine serve` does locally.
+//! The `expire` Lambda, run by EventBridge schedules:
+//! - every minute (no `job`): expires the unpaid orders past their payment deadline and returns
+//!   their stock (`App::expire_overdue`, safe to run concurrently with itself and with payments:
+//!   each order moves at most once) — what the sweeper of `vitrine serve` does locally;
+//! - every 10 minutes (`{"job": "reconcile"}`): settles the payments the real providers received
+//!   in the last day that no webhook told (`App::reconcile_payments`);
+//! - daily (`{"job": "reconcile-daily"}`): the reconciliation report and its alert
+//!   (`App::daily_reconciliation`).
+//!
+//! The reconciliation jobs do nothing when every provider is a sandbox.
 
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
+use vitrine_app::App;
+use vitrine_app::payments::reconcile::SWEEP_WINDOW_MS;
+use vitrine_domain::Timestamp;
 use vitrine_lambda::emf::{Emf, count};
 
-/// Per sweep: `OrdersExpired`.
+/// Per sweep: `OrdersExpired`; per reconciliation: `PaymentsSettledByReconciliation`,
+/// `PaymentDifferences`.
 const METRICS: Emf = Emf::new("expire");
 
 // One invocation at a time per execution environment (see `api`).
@@ -21,17 +31,54 @@ async fn main() -> anyhow::Result<()> {
         Err(err) => return Err(vitrine_lambda::fail_init(err).await),
     };
     tracing::info!("cold start: ready for schedules");
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
         async move {
-            let expired = app.expire_overdue().await?;
-            METRICS.emit(&[count("OrdersExpired", expired as u64)]);
-            if expired > 0 {
-                tracing::info!(orders = expired, "expired unpaid orders");
+            let job = event.payload.get("job").and_then(Value::as_str);
+            match job {
+                None => expire(&app).await,
+                Some("reconcile") => reconcile(&app).await,
+                Some("reconcile-daily") => reconcile_daily(&app).await,
+                Some(other) => Err(format!(
+                    "unknown job {other:?}: expected reconcile or reconcile-daily"
+                )
+                .into()),
             }
-            Ok::<_, lambda_runtime::Error>(json!({ "expired": expired }))
         }
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn expire(app: &App) -> Result<Value, lambda_runtime::Error> {
+    let expired = app.expire_overdue().await?;
+    METRICS.emit(&[count("OrdersExpired", expired as u64)]);
+    if expired > 0 {
+        tracing::info!(orders = expired, "expired unpaid orders");
+    }
+    Ok(json!({ "expired": expired }))
+}
+
+async fn reconcile(app: &App) -> Result<Value, lambda_runtime::Error> {
+    let now = app.ports.clock.now();
+    let from = Timestamp::from_millis(now.millis() - SWEEP_WINDOW_MS);
+    let run = app.reconcile_payments(from, now).await?;
+    METRICS.emit(&[count("PaymentsSettledByReconciliation", run.settled as u64)]);
+    Ok(json!({ "checked": run.checked, "settled": run.settled, "late": run.late }))
+}
+
+async fn reconcile_daily(app: &App) -> Result<Value, lambda_runtime::Error> {
+    let Some((run, report)) = app.daily_reconciliation().await? else {
+        return Ok(json!({ "skipped": "no real payment provider" }));
+    };
+    METRICS.emit(&[
+        count("PaymentsSettledByReconciliation", run.settled as u64),
+        count("PaymentDifferences", run.differences.len() as u64),
+    ]);
+    Ok(json!({
+        "checked": run.checked,
+        "settled": run.settled,
+        "differences": run.differences.len(),
+        "report": report,
+    }))
 }
