@@ -545,14 +545,12 @@ impl App {
     /// Act on a payment as the provider reports it: money captured settles its order; a card
     /// refused after 3-D Secure or review fails the attempt; anything else waits.
     /// `strict`: an unknown charge is an error (the sandbox's notices), not something to skip.
-    pub(crate) async fn apply_provider_payment(
+    /// The order a provider's charge belongs to, and its payment record.
+    pub(crate) async fn payment_of_charge(
         &self,
-        provider: &Arc<dyn PaymentProvider>,
-        paid: ProviderPayment,
-        notice: Option<Notice>,
-        strict: bool,
-    ) -> AppResult<Settlement> {
-        let order_id = match &paid.charge {
+        charge: &ChargeKey,
+    ) -> AppResult<(Option<String>, Option<Payment>)> {
+        let order_id = match charge {
             ChargeKey::Txid(txid) => {
                 store::payments::order_of_txid(&*self.ports.table, txid).await?
             }
@@ -562,6 +560,17 @@ impl App {
             Some(id) => self.load_payment(id).await?,
             None => None,
         };
+        Ok((order_id, payment))
+    }
+
+    pub(crate) async fn apply_provider_payment(
+        &self,
+        provider: &Arc<dyn PaymentProvider>,
+        paid: ProviderPayment,
+        notice: Option<Notice>,
+        strict: bool,
+    ) -> AppResult<Settlement> {
+        let (_, payment) = self.payment_of_charge(&paid.charge).await?;
         let Some(payment) = payment.filter(|p| p.provider == provider.name()) else {
             if strict {
                 return Err(AppError::NotFound("charge"));

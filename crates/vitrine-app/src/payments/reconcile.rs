@@ -25,8 +25,8 @@ use crate::app::App;
 use crate::dashboard::{date_of_day, local_day};
 use crate::error::AppResult;
 use crate::payments::payment_failed;
-use crate::ports::payments::{ChargeKey, PaymentProvider, ProviderPayment, ProviderStatus};
-use crate::store::{self, Batch};
+use crate::ports::payments::{PaymentProvider, ProviderPayment, ProviderStatus};
+use crate::store::Batch;
 
 /// The sweep's window: a day back, so a webhook lost overnight is still found.
 pub const SWEEP_WINDOW_MS: i64 = 24 * 3_600_000;
@@ -110,16 +110,7 @@ impl App {
         paid: &ProviderPayment,
     ) -> AppResult<Option<Difference>> {
         let provider_net = net(paid.amount, paid.refunded);
-        let order_id = match &paid.charge {
-            ChargeKey::Txid(txid) => {
-                store::payments::order_of_txid(&*self.ports.table, txid).await?
-            }
-            ChargeKey::Order(id) => Some(id.clone()),
-        };
-        let payment = match &order_id {
-            Some(id) => self.load_payment(id).await?,
-            None => None,
-        };
+        let (order_id, payment) = self.payment_of_charge(&paid.charge).await?;
         let (store_net, what) = match &payment {
             None => (
                 Money::ZERO,

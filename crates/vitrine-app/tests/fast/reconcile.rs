@@ -179,23 +179,38 @@ async fn notify(w: &World, e2e: &str) -> Vec<Settlement> {
         .unwrap()
 }
 
-fn world() -> (World, Arc<Bank>) {
+/// A store whose Pix goes through [`Bank`], with one order of `quantity` cups charged by Pix:
+/// the world, the bank, the buyer, the order and its txid.
+async fn charged_order(
+    quantity: u32,
+) -> (
+    World,
+    Arc<Bank>,
+    vitrine_app::auth::Principal,
+    vitrine_domain::order::Order,
+    String,
+) {
     let bank = Arc::new(Bank::default());
-    (World::with_pix(bank.clone()), bank)
-}
-
-#[tokio::test]
-async fn a_webhook_is_read_back_settles_once_and_a_foreign_one_changes_nothing() {
-    let (w, bank) = world();
+    let w = World::with_pix(bank.clone());
     w.product("caneca", "CAN-1", 5).await;
     let ana = w.customer("ana@example.com").await;
-    let order = w.place(&ana, "CAN-1", 1, "pedido-1").await.unwrap().order;
+    let order = w
+        .place(&ana, "CAN-1", quantity, "pedido")
+        .await
+        .unwrap()
+        .order;
     let payment = w
         .app
         .pay_order(&ana, &order.id, PayInput::Pix)
         .await
         .unwrap();
     let txid = payment.txid.unwrap();
+    (w, bank, ana, order, txid)
+}
+
+#[tokio::test]
+async fn a_webhook_is_read_back_settles_once_and_a_foreign_one_changes_nothing() {
+    let (w, bank, ana, order, txid) = charged_order(1).await;
 
     // A notice naming a Pix the bank does not know (someone else's, or forged): nothing.
     assert_eq!(
@@ -220,16 +235,8 @@ async fn a_webhook_is_read_back_settles_once_and_a_foreign_one_changes_nothing()
 
 #[tokio::test]
 async fn a_payment_whose_webhook_never_came_is_settled_by_reconciliation() {
-    let (w, bank) = world();
-    w.product("caneca", "CAN-1", 5).await;
-    let ana = w.customer("ana@example.com").await;
-    let order = w.place(&ana, "CAN-1", 2, "pedido-2").await.unwrap().order;
-    let payment = w
-        .app
-        .pay_order(&ana, &order.id, PayInput::Pix)
-        .await
-        .unwrap();
-    bank.pay(&payment.txid.unwrap(), order.total, w.clock.now());
+    let (w, bank, ana, order, txid) = charged_order(2).await;
+    bank.pay(&txid, order.total, w.clock.now());
     w.clock.advance_secs(60);
 
     let now = w.clock.now();
@@ -264,16 +271,8 @@ async fn a_payment_whose_webhook_never_came_is_settled_by_reconciliation() {
 
 #[tokio::test]
 async fn money_the_store_does_not_know_about_is_reported_and_alerted() {
-    let (w, bank) = world();
-    w.product("caneca", "CAN-1", 5).await;
-    let ana = w.customer("ana@example.com").await;
-    let order = w.place(&ana, "CAN-1", 1, "pedido-3").await.unwrap().order;
-    let payment = w
-        .app
-        .pay_order(&ana, &order.id, PayInput::Pix)
-        .await
-        .unwrap();
-    let e2e = bank.pay(&payment.txid.unwrap(), order.total, w.clock.now());
+    let (w, bank, _, order, txid) = charged_order(1).await;
+    let e2e = bank.pay(&txid, order.total, w.clock.now());
     assert_eq!(notify(&w, &e2e).await, [Settlement::Paid]);
     // Someone gave part of it back from the bank's own app: the store still counts it all.
     bank.refund_outside_the_store(&e2e, Money::from_centavos(1_000));
@@ -312,16 +311,7 @@ async fn money_the_store_does_not_know_about_is_reported_and_alerted() {
 
 #[tokio::test]
 async fn an_expired_orders_charge_is_withdrawn_and_money_arriving_later_goes_back() {
-    let (w, bank) = world();
-    w.product("caneca", "CAN-1", 5).await;
-    let ana = w.customer("ana@example.com").await;
-    let order = w.place(&ana, "CAN-1", 1, "pedido-4").await.unwrap().order;
-    let payment = w
-        .app
-        .pay_order(&ana, &order.id, PayInput::Pix)
-        .await
-        .unwrap();
-    let txid = payment.txid.unwrap();
+    let (w, bank, ana, order, txid) = charged_order(1).await;
     w.clock
         .set(Timestamp::from_millis(order.pay_by.millis() + 1_000));
     assert_eq!(w.app.expire_overdue().await.unwrap(), 1);
