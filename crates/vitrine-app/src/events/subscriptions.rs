@@ -106,7 +106,12 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
         (
             "payments",
             json!({
-                "event_type": ["order.cancelled", "order.expired", "order.payment_late"]
+                "event_type": [
+                    "order.cancelled",
+                    "order.expired",
+                    "order.payment_late",
+                    "order.refund_requested"
+                ]
             }),
         ),
     ];

@@ -35,7 +35,9 @@ use crate::ports::payments::{
     PaymentProvider, ProviderPayment, ProviderStatus, WebhookError, WebhookRequest,
 };
 use crate::store::payments::Notice;
-pub use crate::store::payments::{LatePayment, LateReason, Payment, PaymentStatus, RefundRecord};
+pub use crate::store::payments::{
+    LatePayment, LateReason, PartialRefund, Payment, PaymentStatus, RefundRecord,
+};
 use crate::store::{self, Batch, Part, WriteFailed};
 
 /// How long a webhook notice id is remembered (a provider retries for hours, not weeks).
@@ -254,6 +256,7 @@ impl App {
             charge_reference: Some(reference),
             boleto,
             challenge_url: None,
+            partial_refunds: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -369,6 +372,7 @@ impl App {
                     charge_reference: None,
                     boleto: None,
                     challenge_url: None,
+                    partial_refunds: Vec::new(),
                     created_at: now,
                     updated_at: now,
                     version: 0,
@@ -488,6 +492,82 @@ impl App {
             Ok(()) | Err(WriteFailed::Condition { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Give back part of a paid order's money (the admin's call): recorded on the payment with
+    /// an `order.refund_requested` event in one write, made through the provider by the
+    /// `payments` consumer. Never more than what was paid minus what was already given back.
+    pub async fn request_refund(
+        &self,
+        order_id: &str,
+        amount: Money,
+        reason: &str,
+    ) -> AppResult<Payment> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 {
+            return Err(AppError::field("reason", "1 to 200 characters"));
+        }
+        if amount.centavos() <= 0 {
+            return Err(AppError::field("amount_centavos", "above zero"));
+        }
+        for _ in 0..5 {
+            let order = self.load_order(order_id).await?;
+            let payment = self
+                .load_payment(order_id)
+                .await?
+                .ok_or(AppError::NotFound("payment"))?;
+            if payment.status != PaymentStatus::Confirmed {
+                return Err(AppError::Rule(format!(
+                    "only a confirmed payment can be partly refunded; this one is {}",
+                    serde_json::to_value(payment.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )));
+            }
+            let left = payment.amount.centavos() - payment.partially_refunded().centavos();
+            if amount.centavos() > left {
+                return Err(AppError::field(
+                    "amount_centavos",
+                    format!("at most {left} centavos are left to give back"),
+                ));
+            }
+            let now = self.ports.clock.now();
+            let refund_id = self.ports.ids.new_id();
+            let mut next = payment.clone();
+            next.version += 1;
+            next.updated_at = now;
+            next.partial_refunds.push(PartialRefund {
+                id: refund_id.clone(),
+                amount,
+                reason: reason.to_owned(),
+                requested_at: now,
+                reference: None,
+            });
+            let event = Event::new(
+                "order.refund_requested",
+                order.id.clone(),
+                json!({
+                    "order_id": order.id,
+                    "refund_id": refund_id,
+                    "amount_centavos": amount.centavos(),
+                    "reason": reason,
+                }),
+            )
+            .for_customer(order.customer_id.clone())
+            .attr("status", EventAttr::String(order.status.as_str().into()));
+            let mut batch = Batch::new();
+            batch.save_payment(&next, Some(payment.version))?;
+            batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+            match self.write(batch).await {
+                Ok(()) => return Ok(next),
+                Err(WriteFailed::Condition { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(
+            "the payment is changing too fast; try again".into(),
+        ))
     }
 
     /// A provider's webhook: authenticate it as far as its scheme allows, then read each payment
@@ -833,11 +913,93 @@ impl Refunds {
         Err(ConsumeError::Retry(anyhow!("the payment kept changing")))
     }
 
+    /// Record a refund the provider made (`next`, read as `before`) with its `order.refunded`
+    /// event, in one write; false when the payment changed meanwhile (read again, ask again).
+    async fn record_refund(
+        &self,
+        order: &Order,
+        before: &Payment,
+        next: &Payment,
+        amount: Money,
+        reference: &str,
+    ) -> Result<bool, ConsumeError> {
+        let app = &self.app;
+        let now = app.ports.clock.now();
+        let event = refunded_event(order, amount, reference);
+        let mut batch = Batch::new();
+        batch
+            .save_payment(next, Some(before.version))
+            .map_err(app_failed)?;
+        batch
+            .append_event(&app.ports.ids.new_id(), &event, now.millis())
+            .map_err(app_failed)?;
+        match app.write(batch).await {
+            Ok(()) => {
+                tracing::info!(order.id = %order.id, amount = amount.centavos(), "refunded");
+                Ok(true)
+            }
+            Err(WriteFailed::Condition { .. }) => Ok(false),
+            Err(WriteFailed::Table(e)) => Err(ConsumeError::Retry(anyhow::Error::new(e))),
+        }
+    }
+
+    /// `order.refund_requested`: make the partial refund the admin asked for, once.
+    async fn partial(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
+        let event = &delivery.event;
+        let order_id = event.subject.as_str();
+        let refund_id = event
+            .data
+            .get("refund_id")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| reject("order.refund_requested without a refund_id"))?
+            .to_owned();
+        let app = &self.app;
+        for _ in 0..5 {
+            let order = app.load_order(order_id).await.map_err(app_failed)?;
+            let payment = app
+                .load_payment(order_id)
+                .await
+                .map_err(app_failed)?
+                .ok_or_else(|| reject("a partial refund of an order without a payment"))?;
+            let Some(asked) = payment.partial_refunds.iter().find(|r| r.id == refund_id) else {
+                return Err(reject("a partial refund that is not recorded"));
+            };
+            if asked.reference.is_some() {
+                return Ok(());
+            }
+            let amount = asked.amount;
+            let reference = payment
+                .reference
+                .clone()
+                .ok_or_else(|| reject("a partial refund of a payment with no reference"))?;
+            let provider = app.provider_named(&payment.provider).map_err(app_failed)?;
+            let refunded = provider
+                .refund(&reference, amount, &refund_id)
+                .await
+                .map_err(refund_failed)?;
+            let now = app.ports.clock.now();
+            let mut next = payment.clone();
+            next.version += 1;
+            next.updated_at = now;
+            if let Some(r) = next.partial_refunds.iter_mut().find(|r| r.id == refund_id) {
+                r.reference = Some(refunded.reference.clone());
+            }
+            if self
+                .record_refund(&order, &payment, &next, amount, &refunded.reference)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(ConsumeError::Retry(anyhow!("the payment kept changing")))
+    }
+
     async fn refund(&self, delivery: &Delivery) -> Result<(), ConsumeError> {
         let event = &delivery.event;
         let order_id = event.subject.as_str();
         let late_reference = match event.event_type.as_str() {
             "order.expired" => return self.withdraw(order_id).await,
+            "order.refund_requested" => return self.partial(delivery).await,
             "order.cancelled" => {
                 if !matches!(event.attributes.get("refund"), Some(EventAttr::String(s)) if s == "yes")
                 {
@@ -871,7 +1033,12 @@ impl Refunds {
                 },
                 None => match (&payment.status, &payment.reference) {
                     (PaymentStatus::Refunded, _) => return Ok(()),
-                    (PaymentStatus::Confirmed, Some(r)) => (r.clone(), payment.amount),
+                    (PaymentStatus::Confirmed, Some(r)) => (
+                        r.clone(),
+                        Money::from_centavos(
+                            payment.amount.centavos() - payment.partially_refunded().centavos(),
+                        ),
+                    ),
                     _ => return Ok(()),
                 },
             };
@@ -879,12 +1046,7 @@ impl Refunds {
             let refunded = provider
                 .refund(&reference, amount, &delivery.event_id)
                 .await
-                .map_err(|e| match e {
-                    PaymentError::Invalid(m) => {
-                        reject(format!("the provider refused the refund: {m}"))
-                    }
-                    PaymentError::Unavailable(e) => ConsumeError::Retry(e.context("refunding")),
-                })?;
+                .map_err(refund_failed)?;
             let now = app.ports.clock.now();
             let mut next = payment.clone();
             next.version += 1;
@@ -904,28 +1066,24 @@ impl Refunds {
                     });
                 }
             }
-            let event = refunded_event(&order, amount, &refunded.reference);
-            let mut batch = Batch::new();
-            batch
-                .save_payment(&next, Some(payment.version))
-                .map_err(app_failed)?;
-            batch
-                .append_event(&app.ports.ids.new_id(), &event, now.millis())
-                .map_err(app_failed)?;
-            match app.write(batch).await {
-                Ok(()) => {
-                    tracing::info!(order.id = %order_id, amount = amount.centavos(), "refunded");
-                    return Ok(());
-                }
-                // Changed meanwhile (another refund, a late payment): the provider's refund is
-                // idempotent by this event id, so asking again returns the same refund.
-                Err(WriteFailed::Condition { .. }) => continue,
-                Err(WriteFailed::Table(e)) => {
-                    return Err(ConsumeError::Retry(anyhow::Error::new(e)));
-                }
+            // Not written when the payment changed meanwhile (another refund, a late payment):
+            // the provider's refund is idempotent by this event id, so asking again returns
+            // the same refund.
+            if self
+                .record_refund(&order, &payment, &next, amount, &refunded.reference)
+                .await?
+            {
+                return Ok(());
             }
         }
         Err(ConsumeError::Retry(anyhow!("the payment kept changing")))
+    }
+}
+
+fn refund_failed(e: PaymentError) -> ConsumeError {
+    match e {
+        PaymentError::Invalid(m) => reject(format!("the provider refused the refund: {m}")),
+        PaymentError::Unavailable(e) => ConsumeError::Retry(e.context("refunding")),
     }
 }
 

@@ -117,7 +117,17 @@ impl App {
                 "received by the provider for no order of this store",
             ),
             Some(p) if p.reference.as_deref() == Some(&paid.reference) => {
-                let refunded = p.refund.as_ref().map_or(Money::ZERO, |r| r.amount);
+                let refunded = p
+                    .refund
+                    .as_ref()
+                    .map_or(Money::ZERO, |r| r.amount)
+                    .centavos()
+                    + p.partial_refunds
+                        .iter()
+                        .filter(|r| r.reference.is_some())
+                        .map(|r| r.amount.centavos())
+                        .sum::<i64>();
+                let refunded = Money::from_centavos(refunded);
                 let settled = match p.status {
                     PaymentStatus::Confirmed | PaymentStatus::Refunded => p.amount,
                     _ => Money::ZERO,

@@ -69,6 +69,19 @@ pub struct LatePayment {
     pub refund: Option<String>,
 }
 
+/// Part of a confirmed payment given back at the shop's request (a damaged item, a discount
+/// after the fact): recorded when asked, made by the `payments` consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialRefund {
+    /// The request's id: the provider's idempotency key for it.
+    pub id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub requested_at: Timestamp,
+    /// The provider's id of the refund, once made.
+    pub reference: Option<String>,
+}
+
 /// A refund of a confirmed payment (its order was cancelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRecord {
@@ -112,6 +125,9 @@ pub struct Payment {
     /// A 3-D Secure challenge the buyer must complete at the issuer.
     #[serde(default)]
     pub challenge_url: Option<String>,
+    /// Parts given back while the order stands (see [`PartialRefund`]).
+    #[serde(default)]
+    pub partial_refunds: Vec<PartialRefund>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -124,6 +140,18 @@ pub struct Notice {
     pub provider: String,
     /// The provider's id of the notice.
     pub id: String,
+}
+
+impl Payment {
+    /// What the partial refunds give back (asked for, made or not).
+    pub fn partially_refunded(&self) -> Money {
+        Money::from_centavos(
+            self.partial_refunds
+                .iter()
+                .map(|r| r.amount.centavos())
+                .sum(),
+        )
+    }
 }
 
 /// The stored item of `p`, with its version.

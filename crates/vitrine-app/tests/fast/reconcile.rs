@@ -336,3 +336,53 @@ async fn an_expired_orders_charge_is_withdrawn_and_money_arriving_later_goes_bac
     assert_eq!(bank.payment(&e2e).unwrap().refunded, order.total);
     assert_eq!(w.available("CAN-1").await, 5);
 }
+
+#[tokio::test]
+async fn partial_refunds_then_a_cancellation_give_back_exactly_what_was_paid() {
+    let (w, bank, ana, order, txid) = charged_order(2).await;
+    let e2e = bank.pay(&txid, order.total, w.clock.now());
+    assert_eq!(notify(&w, &e2e).await, [Settlement::Paid]);
+    let dispatcher = Arc::new(Dispatcher::new(
+        w.app.clone(),
+        vec![Arc::new(Refunds::new(w.app.clone()))],
+    ));
+
+    let part = Money::from_centavos(1_250);
+    w.app
+        .request_refund(&order.id, part, "uma caneca chegou lascada")
+        .await
+        .unwrap();
+    // More than is left is refused before anything is asked of the bank.
+    let too_much = Money::from_centavos(order.total.centavos() - 1_250 + 1);
+    assert!(matches!(
+        w.app.request_refund(&order.id, too_much, "erro").await,
+        Err(vitrine_app::AppError::Invalid(_))
+    ));
+    dispatcher.clone().pass().await.unwrap();
+    dispatcher.clone().pass().await.unwrap();
+    assert_eq!(bank.payment(&e2e).unwrap().refunded, part, "made once");
+    let payment = w.app.payment_for(&ana, &order.id).await.unwrap();
+    assert!(payment.partial_refunds[0].reference.is_some());
+
+    // Cancelling the paid order gives back the rest, not the whole again.
+    let current = w.app.order_for(&ana, &order.id).await.unwrap();
+    w.app
+        .move_order(
+            &order.id,
+            Some(current.version),
+            vitrine_app::orders::OrderMove::Cancel {
+                reason: "a loja cancelou".into(),
+            },
+        )
+        .await
+        .unwrap();
+    dispatcher.pass().await.unwrap();
+    assert_eq!(bank.payment(&e2e).unwrap().refunded, order.total);
+    let refunded = w.app.payment_for(&ana, &order.id).await.unwrap();
+    assert_eq!(refunded.status, PaymentStatus::Refunded);
+
+    // The provider's net and the store's agree: nothing to report.
+    w.clock.advance_secs(60);
+    let (run, _) = w.app.daily_reconciliation().await.unwrap().unwrap();
+    assert!(run.differences.is_empty(), "{:?}", run.differences);
+}

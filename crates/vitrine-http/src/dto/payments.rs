@@ -90,6 +90,26 @@ impl InstallmentPlanDto {
     }
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    /// What to give back, in centavos: at most what was paid minus earlier refunds.
+    pub amount_centavos: i64,
+    /// Why (shown to the admins; 1 to 200 characters).
+    #[schema(example = "item arrived damaged")]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartialRefundDto {
+    pub id: String,
+    pub amount_centavos: i64,
+    pub reason: String,
+    pub requested_at: String,
+    /// The provider's id of the refund, once made.
+    pub reference: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LatePaymentDto {
     pub reference: String,
@@ -135,6 +155,8 @@ pub struct PaymentDto {
     /// Why the last attempt failed.
     pub failure: Option<String>,
     pub refund_reference: Option<String>,
+    /// Parts given back while the order stands.
+    pub partial_refunds: Vec<PartialRefundDto>,
     /// Payments that arrived after the order could take them; each is refunded.
     pub late_payments: Vec<LatePaymentDto>,
     pub version: u64,
@@ -183,6 +205,17 @@ impl PaymentDto {
             attempts: p.attempts,
             failure: p.failure.clone(),
             refund_reference: p.refund.as_ref().map(|r| r.reference.clone()),
+            partial_refunds: p
+                .partial_refunds
+                .iter()
+                .map(|r| PartialRefundDto {
+                    id: r.id.clone(),
+                    amount_centavos: r.amount.centavos(),
+                    reason: r.reason.clone(),
+                    requested_at: rfc3339(r.requested_at),
+                    reference: r.reference.clone(),
+                })
+                .collect(),
             late_payments: p.late.iter().map(Into::into).collect(),
             version: p.version,
         }

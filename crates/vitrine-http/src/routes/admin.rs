@@ -14,9 +14,9 @@ use vitrine_domain::order::OrderStatus;
 
 use crate::dto::{
     AdminOrderParams, CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput,
-    DeadLetterDto, EventsDto, MarkPaidInput, OrderDto, OrderListDto, ProductDto, ProductInput,
-    ProductListDto, ProductListParams, QueueDto, ReplayParams, ReplayedDto, ShipInput,
-    StockAdjustment, StockDto,
+    DeadLetterDto, EventsDto, MarkPaidInput, OrderDto, OrderListDto, PaymentDto, ProductDto,
+    ProductInput, ProductListDto, ProductListParams, QueueDto, RefundInput, ReplayParams,
+    ReplayedDto, ShipInput, StockAdjustment, StockDto,
 };
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
@@ -41,6 +41,7 @@ pub fn routes() -> RouteTable {
         .with(route!(cancel_order))
         .with(route!(mark_paid))
         .with(route!(deliver_order))
+        .with(route!(refund_order))
         .with(route!(events))
         .with(route!(replay_dead_letters))
         .with(route!(replay_dead_letter))
@@ -458,4 +459,33 @@ async fn replay_dead_letter(
 ) -> ApiResult<StatusCode> {
     s.app.replay_dead_letter(&subscriber, &event_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give back part of a paid order's money through the provider that took it (the whole of it:
+/// cancel the order instead). Made by the `payments` consumer; the payment lists it, with the
+/// provider's reference once made.
+#[utoipa::path(post, path = "/orders/{id}/refunds", tag = "admin", request_body = RefundInput, params(("id" = String, Path)),
+    responses((status = 202, body = PaymentDto, description = "recorded; the provider is asked next"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "not a confirmed payment, or more than is left")),
+    security(("bearer" = [])))]
+async fn refund_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(i): Json<RefundInput>,
+) -> ApiResult<(StatusCode, axum::Json<PaymentDto>)> {
+    let payment = s
+        .app
+        .request_refund(
+            &id,
+            vitrine_domain::Money::from_centavos(i.amount_centavos),
+            &i.reason,
+        )
+        .await?;
+    let order = s.app.order_for(&p, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(PaymentDto::new(&payment, order.total)),
+    ))
 }
