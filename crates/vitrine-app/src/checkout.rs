@@ -175,7 +175,10 @@ impl App {
             coupon: coupon.as_ref().map(|(c, d)| (c.code.clone(), *d)),
             payment_method: input.payment_method,
             now,
-            pay_within_secs: self.settings.pay_within_secs,
+            pay_within_secs: match input.payment_method {
+                PaymentMethod::Boleto => crate::payments::BOLETO_HOLD_SECS,
+                _ => self.settings.pay_within_secs,
+            },
             channels: vitrine_domain::order::Channels {
                 language: profile.language.as_str().to_owned(),
                 sms_opt_in: profile.sms_opt_in && profile.phone.is_some(),

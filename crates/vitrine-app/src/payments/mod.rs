@@ -40,6 +40,14 @@ pub use crate::store::payments::{
 };
 use crate::store::{self, Batch, Part, WriteFailed};
 
+/// A boleto is due this long after the order is placed...
+pub const BOLETO_DUE_SECS: i64 = 3 * 24 * 3600;
+/// ...and the order holds its stock this long after that: a boleto paid on its due date is
+/// reported by the bank up to three business days later.
+pub const BOLETO_CLEARING_SECS: i64 = 3 * 24 * 3600;
+/// How long a boleto order waits for its money before it expires (its `pay_by`).
+pub const BOLETO_HOLD_SECS: i64 = BOLETO_DUE_SECS + BOLETO_CLEARING_SECS;
+
 /// How long a webhook notice id is remembered (a provider retries for hours, not weeks).
 const NOTICE_TTL_SECS: i64 = 30 * 24 * 3600;
 
@@ -210,7 +218,7 @@ impl App {
             description: format!("Pedido {}", order.id),
             method: match method {
                 PaymentMethod::Boleto => ChargeMethod::Boleto {
-                    expires_at: order.pay_by,
+                    expires_at: order.pay_by.plus_secs(-BOLETO_CLEARING_SECS),
                 },
                 _ => ChargeMethod::Pix {
                     expires_at: order.pay_by,
