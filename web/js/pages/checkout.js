@@ -1,11 +1,13 @@
 // Checkout: where to (a saved address or a new one, by CEP), how (the shipping options quoted
 // for that CEP and the cart's weight), the CPF/CNPJ for the invoice, a coupon, and how to pay
-// (Pix or card). Placing the order leads to its page, where it is paid.
+// (Pix, card or boleto, as the store takes them). Placing the order leads to its page, where it
+// is paid.
 
 import { get, post, getCart, currentUser, cartChanged } from "../api.js";
 import { h, replace, notice, field, busy, showFieldErrors, clearFieldErrors } from "../dom.js";
 import { t, money, errorText } from "../i18n.js";
 import { link, go } from "../router.js";
+import { paymentsConfig } from "../payments.js";
 
 export const UFS = ["AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA", "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO"];
 
@@ -168,7 +170,22 @@ export async function render(main, route, ctx) {
     h("legend", null, t("checkout.payment")),
     h("label", { class: "choice" }, h("input", { type: "radio", name: "payment_method", value: "pix", checked: true }), h("span", null, h("strong", null, "Pix"), " — ", t("checkout.pixText"))),
     h("label", { class: "choice" }, h("input", { type: "radio", name: "payment_method", value: "card" }), h("span", null, h("strong", null, t("checkout.card")), " — ", t("checkout.cardText"))),
+    h("label", { class: "choice", hidden: true }, h("input", { type: "radio", name: "payment_method", value: "boleto" }), h("span", null, h("strong", null, "Boleto"), " — ", t("checkout.boletoText"))),
   );
+  // Only the methods the store takes (GET /api/v1/config): boleto appears with a provider for
+  // it, and a method switched off disappears.
+  paymentsConfig().then((cfg) => {
+    if (!cfg || !Array.isArray(cfg.methods)) return;
+    for (const input of paySet.querySelectorAll('input[name="payment_method"]')) {
+      const taken = cfg.methods.includes(input.value);
+      input.closest("label").hidden = !taken;
+      input.disabled = !taken;
+    }
+    if (!paySet.querySelector('input[name="payment_method"]:checked:not(:disabled)')) {
+      const first = paySet.querySelector('input[name="payment_method"]:not(:disabled)');
+      if (first) first.checked = true;
+    }
+  });
 
   // ----- summary -----
   const summaryList = h("dl");

@@ -1,5 +1,6 @@
 // An order: its status (updated live over the WebSocket, no reload), lines and totals, the
-// payment (Pix QR and "copia e cola", or the card form with installments), tracking, and the
+// payment (Pix QR and "copia e cola", the boleto, or the card form with installments: the
+// provider's own tokenising form when one is configured), tracking, and the
 // invoice download once it is issued.
 
 import { get, post, request, currentUser, download } from "../api.js";
@@ -9,6 +10,7 @@ import { link, go } from "../router.js";
 import { watchOrders } from "../realtime.js";
 import { optionsText } from "./parts.js";
 import { maskCep } from "./checkout.js";
+import { paymentsConfig, boletoView, pendingCardView, tokenisedCardForm } from "../payments.js";
 
 const AWAITING = new Set(["pending_payment", "payment_failed"]);
 
@@ -141,7 +143,7 @@ export async function render(main, route, ctx, orderId) {
           ),
           h("h3", null, t("order.deliverTo")),
           h("p", null, a.recipient, h("br"), `${a.street}, ${a.number}${a.complement ? ` — ${a.complement}` : ""}`, h("br"), `${a.district} — ${a.city}/${a.uf}`, h("br"), maskCep(a.cep)),
-          h("p", { class: "muted" }, t("order.placedAt", { when: dateTime(o.created_at) }), h("br"), t("order.paymentMethod", { method: o.payment_method === "pix" ? "Pix" : t("checkout.card") }), h("br"), AWAITING.has(o.status) ? t("order.payBy", { when: dateTime(o.pay_by) }) : null),
+          h("p", { class: "muted" }, t("order.placedAt", { when: dateTime(o.created_at) }), h("br"), t("order.paymentMethod", { method: o.payment_method === "pix" ? "Pix" : o.payment_method === "boleto" ? "Boleto" : t("checkout.card") }), h("br"), AWAITING.has(o.status) ? t("order.payBy", { when: dateTime(o.pay_by) }) : null),
           o.status === "pending_payment" ? cancelButton(o) : null,
         ),
       ),
@@ -238,8 +240,34 @@ export async function render(main, route, ctx, orderId) {
           ),
         ),
       );
+    } else if (o.payment_method === "boleto") {
+      let payment;
+      try {
+        payment = await post(`/api/v1/orders/${encodeURIComponent(o.id)}/payment`, { method: "boleto" });
+      } catch (e) {
+        replace(paymentBox, h("h2", { id: "pay-title" }, t("order.pay")), notice("error", errorText(e)));
+        return;
+      }
+      if (!AWAITING.has(order.status)) return;
+      replace(paymentBox, ...boletoView(payment));
     } else {
-      await showCardForm(o);
+      const tokenisation = (await paymentsConfig())?.card_tokenisation;
+      if (!tokenisation) {
+        await showCardForm(o);
+        return;
+      }
+      // A card attempt already waiting for 3-D Secure or review: show that, not a new form.
+      const current = await get(`/api/v1/orders/${encodeURIComponent(o.id)}/payment`).catch(() => null);
+      if (current?.status === "pending") {
+        replace(paymentBox, ...pendingCardView(current));
+        return;
+      }
+      const parts = await tokenisedCardForm(o, tokenisation, async (payment) => {
+        if (payment.status === "pending") replace(paymentBox, ...pendingCardView(payment));
+        else show(await get(`/api/v1/orders/${encodeURIComponent(o.id)}`));
+      });
+      if (!AWAITING.has(order.status)) return;
+      replace(paymentBox, ...parts);
     }
   }
 
