@@ -1,10 +1,11 @@
 // Orders: the list by status (newest first, pages), and one order with the moves its status
 // allows — mark paid (money received outside the providers), ship with a tracking code (once
-// invoiced), mark delivered, cancel (a paid order is refunded).
+// invoiced), mark delivered, cancel (a paid order is refunded), give back part of a paid
+// order's money.
 
 import { get, post } from "/js/api.js";
 import { h, replace, notice, field, busy } from "/js/dom.js";
-import { t, money, dateTime, statusLabel, errorText, STATUSES } from "/js/i18n.js";
+import { t, money, dateTime, statusLabel, errorText, parseMoney, STATUSES } from "/js/i18n.js";
 import { link, go } from "/js/router.js";
 import { watchOrders } from "/js/realtime.js";
 
@@ -197,6 +198,30 @@ async function detail(main, orderId) {
           h("div", { class: "actions" }, b),
         ),
       );
+    }
+    if (["paid", "invoiced", "shipped", "delivered"].includes(o.status)) {
+      const amount = field({ label: t("admin.orders.partialAmount"), name: "amount", inputmode: "decimal", required: true, autocomplete: "off" });
+      const reason = field({ label: t("admin.orders.reason"), name: "reason", required: true });
+      const b = h("button", { type: "submit", class: "secondary" }, t("admin.orders.partial"));
+      const submit = async (e) => {
+        e.preventDefault();
+        replace(message);
+        const centavos = parseMoney(amount.control.value);
+        if (!centavos || centavos <= 0) {
+          replace(message, notice("error", t("admin.orders.partialBadAmount")));
+          return;
+        }
+        await busy(b, async () => {
+          try {
+            await post(`/api/v1/admin/orders/${encodeURIComponent(order.id)}/refunds`, { amount_centavos: centavos, reason: reason.control.value.trim() }, { auth: "required" });
+            replace(message, notice("ok", t("admin.orders.partialAsked", { amount: money(centavos) })));
+            amount.control.value = "";
+          } catch (err) {
+            replace(message, notice("error", errorText(err)));
+          }
+        });
+      };
+      forms.push(h("form", { on: { submit } }, h("h3", null, t("admin.orders.partialTitle")), h("p", { class: "muted" }, t("admin.orders.partialText")), amount, reason, h("div", { class: "actions" }, b)));
     }
     if (!forms.length) forms.push(h("p", { class: "muted" }, t("admin.orders.noMoves")));
     replace(actions, forms);
