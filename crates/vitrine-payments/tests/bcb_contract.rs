@@ -278,6 +278,9 @@ async fn received_lists_the_days_pix_across_pages() {
         paid.push(fake.pay(&txid).await.unwrap());
     }
     charge(&pix, "unpaid", 999).await;
+    // Money to the key without a charge is listed by the bank but is no order's payment.
+    let keyed = fake.receive_without_txid(Money::from_centavos(5000));
+    assert_eq!(pix.lookup(&keyed).await.unwrap(), None);
     let listed = pix.received(from, now().plus_secs(60)).await.unwrap();
     let mut references: Vec<String> = listed.iter().map(|p| p.reference.clone()).collect();
     references.sort();
@@ -314,7 +317,17 @@ async fn the_token_is_cached_and_renewed_after_expiry_or_a_401() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     charge(&pix, "after-expiry", 100).await;
     assert_eq!(fake.token_requests(), 3);
-    assert_eq!(fake.charge_count(), 7);
+    // A 401 whatever the token: renewed once, then the bank's refusal is final.
+    fake.fail_next(Fault::ExpiredToken, 1);
+    charge(&pix, "one-401", 100).await;
+    assert_eq!(fake.token_requests(), 4);
+    fake.fail_next(Fault::ExpiredToken, 2);
+    match pix.charge(&charge_request("two-401", 100)).await {
+        Err(PaymentError::Invalid(message)) => assert!(message.contains("401"), "{message}"),
+        other => panic!("expected Invalid after two 401s, got {other:?}"),
+    }
+    assert_eq!(fake.token_requests(), 5);
+    assert_eq!(fake.charge_count(), 8);
     no_violations(&fake, "token");
 }
 
@@ -476,6 +489,20 @@ async fn a_refusal_by_the_bank_is_invalid_with_its_problem() {
         None
     );
     assert_eq!(pix.lookup("not-an-e2eid").await.unwrap(), None);
+
+    let mut wrong_secret = settings(&fake, None);
+    wrong_secret.client_secret = "not-the-secret".into();
+    match BcbPix::new(wrong_secret)
+        .unwrap()
+        .charge(&charge_request("secret", 100))
+        .await
+    {
+        Err(PaymentError::Invalid(message)) => {
+            assert!(message.contains("client credentials"), "{message}");
+            assert!(!message.contains("not-the-secret"), "no secret in errors");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
     no_violations(&fake, "refusal");
 }
 
@@ -494,7 +521,7 @@ async fn the_fake_bank_refuses_and_counts_a_request_that_breaks_the_spec() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let token: serde_json::Value = client
+    let issued = client
         .post(fake.token_url())
         .basic_auth(
             &fake.options().client_id,
@@ -503,10 +530,8 @@ async fn the_fake_bank_refuses_and_counts_a_request_that_breaks_the_spec() {
         .form(&[("grant_type", "client_credentials"), ("scope", "cob.write")])
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect("a token over mutual TLS");
+    let token: serde_json::Value = issued.json().await.expect("a JSON token answer");
     let bearer = token["access_token"].as_str().unwrap();
     let money_as_a_number = serde_json::json!({
         "calendario": {"expiracao": 3600},

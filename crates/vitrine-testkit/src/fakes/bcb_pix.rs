@@ -22,6 +22,9 @@
 //!   twice, late, never), [`FakeBank::send_foreign_webhook`], and faults for the next requests
 //!   ([`Fault`]: 5xx, a hang past the client's timeout, 429, expired tokens).
 //!
+//! The answers of the layers in front of the API are not in the spec and not checked: the token
+//! endpoint's, 401 (no valid token) and 429 (throttling).
+//!
 //! One tolerance: `PixConsultados` (the `GET /pix` answer) requires a `cobs` list in v2.9.0, a
 //! slip for `pix`; that one violation is not counted.
 
@@ -104,6 +107,8 @@ pub enum Fault {
     Hang,
     /// 429 Too Many Requests.
     TooManyRequests,
+    /// 401, whatever the token: as if it had expired or been revoked at the bank.
+    ExpiredToken,
 }
 
 /// A webhook delivery the bank made.
@@ -448,6 +453,23 @@ impl FakeBank {
         Ok(e2eid)
     }
 
+    /// A payer sends `amount` to the shop's key without a charge (a static QR code, or typing
+    /// the key): a Pix without txid, which the bank lists but never notifies. Returns its
+    /// end-to-end id.
+    pub fn receive_without_txid(&self, amount: Money) -> String {
+        let e2eid = self.shared.next_id('E');
+        let pix = Pix {
+            e2eid: e2eid.clone(),
+            txid: None,
+            valor: amount.centavos(),
+            chave: self.shared.options.pix_key.clone(),
+            horario: OffsetDateTime::now_utc(),
+            devolucoes: Vec::new(),
+        };
+        self.shared.lock().pix.insert(e2eid.clone(), pix);
+        e2eid
+    }
+
     /// Posts a notice naming a Pix that is not the shop's (another receiver's, at the same
     /// bank): the bank does not show it to the shop. Returns its end-to-end id.
     pub async fn send_foreign_webhook(&self) -> String {
@@ -536,6 +558,7 @@ impl Shared {
                 return respond(answer);
             }
             Some(Fault::TooManyRequests) => return respond((StatusCode::TOO_MANY_REQUESTS, None)),
+            Some(Fault::ExpiredToken) => return respond((StatusCode::UNAUTHORIZED, None)),
             Some(Fault::Hang) => {
                 tokio::time::sleep(self.options.hang).await;
                 return respond((StatusCode::SERVICE_UNAVAILABLE, None));
