@@ -247,13 +247,16 @@ impl BcbPix {
                 duration_ms = started.elapsed().as_millis() as u64,
                 "bank call"
             );
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                tracing::info!(
-                    provider = "bcb",
-                    operation,
-                    "token refused (401): renewing it"
-                );
-                continue;
+            if status == StatusCode::UNAUTHORIZED {
+                if attempt == 0 {
+                    tracing::info!(
+                        provider = "bcb",
+                        operation,
+                        "token refused (401): renewing it"
+                    );
+                    continue;
+                }
+                break;
             }
             check_available(&operation, status)?;
             let body = if text.trim().is_empty() {

@@ -146,6 +146,10 @@ async fn a_paid_charge_is_notified_and_read_back_as_paid() {
     );
     let items = notices(&pix, "pix", &received[0].body).await.unwrap();
     assert_eq!(items, vec![format!("{e2eid} {e2eid}")]);
+    let deliveries = fake.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].outcome, Ok(200), "delivered over mutual TLS");
+    assert_eq!(deliveries[0].url, format!("{}/pix", inbox.url()));
 
     let paid = pix
         .lookup(&e2eid)
@@ -323,7 +327,9 @@ async fn the_token_is_cached_and_renewed_after_expiry_or_a_401() {
     assert_eq!(fake.token_requests(), 4);
     fake.fail_next(Fault::ExpiredToken, 2);
     match pix.charge(&charge_request("two-401", 100)).await {
-        Err(PaymentError::Invalid(message)) => assert!(message.contains("401"), "{message}"),
+        Err(PaymentError::Invalid(message)) => {
+            assert!(message.contains("refused a fresh token (401)"), "{message}")
+        }
         other => panic!("expected Invalid after two 401s, got {other:?}"),
     }
     assert_eq!(fake.token_requests(), 5);
