@@ -173,8 +173,25 @@ async fn a_retried_charge_is_one_charge_at_the_bank() {
     let again = pix.charge(&charge_request("retry", 5000)).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(fake.charge_count(), 1);
-    charge(&pix, "another", 5000).await;
-    assert_eq!(fake.charge_count(), 2);
+    let mut company = charge_request("company", 5000);
+    company.payer.document = "12ABC34501DE35".into();
+    company.payer.name = "Empresa de Serviços SA".into();
+    let Charge::PixPending { txid, .. } = pix.charge(&company).await.unwrap() else {
+        panic!("not a pending Pix");
+    };
+    let devedor = &fake.charge(&txid).unwrap()["devedor"];
+    assert_eq!(
+        devedor["cnpj"], "12ABC34501DE35",
+        "alphanumeric CNPJ (v2.9.0)"
+    );
+    assert_eq!(devedor["nome"], "Empresa de Serviços SA");
+    let mut unknown = charge_request("no-document", 5000);
+    unknown.payer.document = "123".into();
+    let Charge::PixPending { txid, .. } = pix.charge(&unknown).await.unwrap() else {
+        panic!("not a pending Pix");
+    };
+    assert!(fake.charge(&txid).unwrap().get("devedor").is_none());
+    assert_eq!(fake.charge_count(), 3);
     // The same key for another amount is not the same charge: refused, not confused.
     match pix.charge(&charge_request("retry", 6000)).await {
         Err(PaymentError::Invalid(message)) => {
