@@ -1176,15 +1176,17 @@ mod tests {
     }
 
     /// Examples in the official specs that contradict their own schemas, found by this
-    /// validator and checked by hand by kind: the Pix spec's `CobGerada.loc` requires `txid`
-    /// and `criacao` that its response examples leave out; list examples (`getCobs1`, …) hold
-    /// `allOf: [$ref]` objects where data belongs; `cobBody6` and the Saque/Troco examples omit
-    /// the required `calendario` or fit both branches of `retirada`'s `oneOf`; `CobExpiracao`'s
-    /// example is the string "3600"; CEPs of 9 characters (`70011-750`) against `maxLength: 8`;
-    /// "POUPANÇA" outside its enum; Pix Automático (`rec`, `solicrec`, `cobr`) examples without
-    /// `retentativa`, `ispbParticipante`, `status`…; Mercado Pago's `manual_mode` order without
-    /// its required `transactions`. Pinned, so that a change in the validator or in the specs
-    /// shows up here.
+    /// validator; each kind was checked by hand against the spec text. Pix API 2.9.0:
+    /// `CobGerada.loc` requires `txid` and `criacao` that its response examples leave out; list
+    /// examples (`getCobs1`, …) hold `allOf: [$ref]` objects where data belongs; `cobBody6` omits
+    /// the required `calendario`; `valor.retirada` is a `oneOf` whose branches require neither
+    /// `saque` nor `troco`, so every Saque/Troco example fits both (as do `devedor` and
+    /// `encerramento` in the Pix Automático examples); `CobExpiracao`'s example is the string
+    /// "3600"; CEPs of 9 characters (`89256-140`) against `maxLength: 8`; "POUPANÇA" outside its
+    /// enum; `endToEndId`s of 34 characters; Pix Automático (`rec`, `solicrec`, `cobr`) examples
+    /// without `retentativa`, `ispbParticipante`, `status`…; the `webhook` examples without the
+    /// required `cnpj`. Mercado Pago: the `manual_mode` order without its required
+    /// `transactions`. Pinned, so that a change in the validator or in the specs shows up here.
     const PIX_ERRATA: &[&str] = &[
         "#/components/requestBodies/CobBody/content/application~1json/examples/exemplo2",
         "#/components/requestBodies/CobBody/content/application~1json/examples/exemplo3",
