@@ -1,0 +1,10 @@
+//! Fake payment providers for contract tests: each serves its provider's published API on
+//! `127.0.0.1`, holds every request and answer to the provider's OpenAPI spec
+//! ([`crate::openapi`]), applies the provider's business rules, and lets a test play the payer,
+//! the network's faults and the provider's webhooks.
+//!
+//! - [`bcb_pix::FakeBank`]: a bank's standard Pix API (BCB v2.9.0) over HTTPS with mutual TLS and
+//!   OAuth2 client credentials.
+
+pub mod bcb_pix;
+pub mod tls;
