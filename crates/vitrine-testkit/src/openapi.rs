@@ -1153,13 +1153,12 @@ fn yaml_to_json(yaml: serde_yaml_ng::Value) -> Result<Value, String> {
     })
 }
 
-/// The providers' specs, from the `shared/payments` folder beside the workspace
-/// (`VITRINE_SHARED_DIR` overrides where `shared` is).
+/// A provider's spec, vendored unchanged in this crate's `specs/` folder (`specs/README.md`
+/// says where each came from): `shared_spec("pix-api/openapi.yaml")`.
 pub fn shared_spec(relative: &str) -> std::path::PathBuf {
-    let shared = std::env::var_os("VITRINE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    shared.join("payments").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("specs")
+        .join(relative)
 }
 
 #[cfg(test)]
