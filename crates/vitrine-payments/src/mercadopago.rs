@@ -236,22 +236,6 @@ impl MercadoPago {
         )))
     }
 
-    /// A call whose 404 is an error too.
-    async fn call_found(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, String)],
-        idempotency_key: Option<&str>,
-        body: Option<&Value>,
-    ) -> Result<Value, PaymentError> {
-        self.call(method, path, query, idempotency_key, body)
-            .await?
-            .ok_or_else(|| {
-                PaymentError::Invalid(format!("Mercado Pago knows no such resource: {path}"))
-            })
-    }
-
     /// The credit cards Mercado Pago takes, with their BIN patterns (kept [`CARD_METHODS_TTL`]).
     async fn card_methods(&self) -> Result<Arc<Vec<CardMethod>>, PaymentError> {
         let mut cached = self.card_methods.lock().await;
@@ -311,8 +295,10 @@ impl MercadoPago {
 
     /// A `GET` whose 404 is an error.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PaymentError> {
-        self.call_found(reqwest::Method::GET, path, query, None, None)
-            .await
+        let answer = self
+            .call(reqwest::Method::GET, path, query, None, None)
+            .await?;
+        found(path, answer)
     }
 
     fn payment_body(&self, request: &ChargeRequest) -> Result<Value, PaymentError> {
@@ -464,6 +450,13 @@ impl MercadoPago {
             ))),
         }
     }
+}
+
+/// An answer that must be there: a 404 is an error.
+fn found(path: &str, answer: Option<Value>) -> Result<Value, PaymentError> {
+    answer.ok_or_else(|| {
+        PaymentError::Invalid(format!("Mercado Pago knows no such resource: {path}"))
+    })
 }
 
 fn parse_base_url(name: &str, value: &str) -> Result<Url, String> {
@@ -825,16 +818,17 @@ impl PaymentProvider for MercadoPago {
 
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let body = self.payment_body(request)?;
-        let payment = self
-            .call_found(
+        let path = "v1/payments";
+        let answer = self
+            .call(
                 reqwest::Method::POST,
-                "v1/payments",
+                path,
                 &[],
                 Some(&request.idempotency_key),
                 Some(&body),
             )
             .await?;
-        self.charge_from(request, &payment)
+        self.charge_from(request, &found(path, answer)?)
     }
 
     async fn refund(
@@ -849,15 +843,17 @@ impl PaymentProvider for MercadoPago {
         if amount.centavos() <= 0 {
             return Err(PaymentError::Invalid("nothing to refund".into()));
         }
-        let refund = self
-            .call_found(
+        let path = format!("v1/payments/{id}/refunds");
+        let answer = self
+            .call(
                 reqwest::Method::POST,
-                &format!("v1/payments/{id}/refunds"),
+                &path,
                 &[],
                 Some(refund_id),
                 Some(&json!({"amount": decimal(amount)})),
             )
             .await?;
+        let refund = found(&path, answer)?;
         if str_at(&refund, &["status"]) == Some("rejected") {
             return Err(PaymentError::Invalid(format!(
                 "Mercado Pago rejected the refund of payment {id}"
@@ -890,15 +886,16 @@ impl PaymentProvider for MercadoPago {
                 )));
             }
         }
-        self.call_found(
-            reqwest::Method::PUT,
-            &path,
-            &[],
-            None,
-            Some(&json!({"status": "cancelled"})),
-        )
-        .await?;
-        Ok(())
+        let answer = self
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                &[],
+                None,
+                Some(&json!({"status": "cancelled"})),
+            )
+            .await?;
+        found(&path, answer).map(drop)
     }
 
     async fn webhook(&self, request: &WebhookRequest<'_>) -> Result<Vec<NoticeItem>, WebhookError> {
