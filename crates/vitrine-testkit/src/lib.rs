@@ -9,6 +9,7 @@ pub mod lambda_runtime;
 pub mod mail;
 pub mod mem_table;
 pub mod moto;
+pub mod openapi;
 pub mod process;
 pub mod runner;
 pub mod scripted;
