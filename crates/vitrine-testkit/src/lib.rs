@@ -4,6 +4,7 @@ pub mod apigw_management;
 pub mod attacks;
 pub mod blobs;
 pub mod doubles;
+pub mod fakes;
 pub mod identity;
 pub mod lambda_runtime;
 pub mod mail;

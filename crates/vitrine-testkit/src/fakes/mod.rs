@@ -1,0 +1,3 @@
+//! Fakes of outside services that hold a client to the service's published spec.
+
+pub mod mercadopago;
