@@ -11,6 +11,12 @@
 //!   `settings[].bin.pattern` / `exclusion_pattern` of the credit cards `GET /v1/payment_methods`
 //!   lists (kept an hour; `settings` read as an object, as the spec types it, or as the array
 //!   the live API returns [verify]), else by the brand of the domain's IIN ranges.
+//!   `payment_type_id` is not sent: the spec declares no such parameter. Each plan's
+//!   installments are Mercado Pago's `installment_amount`, the centavos that do not divide added
+//!   to the first ones (or taken from the last), so they add up to `total_amount` exactly;
+//!   `monthly_rate_bp` is derived (Mercado Pago gives only `installment_rate`, the interest over
+//!   the whole plan): 0 without interest, else the Price-table monthly rate that yields the
+//!   installment, to the basis point.
 //! - `lookup`: `GET /v1/payments/{id}`; `received`: `GET /v1/payments/search` (approved, by
 //!   `date_created`, page by page); `refund`: `POST /v1/payments/{id}/refunds` `{"amount"}`;
 //!   `cancel`: `PUT /v1/payments/{id}` `{"status":"cancelled"}`.
@@ -358,6 +364,9 @@ impl MercadoPago {
                     body["token"] = json!(token);
                     body["payment_method_id"] = json!(payment_method_id);
                     body["installments"] = json!(plan.count.max(1));
+                    // 3-D Secure when the issuer asks for it (developer docs, "3DS 2.0";
+                    // not in the spec's PaymentRequest, which allows other properties) [verify].
+                    body["three_d_secure_mode"] = json!("optional");
                     if let Some(issuer) = issuer_id {
                         body["issuer_id"] = json!(issuer);
                     }
@@ -512,7 +521,7 @@ fn payment_id(payment: &Value) -> Result<String, PaymentError> {
 }
 
 /// Mercado Pago's `payment_method_id` of a card as the store's brand.
-pub fn brand_of(payment_method_id: &str) -> CardBrand {
+fn brand_of(payment_method_id: &str) -> CardBrand {
     match payment_method_id {
         "visa" | "debvisa" => CardBrand::Visa,
         "master" | "debmaster" => CardBrand::Mastercard,
@@ -526,7 +535,7 @@ pub fn brand_of(payment_method_id: &str) -> CardBrand {
 
 /// The card's `payment_method_id` for its BIN (first 6 to 8 digits): the brand by the domain's
 /// IIN ranges, read from the BIN completed with zeros and a Luhn check digit.
-pub fn payment_method_for_bin(bin: &str) -> Option<&'static str> {
+fn payment_method_for_bin(bin: &str) -> Option<&'static str> {
     if !(6..=8).contains(&bin.len()) || !bin.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -563,7 +572,7 @@ fn decline_reason(status_detail: &str) -> DeclineReason {
 
 /// Brasília time (UTC−3, no daylight saving since 2019), as the spec's examples write dates:
 /// `2024-12-31T23:59:59.000-03:00`.
-pub fn format_brt(at: Timestamp) -> String {
+fn format_brt(at: Timestamp) -> String {
     let offset = time::UtcOffset::from_hms(-3, 0, 0).expect("a valid offset");
     let when = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
@@ -575,7 +584,7 @@ pub fn format_brt(at: Timestamp) -> String {
 }
 
 /// An RFC 3339 date-time as a [`Timestamp`].
-pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
+fn parse_timestamp(text: &str) -> Option<Timestamp> {
     let when =
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     let millis = when.unix_timestamp_nanos() / 1_000_000;
@@ -583,7 +592,7 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
 }
 
 /// The `X-Idempotency-Key` sent for `key` (see the module docs).
-pub fn idempotency_uuid(key: &str) -> String {
+fn idempotency_uuid(key: &str) -> String {
     if is_uuid(key) {
         return key.to_ascii_lowercase();
     }
@@ -604,7 +613,7 @@ pub fn idempotency_uuid(key: &str) -> String {
 }
 
 /// `8-4-4-4-12` hexadecimal digits.
-pub fn is_uuid(text: &str) -> bool {
+fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
         && groups
@@ -641,7 +650,7 @@ pub fn sign_manifest(secret: &str, manifest: &str) -> String {
 
 /// `ts` and `v1` of an `x-signature` header (`ts=…,v1=…`, parts split on `,`, each on its first
 /// `=`, trimmed).
-pub fn parse_signature_header(header: &str) -> Option<(String, String)> {
+fn parse_signature_header(header: &str) -> Option<(String, String)> {
     let (mut ts, mut v1) = (None, None);
     for part in header.split(',') {
         let Some((key, value)) = part.split_once('=') else {
@@ -764,7 +773,7 @@ fn installments_adding_up(each: Money, total: Money, n: u32) -> Vec<Money> {
 /// installments of `each` (`total` in all): 0 when there is no interest (`total` is the price), else found by bisection and rounded to
 /// the basis point. Mercado Pago reports only `installment_rate` (the interest over the whole
 /// plan, in percent), so this is derived, for display; the amounts are Mercado Pago's.
-pub fn monthly_rate_bp(price: Money, each: Money, total: Money, n: u32) -> u32 {
+fn monthly_rate_bp(price: Money, each: Money, total: Money, n: u32) -> u32 {
     let (p, a) = (price.centavos() as f64, each.centavos() as f64);
     let n = f64::from(n.max(1));
     if n <= 1.0 || total <= price || p <= 0.0 {

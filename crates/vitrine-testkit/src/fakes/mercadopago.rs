@@ -18,7 +18,8 @@
 //!
 //! Outcomes follow the cardholder name, as Mercado Pago's test cards do (docs, test-cards):
 //! `APRO` approved, `OTHE` declined, `FUND` insufficient funds, `CONT` pending (`in_process`),
-//! `3DS` a 3-D Secure challenge (`pending` / `pending_challenge`); any other name is approved.
+//! `3DS` a 3-D Secure challenge (`pending` / `pending_challenge`, when the payment was sent with
+//! `three_d_secure_mode` `optional` or `mandatory`); any other name is approved.
 //! Boletos and Pix charges stay pending until [`FakeMercadoPago::pay_boleto`],
 //! [`FakeMercadoPago::pay_pix`] or [`FakeMercadoPago::expire`].
 //!
@@ -1466,7 +1467,15 @@ fn new_payment(inner: &mut Inner, body: &Value) -> Result<Value, (StatusCode, Va
                 "OTHE" => ("rejected", "cc_rejected_other_reason"),
                 "FUND" => ("rejected", "cc_rejected_insufficient_amount"),
                 "CONT" => ("in_process", "pending_contingency"),
-                "3DS" => ("pending", "pending_challenge"),
+                // A challenge only when the client asked for 3-D Secure.
+                "3DS"
+                    if matches!(
+                        body["three_d_secure_mode"].as_str(),
+                        Some("optional" | "mandatory")
+                    ) =>
+                {
+                    ("pending", "pending_challenge")
+                }
                 _ => ("approved", "accredited"),
             };
             payment["payment_type_id"] = json!("credit_card");
