@@ -66,6 +66,13 @@ impl Setup {
             violations.len()
         );
         assert!(violations.is_empty(), "{violations:#?}");
+        let undelivered: Vec<_> = self
+            .fake
+            .sent_webhooks()
+            .into_iter()
+            .filter(|w| w.status != Some(200))
+            .collect();
+        assert!(undelivered.is_empty(), "{undelivered:#?}");
     }
 }
 
