@@ -697,6 +697,8 @@ fn status_of(payment: &Value) -> (ProviderStatus, bool) {
     }
 }
 
+/// A payment as the port reports it. A payment made without an `external_reference` (not by
+/// this store) names the order `""`, which no order has.
 fn provider_payment(payment: &Value) -> Result<ProviderPayment, PaymentError> {
     let reference = payment_id(payment)?;
     let transaction_amount = payment
