@@ -5,6 +5,9 @@
 //!
 //! - [`bcb_pix::FakeBank`]: a bank's standard Pix API (BCB v2.9.0) over HTTPS with mutual TLS and
 //!   OAuth2 client credentials.
+//! - [`mercadopago::FakeMercadoPago`]: Mercado Pago's payments API (cards, boleto, Pix, refunds,
+//!   installments, signed webhooks) and a stand-in of its browser tokenisation script.
 
 pub mod bcb_pix;
+pub mod mercadopago;
 pub mod tls;
