@@ -151,6 +151,9 @@ pub struct PaymentDto {
     pub challenge_url: Option<String>,
     pub installments: Option<InstallmentPlanDto>,
     pub reference: Option<String>,
+    /// The provider's id of the charge while it waits (a boleto, a Pix charge, a card payment in
+    /// 3-D Secure): what the provider's own pages and support name.
+    pub charge_reference: Option<String>,
     pub attempts: u32,
     /// Why the last attempt failed.
     pub failure: Option<String>,
@@ -202,6 +205,7 @@ impl PaymentDto {
                 .as_ref()
                 .map(|plan| InstallmentPlanDto::new(plan, order_total)),
             reference: p.reference.clone(),
+            charge_reference: p.charge_reference.clone(),
             attempts: p.attempts,
             failure: p.failure.clone(),
             refund_reference: p.refund.as_ref().map(|r| r.reference.clone()),
