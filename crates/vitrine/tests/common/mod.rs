@@ -293,6 +293,14 @@ pub fn buy_now(sku: &str, qty: i64) -> Value {
 }
 
 /// Assert a problem+json response with this status; returns the body.
+/// How many times an order's history says it was paid (the in-process dispatcher may have
+/// invoiced it already: status alone is a race).
+pub fn times_paid(order: &Value) -> usize {
+    order["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|c| c["status"] == "paid").count())
+}
+
 pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status, "unexpected status");
     let ct = res
