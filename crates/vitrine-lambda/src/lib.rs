@@ -334,7 +334,8 @@ pub async fn compose_from_env() -> anyhow::Result<Composed> {
 /// through `get`: the AWS resources ([`AwsEnv`]), the business settings
 /// (`Settings::from_lookup`: `VITRINE_PAY_WITHIN_MINUTES`, `VITRINE_LOW_STOCK_THRESHOLD`, …,
 /// the same names `vitrine serve` reads) and the payment providers ([`payments::providers`]).
-/// A missing or malformed setting is an error that names it. Makes no AWS request.
+/// A missing or malformed setting is an error that names it. Makes no AWS request, but for
+/// reading the payments secret when a real payment provider is chosen.
 pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Composed> {
     compose_with_fiscal(get, None).await
 }

@@ -132,7 +132,7 @@ pub fn warn_of_the_sandbox_hourly(app: &Arc<App>, public_url: &str) {
 }
 
 /// Register the bank's Pix webhook in the background; a failure is logged and the store serves
-/// on (reconciliation still finds the Pix a missing webhook would have told of).
+/// on.
 pub fn register_bank_webhook(app: &Arc<App>, bcb: Arc<BcbPix>) {
     app.spawn_worker("bcb-webhook-registration", move |stop| async move {
         tokio::select! {
@@ -142,7 +142,7 @@ pub fn register_bank_webhook(app: &Arc<App>, bcb: Arc<BcbPix>) {
                 Err(e) => tracing::error!(
                     error = format!("{:#}", anyhow::Error::new(e)),
                     "could not register the Pix webhook with the bank (PUT /webhook/{{chave}}); \
-                     the store serves on, and Pix payments are found by reconciliation"
+                     the store serves on, but the bank will not tell it of Pix payments"
                 ),
             },
         }
