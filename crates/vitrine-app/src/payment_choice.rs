@@ -193,8 +193,10 @@ pub fn assemble(
     choices: &PaymentChoices,
     mut build: impl FnMut(PaymentChoice, PaymentMethod) -> anyhow::Result<Arc<dyn PaymentProvider>>,
 ) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
-    // (choice, the sandbox's method) → the methods it takes.
-    let mut groups: Vec<((PaymentChoice, Option<PaymentMethod>), Vec<PaymentMethod>)> = Vec::new();
+    // One instance per provider: the choice, and for the sandbox the method (its Pix and card
+    // providers are two).
+    type Instance = (PaymentChoice, Option<PaymentMethod>);
+    let mut groups: Vec<(Instance, Vec<PaymentMethod>)> = Vec::new();
     for method in METHODS {
         let choice = choices.get(method);
         if choice == PaymentChoice::Off {

@@ -108,7 +108,10 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         FileSms::open(&mail, clock.clone())
             .with_context(|| format!("opening the mail folder {}", mail.display()))?,
     );
-    let (payments, bcb) = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
+    let Payments {
+        providers: payments,
+        bcb,
+    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let ports = Ports {
         table,
@@ -263,13 +266,19 @@ fn provider_values(config: &Config) -> anyhow::Result<Vec<(&'static str, String)
     Ok(values)
 }
 
-/// The payment providers `choices` name (`vitrine_app::payment_choice`), and the shop's bank
-/// when it takes Pix (its webhook is registered when `serve` starts).
+/// The payment providers a store is built with.
+pub struct Payments {
+    pub providers: Vec<Arc<dyn PaymentProvider>>,
+    /// The shop's bank, when it takes Pix (its webhook is registered when `serve` starts).
+    pub bcb: Option<Arc<BcbPix>>,
+}
+
+/// The payment providers `choices` name (`vitrine_app::payment_choice`).
 pub fn payment_providers(
     config: &Config,
     keys_dir: &Path,
     choices: &PaymentChoices,
-) -> anyhow::Result<(Vec<Arc<dyn PaymentProvider>>, Option<Arc<BcbPix>>)> {
+) -> anyhow::Result<Payments> {
     let values = provider_values(config)?;
     let get = |name: &str| {
         values
@@ -294,7 +303,7 @@ pub fn payment_providers(
             PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
         })
     })?;
-    Ok((providers, bcb))
+    Ok(Payments { providers, bcb })
 }
 
 /// Pix from the store's own key, confirmed by webhooks signed with the store's secret.
@@ -421,7 +430,10 @@ pub async fn build_aws_with(
         );
     }
     let choices = payment_choices(config)?;
-    let (payments, bcb) = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
+    let Payments {
+        providers: payments,
+        bcb,
+    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let store = compose::build_with(
         &aws,
