@@ -462,3 +462,89 @@ pub async fn build_aws_with(
 pub async fn build_aws(_: &Config, _: Arc<dyn Clock>) -> anyhow::Result<Store> {
     anyhow::bail!("this build of vitrine has no AWS support: build it with `--features aws`")
 }
+
+#[cfg(test)]
+mod tests {
+    use vitrine_app::payment_choice::PaymentChoice;
+
+    use super::*;
+    use crate::config::Flags;
+
+    fn config(data: &Path, flags: Flags) -> Config {
+        let settings = data.parent().unwrap().join("vitrine.toml");
+        std::fs::write(&settings, "").unwrap();
+        Config::resolve(&Flags {
+            config: Some(settings),
+            data_dir: Some(data.to_path_buf()),
+            ..flags
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_data_folder_records_the_sandbox_and_keeps_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let c = config(&data, Flags::default());
+        assert_eq!(payment_choices(&c).unwrap(), PaymentChoices::DEMO);
+        let record = std::fs::read_to_string(data.join(PAYMENTS_RECORD)).unwrap();
+        assert_eq!(read_record(&record).unwrap(), PaymentChoices::DEMO);
+
+        // The record stays what it says; a setting wins over it.
+        std::fs::write(data.join(PAYMENTS_RECORD), "pix = \"sandbox\"\n").unwrap();
+        let c = config(&data, Flags::default());
+        let choices = payment_choices(&c).unwrap();
+        assert_eq!(choices.get(PaymentMethod::Pix), PaymentChoice::Sandbox);
+        assert_eq!(choices.get(PaymentMethod::Card), PaymentChoice::Off);
+        let c = config(
+            &data,
+            Flags {
+                payments_pix: Some("off".into()),
+                ..Flags::default()
+            },
+        );
+        assert_eq!(
+            payment_choices(&c).unwrap().get(PaymentMethod::Pix),
+            PaymentChoice::Off
+        );
+    }
+
+    #[test]
+    fn an_existing_folder_without_a_record_or_a_configured_one_gets_no_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("keys")).unwrap();
+        let c = config(&data, Flags::default());
+        assert_eq!(payment_choices(&c).unwrap(), PaymentChoices::default());
+        assert!(!data.join(PAYMENTS_RECORD).exists());
+
+        let fresh = dir.path().join("fresh");
+        let c = config(
+            &fresh,
+            Flags {
+                payments_card: Some("mercadopago".into()),
+                ..Flags::default()
+            },
+        );
+        let choices = payment_choices(&c).unwrap();
+        assert_eq!(choices.get(PaymentMethod::Pix), PaymentChoice::Off);
+        assert!(
+            !fresh.join(PAYMENTS_RECORD).exists(),
+            "a configured store records nothing"
+        );
+    }
+
+    #[test]
+    fn a_malformed_record_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(PAYMENTS_RECORD), "card = \"bcb\"\n").unwrap();
+        let err = payment_choices(&config(&data, Flags::default())).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains(PAYMENTS_RECORD) && err.contains("payments.card"),
+            "{err}"
+        );
+    }
+}

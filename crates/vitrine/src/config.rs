@@ -852,6 +852,86 @@ mod tests {
     }
 
     #[test]
+    fn payment_choices_come_from_the_flags_or_the_file_and_are_checked_by_key() {
+        use vitrine_app::payment_choice::PaymentChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "[payments]\npix = \"bcb\"\ncard = \"mercadopago\"\n").unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            payments_card: Some("off".into()),
+            ..Flags::default()
+        })
+        .unwrap();
+        let choices = c.payments.choices;
+        assert_eq!(choices.pix, Some(PaymentChoice::Bcb));
+        assert_eq!(choices.card, Some(PaymentChoice::Off), "the flag wins");
+        assert_eq!(choices.boleto, None);
+
+        std::fs::write(&path, "[payments]\nboleto = \"sandbox\"\n").unwrap();
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("payments.boleto must be one of mercadopago, off"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_provider_setting_comes_from_its_variable_then_its_file_variable_then_the_file() {
+        let file: PaymentFileSettings = toml::from_str(
+            "[bcb]\nclient_id = \"do-arquivo\"\nkey_file = \"/arquivo/key.pem\"\n\
+             client_secret_file = \"/arquivo/secret\"\n[mercadopago]\npublic_key = \"PK\"\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "VITRINE_BCB_CLIENT_ID" => Some("da-variavel".to_owned()),
+            "VITRINE_BCB_CERTIFICATE_FILE" => Some("/env/cert.pem".to_owned()),
+            // PEM text is read from files here, never from a variable.
+            "VITRINE_BCB_KEY_PEM" => Some("-----BEGIN PRIVATE KEY-----".to_owned()),
+            _ => None,
+        };
+        let sources = provider_sources(&file, env);
+        let of = |name: SettingName| {
+            sources
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| format!("{s:?}"))
+        };
+        assert_eq!(of(choice::BCB_CLIENT_ID).as_deref(), Some("Value(..)"));
+        assert_eq!(
+            of(choice::BCB_CERTIFICATE_PEM).as_deref(),
+            Some("File(/env/cert.pem)")
+        );
+        assert_eq!(
+            of(choice::BCB_KEY_PEM).as_deref(),
+            Some("File(/arquivo/key.pem)")
+        );
+        assert_eq!(
+            of(choice::BCB_CLIENT_SECRET).as_deref(),
+            Some("File(/arquivo/secret)")
+        );
+        assert_eq!(
+            of(choice::MERCADOPAGO_PUBLIC_KEY).as_deref(),
+            Some("Value(..)")
+        );
+        assert_eq!(of(choice::BCB_API_URL), None);
+        match &sources
+            .iter()
+            .find(|(n, _)| *n == choice::BCB_CLIENT_ID)
+            .unwrap()
+            .1
+        {
+            Source::Value(v) => assert_eq!(v, "da-variavel", "the variable wins"),
+            Source::File(_) => panic!("a file"),
+        }
+    }
+
+    #[test]
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
