@@ -174,6 +174,8 @@ mod tests {
 
     #[test]
     fn real_providers_take_their_methods_and_never_a_sandbox() {
+        // A certificate and key the bank would issue (the adapter checks they are usable).
+        let pki = vitrine_testkit::fakes::tls::Pki::generate("bank").unwrap();
         let got = names(&[
             ("VITRINE_PAYMENTS_PIX", "bcb"),
             ("VITRINE_PAYMENTS_CARD", "mercadopago"),
@@ -185,8 +187,8 @@ mod tests {
             ),
             ("VITRINE_BCB_CLIENT_ID", "loja"),
             ("VITRINE_BCB_CLIENT_SECRET", "s3cr3t"),
-            ("VITRINE_BCB_CERTIFICATE_PEM", "-----BEGIN CERTIFICATE-----"),
-            ("VITRINE_BCB_KEY_PEM", "-----BEGIN PRIVATE KEY-----"),
+            ("VITRINE_BCB_CERTIFICATE_PEM", &pki.client.cert_pem),
+            ("VITRINE_BCB_KEY_PEM", &pki.client.key_pem),
             (PIX_KEY_ENV, "loja@example.com"),
             ("VITRINE_MERCADOPAGO_ACCESS_TOKEN", "APP_USR-1"),
             ("VITRINE_MERCADOPAGO_PUBLIC_KEY", "APP_USR-pk"),

@@ -366,14 +366,8 @@ pub fn mercado_pago(l: &ProviderLookup<'_>) -> anyhow::Result<MercadoPago> {
 /// Register the bank's webhook for the shop's Pix key (`PUT /webhook/{chave}`), so the bank
 /// tells the store of each Pix received. `serve` calls it at start and logs a failure without
 /// stopping the store.
-///
-/// The registration itself is `BcbPix::register_webhook`, which the BCB adapter's own change
-/// adds; until it is in this tree, this reports that it could not register.
 pub async fn register_bcb_webhook(bcb: &BcbPix) -> Result<(), PaymentError> {
-    let _ = bcb;
-    Err(PaymentError::Unavailable(anyhow::anyhow!(
-        "this build's BCB adapter has no webhook registration (BcbPix::register_webhook)"
-    )))
+    bcb.register_webhook().await
 }
 
 /// Build with the system clock.
