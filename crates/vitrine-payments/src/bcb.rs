@@ -580,6 +580,10 @@ struct WebhookDevolucao {
 
 #[async_trait]
 impl PaymentProvider for BcbPix {
+    async fn register_webhooks(&self) -> Result<(), PaymentError> {
+        self.register_webhook().await
+    }
+
     fn name(&self) -> &'static str {
         "bcb"
     }

@@ -217,6 +217,24 @@ impl App {
         Ok(Some((run, key)))
     }
 
+    /// Register the real providers' webhooks where that is done by API (see
+    /// `PaymentProvider::register_webhooks`); a failure is logged, and the reconciliation still
+    /// finds the money whose notice never comes. Returns how many failed.
+    pub async fn register_payment_webhooks(&self) -> usize {
+        let mut failed = 0;
+        for provider in self.real_providers() {
+            if let Err(e) = provider.register_webhooks().await {
+                failed += 1;
+                tracing::error!(
+                    provider = provider.name(),
+                    error = format!("{:#}", anyhow::Error::new(e)),
+                    "could not register the provider's webhook; reconciliation will find its payments"
+                );
+            }
+        }
+        failed
+    }
+
     /// True when a real provider is in use: the reconciliation has something to ask.
     pub fn reconciles_payments(&self) -> bool {
         !self.real_providers().is_empty()

@@ -297,6 +297,12 @@ pub trait PaymentProvider: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<ProviderPayment>, PaymentError>;
+    /// Tell the provider where to send its notices, where that is done through its API (the
+    /// bank's `PUT /webhook/{chave}`); idempotent. Providers configured in their own panel
+    /// (Mercado Pago) and the sandboxes have nothing to do.
+    async fn register_webhooks(&self) -> Result<(), PaymentError> {
+        Ok(())
+    }
     /// The provider's installment plans for a card (by its first six to eight digits) and a
     /// price; `None` when the store's own table applies.
     async fn installments(

@@ -3,7 +3,8 @@
 //!   their stock (`App::expire_overdue`, safe to run concurrently with itself and with payments:
 //!   each order moves at most once) — what the sweeper of `vitrine serve` does locally;
 //! - every 10 minutes (`{"job": "reconcile"}`): settles the payments the real providers received
-//!   in the last day that no webhook told (`App::reconcile_payments`);
+//!   in the last day that no webhook told (`App::reconcile_payments`), after registering the
+//!   providers' webhooks once per cold start (`App::register_payment_webhooks`: the bank's);
 //! - daily (`{"job": "reconcile-daily"}`): the reconciliation report and its alert
 //!   (`App::daily_reconciliation`).
 //!
@@ -59,7 +60,18 @@ async fn expire(app: &App) -> Result<Value, lambda_runtime::Error> {
     Ok(json!({ "expired": expired }))
 }
 
+/// Whether this execution environment registered the providers' webhooks yet: once per cold
+/// start of the reconciliation (idempotent at the provider), so a deployed stack registers its
+/// bank webhook within ten minutes and keeps it registered.
+static WEBHOOKS_REGISTERED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 async fn reconcile(app: &App) -> Result<Value, lambda_runtime::Error> {
+    if !WEBHOOKS_REGISTERED.load(std::sync::atomic::Ordering::Relaxed)
+        && app.register_payment_webhooks().await == 0
+    {
+        WEBHOOKS_REGISTERED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let now = app.ports.clock.now();
     let from = Timestamp::from_millis(now.millis() - SWEEP_WINDOW_MS);
     let run = app.reconcile_payments(from, now).await?;
