@@ -350,9 +350,12 @@ async fn stop_now(State(c): State<Controls>) -> Response {
 mod tests {
     use super::*;
 
+    /// What reached the store stand-in: each request's path and query, and its signature.
+    type Kept = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
     /// A store stand-in that keeps what reaches it.
-    async fn store() -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
-        let kept: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    async fn store() -> (String, Kept) {
+        let kept: Kept = Arc::default();
         let sink = kept.clone();
         let app = Router::new().fallback(
             move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
