@@ -5,8 +5,14 @@
 //! background as it arrives, at the same path, query and signature headers: what the shop's TLS
 //! terminator or reverse proxy does in front of the store.
 //!
-//! A small control API on `127.0.0.1` lets a test say where the store is, play the payer and
-//! read the fakes' counts and spec violations ([`Psp::control`]).
+//! A small control API on `127.0.0.1` ([`Psp::control`]) for tests:
+//! - `POST /store {"url": "http://127.0.0.1:PORT"}`: where notices are passed on;
+//! - `POST /bank/pay/{txid}`: the payer pays the Pix charge (answers its `end_to_end_id`);
+//! - `POST /bank/webhook`: the bank's inbox registered as the shop's webhook, as an operator does
+//!   in the bank's portal (for a store that does not register it itself);
+//! - `POST /mercadopago/boleto/{payment id}/pay`: the boleto is paid;
+//! - `GET /report`: `{"requests": {"bcb", "mercadopago"}, "violations": [...], "relayed": [...]}`;
+//! - `POST /stop`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -104,6 +110,7 @@ impl Psp {
             .map_err(|e| format!("the control API's address: {e}"))?;
         let state = Controls {
             bank: bank.clone(),
+            inbox_url: bank_inbox.url(),
             mercadopago: mercadopago.clone(),
             relay: relay.clone(),
             stop: stop.clone(),
@@ -111,6 +118,7 @@ impl Psp {
         let app = Router::new()
             .route("/store", post(set_store))
             .route("/bank/pay/{txid}", post(bank_pay))
+            .route("/bank/webhook", post(bank_webhook))
             .route("/mercadopago/boleto/{id}/pay", post(boleto_pay))
             .route("/report", get(report))
             .route("/stop", post(stop_now))
@@ -296,6 +304,7 @@ fn report_of(bank: &FakeBank, mercadopago: &FakeMercadoPago, relay: &Relay) -> V
 #[derive(Clone)]
 struct Controls {
     bank: Arc<FakeBank>,
+    inbox_url: String,
     mercadopago: Arc<FakeMercadoPago>,
     relay: Arc<Relay>,
     stop: Arc<Notify>,
@@ -328,6 +337,14 @@ async fn bank_pay(State(c): State<Controls>, UrlPath(txid): UrlPath<String>) -> 
         Ok(e2e) => axum::Json(json!({ "end_to_end_id": e2e })).into_response(),
         Err(e) => refused(StatusCode::CONFLICT, e),
     }
+}
+
+/// The inbox registered as the shop's webhook at the bank, as an operator does in the bank's
+/// portal (for a store that does not register it itself).
+async fn bank_webhook(State(c): State<Controls>) -> Response {
+    let url = c.inbox_url.clone();
+    c.bank.register_webhook(&url);
+    axum::Json(json!({ "webhook": url })).into_response()
 }
 
 async fn boleto_pay(State(c): State<Controls>, UrlPath(id): UrlPath<String>) -> Response {
