@@ -91,6 +91,7 @@ if [ "$SHAPE" = aws ]; then
   secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   RUST_LOG=${RUST_LOG:-warn} target/$PROFILE/aws-runner --template infra/template.yaml \
     --emulator "$emulator" --work "$tmp/runner" --bin-dir "target/$PROFILE" \
+    --parameter PixProvider=sandbox --parameter CardProvider=sandbox \
     --parameter "PaymentsWebhookSecret=$secret" --parameter PixKey=loja@vitrine.example \
     --parameter MailFrom=loja@vitrine.example --parameter SesIdentity=vitrine.example \
     --parameter AlertsTo=alertas@loja.example \

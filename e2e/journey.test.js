@@ -1,5 +1,6 @@
 // One order's whole life, on either shape (VITRINE_E2E_SHAPE=aws runs it on the template runner's
-// CloudFront address; unset, on `vitrine serve`): a customer signs up with the mailed code and
+// CloudFront address; unset, on `vitrine serve`): the fresh store (sandbox payments, chosen
+// explicitly) says so on every page; a customer signs up with the mailed code and
 // opts in to text messages, buys by card; the order page, open in the browser, follows the order
 // live from paid to invoiced, shipped and delivered as the admin moves it; the NF-e downloads;
 // a second order paid by Pix is cancelled (a refund is due); a large order raises the admin's
@@ -114,6 +115,15 @@ test("an order from sign-up to delivered, with every e-mail and every function",
   });
 
   const { page } = await openPage(browser);
+  await t.test("a fresh store says on every page, in Portuguese, that it is in demo mode", async () => {
+    for (const path of ["/#/", "/#/catalogo", "/#/carrinho", "/admin/"]) {
+      await page.goto(`${server.base}${path}`);
+      const banner = page.getByTestId("demo-banner");
+      await banner.waitFor({ timeout: 20_000 });
+      assert.ok(await banner.isVisible(), path);
+      assert.equal((await banner.textContent()).trim(), "Loja em modo de demonstração: nenhum pagamento é cobrado", path);
+    }
+  });
   await t.test("the order page follows the order live to delivered", async () => {
     await page.goto(`${server.base}/#/entrar`);
     await page.getByLabel("E-mail").fill(BUYER.email);

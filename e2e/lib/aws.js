@@ -69,6 +69,10 @@ export async function startAwsStore(root, { parameters = {}, secret = null } = {
   const work = mkdtempSync(join(tmpdir(), "vitrine-e2e-aws-"));
   const webhookSecret = randomBytes(24).toString("hex");
   const params = {
+    // The template's providers default to off (never the sandbox): the e2e store sells in
+    // demo, so it chooses the sandbox explicitly.
+    PixProvider: "sandbox",
+    CardProvider: "sandbox",
     PaymentsWebhookSecret: webhookSecret,
     PixKey: "loja@vitrine.example",
     MailFrom: "loja@vitrine.example",

@@ -5,6 +5,7 @@ import { currentUser, getCart, onCartChange, onSessionChange, restoreSession, si
 import { h, replace, notice } from "./dom.js";
 import { t, lang, setLang, errorText, applyDocumentLang } from "./i18n.js";
 import { start, link, go } from "./router.js";
+import { clientConfig, demoBanner } from "./config.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
@@ -49,6 +50,9 @@ function resolve(route) {
   }
 }
 
+// The deployment's facts (GET /api/v1/config): in demo mode every page says so in the header.
+let config = null;
+
 let cartCount = null;
 // The cart count in the header, updated in place (re-rendering the header would take the focus
 // away from someone typing in the search box).
@@ -69,6 +73,7 @@ function renderHeader() {
   replace(
     header,
     h("a", { class: "skip", href: "#main", on: { click: skipToMain } }, t("nav.skip")),
+    demoBanner(config),
     h(
       "div",
       { class: "wrap" },
@@ -170,6 +175,10 @@ window.addEventListener("hashchange", () => {
 
 applyDocumentLang();
 renderHeader();
+clientConfig().then((c) => {
+  config = c;
+  if (demoBanner(c)) renderHeader();
+});
 // The page starts rendering at once; the session (one refresh call when this tab has one) and
 // the cart count follow.
 const session = restoreSession().catch(() => null);

@@ -2,7 +2,8 @@
 // subprotocol list, a reconnect resumes after the last event seen, and events are deduplicated
 // by id (delivery is at least once).
 
-import { accessToken, get } from "./api.js";
+import { accessToken } from "./api.js";
+import { clientConfig } from "./config.js";
 
 const LAST_KEY = "vitrine.lastEvent";
 
@@ -11,9 +12,7 @@ const LAST_KEY = "vitrine.lastEvent";
 let socketBase = null;
 async function socketUrl() {
   if (!socketBase) {
-    socketBase = get("/api/v1/config", { auth: false })
-      .then((c) => (c && c.realtime_url) || null)
-      .catch(() => null);
+    socketBase = clientConfig().then((c) => (c && c.realtime_url) || null);
   }
   const configured = await socketBase;
   if (configured) return new URL(configured);

@@ -76,6 +76,7 @@ fn order(i: u64) -> anyhow::Result<Order> {
         } else {
             PaymentMethod::Pix
         },
+        payment_provider: "sandbox".into(),
         now: at,
         pay_within_secs: 1800,
         channels: Channels::default(),

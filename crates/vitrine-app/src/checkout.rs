@@ -146,6 +146,7 @@ impl App {
         now: Timestamp,
     ) -> AppResult<Decided> {
         let from_cart = input.items.is_none();
+        let payment_provider = self.provider_taking(input.payment_method)?;
         let wanted = self.wanted_lines(who, input).await?;
         let lines = self.price_lines(&wanted).await?;
         let levels = self.stock_levels(&lines).await?;
@@ -174,6 +175,7 @@ impl App {
             shipping,
             coupon: coupon.as_ref().map(|(c, d)| (c.code.clone(), *d)),
             payment_method: input.payment_method,
+            payment_provider,
             now,
             pay_within_secs: match input.payment_method {
                 PaymentMethod::Boleto => crate::payments::BOLETO_HOLD_SECS,
@@ -191,6 +193,21 @@ impl App {
             levels,
             from_cart,
         })
+    }
+
+    /// The name of the provider that takes `method` (`sandbox` for the demo providers), or a
+    /// refusal naming the method when the store has it `off`.
+    fn provider_taking(&self, method: PaymentMethod) -> AppResult<String> {
+        self.payment_providers()
+            .into_iter()
+            .find(|(m, _, _)| *m == method)
+            .map(|(_, name, sandbox)| if sandbox { "sandbox" } else { name }.to_owned())
+            .ok_or_else(|| {
+                AppError::field(
+                    "payment_method",
+                    format!("this store does not take {} payments", method.as_str()),
+                )
+            })
     }
 
     /// The lines asked for: the "buy now" list, or the customer's cart.

@@ -29,6 +29,7 @@ pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod orders;
+pub mod payment_choice;
 pub mod payments;
 pub mod ports;
 pub mod reports;

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::keys::Keys;
-use vitrine_app::payments::sandbox::CardSandbox;
+use vitrine_app::payment_choice::{PaymentChoices, assemble};
+use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
 use vitrine_app::ports::{Blobs, Clock, Ids, PaymentProvider};
 use vitrine_app::{App, Ports, Settings};
+use vitrine_domain::order::PaymentMethod;
 
 use crate::cognito::{self, CognitoIdentity};
 use crate::dynamo::DynamoTable;
@@ -64,8 +66,10 @@ pub fn pool_urls(config: &AwsConfig, user_pool_id: &str) -> (String, String) {
     (jwks, issuer)
 }
 
-/// Build the store on AWS with the card sandbox as its only payment provider (Pix needs its
-/// account and webhook secret: [`build_with`]).
+/// Build the store on AWS with the sandbox payment providers, chosen explicitly (Pix from a key
+/// no bank accepts, confirmed by webhooks signed with a secret made now and shown to nobody;
+/// test cards): for tests and demos, where no money moves. A deployment composes with
+/// [`build_with`] and the providers its settings choose (`vitrine_app::payment_choice`).
 pub async fn build(
     config: &AwsConfig,
     resources: &AwsResources,
@@ -73,7 +77,22 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     ids: Arc<dyn Ids>,
 ) -> anyhow::Result<AwsStore> {
-    let payments: Vec<Arc<dyn PaymentProvider>> = vec![Arc::new(CardSandbox)];
+    let payments = assemble(&PaymentChoices::DEMO, |_, method| {
+        Ok(match method {
+            PaymentMethod::Pix => {
+                let secret = format!("{}{}", ids.new_id(), ids.new_id());
+                let signer = WebhookSigner::new(secret.into_bytes()).map_err(anyhow::Error::msg)?;
+                let account = PixAccount {
+                    key: "pix-sandbox@vitrine.invalid".into(),
+                    merchant_name: "vitrine".into(),
+                    merchant_city: "SAO PAULO".into(),
+                };
+                Arc::new(PixSandbox::new(account, signer).map_err(anyhow::Error::msg)?)
+                    as Arc<dyn PaymentProvider>
+            }
+            _ => Arc::new(CardSandbox),
+        })
+    })?;
     build_with(config, resources, settings, clock, ids, payments, None).await
 }
 

@@ -628,6 +628,7 @@ fn sample_order(id: &str, unit_centavos: i64, sms_opt_in: bool) -> Order {
         },
         coupon: None,
         payment_method: PaymentMethod::Pix,
+        payment_provider: "sandbox".into(),
         now: Timestamp::from_secs(1_000),
         pay_within_secs: 1_800,
         channels: Channels {

@@ -200,6 +200,10 @@ pub struct Order {
     pub shipping: ShippingChoice,
     pub coupon: Option<String>,
     pub payment_method: PaymentMethod,
+    /// The provider chosen for the payment method when the order was placed (`sandbox`, `bcb`,
+    /// `mercadopago`): who takes its money. Empty on orders placed before it was recorded.
+    #[serde(default)]
+    pub payment_provider: String,
     pub subtotal: Money,
     pub discount: Money,
     pub shipping_total: Money,
@@ -247,6 +251,8 @@ pub struct NewOrder {
     pub shipping: ShippingChoice,
     pub coupon: Option<(String, Money)>,
     pub payment_method: PaymentMethod,
+    /// The provider that takes `payment_method` in this store.
+    pub payment_provider: String,
     pub now: Timestamp,
     pub pay_within_secs: i64,
     pub channels: Channels,
@@ -297,6 +303,7 @@ impl Order {
             shipping: new.shipping,
             coupon,
             payment_method: new.payment_method,
+            payment_provider: new.payment_provider,
             subtotal,
             discount,
             shipping_total,
@@ -508,6 +515,7 @@ mod tests {
             },
             coupon: Some(("DEZ".into(), Money::from_centavos(1_000))),
             payment_method: PaymentMethod::Pix,
+            payment_provider: "sandbox".into(),
             now: Timestamp::from_secs(1_000),
             pay_within_secs: 1_800,
             channels: Channels::default(),

@@ -164,6 +164,16 @@ fn build_router(state: AppState, site: bool) -> Router {
     };
     let security = state.security.clone();
     let mut routes = routes.layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let payment_origins = security::payment_origins(&state.app);
+    if site
+        && !payment_origins.is_empty()
+        && let Ok(policy) = HeaderValue::from_str(&security::page_policy(&payment_origins))
+    {
+        routes = routes.layer(middleware::from_fn_with_state(
+            Arc::new(policy),
+            security::widen_pages,
+        ));
+    }
     if let Some(limit) = security.rate_limit {
         routes = routes.layer(middleware::from_fn_with_state(
             Arc::new(security::Limiter::new(limit)),

@@ -15,6 +15,10 @@
 //!   `X-Frame-Options: DENY`, and on answers that are not pages a `Content-Security-Policy` of
 //!   `default-src 'none'; frame-ancestors 'none'` (pages carry their own, `web.rs`).
 //!   `Strict-Transport-Security` when the store's public URL is `https://`.
+//! - **A card provider's script**: when the provider that takes cards tokenises them with its
+//!   own script (`PaymentProvider::browser`), the pages' policy allows that provider's origins in
+//!   `script-src`, `connect-src` and `frame-src` ([`page_policy`]), and nothing else; with no such
+//!   provider the pages keep `web::CONTENT_SECURITY_POLICY` unchanged.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -187,6 +191,58 @@ pub(crate) async fn limit(
     next.run(req).await
 }
 
+/// The origins the card provider's browser script needs, checked like CORS origins (an origin
+/// that is not `scheme://host[:port]` is left out, and logged).
+pub fn payment_origins(app: &vitrine_app::App) -> Vec<String> {
+    let mut origins: Vec<String> = app
+        .ports
+        .payments
+        .iter()
+        .filter(|p| p.methods().contains(&vitrine_domain::order::PaymentMethod::Card))
+        .filter_map(|p| p.browser())
+        .flat_map(|b| b.origins)
+        .filter(|o| match check_origin(o) {
+            Ok(()) => true,
+            Err(why) => {
+                tracing::error!(origin = %o, why, "a payment provider's origin left out of the page policy");
+                false
+            }
+        })
+        .collect();
+    origins.sort();
+    origins.dedup();
+    origins
+}
+
+/// The pages' Content-Security-Policy with `origins` allowed to serve scripts, answer
+/// connections and show frames (a card provider's tokenisation and 3-D Secure).
+pub fn page_policy(origins: &[String]) -> String {
+    let list = origins.join(" ");
+    crate::web::CONTENT_SECURITY_POLICY
+        .replace("script-src 'self'", &format!("script-src 'self' {list}"))
+        .replace("connect-src 'self'", &format!("connect-src 'self' {list}"))
+        .replace(
+            "frame-ancestors",
+            &format!("frame-src 'self' {list}; frame-ancestors"),
+        )
+}
+
+/// Put `policy` (from [`page_policy`]) on the pages, in place of their own.
+pub(crate) async fn widen_pages(
+    State(policy): State<Arc<HeaderValue>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if h.get(header::CONTENT_SECURITY_POLICY)
+        .is_some_and(|v| v.as_bytes() == crate::web::CONTENT_SECURITY_POLICY.as_bytes())
+    {
+        h.insert(header::CONTENT_SECURITY_POLICY, (*policy).clone());
+    }
+    res
+}
+
 /// The headers every answer carries (see the module docs).
 pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
@@ -217,6 +273,27 @@ pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_policy_allows_the_provider_s_origins_for_scripts_connections_and_frames_only() {
+        let policy = page_policy(&["https://sdk.mercadopago.com".into()]);
+        for directive in ["script-src", "connect-src", "frame-src"] {
+            let part = policy
+                .split(';')
+                .map(str::trim)
+                .find(|d| d.starts_with(directive))
+                .unwrap_or_else(|| panic!("{directive} in {policy}"));
+            assert!(part.contains("https://sdk.mercadopago.com"), "{part}");
+        }
+        for directive in ["style-src", "img-src", "default-src", "form-action"] {
+            let part = policy
+                .split(';')
+                .map(str::trim)
+                .find(|d| d.starts_with(directive))
+                .unwrap();
+            assert!(!part.contains("mercadopago"), "{part}");
+        }
+    }
 
     #[test]
     fn origins_are_scheme_host_and_port_only() {

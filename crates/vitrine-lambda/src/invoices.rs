@@ -205,7 +205,7 @@ async fn cold_start() -> anyhow::Result<Function> {
     let env = crate::AwsEnv::from_lookup(get)?;
     // Every setting is checked now, so that only the secret can fail an invocation.
     vitrine_app::Settings::from_lookup(get)?;
-    crate::payments::providers(get)?;
+    crate::payments::choices(get)?;
     let settings = fiscal_settings(get)?;
     settings.identity()?;
     let secret = get(SECRET_ENV)

@@ -334,7 +334,8 @@ pub async fn compose_from_env() -> anyhow::Result<Composed> {
 /// through `get`: the AWS resources ([`AwsEnv`]), the business settings
 /// (`Settings::from_lookup`: `VITRINE_PAY_WITHIN_MINUTES`, `VITRINE_LOW_STOCK_THRESHOLD`, …,
 /// the same names `vitrine serve` reads) and the payment providers ([`payments::providers`]).
-/// A missing or malformed setting is an error that names it. Makes no AWS request.
+/// A missing or malformed setting is an error that names it. Makes no AWS request, but for
+/// reading the payments secret when a real payment provider is chosen.
 pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Composed> {
     compose_with_fiscal(get, None).await
 }
@@ -346,7 +347,7 @@ pub async fn compose_with_fiscal(
 ) -> anyhow::Result<Composed> {
     let env = AwsEnv::from_lookup(&get)?;
     let settings = Settings::from_lookup(&get)?;
-    let payments = payments::providers(&get)?;
+    let payments = payment_providers(&env, &get).await?;
     let store = vitrine_aws::compose::build_with(
         &env.aws_config(),
         &env.resources(),
@@ -361,6 +362,30 @@ pub async fn compose_with_fiscal(
         env,
         app: store.app,
         keys: store.keys,
+    })
+}
+
+/// The payment providers (`payments::providers`): the environment, then the payments secret's
+/// values, read once per cold start when a real provider is chosen.
+async fn payment_providers(
+    env: &AwsEnv,
+    get: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<Arc<dyn vitrine_app::ports::PaymentProvider>>> {
+    let choices = payments::choices(get)?;
+    let secret_arn = get(payments::SECRET_ENV).filter(|v| !v.trim().is_empty());
+    let secret = match secret_arn {
+        Some(arn) if payments::needs_secret(&choices) => {
+            let secrets =
+                vitrine_aws::secrets::SecretsManagerSecrets::connect(&env.aws_config()).await;
+            let text = secrets.text(&arn).await?;
+            payments::secret_values(&arn, &text)?
+        }
+        _ => Default::default(),
+    };
+    payments::providers(|name| {
+        get(name)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| secret.get(name).cloned())
     })
 }
 

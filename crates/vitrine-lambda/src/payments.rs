@@ -1,27 +1,68 @@
-//! The payment providers of the functions that take or return money (`api`, `payments`), from
-//! the environment: the card sandbox always, and Pix when the webhook secret is set.
+//! The payment providers of the functions that take or return money (`api`, `payments`,
+//! `expire`), from the environment and, for the real providers' secrets, a Secrets Manager
+//! secret. Which provider takes each method is chosen by `VITRINE_PAYMENTS_PIX`, `…_CARD` and
+//! `…_BOLETO` (the template's `PixProvider`, `CardProvider`, `BoletoProvider`); unset is `off`:
+//! nothing here ever picks the sandbox by itself (`vitrine_app::payment_choice`).
 //!
 //! | variable | |
 //! |---|---|
-//! | `VITRINE_PAYMENTS_WEBHOOK_SECRET` | HMAC secret of the Pix provider's webhooks (16+ characters); unset or empty: no Pix |
-//! | `VITRINE_PIX_KEY` | the store's Pix key; unset: a sandbox key no bank accepts |
-//! | `VITRINE_PIX_MERCHANT_NAME` | the name payers' banks show (default `vitrine`) |
-//! | `VITRINE_PIX_MERCHANT_CITY` | the store's city in BR Codes (default `SAO PAULO`) |
+//! | `VITRINE_PAYMENTS_PIX` / `_CARD` / `_BOLETO` | `sandbox`, `bcb` (Pix), `mercadopago`, `off` |
+//! | [`SECRET_ENV`] `VITRINE_PAYMENTS_SECRET_ARN` | the secret holding the real providers' secrets, as JSON keyed by variable name: `VITRINE_BCB_CLIENT_SECRET`, `VITRINE_BCB_CERTIFICATE_PEM`, `VITRINE_BCB_KEY_PEM`, `VITRINE_BCB_CA_PEM`, `VITRINE_MERCADOPAGO_ACCESS_TOKEN`, `VITRINE_MERCADOPAGO_WEBHOOK_SECRET` |
+//! | `VITRINE_BCB_*`, `VITRINE_MERCADOPAGO_*` | the providers' other settings (URLs, client id, public key, Pix key) |
+//! | `VITRINE_PUBLIC_URL` | the store's public URL, webhook addresses derive from (optional) |
+//! | `VITRINE_PAYMENTS_WEBHOOK_SECRET` | the Pix sandbox's webhook secret (16+ characters): required when Pix is `sandbox` |
+//! | `VITRINE_PIX_KEY`, `VITRINE_PIX_MERCHANT_NAME`, `VITRINE_PIX_MERCHANT_CITY` | the Pix sandbox's BR Codes (the key also the bank's) |
+//!
+//! Invariant: a secret's value never reaches a log or an error message.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use vitrine_app::payment_choice::{
+    self as choice, PaymentChoice, PaymentChoices, ProviderLookup, assemble,
+};
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
 use vitrine_app::ports::PaymentProvider;
+use vitrine_domain::order::PaymentMethod;
+use vitrine_payments::bcb::{BcbPix, BcbSettings};
+use vitrine_payments::mercadopago::{MercadoPago, MercadoPagoSettings};
 
 pub const WEBHOOK_SECRET_ENV: &str = "VITRINE_PAYMENTS_WEBHOOK_SECRET";
 pub const PIX_KEY_ENV: &str = "VITRINE_PIX_KEY";
 pub const PIX_MERCHANT_NAME_ENV: &str = "VITRINE_PIX_MERCHANT_NAME";
 pub const PIX_MERCHANT_CITY_ENV: &str = "VITRINE_PIX_MERCHANT_CITY";
+/// The Secrets Manager secret of the real providers (the template's `PaymentsSecret`).
+pub const SECRET_ENV: &str = "VITRINE_PAYMENTS_SECRET_ARN";
+/// The store's public URL (`https://loja.example.com`), when the template knows it.
+pub const PUBLIC_URL_ENV: &str = "VITRINE_PUBLIC_URL";
 
 /// The key BR Codes carry when none is set: under `.invalid` (RFC 2606), so no bank can pay it.
 pub const SANDBOX_PIX_KEY: &str = "pix-sandbox@vitrine.invalid";
 
-/// The providers, read through `get` (tests pass a map).
+/// The provider of each method, checked.
+pub fn choices(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<PaymentChoices> {
+    Ok(PaymentChoices::from_lookup(get)?)
+}
+
+/// Whether `choices` need the payments secret: a real provider takes some method.
+pub fn needs_secret(choices: &PaymentChoices) -> bool {
+    choices.uses(PaymentChoice::Bcb) || choices.uses(PaymentChoice::MercadoPago)
+}
+
+/// The secret's value: a JSON object of text values keyed by variable name. Never echoes it.
+pub fn secret_values(secret: &str, text: &str) -> anyhow::Result<HashMap<String, String>> {
+    serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "the secret {secret} is not a JSON object of text values keyed by variable name \
+             (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// The providers, read through `get` (the environment, then the secret's values).
 pub fn providers(
     get: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
@@ -30,67 +71,169 @@ pub fn providers(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let mut providers: Vec<Arc<dyn PaymentProvider>> = Vec::new();
-    if let Some(secret) = value(WEBHOOK_SECRET_ENV) {
-        let signer = WebhookSigner::new(secret.into_bytes())
-            .map_err(|e| anyhow::anyhow!("{WEBHOOK_SECRET_ENV}: {e}"))?;
-        let account = PixAccount {
-            key: value(PIX_KEY_ENV).unwrap_or_else(|| SANDBOX_PIX_KEY.into()),
-            merchant_name: value(PIX_MERCHANT_NAME_ENV).unwrap_or_else(|| "vitrine".into()),
-            merchant_city: value(PIX_MERCHANT_CITY_ENV).unwrap_or_else(|| "SAO PAULO".into()),
-        };
-        let pix = PixSandbox::new(account, signer).map_err(|e| {
-            anyhow::anyhow!("{PIX_KEY_ENV}, {PIX_MERCHANT_NAME_ENV}, {PIX_MERCHANT_CITY_ENV}: {e}")
-        })?;
-        providers.push(Arc::new(pix));
-    }
-    providers.push(Arc::new(CardSandbox));
-    Ok(providers)
+    let choices = choices(&get)?;
+    let public_url = value(PUBLIC_URL_ENV);
+    let lookup = |name: &str| get(name);
+    assemble(&choices, |chosen, method| {
+        let l = ProviderLookup::new(&lookup, public_url.as_deref(), false, &choices, chosen);
+        Ok(match chosen {
+            PaymentChoice::Sandbox if method == PaymentMethod::Pix => {
+                let secret = value(WEBHOOK_SECRET_ENV).with_context(|| {
+                    format!("{WEBHOOK_SECRET_ENV} is required: VITRINE_PAYMENTS_PIX = \"sandbox\" is set")
+                })?;
+                let signer = WebhookSigner::new(secret.into_bytes())
+                    .map_err(|e| anyhow::anyhow!("{WEBHOOK_SECRET_ENV}: {e}"))?;
+                let account = PixAccount {
+                    key: value(PIX_KEY_ENV).unwrap_or_else(|| SANDBOX_PIX_KEY.into()),
+                    merchant_name: value(PIX_MERCHANT_NAME_ENV).unwrap_or_else(|| "vitrine".into()),
+                    merchant_city: value(PIX_MERCHANT_CITY_ENV)
+                        .unwrap_or_else(|| "SAO PAULO".into()),
+                };
+                Arc::new(PixSandbox::new(account, signer).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{PIX_KEY_ENV}, {PIX_MERCHANT_NAME_ENV}, {PIX_MERCHANT_CITY_ENV}: {e}"
+                    )
+                })?) as Arc<dyn PaymentProvider>
+            }
+            PaymentChoice::Sandbox => Arc::new(CardSandbox),
+            PaymentChoice::Bcb => Arc::new(bcb_pix(&l)?),
+            PaymentChoice::MercadoPago => Arc::new(mercado_pago(&l)?),
+            PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
+        })
+    })
+}
+
+/// The shop's bank's Pix API (the same settings `vitrine serve` reads, by variable).
+fn bcb_pix(l: &ProviderLookup<'_>) -> anyhow::Result<BcbPix> {
+    let settings = BcbSettings {
+        api_url: l.required(choice::BCB_API_URL)?,
+        token_url: l.required(choice::BCB_TOKEN_URL)?,
+        client_id: l.required(choice::BCB_CLIENT_ID)?,
+        client_secret: l.required(choice::BCB_CLIENT_SECRET)?,
+        certificate_pem: l.required(choice::BCB_CERTIFICATE_PEM)?,
+        key_pem: l.required(choice::BCB_KEY_PEM)?,
+        ca_pem: l.optional(choice::BCB_CA_PEM),
+        pix_key: l.required(choice::PIX_KEY)?,
+        webhook_url: l.webhook_url(choice::BCB_WEBHOOK_URL, "bcb"),
+    };
+    BcbPix::new(settings).map_err(|why| l.refused("bcb", why))
+}
+
+/// Mercado Pago (the same settings `vitrine serve` reads, by variable).
+fn mercado_pago(l: &ProviderLookup<'_>) -> anyhow::Result<MercadoPago> {
+    let settings = MercadoPagoSettings {
+        api_url: l.or(
+            choice::MERCADOPAGO_API_URL,
+            choice::MERCADOPAGO_DEFAULT_API_URL,
+        ),
+        access_token: l.required(choice::MERCADOPAGO_ACCESS_TOKEN)?,
+        public_key: l.required(choice::MERCADOPAGO_PUBLIC_KEY)?,
+        webhook_secret: l.required(choice::MERCADOPAGO_WEBHOOK_SECRET)?,
+        script_url: l.or(
+            choice::MERCADOPAGO_SCRIPT_URL,
+            choice::MERCADOPAGO_DEFAULT_SCRIPT_URL,
+        ),
+        ca_pem: l.optional(choice::MERCADOPAGO_CA_PEM),
+        notification_url: l.webhook_url(choice::MERCADOPAGO_NOTIFICATION_URL, "mercadopago"),
+    };
+    MercadoPago::new(settings).map_err(|why| l.refused("mercadopago", why))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use vitrine_domain::order::PaymentMethod;
-
     use super::*;
 
-    fn names(env: &[(&str, &str)]) -> anyhow::Result<Vec<(String, Vec<PaymentMethod>)>> {
+    fn names(env: &[(&str, &str)]) -> anyhow::Result<Vec<(String, Vec<PaymentMethod>, bool)>> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Ok(providers(|name| env.get(name).cloned())?
             .iter()
-            .map(|p| (p.name().to_owned(), p.methods().to_vec()))
+            .map(|p| (p.name().to_owned(), p.methods().to_vec(), p.is_sandbox()))
             .collect())
     }
 
     #[test]
-    fn without_a_webhook_secret_only_cards_are_taken() {
-        let got = names(&[(PIX_KEY_ENV, "loja@example.com")]).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].1, [PaymentMethod::Card]);
-        assert_eq!(names(&[(WEBHOOK_SECRET_ENV, "  ")]).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_webhook_secret_adds_pix() {
+    fn nothing_chosen_is_no_provider_at_all() {
         let got = names(&[(WEBHOOK_SECRET_ENV, "0123456789abcdef0123")]).unwrap();
-        let methods: Vec<PaymentMethod> = got.iter().flat_map(|(_, m)| m.clone()).collect();
-        assert!(methods.contains(&PaymentMethod::Pix) && methods.contains(&PaymentMethod::Card));
+        assert!(got.is_empty(), "{got:?}");
     }
 
     #[test]
-    fn a_short_secret_or_a_bad_merchant_is_refused_by_name() {
-        let err = names(&[(WEBHOOK_SECRET_ENV, "short")]).unwrap_err();
+    fn the_sandbox_is_taken_only_when_chosen() {
+        let got = names(&[
+            ("VITRINE_PAYMENTS_PIX", "sandbox"),
+            ("VITRINE_PAYMENTS_CARD", "sandbox"),
+            (WEBHOOK_SECRET_ENV, "0123456789abcdef0123"),
+        ])
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(_, _, sandbox)| *sandbox));
+    }
+
+    #[test]
+    fn real_providers_take_their_methods_and_never_a_sandbox() {
+        let got = names(&[
+            ("VITRINE_PAYMENTS_PIX", "bcb"),
+            ("VITRINE_PAYMENTS_CARD", "mercadopago"),
+            ("VITRINE_PAYMENTS_BOLETO", "mercadopago"),
+            ("VITRINE_BCB_API_URL", "https://pix.bank.example/api/v2/"),
+            (
+                "VITRINE_BCB_TOKEN_URL",
+                "https://pix.bank.example/oauth/token",
+            ),
+            ("VITRINE_BCB_CLIENT_ID", "loja"),
+            ("VITRINE_BCB_CLIENT_SECRET", "s3cr3t"),
+            ("VITRINE_BCB_CERTIFICATE_PEM", "-----BEGIN CERTIFICATE-----"),
+            ("VITRINE_BCB_KEY_PEM", "-----BEGIN PRIVATE KEY-----"),
+            (PIX_KEY_ENV, "loja@example.com"),
+            ("VITRINE_MERCADOPAGO_ACCESS_TOKEN", "APP_USR-1"),
+            ("VITRINE_MERCADOPAGO_PUBLIC_KEY", "APP_USR-pk"),
+            ("VITRINE_MERCADOPAGO_WEBHOOK_SECRET", "whsec"),
+        ])
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                ("bcb".to_owned(), vec![PaymentMethod::Pix], false),
+                (
+                    "mercadopago".to_owned(),
+                    vec![PaymentMethod::Card, PaymentMethod::Boleto],
+                    false
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_bad_setting_is_refused_by_name() {
+        let err = names(&[("VITRINE_PAYMENTS_PIX", "sandbox")]).unwrap_err();
         assert!(err.to_string().contains(WEBHOOK_SECRET_ENV), "{err}");
         let err = names(&[
-            (WEBHOOK_SECRET_ENV, "0123456789abcdef0123"),
-            (PIX_KEY_ENV, "chave-pix-com-acentuação"),
+            ("VITRINE_PAYMENTS_PIX", "sandbox"),
+            (WEBHOOK_SECRET_ENV, "short"),
         ])
         .unwrap_err();
-        assert!(err.to_string().contains(PIX_KEY_ENV), "{err}");
+        assert!(err.to_string().contains(WEBHOOK_SECRET_ENV), "{err}");
+        let err = names(&[("VITRINE_PAYMENTS_CARD", "mercadopago")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("VITRINE_MERCADOPAGO_ACCESS_TOKEN is required")
+                && err
+                    .to_string()
+                    .contains("VITRINE_PAYMENTS_CARD = \"mercadopago\""),
+            "{err}"
+        );
+        let err = names(&[("VITRINE_PAYMENTS_BOLETO", "sandbox")]).unwrap_err();
+        assert!(err.to_string().contains("VITRINE_PAYMENTS_BOLETO"), "{err}");
+    }
+
+    #[test]
+    fn the_secret_is_json_keyed_by_variable_and_never_echoed() {
+        let values = secret_values("arn:s", r#"{"VITRINE_BCB_CLIENT_SECRET": "x"}"#).unwrap();
+        assert_eq!(values["VITRINE_BCB_CLIENT_SECRET"], "x");
+        let err = secret_values("arn:s", "not json s3cr3t").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
     }
 }

@@ -7,18 +7,25 @@ use std::sync::Arc;
 use anyhow::Context;
 use vitrine_app::auth::Jwks;
 use vitrine_app::keys::Keys;
+use vitrine_app::payment_choice::{
+    self as choice, PaymentChoice, PaymentChoices, ProviderLookup, assemble,
+};
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
+use vitrine_app::ports::payments::PaymentError;
 use vitrine_app::ports::{Clock, Ids, Mailer, PaymentProvider, SystemClock, UlidIds};
 use vitrine_app::uploads::SignedUploads;
 use vitrine_app::{App, Ports};
+use vitrine_domain::order::PaymentMethod;
 use vitrine_local::fs_blobs::FsBlobs;
 use vitrine_local::identity::{Argon2Cost, LocalIdentity, LocalIdentityConfig};
 use vitrine_local::mail::FileMailer;
 use vitrine_local::sms::FileSms;
 use vitrine_local::smtp::SmtpMailer;
 use vitrine_local::sqlite::SqliteTable;
+use vitrine_payments::bcb::{BcbPix, BcbSettings};
+use vitrine_payments::mercadopago::{MercadoPago, MercadoPagoSettings};
 
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, Source};
 
 /// The app client id of the built-in identity provider's tokens.
 pub const CLIENT_ID: &str = "vitrine-web";
@@ -36,6 +43,8 @@ pub struct Store {
     pub dispatch_events: bool,
     /// CORS, rate limit and TLS headers of the router.
     pub security: vitrine_http::Security,
+    /// The shop's bank, when it takes Pix: `serve` registers its webhook at start.
+    pub bcb: Option<Arc<BcbPix>>,
 }
 
 /// Where each part lives inside the data folder.
@@ -51,6 +60,7 @@ pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
 /// Build the store on the embedded adapters, creating the data folder on first use.
 pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     let [db, blobs, mail, keys] = paths(&config.data_dir);
+    let choices = payment_choices(config)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     let ids: Arc<dyn Ids> = Arc::new(UlidIds);
@@ -98,7 +108,10 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         FileSms::open(&mail, clock.clone())
             .with_context(|| format!("opening the mail folder {}", mail.display()))?,
     );
-    let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
+    let Payments {
+        providers: payments,
+        bcb,
+    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let ports = Ports {
         table,
@@ -119,6 +132,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         jwks: Some(jwks),
         dispatch_events: true,
         security: config.security.clone(),
+        bcb,
     })
 }
 
@@ -169,11 +183,131 @@ pub fn webhook_secret(config: &Config, keys_dir: &Path) -> anyhow::Result<String
     }
 }
 
-/// The sandbox payment providers (Pix from the store's key, test cards).
+/// The file in the data folder that records the payment providers it was created with.
+pub const PAYMENTS_RECORD: &str = "payments.toml";
+
+/// The provider of each method: the configured choice, else the data folder's record. A new
+/// data folder (no database, no keys yet) with nothing configured records the sandbox for Pix
+/// and cards, so the first `vitrine serve` sells in demo; an existing one keeps what it
+/// recorded, and a method chosen nowhere is off.
+pub fn payment_choices(config: &Config) -> anyhow::Result<PaymentChoices> {
+    let [db, _, _, keys] = paths(&config.data_dir);
+    let record = config.data_dir.join(PAYMENTS_RECORD);
+    let recorded = match std::fs::read_to_string(&record) {
+        Ok(text) => Some(read_record(&text).with_context(|| format!("{}", record.display()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", record.display())),
+    };
+    let configured = config.payments.choices;
+    let recorded = match recorded {
+        Some(r) => r,
+        None if !configured.any_set() && !db.exists() && !keys.exists() => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating the data folder {}", config.data_dir.display())
+            })?;
+            std::fs::write(&record, DEMO_RECORD)
+                .with_context(|| format!("writing {}", record.display()))?;
+            tracing::warn!(
+                file = %record.display(),
+                "new data folder: payments by the sandbox (demo, no money moves); choose real \
+                 providers with [payments] pix/card/boleto (docs/payments.md)"
+            );
+            PaymentChoices::DEMO
+        }
+        None => PaymentChoices::default(),
+    };
+    Ok(configured.or(recorded))
+}
+
+/// What a new data folder records.
+const DEMO_RECORD: &str = "\
+# The payment providers this data folder was created with: the sandbox, in which no money
+# moves (vitrine's first start, with no provider configured). Settings win over this file:
+# --payments-pix/--payments-card/--payments-boleto, VITRINE_PAYMENTS_*, or [payments] in
+# vitrine.toml. See docs/payments.md, \"Choosing providers\".
+pix = \"sandbox\"
+card = \"sandbox\"
+";
+
+/// The record's choices (`pix = "sandbox"`, …), checked like the settings.
+fn read_record(text: &str) -> anyhow::Result<PaymentChoices> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Record {
+        pix: Option<String>,
+        card: Option<String>,
+        boleto: Option<String>,
+    }
+    let r: Record = toml::from_str(text)?;
+    PaymentChoices::from_lookup(|name| match name {
+        n if n == choice::PIX.var => r.pix.clone(),
+        n if n == choice::CARD.var => r.card.clone(),
+        n if n == choice::BOLETO.var => r.boleto.clone(),
+        _ => None,
+    })
+    .map_err(|e| anyhow::anyhow!(e.by_key()))
+}
+
+/// The real providers' settings by variable name, files read.
+fn provider_values(config: &Config) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut values = Vec::new();
+    for (name, source) in &config.payments.providers {
+        let value = match source {
+            Source::Value(v) => v.clone(),
+            Source::File(path) => std::fs::read_to_string(path).with_context(|| {
+                format!("{} ({}): reading {}", name.key, name.var, path.display())
+            })?,
+        };
+        values.push((name.var, value));
+    }
+    if !config.payments.sandbox_pix_key {
+        values.push((choice::PIX_KEY.var, config.payments.pix_key.clone()));
+    }
+    Ok(values)
+}
+
+/// The payment providers a store is built with.
+pub struct Payments {
+    pub providers: Vec<Arc<dyn PaymentProvider>>,
+    /// The shop's bank, when it takes Pix (its webhook is registered when `serve` starts).
+    pub bcb: Option<Arc<BcbPix>>,
+}
+
+/// The payment providers `choices` name (`vitrine_app::payment_choice`).
 pub fn payment_providers(
     config: &Config,
     keys_dir: &Path,
-) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
+    choices: &PaymentChoices,
+) -> anyhow::Result<Payments> {
+    let values = provider_values(config)?;
+    let get = |name: &str| {
+        values
+            .iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut bcb = None;
+    let providers = assemble(choices, |chosen, method| {
+        let lookup = || ProviderLookup::new(&get, Some(&config.public_url), true, choices, chosen);
+        Ok(match chosen {
+            PaymentChoice::Sandbox if method == PaymentMethod::Pix => {
+                Arc::new(pix_sandbox(config, keys_dir)?)
+            }
+            PaymentChoice::Sandbox => Arc::new(CardSandbox),
+            PaymentChoice::Bcb => {
+                let built = Arc::new(bcb_pix(&lookup())?);
+                bcb = Some(built.clone());
+                built
+            }
+            PaymentChoice::MercadoPago => Arc::new(mercado_pago(&lookup())?),
+            PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
+        })
+    })?;
+    Ok(Payments { providers, bcb })
+}
+
+/// Pix from the store's own key, confirmed by webhooks signed with the store's secret.
+fn pix_sandbox(config: &Config, keys_dir: &Path) -> anyhow::Result<PixSandbox> {
     let p = &config.payments;
     if p.sandbox_pix_key {
         tracing::warn!(
@@ -182,7 +316,7 @@ pub fn payment_providers(
     }
     let signer = WebhookSigner::new(webhook_secret(config, keys_dir)?.into_bytes())
         .map_err(anyhow::Error::msg)?;
-    let pix = PixSandbox::new(
+    PixSandbox::new(
         PixAccount {
             key: p.pix_key.clone(),
             merchant_name: p.pix_merchant_name.clone(),
@@ -190,8 +324,50 @@ pub fn payment_providers(
         },
         signer,
     )
-    .map_err(anyhow::Error::msg)?;
-    Ok(vec![Arc::new(pix), Arc::new(CardSandbox)])
+    .map_err(anyhow::Error::msg)
+}
+
+/// The shop's bank's Pix API, from its settings (`vitrine_app::payment_choice::BCB_*`).
+pub fn bcb_pix(l: &ProviderLookup<'_>) -> anyhow::Result<BcbPix> {
+    let settings = BcbSettings {
+        api_url: l.required(choice::BCB_API_URL)?,
+        token_url: l.required(choice::BCB_TOKEN_URL)?,
+        client_id: l.required(choice::BCB_CLIENT_ID)?,
+        client_secret: l.required(choice::BCB_CLIENT_SECRET)?,
+        certificate_pem: l.required(choice::BCB_CERTIFICATE_PEM)?,
+        key_pem: l.required(choice::BCB_KEY_PEM)?,
+        ca_pem: l.optional(choice::BCB_CA_PEM),
+        pix_key: l.required(choice::PIX_KEY)?,
+        webhook_url: l.webhook_url(choice::BCB_WEBHOOK_URL, "bcb"),
+    };
+    BcbPix::new(settings).map_err(|why| l.refused("bcb", why))
+}
+
+/// Mercado Pago, from its settings (`vitrine_app::payment_choice::MERCADOPAGO_*`).
+pub fn mercado_pago(l: &ProviderLookup<'_>) -> anyhow::Result<MercadoPago> {
+    let settings = MercadoPagoSettings {
+        api_url: l.or(
+            choice::MERCADOPAGO_API_URL,
+            choice::MERCADOPAGO_DEFAULT_API_URL,
+        ),
+        access_token: l.required(choice::MERCADOPAGO_ACCESS_TOKEN)?,
+        public_key: l.required(choice::MERCADOPAGO_PUBLIC_KEY)?,
+        webhook_secret: l.required(choice::MERCADOPAGO_WEBHOOK_SECRET)?,
+        script_url: l.or(
+            choice::MERCADOPAGO_SCRIPT_URL,
+            choice::MERCADOPAGO_DEFAULT_SCRIPT_URL,
+        ),
+        ca_pem: l.optional(choice::MERCADOPAGO_CA_PEM),
+        notification_url: l.webhook_url(choice::MERCADOPAGO_NOTIFICATION_URL, "mercadopago"),
+    };
+    MercadoPago::new(settings).map_err(|why| l.refused("mercadopago", why))
+}
+
+/// Register the bank's webhook for the shop's Pix key (`PUT /webhook/{chave}`), so the bank
+/// tells the store of each Pix received. `serve` calls it at start and logs a failure without
+/// stopping the store.
+pub async fn register_bcb_webhook(bcb: &BcbPix) -> Result<(), PaymentError> {
+    bcb.register_webhook().await
 }
 
 /// Build with the system clock.
@@ -247,7 +423,11 @@ pub async fn build_aws_with(
             resources.table, resources.bucket, resources.user_pool_id, resources.client_id
         );
     }
-    let payments = payment_providers(config, &keys_dir(&config.data_dir))?;
+    let choices = payment_choices(config)?;
+    let Payments {
+        providers: payments,
+        bcb,
+    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let store = compose::build_with(
         &aws,
@@ -268,10 +448,97 @@ pub async fn build_aws_with(
         jwks: None,
         dispatch_events: false,
         security: config.security.clone(),
+        bcb,
     })
 }
 
 #[cfg(not(feature = "aws"))]
 pub async fn build_aws(_: &Config, _: Arc<dyn Clock>) -> anyhow::Result<Store> {
     anyhow::bail!("this build of vitrine has no AWS support: build it with `--features aws`")
+}
+
+#[cfg(test)]
+mod tests {
+    use vitrine_app::payment_choice::PaymentChoice;
+
+    use super::*;
+    use crate::config::Flags;
+
+    fn config(data: &Path, flags: Flags) -> Config {
+        let settings = data.parent().unwrap().join("vitrine.toml");
+        std::fs::write(&settings, "").unwrap();
+        Config::resolve(&Flags {
+            config: Some(settings),
+            data_dir: Some(data.to_path_buf()),
+            ..flags
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_data_folder_records_the_sandbox_and_keeps_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let c = config(&data, Flags::default());
+        assert_eq!(payment_choices(&c).unwrap(), PaymentChoices::DEMO);
+        let record = std::fs::read_to_string(data.join(PAYMENTS_RECORD)).unwrap();
+        assert_eq!(read_record(&record).unwrap(), PaymentChoices::DEMO);
+
+        // The record stays what it says; a setting wins over it.
+        std::fs::write(data.join(PAYMENTS_RECORD), "pix = \"sandbox\"\n").unwrap();
+        let c = config(&data, Flags::default());
+        let choices = payment_choices(&c).unwrap();
+        assert_eq!(choices.get(PaymentMethod::Pix), PaymentChoice::Sandbox);
+        assert_eq!(choices.get(PaymentMethod::Card), PaymentChoice::Off);
+        let c = config(
+            &data,
+            Flags {
+                payments_pix: Some("off".into()),
+                ..Flags::default()
+            },
+        );
+        assert_eq!(
+            payment_choices(&c).unwrap().get(PaymentMethod::Pix),
+            PaymentChoice::Off
+        );
+    }
+
+    #[test]
+    fn an_existing_folder_without_a_record_or_a_configured_one_gets_no_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("keys")).unwrap();
+        let c = config(&data, Flags::default());
+        assert_eq!(payment_choices(&c).unwrap(), PaymentChoices::default());
+        assert!(!data.join(PAYMENTS_RECORD).exists());
+
+        let fresh = dir.path().join("fresh");
+        let c = config(
+            &fresh,
+            Flags {
+                payments_card: Some("mercadopago".into()),
+                ..Flags::default()
+            },
+        );
+        let choices = payment_choices(&c).unwrap();
+        assert_eq!(choices.get(PaymentMethod::Pix), PaymentChoice::Off);
+        assert!(
+            !fresh.join(PAYMENTS_RECORD).exists(),
+            "a configured store records nothing"
+        );
+    }
+
+    #[test]
+    fn a_malformed_record_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(PAYMENTS_RECORD), "card = \"bcb\"\n").unwrap();
+        let err = payment_choices(&config(&data, Flags::default())).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains(PAYMENTS_RECORD) && err.contains("payments.card"),
+            "{err}"
+        );
+    }
 }

@@ -13,7 +13,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
 use vitrine_app::Settings;
-use vitrine_app::settings as names;
+use vitrine_app::payment_choice::{self as choice, PaymentChoices};
+use vitrine_app::settings::{self as names, SettingName};
 use vitrine_domain::card::InstallmentTable;
 use vitrine_domain::shipping::RateTable;
 use vitrine_local::smtp::SmtpUrl;
@@ -97,6 +98,21 @@ pub struct Flags {
         hide_env_values = true
     )]
     pub payments_webhook_secret: Option<String>,
+    /// Who takes Pix payments: `sandbox` (demo, no money moves), `bcb` (the shop's bank, BCB Pix
+    /// API), `mercadopago` or `off`. Unset: what the data folder recorded when it was created
+    /// (`sandbox` for a new one), else off.
+    #[arg(long, env = "VITRINE_PAYMENTS_PIX", global = true)]
+    pub payments_pix: Option<String>,
+    /// Who takes card payments: `sandbox`, `mercadopago` or `off` (unset: as for Pix).
+    #[arg(long, env = "VITRINE_PAYMENTS_CARD", global = true)]
+    pub payments_card: Option<String>,
+    /// Who takes boletos: `mercadopago` or `off` (unset: off).
+    #[arg(long, env = "VITRINE_PAYMENTS_BOLETO", global = true)]
+    pub payments_boleto: Option<String>,
+    /// Serve at a public https:// URL even though a payment method uses the sandbox (a public
+    /// demo): a warning is logged at start and every hour.
+    #[arg(long, env = "VITRINE_ALLOW_SANDBOX", global = true)]
+    pub allow_sandbox: bool,
     /// Other web origins allowed to call the API from a browser (CORS), comma-separated, e.g.
     /// `https://loja.example.com`. Default: none (the web apps are same-origin).
     #[arg(
@@ -193,6 +209,59 @@ struct PaymentFileSettings {
     webhook_secret: Option<String>,
     /// Card installments: `monthly_rate_bp = [0, 0, 0, 199, …]`, `min_installment = 500`.
     installments: Option<InstallmentTable>,
+    /// The provider of each method (`vitrine_app::payment_choice`).
+    pix: Option<String>,
+    card: Option<String>,
+    boleto: Option<String>,
+    bcb: Option<BcbFileSettings>,
+    mercadopago: Option<MercadoPagoFileSettings>,
+}
+
+/// `[payments.bcb]`: the shop's bank's Pix API. Secrets and PEM files by path.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BcbFileSettings {
+    api_url: Option<String>,
+    token_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    certificate_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    webhook_url: Option<String>,
+}
+
+/// `[payments.mercadopago]`: the Mercado Pago application's credentials.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MercadoPagoFileSettings {
+    api_url: Option<String>,
+    access_token: Option<String>,
+    access_token_file: Option<PathBuf>,
+    public_key: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_secret_file: Option<PathBuf>,
+    script_url: Option<String>,
+    ca_file: Option<PathBuf>,
+    notification_url: Option<String>,
+}
+
+/// Where a real provider's setting comes from: its value, or a file holding it.
+#[derive(Clone)]
+pub enum Source {
+    Value(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for Source {
+    /// Never the value: some are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Value(_) => f.write_str("Value(..)"),
+            Source::File(path) => write!(f, "File({})", path.display()),
+        }
+    }
 }
 
 /// The `[fiscal]` section of `vitrine.toml`: shared with the Lambda functions, which read the
@@ -209,6 +278,14 @@ pub struct PaymentSettings {
     pub pix_merchant_city: String,
     /// `None`: generated into the data folder on first start.
     pub webhook_secret: Option<String>,
+    /// The provider of each method as configured (flags, `VITRINE_PAYMENTS_*`, `vitrine.toml`);
+    /// the data folder's record fills what is unset (`compose::payment_choices`).
+    pub choices: PaymentChoices,
+    /// The real providers' settings, by variable name (`vitrine_app::payment_choice`):
+    /// `VITRINE_*` variables (`…_FILE` for a file), else `vitrine.toml`.
+    pub providers: Vec<(SettingName, Source)>,
+    /// `--allow-sandbox`: serve a sandbox at a public https:// URL.
+    pub allow_sandbox: bool,
 }
 
 /// The Pix key used when none is set: under the `.invalid` top-level domain, which cannot
@@ -305,6 +382,8 @@ impl Config {
             .transpose()
             .context("mail.smtp_url (VITRINE_SMTP_URL, --smtp-url)")?;
         let file_payments = file.payments.unwrap_or_default();
+        let choices = payment_choices(flags, &file_payments)?;
+        let providers = provider_sources(&file_payments, |name| std::env::var(name).ok());
         let pix_key = flags
             .pix_key
             .clone()
@@ -312,6 +391,9 @@ impl Config {
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty());
         let payments = PaymentSettings {
+            choices,
+            providers,
+            allow_sandbox: flags.allow_sandbox,
             sandbox_pix_key: pix_key.is_none(),
             pix_key: pix_key.unwrap_or_else(|| SANDBOX_PIX_KEY.into()),
             pix_merchant_name: flags
@@ -453,6 +535,126 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The provider of each method: the flag (or variable), else `vitrine.toml`'s `[payments]`.
+fn payment_choices(flags: &Flags, file: &PaymentFileSettings) -> anyhow::Result<PaymentChoices> {
+    let values = [
+        (choice::PIX, flags.payments_pix.clone().or(file.pix.clone())),
+        (
+            choice::CARD,
+            flags.payments_card.clone().or(file.card.clone()),
+        ),
+        (
+            choice::BOLETO,
+            flags.payments_boleto.clone().or(file.boleto.clone()),
+        ),
+    ];
+    PaymentChoices::from_lookup(|name| {
+        values
+            .iter()
+            .find(|(setting, _)| setting.var == name)
+            .and_then(|(_, value)| value.clone())
+    })
+    .map_err(|e| anyhow::anyhow!(e.by_key()))
+}
+
+/// Where each real provider's setting comes from: the variable, else the variable with `_FILE`
+/// (a path), else `vitrine.toml`. PEM text is always read from a file here.
+fn provider_sources(
+    file: &PaymentFileSettings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<(SettingName, Source)> {
+    let bcb = file.bcb.as_ref();
+    let mp = file.mercadopago.as_ref();
+    let value = |v: Option<&String>| v.cloned().map(Source::Value);
+    let path = |v: Option<&PathBuf>| v.cloned().map(Source::File);
+    let from_file: [(SettingName, Option<Source>); 16] = [
+        (
+            choice::BCB_API_URL,
+            value(bcb.and_then(|b| b.api_url.as_ref())),
+        ),
+        (
+            choice::BCB_TOKEN_URL,
+            value(bcb.and_then(|b| b.token_url.as_ref())),
+        ),
+        (
+            choice::BCB_CLIENT_ID,
+            value(bcb.and_then(|b| b.client_id.as_ref())),
+        ),
+        (
+            choice::BCB_CLIENT_SECRET,
+            value(bcb.and_then(|b| b.client_secret.as_ref()))
+                .or(path(bcb.and_then(|b| b.client_secret_file.as_ref()))),
+        ),
+        (
+            choice::BCB_CERTIFICATE_PEM,
+            path(bcb.and_then(|b| b.certificate_file.as_ref())),
+        ),
+        (
+            choice::BCB_KEY_PEM,
+            path(bcb.and_then(|b| b.key_file.as_ref())),
+        ),
+        (
+            choice::BCB_CA_PEM,
+            path(bcb.and_then(|b| b.ca_file.as_ref())),
+        ),
+        (
+            choice::BCB_WEBHOOK_URL,
+            value(bcb.and_then(|b| b.webhook_url.as_ref())),
+        ),
+        // The Pix key is `payments.pix_key` (`PaymentSettings::pix_key`), read below.
+        (choice::PIX_KEY, None),
+        (
+            choice::MERCADOPAGO_API_URL,
+            value(mp.and_then(|m| m.api_url.as_ref())),
+        ),
+        (
+            choice::MERCADOPAGO_ACCESS_TOKEN,
+            value(mp.and_then(|m| m.access_token.as_ref()))
+                .or(path(mp.and_then(|m| m.access_token_file.as_ref()))),
+        ),
+        (
+            choice::MERCADOPAGO_PUBLIC_KEY,
+            value(mp.and_then(|m| m.public_key.as_ref())),
+        ),
+        (
+            choice::MERCADOPAGO_WEBHOOK_SECRET,
+            value(mp.and_then(|m| m.webhook_secret.as_ref()))
+                .or(path(mp.and_then(|m| m.webhook_secret_file.as_ref()))),
+        ),
+        (
+            choice::MERCADOPAGO_SCRIPT_URL,
+            value(mp.and_then(|m| m.script_url.as_ref())),
+        ),
+        (
+            choice::MERCADOPAGO_CA_PEM,
+            path(mp.and_then(|m| m.ca_file.as_ref())),
+        ),
+        (
+            choice::MERCADOPAGO_NOTIFICATION_URL,
+            value(mp.and_then(|m| m.notification_url.as_ref())),
+        ),
+    ];
+    let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    from_file
+        .into_iter()
+        .filter_map(|(name, in_file)| {
+            let pem = name.var.ends_with("_PEM");
+            let from_env = if pem {
+                None
+            } else {
+                set(env(name.var)).map(Source::Value)
+            };
+            // `VITRINE_BCB_CERTIFICATE_PEM` is PEM text; its file is `VITRINE_BCB_CERTIFICATE_FILE`.
+            let file_var = format!("{}_FILE", name.var.trim_end_matches("_PEM"));
+            let from_env_file = set(env(&file_var)).map(|p| Source::File(PathBuf::from(p)));
+            from_env
+                .or(from_env_file)
+                .or(in_file)
+                .map(|source| (name, source))
+        })
+        .collect()
 }
 
 /// The business settings, through `Settings::from_lookup`: each of its variables is answered
@@ -647,6 +849,86 @@ mod tests {
             err.to_string(),
             "pay_within_minutes must be between 1 and 10080"
         );
+    }
+
+    #[test]
+    fn payment_choices_come_from_the_flags_or_the_file_and_are_checked_by_key() {
+        use vitrine_app::payment_choice::PaymentChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "[payments]\npix = \"bcb\"\ncard = \"mercadopago\"\n").unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            payments_card: Some("off".into()),
+            ..Flags::default()
+        })
+        .unwrap();
+        let choices = c.payments.choices;
+        assert_eq!(choices.pix, Some(PaymentChoice::Bcb));
+        assert_eq!(choices.card, Some(PaymentChoice::Off), "the flag wins");
+        assert_eq!(choices.boleto, None);
+
+        std::fs::write(&path, "[payments]\nboleto = \"sandbox\"\n").unwrap();
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("payments.boleto must be one of mercadopago, off"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_provider_setting_comes_from_its_variable_then_its_file_variable_then_the_file() {
+        let file: PaymentFileSettings = toml::from_str(
+            "[bcb]\nclient_id = \"do-arquivo\"\nkey_file = \"/arquivo/key.pem\"\n\
+             client_secret_file = \"/arquivo/secret\"\n[mercadopago]\npublic_key = \"PK\"\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "VITRINE_BCB_CLIENT_ID" => Some("da-variavel".to_owned()),
+            "VITRINE_BCB_CERTIFICATE_FILE" => Some("/env/cert.pem".to_owned()),
+            // PEM text is read from files here, never from a variable.
+            "VITRINE_BCB_KEY_PEM" => Some("-----BEGIN PRIVATE KEY-----".to_owned()),
+            _ => None,
+        };
+        let sources = provider_sources(&file, env);
+        let of = |name: SettingName| {
+            sources
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| format!("{s:?}"))
+        };
+        assert_eq!(of(choice::BCB_CLIENT_ID).as_deref(), Some("Value(..)"));
+        assert_eq!(
+            of(choice::BCB_CERTIFICATE_PEM).as_deref(),
+            Some("File(/env/cert.pem)")
+        );
+        assert_eq!(
+            of(choice::BCB_KEY_PEM).as_deref(),
+            Some("File(/arquivo/key.pem)")
+        );
+        assert_eq!(
+            of(choice::BCB_CLIENT_SECRET).as_deref(),
+            Some("File(/arquivo/secret)")
+        );
+        assert_eq!(
+            of(choice::MERCADOPAGO_PUBLIC_KEY).as_deref(),
+            Some("Value(..)")
+        );
+        assert_eq!(of(choice::BCB_API_URL), None);
+        match &sources
+            .iter()
+            .find(|(n, _)| *n == choice::BCB_CLIENT_ID)
+            .unwrap()
+            .1
+        {
+            Source::Value(v) => assert_eq!(v, "da-variavel", "the variable wins"),
+            Source::File(_) => panic!("a file"),
+        }
     }
 
     #[test]

@@ -168,7 +168,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(config.log_format);
     match cli.command {
         Command::Serve => {
+            let choices = compose::payment_choices(&config)?;
+            let sandbox_in_public = serve::sandbox_guard(&config, &choices)?;
             let store = compose::build_for(&config).await?;
+            if sandbox_in_public {
+                serve::warn_of_the_sandbox_hourly(&store.app, &config.public_url);
+            }
+            if let Some(bcb) = store.bcb.clone() {
+                serve::register_bank_webhook(&store.app, bcb);
+            }
             if config.seed && seed::is_empty(&store.app).await? {
                 let s = seed::seed(&store.app).await?;
                 println!(

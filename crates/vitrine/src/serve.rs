@@ -13,7 +13,11 @@ use vitrine_app::notify;
 use vitrine_app::workers::{STOP_GRACE, StopSignal};
 use vitrine_http::AppState;
 
+use vitrine_app::payment_choice::{self, PaymentChoice, PaymentChoices};
+use vitrine_payments::bcb::BcbPix;
+
 use crate::compose::Store;
+use crate::config::Config;
 
 /// Serve `store` on `listener` until `shutdown` completes; in-flight requests finish first.
 pub async fn run(
@@ -86,6 +90,69 @@ pub async fn run_with_metrics(
     app.stop_workers(STOP_GRACE).await;
     tracing::info!("stopped");
     result.context("serving HTTP")
+}
+
+/// Whether the store may start with its payment choices at its public URL: a public `https://`
+/// URL with a method on the sandbox needs `--allow-sandbox` (a shop that forgot to choose its
+/// providers would otherwise give goods away). `Ok(true)`: allowed, and to be warned of.
+pub fn sandbox_guard(config: &Config, choices: &PaymentChoices) -> anyhow::Result<bool> {
+    let on_sandbox: Vec<&str> = payment_choice::METHODS
+        .iter()
+        .filter(|m| choices.get(**m) == PaymentChoice::Sandbox)
+        .map(|m| m.as_str())
+        .collect();
+    if on_sandbox.is_empty() || !config.public_url.starts_with("https://") {
+        return Ok(false);
+    }
+    if !config.payments.allow_sandbox {
+        anyhow::bail!(
+            "refusing to serve {} with the payment sandbox for {}: no money would be charged and \
+             orders would still be paid. Choose real providers ([payments] pix/card/boleto in \
+             vitrine.toml, VITRINE_PAYMENTS_PIX/CARD/BOLETO; docs/payments.md, \"Choosing \
+             providers\"), or, for a public demo, start with --allow-sandbox \
+             (VITRINE_ALLOW_SANDBOX=true).",
+            config.public_url,
+            on_sandbox.join(" and ")
+        );
+    }
+    Ok(true)
+}
+
+/// Log, now and every hour, that the public store takes payments in the sandbox.
+pub fn warn_of_the_sandbox_hourly(app: &Arc<App>, public_url: &str) {
+    let public_url = public_url.to_owned();
+    app.spawn_worker("sandbox-warning", move |stop| async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let stop = stop.requested();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = tick.tick() => tracing::warn!(
+                    public_url = %public_url,
+                    "demo mode (--allow-sandbox): payments go to the sandbox, no money is charged"
+                ),
+            }
+        }
+    });
+}
+
+/// Register the bank's Pix webhook in the background; a failure is logged and the store serves
+/// on.
+pub fn register_bank_webhook(app: &Arc<App>, bcb: Arc<BcbPix>) {
+    app.spawn_worker("bcb-webhook-registration", move |stop| async move {
+        tokio::select! {
+            () = stop.requested() => {}
+            result = crate::compose::register_bcb_webhook(&bcb) => match result {
+                Ok(()) => tracing::info!("registered the Pix webhook with the bank"),
+                Err(e) => tracing::error!(
+                    error = format!("{:#}", anyhow::Error::new(e)),
+                    "could not register the Pix webhook with the bank (PUT /webhook/{{chave}}); \
+                     the store serves on, but the bank will not tell it of Pix payments"
+                ),
+            },
+        }
+    });
 }
 
 /// Expire unpaid orders past their deadline, once a minute.

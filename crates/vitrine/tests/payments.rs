@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestApp, buy_now, problem};
+use common::{TestApp, buy_now, problem, times_paid};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
@@ -151,8 +151,8 @@ async fn a_pix_charge_is_paid_by_a_signed_webhook_once() {
     let res = notify(&t, &signer, now_secs(&clock), "n-1", &txid, total).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "paid");
-    assert_eq!(order(&t, &ana, id).await["status"], "paid");
-    let paid_version = order(&t, &ana, id).await["version"].clone();
+    // Paid once (the in-process dispatcher may already have invoiced it: that is the next move).
+    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
 
     // The same notice again: 409, nothing changes.
     problem(
@@ -173,12 +173,11 @@ async fn a_pix_charge_is_paid_by_a_signed_webhook_once() {
     .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "already_paid");
-    let after = order(&t, &ana, id).await;
-    assert_eq!(after["version"], paid_version);
+    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
     // A second payment of the same charge (the buyer paid twice): not accepted, refunded.
     let res = notify(&t, &signer, now_secs(&clock), "n-9", &txid, total).await;
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "refund");
-    assert_eq!(order(&t, &ana, id).await["version"], paid_version);
+    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
     let payment: Value = t
         .get(&format!("/api/v1/orders/{id}/payment"), Some(&ana))
         .await
@@ -336,7 +335,7 @@ async fn test_cards_decline_then_approve_in_installments() {
     assert_eq!(sum, payment["amount_centavos"].as_i64().unwrap());
     // Declined, no limit, approved: the acquirer that did not answer made no attempt.
     assert_eq!(payment["attempts"], 3);
-    assert_eq!(order(&t, &ana, id).await["status"], "paid");
+    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
     // Paid: no second charge.
     problem(pay("4111111111111111", 1).await, 422).await;
     // The card number is nowhere in the answer: only the last four digits.

@@ -6,6 +6,7 @@ import { currentUser, onSessionChange, restoreSession, signIn, signOut } from "/
 import { h, replace, notice, field, busy } from "/js/dom.js";
 import { t, lang, setLang, errorText, applyDocumentLang } from "/js/i18n.js";
 import { start, link, go, current } from "/js/router.js";
+import { clientConfig, demoBanner } from "/js/config.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
@@ -20,6 +21,9 @@ const pages = {
 };
 
 const gate = { render: renderGate };
+
+// The deployment's facts (GET /api/v1/config): in demo mode every page says so in the header.
+let config = null;
 
 function resolve(route) {
   const user = currentUser();
@@ -58,6 +62,7 @@ function renderHeader() {
   replace(
     header,
     h("a", { class: "skip", href: "#main", on: { click: skipToMain } }, t("nav.skip")),
+    demoBanner(config),
     h(
       "div",
       { class: "wrap" },
@@ -155,6 +160,10 @@ onSessionChange(() => renderHeader());
 window.addEventListener("hashchange", renderHeader);
 applyDocumentLang();
 renderHeader();
+clientConfig().then((c) => {
+  config = c;
+  if (demoBanner(c)) renderHeader();
+});
 restoreSession()
   .catch(() => null)
   .then(() => {

@@ -217,6 +217,7 @@ fn placed_order(product: &str, buyer: &str) -> Order {
         },
         coupon: None,
         payment_method: PaymentMethod::Pix,
+        payment_provider: "sandbox".into(),
         now: Timestamp::from_secs(T0),
         pay_within_secs: 1_800,
         channels: Channels::default(),

@@ -61,6 +61,10 @@ pub struct OrderDto {
     pub shipping_days: u32,
     pub coupon: Option<String>,
     pub payment_method: String,
+    /// Who takes the money: `sandbox` (no money moves), `bcb`, `mercadopago`; `null` for orders
+    /// placed before it was recorded.
+    #[schema(example = "mercadopago")]
+    pub payment_provider: Option<String>,
     pub currency: &'static str,
     pub subtotal_centavos: i64,
     pub discount_centavos: i64,
@@ -100,6 +104,7 @@ impl From<&Order> for OrderDto {
             shipping_days: o.shipping.days,
             coupon: o.coupon.clone(),
             payment_method: o.payment_method.as_str().to_owned(),
+            payment_provider: Some(o.payment_provider.clone()).filter(|p| !p.is_empty()),
             currency: CURRENCY,
             subtotal_centavos: o.subtotal.centavos(),
             discount_centavos: o.discount.centavos(),

@@ -140,6 +140,13 @@ impl AwsFixture {
                 "VITRINE_REPORTS_BUCKET",
                 self.resources.reports_bucket.clone().unwrap_or_default(),
             ),
+            // Payments by the sandbox, chosen explicitly (unset, every method is off).
+            ("VITRINE_PAYMENTS_PIX", "sandbox".to_owned()),
+            ("VITRINE_PAYMENTS_CARD", "sandbox".to_owned()),
+            (
+                "VITRINE_PAYMENTS_WEBHOOK_SECRET",
+                "lambda-tests-webhook-secret".to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -29,9 +29,14 @@ pub struct TestApp {
 
 pub fn test_config(data_dir: PathBuf) -> Config {
     // An explicit (empty) settings file, so a stray ./vitrine.toml never changes a test.
+    test_config_with(data_dir, "")
+}
+
+/// [`test_config`] with `toml` as the settings file.
+pub fn test_config_with(data_dir: PathBuf, toml: &str) -> Config {
     std::fs::create_dir_all(&data_dir).unwrap();
     let settings = data_dir.join("vitrine.toml");
-    std::fs::write(&settings, "").unwrap();
+    std::fs::write(&settings, toml).unwrap();
     let flags = Flags {
         config: Some(settings),
         data_dir: Some(data_dir),
@@ -103,6 +108,17 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let config = test_config(data_dir.clone());
+        Self::spawn_on(dir, config, clock, configure).await
+    }
+
+    /// A seeded store on `config` (whose data folder is inside `dir`), on a random port.
+    pub async fn spawn_on(
+        dir: tempfile::TempDir,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Store),
+    ) -> TestApp {
+        let data_dir = config.data_dir.clone();
         let mut store: Store = build_store(&config, clock).await;
         configure(&mut store);
         vitrine::seed::seed(&store.app).await.expect("seed");
@@ -293,6 +309,14 @@ pub fn buy_now(sku: &str, qty: i64) -> Value {
 }
 
 /// Assert a problem+json response with this status; returns the body.
+/// How many times an order's history says it was paid (the in-process dispatcher may have
+/// invoiced it already: status alone is a race).
+pub fn times_paid(order: &Value) -> usize {
+    order["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|c| c["status"] == "paid").count())
+}
+
 pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status, "unexpected status");
     let ct = res

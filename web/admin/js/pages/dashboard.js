@@ -2,6 +2,7 @@
 // its numbers in a table for screen readers), orders by status, and the SKUs low on stock.
 
 import { get } from "/js/api.js";
+import { clientConfig } from "/js/config.js";
 import { h, s, replace, notice } from "/js/dom.js";
 import { t, money, statusLabel, errorText, shortDate } from "/js/i18n.js";
 import { link } from "/js/router.js";
@@ -18,9 +19,11 @@ export async function render(main) {
     return;
   }
   const total30 = d.revenue_by_day.reduce((sum, day) => sum + day.revenue_centavos, 0);
+  const payments = (await clientConfig())?.payments;
   replace(
     wrap,
     h("h1", null, t("admin.dashboard.heading")),
+    payments ? paymentsNotice(payments) : null,
     h("p", { class: "muted" }, t("admin.dashboard.timezone", { date: shortDate(d.today.date) })),
     h(
       "ul",
@@ -119,4 +122,14 @@ function dataTable(days) {
       ),
     ),
   );
+}
+
+// Who takes each payment method, and, in demo mode, that no payment is charged.
+function paymentsNotice(payments) {
+  const methods = payments.methods.map((m) => `${t(`admin.payments.method.${m}`)}: ${payments.providers[m]}`);
+  const text = methods.length ? methods.join(" · ") : t("admin.payments.none");
+  if (payments.sandbox) {
+    return h("div", { class: "notice warn", role: "note", "data-testid": "demo-mode" }, h("strong", null, t("admin.payments.demo")), " ", text);
+  }
+  return h("p", { class: "muted", "data-testid": "payment-providers" }, t("admin.payments.providers"), " ", text);
 }
