@@ -446,15 +446,19 @@ impl<'a> ProviderLookup<'a> {
     }
 
     /// The setting, else `{public URL}/api/v1/payments/webhooks/{provider}` when the public URL
-    /// is known.
+    /// is known and https.
     pub fn webhook_url(&self, name: SettingName, provider: &str) -> Option<String> {
+        // Providers call only https addresses (the bank over mutual TLS): a store on plain
+        // http (a laptop) registers nothing and relies on the reconciliation.
         self.optional(name).or_else(|| {
-            self.public_url.map(|url| {
-                format!(
-                    "{}/api/v1/payments/webhooks/{provider}",
-                    url.trim_end_matches('/')
-                )
-            })
+            self.public_url
+                .filter(|url| url.starts_with("https://"))
+                .map(|url| {
+                    format!(
+                        "{}/api/v1/payments/webhooks/{provider}",
+                        url.trim_end_matches('/')
+                    )
+                })
         })
     }
 

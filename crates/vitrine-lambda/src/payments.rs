@@ -19,14 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use vitrine_app::payment_choice::{
-    self as choice, PaymentChoice, PaymentChoices, ProviderLookup, assemble,
-};
+use vitrine_app::payment_choice::{PaymentChoice, PaymentChoices, ProviderLookup, assemble};
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
 use vitrine_app::ports::PaymentProvider;
 use vitrine_domain::order::PaymentMethod;
-use vitrine_payments::bcb::{BcbPix, BcbSettings};
-use vitrine_payments::mercadopago::{MercadoPago, MercadoPagoSettings};
 
 pub const WEBHOOK_SECRET_ENV: &str = "VITRINE_PAYMENTS_WEBHOOK_SECRET";
 pub const PIX_KEY_ENV: &str = "VITRINE_PIX_KEY";
@@ -96,47 +92,11 @@ pub fn providers(
                 })?) as Arc<dyn PaymentProvider>
             }
             PaymentChoice::Sandbox => Arc::new(CardSandbox),
-            PaymentChoice::Bcb => Arc::new(bcb_pix(&l)?),
-            PaymentChoice::MercadoPago => Arc::new(mercado_pago(&l)?),
+            PaymentChoice::Bcb => Arc::new(vitrine_payments::bcb_from(&l)?),
+            PaymentChoice::MercadoPago => Arc::new(vitrine_payments::mercadopago_from(&l)?),
             PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
         })
     })
-}
-
-/// The shop's bank's Pix API (the same settings `vitrine serve` reads, by variable).
-fn bcb_pix(l: &ProviderLookup<'_>) -> anyhow::Result<BcbPix> {
-    let settings = BcbSettings {
-        api_url: l.required(choice::BCB_API_URL)?,
-        token_url: l.required(choice::BCB_TOKEN_URL)?,
-        client_id: l.required(choice::BCB_CLIENT_ID)?,
-        client_secret: l.required(choice::BCB_CLIENT_SECRET)?,
-        certificate_pem: l.required(choice::BCB_CERTIFICATE_PEM)?,
-        key_pem: l.required(choice::BCB_KEY_PEM)?,
-        ca_pem: l.optional(choice::BCB_CA_PEM),
-        pix_key: l.required(choice::PIX_KEY)?,
-        webhook_url: l.webhook_url(choice::BCB_WEBHOOK_URL, "bcb"),
-    };
-    BcbPix::new(settings).map_err(|why| l.refused("bcb", why))
-}
-
-/// Mercado Pago (the same settings `vitrine serve` reads, by variable).
-fn mercado_pago(l: &ProviderLookup<'_>) -> anyhow::Result<MercadoPago> {
-    let settings = MercadoPagoSettings {
-        api_url: l.or(
-            choice::MERCADOPAGO_API_URL,
-            choice::MERCADOPAGO_DEFAULT_API_URL,
-        ),
-        access_token: l.required(choice::MERCADOPAGO_ACCESS_TOKEN)?,
-        public_key: l.required(choice::MERCADOPAGO_PUBLIC_KEY)?,
-        webhook_secret: l.required(choice::MERCADOPAGO_WEBHOOK_SECRET)?,
-        script_url: l.or(
-            choice::MERCADOPAGO_SCRIPT_URL,
-            choice::MERCADOPAGO_DEFAULT_SCRIPT_URL,
-        ),
-        ca_pem: l.optional(choice::MERCADOPAGO_CA_PEM),
-        notification_url: l.webhook_url(choice::MERCADOPAGO_NOTIFICATION_URL, "mercadopago"),
-    };
-    MercadoPago::new(settings).map_err(|why| l.refused("mercadopago", why))
 }
 
 #[cfg(test)]
@@ -174,6 +134,8 @@ mod tests {
 
     #[test]
     fn real_providers_take_their_methods_and_never_a_sandbox() {
+        // A certificate and key the bank would issue (the adapter checks they are usable).
+        let pki = vitrine_testkit::fakes::tls::Pki::generate("bank").unwrap();
         let got = names(&[
             ("VITRINE_PAYMENTS_PIX", "bcb"),
             ("VITRINE_PAYMENTS_CARD", "mercadopago"),
@@ -185,8 +147,8 @@ mod tests {
             ),
             ("VITRINE_BCB_CLIENT_ID", "loja"),
             ("VITRINE_BCB_CLIENT_SECRET", "s3cr3t"),
-            ("VITRINE_BCB_CERTIFICATE_PEM", "-----BEGIN CERTIFICATE-----"),
-            ("VITRINE_BCB_KEY_PEM", "-----BEGIN PRIVATE KEY-----"),
+            ("VITRINE_BCB_CERTIFICATE_PEM", &pki.client.cert_pem),
+            ("VITRINE_BCB_KEY_PEM", &pki.client.key_pem),
             (PIX_KEY_ENV, "loja@example.com"),
             ("VITRINE_MERCADOPAGO_ACCESS_TOKEN", "APP_USR-1"),
             ("VITRINE_MERCADOPAGO_PUBLIC_KEY", "APP_USR-pk"),

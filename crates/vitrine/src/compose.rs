@@ -22,8 +22,7 @@ use vitrine_local::mail::FileMailer;
 use vitrine_local::sms::FileSms;
 use vitrine_local::smtp::SmtpMailer;
 use vitrine_local::sqlite::SqliteTable;
-use vitrine_payments::bcb::{BcbPix, BcbSettings};
-use vitrine_payments::mercadopago::{MercadoPago, MercadoPagoSettings};
+use vitrine_payments::bcb::BcbPix;
 
 use crate::config::{Backend, Config, Source};
 
@@ -295,11 +294,11 @@ pub fn payment_providers(
             }
             PaymentChoice::Sandbox => Arc::new(CardSandbox),
             PaymentChoice::Bcb => {
-                let built = Arc::new(bcb_pix(&lookup())?);
+                let built = Arc::new(vitrine_payments::bcb_from(&lookup())?);
                 bcb = Some(built.clone());
                 built
             }
-            PaymentChoice::MercadoPago => Arc::new(mercado_pago(&lookup())?),
+            PaymentChoice::MercadoPago => Arc::new(vitrine_payments::mercadopago_from(&lookup())?),
             PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
         })
     })?;
@@ -325,42 +324,6 @@ fn pix_sandbox(config: &Config, keys_dir: &Path) -> anyhow::Result<PixSandbox> {
         signer,
     )
     .map_err(anyhow::Error::msg)
-}
-
-/// The shop's bank's Pix API, from its settings (`vitrine_app::payment_choice::BCB_*`).
-pub fn bcb_pix(l: &ProviderLookup<'_>) -> anyhow::Result<BcbPix> {
-    let settings = BcbSettings {
-        api_url: l.required(choice::BCB_API_URL)?,
-        token_url: l.required(choice::BCB_TOKEN_URL)?,
-        client_id: l.required(choice::BCB_CLIENT_ID)?,
-        client_secret: l.required(choice::BCB_CLIENT_SECRET)?,
-        certificate_pem: l.required(choice::BCB_CERTIFICATE_PEM)?,
-        key_pem: l.required(choice::BCB_KEY_PEM)?,
-        ca_pem: l.optional(choice::BCB_CA_PEM),
-        pix_key: l.required(choice::PIX_KEY)?,
-        webhook_url: l.webhook_url(choice::BCB_WEBHOOK_URL, "bcb"),
-    };
-    BcbPix::new(settings).map_err(|why| l.refused("bcb", why))
-}
-
-/// Mercado Pago, from its settings (`vitrine_app::payment_choice::MERCADOPAGO_*`).
-pub fn mercado_pago(l: &ProviderLookup<'_>) -> anyhow::Result<MercadoPago> {
-    let settings = MercadoPagoSettings {
-        api_url: l.or(
-            choice::MERCADOPAGO_API_URL,
-            choice::MERCADOPAGO_DEFAULT_API_URL,
-        ),
-        access_token: l.required(choice::MERCADOPAGO_ACCESS_TOKEN)?,
-        public_key: l.required(choice::MERCADOPAGO_PUBLIC_KEY)?,
-        webhook_secret: l.required(choice::MERCADOPAGO_WEBHOOK_SECRET)?,
-        script_url: l.or(
-            choice::MERCADOPAGO_SCRIPT_URL,
-            choice::MERCADOPAGO_DEFAULT_SCRIPT_URL,
-        ),
-        ca_pem: l.optional(choice::MERCADOPAGO_CA_PEM),
-        notification_url: l.webhook_url(choice::MERCADOPAGO_NOTIFICATION_URL, "mercadopago"),
-    };
-    MercadoPago::new(settings).map_err(|why| l.refused("mercadopago", why))
 }
 
 /// Register the bank's webhook for the shop's Pix key (`PUT /webhook/{chave}`), so the bank

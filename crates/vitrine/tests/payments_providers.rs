@@ -345,6 +345,13 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
     let ana = t.customer("ana@example.com").await;
     let mut seen = 0;
 
+    // The browser's card script: the provider's public key and script, from /config.
+    let config: Value = t.get("/api/v1/config", None).await.json().await.unwrap();
+    let tokenisation = &config["payments"]["card_tokenisation"];
+    assert_eq!(tokenisation["script_url"], fake.script_url(), "{config}");
+    assert_eq!(tokenisation["public_key"], fake.public_key());
+    assert_eq!(config["payments"]["sandbox"], false);
+
     // 1×: approved at once.
     let one = place(&t, &ana, "MP-1", 1, "card").await;
     let one_id = one["id"].as_str().unwrap();
