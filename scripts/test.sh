@@ -109,7 +109,7 @@ step "the API tests again, on the AWS backend against the emulator"
 VITRINE_TEST_BACKEND=aws cargo test -p vitrine --all-features --locked --no-fail-fast \
   --test checkout --test access --test validation --test catalog
 
-step "browser tests: storefront and admin in headless Chromium (e2e/, node --test)"
+step "browser tests: storefront and admin in headless Chromium, payments through the providers' fakes (e2e/, node --test)"
 if ! wait "$npm_pid"; then
   cat target/npm-install.log
   echo "npm ci (e2e) failed" >&2

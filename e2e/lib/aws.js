@@ -64,7 +64,7 @@ async function emulator(root) {
  * Start the runner over the template and wait until every endpoint is up. Returns the same
  * shape of object as `startServer()` (base, stop, stderr), plus what the AWS helpers need.
  */
-export async function startAwsStore(root, { parameters = {} } = {}) {
+export async function startAwsStore(root, { parameters = {}, secret = null } = {}) {
   const moto = await emulator(root);
   const work = mkdtempSync(join(tmpdir(), "vitrine-e2e-aws-"));
   const webhookSecret = randomBytes(24).toString("hex");
@@ -109,6 +109,17 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     if (!endpoints[name]) throw new Error(`the runner did not print its ${name} address:\n${out}`);
   }
   const resources = await (await fetch(`${endpoints.control}/resources`)).json();
+  // The real providers' settings, put into the stack's payments secret as an operator does after
+  // deploying, before any function's cold start reads it.
+  if (secret) {
+    try {
+      await putSecret(moto.url, resources.PaymentsSecret, secret);
+    } catch (e) {
+      child.kill("SIGTERM");
+      await moto.stop();
+      throw e;
+    }
+  }
   const control = async (path, init) => {
     const r = await fetch(`${endpoints.control}${path}`, init);
     const text = await r.text();
@@ -161,6 +172,22 @@ export async function startAwsStore(root, { parameters = {} } = {}) {
     throw e;
   }
   return store;
+}
+
+/** PutSecretValue on the emulator's Secrets Manager: `value` as JSON. */
+async function putSecret(emulator, secretId, value) {
+  if (!secretId) throw new Error("the runner created no PaymentsSecret");
+  const r = await fetch(emulator, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": "secretsmanager.PutSecretValue",
+      // The emulator reads the account and region from the credential scope; it checks no signature.
+      Authorization: "AWS4-HMAC-SHA256 Credential=operator/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+    },
+    body: JSON.stringify({ SecretId: secretId, SecretString: JSON.stringify(value) }),
+  });
+  if (!r.ok) throw new Error(`putting the payments secret: ${r.status} ${await r.text()}`);
 }
 
 /** The operator's first admin, made by the deploy step (the tests make their own admins too). */

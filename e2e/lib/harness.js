@@ -62,11 +62,12 @@ async function runVitrine(args, { cwd, env, input }) {
 /**
  * The store under test: `vitrine serve` (the default), or with VITRINE_E2E_SHAPE=aws the AWS
  * shape — the template run by the runner on the emulator, seeded with the demo catalog by
- * `vitrine seed` on the aws backend (lib/aws.js).
+ * `vitrine seed` on the aws backend (lib/aws.js). `env`: more settings for `vitrine serve`;
+ * `aws`: {parameters, secret} for the AWS shape (lib/psp.js makes both).
  */
-export async function startServer() {
+export async function startServer({ env = {}, aws = {} } = {}) {
   if (process.env.VITRINE_E2E_SHAPE === "aws") {
-    const store = await startAwsStore(ROOT);
+    const store = await startAwsStore(ROOT, aws);
     try {
       await runVitrine(["seed"], { cwd: store.root, env: awsEnv(store) });
     } catch (e) {
@@ -75,14 +76,14 @@ export async function startServer() {
     }
     return store;
   }
-  return startLocalServer();
+  return startLocalServer(env);
 }
 
 /** Start `vitrine serve` on 127.0.0.1:<random> over a fresh, seeded data folder. */
-async function startLocalServer() {
+async function startLocalServer(extra) {
   const root = mkdtempSync(join(tmpdir(), "vitrine-e2e-"));
   const dataDir = join(root, "data");
-  const env = serverEnv(dataDir, { VITRINE_LISTEN: "127.0.0.1:0", VITRINE_ALERTS_TO: ALERTS_TO });
+  const env = serverEnv(dataDir, { VITRINE_LISTEN: "127.0.0.1:0", VITRINE_ALERTS_TO: ALERTS_TO, ...extra });
   const child = spawn(binary(), ["serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";

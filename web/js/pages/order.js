@@ -13,6 +13,7 @@ import { maskCep } from "./checkout.js";
 import { paymentsConfig, boletoView, pendingCardView, tokenisedCardForm } from "../payments.js";
 
 const AWAITING = new Set(["pending_payment", "payment_failed"]);
+const PAID = new Set(["paid", "invoiced", "shipped", "delivered"]);
 
 export async function render(main, route, ctx, orderId) {
   document.title = t("order.title", { id: shortId(orderId) });
@@ -64,7 +65,8 @@ export async function render(main, route, ctx, orderId) {
       if (paymentShownFor !== o.payment_method) showPayment(o);
     } else if (paymentShownFor) {
       paymentShownFor = null;
-      replace(paymentBox, o.status === "paid" ? notice("ok", t("order.paidThanks")) : null);
+      // Paid while the page was open; the order may already be past paid when the page hears.
+      replace(paymentBox, PAID.has(o.status) ? notice("ok", t("order.paidThanks")) : null);
     }
   }
 

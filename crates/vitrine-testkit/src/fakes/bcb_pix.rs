@@ -405,6 +405,16 @@ impl FakeBank {
         Ok(WebhookInbox { server, received })
     }
 
+    /// The shop's operator registers `url` as the webhook of the shop's Pix key in the bank's
+    /// portal (what `PUT /webhook/{chave}` does through the API).
+    pub fn register_webhook(&self, url: &str) {
+        let chave = self.shared.options.pix_key.clone();
+        self.shared
+            .lock()
+            .webhooks
+            .insert(chave, (url.to_string(), now_rfc3339()));
+    }
+
     /// A payer pays the charge `txid` in full: returns the Pix's end-to-end id.
     pub async fn pay(&self, txid: &str) -> Result<String, String> {
         let amount = {

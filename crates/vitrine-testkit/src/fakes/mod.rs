@@ -7,7 +7,10 @@
 //!   OAuth2 client credentials.
 //! - [`mercadopago::FakeMercadoPago`]: Mercado Pago's payments API (cards, boleto, Pix, refunds,
 //!   installments, signed webhooks) and a stand-in of its browser tokenisation script.
+//! - [`psp::Psp`]: both, with their notice inboxes passed on to a store, for tests that drive
+//!   the store from outside its process (binary `fake-psp`).
 
 pub mod bcb_pix;
 pub mod mercadopago;
+pub mod psp;
 pub mod tls;

@@ -1,0 +1,66 @@
+//! `fake-psp`: the fake bank (BCB Pix API, mutual TLS) and the fake Mercado Pago on `127.0.0.1`,
+//! each with the inbox its notices reach, passed on to the store a test names (see
+//! `vitrine_testkit::fakes::psp`). Writes the bank's client certificate, key and CA into `--dir`,
+//! prints one `fake-psp: NAME VALUE` line per fact, then `fake-psp: ready`; stops on SIGTERM,
+//! Ctrl-C, its standard input closing, or `POST /stop` to the control address.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use vitrine_testkit::fakes::psp::Psp;
+
+#[derive(Parser)]
+#[command(about = "Fake payment providers (a bank's Pix API, Mercado Pago) for browser tests")]
+struct Args {
+    /// Where the bank's client certificate, key and CA are written (PEM).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+/// Resolves when a signal asks to stop or standard input closes.
+async fn asked_to_stop() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    // A plain thread: it never holds the process up when it ends.
+    let (closed_tx, closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed_tx.send(());
+    });
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
+        _ = closed => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let psp = match Psp::start(&args.dir).await {
+        Ok(psp) => psp,
+        Err(e) => {
+            eprintln!("fake-psp: could not start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    for (name, value) in psp.facts(&args.dir) {
+        println!("fake-psp: {name} {value}");
+    }
+    println!("fake-psp: ready");
+    tokio::select! {
+        () = asked_to_stop() => {},
+        () = psp.stop_requested() => {},
+    }
+    let report = psp.report();
+    println!("fake-psp: stopping {report}");
+    drop(psp);
+    // No wait for anything still in flight (a notice being passed on): bounded by design.
+    std::process::exit(0)
+}
