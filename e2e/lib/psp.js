@@ -87,7 +87,8 @@ export async function startPsp(root) {
   // On AWS the choice and the Pix key are template parameters; the rest is the payments secret.
   const asParameters = new Set(["VITRINE_PAYMENTS_PIX", "VITRINE_PAYMENTS_CARD", "VITRINE_PAYMENTS_BOLETO", "VITRINE_PIX_KEY"]);
   const aws = {
-    parameters: { PixProvider: "bcb", CardProvider: "mercadopago", BoletoProvider: "mercadopago", PixKey: common.VITRINE_PIX_KEY },
+    // The page policy CloudFront sends allows the card provider's origins (here the fake's).
+    parameters: { PixProvider: "bcb", CardProvider: "mercadopago", CardProviderOrigins: new URL(facts.mercadopago).origin, BoletoProvider: "mercadopago", PixKey: common.VITRINE_PIX_KEY },
     secret: {
       ...Object.fromEntries(Object.entries(common).filter(([k]) => !asParameters.has(k))),
       VITRINE_BCB_CERTIFICATE_PEM: readFileSync(facts["bcb-certificate-file"], "utf8"),
