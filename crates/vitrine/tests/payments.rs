@@ -506,7 +506,14 @@ async fn expiry_sweeps_and_a_payment_racing_them_return_stock_once() {
     }
     let expired_now = statuses.iter().filter(|s| *s == "expired").count();
     assert_eq!(expired_now, expired);
-    assert_eq!(statuses.iter().filter(|s| *s == "paid").count(), paid);
+    // A paid order may already be invoiced by the in-process dispatcher.
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| *s == "paid" || *s == "invoiced")
+            .count(),
+        paid
+    );
     assert_eq!(
         t.stock(&admin, "RACE-1").await,
         40 - 2 * i64::try_from(paid).unwrap()
