@@ -84,11 +84,9 @@ function loadScript(url) {
   return scripts.get(url);
 }
 
-/** The boleto of `payment`: digitable line (with a copy button), barcode number, PDF, due date. */
-export function boletoView(payment) {
-  const b = payment.boleto;
-  const lineId = "boleto-line";
-  const line = h("input", { id: lineId, class: "brcode", readonly: true, value: b.digitable_line, "data-testid": "boleto-line" });
+/** A "copy" button for `text` shown in `field` (selected and copied the old way when the
+ * clipboard API is refused), and the status line that says it was copied. */
+export function copyButton(field, text) {
   const copied = h("span", { role: "status", class: "muted" });
   const copy = h(
     "button",
@@ -97,9 +95,9 @@ export function boletoView(payment) {
       on: {
         click: async () => {
           try {
-            await navigator.clipboard.writeText(b.digitable_line);
+            await navigator.clipboard.writeText(text);
           } catch {
-            line.select();
+            field.select();
             document.execCommand("copy");
           }
           copied.textContent = t("order.copied");
@@ -108,6 +106,15 @@ export function boletoView(payment) {
     },
     t("order.copy"),
   );
+  return [copy, copied];
+}
+
+/** The boleto of `payment`: digitable line (with a copy button), barcode number, PDF, due date. */
+export function boletoView(payment) {
+  const b = payment.boleto;
+  const lineId = "boleto-line";
+  const line = h("input", { id: lineId, class: "brcode", readonly: true, value: b.digitable_line, "data-testid": "boleto-line" });
+  const [copy, copied] = copyButton(line, b.digitable_line);
   return [
     h("h2", { id: "pay-title" }, t("boleto.title")),
     h("p", null, t("boleto.steps")),

@@ -10,7 +10,7 @@ import { link, go } from "../router.js";
 import { watchOrders } from "../realtime.js";
 import { optionsText } from "./parts.js";
 import { maskCep } from "./checkout.js";
-import { paymentsConfig, boletoView, pendingCardView, tokenisedCardForm } from "../payments.js";
+import { paymentsConfig, boletoView, pendingCardView, tokenisedCardForm, copyButton } from "../payments.js";
 
 const AWAITING = new Set(["pending_payment", "payment_failed"]);
 const PAID = new Set(["paid", "invoiced", "shipped", "delivered"]);
@@ -204,25 +204,7 @@ export async function render(main, route, ctx, orderId) {
       const codeId = "pix-code";
       const code = h("textarea", { id: codeId, class: "brcode", readonly: true, rows: 4 });
       code.value = pix.br_code;
-      const copied = h("span", { role: "status", class: "muted" });
-      const copy = h(
-        "button",
-        {
-          type: "button",
-          on: {
-            click: async () => {
-              try {
-                await navigator.clipboard.writeText(pix.br_code);
-              } catch {
-                code.select();
-                document.execCommand("copy");
-              }
-              copied.textContent = t("order.copied");
-            },
-          },
-        },
-        t("order.copy"),
-      );
+      const [copy, copied] = copyButton(code, pix.br_code);
       replace(
         paymentBox,
         h("h2", { id: "pay-title" }, t("order.payPix")),
