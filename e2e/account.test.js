@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, createUser, mailedCode, checkPage } from "./lib/harness.js";
+import { startServer, launch, openPage, createUser, mailedCode, checkPage, waitPaid } from "./lib/harness.js";
 
 const CUSTOMER = { email: "carla@example.com", name: "Carla Dias", password: "senha-antiga-1" };
 
@@ -66,8 +66,7 @@ test("a customer resets the password, pays by card in installments and finds the
     await page.getByLabel("Nome impresso no cartão").fill("CARLA DIAS");
     await page.getByLabel("Parcelas").selectOption("3");
     await page.getByRole("button", { name: "Pagar" }).click();
-    await page.locator('[data-testid="order-status"][data-status="paid"]').waitFor();
-    assert.equal(await page.getByTestId("order-status").textContent(), "Pago");
+    await waitPaid(page);
     await checkPage(page, "account-03-paid-by-card");
   });
 

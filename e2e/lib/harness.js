@@ -405,3 +405,24 @@ export function pngBytes(size = 64) {
     chunk("IEND", Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Wait until the order page shows the order as paid, and return what it shows. The store invoices
+ * a paid order on its own, so by the time a test looks the page may already say "Faturado": both
+ * count, and the label is read in the same moment as the status so that the pair agrees.
+ */
+export async function waitPaid(page, { timeout = 15_000 } = {}) {
+  const handle = await page.waitForFunction(
+    () => {
+      const el = document.querySelector('[data-testid="order-status"]');
+      const status = el && el.getAttribute("data-status");
+      return status === "paid" || status === "invoiced" ? { status, label: el.textContent } : null;
+    },
+    null,
+    { timeout },
+  );
+  const shown = await handle.jsonValue();
+  const expected = { paid: "Pago", invoiced: "Faturado" }[shown.status];
+  assert.equal(shown.label, expected, `status ${shown.status} is labelled ${shown.label}`);
+  return shown;
+}
