@@ -146,21 +146,13 @@ impl BcbPix {
         let identity_pem = format!("{}\n{}", settings.certificate_pem, settings.key_pem);
         let identity = reqwest::Identity::from_pem(identity_pem.as_bytes())
             .map_err(|e| format!("bcb: the client certificate or its key is unusable: {e}"))?;
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .use_rustls_tls()
             .identity(identity)
             .https_only(true)
             .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(ca) = &settings.ca_pem {
-            let ca = reqwest::Certificate::from_pem(ca.as_bytes())
-                .map_err(|e| format!("bcb: ca_pem is not a PEM certificate: {e}"))?;
-            builder = builder.add_root_certificate(ca);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("bcb: cannot build the HTTPS client: {e}"))?;
+            .timeout(timeouts.request);
+        let client = crate::provider_client("bcb", builder, settings.ca_pem.as_deref())?;
         Ok(Self {
             settings,
             api,

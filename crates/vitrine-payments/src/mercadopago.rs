@@ -142,17 +142,8 @@ impl MercadoPago {
                 return Err(format!("mercadopago: {name} is empty"));
             }
         }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("vitrine/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5));
-        if let Some(pem) = &settings.ca_pem {
-            let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("mercadopago: ca_pem is not a PEM certificate: {e}"))?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| format!("mercadopago: cannot build the HTTP client: {e}"))?;
+        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        let http = crate::provider_client("mercadopago", builder, settings.ca_pem.as_deref())?;
         Ok(Self {
             settings,
             api,

@@ -168,6 +168,48 @@ async fn sqs_stream_and_schedule_sources_behave_as_lambda_drives_them() {
         vec!["EVENT#1".to_owned(), "EVENT#2".to_owned()],
         "the filter keeps INSERTs of EVENT# keys only, in order"
     );
+    // A cancelled transaction writes nothing to the stream, and the stream goes on after it (the
+    // emulator cancels one by putting back a copy of the table: an iterator kept from before
+    // would read the replaced copy, which holds the cancelled write and never grows again).
+    let cancelled = json!({"TransactItems": [
+        {"Put": {"TableName": name("Table"), "Item": {"pk": {"S": "EVENT#9"}, "v": {"S": "cancelled"}}}},
+        {"ConditionCheck": {"TableName": name("Table"), "Key": {"pk": {"S": "EVENT#1"}},
+            "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]});
+    let refused = emulator
+        .json(
+            "dynamodb",
+            "DynamoDB_20120810.TransactWriteItems",
+            "1.0",
+            &cancelled,
+        )
+        .await;
+    assert!(
+        refused.is_err(),
+        "the transaction was not cancelled: {refused:?}"
+    );
+    emulator
+        .json(
+            "dynamodb",
+            "DynamoDB_20120810.PutItem",
+            "1.0",
+            &put("EVENT#3", "a"),
+        )
+        .await
+        .expect("put an item");
+    until("EVENT#3 at the stream function", async || {
+        stream_keys(&recorded(&out, &name("Streamer"))).contains(&"EVENT#3".to_owned())
+    })
+    .await;
+    assert_eq!(
+        stream_keys(&recorded(&out, &name("Streamer"))),
+        vec![
+            "EVENT#1".to_owned(),
+            "EVENT#2".to_owned(),
+            "EVENT#3".to_owned()
+        ],
+        "after a cancelled transaction: its write never reaches the function, the next one does"
+    );
 
     // A schedule fired now.
     let results = runner

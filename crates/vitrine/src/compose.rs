@@ -11,7 +11,6 @@ use vitrine_app::payment_choice::{
     self as choice, PaymentChoice, PaymentChoices, ProviderLookup, assemble,
 };
 use vitrine_app::payments::sandbox::{CardSandbox, PixAccount, PixSandbox, WebhookSigner};
-use vitrine_app::ports::payments::PaymentError;
 use vitrine_app::ports::{Clock, Ids, Mailer, PaymentProvider, SystemClock, UlidIds};
 use vitrine_app::uploads::SignedUploads;
 use vitrine_app::{App, Ports};
@@ -22,7 +21,6 @@ use vitrine_local::mail::FileMailer;
 use vitrine_local::sms::FileSms;
 use vitrine_local::smtp::SmtpMailer;
 use vitrine_local::sqlite::SqliteTable;
-use vitrine_payments::bcb::BcbPix;
 
 use crate::config::{Backend, Config, Source};
 
@@ -42,8 +40,6 @@ pub struct Store {
     pub dispatch_events: bool,
     /// CORS, rate limit and TLS headers of the router.
     pub security: vitrine_http::Security,
-    /// The shop's bank, when it takes Pix: `serve` registers its webhook at start.
-    pub bcb: Option<Arc<BcbPix>>,
 }
 
 /// Where each part lives inside the data folder.
@@ -107,10 +103,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         FileSms::open(&mail, clock.clone())
             .with_context(|| format!("opening the mail folder {}", mail.display()))?,
     );
-    let Payments {
-        providers: payments,
-        bcb,
-    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
+    let payments = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let ports = Ports {
         table,
@@ -131,7 +124,6 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         jwks: Some(jwks),
         dispatch_events: true,
         security: config.security.clone(),
-        bcb,
     })
 }
 
@@ -265,19 +257,12 @@ fn provider_values(config: &Config) -> anyhow::Result<Vec<(&'static str, String)
     Ok(values)
 }
 
-/// The payment providers a store is built with.
-pub struct Payments {
-    pub providers: Vec<Arc<dyn PaymentProvider>>,
-    /// The shop's bank, when it takes Pix (its webhook is registered when `serve` starts).
-    pub bcb: Option<Arc<BcbPix>>,
-}
-
 /// The payment providers `choices` name (`vitrine_app::payment_choice`).
 pub fn payment_providers(
     config: &Config,
     keys_dir: &Path,
     choices: &PaymentChoices,
-) -> anyhow::Result<Payments> {
+) -> anyhow::Result<Vec<Arc<dyn PaymentProvider>>> {
     let values = provider_values(config)?;
     let get = |name: &str| {
         values
@@ -285,24 +270,18 @@ pub fn payment_providers(
             .find(|(var, _)| *var == name)
             .map(|(_, v)| v.clone())
     };
-    let mut bcb = None;
-    let providers = assemble(choices, |chosen, method| {
+    assemble(choices, |chosen, method| {
         let lookup = || ProviderLookup::new(&get, Some(&config.public_url), true, choices, chosen);
         Ok(match chosen {
             PaymentChoice::Sandbox if method == PaymentMethod::Pix => {
                 Arc::new(pix_sandbox(config, keys_dir)?)
             }
             PaymentChoice::Sandbox => Arc::new(CardSandbox),
-            PaymentChoice::Bcb => {
-                let built = Arc::new(vitrine_payments::bcb_from(&lookup())?);
-                bcb = Some(built.clone());
-                built
-            }
+            PaymentChoice::Bcb => Arc::new(vitrine_payments::bcb_from(&lookup())?),
             PaymentChoice::MercadoPago => Arc::new(vitrine_payments::mercadopago_from(&lookup())?),
             PaymentChoice::Off => anyhow::bail!("no provider for a method that is off"),
         })
-    })?;
-    Ok(Payments { providers, bcb })
+    })
 }
 
 /// Pix from the store's own key, confirmed by webhooks signed with the store's secret.
@@ -324,13 +303,6 @@ fn pix_sandbox(config: &Config, keys_dir: &Path) -> anyhow::Result<PixSandbox> {
         signer,
     )
     .map_err(anyhow::Error::msg)
-}
-
-/// Register the bank's webhook for the shop's Pix key (`PUT /webhook/{chave}`), so the bank
-/// tells the store of each Pix received. `serve` calls it at start and logs a failure without
-/// stopping the store.
-pub async fn register_bcb_webhook(bcb: &BcbPix) -> Result<(), PaymentError> {
-    bcb.register_webhook().await
 }
 
 /// Build with the system clock.
@@ -387,10 +359,7 @@ pub async fn build_aws_with(
         );
     }
     let choices = payment_choices(config)?;
-    let Payments {
-        providers: payments,
-        bcb,
-    } = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
+    let payments = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
     let store = compose::build_with(
         &aws,
@@ -411,7 +380,6 @@ pub async fn build_aws_with(
         jwks: None,
         dispatch_events: false,
         security: config.security.clone(),
-        bcb,
     })
 }
 

@@ -174,9 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if sandbox_in_public {
                 serve::warn_of_the_sandbox_hourly(&store.app, &config.public_url);
             }
-            if let Some(bcb) = store.bcb.clone() {
-                serve::register_bank_webhook(&store.app, bcb);
-            }
+            serve::register_payment_webhooks(&store.app);
             if config.seed && seed::is_empty(&store.app).await? {
                 let s = seed::seed(&store.app).await?;
                 println!(

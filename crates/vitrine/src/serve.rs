@@ -14,7 +14,6 @@ use vitrine_app::workers::{STOP_GRACE, StopSignal};
 use vitrine_http::AppState;
 
 use vitrine_app::payment_choice::{self, PaymentChoice, PaymentChoices};
-use vitrine_payments::bcb::BcbPix;
 
 use crate::compose::Store;
 use crate::config::Config;
@@ -137,19 +136,20 @@ pub fn warn_of_the_sandbox_hourly(app: &Arc<App>, public_url: &str) {
     });
 }
 
-/// Register the bank's Pix webhook in the background; a failure is logged and the store serves
-/// on.
-pub fn register_bank_webhook(app: &Arc<App>, bcb: Arc<BcbPix>) {
-    app.spawn_worker("bcb-webhook-registration", move |stop| async move {
+/// Register the real payment providers' webhooks where that is done by API (the bank's Pix
+/// webhook, `PUT /webhook/{chave}`), in the background; a failure is logged
+/// (`App::register_payment_webhooks`) and the store serves on, its reconciliation finding the
+/// payments whose notices never come.
+pub fn register_payment_webhooks(app: &Arc<App>) {
+    if !app.reconciles_payments() {
+        return;
+    }
+    let worker = app.clone();
+    app.spawn_worker("payment-webhook-registration", move |stop| async move {
         tokio::select! {
             () = stop.requested() => {}
-            result = crate::compose::register_bcb_webhook(&bcb) => match result {
-                Ok(()) => tracing::info!("registered the Pix webhook with the bank"),
-                Err(e) => tracing::error!(
-                    error = format!("{:#}", anyhow::Error::new(e)),
-                    "could not register the Pix webhook with the bank (PUT /webhook/{{chave}}); \
-                     the store serves on, but the bank will not tell it of Pix payments"
-                ),
+            failed = worker.register_payment_webhooks() => if failed == 0 {
+                tracing::info!("registered the payment providers' webhooks");
             },
         }
     });

@@ -66,15 +66,7 @@ async fn drain(dispatcher: &Arc<Dispatcher>) {
 }
 
 async fn place(t: &TestApp, token: &str, sku: &str) -> String {
-    let res = t
-        .req(Method::POST, "/api/v1/orders", Some(token))
-        .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
-        .json(&buy_now(sku, 1))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    res.json::<Value>().await.unwrap()["id"]
+    t.place(token, &buy_now(sku, 1)).await["id"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{TestApp, buy_now};
-use reqwest::Method;
 use serde_json::{Value, json};
 use vitrine_app::invoices::Issued;
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
@@ -22,15 +21,7 @@ fn signer(t: &TestApp) -> WebhookSigner {
 }
 
 async fn place(t: &TestApp, token: &str, body: Value) -> Value {
-    let res = t
-        .req(Method::POST, "/api/v1/orders", Some(token))
-        .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    res.json().await.unwrap()
+    t.place(token, &body).await
 }
 
 /// Charge the order by Pix and confirm it with a signed webhook.

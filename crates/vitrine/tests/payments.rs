@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestApp, buy_now, problem, times_paid};
-use reqwest::{Method, Response};
+use reqwest::Response;
 use serde_json::{Value, json};
 use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
 use vitrine_app::ports::{Clock, ManualClock, SystemClock};
@@ -30,15 +30,7 @@ fn signer(t: &TestApp) -> WebhookSigner {
 async fn place(t: &TestApp, token: &str, sku: &str, qty: i64, method: &str) -> Value {
     let mut body = buy_now(sku, qty);
     body["payment_method"] = json!(method);
-    let res = t
-        .req(Method::POST, "/api/v1/orders", Some(token))
-        .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    res.json().await.unwrap()
+    t.place(token, &body).await
 }
 
 async fn pay_pix(t: &TestApp, token: &str, order_id: &str) -> Value {
@@ -100,14 +92,6 @@ async fn notify_payment(
         .unwrap()
 }
 
-async fn order(t: &TestApp, token: &str, id: &str) -> Value {
-    t.get(&format!("/api/v1/orders/{id}"), Some(token))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 fn now_secs(clock: &ManualClock) -> i64 {
     clock.now().secs()
 }
@@ -152,7 +136,7 @@ async fn a_pix_charge_is_paid_by_a_signed_webhook_once() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "paid");
     // Paid once (the in-process dispatcher may already have invoiced it: that is the next move).
-    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, id).await), 1);
 
     // The same notice again: 409, nothing changes.
     problem(
@@ -173,11 +157,11 @@ async fn a_pix_charge_is_paid_by_a_signed_webhook_once() {
     .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "already_paid");
-    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, id).await), 1);
     // A second payment of the same charge (the buyer paid twice): not accepted, refunded.
     let res = notify(&t, &signer, now_secs(&clock), "n-9", &txid, total).await;
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "refund");
-    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, id).await), 1);
     let payment: Value = t
         .get(&format!("/api/v1/orders/{id}/payment"), Some(&ana))
         .await
@@ -252,7 +236,7 @@ async fn bad_signature_stale_unknown_and_malformed_webhooks_change_nothing() {
         .unwrap();
     problem(res, 422).await;
 
-    let after = order(&t, &ana, id).await;
+    let after = t.order(&ana, id).await;
     assert_eq!(after["status"], "pending_payment");
     assert_eq!(after["version"], placed["version"]);
     // The rejected notice ids were not remembered: the real notice n-2 still goes through.
@@ -281,7 +265,7 @@ async fn test_cards_decline_then_approve_in_installments() {
 
     let p = problem(pay("4000 0000 0000 0002", 1).await, 402).await;
     assert!(p["detail"].as_str().unwrap().contains("declined"), "{p}");
-    assert_eq!(order(&t, &ana, id).await["status"], "payment_failed");
+    assert_eq!(t.order(&ana, id).await["status"], "payment_failed");
     let p = problem(pay("4000000000009995", 1).await, 402).await;
     assert!(p["detail"].as_str().unwrap().contains("limit"), "{p}");
     problem(pay("4000000000000119", 1).await, 503).await;
@@ -335,7 +319,7 @@ async fn test_cards_decline_then_approve_in_installments() {
     assert_eq!(sum, payment["amount_centavos"].as_i64().unwrap());
     // Declined, no limit, approved: the acquirer that did not answer made no attempt.
     assert_eq!(payment["attempts"], 3);
-    assert_eq!(times_paid(&order(&t, &ana, id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, id).await), 1);
     // Paid: no second charge.
     problem(pay("4111111111111111", 1).await, 422).await;
     // The card number is nowhere in the answer: only the last four digits.
@@ -392,14 +376,14 @@ async fn a_payment_after_expiry_is_refunded_and_the_customer_told() {
 
     clock.advance_secs(31 * 60);
     assert_eq!(t.app.expire_overdue().await.unwrap(), 1);
-    assert_eq!(order(&t, &ana, &id).await["status"], "expired");
+    assert_eq!(t.order(&ana, &id).await["status"], "expired");
     assert_eq!(t.stock(&admin, "LATE-1").await, 5);
 
     let signer = signer(&t);
     let res = notify(&t, &signer, now_secs(&clock), "late-1", &txid, total).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["result"], "refund");
-    assert_eq!(order(&t, &ana, &id).await["status"], "expired");
+    assert_eq!(t.order(&ana, &id).await["status"], "expired");
     assert_eq!(t.stock(&admin, "LATE-1").await, 5);
 
     // The server's dispatcher refunds it and e-mails the customer twice: money not accepted,
@@ -498,7 +482,7 @@ async fn expiry_sweeps_and_a_payment_racing_them_return_stock_once() {
     let mut statuses = Vec::new();
     for ((id, _, _), token) in orders.iter().zip(&buyers) {
         statuses.push(
-            order(&t, token, id).await["status"]
+            t.order(token, id).await["status"]
                 .as_str()
                 .unwrap()
                 .to_owned(),

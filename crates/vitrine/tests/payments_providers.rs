@@ -39,15 +39,7 @@ async fn store_with(providers: Vec<Arc<dyn PaymentProvider>>) -> (TestApp, Arc<M
 async fn place(t: &TestApp, token: &str, sku: &str, qty: i64, method: &str) -> Value {
     let mut body = buy_now(sku, qty);
     body["payment_method"] = json!(method);
-    let res = t
-        .req(Method::POST, "/api/v1/orders", Some(token))
-        .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    res.json().await.unwrap()
+    t.place(token, &body).await
 }
 
 async fn pay(t: &TestApp, token: &str, order_id: &str, body: Value) -> (u16, Value) {
@@ -60,14 +52,6 @@ async fn pay(t: &TestApp, token: &str, order_id: &str, body: Value) -> (u16, Val
         .await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())
-}
-
-async fn order(t: &TestApp, token: &str, id: &str) -> Value {
-    t.get(&format!("/api/v1/orders/{id}"), Some(token))
-        .await
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Wait (bounded) until `check` holds.
@@ -149,7 +133,7 @@ async fn pix_through_the_bank_is_paid_once_however_its_notices_come_and_refunds_
     inbox.wait_for(2, Duration::from_secs(10)).await;
     let answers = relay_bank(&t, &inbox, &mut seen).await;
     assert_eq!(answers, [json!(["paid"]), json!(["already_paid"])]);
-    assert_eq!(times_paid(&order(&t, &ana, first_id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, first_id).await), 1);
 
     // A notice for a Pix that is not the shop's: nothing.
     bank.set_webhook_mode(WebhookMode::Normal);
@@ -180,7 +164,7 @@ async fn pix_through_the_bank_is_paid_once_however_its_notices_come_and_refunds_
         .unwrap();
     assert_eq!(run.settled, 1, "{run:?}");
     assert!(run.differences.is_empty(), "{:?}", run.differences);
-    assert_eq!(times_paid(&order(&t, &ana, second_id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, second_id).await), 1);
 
     // A notice that comes late, after the reconciliation paid the order: nothing more.
     bank.set_webhook_mode(WebhookMode::Normal);
@@ -229,7 +213,7 @@ async fn pix_through_the_bank_is_paid_once_however_its_notices_come_and_refunds_
         bank.refunded(&odd_e2e) == short
     })
     .await;
-    assert_eq!(order(&t, &ana, odd_id).await["status"], "pending_payment");
+    assert_eq!(t.order(&ana, odd_id).await["status"], "pending_payment");
     assert_eq!(
         bank.refunded(&e2e).centavos(),
         0,
@@ -369,7 +353,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
         (paid["status"].as_str(), paid["amount_centavos"].as_i64()),
         (Some("confirmed"), Some(total))
     );
-    assert_eq!(times_paid(&order(&t, &ana, one_id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, one_id).await), 1);
 
     // 6× with the interest of the provider's table for this card.
     let six = place(&t, &ana, "MP-1", 2, "card").await;
@@ -408,7 +392,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
         paid["amount_centavos"], plan["total_centavos"],
         "the buyer pays the table's total"
     );
-    assert_eq!(times_paid(&order(&t, &ana, six_id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, six_id).await), 1);
 
     // Declined: 402, the order waits for another card, its stock still held; expired: back once.
     let declined = place(&t, &ana, "MP-1", 4, "card").await;
@@ -422,10 +406,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
     )
     .await;
     assert_eq!(status, 402, "{problem}");
-    assert_eq!(
-        order(&t, &ana, declined_id).await["status"],
-        "payment_failed"
-    );
+    assert_eq!(t.order(&ana, declined_id).await["status"], "payment_failed");
     assert_eq!(t.stock(&admin, "MP-1").await, held);
 
     // 3-D Secure: pending with the issuer's challenge; refused there: the attempt fails.
@@ -446,7 +427,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
     inbox.wait_for(seen + 1, Duration::from_secs(10)).await;
     let answers = relay_mp(&t, &inbox, &mut seen).await;
     assert!(answers.contains(&json!(["failed"])), "{answers:?}");
-    assert_eq!(order(&t, &ana, secure_id).await["status"], "payment_failed");
+    assert_eq!(t.order(&ana, secure_id).await["status"], "payment_failed");
 
     // Boleto paid: the notice, read back, pays the order.
     let paid_boleto = place(&t, &ana, "MP-1", 1, "boleto").await;
@@ -463,7 +444,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
     inbox.wait_for(seen + 1, Duration::from_secs(10)).await;
     let answers = relay_mp(&t, &inbox, &mut seen).await;
     assert!(answers.contains(&json!(["paid"])), "{answers:?}");
-    assert_eq!(times_paid(&order(&t, &ana, paid_boleto_id).await), 1);
+    assert_eq!(times_paid(&t.order(&ana, paid_boleto_id).await), 1);
 
     // Boleto never paid: the order expires with the declined one, stock back once each, and
     // the boleto is cancelled at the provider.
@@ -489,7 +470,7 @@ async fn cards_and_boleto_through_mercadopago_end_in_the_right_state_with_stock_
     let ana = t.sign_in("ana@example.com", "senha-forte-123").await;
     assert_eq!(t.app.expire_overdue().await.unwrap(), 0);
     assert_eq!(t.stock(&admin, "MP-1").await, before + 4 + 1 + 5);
-    assert_eq!(order(&t, &ana, unpaid_id).await["status"], "expired");
+    assert_eq!(t.order(&ana, unpaid_id).await["status"], "expired");
     until("the boleto cancelled at the provider", || async {
         fake.payment(&boleto_id).unwrap()["status"] == "cancelled"
     })

@@ -19,7 +19,9 @@
 //!   batch; with `ReportBatchItemFailures` the batch is retried from the first failed record
 //!   (<https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html>).
 //!   Each shard's checkpoint (the last record handled) is kept by the poller, not the
-//!   function: a restarted function resumes where the shard's checkpoint is.
+//!   function: a restarted function resumes where the shard's checkpoint is. Each read starts
+//!   from the checkpoint with a fresh iterator (the emulator's cancelled transactions would
+//!   strand a kept one; see [`read_shard`]).
 //! - Schedules (`AWS::Events::Rule` with a `ScheduleExpression`;
 //!   <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html>):
 //!   `rate(…)` every period after the start, `cron(…)` at its next minute in UTC; each target
@@ -483,7 +485,6 @@ fn sqs_record(msg: &aws_sdk_sqs::types::Message, queue_arn: &str) -> Value {
 
 struct Shard {
     id: String,
-    iterator: Option<String>,
     /// The last record handed over successfully (or filtered out).
     checkpoint: Option<String>,
     /// Records read and not yet handled, in order.
@@ -492,7 +493,6 @@ struct Shard {
 }
 
 async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Receiver<bool>) {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let config = sdk_config(&functions.endpoint_for(&m.function)).await;
     let client = aws_sdk_dynamodbstreams::Client::new(&config);
     let mut shards: Vec<Shard> = Vec::new();
@@ -516,7 +516,6 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
                         if !shards.iter().any(|k| k.id == id) {
                             shards.push(Shard {
                                 id,
-                                iterator: None,
                                 checkpoint: None,
                                 pending: VecDeque::new(),
                                 closed: false,
@@ -535,62 +534,38 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
             .filter(|s| !(s.closed && s.pending.is_empty()))
         {
             if shard.pending.is_empty() && !shard.closed {
-                if shard.iterator.is_none() {
-                    let request = client
-                        .get_shard_iterator()
-                        .stream_arn(&m.stream_arn)
-                        .shard_id(&shard.id);
-                    let request = match &shard.checkpoint {
-                        Some(seq) => request
-                            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                            .sequence_number(seq),
-                        None if m.latest && first => {
-                            request.shard_iterator_type(ShardIteratorType::Latest)
-                        }
-                        None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-                    };
-                    match request.send().await {
-                        Ok(out) => shard.iterator = out.shard_iterator().map(str::to_owned),
-                        Err(e) => {
-                            tracing::warn!(mapping = %m.mapping, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "getting a shard iterator failed");
-                            continue;
-                        }
+                let start_at_end = m.latest && first && shard.checkpoint.is_none();
+                let read = match read_shard(&client, &m.stream_arn, shard, start_at_end).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::warn!(mapping = %m.mapping, error = %e, "reading the stream failed");
+                        continue;
                     }
-                }
-                let Some(iterator) = shard.iterator.clone() else {
+                };
+                let Some(records) = read else {
                     shard.closed = true;
                     continue;
                 };
-                match client
-                    .get_records()
-                    .shard_iterator(iterator)
-                    .limit(1000)
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
-                        for record in out.records() {
-                            let json = stream_record(record, &m.stream_arn);
-                            let seq = json
-                                .pointer("/dynamodb/SequenceNumber")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned);
-                            if m.filters.is_empty() || m.filters.iter().any(|f| matches(f, &json)) {
-                                shard.pending.push_back(json);
-                            } else if shard.pending.is_empty() {
-                                shard.checkpoint = seq;
-                            }
-                        }
-                        shard.iterator = out.next_shard_iterator().map(str::to_owned);
-                        if shard.iterator.is_none() {
-                            shard.closed = true;
-                        }
+                if start_at_end {
+                    // LATEST: what is in the shard now is behind the starting position.
+                    if let Some(last) = records.last() {
+                        shard.checkpoint = last
+                            .dynamodb()
+                            .and_then(|d| d.sequence_number())
+                            .map(str::to_owned);
                     }
-                    Err(e) => {
-                        // An expired iterator: start again after the checkpoint.
-                        tracing::warn!(mapping = %m.mapping, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "reading the stream failed");
-                        shard.iterator = None;
-                        continue;
+                    continue;
+                }
+                for record in &records {
+                    let json = stream_record(record, &m.stream_arn);
+                    let seq = json
+                        .pointer("/dynamodb/SequenceNumber")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    if m.filters.is_empty() || m.filters.iter().any(|f| matches(f, &json)) {
+                        shard.pending.push_back(json);
+                    } else if shard.pending.is_empty() {
+                        shard.checkpoint = seq;
                     }
                 }
             }
@@ -649,6 +624,106 @@ async fn poll_stream(m: StreamMapping, functions: Functions, mut stop: watch::Re
             }
         }
     }
+}
+
+/// One read of `shard`, from just after its checkpoint (from its start without one): the records
+/// (up to 1,000), or `None` when the shard is closed and has nothing more.
+///
+/// Every read takes a fresh iterator, and a read that finds records is made twice and only what
+/// both agree on is kept. Lambda keeps one iterator per shard; here that is not safe, because the
+/// emulator (moto) cancels a `TransactWriteItems` by putting back a copy of the table taken before
+/// it: an iterator taken earlier goes on reading the replaced table's stream, which never grows
+/// again (the stream "stops") and holds the records of the cancelled writes. A fresh iterator reads
+/// the live table; the second read drops a record of a transaction cancelled between the two calls.
+/// `to_end`: read everything (a `LATEST` mapping's first look, to find where the shard ends).
+async fn read_shard(
+    client: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+    shard: &Shard,
+    to_end: bool,
+) -> Result<Option<Vec<aws_sdk_dynamodbstreams::types::Record>>, String> {
+    use aws_sdk_dynamodbstreams::types::Record;
+    let once = |after: Option<String>| async move {
+        let mut all: Vec<Record> = Vec::new();
+        let mut after = after;
+        loop {
+            let (records, open) =
+                read_once(client, stream_arn, &shard.id, after.as_deref()).await?;
+            let more = to_end && !records.is_empty();
+            if let Some(last) = records.last() {
+                after = last
+                    .dynamodb()
+                    .and_then(|d| d.sequence_number())
+                    .map(str::to_owned);
+            }
+            all.extend(records);
+            if !more {
+                return Ok::<_, String>((all, open));
+            }
+        }
+    };
+    let (first, open) = once(shard.checkpoint.clone()).await?;
+    if first.is_empty() {
+        return Ok(open.then_some(first));
+    }
+    let (second, _) = once(shard.checkpoint.clone()).await?;
+    let key = |r: &Record| {
+        let d = r.dynamodb();
+        (
+            d.and_then(|d| d.sequence_number()).map(str::to_owned),
+            r.event_name().map(|e| e.as_str().to_owned()),
+            d.and_then(|d| d.keys()).map(|k| {
+                // Sorted: the SDK's map iterates in no fixed order.
+                let sorted: BTreeMap<&String, String> =
+                    k.iter().map(|(name, v)| (name, format!("{v:?}"))).collect();
+                format!("{sorted:?}")
+            }),
+        )
+    };
+    let agreed = first
+        .into_iter()
+        .zip(second.iter())
+        .take_while(|(a, b)| key(a) == key(b))
+        .map(|(a, _)| a)
+        .collect();
+    Ok(Some(agreed))
+}
+
+/// `GetShardIterator` (after `after`, or at the trim horizon) and one `GetRecords`: the records
+/// and whether the shard is still open.
+async fn read_once(
+    client: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+    shard_id: &str,
+    after: Option<&str>,
+) -> Result<(Vec<aws_sdk_dynamodbstreams::types::Record>, bool), String> {
+    use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let request = client
+        .get_shard_iterator()
+        .stream_arn(stream_arn)
+        .shard_id(shard_id);
+    let request = match after {
+        Some(seq) => request
+            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(seq),
+        None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+    };
+    let iterator = request
+        .send()
+        .await
+        .map_err(|e| format!("GetShardIterator: {}", DisplayErrorContext(&e)))?;
+    let Some(iterator) = iterator.shard_iterator() else {
+        return Ok((Vec::new(), false));
+    };
+    let out = client
+        .get_records()
+        .shard_iterator(iterator)
+        .limit(1000)
+        .send()
+        .await
+        .map_err(|e| format!("GetRecords: {}", DisplayErrorContext(&e)))?;
+    Ok((out.records().to_vec(), out.next_shard_iterator().is_some()))
 }
 
 fn attribute_json(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Value {

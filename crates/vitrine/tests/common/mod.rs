@@ -247,6 +247,29 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Place an order (`POST /api/v1/orders` with `body` and a fresh idempotency key); asserts 201
+    /// and returns the order.
+    pub async fn place(&self, token: &str, body: &Value) -> Value {
+        let res = self
+            .req(Method::POST, "/api/v1/orders", Some(token))
+            .header("Idempotency-Key", format!("order-{}", ulid::Ulid::new()))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    /// The order `id` as its customer (`token`) sees it.
+    pub async fn order(&self, token: &str, id: &str) -> Value {
+        self.get(&format!("/api/v1/orders/{id}"), Some(token))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Every order in a status, through the admin API (all pages).
     pub async fn orders_in(&self, admin: &str, status: &str) -> Vec<Value> {
         let mut out = Vec::new();
