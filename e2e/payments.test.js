@@ -106,9 +106,13 @@ test("card, Pix and boleto through the providers' fakes, in the browser", { time
     await psp.stop();
   });
   await psp.relayTo(server.base);
-  // `vitrine serve` registers its webhook with the bank at start; the AWS shape has no step that
-  // does, so the operator registers it in the bank's portal.
-  if (server.shape === "aws") await psp.registerBankWebhook();
+  // `vitrine serve` registers its webhook with the bank at start; on AWS the expire function does
+  // on its reconciliation schedule (every 10 minutes): fired now rather than waited for.
+  if (server.shape === "aws") {
+    const rule = (await server.schedules()).find((r) => /Reconcile$/.test(r));
+    assert.ok(rule, `no reconciliation schedule among ${await server.schedules()}`);
+    await server.fireSchedule(rule);
+  }
   t.diagnostic(`store and fakes up in ${Date.now() - started} ms`);
 
   await t.test("the store says which providers take each method, none a sandbox", async () => {

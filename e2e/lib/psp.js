@@ -105,9 +105,6 @@ export async function startPsp(root) {
     stderr: () => err,
     /** Pass every notice the providers send to the store at `base`. */
     relayTo: (base) => control("/store", { method: "POST", body: { url: base } }),
-    /** The bank's notice inbox registered at the bank as the shop's webhook (the operator's step
-     * in the bank's portal, for a store that does not register it itself). */
-    registerBankWebhook: () => control("/bank/webhook", { method: "POST" }),
     /** The payer pays the Pix charge `txid` at the bank: its end-to-end id. */
     payPix: async (txid) => (await control(`/bank/pay/${encodeURIComponent(txid)}`, { method: "POST" })).end_to_end_id,
     /** The boleto (Mercado Pago's payment id) is paid. */

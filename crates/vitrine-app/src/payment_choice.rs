@@ -296,6 +296,9 @@ impl PaymentProvider for Chosen {
     async fn webhook(&self, request: &WebhookRequest<'_>) -> Result<Vec<NoticeItem>, WebhookError> {
         self.inner.webhook(request).await
     }
+    async fn register_webhooks(&self) -> Result<(), PaymentError> {
+        self.inner.register_webhooks().await
+    }
     async fn lookup(&self, reference: &str) -> Result<Option<ProviderPayment>, PaymentError> {
         self.inner.lookup(reference).await
     }
@@ -518,6 +521,9 @@ mod tests {
     /// A provider that takes every method, real or not as told.
     struct Everything(bool);
 
+    /// How many times any `Everything` was asked to register its webhooks.
+    static REGISTERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
     #[async_trait]
     impl PaymentProvider for Everything {
         fn name(&self) -> &'static str {
@@ -551,6 +557,23 @@ mod tests {
         ) -> Result<Vec<ProviderPayment>, PaymentError> {
             Ok(Vec::new())
         }
+        async fn register_webhooks(&self) -> Result<(), PaymentError> {
+            REGISTERED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_chosen_provider_registers_its_webhooks_itself() {
+        let choices = read(&[(PIX.var, "bcb")]).unwrap();
+        let providers = assemble(&choices, |_, _| Ok(Arc::new(Everything(false)))).unwrap();
+        let before = REGISTERED.load(std::sync::atomic::Ordering::SeqCst);
+        providers[0].register_webhooks().await.unwrap();
+        assert_eq!(
+            REGISTERED.load(std::sync::atomic::Ordering::SeqCst),
+            before + 1,
+            "the registration stopped at the wrapper (a trait default answered Ok)"
+        );
     }
 
     #[test]
