@@ -152,7 +152,7 @@ impl BcbPix {
             .https_only(true)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request);
-        let client = crate::provider_client("bcb", builder, settings.ca_pem.as_deref())?;
+        let client = crate::client::provider_client("bcb", builder, settings.ca_pem.as_deref())?;
         Ok(Self {
             settings,
             api,

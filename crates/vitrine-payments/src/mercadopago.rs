@@ -143,7 +143,8 @@ impl MercadoPago {
             }
         }
         let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
-        let http = crate::provider_client("mercadopago", builder, settings.ca_pem.as_deref())?;
+        let http =
+            crate::client::provider_client("mercadopago", builder, settings.ca_pem.as_deref())?;
         Ok(Self {
             settings,
             api,
