@@ -397,3 +397,49 @@ fn additional_information_that_does_not_fit_continues_on_the_next_sheet() {
     let all = format!("{} {}", boxed(&first), boxed(&second));
     assert!(all.starts_with(&paragraphs.join(" ")), "{all}");
 }
+
+#[test]
+fn invoice_installments_and_carrier_are_printed_when_the_document_has_them() {
+    let xml = sample("procNFe")
+        .replace(
+            "<transp><modFrete>0</modFrete></transp>",
+            "<transp><modFrete>1</modFrete><transporta><CNPJ>11222333000181</CNPJ>\
+             <xNome>Transportes Açaí Ltda</xNome><IE>110042490114</IE><xEnder>Rua das Flores, 10</xEnder>\
+             <xMun>Maringá</xMun><UF>PR</UF></transporta><vol><qVol>3</qVol><esp>CAIXA</esp>\
+             <marca>VITRINE</marca><nVol>1/3</nVol><pesoL>12.500</pesoL><pesoB>13.750</pesoB></vol></transp>\
+             <cobr><fat><nFat>46320</nFat><vOrig>84.90</vOrig><vDesc>0.00</vDesc><vLiq>84.90</vLiq></fat>\
+             <dup><nDup>001</nDup><dVenc>2017-08-12</dVenc><vDup>42.45</vDup></dup>\
+             <dup><nDup>002</nDup><dVenc>2017-09-12</dVenc><vDup>42.45</vDup></dup></cobr>",
+        );
+    let pdf = danfe::render(&xml).expect("render");
+    let pdf_path = out_dir().join("danfe-sample-with-billing-and-carrier.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    if !tools() {
+        return;
+    }
+    let text = text_of(&pdf_path, None);
+    let flat = single_spaced(&text);
+    for expected in [
+        "FATURA / DUPLICATAS",
+        "FATURA Nº 46320 VALOR ORIGINAL: R$ 84,90 DESCONTO: R$ 0,00 VALOR LÍQUIDO: R$ 84,90",
+        "Nº 001",
+        "VENC. 12/08/2017",
+        "VENC. 12/09/2017",
+        "R$ 42,45",
+        "Transportes Açaí Ltda",
+        "1-Por conta do Dest",
+        "11.222.333/0001-81",
+        "Rua das Flores, 10",
+        "Maringá",
+        "CAIXA",
+        "VITRINE",
+        "1/3",
+        "13,750",
+        "12,500",
+    ] {
+        assert!(
+            flat.contains(expected),
+            "{expected:?} not in the text:\n{text}"
+        );
+    }
+}
