@@ -3,8 +3,9 @@
 //! Sheet 1: canhoto, header (emitter, DANFE box, barcode and key), natureza/protocol, IE/CNPJ,
 //! recipient, fatura/duplicatas, taxes, transport, items, dados adicionais. Later sheets: the
 //! header, natureza/protocol, IE/CNPJ, then items; the rest of `infCpl` at their foot.
-//! Sizes follow the manual's minimums as the notes quote them: block titles bold ≥ 5 pt, field
-//! labels 5 pt, "DANFE" bold 12 pt, number/série/folha bold 10 pt.
+//! Sizes follow the manual's minimums as the notes quote them: block titles bold 6 pt, field
+//! labels 6 pt (shrunk towards 5 pt only where nine tax boxes share a row), items table headers
+//! 5 pt, "DANFE" bold 12 pt, number/série/folha and the entry/exit digit bold 10 pt.
 
 use krilla::Document;
 use krilla::color::luma;
@@ -34,7 +35,10 @@ const WIDTH: f32 = RIGHT - LEFT;
 const BOTTOM: f32 = 288.0;
 const ROW: f32 = 7.0;
 const TITLE: f32 = 3.6;
-const LABEL_PT: f32 = 5.0;
+/// Field labels (the manual: caps, at least 6 pt).
+const LABEL_PT: f32 = 6.0;
+/// Items table headers (the manual: caps, at least 5 pt).
+const TABLE_LABEL_PT: f32 = 5.0;
 const VALUE_PT: f32 = 7.5;
 const ITEM_PT: f32 = 6.0;
 const ITEM_LINE: f32 = 2.5;
@@ -259,8 +263,15 @@ impl Sheet<'_, '_> {
         bold: bool,
     ) {
         self.rect(x, y, w, h);
-        let label = self.fonts.regular.fit(label, LABEL_PT, w - 1.0);
-        self.text(x + 0.6, y + 2.1, LABEL_PT, false, Align::Left, &label);
+        // A label too long for its box at 6 pt shrinks, down to 5 pt, then is cut.
+        let natural = self.fonts.regular.width(label, LABEL_PT);
+        let label_pt = if natural > w - 1.0 {
+            (LABEL_PT * (w - 1.0) / natural).max(TABLE_LABEL_PT)
+        } else {
+            LABEL_PT
+        };
+        let label = self.fonts.regular.fit(label, label_pt, w - 1.0);
+        self.text(x + 0.6, y + 2.4, label_pt, false, Align::Left, &label);
         let value = self.fonts.face(bold).fit(value, size, w - 1.4);
         let vx = match align {
             Align::Left => x + 0.8,
@@ -615,7 +626,7 @@ fn header(
     sheet.rect(LEFT, top, 80.0, 32.0);
     sheet.text(
         LEFT + 0.6,
-        top + 2.1,
+        top + 2.4,
         LABEL_PT,
         false,
         Align::Left,
@@ -896,7 +907,6 @@ fn billing(sheet: &mut Sheet<'_, '_>, nfe: &Nfe, y: f32) -> f32 {
 
 fn taxes(sheet: &mut Sheet<'_, '_>, nfe: &Nfe, y: f32) -> f32 {
     let t = &nfe.totals;
-    let w = WIDTH / 9.0;
     sheet.title(y, "CÁLCULO DO IMPOSTO");
     let y = y + TITLE;
     let first: [(&str, &str); 9] = [
@@ -921,8 +931,26 @@ fn taxes(sheet: &mut Sheet<'_, '_>, nfe: &Nfe, y: f32) -> f32 {
         ("VALOR DA COFINS", &t.v_cofins),
         ("V. TOTAL DA NOTA", &t.v_nf),
     ];
+    // Each column as wide as its longer label, the rest of the width shared evenly…
+    let label_width = |label: &str| sheet.fonts.regular.width(label, LABEL_PT) + 1.2;
+    let mut widths: Vec<f32> = first
+        .iter()
+        .zip(&second)
+        .map(|((a, _), (b, _))| label_width(a).max(label_width(b)))
+        .collect();
+    // …or, when the labels need more than the width, each in proportion to its label.
+    let needed: f32 = widths.iter().sum();
+    let spare = (WIDTH - needed) / widths.len() as f32;
+    for w in &mut widths {
+        *w = if spare >= 0.0 {
+            *w + spare
+        } else {
+            *w * WIDTH / needed
+        };
+    }
     for (r, boxes) in [first, second].iter().enumerate() {
         let yy = y + r as f32 * ROW;
+        let mut x = LEFT;
         for (i, (label, value)) in boxes.iter().enumerate() {
             let value = if value.is_empty() {
                 "0,00".to_owned()
@@ -931,9 +959,9 @@ fn taxes(sheet: &mut Sheet<'_, '_>, nfe: &Nfe, y: f32) -> f32 {
             };
             let bold = r == 1 && i == 8;
             sheet.field_sized(
-                LEFT + i as f32 * w,
+                x,
                 yy,
-                w,
+                widths[i],
                 ROW,
                 label,
                 &value,
@@ -941,6 +969,7 @@ fn taxes(sheet: &mut Sheet<'_, '_>, nfe: &Nfe, y: f32) -> f32 {
                 VALUE_PT,
                 bold,
             );
+            x += widths[i];
         }
     }
     y + 2.0 * ROW
@@ -1032,7 +1061,7 @@ fn items_table(
     let mut lefts = Vec::with_capacity(COLUMNS.len());
     for (i, (label, w, _)) in COLUMNS.iter().enumerate() {
         let label = if i == 3 && simples { "O/CSOSN" } else { label };
-        let lines = sheet.fonts.regular.wrap(label, LABEL_PT, w - 0.8);
+        let lines = sheet.fonts.regular.wrap(label, TABLE_LABEL_PT, w - 0.8);
         let first_baseline = if lines.len() > 1 {
             top + 2.3
         } else {
@@ -1042,7 +1071,7 @@ fn items_table(
             sheet.text(
                 x + w / 2.0,
                 first_baseline + n as f32 * 2.0,
-                LABEL_PT,
+                TABLE_LABEL_PT,
                 false,
                 Align::Center,
                 line,
@@ -1123,7 +1152,7 @@ fn additional(
     sheet.rect(LEFT, top, 135.0, height);
     sheet.text(
         LEFT + 0.6,
-        top + 2.1,
+        top + 2.4,
         LABEL_PT,
         false,
         Align::Left,
@@ -1132,7 +1161,7 @@ fn additional(
     for (i, line) in lines.iter().enumerate() {
         sheet.text(
             LEFT + 0.8,
-            top + 4.8 + i as f32 * INFO_LINE,
+            top + 5.2 + i as f32 * INFO_LINE,
             INFO_PT,
             false,
             Align::Left,
@@ -1142,7 +1171,7 @@ fn additional(
     sheet.rect(LEFT + 135.0, top, WIDTH - 135.0, height);
     sheet.text(
         LEFT + 135.6,
-        top + 2.1,
+        top + 2.4,
         LABEL_PT,
         false,
         Align::Left,

@@ -328,7 +328,7 @@ pub fn read(xml: &str) -> Result<Nfe, DanfeError> {
     let vehicle = transp.and_then(|t| child(t, "veicTransp"));
     let vol = transp.and_then(|t| child(t, "vol"));
     let inf_adic = child(inf, "infAdic");
-    let mut nfe = Nfe {
+    let nfe = Nfe {
         key,
         environment: text(Some(ide), &["tpAmb"]),
         direction: text(Some(ide), &["tpNF"]),
@@ -409,7 +409,6 @@ pub fn read(xml: &str) -> Result<Nfe, DanfeError> {
     if nfe.number.is_empty() {
         return Err(DanfeError::Missing("ide/nNF"));
     }
-    nfe.emitter.name = nfe.emitter.name.trim().to_owned();
     Ok(nfe)
 }
 
