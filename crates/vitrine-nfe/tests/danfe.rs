@@ -443,3 +443,36 @@ fn invoice_installments_and_carrier_are_printed_when_the_document_has_them() {
         );
     }
 }
+
+/// Every text of the sample replaced in turn by an empty, a very long or an odd value: the
+/// renderer answers a PDF or an error, never a panic.
+#[test]
+fn odd_values_in_any_field_never_break_the_renderer() {
+    let xml = sample("procNFe");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    // One text per element name (outside the signature).
+    let mut seen = std::collections::HashSet::new();
+    let texts: Vec<std::ops::Range<usize>> = doc
+        .descendants()
+        .filter(|n| n.is_text() && n.ancestors().all(|a| a.tag_name().name() != "Signature"))
+        .filter(|n| seen.insert(n.parent().map(|p| p.tag_name().name()).unwrap_or("")))
+        .map(|n| n.range())
+        .collect();
+    assert!(texts.len() > 70, "{} texts", texts.len());
+    let long = "Ação ÇÃ😀 الجنة -1.234,5 ".repeat(40);
+    let odd_values = ["", long.as_str(), "9999999999999.995"];
+    let mut rendered = 0;
+    for range in &texts {
+        for odd in odd_values {
+            let mutated = format!("{}{}{}", &xml[..range.start], odd, &xml[range.end..]);
+            if let Ok(pdf) = danfe::render(&mutated) {
+                assert!(pdf.starts_with(b"%PDF-"));
+                rendered += 1;
+            }
+        }
+    }
+    println!(
+        "{} mutations, {rendered} rendered",
+        texts.len() * odd_values.len()
+    );
+}

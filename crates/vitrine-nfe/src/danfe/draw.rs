@@ -99,9 +99,15 @@ impl Face {
         if self.width(text, size) <= width {
             return text.to_owned();
         }
-        let mut out: String = text.to_owned();
-        while !out.is_empty() && self.width(&format!("{out}…"), size) > width {
-            out.pop();
+        let room = width - self.width("…", size);
+        let mut used = 0.0;
+        let mut out = String::new();
+        for ch in text.chars() {
+            used += self.width(ch.encode_utf8(&mut [0; 4]), size);
+            if used > room {
+                break;
+            }
+            out.push(ch);
         }
         format!("{}…", out.trim_end())
     }

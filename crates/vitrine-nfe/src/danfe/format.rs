@@ -167,7 +167,16 @@ pub fn date_time(value: &str) -> Option<(String, String)> {
 
 /// `dd/mm/aaaa` of an ISO date (`2026-09-20`) or date-time.
 pub fn date(value: &str) -> String {
-    if value.len() >= 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-' {
+    let b = value.as_bytes();
+    let is_date = b.len() >= 10
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if is_date {
         format!("{}/{}/{}", &value[8..10], &value[5..7], &value[..4])
     } else {
         value.to_owned()
@@ -251,5 +260,11 @@ mod tests {
         );
         assert_eq!(date_time("2017-07-12"), None);
         assert_eq!(date("2026-09-20"), "20/09/2026");
+        assert_eq!(
+            date("2026-09-2é"),
+            "2026-09-2é",
+            "not a date: as written, no panic"
+        );
+        assert_eq!(date_time("2017-07-1éT09:45:50"), None);
     }
 }
