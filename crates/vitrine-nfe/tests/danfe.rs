@@ -334,6 +334,29 @@ fn a_bare_signed_nfe_is_printed_as_without_authorisation() {
 }
 
 #[test]
+fn a_cancelled_protocol_is_printed_as_cancelled() {
+    let xml = sample("procNFe")
+        .replace("<cStat>100</cStat>", "<cStat>101</cStat>")
+        .replace(
+            "Autorizado o uso da NF-e",
+            "Cancelamento de NF-e homologado",
+        );
+    let pdf = danfe::render(&xml).expect("render");
+    let pdf_path = out_dir().join("danfe-sample-cancelled.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    if !tools() {
+        return;
+    }
+    let flat = single_spaced(&text_of(&pdf_path, None));
+    assert!(
+        flat.contains(
+            "SEM VALOR FISCAL - NF-e CANCELADA - NF-e EMITIDA EM AMBIENTE DE HOMOLOGAÇÃO"
+        ),
+        "{flat}"
+    );
+}
+
+#[test]
 fn what_is_not_an_authorised_nfe_is_refused_with_the_reason() {
     assert!(matches!(
         danfe::render("<enviNFe xmlns=\"http://www.portalfiscal.inf.br/nfe\"/>"),

@@ -126,27 +126,31 @@ impl Standing {
         }
     }
 
-    /// The printed (extractable) status line, if any.
+    /// The printed (extractable) status line, if any. In homologation it always says "SEM
+    /// VALOR FISCAL" and names the environment.
     pub fn notice(&self, environment: &str) -> Option<String> {
-        let homologation = if environment == "2" {
-            " - EMITIDA EM AMBIENTE DE HOMOLOGAÇÃO"
-        } else {
-            ""
-        };
-        match self {
-            Standing::Authorised => None,
-            Standing::Homologation => {
-                Some("SEM VALOR FISCAL - NF-e EMITIDA EM AMBIENTE DE HOMOLOGAÇÃO".into())
+        let homologation = environment == "2";
+        let state = match self {
+            Standing::Authorised => return None,
+            Standing::Homologation => None,
+            Standing::WithoutProtocol => Some("NF-e SEM PROTOCOLO DE AUTORIZAÇÃO".to_owned()),
+            Standing::Cancelled => Some("NF-e CANCELADA".to_owned()),
+            Standing::Denied => Some("NF-e DENEGADA".to_owned()),
+            Standing::NotAuthorised(status) => {
+                Some(format!("NF-e NÃO AUTORIZADA (cStat {status})"))
             }
-            Standing::WithoutProtocol => Some(format!(
-                "SEM VALOR FISCAL - NF-e SEM PROTOCOLO DE AUTORIZAÇÃO{homologation}"
-            )),
-            Standing::Cancelled => Some(format!("NF-e CANCELADA{homologation}")),
-            Standing::Denied => Some(format!("NF-e DENEGADA{homologation}")),
-            Standing::NotAuthorised(status) => Some(format!(
-                "SEM VALOR FISCAL - NF-e NÃO AUTORIZADA (cStat {status}){homologation}"
-            )),
+        };
+        let without_value =
+            homologation || matches!(self, Standing::WithoutProtocol | Standing::NotAuthorised(_));
+        let mut parts = Vec::new();
+        if without_value {
+            parts.push("SEM VALOR FISCAL".to_owned());
         }
+        parts.extend(state);
+        if homologation {
+            parts.push("NF-e EMITIDA EM AMBIENTE DE HOMOLOGAÇÃO".to_owned());
+        }
+        Some(parts.join(" - "))
     }
 }
 
@@ -174,6 +178,15 @@ mod tests {
         assert_eq!(Standing::of(&nfe), Standing::Denied);
         nfe.protocol.as_mut().unwrap().status = "101".into();
         assert_eq!(Standing::of(&nfe).watermark(), Some("CANCELADA"));
+        assert_eq!(
+            Standing::of(&nfe).notice("2").unwrap(),
+            "SEM VALOR FISCAL - NF-e CANCELADA - NF-e EMITIDA EM AMBIENTE DE HOMOLOGAÇÃO"
+        );
+        assert_eq!(Standing::of(&nfe).notice("1").unwrap(), "NF-e CANCELADA");
+        assert_eq!(
+            Standing::WithoutProtocol.notice("1").unwrap(),
+            "SEM VALOR FISCAL - NF-e SEM PROTOCOLO DE AUTORIZAÇÃO"
+        );
         nfe.protocol.as_mut().unwrap().status = "225".into();
         assert_eq!(
             Standing::of(&nfe).notice("1").unwrap(),
