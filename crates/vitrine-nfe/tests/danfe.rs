@@ -33,6 +33,16 @@ fn tools() -> bool {
     poppler && require_tool("zbarimg", "zbar-tools")
 }
 
+/// Renders `xml` to `target/danfe/{name}.pdf`; its path when the tools to read it back are
+/// there (see the module docs), `None` otherwise.
+fn render_to(name: &str, xml: &str) -> Option<PathBuf> {
+    let pdf = danfe::render(xml).expect("render");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let path = out_dir().join(format!("{name}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    tools().then_some(path)
+}
+
 fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
@@ -165,14 +175,9 @@ fn forty_items_authorised_in_production_make_two_sheets_whose_barcode_scans_as_t
     let v_prod = texts("vProd").last().unwrap().clone();
     let v_icms = texts("vICMS").last().unwrap().clone();
 
-    let pdf = danfe::render(&proc_xml).expect("render");
-    assert!(pdf.starts_with(b"%PDF-"));
-    let pdf_path = out_dir().join("danfe-40-items.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-40-items", &proc_xml) else {
         return;
-    }
+    };
     assert_eq!(pages_of(&pdf_path), 2, "40 items continue on sheet 2");
     let fonts = run("pdffonts", &[path_str(&pdf_path)]);
     assert!(
@@ -276,12 +281,9 @@ fn sample(suffix: &str) -> String {
 #[test]
 fn the_real_sefaz_sample_renders_with_the_homologation_mark() {
     let xml = sample("procNFe");
-    let pdf = danfe::render(&xml).expect("render");
-    let pdf_path = out_dir().join("danfe-sample.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-sample", &xml) else {
         return;
-    }
+    };
     assert_eq!(pages_of(&pdf_path), 1);
     let text = text_of(&pdf_path, None);
     let flat = single_spaced(&text);
@@ -318,12 +320,9 @@ fn the_real_sefaz_sample_renders_with_the_homologation_mark() {
 #[test]
 fn a_bare_signed_nfe_is_printed_as_without_authorisation() {
     let xml = sample("nfe");
-    let pdf = danfe::render(&xml).expect("render");
-    let pdf_path = out_dir().join("danfe-sample-without-protocol.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-sample-without-protocol", &xml) else {
         return;
-    }
+    };
     let flat = single_spaced(&text_of(&pdf_path, None));
     assert!(flat.contains("SEM PROTOCOLO DE AUTORIZAÇÃO"), "{flat}");
     assert!(
@@ -341,12 +340,9 @@ fn a_cancelled_protocol_is_printed_as_cancelled() {
             "Autorizado o uso da NF-e",
             "Cancelamento de NF-e homologado",
         );
-    let pdf = danfe::render(&xml).expect("render");
-    let pdf_path = out_dir().join("danfe-sample-cancelled.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-sample-cancelled", &xml) else {
         return;
-    }
+    };
     let flat = single_spaced(&text_of(&pdf_path, None));
     assert!(
         flat.contains(
@@ -392,12 +388,9 @@ fn additional_information_that_does_not_fit_continues_on_the_next_sheet() {
             paragraphs.join(" ")
         ),
     );
-    let pdf = danfe::render(&long).expect("render");
-    let pdf_path = out_dir().join("danfe-long-additional-information.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-long-additional-information", &long) else {
         return;
-    }
+    };
     assert_eq!(pages_of(&pdf_path), 2);
     let first = single_spaced(&text_of(&pdf_path, Some(1)));
     let second = single_spaced(&text_of(&pdf_path, Some(2)));
@@ -434,12 +427,9 @@ fn invoice_installments_and_carrier_are_printed_when_the_document_has_them() {
              <dup><nDup>001</nDup><dVenc>2017-08-12</dVenc><vDup>42.45</vDup></dup>\
              <dup><nDup>002</nDup><dVenc>2017-09-12</dVenc><vDup>42.45</vDup></dup></cobr>",
         );
-    let pdf = danfe::render(&xml).expect("render");
-    let pdf_path = out_dir().join("danfe-sample-with-billing-and-carrier.pdf");
-    std::fs::write(&pdf_path, &pdf).unwrap();
-    if !tools() {
+    let Some(pdf_path) = render_to("danfe-sample-with-billing-and-carrier", &xml) else {
         return;
-    }
+    };
     let text = text_of(&pdf_path, None);
     let flat = single_spaced(&text);
     for expected in [
