@@ -30,12 +30,16 @@ rustc --version
 # System packages, installed in the background while Rust compiles, only when missing (apt-get
 # needs root, as on CI; one apt job, since two would fight over the dpkg lock): xmllint and
 # xmlsec1 check every generated NF-e (vitrine-nfe's acceptance tests fail under CI without
-# them), chromium runs the browser tests. Then the browser tests' npm packages.
-step "installing xmllint, xmlsec1, chromium and the e2e npm packages when missing (background)"
+# them), poppler-utils and zbar-tools read the DANFE PDF back and scan its barcode
+# (vitrine-nfe's tests/danfe.rs), chromium runs the browser tests. Then the browser tests' npm
+# packages.
+step "installing xmllint, xmlsec1, poppler-utils, zbar-tools, chromium and the e2e npm packages when missing (background)"
 (
   missing=()
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
   command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
+  command -v pdftotext >/dev/null || missing+=(poppler-utils)
+  command -v zbarimg >/dev/null || missing+=(zbar-tools)
   command -v chromium >/dev/null || missing+=(chromium)
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -95,10 +99,10 @@ done
 export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
 echo "moto at $VITRINE_TEST_MOTO_URL"
 
-step "waiting for xmllint, xmlsec1 and chromium"
+step "waiting for xmllint, xmlsec1, poppler-utils, zbar-tools and chromium"
 if ! wait "$system_pid"; then
   cat target/system-install.log
-  echo "installing libxml2-utils/xmlsec1/chromium failed" >&2
+  echo "installing libxml2-utils/xmlsec1/poppler-utils/zbar-tools/chromium failed" >&2
   exit 1
 fi
 

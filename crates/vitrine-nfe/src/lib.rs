@@ -25,6 +25,9 @@
 //!   uses (schema compilation, content models, simple types and facets, the XSD regex dialect,
 //!   the instance walker) — what the application validates with.
 //! - [`text`], [`ids`], [`money`]: `TString` sanitizing, CNPJ/CPF/UF/GTIN, centavos and rates.
+//! - [`danfe`]: the DANFE, the printed companion of the NF-e: [`danfe::render`] turns an
+//!   `nfeProc` (or a bare `NFe`, marked as without authorisation) into a portrait A4 PDF with
+//!   the access key as a Code 128 barcode, fonts compiled in.
 //!
 //! ## Invariants
 //!
@@ -56,7 +59,7 @@
 //! [`BuildError::Unsupported`] —, ICMS-ST, IPI, FCP, CEST, marketplaces (`indIntermed` 1),
 //! foreign buyers, contributor buyers (`indIEDest` 1), NFC-e (model 65), contingency emission,
 //! `vTotTrib` (Lei 12.741 estimate), installments as `cobr/dup` (card installments are a text
-//! in `infCpl`), the QR code / DANFE, events (cancellation, CC-e) and transmission.
+//! in `infCpl`), the QR code (NFC-e), events (cancellation, CC-e) and transmission.
 //!
 //! ## How a SEFAZ transmission adapter uses this
 //!
@@ -83,6 +86,7 @@
 
 pub mod build;
 pub mod c14n;
+pub mod danfe;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;

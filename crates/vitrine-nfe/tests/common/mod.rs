@@ -52,21 +52,31 @@ pub fn workspace_root() -> PathBuf {
 /// `target/nfe-samples/` under `CARGO_TARGET_DIR` (relative to the workspace root when
 /// relative) or the workspace's `target/`.
 pub fn samples_out_dir() -> PathBuf {
+    target_out_dir("nfe-samples")
+}
+
+/// `target/{name}/` (created), with `target` as for [`samples_out_dir`].
+pub fn target_out_dir(name: &str) -> PathBuf {
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
         Some(dir) => workspace_root().join(dir),
         None => workspace_root().join("target"),
     };
-    let out = target.join("nfe-samples");
-    std::fs::create_dir_all(&out).expect("create target/nfe-samples");
+    let out = target.join(name);
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("create target/{name}: {e}"));
     out
 }
 
 /// Whether `tool` runs. Missing under CI (`CI=true`) fails the test; elsewhere the caller skips
 /// with the printed reason.
 pub fn require_tool(tool: &str, package: &str) -> bool {
+    require_tool_with(tool, "--version", package)
+}
+
+/// [`require_tool`] for a tool whose version flag is not `--version` (poppler's `-v`).
+pub fn require_tool_with(tool: &str, version_flag: &str, package: &str) -> bool {
     let ok = Command::new(tool)
-        .arg("--version")
+        .arg(version_flag)
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
