@@ -122,6 +122,33 @@ impl App {
         let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
             return Err(AppError::NotFound("invoice"));
         };
+        self.download(file, format!("{key}-nfe.xml")).await
+    }
+
+    /// The DANFE (the printed form of the NF-e, a PDF) of an order's invoice, for its owner or an
+    /// admin. Drawn when the invoice is issued and kept beside its XML; an invoice issued before
+    /// that (or whose drawing failed then) has it drawn now, and kept.
+    pub async fn danfe_download(
+        &self,
+        who: &Principal,
+        order_id: &str,
+    ) -> AppResult<InvoiceDownload> {
+        let invoice = self.invoice_for(who, order_id).await?;
+        let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
+            return Err(AppError::NotFound("invoice"));
+        };
+        let danfe = danfe_file(file);
+        if self.ports.blobs.get(&danfe).await?.is_none() {
+            self.store_danfe(&invoice, file)
+                .await
+                .map_err(AppError::Internal)?;
+        }
+        self.download(&danfe, format!("{key}-danfe.pdf")).await
+    }
+
+    /// A stored file as a download: a short-lived URL where the blob store gives one, else the
+    /// bytes.
+    async fn download(&self, file: &str, name: String) -> AppResult<InvoiceDownload> {
         if let Some(url) = self.ports.blobs.download_url(file, 300).await? {
             return Ok(InvoiceDownload::Url(url));
         }
@@ -131,9 +158,35 @@ impl App {
             ))
         })?;
         Ok(InvoiceDownload::File {
-            name: format!("{key}-nfe.xml"),
+            name,
             bytes: blob.bytes,
         })
+    }
+
+    /// Draw the DANFE of `invoice` (whose signed NF-e is at `file`) from its `nfeProc` when it was
+    /// authorised, else from the signed NF-e (then marked as without a protocol), and store it
+    /// beside the XML.
+    async fn store_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<()> {
+        let source = if invoice.protocol.is_some() {
+            proc_file(file)
+        } else {
+            file.to_owned()
+        };
+        let xml = self
+            .ports
+            .blobs
+            .get(&source)
+            .await?
+            .ok_or_else(|| anyhow!("the invoice file {source} is missing from the blob store"))?;
+        let xml = std::str::from_utf8(&xml.bytes)
+            .map_err(|e| anyhow!("the invoice file {source} is not UTF-8: {e}"))?;
+        let pdf = vitrine_nfe::danfe::render(xml)
+            .map_err(|e| anyhow!("drawing the DANFE of {source}: {e}"))?;
+        self.ports
+            .blobs
+            .put(&danfe_file(file), Bytes::from(pdf), "application/pdf")
+            .await?;
+        Ok(())
     }
 
     /// Issue the NF-e of a paid order (see the module docs). Idempotent: an order that has its
@@ -224,7 +277,7 @@ impl App {
                 next.transmission = Some(fiscal.authority.name().to_owned());
             }
             Transmission::Authorized { protocol, nfe_proc } => {
-                let proc_file = file.replace("-nfe.xml", "-procNFe.xml");
+                let proc_file = proc_file(&file);
                 self.ports
                     .blobs
                     .put(&proc_file, Bytes::from(nfe_proc), "application/xml")
@@ -233,6 +286,11 @@ impl App {
                 next.transmission = Some("authorized".into());
                 next.protocol = Some(protocol);
             }
+        }
+        // The printed form, kept beside the XML; a failure here does not hold the invoice back
+        // (the download draws it again).
+        if let Err(e) = self.store_danfe(&next, &file).await {
+            tracing::error!(order.id = %next.order_id, error = format!("{e:#}"), "the DANFE was not drawn; it is drawn on its first download");
         }
         self.record_issued(&next).await
     }
@@ -587,4 +645,14 @@ impl Consumer for Invoices {
             }
         }
     }
+}
+
+/// Where the `nfeProc` of the NF-e stored at `file` is kept.
+fn proc_file(file: &str) -> String {
+    file.replace("-nfe.xml", "-procNFe.xml")
+}
+
+/// Where the DANFE of the NF-e stored at `file` is kept.
+fn danfe_file(file: &str) -> String {
+    file.replace("-nfe.xml", "-danfe.pdf")
 }

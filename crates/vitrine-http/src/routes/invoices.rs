@@ -15,6 +15,7 @@ use crate::state::AppState;
 pub fn routes() -> RouteTable {
     RouteTable::new()
         .with(route!(invoice_xml))
+        .with(route!(invoice_danfe))
         .with(route!(invoice_info))
 }
 
@@ -29,10 +30,35 @@ async fn invoice_xml(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(match s.app.invoice_download(&p, &id).await? {
+    Ok(as_response(
+        s.app.invoice_download(&p, &id).await?,
+        "application/xml",
+    ))
+}
+
+/// The order's DANFE, the printed form of its NF-e (PDF, A4): the file (locally), or a redirect
+/// to a short-lived download URL (S3).
+#[utoipa::path(get, path = "/orders/{id}/invoice/danfe", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/pdf", description = "the DANFE"),
+        (status = 303, description = "download it from the `Location` URL (valid 5 minutes)"),
+        (status = 404, body = crate::problem::Problem, content_type = "application/problem+json", description = "no such order, or not invoiced yet")),
+    security(("bearer" = [])))]
+async fn invoice_danfe(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(as_response(
+        s.app.danfe_download(&p, &id).await?,
+        "application/pdf",
+    ))
+}
+
+fn as_response(download: InvoiceDownload, content_type: &str) -> Response {
+    match download {
         InvoiceDownload::File { name, bytes } => (
             [
-                (header::CONTENT_TYPE, "application/xml".to_owned()),
+                (header::CONTENT_TYPE, content_type.to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}\""),
@@ -50,7 +76,7 @@ async fn invoice_xml(
             ],
         )
             .into_response(),
-    })
+    }
 }
 
 /// The order's NF-e: key, number, series, transmission state.
