@@ -298,7 +298,7 @@ async fn bad_cart_and_catalog_requests_are_4xx_problems() {
         .await;
     }
     problem(t.get("/api/v1/products/nao-existe", None).await, 404).await;
-    let addr = json!({ "label": "casa", "recipient": "A", "street": "R", "number": "1", "district": "D", "city": "C", "uf": "SP", "cep": "01310100" });
+    let addr = json!({ "label": "casa", "recipient": "A", "street": "R", "number": "1", "district": "D", "city": "São Paulo", "uf": "SP", "cep": "01310100" });
     let token = t.customer("x@example.com").await;
     assert_eq!(
         t.post("/api/v1/me/addresses", Some(&token), addr)
@@ -500,4 +500,97 @@ async fn category_edits_need_the_current_version() {
         .unwrap();
     problem(res, 422).await;
     t.stop().await;
+}
+
+/// An address whose city is not a municipality of its UF, or whose CEP lies outside the UF,
+/// could never be invoiced (the NF-e needs the city's IBGE code), so it is refused at checkout
+/// and when saved, naming the field, before anything is reserved.
+#[tokio::test]
+async fn an_address_no_invoice_could_carry_is_refused_naming_its_field() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "endereco", &[("END-1", 5)]).await;
+    let token = t.customer("e@example.com").await;
+
+    // A misspelt city: the closest municipality of the UF is suggested.
+    let e = refused_checkout(&t, &token, &|a| a["city"] = json!("Sao Paolo")).await;
+    assert_eq!(e["field"], "shipping_address.city");
+    assert_eq!(
+        e["message"],
+        "\"Sao Paolo\" is not a municipality of SP; did you mean São Paulo?"
+    );
+    assert_eq!(e["code"], "city-not-in-uf");
+    assert_eq!(e["params"]["suggestions"], json!(["São Paulo"]));
+
+    // A city of another state.
+    let e = refused_checkout(&t, &token, &|a| a["city"] = json!("Curitiba")).await;
+    assert_eq!(e["field"], "shipping_address.city");
+    assert_eq!(
+        e["message"],
+        "\"Curitiba\" is not a municipality of SP (there is one in PR)"
+    );
+
+    // A CEP of Rio de Janeiro for an address in São Paulo.
+    let e = refused_checkout(&t, &token, &|a| a["cep"] = json!("20040-002")).await;
+    assert_eq!(e["field"], "shipping_address.cep");
+    assert_eq!(e["message"], "CEP 20040-002 is in RJ, not in SP");
+    assert_eq!(e["code"], "cep-not-in-uf");
+    assert_eq!(e["params"]["cep_uf"], "RJ");
+
+    // Accents and case do not matter.
+    let mut body = buy_now("END-1", 1);
+    body["shipping_address"]["city"] = json!("SAO PAULO");
+    t.place(&token, &body).await;
+
+    // A saved address gets the same check; its body is the address, so fields are bare.
+    let mut saved = address();
+    saved["city"] = json!("Curitiba");
+    saved["uf"] = json!("PR");
+    let p = problem(
+        t.post("/api/v1/me/addresses", Some(&token), saved.clone())
+            .await,
+        422,
+    )
+    .await;
+    let e = only_error(&p);
+    assert_eq!(e["field"], "cep");
+    assert_eq!(e["message"], "CEP 01310-100 is in SP, not in PR");
+    saved["cep"] = json!("80020-310");
+    assert_eq!(
+        t.post("/api/v1/me/addresses", Some(&token), saved)
+            .await
+            .status(),
+        201
+    );
+
+    // Only the good checkout placed an order and reserved stock.
+    let orders: Value = t
+        .get("/api/v1/orders", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(t.stock(&admin, "END-1").await, 4);
+    t.stop().await;
+}
+
+/// The one field error of a checkout refused with 422 after `change` to the shipping address.
+async fn refused_checkout(t: &TestApp, token: &str, change: &dyn Fn(&mut Value)) -> Value {
+    let mut body = buy_now("END-1", 1);
+    change(&mut body["shipping_address"]);
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(token))
+        .header("Idempotency-Key", format!("endereco-{}", ulid::Ulid::new()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    only_error(&problem(res, 422).await)
+}
+
+fn only_error(p: &Value) -> Value {
+    let errors = p["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{p}");
+    errors[0].clone()
 }
