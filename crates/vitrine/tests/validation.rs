@@ -594,3 +594,61 @@ fn only_error(p: &Value) -> Value {
     assert_eq!(errors.len(), 1, "{p}");
     errors[0].clone()
 }
+
+/// A saved address kept from before addresses were checked, in a city no invoice can carry, is
+/// refused when a checkout uses it, on `address_id`, and nothing is reserved.
+#[tokio::test]
+async fn a_saved_address_from_before_the_check_is_refused_at_checkout() {
+    use vitrine_app::customers::SavedAddress;
+    use vitrine_app::ports::WriteOp;
+    use vitrine_app::store;
+
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "endereco", &[("END-1", 5)]).await;
+    let token = t.customer("s@example.com").await;
+    let res = t
+        .post("/api/v1/me/addresses", Some(&token), address())
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = t
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sub = me["id"].as_str().unwrap();
+    let table = &*t.app.ports.table;
+    let mut saved: SavedAddress = store::customers::load_address(table, sub, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    saved.address.city = "Cidade Que Não Existe".into();
+    let item = store::data_item(store::address(sub, &id), &saved).unwrap();
+    table.write(vec![WriteOp::put(item)]).await.unwrap();
+
+    let mut body = buy_now("END-1", 1);
+    let body_map = body.as_object_mut().unwrap();
+    body_map.remove("shipping_address");
+    body_map.insert("address_id".into(), json!(id));
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(&token))
+        .header("Idempotency-Key", "endereco-antigo")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let e = only_error(&problem(res, 422).await);
+    assert_eq!(e["field"], "address_id");
+    assert_eq!(
+        e["message"],
+        "the saved address needs correcting: city: \"Cidade Que Não Existe\" is not a municipality of SP"
+    );
+    assert_eq!(e["code"], "city-not-in-uf");
+    assert_eq!(t.stock(&admin, "END-1").await, 5);
+    t.stop().await;
+}
