@@ -507,35 +507,44 @@ async fn category_edits_need_the_current_version() {
 /// and when saved, naming the field, before anything is reserved.
 #[tokio::test]
 async fn an_address_no_invoice_could_carry_is_refused_naming_its_field() {
-    let t = TestApp::spawn().await;
-    let admin = t.admin("admin@loja.test").await;
-    t.product(&admin, "endereco", &[("END-1", 5)]).await;
-    let token = t.customer("e@example.com").await;
+    let (t, admin, token) = store_selling_end_1().await;
 
-    // A misspelt city: the closest municipality of the UF is suggested.
-    let e = refused_checkout(&t, &token, &|a| a["city"] = json!("Sao Paolo")).await;
-    assert_eq!(e["field"], "shipping_address.city");
-    assert_eq!(
-        e["message"],
-        "\"Sao Paolo\" is not a municipality of SP; did you mean São Paulo?"
-    );
-    assert_eq!(e["code"], "city-not-in-uf");
-    assert_eq!(e["params"]["suggestions"], json!(["São Paulo"]));
-
-    // A city of another state.
-    let e = refused_checkout(&t, &token, &|a| a["city"] = json!("Curitiba")).await;
-    assert_eq!(e["field"], "shipping_address.city");
-    assert_eq!(
-        e["message"],
-        "\"Curitiba\" is not a municipality of SP (there is one in PR)"
-    );
-
-    // A CEP of Rio de Janeiro for an address in São Paulo.
-    let e = refused_checkout(&t, &token, &|a| a["cep"] = json!("20040-002")).await;
-    assert_eq!(e["field"], "shipping_address.cep");
-    assert_eq!(e["message"], "CEP 20040-002 is in RJ, not in SP");
-    assert_eq!(e["code"], "cep-not-in-uf");
-    assert_eq!(e["params"]["cep_uf"], "RJ");
+    // A misspelt city (the closest municipality of the UF is suggested), a city of another
+    // state, a CEP of Rio de Janeiro for an address in São Paulo.
+    for (name, value, field, message, code) in [
+        (
+            "city",
+            "Sao Paolo",
+            "shipping_address.city",
+            "\"Sao Paolo\" is not a municipality of SP; did you mean São Paulo?",
+            "city-not-in-uf",
+        ),
+        (
+            "city",
+            "Curitiba",
+            "shipping_address.city",
+            "\"Curitiba\" is not a municipality of SP (there is one in PR)",
+            "city-not-in-uf",
+        ),
+        (
+            "cep",
+            "20040-002",
+            "shipping_address.cep",
+            "CEP 20040-002 is in RJ, not in SP",
+            "cep-not-in-uf",
+        ),
+    ] {
+        let e = refused_checkout(&t, &token, &|b| b["shipping_address"][name] = json!(value)).await;
+        assert_eq!(e["field"], field, "{e}");
+        assert_eq!(e["message"], message, "{e}");
+        assert_eq!(e["code"], code, "{e}");
+        let params = &e["params"];
+        match value {
+            "Sao Paolo" => assert_eq!(params["suggestions"], json!(["São Paulo"]), "{e}"),
+            "Curitiba" => assert_eq!(params["found_in"], json!(["PR"]), "{e}"),
+            _ => assert_eq!(params["cep_uf"], "RJ", "{e}"),
+        }
+    }
 
     // Accents and case do not matter.
     let mut body = buy_now("END-1", 1);
@@ -575,10 +584,19 @@ async fn an_address_no_invoice_could_carry_is_refused_naming_its_field() {
     t.stop().await;
 }
 
-/// The one field error of a checkout refused with 422 after `change` to the shipping address.
+/// A store selling 5 of END-1, its admin's token and a customer's.
+async fn store_selling_end_1() -> (TestApp, String, String) {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "endereco", &[("END-1", 5)]).await;
+    let token = t.customer("e@example.com").await;
+    (t, admin, token)
+}
+
+/// The one field error of a checkout of END-1 refused with 422 after `change` to its body.
 async fn refused_checkout(t: &TestApp, token: &str, change: &dyn Fn(&mut Value)) -> Value {
     let mut body = buy_now("END-1", 1);
-    change(&mut body["shipping_address"]);
+    change(&mut body);
     let res = t
         .req(Method::POST, "/api/v1/orders", Some(token))
         .header("Idempotency-Key", format!("endereco-{}", ulid::Ulid::new()))
@@ -603,10 +621,7 @@ async fn a_saved_address_from_before_the_check_is_refused_at_checkout() {
     use vitrine_app::ports::WriteOp;
     use vitrine_app::store;
 
-    let t = TestApp::spawn().await;
-    let admin = t.admin("admin@loja.test").await;
-    t.product(&admin, "endereco", &[("END-1", 5)]).await;
-    let token = t.customer("s@example.com").await;
+    let (t, admin, token) = store_selling_end_1().await;
     let res = t
         .post("/api/v1/me/addresses", Some(&token), address())
         .await;
@@ -631,18 +646,12 @@ async fn a_saved_address_from_before_the_check_is_refused_at_checkout() {
     let item = store::data_item(store::address(sub, &id), &saved).unwrap();
     table.write(vec![WriteOp::put(item)]).await.unwrap();
 
-    let mut body = buy_now("END-1", 1);
-    let body_map = body.as_object_mut().unwrap();
-    body_map.remove("shipping_address");
-    body_map.insert("address_id".into(), json!(id));
-    let res = t
-        .req(Method::POST, "/api/v1/orders", Some(&token))
-        .header("Idempotency-Key", "endereco-antigo")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let e = only_error(&problem(res, 422).await);
+    let e = refused_checkout(&t, &token, &|b| {
+        let b = b.as_object_mut().unwrap();
+        b.remove("shipping_address");
+        b.insert("address_id".into(), json!(id));
+    })
+    .await;
     assert_eq!(e["field"], "address_id");
     assert_eq!(
         e["message"],
