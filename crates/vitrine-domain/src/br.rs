@@ -477,9 +477,9 @@ string_value!(Cep);
 /// have two because their numbers interleave: DF holds 70000-000..72799-999 and
 /// 73000-000..73699-999 with GO's 72800-000..72999-999 (Águas Lindas de Goiás, Luziânia, …)
 /// between them and GO's 73700-000..76799-999 after; AM's two ranges surround RR's; RO has
-/// 76800-000..76999-999 and also 78900-000..78999-999, the range Porto Velho had before it moved
-/// [verify: whether the Correios still list 789xx-xxx for RO; no current CEP of MT or RO uses it
-/// otherwise, so keeping it refuses nothing real].
+/// 76800-000..76999-999 and, as the published tables list it, 78900-000..78999-999 [verify:
+/// whether any CEP in use lies in 789xx-xxx; it lies outside MT's 78000-000..78899-999 either
+/// way, so keeping it for RO refuses nothing real].
 pub const CEP_RANGES: [(Uf, u32, u32); 31] = [
     (Uf::Sp, 1_000_000, 19_999_999),
     (Uf::Rj, 20_000_000, 28_999_999),
