@@ -1,5 +1,6 @@
 // A shopper, in a real browser: browses the catalog, adds two variants of a product to the cart
-// (signed out), signs up (reading the code from the mail folder), checks out with Pix; the
+// (signed out), signs up (reading the code from the mail folder), checks out with Pix (after a
+// misspelt city is refused on its field with the right name offered); the
 // payment is confirmed by the provider's webhook, the order page turns to "Pago" live (no
 // reload), and — once the invoice issuer has issued the NF-e — the invoice downloads.
 //
@@ -122,12 +123,21 @@ test("a shopper buys two variants with Pix and sees the order paid live", { time
     await page.getByLabel("Número").fill("1000");
     await page.getByLabel("Complemento (opcional)").fill("ap. 12");
     await page.getByLabel("Bairro").fill("Bela Vista");
-    await page.getByLabel("Cidade").fill("São Paulo");
+    await page.getByLabel("Cidade").fill("Sao Paolo");
     await page.getByLabel("Estado (UF)").selectOption("SP");
     await page.getByLabel("CPF ou CNPJ").fill("529.982.247-25");
     await page.getByRole("radio", { name: /PAC/ }).check();
     await page.getByRole("radio", { name: /Pix/ }).check();
     assert.equal(await page.getByLabel("CEP").inputValue(), "01310-100");
+    // A city that is not a municipality of the state could never be invoiced: refused on its
+    // field, in Portuguese, with the closest name offered. (The form saves the address first,
+    // so the refusal comes from the saved-addresses endpoint.)
+    page.allow(/\/api\/v1\/me\/addresses$/, 422);
+    await page.getByRole("button", { name: "Fazer pedido" }).click();
+    await page.getByText("“Sao Paolo” não é um município de SP. Você quis dizer São Paulo?").waitFor();
+    assert.equal(await page.getByLabel("Cidade").getAttribute("aria-invalid"), "true");
+    await checkPage(page, "shopper-09-checkout-city-refused");
+    await page.getByLabel("Cidade").fill("São Paulo");
     await checkPage(page, "shopper-09-checkout");
     await checkViewports(page, "layout-checkout");
     await page.getByRole("button", { name: "Fazer pedido" }).click();

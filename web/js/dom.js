@@ -2,6 +2,8 @@
 // attribute value — never through innerHTML — so a product named `<img src=x onerror=…>` shows
 // those characters and runs nothing.
 
+import { fieldErrorText } from "./i18n.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 
 /**
@@ -120,7 +122,7 @@ export function showFieldErrors(form, errors, map = {}) {
     }
     control.setAttribute("aria-invalid", "true");
     const eid = `${control.id}-error`;
-    const msg = h("p", { class: "field-error", id: eid }, e.message);
+    const msg = h("p", { class: "field-error", id: eid }, fieldErrorText(e));
     control.insertAdjacentElement("afterend", msg);
     const described = control.getAttribute("aria-describedby");
     control.setAttribute("aria-describedby", described ? `${described} ${eid}` : eid);

@@ -39,6 +39,12 @@ const pt = {
   "error.notConfirmed": "Confirme seu e-mail antes de entrar.",
   "error.tooLarge": "O arquivo é grande demais.",
   "error.mediaType": "Tipo de arquivo não aceito.",
+  "fieldError.cityNotInUf": "“{city}” não é um município de {uf}.",
+  "fieldError.cityElsewhere": "Há um município com esse nome em {ufs}.",
+  "fieldError.didYouMean": "Você quis dizer {names}?",
+  "fieldError.cepNotInUf": "O CEP {cep} é de {cepUf}, não de {uf}.",
+  "fieldError.cepNowhere": "O CEP {cep} não é de nenhum estado; confira os números.",
+  "fieldError.savedAddress": "Corrija este endereço salvo (ou use outro): {problem}",
   "home.title": "vitrine — loja virtual",
   "home.heading": "Bem-vindo à vitrine",
   "home.lead": "Roupas, acessórios e casa, com entrega para todo o Brasil e pagamento por Pix ou cartão.",
@@ -291,6 +297,12 @@ const en = {
   "error.notConfirmed": "Confirm your e-mail before signing in.",
   "error.tooLarge": "The file is too large.",
   "error.mediaType": "This kind of file is not accepted.",
+  "fieldError.cityNotInUf": "“{city}” is not a municipality of {uf}.",
+  "fieldError.cityElsewhere": "There is one with that name in {ufs}.",
+  "fieldError.didYouMean": "Did you mean {names}?",
+  "fieldError.cepNotInUf": "CEP {cep} is in {cepUf}, not in {uf}.",
+  "fieldError.cepNowhere": "CEP {cep} belongs to no state; check the digits.",
+  "fieldError.savedAddress": "Correct this saved address (or use another one): {problem}",
   "home.title": "vitrine — online store",
   "home.heading": "Welcome to vitrine",
   "home.lead": "Clothes, accessories and homeware, delivered all over Brazil, paid with Pix or card.",
@@ -624,6 +636,42 @@ export function shortDate(day) {
   return current === "en" ? `${m}/${d}` : `${d}/${m}`;
 }
 
+/** "A, B ou C" (`type` "disjunction") or "A, B e C" ("conjunction") in the current language. */
+function list(items, type) {
+  try {
+    return new Intl.ListFormat(current, { type }).format(items);
+  } catch {
+    return items.join(", ");
+  }
+}
+
+/**
+ * The text of one field error of a validation problem: the server's message (English), or, for
+ * the problems it gives a `code` and `params` (an address no invoice could carry: a city that
+ * is not a municipality of the UF, a CEP outside it), the same said in the current language.
+ */
+export function fieldErrorText(e) {
+  const p = e.params || {};
+  let text;
+  switch (e.code) {
+    case "city-not-in-uf":
+      text = [
+        t("fieldError.cityNotInUf", p),
+        p.found_in?.length ? t("fieldError.cityElsewhere", { ufs: list(p.found_in, "conjunction") }) : null,
+        p.suggestions?.length ? t("fieldError.didYouMean", { names: list(p.suggestions, "disjunction") }) : null,
+      ]
+        .filter(Boolean)
+        .join(" ");
+      break;
+    case "cep-not-in-uf":
+      text = p.cep_uf ? t("fieldError.cepNotInUf", { cep: p.cep, uf: p.uf, cepUf: p.cep_uf }) : t("fieldError.cepNowhere", p);
+      break;
+    default:
+      return e.message;
+  }
+  return e.field === "address_id" ? t("fieldError.savedAddress", { problem: text }) : text;
+}
+
 /** A message for the person, from an API error. */
 export function errorText(err) {
   if (!err) return t("error.title");
@@ -655,8 +703,12 @@ export function errorText(err) {
       return t("error.conflict", { detail: p.detail || "" });
     case "rule":
       return t("error.rule", { detail: p.detail || "" });
-    case "validation":
-      return t("error.validation", { detail: p.detail || "" });
+    case "validation": {
+      // Problems the store words itself are said in the page's language.
+      const errors = p.errors || [];
+      const worded = errors.length && errors.every((e) => e.code);
+      return t("error.validation", { detail: worded ? errors.map(fieldErrorText).join(" ") : p.detail || "" });
+    }
     case "payload-too-large":
       return t("error.tooLarge");
     case "unsupported-media-type":

@@ -27,7 +27,14 @@ struct Args {
     orders: u64,
 }
 
-const UFS: [&str; 5] = ["SP", "RJ", "MG", "RS", "BA"];
+/// Real (city, UF, CEP) triples, as checkout would accept them.
+const PLACES: [(&str, &str, &str); 5] = [
+    ("São Paulo", "SP", "01310-100"),
+    ("Rio de Janeiro", "RJ", "20040-002"),
+    ("Belo Horizonte", "MG", "30130-010"),
+    ("Porto Alegre", "RS", "90010-000"),
+    ("Salvador", "BA", "40020-000"),
+];
 const BATCH: u64 = 100;
 
 fn order(i: u64) -> anyhow::Result<Order> {
@@ -44,6 +51,7 @@ fn order(i: u64) -> anyhow::Result<Order> {
         weight_g: 300,
         fiscal: Fiscal::default(),
     };
+    let (city, uf, cep) = PLACES[(i % 5) as usize];
     let new = NewOrder {
         id: format!("01GEN{i:021}"),
         customer_id: format!("customer-{}", i % 1000),
@@ -60,9 +68,9 @@ fn order(i: u64) -> anyhow::Result<Order> {
             number: "1".into(),
             complement: None,
             district: "Centro".into(),
-            city: "Cidade".into(),
-            uf: Uf::parse(UFS[(i % 5) as usize]).map_err(|e| anyhow::anyhow!("{e:?}"))?,
-            cep: Cep::parse("01310-100").map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            city: city.into(),
+            uf: Uf::parse(uf).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            cep: Cep::parse(cep).map_err(|e| anyhow::anyhow!("{e:?}"))?,
         },
         shipping: ShippingChoice {
             method_id: "pac".into(),
@@ -125,4 +133,17 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("orders={count}\nrevenue_centavos={sum}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_address_is_one_checkout_would_accept() {
+        for i in 0..PLACES.len() as u64 {
+            let o = order(i).unwrap();
+            assert_eq!(o.shipping_address.validate("shipping_address"), Ok(()));
+        }
+    }
 }

@@ -15,7 +15,7 @@ use vitrine_domain::coupon::{Coupon, parse_code};
 use vitrine_domain::order::{
     Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
 };
-use vitrine_domain::{Event, FieldError, Money, Timestamp};
+use vitrine_domain::{DomainError, Event, FieldError, Money, Timestamp};
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -309,7 +309,27 @@ impl App {
                 Ok(a.clone())
             }
             Destination::Saved(id) => match self.address(sub, id).await {
-                Ok(saved) => Ok(saved.address),
+                Ok(saved) => {
+                    // Saved before addresses were checked against IBGE and the CEP ranges, it
+                    // may be one no invoice can carry: refused here too, or the order would be
+                    // paid and never invoiced.
+                    if let Err(DomainError::Invalid(errors)) = saved.address.validate("") {
+                        return Err(AppError::Invalid(
+                            errors
+                                .into_iter()
+                                .map(|e| FieldError {
+                                    message: format!(
+                                        "the saved address needs correcting: {}: {}",
+                                        e.field, e.message
+                                    ),
+                                    field: "address_id".into(),
+                                    ..e
+                                })
+                                .collect(),
+                        ));
+                    }
+                    Ok(saved.address)
+                }
                 Err(AppError::NotFound(_)) => {
                     Err(AppError::field("address_id", "no such saved address"))
                 }

@@ -160,7 +160,8 @@ impl App {
         label: Option<String>,
         address: Address,
     ) -> AppResult<SavedAddress> {
-        address.validate("address")?;
+        // The body is the address itself: its fields are named bare (`city`, `cep`).
+        address.validate("")?;
         if label.as_ref().is_some_and(|l| l.chars().count() > 40) {
             return Err(AppError::field("label", "at most 40 characters"));
         }

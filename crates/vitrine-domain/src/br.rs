@@ -444,9 +444,75 @@ impl Cep {
     pub fn region_digit(&self) -> u8 {
         self.0.as_bytes()[0] - b'0'
     }
+
+    /// The CEP as a number, `01310-100` → 1310100, to compare with [`CEP_RANGES`].
+    pub fn number(&self) -> u32 {
+        // Eight ASCII digits by construction.
+        self.0.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0'))
+    }
+
+    /// The UF whose Correios ranges hold this CEP (`20040-002` → RJ); `None` for a CEP in no
+    /// state's range (`00100-000`).
+    pub fn uf(&self) -> Option<Uf> {
+        let n = self.number();
+        CEP_RANGES
+            .iter()
+            .find(|(_, from, to)| (*from..=*to).contains(&n))
+            .map(|&(uf, ..)| uf)
+    }
+
+    /// Whether this CEP lies in one of `uf`'s ranges.
+    pub fn is_in(&self, uf: Uf) -> bool {
+        self.uf() == Some(uf)
+    }
 }
 
 string_value!(Cep);
+
+/// The CEP ranges of each UF, as `(uf, first, last)` with the CEPs as numbers (`01000000` is
+/// 01000-000), in CEP order; no two overlap.
+///
+/// Source: the Correios' per-UF table of CEP ranges ("faixas de CEP por UF", their "Busca Faixa
+/// de CEP" service), a public fact republished in many places. Most states have one range; three
+/// have two because their numbers interleave: DF holds 70000-000..72799-999 and
+/// 73000-000..73699-999 with GO's 72800-000..72999-999 (Águas Lindas de Goiás, Luziânia, …)
+/// between them and GO's 73700-000..76799-999 after; AM's two ranges surround RR's; RO has
+/// 76800-000..76999-999 and, as the published tables list it, 78900-000..78999-999 [verify:
+/// whether any CEP in use lies in 789xx-xxx; it lies outside MT's 78000-000..78899-999 either
+/// way, so keeping it for RO refuses nothing real].
+pub const CEP_RANGES: [(Uf, u32, u32); 31] = [
+    (Uf::Sp, 1_000_000, 19_999_999),
+    (Uf::Rj, 20_000_000, 28_999_999),
+    (Uf::Es, 29_000_000, 29_999_999),
+    (Uf::Mg, 30_000_000, 39_999_999),
+    (Uf::Ba, 40_000_000, 48_999_999),
+    (Uf::Se, 49_000_000, 49_999_999),
+    (Uf::Pe, 50_000_000, 56_999_999),
+    (Uf::Al, 57_000_000, 57_999_999),
+    (Uf::Pb, 58_000_000, 58_999_999),
+    (Uf::Rn, 59_000_000, 59_999_999),
+    (Uf::Ce, 60_000_000, 63_999_999),
+    (Uf::Pi, 64_000_000, 64_999_999),
+    (Uf::Ma, 65_000_000, 65_999_999),
+    (Uf::Pa, 66_000_000, 68_899_999),
+    (Uf::Ap, 68_900_000, 68_999_999),
+    (Uf::Am, 69_000_000, 69_299_999),
+    (Uf::Rr, 69_300_000, 69_399_999),
+    (Uf::Am, 69_400_000, 69_899_999),
+    (Uf::Ac, 69_900_000, 69_999_999),
+    (Uf::Df, 70_000_000, 72_799_999),
+    (Uf::Go, 72_800_000, 72_999_999),
+    (Uf::Df, 73_000_000, 73_699_999),
+    (Uf::Go, 73_700_000, 76_799_999),
+    (Uf::Ro, 76_800_000, 76_999_999),
+    (Uf::To, 77_000_000, 77_999_999),
+    (Uf::Mt, 78_000_000, 78_899_999),
+    (Uf::Ro, 78_900_000, 78_999_999),
+    (Uf::Ms, 79_000_000, 79_999_999),
+    (Uf::Pr, 80_000_000, 87_999_999),
+    (Uf::Sc, 88_000_000, 89_999_999),
+    (Uf::Rs, 90_000_000, 99_999_999),
+];
 
 /// One of the 27 federative units (26 states and the Federal District).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -814,6 +880,55 @@ mod tests {
         assert_eq!(cep.formatted(), "01310-100");
         assert_eq!(cep.region_digit(), 0);
         assert_eq!(Cep::parse("90010-000").unwrap().region_digit(), 9);
+    }
+
+    #[test]
+    fn the_cep_ranges_are_in_order_disjoint_and_give_every_uf_one() {
+        for pair in CEP_RANGES.windows(2) {
+            let [(a, from_a, to_a), (b, from_b, _)] = pair else {
+                unreachable!()
+            };
+            assert!(from_a <= to_a, "{a}");
+            assert!(to_a < from_b, "{a} overlaps or precedes {b}");
+        }
+        for uf in Uf::ALL {
+            assert!(
+                CEP_RANGES.iter().any(|&(u, ..)| u == uf),
+                "{uf} has no CEP range"
+            );
+        }
+        // From 01000-000 to 99999-999 with no hole.
+        assert_eq!(CEP_RANGES[0].1, 1_000_000);
+        assert_eq!(CEP_RANGES[CEP_RANGES.len() - 1].2, 99_999_999);
+        for pair in CEP_RANGES.windows(2) {
+            assert_eq!(pair[0].2 + 1, pair[1].1, "a hole after {}", pair[0].0);
+        }
+    }
+
+    #[test]
+    fn a_cep_belongs_to_its_state() {
+        let uf = |cep: &str| Cep::parse(cep).unwrap().uf();
+        assert_eq!(uf("01310-100"), Some(Uf::Sp));
+        assert_eq!(uf("19999-999"), Some(Uf::Sp));
+        assert_eq!(uf("20040-002"), Some(Uf::Rj));
+        assert_eq!(uf("80020-310"), Some(Uf::Pr));
+        assert_eq!(uf("90010-000"), Some(Uf::Rs));
+        assert_eq!(uf("69301-000"), Some(Uf::Rr)); // Boa Vista, between AM's two ranges
+        assert_eq!(uf("69010-000"), Some(Uf::Am)); // Manaus
+        assert_eq!(uf("69900-000"), Some(Uf::Ac)); // Rio Branco
+        assert_eq!(uf("76801-000"), Some(Uf::Ro)); // Porto Velho
+        // Brasília and its neighbours on both sides of the DF line.
+        assert_eq!(uf("70040-010"), Some(Uf::Df));
+        assert_eq!(uf("72800-000"), Some(Uf::Go)); // Luziânia
+        assert_eq!(uf("72799-999"), Some(Uf::Df));
+        assert_eq!(uf("73010-000"), Some(Uf::Df)); // Sobradinho
+        assert_eq!(uf("73699-999"), Some(Uf::Df));
+        assert_eq!(uf("73700-000"), Some(Uf::Go));
+        assert_eq!(uf("74000-000"), Some(Uf::Go)); // Goiânia
+        assert_eq!(uf("00100-000"), None);
+        assert!(Cep::parse("20040-002").unwrap().is_in(Uf::Rj));
+        assert!(!Cep::parse("20040-002").unwrap().is_in(Uf::Sp));
+        assert_eq!(Cep::parse("01310-100").unwrap().number(), 1_310_100);
     }
 
     #[test]

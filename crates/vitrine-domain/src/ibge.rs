@@ -4,19 +4,22 @@
 //! The table (`data/ibge_municipalities.tsv`, 5,570 municipalities, with its source in its header)
 //! is compiled in and parsed once. Names match ignoring case, accents, spaces and punctuation, so
 //! `"SAO PAULO"`, `"são paulo"` and `"São Paulo"` are the same city; a misspelt name finds nothing
-//! rather than a guess.
+//! rather than a guess. To help whoever typed it, [`closest_municipalities`] offers the names of
+//! the UF that are a few keystrokes away, and [`ufs_of`] says where a name does exist.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::br::Uf;
-use crate::text::comparable;
+use crate::text::{comparable, edit_distance};
 
 static TABLE: &str = include_str!("../data/ibge_municipalities.tsv");
 
 struct Index {
     by_name: HashMap<(Uf, String), u32>,
     by_code: HashMap<u32, (Uf, &'static str)>,
+    /// Every municipality as (UF, comparable name, official name), in the table's order.
+    names: Vec<(Uf, String, &'static str)>,
 }
 
 fn index() -> &'static Index {
@@ -24,6 +27,7 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| {
         let mut by_name = HashMap::new();
         let mut by_code = HashMap::new();
+        let mut names = Vec::new();
         for line in TABLE
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -38,8 +42,13 @@ fn index() -> &'static Index {
             };
             by_name.insert((uf, comparable(name)), code);
             by_code.insert(code, (uf, name));
+            names.push((uf, comparable(name), name));
         }
-        Index { by_name, by_code }
+        Index {
+            by_name,
+            by_code,
+            names,
+        }
     })
 }
 
@@ -51,6 +60,38 @@ pub fn municipality_code(uf: Uf, city: &str) -> Option<u32> {
 /// The UF and official name of the municipality with this IBGE code.
 pub fn municipality(code: u32) -> Option<(Uf, &'static str)> {
     index().by_code.get(&code).copied()
+}
+
+/// Up to `max` official names of `uf`'s municipalities close to `city`, closest first (ties in
+/// alphabetical order of the compared form): `(SP, "Sao Paolo")` → `["São Paulo"]`. Close means
+/// at most one edit (a letter added, dropped, changed, or two swapped) per four letters of the
+/// compared form, and at least one; a name that is nothing like any municipality gets nothing.
+pub fn closest_municipalities(uf: Uf, city: &str, max: usize) -> Vec<&'static str> {
+    let wanted = comparable(city);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let limit = (wanted.len() / 4).clamp(1, 3);
+    let mut found: Vec<(usize, &str, &'static str)> = index()
+        .names
+        .iter()
+        .filter(|(u, ..)| *u == uf)
+        .filter_map(|(_, name, official)| {
+            edit_distance(&wanted, name, limit).map(|d| (d, name.as_str(), *official))
+        })
+        .collect();
+    found.sort_unstable();
+    found.into_iter().take(max).map(|(.., n)| n).collect()
+}
+
+/// The UFs that have a municipality named `city` (compared as [`municipality_code`] does), in
+/// IBGE order: `"Curitiba"` → `[PR]`, `"Bom Jesus"` → `[PI, PB, RN, SC, RS]`.
+pub fn ufs_of(city: &str) -> Vec<Uf> {
+    let wanted = comparable(city);
+    Uf::ALL
+        .into_iter()
+        .filter(|&uf| index().by_name.contains_key(&(uf, wanted.clone())))
+        .collect()
 }
 
 #[cfg(test)]
@@ -87,5 +128,41 @@ mod tests {
             assert_eq!(code / 100_000, u32::from(uf.code()), "{code}");
         }
         assert_eq!(municipality(3550308), Some((Uf::Sp, "São Paulo")));
+    }
+
+    #[test]
+    fn a_misspelt_city_finds_the_close_names_of_its_uf_only() {
+        assert_eq!(
+            closest_municipalities(Uf::Sp, "Sao Paolo", 3),
+            ["São Paulo"]
+        );
+        assert_eq!(closest_municipalities(Uf::Pr, "Curitba", 3), ["Curitiba"]);
+        // A swap of two letters is one edit.
+        assert_eq!(closest_municipalities(Uf::Pr, "Curitbia", 3), ["Curitiba"]);
+        assert_eq!(
+            closest_municipalities(Uf::Df, "Brasília - DF", 3),
+            ["Brasília"]
+        );
+        assert_eq!(closest_municipalities(Uf::Df, "Brazilia", 3), ["Brasília"]);
+        // Only names of the UF asked about.
+        assert!(closest_municipalities(Uf::Rj, "Sao Paolo", 3).is_empty());
+        // Nothing like any municipality: no guess.
+        assert!(closest_municipalities(Uf::Sp, "Cidade Que Não Existe", 3).is_empty());
+        assert!(closest_municipalities(Uf::Sp, "", 3).is_empty());
+        // Two as close: both, alphabetically.
+        assert_eq!(
+            closest_municipalities(Uf::Sp, "Itapeve", 3),
+            ["Itapeva", "Itapevi"]
+        );
+        assert_eq!(closest_municipalities(Uf::Sp, "Itapeve", 1), ["Itapeva"]);
+    }
+
+    #[test]
+    fn a_name_is_found_in_the_ufs_that_have_it() {
+        assert_eq!(ufs_of("curitiba"), [Uf::Pr]);
+        assert_eq!(ufs_of("São Paulo"), [Uf::Sp]);
+        assert!(ufs_of("Bom Jesus").len() >= 2);
+        assert!(ufs_of("Bom Jesus").contains(&Uf::Rs));
+        assert!(ufs_of("Nowhere").is_empty());
     }
 }

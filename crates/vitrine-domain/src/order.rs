@@ -21,6 +21,7 @@ use crate::br::{Cep, TaxId, Uf};
 use crate::catalog::{Fiscal, Sku};
 use crate::error::{DomainError, FieldError};
 use crate::events::{Event, EventAttr};
+use crate::ibge;
 use crate::money::Money;
 use crate::time::Timestamp;
 
@@ -112,36 +113,117 @@ pub struct Address {
 }
 
 impl Address {
-    /// Check the free-text fields (CEP and UF are valid by type).
+    /// Check the free-text fields, then that the address can be invoiced: its city must be a
+    /// municipality of its UF in IBGE's table (the NF-e needs that municipality's code, and an
+    /// order accepted without one would be paid and never invoiced, so never shipped), and its
+    /// CEP must lie in the UF's Correios ranges. Errors name `{field}.city` or `{field}.cep`
+    /// (`field` is the prefix the request uses, e.g. `shipping_address`; empty for a body that
+    /// is the address itself), and carry the codes `city-not-in-uf` (params `city`, `uf`,
+    /// `suggestions`: up to 3 close names of the UF, `found_in`: the UFs that do have a
+    /// municipality of that name) and `cep-not-in-uf` (params `cep`, `uf`, `cep_uf`: the UF
+    /// whose range holds the CEP, when one does).
     pub fn validate(&self, field: &str) -> Result<(), DomainError> {
+        let name_of = |name: &str| {
+            if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            }
+        };
         let mut errors = Vec::new();
         let mut check = |name: &str, value: &str, max: usize| {
             let n = value.trim().chars().count();
-            if n == 0 || n > max || value.chars().any(char::is_control) {
+            let ok = !(n == 0 || n > max || value.chars().any(char::is_control));
+            if !ok {
                 errors.push(FieldError::new(
-                    format!("{field}.{name}"),
+                    name_of(name),
                     format!("required, at most {max} characters"),
                 ));
             }
+            ok
         };
         check("recipient", &self.recipient, 120);
         check("street", &self.street, 120);
         check("number", &self.number, 20);
         check("district", &self.district, 80);
-        check("city", &self.city, 80);
+        if check("city", &self.city, 80) {
+            errors.extend(self.city_problem(name_of("city")));
+        }
         if let Some(c) = &self.complement
             && (c.chars().count() > 80 || c.chars().any(char::is_control))
         {
             errors.push(FieldError::new(
-                format!("{field}.complement"),
+                name_of("complement"),
                 "at most 80 characters",
             ));
         }
+        errors.extend(self.cep_problem(name_of("cep")));
         if errors.is_empty() {
             Ok(())
         } else {
             Err(DomainError::Invalid(errors))
         }
+    }
+
+    /// Why the city is not a municipality of the UF, if it is not.
+    fn city_problem(&self, field: String) -> Option<FieldError> {
+        let uf = self.uf;
+        if ibge::municipality_code(uf, &self.city).is_some() {
+            return None;
+        }
+        let city = self.city.trim();
+        let found_in = ibge::ufs_of(city);
+        let suggestions = ibge::closest_municipalities(uf, city, 3);
+        let mut message = format!("\"{city}\" is not a municipality of {uf}");
+        if !found_in.is_empty() {
+            let ufs: Vec<&str> = found_in.iter().map(|u| u.as_str()).collect();
+            message.push_str(&format!(" (there is one in {})", either(&ufs)));
+        }
+        if !suggestions.is_empty() {
+            message.push_str(&format!("; did you mean {}?", either(&suggestions)));
+        }
+        Some(
+            FieldError::new(field, message)
+                .with_code("city-not-in-uf")
+                .with_param("city", city)
+                .with_param("uf", uf.as_str())
+                .with_param("suggestions", suggestions)
+                .with_param(
+                    "found_in",
+                    found_in.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+                ),
+        )
+    }
+
+    /// Why the CEP is not one of the UF's, if it is not.
+    fn cep_problem(&self, field: String) -> Option<FieldError> {
+        let uf = self.uf;
+        if self.cep.is_in(uf) {
+            return None;
+        }
+        let cep = self.cep.formatted();
+        let cep_uf = self.cep.uf();
+        let message = match cep_uf {
+            Some(other) => format!("CEP {cep} is in {other}, not in {uf}"),
+            None => format!("CEP {cep} is in no state's range, so not in {uf}"),
+        };
+        let error = FieldError::new(field, message)
+            .with_code("cep-not-in-uf")
+            .with_param("cep", cep)
+            .with_param("uf", uf.as_str());
+        Some(match cep_uf {
+            Some(other) => error.with_param("cep_uf", other.as_str()),
+            None => error,
+        })
+    }
+}
+
+/// `A`, `A or B`, `A, B or C`.
+fn either(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -522,6 +604,119 @@ mod tests {
         })
         .unwrap();
         order
+    }
+
+    fn address(city: &str, uf: &str, cep: &str) -> Address {
+        Address {
+            recipient: "Ana".into(),
+            street: "Rua XV de Novembro".into(),
+            number: "50".into(),
+            complement: None,
+            district: "Centro".into(),
+            city: city.into(),
+            uf: Uf::parse(uf).unwrap(),
+            cep: Cep::parse(cep).unwrap(),
+        }
+    }
+
+    fn problems(a: &Address, field: &str) -> Vec<FieldError> {
+        match a.validate(field) {
+            Ok(()) => Vec::new(),
+            Err(DomainError::Invalid(errors)) => errors,
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn an_address_in_a_real_municipality_of_its_uf_is_accepted_whatever_the_accents_or_case() {
+        for (city, uf, cep) in [
+            ("São Paulo", "SP", "01310-100"),
+            ("SAO PAULO", "SP", "01310-100"),
+            ("sao paulo", "sp", "01310100"),
+            ("Curitiba", "PR", "80020-310"),
+            ("Brasília", "DF", "70040-010"),
+            ("brasilia", "DF", "73010-000"),
+            ("Luziânia", "GO", "72800-000"),
+            ("Santa Bárbara d'Oeste", "SP", "13450-000"),
+            ("Rio de Janeiro", "RJ", "20040-002"),
+        ] {
+            let a = address(city, uf, cep);
+            assert_eq!(a.validate("shipping_address"), Ok(()), "{city}/{uf} {cep}");
+        }
+    }
+
+    #[test]
+    fn a_misspelt_city_is_refused_with_the_closest_names_of_its_uf() {
+        let errors = problems(&address("Sao Paolo", "SP", "01310-100"), "shipping_address");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!(e.field, "shipping_address.city");
+        assert_eq!(
+            e.message,
+            "\"Sao Paolo\" is not a municipality of SP; did you mean São Paulo?"
+        );
+        assert_eq!(e.code, Some("city-not-in-uf"));
+        assert_eq!(e.params["suggestions"], serde_json::json!(["São Paulo"]));
+        assert_eq!(e.params["uf"], "SP");
+        assert_eq!(e.params["city"], "Sao Paolo");
+        assert_eq!(e.params["found_in"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_city_of_another_uf_is_refused_saying_where_it_is() {
+        let errors = problems(&address("Curitiba", "SP", "01310-100"), "shipping_address");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "shipping_address.city");
+        assert_eq!(
+            errors[0].message,
+            "\"Curitiba\" is not a municipality of SP (there is one in PR)"
+        );
+        assert_eq!(errors[0].params["found_in"], serde_json::json!(["PR"]));
+        // A name nothing like any municipality: no guess at all.
+        let errors = problems(&address("Cidade Que Não Existe", "SP", "01310-100"), "a");
+        assert_eq!(
+            errors[0].message,
+            "\"Cidade Que Não Existe\" is not a municipality of SP"
+        );
+    }
+
+    #[test]
+    fn a_cep_of_another_state_is_refused_naming_the_state_it_belongs_to() {
+        let errors = problems(&address("São Paulo", "SP", "20040-002"), "shipping_address");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!(e.field, "shipping_address.cep");
+        assert_eq!(e.message, "CEP 20040-002 is in RJ, not in SP");
+        assert_eq!(e.code, Some("cep-not-in-uf"));
+        assert_eq!(e.params["cep_uf"], "RJ");
+        // Brasília with a CEP of Goiás next door.
+        let errors = problems(&address("Brasília", "DF", "72800-000"), "shipping_address");
+        assert_eq!(errors[0].message, "CEP 72800-000 is in GO, not in DF");
+        // A CEP in no state's range.
+        let errors = problems(&address("São Paulo", "SP", "00100-000"), "");
+        assert_eq!(errors[0].field, "cep");
+        assert_eq!(
+            errors[0].message,
+            "CEP 00100-000 is in no state's range, so not in SP"
+        );
+        assert!(!errors[0].params.contains_key("cep_uf"));
+    }
+
+    #[test]
+    fn an_empty_prefix_names_the_bare_fields_and_every_problem_is_reported() {
+        let mut a = address("Curitba", "PR", "01310-100");
+        a.street = " ".into();
+        let errors = problems(&a, "");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["street", "city", "cep"]);
+        assert!(
+            errors[1].message.ends_with("did you mean Curitiba?"),
+            "{errors:?}"
+        );
+        // An empty city is reported once, as missing.
+        let errors = problems(&address(" ", "PR", "80020-310"), "x");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].message, "required, at most 80 characters");
     }
 
     #[test]

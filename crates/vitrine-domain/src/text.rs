@@ -30,3 +30,54 @@ pub fn comparable(name: &str) -> String {
         .map(|c| c.to_ascii_lowercase())
         .collect()
 }
+
+/// The edit distance between two ASCII strings — letters inserted, deleted, substituted, or two
+/// neighbours swapped (optimal string alignment) — if it is at most `limit`; `None` beyond, found
+/// without finishing the table when a whole row is already over.
+pub fn edit_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    // Three rows of the table: the one before the previous (for swaps), the previous, this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            row[j] = best;
+        }
+        if row.iter().all(|&d| d > limit) {
+            return None;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut row);
+    }
+    Some(previous[b.len()]).filter(|&d| d <= limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_distance_counts_each_kind_of_slip_once() {
+        assert_eq!(edit_distance("saopaulo", "saopaulo", 2), Some(0));
+        assert_eq!(edit_distance("saopaolo", "saopaulo", 2), Some(1)); // changed
+        assert_eq!(edit_distance("curitba", "curitiba", 2), Some(1)); // dropped
+        assert_eq!(edit_distance("curitibaa", "curitiba", 2), Some(1)); // added
+        assert_eq!(edit_distance("curtiiba", "curitiba", 2), Some(1)); // swapped
+        assert_eq!(edit_distance("", "abc", 3), Some(3));
+        assert_eq!(edit_distance("kitten", "sitting", 3), Some(3));
+        assert_eq!(edit_distance("kitten", "sitting", 2), None);
+        assert_eq!(edit_distance("a", "abcdef", 2), None);
+    }
+}

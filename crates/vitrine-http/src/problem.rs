@@ -52,6 +52,14 @@ pub struct Extra {
 pub struct FieldErrorDto {
     pub field: String,
     pub message: String,
+    /// A stable code for the problems a client may word in its own language, e.g.
+    /// `city-not-in-uf`; absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values that code's wording needs, e.g. `{"uf": "SP", "suggestions": ["São Paulo"]}`.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Option<Object>)]
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 impl From<FieldError> for FieldErrorDto {
@@ -59,6 +67,8 @@ impl From<FieldError> for FieldErrorDto {
         Self {
             field: e.field,
             message: e.message,
+            code: e.code.map(str::to_owned),
+            params: e.params,
         }
     }
 }

@@ -298,7 +298,7 @@ async fn bad_cart_and_catalog_requests_are_4xx_problems() {
         .await;
     }
     problem(t.get("/api/v1/products/nao-existe", None).await, 404).await;
-    let addr = json!({ "label": "casa", "recipient": "A", "street": "R", "number": "1", "district": "D", "city": "C", "uf": "SP", "cep": "01310100" });
+    let addr = json!({ "label": "casa", "recipient": "A", "street": "R", "number": "1", "district": "D", "city": "São Paulo", "uf": "SP", "cep": "01310100" });
     let token = t.customer("x@example.com").await;
     assert_eq!(
         t.post("/api/v1/me/addresses", Some(&token), addr)
@@ -499,5 +499,165 @@ async fn category_edits_need_the_current_version() {
         .await
         .unwrap();
     problem(res, 422).await;
+    t.stop().await;
+}
+
+/// An address whose city is not a municipality of its UF, or whose CEP lies outside the UF,
+/// could never be invoiced (the NF-e needs the city's IBGE code), so it is refused at checkout
+/// and when saved, naming the field, before anything is reserved.
+#[tokio::test]
+async fn an_address_no_invoice_could_carry_is_refused_naming_its_field() {
+    let (t, admin, token) = store_selling_end_1().await;
+
+    // A misspelt city (the closest municipality of the UF is suggested), a city of another
+    // state, a CEP of Rio de Janeiro for an address in São Paulo.
+    for (name, value, field, message, code) in [
+        (
+            "city",
+            "Sao Paolo",
+            "shipping_address.city",
+            "\"Sao Paolo\" is not a municipality of SP; did you mean São Paulo?",
+            "city-not-in-uf",
+        ),
+        (
+            "city",
+            "Curitiba",
+            "shipping_address.city",
+            "\"Curitiba\" is not a municipality of SP (there is one in PR)",
+            "city-not-in-uf",
+        ),
+        (
+            "cep",
+            "20040-002",
+            "shipping_address.cep",
+            "CEP 20040-002 is in RJ, not in SP",
+            "cep-not-in-uf",
+        ),
+    ] {
+        let e = refused_checkout(&t, &token, &|b| b["shipping_address"][name] = json!(value)).await;
+        assert_eq!(e["field"], field, "{e}");
+        assert_eq!(e["message"], message, "{e}");
+        assert_eq!(e["code"], code, "{e}");
+        let params = &e["params"];
+        match value {
+            "Sao Paolo" => assert_eq!(params["suggestions"], json!(["São Paulo"]), "{e}"),
+            "Curitiba" => assert_eq!(params["found_in"], json!(["PR"]), "{e}"),
+            _ => assert_eq!(params["cep_uf"], "RJ", "{e}"),
+        }
+    }
+
+    // Accents and case do not matter.
+    let mut body = buy_now("END-1", 1);
+    body["shipping_address"]["city"] = json!("SAO PAULO");
+    t.place(&token, &body).await;
+
+    // A saved address gets the same check; its body is the address, so fields are bare.
+    let mut saved = address();
+    saved["city"] = json!("Curitiba");
+    saved["uf"] = json!("PR");
+    let p = problem(
+        t.post("/api/v1/me/addresses", Some(&token), saved.clone())
+            .await,
+        422,
+    )
+    .await;
+    let e = only_error(&p);
+    assert_eq!(e["field"], "cep");
+    assert_eq!(e["message"], "CEP 01310-100 is in SP, not in PR");
+    saved["cep"] = json!("80020-310");
+    assert_eq!(
+        t.post("/api/v1/me/addresses", Some(&token), saved)
+            .await
+            .status(),
+        201
+    );
+
+    // Only the good checkout placed an order and reserved stock.
+    let orders: Value = t
+        .get("/api/v1/orders", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(t.stock(&admin, "END-1").await, 4);
+    t.stop().await;
+}
+
+/// A store selling 5 of END-1, its admin's token and a customer's.
+async fn store_selling_end_1() -> (TestApp, String, String) {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    t.product(&admin, "endereco", &[("END-1", 5)]).await;
+    let token = t.customer("e@example.com").await;
+    (t, admin, token)
+}
+
+/// The one field error of a checkout of END-1 refused with 422 after `change` to its body.
+async fn refused_checkout(t: &TestApp, token: &str, change: &dyn Fn(&mut Value)) -> Value {
+    let mut body = buy_now("END-1", 1);
+    change(&mut body);
+    let res = t
+        .req(Method::POST, "/api/v1/orders", Some(token))
+        .header("Idempotency-Key", format!("endereco-{}", ulid::Ulid::new()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    only_error(&problem(res, 422).await)
+}
+
+fn only_error(p: &Value) -> Value {
+    let errors = p["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{p}");
+    errors[0].clone()
+}
+
+/// A saved address kept from before addresses were checked, in a city no invoice can carry, is
+/// refused when a checkout uses it, on `address_id`, and nothing is reserved.
+#[tokio::test]
+async fn a_saved_address_from_before_the_check_is_refused_at_checkout() {
+    use vitrine_app::customers::SavedAddress;
+    use vitrine_app::ports::WriteOp;
+    use vitrine_app::store;
+
+    let (t, admin, token) = store_selling_end_1().await;
+    let res = t
+        .post("/api/v1/me/addresses", Some(&token), address())
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = t
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sub = me["id"].as_str().unwrap();
+    let table = &*t.app.ports.table;
+    let mut saved: SavedAddress = store::customers::load_address(table, sub, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    saved.address.city = "Cidade Que Não Existe".into();
+    let item = store::data_item(store::address(sub, &id), &saved).unwrap();
+    table.write(vec![WriteOp::put(item)]).await.unwrap();
+
+    let e = refused_checkout(&t, &token, &|b| {
+        let b = b.as_object_mut().unwrap();
+        b.remove("shipping_address");
+        b.insert("address_id".into(), json!(id));
+    })
+    .await;
+    assert_eq!(e["field"], "address_id");
+    assert_eq!(
+        e["message"],
+        "the saved address needs correcting: city: \"Cidade Que Não Existe\" is not a municipality of SP"
+    );
+    assert_eq!(e["code"], "city-not-in-uf");
+    assert_eq!(t.stock(&admin, "END-1").await, 5);
     t.stop().await;
 }
