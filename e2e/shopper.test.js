@@ -203,6 +203,12 @@ test("a shopper buys two variants with Pix and sees the order paid live", { time
     const xml = readFileSync(path, "utf8");
     assert.match(xml, /<(\?xml|NFe|nfeProc)/);
     assert.ok(xml.includes(order.invoice_key.replace(/\D/g, "").slice(0, 44)) || xml.includes("infNFe"), "the invoice XML");
+    // The DANFE, the printed form: a PDF (pdftotext is checked in the vitrine-nfe tests).
+    const danfeButton = page.getByRole("button", { name: "Baixar o DANFE (PDF)" });
+    const [danfe] = await Promise.all([page.waitForEvent("download"), danfeButton.click()]);
+    const pdfPath = join(SHOTS, `danfe-${orderId}.pdf`);
+    await danfe.saveAs(pdfPath);
+    assert.equal(readFileSync(pdfPath).subarray(0, 5).toString("latin1"), "%PDF-", "the DANFE is a PDF");
     await checkPage(page, "shopper-12-invoice");
   });
 });

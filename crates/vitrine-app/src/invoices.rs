@@ -126,8 +126,8 @@ impl App {
     }
 
     /// The DANFE (the printed form of the NF-e, a PDF) of an order's invoice, for its owner or an
-    /// admin. Drawn when the invoice is issued and kept beside its XML; an invoice issued before
-    /// that (or whose drawing failed then) has it drawn now, and kept.
+    /// admin: drawn when the invoice is issued and kept beside its XML; for an invoice issued
+    /// before that (or whose drawing failed then) it is drawn now from the XML.
     pub async fn danfe_download(
         &self,
         who: &Principal,
@@ -137,13 +137,19 @@ impl App {
         let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
             return Err(AppError::NotFound("invoice"));
         };
+        let name = format!("{key}-danfe.pdf");
         let danfe = danfe_file(file);
-        if self.ports.blobs.get(&danfe).await?.is_none() {
-            self.store_danfe(&invoice, file)
-                .await
-                .map_err(AppError::Internal)?;
+        if self.ports.blobs.get(&danfe).await?.is_some() {
+            return self.download(&danfe, name).await;
         }
-        self.download(&danfe, format!("{key}-danfe.pdf")).await
+        let pdf = self
+            .draw_danfe(&invoice, file)
+            .await
+            .map_err(AppError::Internal)?;
+        Ok(InvoiceDownload::File {
+            name,
+            bytes: Bytes::from(pdf),
+        })
     }
 
     /// A stored file as a download: a short-lived URL where the blob store gives one, else the
@@ -164,24 +170,25 @@ impl App {
     }
 
     /// Draw the DANFE of `invoice` (whose signed NF-e is at `file`) from its `nfeProc` when it was
-    /// authorised, else from the signed NF-e (then marked as without a protocol), and store it
-    /// beside the XML.
-    async fn store_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<()> {
+    /// authorised, else from the signed NF-e (then marked as without a protocol).
+    async fn draw_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<Vec<u8>> {
         let source = if invoice.protocol.is_some() {
             proc_file(file)
         } else {
             file.to_owned()
         };
-        let xml = self
-            .ports
-            .blobs
-            .get(&source)
-            .await?
-            .ok_or_else(|| anyhow!("the invoice file {source} is missing from the blob store"))?;
+        let xml =
+            self.ports.blobs.get(&source).await?.ok_or_else(|| {
+                anyhow!("the invoice file {source} is missing from the blob store")
+            })?;
         let xml = std::str::from_utf8(&xml.bytes)
             .map_err(|e| anyhow!("the invoice file {source} is not UTF-8: {e}"))?;
-        let pdf = vitrine_nfe::danfe::render(xml)
-            .map_err(|e| anyhow!("drawing the DANFE of {source}: {e}"))?;
+        vitrine_nfe::danfe::render(xml).map_err(|e| anyhow!("drawing the DANFE of {source}: {e}"))
+    }
+
+    /// Draw the DANFE of `invoice` and keep it beside its XML.
+    async fn store_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<()> {
+        let pdf = self.draw_danfe(invoice, file).await?;
         self.ports
             .blobs
             .put(&danfe_file(file), Bytes::from(pdf), "application/pdf")

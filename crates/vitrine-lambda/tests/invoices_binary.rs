@@ -296,19 +296,21 @@ async fn a_paid_order_is_invoiced_by_the_function_with_a_valid_signed_xml_and_a_
     assert_eq!(order["status"], "invoiced", "{order}");
     let key = order["invoice_key"].as_str().unwrap();
     assert_eq!(shop.invoice_number(&id).await, 1);
-    let files = shop.files().await;
+    let mut files = shop.files().await;
+    files.sort();
     assert_eq!(
         files.len(),
-        1,
-        "the redelivery stored nothing more: {files:?}"
+        2,
+        "the NF-e and its DANFE; the redelivery stored nothing more: {files:?}"
     );
-    assert!(files[0].ends_with(&format!("{key}-nfe.xml")), "{files:?}");
+    assert!(files[0].ends_with(&format!("{key}-danfe.pdf")), "{files:?}");
+    assert!(files[1].ends_with(&format!("{key}-nfe.xml")), "{files:?}");
     let blob = shop
         .state
         .app
         .ports
         .blobs
-        .get(&files[0])
+        .get(&files[1])
         .await
         .unwrap()
         .unwrap();
@@ -463,15 +465,11 @@ async fn a_new_stack_without_a_certificate_issues_homologation_nfe_as_the_demo_e
     );
     assert_eq!(shop.order(&id).await["status"], "invoiced");
     let files = shop.files().await;
-    let blob = shop
-        .state
-        .app
-        .ports
-        .blobs
-        .get(&files[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let nfe = files
+        .iter()
+        .find(|f| f.ends_with("-nfe.xml"))
+        .expect("the NF-e stored");
+    let blob = shop.state.app.ports.blobs.get(nfe).await.unwrap().unwrap();
     let xml = String::from_utf8(blob.bytes.to_vec()).unwrap();
     let demo = vitrine_app::fiscal::DEMO_CNPJ;
     assert!(xml.contains(&format!("<CNPJ>{demo}</CNPJ>")) && xml.contains("<tpAmb>2</tpAmb>"));

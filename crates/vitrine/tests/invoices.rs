@@ -126,13 +126,53 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
     )
     .expect("schema-valid");
 
-    // Stored under invoices/{yyyy}/{mm}/.
+    // Stored under invoices/{yyyy}/{mm}/, with its DANFE beside it.
     let files = t.app.ports.blobs.list("invoices/").await.unwrap();
-    assert_eq!(files.len(), 1);
-    assert!(
-        files[0].key.ends_with(&format!("/{key}-nfe.xml")),
-        "{}",
-        files[0].key
+    let mut names: Vec<&str> = files
+        .iter()
+        .map(|f| f.key.rsplit('/').next().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [format!("{key}-danfe.pdf"), format!("{key}-nfe.xml")],
+        "{files:?}"
+    );
+
+    // The DANFE: a PDF naming the key (in groups of four, as printed), for the owner and admins.
+    let res = t
+        .get(&format!("/api/v1/orders/{id}/invoice/danfe"), Some(&ana))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("danfe.pdf"), &pdf).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", "danfe.pdf", "-"])
+        .current_dir(dir.path())
+        .output()
+        .expect("pdftotext runs (poppler-utils, installed by scripts/test.sh)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let grouped: Vec<String> = key
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    assert!(text.contains(&grouped.join(" ")), "{text}");
+    assert!(text.contains("SEM VALOR FISCAL"), "homologation: {text}");
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice/danfe"), Some(&bia))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{id}/invoice/danfe"), Some(&admin))
+            .await
+            .status(),
+        200
     );
 
     let info: Value = t
@@ -171,7 +211,7 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
         Issued::Issued(i) => assert_eq!(i.access_key.as_deref(), Some(key.as_str())),
         other => panic!("{other:?}"),
     }
-    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 1);
+    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 2);
 }
 
 /// Run an external checker on `xml` (written to a file); `Err` with its output when it fails.

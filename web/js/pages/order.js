@@ -78,27 +78,46 @@ export async function render(main, route, ctx, orderId) {
     if (invoiceBox.dataset.key === o.invoice_key) return;
     invoiceBox.dataset.key = o.invoice_key;
     const result = h("div", { "aria-live": "polite" });
-    const button = h(
-      "button",
-      {
-        type: "button",
-        class: "secondary",
-        on: {
-          click: async () => {
-            await busy(button, async () => {
-              try {
-                await download(`/api/v1/orders/${encodeURIComponent(o.id)}/invoice`, `nfe-${o.id}.xml`);
-                replace(result);
-              } catch (e) {
-                replace(result, notice("error", errorText(e)));
-              }
-            });
+    const id = encodeURIComponent(o.id);
+    const downloadButton = (path, filename, label) => {
+      const button = h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          on: {
+            click: async () => {
+              await busy(button, async () => {
+                try {
+                  await download(path, filename);
+                  replace(result);
+                } catch (e) {
+                  replace(result, notice("error", errorText(e)));
+                }
+              });
+            },
           },
         },
-      },
-      t("order.invoiceDownload"),
+        label,
+      );
+      return button;
+    };
+    replace(
+      invoiceBox,
+      h(
+        "section",
+        { "aria-labelledby": "invoice-title" },
+        h("h2", { id: "invoice-title" }, t("order.invoice")),
+        h("p", { class: "muted" }, t("order.invoiceKey", { key: o.invoice_key })),
+        h(
+          "div",
+          { class: "actions" },
+          downloadButton(`/api/v1/orders/${id}/invoice/danfe`, `danfe-${o.id}.pdf`, t("order.danfeDownload")),
+          downloadButton(`/api/v1/orders/${id}/invoice`, `nfe-${o.id}.xml`, t("order.invoiceDownload")),
+        ),
+        result,
+      ),
     );
-    replace(invoiceBox, h("section", { "aria-labelledby": "invoice-title" }, h("h2", { id: "invoice-title" }, t("order.invoice")), h("p", { class: "muted" }, t("order.invoiceKey", { key: o.invoice_key })), button, result));
   }
 
   function showDetails(o) {
