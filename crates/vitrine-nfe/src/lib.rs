@@ -24,6 +24,8 @@
 //! - [`xsd`]: [`XsdValidator`], the in-process XSD validator for the constructs the package
 //!   uses (schema compilation, content models, simple types and facets, the XSD regex dialect,
 //!   the instance walker) — what the application validates with.
+//! - [`sefaz`]: the SEFAZ client (status, authorisation sync/async, protocol query, cancellation
+//!   and correction-letter events, voiding) over SOAP 1.2 and mutual TLS, endpoints per UF.
 //! - [`text`], [`ids`], [`money`]: `TString` sanitizing, CNPJ/CPF/UF/GTIN, centavos and rates.
 //!
 //! ## Invariants
@@ -90,6 +92,7 @@ pub mod ids;
 pub mod key;
 pub mod model;
 pub mod money;
+pub mod sefaz;
 pub mod sign;
 pub mod text;
 pub mod validate;

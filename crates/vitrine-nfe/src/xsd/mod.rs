@@ -67,6 +67,8 @@ pub(crate) enum TypeDef {
 pub(crate) struct ComplexType {
     pub(crate) name: String,
     pub(crate) attributes: Vec<AttributeUse>,
+    /// `xs:anyAttribute processContents="skip"`: any other attribute is accepted unchecked.
+    pub(crate) any_attribute: bool,
     pub(crate) content: Content,
 }
 
@@ -152,6 +154,12 @@ impl XsdValidator {
 
 impl SchemaValidator for XsdValidator {
     fn validate(&self, document: SchemaDocument, xml: &str) -> Result<(), ValidationError> {
+        if !self.schema.roots.contains_key(&document) {
+            return Err(ValidationError::Unavailable(format!(
+                "{} is not among this validator's schemas",
+                document.schema_file()
+            )));
+        }
         walk::validate(&self.schema, document, xml).map_err(ValidationError::Invalid)
     }
 }
