@@ -14,29 +14,32 @@ use std::sync::{Arc, OnceLock};
 use crate::validate::{SCHEMA_FILES, SchemaDocument, SchemaValidator, ValidationError};
 use crate::xsd::XsdValidator;
 
+/// A schema set: `(file name, bytes)`.
+pub type SchemaSet = &'static [(&'static str, &'static [u8])];
+
 macro_rules! files {
     ($dir:literal: $($name:literal),* $(,)?) => {
         &[$(($name, include_bytes!(concat!("../../schemas/ws/", $dir, $name)) as &[u8]),)*]
     };
 }
 
-const STATUS: &[(&str, &[u8])] = files!("": "consStatServ_v4.00.xsd", "retConsStatServ_v4.00.xsd",
+const STATUS: SchemaSet = files!("": "consStatServ_v4.00.xsd", "retConsStatServ_v4.00.xsd",
     "leiauteConsStatServ_v4.00.xsd", "tiposBasico_v4.00.xsd", "xmldsig-core-schema_v1.01.xsd");
-const QUERY: &[(&str, &[u8])] = files!("": "consSitNFe_v4.00.xsd", "retConsSitNFe_v4.00.xsd",
+const QUERY: SchemaSet = files!("": "consSitNFe_v4.00.xsd", "retConsSitNFe_v4.00.xsd",
     "leiauteConsSitNFe_v4.00.xsd", "tiposBasico_v4.00.xsd", "xmldsig-core-schema_v1.01.xsd");
-const VOIDING: &[(&str, &[u8])] = files!("": "inutNFe_v4.00.xsd", "retInutNFe_v4.00.xsd",
+const VOIDING: SchemaSet = files!("": "inutNFe_v4.00.xsd", "retInutNFe_v4.00.xsd",
     "procInutNFe_v4.00.xsd", "leiauteInutNFe_v4.00.xsd", "tiposBasico_v4.00.xsd",
     "xmldsig-core-schema_v1.01.xsd");
-const EVENTS: &[(&str, &[u8])] = files!("evento/": "envEvento_v1.00.xsd",
+const EVENTS: SchemaSet = files!("evento/": "envEvento_v1.00.xsd",
     "retEnvEvento_v1.00.xsd", "procEventoNFe_v1.00.xsd", "leiauteEvento_v1.00.xsd",
     "tiposBasico_v1.03.xsd", "xmldsig-core-schema_v1.01.xsd");
-const CANCELLATION: &[(&str, &[u8])] = files!("evento-canc/": "e110111_v1.00.xsd",
+const CANCELLATION: SchemaSet = files!("evento-canc/": "e110111_v1.00.xsd",
     "tiposBasico_v1.03.xsd");
-const CORRECTION: &[(&str, &[u8])] = files!("evento-cce/": "e110110_v1.00.xsd",
+const CORRECTION: SchemaSet = files!("evento-cce/": "e110110_v1.00.xsd",
     "tiposBasico_v1.03.xsd");
 
 /// The schema sets, in the order of [`set_of`].
-const SETS: [&[(&str, &[u8])]; 6] = [STATUS, QUERY, VOIDING, EVENTS, CANCELLATION, CORRECTION];
+const SETS: [SchemaSet; 6] = [STATUS, QUERY, VOIDING, EVENTS, CANCELLATION, CORRECTION];
 
 /// Index into [`SETS`], or `None` for the NF-e set ([`XsdValidator::official`]).
 fn set_of(document: SchemaDocument) -> Option<usize> {
@@ -56,7 +59,7 @@ fn set_of(document: SchemaDocument) -> Option<usize> {
 
 /// Every web-service schema file, by folder under `schemas/ws/` (`""`, `evento/`…), for writing
 /// them to disk (the tests' `xmllint` oracle).
-pub fn files() -> Vec<(&'static str, &'static [(&'static str, &'static [u8])])> {
+pub fn files() -> Vec<(&'static str, SchemaSet)> {
     vec![
         ("", STATUS),
         ("", QUERY),
