@@ -632,3 +632,108 @@ async fn voiding_a_range_is_102_with_a_valid_proc_inut() {
     assert_eq!(used.cstat, 241);
     s.clean();
 }
+
+#[tokio::test]
+async fn a_pkcs12_certificate_from_another_ca_opens_but_is_refused_at_tls() {
+    let s = setup().await;
+    let p12 = vitrine_nfe::demo::demo_pkcs12(
+        &cnpj(EMITTER),
+        "Loja Teste",
+        datetime!(2026-01-01 00:00 UTC),
+        365,
+        "senha",
+    )
+    .expect("PKCS#12");
+    assert!(Credentials::from_pkcs12(&p12, "errada").is_err());
+    let credentials = Credentials::from_pkcs12(&p12, "senha").expect("credentials");
+    assert_eq!(
+        credentials.signer().info().icp_brasil_cnpj.as_deref(),
+        Some(EMITTER)
+    );
+    let client = SefazClient::new(config(&s.fake), credentials).expect("client");
+    let before = s.fake.refused_handshakes();
+    let err = client.status().await.expect_err("refused");
+    assert!(matches!(err, SefazError::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(s.fake.refused_handshakes() > before);
+    assert!(s.fake.exchanges().is_empty());
+}
+
+/// Where each message's schema is among the files [`schemas::files`] writes.
+fn schema_of(root: &str) -> (&'static str, String) {
+    let folder = match root {
+        "enviNFe" | "retEnviNFe" | "consReciNFe" | "retConsReciNFe" => "nfe/",
+        "envEvento" | "retEnvEvento" => "evento/",
+        _ => "",
+    };
+    let version = if folder == "evento/" { "1.00" } else { "4.00" };
+    (folder, format!("{root}_v{version}.xsd"))
+}
+
+#[tokio::test]
+async fn every_message_of_a_session_is_valid_for_xmllint_too() {
+    let s = setup().await;
+    s.client.status().await.expect("status");
+    s.fake.set_asynchronous(true);
+    let (nfe, protocol) = authorised(&s, 3001, "61275661").await;
+    s.fake.set_asynchronous(false);
+    s.client.query(nfe.access_key()).await.expect("query");
+    let letter = Event {
+        key: nfe.access_key().clone(),
+        emitter: cnpj(EMITTER),
+        sequence: 1,
+        at: OffsetDateTime::now_utc(),
+        detail: EventDetail::CorrectionLetter {
+            correction: "Referencia do pedido: 2026-000123".into(),
+        },
+    };
+    assert_eq!(
+        s.client.send_event(&letter, 20).await.expect("cce").cstat,
+        135
+    );
+    let cancel = cancellation(&nfe, &protocol);
+    assert_eq!(
+        s.client
+            .send_event(&cancel, 21)
+            .await
+            .expect("cancel")
+            .cstat,
+        135
+    );
+    let found = s.client.query(nfe.access_key()).await.expect("query");
+    assert_eq!((found.cstat, found.events.len()), (101, 2));
+    let voiding = Voiding {
+        uf: Uf::SP,
+        emitter: cnpj(EMITTER),
+        year: 26,
+        series: 1,
+        first: 3002,
+        last: 3002,
+        justification: "Numero pulado por falha do sistema".into(),
+        at: OffsetDateTime::now_utc(),
+    };
+    assert_eq!(
+        s.client.void_range(&voiding).await.expect("void").cstat,
+        102
+    );
+
+    let exchanges = s.fake.exchanges();
+    assert_eq!(
+        exchanges.len(),
+        9,
+        "status, authorise, 2 receipts, 2 queries, 2 events, void"
+    );
+    for (request, answer) in exchanges {
+        for message in [request, answer] {
+            let root = roxmltree::Document::parse(&message)
+                .expect("XML")
+                .root_element()
+                .tag_name()
+                .name()
+                .to_owned();
+            let (folder, schema) = schema_of(&root);
+            xmllint(folder, &schema, &message);
+        }
+    }
+    s.clean();
+}

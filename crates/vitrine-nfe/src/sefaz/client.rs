@@ -213,10 +213,7 @@ fn parse_cstat(node: roxmltree::Node<'_, '_>) -> Result<(u16, String), SefazErro
 }
 
 fn parse_protocol(source: &str, prot: roxmltree::Node<'_, '_>) -> Result<Protocol, SefazError> {
-    let inf = prot
-        .children()
-        .find(|n| n.has_tag_name((NFE_NAMESPACE, "infProt")))
-        .ok_or_else(|| SefazError::Malformed("protNFe has no infProt".into()))?;
+    let inf = child(prot, "infProt")?;
     let (cstat, reason) = parse_cstat(inf)?;
     Ok(Protocol {
         key: child_text(inf, "chNFe").unwrap_or_default(),
@@ -227,6 +224,33 @@ fn parse_protocol(source: &str, prot: roxmltree::Node<'_, '_>) -> Result<Protoco
         digest_value: child_text(inf, "digVal"),
         xml: source[prot.range()].to_owned(),
     })
+}
+
+/// The first child `name` (NF-e namespace) of `node`, or a malformed-answer error.
+fn child<'a, 'i>(
+    node: roxmltree::Node<'a, 'i>,
+    name: &str,
+) -> Result<roxmltree::Node<'a, 'i>, SefazError> {
+    node.children()
+        .find(|n| n.has_tag_name((NFE_NAMESPACE, name)))
+        .ok_or_else(|| SefazError::Malformed(format!("{} has no {name}", node.tag_name().name())))
+}
+
+/// An archive `<root xmlns versao>` + signed request + SEFAZ's answer element, validated.
+fn archive(
+    root: &str,
+    version: &str,
+    signed: &str,
+    answer: &str,
+    document: SchemaDocument,
+) -> Result<String, SefazError> {
+    let xml = format!(
+        "{XML_DECLARATION}<{root} xmlns=\"{NFE_NAMESPACE}\" versao=\"{version}\">{signed}{}</{root}>",
+        standalone(answer)
+    );
+    schemas::validate(document, &xml)
+        .map_err(|e| SefazError::Malformed(format!("{root} fails its schema: {e}")))?;
+    Ok(xml)
 }
 
 fn xml_doc(xml: &str) -> Result<roxmltree::Document<'_>, SefazError> {
@@ -403,13 +427,7 @@ impl SefazClient {
         let root = doc.root_element();
         let (cstat, reason) = parse_cstat(root)?;
         let (protocol, receipt) = match cstat {
-            104 => {
-                let prot = root
-                    .children()
-                    .find(|n| n.has_tag_name((NFE_NAMESPACE, "protNFe")))
-                    .ok_or_else(|| SefazError::Malformed("104 without protNFe".into()))?;
-                (parse_protocol(&answer, prot)?, None)
-            }
+            104 => (parse_protocol(&answer, child(root, "protNFe")?)?, None),
             103 => {
                 let receipt = text_of(root, "nRec")
                     .ok_or_else(|| SefazError::Malformed("103 without nRec".into()))?;
@@ -563,14 +581,8 @@ impl SefazClient {
         if cstat != 128 {
             return Err(SefazError::Rejected { cstat, reason });
         }
-        let ret = root
-            .children()
-            .find(|n| n.has_tag_name((NFE_NAMESPACE, "retEvento")))
-            .ok_or_else(|| SefazError::Malformed("128 without retEvento".into()))?;
-        let inf = ret
-            .children()
-            .find(|n| n.has_tag_name((NFE_NAMESPACE, "infEvento")))
-            .ok_or_else(|| SefazError::Malformed("retEvento without infEvento".into()))?;
+        let ret = child(root, "retEvento")?;
+        let inf = child(ret, "infEvento")?;
         let (cstat, reason) = parse_cstat(inf)?;
         let mut result = EventResult {
             cstat,
@@ -580,15 +592,13 @@ impl SefazClient {
             proc_evento: None,
         };
         if result.is_registered() {
-            let proc = format!(
-                "{XML_DECLARATION}<procEventoNFe xmlns=\"{NFE_NAMESPACE}\" versao=\"1.00\">\
-                 {signed}{}</procEventoNFe>",
-                standalone(&answer[ret.range()])
-            );
-            schemas::validate(SchemaDocument::ProcEventoNfe, &proc).map_err(|e| {
-                SefazError::Malformed(format!("procEventoNFe fails its schema: {e}"))
-            })?;
-            result.proc_evento = Some(proc);
+            result.proc_evento = Some(archive(
+                "procEventoNFe",
+                "1.00",
+                &signed,
+                &answer[ret.range()],
+                SchemaDocument::ProcEventoNfe,
+            )?);
         }
         Ok(result)
     }
@@ -613,10 +623,7 @@ impl SefazClient {
             .await?;
         let doc = xml_doc(&answer)?;
         let root = doc.root_element();
-        let inf = root
-            .children()
-            .find(|n| n.has_tag_name((NFE_NAMESPACE, "infInut")))
-            .ok_or_else(|| SefazError::Malformed("retInutNFe without infInut".into()))?;
+        let inf = child(root, "infInut")?;
         let (cstat, reason) = parse_cstat(inf)?;
         let mut result = VoidingResult {
             cstat,
@@ -625,14 +632,13 @@ impl SefazClient {
             proc_inut: None,
         };
         if result.is_voided() {
-            let proc = format!(
-                "{XML_DECLARATION}<ProcInutNFe xmlns=\"{NFE_NAMESPACE}\" versao=\"4.00\">\
-                 {signed}{}</ProcInutNFe>",
-                standalone(&answer)
-            );
-            schemas::validate(SchemaDocument::ProcInutNfe, &proc)
-                .map_err(|e| SefazError::Malformed(format!("procInutNFe fails its schema: {e}")))?;
-            result.proc_inut = Some(proc);
+            result.proc_inut = Some(archive(
+                "ProcInutNFe",
+                "4.00",
+                &signed,
+                &answer,
+                SchemaDocument::ProcInutNfe,
+            )?);
         }
         Ok(result)
     }
