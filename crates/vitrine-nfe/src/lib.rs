@@ -58,12 +58,14 @@
 //! [`BuildError::Unsupported`] —, ICMS-ST, IPI, FCP, CEST, marketplaces (`indIntermed` 1),
 //! foreign buyers, contributor buyers (`indIEDest` 1), NFC-e (model 65), contingency emission,
 //! `vTotTrib` (Lei 12.741 estimate), installments as `cobr/dup` (card installments are a text
-//! in `infCpl`), the QR code / DANFE, events (cancellation, CC-e) and transmission.
+//! in `infCpl`), the QR code / DANFE. Transmission, events (cancellation, CC-e) and voiding are
+//! in [`sefaz`]; contingency emission (SVC) only as far as choosing the SVC endpoints.
 //!
 //! ## How a SEFAZ transmission adapter uses this
 //!
-//! Transmission is a port of the application (it needs HTTP, mutual TLS with the same A1
-//! certificate, retries, the numbering counter and storage), not of this crate. An adapter:
+//! Transmission is a port of the application (it needs the numbering counter, storage and
+//! retries); [`sefaz::SefazClient`] does the HTTP, the mutual TLS with the same A1 certificate,
+//! the messages and steps 3–4 below. An adapter:
 //!
 //! 1. takes the next `nNF` for (environment, série) and a [`key::Cnf::random`], builds and signs;
 //! 2. validates with the [`validate::SchemaValidator`] and **persists the signed XML and its key

@@ -356,6 +356,16 @@ async fn a_duplicate_number_is_539_and_the_query_finds_the_first() {
     s.client
         .nfe_proc(&first, &protocol)
         .expect("nfeProc from the query");
+    let mut other_digest = protocol.clone();
+    other_digest.digest_value = Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into());
+    assert!(matches!(
+        s.client.nfe_proc(&first, &other_digest),
+        Err(SefazError::Malformed(_))
+    ));
+    assert!(matches!(
+        s.client.nfe_proc(&second, &protocol),
+        Err(SefazError::Malformed(_))
+    ));
 
     let unknown = s.client.query(second.access_key()).await.expect("query");
     assert_eq!(unknown.cstat, 217);

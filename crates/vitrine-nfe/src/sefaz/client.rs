@@ -707,3 +707,63 @@ fn transport(e: reqwest::Error) -> SefazError {
         message: chain,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_round_trip_and_report_broken_ones() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let text = format!(
+            "{}junk\n{}",
+            pem("CERTIFICATE", &der),
+            pem("PRIVATE KEY", &[1, 2])
+        );
+        let blocks = pem_blocks(&text).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0], ("CERTIFICATE".to_owned(), der));
+        assert_eq!(blocks[1], ("PRIVATE KEY".to_owned(), vec![1, 2]));
+        assert!(pem_blocks("-----BEGIN CERTIFICATE-----\nAAAA").is_err());
+        assert!(Credentials::from_pem("", "").is_err());
+    }
+
+    #[test]
+    fn an_element_cut_out_of_an_answer_declares_its_namespace() {
+        assert_eq!(
+            standalone("<protNFe versao=\"4.00\"><a/></protNFe>"),
+            format!("<protNFe xmlns=\"{NFE_NAMESPACE}\" versao=\"4.00\"><a/></protNFe>")
+        );
+        assert_eq!(
+            standalone("<retEvento><a/></retEvento>"),
+            format!("<retEvento xmlns=\"{NFE_NAMESPACE}\"><a/></retEvento>")
+        );
+        let declared = format!("<x xmlns=\"{NFE_NAMESPACE}\"/>");
+        assert_eq!(standalone(&declared), declared);
+    }
+
+    #[test]
+    fn errors_say_whether_to_retry_and_whether_the_outcome_is_known() {
+        let timeout = SefazError::Transport {
+            kind: TransportKind::Timeout,
+            outcome_unknown: true,
+            message: String::new(),
+        };
+        assert!(timeout.is_retryable() && timeout.outcome_unknown());
+        let rejected = SefazError::Rejected {
+            cstat: 225,
+            reason: String::new(),
+        };
+        assert!(!rejected.is_retryable() && !rejected.outcome_unknown());
+        let paralysed = SefazError::Rejected {
+            cstat: 108,
+            reason: String::new(),
+        };
+        assert!(paralysed.is_retryable());
+        let http = |status| SefazError::Http {
+            status,
+            message: String::new(),
+        };
+        assert!(http(503).is_retryable() && !http(400).is_retryable());
+    }
+}

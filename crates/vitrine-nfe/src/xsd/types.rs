@@ -269,24 +269,17 @@ fn base64_octets(value: &str) -> Option<usize> {
 /// `xs:dateTime`: `-?YYYY-MM-DDThh:mm:ss(.s+)?(Z|[+-]hh:mm)?`, with the day valid for the
 /// month (29 February only in leap years), hours 00–23 (or `24:00:00`), zone within ±14:00.
 pub(crate) fn is_date_time(value: &str) -> bool {
-    let Some((year, month)) = parse_year_month(
-        value
-            .get(..value.find('T').unwrap_or(0).saturating_sub(3))
-            .unwrap_or(""),
-    ) else {
-        return false;
-    };
-    let Some(t) = value.find('T') else {
-        return false;
-    };
     let two = |s: &str| -> Option<u32> {
         (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
     };
-    let Some(day) = value
-        .get(t - 3..t)
-        .and_then(|d| d.strip_prefix('-'))
-        .and_then(two)
-    else {
+    // `…YYYY-MM-DD` before the `T`: the year and month as in gYearMonth, then `-DD`.
+    let Some(t) = value.find('T').filter(|&t| t >= 3) else {
+        return false;
+    };
+    let Some((year, month)) = parse_year_month(&value[..t - 3]) else {
+        return false;
+    };
+    let Some(day) = value[t - 3..t].strip_prefix('-').and_then(two) else {
         return false;
     };
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
