@@ -284,6 +284,31 @@ async fn status_is_107_and_the_modes_show_through() {
     assert!(err.is_retryable());
     s.fake.set_down(false);
     s.clean();
+
+    // Nothing listening: connection refused, nothing sent.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut config = config(&s.fake);
+    config.endpoint_overrides.insert(
+        Service::Status,
+        format!("https://127.0.0.1:{closed_port}/NFeStatusServico4"),
+    );
+    let client = SefazClient::new(config, s.credentials.clone()).expect("client");
+    let err = client.status().await.expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            SefazError::Transport {
+                kind: TransportKind::Connect,
+                outcome_unknown: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
 }
 
 #[tokio::test]
@@ -460,7 +485,7 @@ async fn a_client_without_a_certificate_is_refused_at_tls() {
 async fn a_timeout_is_resolved_by_a_query_without_a_second_authorisation() {
     let s = setup().await;
     let mut config = config(&s.fake);
-    config.request_timeout = Duration::from_secs(2);
+    config.request_timeout = Duration::from_secs(5);
     let client = SefazClient::new(config, s.credentials.clone()).expect("client");
     s.fake.timeout_every(Some(1));
     let nfe = s.nfe(1005, "61275656");

@@ -17,7 +17,8 @@
 //!   `nSeqEvento` (573) up to 20 (594);
 //! - voiding: a number already used (241) or voided (256).
 //!
-//! Modes settable from the test: [`FakeSefaz::set_delay`], [`FakeSefaz::set_down`] (HTTP 503),
+//! Modes settable from the test: [`FakeSefaz::set_delay`], [`FakeSefaz::set_down`] (HTTP 503;
+//! for "connection refused", drop the fake),
 //! [`FakeSefaz::reject_next`], [`FakeSefaz::set_asynchronous`] (103 + receipt, 105 once, then
 //! 104), [`FakeSefaz::timeout_every`] (processes the authorisation but answers only after
 //! [`FakeSefaz::set_hang`]). Its clock is the wall clock plus [`FakeSefaz::advance_clock`].
