@@ -398,20 +398,22 @@ async fn a_duplicate_number_is_539_and_the_query_finds_the_first() {
     s.clean();
 }
 
-/// Builds an NF-e whose recipient name is not the homologation text, signed properly (the
-/// builder always writes the right one, so the signed element is rewritten and re-signed).
-fn with_recipient_name(s: &Setup, nfe: &SignedNfe, name: &str) -> String {
+/// The NF-e with the first `from` in `infNFe` replaced by `to`, signed again properly (for
+/// documents the builder never writes: another recipient name in homologation, a key that
+/// disagrees with its fields).
+fn resigned(s: &Setup, nfe: &SignedNfe, from: &str, to: &str) -> String {
     let element = nfe.nfe_element();
+    let inf_start = element.find("<infNFe").expect("infNFe");
     let inf_end = element.find("<Signature").expect("signature");
-    let inf = &element[element.find("<infNFe").expect("infNFe")..inf_end];
-    let start = inf.find("<dest>").expect("dest");
-    let x_start = start + inf[start..].find("<xNome>").expect("xNome") + "<xNome>".len();
-    let x_end = x_start + inf[x_start..].find("</xNome>").expect("end");
-    let changed = format!("{}{name}{}", &inf[..x_start], &inf[x_end..]);
+    let inf = &element[inf_start..inf_end];
+    assert!(inf.contains(from), "{from} not in infNFe");
+    let changed = inf.replacen(from, to, 1);
+    let id_start = changed.find("Id=\"").expect("Id") + 4;
+    let id = &changed[id_start..id_start + changed[id_start..].find('"').expect("quote")];
     let container = format!("<NFe xmlns=\"http://www.portalfiscal.inf.br/nfe\">{changed}</NFe>");
     vitrine_nfe::sign::sign_element(
         &container,
-        &nfe.access_key().id(),
+        id,
         s.credentials.signer(),
         &cnpj(EMITTER),
         datetime!(2026-08-20 14:30:00 -03:00),
@@ -419,11 +421,47 @@ fn with_recipient_name(s: &Setup, nfe: &SignedNfe, name: &str) -> String {
     .expect("re-sign")
 }
 
+async fn judged(s: &Setup, nfe_element: &str) -> String {
+    let answer = s
+        .raw(
+            true,
+            Service::Authorisation,
+            &messages::authorisation_request(30, true, nfe_element),
+        )
+        .await;
+    cstat_of(&answer, "infProt")
+}
+
+#[tokio::test]
+async fn a_key_with_a_wrong_check_digit_or_fields_is_refused() {
+    let s = setup().await;
+    let nfe = s.nfe(1010, "61275662");
+    let key = nfe.access_key().as_str();
+    let dv = key.as_bytes()[43] - b'0';
+    let wrong_dv = format!("{}{}", &key[..43], (dv + 1) % 10);
+    let bad_dv = resigned(
+        &s,
+        &nfe,
+        &format!("Id=\"NFe{key}\""),
+        &format!("Id=\"NFe{wrong_dv}\""),
+    );
+    assert_eq!(judged(&s, &bad_dv).await, "253");
+    let bad_fields = resigned(&s, &nfe, "<cNF>61275662</cNF>", "<cNF>61275663</cNF>");
+    assert_eq!(judged(&s, &bad_fields).await, "502");
+    assert_eq!(s.fake.authorised_count(), 0);
+    s.clean();
+}
+
 #[tokio::test]
 async fn homologation_with_another_recipient_name_is_598_and_tampering_is_297() {
     let s = setup().await;
     let nfe = s.nfe(1004, "61275655");
-    let wrong = with_recipient_name(&s, &nfe, "Maria da Conceicao");
+    let wrong = resigned(
+        &s,
+        &nfe,
+        "NF-E EMITIDA EM AMBIENTE DE HOMOLOGACAO - SEM VALOR FISCAL",
+        "Maria da Conceicao",
+    );
     vitrine_nfe::verify(&wrong).expect("the rewritten NF-e is properly signed");
     let answer = s
         .raw(
