@@ -2,8 +2,8 @@
 //!
 //! Turns a sale into the signed XML of a Nota Fiscal Eletrônica, ready to be validated, stored
 //! and sent to SEFAZ. A library with no dependency on the other vitrine crates and no I/O except
-//! the `xmllint` adapter kept as the tests' oracle ([`validate::Xmllint`]); schema validation
-//! itself runs in process ([`XsdValidator`]).
+//! the `xmllint` adapter kept as the tests' oracle ([`validate::Xmllint`]) and the SEFAZ client
+//! ([`sefaz`], HTTPS); schema validation itself runs in process ([`XsdValidator`]).
 //!
 //! ```text
 //! NfeInput ──build()──▶ UnsignedNfe ──sign(&SigningCertificate)──▶ SignedNfe ──▶ validate ─▶ store ─▶ send
