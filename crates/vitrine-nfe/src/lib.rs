@@ -2,8 +2,8 @@
 //!
 //! Turns a sale into the signed XML of a Nota Fiscal Eletrônica, ready to be validated, stored
 //! and sent to SEFAZ. A library with no dependency on the other vitrine crates and no I/O except
-//! the `xmllint` adapter kept as the tests' oracle ([`validate::Xmllint`]); schema validation
-//! itself runs in process ([`XsdValidator`]).
+//! the `xmllint` adapter kept as the tests' oracle ([`validate::Xmllint`]) and the SEFAZ client
+//! ([`sefaz`], HTTPS); schema validation itself runs in process ([`XsdValidator`]).
 //!
 //! ```text
 //! NfeInput ──build()──▶ UnsignedNfe ──sign(&SigningCertificate)──▶ SignedNfe ──▶ validate ─▶ store ─▶ send
@@ -24,6 +24,8 @@
 //! - [`xsd`]: [`XsdValidator`], the in-process XSD validator for the constructs the package
 //!   uses (schema compilation, content models, simple types and facets, the XSD regex dialect,
 //!   the instance walker) — what the application validates with.
+//! - [`sefaz`]: the SEFAZ client (status, authorisation sync/async, protocol query, cancellation
+//!   and correction-letter events, voiding) over SOAP 1.2 and mutual TLS, endpoints per UF.
 //! - [`text`], [`ids`], [`money`]: `TString` sanitizing, CNPJ/CPF/UF/GTIN, centavos and rates.
 //! - [`danfe`]: the DANFE, the printed companion of the NF-e: [`danfe::render`] turns an
 //!   `nfeProc` (or a bare `NFe`, marked as without authorisation) into a portrait A4 PDF with
@@ -59,12 +61,15 @@
 //! [`BuildError::Unsupported`] —, ICMS-ST, IPI, FCP, CEST, marketplaces (`indIntermed` 1),
 //! foreign buyers, contributor buyers (`indIEDest` 1), NFC-e (model 65), contingency emission,
 //! `vTotTrib` (Lei 12.741 estimate), installments as `cobr/dup` (card installments are a text
-//! in `infCpl`), the QR code (NFC-e), events (cancellation, CC-e) and transmission.
+//! in `infCpl`), the QR code (NFC-e). The DANFE is in [`danfe`]; transmission, events
+//! (cancellation, CC-e) and voiding are in [`sefaz`]; contingency emission (SVC) only as far as
+//! choosing the SVC endpoints.
 //!
 //! ## How a SEFAZ transmission adapter uses this
 //!
-//! Transmission is a port of the application (it needs HTTP, mutual TLS with the same A1
-//! certificate, retries, the numbering counter and storage), not of this crate. An adapter:
+//! Transmission is a port of the application (it needs the numbering counter, storage and
+//! retries); [`sefaz::SefazClient`] does the HTTP, the mutual TLS with the same A1 certificate,
+//! the messages and steps 3–4 below. An adapter:
 //!
 //! 1. takes the next `nNF` for (environment, série) and a [`key::Cnf::random`], builds and signs;
 //! 2. validates with the [`validate::SchemaValidator`] and **persists the signed XML and its key
@@ -94,6 +99,7 @@ pub mod ids;
 pub mod key;
 pub mod model;
 pub mod money;
+pub mod sefaz;
 pub mod sign;
 pub mod text;
 pub mod validate;

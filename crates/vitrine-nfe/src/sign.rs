@@ -115,6 +115,9 @@ pub enum SignError {
     /// The RSA operation failed.
     #[error("RSA signing failed: {0}")]
     Rsa(String),
+    /// The document to sign is not well-formed or has no element with the given `Id`.
+    #[error("cannot sign the document: {0}")]
+    Document(String),
 }
 
 /// What [`SigningCertificate`] and [`verify`] read from a certificate.
@@ -316,33 +319,11 @@ impl UnsignedNfe {
     /// Signs the document with `certificate` (see the module doc for what is checked first).
     pub fn sign(&self, certificate: &SigningCertificate) -> Result<SignedNfe, SignError> {
         certificate.check_usable(&self.emitter_cnpj, self.issued_at)?;
-        let id = self.key.id();
         let digest_value = self.digest_value();
-        let signed_info_children = format!(
-            "<CanonicalizationMethod Algorithm=\"{C14N_ALGORITHM}\"></CanonicalizationMethod>\
-             <SignatureMethod Algorithm=\"{RSA_SHA1_ALGORITHM}\"></SignatureMethod>\
-             <Reference URI=\"#{id}\"><Transforms>\
-             <Transform Algorithm=\"{ENVELOPED_ALGORITHM}\"></Transform>\
-             <Transform Algorithm=\"{C14N_ALGORITHM}\"></Transform></Transforms>\
-             <DigestMethod Algorithm=\"{SHA1_ALGORITHM}\"></DigestMethod>\
-             <DigestValue>{digest_value}</DigestValue></Reference>"
-        );
-        let canonical_signed_info =
-            format!("<SignedInfo xmlns=\"{DSIG_NAMESPACE}\">{signed_info_children}</SignedInfo>");
-        let hash = Sha1::digest(canonical_signed_info.as_bytes());
-        let signature = certificate
-            .key
-            .sign(Pkcs1v15Sign::new::<Sha1>(), &hash)
-            .map_err(|e| SignError::Rsa(e.to_string()))?;
+        let signature = signature_element(certificate, &self.key.id(), &digest_value)?;
         let xml = format!(
-            "{XML_DECLARATION}<NFe xmlns=\"{NFE_NAMESPACE}\">{inf_nfe}\
-             <Signature xmlns=\"{DSIG_NAMESPACE}\"><SignedInfo>{signed_info_children}</SignedInfo>\
-             <SignatureValue>{signature}</SignatureValue>\
-             <KeyInfo><X509Data><X509Certificate>{certificate}</X509Certificate></X509Data></KeyInfo>\
-             </Signature></NFe>",
+            "{XML_DECLARATION}<NFe xmlns=\"{NFE_NAMESPACE}\">{inf_nfe}{signature}</NFe>",
             inf_nfe = self.inf_nfe_xml(),
-            signature = BASE64.encode(signature),
-            certificate = BASE64.encode(&certificate.certificate_der),
         );
         Ok(SignedNfe {
             key: self.key.clone(),
@@ -350,6 +331,67 @@ impl UnsignedNfe {
             digest_value,
         })
     }
+}
+
+/// The `Signature` element (module doc) for the element `#id` whose digest is `digest_value`.
+fn signature_element(
+    certificate: &SigningCertificate,
+    id: &str,
+    digest_value: &str,
+) -> Result<String, SignError> {
+    let signed_info_children = format!(
+        "<CanonicalizationMethod Algorithm=\"{C14N_ALGORITHM}\"></CanonicalizationMethod>\
+         <SignatureMethod Algorithm=\"{RSA_SHA1_ALGORITHM}\"></SignatureMethod>\
+         <Reference URI=\"#{id}\"><Transforms>\
+         <Transform Algorithm=\"{ENVELOPED_ALGORITHM}\"></Transform>\
+         <Transform Algorithm=\"{C14N_ALGORITHM}\"></Transform></Transforms>\
+         <DigestMethod Algorithm=\"{SHA1_ALGORITHM}\"></DigestMethod>\
+         <DigestValue>{digest_value}</DigestValue></Reference>"
+    );
+    let canonical_signed_info =
+        format!("<SignedInfo xmlns=\"{DSIG_NAMESPACE}\">{signed_info_children}</SignedInfo>");
+    let hash = Sha1::digest(canonical_signed_info.as_bytes());
+    let signature = certificate
+        .key
+        .sign(Pkcs1v15Sign::new::<Sha1>(), &hash)
+        .map_err(|e| SignError::Rsa(e.to_string()))?;
+    Ok(format!(
+        "<Signature xmlns=\"{DSIG_NAMESPACE}\"><SignedInfo>{signed_info_children}</SignedInfo>\
+         <SignatureValue>{signature}</SignatureValue>\
+         <KeyInfo><X509Data><X509Certificate>{certificate}</X509Certificate></X509Data></KeyInfo>\
+         </Signature>",
+        signature = BASE64.encode(signature),
+        certificate = BASE64.encode(&certificate.certificate_der),
+    ))
+}
+
+/// Signs another SEFAZ document the same way as the NF-e (an event's `infEvento`, a voiding
+/// request's `infInut`): `container` is the element that will hold the signature (`evento`,
+/// `inutNFe`), without XML declaration and written as it will be sent; the element whose `Id` is
+/// `id` inside it is digested in canonical form, and the `Signature` is appended as the
+/// container's last child. The certificate must be valid at `at` and, when it carries an
+/// ICP-Brasil CNPJ, share `emitter`'s root (as for the NF-e).
+pub fn sign_element(
+    container: &str,
+    id: &str,
+    certificate: &SigningCertificate,
+    emitter: &Cnpj,
+    at: OffsetDateTime,
+) -> Result<String, SignError> {
+    certificate.check_usable(emitter, at)?;
+    let canonical =
+        c14n::canonicalize_by_id(container, id).map_err(|e| SignError::Document(e.to_string()))?;
+    let digest_value = BASE64.encode(Sha1::digest(canonical.as_bytes()));
+    let signature = signature_element(certificate, id, &digest_value)?;
+    let close = container
+        .rfind("</")
+        .filter(|_| container.ends_with('>'))
+        .ok_or_else(|| SignError::Document("the container has no closing tag".into()))?;
+    Ok(format!(
+        "{}{signature}{}",
+        &container[..close],
+        &container[close..]
+    ))
 }
 
 /// Why a signature did not verify.
@@ -428,21 +470,32 @@ pub struct VerifiedSignature {
 /// `SignedInfo` with the key of the embedded certificate. Trust in the certificate (chain,
 /// validity, revocation) is not checked.
 pub fn verify(xml: &str) -> Result<VerifiedSignature, VerifyError> {
+    verify_element(xml, "NFe", "infNFe")
+}
+
+/// [`verify`] for another signed SEFAZ document: the first element `container` (NF-e namespace:
+/// `evento`, `inutNFe`…) must hold the signed element `signed` (`infEvento`, `infInut`…) and a
+/// `Signature` as its last child, in the same profile.
+pub fn verify_element(
+    xml: &str,
+    container: &str,
+    signed: &str,
+) -> Result<VerifiedSignature, VerifyError> {
     let doc = c14n::parse(xml)?;
     let structure = |m: &str| VerifyError::Structure(m.to_owned());
     let nfe = doc
         .descendants()
-        .find(|n| n.has_tag_name((NFE_NAMESPACE, "NFe")))
-        .ok_or_else(|| structure("no NFe element"))?;
+        .find(|n| n.has_tag_name((NFE_NAMESPACE, container)))
+        .ok_or_else(|| structure(&format!("no {container} element")))?;
     let children: Vec<_> = nfe.children().filter(|n| n.is_element()).collect();
     let inf_nfe = children
         .iter()
-        .find(|n| n.has_tag_name((NFE_NAMESPACE, "infNFe")))
-        .ok_or_else(|| structure("no NFe/infNFe"))?;
+        .find(|n| n.has_tag_name((NFE_NAMESPACE, signed)))
+        .ok_or_else(|| structure(&format!("no {container}/{signed}")))?;
     let signature = children
         .last()
         .filter(|n| n.has_tag_name((DSIG_NAMESPACE, "Signature")))
-        .ok_or_else(|| structure("Signature is not the last child of NFe"))?;
+        .ok_or_else(|| structure(&format!("Signature is not the last child of {container}")))?;
 
     let signed_info = dsig_child(*signature, "SignedInfo")?;
     check_algorithm(signed_info, "CanonicalizationMethod", C14N_ALGORITHM)?;
@@ -450,9 +503,9 @@ pub fn verify(xml: &str) -> Result<VerifiedSignature, VerifyError> {
     let reference = dsig_child(signed_info, "Reference")?;
     let id = inf_nfe
         .attribute("Id")
-        .ok_or_else(|| structure("infNFe has no Id"))?;
+        .ok_or_else(|| structure(&format!("{signed} has no Id")))?;
     if reference.attribute("URI") != Some(&format!("#{id}")) {
-        return Err(structure("Reference URI is not #infNFe/@Id"));
+        return Err(structure(&format!("Reference URI is not #{signed}/@Id")));
     }
     let transforms: Vec<_> = dsig_child(reference, "Transforms")?
         .children()

@@ -74,6 +74,36 @@ pub enum SchemaDocument {
     EnviNfe,
     /// An authorized document, `NFe` + `protNFe` (`procNFe_v4.00.xsd`).
     NfeProc,
+    /// NFeAutorizacao4's answer (`retEnviNFe_v4.00.xsd`).
+    RetEnviNfe,
+    /// A receipt query (`consReciNFe_v4.00.xsd`).
+    ConsReciNfe,
+    /// NFeRetAutorizacao4's answer (`retConsReciNFe_v4.00.xsd`).
+    RetConsReciNfe,
+    /// A status request (`consStatServ_v4.00.xsd`, web-service schemas).
+    ConsStatServ,
+    /// NFeStatusServico4's answer (`retConsStatServ_v4.00.xsd`).
+    RetConsStatServ,
+    /// A protocol query by key (`consSitNFe_v4.00.xsd`).
+    ConsSitNfe,
+    /// NFeConsultaProtocolo4's answer (`retConsSitNFe_v4.00.xsd`).
+    RetConsSitNfe,
+    /// A number-range voiding request, signed (`inutNFe_v4.00.xsd`).
+    InutNfe,
+    /// NFeInutilizacao4's answer (`retInutNFe_v4.00.xsd`).
+    RetInutNfe,
+    /// The voiding archive, `inutNFe` + `retInutNFe` (`procInutNFe_v4.00.xsd`).
+    ProcInutNfe,
+    /// An event lote (`envEvento_v1.00.xsd`, generic envelope; `detEvento` is not checked).
+    EnvEvento,
+    /// NFeRecepcaoEvento4's answer (`retEnvEvento_v1.00.xsd`).
+    RetEnvEvento,
+    /// The event archive, `evento` + `retEvento` (`procEventoNFe_v1.00.xsd`).
+    ProcEventoNfe,
+    /// The `detEvento` of a cancellation, 110111 (`e110111_v1.00.xsd`).
+    DetEventoCancelamento,
+    /// The `detEvento` of a correction letter, 110110 (`e110110_v1.00.xsd`).
+    DetEventoCce,
 }
 
 impl SchemaDocument {
@@ -83,8 +113,47 @@ impl SchemaDocument {
             SchemaDocument::Nfe => "nfe_v4.00.xsd",
             SchemaDocument::EnviNfe => "enviNFe_v4.00.xsd",
             SchemaDocument::NfeProc => "procNFe_v4.00.xsd",
+            SchemaDocument::RetEnviNfe => "retEnviNFe_v4.00.xsd",
+            SchemaDocument::ConsReciNfe => "consReciNFe_v4.00.xsd",
+            SchemaDocument::RetConsReciNfe => "retConsReciNFe_v4.00.xsd",
+            SchemaDocument::ConsStatServ => "consStatServ_v4.00.xsd",
+            SchemaDocument::RetConsStatServ => "retConsStatServ_v4.00.xsd",
+            SchemaDocument::ConsSitNfe => "consSitNFe_v4.00.xsd",
+            SchemaDocument::RetConsSitNfe => "retConsSitNFe_v4.00.xsd",
+            SchemaDocument::InutNfe => "inutNFe_v4.00.xsd",
+            SchemaDocument::RetInutNfe => "retInutNFe_v4.00.xsd",
+            SchemaDocument::ProcInutNfe => "procInutNFe_v4.00.xsd",
+            SchemaDocument::EnvEvento => "envEvento_v1.00.xsd",
+            SchemaDocument::RetEnvEvento => "retEnvEvento_v1.00.xsd",
+            SchemaDocument::ProcEventoNfe => "procEventoNFe_v1.00.xsd",
+            SchemaDocument::DetEventoCancelamento => "e110111_v1.00.xsd",
+            SchemaDocument::DetEventoCce => "e110110_v1.00.xsd",
         }
     }
+
+    /// Every entry document. A schema set compiled with [`crate::XsdValidator::compile`]
+    /// validates those whose entry file it holds (the web-service schemas are separate sets,
+    /// see [`crate::sefaz::schemas`]); [`SCHEMA_FILES`] holds the NF-e ones.
+    pub const ALL: [SchemaDocument; 18] = [
+        SchemaDocument::Nfe,
+        SchemaDocument::EnviNfe,
+        SchemaDocument::NfeProc,
+        SchemaDocument::RetEnviNfe,
+        SchemaDocument::ConsReciNfe,
+        SchemaDocument::RetConsReciNfe,
+        SchemaDocument::ConsStatServ,
+        SchemaDocument::RetConsStatServ,
+        SchemaDocument::ConsSitNfe,
+        SchemaDocument::RetConsSitNfe,
+        SchemaDocument::InutNfe,
+        SchemaDocument::RetInutNfe,
+        SchemaDocument::ProcInutNfe,
+        SchemaDocument::EnvEvento,
+        SchemaDocument::RetEnvEvento,
+        SchemaDocument::ProcEventoNfe,
+        SchemaDocument::DetEventoCancelamento,
+        SchemaDocument::DetEventoCce,
+    ];
 }
 
 /// Why a document was not accepted as valid.

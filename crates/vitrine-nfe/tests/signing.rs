@@ -174,3 +174,76 @@ fn a_certificate_not_valid_at_the_issue_time_is_refused() {
         Err(SignError::NotValidAt { .. })
     ));
 }
+
+#[test]
+fn events_are_signed_in_the_same_profile_and_verify() {
+    use vitrine_nfe::sefaz::messages::{Event, EventDetail};
+    use vitrine_nfe::sign::{sign_element, verify_element};
+
+    let nfe = build(&sample_input())
+        .unwrap()
+        .sign(store_certificate())
+        .unwrap();
+    let event = Event {
+        key: nfe.access_key().clone(),
+        emitter: cnpj(STORE_CNPJ),
+        sequence: 1,
+        at: datetime!(2026-08-20 15:00:00 -03:00),
+        detail: EventDetail::Cancellation {
+            protocol: "135260000000001".into(),
+            justification: "Pedido cancelado pelo cliente".into(),
+        },
+    };
+    let unsigned = event.unsigned_xml(Environment::Homologation);
+    let signed = sign_element(
+        &unsigned,
+        &event.id(),
+        store_certificate(),
+        &cnpj(STORE_CNPJ),
+        event.at,
+    )
+    .unwrap();
+    assert!(signed.starts_with(&unsigned[..unsigned.len() - "</evento>".len()]));
+    assert!(signed.ends_with("</Signature></evento>"));
+    let verified = verify_element(&signed, "evento", "infEvento").unwrap();
+    assert_eq!(verified.reference_id, event.id());
+    assert!(matches!(
+        verify_element(&signed.replace("Pedido", "Pedida"), "evento", "infEvento"),
+        Err(VerifyError::DigestMismatch { .. })
+    ));
+    assert!(matches!(verify(&signed), Err(VerifyError::Structure(_))));
+    assert!(matches!(
+        sign_element(
+            &unsigned,
+            &event.id(),
+            store_certificate(),
+            &cnpj(OTHER_STORE_CNPJ),
+            event.at
+        ),
+        Err(SignError::CnpjRootMismatch { .. })
+    ));
+    assert!(matches!(
+        sign_element(
+            &unsigned,
+            "IDnone",
+            store_certificate(),
+            &cnpj(STORE_CNPJ),
+            event.at
+        ),
+        Err(SignError::Document(_))
+    ));
+    if require_tool("xmlsec1", "xmlsec1") {
+        let file = samples_out_dir().join("signed-event.xml");
+        std::fs::write(&file, &signed).unwrap();
+        let out = Command::new("xmlsec1")
+            .args(["--verify", "--insecure", "--id-attr:Id", "infEvento"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

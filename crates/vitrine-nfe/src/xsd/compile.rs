@@ -18,12 +18,6 @@ use crate::validate::SchemaDocument;
 
 pub(crate) const XS: &str = "http://www.w3.org/2001/XMLSchema";
 
-const ENTRIES: [SchemaDocument; 3] = [
-    SchemaDocument::Nfe,
-    SchemaDocument::EnviNfe,
-    SchemaDocument::NfeProc,
-];
-
 pub(crate) fn compile(files: &[(&str, &[u8])]) -> Result<Schema, String> {
     let texts: HashMap<&str, &str> = files
         .iter()
@@ -38,7 +32,16 @@ pub(crate) fn compile(files: &[(&str, &[u8])]) -> Result<Schema, String> {
     let mut names: Vec<&str> = Vec::new();
     let mut docs: Vec<Document<'_>> = Vec::new();
     let mut namespaces: Vec<String> = Vec::new();
-    for entry in ENTRIES {
+    // The entry documents are those whose entry file is among the files (the NF-e set holds
+    // the first six, each web-service set its own).
+    let entries: Vec<SchemaDocument> = SchemaDocument::ALL
+        .into_iter()
+        .filter(|e| texts.contains_key(e.schema_file()))
+        .collect();
+    if entries.is_empty() {
+        return Err("no entry schema among the files".into());
+    }
+    for entry in entries {
         let mut seen: Vec<&str> = Vec::new();
         let mut queue: Vec<(&str, Option<String>)> = vec![(entry.schema_file(), None)];
         while let Some((name, includer_ns)) = queue.pop() {
@@ -435,6 +438,7 @@ impl<'a, 'i> Compiler<'a, 'i> {
         self.schema.types.push(TypeDef::Complex(ComplexType {
             name: name.local.clone(),
             attributes: Vec::new(),
+            any_attribute: false,
             content: Content::Empty { mixed: false },
         }));
         self.type_ids.insert(name.clone(), id);
@@ -558,9 +562,14 @@ impl<'a, 'i> Compiler<'a, 'i> {
             Some(other) => return Err(self.error(node, &format!("bad mixed {other:?}"))),
         };
         let mut attributes = Vec::new();
+        let mut any_attribute = false;
         let mut content = Content::Empty { mixed };
         for child in self.children(node)? {
             match child.tag_name().name() {
+                "anyAttribute" if !any_attribute => {
+                    self.skip_wildcard(child, &[])?;
+                    any_attribute = true;
+                }
                 "sequence" | "choice"
                     if attributes.is_empty() && matches!(content, Content::Empty { .. }) =>
                 {
@@ -621,6 +630,7 @@ impl<'a, 'i> Compiler<'a, 'i> {
         Ok(ComplexType {
             name,
             attributes,
+            any_attribute,
             content,
         })
     }
@@ -694,6 +704,15 @@ impl<'a, 'i> Compiler<'a, 'i> {
             items.push(match child.tag_name().name() {
                 "sequence" | "choice" => self.group(child)?,
                 "element" => self.local_element(child)?,
+                "any" => {
+                    self.skip_wildcard(child, &["minOccurs", "maxOccurs"])?;
+                    let (min, max) = self.occurs(child)?;
+                    Particle {
+                        min,
+                        max,
+                        term: Term::Any,
+                    }
+                }
                 other => {
                     return Err(self.error(
                         child,
@@ -711,6 +730,30 @@ impl<'a, 'i> Compiler<'a, 'i> {
                 Term::Choice(items)
             },
         })
+    }
+
+    /// `xs:any` / `xs:anyAttribute`: only `processContents="skip"` with any namespace (what the
+    /// web-service schemas use for `detEvento`): what it matches is accepted unchecked.
+    fn skip_wildcard(&self, node: Node<'a, 'i>, occurs: &[&str]) -> Result<(), String> {
+        let mut allowed = vec!["processContents", "namespace"];
+        allowed.extend_from_slice(occurs);
+        self.attributes(node, &allowed)?;
+        if node.attribute("processContents") != Some("skip") {
+            return Err(self.error(
+                node,
+                "a wildcard other than processContents=\"skip\" is not supported",
+            ));
+        }
+        if !matches!(node.attribute("namespace"), None | Some("##any")) {
+            return Err(self.error(
+                node,
+                "a wildcard namespace other than ##any is not supported",
+            ));
+        }
+        if !self.children(node)?.is_empty() {
+            return Err(self.error(node, "a wildcard with content"));
+        }
+        Ok(())
     }
 
     fn local_element(&mut self, node: Node<'a, 'i>) -> Result<Particle, String> {

@@ -67,6 +67,8 @@ pub(crate) enum TypeDef {
 pub(crate) struct ComplexType {
     pub(crate) name: String,
     pub(crate) attributes: Vec<AttributeUse>,
+    /// `xs:anyAttribute processContents="skip"`: any other attribute is accepted unchecked.
+    pub(crate) any_attribute: bool,
     pub(crate) content: Content,
 }
 
@@ -152,6 +154,12 @@ impl XsdValidator {
 
 impl SchemaValidator for XsdValidator {
     fn validate(&self, document: SchemaDocument, xml: &str) -> Result<(), ValidationError> {
+        if !self.schema.roots.contains_key(&document) {
+            return Err(ValidationError::Unavailable(format!(
+                "{} is not among this validator's schemas",
+                document.schema_file()
+            )));
+        }
         walk::validate(&self.schema, document, xml).map_err(ValidationError::Invalid)
     }
 }
@@ -331,5 +339,44 @@ mod tests {
             .validate(SchemaDocument::Nfe, &doc("<a>1234</a>"))
             .unwrap_err();
         assert!(err.to_string().contains("/r/a"), "{err}");
+    }
+
+    #[test]
+    fn skip_wildcards_accept_anything_there_and_nothing_elsewhere() {
+        let v = compile_one(
+            "<xs:element name=\"a\"><xs:complexType><xs:sequence>\
+             <xs:element name=\"b\" type=\"xs:string\"/>\
+             <xs:any processContents=\"skip\" maxOccurs=\"unbounded\"/></xs:sequence>\
+             <xs:anyAttribute processContents=\"skip\"/></xs:complexType></xs:element>\
+             <xs:element name=\"c\"><xs:complexType><xs:sequence>\
+             <xs:element name=\"d\" type=\"xs:dateTime\"/></xs:sequence></xs:complexType></xs:element>",
+        )
+        .unwrap();
+        let doc = |body: &str| format!("<a xmlns=\"{NS}\" x=\"1\">{body}</a>");
+        assert!(valid(&v, &doc("<b>1</b><z><any/></z><y/>")));
+        assert!(!valid(&v, &doc("<z/>")), "b is still required first");
+        assert!(
+            !valid(&v, &doc("<b>1</b>")),
+            "the wildcard needs one element"
+        );
+        let c = |d: &str| format!("<c xmlns=\"{NS}\"><d>{d}</d></c>");
+        assert!(valid(&v, &c("2026-08-20T14:30:00-03:00")));
+        assert!(!valid(&v, &c("2026-02-30T14:30:00")));
+        assert!(!valid(&v, &c("20 de agosto")));
+        assert!(!valid(
+            &v,
+            &format!("<c xmlns=\"{NS}\" x=\"1\"><d>2026-08-20T14:30:00</d></c>")
+        ));
+    }
+
+    #[test]
+    fn strict_or_namespaced_wildcards_are_compile_errors() {
+        for body in [
+            "<xs:element name=\"a\"><xs:complexType><xs:sequence><xs:any processContents=\"lax\"/></xs:sequence></xs:complexType></xs:element>",
+            "<xs:element name=\"a\"><xs:complexType><xs:sequence><xs:any processContents=\"skip\" namespace=\"##other\"/></xs:sequence></xs:complexType></xs:element>",
+        ] {
+            let err = compile_one(body).unwrap_err();
+            assert!(err.contains("xs:any"), "{err}");
+        }
     }
 }

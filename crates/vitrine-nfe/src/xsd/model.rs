@@ -29,6 +29,8 @@ pub(crate) enum Term {
     Element(QName, ElemId),
     Sequence(Vec<Particle>),
     Choice(Vec<Particle>),
+    /// `xs:any processContents="skip"`: any one element, not validated.
+    Any,
 }
 
 /// The outcome of matching a child list against a particle, with the element names the model
@@ -58,6 +60,7 @@ impl Particle {
                     p.declarations(out);
                 }
             }
+            Term::Any => {}
         }
     }
 
@@ -158,6 +161,14 @@ impl Term {
                     })
                     .collect()
             }
+            Term::Any => starts
+                .iter()
+                .filter(|&&at| at < children.len())
+                .map(|&at| {
+                    progress.furthest.set(progress.furthest.get().max(at + 1));
+                    at + 1
+                })
+                .collect(),
             Term::Sequence(items) => {
                 let mut current: Positions = starts.to_vec();
                 for p in items {

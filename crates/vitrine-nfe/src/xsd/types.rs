@@ -19,6 +19,9 @@ pub(crate) enum Builtin {
     AnyUri,
     /// `xs:gYearMonth` (`YYYY-MM` with an optional zone).
     GYearMonth,
+    /// `xs:dateTime` (`YYYY-MM-DDThh:mm:ss[.s]` with an optional zone; the web-service schemas'
+    /// `dhRecbto` of `retConsSitNFe`).
+    DateTime,
 }
 
 impl Builtin {
@@ -32,6 +35,7 @@ impl Builtin {
             "base64Binary" => Builtin::Base64Binary,
             "anyURI" => Builtin::AnyUri,
             "gYearMonth" => Builtin::GYearMonth,
+            "dateTime" => Builtin::DateTime,
             _ => return None,
         })
     }
@@ -45,6 +49,7 @@ impl Builtin {
             Builtin::Base64Binary => "xs:base64Binary",
             Builtin::AnyUri => "xs:anyURI",
             Builtin::GYearMonth => "xs:gYearMonth",
+            Builtin::DateTime => "xs:dateTime",
         }
     }
 
@@ -194,6 +199,7 @@ impl SimpleType {
             Builtin::Id => is_ncname(value),
             Builtin::Base64Binary => base64_octets(value).is_some(),
             Builtin::GYearMonth => parse_year_month(value).is_some(),
+            Builtin::DateTime => is_date_time(value),
         };
         if ok {
             Ok(())
@@ -257,6 +263,63 @@ fn base64_octets(value: &str) -> Option<usize> {
         1 if data % 4 == 3 && last & !0x3c == 0 => Some(whole + 2),
         2 if data % 4 == 2 && last & !0x30 == 0 => Some(whole + 1),
         _ => None,
+    }
+}
+
+/// `xs:dateTime`: `-?YYYY-MM-DDThh:mm:ss(.s+)?(Z|[+-]hh:mm)?`, with the day valid for the
+/// month (29 February only in leap years), hours 00–23 (or `24:00:00`), zone within ±14:00.
+pub(crate) fn is_date_time(value: &str) -> bool {
+    let two = |s: &str| -> Option<u32> {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    // `…YYYY-MM-DD` before the `T`: the year and month as in gYearMonth, then `-DD`.
+    let Some(t) = value.find('T').filter(|&t| t >= 3) else {
+        return false;
+    };
+    let Some((year, month)) = parse_year_month(&value[..t - 3]) else {
+        return false;
+    };
+    let Some(day) = value[t - 3..t].strip_prefix('-').and_then(two) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day == 0 || day > days {
+        return false;
+    }
+    let time = &value[t + 1..];
+    let (clock, zone) = match time.find(['Z', '+', '-']) {
+        Some(i) => (&time[..i], &time[i..]),
+        None => (time, ""),
+    };
+    let (hms, fraction) = match clock.split_once('.') {
+        Some((hms, f)) => (hms, Some(f)),
+        None => (clock, None),
+    };
+    if fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    let parts: Vec<Option<u32>> = hms.split(':').map(two).collect();
+    let [Some(h), Some(m), Some(s)] = parts[..] else {
+        return false;
+    };
+    let midnight =
+        h == 24 && m == 0 && s == 0 && fraction.is_none_or(|f| f.bytes().all(|b| b == b'0'));
+    if !(midnight || (h < 24 && m < 60 && s < 60)) {
+        return false;
+    }
+    match zone {
+        "" | "Z" => true,
+        _ => {
+            let z = &zone[1..];
+            let parts: Vec<Option<u32>> = z.split(':').map(two).collect();
+            matches!(parts[..], [Some(zh), Some(zm)] if zm < 60 && (zh < 14 || (zh == 14 && zm == 0)))
+        }
     }
 }
 
@@ -348,5 +411,12 @@ mod tests {
         assert_eq!(parse_year_month("2025-12-03:00"), Some((2025, 12)));
         assert_eq!(parse_year_month("2025-13"), None);
         assert_eq!(parse_year_month("25-01"), None);
+        assert!(is_date_time("2026-08-20T14:30:00-03:00"));
+        assert!(is_date_time("2024-02-29T00:00:00.5Z"));
+        assert!(is_date_time("2026-08-20T14:30:00"));
+        assert!(!is_date_time("2026-02-29T14:30:00"));
+        assert!(!is_date_time("2026-08-20T25:30:00"));
+        assert!(!is_date_time("2026-08-20 14:30:00"));
+        assert!(!is_date_time("2026-08-20T14:30:00-15:00"));
     }
 }

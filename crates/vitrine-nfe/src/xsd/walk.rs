@@ -23,7 +23,12 @@ pub(crate) fn validate(
     let doc = Document::parse(xml).map_err(|e| vec![format!("not well-formed: {e}")])?;
     let root = doc.root_element();
     let name = name_of(root);
-    let roots = &schema.roots[&document];
+    let Some(roots) = schema.roots.get(&document) else {
+        return Err(vec![format!(
+            "{} is not among this validator's schemas",
+            document.schema_file()
+        )]);
+    };
     let Some(&id) = roots.get(&name) else {
         return Err(vec![format!(
             "/{}: no global element {name} is declared in {}",
@@ -90,11 +95,11 @@ impl Walker<'_> {
     fn element(&mut self, node: Node<'_, '_>, id: ElemId, path: &str) {
         let schema = self.schema;
         let decl = &schema.elements[id];
-        let (attribute_uses, content) = match &schema.types[decl.ty] {
-            TypeDef::Simple(_) => (&[][..], None),
-            TypeDef::Complex(c) => (c.attributes.as_slice(), Some(&c.content)),
+        let (attribute_uses, any_attribute, content) = match &schema.types[decl.ty] {
+            TypeDef::Simple(_) => (&[][..], false, None),
+            TypeDef::Complex(c) => (c.attributes.as_slice(), c.any_attribute, Some(&c.content)),
         };
-        self.attributes(node, attribute_uses, path);
+        self.attributes(node, attribute_uses, any_attribute, path);
 
         let element_children: Vec<Node<'_, '_>> =
             node.children().filter(Node::is_element).collect();
@@ -214,7 +219,13 @@ impl Walker<'_> {
         }
     }
 
-    fn attributes(&mut self, node: Node<'_, '_>, uses: &[super::AttributeUse], path: &str) {
+    fn attributes(
+        &mut self,
+        node: Node<'_, '_>,
+        uses: &[super::AttributeUse],
+        any_attribute: bool,
+        path: &str,
+    ) {
         let schema = self.schema;
         for attribute in node.attributes() {
             let name = QName::new(attribute.namespace().unwrap_or(""), attribute.name());
@@ -231,7 +242,9 @@ impl Walker<'_> {
                 continue;
             }
             let Some(decl) = uses.iter().find(|u| u.name == name) else {
-                self.fail(path, format!("the attribute {name} is not allowed"));
+                if !any_attribute {
+                    self.fail(path, format!("the attribute {name} is not allowed"));
+                }
                 continue;
             };
             let TypeDef::Simple(st) = &schema.types[decl.ty] else {

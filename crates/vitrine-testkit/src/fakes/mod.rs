@@ -7,10 +7,14 @@
 //!   OAuth2 client credentials.
 //! - [`mercadopago::FakeMercadoPago`]: Mercado Pago's payments API (cards, boleto, Pix, refunds,
 //!   installments, signed webhooks) and a stand-in of its browser tokenisation script.
+//! - [`sefaz::FakeSefaz`]: a SEFAZ NF-e 4.00 authoriser (SOAP 1.2 over mutual TLS: status,
+//!   authorisation sync/async, receipts, protocol query, events, voiding) with its schemas,
+//!   signature checks and business rules.
 //! - [`psp::Psp`]: both, with their notice inboxes passed on to a store, for tests that drive
 //!   the store from outside its process (binary `fake-psp`).
 
 pub mod bcb_pix;
 pub mod mercadopago;
 pub mod psp;
+pub mod sefaz;
 pub mod tls;

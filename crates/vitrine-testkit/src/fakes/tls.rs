@@ -35,6 +35,8 @@ pub struct Issued {
 pub struct Pki {
     pub ca_pem: String,
     ca_der: CertificateDer<'static>,
+    ca_cert: rcgen::Certificate,
+    ca_key: KeyPair,
     pub server: Issued,
     pub client: Issued,
 }
@@ -92,8 +94,36 @@ impl Pki {
         Ok(Pki {
             ca_pem: ca_cert.pem(),
             ca_der: CertificateDer::from(ca_cert.der().to_vec()),
+            ca_cert,
+            ca_key,
             server,
             client,
+        })
+    }
+
+    /// A client certificate from this CA for an existing RSA key (PKCS#8 DER), e.g. a shop's
+    /// A1 stand-in that both signs XML (RSA-SHA1) and authenticates over TLS.
+    pub fn issue_rsa_client(&self, common_name: &str, pkcs8_der: &[u8]) -> Result<Issued, String> {
+        let fail = |e: rcgen::Error| format!("certificate generation: {e}");
+        let key = KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(pkcs8_der.to_vec()),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .map_err(fail)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let cert = params
+            .signed_by(&key, &self.ca_cert, &self.ca_key)
+            .map_err(fail)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: CertificateDer::from(cert.der().to_vec()),
+            key_der: pkcs8_der.to_vec(),
         })
     }
 
