@@ -380,7 +380,14 @@ async fn orders_paid_at_once_and_issued_by_three_processes_get_gapless_numbers_w
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=ORDERS as u64).collect::<Vec<_>>());
     assert_eq!(keys.len(), ORDERS);
-    assert_eq!(shop.files().await.len(), ORDERS);
+    let files = shop.files().await;
+    let nfe = files.iter().filter(|f| f.ends_with("-nfe.xml")).count();
+    let danfe = files.iter().filter(|f| f.ends_with("-danfe.pdf")).count();
+    assert_eq!(
+        (nfe, danfe),
+        (ORDERS, ORDERS),
+        "an NF-e and its DANFE per order"
+    );
 }
 
 async fn futures_join(shop: &Shop, n: usize) -> Vec<String> {

@@ -340,7 +340,7 @@ async fn fifty_orders_paid_at_once_get_numbers_1_to_50_without_gap_or_repeat() {
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
     assert_eq!(keys.len(), 50);
-    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 50);
+    assert_eq!(nfe_files(&t).await, 50);
 }
 
 #[tokio::test]
@@ -421,7 +421,19 @@ async fn a_document_that_cannot_be_made_is_not_stored_alerts_and_uses_no_number(
         .await
         .unwrap();
     assert_eq!(info["number"], 1);
-    assert!(t.app.ports.blobs.list("invoices/").await.unwrap().len() == 1);
+    assert_eq!(nfe_files(&t).await, 1);
+}
+
+/// How many NF-e documents are stored (each has its DANFE beside it).
+async fn nfe_files(t: &TestApp) -> usize {
+    let files = t.app.ports.blobs.list("invoices/").await.unwrap();
+    let nfe = files.iter().filter(|f| f.key.ends_with("-nfe.xml")).count();
+    let danfe = files
+        .iter()
+        .filter(|f| f.key.ends_with("-danfe.pdf"))
+        .count();
+    assert_eq!(nfe, danfe, "a DANFE beside every NF-e: {files:?}");
+    nfe
 }
 
 /// Store order `id` again with another shipping city, as if it had been placed so.
