@@ -127,7 +127,8 @@ impl App {
 
     /// The DANFE (the printed form of the NF-e, a PDF) of an order's invoice, for its owner or an
     /// admin: drawn when the invoice is issued and kept beside its XML; for an invoice issued
-    /// before that (or whose drawing failed then) it is drawn now from the XML.
+    /// before that (or whose drawing failed then) it is drawn now from the stored XML, and kept
+    /// (so that on AWS it is downloaded from S3, as the XML is: the REST API passes no binary).
     pub async fn danfe_download(
         &self,
         who: &Principal,
@@ -137,19 +138,26 @@ impl App {
         let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
             return Err(AppError::NotFound("invoice"));
         };
-        let name = format!("{key}-danfe.pdf");
         let danfe = danfe_file(file);
-        if self.ports.blobs.get(&danfe).await?.is_some() {
-            return self.download(&danfe, name).await;
+        if self.ports.blobs.get(&danfe).await?.is_none() {
+            let source = if invoice.protocol.is_some() {
+                proc_file(file)
+            } else {
+                file.clone()
+            };
+            let xml = self.ports.blobs.get(&source).await?.ok_or_else(|| {
+                AppError::Internal(anyhow!(
+                    "the invoice file {source} is missing from the blob store"
+                ))
+            })?;
+            let xml = std::str::from_utf8(&xml.bytes).map_err(|e| {
+                AppError::Internal(anyhow!("the invoice file {source} is not UTF-8: {e}"))
+            })?;
+            self.store_danfe(file, xml)
+                .await
+                .map_err(AppError::Internal)?;
         }
-        let pdf = self
-            .draw_danfe(&invoice, file)
-            .await
-            .map_err(AppError::Internal)?;
-        Ok(InvoiceDownload::File {
-            name,
-            bytes: Bytes::from(pdf),
-        })
+        self.download(&danfe, format!("{key}-danfe.pdf")).await
     }
 
     /// A stored file as a download: a short-lived URL where the blob store gives one, else the
@@ -169,26 +177,11 @@ impl App {
         })
     }
 
-    /// Draw the DANFE of `invoice` (whose signed NF-e is at `file`) from its `nfeProc` when it was
-    /// authorised, else from the signed NF-e (then marked as without a protocol).
-    async fn draw_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<Vec<u8>> {
-        let source = if invoice.protocol.is_some() {
-            proc_file(file)
-        } else {
-            file.to_owned()
-        };
-        let xml =
-            self.ports.blobs.get(&source).await?.ok_or_else(|| {
-                anyhow!("the invoice file {source} is missing from the blob store")
-            })?;
-        let xml = std::str::from_utf8(&xml.bytes)
-            .map_err(|e| anyhow!("the invoice file {source} is not UTF-8: {e}"))?;
-        vitrine_nfe::danfe::render(xml).map_err(|e| anyhow!("drawing the DANFE of {source}: {e}"))
-    }
-
-    /// Draw the DANFE of `invoice` and keep it beside its XML.
-    async fn store_danfe(&self, invoice: &Invoice, file: &str) -> anyhow::Result<()> {
-        let pdf = self.draw_danfe(invoice, file).await?;
+    /// Draw the DANFE of `xml` (the `nfeProc` of an authorised NF-e, else the signed NF-e, then
+    /// marked as without a protocol) and keep it beside the NF-e stored at `file`.
+    async fn store_danfe(&self, file: &str, xml: &str) -> anyhow::Result<()> {
+        let pdf = vitrine_nfe::danfe::render(xml)
+            .map_err(|e| anyhow!("drawing the DANFE of {file}: {e}"))?;
         self.ports
             .blobs
             .put(&danfe_file(file), Bytes::from(pdf), "application/pdf")
@@ -279,24 +272,26 @@ impl App {
         next.access_key = Some(key.clone());
         next.file = Some(file.clone());
         next.version += 1;
-        match transmission {
+        let printed = match transmission {
             Transmission::NotTransmitted => {
                 next.transmission = Some(fiscal.authority.name().to_owned());
+                signed.xml().to_owned()
             }
             Transmission::Authorized { protocol, nfe_proc } => {
                 let proc_file = proc_file(&file);
                 self.ports
                     .blobs
-                    .put(&proc_file, Bytes::from(nfe_proc), "application/xml")
+                    .put(&proc_file, Bytes::from(nfe_proc.clone()), "application/xml")
                     .await
                     .map_err(|e| IssueError::Retry(anyhow::Error::new(e)))?;
                 next.transmission = Some("authorized".into());
                 next.protocol = Some(protocol);
+                nfe_proc
             }
-        }
+        };
         // The printed form, kept beside the XML; a failure here does not hold the invoice back
         // (the download draws it again).
-        if let Err(e) = self.store_danfe(&next, &file).await {
+        if let Err(e) = self.store_danfe(&file, &printed).await {
             tracing::error!(order.id = %next.order_id, error = format!("{e:#}"), "the DANFE was not drawn; it is drawn on its first download");
         }
         self.record_issued(&next).await
