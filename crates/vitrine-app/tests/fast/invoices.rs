@@ -120,8 +120,17 @@ async fn the_invoices_consumer_invoices_every_paid_order_with_gapless_numbers() 
     }
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=ORDERS as u32).collect::<Vec<_>>());
-    let files = w.blobs_under("invoices/").await;
-    assert_eq!(files, ORDERS, "one signed XML per order");
+    assert_eq!(
+        w.blobs_ending("invoices/", "-nfe.xml").await,
+        ORDERS,
+        "one signed XML per order"
+    );
+    assert_eq!(
+        w.blobs_ending("invoices/", "-danfe.pdf").await,
+        ORDERS,
+        "its DANFE beside each"
+    );
+    assert_eq!(w.blobs_under("invoices/").await, 2 * ORDERS, "nothing else");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -159,5 +168,10 @@ async fn racing_issuers_give_each_order_one_number_with_no_gap() {
         numbers.into_iter().collect::<Vec<_>>(),
         (1..=ORDERS as u32).collect::<Vec<_>>()
     );
-    assert_eq!(w.blobs_under("invoices/").await, ORDERS);
+    assert_eq!(w.blobs_ending("invoices/", "-nfe.xml").await, ORDERS);
+    assert_eq!(
+        w.blobs_under("invoices/").await,
+        2 * ORDERS,
+        "each with its DANFE"
+    );
 }

@@ -138,6 +138,13 @@ impl World {
         self.blobs.list(prefix).await.unwrap().len()
     }
 
+    /// How many blobs under `prefix` have a name ending in `suffix`.
+    pub async fn blobs_ending(&self, prefix: &str, suffix: &str) -> usize {
+        use vitrine_app::ports::Blobs as _;
+        let files = self.blobs.list(prefix).await.unwrap();
+        files.iter().filter(|f| f.key.ends_with(suffix)).count()
+    }
+
     pub async fn available(&self, sku: &str) -> i64 {
         self.app
             .available(&Sku::parse(sku).unwrap())
