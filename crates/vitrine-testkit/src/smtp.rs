@@ -104,12 +104,34 @@ pub fn start() -> SmtpServer {
         .expect("starting aiosmtpd");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if greets(port) {
             return SmtpServer { port, dir };
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("aiosmtpd did not start on port {port} within 30 s");
+}
+
+/// Whether an aiosmtpd answers on `port` with its greeting (`220 <host> Python SMTP …`): a bare
+/// TCP connect would also succeed against anything else that took the port meanwhile (another
+/// test's listener), and a test would then send to a server that is not its own.
+fn greets(port: u16) -> bool {
+    use std::io::Read as _;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut greeting = Vec::new();
+    let mut buf = [0u8; 256];
+    while !greeting.contains(&b'\n') {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => greeting.extend_from_slice(&buf[..n]),
+        }
+    }
+    let greeting = String::from_utf8_lossy(&greeting);
+    let _ = std::io::Write::write_all(&mut stream, b"QUIT\r\n");
+    greeting.starts_with("220 ") && greeting.contains("Python SMTP")
 }
 
 /// Every message of a Maildir (`new/` and `cur/`), in sending order. Messages are moved into
