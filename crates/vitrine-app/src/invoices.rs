@@ -112,17 +112,28 @@ impl App {
         }
     }
 
+    /// An order's issued invoice with the file of its NF-e and its access key, for its owner or
+    /// an admin.
+    async fn stored_invoice(
+        &self,
+        who: &Principal,
+        order_id: &str,
+    ) -> AppResult<(Invoice, String, String)> {
+        let invoice = self.invoice_for(who, order_id).await?;
+        match (invoice.file.clone(), invoice.access_key.clone()) {
+            (Some(file), Some(key)) => Ok((invoice, file, key)),
+            _ => Err(AppError::NotFound("invoice")),
+        }
+    }
+
     /// The XML of an order's invoice, for its owner or an admin: the file, or a URL to it.
     pub async fn invoice_download(
         &self,
         who: &Principal,
         order_id: &str,
     ) -> AppResult<InvoiceDownload> {
-        let invoice = self.invoice_for(who, order_id).await?;
-        let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
-            return Err(AppError::NotFound("invoice"));
-        };
-        self.download(file, format!("{key}-nfe.xml")).await
+        let (_, file, key) = self.stored_invoice(who, order_id).await?;
+        self.download(&file, format!("{key}-nfe.xml")).await
     }
 
     /// The DANFE (the printed form of the NF-e, a PDF) of an order's invoice, for its owner or an
@@ -134,14 +145,11 @@ impl App {
         who: &Principal,
         order_id: &str,
     ) -> AppResult<InvoiceDownload> {
-        let invoice = self.invoice_for(who, order_id).await?;
-        let (Some(file), Some(key)) = (&invoice.file, &invoice.access_key) else {
-            return Err(AppError::NotFound("invoice"));
-        };
-        let danfe = danfe_file(file);
+        let (invoice, file, key) = self.stored_invoice(who, order_id).await?;
+        let danfe = danfe_file(&file);
         if self.ports.blobs.get(&danfe).await?.is_none() {
             let source = if invoice.protocol.is_some() {
-                proc_file(file)
+                proc_file(&file)
             } else {
                 file.clone()
             };
@@ -153,7 +161,7 @@ impl App {
             let xml = std::str::from_utf8(&xml.bytes).map_err(|e| {
                 AppError::Internal(anyhow!("the invoice file {source} is not UTF-8: {e}"))
             })?;
-            self.store_danfe(file, xml)
+            self.store_danfe(&file, xml)
                 .await
                 .map_err(AppError::Internal)?;
         }
