@@ -588,6 +588,7 @@ fn nfe_input(
         issued_at: to_local(invoice.issued_at, fiscal.utc_offset)?,
         nature_of_operation: fiscal.nature_of_operation.clone(),
         app_version: concat!("vitrine ", env!("CARGO_PKG_VERSION")).into(),
+        contingency: None,
         emitter: fiscal.emitter.clone(),
         recipient,
         items,

@@ -34,8 +34,8 @@ use crate::error::BuildError;
 use crate::ids::{Cnpj, TaxId, Uf};
 use crate::key::AccessKey;
 use crate::model::{
-    Address, Environment, HOMOLOGATION_RECIPIENT_NAME, IbsCbs, Item, ItemTaxes, NfeInput, Payment,
-    SIMPLES_NACIONAL_STATEMENT, TaxRegime,
+    Address, Contingency, Environment, HOMOLOGATION_RECIPIENT_NAME, IbsCbs, Item, ItemTaxes,
+    NfeInput, Payment, SIMPLES_NACIONAL_STATEMENT, TaxRegime,
 };
 use crate::money::{MAX_CENTAVOS, Rate, format_centavos};
 use crate::text::{escape_text_into, sanitize, sanitize_max};
@@ -154,7 +154,13 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
         return Err(BuildError::invalid("ide/cNF", "must differ from nNF"));
     }
     let issued_at = input.issued_at.replace_nanosecond(0).expect("0 is valid");
-    let dh_emi = format_date_time(issued_at)?;
+    let dh_emi = format_date_time("ide/dhEmi", issued_at)?;
+    let contingency = input
+        .contingency
+        .as_ref()
+        .map(|c| contingency_fields(c, issued_at))
+        .transpose()?;
+    let tp_emis = contingency.as_ref().map_or(1, |c| c.tp_emis);
 
     let emitter = &input.emitter;
     let regime = emitter.regime;
@@ -194,7 +200,7 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
     let with_ibs_cbs = items.iter().any(|i| i.ibs_cbs.is_some());
 
     let key_body = format!(
-        "{:02}{:02}{:02}{}55{:03}{:09}1{}",
+        "{:02}{:02}{:02}{}55{:03}{:09}{tp_emis}{}",
         emitter_uf.ibge_code(),
         issued_at.year() % 100,
         u8::from(issued_at.month()),
@@ -225,7 +231,7 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
         &municipality("ide/cMunFG", emitter.address.municipality_code, emitter_uf)?,
     );
     x.leaf("tpImp", "1");
-    x.leaf("tpEmis", "1");
+    x.leaf("tpEmis", &tp_emis.to_string());
     x.leaf("cDV", &key.check_digit().to_string());
     x.leaf("tpAmb", &input.environment.code().to_string());
     x.leaf("finNFe", "1");
@@ -237,6 +243,11 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
         "verProc",
         &required_text("ide/verProc", &input.app_version, 1, 20)?,
     );
+    // The schema's optional sequence after verProc, "only for tpEmis other than 1".
+    if let Some(c) = &contingency {
+        x.leaf("dhCont", &c.dh_cont);
+        x.leaf("xJust", &c.justification);
+    }
     x.close("ide");
 
     // emit
@@ -825,17 +836,62 @@ fn write_address(
     Ok(())
 }
 
+/// The checked contingency fields of `ide`.
+struct ContingencyFields {
+    tp_emis: u8,
+    dh_cont: String,
+    justification: String,
+}
+
+/// Shortest and longest `ide/xJust` (leiauteNFe: `TString`, minLength 15, maxLength 256).
+const JUSTIFICATION_CHARS: std::ops::RangeInclusive<usize> = 15..=256;
+
+/// `tpEmis`, `dhCont` (written like `dhEmi` and with its UTC offset, not after it) and `xJust`
+/// (15–256 characters after sanitizing, never padded nor cut: a justification is a statement the
+/// emitter signs).
+fn contingency_fields(
+    c: &Contingency,
+    issued_at: OffsetDateTime,
+) -> Result<ContingencyFields, BuildError> {
+    let since = c
+        .since
+        .to_offset(issued_at.offset())
+        .replace_nanosecond(0)
+        .expect("0 is valid");
+    let dh_cont = format_date_time("ide/dhCont", since)?;
+    if since > issued_at {
+        return Err(BuildError::invalid(
+            "ide/dhCont",
+            "entering contingency cannot be later than the issue time (dhEmi)",
+        ));
+    }
+    let justification = sanitize(&c.justification);
+    let len = justification.chars().count();
+    if !JUSTIFICATION_CHARS.contains(&len) {
+        return Err(BuildError::invalid(
+            "ide/xJust",
+            format!(
+                "the contingency justification must be {} to {} characters, got {len}",
+                JUSTIFICATION_CHARS.start(),
+                JUSTIFICATION_CHARS.end()
+            ),
+        ));
+    }
+    Ok(ContingencyFields {
+        tp_emis: c.kind.tp_emis(),
+        dh_cont,
+        justification,
+    })
+}
+
 /// `TDateTimeUTC`: `YYYY-MM-DDThh:mm:ss±hh:00`, years 2000–2099, offsets −11..+12 whole hours.
-fn format_date_time(t: OffsetDateTime) -> Result<String, BuildError> {
+fn format_date_time(field: &str, t: OffsetDateTime) -> Result<String, BuildError> {
     let offset = t.offset().whole_seconds();
     if offset % 3600 != 0 || !(-11 * 3600..=12 * 3600).contains(&offset) {
         return Err(BuildError::Offset(offset));
     }
     if !(2000..=2099).contains(&t.year()) {
-        return Err(BuildError::invalid(
-            "ide/dhEmi",
-            "the year must be 2000 to 2099",
-        ));
+        return Err(BuildError::invalid(field, "the year must be 2000 to 2099"));
     }
     let hours = offset / 3600;
     Ok(format!(
@@ -977,23 +1033,23 @@ mod tests {
     #[test]
     fn issue_times_are_written_with_whole_hour_offsets() {
         assert_eq!(
-            format_date_time(datetime!(2026-08-20 14:30:00 -03:00)).unwrap(),
+            format_date_time("ide/dhEmi", datetime!(2026-08-20 14:30:00 -03:00)).unwrap(),
             "2026-08-20T14:30:00-03:00"
         );
         assert_eq!(
-            format_date_time(datetime!(2026-01-02 03:04:05 +00:00)).unwrap(),
+            format_date_time("ide/dhEmi", datetime!(2026-01-02 03:04:05 +00:00)).unwrap(),
             "2026-01-02T03:04:05+00:00"
         );
         assert_eq!(
-            format_date_time(datetime!(2026-01-02 03:04:05 +12:00)).unwrap(),
+            format_date_time("ide/dhEmi", datetime!(2026-01-02 03:04:05 +12:00)).unwrap(),
             "2026-01-02T03:04:05+12:00"
         );
         assert_eq!(
-            format_date_time(datetime!(2026-08-20 14:30:00 -03:30)),
+            format_date_time("ide/dhEmi", datetime!(2026-08-20 14:30:00 -03:30)),
             Err(BuildError::Offset(-12600))
         );
-        assert!(format_date_time(datetime!(2026-08-20 14:30:00 -12:00)).is_err());
-        assert!(format_date_time(datetime!(1999-08-20 14:30:00 -03:00)).is_err());
+        assert!(format_date_time("ide/dhEmi", datetime!(2026-08-20 14:30:00 -12:00)).is_err());
+        assert!(format_date_time("ide/dhEmi", datetime!(1999-08-20 14:30:00 -03:00)).is_err());
     }
 
     #[test]

@@ -59,11 +59,11 @@
 //!
 //! DIFAL (`ICMSUFDest`) — so a regime-normal emitter's interstate sale is refused with
 //! [`BuildError::Unsupported`] —, ICMS-ST, IPI, FCP, CEST, marketplaces (`indIntermed` 1),
-//! foreign buyers, contributor buyers (`indIEDest` 1), NFC-e (model 65), contingency emission,
-//! `vTotTrib` (Lei 12.741 estimate), installments as `cobr/dup` (card installments are a text
+//! foreign buyers, contributor buyers (`indIEDest` 1), NFC-e (model 65), contingency emission
+//! other than SVC (FS-DA, EPEC), `vTotTrib` (Lei 12.741 estimate), installments as `cobr/dup` (card installments are a text
 //! in `infCpl`), the QR code (NFC-e). The DANFE is in [`danfe`]; transmission, events
-//! (cancellation, CC-e) and voiding are in [`sefaz`]; contingency emission (SVC) only as far as
-//! choosing the SVC endpoints.
+//! (cancellation, CC-e) and voiding are in [`sefaz`]; SVC contingency emission (`tpEmis` 6/7,
+//! [`model::Contingency`]) in the builder and the SVC endpoints in [`sefaz`].
 //!
 //! ## How a SEFAZ transmission adapter uses this
 //!
@@ -110,8 +110,8 @@ pub use error::BuildError;
 pub use ids::{Cnpj, Cpf, Gtin, IdError, TaxId, Uf};
 pub use key::{AccessKey, Cnf, KeyError};
 pub use model::{
-    Address, CardBrand, Emitter, Environment, FreightMode, IbsCbs, Item, ItemTaxes, NfeInput,
-    Origin, Payment, Recipient, TaxRegime, TechnicalResponsible,
+    Address, CardBrand, Contingency, ContingencyKind, Emitter, Environment, FreightMode, IbsCbs,
+    Item, ItemTaxes, NfeInput, Origin, Payment, Recipient, TaxRegime, TechnicalResponsible,
 };
 pub use money::Rate;
 pub use sign::{

@@ -5,7 +5,7 @@
 //! taken as typed by people: the builder sanitizes and truncates it to the schema's `TString`
 //! (see [`crate::text`]), and refuses it only when nothing printable is left or a minimum length
 //! cannot be met. Fixed choices of this crate (not inputs): `mod` 55, `tpNF` 1 (outgoing),
-//! `tpImp` 1, `tpEmis` 1 (normal), `finNFe` 1, `indFinal` 1 (consumer), `indPres` 2 (internet),
+//! `tpImp` 1, `tpEmis` 1 (normal) or 6/7 (SVC contingency, see [`Contingency`]), `finNFe` 1, `indFinal` 1 (consumer), `indPres` 2 (internet),
 //! `indIntermed` 0 (own site), `procEmi` 0, `indIEDest` 9 (non-contributor), `modBC` 3.
 
 use time::OffsetDateTime;
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::ids::{Cnpj, Gtin, TaxId, Uf};
 use crate::key::Cnf;
 use crate::money::Rate;
+use crate::sefaz::endpoints::contingency_authoriser;
 
 /// `ide/tpAmb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -300,6 +301,49 @@ pub struct TechnicalResponsible {
     pub phone: String,
 }
 
+/// The contingency authoriser (SVC, "SEFAZ Virtual de Contingência") that takes over when a
+/// UF's own authoriser is down; it decides `ide/tpEmis` and the key's position 35.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContingencyKind {
+    /// SVC-AN (Ambiente Nacional), `tpEmis` 6.
+    SvcAn,
+    /// SVC-RS (Rio Grande do Sul), `tpEmis` 7.
+    SvcRs,
+}
+
+impl ContingencyKind {
+    /// The `tpEmis` code: 6 for SVC-AN, 7 for SVC-RS.
+    pub fn tp_emis(self) -> u8 {
+        match self {
+            ContingencyKind::SvcAn => 6,
+            ContingencyKind::SvcRs => 7,
+        }
+    }
+
+    /// The SVC that serves emitters of `uf`, from the table of
+    /// [`contingency_authoriser`] (shared `nfe/webservices/NOTES.md` §7) \[verify\].
+    pub fn of(uf: Uf) -> ContingencyKind {
+        match contingency_authoriser(uf) {
+            "SVCRS" => ContingencyKind::SvcRs,
+            _ => ContingencyKind::SvcAn,
+        }
+    }
+}
+
+/// Emission in SVC contingency (`tpEmis` 6 or 7 with `ide/dhCont` and `ide/xJust`): the
+/// document is built for, and must be sent to, the UF's contingency authoriser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contingency {
+    /// Which SVC; normally [`ContingencyKind::of`] the emitter's UF.
+    pub kind: ContingencyKind,
+    /// `dhCont`: when the emitter entered contingency, not after `dhEmi`; written like `dhEmi`
+    /// and in its UTC offset, fractions of a second dropped.
+    pub since: OffsetDateTime,
+    /// `xJust`: why (15–256 characters after sanitizing; a shorter text is refused, a longer
+    /// one too — never padded or cut).
+    pub justification: String,
+}
+
 /// Everything needed to build one NF-e.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NfeInput {
@@ -318,6 +362,9 @@ pub struct NfeInput {
     pub nature_of_operation: String,
     /// `verProc`: the emitting application and version (1–20), e.g. `vitrine 0.1.0`.
     pub app_version: String,
+    /// `None`: normal emission (`tpEmis` 1). `Some`: SVC contingency (`tpEmis` 6/7, `dhCont`,
+    /// `xJust`).
+    pub contingency: Option<Contingency>,
     /// `emit`.
     pub emitter: Emitter,
     /// `dest`.
@@ -337,4 +384,19 @@ pub struct NfeInput {
     /// Free texts appended to `infAdic/infCpl` (after the Simples Nacional statement and the
     /// installments line), joined with a space; the whole is cut at 5000 characters.
     pub additional_info: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_svc_follows_the_emitters_uf() {
+        assert_eq!(ContingencyKind::of(Uf::SP), ContingencyKind::SvcAn);
+        assert_eq!(ContingencyKind::of(Uf::RS), ContingencyKind::SvcAn);
+        assert_eq!(ContingencyKind::of(Uf::PR), ContingencyKind::SvcRs);
+        assert_eq!(ContingencyKind::of(Uf::BA), ContingencyKind::SvcRs);
+        assert_eq!(ContingencyKind::SvcAn.tp_emis(), 6);
+        assert_eq!(ContingencyKind::SvcRs.tp_emis(), 7);
+    }
 }

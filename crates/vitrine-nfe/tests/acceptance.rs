@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use vitrine_nfe::c14n::canonicalize_by_id;
 use vitrine_nfe::{
-    Environment, NfeInput, SchemaDocument, SchemaValidator, SignedNfe, TaxRegime, Xmllint, build,
-    verify,
+    Contingency, ContingencyKind, Environment, NfeInput, SchemaDocument, SchemaValidator,
+    SignedNfe, TaxRegime, Uf, Xmllint, XsdValidator, build, verify,
 };
 
 /// Builds, signs and checks one case; returns the signed document.
@@ -265,4 +265,33 @@ fn the_alphanumeric_cnpj_goes_into_the_key() {
         key.as_bytes()[43] - b'0',
         vitrine_nfe::key::check_digit(&key[..43]).unwrap()
     );
+}
+
+#[test]
+fn an_svc_an_contingency_document_is_schema_and_signature_valid() {
+    let mut input = input(
+        Environment::Homologation,
+        TaxRegime::SimplesNacional,
+        cpf_buyer(campinas_address()),
+        items(2, simples_taxes(), 5102, 0, 0),
+        pix(),
+    );
+    input.contingency = Some(Contingency {
+        kind: ContingencyKind::of(Uf::SP),
+        since: time::macros::datetime!(2026-08-20 13:55:00 -03:00),
+        justification: "SEFAZ-SP sem resposta (status 109) desde 13h55".into(),
+    });
+    // check_case: our verifier and canonicalizer, xmllint and xmlsec1.
+    let signed = check_case("sn-cpf-2items-pix-homolog-svc-an", &input);
+    let xml = signed.xml();
+    assert_eq!(text_of(xml, "tpEmis"), ["6"]);
+    assert_eq!(&signed.access_key().as_str()[34..35], "6");
+    assert_eq!(text_of(xml, "dhCont"), ["2026-08-20T13:55:00-03:00"]);
+    assert_eq!(
+        text_of(xml, "xJust"),
+        ["SEFAZ-SP sem resposta (status 109) desde 13h55"]
+    );
+    XsdValidator::official()
+        .validate(SchemaDocument::Nfe, xml)
+        .unwrap_or_else(|e| panic!("in-process validator: {e}"));
 }

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use time::macros::{datetime, offset};
 use vitrine_nfe::{
-    BuildError, Cnf, Cnpj, Cpf, Environment, IdError, KeyError, NfeInput, Payment, TaxRegime, build,
+    BuildError, Cnf, Cnpj, Contingency, ContingencyKind, Cpf, Environment, IdError, KeyError,
+    NfeInput, Payment, TaxRegime, build,
 };
 
 fn simples(recipient_in_sp: bool) -> NfeInput {
@@ -427,4 +428,91 @@ fn the_canonical_inf_nfe_is_the_written_one_with_the_namespace() {
         vitrine_nfe::c14n::canonicalize_by_id(&document, &id).unwrap(),
         canonical
     );
+}
+
+fn in_contingency(kind: ContingencyKind, justification: &str) -> NfeInput {
+    let mut input = simples(false);
+    input.contingency = Some(Contingency {
+        kind,
+        // 15:10:00.5 UTC is 12:10:00 at the issue's −03:00.
+        since: datetime!(2026-08-20 15:10:00.500 UTC),
+        justification: justification.into(),
+    });
+    input
+}
+
+const JUSTIFICATION: &str = "SEFAZ-SP fora do ar desde as 12h";
+
+#[test]
+fn contingency_sets_tp_emis_in_ide_and_key_and_adds_dh_cont_and_x_just_after_ver_proc() {
+    let normal = build(&simples(false)).unwrap();
+    assert_eq!(&normal.access_key().as_str()[34..35], "1");
+    assert!(normal.inf_nfe_xml().contains("<tpEmis>1</tpEmis>"));
+
+    for (kind, code) in [(ContingencyKind::SvcAn, "6"), (ContingencyKind::SvcRs, "7")] {
+        let unsigned = build(&in_contingency(kind, JUSTIFICATION)).unwrap();
+        let key = unsigned.access_key().as_str();
+        assert_eq!(&key[34..35], code, "tpEmis is the key's position 35");
+        assert_eq!(key[..34], normal.access_key().as_str()[..34]);
+        assert_eq!(key[35..43], normal.access_key().as_str()[35..43]);
+        let xml = unsigned.inf_nfe_xml();
+        assert!(xml.contains(&format!("<tpEmis>{code}</tpEmis>")));
+        let ide = children_of(&xml, "ide");
+        assert_eq!(ide[ide.len() - 3..], ["verProc", "dhCont", "xJust"]);
+        assert!(xml.contains(
+            "<verProc>vitrine 0.1.0</verProc><dhCont>2026-08-20T12:10:00-03:00</dhCont>\
+             <xJust>SEFAZ-SP fora do ar desde as 12h</xJust></ide>"
+        ));
+    }
+}
+
+#[test]
+fn a_contingency_justification_must_have_15_to_256_characters() {
+    for short in [
+        "Sefaz fora 14c",
+        "   Sefaz fora 14c   ",
+        "Sefaz\n\tfora  14c",
+    ] {
+        assert_eq!(
+            short
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .count(),
+            14
+        );
+        let refused = build(&in_contingency(ContingencyKind::SvcAn, short));
+        assert!(
+            matches!(&refused, Err(BuildError::Invalid { field, reason })
+                if field == "ide/xJust" && reason.contains("15 to 256") && reason.contains("got 14")),
+            "{short:?}: {refused:?}"
+        );
+    }
+    let long = "x".repeat(257);
+    assert!(matches!(
+        build(&in_contingency(ContingencyKind::SvcAn, &long)),
+        Err(BuildError::Invalid { field, .. }) if field == "ide/xJust"
+    ));
+    for ok in ["Sefaz fora 15ch".to_owned(), "x".repeat(256)] {
+        let xml = build(&in_contingency(ContingencyKind::SvcAn, &ok))
+            .unwrap()
+            .inf_nfe_xml();
+        assert!(
+            xml.contains(&format!("<xJust>{ok}</xJust>")),
+            "never padded nor cut"
+        );
+    }
+}
+
+#[test]
+fn entering_contingency_after_the_issue_time_is_refused() {
+    let mut input = in_contingency(ContingencyKind::SvcAn, JUSTIFICATION);
+    input.contingency.as_mut().unwrap().since = datetime!(2026-08-20 14:30:01 -03:00);
+    assert!(matches!(
+        build(&input),
+        Err(BuildError::Invalid { field, .. }) if field == "ide/dhCont"
+    ));
+    input.contingency.as_mut().unwrap().since = datetime!(2026-08-20 14:30:00 -03:00);
+    assert!(build(&input).is_ok(), "the same second as dhEmi is fine");
 }

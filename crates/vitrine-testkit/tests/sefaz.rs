@@ -51,6 +51,7 @@ fn input(environment: Environment, number: u32, cnf: &str) -> NfeInput {
         issued_at: datetime!(2026-08-20 14:30:00 -03:00),
         nature_of_operation: "VENDA DE MERCADORIA".into(),
         app_version: "vitrine 0.1.0".into(),
+        contingency: None,
         emitter: Emitter {
             cnpj: cnpj(EMITTER),
             ie: "110.042.490.114".into(),

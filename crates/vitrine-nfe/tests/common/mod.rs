@@ -413,6 +413,7 @@ pub fn input(
         issued_at: datetime!(2026-08-20 14:30:00.250 -03:00),
         nature_of_operation: "VENDA DE MERCADORIA".into(),
         app_version: "vitrine 0.1.0".into(),
+        contingency: None,
         emitter: emitter(regime),
         recipient,
         items,
