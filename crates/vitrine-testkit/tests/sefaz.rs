@@ -17,8 +17,9 @@ use vitrine_nfe::sefaz::{
     ClientConfig, Credentials, SefazClient, SefazError, Service, TransportKind, schemas, soap,
 };
 use vitrine_nfe::{
-    Address, Cnf, Cnpj, Cpf, Emitter, Environment, FreightMode, Item, ItemTaxes, NfeInput, Origin,
-    Payment, Recipient, SignedNfe, TaxId, TaxRegime, TechnicalResponsible, Uf,
+    Address, Cnf, Cnpj, Contingency, ContingencyKind, Cpf, Emitter, Environment, FreightMode, Item,
+    ItemTaxes, NfeInput, Origin, Payment, Recipient, SignedNfe, TaxId, TaxRegime,
+    TechnicalResponsible, Uf,
 };
 use vitrine_testkit::fakes::sefaz::{FakeSefaz, ShopCertificate};
 
@@ -118,11 +119,25 @@ async fn setup() -> Setup {
     let fake = FakeSefaz::start(Uf::SP, Environment::Homologation)
         .await
         .expect("fake SEFAZ");
+    setup_with(fake, false)
+}
+
+/// A fake SVC (`tp_emis` 6 or 7) for SP's emitters and a client in contingency pointed at it.
+async fn contingency_setup(tp_emis: u8) -> Setup {
+    let fake = FakeSefaz::start_contingency(Uf::SP, Environment::Homologation, tp_emis)
+        .await
+        .expect("fake SVC");
+    setup_with(fake, true)
+}
+
+fn setup_with(fake: FakeSefaz, contingency: bool) -> Setup {
     let shop = fake
         .issue_shop_certificate("LOJA TESTE LTDA")
         .expect("shop certificate");
     let credentials = Credentials::from_pem(&shop.cert_pem, &shop.key_pem).expect("credentials");
-    let client = SefazClient::new(config(&fake), credentials.clone()).expect("client");
+    let mut config = config(&fake);
+    config.contingency = contingency;
+    let client = SefazClient::new(config, credentials.clone()).expect("client");
     Setup {
         fake,
         shop,
@@ -134,6 +149,20 @@ async fn setup() -> Setup {
 impl Setup {
     fn nfe(&self, number: u32, cnf: &str) -> SignedNfe {
         vitrine_nfe::build(&input(Environment::Homologation, number, cnf))
+            .expect("build")
+            .sign(self.credentials.signer())
+            .expect("sign")
+    }
+
+    /// An NF-e issued in SVC contingency (`kind`'s `tpEmis`, `dhCont`, `xJust`).
+    fn contingency_nfe(&self, kind: ContingencyKind, number: u32, cnf: &str) -> SignedNfe {
+        let mut input = input(Environment::Homologation, number, cnf);
+        input.contingency = Some(Contingency {
+            kind,
+            since: datetime!(2026-08-20 14:00:00 -03:00),
+            justification: "SEFAZ-SP paralisada sem previsao (109)".into(),
+        });
+        vitrine_nfe::build(&input)
             .expect("build")
             .sign(self.credentials.signer())
             .expect("sign")
@@ -810,4 +839,100 @@ async fn every_message_of_a_session_is_valid_for_xmllint_too() {
         }
     }
     s.clean();
+}
+
+// ---- contingency (SVC) ----
+
+const CONTINGENCY_FIELDS: &str = "<dhCont>2026-08-20T14:00:00-03:00</dhCont><xJust>SEFAZ-SP paralisada sem previsao (109)</xJust>";
+
+#[tokio::test]
+async fn the_normal_authoriser_refuses_contingency_documents() {
+    let s = setup().await;
+    assert_eq!(s.fake.tp_emis(), 1);
+    let svc = s.contingency_nfe(ContingencyKind::SvcAn, 1101, "61275701");
+    assert_eq!(&svc.access_key().as_str()[34..35], "6");
+    let auth = s.client.authorise(&svc, 41).await.expect("answer");
+    assert_eq!(auth.protocol.cstat, 570, "{:?}", auth.protocol);
+    assert!(auth.nfe_proc.is_none());
+
+    // tpEmis 1 carrying a justification (the builder never writes it): 556.
+    let normal = s.nfe(1102, "61275702");
+    let justified = resigned(
+        &s,
+        &normal,
+        "</verProc>",
+        &format!("</verProc>{CONTINGENCY_FIELDS}"),
+    );
+    assert_eq!(judged(&s, &justified).await, "556");
+    assert_eq!(s.fake.authorised_count(), 0);
+    s.clean();
+}
+
+#[tokio::test]
+async fn the_svc_an_fake_authorises_tp_emis_6_through_the_client_in_contingency() {
+    let s = contingency_setup(6).await;
+    assert_eq!(s.fake.tp_emis(), 6);
+    let endpoint = s.client.endpoint(Service::Authorisation).expect("endpoint");
+    assert_eq!(endpoint.authoriser, "SVCAN", "SP's contingency authoriser");
+    assert_eq!(endpoint.url, s.fake.url(Service::Authorisation));
+
+    let status = s.client.status().await.expect("status");
+    assert_eq!(status.cstat, 107);
+
+    let nfe = s.contingency_nfe(ContingencyKind::of(Uf::SP), 1111, "61275711");
+    let auth = s.client.authorise(&nfe, 42).await.expect("authorise");
+    assert_eq!(auth.protocol.cstat, 100, "{:?}", auth.protocol);
+    assert_eq!(auth.protocol.key, nfe.access_key().as_str());
+    let proc = auth.nfe_proc.expect("nfeProc");
+    assert!(proc.contains(nfe.nfe_element()));
+    assert!(proc.contains("<tpEmis>6</tpEmis>") && proc.contains(CONTINGENCY_FIELDS));
+    xmllint("nfe/", "procNFe_v4.00.xsd", &proc);
+    xmlsec1(&proc, "infNFe");
+    assert!(s.fake.authorised(nfe.access_key().as_str()).is_some());
+
+    let found = s.client.query(nfe.access_key()).await.expect("query");
+    assert_eq!(found.cstat, 100);
+    assert_eq!(s.fake.authorised_count(), 1);
+    s.clean();
+}
+
+#[tokio::test]
+async fn the_svc_an_fake_refuses_other_emission_types_and_a_missing_justification() {
+    let s = contingency_setup(6).await;
+    let normal = s.nfe(1121, "61275721");
+    let refused = s.client.authorise(&normal, 43).await.expect("answer");
+    assert_eq!(refused.protocol.cstat, 713, "{:?}", refused.protocol);
+    assert!(refused.nfe_proc.is_none());
+
+    let svc_rs = s.contingency_nfe(ContingencyKind::SvcRs, 1122, "61275722");
+    let refused = s.client.authorise(&svc_rs, 44).await.expect("answer");
+    assert_eq!(refused.protocol.cstat, 713, "SVC-RS's tpEmis 7 at SVC-AN");
+
+    // tpEmis 6 without dhCont/xJust (schema-valid, the builder never writes it): 557.
+    let svc = s.contingency_nfe(ContingencyKind::SvcAn, 1123, "61275723");
+    let unjustified = resigned(&s, &svc, CONTINGENCY_FIELDS, "");
+    assert_eq!(judged(&s, &unjustified).await, "557");
+    assert_eq!(s.fake.authorised_count(), 0);
+    s.clean();
+}
+
+#[tokio::test]
+async fn the_svc_rs_fake_takes_tp_emis_7_and_only_svc_types_start_a_contingency_fake() {
+    let s = contingency_setup(7).await;
+    let nfe = s.contingency_nfe(ContingencyKind::SvcRs, 1131, "61275731");
+    let auth = s.client.authorise(&nfe, 45).await.expect("authorise");
+    assert_eq!(auth.protocol.cstat, 100, "{:?}", auth.protocol);
+    let svc_an = s.contingency_nfe(ContingencyKind::SvcAn, 1132, "61275732");
+    let refused = s.client.authorise(&svc_an, 46).await.expect("answer");
+    assert_eq!(refused.protocol.cstat, 713);
+    s.clean();
+
+    for tp_emis in [1, 3, 8] {
+        assert!(
+            FakeSefaz::start_contingency(Uf::SP, Environment::Homologation, tp_emis)
+                .await
+                .is_err(),
+            "tpEmis {tp_emis}"
+        );
+    }
 }

@@ -10,6 +10,10 @@
 //!
 //! - key: check digit (253) and agreement with `cUF`, `dhEmi` (AAMM), emitter CNPJ, model,
 //!   series, number, `tpEmis`, `cNF` (502); `tpAmb` (252); `cUF` of this authoriser (226);
+//! - emission type: a normal authoriser ([`FakeSefaz::start`]) takes only `tpEmis` 1 (570
+//!   otherwise) without `dhCont`/`xJust` (556); a contingency authoriser
+//!   ([`FakeSefaz::start_contingency`], SVC-AN 6 / SVC-RS 7) takes only its own `tpEmis` (713)
+//!   with `dhCont` and `xJust` (557);
 //! - homologation: `dest/xNome` must be the fixed text (598);
 //! - numbering: the same number with another key (539), the same key again (204);
 //! - events: the NF-e must be authorised (580), author CNPJ (574), cancellation protocol (222),
@@ -90,6 +94,8 @@ struct State {
 struct Inner {
     uf: Uf,
     environment: Environment,
+    /// The only `tpEmis` accepted: 1 (the UF's own authoriser), 6 (SVC-AN) or 7 (SVC-RS).
+    tp_emis: u8,
     state: Mutex<State>,
 }
 
@@ -101,12 +107,33 @@ pub struct FakeSefaz {
 }
 
 impl FakeSefaz {
-    /// Starts the fake authoriser of `uf` in `environment`.
+    /// Starts the fake authoriser of `uf` in `environment` (normal emission, `tpEmis` 1).
     pub async fn start(uf: Uf, environment: Environment) -> Result<FakeSefaz, String> {
+        FakeSefaz::start_as(uf, environment, 1).await
+    }
+
+    /// Starts a fake contingency authoriser serving `uf`'s emitters in `environment`: SVC-AN
+    /// (`tp_emis` 6) or SVC-RS (7); any other value is an error. It authorises only documents
+    /// with that `tpEmis`, `dhCont` and `xJust`; the rest of its behaviour is [`FakeSefaz::start`]'s.
+    pub async fn start_contingency(
+        uf: Uf,
+        environment: Environment,
+        tp_emis: u8,
+    ) -> Result<FakeSefaz, String> {
+        if !matches!(tp_emis, 6 | 7) {
+            return Err(format!(
+                "a contingency authoriser is SVC-AN (tpEmis 6) or SVC-RS (7), not tpEmis {tp_emis}"
+            ));
+        }
+        FakeSefaz::start_as(uf, environment, tp_emis).await
+    }
+
+    async fn start_as(uf: Uf, environment: Environment, tp_emis: u8) -> Result<FakeSefaz, String> {
         let pki = Pki::generate("fake SEFAZ")?;
         let inner = Arc::new(Inner {
             uf,
             environment,
+            tp_emis,
             state: Mutex::new(State {
                 hang: Duration::from_secs(30),
                 ..State::default()
@@ -119,6 +146,11 @@ impl FakeSefaz {
         });
         let server = TlsServer::start(pki.acceptor()?, handler).await?;
         Ok(FakeSefaz { inner, pki, server })
+    }
+
+    /// The `tpEmis` this fake authorises: 1, or 6 / 7 when started as a contingency authoriser.
+    pub fn tp_emis(&self) -> u8 {
+        self.inner.tp_emis
     }
 
     /// The URL of `service`.
@@ -282,6 +314,11 @@ fn motivo(cstat: u16) -> &'static str {
             "Rejeicao: Erro na Chave de Acesso - Campo Id nao corresponde a concatenacao dos campos correspondentes"
         }
         539 => "Duplicidade de NF-e com diferenca na Chave de Acesso",
+        556 => {
+            "Rejeicao: Justificativa de entrada em contingencia nao deve ser informada para tipo de emissao normal"
+        }
+        557 => "Rejeicao: A Justificativa de entrada em contingencia deve ser informada",
+        570 => "Rejeicao: Tipo de Emissao 3, 6 ou 7 so e valido nas contingencias SCAN/SVC",
         573 => "Rejeicao: Duplicidade de Evento",
         574 => "Rejeicao: O autor do evento diverge do emissor da NF-e",
         580 => "Rejeicao: O evento exige uma NF-e autorizada",
@@ -290,6 +327,7 @@ fn motivo(cstat: u16) -> &'static str {
             "Rejeicao: NF-e emitida em ambiente de homologacao com Razao Social do destinatario diferente de NF-E EMITIDA EM AMBIENTE DE HOMOLOGACAO - SEM VALOR FISCAL"
         }
         656 => "Rejeicao: Consumo Indevido",
+        713 => "Rejeicao: Tipo de Emissao diferente de 6 ou 7 para contingencia da SVC acessada",
         _ => "Rejeicao",
     }
 }
@@ -596,6 +634,11 @@ impl Inner {
         if ide("cUF") != self.cuf().to_string() {
             return reject(226);
         }
+        if let Some(cstat) =
+            self.emission_type_rejection(&ide("tpEmis"), |name| !ide(name).is_empty())
+        {
+            return reject(cstat);
+        }
         if self.environment == Environment::Homologation {
             let name = inf
                 .children()
@@ -648,6 +691,31 @@ impl Inner {
             },
         );
         prot
+    }
+
+    /// The rejection of a document's emission type at this authoriser, if any. Codes and texts
+    /// from the status table in the shared `nfe/webservices/cstat.json` (nfephp's
+    /// `storage/cstat.json`): 570 a contingency `tpEmis` at a normal authoriser, 713 another
+    /// `tpEmis` than the SVC's own at a contingency authoriser, 557 no justification in
+    /// contingency, 556 a justification in normal emission. The real services' order of these
+    /// checks is not published there \[verify\]. `tpEmis` 2, 4, 5 (FS, EPEC, FS-DA, sent later to
+    /// the normal authoriser) are not modelled and get 570 too.
+    fn emission_type_rejection(
+        &self,
+        tp_emis: &str,
+        present: impl Fn(&str) -> bool,
+    ) -> Option<u16> {
+        let with_justification = present("dhCont") || present("xJust");
+        if self.tp_emis == 1 {
+            if tp_emis != "1" {
+                return Some(570);
+            }
+            return with_justification.then_some(556);
+        }
+        if tp_emis != self.tp_emis.to_string() {
+            return Some(713);
+        }
+        (!(present("dhCont") && present("xJust"))).then_some(557)
     }
 
     fn receipt(&self, message: &str) -> Answer {
