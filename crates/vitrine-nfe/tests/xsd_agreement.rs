@@ -57,6 +57,18 @@ fn generated_inputs() -> Vec<NfeInput> {
         pix(),
     );
     numeric_cnpj.emitter.cnpj = cnpj(OTHER_STORE_CNPJ);
+    let mut svc_contingency = input(
+        Environment::Homologation,
+        TaxRegime::SimplesNacional,
+        cpf_buyer(campinas_address()),
+        items(2, simples_taxes(), 5102, 0, 0),
+        pix(),
+    );
+    svc_contingency.contingency = Some(vitrine_nfe::Contingency {
+        kind: vitrine_nfe::ContingencyKind::SvcAn,
+        since: time::macros::datetime!(2026-08-20 13:55:00 -03:00),
+        justification: "SEFAZ-SP sem resposta (status 109) desde 13h55".into(),
+    });
     vec![
         input(
             Environment::Homologation,
@@ -95,6 +107,8 @@ fn generated_inputs() -> Vec<NfeInput> {
             items(2, simples_taxes(), 5102, 500, 100),
             pix(),
         ),
+        // Last: the indices above choose which bases are mutated.
+        svc_contingency,
     ]
 }
 
