@@ -12,6 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
@@ -43,6 +44,8 @@ pub struct Fiscal {
     pub utc_offset: UtcOffset,
     /// `natOp`.
     pub nature_of_operation: String,
+    /// While in contingency, how often the state's authoriser is asked whether it is back.
+    pub contingency_check: Duration,
 }
 
 impl std::fmt::Debug for Fiscal {
@@ -99,6 +102,26 @@ pub struct FiscalSettings {
     /// The emitter's offset from UTC in whole hours (default −3).
     pub utc_offset_hours: Option<i8>,
     pub technical_responsible: Option<TechnicalResponsibleSettings>,
+    /// `false`: documents are signed and stored but not sent to SEFAZ. Default: sent, to the
+    /// built-in SEFAZ simulator for the demo emitter (`vitrine serve`), to the state's
+    /// authoriser for a store's own CNPJ.
+    pub transmit: Option<bool>,
+    /// The local shape: extra trusted root certificates (PEM file) for SEFAZ's servers, whose
+    /// certificates chain to ICP-Brasil's roots, not to the web's (docs/invoices.md).
+    pub sefaz_roots_file: Option<PathBuf>,
+    /// The same roots as PEM text (both shapes; on Lambda the only way).
+    pub sefaz_roots_pem: Option<String>,
+    /// Another address for the state's authoriser: each service at `{sefaz_url}/{operation}`
+    /// (`NFeAutorizacao4`…), e.g. a test authoriser. Default: the state's, from
+    /// `vitrine_nfe::sefaz::endpoints`.
+    pub sefaz_url: Option<String>,
+    /// The same for the contingency authoriser (SVC-AN / SVC-RS).
+    pub svc_url: Option<String>,
+    /// Seconds to wait for each SEFAZ answer (default 30).
+    pub sefaz_timeout_secs: Option<u64>,
+    /// While in contingency, how often (seconds) the state's authoriser is asked whether it is
+    /// back (default 60).
+    pub contingency_check_secs: Option<u64>,
 }
 
 /// `[fiscal.technical_responsible]`: who answers for the emitting software (`infRespTec`).
@@ -122,6 +145,7 @@ pub struct FiscalIdentity {
     pub technical_responsible: TechnicalResponsible,
     pub utc_offset: UtcOffset,
     pub nature_of_operation: String,
+    pub contingency_check: Duration,
     /// No CNPJ was set: the demo emitter, homologation only.
     pub demo: bool,
 }
@@ -145,6 +169,7 @@ impl FiscalIdentity {
             authority,
             utc_offset: self.utc_offset,
             nature_of_operation: self.nature_of_operation,
+            contingency_check: self.contingency_check,
         }
     }
 }
@@ -258,6 +283,10 @@ impl FiscalSettings {
             technical_responsible,
             utc_offset,
             nature_of_operation: "VENDA DE MERCADORIA".into(),
+            contingency_check: Duration::from_secs(match self.contingency_check_secs {
+                Some(0) => bail!("fiscal.contingency_check_secs must be at least 1"),
+                s => s.unwrap_or(60),
+            }),
             demo,
         })
     }

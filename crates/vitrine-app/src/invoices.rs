@@ -32,8 +32,8 @@ use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
 use vitrine_domain::{Event, Timestamp, ibge};
 use vitrine_nfe::money::split_proportionally;
 use vitrine_nfe::{
-    Address, CardBrand, Cnf, Cnpj, Cpf, FreightMode, Item as NfeItem, NfeInput, Origin,
-    Payment as NfePayment, Recipient, SchemaDocument, SignedNfe, TaxId, Uf,
+    Address, CardBrand, Cnf, Cnpj, Contingency, ContingencyKind, Cpf, FreightMode, Item as NfeItem,
+    NfeInput, Origin, Payment as NfePayment, Recipient, SchemaDocument, SignedNfe, TaxId, Uf,
 };
 
 use crate::app::App;
@@ -42,8 +42,8 @@ use crate::error::{AppError, AppResult};
 use crate::events::{ConsumeError, Consumer, Delivery};
 pub use crate::fiscal::Fiscal;
 use crate::payments::Payment;
-use crate::ports::{FiscalError, TableError, Transmission};
-pub use crate::store::invoices::{Invoice, InvoiceStatus};
+use crate::ports::{Authoriser, FiscalError, TableError, Transmission};
+pub use crate::store::invoices::{ContingencyStamp, FiscalMode, Invoice, InvoiceStatus, Rejection};
 use crate::store::{self, Batch, Part, WriteFailed};
 
 /// Where the owner gets the XML from.
@@ -83,13 +83,47 @@ impl From<TableError> for IssueError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issued {
     /// The order now has this invoice.
-    Issued(Invoice),
+    Issued(Box<Invoice>),
     /// The order has no invoice to issue (not paid, cancelled before it was issued).
     NotDue(OrderStatus),
 }
 
+/// How the store issues its NF-e now, for the admins' notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiscalStatus {
+    /// This process issues NF-e (`None`: issuing is off here, or done by another process, as
+    /// the `invoices` function on AWS).
+    pub issuing: Option<Issuing>,
+    /// The store is in contingency: since when and why (shared by every issuer).
+    pub contingency: Option<ContingencyStamp>,
+}
+
+/// Who issues, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuing {
+    /// `tpAmb`: 1 production, 2 homologation.
+    pub environment: u8,
+    /// The tax authority adapter: `sefaz`, `sefaz-simulator` (demo), `signed-not-transmitted`.
+    pub authority: &'static str,
+}
+
+/// What became of a change to an invoice record.
+enum Saved {
+    /// Written: the record with its new version.
+    Ours(Invoice),
+    /// Another issuer changed it first: the record as it is now.
+    Theirs(Invoice),
+}
+
 /// Attempts at taking a number before giving up for now (the delivery is retried).
 const NUMBERING_ATTEMPTS: u32 = 100;
+
+/// Sends of one document in one delivery (a resend follows a timeout whose query found
+/// nothing, or a switch to contingency) before the delivery is retried later.
+const TRANSMIT_ROUNDS: u32 = 3;
+
+/// `xJust` of a contingency NF-e: 15 to 256 characters.
+const MAX_JUSTIFICATION: usize = 256;
 
 impl App {
     fn fiscal(&self) -> Result<&Arc<Fiscal>, IssueError> {
@@ -126,13 +160,20 @@ impl App {
         }
     }
 
-    /// The XML of an order's invoice, for its owner or an admin: the file, or a URL to it.
+    /// The XML of an order's invoice, for its owner or an admin: the file, or a URL to it. For
+    /// an authorised NF-e, the `nfeProc` (the document with SEFAZ's protocol: the legal file);
+    /// else the signed document.
     pub async fn invoice_download(
         &self,
         who: &Principal,
         order_id: &str,
     ) -> AppResult<InvoiceDownload> {
-        let (_, file, key) = self.stored_invoice(who, order_id).await?;
+        let (invoice, file, key) = self.stored_invoice(who, order_id).await?;
+        if invoice.protocol.is_some() {
+            return self
+                .download(&proc_file(&file), format!("{key}-procNFe.xml"))
+                .await;
+        }
         self.download(&file, format!("{key}-nfe.xml")).await
     }
 
@@ -205,7 +246,7 @@ impl App {
         let existing = self.load_invoice(order_id).await?;
         match (order.status, &existing) {
             (_, Some(i)) if i.status == InvoiceStatus::Issued => {
-                return Ok(Issued::Issued(i.clone()));
+                return Ok(Issued::Issued(Box::new(i.clone())));
             }
             (OrderStatus::Paid, _) => {}
             // Numbered, then cancelled before it was issued: the number is issued anyway (a
@@ -232,12 +273,169 @@ impl App {
                     transmission: None,
                     protocol: None,
                     version: 1,
+                    pending_key: None,
+                    contingency: None,
+                    rejection: None,
                 };
                 make_document(&fiscal, &order, payment.as_ref(), &trial).await?;
                 self.take_number(&fiscal, &order).await?
             }
         };
-        let signed = make_document(&fiscal, &order, payment.as_ref(), &invoice)
+        self.transmit_invoice(&fiscal, &order, payment.as_ref(), invoice)
+            .await
+    }
+
+    /// Send the document of `invoice` to the authority until it is authorised, rejected, or
+    /// the authority stops answering (see the module docs: one sale, one authorised NF-e).
+    async fn transmit_invoice(
+        &self,
+        fiscal: &Arc<Fiscal>,
+        order: &Order,
+        payment: Option<&Payment>,
+        mut invoice: Invoice,
+    ) -> Result<Issued, IssueError> {
+        for _ in 0..TRANSMIT_ROUNDS {
+            // 1. A transmission whose outcome is unknown: ask before anything else.
+            if let Some(pending) = invoice.pending_key.clone() {
+                let signed = self.document(fiscal, order, payment, &invoice).await?;
+                if signed.access_key().as_str() != pending {
+                    return Err(IssueError::Invalid(format!(
+                        "NF-e {pending} was sent, but the document rebuilt from its invoice has key {}: ask the authority about {pending} by hand",
+                        signed.access_key().as_str()
+                    )));
+                }
+                match fiscal.authority.query(&signed, via(&invoice)).await {
+                    Ok(Some(t)) => return self.finish_invoice(fiscal, invoice, &signed, t).await,
+                    // Never received (or refused): send it again below.
+                    Ok(None) => {}
+                    Err(FiscalError::Rejected { code, reason }) => {
+                        return Err(self.rejected(invoice, code, reason).await);
+                    }
+                    Err(FiscalError::Misconfigured(m)) => return Err(IssueError::Invalid(m)),
+                    Err(FiscalError::Unavailable { source, .. }) => {
+                        return Err(IssueError::Retry(source.context(format!(
+                            "NF-e {pending} was sent without an answer and the authority cannot say what became of it yet"
+                        ))));
+                    }
+                }
+            } else {
+                // 2. Never sent (or known not received): the authoriser the store uses now.
+                let contingency = self.fiscal_mode(fiscal).await?.contingency;
+                if contingency != invoice.contingency && fiscal.authority.has_contingency() {
+                    // `dhCont` may not be after `dhEmi`: a document numbered before the switch
+                    // is issued again now (it never reached anyone, so it may change).
+                    if contingency
+                        .as_ref()
+                        .is_some_and(|c| c.since > invoice.issued_at)
+                    {
+                        invoice.issued_at = self.ports.clock.now();
+                    }
+                    invoice.contingency = contingency;
+                }
+            }
+            let signed = self.document(fiscal, order, payment, &invoice).await?;
+            let key = signed.access_key().as_str().to_owned();
+            let file = invoice_file(&invoice, fiscal, &key)?;
+            self.ports
+                .blobs
+                .put(
+                    &file,
+                    Bytes::from(signed.xml().to_owned()),
+                    "application/xml",
+                )
+                .await
+                .map_err(|e| {
+                    IssueError::Retry(anyhow::Error::new(e).context("storing the NF-e"))
+                })?;
+            if invoice.pending_key.as_deref() != Some(key.as_str()) {
+                invoice.pending_key = Some(key.clone());
+                match self.save_invoice(invoice).await? {
+                    Saved::Ours(saved) => invoice = saved,
+                    Saved::Theirs(theirs) if theirs.status == InvoiceStatus::Issued => {
+                        return Ok(Issued::Issued(Box::new(theirs)));
+                    }
+                    // Another issuer is sending it: start over from what it recorded.
+                    Saved::Theirs(theirs) => {
+                        invoice = theirs;
+                        continue;
+                    }
+                }
+            }
+            let to = via(&invoice);
+            let answer = match fiscal.authority.transmit(&signed, to).await {
+                Err(FiscalError::Unavailable {
+                    outcome_unknown: true,
+                    source,
+                }) => {
+                    // It may have arrived: ask once now; the next delivery asks again.
+                    tracing::warn!(order.id = %order.id, nfe.key = %key, error = format!("{source:#}"), "no answer to the NF-e; asking the authority what became of it");
+                    match fiscal.authority.query(&signed, to).await {
+                        Ok(Some(t)) => Ok(t),
+                        Ok(None) => continue,
+                        Err(e) => Err(e),
+                    }
+                }
+                other => other,
+            };
+            match answer {
+                Ok(t) => return self.finish_invoice(fiscal, invoice, &signed, t).await,
+                Err(FiscalError::Rejected { code, reason }) => {
+                    return Err(self.rejected(invoice, code, reason).await);
+                }
+                Err(FiscalError::Misconfigured(m)) => return Err(IssueError::Invalid(m)),
+                Err(FiscalError::Unavailable {
+                    outcome_unknown: true,
+                    source,
+                }) => {
+                    return Err(IssueError::Retry(
+                        source.context(format!("NF-e {key}: no answer; asked again later")),
+                    ));
+                }
+                Err(FiscalError::Unavailable {
+                    outcome_unknown: false,
+                    source,
+                }) => {
+                    // Known not received: this document may go elsewhere.
+                    invoice.pending_key = None;
+                    invoice = match self.save_invoice(invoice).await? {
+                        Saved::Ours(saved) => saved,
+                        Saved::Theirs(theirs) if theirs.status == InvoiceStatus::Issued => {
+                            return Ok(Issued::Issued(Box::new(theirs)));
+                        }
+                        Saved::Theirs(theirs) => {
+                            invoice = theirs;
+                            continue;
+                        }
+                    };
+                    if to == Authoriser::Normal
+                        && fiscal.authority.has_contingency()
+                        && !self.normal_authoriser_answers(fiscal).await
+                    {
+                        self.enter_contingency(fiscal, &format!("{source:#}"))
+                            .await?;
+                        continue;
+                    }
+                    return Err(IssueError::Retry(
+                        source.context(format!("NF-e {key}: the authority is unavailable")),
+                    ));
+                }
+            }
+        }
+        Err(IssueError::Retry(anyhow!(
+            "NF-e of order {}: no final answer after {TRANSMIT_ROUNDS} rounds; asked again later",
+            order.id
+        )))
+    }
+
+    /// The signed document of `invoice` (its number, `cNF`, time and contingency fixed there).
+    async fn document(
+        &self,
+        fiscal: &Arc<Fiscal>,
+        order: &Order,
+        payment: Option<&Payment>,
+        invoice: &Invoice,
+    ) -> Result<SignedNfe, IssueError> {
+        make_document(fiscal, order, payment, invoice)
             .await
             .map_err(|e| match e {
                 // The trial passed; this one would need the number voided (inutilização).
@@ -246,39 +444,69 @@ impl App {
                     invoice.number, invoice.series
                 )),
                 other => other,
-            })?;
-        let key = signed.access_key().as_str().to_owned();
-        let issued = to_local(invoice.issued_at, fiscal.utc_offset)?;
-        let file = format!(
-            "invoices/{:04}/{:02}/{key}-nfe.xml",
-            issued.year(),
-            u8::from(issued.month())
+            })
+    }
+
+    /// Save a changed invoice record (not yet issued): the record with its new version, or,
+    /// when another issuer changed it meanwhile (racing deliveries of the same event), the
+    /// record as that issuer left it.
+    async fn save_invoice(&self, mut invoice: Invoice) -> Result<Saved, IssueError> {
+        let read = invoice.version;
+        invoice.version += 1;
+        let mut batch = Batch::new();
+        batch.save_invoice(&invoice, read)?;
+        match self.write(batch).await {
+            Ok(()) => Ok(Saved::Ours(invoice)),
+            Err(WriteFailed::Condition { .. }) => {
+                match self.load_invoice(&invoice.order_id).await? {
+                    Some(theirs) => Ok(Saved::Theirs(theirs)),
+                    None => Err(IssueError::Retry(anyhow!(
+                        "the invoice of order {} disappeared meanwhile",
+                        invoice.order_id
+                    ))),
+                }
+            }
+            Err(WriteFailed::Table(e)) => Err(e.into()),
+        }
+    }
+
+    /// The authority refused the document: kept on the invoice (same number for the retry)
+    /// and returned as what the admins are alerted of.
+    async fn rejected(&self, mut invoice: Invoice, code: u16, reason: String) -> IssueError {
+        let message = format!(
+            "SEFAZ rejected NF-e number {} of series {}: {code} {reason}",
+            invoice.number, invoice.series
         );
-        self.ports
-            .blobs
-            .put(
-                &file,
-                Bytes::from(signed.xml().to_owned()),
-                "application/xml",
-            )
-            .await
-            .map_err(|e| IssueError::Retry(anyhow::Error::new(e).context("storing the NF-e")))?;
-        let transmission = fiscal
-            .authority
-            .transmit(&key, signed.nfe_element())
-            .await
-            .map_err(|e| match e {
-                FiscalError::Rejected(m) => {
-                    IssueError::Invalid(format!("the tax authority rejected NF-e {key}: {m}"))
-                }
-                FiscalError::Unavailable(e) => {
-                    IssueError::Retry(e.context("transmitting the NF-e"))
-                }
-            })?;
-        let mut next = invoice.clone();
+        invoice.pending_key = None;
+        invoice.rejection = Some(Rejection {
+            code,
+            reason,
+            at: self.ports.clock.now(),
+        });
+        // Another issuer changing the record meanwhile does not change the verdict.
+        if let Err(e) = self.save_invoice(invoice).await {
+            return e;
+        }
+        IssueError::Invalid(message)
+    }
+
+    /// Store the authorised (or, without an authority, signed) document and move the order to
+    /// `invoiced`.
+    async fn finish_invoice(
+        &self,
+        fiscal: &Fiscal,
+        invoice: Invoice,
+        signed: &SignedNfe,
+        transmission: Transmission,
+    ) -> Result<Issued, IssueError> {
+        let key = signed.access_key().as_str().to_owned();
+        let file = invoice_file(&invoice, fiscal, &key)?;
+        let mut next = invoice;
         next.status = InvoiceStatus::Issued;
         next.access_key = Some(key.clone());
         next.file = Some(file.clone());
+        next.pending_key = None;
+        next.rejection = None;
         next.version += 1;
         let printed = match transmission {
             Transmission::NotTransmitted => {
@@ -339,6 +567,9 @@ impl App {
                 transmission: None,
                 protocol: None,
                 version: 1,
+                pending_key: None,
+                contingency: None,
+                rejection: None,
             };
             let mut batch = Batch::new();
             batch.take_invoice_number(&invoice, last)?;
@@ -386,7 +617,7 @@ impl App {
             match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, nfe.key = %key, "NF-e issued");
-                    return Ok(Issued::Issued(invoice.clone()));
+                    return Ok(Issued::Issued(Box::new(invoice.clone())));
                 }
                 Err(WriteFailed::Condition {
                     part: Part::Invoice,
@@ -394,7 +625,9 @@ impl App {
                 }) => {
                     // Issued meanwhile by another delivery of the same event.
                     return match self.load_invoice(&invoice.order_id).await? {
-                        Some(i) if i.status == InvoiceStatus::Issued => Ok(Issued::Issued(i)),
+                        Some(i) if i.status == InvoiceStatus::Issued => {
+                            Ok(Issued::Issued(Box::new(i)))
+                        }
                         _ => Err(IssueError::Retry(anyhow!("the invoice changed meanwhile"))),
                     };
                 }
@@ -403,6 +636,113 @@ impl App {
             }
         }
         Err(IssueError::Retry(anyhow!("the order kept changing")))
+    }
+
+    /// How the store issues its NF-e (for the admin pages).
+    pub async fn fiscal_status(&self) -> AppResult<FiscalStatus> {
+        let mode = store::invoices::load_mode(&*self.ports.table).await?;
+        Ok(FiscalStatus {
+            issuing: self.ports.fiscal.as_ref().map(|f| Issuing {
+                environment: f.environment.code(),
+                authority: f.authority.name(),
+            }),
+            contingency: mode.contingency,
+        })
+    }
+
+    /// The store's authoriser mode; while in contingency, asks the normal authoriser whether it
+    /// is back (at most once per `contingency_check`) and returns to it when it is.
+    async fn fiscal_mode(&self, fiscal: &Fiscal) -> Result<FiscalMode, IssueError> {
+        let mut mode = store::invoices::load_mode(&*self.ports.table).await?;
+        let Some(stamp) = mode.contingency.clone() else {
+            return Ok(mode);
+        };
+        let now = self.ports.clock.now();
+        let every = i64::try_from(fiscal.contingency_check.as_millis()).unwrap_or(i64::MAX);
+        if mode
+            .checked_at
+            .is_some_and(|at| now.millis().saturating_sub(at.millis()) < every)
+        {
+            return Ok(mode);
+        }
+        let back = self.normal_authoriser_answers(fiscal).await;
+        mode.checked_at = Some(now);
+        let mut batch = Batch::new();
+        if back {
+            mode.contingency = None;
+            let event = Event::new(
+                "fiscal.contingency_ended",
+                "fiscal".to_owned(),
+                json!({
+                    "since": stamp.since.millis(),
+                    "reason": stamp.reason,
+                    "ended": now.millis(),
+                }),
+            );
+            batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+        }
+        batch.save_fiscal_mode(&mode)?;
+        match self.write(batch).await {
+            Ok(()) => {
+                if back {
+                    tracing::warn!("NF-e: the state's authoriser answers again; contingency ended");
+                }
+                mode.version += 1;
+                Ok(mode)
+            }
+            // Another issuer checked (or switched) meanwhile: its answer stands.
+            Err(WriteFailed::Condition { .. }) => {
+                Ok(store::invoices::load_mode(&*self.ports.table).await?)
+            }
+            Err(WriteFailed::Table(e)) => Err(e.into()),
+        }
+    }
+
+    /// Whether the state's authoriser says it is in operation.
+    async fn normal_authoriser_answers(&self, fiscal: &Fiscal) -> bool {
+        match fiscal.authority.in_operation(Authoriser::Normal).await {
+            Ok(up) => up,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "NF-e: the state's authoriser does not answer its status service"
+                );
+                false
+            }
+        }
+    }
+
+    /// Move the store's NF-e to the contingency authoriser, recorded with its reason and an
+    /// event for the admins. Another issuer having done it already is fine.
+    async fn enter_contingency(&self, fiscal: &Fiscal, detail: &str) -> Result<(), IssueError> {
+        let mut mode = store::invoices::load_mode(&*self.ports.table).await?;
+        if mode.contingency.is_some() {
+            return Ok(());
+        }
+        let now = self.ports.clock.now();
+        let reason = justification(detail);
+        mode.contingency = Some(ContingencyStamp {
+            since: now,
+            reason: reason.clone(),
+        });
+        mode.checked_at = Some(now);
+        let kind = ContingencyKind::of(fiscal.emitter.address.uf);
+        let event = Event::new(
+            "fiscal.contingency_started",
+            "fiscal".to_owned(),
+            json!({ "since": now.millis(), "reason": reason, "authoriser": kind.name() }),
+        );
+        let mut batch = Batch::new();
+        batch.save_fiscal_mode(&mode)?;
+        batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+        match self.write(batch).await {
+            Ok(()) => {
+                tracing::warn!(nfe.authoriser = kind.name(), reason = %reason, "NF-e: the state's authoriser is down; issuing in contingency");
+                Ok(())
+            }
+            Err(WriteFailed::Condition { .. }) => Ok(()),
+            Err(WriteFailed::Table(e)) => Err(e.into()),
+        }
     }
 
     /// Record that an order's invoice could not be issued: `invoice.failed` for the admins.
@@ -418,6 +758,43 @@ impl App {
         self.write(batch).await?;
         Ok(())
     }
+}
+
+/// Where a document is sent: the contingency authoriser for a document issued in contingency.
+fn via(invoice: &Invoice) -> Authoriser {
+    if invoice.contingency.is_some() {
+        Authoriser::Contingency
+    } else {
+        Authoriser::Normal
+    }
+}
+
+/// Where the signed document of `invoice`, of access key `key`, is stored.
+fn invoice_file(invoice: &Invoice, fiscal: &Fiscal, key: &str) -> Result<String, IssueError> {
+    let issued = to_local(invoice.issued_at, fiscal.utc_offset)?;
+    Ok(format!(
+        "invoices/{:04}/{:02}/{key}-nfe.xml",
+        issued.year(),
+        u8::from(issued.month())
+    ))
+}
+
+/// `xJust` of a contingency NF-e: why the state's authoriser was left, in plain ASCII (the
+/// schema's text type), 15 to 256 characters.
+fn justification(detail: &str) -> String {
+    let detail: String = detail
+        .chars()
+        .map(vitrine_domain::text::fold_accent)
+        .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
+        .collect();
+    let mut text = format!(
+        "Autorizadora da UF indisponivel: {}",
+        detail.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    if text.len() > MAX_JUSTIFICATION {
+        text.truncate(MAX_JUSTIFICATION);
+    }
+    text.trim_end().to_owned()
 }
 
 fn to_local(at: Timestamp, offset: UtcOffset) -> Result<OffsetDateTime, IssueError> {
@@ -588,7 +965,6 @@ fn nfe_input(
         issued_at: to_local(invoice.issued_at, fiscal.utc_offset)?,
         nature_of_operation: fiscal.nature_of_operation.clone(),
         app_version: concat!("vitrine ", env!("CARGO_PKG_VERSION")).into(),
-        contingency: None,
         emitter: fiscal.emitter.clone(),
         recipient,
         items,
@@ -598,6 +974,17 @@ fn nfe_input(
         payment,
         technical_responsible: fiscal.technical_responsible.clone(),
         additional_info: vec![format!("Pedido {}.", order.id)],
+        contingency: invoice
+            .contingency
+            .as_ref()
+            .map(|c| -> Result<Contingency, IssueError> {
+                Ok(Contingency {
+                    kind: ContingencyKind::of(fiscal.emitter.address.uf),
+                    since: to_local(c.since, fiscal.utc_offset)?,
+                    justification: c.reason.clone(),
+                })
+            })
+            .transpose()?,
     })
 }
 

@@ -12,7 +12,14 @@
 //! **No certificate in the secret** (`{}`, as the template creates it): with the demo emitter
 //! the function signs with a self-signed certificate made in memory at cold start, as
 //! `vitrine serve` does, so a new stack issues homologation NF-e (no legal value) and its orders
-//! can ship; with a CNPJ of the store's own it refuses, naming the secret.
+//! can ship; they are not transmitted (a Lambda instance has no place for `vitrine serve`'s
+//! built-in SEFAZ simulator: what one instance authorised, the next would not know). With a CNPJ
+//! of the store's own it refuses, naming the secret.
+//!
+//! **With the store's certificate**, documents go to the state's SEFAZ
+//! (`vitrine_fiscal::SefazAuthority`, homologation unless the settings say production;
+//! `sefaz_roots_pem` in the settings is required: SEFAZ's servers chain to ICP-Brasil), unless
+//! the settings say `"transmit": false`.
 //!
 //! Invariants:
 //! - The emitter settings are checked at cold start: a malformed `VITRINE_FISCAL` is an init
@@ -35,8 +42,10 @@ use tokio::sync::OnceCell;
 use vitrine_app::events::Consumer;
 use vitrine_app::fiscal::{FiscalIdentity, FiscalSettings};
 use vitrine_app::invoices::{Fiscal, Invoices};
-use vitrine_app::ports::SignedNotTransmitted;
+use vitrine_app::ports::{FiscalAuthority, SignedNotTransmitted};
 use vitrine_aws::secrets::SecretsManagerSecrets;
+use vitrine_fiscal::SefazAuthority;
+use vitrine_nfe::sefaz::Credentials;
 use vitrine_nfe::{SigningCertificate, XsdValidator};
 
 /// The emitter's settings, JSON (the template's `FiscalSettings` parameter).
@@ -63,16 +72,19 @@ pub fn fiscal_settings(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<F
             .with_context(|| format!("{FISCAL_ENV}: not the JSON of [fiscal] settings"))?,
         None => FiscalSettings::default(),
     };
-    if settings.certificate.is_some() || settings.certificate_password_file.is_some() {
+    if settings.certificate.is_some()
+        || settings.certificate_password_file.is_some()
+        || settings.sefaz_roots_file.is_some()
+    {
         bail!(
-            "{FISCAL_ENV}: certificate files are for vitrine serve; on AWS the A1 certificate is in the secret {SECRET_ENV} names"
+            "{FISCAL_ENV}: certificate files are for vitrine serve; on AWS the A1 certificate is in the secret {SECRET_ENV} names, and SEFAZ's roots in sefaz_roots_pem"
         );
     }
     Ok(settings)
 }
 
 /// The certificate a secret's text holds: `None` for no certificate yet. Never echoes the value.
-pub fn certificate_of(secret: &str, text: &str) -> anyhow::Result<Option<SigningCertificate>> {
+pub fn certificate_of(secret: &str, text: &str) -> anyhow::Result<Option<Credentials>> {
     let a1: A1Secret = serde_json::from_str(text).map_err(|e| {
         anyhow!("the secret {secret} is not {{\"pkcs12_base64\": …, \"password\": …}} JSON (line {}, column {})", e.line(), e.column())
     })?;
@@ -83,22 +95,40 @@ pub fn certificate_of(secret: &str, text: &str) -> anyhow::Result<Option<Signing
         .decode(b64.split_whitespace().collect::<String>())
         .with_context(|| format!("the secret {secret}: pkcs12_base64 is not base64"))?;
     let password = a1.password.unwrap_or_default();
-    SigningCertificate::from_pkcs12(&der, &password)
+    Credentials::from_pkcs12(&der, &password)
         .map(Some)
         .with_context(|| {
             format!("the secret {secret}: opening the PKCS#12 (is the password right?)")
         })
 }
 
-/// The function's [`Fiscal`]: the checked identity, signing with `certificate`, or with a
-/// self-signed one made now for the demo emitter.
+/// The function's [`Fiscal`]: the checked identity, signing with the certificate of
+/// `credentials` and sending to the state's SEFAZ, or signing with a self-signed certificate
+/// made now for the demo emitter (not transmitted).
 pub fn fiscal(
     identity: FiscalIdentity,
-    certificate: Option<SigningCertificate>,
+    settings: &FiscalSettings,
+    credentials: Option<Credentials>,
     secret: &str,
 ) -> anyhow::Result<Fiscal> {
-    let certificate = match certificate {
-        Some(c) => c,
+    let mut authority: Arc<dyn FiscalAuthority> = Arc::new(SignedNotTransmitted);
+    let certificate = match credentials {
+        Some(c) => {
+            if settings.transmit != Some(false) {
+                if settings.sefaz_roots_pem.is_none() {
+                    bail!(
+                        "{FISCAL_ENV}: sefaz_roots_pem is required to send NF-e to SEFAZ: its servers present ICP-Brasil certificates, which no web root trusts (docs/invoices.md, Going live); or set \"transmit\": false"
+                    );
+                }
+                authority = Arc::new(SefazAuthority::from_settings(
+                    &identity,
+                    settings,
+                    Vec::new(),
+                    c.clone(),
+                )?);
+            }
+            c.signer().clone()
+        }
         None if identity.demo => {
             tracing::warn!(
                 nfe.cnpj = %identity.emitter.cnpj.as_str(),
@@ -113,11 +143,7 @@ pub fn fiscal(
             identity.emitter.cnpj.as_str()
         ),
     };
-    Ok(identity.into_fiscal(
-        certificate,
-        XsdValidator::official(),
-        Arc::new(SignedNotTransmitted),
-    ))
+    Ok(identity.into_fiscal(certificate, XsdValidator::official(), authority))
 }
 
 /// A self-signed stand-in for the demo emitter, in memory (valid 2020–2040, like `vitrine
@@ -155,10 +181,11 @@ impl Function {
                         None
                     } else {
                         let text = self.secrets.text(&self.secret).await?;
-                        let certificate = certificate_of(&self.secret, &text)?;
+                        let credentials = certificate_of(&self.secret, &text)?;
                         Some(Arc::new(fiscal(
                             self.settings.identity()?,
-                            certificate,
+                            &self.settings,
+                            credentials,
                             &self.secret,
                         )?))
                     };
@@ -274,7 +301,7 @@ mod tests {
             cep: Some("01001000".into()),
             ..FiscalSettings::default()
         };
-        let err = fiscal(own.identity().unwrap(), None, "arn:s").unwrap_err();
+        let err = fiscal(own.identity().unwrap(), &own, None, "arn:s").unwrap_err();
         assert!(err.to_string().contains("holds no certificate"), "{err}");
         let demo = demo_certificate(&FiscalSettings::default().identity().unwrap()).unwrap();
         assert!(format!("{demo:?}").contains(vitrine_app::fiscal::DEMO_CNPJ));

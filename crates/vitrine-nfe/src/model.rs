@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 use crate::ids::{Cnpj, Gtin, TaxId, Uf};
 use crate::key::Cnf;
 use crate::money::Rate;
-use crate::sefaz::endpoints::contingency_authoriser;
 
 /// `ide/tpAmb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,12 +319,22 @@ impl ContingencyKind {
         }
     }
 
-    /// The SVC that serves emitters of `uf`, from the table of
-    /// [`contingency_authoriser`] (shared `nfe/webservices/NOTES.md` §7) \[verify\].
+    /// The SVC that serves emitters of `uf` (shared `nfe/webservices/NOTES.md` §7; the URL
+    /// table's `<sigla>` is [`crate::sefaz::endpoints::contingency_authoriser`]) \[verify\].
     pub fn of(uf: Uf) -> ContingencyKind {
-        match contingency_authoriser(uf) {
-            "SVCRS" => ContingencyKind::SvcRs,
+        match uf {
+            Uf::AM | Uf::BA | Uf::GO | Uf::MA | Uf::MS | Uf::MT | Uf::PE | Uf::PR => {
+                ContingencyKind::SvcRs
+            }
             _ => ContingencyKind::SvcAn,
+        }
+    }
+
+    /// The service's name as SEFAZ writes it: `SVC-AN` or `SVC-RS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContingencyKind::SvcAn => "SVC-AN",
+            ContingencyKind::SvcRs => "SVC-RS",
         }
     }
 }

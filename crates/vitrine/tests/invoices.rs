@@ -8,70 +8,21 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestApp, buy_now};
+use common::{TestApp, buy_now, external_check};
 use serde_json::{Value, json};
 use vitrine_app::invoices::Issued;
-use vitrine_app::payments::sandbox::{SIGNATURE_HEADER, WebhookSigner};
-use vitrine_app::ports::{Clock, SystemClock};
-
-fn signer(t: &TestApp) -> WebhookSigner {
-    let secret =
-        std::fs::read_to_string(t.data_dir.join("keys").join("payments-webhook.secret")).unwrap();
-    WebhookSigner::new(secret.trim().as_bytes().to_vec()).unwrap()
-}
 
 async fn place(t: &TestApp, token: &str, body: Value) -> Value {
     t.place(token, &body).await
 }
 
-/// Charge the order by Pix and confirm it with a signed webhook.
 async fn pay(t: &TestApp, token: &str, order: &Value) {
-    let id = order["id"].as_str().unwrap();
-    let res = t
-        .post(
-            &format!("/api/v1/orders/{id}/payment"),
-            Some(token),
-            json!({ "method": "pix" }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let payment: Value = res.json().await.unwrap();
-    let body = json!({
-        "id": format!("N{id}"), "type": "pix.paid",
-        "txid": payment["pix"]["txid"], "amount_centavos": order["total_centavos"],
-        "end_to_end_id": format!("E{id}")
-    })
-    .to_string();
-    let res = t
-        .client
-        .post(t.url("/api/v1/payments/webhooks/pix"))
-        .header("content-type", "application/json")
-        .header(
-            SIGNATURE_HEADER,
-            signer(t).sign(SystemClock.now().secs(), body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    t.pay_by_pix(token, order).await;
 }
 
 /// The order once its status is not `paid` any more (bounded wait).
 async fn settled(t: &TestApp, token: &str, id: &str) -> Value {
-    for _ in 0..300 {
-        let order: Value = t
-            .get(&format!("/api/v1/orders/{id}"), Some(token))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if order["status"] != "paid" && order["status"] != "pending_payment" {
-            return order;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("order {id} was not invoiced within 30 s");
+    t.settled_within(token, id, 30).await
 }
 
 #[tokio::test]
@@ -108,7 +59,8 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
         res.headers()["content-disposition"]
             .to_str()
             .unwrap()
-            .contains(&format!("{key}-nfe.xml"))
+            .contains(&format!("{key}-procNFe.xml")),
+        "the authorised file: the NF-e with SEFAZ's protocol"
     );
     let xml = res.text().await.unwrap();
     let verified = vitrine_nfe::verify(&xml).expect("the signature verifies");
@@ -121,7 +73,7 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
     );
     vitrine_nfe::SchemaValidator::validate(
         &vitrine_nfe::Xmllint::new().expect("xmllint is installed (scripts/test.sh)"),
-        vitrine_nfe::SchemaDocument::Nfe,
+        vitrine_nfe::SchemaDocument::NfeProc,
         &xml,
     )
     .expect("schema-valid");
@@ -135,7 +87,11 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
     names.sort();
     assert_eq!(
         names,
-        [format!("{key}-danfe.pdf"), format!("{key}-nfe.xml")],
+        [
+            format!("{key}-danfe.pdf"),
+            format!("{key}-nfe.xml"),
+            format!("{key}-procNFe.xml")
+        ],
         "{files:?}"
     );
 
@@ -175,16 +131,22 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
         200
     );
 
-    let info: Value = t
-        .get(&format!("/api/v1/orders/{id}/invoice/info"), Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let info = t
+        .get_json(&format!("/api/v1/orders/{id}/invoice/info"), Some(&ana))
+        .await;
     assert_eq!(info["number"], 1);
     assert_eq!(info["series"], 1);
     assert_eq!(info["environment"], "homologation");
-    assert_eq!(info["transmission"], "signed-not-transmitted");
+    // Authorised by the built-in SEFAZ simulator (the demo emitter's default), as the admins
+    // are told.
+    assert_eq!(info["transmission"], "authorized");
+    let fiscal = t.get_json("/api/v1/admin/fiscal", Some(&admin)).await;
+    assert_eq!(fiscal["authority"], "sefaz-simulator", "{fiscal}");
+    assert_eq!(fiscal["environment"], "homologation", "{fiscal}");
+    assert!(
+        info["protocol"].as_str().is_some_and(|p| p.len() == 15),
+        "{info}"
+    );
     assert_eq!(info["access_key"], key.as_str());
 
     // Another customer learns nothing; an admin may download it.
@@ -211,28 +173,7 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
         Issued::Issued(i) => assert_eq!(i.access_key.as_deref(), Some(key.as_str())),
         other => panic!("{other:?}"),
     }
-    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 2);
-}
-
-/// Run an external checker on `xml` (written to a file); `Err` with its output when it fails.
-fn external_check(program: &str, args: &[&str], xml: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("nfe.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = std::process::Command::new(program)
-        .args(args)
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} runs (installed by scripts/test.sh): {e}"));
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    assert_eq!(t.app.ports.blobs.list("invoices/").await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -285,7 +226,7 @@ async fn a_company_paying_by_card_in_3_installments_to_another_state_gets_a_vali
     assert_eq!(xml.matches("<det nItem=").count(), 2);
     let schema = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../vitrine-nfe/schemas/nfe_v4.00.xsd"
+        "/../vitrine-nfe/schemas/procNFe_v4.00.xsd"
     );
     external_check("xmllint", &["--noout", "--nonet", "--schema", schema], &xml)
         .expect("schema-valid");
@@ -327,12 +268,9 @@ async fn fifty_orders_paid_at_once_get_numbers_1_to_50_without_gap_or_repeat() {
         let id = order["id"].as_str().unwrap();
         let o = settled(&t, token, id).await;
         assert_eq!(o["status"], "invoiced", "{o}");
-        let info: Value = t
-            .get(&format!("/api/v1/orders/{id}/invoice/info"), Some(token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let info = t
+            .get_json(&format!("/api/v1/orders/{id}/invoice/info"), Some(token))
+            .await;
         assert_eq!(info["access_key"], o["invoice_key"]);
         numbers.push(info["number"].as_u64().unwrap());
         keys.insert(o["invoice_key"].as_str().unwrap().to_owned());
@@ -357,25 +295,7 @@ async fn a_document_that_cannot_be_made_is_not_stored_alerts_and_uses_no_number(
     pay(&t, &ana, &bad).await;
 
     // The invoices delivery is dead-lettered with the reason, and `invoice.failed` is raised.
-    let mut dead = Value::Null;
-    for _ in 0..300 {
-        let events: Value = t
-            .get("/api/v1/admin/events", Some(&admin))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if let Some(d) = events["dead_letters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["subscriber"] == "invoices")
-        {
-            dead = d.clone();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = t.dead_letter(&admin, "invoices").await;
     assert_eq!(dead["subject"], bad_id.as_str(), "{dead}");
     assert!(
         dead["last_error"]
@@ -389,12 +309,9 @@ async fn a_document_that_cannot_be_made_is_not_stored_alerts_and_uses_no_number(
         alerted.contains(&bad_id),
         "invoice.failed for {bad_id}: {alerted:?}"
     );
-    let order: Value = t
-        .get(&format!("/api/v1/orders/{bad_id}"), Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = t
+        .get_json(&format!("/api/v1/orders/{bad_id}"), Some(&ana))
+        .await;
     assert_eq!(order["status"], "paid");
     assert!(
         t.app

@@ -126,6 +126,7 @@ async fn a_store_without_xmllint_issues_a_valid_nfe_for_a_paid_order() {
     vitrine_nfe::verify(&xml).expect("the signature verifies");
     Xmllint::new()
         .expect("xmllint is installed for the tests (scripts/test.sh)")
-        .validate(SchemaDocument::Nfe, &xml)
+        // The authorised file: the NF-e with the protocol of the built-in SEFAZ simulator.
+        .validate(SchemaDocument::NfeProc, &xml)
         .expect("xmllint finds the document schema-valid");
 }

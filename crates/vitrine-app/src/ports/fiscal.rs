@@ -1,20 +1,31 @@
 //! The FiscalAuthority port: hands a signed NF-e to the tax authority (SEFAZ's NFeAutorizacao4)
-//! and says what became of it.
+//! and says what became of it; asks what the authority knows of a document it may have
+//! received (NFeConsultaProtocolo4); asks whether an authoriser is in operation
+//! (NFeStatusServico4).
 //!
-//! The default adapter, [`SignedNotTransmitted`], transmits nothing and records the document as
-//! signed but not transmitted — what a store runs in homologation before it is accredited, and
-//! what the tests run. A real adapter wraps the signed `<NFe>` in `enviNFe`, posts it over mutual
-//! TLS with the same A1 certificate, and answers [`Transmission::Authorized`] with the protocol
-//! number (see `docs/invoices.md`, "Transmitting to SEFAZ", and `vitrine_nfe`'s crate docs).
+//! Adapters: [`SignedNotTransmitted`] (here) transmits nothing and records documents as signed
+//! but not transmitted; `vitrine_fiscal::SefazAuthority` talks to the state's authoriser and to
+//! its contingency service (SVC-AN / SVC-RS) over mutual TLS. The rules that keep one sale to
+//! one authorised NF-e (query before any resend, contingency only for documents known not to
+//! have been received) are the application's: `crate::invoices`.
 
 use async_trait::async_trait;
+use vitrine_nfe::SignedNfe;
+
+/// Where a document goes: the state's own authoriser, or its contingency service (documents
+/// issued with `tpEmis` 6 for SVC-AN, 7 for SVC-RS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authoriser {
+    Normal,
+    Contingency,
+}
 
 /// What the authority made of a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmission {
     /// Not sent: the document is signed and stored, and can be transmitted later.
     NotTransmitted,
-    /// Authorized (`cStat` 100): the protocol number and the `nfeProc` XML to archive.
+    /// Authorized (`cStat` 100/150): the protocol number and the `nfeProc` XML to archive.
     Authorized { protocol: String, nfe_proc: String },
 }
 
@@ -22,21 +33,43 @@ pub enum Transmission {
 pub enum FiscalError {
     /// The authority refused the document (`cStat` and its text): it must be fixed and sent
     /// again with the same number, or the number voided.
-    #[error("rejected by the tax authority: {0}")]
-    Rejected(String),
-    /// The authority did not answer; ask again (by access key) later.
-    #[error("the tax authority is unavailable")]
-    Unavailable(#[source] anyhow::Error),
+    #[error("rejected by the tax authority: {code} {reason}")]
+    Rejected { code: u16, reason: String },
+    /// The authority did not answer. `outcome_unknown`: the document may have reached it (a
+    /// timeout after sending); ask [`FiscalAuthority::query`] before sending anything again.
+    #[error(
+        "the tax authority did not answer (the document may have reached it: {outcome_unknown})"
+    )]
+    Unavailable {
+        outcome_unknown: bool,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// Nothing was sent and trying again will not help: the adapter's settings (certificate,
+    /// endpoints) or a request that fails its own schema.
+    #[error("the tax authority cannot be reached as configured: {0}")]
+    Misconfigured(String),
 }
 
 #[async_trait]
 pub trait FiscalAuthority: Send + Sync {
-    /// A short name for logs and the invoice record (`signed-not-transmitted`, `sefaz-sp`…).
+    /// A short name for logs and the invoice record (`signed-not-transmitted`, `sefaz`…).
     fn name(&self) -> &'static str;
-    /// Transmit one signed document (`access_key`, its `<NFe>` element without the XML
-    /// declaration). Idempotent by access key: asking again about the same document answers
-    /// what the first call did.
-    async fn transmit(&self, access_key: &str, nfe: &str) -> Result<Transmission, FiscalError>;
+    /// Whether documents can be sent to a contingency authoriser when the normal one is down.
+    fn has_contingency(&self) -> bool;
+    /// Transmit one signed document to `to`. The answer for a document the authority has
+    /// already authorised (SEFAZ's 204, "duplicate") is its authorisation, never an error.
+    async fn transmit(&self, nfe: &SignedNfe, to: Authoriser) -> Result<Transmission, FiscalError>;
+    /// What `to` knows of `nfe` (by its access key): its authorisation, or `None` when it has
+    /// none (never received, or received and rejected). A document whose use was denied is
+    /// [`FiscalError::Rejected`].
+    async fn query(
+        &self,
+        nfe: &SignedNfe,
+        to: Authoriser,
+    ) -> Result<Option<Transmission>, FiscalError>;
+    /// Whether `to` says it is in operation.
+    async fn in_operation(&self, to: Authoriser) -> Result<bool, FiscalError>;
 }
 
 /// The default adapter: records documents as signed, not transmitted.
@@ -49,7 +82,27 @@ impl FiscalAuthority for SignedNotTransmitted {
         "signed-not-transmitted"
     }
 
-    async fn transmit(&self, _access_key: &str, _nfe: &str) -> Result<Transmission, FiscalError> {
+    fn has_contingency(&self) -> bool {
+        false
+    }
+
+    async fn transmit(
+        &self,
+        _nfe: &SignedNfe,
+        _to: Authoriser,
+    ) -> Result<Transmission, FiscalError> {
         Ok(Transmission::NotTransmitted)
+    }
+
+    async fn query(
+        &self,
+        _nfe: &SignedNfe,
+        _to: Authoriser,
+    ) -> Result<Option<Transmission>, FiscalError> {
+        Ok(None)
+    }
+
+    async fn in_operation(&self, _to: Authoriser) -> Result<bool, FiscalError> {
+        Ok(true)
     }
 }

@@ -14,7 +14,7 @@ pub mod uploads;
 
 pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
-pub use fiscal::{FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission};
+pub use fiscal::{Authoriser, FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 pub use mailer::{Email, MailError, Mailer};
 pub use payments::PaymentProvider;

@@ -33,6 +33,8 @@ pub enum Part {
     Notice,
     Invoice,
     NfeCounter,
+    /// The store's NF-e authoriser mode (normal or contingency).
+    FiscalMode,
     /// A subscriber's delivery of an event.
     Delivery,
     /// An event's place in the outbox.

@@ -6,11 +6,12 @@
 //! |---|---|---|---|
 //! | invoice | `ORDER#{id}` | `INVOICE` | beside its order: number, `cNF`, time; then key and file; `version` beside `data` |
 //! | numbering | `NFECOUNTER#{tpAmb}#{série}` | `NFECOUNTER` | `last`: the last number given |
+//! | authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency (since, why), last check of the normal authoriser; `version` |
 
 use serde::{Deserialize, Serialize};
 use vitrine_domain::Timestamp;
 
-use super::{Batch, Part, VERSION, data_item, invoice, nfe_counter};
+use super::{Batch, Part, VERSION, data_item, fiscal_mode, invoice, nfe_counter};
 use crate::error::AppResult;
 use crate::ports::{Condition, Item, Table, TableError, Value, WriteOp};
 
@@ -45,6 +46,57 @@ pub struct Invoice {
     pub transmission: Option<String>,
     pub protocol: Option<String>,
     pub version: u64,
+    /// The access key of a transmission whose outcome is unknown (sent, no answer read): the
+    /// authority is asked about it before anything is sent again.
+    #[serde(default)]
+    pub pending_key: Option<String>,
+    /// The document is issued in contingency (`tpEmis` 6/7): since when and why (`dhCont`,
+    /// `xJust`).
+    #[serde(default)]
+    pub contingency: Option<ContingencyStamp>,
+    /// The authority's last refusal of this document, until it is authorised.
+    #[serde(default)]
+    pub rejection: Option<Rejection>,
+}
+
+/// Why and since when a document is issued in contingency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContingencyStamp {
+    pub since: Timestamp,
+    pub reason: String,
+}
+
+/// A refusal by the tax authority: its `cStat` and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub code: u16,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// Where the store's NF-e go: the state's authoriser, or its contingency service while the
+/// authoriser is down (shared by every issuer: all Lambda instances see the same mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiscalMode {
+    /// `Some` while in contingency.
+    pub contingency: Option<ContingencyStamp>,
+    /// When the normal authoriser was last asked whether it is back.
+    pub checked_at: Option<Timestamp>,
+    /// The stored version (0: never stored).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// The store's NF-e authoriser mode (normal when never stored).
+pub async fn load_mode(table: &dyn Table) -> AppResult<FiscalMode> {
+    match table.get(&fiscal_mode()).await? {
+        Some(item) => {
+            let mut mode: FiscalMode = super::decode(&item)?;
+            mode.version = item.num(VERSION).unwrap_or(0) as u64;
+            Ok(mode)
+        }
+        None => Ok(FiscalMode::default()),
+    }
 }
 
 /// The stored item of `i`, with its version.
@@ -98,6 +150,15 @@ impl Batch {
     /// when someone else changed it meanwhile.
     pub fn save_invoice(&mut self, i: &Invoice, read_version: u64) -> AppResult<()> {
         self.put_versioned(Part::Invoice, invoice_item(i)?, Some(read_version));
+        Ok(())
+    }
+
+    /// Save the authoriser mode over the version read: fails on [`Part::FiscalMode`] when
+    /// another issuer changed it meanwhile.
+    pub fn save_fiscal_mode(&mut self, mode: &FiscalMode) -> AppResult<()> {
+        let item = data_item(fiscal_mode(), mode)?.with(VERSION, (mode.version + 1) as i64);
+        let read = (mode.version > 0).then_some(mode.version);
+        self.put_versioned(Part::FiscalMode, item, read);
         Ok(())
     }
 }

@@ -121,6 +121,10 @@ pub fn nfe_counter(environment_code: u8, series: u16) -> Key {
         "NFECOUNTER",
     )
 }
+/// Which authoriser the store's NF-e go to (normal, or the state's contingency service).
+pub fn fiscal_mode() -> Key {
+    Key::new("FISCALMODE", "FISCALMODE")
+}
 /// Whether `key` is an event's (outbox) item, and its event id.
 pub fn event_id(key: &Key) -> Option<&str> {
     event_id_of(&key.pk, &key.sk)

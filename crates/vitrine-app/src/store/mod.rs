@@ -27,6 +27,7 @@
 //! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
 //! | invoice | `ORDER#{id}` | `INVOICE` | beside its order |
 //! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
+//! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes

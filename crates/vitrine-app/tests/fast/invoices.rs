@@ -65,6 +65,7 @@ fn fiscal() -> Arc<Fiscal> {
         authority: Arc::new(SignedNotTransmitted),
         utc_offset: UtcOffset::from_hms(-3, 0, 0).unwrap(),
         nature_of_operation: "VENDA DE MERCADORIA".into(),
+        contingency_check: std::time::Duration::from_secs(60),
     })
 }
 

@@ -47,6 +47,7 @@ pub fn routes() -> RouteTable {
         .with(route!(replay_dead_letter))
         .merge(crate::routes::media::admin_routes())
         .merge(crate::routes::dashboard::admin_routes())
+        .merge(crate::routes::invoices::admin_routes())
         .merge(crate::routes::reports::admin_routes())
 }
 

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_app::invoices::InvoiceDownload;
 
-use crate::dto::InvoiceDto;
+use crate::dto::{FiscalStatusDto, InvoiceDto};
 use crate::extract::Auth;
 use crate::problem::ApiResult;
 use crate::route_table::{RouteTable, route};
@@ -17,6 +17,21 @@ pub fn routes() -> RouteTable {
         .with(route!(invoice_xml))
         .with(route!(invoice_danfe))
         .with(route!(invoice_info))
+}
+
+/// Routes for the admin router (nested under `/api/v1/admin`).
+pub fn admin_routes() -> RouteTable {
+    RouteTable::new().with(route!(fiscal_status))
+}
+
+/// How the store issues its NF-e: the environment, the tax authority (the state's SEFAZ, or the
+/// demo's built-in simulator) and whether it is in contingency.
+#[utoipa::path(get, path = "/fiscal", tag = "admin",
+    responses((status = 200, body = FiscalStatusDto)), security(("bearer" = [])))]
+async fn fiscal_status(State(s): State<AppState>) -> ApiResult<axum::Json<FiscalStatusDto>> {
+    Ok(axum::Json(FiscalStatusDto::from(
+        &s.app.fiscal_status().await?,
+    )))
 }
 
 /// The order's NF-e XML: the file (locally), or a redirect to a short-lived download URL (S3).

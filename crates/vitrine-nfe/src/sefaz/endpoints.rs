@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::ids::Uf;
-use crate::model::Environment;
+use crate::model::{ContingencyKind, Environment};
 
 const WS_FILE: &str = include_str!("../../data/sefaz/wsnfe_4.00_mod55.xml");
 const AUTHORISERS_FILE: &str = include_str!("../../data/sefaz/autorizadores.json");
@@ -235,9 +235,9 @@ pub fn authoriser(uf: Uf) -> Result<&'static str, EndpointError> {
 /// The contingency authoriser of `uf` (SVC-AN, `tpEmis` 6, or SVC-RS, `tpEmis` 7), as the
 /// `<sigla>` of the URL table: `SVCAN` or `SVCRS` (NOTES.md §7) \[verify\].
 pub fn contingency_authoriser(uf: Uf) -> &'static str {
-    match uf {
-        Uf::AM | Uf::BA | Uf::GO | Uf::MA | Uf::MS | Uf::MT | Uf::PE | Uf::PR => "SVCRS",
-        _ => "SVCAN",
+    match ContingencyKind::of(uf) {
+        ContingencyKind::SvcRs => "SVCRS",
+        ContingencyKind::SvcAn => "SVCAN",
     }
 }
 

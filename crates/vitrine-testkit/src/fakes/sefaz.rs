@@ -102,7 +102,7 @@ struct Inner {
 /// The fake; stopped when dropped.
 pub struct FakeSefaz {
     inner: Arc<Inner>,
-    pki: Pki,
+    pki: Arc<Pki>,
     server: TlsServer,
 }
 
@@ -128,8 +128,35 @@ impl FakeSefaz {
         FakeSefaz::start_as(uf, environment, tp_emis).await
     }
 
+    /// A contingency authoriser (SVC-AN, `tp_emis` 6, or SVC-RS, 7) for this fake's state and
+    /// environment, sharing its CA: one shop certificate and one trusted root serve both, as
+    /// ICP-Brasil's do for the real services.
+    pub async fn contingency_for(&self, tp_emis: u8) -> Result<FakeSefaz, String> {
+        if !matches!(tp_emis, 6 | 7) {
+            return Err(format!(
+                "a contingency authoriser is SVC-AN (tpEmis 6) or SVC-RS (7), not tpEmis {tp_emis}"
+            ));
+        }
+        FakeSefaz::start_with(
+            self.inner.uf,
+            self.inner.environment,
+            tp_emis,
+            self.pki.clone(),
+        )
+        .await
+    }
+
     async fn start_as(uf: Uf, environment: Environment, tp_emis: u8) -> Result<FakeSefaz, String> {
-        let pki = Pki::generate("fake SEFAZ")?;
+        let pki = Arc::new(Pki::generate("fake SEFAZ")?);
+        FakeSefaz::start_with(uf, environment, tp_emis, pki).await
+    }
+
+    async fn start_with(
+        uf: Uf,
+        environment: Environment,
+        tp_emis: u8,
+        pki: Arc<Pki>,
+    ) -> Result<FakeSefaz, String> {
         let inner = Arc::new(Inner {
             uf,
             environment,

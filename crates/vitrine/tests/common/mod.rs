@@ -288,6 +288,84 @@ impl TestApp {
         }
     }
 
+    /// `GET path` as JSON (any status).
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
+    /// The dead letter of `subscriber` once there is one (bounded: 30 s), from the admin's
+    /// events page; `Null` when none came.
+    pub async fn dead_letter(&self, admin: &str, subscriber: &str) -> Value {
+        for _ in 0..300 {
+            let events = self.get_json("/api/v1/admin/events", Some(admin)).await;
+            if let Some(d) = events["dead_letters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["subscriber"] == subscriber)
+            {
+                return d.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Value::Null
+    }
+
+    /// The sandbox's webhook signer of this store (its secret in the data folder).
+    pub fn webhook_signer(&self) -> vitrine_app::payments::sandbox::WebhookSigner {
+        let secret =
+            std::fs::read_to_string(self.data_dir.join("keys").join("payments-webhook.secret"))
+                .unwrap();
+        vitrine_app::payments::sandbox::WebhookSigner::new(secret.trim().as_bytes().to_vec())
+            .unwrap()
+    }
+
+    /// Charge `order` by Pix (sandbox) and confirm it with a signed webhook.
+    pub async fn pay_by_pix(&self, token: &str, order: &Value) {
+        let id = order["id"].as_str().unwrap();
+        let res = self
+            .post(
+                &format!("/api/v1/orders/{id}/payment"),
+                Some(token),
+                json!({ "method": "pix" }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let payment: Value = res.json().await.unwrap();
+        let body = json!({
+            "id": format!("N{id}"), "type": "pix.paid",
+            "txid": payment["pix"]["txid"], "amount_centavos": order["total_centavos"],
+            "end_to_end_id": format!("E{id}")
+        })
+        .to_string();
+        let res = self
+            .client
+            .post(self.url("/api/v1/payments/webhooks/pix"))
+            .header("content-type", "application/json")
+            .header(
+                vitrine_app::payments::sandbox::SIGNATURE_HEADER,
+                self.webhook_signer()
+                    .sign(SystemClock.now().secs(), body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    /// Order `id` once it is neither pending nor paid any more (bounded: `secs` seconds).
+    pub async fn settled_within(&self, token: &str, id: &str, secs: u64) -> Value {
+        for _ in 0..secs * 10 {
+            let order = self.order(token, id).await;
+            if order["status"] != "paid" && order["status"] != "pending_payment" {
+                return order;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("order {id} was not invoiced within {secs} s");
+    }
+
     pub async fn stop(self) {
         self.stop_keeping_data().await;
     }
@@ -331,7 +409,27 @@ pub fn buy_now(sku: &str, qty: i64) -> Value {
     })
 }
 
-/// Assert a problem+json response with this status; returns the body.
+/// Run an external checker on `xml` (written to a file); `Err` with its output when it fails.
+pub fn external_check(program: &str, args: &[&str], xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nfe.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs (installed by scripts/test.sh): {e}"));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 /// How many times an order's history says it was paid (the in-process dispatcher may have
 /// invoiced it already: status alone is a race).
 pub fn times_paid(order: &Value) -> usize {
@@ -340,6 +438,7 @@ pub fn times_paid(order: &Value) -> usize {
         .map_or(0, |h| h.iter().filter(|c| c["status"] == "paid").count())
 }
 
+/// Assert a problem+json response with this status; returns the body.
 pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status, "unexpected status");
     let ct = res

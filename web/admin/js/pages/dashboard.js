@@ -20,10 +20,13 @@ export async function render(main) {
   }
   const total30 = d.revenue_by_day.reduce((sum, day) => sum + day.revenue_centavos, 0);
   const payments = (await clientConfig())?.payments;
+  // How NF-e are issued; a failure here leaves the rest of the dashboard alone.
+  const fiscal = await get("/api/v1/admin/fiscal", { auth: "required" }).catch(() => null);
   replace(
     wrap,
     h("h1", null, t("admin.dashboard.heading")),
     payments ? paymentsNotice(payments) : null,
+    fiscal ? fiscalNotice(fiscal) : null,
     h("p", { class: "muted" }, t("admin.dashboard.timezone", { date: shortDate(d.today.date) })),
     h(
       "ul",
@@ -122,6 +125,24 @@ function dataTable(days) {
       ),
     ),
   );
+}
+
+// How NF-e are issued: in demo mode, that the built-in SEFAZ simulator authorises them (no
+// legal value); in contingency, since when and why.
+function fiscalNotice(fiscal) {
+  if (fiscal.contingency) {
+    return h("div", { class: "notice warn", role: "note", "data-testid": "fiscal-contingency" }, h("strong", null, t("admin.fiscal.contingency", { since: shortDate(fiscal.contingency.since) })), " ", fiscal.contingency.reason);
+  }
+  if (fiscal.authority === "sefaz-simulator") {
+    return h("div", { class: "notice warn", role: "note", "data-testid": "fiscal-demo" }, h("strong", null, t("admin.fiscal.demo")));
+  }
+  if (fiscal.authority === "signed-not-transmitted") {
+    return h("p", { class: "muted", "data-testid": "fiscal-not-transmitted" }, t("admin.fiscal.notTransmitted"));
+  }
+  if (fiscal.environment === "homologation") {
+    return h("p", { class: "muted", "data-testid": "fiscal-homologation" }, t("admin.fiscal.homologation"));
+  }
+  return null;
 }
 
 // Who takes each payment method, and, in demo mode, that no payment is charged.
