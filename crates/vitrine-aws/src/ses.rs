@@ -8,11 +8,11 @@
 //!   (commas, angle brackets, spaces, line breaks) is refused as `MailError::Invalid` before SES
 //!   is called, as the file mailer does.
 //! - Every part is sent with charset UTF-8, so accents and `nº` arrive intact.
-//! - Attachments travel as the `Attachments` of simple content (SES API v2; in aws-sdk-sesv2
-//!   since 2025, 1.145 here), each with its file name, media type, disposition `ATTACHMENT` and
-//!   base64 transfer encoding: SES writes the `multipart/mixed` message. They are checked first
-//!   (`Email::check_attachments`: names, and the 10 MB SES takes for a message), so SES's own
-//!   refusal of an oversized message never costs a call.
+//! - Attachments travel as the `Attachments` of simple content (SES API v2, present in the
+//!   aws-sdk-sesv2 1.145 the workspace locks), each with its file name, media type, disposition
+//!   `ATTACHMENT` and base64 transfer encoding: SES writes the `multipart/mixed` message
+//!   (<https://docs.aws.amazon.com/ses/latest/dg/attachments.html>). They are checked first, as
+//!   every mailer checks them (`Email::check_attachments`: names, and 10 MB a message).
 //! - A permanent refusal by SES (unverified sender, or recipient in the sandbox) is
 //!   `MailError::Invalid` — retrying cannot help until the account is fixed; throttling and
 //!   outages are `MailError::Unavailable`, worth a retry.

@@ -53,8 +53,10 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 pub const MAX_ATTACHMENT_NAME: usize = 100;
 
 /// The largest message adapters accept, counted as it travels: subject and bodies, plus the
-/// attachments once base64-encoded (4 characters for every 3 bytes). It is SES's limit for a
-/// message (10 MB); the other transports take the same, so a message that one accepts, all do.
+/// attachments once base64-encoded (4 characters for every 3 bytes). 10 MB is Amazon SES's limit
+/// for its API v1 (its API v2, which `vitrine-aws` uses, takes 40 MB:
+/// <https://docs.aws.amazon.com/ses/latest/dg/attachments.html>); the port keeps the smaller.
+/// Every adapter takes the same, so what one accepts, all do.
 pub const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 
 impl Email {
@@ -122,7 +124,7 @@ impl Email {
         if size > MAX_MESSAGE_BYTES {
             return Err(MailError::Invalid(format!(
                 "the message comes to {size} bytes with its {} attachment(s) encoded, over the \
-                 {MAX_MESSAGE_BYTES} bytes (10 MB) a message may carry (Amazon SES's limit)",
+                 {MAX_MESSAGE_BYTES} bytes (10 MB) a message may carry",
                 self.attachments.len()
             )));
         }
