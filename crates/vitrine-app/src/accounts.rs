@@ -34,6 +34,7 @@ impl App {
                             .into(),
                         html: None,
                         idempotency_key: None,
+                        attachments: vec![],
                     })
                     .await?;
                 Ok(())

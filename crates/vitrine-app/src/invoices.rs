@@ -1046,11 +1046,11 @@ impl Consumer for Invoices {
 }
 
 /// Where the `nfeProc` of the NF-e stored at `file` is kept.
-fn proc_file(file: &str) -> String {
+pub(crate) fn proc_file(file: &str) -> String {
     file.replace("-nfe.xml", "-procNFe.xml")
 }
 
 /// Where the DANFE of the NF-e stored at `file` is kept.
-fn danfe_file(file: &str) -> String {
+pub(crate) fn danfe_file(file: &str) -> String {
     file.replace("-nfe.xml", "-danfe.pdf")
 }

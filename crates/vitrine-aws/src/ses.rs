@@ -8,6 +8,11 @@
 //!   (commas, angle brackets, spaces, line breaks) is refused as `MailError::Invalid` before SES
 //!   is called, as the file mailer does.
 //! - Every part is sent with charset UTF-8, so accents and `nº` arrive intact.
+//! - Attachments travel as the `Attachments` of simple content (SES API v2, present in the
+//!   aws-sdk-sesv2 1.145 the workspace locks), each with its file name, media type, disposition
+//!   `ATTACHMENT` and base64 transfer encoding: SES writes the `multipart/mixed` message
+//!   (<https://docs.aws.amazon.com/ses/latest/dg/attachments.html>). They are checked first, as
+//!   every mailer checks them (`Email::check_attachments`: names, and 10 MB a message).
 //! - A permanent refusal by SES (unverified sender, or recipient in the sandbox) is
 //!   `MailError::Invalid` — retrying cannot help until the account is fixed; throttling and
 //!   outages are `MailError::Unavailable`, worth a retry.
@@ -24,7 +29,11 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{
+    Attachment, AttachmentContentDisposition, AttachmentContentTransferEncoding, Body, Content,
+    Destination, EmailContent, Message, MessageHeader,
+};
 use vitrine_app::ports::mailer::{Email, MailError, Mailer};
 
 const CHARSET: &str = "UTF-8";
@@ -107,6 +116,7 @@ fn utf8(text: &str) -> Result<Content, MailError> {
 /// The simple content SES builds the MIME message from, after the checks every mailer makes.
 fn content(email: &Email) -> Result<EmailContent, MailError> {
     let key = email.checked_idempotency_key()?;
+    email.check_attachments()?;
     if !is_plain_address(&email.to) {
         return Err(MailError::Invalid(
             "the recipient is not a plain e-mail address".into(),
@@ -129,6 +139,18 @@ fn content(email: &Email) -> Result<EmailContent, MailError> {
             MessageHeader::builder()
                 .name(IDEMPOTENCY_HEADER)
                 .value(key)
+                .build()
+                .map_err(|e| MailError::Unavailable(anyhow!(e)))?,
+        );
+    }
+    for attachment in &email.attachments {
+        message = message.attachments(
+            Attachment::builder()
+                .file_name(&attachment.filename)
+                .content_type(&attachment.content_type)
+                .content_disposition(AttachmentContentDisposition::Attachment)
+                .content_transfer_encoding(AttachmentContentTransferEncoding::Base64)
+                .raw_content(Blob::new(attachment.bytes.to_vec()))
                 .build()
                 .map_err(|e| MailError::Unavailable(anyhow!(e)))?,
         );
@@ -215,6 +237,7 @@ mod tests {
             text: "Olá".into(),
             html: Some("<p>Olá</p>".into()),
             idempotency_key: key.map(str::to_owned),
+            attachments: vec![],
         }
     }
 
@@ -234,6 +257,64 @@ mod tests {
 
         let keyless = content(&email(None)).unwrap();
         assert!(keyless.simple().unwrap().headers().is_empty());
+        assert!(keyless.simple().unwrap().attachments().is_empty());
+    }
+
+    #[test]
+    fn attachments_travel_with_their_names_types_and_bytes() {
+        let pdf = bytes::Bytes::from_static(b"%PDF-1.4\n\x00\xff binary\n%%EOF\n");
+        let xml = bytes::Bytes::from_static("<nfeProc>São Paulo</nfeProc>".as_bytes());
+        let with_files = Email {
+            attachments: vec![
+                vitrine_app::ports::Attachment {
+                    filename: "DANFE-1.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    bytes: pdf.clone(),
+                },
+                vitrine_app::ports::Attachment {
+                    filename: "NFe1.xml".into(),
+                    content_type: "application/xml".into(),
+                    bytes: xml.clone(),
+                },
+            ],
+            ..email(None)
+        };
+        let sent = content(&with_files).unwrap();
+        let files: Vec<_> = sent
+            .simple()
+            .unwrap()
+            .attachments()
+            .iter()
+            .map(|a| {
+                (
+                    a.file_name(),
+                    a.content_type(),
+                    a.content_disposition().map(|d| d.as_str()),
+                    a.raw_content().as_ref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                (
+                    "DANFE-1.pdf",
+                    Some("application/pdf"),
+                    Some("ATTACHMENT"),
+                    pdf.as_ref()
+                ),
+                (
+                    "NFe1.xml",
+                    Some("application/xml"),
+                    Some("ATTACHMENT"),
+                    xml.as_ref()
+                ),
+            ]
+        );
+
+        let mut bad = with_files.clone();
+        bad.attachments[0].filename = "../DANFE.pdf".into();
+        assert!(matches!(content(&bad), Err(MailError::Invalid(_))));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! headers; non-ASCII header text as RFC 2047 `=?UTF-8?B?…?=` encoded-words; bodies in UTF-8,
 //! quoted-printable (readable in a text editor, unlike base64); `multipart/alternative` with a
 //! plain-text and an HTML part when there is HTML. Line breaks in bodies are written as CRLF, so a
-//! reader gets the text back with its line breaks normalised.
+//! reader gets the text back with its line breaks normalised. A message with attachments is
+//! `multipart/mixed`: that text (or text-and-HTML) part first, then each file base64-encoded with
+//! its `Content-Type` and `Content-Disposition: attachment; filename="…"`. Attachments are
+//! checked first (`Email::check_attachments`): a bad name or an oversized message is
+//! `MailError::Invalid`.
 //!
 //! Invariants:
 //! - A file appears whole or not at all: it is written under a dot-name that is not `.eml`,
@@ -181,32 +185,76 @@ impl FileMailer {
         let left = key.map_or_else(|| id.to_string(), str::to_owned);
         header("Message-ID", &format!("<{left}@{}>", self.domain));
         header("MIME-Version", "1.0");
-        match &email.html {
-            None => {
-                out.push_str(&part_headers("text/plain"));
-                out.push_str("\r\n");
-                out.push_str(&quoted_printable(&email.text));
-                out.push_str("\r\n");
-            }
-            Some(html) => {
-                // "=_" never occurs in quoted-printable text ('=' is always followed by hex
-                // digits or a line break there), so the boundary cannot appear in a part.
-                let boundary = format!("=_vitrine_{id}");
-                out.push_str(&format!(
-                    "Content-Type: multipart/alternative;\r\n boundary=\"{boundary}\"\r\n\r\n"
-                ));
-                for (content_type, body) in [("text/plain", &email.text), ("text/html", html)] {
-                    out.push_str(&format!("--{boundary}\r\n"));
-                    out.push_str(&part_headers(content_type));
-                    out.push_str("\r\n");
-                    out.push_str(&quoted_printable(body));
-                    out.push_str("\r\n");
-                }
-                out.push_str(&format!("--{boundary}--\r\n"));
-            }
+        if email.attachments.is_empty() {
+            out.push_str(&body_entity(email, id));
+            return Ok(out);
         }
+        // Distinct from the alternative part's boundary, and neither is a prefix of the other.
+        let boundary = format!("=_vitrine_mixed_{id}");
+        out.push_str(&format!(
+            "Content-Type: multipart/mixed;\r\n boundary=\"{boundary}\"\r\n\r\n"
+        ));
+        out.push_str(&format!("--{boundary}\r\n"));
+        out.push_str(&body_entity(email, id));
+        for attachment in &email.attachments {
+            // Names and media types were checked: printable ASCII without quotes or
+            // backslashes, so they are safe inside a quoted parameter.
+            let name = &attachment.filename;
+            out.push_str(&format!(
+                "--{boundary}\r\nContent-Type: {};\r\n name=\"{name}\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\
+                 Content-Disposition: attachment;\r\n filename=\"{name}\"\r\n\r\n",
+                attachment.content_type
+            ));
+            out.push_str(&base64_lines(&attachment.bytes));
+        }
+        out.push_str(&format!("--{boundary}--\r\n"));
         Ok(out)
     }
+}
+
+/// The text of `email` as one MIME entity: its headers, a blank line, its content ending with a
+/// line break. `id` names the boundary of a `multipart/alternative`.
+fn body_entity(email: &Email, id: ulid::Ulid) -> String {
+    let mut out = String::new();
+    match &email.html {
+        None => {
+            out.push_str(&part_headers("text/plain"));
+            out.push_str("\r\n");
+            out.push_str(&quoted_printable(&email.text));
+            out.push_str("\r\n");
+        }
+        Some(html) => {
+            // "=_" never occurs in quoted-printable text ('=' is always followed by hex digits
+            // or a line break there), nor in base64 ('=' only pads its end), so the boundary
+            // cannot appear in a part.
+            let boundary = format!("=_vitrine_{id}");
+            out.push_str(&format!(
+                "Content-Type: multipart/alternative;\r\n boundary=\"{boundary}\"\r\n\r\n"
+            ));
+            for (content_type, body) in [("text/plain", &email.text), ("text/html", html)] {
+                out.push_str(&format!("--{boundary}\r\n"));
+                out.push_str(&part_headers(content_type));
+                out.push_str("\r\n");
+                out.push_str(&quoted_printable(body));
+                out.push_str("\r\n");
+            }
+            out.push_str(&format!("--{boundary}--\r\n"));
+        }
+    }
+    out
+}
+
+/// Base64 of `bytes` in lines of 76 characters (RFC 2045 §6.8), each ending with CRLF.
+fn base64_lines(bytes: &[u8]) -> String {
+    let encoded = STANDARD.encode(bytes);
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / 38 + 2);
+    // Base64 is ASCII, so every chunk is whole characters.
+    for line in encoded.as_bytes().chunks(QP_LINE) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push_str("\r\n");
+    }
+    out
 }
 
 fn part_headers(content_type: &str) -> String {
@@ -219,6 +267,7 @@ fn part_headers(content_type: &str) -> String {
 impl Mailer for FileMailer {
     async fn send(&self, email: Email) -> Result<(), MailError> {
         let key = email.checked_idempotency_key()?;
+        email.check_attachments()?;
         let millis = self.clock.now().millis();
         let id = self.next_id();
         let message = self.render(&email, millis, id, key)?;
@@ -454,6 +503,7 @@ mod tests {
             text: "a\nb".into(),
             html: None,
             idempotency_key: None,
+            attachments: vec![],
         };
         mailer.send(email.clone()).await.unwrap();
         mailer.send(email).await.unwrap();
@@ -492,6 +542,7 @@ mod tests {
             text: "x".into(),
             html: None,
             idempotency_key: None,
+            attachments: vec![],
         };
         let bad_subject = Email {
             to: "a@b".into(),
@@ -499,6 +550,7 @@ mod tests {
             text: "x".into(),
             html: None,
             idempotency_key: None,
+            attachments: vec![],
         };
         assert!(matches!(
             mailer.send(bad_to).await,
@@ -528,6 +580,7 @@ mod tests {
             text: text.into(),
             html: Some("<p>pago</p>".into()),
             idempotency_key: key.map(str::to_owned),
+            attachments: vec![],
         }
     }
 

@@ -13,7 +13,10 @@
 //! are checked against the bundled Mozilla roots (`webpki-roots`).
 //!
 //! Messages: `From` the store's sender, one `To`, the subject as RFC 2047 words when not ASCII,
-//! `multipart/alternative` with a plain-text and an HTML part when there is HTML, all UTF-8.
+//! `multipart/alternative` with a plain-text and an HTML part when there is HTML, all UTF-8. A
+//! message with attachments is `multipart/mixed`: that text part first, then each file
+//! base64-encoded with its `Content-Type` and `Content-Disposition: attachment; filename="…"`
+//! (names and size checked by `Email::check_attachments`, as the other mailers do).
 //!
 //! Invariants:
 //! - The `Message-ID` of a message with an idempotency key is `<{key}@{sender's domain}>`, the
@@ -38,8 +41,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentDisposition, ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::response::{Category, Severity};
@@ -257,6 +260,7 @@ impl SmtpMailer {
     /// The message as lettre builds it, with the checks every mailer makes.
     fn message(&self, email: &Email) -> Result<Message, MailError> {
         let key = email.checked_idempotency_key()?;
+        email.check_attachments()?;
         if !is_plain_address(&email.to) {
             return Err(MailError::Invalid(
                 "the recipient is not a plain e-mail address".into(),
@@ -276,14 +280,43 @@ impl SmtpMailer {
             .to(Mailbox::new(None, to))
             .subject(email.subject.clone())
             .message_id(Some(format!("<{left}@{}>", self.domain)));
-        let built = match &email.html {
-            None => builder
+        let built = match (&email.html, email.attachments.is_empty()) {
+            (None, true) => builder
                 .header(ContentType::TEXT_PLAIN)
                 .body(email.text.clone()),
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(
                 email.text.clone(),
                 html.clone(),
             )),
+            (html, false) => {
+                let text = match html {
+                    None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
+                    Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                        email.text.clone(),
+                        html.clone(),
+                    )),
+                };
+                let mut mixed = text;
+                for attachment in &email.attachments {
+                    let content_type = ContentType::parse(&attachment.content_type)
+                        .map_err(|e| MailError::Invalid(format!("{}: {e}", attachment.filename)))?;
+                    mixed = mixed.singlepart(
+                        SinglePart::builder()
+                            .header(content_type)
+                            .header(ContentDisposition::attachment(&attachment.filename))
+                            .body(
+                                Body::new_with_encoding(
+                                    attachment.bytes.to_vec(),
+                                    ContentTransferEncoding::Base64,
+                                )
+                                .map_err(|_| {
+                                    MailError::Invalid("an attachment cannot be encoded".into())
+                                })?,
+                            ),
+                    );
+                }
+                builder.multipart(mixed)
+            }
         };
         built.map_err(|e| MailError::Invalid(format!("the message cannot be built: {e}")))
     }
@@ -420,6 +453,7 @@ mod tests {
             text: "Olá!".into(),
             html: Some("<p>Olá!</p>".into()),
             idempotency_key: key.map(str::to_owned),
+            attachments: vec![],
         }
     }
 

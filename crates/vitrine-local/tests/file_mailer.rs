@@ -2,7 +2,7 @@
 
 use vitrine_app::ports::mailer::{Email, MailError, Mailer};
 use vitrine_local::mail::FileMailer;
-use vitrine_testkit::mail::read_mail_folder;
+use vitrine_testkit::mail::{assert_attachments, read_mail_folder, sample_attachments};
 
 fn email(to: &str, subject: &str, text: &str, html: Option<&str>) -> Email {
     Email {
@@ -11,6 +11,7 @@ fn email(to: &str, subject: &str, text: &str, html: Option<&str>) -> Email {
         text: text.into(),
         html: html.map(Into::into),
         idempotency_key: None,
+        attachments: vec![],
     }
 }
 
@@ -150,6 +151,7 @@ async fn keyed_and_keyless_messages_read_back_in_sending_order() {
         .with_clock(clock.clone());
     let keyed = |subject: &str, key: &str| Email {
         idempotency_key: Some(key.into()),
+        attachments: vec![],
         ..email("ana@example.com", subject, "x", None)
     };
     let paid = "01JZ0000000000000000000000.order-paid-mail";
@@ -187,4 +189,66 @@ async fn keyed_and_keyless_messages_read_back_in_sending_order() {
         Some("<01JZ0000000000000000000000.order-paid-mail@vitrine.example>")
     );
     assert!(again.path.ends_with(format!("{paid}.eml")));
+}
+
+#[tokio::test]
+async fn attachments_round_trip_byte_for_byte_after_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::open(dir.path(), "Loja <loja@vitrine.example>").unwrap();
+    let files = sample_attachments();
+    let text = "Olá! A nota fiscal segue anexa.\n";
+    for html in [Some("<p>Olá! A nota fiscal segue anexa.</p>"), None] {
+        mailer
+            .send(Email {
+                attachments: files.clone(),
+                ..email("ana@example.com", "Nota fiscal emitida", text, html)
+            })
+            .await
+            .unwrap();
+    }
+
+    let mails = read_mail_folder(dir.path());
+    assert_eq!(mails.len(), 2);
+    for mail in &mails {
+        assert_eq!(mail.text, text);
+        assert_attachments(mail, &files);
+        let raw = std::fs::read_to_string(&mail.path).unwrap();
+        assert!(raw.contains("Content-Type: multipart/mixed;"), "{raw}");
+        assert!(
+            raw.contains(
+                "Content-Disposition: attachment;\r\n \
+                 filename=\"NFe35250100000000000100550010000000011000000010.xml\""
+            ),
+            "{raw}"
+        );
+        // The text comes first, the files after it.
+        let text_at = raw.find("Content-Type: text/plain").unwrap();
+        assert!(text_at < raw.find("Content-Type: application/pdf").unwrap());
+        assert!(raw.lines().all(|l| l.len() <= 78), "{raw}");
+    }
+    assert_eq!(
+        mails[0].html.as_deref(),
+        Some("<p>Olá! A nota fiscal segue anexa.</p>")
+    );
+    assert_eq!(mails[1].html, None);
+}
+
+#[tokio::test]
+async fn a_bad_attachment_name_or_an_oversized_message_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::open(dir.path(), "loja@vitrine.example").unwrap();
+    let mut bad = sample_attachments();
+    bad[0].filename = "../../etc/DANFE.pdf".into();
+    let mut big = sample_attachments();
+    big[0].bytes = bytes::Bytes::from(vec![0u8; 8 * 1024 * 1024]);
+    for attachments in [bad, big] {
+        let result = mailer
+            .send(Email {
+                attachments,
+                ..email("ana@example.com", "x", "x", None)
+            })
+            .await;
+        assert!(matches!(result, Err(MailError::Invalid(_))), "{result:?}");
+    }
+    assert!(read_mail_folder(dir.path()).is_empty());
 }

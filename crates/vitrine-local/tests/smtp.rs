@@ -7,6 +7,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;
 use vitrine_app::ports::mailer::{Email, MailError, Mailer};
 use vitrine_local::smtp::{SmtpMailer, SmtpUrl};
+use vitrine_testkit::mail::{assert_attachments, sample_attachments};
 use vitrine_testkit::smtp;
 
 const FROM: &str = "Loja São João <nao-responda@vitrine.example>";
@@ -27,6 +28,7 @@ fn order_mail(key: Option<&str>) -> Email {
         text: TEXT.into(),
         html: Some(HTML.into()),
         idempotency_key: key.map(str::to_owned),
+        attachments: vec![],
     }
 }
 
@@ -59,6 +61,44 @@ async fn a_portuguese_message_with_html_arrives_whole_over_smtp() {
         "{:?}",
         mail.headers["from"]
     );
+}
+
+#[tokio::test]
+async fn attachments_arrive_byte_for_byte_after_the_text() {
+    let server = smtp::start();
+    let mailer = mailer(&server.url());
+    let files = sample_attachments();
+    let key = "01JZ8Q3M7XK2V9T4R6N5P0W1YD.order-invoiced-mail";
+    let with_html = Email {
+        attachments: files.clone(),
+        ..order_mail(Some(key))
+    };
+    let plain = Email {
+        html: None,
+        idempotency_key: None,
+        ..with_html.clone()
+    };
+
+    mailer.send(with_html).await.unwrap();
+    mailer.send(plain).await.unwrap();
+
+    let received = server.wait_for(2, Duration::from_secs(10));
+    assert_eq!(received.len(), 2, "{received:?}");
+    let (keyed, keyless): (Vec<_>, Vec<_>) = received
+        .iter()
+        .partition(|m| m.message_id.as_deref().is_some_and(|id| id.contains(key)));
+    assert_eq!((keyed.len(), keyless.len()), (1, 1), "{received:?}");
+    for mail in [keyed[0], keyless[0]] {
+        assert_eq!(mail.text, TEXT);
+        assert_attachments(mail, &files);
+        assert!(
+            mail.headers["content-type"].starts_with("multipart/mixed"),
+            "{:?}",
+            mail.headers
+        );
+    }
+    assert_eq!(keyed[0].html.as_deref(), Some(HTML));
+    assert_eq!(keyless[0].html, None);
 }
 
 #[tokio::test]

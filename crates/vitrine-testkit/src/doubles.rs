@@ -25,7 +25,8 @@ pub enum Failure {
     Invalid,
 }
 
-/// A Mailer that keeps what it is given.
+/// A Mailer that keeps what it is given, attachments included, after the checks every adapter
+/// makes (idempotency key, attachment names and size).
 #[derive(Default)]
 pub struct RecordingMailer {
     sent: Mutex<Vec<Email>>,
@@ -61,6 +62,7 @@ impl Mailer for RecordingMailer {
             Some(Failure::Invalid) => Err(MailError::Invalid("bad address (test)".into())),
             None => {
                 email.checked_idempotency_key()?;
+                email.check_attachments()?;
                 self.sent.lock().unwrap().push(email);
                 Ok(())
             }

@@ -13,6 +13,9 @@
 //! ones. A keyed message sent again is rewritten with the new `Date`, so it moves to its last
 //! sending.
 //!
+//! Attachments (parts with `Content-Disposition: attachment`, at any depth of nested multiparts)
+//! come back as bytes in [`ReceivedMail::attachments`].
+//!
 //! [`parse_mail`] decodes one message from its text, for mail that arrives some other way (the
 //! SMTP test server's Maildir, `crate::smtp`).
 
@@ -21,6 +24,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use vitrine_app::ports::Attachment;
 
 /// One message found in the mail folder, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +36,130 @@ pub struct ReceivedMail {
     pub text: String,
     /// The HTML body, when the message had one.
     pub html: Option<String>,
+    /// The files the message carried (parts with `Content-Disposition: attachment`), in order.
+    pub attachments: Vec<ReceivedAttachment>,
     /// The `Message-ID` header as written, angle brackets included.
     pub message_id: Option<String>,
     /// Every header of the message, names lower-cased, folded values unfolded (not decoded).
     /// A header that appears more than once keeps its last value.
     pub headers: BTreeMap<String, String>,
     pub path: PathBuf,
+}
+
+/// A file carried by a message, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAttachment {
+    /// The `filename` of its `Content-Disposition` (else the `name` of its `Content-Type`).
+    pub filename: String,
+    /// The media type, lower-cased, without parameters.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What the parts of a message hold, gathered through nested multiparts.
+#[derive(Default)]
+struct Parts {
+    text: Option<String>,
+    html: Option<String>,
+    attachments: Vec<ReceivedAttachment>,
+}
+
+/// Gather one part (the message itself at first), descending into multiparts: attachments by
+/// their disposition, the first `text/plain` and `text/html` other parts as the bodies.
+fn walk(
+    headers: &BTreeMap<String, String>,
+    body: &str,
+    top: bool,
+    found: &mut Parts,
+) -> Result<(), String> {
+    let content_type = headers
+        .get("content-type")
+        .map_or("text/plain", String::as_str);
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = parameter(content_type, "boundary").ok_or("multipart without a boundary")?;
+        for part in split_multipart(body, &boundary)? {
+            let (part_headers, part_body) = split_message(part).ok_or("a part without headers")?;
+            walk(&part_headers, part_body, false, found)?;
+        }
+        return Ok(());
+    }
+    let disposition = headers.get("content-disposition");
+    if let Some(disposition) =
+        disposition.filter(|d| d.to_ascii_lowercase().starts_with("attachment"))
+    {
+        let filename = extended_parameter(disposition, "filename")?
+            .or_else(|| parameter(content_type, "name"))
+            .ok_or("an attachment without a file name")?;
+        let (content_type, bytes) = decode_bytes(headers, body)?;
+        found.attachments.push(ReceivedAttachment {
+            filename,
+            content_type,
+            bytes,
+        });
+        return Ok(());
+    }
+    let kind = media_type(content_type);
+    let slot = match kind.as_str() {
+        "text/html" => &mut found.html,
+        "text/plain" => &mut found.text,
+        // A single-part message is its text, whatever it declares; other parts are skipped.
+        _ if top => &mut found.text,
+        _ => return Ok(()),
+    };
+    if slot.is_none() {
+        *slot = Some(decode_part(headers, body)?.1);
+    }
+    Ok(())
+}
+
+/// The media type of a `Content-Type` value, lower-cased, without parameters.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Two files for the mailers' tests, as the "invoiced" e-mail carries: a PDF holding every byte
+/// value (so that any transfer encoding that is not binary-safe shows), and an XML with accents
+/// and lines longer than a mail line.
+pub fn sample_attachments() -> Vec<Attachment> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..=255u8).cycle().take(3 * 256 + 7));
+    pdf.extend_from_slice(b"\n%%EOF\n");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<nfeProc><xMun>São João d'Aliança</xMun>\
+         <infCpl>{}</infCpl></nfeProc>\n",
+        "Ação ".repeat(40)
+    );
+    vec![
+        Attachment {
+            filename: "DANFE-35250100000000000100550010000000011000000010.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: Bytes::from(pdf),
+        },
+        Attachment {
+            filename: "NFe35250100000000000100550010000000011000000010.xml".into(),
+            content_type: "application/xml".into(),
+            bytes: Bytes::from(xml),
+        },
+    ]
+}
+
+/// Assert that `mail` carries `sent`, in order: names, media types and bytes.
+pub fn assert_attachments(mail: &ReceivedMail, sent: &[Attachment]) {
+    let got: Vec<Attachment> = mail
+        .attachments
+        .iter()
+        .map(|a| Attachment {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            bytes: Bytes::from(a.bytes.clone()),
+        })
+        .collect();
+    assert_eq!(got, sent, "{}", mail.path.display());
 }
 
 /// Every `.eml` message in `dir`, in sending order (`Date`, then file name). A missing folder
@@ -93,43 +216,30 @@ pub fn parse_mail(raw: &str, path: &Path) -> ReceivedMail {
     let to = header("To").unwrap_or_else(|| fail("no To header"));
     let subject =
         decode_header(&header("Subject").unwrap_or_default()).unwrap_or_else(|why| fail(&why));
-    let content_type = header("Content-Type").unwrap_or_else(|| "text/plain".into());
-
-    let mut text = None;
-    let mut html = None;
-    if content_type.to_ascii_lowercase().starts_with("multipart/") {
-        let boundary = parameter(&content_type, "boundary")
-            .unwrap_or_else(|| fail("multipart without a boundary"));
-        for part in split_multipart(body, &boundary).unwrap_or_else(|why| fail(&why)) {
-            let (part_headers, part_body) =
-                split_message(part).unwrap_or_else(|| fail("a part without headers"));
-            let (kind, decoded) =
-                decode_part(&part_headers, part_body).unwrap_or_else(|why| fail(&why));
-            match kind.as_str() {
-                "text/plain" => text = Some(decoded),
-                "text/html" => html = Some(decoded),
-                _ => {}
-            }
-        }
+    let mut found = Parts::default();
+    let is_multipart =
+        header("Content-Type").is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"));
+    // The message's last line break ends the file, not the text (in a multipart, the line break
+    // before each delimiter belongs to the delimiter instead).
+    let body = if is_multipart {
+        body
     } else {
-        // The message's last line break ends the file, not the text (in a multipart, the line
-        // break before each delimiter belongs to the delimiter instead).
-        let body = body
-            .strip_suffix("\r\n")
+        body.strip_suffix("\r\n")
             .or_else(|| body.strip_suffix('\n'))
-            .unwrap_or(body);
-        let (kind, decoded) = decode_part(&headers, body).unwrap_or_else(|why| fail(&why));
-        if kind == "text/html" {
-            html = Some(decoded);
-        } else {
-            text = Some(decoded);
-        }
-    }
+            .unwrap_or(body)
+    };
+    walk(&headers, body, true, &mut found).unwrap_or_else(|why| fail(&why));
+    let Parts {
+        text,
+        html,
+        attachments,
+    } = found;
     ReceivedMail {
         to,
         subject,
         text: text.unwrap_or_default(),
         html,
+        attachments,
         message_id: header("Message-ID"),
         headers,
         path: path.to_owned(),
@@ -224,6 +334,81 @@ fn parameter(header: &str, name: &str) -> Option<String> {
     })
 }
 
+/// A parameter that may be split or encoded as RFC 2231 allows (`name*0="…"; name*1="…"`,
+/// `name*=utf-8''%C3%A9`), as lettre writes long file names; else the plain parameter.
+fn extended_parameter(header: &str, name: &str) -> Result<Option<String>, String> {
+    if let Some(plain) = parameter(header, name) {
+        return Ok(Some(plain));
+    }
+    let mut pieces: Vec<(usize, bool, String)> = Vec::new();
+    for p in header.split(';').skip(1) {
+        let Some((key, value)) = p.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let Some(rest) = key.strip_prefix(&format!("{}*", name.to_ascii_lowercase())) else {
+            continue;
+        };
+        let (index, encoded) = match rest.strip_suffix('*') {
+            Some(index) => (index, true),
+            None if rest.is_empty() => ("", true),
+            None => (rest, false),
+        };
+        let index = if index.is_empty() {
+            0
+        } else {
+            index
+                .parse::<usize>()
+                .map_err(|_| format!("bad RFC 2231 parameter {key}"))?
+        };
+        pieces.push((index, encoded, value.trim().trim_matches('"').to_owned()));
+    }
+    if pieces.is_empty() {
+        return Ok(None);
+    }
+    pieces.sort_by_key(|(index, _, _)| *index);
+    let mut bytes = Vec::new();
+    for (n, (index, encoded, value)) in pieces.iter().enumerate() {
+        if *index != n {
+            return Err(format!("RFC 2231 parameter {name} misses its piece {n}"));
+        }
+        if !encoded {
+            bytes.extend_from_slice(value.as_bytes());
+            continue;
+        }
+        // The first encoded piece starts with `charset'language'`.
+        let value = if n == 0 {
+            let mut parts = value.splitn(3, '\'');
+            let charset = parts.next().unwrap_or("");
+            let _language = parts.next();
+            let text = parts
+                .next()
+                .ok_or_else(|| format!("RFC 2231 parameter {name} without its charset"))?;
+            if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("us-ascii") {
+                return Err(format!("unsupported parameter charset {charset}"));
+            }
+            text
+        } else {
+            value.as_str()
+        };
+        let raw = value.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'%' && i + 3 <= raw.len() {
+                let hex = std::str::from_utf8(&raw[i + 1..i + 3]).map_err(|e| e.to_string())?;
+                bytes.push(u8::from_str_radix(hex, 16).map_err(|e| format!("{hex}: {e}"))?);
+                i += 3;
+            } else {
+                bytes.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| format!("parameter {name} is not UTF-8"))
+}
+
 fn split_multipart<'a>(body: &'a str, boundary: &str) -> Result<Vec<&'a str>, String> {
     let delimiter = format!("--{boundary}");
     let mut sections = body.split(delimiter.as_str());
@@ -252,18 +437,27 @@ fn decode_part(headers: &BTreeMap<String, String>, body: &str) -> Result<(String
     let content_type = headers
         .get("content-type")
         .map_or("text/plain", String::as_str);
-    let kind = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     if let Some(charset) = parameter(content_type, "charset")
         && !charset.eq_ignore_ascii_case("utf-8")
         && !charset.eq_ignore_ascii_case("us-ascii")
     {
         return Err(format!("unsupported charset {charset}"));
     }
+    let (kind, bytes) = decode_bytes(headers, body)?;
+    let text = String::from_utf8(bytes).map_err(|_| "a body that is not UTF-8".to_owned())?;
+    Ok((kind, text.replace("\r\n", "\n")))
+}
+
+/// A part's media type (lower-cased, without parameters) and its bytes, transfer-decoded.
+fn decode_bytes(
+    headers: &BTreeMap<String, String>,
+    body: &str,
+) -> Result<(String, Vec<u8>), String> {
+    let kind = media_type(
+        headers
+            .get("content-type")
+            .map_or("text/plain", String::as_str),
+    );
     let encoding = headers
         .get("content-transfer-encoding")
         .map_or("7bit".into(), |e| e.to_ascii_lowercase());
@@ -278,8 +472,7 @@ fn decode_part(headers: &BTreeMap<String, String>, body: &str) -> Result<(String
         "7bit" | "8bit" | "binary" => body.as_bytes().to_vec(),
         other => return Err(format!("unsupported transfer encoding {other}")),
     };
-    let text = String::from_utf8(bytes).map_err(|_| "a body that is not UTF-8".to_owned())?;
-    Ok((kind, text.replace("\r\n", "\n")))
+    Ok((kind, bytes))
 }
 
 fn decode_quoted_printable(body: &str) -> Result<Vec<u8>, String> {
@@ -404,6 +597,27 @@ mod tests {
             2_087_899_200
         );
         assert!(parse_date("yesterday").is_err());
+    }
+
+    #[test]
+    fn rfc_2231_parameters_are_joined_and_decoded() {
+        let split = "attachment; filename*0=\"NFe3525\";\r\n filename*1=\"0100.xml\"";
+        assert_eq!(
+            extended_parameter(split, "filename").unwrap().as_deref(),
+            Some("NFe35250100.xml")
+        );
+        let encoded = "attachment; filename*0*=utf-8''S%C3%A3o; filename*1=\" Jo\"";
+        assert_eq!(
+            extended_parameter(encoded, "filename").unwrap().as_deref(),
+            Some("São Jo")
+        );
+        assert_eq!(
+            extended_parameter("attachment; filename=\"a.pdf\"", "filename")
+                .unwrap()
+                .as_deref(),
+            Some("a.pdf")
+        );
+        assert!(extended_parameter("attachment; filename*1=\"x\"", "filename").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{TestApp, buy_now, external_check};
 use serde_json::{Value, json};
 use vitrine_app::invoices::Issued;
+use vitrine_testkit::mail::{ReceivedMail, read_mail_folder};
 
 async fn place(t: &TestApp, token: &str, body: Value) -> Value {
     t.place(token, &body).await
@@ -23,6 +24,22 @@ async fn pay(t: &TestApp, token: &str, order: &Value) {
 /// The order once its status is not `paid` any more (bounded wait).
 async fn settled(t: &TestApp, token: &str, id: &str) -> Value {
     t.settled_within(token, id, 30).await
+}
+
+/// The e-mail with attachments sent to `to`, from the mail folder (bounded wait: the `email`
+/// consumer sends it after the order moves).
+async fn invoiced_mail(t: &TestApp, to: &str) -> ReceivedMail {
+    for _ in 0..300 {
+        let found = read_mail_folder(&t.data_dir.join("mail"))
+            .into_iter()
+            .find(|m| m.to == to && !m.attachments.is_empty());
+        if let Some(mail) = found {
+            assert_eq!(mail.attachments.len(), 2, "{mail:?}");
+            return mail;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no e-mail with attachments to {to} within 30 s");
 }
 
 #[tokio::test]
@@ -63,6 +80,11 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
         "the authorised file: the NF-e with SEFAZ's protocol"
     );
     let xml = res.text().await.unwrap();
+    // The buyer's "invoiced" e-mail carries the same XML, and the DANFE (checked below).
+    let mail = invoiced_mail(&t, "ana@example.com").await;
+    let xml_attached = &mail.attachments[1];
+    assert_eq!(xml_attached.filename, format!("NFe{key}.xml"));
+    assert_eq!(xml_attached.bytes, xml.as_bytes());
     let verified = vitrine_nfe::verify(&xml).expect("the signature verifies");
     assert_eq!(verified.reference_id, format!("NFe{key}"));
     assert!(xml.contains("<tpAmb>2</tpAmb>"), "homologation by default");
@@ -103,6 +125,14 @@ async fn a_paid_order_is_invoiced_and_only_its_owner_downloads_the_signed_xml() 
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    let danfe_attached = &mail.attachments[0];
+    assert_eq!(danfe_attached.filename, format!("DANFE-{key}.pdf"));
+    assert_eq!(danfe_attached.content_type, "application/pdf");
+    assert_eq!(
+        danfe_attached.bytes,
+        pdf.as_ref(),
+        "the stored DANFE is attached"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("danfe.pdf"), &pdf).unwrap();
     let text = std::process::Command::new("pdftotext")

@@ -1,9 +1,19 @@
 //! E-mails to customers: one per customer-facing order event, and the account e-mails (codes)
 //! the identity providers send.
+//!
+//! The "invoiced" e-mail carries the NF-e the app issued: its XML (`NFe{key}.xml`, the authorised
+//! `nfeProc` when SEFAZ returned a protocol, else the signed NF-e) and its DANFE
+//! (`DANFE-{key}.pdf`, the stored one, or drawn from the XML when none was stored). An order
+//! invoiced by hand with a key from elsewhere has no stored invoice, and its e-mail no
+//! attachments. The files are never left out for a passing failure: a blob store that does not
+//! answer is a retry, a stored invoice whose XML is missing or unreadable a rejection (it names
+//! the file), so the e-mail waits in the dead-letter queue for the file to be restored.
 
 use std::sync::Arc;
 
+use anyhow::anyhow;
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::templates::{self, OrderView, Shop};
@@ -11,7 +21,9 @@ use super::{OrderEvent, idempotency_key, language_of, load_order, load_profile, 
 use crate::app::App;
 use crate::customers::Language;
 use crate::events::{ConsumeError, Consumer, Delivery};
-use crate::ports::Email;
+use crate::invoices::{danfe_file, proc_file};
+use crate::ports::{Attachment, BlobError, Email};
+use crate::store::invoices::Invoice;
 
 /// Sends the buyer an e-mail for each step of their order, in their profile's language.
 pub struct EmailNotifier {
@@ -51,6 +63,8 @@ struct OrderEmailContext<'a> {
     amount: Option<String>,
     /// `order.payment_late`: why the payment was not accepted.
     reason: Option<String>,
+    /// `order.invoiced`: the NF-e's XML and DANFE are attached.
+    invoice_attached: bool,
 }
 
 impl EmailNotifier {
@@ -95,6 +109,11 @@ impl Consumer for EmailNotifier {
         } else {
             None
         };
+        let attachments = if event.event_type == "order.invoiced" {
+            invoice_attachments(&self.app, &order.id).await?
+        } else {
+            Vec::new()
+        };
         let ctx = OrderEmailContext {
             lang: language.as_str(),
             shop: &self.shop,
@@ -116,15 +135,19 @@ impl Consumer for EmailNotifier {
                 .get("reason")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
+            invoice_attached: !attachments.is_empty(),
         };
         let rendered =
             templates::render_email(&format!("{}/{template}", templates::folder(language)), &ctx)
                 .map_err(super::template_failed)?;
-        let email = outgoing_email(
-            &order.buyer.email,
-            rendered,
-            idempotency_key(&delivery.event_id, Self::NAME),
-        );
+        let email = Email {
+            attachments,
+            ..outgoing_email(
+                &order.buyer.email,
+                rendered,
+                idempotency_key(&delivery.event_id, Self::NAME),
+            )
+        };
         self.app
             .ports
             .mailer
@@ -139,6 +162,75 @@ impl Consumer for EmailNotifier {
         );
         Ok(())
     }
+}
+
+/// The XML and the DANFE of the NF-e the app issued for `order_id`, as attachments; none when
+/// the app stored no invoice file for it (an order invoiced with a key from elsewhere).
+async fn invoice_attachments(app: &App, order_id: &str) -> Result<Vec<Attachment>, ConsumeError> {
+    let invoice = crate::store::invoices::load(app.ports.table.as_ref(), order_id)
+        .await
+        .map_err(|e| super::app_failed(e, &format!("the invoice of order {order_id}")))?;
+    let Some(Invoice {
+        file: Some(file),
+        access_key: Some(key),
+        protocol,
+        ..
+    }) = invoice
+    else {
+        return Ok(Vec::new());
+    };
+    let source = if protocol.is_some() {
+        proc_file(&file)
+    } else {
+        file.clone()
+    };
+    let xml = read_blob(app, &source)
+        .await?
+        .ok_or_else(|| missing(&source))?;
+    let danfe_key = danfe_file(&file);
+    let pdf = match read_blob(app, &danfe_key).await? {
+        Some(pdf) => pdf,
+        None => {
+            let text = std::str::from_utf8(&xml).map_err(|e| {
+                super::reject(format!("the invoice file {source} is not UTF-8: {e}"))
+            })?;
+            let pdf = vitrine_nfe::danfe::render(text)
+                .map_err(|e| ConsumeError::Reject(anyhow!("drawing the DANFE of {source}: {e}")))?;
+            Bytes::from(pdf)
+        }
+    };
+    Ok(vec![
+        Attachment {
+            filename: format!("DANFE-{key}.pdf"),
+            content_type: "application/pdf".into(),
+            bytes: pdf,
+        },
+        Attachment {
+            filename: format!("NFe{key}.xml"),
+            content_type: "application/xml".into(),
+            bytes: xml,
+        },
+    ])
+}
+
+/// A file of the blob store; an outage is a retry.
+async fn read_blob(app: &App, key: &str) -> Result<Option<Bytes>, ConsumeError> {
+    match app.ports.blobs.get(key).await {
+        Ok(blob) => Ok(blob.map(|b| b.bytes)),
+        Err(BlobError::Unavailable(e)) => {
+            Err(ConsumeError::Retry(e.context(format!("reading {key}"))))
+        }
+        Err(e @ BlobError::InvalidKey(_)) => Err(ConsumeError::Reject(
+            anyhow::Error::new(e).context(format!("reading {key}")),
+        )),
+    }
+}
+
+fn missing(key: &str) -> ConsumeError {
+    super::reject(format!(
+        "the invoice file {key} is missing from the blob store: the invoiced e-mail is not sent \
+         without it"
+    ))
 }
 
 /// The account e-mails that carry a code.
@@ -204,6 +296,7 @@ pub fn account_email(
         text: rendered.text,
         html: Some(rendered.html),
         idempotency_key: None,
+        attachments: vec![],
     }
 }
 
@@ -525,6 +618,142 @@ mod tests {
             .unwrap();
         assert!(h.mailer.sent().is_empty());
         assert_eq!(h.order().await.status, OrderStatus::PendingPayment);
+    }
+
+    /// A real authorised NF-e (the NF-e crate's test sample), so that a DANFE can be drawn.
+    const SAMPLE_KEY: &str = "41170706117473000150550010000463201612756527";
+    const SAMPLE_PROC: &str = include_str!(
+        "../../../vitrine-nfe/tests/data/41170706117473000150550010000463201612756527-procNFe.xml"
+    );
+
+    async fn put(h: &Harness, key: &str, bytes: &'static [u8], content_type: &str) {
+        use crate::ports::Blobs as _;
+        h.blobs
+            .put(key, Bytes::from_static(bytes), content_type)
+            .await
+            .unwrap();
+    }
+
+    async fn invoiced_email(h: &Harness, language: Language) -> Result<Email, ConsumeError> {
+        h.customer(language, None).await;
+        let event = h.order_reaching("order.invoiced").await;
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0012", event))
+            .await?;
+        let mut sent = h.mailer.sent();
+        assert_eq!(sent.len(), 1);
+        Ok(sent.remove(0))
+    }
+
+    #[tokio::test]
+    async fn the_invoiced_e_mail_carries_the_authorised_xml_and_the_stored_danfe() {
+        let h = Harness::new();
+        let file = h.invoice(INVOICE_KEY, Some("135250000000001")).await;
+        let stem = file.trim_end_matches("-nfe.xml");
+        put(&h, &file, b"<NFe>signed</NFe>", "application/xml").await;
+        put(
+            &h,
+            &format!("{stem}-procNFe.xml"),
+            b"<nfeProc>authorised</nfeProc>",
+            "application/xml",
+        )
+        .await;
+        put(
+            &h,
+            &format!("{stem}-danfe.pdf"),
+            b"%PDF-1.4 stored\x00\xff",
+            "application/pdf",
+        )
+        .await;
+
+        let email = invoiced_email(&h, Language::PtBr).await.unwrap();
+        assert_eq!(
+            email.attachments,
+            [
+                Attachment {
+                    filename: format!("DANFE-{INVOICE_KEY}.pdf"),
+                    content_type: "application/pdf".into(),
+                    bytes: Bytes::from_static(b"%PDF-1.4 stored\x00\xff"),
+                },
+                Attachment {
+                    filename: format!("NFe{INVOICE_KEY}.xml"),
+                    content_type: "application/xml".into(),
+                    bytes: Bytes::from_static(b"<nfeProc>authorised</nfeProc>"),
+                },
+            ]
+        );
+        for part in [&email.text, email.html.as_deref().unwrap()] {
+            assert!(part.contains("anexados a este e-mail"), "{part}");
+        }
+
+        let english = {
+            let h2 = Harness::new();
+            let file = h2.invoice(INVOICE_KEY, None).await;
+            put(&h2, &file, b"<NFe>signed</NFe>", "application/xml").await;
+            put(
+                &h2,
+                &file.replace("-nfe.xml", "-danfe.pdf"),
+                b"%PDF-1.4",
+                "application/pdf",
+            )
+            .await;
+            invoiced_email(&h2, Language::En).await.unwrap()
+        };
+        // Not authorised: the signed NF-e is the XML sent.
+        assert_eq!(english.attachments[1].bytes.as_ref(), b"<NFe>signed</NFe>");
+        for part in [&english.text, english.html.as_deref().unwrap()] {
+            assert!(part.contains("attached to this e-mail"), "{part}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_danfe_that_was_not_stored_is_drawn_from_the_xml() {
+        let h = Harness::new();
+        let file = h.invoice(SAMPLE_KEY, Some("141170000000000")).await;
+        put(
+            &h,
+            &file.replace("-nfe.xml", "-procNFe.xml"),
+            SAMPLE_PROC.as_bytes(),
+            "application/xml",
+        )
+        .await;
+
+        let email = invoiced_email(&h, Language::PtBr).await.unwrap();
+        assert_eq!(email.attachments.len(), 2);
+        let danfe = &email.attachments[0];
+        assert_eq!(danfe.filename, format!("DANFE-{SAMPLE_KEY}.pdf"));
+        assert!(danfe.bytes.starts_with(b"%PDF-"), "{danfe:?}");
+        assert_eq!(email.attachments[1].bytes.as_ref(), SAMPLE_PROC.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn an_order_invoiced_without_a_stored_invoice_gets_no_attachments() {
+        let h = Harness::new();
+        let email = invoiced_email(&h, Language::PtBr).await.unwrap();
+        assert!(email.attachments.is_empty());
+        assert!(!email.text.contains("anexados"), "{}", email.text);
+    }
+
+    #[tokio::test]
+    async fn without_its_files_the_invoiced_e_mail_waits() {
+        // The blob store is down: a retry, and nothing sent.
+        let h = Harness::without_blob_store();
+        h.invoice(INVOICE_KEY, None).await;
+        let err = invoiced_email(&h, Language::PtBr).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::Retry(_)), "{err}");
+        assert!(h.mailer.sent().is_empty());
+
+        // The XML is missing: rejected, naming the file.
+        let h = Harness::new();
+        let file = h.invoice(INVOICE_KEY, Some("135250000000001")).await;
+        put(&h, &file, b"<NFe>signed</NFe>", "application/xml").await;
+        let err = invoiced_email(&h, Language::PtBr).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::Reject(_)), "{err}");
+        assert!(
+            format!("{err:#}").contains("-procNFe.xml is missing"),
+            "{err:#}"
+        );
+        assert!(h.mailer.sent().is_empty());
     }
 
     #[test]

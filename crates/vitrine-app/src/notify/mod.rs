@@ -76,6 +76,7 @@ fn outgoing_email(to: &str, rendered: templates::Rendered, idempotency_key: Stri
         text: rendered.text,
         html: Some(rendered.html),
         idempotency_key: Some(idempotency_key),
+        attachments: vec![],
     }
 }
 

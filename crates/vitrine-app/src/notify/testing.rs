@@ -21,6 +21,7 @@ use crate::customers::{Language, ProfileUpdate};
 use crate::events::Delivery;
 use crate::ports::ManualClock;
 use crate::store::Batch;
+use crate::store::invoices::{Invoice, InvoiceStatus};
 
 pub const ORDER_ID: &str = "01JQ8Z6V3N4K5M6P7R8S9T0VWX";
 pub const CUSTOMER: &str = "c0ffee00-0000-4000-8000-000000000001";
@@ -33,10 +34,10 @@ const T0: i64 = 1_750_000_000;
 mod mem_table;
 pub use mem_table::MemTable;
 
-#[allow(dead_code)] // MemBlobs: not needed by the consumers.
+#[allow(dead_code)] // Users, RecordingConsumer: not needed by the consumers.
 #[path = "../../../vitrine-testkit/src/doubles.rs"]
 mod doubles;
-pub use doubles::{Failure, RecordingMailer, RecordingSms, Unused};
+pub use doubles::{Failure, MemBlobs, RecordingMailer, RecordingSms, Unused};
 
 pub fn delivery(event_id: &str, event: Event) -> Delivery {
     Delivery {
@@ -46,10 +47,11 @@ pub fn delivery(event_id: &str, event: Event) -> Delivery {
     }
 }
 
-/// An [`App`] on the in-memory table, with the recording transports.
+/// An [`App`] on the in-memory table and blob store, with the recording transports.
 pub struct Harness {
     pub app: Arc<App>,
     pub table: Arc<MemTable>,
+    pub blobs: Arc<MemBlobs>,
     pub mailer: Arc<RecordingMailer>,
     pub sms: Arc<RecordingSms>,
 }
@@ -60,13 +62,27 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
+        Self::build(settings, None)
+    }
+
+    /// A harness whose blob store is down: every call fails as unavailable.
+    pub fn without_blob_store() -> Self {
+        Self::build(Settings::default(), Some(Arc::new(Unused)))
+    }
+
+    fn build(settings: Settings, blobs_down: Option<Arc<Unused>>) -> Self {
+        let blobs = Arc::new(MemBlobs::default());
+        let blob_port: Arc<dyn crate::ports::Blobs> = match blobs_down {
+            Some(down) => down,
+            None => blobs.clone(),
+        };
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
         let table = Arc::new(MemTable::with_clock(clock.clone()));
         let mailer = Arc::new(RecordingMailer::default());
         let sms = Arc::new(RecordingSms::default());
         let ports = Ports {
             table: table.clone(),
-            blobs: Arc::new(Unused),
+            blobs: blob_port,
             identity: Arc::new(Unused),
             mailer: mailer.clone(),
             sms: sms.clone(),
@@ -79,6 +95,7 @@ impl Harness {
         Self {
             app: App::new(ports, settings),
             table,
+            blobs,
             mailer,
             sms,
         }
@@ -151,6 +168,40 @@ impl Harness {
             .unwrap();
         self.store(&order).await;
         event
+    }
+
+    /// Store the standard order's invoice record as the app keeps an issued one, under `key`
+    /// (with `protocol` when SEFAZ authorised it); its files are the test's to put.
+    pub async fn invoice(&self, key: &str, protocol: Option<&str>) -> String {
+        let file = format!("invoices/2025/06/{key}-nfe.xml");
+        let invoice = Invoice {
+            order_id: ORDER_ID.into(),
+            environment: 2,
+            series: 1,
+            number: 1,
+            cnf: "00000001".into(),
+            issued_at: Timestamp::from_secs(T0 + 120),
+            status: InvoiceStatus::Issued,
+            access_key: Some(key.into()),
+            file: Some(file.clone()),
+            transmission: Some(
+                if protocol.is_some() {
+                    "authorized"
+                } else {
+                    "signed-not-transmitted"
+                }
+                .into(),
+            ),
+            protocol: protocol.map(str::to_owned),
+            version: 1,
+            pending_key: None,
+            contingency: None,
+            rejection: None,
+        };
+        let mut batch = Batch::new();
+        batch.take_invoice_number(&invoice, None).unwrap();
+        self.app.write(batch).await.unwrap();
+        file
     }
 
     pub async fn order(&self) -> Order {

@@ -16,7 +16,7 @@ pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
 pub use fiscal::{Authoriser, FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
-pub use mailer::{Email, MailError, Mailer};
+pub use mailer::{Attachment, Email, MailError, Mailer};
 pub use payments::PaymentProvider;
 pub use push::{Push, PushError, PushMessage};
 pub use sms::{Sms, SmsError, SmsMessage};

@@ -388,6 +388,7 @@ impl LocalIdentity {
                 html: None,
                 // A code e-mail answers a request, not an event: each request sends a new code.
                 idempotency_key: None,
+                attachments: vec![],
             },
             CodeKind::Reset => Email {
                 to: user.email.clone(),
@@ -400,6 +401,7 @@ impl LocalIdentity {
                 ),
                 html: None,
                 idempotency_key: None,
+                attachments: vec![],
             },
         };
         self.mailer.send(email).await.map_err(|e| {
