@@ -303,6 +303,33 @@ mod tests {
         };
         let err = fiscal(own.identity().unwrap(), &own, None, "arn:s").unwrap_err();
         assert!(err.to_string().contains("holds no certificate"), "{err}");
+        // With its certificate, sending to SEFAZ needs SEFAZ's roots, named in the error.
+        let password = "senha";
+        let from = time::OffsetDateTime::from_unix_timestamp(1_577_836_800).unwrap();
+        let identity = own.identity().unwrap();
+        let der = vitrine_nfe::demo::demo_pkcs12(
+            &identity.emitter.cnpj,
+            &identity.emitter.name,
+            from,
+            365,
+            password,
+        )
+        .unwrap();
+        let credentials = Credentials::from_pkcs12(&der, password).unwrap();
+        let err = fiscal(identity, &own, Some(credentials.clone()), "arn:s").unwrap_err();
+        assert!(err.to_string().contains("sefaz_roots_pem"), "{err}");
+        let sign_only = FiscalSettings {
+            transmit: Some(false),
+            ..own
+        };
+        let f = fiscal(
+            sign_only.identity().unwrap(),
+            &sign_only,
+            Some(credentials),
+            "arn:s",
+        )
+        .unwrap();
+        assert_eq!(f.authority.name(), "signed-not-transmitted");
         let demo = demo_certificate(&FiscalSettings::default().identity().unwrap()).unwrap();
         assert!(format!("{demo:?}").contains(vitrine_app::fiscal::DEMO_CNPJ));
     }

@@ -38,12 +38,15 @@ use common::{
 const INVOICES: &str = env!("CARGO_BIN_EXE_invoices");
 const STORE_CNPJ: &str = "11444777000161";
 
-/// The emitter as the template's `FiscalSettings` parameter holds it: a store of its own.
+/// The emitter as the template's `FiscalSettings` parameter holds it: a store of its own,
+/// signing and storing without sending (this file is about the function's certificate, numbers
+/// and storage; sending to SEFAZ is `crates/vitrine/tests/sefaz.rs`'s, through the same use case).
 fn emitter() -> String {
     json!({
         "cnpj": STORE_CNPJ, "ie": "110042490114", "name": "LOJA EXEMPLO LTDA",
         "street": "Rua Augusta", "number": "500", "district": "Consolação",
-        "city": "São Paulo", "uf": "SP", "cep": "01305-000", "series": 2
+        "city": "São Paulo", "uf": "SP", "cep": "01305-000", "series": 2,
+        "transmit": false
     })
     .to_string()
 }
