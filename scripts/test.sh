@@ -123,8 +123,11 @@ fi
 step "tests (cargo test), the API on the embedded backend"
 cargo test --workspace --all-features --locked --no-fail-fast
 
+# `--workspace` rather than `-p vitrine`: the dependencies' features are then the ones built
+# above, and nothing is compiled again (vitrine-nfe's own `validation` test runs along; it does
+# not look at the backend).
 step "the API tests again, on the AWS backend against the emulator"
-VITRINE_TEST_BACKEND=aws cargo test -p vitrine --all-features --locked --no-fail-fast \
+VITRINE_TEST_BACKEND=aws cargo test --workspace --all-features --locked --no-fail-fast \
   --test checkout --test access --test validation --test catalog
 
 step "browser tests: storefront and admin in headless Chromium, payments through the providers' fakes (e2e/, node --test)"
@@ -142,7 +145,9 @@ VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
 step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, schemathesis (summary)"
 umount "$root/target/hardening/disk-mnt" 2>/dev/null || true
 rm -rf "$root/target/hardening"
-cargo run -p vitrine-hardening --locked --quiet -- \
+# The binary built above, run directly (`cargo run -p …` would resolve features for that one
+# package and compile dependencies again).
+"$root/target/debug/hardening" \
   --vitrine "$root/target/debug/vitrine" --schemathesis "$root/.venv/bin/schemathesis" \
   --require-all --work "$root/target/hardening"
 
