@@ -111,7 +111,9 @@ pub struct Issuing {
 enum Saved {
     /// Written: the record with its new version.
     Ours(Invoice),
-    /// Another issuer changed it first: the record as it is now.
+    /// Another issuer issued it meanwhile.
+    Issued(Invoice),
+    /// Another issuer changed it first, not issued yet: the record as it is now.
     Theirs(Invoice),
 }
 
@@ -351,9 +353,7 @@ impl App {
                 invoice.pending_key = Some(key.clone());
                 match self.save_invoice(invoice).await? {
                     Saved::Ours(saved) => invoice = saved,
-                    Saved::Theirs(theirs) if theirs.status == InvoiceStatus::Issued => {
-                        return Ok(Issued::Issued(Box::new(theirs)));
-                    }
+                    Saved::Issued(theirs) => return Ok(Issued::Issued(Box::new(theirs))),
                     // Another issuer is sending it: start over from what it recorded.
                     Saved::Theirs(theirs) => {
                         invoice = theirs;
@@ -399,9 +399,7 @@ impl App {
                     invoice.pending_key = None;
                     invoice = match self.save_invoice(invoice).await? {
                         Saved::Ours(saved) => saved,
-                        Saved::Theirs(theirs) if theirs.status == InvoiceStatus::Issued => {
-                            return Ok(Issued::Issued(Box::new(theirs)));
-                        }
+                        Saved::Issued(theirs) => return Ok(Issued::Issued(Box::new(theirs))),
                         Saved::Theirs(theirs) => {
                             invoice = theirs;
                             continue;
@@ -459,6 +457,9 @@ impl App {
             Ok(()) => Ok(Saved::Ours(invoice)),
             Err(WriteFailed::Condition { .. }) => {
                 match self.load_invoice(&invoice.order_id).await? {
+                    Some(theirs) if theirs.status == InvoiceStatus::Issued => {
+                        Ok(Saved::Issued(theirs))
+                    }
                     Some(theirs) => Ok(Saved::Theirs(theirs)),
                     None => Err(IssueError::Retry(anyhow!(
                         "the invoice of order {} disappeared meanwhile",

@@ -246,16 +246,6 @@ fn password(password_file: Option<&Path>) -> anyhow::Result<String> {
     })
 }
 
-fn read_certificate(
-    path: &Path,
-    password_file: Option<&Path>,
-) -> anyhow::Result<SigningCertificate> {
-    let der = std::fs::read(path)
-        .with_context(|| format!("fiscal.certificate: reading {}", path.display()))?;
-    SigningCertificate::from_pkcs12(&der, &password(password_file)?)
-        .with_context(|| format!("fiscal.certificate: opening {}", path.display()))
-}
-
 /// The demo certificate in `keys_dir`, made on first use (valid 2020–2040 so that any clock a
 /// demo or a test runs on is inside it).
 fn demo_certificate(
@@ -280,7 +270,7 @@ fn demo_certificate(
         write_private(&p12, &der)?;
         tracing::info!(path = %p12.display(), "made a demo NF-e certificate");
     }
-    read_certificate(&p12, Some(&pass))
+    Ok(read_credentials(&p12, Some(&pass))?.signer().clone())
 }
 
 fn write_private(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
