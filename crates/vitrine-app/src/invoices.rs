@@ -43,7 +43,9 @@ use crate::events::{ConsumeError, Consumer, Delivery};
 pub use crate::fiscal::Fiscal;
 use crate::payments::Payment;
 use crate::ports::{Authoriser, FiscalError, TableError, Transmission};
-pub use crate::store::invoices::{ContingencyStamp, FiscalMode, Invoice, InvoiceStatus, Rejection};
+pub use crate::store::invoices::{
+    ContingencyStamp, FiscalEventRecord, FiscalMode, Invoice, InvoiceStatus, Rejection,
+};
 use crate::store::{self, Batch, Part, WriteFailed};
 
 /// Where the owner gets the XML from.
@@ -250,6 +252,10 @@ impl App {
             (_, Some(i)) if i.status == InvoiceStatus::Issued => {
                 return Ok(Issued::Issued(Box::new(i.clone())));
             }
+            // Its number is voided (or being voided) with the authority: no NF-e for this order.
+            (status, Some(i)) if i.status == InvoiceStatus::Voided || i.voiding.is_some() => {
+                return Ok(Issued::NotDue(status));
+            }
             (OrderStatus::Paid, _) => {}
             // Numbered, then cancelled before it was issued: the number is issued anyway (a
             // number may not be skipped; the NF-e is then cancelled with the authority).
@@ -278,6 +284,10 @@ impl App {
                     pending_key: None,
                     contingency: None,
                     rejection: None,
+                    authorized_at: None,
+                    cancellation: None,
+                    corrections: Vec::new(),
+                    voiding: None,
                 };
                 make_document(&fiscal, &order, payment.as_ref(), &trial).await?;
                 self.take_number(&fiscal, &order).await?
@@ -297,6 +307,10 @@ impl App {
         mut invoice: Invoice,
     ) -> Result<Issued, IssueError> {
         for _ in 0..TRANSMIT_ROUNDS {
+            if invoice.voiding.is_some() {
+                // An admin is voiding its number (the order was cancelled unpaid-for-good).
+                return Ok(Issued::NotDue(order.status));
+            }
             // 1. A transmission whose outcome is unknown: ask before anything else.
             if let Some(pending) = invoice.pending_key.clone() {
                 let signed = self.document(fiscal, order, payment, &invoice).await?;
@@ -523,6 +537,7 @@ impl App {
                     .map_err(|e| IssueError::Retry(anyhow::Error::new(e)))?;
                 next.transmission = Some("authorized".into());
                 next.protocol = Some(protocol);
+                next.authorized_at = Some(self.ports.clock.now());
                 nfe_proc
             }
         };
@@ -571,6 +586,10 @@ impl App {
                 pending_key: None,
                 contingency: None,
                 rejection: None,
+                authorized_at: None,
+                cancellation: None,
+                corrections: Vec::new(),
+                voiding: None,
             };
             let mut batch = Batch::new();
             batch.take_invoice_number(&invoice, last)?;
@@ -762,7 +781,7 @@ impl App {
 }
 
 /// Where a document is sent: the contingency authoriser for a document issued in contingency.
-fn via(invoice: &Invoice) -> Authoriser {
+pub(crate) fn via(invoice: &Invoice) -> Authoriser {
     if invoice.contingency.is_some() {
         Authoriser::Contingency
     } else {
@@ -798,7 +817,7 @@ fn justification(detail: &str) -> String {
     text.trim_end().to_owned()
 }
 
-fn to_local(at: Timestamp, offset: UtcOffset) -> Result<OffsetDateTime, IssueError> {
+pub(crate) fn to_local(at: Timestamp, offset: UtcOffset) -> Result<OffsetDateTime, IssueError> {
     OffsetDateTime::from_unix_timestamp(at.secs())
         .map(|t| t.to_offset(offset))
         .map_err(|e| IssueError::Invalid(format!("issue time out of range: {e}")))

@@ -23,6 +23,7 @@ pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod fiscal;
+pub mod invoice_events;
 pub mod invoices;
 pub mod keys;
 pub mod media;

@@ -502,6 +502,34 @@ impl Order {
         Ok((event, unwind))
     }
 
+    /// Cancel an invoiced order whose NF-e the tax authority has just cancelled: the goods never
+    /// left, so the stock comes back and the money is refunded. (An invoiced order is cancelled
+    /// only this way: its NF-e first.)
+    pub fn cancel_invoiced(
+        &mut self,
+        at: Timestamp,
+        reason: &str,
+    ) -> Result<(Event, Unwind), DomainError> {
+        if self.status != OrderStatus::Invoiced {
+            return Err(self.illegal("cancel the invoice of"));
+        }
+        self.move_to(
+            OrderStatus::Cancelled,
+            at,
+            Some(reason.chars().take(200).collect()),
+        );
+        let event = self
+            .event("order.cancelled")
+            .attr("refund", EventAttr::String("yes".into()));
+        Ok((
+            event,
+            Unwind {
+                restock: true,
+                refund: true,
+            },
+        ))
+    }
+
     /// Unpaid past the deadline: expire and give the stock back.
     pub fn expire(&mut self, at: Timestamp) -> Result<(Event, Unwind), DomainError> {
         if !self.status.awaits_payment() {
@@ -762,6 +790,32 @@ mod tests {
             }
         );
         assert!(o.cancel(Timestamp::from_secs(4), "again").is_err());
+    }
+
+    #[test]
+    fn an_invoiced_order_is_cancelled_only_with_its_invoice_and_is_refunded() {
+        let mut o = sample_order();
+        o.pay(Timestamp::from_secs(2), "x").unwrap();
+        assert!(o.cancel_invoiced(Timestamp::from_secs(3), "nf-e").is_err());
+        o.invoice(Timestamp::from_secs(3), "3517...").unwrap();
+        assert!(o.cancel(Timestamp::from_secs(4), "plain").is_err());
+        let (event, unwind) = o
+            .cancel_invoiced(Timestamp::from_secs(4), "NF-e cancelled")
+            .unwrap();
+        assert_eq!(event.event_type, "order.cancelled");
+        assert_eq!(
+            event.attributes.get("refund"),
+            Some(&EventAttr::String("yes".into()))
+        );
+        assert_eq!(
+            unwind,
+            Unwind {
+                restock: true,
+                refund: true
+            }
+        );
+        assert_eq!(o.status, OrderStatus::Cancelled);
+        assert!(o.cancel_invoiced(Timestamp::from_secs(5), "again").is_err());
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //! | 108 / 109 (paralysed), 656 (too many requests), HTTP 503, no connection | `Unavailable`, known not received |
 //! | timeout or broken connection after sending, other 5xx, lote still processing, unreadable answer | `Unavailable`, outcome unknown: query before sending again |
 //! | certificate, endpoint or schema problems on our side, HTTP 4xx | `Misconfigured` |
+//! | event 135 / 136 / 155, voiding 102 | `Registered` with the archive |
+//! | event 573 (duplicate) whose registration the protocol query lists | that `Registered` |
+//! | any other event or voiding `cStat` (220 out of the window, 241 number used…) | `Rejected` |
 //!
 //! Deciding when to query, when to resend and when to move to contingency is the application's
 //! (`vitrine_app::invoices`); this adapter sends each request once.
@@ -25,9 +28,11 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use vitrine_app::fiscal::{FiscalIdentity, FiscalSettings};
-use vitrine_app::ports::{Authoriser, FiscalAuthority, FiscalError, Transmission};
+use vitrine_app::ports::{Authoriser, FiscalAuthority, FiscalError, Registered, Transmission};
 use vitrine_nfe::SignedNfe;
-use vitrine_nfe::sefaz::{ClientConfig, Credentials, Protocol, SefazClient, SefazError, Service};
+use vitrine_nfe::sefaz::{
+    ClientConfig, Credentials, Event, Protocol, SefazClient, SefazError, Service, Voiding,
+};
 
 /// SEFAZ for one state and environment: its authoriser and its contingency service.
 pub struct SefazAuthority {
@@ -255,6 +260,78 @@ impl FiscalAuthority for SefazAuthority {
             Err(e) => Err(failure(e)),
         }
     }
+
+    async fn register_event(
+        &self,
+        event: &Event,
+        to: Authoriser,
+    ) -> Result<Registered, FiscalError> {
+        let client = self.client(to);
+        let result = client
+            .send_event(event, self.next_lote())
+            .await
+            .map_err(failure)?;
+        if let (Some(protocol), Some(xml)) = (result.protocol.clone(), result.proc_evento) {
+            return Ok(Registered {
+                code: result.cstat,
+                protocol,
+                xml,
+            });
+        }
+        if result.cstat == 573 {
+            // "Duplicate event": registered already (an earlier send whose answer was lost),
+            // or another event holds this sequence number. The query lists what is registered.
+            let answer = client.query(&event.key).await.map_err(failure)?;
+            if let Some(found) = registered_event(&answer.events, &event.id()) {
+                tracing::info!(nfe.key = %event.key, event = %event.id(), "SEFAZ: duplicate event (573); its registration read from the query");
+                return Ok(found);
+            }
+        }
+        Err(FiscalError::Rejected {
+            code: result.cstat,
+            reason: result.reason,
+        })
+    }
+
+    async fn void(&self, voiding: &Voiding) -> Result<Registered, FiscalError> {
+        let result = self.normal.void_range(voiding).await.map_err(failure)?;
+        match (result.protocol, result.proc_inut) {
+            (Some(protocol), Some(xml)) => Ok(Registered {
+                code: result.cstat,
+                protocol,
+                xml,
+            }),
+            _ => Err(FiscalError::Rejected {
+                code: result.cstat,
+                reason: result.reason,
+            }),
+        }
+    }
+}
+
+/// The registration of event `id` among the `procEventoNFe` a protocol query listed (each
+/// already declares the NF-e namespace): the archive and its protocol.
+fn registered_event(events: &[String], id: &str) -> Option<Registered> {
+    events.iter().find_map(|proc| {
+        let doc = roxmltree::Document::parse(proc).ok()?;
+        doc.descendants()
+            .find(|n| n.tag_name().name() == "infEvento" && n.attribute("Id") == Some(id))?;
+        let ret = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "retEvento")?;
+        let text = |name: &str| {
+            ret.descendants()
+                .find(|n| n.tag_name().name() == name)
+                .and_then(|n| n.text())
+                .map(|t| t.trim().to_owned())
+        };
+        let code: u16 = text("cStat")?.parse().ok()?;
+        matches!(code, 135 | 136 | 155).then(|| Registered {
+            code,
+            protocol: text("nProt").unwrap_or_default(),
+            xml: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{proc}"),
+        })
+    })
 }
 
 #[cfg(test)]

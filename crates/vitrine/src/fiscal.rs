@@ -25,10 +25,10 @@ use tokio::sync::OnceCell;
 use vitrine_app::fiscal::{DEMO_CNPJ, FiscalIdentity};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::ports::{
-    Authoriser, FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission,
+    Authoriser, FiscalAuthority, FiscalError, Registered, SignedNotTransmitted, Transmission,
 };
 use vitrine_fiscal::SefazAuthority;
-use vitrine_nfe::sefaz::{Credentials, Service};
+use vitrine_nfe::sefaz::{Credentials, Event, Service, Voiding};
 use vitrine_nfe::{
     Cnpj, Environment, SchemaValidator, SignedNfe, SigningCertificate, Uf, XsdValidator,
 };
@@ -209,6 +209,18 @@ impl FiscalAuthority for DemoSefaz {
 
     async fn in_operation(&self, to: Authoriser) -> Result<bool, FiscalError> {
         self.authority().await?.in_operation(to).await
+    }
+
+    async fn register_event(
+        &self,
+        event: &Event,
+        to: Authoriser,
+    ) -> Result<Registered, FiscalError> {
+        self.authority().await?.register_event(event, to).await
+    }
+
+    async fn void(&self, voiding: &Voiding) -> Result<Registered, FiscalError> {
+        self.authority().await?.void(voiding).await
     }
 }
 

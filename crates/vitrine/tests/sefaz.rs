@@ -10,6 +10,11 @@
 //!   back to the authoriser once it answers again; numbers stay gapless across the switch.
 //! - A rejection: an admin alert with SEFAZ's code and text, the order stays paid; the retry
 //!   authorises the same number.
+//! - The admin's operations through the API: correction letters (sequence 1, 2), a cancellation
+//!   (the order cancelled, its stock back and its payment refunded), each archive valid against
+//!   its schema with its signature verified; a cancellation after the 24-hour window refused,
+//!   by the store's own check and by SEFAZ (220); the number of a refused NF-e of a cancelled
+//!   order voided (`procInutNFe`), and the next order numbered after it.
 
 mod common;
 
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use common::{TestApp, buy_now, external_check, test_config_with};
 use serde_json::Value;
-use vitrine_app::ports::SystemClock;
+use vitrine_app::ports::{Clock, ManualClock, SystemClock};
 use vitrine_nfe::sefaz::Service;
 use vitrine_nfe::{Environment, Uf};
 use vitrine_testkit::fakes::sefaz::FakeSefaz;
@@ -57,6 +62,11 @@ fn base(fake: &FakeSefaz) -> String {
 
 /// A store of its own (CNPJ, certificate issued by the fake's CA, the fakes' roots) on `sefaz`.
 async fn store(sefaz: &Sefaz) -> TestApp {
+    store_on(sefaz, Arc::new(SystemClock)).await
+}
+
+/// [`store`] on `clock`.
+async fn store_on(sefaz: &Sefaz, clock: Arc<dyn Clock>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let shop = sefaz
@@ -92,7 +102,7 @@ contingency_check_secs = 1
         svc = base(&sefaz.svc),
     );
     let config = test_config_with(data_dir, &toml);
-    TestApp::spawn_on(dir, config, Arc::new(SystemClock), |_| {}).await
+    TestApp::spawn_on(dir, config, clock, |_| {}).await
 }
 
 /// `n` orders of `buyers` (round robin) paid at once: (buyer, order).
@@ -318,5 +328,285 @@ async fn a_rejection_alerts_the_admins_and_the_retry_authorises_the_same_number(
     assert_eq!(done.number, invoice.number);
     assert_eq!(t.order(&ana, &id).await["status"], "invoiced");
     assert_eq!(sefaz.normal.authorised_count(), 1);
+    assert_eq!(sefaz.violations(), Vec::<String>::new());
+}
+
+/// An archive of the store's (a blob) valid against `schema` (under vitrine-nfe's `schemas/`)
+/// with the signature of its `id_element` verified.
+async fn check_archive(t: &TestApp, file: &str, schema: &str, id_element: &str) -> String {
+    let blob = t
+        .app
+        .ports
+        .blobs
+        .get(file)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{file} is stored"));
+    let xml = String::from_utf8(blob.bytes.to_vec()).unwrap();
+    let schema = format!(
+        "{}/../vitrine-nfe/schemas/{schema}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    external_check(
+        "xmllint",
+        &["--noout", "--nonet", "--schema", &schema],
+        &xml,
+    )
+    .unwrap_or_else(|e| panic!("{file} against its schema: {e}"));
+    let id = format!("--id-attr:Id {id_element}");
+    let args: Vec<&str> = ["--verify", "--insecure"]
+        .into_iter()
+        .chain(id.split(' '))
+        .collect();
+    external_check("xmlsec1", &args, &xml)
+        .unwrap_or_else(|e| panic!("{file}: the signature verifies: {e}"));
+    xml
+}
+
+/// Posts as an admin: (status, JSON body).
+struct Poster<'a> {
+    t: &'a TestApp,
+    token: String,
+}
+
+impl<'a> Poster<'a> {
+    fn new(t: &'a TestApp, token: &str) -> Poster<'a> {
+        Poster {
+            t,
+            token: token.to_owned(),
+        }
+    }
+
+    async fn post(&self, path: String, body: Value) -> (u16, Value) {
+        let res = self.t.post(&path, Some(&self.token), body).await;
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap())
+    }
+}
+
+async fn stored_invoice(t: &TestApp, id: &str) -> vitrine_app::invoices::Invoice {
+    vitrine_app::store::invoices::load(&*t.app.ports.table, id)
+        .await
+        .unwrap()
+        .expect("an invoice record")
+}
+
+async fn refunded_within(t: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..400 {
+        let payment = t
+            .get_json(&format!("/api/v1/orders/{id}/payment"), Some(token))
+            .await;
+        if payment["status"] == "refunded" {
+            return payment;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("order {id} was never refunded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_corrects_cancels_and_voids_with_sefaz() {
+    let sefaz = Sefaz::start().await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = store_on(&sefaz, clock.clone()).await;
+    let admin = t.admin("admin@example.com").await;
+    t.product(&admin, "nota", &[("NOTA-1", 10)]).await;
+    let ana = t.customer("ana@example.com").await;
+    let orders = paid_orders(&t, std::slice::from_ref(&ana), "NOTA-1", 3).await;
+    invoiced(&t, &orders).await;
+    let id = |i: usize| orders[i].1["id"].as_str().unwrap().to_owned();
+    let (a, b, c) = (id(0), id(1), id(2));
+    assert_eq!(t.stock(&admin, "NOTA-1").await, 7);
+    let mut admin_post = Poster::new(&t, &admin);
+
+    // Correction letters: checked text, then sequence 1 and 2, each registered by SEFAZ.
+    let (status, problem) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{a}/invoice/corrections"),
+            serde_json::json!({ "correction": "curta" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "correction", "{problem}");
+    for (n, text) in [
+        (1, "Onde se le Rua Augusta 10, leia-se Rua Augusta 100"),
+        (
+            2,
+            "Onde se le Rua Augusta 10, leia-se Rua Augusta 100, apto 12",
+        ),
+    ] {
+        let (status, invoice) = admin_post
+            .post(
+                format!("/api/v1/admin/orders/{a}/invoice/corrections"),
+                serde_json::json!({ "correction": text }),
+            )
+            .await;
+        assert_eq!(status, 200, "{invoice}");
+        let letter = &invoice["corrections"][n - 1];
+        assert_eq!(letter["sequence"], n, "{invoice}");
+        assert_eq!(letter["registered"], true, "{invoice}");
+        assert_eq!(letter["by"], "admin@example.com", "{invoice}");
+        assert!(letter["protocol"].as_str().is_some_and(|p| p.len() == 15));
+    }
+    let record = stored_invoice(&t, &a).await;
+    for letter in &record.corrections {
+        let xml = check_archive(
+            &t,
+            letter.file.as_deref().unwrap(),
+            "ws/evento/procEventoNFe_v1.00.xsd",
+            "infEvento",
+        )
+        .await;
+        assert!(xml.contains("<tpEvento>110110</tpEvento>"), "{xml:.300}");
+    }
+    let key_a = record.access_key.clone().unwrap();
+    assert_eq!(sefaz.normal.authorised(&key_a).unwrap().last_correction, 2);
+
+    // Cancellation: the order is cancelled with it, its stock back and its money refunded.
+    let (status, invoice) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{a}/invoice/cancel"),
+            serde_json::json!({ "justification": "Pedido cancelado a pedido do cliente" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{invoice}");
+    assert_eq!(invoice["cancelled"], true, "{invoice}");
+    assert!(invoice["cancellable_until"].is_null(), "{invoice}");
+    assert!(sefaz.normal.authorised(&key_a).unwrap().cancelled);
+    assert_eq!(t.order(&ana, &a).await["status"], "cancelled");
+    assert_eq!(t.stock(&admin, "NOTA-1").await, 8);
+    refunded_within(&t, &ana, &a).await;
+    let record = stored_invoice(&t, &a).await;
+    let xml = check_archive(
+        &t,
+        record
+            .cancellation
+            .as_ref()
+            .unwrap()
+            .file
+            .as_deref()
+            .unwrap(),
+        "ws/evento/procEventoNFe_v1.00.xsd",
+        "infEvento",
+    )
+    .await;
+    assert!(xml.contains("<tpEvento>110111</tpEvento>"), "{xml:.300}");
+    // Asking again is answered with the same cancellation; a cancelled NF-e takes no letter.
+    let (status, again) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{a}/invoice/cancel"),
+            serde_json::json!({ "justification": "Pedido cancelado a pedido do cliente" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &again["cancellation"]),
+        (200, &invoice["cancellation"])
+    );
+    let (status, problem) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{a}/invoice/corrections"),
+            serde_json::json!({ "correction": "Onde se le azul, leia-se verde escuro" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+
+    // Voiding: SEFAZ refuses order D's NF-e (number 4); the order is cancelled and refunded,
+    // then its number is voided, and order E is numbered 5.
+    sefaz.normal.reject_next(1, 598);
+    let d = paid_orders(&t, std::slice::from_ref(&ana), "NOTA-1", 1).await[0].1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.dead_letter(&admin, "invoices").await;
+    let justification = serde_json::json!({ "justification": "NF-e rejeitada e pedido cancelado" });
+    let (status, problem) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{d}/invoice/void"),
+            justification.clone(),
+        )
+        .await;
+    assert_eq!(status, 422, "a paid order waits for its NF-e: {problem}");
+    let (status, numbered) = t
+        .get(&format!("/api/v1/admin/orders/{d}/invoice"), Some(&admin))
+        .await
+        .json::<Value>()
+        .await
+        .map(|v| (200, v))
+        .unwrap();
+    assert_eq!(
+        (status, numbered["status"].as_str()),
+        (200, Some("numbered")),
+        "{numbered}"
+    );
+    assert_eq!(numbered["number"], 4, "{numbered}");
+    assert_eq!(numbered["rejection"]["code"], 598, "{numbered}");
+    let res = t
+        .post(
+            &format!("/api/v1/admin/orders/{d}/cancel"),
+            Some(&admin),
+            serde_json::json!({ "reason": "NF-e rejeitada" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (status, voided) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{d}/invoice/void"),
+            justification,
+        )
+        .await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(voided["status"], "voided", "{voided}");
+    assert_eq!(voided["voiding"]["registered"], true, "{voided}");
+    let record = stored_invoice(&t, &d).await;
+    let xml = check_archive(
+        &t,
+        record.voiding.as_ref().unwrap().file.as_deref().unwrap(),
+        "ws/procInutNFe_v4.00.xsd",
+        "infInut",
+    )
+    .await;
+    assert!(xml.contains("<nNFIni>4</nNFIni>"), "{xml:.400}");
+    assert!(matches!(
+        t.app.issue_invoice(&d).await.unwrap(),
+        vitrine_app::invoices::Issued::NotDue(_)
+    ));
+    let e = paid_orders(&t, std::slice::from_ref(&ana), "NOTA-1", 1).await;
+    let infos = invoiced(&t, &e).await;
+    assert_eq!(infos[0]["number"], 5, "{}", infos[0]);
+    // Out of the window: SEFAZ's own refusal (its clock a day on), then the store's check.
+    sefaz.normal.advance_clock(Duration::from_secs(25 * 3600));
+    let (status, problem) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{c}/invoice/cancel"),
+            serde_json::json!({ "justification": "Pedido cancelado a pedido do cliente" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("SEFAZ refused the cancellation") && detail.contains("220"),
+        "{problem}"
+    );
+    assert!(
+        stored_invoice(&t, &c).await.cancellation.is_none(),
+        "the refused request is taken back"
+    );
+    clock.advance_secs(25 * 3600);
+    // A day on, the tokens of before have expired.
+    let admin = t.sign_in("admin@example.com", "senha-forte-123").await;
+    let ana = t.sign_in("ana@example.com", "senha-forte-123").await;
+    admin_post = Poster::new(&t, &admin);
+    let (status, problem) = admin_post
+        .post(
+            format!("/api/v1/admin/orders/{b}/invoice/cancel"),
+            serde_json::json!({ "justification": "Pedido cancelado a pedido do cliente" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("within 24 hours"), "{problem}");
+    assert_eq!(t.order(&ana, &b).await["status"], "invoiced");
+    assert_eq!(t.order(&ana, &c).await["status"], "invoiced");
+
     assert_eq!(sefaz.violations(), Vec::<String>::new());
 }

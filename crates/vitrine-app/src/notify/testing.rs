@@ -197,6 +197,10 @@ impl Harness {
             pending_key: None,
             contingency: None,
             rejection: None,
+            authorized_at: None,
+            cancellation: None,
+            corrections: Vec::new(),
+            voiding: None,
         };
         let mut batch = Batch::new();
         batch.take_invoice_number(&invoice, None).unwrap();

@@ -1,7 +1,8 @@
 //! The FiscalAuthority port: hands a signed NF-e to the tax authority (SEFAZ's NFeAutorizacao4)
 //! and says what became of it; asks what the authority knows of a document it may have
 //! received (NFeConsultaProtocolo4); asks whether an authoriser is in operation
-//! (NFeStatusServico4).
+//! (NFeStatusServico4); registers events on an authorised document (NFeRecepcaoEvento4:
+//! cancellation, correction letter); voids numbers never used (NFeInutilizacao4).
 //!
 //! Adapters: [`SignedNotTransmitted`] (here) transmits nothing and records documents as signed
 //! but not transmitted; `vitrine_fiscal::SefazAuthority` talks to the state's authoriser and to
@@ -11,6 +12,7 @@
 
 use async_trait::async_trait;
 use vitrine_nfe::SignedNfe;
+use vitrine_nfe::sefaz::{Event, Voiding};
 
 /// Where a document goes: the state's own authoriser, or its contingency service (documents
 /// issued with `tpEmis` 6 for SVC-AN, 7 for SVC-RS).
@@ -27,6 +29,18 @@ pub enum Transmission {
     NotTransmitted,
     /// Authorized (`cStat` 100/150): the protocol number and the `nfeProc` XML to archive.
     Authorized { protocol: String, nfe_proc: String },
+}
+
+/// An event or a voiding the authority registered: its protocol number and the archive to keep
+/// (`procEventoNFe` / `ProcInutNFe`, the signed request with the authority's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// `cStat` of the registration (135/136/155 for events, 102 for a voiding).
+    pub code: u16,
+    /// `nProt`.
+    pub protocol: String,
+    /// The archive, valid against its official schema.
+    pub xml: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +84,15 @@ pub trait FiscalAuthority: Send + Sync {
     ) -> Result<Option<Transmission>, FiscalError>;
     /// Whether `to` says it is in operation.
     async fn in_operation(&self, to: Authoriser) -> Result<bool, FiscalError>;
+    /// Register `event` (signed by the adapter) with `to`. An event the authority already has
+    /// (an earlier send whose answer was lost: SEFAZ's 573) is answered with that registration.
+    async fn register_event(
+        &self,
+        event: &Event,
+        to: Authoriser,
+    ) -> Result<Registered, FiscalError>;
+    /// Void a range of numbers never used (inutilização), with the state's authoriser.
+    async fn void(&self, voiding: &Voiding) -> Result<Registered, FiscalError>;
 }
 
 /// The default adapter: records documents as signed, not transmitted.
@@ -105,4 +128,18 @@ impl FiscalAuthority for SignedNotTransmitted {
     async fn in_operation(&self, _to: Authoriser) -> Result<bool, FiscalError> {
         Ok(true)
     }
+
+    async fn register_event(
+        &self,
+        _event: &Event,
+        _to: Authoriser,
+    ) -> Result<Registered, FiscalError> {
+        Err(FiscalError::Misconfigured(NOT_SENT.into()))
+    }
+
+    async fn void(&self, _voiding: &Voiding) -> Result<Registered, FiscalError> {
+        Err(FiscalError::Misconfigured(NOT_SENT.into()))
+    }
 }
+
+const NOT_SENT: &str = "this store does not send NF-e to SEFAZ (fiscal.transmit is off): there is no authority to register events or voidings with";

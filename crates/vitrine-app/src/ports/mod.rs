@@ -14,7 +14,9 @@ pub mod uploads;
 
 pub use blobs::{Blob, BlobError, BlobMeta, Blobs};
 pub use clock::{Clock, Ids, ManualClock, SystemClock, UlidIds};
-pub use fiscal::{Authoriser, FiscalAuthority, FiscalError, SignedNotTransmitted, Transmission};
+pub use fiscal::{
+    Authoriser, FiscalAuthority, FiscalError, Registered, SignedNotTransmitted, Transmission,
+};
 pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 pub use mailer::{Attachment, Email, MailError, Mailer};
 pub use payments::PaymentProvider;

@@ -25,6 +25,9 @@ pub enum InvoiceStatus {
     Numbered,
     /// Signed, valid, stored.
     Issued,
+    /// Never authorised, and its number voided with the tax authority (inutilização): the
+    /// order gets no NF-e.
+    Voided,
 }
 
 /// An order's NF-e.
@@ -57,6 +60,47 @@ pub struct Invoice {
     /// The authority's last refusal of this document, until it is authorised.
     #[serde(default)]
     pub rejection: Option<Rejection>,
+    /// When the authority authorised it (the clock of this store when the answer came).
+    #[serde(default)]
+    pub authorized_at: Option<Timestamp>,
+    /// The cancellation (event 110111): asked for, then registered.
+    #[serde(default)]
+    pub cancellation: Option<FiscalEventRecord>,
+    /// Correction letters (event 110110), in sequence; each replaces the ones before it.
+    #[serde(default)]
+    pub corrections: Vec<FiscalEventRecord>,
+    /// The voiding of its number (inutilização): asked for, then registered.
+    #[serde(default)]
+    pub voiding: Option<FiscalEventRecord>,
+}
+
+impl Invoice {
+    /// Its cancellation, once the authority registered it (or, for a document never sent,
+    /// once recorded).
+    pub fn cancelled(&self) -> bool {
+        self.cancellation.as_ref().is_some_and(|c| c.done)
+    }
+}
+
+/// An event on an NF-e (cancellation, correction letter) or a voiding of its number, as the
+/// store asked for it and as the authority registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiscalEventRecord {
+    /// `nSeqEvento` (1 for a cancellation or a voiding).
+    pub sequence: u8,
+    /// `xJust` / `xCorrecao`.
+    pub text: String,
+    /// Who asked (an admin's e-mail).
+    pub by: String,
+    /// When it was asked for: the event's `dhEvento` (kept for a resend).
+    pub requested_at: Timestamp,
+    /// Registered (or, for a document never sent, recorded in the store alone).
+    pub done: bool,
+    /// The authority's `nProt`, once registered.
+    pub protocol: Option<String>,
+    pub registered_at: Option<Timestamp>,
+    /// The archive in Blobs (`procEventoNFe` / `ProcInutNFe`).
+    pub file: Option<String>,
 }
 
 /// Why and since when a document is issued in contingency.

@@ -5,8 +5,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_app::invoices::InvoiceDownload;
 
-use crate::dto::{FiscalStatusDto, InvoiceDto};
-use crate::extract::Auth;
+use crate::dto::{
+    AdminInvoiceDto, CorrectionInput, FiscalStatusDto, InvoiceDto, JustificationInput,
+};
+use crate::extract::{Auth, Json};
 use crate::problem::ApiResult;
 use crate::route_table::{RouteTable, route};
 use crate::state::AppState;
@@ -21,7 +23,81 @@ pub fn routes() -> RouteTable {
 
 /// Routes for the admin router (nested under `/api/v1/admin`).
 pub fn admin_routes() -> RouteTable {
-    RouteTable::new().with(route!(fiscal_status))
+    RouteTable::new()
+        .with(route!(fiscal_status))
+        .with(route!(admin_invoice))
+        .with(route!(cancel_invoice))
+        .with(route!(correct_invoice))
+        .with(route!(void_invoice_number))
+}
+
+/// An order's NF-e record in any state (numbered, issued, voided), with its rejection,
+/// cancellation, correction letters and voiding.
+#[utoipa::path(get, path = "/orders/{id}/invoice", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = AdminInvoiceDto),
+        (status = 404, body = crate::problem::Problem, content_type = "application/problem+json", description = "no such order, or no NF-e number taken for it")),
+    security(("bearer" = [])))]
+async fn admin_invoice(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<AdminInvoiceDto>> {
+    Ok(axum::Json(AdminInvoiceDto::from(
+        &s.app.invoice_record(&id).await?,
+    )))
+}
+
+/// Cancel the order's NF-e with SEFAZ (event 110111), within 24 hours of its authorisation and
+/// before the goods leave; the order is cancelled with it (stock back, money refunded).
+#[utoipa::path(post, path = "/orders/{id}/invoice/cancel", tag = "admin", request_body = JustificationInput, params(("id" = String, Path)),
+    responses((status = 200, body = AdminInvoiceDto),
+        (status = 409, body = crate::problem::Problem, content_type = "application/problem+json", description = "another request on this NF-e is waiting for SEFAZ's answer"),
+        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json", description = "not cancellable (window passed, goods shipped, not issued), or refused by SEFAZ with its code"),
+        (status = 503, body = crate::problem::Problem, content_type = "application/problem+json", description = "SEFAZ did not answer; the request is kept: send it again")),
+    security(("bearer" = [])))]
+async fn cancel_invoice(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(i): Json<JustificationInput>,
+) -> ApiResult<axum::Json<AdminInvoiceDto>> {
+    let invoice = s.app.cancel_invoice(&id, &i.justification, &p).await?;
+    Ok(axum::Json(AdminInvoiceDto::from(&invoice)))
+}
+
+/// Send a correction letter for the order's authorised NF-e (event 110110, up to 20; each
+/// replaces the ones before it).
+#[utoipa::path(post, path = "/orders/{id}/invoice/corrections", tag = "admin", request_body = CorrectionInput, params(("id" = String, Path)),
+    responses((status = 200, body = AdminInvoiceDto),
+        (status = 409, body = crate::problem::Problem, content_type = "application/problem+json", description = "another correction letter is waiting for SEFAZ's answer"),
+        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json", description = "not authorised, cancelled, 20 letters already, or refused by SEFAZ with its code"),
+        (status = 503, body = crate::problem::Problem, content_type = "application/problem+json", description = "SEFAZ did not answer; the letter is kept: send it again")),
+    security(("bearer" = [])))]
+async fn correct_invoice(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(i): Json<CorrectionInput>,
+) -> ApiResult<axum::Json<AdminInvoiceDto>> {
+    let invoice = s.app.correct_invoice(&id, &i.correction, &p).await?;
+    Ok(axum::Json(AdminInvoiceDto::from(&invoice)))
+}
+
+/// Void the number of the order's NF-e that was never authorised (inutilização), for an order
+/// that will not be invoiced (cancelled or expired).
+#[utoipa::path(post, path = "/orders/{id}/invoice/void", tag = "admin", request_body = JustificationInput, params(("id" = String, Path)),
+    responses((status = 200, body = AdminInvoiceDto),
+        (status = 409, body = crate::problem::Problem, content_type = "application/problem+json", description = "the NF-e was sent and its outcome is not known yet"),
+        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json", description = "issued (cancel it instead), the order is paid, or refused by SEFAZ with its code"),
+        (status = 503, body = crate::problem::Problem, content_type = "application/problem+json", description = "SEFAZ did not answer; the request is kept: send it again")),
+    security(("bearer" = [])))]
+async fn void_invoice_number(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(i): Json<JustificationInput>,
+) -> ApiResult<axum::Json<AdminInvoiceDto>> {
+    let invoice = s.app.void_invoice_number(&id, &i.justification, &p).await?;
+    Ok(axum::Json(AdminInvoiceDto::from(&invoice)))
 }
 
 /// How the store issues its NF-e: the environment, the tax authority (the state's SEFAZ, or the
