@@ -176,19 +176,7 @@ impl Function {
             // Boxed: the composition's future is deep (the compiler's layout limit).
             .get_or_try_init(|| {
                 Box::pin(async {
-                    let fiscal = if self.settings.enabled == Some(false) {
-                        tracing::info!("NF-e issuing is off (enabled = false in {FISCAL_ENV})");
-                        None
-                    } else {
-                        let text = self.secrets.text(&self.secret).await?;
-                        let credentials = certificate_of(&self.secret, &text)?;
-                        Some(Arc::new(fiscal(
-                            self.settings.identity()?,
-                            &self.settings,
-                            credentials,
-                            &self.secret,
-                        )?))
-                    };
+                    let fiscal = read_fiscal(&self.settings, &self.secret, &self.secrets).await?;
                     let app = crate::compose_with_fiscal(|n| std::env::var(n).ok(), fiscal)
                         .await?
                         .app;
@@ -196,6 +184,49 @@ impl Function {
                 })
             })
             .await
+    }
+}
+
+/// The [`Fiscal`] of `settings` with the certificate in `secret` (`None`: issuing is off).
+async fn read_fiscal(
+    settings: &FiscalSettings,
+    secret: &str,
+    secrets: &SecretsManagerSecrets,
+) -> anyhow::Result<Option<Arc<Fiscal>>> {
+    if settings.enabled == Some(false) {
+        tracing::info!("NF-e issuing is off (enabled = false in {FISCAL_ENV})");
+        return Ok(None);
+    }
+    let text = secrets.text(secret).await?;
+    let credentials = certificate_of(secret, &text)?;
+    Ok(Some(Arc::new(fiscal(
+        settings.identity()?,
+        settings,
+        credentials,
+        secret,
+    )?)))
+}
+
+/// The `api` function's [`Fiscal`], for the admins' operations on issued NF-e (cancellation,
+/// correction letters, voiding): the same settings and certificate as the `invoices` function,
+/// read at cold start when the template gives them ([`FISCAL_ENV`], [`SECRET_ENV`]). Never
+/// fails the API: a secret that cannot be used is logged (the `invoices` function's alarm
+/// fires for the same reason), and those operations answer that NF-e are not configured.
+pub async fn api_fiscal(get: impl Fn(&str) -> Option<String>) -> Option<Arc<Fiscal>> {
+    let secret = get(SECRET_ENV).filter(|v| !v.trim().is_empty())?;
+    let result = async {
+        let settings = fiscal_settings(&get)?;
+        let env = crate::AwsEnv::from_lookup(&get)?;
+        let secrets = SecretsManagerSecrets::connect(&env.aws_config()).await;
+        read_fiscal(&settings, &secret, &secrets).await
+    }
+    .await;
+    match result {
+        Ok(fiscal) => fiscal,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), secret = %secret, "NF-e operations unavailable on the API: the certificate or the fiscal settings cannot be used");
+            None
+        }
     }
 }
 

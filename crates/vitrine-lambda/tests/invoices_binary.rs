@@ -7,7 +7,10 @@
 //! schema-valid signed XML in the bucket, nothing issued twice on redelivery, and gapless numbers
 //! when several processes issue at once. A certificate that cannot be opened fails the
 //! invocation with a clear log line and writes nothing; once the secret is fixed the same
-//! process issues.
+//! process issues. With the store's A1 and SEFAZ's address (the testkit's fake authoriser), the
+//! function gets each NF-e authorised, and the BUILT `api` binary, given the same environment as
+//! the template gives it, cancels one for an admin (the event registered by SEFAZ, the order
+//! cancelled, the archive in the bucket).
 //!
 //! The processes reach the emulator through [`serialized_proxy`]: moto applies concurrent
 //! requests without isolation (see `vitrine_aws::emulator`), which within one process the
@@ -36,6 +39,7 @@ use common::{
 };
 
 const INVOICES: &str = env!("CARGO_BIN_EXE_invoices");
+const API: &str = env!("CARGO_BIN_EXE_api");
 const STORE_CNPJ: &str = "11444777000161";
 
 /// The emitter as the template's `FiscalSettings` parameter holds it: a store of its own,
@@ -498,4 +502,150 @@ async fn a_new_stack_without_a_certificate_issues_homologation_nfe_as_the_demo_e
         "the log says the documents have no legal value:\n{}",
         output.stdout
     );
+}
+
+/// PEM blocks' DER contents, in order.
+fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut blocks = Vec::new();
+    let mut body: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        if line.starts_with("-----BEGIN") {
+            body = Some(String::new());
+        } else if line.starts_with("-----END") {
+            let b64 = body.take().expect("a BEGIN before each END");
+            blocks.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("PEM base64"),
+            );
+        } else if let Some(b) = body.as_mut() {
+            b.push_str(line);
+        }
+    }
+    blocks
+}
+
+/// The store as a shop that goes live has it: its own CNPJ sending to SEFAZ (here the fake
+/// authoriser of SP: its address and its CA as the roots), its A1 (issued by the fake's CA) as
+/// PKCS#12 in the secret.
+async fn live_shop(
+    sefaz: &vitrine_testkit::fakes::sefaz::FakeSefaz,
+) -> (Shop, Vec<(String, String)>) {
+    let shop = Shop::open(5).await;
+    let a1 = sefaz.issue_shop_certificate("LOJA EXEMPLO LTDA").unwrap();
+    let key = pem_blocks(&a1.key_pem).remove(0);
+    let p12 =
+        vitrine_nfe::demo::pkcs12(&key, &pem_blocks(&a1.cert_pem), b"a1", "a1-senha").unwrap();
+    use base64::Engine as _;
+    let secret = create_secret(
+        &shop.fixture,
+        &json!({
+            "pkcs12_base64": base64::engine::general_purpose::STANDARD.encode(p12),
+            "password": "a1-senha",
+        })
+        .to_string(),
+    )
+    .await;
+    let status = sefaz.url(vitrine_nfe::sefaz::Service::Status);
+    let mut settings: Value = serde_json::from_str(&emitter()).unwrap();
+    settings["transmit"] = json!(true);
+    settings["sefaz_url"] = json!(status.rsplit_once('/').unwrap().0);
+    settings["sefaz_roots_pem"] = json!(sefaz.ca_pem());
+    settings["sefaz_timeout_secs"] = json!(10);
+    let proxy = serialized_proxy().await;
+    let mut env = shop.env(&proxy, &secret);
+    for (name, value) in &mut env {
+        if name == FISCAL_ENV {
+            *value = settings.to_string();
+        }
+    }
+    (shop, env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_store_s_a1_the_function_gets_sefaz_s_authorisation_and_the_api_cancels_it() {
+    let uf = vitrine_nfe::Uf::parse("SP").unwrap();
+    let sefaz =
+        vitrine_testkit::fakes::sefaz::FakeSefaz::start(uf, vitrine_nfe::Environment::Homologation)
+            .await
+            .unwrap();
+    let (shop, env) = live_shop(&sefaz).await;
+    let id = shop.paid_order().await;
+    let events = shop.paid_events().await;
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mut function = LambdaProcess::spawn(INVOICES, &runtime, &env);
+    let batch = function.invoke(&runtime, sqs_event(&events)).await.json();
+    let output = function.stop().await;
+    assert!(failures(&batch).is_empty(), "{batch}\n{}", output.stdout);
+    let info = shop
+        .call("GET", &format!("/api/v1/orders/{id}/invoice/info"), None)
+        .await;
+    assert_eq!(info["transmission"], "authorized", "{info}");
+    let key = info["access_key"].as_str().unwrap();
+    assert!(sefaz.authorised(key).is_some(), "SEFAZ authorised {key}");
+
+    // The api function, built and run as Lambda runs it with the same environment: the admin
+    // cancels the NF-e.
+    let admin = format!("{}@example.com", moto::unique("admin"));
+    let app = &shop.state.app;
+    app.create_user(&admin, "senha-forte-123", "Admin", true)
+        .await
+        .unwrap();
+    let token = app
+        .sign_in(
+            &admin,
+            "senha-forte-123",
+            &vitrine_app::ports::ClientInfo::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .access_token;
+    let path = format!("/api/v1/admin/orders/{id}/invoice/cancel");
+    let request = common::edited_event("apigw-http-post-order", |v| {
+        v["rawPath"] = json!(path);
+        v["requestContext"]["http"]["path"] = json!(path);
+        v["body"] =
+            json!(json!({ "justification": "Pedido cancelado a pedido do cliente" }).to_string());
+        let headers = v["headers"].as_object_mut().unwrap();
+        headers.remove("content-length");
+        headers.remove("idempotency-key");
+        headers.insert("authorization".into(), json!(format!("Bearer {token}")));
+    });
+    let mut api = LambdaProcess::spawn(API, &runtime, &env);
+    let answer = api.invoke(&runtime, request).await.json();
+    let output = api.stop().await;
+    let status = answer["statusCode"].as_u64().unwrap_or_default();
+    let body: Value =
+        serde_json::from_str(answer["body"].as_str().unwrap_or_default()).unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{answer}\n{}", output.stdout);
+    assert_eq!(body["cancelled"], true, "{body}");
+    assert!(
+        body["cancellation"]["protocol"]
+            .as_str()
+            .is_some_and(|p| p.len() == 15),
+        "{body}"
+    );
+    assert!(
+        sefaz.authorised(key).unwrap().cancelled,
+        "SEFAZ has the cancellation"
+    );
+    assert_eq!(shop.order(&id).await["status"], "cancelled");
+    let files = shop.files().await;
+    let archive = files
+        .iter()
+        .find(|f| f.ends_with(&format!("{key}-cancel-procEventoNFe.xml")))
+        .unwrap_or_else(|| panic!("the cancellation's archive in the bucket: {files:?}"));
+    let xml = shop
+        .state
+        .app
+        .ports
+        .blobs
+        .get(archive)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&xml.bytes).contains("<tpEvento>110111</tpEvento>"));
+    assert_eq!(sefaz.violations(), Vec::<String>::new());
 }

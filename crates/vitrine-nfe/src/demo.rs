@@ -97,13 +97,30 @@ pub fn demo_pkcs12(
         .map_err(err)?;
     let certificate = builder.build::<rsa::pkcs1v15::Signature>().map_err(err)?;
     let key_der = key.to_pkcs8_der().map_err(err)?.as_bytes().to_vec();
-    let cert =
-        p12_keystore::Certificate::from_der(&certificate.to_der().map_err(err)?).map_err(err)?;
-    let local_key_id = serial.to_be_bytes();
-    let chain = p12_keystore::PrivateKeyChain::new(key_der, local_key_id, [cert]);
+    pkcs12(
+        &key_der,
+        &[certificate.to_der().map_err(err)?],
+        &serial.to_be_bytes(),
+        password,
+    )
+}
+
+/// A PKCS#12 file of a private key (PKCS#8 DER) and its certificate chain (DER, the key's own
+/// first), encrypted with `password` (AES-256, HMAC-SHA256): how an A1 is handed over.
+pub fn pkcs12(
+    key_pkcs8_der: &[u8],
+    chain_der: &[Vec<u8>],
+    local_key_id: &[u8],
+    password: &str,
+) -> Result<Vec<u8>, DemoError> {
+    let chain = chain_der
+        .iter()
+        .map(|der| p12_keystore::Certificate::from_der(der).map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain = p12_keystore::PrivateKeyChain::new(key_pkcs8_der, local_key_id, chain);
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry(
-        "nfe-demo",
+        "nfe-a1",
         p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
     );
     store.writer(password).write().map_err(err)

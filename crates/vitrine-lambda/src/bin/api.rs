@@ -1,7 +1,8 @@
 //! The API Lambda: the same axum router as `vitrine serve`, behind API Gateway (REST or HTTP
 //! API), on DynamoDB, S3, Cognito and SES.
 //!
-//! A cold start reads the environment and builds every AWS client, making no request; the user
+//! A cold start reads the environment and builds every AWS client, making no request but for the
+//! secrets a configuration names (the real payment providers', the NF-e certificate); the user
 //! pool's keys are downloaded by the first request that checks a token. Warm invocations reuse
 //! all of it.
 //! The OpenAPI document is built on its first request. A cold start that fails is reported to the
@@ -38,10 +39,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The composition: the application every function shares (`vitrine_lambda::compose_from_env`:
-/// resources, settings and payment providers from the environment), and the router's state.
+/// The composition: the application every function shares (`vitrine_lambda::compose_with_fiscal`:
+/// resources, settings and payment providers from the environment, and the NF-e settings and
+/// certificate of `vitrine_lambda::invoices::api_fiscal`), and the router's state.
 async fn build_state() -> anyhow::Result<AppState> {
-    let store = vitrine_lambda::compose_from_env().await?;
+    let get = |name: &str| std::env::var(name).ok();
+    // The admins' NF-e operations (cancel, correct, void) use the invoices function's
+    // certificate, read now when the template gives it.
+    let fiscal = vitrine_lambda::invoices::api_fiscal(get).await;
+    let store = vitrine_lambda::compose_with_fiscal(get, fiscal).await?;
     // The pool's keys are downloaded by the first request that needs them, not in the
     // background: Lambda freezes the process between invocations, and a download frozen half-way
     // would hold up the request that finds it.
