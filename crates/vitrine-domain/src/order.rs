@@ -488,6 +488,11 @@ impl Order {
                 restock: true,
                 refund: true,
             },
+            OrderStatus::Invoiced => {
+                return Err(DomainError::Rule(
+                    "an invoiced order is cancelled by cancelling its NF-e (within 24 hours of its authorisation); the order follows".into(),
+                ));
+            }
             _ => return Err(self.illegal("cancel")),
         };
         self.move_to(
