@@ -43,7 +43,13 @@ impl App {
         }
     }
 
-    pub async fn confirm_sign_up(&self, email: &str, code: &str) -> AppResult<()> {
+    pub async fn confirm_sign_up(
+        &self,
+        email: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        self.ports.identity.count_code_guess(client)?;
         Ok(self
             .ports
             .identity
@@ -104,7 +110,9 @@ impl App {
         email: &str,
         code: &str,
         new_password: &str,
+        client: &ClientInfo,
     ) -> AppResult<()> {
+        self.ports.identity.count_code_guess(client)?;
         Ok(self
             .ports
             .identity

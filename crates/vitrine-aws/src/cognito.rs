@@ -321,6 +321,7 @@ fn tokens(result: AuthenticationResultType) -> Result<Tokens, IdentityError> {
         refresh_token: result.refresh_token().map(str::to_owned),
         expires_in: u64::try_from(result.expires_in()).unwrap_or(0),
         token_type: result.token_type().unwrap_or("Bearer").to_owned(),
+        device: None,
     })
 }
 

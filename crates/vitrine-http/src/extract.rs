@@ -219,16 +219,56 @@ impl<S: Send + Sync> FromRequestParts<S> for CartToken {
     }
 }
 
-/// The client's address, when the server knows it (the local server's socket peer).
-pub struct ClientAddr(pub Option<String>);
+/// The client's address as limits count it, when the server knows it (the local server's socket
+/// peer, or the client a trusted proxy names: `security::client_address`; an IPv6 address by its
+/// /64, written `2001:db8:1:2::/64`), and the device cookie an earlier sign-in set.
+pub struct ClientAddr {
+    pub address: Option<String>,
+    pub device: Option<String>,
+}
+
+/// The cookie that names a device an account signed in from (`vitrine_app::ports::Tokens::device`).
+pub const DEVICE_COOKIE: &str = "vitrine_device";
+
+impl ClientAddr {
+    /// What the identity provider is told of the client; `device` (e.g. from a request body)
+    /// wins over the cookie.
+    pub fn info(&self, device: Option<&str>) -> vitrine_app::ports::ClientInfo {
+        vitrine_app::ports::ClientInfo {
+            address: self.address.clone(),
+            device: device.map(str::to_owned).or_else(|| self.device.clone()),
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let peer = parts
+        let ip = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientAddr(peer.map(|c| c.0.ip().to_string())))
+            .get::<crate::security::ClientIp>()
+            .map(|c| c.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip())
+            });
+        let address = ip.map(|ip| match crate::security::group(ip) {
+            std::net::IpAddr::V6(block) => format!("{block}/64"),
+            v4 => v4.to_string(),
+        });
+        let device = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == DEVICE_COOKIE)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 200);
+        Ok(ClientAddr { address, device })
     }
 }

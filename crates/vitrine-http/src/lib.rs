@@ -180,6 +180,11 @@ fn build_router(state: AppState, site: bool) -> Router {
             security::limit,
         ));
     }
+    // Before the limit (layers added later run first): who the client is.
+    routes = routes.layer(middleware::from_fn_with_state(
+        Arc::new(security.trusted_proxies.clone()),
+        security::client_address,
+    ));
     let mut routes = routes
         .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .layer(TimeoutLayer::with_status_code(

@@ -6,11 +6,15 @@
 //!   CORS for them; a shop's other front end is allowed by listing its exact origin
 //!   (`https://loja.example.com`). Tokens travel in the `Authorization` header, never in
 //!   cookies, so credentials are never allowed.
+//! - **The client's address** ([`client_address`]): the TCP peer's, unless the peer is one of
+//!   the `trusted_proxies` the operator listed (a reverse proxy in front of `vitrine serve`):
+//!   then the `X-Forwarded-For` chain is read from the right, skipping trusted proxies, and the
+//!   first address that is not one is the client (what a client writes itself on the left of
+//!   the chain is never believed). Limits group IPv6 addresses by their /64, the block one
+//!   subscriber usually holds ([`group`]). On Lambda there is no peer, and API Gateway's
+//!   throttling and the WAF's rate rule (template) limit clients.
 //! - **Rate limit**: a token bucket per client address over `/api/` paths: `per_minute` tokens a
-//!   minute, up to `burst` at once. A client over it gets `429` with `Retry-After`. The address
-//!   is the TCP peer's; on Lambda there is none, and API Gateway's throttling and the WAF's rate
-//!   rule (template) do this job. Behind a reverse proxy every client has the proxy's address:
-//!   limit there instead, or raise the limit.
+//!   minute, up to `burst` at once. A client over it gets `429` with `Retry-After`.
 //! - **Headers**: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
 //!   `X-Frame-Options: DENY`, and on answers that are not pages a `Content-Security-Policy` of
 //!   `default-src 'none'; frame-ancestors 'none'` (pages carry their own, `web.rs`).
@@ -43,6 +47,105 @@ pub struct Security {
     pub rate_limit: Option<RateLimit>,
     /// Send `Strict-Transport-Security` (the store is served over TLS).
     pub hsts: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The client's address as [`client_address`] found it (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// A trusted proxy setting: an address (`10.0.0.2`, `::1`) or a CIDR range (`10.0.0.0/8`).
+pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("{text:?} is not an IP address or a CIDR range (10.0.0.0/8)"))
+}
+
+/// The client behind `peer`: `peer` itself unless it is a trusted proxy; then the right-most
+/// address of `forwarded_for` that is not a trusted proxy (an unreadable entry stops the walk
+/// at the last address known good).
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut client = peer;
+    if !is_trusted(&client) {
+        return client;
+    }
+    for entry in forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .rev()
+        .map(str::trim)
+    {
+        let Some(ip) = parse_forwarded(entry) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, maybe with a port (`1.2.3.4:5678`, `[::1]:80`).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    entry
+        .parse::<SocketAddr>()
+        .ok()
+        .map(|s| s.ip())
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse().ok())
+        })
+}
+
+/// The address limits count under: IPv4 as is, IPv6 by its /64 (one subscriber's block, which
+/// a client can walk through freely), an IPv4-mapped IPv6 address as its IPv4.
+pub fn group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+    }
+}
+
+/// The middleware that finds the client's address once per request ([`client_ip`]) and puts
+/// it in the request's extensions as [`ClientIp`].
+pub(crate) async fn client_address(
+    State(trusted): State<Arc<Vec<ipnet::IpNet>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = client_ip(peer, &forwarded, &trusted);
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +280,10 @@ pub(crate) async fn limit(
     req: Request,
     next: Next,
 ) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = peer
+    let client = req.extensions().get::<ClientIp>().map(|c| c.0);
+    if let Some(ip) = client
         && req.uri().path().starts_with("/api/")
-        && let Err(retry_after_secs) = limiter.take(ip, Instant::now())
+        && let Err(retry_after_secs) = limiter.take(group(ip), Instant::now())
     {
         tracing::warn!(retry_after_secs, "client over its request rate limit");
         return Problem::from(AppError::TooManyRequests { retry_after_secs }).into_response();
@@ -273,6 +373,57 @@ pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let trusted = vec![
+            parse_proxy("10.0.0.0/8").unwrap(),
+            parse_proxy("::1").unwrap(),
+        ];
+        // An untrusted peer's header is never believed.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &["1.2.3.4"], &trusted),
+            ip("203.0.113.9")
+        );
+        // Behind the proxy: the right-most address that is not a proxy; what the client wrote
+        // on the left is ignored.
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.2"),
+                &["6.6.6.6, 198.51.100.7, 10.0.0.5"],
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(ip("::1"), &["6.6.6.6", "198.51.100.7:4431"], &trusted),
+            ip("198.51.100.7")
+        );
+        // No header, or garbage at the end of the chain: the proxy (never a guess).
+        assert_eq!(client_ip(ip("10.0.0.2"), &[], &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["6.6.6.6, not-an-ip"], &trusted),
+            ip("10.0.0.2")
+        );
+        assert!(parse_proxy("10.0.0.0/33").is_err());
+        assert!(parse_proxy("proxy.local").is_err());
+    }
+
+    #[test]
+    fn limits_group_ipv6_by_its_64() {
+        assert_eq!(group(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            group(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(group(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+        assert_eq!(group(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(group(ip("192.0.2.1")), ip("192.0.2.1"));
+    }
 
     #[test]
     fn the_page_policy_allows_the_provider_s_origins_for_scripts_connections_and_frames_only() {

@@ -161,6 +161,7 @@ impl Local {
                 password,
                 &ClientInfo {
                     address: Some(address.into()),
+                    device: None,
                 },
             )
             .await
@@ -1021,4 +1022,146 @@ async fn invalid_e_mails_and_names_are_refused_at_sign_up() {
         local.identity.sign_up(no_name).await,
         Err(IdentityError::InvalidParameter(_))
     ));
+}
+
+// ---- abuse: guesses that outsiders make must not become the owner's problem ----
+
+#[tokio::test]
+async fn a_new_reset_code_does_not_buy_more_guesses_until_the_window_passes() {
+    let local = Local::new().await;
+    let email = unique_email("reroll");
+    local.confirmed(&email).await;
+    local.identity.forgot_password(&email).await.unwrap();
+    let first = local.code(&email, CodeKind::PasswordReset);
+    for _ in 0..MAX_CODE_TRIES {
+        assert!(matches!(
+            local
+                .identity
+                .confirm_forgot_password(&email, &wrong_code(&first), OTHER_PASSWORD)
+                .await,
+            Err(IdentityError::CodeMismatch)
+        ));
+    }
+    // Asking for a new code (what an attacker re-rolling would do) keeps the tries spent: even
+    // the right new code is refused.
+    local.clock.advance_secs(60);
+    local.identity.forgot_password(&email).await.unwrap();
+    let second = local.code(&email, CodeKind::PasswordReset);
+    assert_ne!(first, second, "a new code was mailed");
+    assert!(matches!(
+        local
+            .identity
+            .confirm_forgot_password(&email, &second, OTHER_PASSWORD)
+            .await,
+        Err(IdentityError::CodeMismatch)
+    ));
+    // Once the window has passed, a new code comes with a new budget.
+    local.clock.advance_secs(3600);
+    local.identity.forgot_password(&email).await.unwrap();
+    let third = local.code(&email, CodeKind::PasswordReset);
+    local
+        .identity
+        .confirm_forgot_password(&email, &third, OTHER_PASSWORD)
+        .await
+        .expect("a fresh budget after the window");
+    local.sign_in(&email, OTHER_PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn code_guesses_are_limited_per_client_address_across_accounts() {
+    let local = Local::new().await;
+    let attacker = ClientInfo {
+        address: Some("203.0.113.66".into()),
+        device: None,
+    };
+    let mut refused = None;
+    for i in 0..40 {
+        match local.identity.count_code_guess(&attacker) {
+            Ok(()) => {}
+            Err(e) => {
+                refused = Some((i, e));
+                break;
+            }
+        }
+    }
+    let (at, error) = refused.expect("the address is stopped");
+    assert_eq!(at, 30, "30 guesses per 15 minutes");
+    assert!(matches!(error, IdentityError::TooManyAttempts { .. }));
+    let neighbour = ClientInfo {
+        address: Some("203.0.113.67".into()),
+        device: None,
+    };
+    local
+        .identity
+        .count_code_guess(&neighbour)
+        .expect("another client is not affected");
+}
+
+#[tokio::test]
+async fn the_owner_signs_in_from_a_known_device_while_an_attacker_hammers_the_account() {
+    let local = Local::new().await;
+    let email = unique_email("hammered");
+    local.confirmed(&email).await;
+    let client = |address: &str, device: Option<String>| ClientInfo {
+        address: Some(address.into()),
+        device,
+    };
+    let owner = local
+        .identity
+        .sign_in(&email, GOOD_PASSWORD, &client("198.51.100.1", None))
+        .await
+        .unwrap();
+    let device = owner.device.clone().expect("a device token");
+
+    // The attacker spends the account's budget, from many addresses.
+    for i in 0..10 {
+        let _ = local
+            .identity
+            .sign_in(
+                &email,
+                "senha-errada-1",
+                &client(&format!("203.0.113.{i}"), None),
+            )
+            .await;
+    }
+    assert!(
+        matches!(
+            local
+                .identity
+                .sign_in(&email, GOOD_PASSWORD, &client("198.51.100.1", None))
+                .await,
+            Err(IdentityError::TooManyAttempts { .. })
+        ),
+        "a device the account never saw waits"
+    );
+    // A forged or another account's device token is no key.
+    let other = unique_email("other");
+    local.confirmed(&other).await;
+    let others = local
+        .identity
+        .sign_in(&other, GOOD_PASSWORD, &client("198.51.100.9", None))
+        .await
+        .unwrap()
+        .device
+        .unwrap();
+    for forged in [others, format!("{}x", &device[..device.len() - 1])] {
+        assert!(matches!(
+            local
+                .identity
+                .sign_in(&email, GOOD_PASSWORD, &client("198.51.100.1", Some(forged)))
+                .await,
+            Err(IdentityError::TooManyAttempts { .. })
+        ));
+    }
+    // The owner's device passes, and keeps its token.
+    let again = local
+        .identity
+        .sign_in(
+            &email,
+            GOOD_PASSWORD,
+            &client("198.51.100.1", Some(device.clone())),
+        )
+        .await
+        .expect("the owner's device is not locked out");
+    assert_eq!(again.device.as_deref(), Some(device.as_str()));
 }

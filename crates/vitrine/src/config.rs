@@ -126,6 +126,15 @@ pub struct Flags {
     /// 20); 0 turns the limit off. Default 600.
     #[arg(long, env = "VITRINE_RATE_LIMIT_PER_MINUTE", global = true)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Reverse proxies in front of the server whose `X-Forwarded-For` is believed (addresses or
+    /// CIDR ranges, comma-separated), so limits count each client, not the proxy. Default: none.
+    #[arg(
+        long,
+        env = "VITRINE_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Do not seed the demo catalog into an empty database.
     #[arg(long, env = "VITRINE_NO_SEED", global = true)]
     pub no_seed: bool,
@@ -183,6 +192,7 @@ struct FileSettings {
     catalog_cache_secs: Option<i64>,
     cors_origins: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
     no_seed: Option<bool>,
     argon2_memory_kib: Option<u32>,
     log_format: Option<String>,
@@ -443,6 +453,18 @@ impl Config {
                         vitrine_http::security::check_origin(&o)
                             .map(|()| o)
                             .map_err(|why| anyhow::anyhow!("cors_origins: {why}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                trusted_proxies: flags
+                    .trusted_proxies
+                    .clone()
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| {
+                        vitrine_http::security::parse_proxy(p)
+                            .map_err(|why| anyhow::anyhow!("trusted_proxies: {why}"))
                     })
                     .collect::<anyhow::Result<_>>()?,
                 rate_limit: match flags

@@ -21,12 +21,21 @@ pub struct Tokens {
     /// Lifetime of the access token, in seconds.
     pub expires_in: u64,
     pub token_type: String,
+    /// After a sign-in, a token naming this device for this account (the local provider: kept
+    /// by the browser as a cookie and shown at the next sign-in, it gives the device a failure
+    /// budget of its own that guesses from elsewhere cannot use up). `None` from providers that
+    /// keep their own (Cognito).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
-/// Who asks: used for rate limiting sign-in per client address.
+/// Who asks: used for rate limiting sign-in and code guesses per client address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
+    /// The client's address as the limits group it (an IPv6 address by its /64).
     pub address: Option<String>,
+    /// The device token an earlier sign-in gave this client ([`Tokens::device`]).
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +104,13 @@ pub trait Identity: Send + Sync {
         code: &str,
         new_password: &str,
     ) -> Result<(), IdentityError>;
+    /// Count one code guess (a confirmation or a password reset) from `client`, or refuse with
+    /// `TooManyAttempts` when that client has guessed too often, whichever accounts it tried.
+    /// Providers that limit guesses themselves (Cognito) keep this default.
+    fn count_code_guess(&self, client: &ClientInfo) -> Result<(), IdentityError> {
+        let _ = client;
+        Ok(())
+    }
     /// Create a confirmed user directly (CLI `user create`, seeding). Returns `sub`.
     async fn admin_create_user(
         &self,

@@ -31,6 +31,10 @@ pub struct SignInInput {
     pub password: String,
     /// An anonymous cart to merge into the customer's cart.
     pub cart_token: Option<String>,
+    /// The `device_token` an earlier sign-in from this device returned (browsers send the
+    /// `vitrine_device` cookie instead): this device keeps a failure budget of its own, so
+    /// guesses at the account from elsewhere never lock it out.
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,6 +58,10 @@ pub struct TokensDto {
     pub refresh_token: Option<String>,
     pub expires_in: u64,
     pub token_type: String,
+    /// After a sign-in with the built-in identity provider: this device's token for this
+    /// account (also set as the `vitrine_device` cookie); show it at the next sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,14 +2,14 @@
 
 use crate::route_table::{RouteTable, route};
 use axum::extract::State;
-use axum::http::StatusCode;
-use vitrine_app::ports::ClientInfo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::dto::{
     ConfirmInput, EmailInput, MessageDto, RefreshInput, ResetInput, SignInInput, SignUpInput,
     TokensDto,
 };
-use crate::extract::{ClientAddr, Json};
+use crate::extract::{ClientAddr, DEVICE_COOKIE, Json};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -49,8 +49,14 @@ async fn sign_up(
 /// Confirm an account with the code from the e-mail.
 #[utoipa::path(post, path = "/auth/confirm", tag = "auth", request_body = ConfirmInput,
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn confirm(State(s): State<AppState>, Json(i): Json<ConfirmInput>) -> ApiResult<StatusCode> {
-    s.app.confirm_sign_up(&i.email, &i.code).await?;
+async fn confirm(
+    State(s): State<AppState>,
+    client: ClientAddr,
+    Json(i): Json<ConfirmInput>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .confirm_sign_up(&i.email, &i.code, &client.info(None))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,22 +78,37 @@ async fn resend_code(
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn sign_in(
     State(s): State<AppState>,
-    ClientAddr(address): ClientAddr,
+    client: ClientAddr,
     Json(i): Json<SignInInput>,
-) -> ApiResult<axum::Json<TokensDto>> {
-    let client = ClientInfo { address };
+) -> ApiResult<Response> {
+    let info = client.info(i.device_token.as_deref());
     let t = s
         .app
-        .sign_in(&i.email, &i.password, &client, i.cart_token.as_deref())
+        .sign_in(&i.email, &i.password, &info, i.cart_token.as_deref())
         .await?;
-    Ok(axum::Json(TokensDto {
+    let mut response = axum::Json(TokensDto {
         id_token: t.id_token,
         access_token: t.access_token,
         refresh_token: t.refresh_token,
         expires_in: t.expires_in,
         token_type: t.token_type,
-    }))
+        device_token: t.device.clone(),
+    })
+    .into_response();
+    if let Some(device) = t.device
+        && let Ok(cookie) = HeaderValue::from_str(&format!(
+            "{DEVICE_COOKIE}={device}; Path=/api/v1/auth/sign-in; Max-Age={}; HttpOnly; SameSite=Strict{}",
+            DEVICE_COOKIE_SECS,
+            if s.security.hsts { "; Secure" } else { "" }
+        ))
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
+
+/// How long a browser keeps the device cookie (a year; each sign-in renews it).
+const DEVICE_COOKIE_SECS: u64 = 365 * 24 * 3600;
 
 /// New id and access tokens from a refresh token.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshInput,
@@ -103,6 +124,7 @@ async fn refresh(
         refresh_token: t.refresh_token,
         expires_in: t.expires_in,
         token_type: t.token_type,
+        device_token: None,
     }))
 }
 
@@ -130,10 +152,11 @@ async fn forgot_password(
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn reset_password(
     State(s): State<AppState>,
+    client: ClientAddr,
     Json(i): Json<ResetInput>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .reset_password(&i.email, &i.code, &i.new_password)
+        .reset_password(&i.email, &i.code, &i.new_password, &client.info(None))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -134,13 +134,21 @@ pub struct LocalIdentityConfig {
     /// Failed sign-ins per client address.
     pub sign_in_per_address: RateLimit,
     /// Code mails (confirmation or reset) per e-mail, so the code flows cannot be used to flood a
-    /// mailbox or to reset a code's try budget at will.
+    /// mailbox.
     pub code_mails_per_email: RateLimit,
+    /// Code guesses (confirmations and password resets, right or wrong) per client address,
+    /// whichever accounts they are for.
+    pub code_guesses_per_address: RateLimit,
+    /// How long an account's code tries keep counting across new codes: [`MAX_CODE_TRIES`]
+    /// wrong guesses per window, however many codes are sent meanwhile.
+    pub code_try_window: Duration,
 }
 
 impl LocalIdentityConfig {
     /// The defaults: OWASP argon2 cost, 1 h tokens, 30 d refresh, 24 h sign-up and 1 h reset codes,
-    /// 5 failures / 15 min per account, 30 / 15 min per address, 5 code mails / h per e-mail.
+    /// 5 failures / 15 min per account (and per known device of it), 30 / 15 min per address, 5
+    /// code mails / h per e-mail, 30 code guesses / 15 min per address, code tries counted per
+    /// hour across new codes.
     pub fn new(
         key_dir: impl Into<PathBuf>,
         issuer: impl Into<String>,
@@ -168,6 +176,11 @@ impl LocalIdentityConfig {
                 max: 5,
                 window: Duration::from_secs(60 * MIN),
             },
+            code_guesses_per_address: RateLimit {
+                max: 30,
+                window: Duration::from_secs(15 * MIN),
+            },
+            code_try_window: Duration::from_secs(60 * MIN),
         }
     }
 }
@@ -204,6 +217,7 @@ pub struct LocalIdentity {
     account_failures: Limiter,
     address_failures: Limiter,
     code_mails: Limiter,
+    code_guesses: Limiter,
 }
 
 impl std::fmt::Debug for LocalIdentity {
@@ -252,6 +266,7 @@ impl LocalIdentity {
             account_failures: Limiter::new(config.sign_in_per_account),
             address_failures: Limiter::new(config.sign_in_per_address),
             code_mails: Limiter::new(config.code_mails_per_email),
+            code_guesses: Limiter::new(config.code_guesses_per_address),
             config,
             signer,
             verifier,
@@ -353,20 +368,101 @@ impl LocalIdentity {
         hex(&mac.finalize().into_bytes())
     }
 
-    /// Make a code, store its hash (replacing any earlier code of that kind) and mail it.
-    fn new_code(&self, sub: &str, kind: CodeKind, now: Timestamp) -> (String, WriteOp) {
+    /// The token naming device `id` for the account `sub`: `{id}.{HMAC}` (the code key, so only
+    /// this provider can make one).
+    fn device_token(&self, sub: &str, id: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.code_key).expect("HMAC takes any key length");
+        for part in ["device", sub, id] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        format!(
+            "{id}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    /// The device a token names, when it is a token of this account.
+    fn known_device(&self, sub: &str, token: &str) -> Option<String> {
+        let (id, _) = token.split_once('.')?;
+        if id.len() != 22
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let expected = self.device_token(sub, id);
+        bool::from(expected.as_bytes().ct_eq(token.as_bytes())).then(|| id.to_owned())
+    }
+
+    /// Make a code and the write that stores its hash, replacing any earlier code of that kind,
+    /// with the try count `carried` from it (`(tries, since)`: see [`Self::fresh_code`]).
+    fn new_code(
+        &self,
+        sub: &str,
+        kind: CodeKind,
+        now: Timestamp,
+        carried: Option<(i64, i64)>,
+    ) -> (String, Item) {
         let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
         let lifetime = match kind {
             CodeKind::SignUp => self.config.signup_code_lifetime,
             CodeKind::Reset => self.config.reset_code_lifetime,
         };
         let expires_at = now.secs() + secs(lifetime);
+        let (tries, since) = carried.unwrap_or((0, now.secs()));
+        // Kept until the tries stop counting, even past the code's own expiry.
+        let keep = expires_at.max(since + secs(self.config.code_try_window));
         let item = Item::new(Key::new(user_pk(sub), kind.sk()))
             .with("hash", self.code_hash(sub, kind, &code))
-            .with("tries", 0)
+            .with("tries", tries)
+            .with("tries_since", since)
             .with("expires_at", expires_at)
-            .with(TTL, expires_at);
-        (code, WriteOp::put(item))
+            .with(TTL, keep);
+        (code, item)
+    }
+
+    /// A new code of `kind` for `sub`, stored: the wrong guesses spent on the codes before it in
+    /// the current window ([`LocalIdentityConfig::code_try_window`]) still count, so asking for
+    /// a new code never buys more guesses.
+    async fn fresh_code(
+        &self,
+        sub: &str,
+        kind: CodeKind,
+        now: Timestamp,
+    ) -> Result<String, IdentityError> {
+        let key = Key::new(user_pk(sub), kind.sk());
+        let window = secs(self.config.code_try_window);
+        for _ in 0..5 {
+            let old = self.table.get(&key).await.map_err(table_error)?;
+            let carried = old.as_ref().and_then(|item| {
+                let tries = item.num("tries").unwrap_or(0);
+                let since = item.num("tries_since").unwrap_or(0);
+                (now.secs() - since < window).then_some((tries, since))
+            });
+            let (code, item) = self.new_code(sub, kind, now, carried);
+            // Conditional on the tries read: a guess counted meanwhile is never written over.
+            let condition = match &old {
+                Some(item) => {
+                    Condition::Eq("tries".into(), Value::N(item.num("tries").unwrap_or(0)))
+                }
+                None => Condition::NotExists,
+            };
+            let op = WriteOp::Put {
+                item,
+                condition: Some(condition),
+            };
+            match self.table.write(vec![op]).await {
+                Ok(()) => return Ok(code),
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(table_error(e)),
+            }
+        }
+        Err(IdentityError::Unavailable(anyhow!(
+            "the code kept changing while a new one was made"
+        )))
     }
 
     async fn mail_code(
@@ -536,6 +632,7 @@ impl LocalIdentity {
             refresh_token,
             expires_in: self.config.token_lifetime.as_secs(),
             token_type: "Bearer".into(),
+            device: None,
         })
     }
 }
@@ -558,8 +655,9 @@ impl Identity for LocalIdentity {
             version: 0,
             created_at: now.millis(),
         };
-        let (code, code_op) = self.new_code(&user.sub, CodeKind::SignUp, now);
-        self.create_user(&user, vec![code_op]).await?;
+        let (code, code_item) = self.new_code(&user.sub, CodeKind::SignUp, now, None);
+        self.create_user(&user, vec![WriteOp::put(code_item)])
+            .await?;
         // Counted so that resends right after sign-up share the budget; never refused here.
         self.code_mails.record(&user.email, now);
         tracing::info!(user.sub = %user.sub, "user signed up");
@@ -591,8 +689,7 @@ impl Identity for LocalIdentity {
         self.take_code_mail(&email, now)?;
         match self.find_user(&email).await? {
             Some(user) if !user.confirmed => {
-                let (code, op) = self.new_code(&user.sub, CodeKind::SignUp, now);
-                self.table.write(vec![op]).await.map_err(table_error)?;
+                let code = self.fresh_code(&user.sub, CodeKind::SignUp, now).await?;
                 self.mail_code(&user, CodeKind::SignUp, &code).await
             }
             // Unknown or already confirmed: say nothing that tells them apart.
@@ -609,21 +706,35 @@ impl Identity for LocalIdentity {
         let email = normalize_email(email);
         let now = self.now();
         let address = client.address.as_deref();
+        let user = self.find_user(&email).await?;
+        // A device this account signed in from before has a failure budget of its own: guesses
+        // from elsewhere (which count against the account's and their address's) never lock the
+        // owner out of a device they use.
+        let device = user.as_ref().and_then(|u| {
+            client
+                .device
+                .as_deref()
+                .and_then(|token| self.known_device(&u.sub, token))
+        });
+        let budget = match &device {
+            Some(id) => format!("{email}\u{0}{id}"),
+            None => email.clone(),
+        };
         // Every attempt is counted as a failure up front and forgiven once the password verified:
         // counting only after the (slow) verification would let parallel requests all pass the
         // check before any of them is counted.
-        self.account_failures.take(&email, now).map_err(too_many)?;
+        self.account_failures.take(&budget, now).map_err(too_many)?;
+        let address = address.filter(|_| device.is_none());
         if let Some(a) = address
             && let Err(wait) = self.address_failures.take(a, now)
         {
-            self.account_failures.give_back(&email, now);
+            self.account_failures.give_back(&budget, now);
             return Err(too_many(wait));
         }
         if password.chars().count() > PASSWORD_MAX_CHARS {
             // No such password can exist; refuse without spending argon2 on an outsized input.
             return Err(IdentityError::NotAuthorized);
         }
-        let user = self.find_user(&email).await?;
         let hash = user
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |u| u.password.clone());
@@ -631,7 +742,7 @@ impl Identity for LocalIdentity {
         let Some(user) = user.filter(|_| verified) else {
             return Err(IdentityError::NotAuthorized);
         };
-        self.account_failures.clear(&email);
+        self.account_failures.clear(&budget);
         if let Some(a) = address {
             self.address_failures.give_back(a, now);
         }
@@ -639,9 +750,11 @@ impl Identity for LocalIdentity {
             return Err(IdentityError::NotConfirmed);
         }
         let origin_jti = self.ids.new_id();
-        let tokens = self
+        let mut tokens = self
             .issue_tokens(&user, now.secs(), &origin_jti, true)
             .await?;
+        let device = device.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(random_bytes::<16>()));
+        tokens.device = Some(self.device_token(&user.sub, &device));
         tracing::info!(user.sub = %user.sub, "user signed in");
         Ok(tokens)
     }
@@ -703,8 +816,7 @@ impl Identity for LocalIdentity {
         let Some(user) = self.find_user(&email).await? else {
             return Ok(());
         };
-        let (code, op) = self.new_code(&user.sub, CodeKind::Reset, now);
-        self.table.write(vec![op]).await.map_err(table_error)?;
+        let code = self.fresh_code(&user.sub, CodeKind::Reset, now).await?;
         self.mail_code(&user, CodeKind::Reset, &code).await
     }
 
@@ -811,6 +923,16 @@ impl Identity for LocalIdentity {
         Err(IdentityError::Unavailable(anyhow!(
             "the user kept changing while adding it to a group"
         )))
+    }
+
+    fn count_code_guess(&self, client: &ClientInfo) -> Result<(), IdentityError> {
+        match client.address.as_deref() {
+            Some(address) => self
+                .code_guesses
+                .take(address, self.now())
+                .map_err(too_many),
+            None => Ok(()),
+        }
     }
 
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {

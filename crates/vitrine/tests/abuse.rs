@@ -1,0 +1,236 @@
+//! Abuse of the store's own account features, over HTTP against the real server (issue 18,
+//! findings 1 and 2), each beside the legitimate user it must not hurt:
+//!
+//! - Guessing sign-in passwords locks the account for new devices, never for the device the
+//!   owner signed in from before (the `vitrine_device` cookie).
+//! - Behind a reverse proxy the operator trusts, limits count each client (`X-Forwarded-For`),
+//!   so one client's guesses do not lock everyone out; without that trust the header is
+//!   ignored, so a client cannot dodge its limit by writing one; IPv6 clients count by /64.
+//! - Reset codes: asking for a new code does not buy more guesses, and one client's guesses are
+//!   limited across accounts.
+//!
+//! The built-in identity provider holds these rules (`vitrine_local::identity`); on AWS,
+//! Cognito's own lock-out and the WAF do.
+
+mod common;
+
+use common::{TestApp, test_config_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use vitrine_app::ports::SystemClock;
+
+const PASSWORD: &str = "senha-forte-123";
+
+async fn sign_in(
+    t: &TestApp,
+    email: &str,
+    password: &str,
+    headers: &[(&str, String)],
+) -> reqwest::Response {
+    let mut req = t
+        .req(Method::POST, "/api/v1/auth/sign-in", None)
+        .json(&json!({ "email": email, "password": password }));
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    req.send().await.unwrap()
+}
+
+/// A store whose settings file says `toml`.
+async fn store_with(toml: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config_with(dir.path().join("data"), toml);
+    TestApp::spawn_on(dir, config, Arc::new(SystemClock), |_| {}).await
+}
+
+fn last_code(t: &TestApp, to: &str) -> String {
+    let mail = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"));
+    let m = mail
+        .iter()
+        .rev()
+        .find(|m| m.to.contains(to) && m.subject.contains("redefinir"))
+        .expect("a reset mail");
+    m.text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_owner_signs_in_from_their_device_while_an_attacker_guesses_their_password() {
+    let t = TestApp::spawn().await;
+    t.app
+        .create_user("dona@example.com", PASSWORD, "Dona", true)
+        .await
+        .unwrap();
+    let first = sign_in(&t, "dona@example.com", PASSWORD, &[]).await;
+    assert_eq!(first.status(), 200);
+    let cookie = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("vitrine_device="))
+        .expect("the device cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let device = cookie.split(';').next().unwrap().to_owned();
+    let body: Value = first.json().await.unwrap();
+    assert!(body["device_token"].is_string(), "{body}");
+
+    // The attack: guesses at the owner's password until the account is locked.
+    let mut locked = false;
+    for _ in 0..12 {
+        let res = sign_in(&t, "dona@example.com", "chute-errado-1", &[]).await;
+        locked |= res.status() == 429;
+    }
+    assert!(locked, "guessing is stopped");
+    let res = sign_in(&t, "dona@example.com", PASSWORD, &[]).await;
+    assert_eq!(res.status(), 429, "a device the account never used waits");
+
+    // The owner, on their device: in.
+    let res = sign_in(
+        &t,
+        "dona@example.com",
+        PASSWORD,
+        &[("cookie", device.clone())],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    // Or with the token in the body (an app without cookies).
+    let res = t
+        .post(
+            "/api/v1/auth/sign-in",
+            None,
+            json!({ "email": "dona@example.com", "password": PASSWORD,
+                    "device_token": body["device_token"] }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // The attacker with a made-up cookie is still stopped.
+    let forged = format!("{}x", &device[..device.len() - 1]);
+    let res = sign_in(
+        &t,
+        "dona@example.com",
+        "chute-errado-2",
+        &[("cookie", forged)],
+    )
+    .await;
+    assert_eq!(res.status(), 429);
+    t.stop().await;
+}
+
+/// Guesses at many accounts (unknown e-mails: the address limit, not an account's) with
+/// `X-Forwarded-For: {forwarded(i)}`: how many got through before the first 429.
+async fn spray(t: &TestApp, tag: &str, forwarded: impl Fn(usize) -> String) -> usize {
+    for i in 0..40 {
+        let res = sign_in(
+            t,
+            &format!("{tag}{i}@example.com"),
+            "chute-errado-1",
+            &[("x-forwarded-for", forwarded(i))],
+        )
+        .await;
+        if res.status() == 429 {
+            return i;
+        }
+        assert_eq!(res.status(), 401);
+    }
+    40
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_client_s_guesses_do_not_lock_out_the_others() {
+    let t = store_with("trusted_proxies = [\"127.0.0.1\"]\n").await;
+    t.app
+        .create_user("cliente@example.com", PASSWORD, "Cliente", false)
+        .await
+        .unwrap();
+    let through = spray(&t, "spray", |_| "6.6.6.6, 203.0.113.5".into()).await;
+    assert_eq!(through, 30, "30 failures per client address");
+    // Another client behind the same proxy signs in.
+    let res = sign_in(
+        &t,
+        "cliente@example.com",
+        PASSWORD,
+        &[("x-forwarded-for", "198.51.100.7".into())],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // An IPv6 client walking through its /64 is one client.
+    let through = spray(&t, "six", |i| format!("2001:db8:7:7::{:x}", i + 1)).await;
+    assert_eq!(through, 30, "a /64 is one client");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_a_forwarded_for_header_dodges_nothing() {
+    let t = TestApp::spawn().await;
+    let through = spray(&t, "dodge", |i| format!("198.51.100.{i}")).await;
+    assert_eq!(through, 30, "the header is ignored: the peer is the client");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited() {
+    let t = TestApp::spawn().await;
+    t.app
+        .create_user("alvo@example.com", PASSWORD, "Alvo", false)
+        .await
+        .unwrap();
+    let forgot = || {
+        t.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({ "email": "alvo@example.com" }),
+        )
+    };
+    let reset = |code: String| {
+        t.post(
+            "/api/v1/auth/reset-password",
+            None,
+            json!({ "email": "alvo@example.com", "code": code, "new_password": "nova-senha-123" }),
+        )
+    };
+    assert_eq!(forgot().await.status(), 202);
+    let first = last_code(&t, "alvo@example.com");
+    for guess in 0..5 {
+        let wrong = format!(
+            "{:06}",
+            (first.parse::<u32>().unwrap() + 1 + guess) % 1_000_000
+        );
+        assert_eq!(reset(wrong).await.status(), 400);
+    }
+    // The re-roll an attacker would do: a new code, the same spent budget.
+    assert_eq!(forgot().await.status(), 202);
+    let second = last_code(&t, "alvo@example.com");
+    assert_eq!(reset(second).await.status(), 400, "no new guesses");
+    let res = sign_in(&t, "alvo@example.com", PASSWORD, &[]).await;
+    assert_eq!(res.status(), 200, "the password is unchanged");
+
+    // One client guessing across accounts is stopped after 30 guesses in 15 minutes (6 so
+    // far), whatever e-mails it names.
+    let mut refused_at = None;
+    for i in 6..40 {
+        let res = t
+            .post(
+                "/api/v1/auth/reset-password",
+                None,
+                json!({ "email": format!("outra{i}@example.com"), "code": "123456",
+                        "new_password": "nova-senha-123" }),
+            )
+            .await;
+        if res.status() == 429 {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(res.status(), 400);
+    }
+    assert_eq!(refused_at, Some(30));
+    t.stop().await;
+}
