@@ -79,6 +79,20 @@ export async function startServer({ env = {}, aws = {} } = {}) {
   return startLocalServer(env);
 }
 
+/**
+ * The store and a browser for the test `t`, both stopped when it ends; with `admin` (email, name,
+ * password), that admin is made and signed in through the API (its token: `adminToken`).
+ */
+export async function storeAndBrowser(t, { admin } = {}) {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  if (!admin) return { server, browser };
+  await createUser(server, { ...admin, admin: true });
+  return { server, browser, adminToken: await signInApi(server, admin.email, admin.password) };
+}
+
 /** Start `vitrine serve` on 127.0.0.1:<random> over a fresh, seeded data folder. */
 async function startLocalServer(extra) {
   const root = mkdtempSync(join(tmpdir(), "vitrine-e2e-"));
@@ -173,6 +187,40 @@ export async function payPix(server, { txid, amount }) {
   const text = await res.text();
   assert.equal(res.status, 200, `webhook: ${text}`);
   return JSON.parse(text);
+}
+
+/** A paid Pix order of `buyer`'s (made here), placed and paid through the API; its id. */
+export async function paidPixOrder(server, buyer) {
+  await createUser(server, buyer);
+  const token = await signInApi(server, buyer.email, buyer.password);
+  const placed = await api(server, "/api/v1/orders", {
+    method: "POST",
+    token,
+    headers: { "Idempotency-Key": `e2e-${Date.now()}` },
+    body: {
+      items: [{ sku: "BON-SAR-PRETO", quantity: 1 }],
+      shipping_address: { recipient: buyer.name, street: "Rua XV de Novembro", number: "50", district: "Centro", city: "Curitiba", uf: "PR", cep: "80020-310" },
+      shipping_method: "sedex",
+      payment_method: "pix",
+      tax_id: "529.982.247-25",
+    },
+  });
+  assert.equal(placed.status, 201, placed.text);
+  const charge = await api(server, `/api/v1/orders/${placed.json.id}/payment`, { method: "POST", token, body: { method: "pix" } });
+  assert.equal(charge.status, 200, charge.text);
+  const paid = await payPix(server, { txid: charge.json.pix.txid, amount: charge.json.amount_centavos });
+  assert.equal(paid.result, "paid");
+  return placed.json.id;
+}
+
+/** Wait up to `ms` for the invoice issuer to move the order to `invoiced`; the status then. */
+export async function waitInvoiced(server, adminToken, id, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const o = (await api(server, `/api/v1/admin/orders/${id}`, { token: adminToken })).json;
+    if (o.status === "invoiced" || Date.now() > deadline) return o.status;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Decode what the file mailer writes: quoted-printable or base64 text parts. */

@@ -1,10 +1,11 @@
 // Orders: the list by status (newest first, pages), and one order with the moves its status
 // allows — mark paid (money received outside the providers), ship with a tracking code (once
 // invoiced), mark delivered, cancel (a paid order is refunded), give back part of a paid
-// order's money.
+// order's money — and its NF-e: what happened to it (authorisation, refusal, cancellation,
+// correction letters, voiding) and the fiscal moves, each confirmed in the page before it is sent.
 
 import { get, post } from "/js/api.js";
-import { h, replace, notice, field, busy } from "/js/dom.js";
+import { h, replace, notice, field, busy, id, showFieldErrors, clearFieldErrors } from "/js/dom.js";
 import { t, money, dateTime, statusLabel, errorText, parseMoney, STATUSES } from "/js/i18n.js";
 import { link, go } from "/js/router.js";
 import { watchOrders } from "/js/realtime.js";
@@ -86,6 +87,7 @@ async function detail(main, orderId) {
   const badge = h("span", { class: "badge", "data-testid": "order-status" });
   const actions = h("div");
   const info = h("div");
+  const invoice = invoicePanel(() => order, reload);
 
   replace(
     wrap,
@@ -93,7 +95,7 @@ async function detail(main, orderId) {
     h("h1", null, t("admin.orders.detailHeading", { id: order.id.slice(-8) })),
     h("p", { class: "status-line", role: "status" }, t("order.status"), " ", badge),
     message,
-    h("div", { class: "two-cols" }, info, h("section", { class: "panel", "aria-labelledby": "moves-title" }, h("h2", { id: "moves-title" }, t("admin.orders.moves")), actions)),
+    h("div", { class: "two-cols" }, info, h("section", { class: "panel", "aria-labelledby": "moves-title" }, h("h2", { id: "moves-title" }, t("admin.orders.moves")), actions), invoice.el),
   );
 
   function show(o) {
@@ -128,7 +130,7 @@ async function detail(main, orderId) {
           h("div", null, h("dt", null, t("admin.orders.payment")), h("dd", null, o.payment_method === "pix" ? "Pix" : o.payment_method === "boleto" ? "Boleto" : t("checkout.card"))),
           h("div", null, h("dt", null, t("admin.orders.provider")), h("dd", { "data-testid": "payment-provider" }, o.payment_provider || "—")),
           o.tracking_code ? h("div", null, h("dt", null, t("order.tracking")), h("dd", { "data-testid": "tracking-code" }, o.tracking_code)) : null,
-          o.invoice_key ? h("div", null, h("dt", null, t("order.invoice")), h("dd", null, o.invoice_key)) : null,
+          o.invoice_key ? h("div", null, h("dt", null, t("order.invoice")), h("dd", null, groupedKey(o.invoice_key))) : null,
         ),
         h("h2", null, t("order.deliverTo")),
         h("p", null, a.recipient, h("br"), `${a.street}, ${a.number}${a.complement ? ` — ${a.complement}` : ""}`, h("br"), `${a.district} — ${a.city}/${a.uf} — ${a.cep}`),
@@ -137,6 +139,7 @@ async function detail(main, orderId) {
       ),
     );
     showActions(o);
+    invoice.refresh();
   }
 
   function move(path, bodyOf, button) {
@@ -234,4 +237,268 @@ async function detail(main, orderId) {
     if (msg.order_id === order.id && msg.status !== order.status) reload();
   });
   return stop;
+}
+
+// ----- the NF-e -----
+
+/** The NF-e's situation, in words: issued (authorised, or signed and not sent), cancelled… */
+function invoiceState(inv) {
+  if (inv.status === "voided") return t("admin.nfe.state.voided");
+  if (inv.cancelled) return t("admin.nfe.state.cancelled");
+  if (inv.status === "numbered") return t("admin.nfe.state.numbered");
+  if (inv.transmission === "authorized") return t("admin.nfe.state.authorized");
+  if (inv.transmission === "signed-not-transmitted") return t("admin.nfe.state.signed");
+  return t("admin.nfe.state.issued");
+}
+
+/** The access key in groups of four digits, as the DANFE prints it (and so it can wrap). */
+function groupedKey(key) {
+  return (key || "").replace(/(\d{4})(?=\d)/g, "$1 ");
+}
+
+/** A term of a `dl.pairs`, or nothing when there is no value. */
+function pair(term, value, testId) {
+  if (value === null || value === undefined || value === "") return null;
+  return h("div", null, h("dt", null, term), h("dd", { "data-testid": testId }, value));
+}
+
+/**
+ * A cancellation, a correction letter or a voiding: its text, who asked and when, and SEFAZ's
+ * registration (or that it is awaited, or that it was recorded in the store alone).
+ */
+function fiscalEvent(ev, textLabel, testId) {
+  const registration = ev.protocol || (ev.registered ? t("admin.nfe.storeOnly") : t("admin.nfe.awaiting"));
+  return h(
+    "div",
+    { "data-testid": testId },
+    h("p", null, h("span", { class: "muted" }, textLabel, ": "), ev.text),
+    h(
+      "dl",
+      { class: "pairs" },
+      pair(t("admin.nfe.requestedBy"), ev.by),
+      pair(t("admin.nfe.requestedAt"), dateTime(ev.requested_at)),
+      pair(t("admin.nfe.eventProtocol"), registration, `${testId}-protocol`),
+      pair(t("admin.nfe.registeredAt"), dateTime(ev.registered_at)),
+    ),
+  );
+}
+
+/**
+ * The order's NF-e panel: its record, then the moves it allows. `current()` is the order as the
+ * page shows it; `reload()` re-renders the whole order page (a cancelled NF-e cancels the order).
+ */
+function invoicePanel(current, reload) {
+  const details = h("div", null, h("p", { class: "muted", role: "status" }, t("admin.loading")));
+  const message = h("div", { "aria-live": "polite" });
+  const forms = h("div");
+  const el = h("section", { class: "panel", "aria-labelledby": "nfe-title", "data-testid": "nfe" }, h("h2", { id: "nfe-title" }, t("admin.nfe.heading")), details, message, forms);
+  let asked = 0;
+
+  async function refresh() {
+    const order = current();
+    const mine = ++asked;
+    // An NF-e number is taken only for a paid order: one never paid has none to ask for.
+    if (!order.history.some((c) => c.status === "paid") && !["paid", "invoiced", "shipped", "delivered"].includes(order.status)) {
+      replace(forms);
+      replace(details, h("p", { class: "muted" }, t("admin.nfe.none")));
+      return;
+    }
+    let inv;
+    try {
+      inv = await get(`/api/v1/admin/orders/${encodeURIComponent(order.id)}/invoice`, { auth: "required" });
+    } catch (e) {
+      if (mine !== asked) return;
+      replace(forms);
+      replace(details, e.status === 404 ? h("p", { class: "muted" }, t("admin.nfe.none")) : notice("error", errorText(e)));
+      return;
+    }
+    // Only the answer to the latest question is shown (the page reloads on live updates too).
+    if (mine !== asked) return;
+    show(inv, order);
+  }
+
+  function show(inv, order) {
+    const last = inv.corrections[inv.corrections.length - 1];
+    replace(
+      details,
+      h(
+        "dl",
+        { class: "pairs" },
+        pair(t("admin.nfe.number"), t("admin.nfe.numberValue", { number: inv.number, series: inv.series })),
+        pair(t("admin.nfe.environment"), inv.environment === "production" ? t("admin.nfe.production") : t("admin.nfe.homologation")),
+        pair(t("admin.nfe.key"), groupedKey(inv.access_key)),
+        pair(t("admin.nfe.state"), invoiceState(inv), "nfe-state"),
+        inv.status === "issued" ? pair(t("admin.nfe.issuedAt"), dateTime(inv.issued_at)) : null,
+        pair(t("admin.nfe.protocol"), inv.protocol, "nfe-protocol"),
+        pair(t("admin.nfe.authorizedAt"), dateTime(inv.authorized_at)),
+      ),
+      inv.rejection ? notice("warn", t("admin.nfe.rejection", { at: dateTime(inv.rejection.at), code: inv.rejection.code, reason: inv.rejection.reason })) : null,
+      inv.cancellation ? [h("h3", null, t("admin.nfe.cancellation")), fiscalEvent(inv.cancellation, t("admin.nfe.justification"), "nfe-cancellation")] : null,
+      inv.corrections.length
+        ? [
+            h("h3", null, t("admin.nfe.corrections")),
+            h(
+              "ol",
+              { class: "timeline" },
+              inv.corrections.map((c) =>
+                h("li", null, h("strong", null, t("admin.nfe.correctionN", { n: c.sequence })), c === last && c.registered ? [" — ", t("admin.nfe.inForce")] : null, fiscalEvent(c, t("admin.nfe.correction"), `nfe-correction-${c.sequence}`)),
+              ),
+            ),
+          ]
+        : null,
+      inv.voiding ? [h("h3", null, t("admin.nfe.voiding")), fiscalEvent(inv.voiding, t("admin.nfe.justification"), "nfe-voiding")] : null,
+    );
+    replace(forms, moves(inv, order, last));
+  }
+
+  /** The forms the NF-e allows now, each with what it does and why it may not be there. */
+  function moves(inv, order, last) {
+    const out = [];
+    const path = (move) => `/api/v1/admin/orders/${encodeURIComponent(order.id)}/invoice/${move}`;
+    if (inv.status === "issued" && !inv.cancellation) {
+      // A letter for an NF-e SEFAZ never authorised is refused: the form stays, with a warning,
+      // so that the store's reason is shown when it is tried.
+      const pending = last && !last.registered ? last : null;
+      const next = pending ? pending.sequence : inv.corrections.length + 1;
+      out.push(
+        confirmedForm({
+          title: t("admin.nfe.correctionTitle"),
+          texts: [t("admin.nfe.correctionText"), t("admin.nfe.correctionLimits")],
+          warning: inv.protocol ? null : t("admin.nfe.correctionNotAuthorized"),
+          pending,
+          control: { label: t("admin.nfe.correction"), name: "correction", hint: t("admin.nfe.correctionHint"), maxlength: 1000, rows: 4 },
+          button: t("admin.nfe.correct"),
+          question: t("admin.nfe.correctConfirm", { n: next }),
+          yes: t("admin.nfe.correctYes"),
+          send: (text) => post(path("corrections"), { correction: text }, { auth: "required" }),
+          done: () => t("admin.nfe.corrected", { n: next }),
+        }),
+      );
+    }
+    if (inv.status === "issued" && !inv.cancelled) {
+      // An authorised NF-e has a window (`cancellable_until`); one never sent to SEFAZ is
+      // cancelled in the store alone, at any time before the goods leave.
+      let why = null;
+      if (!["invoiced", "cancelled"].includes(order.status)) why = t("admin.nfe.cancelShipped");
+      else if (inv.cancellable_until && Date.now() >= Date.parse(inv.cancellable_until)) why = t("admin.nfe.cancelClosed", { date: dateTime(inv.cancellable_until) });
+      if (why) {
+        out.push(h("h3", null, t("admin.nfe.cancelTitle")), h("p", { class: "muted" }, why));
+      } else {
+        const pending = inv.cancellation && !inv.cancellation.registered ? inv.cancellation : null;
+        out.push(
+          confirmedForm({
+            title: t("admin.nfe.cancelTitle"),
+            texts: [t("admin.nfe.cancelText"), inv.protocol ? t("admin.nfe.cancelUntil", { date: dateTime(inv.cancellable_until) }) : t("admin.nfe.cancelNotSent")],
+            pending,
+            control: { label: t("admin.nfe.justification"), name: "justification", hint: t("admin.nfe.justificationHint"), maxlength: 255 },
+            button: t("admin.nfe.cancel"),
+            danger: true,
+            question: t("admin.nfe.cancelConfirm", { number: inv.number }),
+            yes: t("admin.nfe.cancelYes"),
+            send: (text) => post(path("cancel"), { justification: text }, { auth: "required" }),
+            done: () => t("admin.nfe.cancelDone", { number: inv.number }),
+          }),
+        );
+      }
+    }
+    if (inv.status === "numbered" && ["cancelled", "expired"].includes(order.status)) {
+      const pending = inv.voiding && !inv.voiding.registered ? inv.voiding : null;
+      const vars = { number: inv.number, series: inv.series };
+      out.push(
+        confirmedForm({
+          title: t("admin.nfe.voidTitle"),
+          texts: [t("admin.nfe.voidText", vars)],
+          pending,
+          control: { label: t("admin.nfe.justification"), name: "justification", hint: t("admin.nfe.justificationHint"), maxlength: 255 },
+          button: t("admin.nfe.void"),
+          danger: true,
+          question: t("admin.nfe.voidConfirm", vars),
+          yes: t("admin.nfe.voidYes"),
+          send: (text) => post(path("void"), { justification: text }, { auth: "required" }),
+          done: () => t("admin.nfe.voided", vars),
+        }),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * A fiscal move: a text and a button that first asks, in the page, to confirm (with the text
+   * then read-only); confirmed, it is sent, and the order page is rendered again. A request
+   * still waiting for SEFAZ (`pending`) fills the text, to be sent again as it was.
+   */
+  function confirmedForm(o) {
+    const text = field({ ...o.control, type: "textarea", rows: o.control.rows || 3, required: true, value: o.pending ? o.pending.text : "" });
+    const ask = h("button", { type: "submit", class: o.danger ? "danger" : null }, o.button);
+    const yes = h("button", { type: "button", class: o.danger ? "danger" : null }, o.yes);
+    const back = h("button", { type: "button", class: "secondary" }, t("admin.nfe.back"));
+    const questionId = id("confirm");
+    const confirm = h("div", { class: "notice warn", role: "group", "aria-labelledby": questionId, hidden: true }, h("p", { id: questionId }, h("strong", null, o.question)), h("div", { class: "actions" }, yes, back));
+    const askRow = h("div", { class: "actions" }, ask);
+    const said = h("div", { "aria-live": "polite" });
+    const form = h(
+      "form",
+      null,
+      h("h3", null, o.title),
+      o.texts.map((x) => h("p", { class: "muted" }, x)),
+      o.warning ? notice("warn", o.warning) : null,
+      o.pending ? notice("warn", t("admin.nfe.pending")) : null,
+      text,
+      said,
+      askRow,
+      confirm,
+    );
+    const asking = (on) => {
+      confirm.hidden = !on;
+      askRow.hidden = on;
+      text.control.readOnly = on;
+    };
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      replace(message);
+      replace(said);
+      clearFieldErrors(form);
+      asking(true);
+      yes.focus();
+    });
+    back.addEventListener("click", () => {
+      asking(false);
+      text.control.focus();
+    });
+    yes.addEventListener("click", async () => {
+      await busy(yes, async () => {
+        try {
+          await o.send(text.control.value);
+        } catch (err) {
+          asking(false);
+          failed(form, said, err);
+          return;
+        }
+        // The order page again (a cancellation cancels the order), then what was done.
+        await reload();
+        replace(message, notice("ok", o.done()));
+      });
+    });
+    return form;
+  }
+
+  /**
+   * A refused move, said beside its form: field errors beside the text, or the reason. When a
+   * request was kept (SEFAZ did not answer) or another one waits, the record is shown again, and
+   * the reason above the forms.
+   */
+  function failed(form, said, err) {
+    if (err.type === "validation") {
+      const rest = showFieldErrors(form, err.problem.errors || []);
+      replace(said, notice("error", rest.length ? errorText(err) : t("error.fields")));
+      form.querySelector("[aria-invalid]")?.focus();
+    } else if (err.status === 503 || err.status === 409) {
+      replace(message, notice("error", err.status === 503 ? t("admin.nfe.unavailable") : errorText(err)));
+      refresh();
+    } else {
+      replace(said, notice("error", errorText(err)));
+    }
+  }
+
+  return { el, refresh };
 }
