@@ -13,7 +13,7 @@
 //!   the chain is never believed). Limits group IPv6 addresses by their /64, the block one
 //!   subscriber usually holds ([`group`]). On Lambda there is no peer, and API Gateway's
 //!   throttling and the WAF's rate rule (template) limit clients.
-//! - **Rate limit**: a token bucket per client address over `/api/` paths: `per_minute` tokens a
+//! - **Rate limit**: a token bucket per client address over `/api/` and `/media/` paths: `per_minute` tokens a
 //!   minute, up to `burst` at once. A client over it gets `429` with `Retry-After`.
 //! - **Headers**: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
 //!   `X-Frame-Options: DENY`, and on answers that are not pages a `Content-Security-Policy` of
@@ -282,13 +282,19 @@ pub(crate) async fn limit(
 ) -> Response {
     let client = req.extensions().get::<ClientIp>().map(|c| c.0);
     if let Some(ip) = client
-        && req.uri().path().starts_with("/api/")
+        && limited(req.uri().path())
         && let Err(retry_after_secs) = limiter.take(group(ip), Instant::now())
     {
         tracing::warn!(retry_after_secs, "client over its request rate limit");
         return Problem::from(AppError::TooManyRequests { retry_after_secs }).into_response();
     }
     next.run(req).await
+}
+
+/// The paths the per-client limit counts: the API and product images (each image is read from
+/// the blob store; the web apps' own files are compiled in and cost nothing to serve).
+fn limited(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/media/")
 }
 
 /// The origins the card provider's browser script needs, checked like CORS origins (an origin

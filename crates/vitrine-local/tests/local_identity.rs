@@ -1165,3 +1165,32 @@ async fn the_owner_signs_in_from_a_known_device_while_an_attacker_hammers_the_ac
         .expect("the owner's device is not locked out");
     assert_eq!(again.device.as_deref(), Some(device.as_str()));
 }
+
+#[tokio::test]
+async fn a_flood_of_sign_ups_waits_in_a_short_line_for_argon2_and_the_rest_is_refused() {
+    let local = Local::with(|c| LocalIdentityConfig {
+        argon2_at_once: 1,
+        argon2_waiting: 2,
+        ..c
+    })
+    .await;
+    // Ten sign-ups at once: each reaches the hash on its first poll, so one computes, two wait
+    // and seven are refused before any memory is taken for them.
+    let attempts = (0..10).map(|i| {
+        let identity = local.identity.clone();
+        async move {
+            identity
+                .sign_up(user(&format!("flood{i}@example.com")))
+                .await
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(IdentityError::TooManyAttempts { .. })))
+        .count();
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!((created, refused), (3, 7), "{results:?}");
+    // The line is free again: the next sign-up goes through.
+    local.signed_up("depois@example.com").await;
+}

@@ -178,6 +178,41 @@ async fn a_client_over_its_rate_gets_429_with_retry_after_and_pages_are_not_coun
 }
 
 #[tokio::test]
+async fn product_images_count_against_the_client_s_rate_and_a_cached_one_costs_no_read() {
+    let t = TestApp::spawn_with(|store| {
+        store.security = Security {
+            rate_limit: Some(RateLimit {
+                per_minute: 6,
+                burst: 10,
+            }),
+            ..Security::default()
+        };
+    })
+    .await;
+    // A browser that has an image is answered 304 (image keys never change).
+    let res = t
+        .req(Method::GET, "/media/images/qualquer.webp", None)
+        .header("if-none-match", "\"images/qualquer.webp\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    // The attack: reading images (here, ones that do not exist) as fast as possible.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let res = t.get(&format!("/media/images/x{i}.webp"), None).await;
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..9], &[404; 9], "the burst passes: {statuses:?}");
+    assert_eq!(
+        &statuses[10..],
+        &[429, 429],
+        "then the client waits: {statuses:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_413_and_writes_nothing() {
     let t = TestApp::spawn().await;
     let token = t.customer("grande@example.com").await;

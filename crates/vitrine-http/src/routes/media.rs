@@ -232,7 +232,25 @@ async fn upload_image(
 /// extension names and a year of caching (image keys are never rewritten); on a Blobs adapter
 /// that hands out direct URLs (S3), a redirect to one. Anything that is not an image under
 /// `images/` is a 404.
-pub async fn media(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+pub async fn media(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    // Image keys are never rewritten: the key is the version. A browser that has it is told so
+    // without the blob store being read.
+    let etag = format!("\"{key}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        })
+        && key.starts_with("images/")
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
     match serve(&s, &key).await {
         Ok(res) => res,
         Err(p) => p.into_response(),
@@ -265,6 +283,11 @@ async fn serve(s: &AppState, key: &str) -> ApiResult<Response> {
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+            (
+                header::ETAG,
+                HeaderValue::from_str(&format!("\"{key}\""))
+                    .unwrap_or_else(|_| HeaderValue::from_static("\"image\"")),
             ),
             // An image needs no capabilities, whatever a browser makes of it.
             (

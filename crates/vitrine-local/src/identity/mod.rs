@@ -142,6 +142,10 @@ pub struct LocalIdentityConfig {
     /// How long an account's code tries keep counting across new codes: [`MAX_CODE_TRIES`]
     /// wrong guesses per window, however many codes are sent meanwhile.
     pub code_try_window: Duration,
+    /// argon2 computations (sign-up, sign-in, reset) running at once.
+    pub argon2_at_once: usize,
+    /// Requests waiting for one of those places before the next is refused (429).
+    pub argon2_waiting: usize,
 }
 
 impl LocalIdentityConfig {
@@ -181,6 +185,12 @@ impl LocalIdentityConfig {
                 window: Duration::from_secs(15 * MIN),
             },
             code_try_window: Duration::from_secs(60 * MIN),
+            // As many as the cores (at least 2): more would only queue inside the blocking pool
+            // while holding their memory.
+            argon2_at_once: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+            argon2_waiting: 64,
         }
     }
 }
@@ -218,6 +228,17 @@ pub struct LocalIdentity {
     address_failures: Limiter,
     code_mails: Limiter,
     code_guesses: Limiter,
+    argon2_gate: tokio::sync::Semaphore,
+    argon2_waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Takes one from the waiting count when dropped.
+struct WaitingGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for LocalIdentity {
@@ -267,6 +288,8 @@ impl LocalIdentity {
             address_failures: Limiter::new(config.sign_in_per_address),
             code_mails: Limiter::new(config.code_mails_per_email),
             code_guesses: Limiter::new(config.code_guesses_per_address),
+            argon2_gate: tokio::sync::Semaphore::new(config.argon2_at_once.max(1)),
+            argon2_waiting: std::sync::atomic::AtomicUsize::new(0),
             config,
             signer,
             verifier,
@@ -330,9 +353,34 @@ impl LocalIdentity {
         }
     }
 
+    /// A place among the argon2 computations running at once ([`LocalIdentityConfig::argon2_at_once`]),
+    /// waited for in a bounded line: past [`LocalIdentityConfig::argon2_waiting`] requests
+    /// already waiting, `TooManyAttempts` at once. What a flood of sign-ups or sign-ins can make
+    /// the process hold is then `at once × memory cost`, not `requests × memory cost`.
+    async fn argon2_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, IdentityError> {
+        if let Ok(permit) = self.argon2_gate.try_acquire() {
+            return Ok(permit);
+        }
+        let waiting = self
+            .argon2_waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _line = WaitingGuard(&self.argon2_waiting);
+        if waiting >= self.config.argon2_waiting {
+            tracing::warn!(waiting, "password hashing is saturated; refusing");
+            return Err(IdentityError::TooManyAttempts {
+                retry_after_secs: 1,
+            });
+        }
+        self.argon2_gate
+            .acquire()
+            .await
+            .map_err(|e| IdentityError::Unavailable(anyhow!("password hashing gate closed: {e}")))
+    }
+
     async fn hash(&self, password: &str) -> Result<String, IdentityError> {
         let argon2 = self.argon2.clone();
         let password = password.to_owned();
+        let _turn = self.argon2_turn().await?;
         // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
         tokio::task::spawn_blocking(move || hash_password(&argon2, &password))
             .await
@@ -343,6 +391,7 @@ impl LocalIdentity {
     /// Whether `password` matches the PHC string `hash` (its own parameters apply).
     async fn verify_password(&self, hash: String, password: &str) -> Result<bool, IdentityError> {
         let password = password.to_owned();
+        let _turn = self.argon2_turn().await?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash)
                 .map_err(|e| anyhow!("stored password hash unreadable: {e}"))?;
