@@ -7,6 +7,7 @@
 use vitrine_domain::contact::{Email, PersonName};
 
 use crate::app::App;
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::ports::identity::IdentityError;
 use crate::ports::{ClientInfo, Email as Mail, NewUser, Tokens};
@@ -94,8 +95,14 @@ impl App {
         Ok(self.ports.identity.refresh(refresh_token).await?)
     }
 
-    pub async fn sign_out(&self, refresh_token: &str) -> AppResult<()> {
-        Ok(self.ports.identity.sign_out(refresh_token).await?)
+    /// Revoke the refresh token and, when the caller shows its access token, the session's
+    /// access tokens too (refused within a minute everywhere: `crate::sessions`).
+    pub async fn sign_out(&self, refresh_token: &str, who: Option<&Principal>) -> AppResult<()> {
+        self.ports.identity.sign_out(refresh_token).await?;
+        if let Some(who) = who {
+            self.revoke_session(who).await?;
+        }
+        Ok(())
     }
 
     pub async fn forgot_password(&self, email: &str) -> AppResult<()> {
@@ -113,11 +120,14 @@ impl App {
         client: &ClientInfo,
     ) -> AppResult<()> {
         self.ports.identity.count_code_guess(client)?;
-        Ok(self
-            .ports
+        let email = normalise(email);
+        self.ports
             .identity
-            .confirm_forgot_password(&normalise(email), code.trim(), new_password)
-            .await?)
+            .confirm_forgot_password(&email, code.trim(), new_password)
+            .await?;
+        // Whoever held the old password loses the tokens it gave them.
+        let user = self.ports.identity.admin_get_user(&email).await?;
+        self.revoke_user_tokens(&user.sub).await
     }
 
     /// Create a confirmed user (CLI `user create`), with a profile. Returns `sub`.

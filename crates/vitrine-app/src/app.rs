@@ -44,6 +44,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The background work started for this app, stopped and joined by [`App::stop_workers`].
     workers: crate::workers::Workers,
+    /// Revoked sessions as last read from the table (`crate::sessions`).
+    pub(crate) revoked: crate::store::revocations::RevokedCache,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             outbox_written: Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             workers: crate::workers::Workers::default(),
+            revoked: crate::store::revocations::RevokedCache::default(),
         })
     }
 

@@ -140,6 +140,12 @@ pub struct Principal {
     pub username: Option<String>,
     /// From id tokens.
     pub email: Option<String>,
+    /// The sign-in the token descends from (`origin_jti`: shared by the tokens a refresh
+    /// issues), by which a signed-out session is refused before its tokens expire.
+    pub session: Option<String>,
+    /// When the token was issued (`iat`, seconds): tokens issued before a password reset are
+    /// refused.
+    pub issued_at: i64,
 }
 
 impl Principal {
@@ -381,6 +387,8 @@ impl TokenVerifier {
             groups: claims.groups,
             username: claims.username,
             email: None,
+            session: claims.origin_jti,
+            issued_at: claims.iat,
         })
     }
 
@@ -392,6 +400,8 @@ impl TokenVerifier {
             groups: claims.groups,
             username: None,
             email: claims.email,
+            session: claims.origin_jti,
+            issued_at: claims.iat,
         })
     }
 
@@ -560,7 +570,9 @@ mod tests {
                 sub: "01J0SUB".into(),
                 groups: vec!["customer".into()],
                 username: Some("01J0SUB".into()),
-                email: None
+                email: None,
+                session: Some("01J0ORIGIN".into()),
+                issued_at: NOW,
             }
         );
         assert!(!principal.is_admin());

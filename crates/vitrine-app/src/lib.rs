@@ -34,6 +34,7 @@ pub mod payment_choice;
 pub mod payments;
 pub mod ports;
 pub mod reports;
+pub mod sessions;
 pub mod settings;
 pub mod snapshot;
 pub mod store;

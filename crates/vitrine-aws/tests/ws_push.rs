@@ -73,6 +73,8 @@ impl Fixture {
             groups,
             username: None,
             email: None,
+            session: None,
+            issued_at: 0,
         };
         self.connections
             .register(id, &principal)

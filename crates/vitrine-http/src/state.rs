@@ -92,7 +92,13 @@ impl AppState {
             .verify_access(token, self.app.ports.clock.now())
             .await
         {
-            Ok(principal) => Ok(principal),
+            Ok(principal) => match self.app.is_revoked(&principal).await {
+                Ok(false) => Ok(principal),
+                Ok(true) => Err(Problem::unauthenticated(
+                    "the access token was refused: its session has ended (signed out, or the password was reset)",
+                )),
+                Err(e) => Err(Problem::from(e)),
+            },
             Err(KeysError::Token(e)) => Err(Problem::unauthenticated(format!(
                 "the access token was refused: {e}"
             ))),

@@ -189,6 +189,19 @@ impl WsHandler {
                 );
             }
         };
+        match self.app.is_revoked(&principal).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return response(401, "the access token was refused: its session has ended");
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reading revoked sessions failed");
+                return response(
+                    503,
+                    "sign-in cannot be checked right now; try again shortly",
+                );
+            }
+        }
         if let Err(e) = self
             .push
             .connections()

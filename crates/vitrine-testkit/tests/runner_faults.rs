@@ -188,6 +188,8 @@ impl Shape {
             groups: vec!["customer".into()],
             username: None,
             email: Some(email.clone()),
+            session: None,
+            issued_at: 0,
         };
         let input = CheckoutInput {
             items: Some(vec![CartLine {

@@ -234,3 +234,90 @@ async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited()
     assert_eq!(refused_at, Some(30));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_signed_out_session_s_access_token_stops_working_and_other_sessions_go_on() {
+    let t = TestApp::spawn().await;
+    t.app
+        .create_user("sessao@example.com", PASSWORD, "Sessão", false)
+        .await
+        .unwrap();
+    let tokens = |res: reqwest::Response| async move { res.json::<Value>().await.unwrap() };
+    let phone = tokens(sign_in(&t, "sessao@example.com", PASSWORD, &[]).await).await;
+    let laptop = tokens(sign_in(&t, "sessao@example.com", PASSWORD, &[]).await).await;
+    let access = |v: &Value| v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        t.get("/api/v1/orders", Some(&access(&phone)))
+            .await
+            .status(),
+        200
+    );
+
+    let res = t
+        .post(
+            "/api/v1/auth/sign-out",
+            Some(&access(&phone)),
+            json!({ "refresh_token": phone["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    // The signed-out session's access token, still within its hour, is refused.
+    let res = t.get("/api/v1/orders", Some(&access(&phone))).await;
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("session has ended"),
+        "{body}"
+    );
+    // The other session is not touched.
+    assert_eq!(
+        t.get("/api/v1/orders", Some(&access(&laptop)))
+            .await
+            .status(),
+        200
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_tokens_the_old_password_gave() {
+    let t = TestApp::spawn().await;
+    t.app
+        .create_user("roubada@example.com", PASSWORD, "Roubada", false)
+        .await
+        .unwrap();
+    let thief: Value = sign_in(&t, "roubada@example.com", PASSWORD, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let thief = thief["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(t.get("/api/v1/orders", Some(&thief)).await.status(), 200);
+    // Tokens carry whole seconds: the reset comes in a later second than the thief's sign-in.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let res = t
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({ "email": "roubada@example.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let code = last_code(&t, "roubada@example.com");
+    let res = t
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            json!({ "email": "roubada@example.com", "code": code, "new_password": "nova-senha-123" }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(t.get("/api/v1/orders", Some(&thief)).await.status(), 401);
+    // The owner signs in with the new password, at once.
+    let owner = t.sign_in("roubada@example.com", "nova-senha-123").await;
+    assert_eq!(t.get("/api/v1/orders", Some(&owner)).await.status(), 200);
+    t.stop().await;
+}

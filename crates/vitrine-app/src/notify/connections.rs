@@ -205,6 +205,8 @@ mod tests {
             },
             username: None,
             email: None,
+            session: None,
+            issued_at: 0,
         }
     }
 

@@ -29,6 +29,7 @@
 //! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
 //! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
+//! | revoked session / user's tokens before a reset | `REVOKED` | `SESSION#{origin_jti}` / `RESET#{sub}` | ttl: when the tokens expire ([`revocations`]) |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
 //! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
@@ -49,6 +50,7 @@ pub mod connections;
 pub mod deliveries;
 pub mod invoices;
 pub mod payments;
+pub mod revocations;
 
 pub use batch::{Batch, Part, WriteFailed};
 pub use events::event_item;

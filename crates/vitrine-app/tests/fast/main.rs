@@ -7,4 +7,5 @@ mod invoices;
 mod media;
 mod payments;
 mod reconcile;
+mod sessions;
 mod world;

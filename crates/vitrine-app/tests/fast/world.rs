@@ -129,6 +129,8 @@ impl World {
             groups: vec!["customer".into()],
             username: None,
             email: Some(email.to_owned()),
+            session: None,
+            issued_at: 0,
         }
     }
 

@@ -188,6 +188,8 @@ mod tests {
             groups: if admin { vec!["admin".into()] } else { vec![] },
             username: None,
             email: None,
+            session: None,
+            issued_at: 0,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::dto::{
     ConfirmInput, EmailInput, MessageDto, RefreshInput, ResetInput, SignInInput, SignUpInput,
     TokensDto,
 };
-use crate::extract::{ClientAddr, DEVICE_COOKIE, Json};
+use crate::extract::{ClientAddr, DEVICE_COOKIE, Json, MaybeAuth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -128,10 +128,15 @@ async fn refresh(
     }))
 }
 
-/// Revoke a refresh token.
+/// Revoke a refresh token; with the session's access token in `Authorization`, that session's
+/// access tokens too (refused everywhere within a minute).
 #[utoipa::path(post, path = "/auth/sign-out", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
-async fn sign_out(State(s): State<AppState>, Json(i): Json<RefreshInput>) -> ApiResult<StatusCode> {
-    s.app.sign_out(&i.refresh_token).await?;
+async fn sign_out(
+    State(s): State<AppState>,
+    MaybeAuth(who): MaybeAuth,
+    Json(i): Json<RefreshInput>,
+) -> ApiResult<StatusCode> {
+    s.app.sign_out(&i.refresh_token, who.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
