@@ -7,7 +7,8 @@
 //! The pool this adapter expects is the one [`CognitoIdentity::create_pool`] makes (and the
 //! CloudFormation template declares): the e-mail is the username, an app client without secret
 //! that allows `USER_PASSWORD_AUTH` and `REFRESH_TOKEN_AUTH`, token revocation on, user-existence
-//! errors prevented, and the groups `customer` and `admin`.
+//! errors prevented, users allowed to write their `name` but not their `email`, and the groups
+//! `customer` and `admin`.
 //!
 //! Invariants:
 //! - E-mails are trimmed and lowercased before they reach Cognito, so `Ana@X.com` and `ana@x.com`
@@ -200,7 +201,8 @@ impl CognitoIdentity {
             .read_attributes("email")
             .read_attributes("email_verified")
             .read_attributes("name")
-            .write_attributes("email")
+            // Users write their name only, never their e-mail (the username: they cannot
+            // point the account at another address); infra/template.yaml says the same.
             .write_attributes("name")
             .access_token_validity(1)
             .id_token_validity(1)
@@ -363,7 +365,8 @@ impl Identity for CognitoIdentity {
             .client_id(&self.client_id)
             .username(&email)
             .password(&user.password)
-            .user_attributes(attribute("email", &email)?)
+            // The username is the e-mail (`UsernameAttributes: [email]`), which fills the
+            // `email` attribute; the app client may not write `email` itself (WriteAttributes).
             .user_attributes(attribute("name", name)?)
             .send()
             .await

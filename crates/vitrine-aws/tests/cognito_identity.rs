@@ -213,6 +213,8 @@ async fn the_pool_is_made_as_the_adapter_expects() {
         ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     );
     assert_eq!(app.enable_token_revocation(), Some(true));
+    // Users write their name, never their e-mail (the username; infra/template.yaml alike).
+    assert_eq!(app.write_attributes(), ["name"]);
 
     let groups = client
         .list_groups()

@@ -10,9 +10,10 @@
 //! - [`WsHandler`] serves the routes. `$connect` verifies the access token exactly as the API
 //!   does (`Keys::verify_access` at the Clock port's now) and registers the connection with its
 //!   principal (`vitrine_app::notify::connections`); a missing or refused token is a 401, which
-//!   refuses the upgrade. The token comes from `Authorization: Bearer <token>`, from
+//!   refuses the upgrade. The token comes from `Authorization: Bearer <token>` or from
 //!   `Sec-WebSocket-Protocol: bearer, <token>` (the response then selects `bearer`, as a browser
-//!   requires), or from the `access_token` query parameter — the local endpoint's three places.
+//!   requires) — the local endpoint's places ([`vitrine_http::realtime::connect_token`]); an
+//!   `access_token` in the query string (URLs are logged) is a 400, whatever else is sent.
 //!   `$disconnect` removes the connection. `$default` takes
 //!   `{"action": "resume", "after": "<event id>"}` (no `after`: nothing to replay) and posts the
 //!   order events after that id — the connection's principal's own, or all for an admin, built
@@ -51,7 +52,7 @@ use vitrine_app::notify::connections::{Connection, Connections};
 use vitrine_app::notify::{RealtimePusher, push_message};
 use vitrine_app::ports::PushError;
 use vitrine_aws::ws_push::{ApiGatewayPush, ManagementClient, Posted, management_client};
-use vitrine_http::realtime::{is_event_id, protocol_token};
+use vitrine_http::realtime::{URL_TOKEN_PARAMETER, connect_token, is_event_id};
 
 use crate::AwsEnv;
 use crate::emf::{self, Emf, Metric};
@@ -164,13 +165,15 @@ impl WsHandler {
         request: &ApiGatewayWebsocketProxyRequest,
         connection_id: &str,
     ) -> ApiGatewayProxyResponse {
-        let Some((token, from_protocol)) = token_of(request) else {
-            return response(
-                401,
-                "send an access token: the access_token query parameter, \
-                 Sec-WebSocket-Protocol: bearer, <token>, or Authorization: Bearer <token>",
-            );
-        };
+        let in_url = request
+            .query_string_parameters
+            .first(URL_TOKEN_PARAMETER)
+            .is_some();
+        let (token, from_protocol) =
+            match connect_token(&[&request.headers, &request.multi_value_headers], in_url) {
+                Ok(found) => found,
+                Err(refused) => return response(refused.status().into(), refused.detail()),
+            };
         let principal = match self
             .keys
             .verify_access(&token, self.app.ports.clock.now())
@@ -407,31 +410,6 @@ fn response(status: i64, detail: &str) -> ApiGatewayProxyResponse {
     out
 }
 
-/// The token and whether it came in the subprotocol list, looked for where the local endpoint
-/// looks: `Authorization`, then `Sec-WebSocket-Protocol`, then `access_token`.
-fn token_of(request: &ApiGatewayWebsocketProxyRequest) -> Option<(String, bool)> {
-    let headers = [&request.headers, &request.multi_value_headers];
-    let authorization = headers
-        .iter()
-        .flat_map(|h| h.get_all(header::AUTHORIZATION))
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .find(|t| !t.is_empty());
-    if let Some(token) = authorization {
-        return Some((token.to_owned(), false));
-    }
-    if let Some(token) = headers.iter().find_map(|map| protocol_token(map)) {
-        return Some((token, true));
-    }
-    request
-        .query_string_parameters
-        .first("access_token")
-        .filter(|t| !t.is_empty())
-        .map(|t| (t.to_owned(), false))
-}
-
 /// The `ws` function: build the application, the keys and the Management API client once per
 /// cold start, then serve the WebSocket API's route invocations.
 pub async fn run_ws() -> anyhow::Result<()> {
@@ -513,48 +491,6 @@ impl Consumer for RealtimeConsumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(edit: impl FnOnce(&mut Value)) -> ApiGatewayWebsocketProxyRequest {
-        let mut v = json!({
-            "headers": {},
-            "multiValueHeaders": {},
-            "requestContext": {
-                "routeKey": "$connect",
-                "connectionId": "c1=",
-                "connectedAt": 0,
-                "requestTimeEpoch": 0,
-            },
-            "isBase64Encoded": false,
-        });
-        edit(&mut v);
-        serde_json::from_value(v).expect("a WebSocket event")
-    }
-
-    #[test]
-    fn the_token_is_found_where_the_local_endpoint_looks_for_it() {
-        let query = request(|v| {
-            v["queryStringParameters"] = json!({ "access_token": "q.t.k" });
-        });
-        assert_eq!(token_of(&query), Some(("q.t.k".into(), false)));
-
-        let protocol = request(|v| {
-            v["headers"] = json!({ "Sec-WebSocket-Protocol": "bearer, p.t.k" });
-            v["multiValueHeaders"] = json!({ "Sec-WebSocket-Protocol": ["bearer, p.t.k"] });
-        });
-        assert_eq!(token_of(&protocol), Some(("p.t.k".into(), true)));
-
-        let header_first = request(|v| {
-            v["headers"] = json!({ "Authorization": "Bearer h.t.k", "Sec-WebSocket-Protocol": "bearer, p.t.k" });
-            v["queryStringParameters"] = json!({ "access_token": "q.t.k" });
-        });
-        assert_eq!(token_of(&header_first), Some(("h.t.k".into(), false)));
-
-        let none = request(|v| {
-            v["headers"] = json!({ "Sec-WebSocket-Protocol": "bearer" });
-            v["queryStringParameters"] = json!({ "access_token": "" });
-        });
-        assert_eq!(token_of(&none), None);
-    }
 
     #[test]
     fn only_resume_is_a_client_message() {

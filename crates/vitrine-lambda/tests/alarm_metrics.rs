@@ -370,16 +370,19 @@ fn ws_event(name: &str, token: Option<&str>) -> String {
         .join(format!("{name}.json"));
     let mut v: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("recorded")).expect("JSON");
-    match token {
-        Some(token) => {
-            v["queryStringParameters"]["access_token"] = json!(token);
-            v["multiValueQueryStringParameters"]["access_token"] = json!([token]);
-        }
-        None => {
-            v.as_object_mut().unwrap().remove("queryStringParameters");
-            v.as_object_mut()
-                .unwrap()
-                .remove("multiValueQueryStringParameters");
+    // The token in the subprotocol list, where browsers send it (one in the URL is refused).
+    for map in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = v[map].as_object_mut() {
+            headers.remove("Sec-WebSocket-Protocol");
+            if let Some(token) = token {
+                let value = format!("bearer, {token}");
+                let value = if map == "headers" {
+                    json!(value)
+                } else {
+                    json!([value])
+                };
+                headers.insert("Sec-WebSocket-Protocol".into(), value);
+            }
         }
     }
     v.to_string()
@@ -469,8 +472,8 @@ async fn emitted() -> Vec<Value> {
             env!("CARGO_BIN_EXE_ws"),
             &env_with(&env, &[("VITRINE_WS_ENDPOINT", ws_endpoint)]),
             vec![
-                ws_event("ws-connect", Some(&token)),
-                ws_event("ws-connect", None),
+                ws_event("ws-connect-subprotocol", Some(&token)),
+                ws_event("ws-connect-subprotocol", None),
                 ws_event("ws-disconnect", None),
             ],
         )

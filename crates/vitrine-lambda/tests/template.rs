@@ -1427,6 +1427,19 @@ fn the_web_acls_have_the_managed_rule_groups_and_a_rate_rule_and_data_is_recover
     );
 }
 
+/// Users cannot write their own `email` (the username; the address codes and orders go to):
+/// the app client's `WriteAttributes` lists `name` (what sign-up sends) and not `email`. Left
+/// unset, Cognito lets a user write every standard attribute with their access token.
+#[test]
+fn users_cannot_write_their_own_email() {
+    let template = template();
+    let client = resource_text(&template, "UserPoolClient").expect("UserPoolClient");
+    let lines = lines(client);
+    let write = list_of(&lines, "WriteAttributes").expect("UserPoolClient sets WriteAttributes");
+    assert_eq!(write, ["name"], "WriteAttributes");
+    assert!(!write.iter().any(|a| a == "email" || a == "email_verified"));
+}
+
 /// Lambda Insights is switched by `LambdaInsights` (default `Disabled`): the extension layer in
 /// Globals and its managed policy on every function, both under the `LambdaInsightsOn`
 /// condition, so a function added later without the policy fails here.

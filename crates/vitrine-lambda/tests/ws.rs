@@ -1,7 +1,8 @@
 //! The WebSocket API's functions with the code they run, on the AWS adapters against the
 //! emulator (table and Cognito on moto) and the testkit's stand-in for the API Gateway
 //! Management API (moto only stubs it): WebSocket events of the recorded shapes under
-//! `tests/data/` (`$connect` with the token in the query or in the subprotocol list,
+//! `tests/data/` (`$connect` with the token in the subprotocol list, or in the query string,
+//! which is refused,
 //! `$disconnect`, a `resume` message on `$default`) go to [`WsHandler::handle`]; order events,
 //! as the SQS batches `notify_realtime` gets, go through `handle_queue` to [`RealtimeConsumer`].
 
@@ -132,10 +133,10 @@ impl Ws {
             .access_token
     }
 
-    /// `$connect` with the token in the query string.
+    /// `$connect` with the token in the subprotocol list, as a browser sends it.
     async fn connect(&self, connection: &str, token: &str) -> ApiGatewayProxyResponse {
         self.handler
-            .handle(&ws_event("ws-connect", connection, Some(token)))
+            .handle(&ws_event("ws-connect-subprotocol", connection, Some(token)))
             .await
     }
 }
@@ -194,16 +195,24 @@ async fn a_missing_or_refused_token_refuses_the_upgrade_and_registers_nothing() 
 
     let recorded_placeholder = ws
         .handler
-        .handle(&ws_event("ws-connect", RECORDED_CONNECTION, None))
+        .handle(&ws_event(
+            "ws-connect-subprotocol",
+            RECORDED_CONNECTION,
+            None,
+        ))
         .await;
     assert_eq!(recorded_placeholder.status_code, 401);
 
     let garbage = ws.connect("bad-1=", "not-a-token").await;
     assert_eq!(garbage.status_code, 401);
 
-    let mut no_token = recorded("ws-connect");
-    no_token["queryStringParameters"] = json!({});
-    no_token["multiValueQueryStringParameters"] = json!({});
+    let mut no_token = recorded("ws-connect-subprotocol");
+    for map in ["headers", "multiValueHeaders"] {
+        no_token[map]
+            .as_object_mut()
+            .unwrap()
+            .remove("Sec-WebSocket-Protocol");
+    }
     let none = ws
         .handler
         .handle(&serde_json::from_value(no_token).expect("an event"))
@@ -223,9 +232,11 @@ async fn a_good_token_registers_the_connection_with_its_principal() {
     let res = ws.connect(RECORDED_CONNECTION, &token).await;
 
     assert_eq!(res.status_code, 200);
-    assert!(
-        res.headers.get("sec-websocket-protocol").is_none(),
-        "no subprotocol was offered"
+    assert_eq!(
+        res.headers
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("bearer")
     );
     let connection = ws
         .connections()
@@ -235,6 +246,36 @@ async fn a_good_token_registers_the_connection_with_its_principal() {
         .expect("registered");
     assert_eq!(connection.sub, ws.sub_of(&token).await);
     assert!(!connection.admin);
+}
+
+/// The recorded `$connect` with the token in the query string (as browsers once sent it): a URL
+/// is written to access logs, so the token there is refused, even a good one and even beside a
+/// good one in the subprotocol list, without repeating it and registering nothing.
+#[tokio::test]
+async fn a_token_in_the_query_string_is_refused_and_registers_nothing() {
+    let ws = Ws::new().await;
+    let token = customer_token(&ws.app, "url.ws@example.com").await;
+
+    let in_query = ws_event("ws-connect", "url-1=", Some(&token));
+    let mut both = in_query.clone();
+    both.headers.insert(
+        "sec-websocket-protocol",
+        format!("bearer, {token}").parse().unwrap(),
+    );
+    for (id, event) in [("url-1=", in_query), ("url-2=", both)] {
+        let mut event = event;
+        event.request_context.connection_id = Some(id.to_owned());
+        let res = ws.handler.handle(&event).await;
+        assert_eq!(res.status_code, 400, "{id}");
+        assert!(res.headers.get("sec-websocket-protocol").is_none(), "{id}");
+        let body = match &res.body {
+            Some(aws_lambda_events::encodings::Body::Text(t)) => t.clone(),
+            other => panic!("{id}: a text body, got {other:?}"),
+        };
+        assert!(body.contains("Sec-WebSocket-Protocol"), "{id}: {body}");
+        assert!(!body.contains(&token), "{id}: the token is echoed");
+        assert_eq!(ws.connections().find(id).await.unwrap(), None, "{id}");
+    }
 }
 
 #[tokio::test]

@@ -19,8 +19,12 @@
 //!   file that looks like a backup.
 //! - The mail folder (`mail/`, copies of sent messages) is not backed up: it is a log, not state.
 //! - `restore` never overwrites: the target data folder must be new or empty. The archive is
-//!   unpacked beside it, checked (manifest, SHA-256, SQLite `integrity_check`), and only then
-//!   moved into place.
+//!   unpacked beside it, checked (manifest, SHA-256, SQLite `integrity_check`), made owner-only
+//!   (folders 0700, files 0600), and only then moved into place.
+//! - `restore` unpacks regular files and folders only, at plain relative paths: an archive with a
+//!   symbolic or hard link, a device or fifo, an absolute path or a `..` is refused, naming the
+//!   entry, before anything of it is moved into place (a link could point the store at a file
+//!   elsewhere, or a later entry write through it outside the target).
 //! - A location `s3://bucket/key` stores or reads the archive in S3 (needs the `aws` feature,
 //!   and the same AWS settings as `--backend aws`).
 
@@ -39,6 +43,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::compose::paths;
 use crate::config::Config;
+use crate::private::{DIR_MODE, FILE_MODE, entries_under, restrict, restrict_tree};
 
 /// The archive layout version, in the manifest. A newer one is refused rather than misread.
 const FORMAT: u32 = 1;
@@ -209,26 +214,16 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
 /// Every regular file under `root`, as paths relative to it, sorted. Temporary files of the
 /// blob store (`.tmp-*`) are left out: they are writes in progress.
 fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                stack.push(rel.join(&name));
-            } else if kind.is_file() && !name.to_string_lossy().starts_with(".tmp-") {
-                out.push(rel.join(&name));
-            }
-        }
-    }
+    let mut out: Vec<PathBuf> = entries_under(root)?
+        .into_iter()
+        .filter(|(path, kind)| {
+            kind.is_file()
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
+        })
+        .filter_map(|(path, _)| path.strip_prefix(root).ok().map(Path::to_path_buf))
+        .collect();
     out.sort();
     Ok(out)
 }
@@ -275,7 +270,7 @@ fn backup_to_file(data_dir: &Path, path: &Path) -> anyhow::Result<Manifest> {
         .suffix(".partial")
         .tempfile_in(&parent)
         .with_context(|| format!("creating a file in {}", parent.display()))?;
-    restrict(partial.path(), 0o600)?;
+    restrict(partial.path(), FILE_MODE)?;
     {
         let mut tar = tar::Builder::new(BufWriter::new(partial.as_file()));
         let json = serde_json::to_vec_pretty(&manifest)?;
@@ -314,19 +309,6 @@ fn backup_to_file(data_dir: &Path, path: &Path) -> anyhow::Result<Manifest> {
         .map_err(|e| anyhow!(e.error))
         .with_context(|| format!("moving the backup to {}", path.display()))?;
     Ok(manifest)
-}
-
-/// Owner-only access (`mode`: 0o600 for a file, 0o700 for a folder): backups hold secrets.
-#[cfg(unix)]
-fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("restricting {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn restrict(_: &Path, _: u32) -> anyhow::Result<()> {
-    Ok(())
 }
 
 /// The restore target must be new or an empty folder.
@@ -368,8 +350,8 @@ fn restore_from_file(archive: &Path, data_dir: &Path) -> anyhow::Result<Manifest
     for entry in entries {
         let mut entry =
             entry.with_context(|| format!("{} is damaged or not a backup", archive.display()))?;
-        let path = entry.path()?.into_owned();
-        let name = path.to_string_lossy().into_owned();
+        let name = check_entry(&entry)
+            .with_context(|| format!("{} is refused: nothing was restored", archive.display()))?;
         if name == MANIFEST {
             let mut json = Vec::new();
             entry.read_to_end(&mut json)?;
@@ -397,10 +379,11 @@ fn restore_from_file(archive: &Path, data_dir: &Path) -> anyhow::Result<Manifest
         if !allowed {
             bail!("{} holds an unexpected entry {name:?}", archive.display());
         }
-        // `unpack_in` refuses paths that would leave the folder (`..`, absolute paths).
+        // Checked above; `unpack_in` refuses paths that leave the folder all the same.
         if !entry.unpack_in(staging.path())? {
             bail!(
-                "{} holds an entry outside the data folder: {name:?}",
+                "{} is refused: nothing was restored: the entry {name:?} is outside the data \
+                 folder",
                 archive.display()
             );
         }
@@ -421,6 +404,7 @@ fn restore_from_file(archive: &Path, data_dir: &Path) -> anyhow::Result<Manifest
         let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         check_database(&conn).context("checking the restored database")?;
     }
+    restrict_tree(staging.path())?;
     // Into place: the target is absent or empty (checked again: nothing may have appeared).
     check_target(data_dir)?;
     if data_dir.exists() {
@@ -435,8 +419,56 @@ fn restore_from_file(archive: &Path, data_dir: &Path) -> anyhow::Result<Manifest
             data_dir.display()
         )
     })?;
-    restrict(data_dir, 0o700)?;
+    restrict(data_dir, DIR_MODE)?;
     Ok(manifest)
+}
+
+/// The name of an entry a backup may hold: a regular file or a folder at a relative path of plain
+/// names. Links, devices, fifos, absolute paths and `..` are refused, naming the entry.
+fn check_entry<R: std::io::Read>(entry: &tar::Entry<'_, R>) -> anyhow::Result<String> {
+    use std::path::Component;
+    use tar::EntryType;
+    let path = entry.path().context("an entry has an unreadable path")?;
+    let name = path.to_string_lossy().into_owned();
+    let kind = entry.header().entry_type();
+    let link = || {
+        entry
+            .link_name()
+            .ok()
+            .flatten()
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    match kind {
+        EntryType::Regular | EntryType::Directory => {}
+        EntryType::Symlink => bail!(
+            "the entry {name:?} is a symbolic link (to {:?}); a backup holds only files",
+            link()
+        ),
+        EntryType::Link => bail!(
+            "the entry {name:?} is a hard link (to {:?}); a backup holds only files",
+            link()
+        ),
+        EntryType::Char | EntryType::Block | EntryType::Fifo => {
+            bail!("the entry {name:?} is a device or a fifo; a backup holds only files")
+        }
+        other => bail!(
+            "the entry {name:?} is of tar type {:?}; a backup holds only files",
+            other.as_byte() as char
+        ),
+    }
+    if let Some(bad) = path
+        .components()
+        .find(|c| !matches!(c, Component::Normal(_)))
+    {
+        let why = match bad {
+            Component::ParentDir => "has a `..` component",
+            Component::RootDir | Component::Prefix(_) => "is an absolute path",
+            _ => "is not a plain relative path",
+        };
+        bail!("the entry {name:?} {why}: it would be written outside the data folder");
+    }
+    Ok(name)
 }
 
 #[cfg(feature = "aws")]

@@ -56,8 +56,13 @@ pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
 pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     let [db, blobs, mail, keys] = paths(&config.data_dir);
     let choices = payment_choices(config)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+    // Owner-only whatever the umask: the database, the keys and the mail (reset codes).
+    crate::private::secure_data_folder(&config.data_dir).with_context(|| {
+        format!(
+            "making the data folder {} private",
+            config.data_dir.display()
+        )
+    })?;
     let ids: Arc<dyn Ids> = Arc::new(UlidIds);
     let table = Arc::new(
         SqliteTable::open(&db, clock.clone())
@@ -150,8 +155,7 @@ pub fn webhook_secret(config: &Config, keys_dir: &Path) -> anyhow::Result<String
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    std::fs::create_dir_all(keys_dir)
-        .with_context(|| format!("creating {}", keys_dir.display()))?;
+    crate::private::create_dir(keys_dir)?;
     let secret: String = (0..32)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
@@ -193,7 +197,7 @@ pub fn payment_choices(config: &Config) -> anyhow::Result<PaymentChoices> {
     let recorded = match recorded {
         Some(r) => r,
         None if !configured.any_set() && !db.exists() && !keys.exists() => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            crate::private::create_dir(&config.data_dir).with_context(|| {
                 format!("creating the data folder {}", config.data_dir.display())
             })?;
             std::fs::write(&record, DEMO_RECORD)

@@ -268,8 +268,7 @@ fn demo_certificate(
     let p12 = keys_dir.join(DEMO_P12);
     let pass = keys_dir.join(DEMO_PASSWORD);
     if !p12.exists() || !pass.exists() {
-        std::fs::create_dir_all(keys_dir)
-            .with_context(|| format!("creating {}", keys_dir.display()))?;
+        crate::private::create_dir(keys_dir)?;
         let password = format!("{:032x}", rand::random::<u128>());
         let der = vitrine_nfe::demo::demo_pkcs12(
             cnpj,

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod config;
 pub mod fiscal;
 pub mod import;
+pub mod private;
 pub mod publish;
 pub mod report;
 pub mod seed;

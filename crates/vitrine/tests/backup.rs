@@ -291,3 +291,169 @@ async fn a_backup_goes_to_s3_and_restores_from_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("downloading s3://"));
 }
+
+/// A header for `name` of `kind` written byte for byte: `tar::Builder` refuses to write the
+/// absolute paths and `..` an attacker's archive holds, so the name goes in raw.
+fn raw_header(name: &str, kind: tar::EntryType, link: &str, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_old();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    h
+}
+
+/// `genuine` (a real backup: manifest, database, keys) with `extra` appended.
+fn with_entry(genuine: &Path, out: &Path, extra: &tar::Header) {
+    let mut reader = tar::Archive::new(std::fs::File::open(genuine).unwrap());
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for entry in reader.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let header = entry.header().clone();
+        builder.append(&header, &mut entry).unwrap();
+    }
+    let body = vec![b'x'; extra.size().unwrap() as usize];
+    builder.append(extra, body.as_slice()).unwrap();
+    builder.finish().unwrap();
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn restore_refuses_links_devices_and_paths_outside_the_target_and_leaves_nothing() {
+    use tar::EntryType;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let original = root.join("original");
+    let out = vitrine(&original, &["seed"]);
+    assert!(out.status.success(), "{out:?}");
+    let genuine = root.join("genuine.tar");
+    let out = vitrine(&original, &["backup", genuine.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+
+    // Where an escaping entry would land if it were unpacked: beside the target (`..` out of
+    // the staging folder, which is made beside it), and at an absolute path.
+    let absolute = root.join("abs-escape");
+    let absolute = absolute.to_str().unwrap();
+    // (archive, entry name, type, link target, size, why it is refused)
+    let symlink = "is a symbolic link (to \"/etc/passwd\")";
+    let hardlink = "is a hard link (to \"/etc/passwd\")";
+    let cases = [
+        (
+            "symlink",
+            "blobs/passwd",
+            EntryType::Symlink,
+            "/etc/passwd",
+            0,
+            symlink,
+        ),
+        (
+            "hardlink",
+            "keys/passwd",
+            EntryType::Link,
+            "/etc/passwd",
+            0,
+            hardlink,
+        ),
+        (
+            "fifo",
+            "blobs/pipe",
+            EntryType::Fifo,
+            "",
+            0,
+            "is a device or a fifo",
+        ),
+        (
+            "device",
+            "blobs/null",
+            EntryType::Char,
+            "",
+            0,
+            "is a device or a fifo",
+        ),
+        (
+            "dotdot",
+            "blobs/../../escape",
+            EntryType::Regular,
+            "",
+            5,
+            "has a `..` component",
+        ),
+        (
+            "dotdot-top",
+            "../escape",
+            EntryType::Regular,
+            "",
+            5,
+            "has a `..` component",
+        ),
+        (
+            "absolute",
+            absolute,
+            EntryType::Regular,
+            "",
+            5,
+            "is an absolute path",
+        ),
+    ];
+    for (what, name, kind, link, size, why) in cases {
+        let header = raw_header(name, kind, link, size);
+        let archive = root.join(format!("{what}.tar"));
+        with_entry(&genuine, &archive, &header);
+        let target = root.join(format!("restored-{what}"));
+        let out = vitrine(&target, &["restore", archive.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: restored: {err}");
+        assert!(
+            err.contains(&format!(
+                "{} is refused: nothing was restored",
+                archive.display()
+            )),
+            "{what}: {err}"
+        );
+        assert!(err.contains(&format!("{name:?} {why}")), "{what}: {err}");
+        assert!(
+            !target.exists(),
+            "{what}: a refused restore leaves no data folder"
+        );
+    }
+    // Nothing was written outside: no escaped file, no staging folder left behind, and only the
+    // archives and the original store in the parent folder.
+    for escaped in [root.join("escape"), PathBuf::from(absolute)] {
+        assert!(
+            std::fs::symlink_metadata(&escaped).is_err(),
+            "{} was written",
+            escaped.display()
+        );
+    }
+    let mut left: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected: Vec<String> = cases.iter().map(|c| format!("{}.tar", c.0)).collect();
+    expected.extend(["genuine.tar".to_owned(), "original".to_owned()]);
+    expected.sort();
+    assert_eq!(left, expected);
+
+    // The genuine backup restores, owner-only.
+    let restored = root.join("restored");
+    let out = vitrine(&restored, &["restore", genuine.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(items(&original.join("vitrine.db")) == items(&restored.join("vitrine.db")));
+    assert!(files(&original.join("keys")) == files(&restored.join("keys")));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&restored), 0o700);
+        assert_eq!(mode(&restored.join("vitrine.db")), 0o600);
+        for (key, _) in files(&restored.join("keys")) {
+            assert_eq!(mode(&restored.join("keys").join(&key)), 0o600, "{key:?}");
+        }
+    }
+}

@@ -284,6 +284,99 @@ async fn serve_on_an_empty_folder_creates_the_data_folder_and_serves_the_demo_ca
     assert!(out.contains("vitrine stopped cleanly."), "{out}");
 }
 
+/// The mode bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data folder holds the database, the keys and the mail folder (reset codes): `serve`
+/// makes them owner-only under a umask that lets everyone read, and tightens a loose folder at
+/// start, saying what it changed.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_keeps_the_data_folder_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // `umask 022`, then the real binary in the same process (exec).
+    let wrapper = dir.path().join("vitrine-umask-022");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\numask 022\nexec '{BIN}' \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    let v = Vitrine::new(&wrapper)
+        .current_dir(dir.path())
+        .data_dir(&data)
+        .args(["--argon2-memory-kib", "64"]);
+    let private = |what: &str| {
+        for d in [data.clone(), data.join("mail"), data.join("keys")] {
+            assert_eq!(mode(&d), 0o700, "{what}: {}", d.display());
+        }
+        assert_eq!(mode(&data.join("vitrine.db")), 0o600, "{what}");
+        let wal = data.join("vitrine.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "{what}");
+        }
+        let keys: Vec<_> = std::fs::read_dir(data.join("keys"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!keys.is_empty(), "{what}: no key was made");
+        for key in keys {
+            assert_eq!(mode(&key), 0o600, "{what}: {}", key.display());
+        }
+    };
+
+    let server = Server::start(&v, dir.path()).await;
+    // Mail written while serving (a sign-up code) lands in the private folder.
+    let res = server
+        .client
+        .post(server.url("/api/v1/auth/sign-up"))
+        .json(
+            &json!({"email": "nova@loja.test", "password": "uma senha longa 123", "name": "Nova"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    private("a new data folder");
+    assert!(
+        !server.process.log().contains("tightened"),
+        "{}",
+        server.process.log()
+    );
+    let (code, out) = server.stop().await;
+    assert_eq!(code, Some(0), "{out}");
+
+    // Loosened by hand (a copy, an old vitrine): tightened at the next start, and said.
+    let loose = [
+        (data.clone(), 0o755),
+        (data.join("mail"), 0o755),
+        (data.join("vitrine.db"), 0o644),
+        (data.join("keys").join("payments-webhook.secret"), 0o644),
+    ];
+    for (path, m) in &loose {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m)).unwrap();
+    }
+    let server = Server::start(&v, dir.path()).await;
+    private("a loosened data folder");
+    let log = server.process.log();
+    for (path, _) in &loose {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("tightened") && l.contains(&*path.to_string_lossy())),
+            "{} not reported:\n{log}",
+            path.display()
+        );
+    }
+    let (code, out) = server.stop().await;
+    assert_eq!(code, Some(0), "{out}");
+}
+
 #[tokio::test]
 async fn seeding_twice_keeps_one_demo_catalog() {
     let dir = tempfile::tempdir().unwrap();

@@ -35,22 +35,31 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A guard against a push that never comes, not a timing expectation.
 const GUARD: Duration = Duration::from_secs(10);
 
-fn ws_url(base: &str, token: &str, after: Option<&str>) -> String {
-    let mut url = format!(
-        "{}/api/v1/ws?access_token={token}",
-        base.replacen("http://", "ws://", 1)
-    );
+/// The socket's URL (no token: a token never goes in the URL), resuming after `after`.
+fn ws_url(base: &str, after: Option<&str>) -> String {
+    let mut url = format!("{}/api/v1/ws", base.replacen("http://", "ws://", 1));
     if let Some(after) = after {
-        url.push_str(&format!("&after={after}"));
+        url.push_str(&format!("?after={after}"));
     }
     url
 }
 
+/// The handshake request a browser sends: the token in the subprotocol list.
+fn ws_request(url: &str, token: &str) -> tungstenite::handshake::client::Request {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(&format!("bearer, {token}")).unwrap(),
+    );
+    request
+}
+
 /// Connect and read the `ready` frame (the socket is registered from then on).
 async fn connect(base: &str, token: &str, after: Option<&str>) -> (Ws, Vec<Value>, Value) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(base, token, after))
+    let (mut ws, res) = tokio_tungstenite::connect_async(ws_request(&ws_url(base, after), token))
         .await
         .expect("WebSocket handshake");
+    assert_eq!(res.headers()["sec-websocket-protocol"], "bearer");
     let mut replayed = Vec::new();
     loop {
         let frame = next_json(&mut ws).await;
@@ -177,12 +186,13 @@ async fn order_events_reach_their_owner_and_the_admins_and_no_other_customer() {
 #[tokio::test]
 async fn a_missing_or_refused_token_is_a_401_before_the_upgrade() {
     let t = TestApp::spawn().await;
-    for url in [
-        ws_url(&t.base, "not-a-token", None),
-        ws_url(&t.base, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", None),
-        format!("{}/api/v1/ws", t.base.replacen("http://", "ws://", 1)),
+    let url = ws_url(&t.base, None);
+    for request in [
+        ws_request(&url, "not-a-token"),
+        ws_request(&url, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+        url.as_str().into_client_request().unwrap(),
     ] {
-        match tokio_tungstenite::connect_async(url).await {
+        match tokio_tungstenite::connect_async(request).await {
             Err(tungstenite::Error::Http(res)) => {
                 assert_eq!(res.status(), 401);
                 assert_eq!(res.headers()["content-type"], "application/problem+json");
@@ -191,23 +201,63 @@ async fn a_missing_or_refused_token_is_a_401_before_the_upgrade() {
         }
     }
     // The same refusal for a plain GET, with the problem body.
-    let res = t.get("/api/v1/ws?access_token=nope", None).await;
+    let res = t.get("/api/v1/ws", Some("nope")).await;
     common::problem(res, 401).await;
     t.stop().await;
 }
 
+/// A URL is written to every proxy's access log: a token in it is refused, even a good one and
+/// even beside a good one in the subprotocol list, and the answer does not repeat it.
 #[tokio::test]
-async fn the_token_may_come_in_the_subprotocol_list() {
+async fn a_token_in_the_url_is_refused_before_the_upgrade() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-url@example.com").await;
+    let in_url = format!("{}?access_token={a}", ws_url(&t.base, None));
+    for request in [
+        in_url.as_str().into_client_request().unwrap(),
+        ws_request(&in_url, &a),
+    ] {
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status(), 400);
+                let body = String::from_utf8_lossy(res.body().as_deref().unwrap_or_default());
+                assert!(!body.contains(&a), "the token is echoed: {body}");
+            }
+            other => panic!("expected a 400, got {:?}", other.map(|(_, r)| r.status())),
+        }
+    }
+    let res = t
+        .get(&format!("/api/v1/ws?access_token={a}"), Some(&a))
+        .await;
+    let problem = common::problem(res, 400).await;
+    assert_eq!(
+        problem["type"]
+            .as_str()
+            .map(|t| t.ends_with("token_in_url")),
+        Some(true),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Sec-WebSocket-Protocol"),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains(&a), "{problem}");
+
+    // The same customer, token in the subprotocol list, is served.
+    let (_ws, replayed, ready) = connect(&t.base, &a, None).await;
+    assert!(replayed.is_empty());
+    assert_eq!(ready["type"], "ready");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_in_the_subprotocol_list_selects_bearer_and_events_follow() {
     let t = TestApp::spawn().await;
     let a = t.customer("rt-proto@example.com").await;
-    let mut request = format!("{}/api/v1/ws", t.base.replacen("http://", "ws://", 1))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_str(&format!("bearer, {a}")).unwrap(),
-    );
-    let (mut ws, res) = tokio_tungstenite::connect_async(request)
+    let (mut ws, res) = tokio_tungstenite::connect_async(ws_request(&ws_url(&t.base, None), &a))
         .await
         .expect("handshake");
     assert_eq!(res.headers()["sec-websocket-protocol"], "bearer");
@@ -262,9 +312,7 @@ async fn a_client_that_reconnects_with_after_gets_what_it_missed_once() {
     );
 
     // A malformed `after` is refused before the upgrade.
-    let res = t
-        .get(&format!("/api/v1/ws?access_token={a}&after=x'y"), None)
-        .await;
+    let res = t.get("/api/v1/ws?after=x'y", Some(&a)).await;
     common::problem(res, 422).await;
     t.stop().await;
 }

@@ -1,8 +1,9 @@
 //! Realtime order events over WebSocket, apart from any route: the [`Hub`] (the local shape's
 //! adapter of the Push port), the close codes of the protocol, and the parsing the local endpoint
 //! (`GET /api/v1/ws`, [`crate::routes::realtime`]) shares with the AWS WebSocket API's `ws`
-//! function (`vitrine_lambda::ws`): where a browser's token is in the subprotocol list
-//! ([`protocol_token`]) and what an event id looks like ([`is_event_id`]).
+//! function (`vitrine_lambda::ws`): where a connect request's token is ([`connect_token`]: the
+//! subprotocol list for browsers, never the URL) and what an event id looks like
+//! ([`is_event_id`]).
 //!
 //! A browser connects with its access token, gets what it missed since the last event id it saw
 //! (`after=<id>`), then every order event of its own orders — every order's, for an admin — as
@@ -57,6 +58,72 @@ pub fn protocol_token(headers: &HeaderMap) -> Option<String> {
     offered.get(at + 1).map(|t| (*t).to_owned())
 }
 
+/// The query parameter a token was once accepted in; a request naming it is refused.
+pub const URL_TOKEN_PARAMETER: &str = "access_token";
+
+/// Why a connect request is refused before its token is even looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No token where one is read.
+    Missing,
+    /// The URL names [`URL_TOKEN_PARAMETER`]: a URL is written to the access logs of every proxy
+    /// and load balancer it crosses, so a token there is refused (with or without another one).
+    InUrl,
+}
+
+impl TokenRefusal {
+    /// The HTTP status of the refusal: 401 for no token, 400 for a token in the URL.
+    pub fn status(self) -> u16 {
+        match self {
+            TokenRefusal::Missing => 401,
+            TokenRefusal::InUrl => 400,
+        }
+    }
+
+    /// What the client is told (never the token).
+    pub fn detail(self) -> &'static str {
+        match self {
+            TokenRefusal::Missing => {
+                "send an access token: Sec-WebSocket-Protocol: bearer, <token> (browsers), or \
+                 Authorization: Bearer <token>"
+            }
+            TokenRefusal::InUrl => {
+                "an access token in the URL is refused (proxies log URLs): send it as \
+                 Sec-WebSocket-Protocol: bearer, <token>, or Authorization: Bearer <token>"
+            }
+        }
+    }
+}
+
+/// The access token of a WebSocket connect request and whether it came in the subprotocol list
+/// (the answer must then select [`BEARER_PROTOCOL`]): `Authorization: Bearer <token>` (clients
+/// that set headers), else `Sec-WebSocket-Protocol: bearer, <token>` (browsers), across every map
+/// of `headers`. `token_in_url`: the request's URL names [`URL_TOKEN_PARAMETER`], which refuses
+/// it whatever else it carries.
+pub fn connect_token(
+    headers: &[&HeaderMap],
+    token_in_url: bool,
+) -> Result<(String, bool), TokenRefusal> {
+    if token_in_url {
+        return Err(TokenRefusal::InUrl);
+    }
+    let authorization = headers
+        .iter()
+        .flat_map(|h| h.get_all(header::AUTHORIZATION))
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .find(|t| !t.is_empty());
+    if let Some(token) = authorization {
+        return Ok((token.to_owned(), false));
+    }
+    match headers.iter().find_map(|map| protocol_token(map)) {
+        Some(token) => Ok((token, true)),
+        None => Err(TokenRefusal::Missing),
+    }
+}
+
 /// Event ids are ULIDs; accept any short alphanumeric id, refuse anything else.
 pub fn is_event_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -82,6 +149,39 @@ mod tests {
             HeaderValue::from_static("bearer"),
         );
         assert_eq!(protocol_token(&headers), None);
+    }
+
+    #[test]
+    fn the_token_comes_from_the_header_or_the_subprotocol_never_the_url() {
+        let mut protocol = HeaderMap::new();
+        protocol.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("bearer, p.t.k"),
+        );
+        assert_eq!(
+            connect_token(&[&protocol], false),
+            Ok(("p.t.k".into(), true))
+        );
+        let mut both = protocol.clone();
+        both.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer h.t.k"),
+        );
+        assert_eq!(connect_token(&[&both], false), Ok(("h.t.k".into(), false)));
+        // Split over two maps (API Gateway's `headers` and `multiValueHeaders`).
+        assert_eq!(
+            connect_token(&[&HeaderMap::new(), &protocol], false),
+            Ok(("p.t.k".into(), true))
+        );
+        assert_eq!(
+            connect_token(&[&HeaderMap::new()], false),
+            Err(TokenRefusal::Missing)
+        );
+        let mut empty = HeaderMap::new();
+        empty.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer  "));
+        assert_eq!(connect_token(&[&empty], false), Err(TokenRefusal::Missing));
+        // A token in the URL is refused even beside a good one.
+        assert_eq!(connect_token(&[&both], true), Err(TokenRefusal::InUrl));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! - **No gap, no duplicate at the resume seam**: the socket is registered with the hub *before*
 //!   the missed events are read, so an event is either in the replay or pushed live after it; a
 //!   live event that was already replayed is skipped.
-//! - **Tokens never reach a log**: the endpoint logs its route template only (`log_requests`
-//!   never logs the query string); the token is not echoed in any problem or frame.
+//! - **Tokens never reach a log**: a token travels in a header only (the subprotocol list or
+//!   `Authorization`); one in the URL, which proxies log, is refused. The endpoint logs its route
+//!   template only (`log_requests` never logs the query string); the token is not echoed in any
+//!   problem or frame.
 //! - The endpoint is not in the OpenAPI document (OpenAPI cannot describe a WebSocket):
 //!   `docs/api.md` ("Realtime") documents it.
 
@@ -19,7 +21,7 @@ use axum::extract::ws::{
     CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
     rejection::WebSocketUpgradeRejection,
 };
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -34,7 +36,8 @@ use crate::extract::Query;
 use crate::problem::Problem;
 use crate::realtime::{
     BEARER_PROTOCOL, CLOSE_BAD_FRAME, CLOSE_GOING_AWAY, CLOSE_NO_PONG, CLOSE_REPLAY_FAILED,
-    CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, Kick, Subscription, is_event_id, protocol_token,
+    CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, Kick, Subscription, TokenRefusal, connect_token,
+    is_event_id,
 };
 use crate::state::AppState;
 
@@ -47,24 +50,23 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /api/v1/ws`: upgrade to a WebSocket of order events.
 ///
-/// The access token comes from, in this order: `Authorization: Bearer <token>` (non-browser
-/// clients); the subprotocol list `Sec-WebSocket-Protocol: bearer, <token>` (the server then
-/// selects `bearer`); the `access_token` query parameter. A missing or refused token is a 401
-/// problem before any upgrade.
+/// The access token comes from `Authorization: Bearer <token>` (non-browser clients) or the
+/// subprotocol list `Sec-WebSocket-Protocol: bearer, <token>` (browsers; the server then
+/// selects `bearer`). A missing or refused token is a 401 problem before any upgrade; a token in
+/// the URL (`access_token=`, which proxies log) is a 400, whatever else the request carries.
 pub async fn connect(
     State(state): State<AppState>,
     Query(query): Query<ConnectQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let (token, from_protocol) = match token_of(&headers, &query) {
-        Some(found) => found,
-        None => {
-            return Problem::unauthenticated(
-                "send an access token: the access_token query parameter, \
-                 Sec-WebSocket-Protocol: bearer, <token>, or Authorization: Bearer <token>",
-            )
-            .into_response();
+    let (token, from_protocol) = match connect_token(&[&headers], query.access_token.is_some()) {
+        Ok(found) => found,
+        Err(refused @ TokenRefusal::InUrl) => {
+            return Problem::bad_request("token_in_url", refused.detail()).into_response();
+        }
+        Err(refused @ TokenRefusal::Missing) => {
+            return Problem::unauthenticated(refused.detail()).into_response();
         }
     };
     let principal = match state.verify(&token).await {
@@ -105,28 +107,6 @@ pub async fn connect(
             };
             connection.run(socket, query.after)
         })
-}
-
-/// The token and whether it came in the subprotocol list.
-fn token_of(headers: &HeaderMap, query: &ConnectQuery) -> Option<(String, bool)> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty());
-    if let Some(token) = authorization {
-        return Some((token.to_owned(), false));
-    }
-    if let Some(token) = protocol_token(headers) {
-        return Some((token, true));
-    }
-    query
-        .access_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(|t| (t.to_owned(), false))
 }
 
 /// The `exp` claim (seconds) of a token already verified, in milliseconds.
@@ -328,36 +308,5 @@ async fn send(
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(CLOSE_TOO_SLOW, "too slow; reconnect with after")),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    #[test]
-    fn the_token_comes_from_the_header_the_subprotocol_or_the_query() {
-        let query = ConnectQuery {
-            access_token: Some("q.t.k".into()),
-            after: None,
-        };
-        assert_eq!(
-            token_of(&HeaderMap::new(), &query),
-            Some(("q.t.k".into(), false))
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static("bearer, p.t.k"),
-        );
-        assert_eq!(token_of(&headers, &query), Some(("p.t.k".into(), true)));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer h.t.k"),
-        );
-        assert_eq!(token_of(&headers, &query), Some(("h.t.k".into(), false)));
-        assert_eq!(token_of(&HeaderMap::new(), &ConnectQuery::default()), None);
     }
 }
