@@ -29,6 +29,7 @@
 //! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
 //! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
+//! | send budget window ([`budgets`]) | `BUDGET#{kind}#{digest of the recipient or client}` | `W#{window secs}#{window index}` | ttl at the window's end |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
 //! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
@@ -37,6 +38,7 @@ mod batch;
 pub mod keys;
 mod pager;
 
+pub mod budgets;
 pub mod carts;
 pub mod catalog;
 pub mod coupons;
