@@ -10,7 +10,8 @@
 //!   and the caller gets the very answer a sent mail gets, so the budget tells nobody who is
 //!   registered and a victim's mailbox gets at most the budget, however many requests name it;
 //! - per client address, per hour, over every kind: beyond, 429. That answer depends only on
-//!   the client's own requests, never on the address it names.
+//!   the client's own requests, never on the address it names. Only when the client's address
+//!   is known ([`ClientInfo::address`]: `vitrine serve`; on AWS the WAF limits per client).
 //!
 //! The name given at sign-up is shown to the recipient in the built-in identity provider's code
 //! mail ("Olá, {name}!"), so an attacker could use it to put a link or a phone number in front
