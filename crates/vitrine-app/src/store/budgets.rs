@@ -128,4 +128,55 @@ mod tests {
         let (other, _) = window_key(&HOURLY, "bia@example.com", 7_200);
         assert_ne!(other.pk, key.pk);
     }
+
+    #[tokio::test]
+    async fn parallel_takes_never_spend_more_than_the_limit_and_the_next_window_starts_afresh() {
+        use crate::notify::testing::MemTable;
+        let table = std::sync::Arc::new(MemTable::default());
+        let now = 1_800_000_000 - 10; // ten seconds before a window's end
+        let takes = (0..10).map(|_| {
+            let table = table.clone();
+            tokio::spawn(async move { take(&*table, &HOURLY, "ana@example.com", now).await })
+        });
+        let mut granted = 0;
+        for handle in takes {
+            match handle.await.unwrap().unwrap() {
+                Taken::Granted => granted += 1,
+                Taken::Spent { retry_after_secs } => assert_eq!(retry_after_secs, 10),
+            }
+        }
+        assert_eq!(granted, 3);
+        // Another subject has its own budget; the next window starts from zero.
+        assert!(
+            take(&*table, &HOURLY, "bia@example.com", now)
+                .await
+                .unwrap()
+                .granted()
+        );
+        assert!(
+            take(&*table, &HOURLY, "ana@example.com", now + 10)
+                .await
+                .unwrap()
+                .granted()
+        );
+        // take_all stops at the first spent budget.
+        let daily = Budget {
+            kind: "test-day",
+            limit: 1,
+            window_secs: 86_400,
+        };
+        let both = [HOURLY, daily];
+        assert!(
+            take_all(&*table, &both, "caio@example.com", now)
+                .await
+                .unwrap()
+                .granted()
+        );
+        assert!(
+            !take_all(&*table, &both, "caio@example.com", now)
+                .await
+                .unwrap()
+                .granted()
+        );
+    }
 }
