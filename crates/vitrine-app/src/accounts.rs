@@ -3,6 +3,19 @@
 //!
 //! Answers never reveal whether an e-mail is registered: sign-up of a taken e-mail answers like a
 //! new one (and tells the owner by e-mail), and a forgotten-password request answers the same.
+//!
+//! Account mails are budgeted (issue 18, finding 5; docs/operations.md, "Abuse limits"), in the
+//! table so that restarts and Lambda instances share the counts:
+//! - per recipient and kind ([`AccountMail`]), per hour and per day: beyond, the mail is skipped
+//!   and the caller gets the very answer a sent mail gets, so the budget tells nobody who is
+//!   registered and a victim's mailbox gets at most the budget, however many requests name it;
+//! - per client address, per hour, over every kind: beyond, 429. That answer depends only on
+//!   the client's own requests, never on the address it names. Only when the client's address
+//!   is known ([`ClientInfo::address`]: `vitrine serve`; on AWS the WAF limits per client).
+//!
+//! The name given at sign-up is shown to the recipient in the built-in identity provider's code
+//! mail ("Olá, {name}!"), so an attacker could use it to put a link or a phone number in front
+//! of anyone: [`check_sign_up_name`] refuses names that are not plainly a name.
 
 use vitrine_domain::contact::{Email, PersonName};
 
@@ -11,11 +24,126 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::ports::identity::IdentityError;
 use crate::ports::{ClientInfo, Email as Mail, NewUser, Tokens};
+use crate::store::budgets::{self, Budget, Taken};
+
+/// The kinds of account mail, each with its own budget per recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountMail {
+    /// What a sign-up sends: the confirmation code, or the "already registered" warning.
+    SignUp,
+    /// A code asked for again: a new confirmation code, or a password reset code.
+    Code,
+}
+
+impl AccountMail {
+    fn kind(self) -> &'static str {
+        match self {
+            AccountMail::SignUp => "signup-mail",
+            AccountMail::Code => "code-mail",
+        }
+    }
+}
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+/// The longest name a sign-up accepts: room for long Brazilian full names, not for a message.
+pub const SIGN_UP_NAME_MAX_CHARS: usize = 80;
+
+/// A sign-up's name must read as a name: letters (any script, with their combining accents),
+/// spaces, apostrophes, hyphens, and dots that end an abbreviation (`J. Silva`, `Jr.`), at most
+/// [`SIGN_UP_NAME_MAX_CHARS`]. So no link (`://`, `exemplo.com`), no markup (`<`, `>`), no
+/// e-mail address and no phone number can ride in the greeting of a mail sent to someone else.
+/// Refused rather than stripped: the name is kept (it becomes the profile's), and a silently
+/// changed name would surprise its owner; a real name never trips this.
+pub fn check_sign_up_name(name: &PersonName) -> Result<(), &'static str> {
+    const RULE: &str = "a name has only letters, spaces, apostrophes, hyphens and abbreviation \
+                        dots, at most 80 characters";
+    let text = name.as_str();
+    if text.chars().count() > SIGN_UP_NAME_MAX_CHARS {
+        return Err(RULE);
+    }
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let allowed = match c {
+            '.' => chars.peek().is_none_or(|next| *next == ' '),
+            ' ' | '\'' | '’' | '-' => true,
+            // Combining diacritical marks (names typed in decomposed form).
+            '\u{0300}'..='\u{036f}' => true,
+            c => c.is_alphabetic(),
+        };
+        if !allowed {
+            return Err(RULE);
+        }
+    }
+    Ok(())
+}
 
 impl App {
-    pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> AppResult<()> {
+    /// Count one account mail request of `client` and, when the client is within its budget,
+    /// one mail of `kind` to `email`. `Err(TooManyRequests)` when the client's hourly budget is
+    /// spent; `Ok(false)` when the recipient's is: skip the mail, answer as if sent.
+    pub(crate) async fn admit_account_mail(
+        &self,
+        kind: AccountMail,
+        email: &str,
+        client: &ClientInfo,
+    ) -> AppResult<bool> {
+        let limits = &self.settings.send_limits;
+        let table = &*self.ports.table;
+        let now = self.ports.clock.now().secs();
+        if let Some(address) = &client.address {
+            let per_client = Budget {
+                kind: "account-mail-client",
+                limit: limits.account_mails_per_client_hour,
+                window_secs: HOUR,
+            };
+            if let Taken::Spent { retry_after_secs } =
+                budgets::take(table, &per_client, address, now).await?
+            {
+                return Err(AppError::TooManyRequests { retry_after_secs });
+            }
+        }
+        let per_recipient = [
+            Budget {
+                kind: kind.kind(),
+                limit: limits.account_mails_per_hour,
+                window_secs: HOUR,
+            },
+            Budget {
+                kind: kind.kind(),
+                limit: limits.account_mails_per_day,
+                window_secs: DAY,
+            },
+        ];
+        let taken = budgets::take_all(table, &per_recipient, &normalise(email), now).await?;
+        if !taken.granted() {
+            tracing::info!(
+                mail.kind = kind.kind(),
+                "account mail skipped: recipient budget spent"
+            );
+        }
+        Ok(taken.granted())
+    }
+
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::field("email", e.to_string()))?;
         let name = PersonName::parse(name).map_err(|e| AppError::field("name", e.to_string()))?;
+        check_sign_up_name(&name).map_err(|rule| AppError::field("name", rule))?;
+        if !self
+            .admit_account_mail(AccountMail::SignUp, email.as_str(), client)
+            .await?
+        {
+            // Neither the code nor the warning may go out: create nothing either, since the
+            // account's code could not be sent. The answer is a sent mail's.
+            return Ok(());
+        }
         let user = NewUser {
             email: email.as_str().to_owned(),
             password: password.to_owned(),
@@ -58,7 +186,13 @@ impl App {
             .await?)
     }
 
-    pub async fn resend_code(&self, email: &str) -> AppResult<()> {
+    pub async fn resend_code(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
+        if !self
+            .admit_account_mail(AccountMail::Code, email, client)
+            .await?
+        {
+            return Ok(());
+        }
         match self.ports.identity.resend_code(&normalise(email)).await {
             Ok(()) | Err(IdentityError::UserNotFound) => Ok(()),
             Err(e) => Err(e.into()),
@@ -105,7 +239,13 @@ impl App {
         Ok(())
     }
 
-    pub async fn forgot_password(&self, email: &str) -> AppResult<()> {
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
+        if !self
+            .admit_account_mail(AccountMail::Code, email, client)
+            .await?
+        {
+            return Ok(());
+        }
         match self.ports.identity.forgot_password(&normalise(email)).await {
             Ok(()) | Err(IdentityError::UserNotFound) => Ok(()),
             Err(e) => Err(e.into()),
@@ -160,4 +300,47 @@ impl App {
 
 fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str) -> Result<(), &'static str> {
+        check_sign_up_name(&PersonName::parse(name).unwrap())
+    }
+
+    #[test]
+    fn real_names_pass() {
+        for name in [
+            "Maria d'Ávila-Souza",
+            "João Pedro dos Santos Oliveira de Souza Pereira",
+            "J. Silva",
+            "Antônio Carlos Jr.",
+            "Ana Maria O’Neil",
+            "Jose\u{301} Ange\u{301}lica",
+            "李小龍",
+            "Bia",
+        ] {
+            assert_eq!(check(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn links_markup_addresses_and_numbers_are_refused() {
+        for name in [
+            "Ganhe um prêmio em https://golpe.example",
+            "golpe.example",
+            "visite www.golpe.example já",
+            "<a href=x>Ana</a>",
+            "Ana <b>",
+            "ligue 0800 123 4567",
+            "ana@golpe.example",
+            "Ana; Bia",
+            &"a".repeat(SIGN_UP_NAME_MAX_CHARS + 1),
+        ] {
+            assert!(check(name).is_err(), "{name}");
+        }
+        assert!(check(&"a".repeat(SIGN_UP_NAME_MAX_CHARS)).is_ok());
+    }
 }

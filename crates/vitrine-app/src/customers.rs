@@ -122,6 +122,13 @@ impl App {
         if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
             return Err(AppError::field("name", "a name has 1 to 120 characters"));
         }
+        // Only numbers that may receive texts opt in (SMS pumping: docs/operations.md).
+        if update.sms_opt_in
+            && let Some(phone) = &update.phone
+        {
+            crate::notify::check_sms_number(phone, &self.settings.send_limits)
+                .map_err(|why| AppError::field("phone", why))?;
+        }
         for _ in 0..5 {
             let mut profile = self.profile(sub).await?;
             let version = profile.version;

@@ -14,6 +14,11 @@
 //! | [`INSTALLMENT_RATES_BP`] | `[payments] installments.monthly_rate_bp` | `0,0,0,199,…` (12) | monthly rate per installment count, comma-separated basis points |
 //! | [`MIN_INSTALLMENT_CENTAVOS`] | `[payments] installments.min_installment` | 500 | smallest installment |
 //! | [`SHIPPING_RATES`] | `[shipping]` | built-in table | the shipping rate table, as JSON of the `[shipping]` section's shape |
+//! | [`ACCOUNT_MAILS_PER_HOUR`] | `account_mails_per_hour` | 3 | account mails of one kind to one address per hour, 1–1000 ([`SendLimits`]) |
+//! | [`ACCOUNT_MAILS_PER_DAY`] | `account_mails_per_day` | 10 | the same per day, 1–10000 |
+//! | [`ACCOUNT_MAILS_PER_CLIENT_HOUR`] | `account_mails_per_client_hour` | 30 | account mail requests from one client address per hour, 1–100000 |
+//! | [`SMS_PER_NUMBER_PER_DAY`] | `sms_per_number_per_day` | 10 | texts to one number per day, 1–1000 |
+//! | [`SMS_COUNTRY_CODES`] | `sms_country_codes` | `+55` | country calling codes that may opt in to texts, comma-separated (a list in `vitrine.toml`) |
 //!
 //! An unset or blank value means the default. A malformed one is an error naming the variable
 //! ([`SettingsError`]).
@@ -43,6 +48,38 @@ pub struct Settings {
     pub alerts_to: Option<String>,
     /// Card installments offered, and their interest.
     pub installments: InstallmentTable,
+    /// How many account mails and texts may go to one recipient or be asked by one client.
+    pub send_limits: SendLimits,
+}
+
+/// Budgets against mail and SMS flooding (docs/operations.md, "Abuse limits"). Each is counted
+/// in the table (`store::budgets`), so a restart or many Lambda instances share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendLimits {
+    /// Account mails of one kind (sign-up: the code or the "already registered" warning; code
+    /// requests: a new confirmation code or a reset code) to one address per hour.
+    pub account_mails_per_hour: i64,
+    /// The same, per day.
+    pub account_mails_per_day: i64,
+    /// Sign-ups, new-code and reset requests from one client address per hour (429 beyond).
+    pub account_mails_per_client_hour: i64,
+    /// Texts to one phone number per day.
+    pub sms_per_number_per_day: i64,
+    /// The country calling codes whose numbers may opt in to texts (`+55`, `+351`). `+55` numbers
+    /// must moreover be Brazilian mobiles ([`vitrine_domain::contact::Phone::is_brazilian_mobile`]).
+    pub sms_country_codes: Vec<String>,
+}
+
+impl Default for SendLimits {
+    fn default() -> Self {
+        Self {
+            account_mails_per_hour: 3,
+            account_mails_per_day: 10,
+            account_mails_per_client_hour: 30,
+            sms_per_number_per_day: 10,
+            sms_country_codes: vec!["+55".into()],
+        }
+    }
 }
 
 impl Default for Settings {
@@ -56,6 +93,7 @@ impl Default for Settings {
             large_order_centavos: 100_000,
             alerts_to: None,
             installments: InstallmentTable::default(),
+            send_limits: SendLimits::default(),
         }
     }
 }
@@ -102,8 +140,29 @@ pub const SHIPPING_RATES: SettingName = SettingName {
     key: "shipping",
 };
 
+pub const ACCOUNT_MAILS_PER_HOUR: SettingName = SettingName {
+    var: "VITRINE_ACCOUNT_MAILS_PER_HOUR",
+    key: "account_mails_per_hour",
+};
+pub const ACCOUNT_MAILS_PER_DAY: SettingName = SettingName {
+    var: "VITRINE_ACCOUNT_MAILS_PER_DAY",
+    key: "account_mails_per_day",
+};
+pub const ACCOUNT_MAILS_PER_CLIENT_HOUR: SettingName = SettingName {
+    var: "VITRINE_ACCOUNT_MAILS_PER_CLIENT_HOUR",
+    key: "account_mails_per_client_hour",
+};
+pub const SMS_PER_NUMBER_PER_DAY: SettingName = SettingName {
+    var: "VITRINE_SMS_PER_NUMBER_PER_DAY",
+    key: "sms_per_number_per_day",
+};
+pub const SMS_COUNTRY_CODES: SettingName = SettingName {
+    var: "VITRINE_SMS_COUNTRY_CODES",
+    key: "sms_country_codes",
+};
+
 /// Every setting [`Settings::from_lookup`] reads.
-pub const ALL: [SettingName; 8] = [
+pub const ALL: [SettingName; 13] = [
     PAY_WITHIN_MINUTES,
     LOW_STOCK_THRESHOLD,
     LARGE_ORDER_CENTAVOS,
@@ -112,6 +171,11 @@ pub const ALL: [SettingName; 8] = [
     INSTALLMENT_RATES_BP,
     MIN_INSTALLMENT_CENTAVOS,
     SHIPPING_RATES,
+    ACCOUNT_MAILS_PER_HOUR,
+    ACCOUNT_MAILS_PER_DAY,
+    ACCOUNT_MAILS_PER_CLIENT_HOUR,
+    SMS_PER_NUMBER_PER_DAY,
+    SMS_COUNTRY_CODES,
 ];
 
 /// A setting with a value that cannot be used. Displays with the variable's name
@@ -259,6 +323,54 @@ impl Settings {
             .validate()
             .map_err(|e| SettingsError::invalid(&[SHIPPING_RATES], e))?;
 
+        let send_defaults = defaults.send_limits;
+        let sms_country_codes = match value(SMS_COUNTRY_CODES) {
+            None => send_defaults.sms_country_codes,
+            Some(list) => list
+                .split(',')
+                .map(|code| {
+                    let code = code.trim();
+                    let digits = code.strip_prefix('+').unwrap_or(code);
+                    let valid = (1..=3).contains(&digits.len())
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && !digits.starts_with('0');
+                    valid.then(|| format!("+{digits}")).ok_or_else(|| {
+                        SettingsError::must(
+                            SMS_COUNTRY_CODES,
+                            "must be country calling codes separated by commas, e.g. +55,+351",
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let send_limits = SendLimits {
+            account_mails_per_hour: integer(
+                ACCOUNT_MAILS_PER_HOUR,
+                send_defaults.account_mails_per_hour,
+                (1, 1000),
+                "must be between 1 and 1000",
+            )?,
+            account_mails_per_day: integer(
+                ACCOUNT_MAILS_PER_DAY,
+                send_defaults.account_mails_per_day,
+                (1, 10_000),
+                "must be between 1 and 10000",
+            )?,
+            account_mails_per_client_hour: integer(
+                ACCOUNT_MAILS_PER_CLIENT_HOUR,
+                send_defaults.account_mails_per_client_hour,
+                (1, 100_000),
+                "must be between 1 and 100000",
+            )?,
+            sms_per_number_per_day: integer(
+                SMS_PER_NUMBER_PER_DAY,
+                send_defaults.sms_per_number_per_day,
+                (1, 1000),
+                "must be between 1 and 1000",
+            )?,
+            sms_country_codes,
+        };
+
         Ok(Settings {
             pay_within_secs: pay_within_minutes * 60,
             rate_table,
@@ -268,6 +380,7 @@ impl Settings {
             large_order_centavos,
             alerts_to,
             installments,
+            send_limits,
         })
     }
 }
@@ -294,6 +407,8 @@ mod tests {
         assert_eq!(s.catalog_cache_secs, d.catalog_cache_secs);
         assert_eq!(s.installments, d.installments);
         assert_eq!(s.rate_table, d.rate_table);
+        assert_eq!(s.send_limits, d.send_limits);
+        assert_eq!(d.send_limits.sms_country_codes, ["+55"]);
         // Blank is unset (a template passes "" for a parameter left empty).
         let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
         assert_eq!(blank.alerts_to, None);
@@ -314,6 +429,11 @@ mod tests {
             (INSTALLMENT_RATES_BP.var, "0, 0, 149"),
             (MIN_INSTALLMENT_CENTAVOS.var, "1000"),
             (SHIPPING_RATES.var, table),
+            (ACCOUNT_MAILS_PER_HOUR.var, "5"),
+            (ACCOUNT_MAILS_PER_DAY.var, "20"),
+            (ACCOUNT_MAILS_PER_CLIENT_HOUR.var, "100"),
+            (SMS_PER_NUMBER_PER_DAY.var, "4"),
+            (SMS_COUNTRY_CODES.var, "+55, 351"),
         ])
         .unwrap();
         assert_eq!(s.pay_within_secs, 45 * 60);
@@ -325,11 +445,21 @@ mod tests {
         assert_eq!(s.installments.min_installment, Money::from_centavos(1000));
         assert_eq!(s.rate_table.methods[0].id, "motoboy");
         assert_eq!(s.rate_table.free_above_centavos, Some(30_000));
+        assert_eq!(
+            s.send_limits,
+            SendLimits {
+                account_mails_per_hour: 5,
+                account_mails_per_day: 20,
+                account_mails_per_client_hour: 100,
+                sms_per_number_per_day: 4,
+                sms_country_codes: vec!["+55".into(), "+351".into()],
+            }
+        );
     }
 
     #[test]
     fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
-        let cases: [(&str, &str, &str); 9] = [
+        let cases: [(&str, &str, &str); 14] = [
             (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
             (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
             (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
@@ -339,6 +469,15 @@ mod tests {
             (INSTALLMENT_RATES_BP.var, "0,x", "basis points"),
             (INSTALLMENT_RATES_BP.var, "3000", "20 %"),
             (SHIPPING_RATES.var, "{\"methods\": []}", "has no methods"),
+            (ACCOUNT_MAILS_PER_HOUR.var, "0", "between 1 and 1000"),
+            (ACCOUNT_MAILS_PER_DAY.var, "-3", "between 1 and 10000"),
+            (
+                ACCOUNT_MAILS_PER_CLIENT_HOUR.var,
+                "x",
+                "between 1 and 100000",
+            ),
+            (SMS_PER_NUMBER_PER_DAY.var, "1001", "between 1 and 1000"),
+            (SMS_COUNTRY_CODES.var, "BR", "country calling codes"),
         ];
         for (var, value, says) in cases {
             let err = read(&[(var, value)]).unwrap_err();

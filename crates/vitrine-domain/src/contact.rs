@@ -175,6 +175,27 @@ impl Phone {
         Ok(())
     }
 
+    /// Whether this is a Brazilian mobile number: `+55`, an area code (DDD) in use, and 9 digits
+    /// starting with 9. Anatel's numbering rules give mobile (SMP) numbers the ninth digit 9
+    /// (Resolução nº 553/2010, in force in every area code since the last stage of Ato
+    /// nº 6.305/2012 in 2016; numbering now under the Regulamento de Numeração, Resolução
+    /// nº 749/2022); the area codes are those that Ato lists per state, plus 11. Fixed lines
+    /// (8 digits, starting 2 to 5) cannot receive texts.
+    pub fn is_brazilian_mobile(&self) -> bool {
+        let Some(national) = self.national_number() else {
+            return false;
+        };
+        let b = national.as_bytes();
+        b.len() == 11 && b[2] == b'9' && BRAZILIAN_AREA_CODES.contains(&&national[..2])
+    }
+
+    /// Whether the number belongs to country calling code `code` (`+55`, `351`). Country codes
+    /// are prefix-free (ITU-T E.164), so a plain prefix test is exact.
+    pub fn has_country_code(&self, code: &str) -> bool {
+        let digits = code.trim().trim_start_matches('+');
+        !digits.is_empty() && self.0[1..].starts_with(digits)
+    }
+
     /// `+5511987654321`: the form Pix keys, SMS gateways and WhatsApp links take.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -188,6 +209,18 @@ impl Phone {
 }
 
 string_value!(Phone);
+
+/// The Brazilian area codes (DDD) in use: 11, and those Anatel's Ato nº 6.305/2012 lists state by
+/// state for the ninth digit (São Paulo 12–19; Rio de Janeiro and Espírito Santo 21, 22, 24, 27,
+/// 28; the North 91–99; Minas Gerais and the Northeast 31–35, 37, 38, 71, 73–75, 77, 79, 81–89;
+/// the South and Centre-West 41–49, 51, 53–55, 61–69).
+const BRAZILIAN_AREA_CODES: [&str; 67] = [
+    "11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "22", "24", "27", "28", "31", "32",
+    "33", "34", "35", "37", "38", "41", "42", "43", "44", "45", "46", "47", "48", "49", "51", "53",
+    "54", "55", "61", "62", "63", "64", "65", "66", "67", "68", "69", "71", "73", "74", "75", "77",
+    "79", "81", "82", "83", "84", "85", "86", "87", "88", "89", "91", "92", "93", "94", "95", "96",
+    "97", "98", "99",
+];
 
 /// A person's name as they give it: trimmed, 1 to 120 characters, no control characters.
 /// Nothing else is assumed about names (one word, accents, apostrophes and hyphens are fine).
@@ -491,5 +524,33 @@ mod tests {
                 prop_assert!(n == 0 || n > 120);
             }
         }
+    }
+
+    #[test]
+    fn only_brazilian_mobiles_are_mobiles() {
+        let mobile = |s: &str| Phone::parse(s).unwrap().is_brazilian_mobile();
+        assert!(mobile("+55 11 98765-4321"));
+        assert!(mobile("(21) 99876-5432"));
+        assert!(mobile("+55 99 91234-5678"));
+        // A fixed line (8 digits), an area code not in use (23, 25, 26, 29, 52…), abroad.
+        assert!(!mobile("+55 11 3456-7890"));
+        assert!(!mobile("+55 25 98765-4321"));
+        assert!(!mobile("+55 23 98765-4321"));
+        assert!(!mobile("+55 52 98765-4321"));
+        assert!(!mobile("+351 912 345 678"));
+        assert!(!mobile("+1 415 555 2671"));
+        assert_eq!(BRAZILIAN_AREA_CODES.len(), 67);
+        assert!(BRAZILIAN_AREA_CODES.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_number_belongs_to_its_country_calling_code() {
+        let phone = |s: &str| Phone::parse(s).unwrap();
+        assert!(phone("(11) 98765-4321").has_country_code("+55"));
+        assert!(phone("(11) 98765-4321").has_country_code("55"));
+        assert!(phone("+351 912 345 678").has_country_code("+351"));
+        assert!(!phone("+351 912 345 678").has_country_code("+55"));
+        assert!(phone("+1 415 555 2671").has_country_code("+1"));
+        assert!(!phone("+1 415 555 2671").has_country_code(""));
     }
 }

@@ -865,6 +865,19 @@ fn code_default(var: &str) -> String {
         v if v == names::MIN_INSTALLMENT_CENTAVOS.var => {
             d.installments.min_installment.centavos().to_string()
         }
+        v if v == names::ACCOUNT_MAILS_PER_HOUR.var => {
+            d.send_limits.account_mails_per_hour.to_string()
+        }
+        v if v == names::ACCOUNT_MAILS_PER_DAY.var => {
+            d.send_limits.account_mails_per_day.to_string()
+        }
+        v if v == names::ACCOUNT_MAILS_PER_CLIENT_HOUR.var => {
+            d.send_limits.account_mails_per_client_hour.to_string()
+        }
+        v if v == names::SMS_PER_NUMBER_PER_DAY.var => {
+            d.send_limits.sms_per_number_per_day.to_string()
+        }
+        v if v == names::SMS_COUNTRY_CODES.var => d.send_limits.sms_country_codes.join(","),
         // Unset: no alerts address, the built-in rate table.
         _ => String::new(),
     }

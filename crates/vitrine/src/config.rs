@@ -75,6 +75,27 @@ pub struct Flags {
     /// No card installment below this many centavos (default 500).
     #[arg(long, env = "VITRINE_MIN_INSTALLMENT_CENTAVOS", global = true)]
     pub min_installment_centavos: Option<i64>,
+    /// Account mails of one kind (sign-up; new or reset code) to one address per hour (default 3).
+    #[arg(long, env = "VITRINE_ACCOUNT_MAILS_PER_HOUR", global = true)]
+    pub account_mails_per_hour: Option<i64>,
+    /// Account mails of one kind to one address per day (default 10).
+    #[arg(long, env = "VITRINE_ACCOUNT_MAILS_PER_DAY", global = true)]
+    pub account_mails_per_day: Option<i64>,
+    /// Sign-up, new-code and reset requests from one client address per hour (default 30).
+    #[arg(long, env = "VITRINE_ACCOUNT_MAILS_PER_CLIENT_HOUR", global = true)]
+    pub account_mails_per_client_hour: Option<i64>,
+    /// Text messages to one phone number per day (default 10).
+    #[arg(long, env = "VITRINE_SMS_PER_NUMBER_PER_DAY", global = true)]
+    pub sms_per_number_per_day: Option<i64>,
+    /// Country calling codes whose numbers may opt in to texts, comma-separated (default +55:
+    /// Brazilian mobiles only).
+    #[arg(
+        long,
+        env = "VITRINE_SMS_COUNTRY_CODES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub sms_country_codes: Option<Vec<String>>,
     /// The shipping rate table as JSON, in the shape of vitrine.toml's [shipping] section
     /// (replaces it).
     #[arg(long, env = "VITRINE_SHIPPING_RATES", global = true)]
@@ -190,6 +211,11 @@ struct FileSettings {
     large_order_centavos: Option<i64>,
     alerts_to: Option<String>,
     catalog_cache_secs: Option<i64>,
+    account_mails_per_hour: Option<i64>,
+    account_mails_per_day: Option<i64>,
+    account_mails_per_client_hour: Option<i64>,
+    sms_per_number_per_day: Option<i64>,
+    sms_country_codes: Option<Vec<String>>,
     cors_origins: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
@@ -728,6 +754,34 @@ fn business_settings(flags: &Flags, file: &FileSettings) -> anyhow::Result<Setti
             ),
         ),
         (names::SHIPPING_RATES, shipping),
+        (
+            names::ACCOUNT_MAILS_PER_HOUR,
+            text(flags.account_mails_per_hour.or(file.account_mails_per_hour)),
+        ),
+        (
+            names::ACCOUNT_MAILS_PER_DAY,
+            text(flags.account_mails_per_day.or(file.account_mails_per_day)),
+        ),
+        (
+            names::ACCOUNT_MAILS_PER_CLIENT_HOUR,
+            text(
+                flags
+                    .account_mails_per_client_hour
+                    .or(file.account_mails_per_client_hour),
+            ),
+        ),
+        (
+            names::SMS_PER_NUMBER_PER_DAY,
+            text(flags.sms_per_number_per_day.or(file.sms_per_number_per_day)),
+        ),
+        (
+            names::SMS_COUNTRY_CODES,
+            flags
+                .sms_country_codes
+                .as_ref()
+                .or(file.sms_country_codes.as_ref())
+                .map(|codes| codes.join(",")),
+        ),
     ];
     Settings::from_lookup(|name| {
         values
@@ -966,5 +1020,40 @@ mod tests {
         .unwrap();
         assert_eq!(c.settings.pay_within_secs, 45 * 60);
         assert_eq!(c.settings.low_stock_threshold, 2);
+    }
+
+    #[test]
+    fn send_limits_come_from_the_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "account_mails_per_hour = 2\naccount_mails_per_day = 4\n\
+             account_mails_per_client_hour = 50\nsms_per_number_per_day = 3\n\
+             sms_country_codes = [\"+55\", \"+351\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            sms_per_number_per_day: Some(5),
+            ..Flags::default()
+        })
+        .unwrap();
+        let limits = &c.settings.send_limits;
+        assert_eq!(limits.account_mails_per_hour, 2);
+        assert_eq!(limits.account_mails_per_day, 4);
+        assert_eq!(limits.account_mails_per_client_hour, 50);
+        assert_eq!(limits.sms_per_number_per_day, 5, "the flag wins");
+        assert_eq!(limits.sms_country_codes, ["+55", "+351"]);
+        std::fs::write(&path, "sms_country_codes = [\"BR\"]\n").unwrap();
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("sms_country_codes must be"),
+            "{err}"
+        );
     }
 }

@@ -31,7 +31,7 @@ mod sms;
 mod templates;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ pub use alerts::AdminAlerts;
 pub use email::{AccountEmail, EmailNotifier, account_email};
 pub use once::SendOnce;
 pub use realtime::{RealtimePusher, push_message};
-pub use sms::SmsNotifier;
+pub use sms::{SmsNotifier, check_sms_number};
 pub use templates::Shop;
 
 /// The three notification consumers, for the dispatcher (or a queue handler on AWS).

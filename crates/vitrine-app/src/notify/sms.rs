@@ -3,6 +3,12 @@
 //! The texts are plain ASCII so that they fit the GSM 7-bit alphabet: one segment holds 160 such
 //! characters, but only 70 once a single `ã` or `ç` forces UCS-2. With the longest order ids
 //! and tracking codes they still fit in one segment.
+//!
+//! Against SMS pumping (issue 18, finding 5; docs/operations.md, "Abuse limits"): only numbers
+//! [`check_sms_number`] accepts may opt in — Brazilian mobiles unless the shop lists other
+//! country codes — and at most `sms_per_number_per_day` texts go to one number a day, counted in
+//! the table, however many orders (of however many accounts) name it. Both are checked again
+//! when sending, so a profile saved before a rule changed gets no text it would now be refused.
 
 use std::sync::Arc;
 
@@ -14,6 +20,41 @@ use super::{OrderEvent, idempotency_key, language_of, load_order, load_profile};
 use crate::app::App;
 use crate::events::{ConsumeError, Consumer, Delivery};
 use crate::ports::SmsMessage;
+use crate::settings::SendLimits;
+use crate::store::budgets::{self, Budget};
+use vitrine_domain::contact::Phone;
+
+/// Whether `phone` may receive texts: its country calling code is one of
+/// [`SendLimits::sms_country_codes`] (`+55` by default), and a `+55` number is a mobile
+/// ([`Phone::is_brazilian_mobile`]: fixed lines cannot take texts). Numbers of other listed
+/// countries are only checked for their code: their numbering plans are not built in. The error
+/// says what is accepted.
+pub fn check_sms_number(phone: &Phone, limits: &SendLimits) -> Result<(), String> {
+    let codes = &limits.sms_country_codes;
+    let brazil = codes.iter().any(|c| c == "+55");
+    let accepted = if brazil && codes.len() == 1 {
+        "text messages go only to Brazilian mobile numbers: +55, the area code (DDD) and 9 digits \
+         starting with 9"
+            .to_owned()
+    } else {
+        format!(
+            "text messages go only to numbers with the country codes {}{}",
+            codes.join(", "),
+            if brazil {
+                " (for +55, mobile numbers: the area code and 9 digits starting with 9)"
+            } else {
+                ""
+            }
+        )
+    };
+    let Some(code) = codes.iter().find(|c| phone.has_country_code(c)) else {
+        return Err(accepted);
+    };
+    if code == "+55" && !phone.is_brazilian_mobile() {
+        return Err(accepted);
+    }
+    Ok(())
+}
 
 /// Texts the buyer about payment, shipping and cancellation, when their profile opted in and
 /// has a phone number.
@@ -90,6 +131,15 @@ impl Consumer for SmsNotifier {
             );
             return Ok(());
         };
+        if let Err(why) = check_sms_number(&phone, &self.app.settings.send_limits) {
+            tracing::info!(
+                event.id = %delivery.event_id,
+                event.r#type = %event.event_type,
+                reason = %why,
+                "no text message: the number may not receive texts"
+            );
+            return Ok(());
+        }
         let language = language_of(profile.as_ref());
         let tracking_code = if event.event_type == "order.shipped" {
             Some(data.tracking_code(&order)?)
@@ -108,6 +158,24 @@ impl Consumer for SmsNotifier {
             &ctx,
         )
         .map_err(super::template_failed)?;
+        let per_number = Budget {
+            kind: "sms",
+            limit: self.app.settings.send_limits.sms_per_number_per_day,
+            window_secs: 24 * 3600,
+        };
+        let now = self.app.ports.clock.now().secs();
+        let taken = budgets::take(&*self.app.ports.table, &per_number, phone.as_str(), now)
+            .await
+            .map_err(|e| super::app_failed(e, "the number's text budget"))?;
+        if !taken.granted() {
+            tracing::warn!(
+                event.id = %delivery.event_id,
+                event.r#type = %event.event_type,
+                order.id = %order.id,
+                "no text message: the number's daily budget is spent"
+            );
+            return Ok(());
+        }
         let message = SmsMessage {
             to: phone.as_str().to_owned(),
             text,
@@ -252,6 +320,69 @@ mod tests {
         let event = h.order_reaching("order.delivered").await;
         SmsNotifier::new(h.app.clone())
             .handle(&delivery("01JEVENT0107", event))
+            .await
+            .unwrap();
+        assert!(h.sms.sent().is_empty());
+    }
+
+    #[test]
+    fn only_brazilian_mobiles_may_get_texts_unless_the_shop_lists_other_codes() {
+        let phone = |s: &str| Phone::parse(s).unwrap();
+        let brazil = SendLimits::default();
+        assert_eq!(check_sms_number(&phone(PHONE), &brazil), Ok(()));
+        for refused in ["+55 11 3456-7890", "+351 912 345 678", "+1 415 555 2671"] {
+            let why = check_sms_number(&phone(refused), &brazil).unwrap_err();
+            assert!(why.contains("Brazilian mobile numbers"), "{refused}: {why}");
+        }
+        let with_portugal = SendLimits {
+            sms_country_codes: vec!["+55".into(), "+351".into()],
+            ..SendLimits::default()
+        };
+        assert_eq!(
+            check_sms_number(&phone("+351 912 345 678"), &with_portugal),
+            Ok(())
+        );
+        assert_eq!(check_sms_number(&phone(PHONE), &with_portugal), Ok(()));
+        let why = check_sms_number(&phone("+55 11 3456-7890"), &with_portugal).unwrap_err();
+        assert!(why.contains("+55, +351") && why.contains("mobile"), "{why}");
+        assert!(check_sms_number(&phone("+1 415 555 2671"), &with_portugal).is_err());
+        let portugal_only = SendLimits {
+            sms_country_codes: vec!["+351".into()],
+            ..SendLimits::default()
+        };
+        assert!(check_sms_number(&phone(PHONE), &portugal_only).is_err());
+    }
+
+    #[tokio::test]
+    async fn one_number_gets_at_most_its_daily_budget_of_texts() {
+        let mut settings = crate::Settings::default();
+        settings.send_limits.sms_per_number_per_day = 2;
+        let h = Harness::with_settings(settings);
+        h.customer(Language::PtBr, Some(PHONE)).await;
+        let event = h.order_reaching("order.cancelled").await;
+        let notifier = SmsNotifier::new(h.app.clone());
+        for id in [
+            "01JEVENT0111",
+            "01JEVENT0112",
+            "01JEVENT0113",
+            "01JEVENT0114",
+        ] {
+            notifier.handle(&delivery(id, event.clone())).await.unwrap();
+        }
+        assert_eq!(h.sms.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_number_saved_before_the_rule_gets_no_text() {
+        // Opted in while the shop allowed Portugal; then the setting went back to Brazil only.
+        let mut settings = crate::Settings::default();
+        settings.send_limits.sms_country_codes = vec!["+55".into(), "+351".into()];
+        let h = Harness::with_settings(settings);
+        h.customer(Language::PtBr, Some("+351 912 345 678")).await;
+        let event = h.order_reaching("order.paid").await;
+        let now = App::new(h.app.ports.clone(), crate::Settings::default());
+        SmsNotifier::new(now)
+            .handle(&delivery("01JEVENT0115", event))
             .await
             .unwrap();
         assert!(h.sms.sent().is_empty());

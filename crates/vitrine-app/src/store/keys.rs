@@ -125,6 +125,13 @@ pub fn nfe_counter(environment_code: u8, series: u16) -> Key {
 pub fn fiscal_mode() -> Key {
     Key::new("FISCALMODE", "FISCALMODE")
 }
+/// One window of a send budget (`store::budgets`): `subject` is already a digest.
+pub fn budget_window(kind: &str, subject: &str, window_secs: i64, index: i64) -> Key {
+    Key::new(
+        format!("BUDGET#{kind}#{subject}"),
+        format!("W#{window_secs}#{index}"),
+    )
+}
 /// Whether `key` is an event's (outbox) item, and its event id.
 pub fn event_id(key: &Key) -> Option<&str> {
     event_id_of(&key.pk, &key.sk)

@@ -30,6 +30,7 @@
 //! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
 //! | revoked session / user's tokens before a reset | `REVOKED` | `SESSION#{origin_jti}` / `RESET#{sub}` | ttl: when the tokens expire ([`revocations`]) |
+//! | send budget window ([`budgets`]) | `BUDGET#{kind}#{digest of the recipient or client}` | `W#{window secs}#{window index}` | ttl at the window's end |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
 //! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
@@ -38,6 +39,7 @@ mod batch;
 pub mod keys;
 mod pager;
 
+pub mod budgets;
 pub mod carts;
 pub mod catalog;
 pub mod coupons;

@@ -35,14 +35,19 @@ fn accepted(message: &str) -> (StatusCode, axum::Json<MessageDto>) {
 }
 
 /// Create an account. A confirmation code is sent by e-mail. The answer is the same whether or
-/// not the e-mail was already registered.
+/// not the e-mail was already registered, and whether or not the address's mail budget let the
+/// mail go (docs/operations.md, "Abuse limits"); 429 when this client asked for too many.
 #[utoipa::path(post, path = "/auth/sign-up", tag = "auth", request_body = SignUpInput,
-    responses((status = 202, body = MessageDto), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, body = MessageDto), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn sign_up(
     State(s): State<AppState>,
+    client: ClientAddr,
     Json(i): Json<SignUpInput>,
 ) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
-    s.app.sign_up(&i.email, &i.password, &i.name).await?;
+    s.app
+        .sign_up(&i.email, &i.password, &i.name, &client.info(None))
+        .await?;
     Ok(accepted("check your e-mail for the confirmation code"))
 }
 
@@ -61,12 +66,14 @@ async fn confirm(
 }
 
 /// Send a new confirmation code.
-#[utoipa::path(post, path = "/auth/resend-code", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
+#[utoipa::path(post, path = "/auth/resend-code", tag = "auth", request_body = EmailInput,
+    responses((status = 202, body = MessageDto), (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn resend_code(
     State(s): State<AppState>,
+    client: ClientAddr,
     Json(i): Json<EmailInput>,
 ) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
-    s.app.resend_code(&i.email).await?;
+    s.app.resend_code(&i.email, &client.info(None)).await?;
     Ok(accepted(
         "if the account exists and is not confirmed, a new code is on its way",
     ))
@@ -141,12 +148,14 @@ async fn sign_out(
 }
 
 /// Send a password reset code (the answer does not say whether the e-mail is registered).
-#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = EmailInput, responses((status = 202, body = MessageDto)))]
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = EmailInput,
+    responses((status = 202, body = MessageDto), (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn forgot_password(
     State(s): State<AppState>,
+    client: ClientAddr,
     Json(i): Json<EmailInput>,
 ) -> ApiResult<(StatusCode, axum::Json<MessageDto>)> {
-    s.app.forgot_password(&i.email).await?;
+    s.app.forgot_password(&i.email, &client.info(None)).await?;
     Ok(accepted(
         "if the account exists, a reset code is on its way",
     ))
