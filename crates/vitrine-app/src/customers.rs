@@ -126,7 +126,7 @@ impl App {
         if update.sms_opt_in
             && let Some(phone) = &update.phone
         {
-            crate::notify::check_sms_number(phone, &self.settings.send_limits)
+            crate::settings::check_sms_number(phone, &self.settings.send_limits)
                 .map_err(|why| AppError::field("phone", why))?;
         }
         for _ in 0..5 {

@@ -25,6 +25,7 @@
 
 use vitrine_domain::Money;
 use vitrine_domain::card::InstallmentTable;
+use vitrine_domain::contact::Phone;
 use vitrine_domain::shipping::RateTable;
 
 /// Business settings (from `vitrine.toml` / `VITRINE_*` locally, from the environment on
@@ -383,6 +384,38 @@ impl Settings {
             send_limits,
         })
     }
+}
+
+/// Whether `phone` may receive texts: its country calling code is one of
+/// [`SendLimits::sms_country_codes`] (`+55` by default), and a `+55` number is a mobile
+/// ([`Phone::is_brazilian_mobile`]: fixed lines cannot take texts). Numbers of other listed
+/// countries are only checked for their code: their numbering plans are not built in. The error
+/// says what is accepted.
+pub fn check_sms_number(phone: &Phone, limits: &SendLimits) -> Result<(), String> {
+    let codes = &limits.sms_country_codes;
+    let brazil = codes.iter().any(|c| c == "+55");
+    let accepted = if brazil && codes.len() == 1 {
+        "text messages go only to Brazilian mobile numbers: +55, the area code (DDD) and 9 digits \
+         starting with 9"
+            .to_owned()
+    } else {
+        format!(
+            "text messages go only to numbers with the country codes {}{}",
+            codes.join(", "),
+            if brazil {
+                " (for +55, mobile numbers: the area code and 9 digits starting with 9)"
+            } else {
+                ""
+            }
+        )
+    };
+    let Some(code) = codes.iter().find(|c| phone.has_country_code(c)) else {
+        return Err(accepted);
+    };
+    if code == "+55" && !phone.is_brazilian_mobile() {
+        return Err(accepted);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

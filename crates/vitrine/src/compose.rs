@@ -23,6 +23,7 @@ use vitrine_local::smtp::SmtpMailer;
 use vitrine_local::sqlite::SqliteTable;
 
 use crate::config::{Backend, Config, Source};
+pub use crate::private::paths;
 
 /// The app client id of the built-in identity provider's tokens.
 pub const CLIENT_ID: &str = "vitrine-web";
@@ -40,16 +41,6 @@ pub struct Store {
     pub dispatch_events: bool,
     /// CORS, rate limit and TLS headers of the router.
     pub security: vitrine_http::Security,
-}
-
-/// Where each part lives inside the data folder.
-pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
-    [
-        data_dir.join("vitrine.db"),
-        data_dir.join("blobs"),
-        data_dir.join("mail"),
-        data_dir.join("keys"),
-    ]
 }
 
 /// Build the store on the embedded adapters, creating the data folder on first use.

@@ -23,7 +23,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::compose::paths;
+/// Where each part lives inside the data folder.
+pub fn paths(data_dir: &Path) -> [std::path::PathBuf; 4] {
+    [
+        data_dir.join("vitrine.db"),
+        data_dir.join("blobs"),
+        data_dir.join("mail"),
+        data_dir.join("keys"),
+    ]
+}
 
 /// The mode of a private folder.
 pub const DIR_MODE: u32 = 0o700;

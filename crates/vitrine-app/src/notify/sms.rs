@@ -20,41 +20,8 @@ use super::{OrderEvent, idempotency_key, language_of, load_order, load_profile};
 use crate::app::App;
 use crate::events::{ConsumeError, Consumer, Delivery};
 use crate::ports::SmsMessage;
-use crate::settings::SendLimits;
+pub use crate::settings::check_sms_number;
 use crate::store::budgets::{self, Budget};
-use vitrine_domain::contact::Phone;
-
-/// Whether `phone` may receive texts: its country calling code is one of
-/// [`SendLimits::sms_country_codes`] (`+55` by default), and a `+55` number is a mobile
-/// ([`Phone::is_brazilian_mobile`]: fixed lines cannot take texts). Numbers of other listed
-/// countries are only checked for their code: their numbering plans are not built in. The error
-/// says what is accepted.
-pub fn check_sms_number(phone: &Phone, limits: &SendLimits) -> Result<(), String> {
-    let codes = &limits.sms_country_codes;
-    let brazil = codes.iter().any(|c| c == "+55");
-    let accepted = if brazil && codes.len() == 1 {
-        "text messages go only to Brazilian mobile numbers: +55, the area code (DDD) and 9 digits \
-         starting with 9"
-            .to_owned()
-    } else {
-        format!(
-            "text messages go only to numbers with the country codes {}{}",
-            codes.join(", "),
-            if brazil {
-                " (for +55, mobile numbers: the area code and 9 digits starting with 9)"
-            } else {
-                ""
-            }
-        )
-    };
-    let Some(code) = codes.iter().find(|c| phone.has_country_code(c)) else {
-        return Err(accepted);
-    };
-    if code == "+55" && !phone.is_brazilian_mobile() {
-        return Err(accepted);
-    }
-    Ok(())
-}
 
 /// Texts the buyer about payment, shipping and cancellation, when their profile opted in and
 /// has a phone number.
@@ -202,6 +169,8 @@ mod tests {
     use super::*;
     use crate::customers::Language;
     use crate::notify::testing::*;
+    use crate::settings::SendLimits;
+    use vitrine_domain::contact::Phone;
 
     const PHONE: &str = "+5511987654321";
 
