@@ -287,7 +287,7 @@ async fn cancel_mine(t: &TestApp, token: &str, id: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_checkouts_at_once_by_one_customer_hold_no_more_than_three_unpaid_orders() {
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_as_shipped(Arc::new(SystemClock)).await;
     let admin = t.admin("admin@loja.test").await;
     t.product(&admin, "acumulo", &[("ACUM-1", 50)]).await;
     let hoarder = t.customer("acumula@example.com").await;
@@ -327,7 +327,7 @@ async fn ten_checkouts_at_once_by_one_customer_hold_no_more_than_three_unpaid_or
 
 #[tokio::test]
 async fn unpaid_orders_may_not_reserve_more_than_a_hundred_units_together() {
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_as_shipped(Arc::new(SystemClock)).await;
     let admin = t.admin("admin@loja.test").await;
     t.product(&admin, "granel", &[("GRANEL-1", 1000), ("GRANEL-2", 1000)])
         .await;
@@ -364,7 +364,7 @@ async fn unpaid_orders_may_not_reserve_more_than_a_hundred_units_together() {
 
 #[tokio::test]
 async fn a_customer_who_pays_is_never_capped_and_paying_or_cancelling_frees_a_place() {
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_as_shipped(Arc::new(SystemClock)).await;
     let admin = t.admin("admin@loja.test").await;
     t.product(&admin, "comum", &[("COMUM-1", 100)]).await;
     let token = t.customer("cliente@example.com").await;
@@ -426,7 +426,7 @@ fn with_coupon(mut body: Value, code: &str) -> Value {
 #[tokio::test]
 async fn a_cancelled_or_expired_order_gives_its_coupon_use_back_once() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let t = TestApp::spawn_with_clock(clock.clone(), |_| {}).await;
+    let t = TestApp::spawn_as_shipped(clock.clone()).await;
     let admin = t.admin("admin@loja.test").await;
     create_coupon(
         &t,
@@ -487,7 +487,7 @@ async fn a_cancelled_or_expired_order_gives_its_coupon_use_back_once() {
 async fn a_coupon_s_per_customer_limit_holds_under_concurrency() {
     let dir = tempfile::tempdir().unwrap();
     // Room for ten unpaid orders, so that only the coupon's limit refuses.
-    let config = common::test_config_with(dir.path().join("data"), "max_unpaid_orders = 20\n");
+    let config = common::as_shipped_with(dir.path().join("data"), "max_unpaid_orders = 20\n");
     let t = TestApp::spawn_on(dir, config, Arc::new(SystemClock), |_| {}).await;
     let admin = t.admin("admin@loja.test").await;
     let created = create_coupon(
