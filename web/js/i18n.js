@@ -30,6 +30,8 @@ const pt = {
   "error.codeMismatch": "Código incorreto ou expirado.",
   "error.tooMany": "Muitas tentativas. Tente de novo em {secs} segundos.",
   "error.outOfStock": "Estoque insuficiente do item {sku}: {n} disponível(is).",
+  "error.unpaidOrders": "Você tem {n} pedidos aguardando pagamento; pague ou cancele um deles para fazer outro.",
+  "error.unpaidUnits": "Seus pedidos aguardando pagamento já reservam {held} unidades e este pediria mais {wanted}; o limite é {max}. Pague ou cancele um pedido, ou peça menos unidades.",
   "error.conflict": "Conflito: {detail}",
   "error.versionMismatch": "Alterado por outra pessoa enquanto você editava. Recarregue e tente de novo.",
   "error.declined": "Pagamento recusado: {detail}",
@@ -45,6 +47,7 @@ const pt = {
   "fieldError.cepNotInUf": "O CEP {cep} é de {cepUf}, não de {uf}.",
   "fieldError.cepNowhere": "O CEP {cep} não é de nenhum estado; confira os números.",
   "fieldError.savedAddress": "Corrija este endereço salvo (ou use outro): {problem}",
+  "fieldError.couponPerCustomer": "Você já usou este cupom o máximo de vezes permitido ({limit}).",
   "home.title": "vitrine — loja virtual",
   "home.heading": "Bem-vindo à vitrine",
   "home.lead": "Roupas, acessórios e casa, com entrega para todo o Brasil e pagamento por Pix ou cartão.",
@@ -289,6 +292,8 @@ const en = {
   "error.codeMismatch": "Wrong or expired code.",
   "error.tooMany": "Too many attempts. Try again in {secs} seconds.",
   "error.outOfStock": "Not enough stock of {sku}: {n} available.",
+  "error.unpaidOrders": "You have {n} orders awaiting payment; pay or cancel one of them to place another.",
+  "error.unpaidUnits": "Your orders awaiting payment already reserve {held} units and this one would add {wanted}; the limit is {max}. Pay or cancel an order, or order fewer units.",
   "error.conflict": "Conflict: {detail}",
   "error.versionMismatch": "Someone else changed this while you were editing. Reload and try again.",
   "error.declined": "Payment declined: {detail}",
@@ -304,6 +309,7 @@ const en = {
   "fieldError.cepNotInUf": "CEP {cep} is in {cepUf}, not in {uf}.",
   "fieldError.cepNowhere": "CEP {cep} belongs to no state; check the digits.",
   "fieldError.savedAddress": "Correct this saved address (or use another one): {problem}",
+  "fieldError.couponPerCustomer": "You have used this coupon as many times as it allows ({limit}).",
   "home.title": "vitrine — online store",
   "home.heading": "Welcome to vitrine",
   "home.lead": "Clothes, accessories and homeware, delivered all over Brazil, paid with Pix or card.",
@@ -668,6 +674,8 @@ export function fieldErrorText(e) {
     case "cep-not-in-uf":
       text = p.cep_uf ? t("fieldError.cepNotInUf", { cep: p.cep, uf: p.uf, cepUf: p.cep_uf }) : t("fieldError.cepNowhere", p);
       break;
+    case "coupon-per-customer-limit":
+      return t("fieldError.couponPerCustomer", p);
     default:
       return e.message;
   }
@@ -695,6 +703,10 @@ export function errorText(err) {
       return t("error.tooMany", { secs: (p.detail || "").replace(/\D/g, "") || "60" });
     case "out-of-stock":
       return t("error.outOfStock", { sku: p.sku || "", n: p.available ?? 0 });
+    case "unpaid-limit":
+      return p.code === "too-many-unpaid-units"
+        ? t("error.unpaidUnits", { held: p.held ?? 0, wanted: p.wanted ?? 0, max: p.max ?? 0 })
+        : t("error.unpaidOrders", { n: p.held ?? p.max ?? 0 });
     case "version-mismatch":
       return t("error.versionMismatch");
     case "payment-declined":

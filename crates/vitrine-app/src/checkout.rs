@@ -1,10 +1,12 @@
 //! Checkout: turning a cart (or a "buy now" list) into an order, atomically.
 //!
 //! One batch writes the idempotency record, the order, a conditional decrement of every line's
-//! stock (`available >= qty`), the coupon's conditional use count, the emptied cart and the
+//! stock (`available >= qty`), the conditional count of what the customer's unpaid orders hold,
+//! the coupon's conditional use counts (in all and by this customer), the emptied cart and the
 //! `order.placed` event. Either all of it happens or none: concurrent buyers of the last unit
-//! cannot both win, a coupon cannot be used past its limit, and a retry with the same
-//! Idempotency-Key finds the first order instead of making a second.
+//! cannot both win, a coupon cannot be used past its limits, one customer's concurrent
+//! checkouts cannot hold more unpaid stock than the cap ([`crate::settings::UnpaidCap`]), and a
+//! retry with the same Idempotency-Key finds the first order instead of making a second.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -132,7 +134,7 @@ impl App {
                 })
             }
             Err(failed) => {
-                self.explain_failed_checkout(who, key, &fingerprint, failed)
+                self.explain_failed_checkout(who, key, &fingerprint, &decided, failed)
                     .await
             }
         }
@@ -148,6 +150,8 @@ impl App {
         let from_cart = input.items.is_none();
         let payment_provider = self.provider_taking(input.payment_method)?;
         let wanted = self.wanted_lines(who, input).await?;
+        let units = wanted.iter().map(|l| i64::from(l.quantity.get())).sum();
+        self.check_unpaid_cap(&who.sub, units).await?;
         let lines = self.price_lines(&wanted).await?;
         let levels = self.stock_levels(&lines).await?;
         let profile = self.profile(&who.sub).await?;
@@ -163,7 +167,7 @@ impl App {
             .ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
         let shipping = self.shipping_choice(&address, &lines, subtotal, &input.shipping_method)?;
         let coupon = match &input.coupon {
-            Some(code) => Some(self.coupon_for(code, subtotal, now).await?),
+            Some(code) => Some(self.coupon_for(&who.sub, code, subtotal, now).await?),
             None => None,
         };
         let (order, placed) = Order::place(NewOrder {
@@ -370,9 +374,26 @@ impl App {
         })
     }
 
-    /// The coupon `code` and its discount on `subtotal` now.
+    /// Refuse early (and cheaply) an order of `units` that would take `sub`'s unpaid orders
+    /// past the cap; the batch re-checks atomically.
+    async fn check_unpaid_cap(&self, sub: &str, units: i64) -> AppResult<()> {
+        let held = store::unpaid::load(&*self.ports.table, sub)
+            .await?
+            .unwrap_or_default();
+        match self
+            .settings
+            .unpaid_cap
+            .refuses(held.orders, held.units, units)
+        {
+            Some(over) => Err(AppError::UnpaidLimit(over)),
+            None => Ok(()),
+        }
+    }
+
+    /// The coupon `code` and its discount on `subtotal` now, for customer `sub`.
     async fn coupon_for(
         &self,
+        sub: &str,
         code: &str,
         subtotal: Money,
         now: Timestamp,
@@ -382,11 +403,16 @@ impl App {
             .await?
             .ok_or_else(|| AppError::field("coupon", "no such coupon"))?;
         let discount = c.discount_for(subtotal, now)?;
+        if let Some(limit) = c.per_customer_limit
+            && store::coupons::uses_by(&*self.ports.table, &c.code, sub).await? >= i64::from(limit)
+        {
+            return Err(per_customer_limit_reached(limit));
+        }
         Ok((c, discount))
     }
 
     /// The one atomic batch of a checkout: the Idempotency-Key claimed, the order, every line's
-    /// stock reserved, the coupon used once, the cart emptied, `order.placed`, and `stock.low`
+    /// stock reserved, the customer's unpaid holds counted, the coupon used once, the cart emptied, `order.placed`, and `stock.low`
     /// for the SKUs this sale takes to the threshold.
     fn checkout_batch(
         &self,
@@ -409,8 +435,13 @@ impl App {
         for line in &order.lines {
             batch.reserve_stock(line.sku.as_str(), i64::from(line.quantity));
         }
+        batch.hold_unpaid(
+            &who.sub,
+            store::unpaid::units_of(order),
+            self.settings.unpaid_cap,
+        );
         if let Some(c) = &d.coupon {
-            batch.use_coupon_once(c);
+            batch.use_coupon_once(c, &who.sub);
         }
         if d.from_cart {
             batch.clear_customer_cart(&who.sub);
@@ -440,6 +471,7 @@ impl App {
         who: &Principal,
         key: &IdempotencyKey,
         fingerprint: &str,
+        d: &Decided,
         failed: WriteFailed,
     ) -> AppResult<Placed> {
         match failed.part() {
@@ -461,6 +493,29 @@ impl App {
                 })
             }
             Some(Part::Coupon) => Err(AppError::field("coupon", "this coupon has been used up")),
+            Some(Part::CouponUse) => Err(per_customer_limit_reached(
+                d.coupon
+                    .as_ref()
+                    .and_then(|c| c.per_customer_limit)
+                    .unwrap_or(1),
+            )),
+            Some(Part::UnpaidHolds) => {
+                // Another checkout of this customer took the room: say how things stand now.
+                let held = store::unpaid::load(&*self.ports.table, &who.sub)
+                    .await?
+                    .unwrap_or_default();
+                let units = store::unpaid::units_of(&d.order);
+                match self
+                    .settings
+                    .unpaid_cap
+                    .refuses(held.orders, held.units, units)
+                {
+                    Some(over) => Err(AppError::UnpaidLimit(over)),
+                    None => Err(AppError::Conflict(
+                        "your orders awaiting payment changed meanwhile; try again".into(),
+                    )),
+                }
+            }
             Some(Part::Order) => Err(AppError::Internal(anyhow::anyhow!("order id collision"))),
             _ => Err(failed.into()),
         }
@@ -487,6 +542,18 @@ impl App {
             replayed: true,
         }))
     }
+}
+
+/// A customer's uses of a coupon are at its per-customer `limit`.
+fn per_customer_limit_reached(limit: u32) -> AppError {
+    AppError::Invalid(vec![
+        FieldError::new(
+            "coupon",
+            format!("you have used this coupon as many times as it allows ({limit})"),
+        )
+        .with_code("coupon-per-customer-limit")
+        .with_param("limit", limit),
+    ])
 }
 
 /// The buyer as the NF-e names them.

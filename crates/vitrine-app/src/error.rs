@@ -12,6 +12,9 @@ pub enum AppError {
     Invalid(Vec<FieldError>),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The customer's unpaid orders already hold as much as one customer may (abuse limit).
+    #[error(transparent)]
+    UnpaidLimit(crate::settings::UnpaidOver),
     /// Not enough stock for this SKU.
     #[error("out of stock: {sku}")]
     OutOfStock { sku: String, available: i64 },

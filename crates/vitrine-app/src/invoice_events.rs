@@ -494,13 +494,8 @@ impl App {
                     &event,
                     now.millis(),
                 )?;
-                if unwind.restock {
-                    for line in &order.lines {
-                        if self.available(&line.sku).await?.is_some() {
-                            batch.return_stock(line.sku.as_str(), i64::from(line.quantity));
-                        }
-                    }
-                }
+                // Stock and coupon use back (an invoiced order was paid: no unpaid hold).
+                self.give_back(&mut batch, &order, false, unwind).await?;
             }
             match self.write(batch).await {
                 Ok(()) => {

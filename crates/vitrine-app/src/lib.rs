@@ -44,4 +44,4 @@ pub mod workers;
 
 pub use app::{App, Ports};
 pub use error::{AppError, AppResult};
-pub use settings::{Settings, SettingsError};
+pub use settings::{Settings, SettingsError, UnpaidCap, UnpaidOver};

@@ -67,6 +67,7 @@ pub fn failure_reason(e: &AppError) -> &'static str {
     match e {
         AppError::Invalid(_) => "invalid",
         AppError::OutOfStock { .. } => "out_of_stock",
+        AppError::UnpaidLimit(_) => "unpaid_limit",
         AppError::Rule(_) => "rule",
         AppError::Conflict(_) | AppError::VersionMismatch(_) => "conflict",
         AppError::IdempotencyMismatch => "idempotency_mismatch",

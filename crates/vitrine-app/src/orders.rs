@@ -1,9 +1,11 @@
 //! Order use cases after checkout: reading (scoped to the owner), and the lifecycle moves.
 //!
 //! Every move reads the order, applies the domain transition, and writes the new order
-//! conditioned on the version it read, together with its event and — for moves that unwind an
-//! order — the stock coming back. Two racing moves (an admin cancel and an expiry sweep, say):
-//! one wins, the other re-reads and is refused by the state machine, so stock returns once.
+//! conditioned on the version it read, together with its event and what the move gives back
+//! ([`App::give_back`]): for a move out of the unpaid states (paid, cancelled, expired) the
+//! order's place among its customer's unpaid holds, and for moves that unwind an order the
+//! stock and the coupon use. Two racing moves (an admin cancel and an expiry sweep, say): one
+//! wins, the other re-reads and is refused by the state machine, so each comes back once.
 
 use vitrine_domain::Event;
 use vitrine_domain::order::{Order, OrderStatus, Unwind};
@@ -12,6 +14,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::ports::Query;
+use crate::store::unpaid::Release;
 use crate::store::{self, Batch, Pager, Part, WriteFailed};
 
 #[derive(Debug, Clone)]
@@ -133,6 +136,7 @@ impl App {
                 return Err(AppError::VersionMismatch("order"));
             }
             let read_version = order.version;
+            let was_unpaid = order.status.awaits_payment();
             let now = self.ports.clock.now();
             let (event, unwind): (Event, Unwind) = match &mv {
                 OrderMove::MarkPaid { reference } => {
@@ -156,14 +160,8 @@ impl App {
                 &event,
                 now.millis(),
             )?;
-            if unwind.restock {
-                for line in &order.lines {
-                    // A SKU deleted since the sale has no stock to return to.
-                    if self.available(&line.sku).await?.is_some() {
-                        batch.return_stock(line.sku.as_str(), i64::from(line.quantity));
-                    }
-                }
-            }
+            self.give_back(&mut batch, &order, was_unpaid, unwind)
+                .await?;
             match self.write(batch).await {
                 Ok(()) => {
                     tracing::info!(order.id = %order.id, order.status = %order.status, "order moved");
@@ -174,7 +172,8 @@ impl App {
                 Err(e) if e.part() == Some(&Part::Order) => {
                     return Err(AppError::VersionMismatch("order"));
                 }
-                // A SKU vanished between the check and the write: retry without it.
+                // A SKU vanished between the check and the write, or a counter given back to
+                // changed: read again.
                 Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -182,6 +181,45 @@ impl App {
         Err(AppError::Conflict(
             "the order is changing too fast; try again".into(),
         ))
+    }
+
+    /// Add to `batch` what `order`'s move gives back: its place among its customer's unpaid
+    /// holds when it has just left the unpaid states (`was_unpaid`), and, when the move unwinds
+    /// it, its stock and its coupon use (every cancellation and expiry: an order that did not
+    /// happen does not spend a coupon). The counts are read first; each operation is
+    /// conditioned on what was read, and the caller reads again when one no longer holds.
+    pub(crate) async fn give_back(
+        &self,
+        batch: &mut Batch,
+        order: &Order,
+        was_unpaid: bool,
+        unwind: Unwind,
+    ) -> AppResult<()> {
+        let table = &*self.ports.table;
+        if was_unpaid && !order.status.awaits_payment() {
+            let read = store::unpaid::load(table, &order.customer_id).await?;
+            batch.release_unpaid(
+                &order.customer_id,
+                Release::of(read, store::unpaid::units_of(order)),
+            );
+        }
+        if !unwind.restock {
+            return Ok(());
+        }
+        for line in &order.lines {
+            // A SKU deleted since the sale has no stock to return to.
+            if self.available(&line.sku).await?.is_some() {
+                batch.return_stock(line.sku.as_str(), i64::from(line.quantity));
+            }
+        }
+        if let Some(code) = &order.coupon {
+            let total = store::coupons::load(table, code)
+                .await?
+                .map_or(0, |c| i64::from(c.used));
+            let by_customer = store::coupons::uses_by(table, code, &order.customer_id).await?;
+            batch.return_coupon_use(code, &order.customer_id, total, by_customer);
+        }
+        Ok(())
     }
 
     /// Expire every unpaid order past its deadline. Safe to run concurrently with itself and

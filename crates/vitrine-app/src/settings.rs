@@ -11,6 +11,8 @@
 //! | [`LARGE_ORDER_CENTAVOS`] | `large_order_centavos` | 100000 | orders of at least this alert the admins, 1 or more |
 //! | [`ALERTS_TO`] | `alerts_to` | unset | where admin alerts are e-mailed (one address) |
 //! | [`CATALOG_CACHE_SECS`] | `catalog_cache_secs` | 10 | catalog snapshot age, 0–3600 |
+//! | [`MAX_UNPAID_ORDERS`] | `max_unpaid_orders` | 3 | unpaid orders a customer may hold at once, 1–1000 |
+//! | [`MAX_UNPAID_UNITS`] | `max_unpaid_units` | 100 | units a customer's unpaid orders may reserve together, 1–1000000 |
 //! | [`INSTALLMENT_RATES_BP`] | `[payments] installments.monthly_rate_bp` | `0,0,0,199,…` (12) | monthly rate per installment count, comma-separated basis points |
 //! | [`MIN_INSTALLMENT_CENTAVOS`] | `[payments] installments.min_installment` | 500 | smallest installment |
 //! | [`SHIPPING_RATES`] | `[shipping]` | built-in table | the shipping rate table, as JSON of the `[shipping]` section's shape |
@@ -51,6 +53,8 @@ pub struct Settings {
     pub installments: InstallmentTable,
     /// How many account mails and texts may go to one recipient or be asked by one client.
     pub send_limits: SendLimits,
+    /// How much stock one customer may hold without paying (abuse limit; docs/operations.md).
+    pub unpaid_cap: UnpaidCap,
 }
 
 /// Budgets against mail and SMS flooding (docs/operations.md, "Abuse limits"). Each is counted
@@ -83,6 +87,65 @@ impl Default for SendLimits {
     }
 }
 
+/// The most a customer's unpaid orders may hold at once: beyond it checkout refuses, so that no
+/// one holds the stock of a shop for free (an unpaid order reserves its units until it expires).
+///
+/// The defaults are far above what a retail customer leaves unpaid — one or two orders while
+/// choosing how to pay, a cart of a few units (a single line may hold up to 99) — and far below
+/// what it takes to empty a small shop's shelves: 3 orders and 100 units. A wholesale shop whose
+/// customers buy by the box raises `max_unpaid_units`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpaidCap {
+    pub orders: i64,
+    pub units: i64,
+}
+
+impl UnpaidCap {
+    /// Whether one more order of `units` units passes the cap, on top of `orders` unpaid
+    /// orders that reserve `held_units`; if so, how.
+    pub fn refuses(&self, orders: i64, held_units: i64, units: i64) -> Option<UnpaidOver> {
+        let held_units = held_units.max(0);
+        if orders >= self.orders {
+            Some(UnpaidOver::Orders {
+                held: orders,
+                max: self.orders,
+            })
+        } else if held_units + units > self.units {
+            Some(UnpaidOver::Units {
+                held: held_units,
+                wanted: units,
+                max: self.units,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// How a checkout would pass the [`UnpaidCap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnpaidOver {
+    /// `held` unpaid orders already: the most allowed.
+    #[error(
+        "you have {held} orders awaiting payment, the most a customer may have; pay or cancel one of them"
+    )]
+    Orders { held: i64, max: i64 },
+    /// This order's `wanted` units on top of the `held` ones would pass `max`.
+    #[error(
+        "your orders awaiting payment reserve {held} units and this one {wanted}; at most {max} units may await payment: pay or cancel an order, or order fewer units"
+    )]
+    Units { held: i64, wanted: i64, max: i64 },
+}
+
+impl Default for UnpaidCap {
+    fn default() -> Self {
+        Self {
+            orders: 3,
+            units: 100,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -95,6 +158,7 @@ impl Default for Settings {
             alerts_to: None,
             installments: InstallmentTable::default(),
             send_limits: SendLimits::default(),
+            unpaid_cap: UnpaidCap::default(),
         }
     }
 }
@@ -140,6 +204,14 @@ pub const SHIPPING_RATES: SettingName = SettingName {
     var: "VITRINE_SHIPPING_RATES",
     key: "shipping",
 };
+pub const MAX_UNPAID_ORDERS: SettingName = SettingName {
+    var: "VITRINE_MAX_UNPAID_ORDERS",
+    key: "max_unpaid_orders",
+};
+pub const MAX_UNPAID_UNITS: SettingName = SettingName {
+    var: "VITRINE_MAX_UNPAID_UNITS",
+    key: "max_unpaid_units",
+};
 
 pub const ACCOUNT_MAILS_PER_HOUR: SettingName = SettingName {
     var: "VITRINE_ACCOUNT_MAILS_PER_HOUR",
@@ -163,7 +235,7 @@ pub const SMS_COUNTRY_CODES: SettingName = SettingName {
 };
 
 /// Every setting [`Settings::from_lookup`] reads.
-pub const ALL: [SettingName; 13] = [
+pub const ALL: [SettingName; 15] = [
     PAY_WITHIN_MINUTES,
     LOW_STOCK_THRESHOLD,
     LARGE_ORDER_CENTAVOS,
@@ -177,6 +249,8 @@ pub const ALL: [SettingName; 13] = [
     ACCOUNT_MAILS_PER_CLIENT_HOUR,
     SMS_PER_NUMBER_PER_DAY,
     SMS_COUNTRY_CODES,
+    MAX_UNPAID_ORDERS,
+    MAX_UNPAID_UNITS,
 ];
 
 /// A setting with a value that cannot be used. Displays with the variable's name
@@ -287,6 +361,20 @@ impl Settings {
             (0, 3600),
             "must be between 0 and 3600",
         )?;
+        let unpaid_cap = UnpaidCap {
+            orders: integer(
+                MAX_UNPAID_ORDERS,
+                defaults.unpaid_cap.orders,
+                (1, 1000),
+                "must be between 1 and 1000",
+            )?,
+            units: integer(
+                MAX_UNPAID_UNITS,
+                defaults.unpaid_cap.units,
+                (1, 1_000_000),
+                "must be between 1 and 1000000",
+            )?,
+        };
 
         let mut installments = defaults.installments;
         if let Some(rates) = value(INSTALLMENT_RATES_BP) {
@@ -382,6 +470,7 @@ impl Settings {
             alerts_to,
             installments,
             send_limits,
+            unpaid_cap,
         })
     }
 }
@@ -424,6 +513,35 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn an_order_within_the_unpaid_cap_passes_and_the_next_one_past_it_does_not() {
+        let cap = UnpaidCap::default();
+        assert_eq!(cap.refuses(0, 0, 100), None);
+        assert_eq!(cap.refuses(2, 60, 40), None);
+        assert_eq!(
+            cap.refuses(3, 3, 1),
+            Some(UnpaidOver::Orders { held: 3, max: 3 })
+        );
+        assert_eq!(
+            cap.refuses(1, 60, 41),
+            Some(UnpaidOver::Units {
+                held: 60,
+                wanted: 41,
+                max: 100
+            })
+        );
+        // One order larger than the whole cap is refused on its own.
+        assert!(matches!(
+            cap.refuses(0, 0, 101),
+            Some(UnpaidOver::Units { .. })
+        ));
+        assert!(
+            UnpaidOver::Orders { held: 3, max: 3 }
+                .to_string()
+                .contains("3 orders awaiting payment")
+        );
+    }
+
     fn read(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<&str, &str> = pairs.iter().copied().collect();
         Settings::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
@@ -442,6 +560,13 @@ mod tests {
         assert_eq!(s.rate_table, d.rate_table);
         assert_eq!(s.send_limits, d.send_limits);
         assert_eq!(d.send_limits.sms_country_codes, ["+55"]);
+        assert_eq!(
+            s.unpaid_cap,
+            UnpaidCap {
+                orders: 3,
+                units: 100
+            }
+        );
         // Blank is unset (a template passes "" for a parameter left empty).
         let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
         assert_eq!(blank.alerts_to, None);
@@ -467,6 +592,8 @@ mod tests {
             (ACCOUNT_MAILS_PER_CLIENT_HOUR.var, "100"),
             (SMS_PER_NUMBER_PER_DAY.var, "4"),
             (SMS_COUNTRY_CODES.var, "+55, 351"),
+            (MAX_UNPAID_ORDERS.var, "5"),
+            (MAX_UNPAID_UNITS.var, "500"),
         ])
         .unwrap();
         assert_eq!(s.pay_within_secs, 45 * 60);
@@ -488,11 +615,18 @@ mod tests {
                 sms_country_codes: vec!["+55".into(), "+351".into()],
             }
         );
+        assert_eq!(
+            s.unpaid_cap,
+            UnpaidCap {
+                orders: 5,
+                units: 500
+            }
+        );
     }
 
     #[test]
     fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
-        let cases: [(&str, &str, &str); 14] = [
+        let cases: [(&str, &str, &str); 17] = [
             (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
             (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
             (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
@@ -511,6 +645,9 @@ mod tests {
             ),
             (SMS_PER_NUMBER_PER_DAY.var, "1001", "between 1 and 1000"),
             (SMS_COUNTRY_CODES.var, "BR", "country calling codes"),
+            (MAX_UNPAID_ORDERS.var, "0", "between 1 and 1000"),
+            (MAX_UNPAID_UNITS.var, "0", "between 1 and 1000000"),
+            (MAX_UNPAID_UNITS.var, "muitos", "between 1 and 1000000"),
         ];
         for (var, value, says) in cases {
             let err = read(&[(var, value)]).unwrap_err();

@@ -29,6 +29,10 @@ pub struct Coupon {
     pub starts_at: Option<Timestamp>,
     pub ends_at: Option<Timestamp>,
     pub usage_limit: Option<u32>,
+    /// How many times one customer may use it (orders cancelled or expired give their use
+    /// back); enforced atomically by the repository, as `usage_limit` is.
+    #[serde(default)]
+    pub per_customer_limit: Option<u32>,
     pub used: u32,
     pub active: bool,
     pub version: u64,
@@ -70,6 +74,12 @@ impl Coupon {
             errors.push(FieldError::new(
                 "min_subtotal_centavos",
                 "the minimum subtotal cannot be negative",
+            ));
+        }
+        if self.per_customer_limit == Some(0) {
+            errors.push(FieldError::new(
+                "per_customer_limit",
+                "a per-customer limit is 1 or more (leave it out for no limit)",
             ));
         }
         if let (Some(s), Some(e)) = (self.starts_at, self.ends_at)
@@ -132,6 +142,7 @@ mod tests {
             starts_at: Some(Timestamp::from_secs(100)),
             ends_at: Some(Timestamp::from_secs(200)),
             usage_limit: Some(2),
+            per_customer_limit: None,
             used: 0,
             active: true,
             version: 1,
@@ -186,6 +197,20 @@ mod tests {
             c.discount_for(Money::from_centavos(4_999), Timestamp::from_secs(150))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_per_customer_limit_of_zero_is_refused() {
+        let mut c = coupon(Discount::Percent {
+            basis_points: 1_000,
+        });
+        c.per_customer_limit = Some(1);
+        assert!(c.validate().is_ok());
+        c.per_customer_limit = Some(0);
+        let Err(DomainError::Invalid(errors)) = c.validate() else {
+            panic!("a limit of 0 passed");
+        };
+        assert_eq!(errors[0].field, "per_customer_limit");
     }
 
     #[test]

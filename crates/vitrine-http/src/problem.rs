@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vitrine_app::AppError;
 use vitrine_app::ports::IdentityError;
+use vitrine_app::{AppError, UnpaidOver};
 use vitrine_domain::FieldError;
 
 /// The media type of problem documents.
@@ -41,6 +41,19 @@ pub struct Extra {
     /// Units available of that SKU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
+    /// A stable code for problems a client may word itself, e.g. `too-many-unpaid-orders`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// What is held now, for the unpaid-orders limit: orders (`too-many-unpaid-orders`) or
+    /// units (`too-many-unpaid-units`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<i64>,
+    /// The units the refused order asked for (`too-many-unpaid-units`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<i64>,
+    /// The limit that was reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
     #[serde(skip)]
     pub retry_after: Option<u64>,
     /// The cause of a 5xx: logged, never sent.
@@ -166,6 +179,28 @@ impl From<AppError> for Problem {
                 p.extra = Some(Box::new(Extra {
                     sku: Some(sku),
                     available: Some(available.max(0)),
+                    ..Extra::default()
+                }));
+                p
+            }
+            AppError::UnpaidLimit(over) => {
+                let (code, held, wanted, max) = match over {
+                    UnpaidOver::Orders { held, max } => ("too-many-unpaid-orders", held, None, max),
+                    UnpaidOver::Units { held, wanted, max } => {
+                        ("too-many-unpaid-units", held, Some(wanted), max)
+                    }
+                };
+                let mut p = Problem::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "unpaid-limit",
+                    "Too much awaiting payment",
+                    over.to_string(),
+                );
+                p.extra = Some(Box::new(Extra {
+                    code: Some(code),
+                    held: Some(held),
+                    wanted,
+                    max: Some(max),
                     ..Extra::default()
                 }));
                 p

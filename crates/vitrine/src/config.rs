@@ -62,6 +62,12 @@ pub struct Flags {
     /// invalidate it at once).
     #[arg(long, env = "VITRINE_CATALOG_CACHE_SECS", global = true)]
     pub catalog_cache_secs: Option<i64>,
+    /// The most unpaid orders one customer may hold at once; checkout refuses one more.
+    #[arg(long, env = "VITRINE_MAX_UNPAID_ORDERS", global = true)]
+    pub max_unpaid_orders: Option<i64>,
+    /// The most units one customer's unpaid orders may reserve together.
+    #[arg(long, env = "VITRINE_MAX_UNPAID_UNITS", global = true)]
+    pub max_unpaid_units: Option<i64>,
     /// Card installments offered: the monthly rate in basis points for 1, 2, 3, …
     /// installments, comma-separated (e.g. 0,0,0,199). Default: 3× without interest, up to 12×
     /// at 1.99 % a month.
@@ -216,6 +222,8 @@ struct FileSettings {
     account_mails_per_client_hour: Option<i64>,
     sms_per_number_per_day: Option<i64>,
     sms_country_codes: Option<Vec<String>>,
+    max_unpaid_orders: Option<i64>,
+    max_unpaid_units: Option<i64>,
     cors_origins: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
@@ -782,6 +790,14 @@ fn business_settings(flags: &Flags, file: &FileSettings) -> anyhow::Result<Setti
                 .or(file.sms_country_codes.as_ref())
                 .map(|codes| codes.join(",")),
         ),
+        (
+            names::MAX_UNPAID_ORDERS,
+            text(flags.max_unpaid_orders.or(file.max_unpaid_orders)),
+        ),
+        (
+            names::MAX_UNPAID_UNITS,
+            text(flags.max_unpaid_units.or(file.max_unpaid_units)),
+        ),
     ];
     Settings::from_lookup(|name| {
         values
@@ -1054,6 +1070,35 @@ mod tests {
         assert!(
             err.to_string().starts_with("sms_country_codes must be"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn the_unpaid_cap_is_read_from_the_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "max_unpaid_orders = 5\nmax_unpaid_units = 400\n").unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.settings.unpaid_cap,
+            vitrine_app::UnpaidCap {
+                orders: 5,
+                units: 400
+            }
+        );
+        std::fs::write(&path, "max_unpaid_orders = 0\n").unwrap();
+        let err = Config::resolve(&Flags {
+            config: Some(path),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max_unpaid_orders must be between 1 and 1000"
         );
     }
 }

@@ -270,6 +270,7 @@ pub async fn seed(app: &App) -> anyhow::Result<Seeded> {
         starts_at: None,
         ends_at: None,
         usage_limit: Some(1_000),
+        per_customer_limit: None,
         used: 0,
         active: true,
         version: 0,

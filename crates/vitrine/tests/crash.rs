@@ -26,9 +26,17 @@ const INITIAL_STOCK: i64 = 100_000;
 // ----- the process -----
 
 /// `vitrine` on `data_dir` (the fixed public URL keeps tokens valid across restarts), server
-/// output in `logs`.
+/// output in `logs`. A few buyers place thousands of orders back to back and leave them
+/// unpaid: far past the cap on unpaid orders, which tests/checkout.rs covers.
 fn vitrine(data_dir: &std::path::Path, logs: &std::path::Path) -> Vitrine {
-    Vitrine::on_data_dir(BIN, data_dir).logs(logs)
+    Vitrine::on_data_dir(BIN, data_dir)
+        .args([
+            "--max-unpaid-orders",
+            "1000",
+            "--max-unpaid-units",
+            "1000000",
+        ])
+        .logs(logs)
 }
 
 fn create_user(v: &Vitrine, email: &str, admin: bool) {

@@ -733,6 +733,9 @@ impl App {
             } else if order.status.awaits_payment() && incoming.amount == payment.amount {
                 let read = order.version;
                 let event = order.pay(now, &incoming.reference)?;
+                // Paid: no longer among the customer's unpaid holds.
+                self.give_back(&mut batch, &order, true, Default::default())
+                    .await?;
                 next.status = PaymentStatus::Confirmed;
                 next.reference = Some(incoming.reference.clone());
                 next.authorization = incoming.authorization.clone();

@@ -16,6 +16,10 @@ pub enum Part {
     /// The stock of this SKU.
     Stock(String),
     Coupon,
+    /// One customer's use count of a coupon.
+    CouponUse,
+    /// What a customer's unpaid orders hold (their number and units).
+    UnpaidHolds,
     Cart,
     /// An event appended to the outbox.
     Event,

@@ -31,6 +31,10 @@ pub fn profile(sub: &str) -> Key {
 pub fn address(sub: &str, id: &str) -> Key {
     Key::new(format!("CUSTOMER#{sub}"), format!("{ADDRESS_PREFIX}{id}"))
 }
+/// What a customer's unpaid orders hold: how many, and how many units.
+pub fn unpaid_holds(sub: &str) -> Key {
+    Key::new(format!("CUSTOMER#{sub}"), "UNPAID")
+}
 pub fn customer_partition(sub: &str) -> String {
     format!("CUSTOMER#{sub}")
 }
@@ -56,6 +60,10 @@ pub fn coupon(code: &str) -> Key {
     Key::new(format!("COUPON#{code}"), "COUPON")
 }
 pub const COUPONS: &str = "COUPONS";
+/// How many times one customer has used a coupon, beside the coupon.
+pub fn coupon_use(code: &str, sub: &str) -> Key {
+    Key::new(format!("COUPON#{code}"), format!("USE#{sub}"))
+}
 pub fn event(id: &str) -> Key {
     Key::new(format!("EVENT#{id}"), "EVENT")
 }

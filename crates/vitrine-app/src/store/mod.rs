@@ -13,10 +13,12 @@
 //! | category | `CATEGORY#{id}` | `CATEGORY` | gsi1 `CATEGORIES` / `{id}` |
 //! | customer profile | `CUSTOMER#{sub}` | `PROFILE` | |
 //! | customer address | `CUSTOMER#{sub}` | `ADDRESS#{id}` | |
+//! | what a customer's unpaid orders hold | `CUSTOMER#{sub}` | `UNPAID` | `orders` and `units` counters |
 //! | cart | `CART#C#{sub}` or `CART#A#{token}` | `CART` | ttl on anonymous carts |
 //! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
 //! | idempotency record | `IDEMPOTENCY#{sub}#{key}` | `IDEMPOTENCY` | ttl 24 h |
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
+//! | a customer's uses of a coupon | `COUPON#{code}` | `USE#{sub}` | `used` counter |
 //! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` until fanned out |
 //! | delivery (local dispatcher) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done |
 //! | WebSocket connection of a customer (AWS) | `WS#CUSTOMER#{sub}` | `CONN#{connection id}` | ttl 2 h |
@@ -33,7 +35,8 @@
 //! | send budget window ([`budgets`]) | `BUDGET#{kind}#{digest of the recipient or client}` | `W#{window secs}#{window index}` | ttl at the window's end |
 //!
 //! Aggregates are stored as JSON in the `data` attribute; attributes that conditions or indexes
-//! need (`version`, `available`, `used`, `status`) are kept beside it as typed values.
+//! need (`version`, `available`, `used`, `status`) are kept beside it as typed values; counter
+//! items (a customer's unpaid holds and coupon uses) have only typed values.
 
 mod batch;
 pub mod keys;
@@ -47,6 +50,7 @@ pub mod customers;
 pub mod events;
 pub mod orders;
 pub mod stock;
+pub mod unpaid;
 
 pub mod connections;
 pub mod deliveries;

@@ -24,6 +24,9 @@ pub struct CouponInput {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub usage_limit: Option<u32>,
+    /// How many times one customer may use it (1 or more; absent: no limit). A cancelled or
+    /// expired order gives its use back.
+    pub per_customer_limit: Option<u32>,
     #[serde(default = "yes")]
     pub active: bool,
 }
@@ -75,6 +78,7 @@ impl CouponInput {
                 starts_at,
                 ends_at,
                 usage_limit: self.usage_limit,
+                per_customer_limit: self.per_customer_limit,
                 used: 0,
                 active: self.active,
                 version: 0,
@@ -94,6 +98,8 @@ pub struct CouponDto {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub usage_limit: Option<u32>,
+    pub per_customer_limit: Option<u32>,
+    /// Uses by orders not cancelled or expired.
     pub used: u32,
     pub active: bool,
     pub version: u64,
@@ -114,6 +120,7 @@ impl From<&Coupon> for CouponDto {
             starts_at: c.starts_at.map(rfc3339),
             ends_at: c.ends_at.map(rfc3339),
             usage_limit: c.usage_limit,
+            per_customer_limit: c.per_customer_limit,
             used: c.used,
             active: c.active,
             version: c.version,

@@ -32,8 +32,19 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     test_config_with(data_dir, "")
 }
 
-/// [`test_config`] with `toml` as the settings file.
+/// What every test server's settings file starts with, unless the test asks for the settings as
+/// shipped: the cap on unpaid orders lifted, since many tests have one customer place dozens of
+/// orders to test something else. tests/checkout.rs tests the cap at its shipped defaults.
+const UNPAID_CAP_LIFTED: &str = "max_unpaid_orders = 1000\nmax_unpaid_units = 1000000\n";
+
+/// [`test_config`] with `toml` as the settings file (after [`UNPAID_CAP_LIFTED`]).
 pub fn test_config_with(data_dir: PathBuf, toml: &str) -> Config {
+    as_shipped_with(data_dir, &format!("{UNPAID_CAP_LIFTED}{toml}"))
+}
+
+/// A test server's configuration with `toml` as the whole settings file: every setting it does
+/// not name at its shipped default (the unpaid-orders cap included).
+pub fn as_shipped_with(data_dir: PathBuf, toml: &str) -> Config {
     std::fs::create_dir_all(&data_dir).unwrap();
     let settings = data_dir.join("vitrine.toml");
     std::fs::write(&settings, toml).unwrap();
@@ -98,6 +109,14 @@ impl TestApp {
     /// (e.g. to run the event dispatcher in the test instead of the server).
     pub async fn spawn_with(configure: impl FnOnce(&mut Store)) -> TestApp {
         Self::spawn_with_clock(Arc::new(SystemClock), configure).await
+    }
+
+    /// A seeded store whose settings are all as shipped (the unpaid-orders cap included), on
+    /// `clock`.
+    pub async fn spawn_as_shipped(clock: Arc<dyn Clock>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = as_shipped_with(dir.path().join("data"), "");
+        Self::spawn_on(dir, config, clock, |_| {}).await
     }
 
     /// [`TestApp::spawn_with`] on `clock` (a `ManualClock` lets a test move time).

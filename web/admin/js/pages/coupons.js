@@ -69,7 +69,7 @@ async function editor(main, code) {
       return;
     }
   }
-  const c = coupon || { code: "", kind: "percent", basis_points: 1000, amount_centavos: null, min_subtotal_centavos: 0, starts_at: null, ends_at: null, usage_limit: null, active: true };
+  const c = coupon || { code: "", kind: "percent", basis_points: 1000, amount_centavos: null, min_subtotal_centavos: 0, starts_at: null, ends_at: null, usage_limit: null, per_customer_limit: null, active: true };
   const message = h("div", { "aria-live": "polite" });
   const codeF = field({ label: t("admin.coupons.code"), name: "code", required: true, value: c.code, hint: t("admin.coupons.codeHint"), autocomplete: "off" });
   if (coupon) codeF.control.readOnly = true;
@@ -79,6 +79,7 @@ async function editor(main, code) {
   const minF = field({ label: t("admin.coupons.min"), name: "min_subtotal_centavos", inputmode: "decimal", value: c.min_subtotal_centavos ? moneyInput(c.min_subtotal_centavos) : "" });
   const endsF = field({ label: t("admin.coupons.ends"), name: "ends_at", type: "date", value: c.ends_at ? c.ends_at.slice(0, 10) : "" });
   const limitF = field({ label: t("admin.coupons.limit"), name: "usage_limit", type: "number", min: 1, inputmode: "numeric", value: c.usage_limit ?? "" });
+  const perCustomerF = field({ label: t("admin.coupons.perCustomer"), name: "per_customer_limit", type: "number", min: 1, inputmode: "numeric", value: c.per_customer_limit ?? "", hint: t("admin.coupons.perCustomerHint") });
   const activeBox = h("input", { type: "checkbox", id: "coupon-active", checked: c.active });
   function sync() {
     percentF.hidden = kindF.control.value !== "percent";
@@ -103,6 +104,7 @@ async function editor(main, code) {
             min_subtotal_centavos: parseMoney(minF.control.value) ?? 0,
             ends_at: endsF.control.value ? `${endsF.control.value}T23:59:59-03:00` : null,
             usage_limit: limitF.control.value ? parseInt(limitF.control.value, 10) : null,
+            per_customer_limit: perCustomerF.control.value ? parseInt(perCustomerF.control.value, 10) : null,
             active: activeBox.checked,
           };
           if (coupon && coupon.starts_at) body.starts_at = coupon.starts_at;
@@ -139,6 +141,7 @@ async function editor(main, code) {
     minF,
     endsF,
     limitF,
+    perCustomerF,
     h("label", { class: "choice", for: "coupon-active" }, activeBox, t("admin.coupons.active")),
     h("div", { class: "actions" }, save, h("a", { href: link("cupons") }, t("admin.back"))),
   );
