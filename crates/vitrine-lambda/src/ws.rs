@@ -297,12 +297,12 @@ impl WsHandler {
         let mut truncated = false;
         if let Some(after) = after {
             let customer = (!connection.admin).then_some(connection.sub.as_str());
-            let events = match self
+            let missed = match self
                 .app
-                .order_events_after(Some(after), customer, REPLAY_LIMIT.saturating_add(1))
+                .order_events_after(after, customer, REPLAY_LIMIT)
                 .await
             {
-                Ok(events) => events,
+                Ok(missed) => missed,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "realtime replay failed");
                     return self
@@ -314,8 +314,8 @@ impl WsHandler {
                         .await;
                 }
             };
-            truncated = events.len() > REPLAY_LIMIT;
-            for (event_id, event) in events.into_iter().take(REPLAY_LIMIT) {
+            truncated = missed.truncated;
+            for (event_id, event) in missed.events {
                 let payload = push_message(&event_id, &event).payload;
                 match self.send(connection, &payload).await {
                     Ok(true) => replayed += 1,

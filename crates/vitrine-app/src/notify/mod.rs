@@ -31,7 +31,7 @@ mod sms;
 mod templates;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::sync::Arc;
 
