@@ -14,6 +14,8 @@
 //! | [`INSTALLMENT_RATES_BP`] | `[payments] installments.monthly_rate_bp` | `0,0,0,199,…` (12) | monthly rate per installment count, comma-separated basis points |
 //! | [`MIN_INSTALLMENT_CENTAVOS`] | `[payments] installments.min_installment` | 500 | smallest installment |
 //! | [`SHIPPING_RATES`] | `[shipping]` | built-in table | the shipping rate table, as JSON of the `[shipping]` section's shape |
+//! | [`REALTIME_RESUME_HOURS`] | `realtime_resume_hours` | 24 | a realtime resume replays nothing older, 1–168 |
+//! | [`REALTIME_RESUME_MAX_EVENTS`] | `realtime_resume_max_events` | 500 | a realtime resume sends at most this many events, 1–10000 |
 //!
 //! An unset or blank value means the default. A malformed one is an error naming the variable
 //! ([`SettingsError`]).
@@ -43,6 +45,11 @@ pub struct Settings {
     pub alerts_to: Option<String>,
     /// Card installments offered, and their interest.
     pub installments: InstallmentTable,
+    /// A realtime resume replays nothing older than this (`App::order_events_after`).
+    pub realtime_resume_secs: i64,
+    /// A realtime resume sends at most this many missed events, and reads at most one item
+    /// more (two when its `after` predates [`Settings::realtime_resume_secs`]).
+    pub realtime_resume_max_events: usize,
 }
 
 impl Default for Settings {
@@ -56,6 +63,8 @@ impl Default for Settings {
             large_order_centavos: 100_000,
             alerts_to: None,
             installments: InstallmentTable::default(),
+            realtime_resume_secs: 24 * 3600,
+            realtime_resume_max_events: 500,
         }
     }
 }
@@ -102,8 +111,17 @@ pub const SHIPPING_RATES: SettingName = SettingName {
     key: "shipping",
 };
 
+pub const REALTIME_RESUME_HOURS: SettingName = SettingName {
+    var: "VITRINE_REALTIME_RESUME_HOURS",
+    key: "realtime_resume_hours",
+};
+pub const REALTIME_RESUME_MAX_EVENTS: SettingName = SettingName {
+    var: "VITRINE_REALTIME_RESUME_MAX_EVENTS",
+    key: "realtime_resume_max_events",
+};
+
 /// Every setting [`Settings::from_lookup`] reads.
-pub const ALL: [SettingName; 8] = [
+pub const ALL: [SettingName; 10] = [
     PAY_WITHIN_MINUTES,
     LOW_STOCK_THRESHOLD,
     LARGE_ORDER_CENTAVOS,
@@ -112,6 +130,8 @@ pub const ALL: [SettingName; 8] = [
     INSTALLMENT_RATES_BP,
     MIN_INSTALLMENT_CENTAVOS,
     SHIPPING_RATES,
+    REALTIME_RESUME_HOURS,
+    REALTIME_RESUME_MAX_EVENTS,
 ];
 
 /// A setting with a value that cannot be used. Displays with the variable's name
@@ -222,6 +242,18 @@ impl Settings {
             (0, 3600),
             "must be between 0 and 3600",
         )?;
+        let realtime_resume_hours = integer(
+            REALTIME_RESUME_HOURS,
+            defaults.realtime_resume_secs / 3600,
+            (1, 7 * 24),
+            "must be between 1 and 168",
+        )?;
+        let realtime_resume_max_events = integer(
+            REALTIME_RESUME_MAX_EVENTS,
+            defaults.realtime_resume_max_events as i64,
+            (1, 10_000),
+            "must be between 1 and 10000",
+        )?;
 
         let mut installments = defaults.installments;
         if let Some(rates) = value(INSTALLMENT_RATES_BP) {
@@ -268,6 +300,8 @@ impl Settings {
             large_order_centavos,
             alerts_to,
             installments,
+            realtime_resume_secs: realtime_resume_hours * 3600,
+            realtime_resume_max_events: realtime_resume_max_events as usize,
         })
     }
 }
@@ -294,6 +328,8 @@ mod tests {
         assert_eq!(s.catalog_cache_secs, d.catalog_cache_secs);
         assert_eq!(s.installments, d.installments);
         assert_eq!(s.rate_table, d.rate_table);
+        assert_eq!(s.realtime_resume_secs, 24 * 3600);
+        assert_eq!(s.realtime_resume_max_events, 500);
         // Blank is unset (a template passes "" for a parameter left empty).
         let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
         assert_eq!(blank.alerts_to, None);
@@ -314,6 +350,8 @@ mod tests {
             (INSTALLMENT_RATES_BP.var, "0, 0, 149"),
             (MIN_INSTALLMENT_CENTAVOS.var, "1000"),
             (SHIPPING_RATES.var, table),
+            (REALTIME_RESUME_HOURS.var, "6"),
+            (REALTIME_RESUME_MAX_EVENTS.var, "50"),
         ])
         .unwrap();
         assert_eq!(s.pay_within_secs, 45 * 60);
@@ -325,11 +363,13 @@ mod tests {
         assert_eq!(s.installments.min_installment, Money::from_centavos(1000));
         assert_eq!(s.rate_table.methods[0].id, "motoboy");
         assert_eq!(s.rate_table.free_above_centavos, Some(30_000));
+        assert_eq!(s.realtime_resume_secs, 6 * 3600);
+        assert_eq!(s.realtime_resume_max_events, 50);
     }
 
     #[test]
     fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
-        let cases: [(&str, &str, &str); 9] = [
+        let cases: [(&str, &str, &str); 11] = [
             (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
             (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
             (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
@@ -339,6 +379,8 @@ mod tests {
             (INSTALLMENT_RATES_BP.var, "0,x", "basis points"),
             (INSTALLMENT_RATES_BP.var, "3000", "20 %"),
             (SHIPPING_RATES.var, "{\"methods\": []}", "has no methods"),
+            (REALTIME_RESUME_HOURS.var, "169", "between 1 and 168"),
+            (REALTIME_RESUME_MAX_EVENTS.var, "0", "between 1 and 10000"),
         ];
         for (var, value, says) in cases {
             let err = read(&[(var, value)]).unwrap_err();

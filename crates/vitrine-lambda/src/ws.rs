@@ -62,9 +62,10 @@ pub const WS_ENDPOINT_ENV: &str = "VITRINE_WS_ENDPOINT";
 /// The subprotocol a browser names to carry its token: `Sec-WebSocket-Protocol: bearer, <token>`
 /// (the local endpoint's, from `vitrine_http::realtime`, as is the parsing of the list).
 pub use vitrine_http::realtime::BEARER_PROTOCOL;
-/// At most this many missed events are posted for one `resume`; past it `ready` says
-/// `"truncated": true` and the client reloads its orders over REST. Lower than the local
-/// endpoint's 1000: each is one `PostToConnection` within the function's timeout.
+/// At most this many missed events are posted for one `resume` (and never more than the app's
+/// `Settings::realtime_resume_max_events`); past it `ready` says `"truncated": true` and the
+/// client reloads its orders over REST. Lower than the local endpoint's 1000: each is one
+/// `PostToConnection` within the function's timeout.
 pub const REPLAY_LIMIT: usize = 200;
 /// A client message larger than this is not read (clients only ever send `resume`).
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;

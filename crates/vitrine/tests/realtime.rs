@@ -387,7 +387,7 @@ async fn a_resume_after_0_reads_a_bounded_number_of_items_and_only_the_callers()
     table.take();
     let (_ws, replayed, ready) = connect(&t.base, &admin, Some("0")).await;
     let read = table.take();
-    let cap = vitrine_app::events::dispatch::RESUME_MAX_EVENTS;
+    let cap = t.app.settings.realtime_resume_max_events;
     assert_eq!(replayed.len(), cap);
     assert_eq!(ready["replayed"], cap);
     assert_eq!(

@@ -38,12 +38,6 @@ use crate::store::{self, Batch, Pager, WriteFailed};
 pub const MAX_ATTEMPTS: u32 = 8;
 /// How long delivered items are kept (the realtime replay window).
 pub const KEEP_DELIVERED_SECS: i64 = 7 * 24 * 3600;
-/// A realtime resume replays nothing older than this (a day): an `after` older than that, or
-/// `0`, replays only the last day ([`App::order_events_after`]).
-pub const RESUME_WINDOW_SECS: i64 = 24 * 3600;
-/// A realtime resume sends at most this many missed events, and reads at most one item more
-/// (plus one when `after` predates the window), whoever asks and however far back.
-pub const RESUME_MAX_EVENTS: usize = 500;
 /// The dispatcher looks at the outbox at least this often, even when not woken.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// A consumer that takes longer than this on one delivery has failed it (retried).
@@ -486,10 +480,11 @@ impl App {
     /// oldest first — of `customer` only, or every one for `None` (admins) — read from the
     /// realtime subscriber's deliveries ([`KEEP_DELIVERED_SECS`]).
     ///
-    /// Bounded whatever the client sends: at most `limit` (and never more than
-    /// [`RESUME_MAX_EVENTS`]) events, reading at most one item more than that (to tell whether
-    /// more were missed) plus one when `after` predates the window; nothing older than
-    /// [`RESUME_WINDOW_SECS`] (an older `after`, or `0`, replays the window only). A customer's
+    /// Bounded whatever the client sends: at most `limit` (and never more than the setting
+    /// [`crate::settings::Settings::realtime_resume_max_events`]) events, reading at most one item more than that
+    /// (to tell whether more were missed) plus one when `after` predates the window; nothing
+    /// older than [`crate::settings::Settings::realtime_resume_secs`] (an older `after`, or `0`, replays the
+    /// window only). A customer's
     /// events are read from their own index partition, so other customers' events cost nothing.
     /// `truncated` says the client missed more than it is sent (more events than the limit, or
     /// some before the window): it reloads its orders over REST.
@@ -500,8 +495,11 @@ impl App {
         limit: usize,
     ) -> AppResult<MissedEvents> {
         const REALTIME: &str = crate::notify::RealtimePusher::NAME;
-        let take = limit.min(RESUME_MAX_EVENTS);
-        let window_start = resume_floor(self.ports.clock.now().millis(), RESUME_WINDOW_SECS);
+        let take = limit.min(self.settings.realtime_resume_max_events);
+        let window_start = resume_floor(
+            self.ports.clock.now().millis(),
+            self.settings.realtime_resume_secs,
+        );
         let from = if *after < *window_start {
             &window_start
         } else {
@@ -706,18 +704,15 @@ mod tests {
     #[tokio::test]
     async fn an_admins_resume_is_capped_in_events_and_items_read() {
         let w = World::new();
-        let total = RESUME_MAX_EVENTS + 100;
+        let cap = Settings::default().realtime_resume_max_events;
+        let total = cap + 100;
         for n in 0..total as u128 {
             w.delivered(&w.id(3600, n), &format!("c-{}", n % 7)).await;
         }
         let (missed, read) = w.resume("0", None, 1_000).await;
-        assert_eq!(missed.events.len(), RESUME_MAX_EVENTS);
+        assert_eq!(missed.events.len(), cap);
         assert!(missed.truncated);
-        assert_eq!(
-            read,
-            RESUME_MAX_EVENTS + 1,
-            "the cap, and one to know more exist"
-        );
+        assert_eq!(read, cap + 1, "the cap, and one to know more exist");
         assert_eq!(missed.events[0].0, w.id(3600, 0), "oldest first");
 
         // The caller's own limit, when lower.
