@@ -480,14 +480,15 @@ impl App {
     /// oldest first — of `customer` only, or every one for `None` (admins) — read from the
     /// realtime subscriber's deliveries ([`KEEP_DELIVERED_SECS`]).
     ///
-    /// Bounded whatever the client sends: at most `limit` (and never more than the setting
-    /// [`crate::settings::Settings::realtime_resume_max_events`]) events, reading at most one item more than that
-    /// (to tell whether more were missed) plus one when `after` predates the window; nothing
-    /// older than [`crate::settings::Settings::realtime_resume_secs`] (an older `after`, or `0`, replays the
-    /// window only). A customer's
-    /// events are read from their own index partition, so other customers' events cost nothing.
-    /// `truncated` says the client missed more than it is sent (more events than the limit, or
-    /// some before the window): it reloads its orders over REST.
+    /// Bounded whatever the client sends: at most `limit` events, and never more than the
+    /// setting [`realtime_resume_max_events`](crate::settings::Settings::realtime_resume_max_events),
+    /// reading at most one item more than that (to tell whether more were missed) plus one when
+    /// `after` predates the window; nothing older than
+    /// [`realtime_resume_secs`](crate::settings::Settings::realtime_resume_secs) (an older
+    /// `after`, or `0`, replays the window only). A customer's events are read from their own
+    /// index partition, so other customers' events cost nothing. `truncated` says the client
+    /// missed more than it is sent (more events than the limit, or some before the window): it
+    /// reloads its orders over REST.
     pub async fn order_events_after(
         &self,
         after: &str,
