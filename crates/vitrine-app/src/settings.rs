@@ -21,6 +21,8 @@
 //! | [`ACCOUNT_MAILS_PER_CLIENT_HOUR`] | `account_mails_per_client_hour` | 30 | account mail requests from one client address per hour, 1–100000 |
 //! | [`SMS_PER_NUMBER_PER_DAY`] | `sms_per_number_per_day` | 10 | texts to one number per day, 1–1000 |
 //! | [`SMS_COUNTRY_CODES`] | `sms_country_codes` | `+55` | country calling codes that may opt in to texts, comma-separated (a list in `vitrine.toml`) |
+//! | [`REALTIME_RESUME_HOURS`] | `realtime_resume_hours` | 24 | a realtime resume replays nothing older, 1–168 |
+//! | [`REALTIME_RESUME_MAX_EVENTS`] | `realtime_resume_max_events` | 500 | a realtime resume sends at most this many events, 1–10000 |
 //!
 //! An unset or blank value means the default. A malformed one is an error naming the variable
 //! ([`SettingsError`]).
@@ -51,6 +53,11 @@ pub struct Settings {
     pub alerts_to: Option<String>,
     /// Card installments offered, and their interest.
     pub installments: InstallmentTable,
+    /// A realtime resume replays nothing older than this (`App::order_events_after`).
+    pub realtime_resume_secs: i64,
+    /// A realtime resume sends at most this many missed events, and reads at most one item
+    /// more (two when its `after` predates [`Settings::realtime_resume_secs`]).
+    pub realtime_resume_max_events: usize,
     /// How many account mails and texts may go to one recipient or be asked by one client.
     pub send_limits: SendLimits,
     /// How much stock one customer may hold without paying (abuse limit; docs/operations.md).
@@ -159,6 +166,8 @@ impl Default for Settings {
             installments: InstallmentTable::default(),
             send_limits: SendLimits::default(),
             unpaid_cap: UnpaidCap::default(),
+            realtime_resume_secs: 24 * 3600,
+            realtime_resume_max_events: 500,
         }
     }
 }
@@ -234,8 +243,17 @@ pub const SMS_COUNTRY_CODES: SettingName = SettingName {
     key: "sms_country_codes",
 };
 
+pub const REALTIME_RESUME_HOURS: SettingName = SettingName {
+    var: "VITRINE_REALTIME_RESUME_HOURS",
+    key: "realtime_resume_hours",
+};
+pub const REALTIME_RESUME_MAX_EVENTS: SettingName = SettingName {
+    var: "VITRINE_REALTIME_RESUME_MAX_EVENTS",
+    key: "realtime_resume_max_events",
+};
+
 /// Every setting [`Settings::from_lookup`] reads.
-pub const ALL: [SettingName; 15] = [
+pub const ALL: [SettingName; 17] = [
     PAY_WITHIN_MINUTES,
     LOW_STOCK_THRESHOLD,
     LARGE_ORDER_CENTAVOS,
@@ -251,6 +269,8 @@ pub const ALL: [SettingName; 15] = [
     SMS_COUNTRY_CODES,
     MAX_UNPAID_ORDERS,
     MAX_UNPAID_UNITS,
+    REALTIME_RESUME_HOURS,
+    REALTIME_RESUME_MAX_EVENTS,
 ];
 
 /// A setting with a value that cannot be used. Displays with the variable's name
@@ -375,6 +395,18 @@ impl Settings {
                 "must be between 1 and 1000000",
             )?,
         };
+        let realtime_resume_hours = integer(
+            REALTIME_RESUME_HOURS,
+            defaults.realtime_resume_secs / 3600,
+            (1, 7 * 24),
+            "must be between 1 and 168",
+        )?;
+        let realtime_resume_max_events = integer(
+            REALTIME_RESUME_MAX_EVENTS,
+            defaults.realtime_resume_max_events as i64,
+            (1, 10_000),
+            "must be between 1 and 10000",
+        )?;
 
         let mut installments = defaults.installments;
         if let Some(rates) = value(INSTALLMENT_RATES_BP) {
@@ -471,6 +503,8 @@ impl Settings {
             installments,
             send_limits,
             unpaid_cap,
+            realtime_resume_secs: realtime_resume_hours * 3600,
+            realtime_resume_max_events: realtime_resume_max_events as usize,
         })
     }
 }
@@ -567,6 +601,8 @@ mod tests {
                 units: 100
             }
         );
+        assert_eq!(s.realtime_resume_secs, 24 * 3600);
+        assert_eq!(s.realtime_resume_max_events, 500);
         // Blank is unset (a template passes "" for a parameter left empty).
         let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
         assert_eq!(blank.alerts_to, None);
@@ -594,6 +630,8 @@ mod tests {
             (SMS_COUNTRY_CODES.var, "+55, 351"),
             (MAX_UNPAID_ORDERS.var, "5"),
             (MAX_UNPAID_UNITS.var, "500"),
+            (REALTIME_RESUME_HOURS.var, "6"),
+            (REALTIME_RESUME_MAX_EVENTS.var, "50"),
         ])
         .unwrap();
         assert_eq!(s.pay_within_secs, 45 * 60);
@@ -622,11 +660,13 @@ mod tests {
                 units: 500
             }
         );
+        assert_eq!(s.realtime_resume_secs, 6 * 3600);
+        assert_eq!(s.realtime_resume_max_events, 50);
     }
 
     #[test]
     fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
-        let cases: [(&str, &str, &str); 17] = [
+        let cases: [(&str, &str, &str); 19] = [
             (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
             (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
             (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
@@ -648,6 +688,8 @@ mod tests {
             (MAX_UNPAID_ORDERS.var, "0", "between 1 and 1000"),
             (MAX_UNPAID_UNITS.var, "0", "between 1 and 1000000"),
             (MAX_UNPAID_UNITS.var, "muitos", "between 1 and 1000000"),
+            (REALTIME_RESUME_HOURS.var, "169", "between 1 and 168"),
+            (REALTIME_RESUME_MAX_EVENTS.var, "0", "between 1 and 10000"),
         ];
         for (var, value, says) in cases {
             let err = read(&[(var, value)]).unwrap_err();

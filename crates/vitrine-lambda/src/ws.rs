@@ -63,9 +63,10 @@ pub const WS_ENDPOINT_ENV: &str = "VITRINE_WS_ENDPOINT";
 /// The subprotocol a browser names to carry its token: `Sec-WebSocket-Protocol: bearer, <token>`
 /// (the local endpoint's, from `vitrine_http::realtime`, as is the parsing of the list).
 pub use vitrine_http::realtime::BEARER_PROTOCOL;
-/// At most this many missed events are posted for one `resume`; past it `ready` says
-/// `"truncated": true` and the client reloads its orders over REST. Lower than the local
-/// endpoint's 1000: each is one `PostToConnection` within the function's timeout.
+/// At most this many missed events are posted for one `resume` (and never more than the app's
+/// `Settings::realtime_resume_max_events`); past it `ready` says `"truncated": true` and the
+/// client reloads its orders over REST. Lower than the local endpoint's 1000: each is one
+/// `PostToConnection` within the function's timeout.
 pub const REPLAY_LIMIT: usize = 200;
 /// A client message larger than this is not read (clients only ever send `resume`).
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
@@ -313,12 +314,12 @@ impl WsHandler {
         let mut truncated = false;
         if let Some(after) = after {
             let customer = (!connection.admin).then_some(connection.sub.as_str());
-            let events = match self
+            let missed = match self
                 .app
-                .order_events_after(Some(after), customer, REPLAY_LIMIT.saturating_add(1))
+                .order_events_after(after, customer, REPLAY_LIMIT)
                 .await
             {
-                Ok(events) => events,
+                Ok(missed) => missed,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "realtime replay failed");
                     return self
@@ -330,8 +331,8 @@ impl WsHandler {
                         .await;
                 }
             };
-            truncated = events.len() > REPLAY_LIMIT;
-            for (event_id, event) in events.into_iter().take(REPLAY_LIMIT) {
+            truncated = missed.truncated;
+            for (event_id, event) in missed.events {
                 let payload = push_message(&event_id, &event).payload;
                 match self.send(connection, &payload).await {
                     Ok(true) => replayed += 1,

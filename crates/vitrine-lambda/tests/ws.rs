@@ -348,26 +348,30 @@ async fn resume_posts_the_missed_events_of_the_principal_then_ready() {
     let (ana_sub, bia_sub) = (ws.sub_of(&ana).await, ws.sub_of(&bia).await);
     assert_eq!(ws.connect("ana-live=", &ana).await.status_code, 200);
 
-    // notify_realtime handles four order events (and an event it has nothing to push for).
+    // notify_realtime handles four order events (and an event it has nothing to push for), made
+    // now: their ids (ULIDs) carry the time, and a resume replays the last day only.
+    let made_now = vitrine_app::ports::Ids::new_id(&UlidIds);
+    let id = |n: u8| format!("{}00000000000000E{n}", &made_now[..10]);
+    let ids = [id(1), id(2), id(3), id(4), id(5)];
     let events = [
         (
-            "01KB30000000000000000000E1",
+            ids[0].as_str(),
             order_event("order.placed", "01KBORDERANA", "pending_payment", &ana_sub),
         ),
         (
-            "01KB30000000000000000000E2",
+            ids[1].as_str(),
             order_event("order.paid", "01KBORDERANA", "paid", &ana_sub),
         ),
         (
-            "01KB30000000000000000000E3",
+            ids[2].as_str(),
             order_event("order.placed", "01KBORDERBIA", "pending_payment", &bia_sub),
         ),
         (
-            "01KB30000000000000000000E4",
+            ids[3].as_str(),
             order_event("order.invoiced", "01KBORDERANA", "invoiced", &ana_sub),
         ),
         (
-            "01KB30000000000000000000E5",
+            ids[4].as_str(),
             Event::new("stock.low", "CAM-M", json!({ "items": [] })),
         ),
     ];
@@ -393,6 +397,15 @@ async fn resume_posts_the_missed_events_of_the_principal_then_ready() {
     assert_eq!(
         ws.api.received_json("ana-back="),
         [payload(1), payload(3), ready(2)]
+    );
+
+    // From `0`: Ana's own events of the window, read from her index partition on DynamoDB.
+    assert_eq!(ws.connect("ana-zero=", &ana).await.status_code, 200);
+    let res = ws.handler.handle(&resume("ana-zero=", Some("0"))).await;
+    assert_eq!(res.status_code, 200);
+    assert_eq!(
+        ws.api.received_json("ana-zero="),
+        [payload(0), payload(1), payload(3), ready(3)]
     );
 
     // The recorded event's shape, with the id and the placeholder after.

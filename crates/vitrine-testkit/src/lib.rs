@@ -3,6 +3,7 @@
 pub mod apigw_management;
 pub mod attacks;
 pub mod blobs;
+pub mod counting_table;
 pub mod doubles;
 pub mod fakes;
 pub mod identity;

@@ -68,6 +68,12 @@ pub struct Flags {
     /// The most units one customer's unpaid orders may reserve together.
     #[arg(long, env = "VITRINE_MAX_UNPAID_UNITS", global = true)]
     pub max_unpaid_units: Option<i64>,
+    /// A realtime resume (WebSocket `after`) replays nothing older than this many hours.
+    #[arg(long, env = "VITRINE_REALTIME_RESUME_HOURS", global = true)]
+    pub realtime_resume_hours: Option<i64>,
+    /// A realtime resume sends at most this many missed events.
+    #[arg(long, env = "VITRINE_REALTIME_RESUME_MAX_EVENTS", global = true)]
+    pub realtime_resume_max_events: Option<i64>,
     /// Card installments offered: the monthly rate in basis points for 1, 2, 3, …
     /// installments, comma-separated (e.g. 0,0,0,199). Default: 3× without interest, up to 12×
     /// at 1.99 % a month.
@@ -224,6 +230,8 @@ struct FileSettings {
     sms_country_codes: Option<Vec<String>>,
     max_unpaid_orders: Option<i64>,
     max_unpaid_units: Option<i64>,
+    realtime_resume_hours: Option<i64>,
+    realtime_resume_max_events: Option<i64>,
     cors_origins: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
@@ -798,6 +806,18 @@ fn business_settings(flags: &Flags, file: &FileSettings) -> anyhow::Result<Setti
             names::MAX_UNPAID_UNITS,
             text(flags.max_unpaid_units.or(file.max_unpaid_units)),
         ),
+        (
+            names::REALTIME_RESUME_HOURS,
+            text(flags.realtime_resume_hours.or(file.realtime_resume_hours)),
+        ),
+        (
+            names::REALTIME_RESUME_MAX_EVENTS,
+            text(
+                flags
+                    .realtime_resume_max_events
+                    .or(file.realtime_resume_max_events),
+            ),
+        ),
     ];
     Settings::from_lookup(|name| {
         values
@@ -940,6 +960,41 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "pay_within_minutes must be between 1 and 10080"
+        );
+    }
+
+    #[test]
+    fn the_realtime_resume_limits_come_from_the_file_or_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "realtime_resume_hours = 6\nrealtime_resume_max_events = 50\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.realtime_resume_secs, 6 * 3600);
+        assert_eq!(c.settings.realtime_resume_max_events, 50);
+        let c = Config::resolve(&Flags {
+            config: Some(path),
+            realtime_resume_max_events: Some(20),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.realtime_resume_max_events, 20, "the flag wins");
+        let err = Config::resolve(&Flags {
+            config: None,
+            realtime_resume_hours: Some(0),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "realtime_resume_hours must be between 1 and 168"
         );
     }
 

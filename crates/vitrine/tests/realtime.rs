@@ -29,6 +29,7 @@ use vitrine_http::AppState;
 use vitrine_http::realtime::{
     CLOSE_BAD_FRAME, CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, Hub, HubSettings,
 };
+use vitrine_testkit::counting_table::CountingTable;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -314,6 +315,138 @@ async fn a_client_that_reconnects_with_after_gets_what_it_missed_once() {
     // A malformed `after` is refused before the upgrade.
     let res = t.get("/api/v1/ws?after=x'y", Some(&a)).await;
     common::problem(res, 422).await;
+    t.stop().await;
+}
+
+/// A customer who missed three of their own events while others' orders went on gets exactly
+/// those three on reconnecting, oldest first, and nothing of anyone else's.
+#[tokio::test]
+async fn a_customer_who_missed_three_of_their_events_gets_exactly_those_three() {
+    let t = TestApp::spawn().await;
+    let a = t.customer("rt-three@example.com").await;
+    let b = t.customer("rt-three-other@example.com").await;
+    let admin = t.admin("rt-three-admin@example.com").await;
+    let (mut ws_admin, _, _) = connect(&t.base, &admin, None).await;
+    let (mut ws_a, _, _) = connect(&t.base, &a, None).await;
+    let first = place(&t, &a).await;
+    let seen = next_event(&mut ws_a).await;
+    assert_event(&seen, "order.placed", &first, "pending_payment");
+    assert_eq!(next_event(&mut ws_admin).await, seen);
+    ws_a.close(None).await.unwrap();
+    drop(ws_a);
+
+    // While A is away: two orders of B, and three events of A's (two orders, one payment).
+    let mut mine = Vec::new();
+    let mut orders = vec![place(&t, &b).await, place(&t, &a).await];
+    orders.push(place(&t, &b).await);
+    orders.push(place(&t, &a).await);
+    mark_paid(&t, &admin, &first).await;
+    for _ in 0..5 {
+        let pushed = next_event(&mut ws_admin).await;
+        if pushed["order_id"] == first
+            || pushed["order_id"] == orders[1]
+            || pushed["order_id"] == orders[3]
+        {
+            mine.push(pushed);
+        }
+    }
+    mine.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
+    assert_eq!(mine.len(), 3);
+
+    let (_ws_a, replayed, ready) = connect(&t.base, &a, seen["id"].as_str()).await;
+    assert_eq!(
+        replayed, mine,
+        "exactly A's three missed events, oldest first"
+    );
+    assert_eq!(ready["replayed"], 3);
+    assert_eq!(ready["truncated"], false);
+    t.stop().await;
+}
+
+/// An order event of `customer`, recorded as the realtime subscriber's delivery through the app
+/// (what the AWS consumer does for each event it pushes).
+async fn record_realtime(app: &vitrine_app::App, customer: &str) -> String {
+    let id = app.ports.ids.new_id();
+    let order_id = app.ports.ids.new_id();
+    let event = vitrine_domain::Event::new(
+        "order.placed",
+        order_id.clone(),
+        json!({ "order_id": order_id, "status": "pending_payment", "total_centavos": 100,
+                "tracking_code": null, "version": 1 }),
+    )
+    .for_customer(customer);
+    app.record_delivered("realtime", &id, &event, 1)
+        .await
+        .unwrap();
+    id
+}
+
+/// The attack: a customer connects with `after=0` to a store that has thousands of other
+/// customers' events of the last days. They get their own events only, and the server reads a
+/// bounded number of items — counted by the table itself, in the running server — where it
+/// used to read every event of the week. An admin's `after=0` is capped too.
+#[tokio::test]
+async fn a_resume_after_0_reads_a_bounded_number_of_items_and_only_the_callers() {
+    let counting: std::sync::Mutex<Option<Arc<CountingTable>>> = std::sync::Mutex::new(None);
+    let t = TestApp::spawn_with(|store| {
+        let table = Arc::new(CountingTable::new(store.app.ports.table.clone()));
+        let ports = vitrine_app::Ports {
+            table: table.clone(),
+            ..store.app.ports.clone()
+        };
+        store.app = vitrine_app::App::new(ports, store.app.settings.clone());
+        *counting.lock().unwrap() = Some(table);
+    })
+    .await;
+    let table = counting.lock().unwrap().take().unwrap();
+    let email = "rt-bounded@example.com";
+    let sub = t
+        .app
+        .create_user(email, "senha-forte-123", "Cliente Teste", false)
+        .await
+        .unwrap();
+    let token = t.sign_in(email, "senha-forte-123").await;
+    let admin = t.admin("rt-bounded-admin@example.com").await;
+
+    const OTHERS: usize = 2_000;
+    let mut own = Vec::new();
+    for n in 0..OTHERS {
+        record_realtime(&t.app, &format!("someone-else-{}", n % 40)).await;
+        if n % 700 == 350 {
+            own.push(record_realtime(&t.app, &sub).await);
+        }
+    }
+    assert_eq!(own.len(), 3);
+
+    table.take();
+    let (_ws, replayed, ready) = connect(&t.base, &token, Some("0")).await;
+    let read = table.take();
+    let ids: Vec<&str> = replayed.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, own, "the caller's own events only");
+    assert_eq!(ready["replayed"], 3);
+    eprintln!("realtime: a customer's resume after 0 read {read} items ({OTHERS} others' kept)");
+    // Their 3 events and one to see nothing predates the window; a little room for what the
+    // server's own workers read meanwhile (their queues are empty).
+    assert!(
+        read <= 3 + 1 + 10,
+        "read {read} items for one customer's resume"
+    );
+
+    table.take();
+    let (_ws, replayed, ready) = connect(&t.base, &admin, Some("0")).await;
+    let read = table.take();
+    let cap = t.app.settings.realtime_resume_max_events;
+    assert_eq!(replayed.len(), cap);
+    assert_eq!(ready["replayed"], cap);
+    assert_eq!(
+        ready["truncated"], true,
+        "the admin is told to reload over REST"
+    );
+    eprintln!("realtime: an admin's resume after 0 read {read} items");
+    assert!(
+        read <= cap + 1 + 10,
+        "read {read} items for an admin's resume"
+    );
     t.stop().await;
 }
 

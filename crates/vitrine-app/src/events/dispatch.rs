@@ -74,6 +74,25 @@ impl Pass {
     }
 }
 
+/// What a reconnecting realtime client missed ([`App::order_events_after`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MissedEvents {
+    /// `(event id, event)`, oldest first.
+    pub events: Vec<(String, Event)>,
+    /// The client missed more than `events`: more than the limit, or events before the window.
+    pub truncated: bool,
+}
+
+/// The smallest event id of the resume window ending at `now_ms`: event ids are ULIDs, whose
+/// first 48 bits are the time they were made (ms), so every id made at or after
+/// `now_ms - window_secs` sorts at or after this one.
+fn resume_floor(now_ms: i64, window_secs: i64) -> String {
+    let start = now_ms
+        .saturating_sub(window_secs.saturating_mul(1000))
+        .max(0);
+    ulid::Ulid::from_parts(start as u64, 0).to_string()
+}
+
 /// A delivery in a dead-letter list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {
@@ -457,34 +476,56 @@ impl App {
         Ok(self.all_in(deliveries::outbox()).await?.len())
     }
 
-    /// Order events after `after` (an event id; `None`: the oldest kept), oldest first, at most
-    /// `limit`: those of `customer` only, or every one for `None` (admins). Read from the
-    /// realtime subscriber's deliveries, kept [`KEEP_DELIVERED_SECS`]; a client that reconnects
-    /// asks for what it missed with the last id it saw.
+    /// The order events a reconnecting realtime client missed: those after the event id `after`,
+    /// oldest first — of `customer` only, or every one for `None` (admins) — read from the
+    /// realtime subscriber's deliveries ([`KEEP_DELIVERED_SECS`]).
+    ///
+    /// Bounded whatever the client sends: at most `limit` events, and never more than the
+    /// setting [`realtime_resume_max_events`](crate::settings::Settings::realtime_resume_max_events),
+    /// reading at most one item more than that (to tell whether more were missed) plus one when
+    /// `after` predates the window; nothing older than
+    /// [`realtime_resume_secs`](crate::settings::Settings::realtime_resume_secs) (an older
+    /// `after`, or `0`, replays the window only). A customer's events are read from their own
+    /// index partition, so other customers' events cost nothing. `truncated` says the client
+    /// missed more than it is sent (more events than the limit, or some before the window): it
+    /// reloads its orders over REST.
     pub async fn order_events_after(
         &self,
-        after: Option<&str>,
+        after: &str,
         customer: Option<&str>,
         limit: usize,
-    ) -> AppResult<Vec<(String, Event)>> {
-        let mut out = Vec::new();
-        let mut pages = Pager::new(
-            &*self.ports.table,
-            deliveries::to_subscriber_after("realtime", after).limit(PAGE),
+    ) -> AppResult<MissedEvents> {
+        // The realtime pusher's deliveries (`notify::RealtimePusher::NAME`), the subscriber the store
+        // indexes by customer.
+        const REALTIME: &str = deliveries::BY_CUSTOMER[0];
+        let take = limit.min(self.settings.realtime_resume_max_events);
+        let window_start = resume_floor(
+            self.ports.clock.now().millis(),
+            self.settings.realtime_resume_secs,
         );
-        while let Some(items) = pages.next_page().await? {
-            for delivered in items.into_iter().map(DeliveryRecord::from) {
-                if customer.is_some_and(|c| delivered.customer.as_deref() != Some(c)) {
-                    continue;
-                }
-                let event = delivered.event()?;
-                out.push((delivered.event_id, event));
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-            }
+        let from = if *after < *window_start {
+            &window_start
+        } else {
+            after
+        };
+        let query = |after: &str| match customer {
+            Some(customer) => deliveries::to_customer_after(REALTIME, customer, after),
+            None => deliveries::to_subscriber_after(REALTIME, after),
+        };
+        let table = &*self.ports.table;
+        let items = Pager::new(table, query(from)).first(take + 1).await?;
+        let mut truncated = items.len() > take;
+        if !truncated && from != after {
+            // Anything between `after` and the window is lost to this client: say so.
+            let before = Pager::new(table, query(after)).first(1).await?;
+            truncated = before.first().is_some_and(|i| *i.key.sk < *window_start);
         }
-        Ok(out)
+        let mut events = Vec::with_capacity(items.len().min(take));
+        for delivered in items.into_iter().take(take).map(DeliveryRecord::from) {
+            let event = delivered.event()?;
+            events.push((delivered.event_id, event));
+        }
+        Ok(MissedEvents { events, truncated })
     }
 
     /// Every item of a queue, a dead-letter list or the outbox (they are small).
@@ -536,5 +577,201 @@ impl App {
             .await
             .map_err(AppError::from)?;
         Ok(item.as_ref().is_some_and(deliveries::is_done))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Settings;
+    use crate::notify::testing::{CountingTable, Harness};
+
+    const ANA: &str = "c0ffee00-0000-4000-8000-0000000000a1";
+
+    struct World {
+        _harness: Harness,
+        app: Arc<App>,
+        table: Arc<CountingTable>,
+        now_ms: u64,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let harness = Harness::new();
+            let table = Arc::new(CountingTable::new(harness.app.ports.table.clone()));
+            let ports = crate::app::Ports {
+                table: table.clone(),
+                ..harness.app.ports.clone()
+            };
+            let now_ms = harness.app.ports.clock.now().millis() as u64;
+            Self {
+                app: App::new(ports, Settings::default()),
+                _harness: harness,
+                table,
+                now_ms,
+            }
+        }
+
+        /// An event id made `ago_secs` before now (ULIDs carry their time), `n`-th of that ms.
+        fn id(&self, ago_secs: u64, n: u128) -> String {
+            ulid::Ulid::from_parts(self.now_ms - ago_secs * 1000, n).to_string()
+        }
+
+        /// The realtime subscriber is recorded done with an order event of `customer`.
+        async fn delivered(&self, id: &str, customer: &str) -> Event {
+            let event = Event::new(
+                "order.placed",
+                format!("ORDER-{id}"),
+                serde_json::json!({ "order_id": format!("ORDER-{id}") }),
+            )
+            .for_customer(customer);
+            self.app
+                .record_delivered("realtime", id, &event, 1)
+                .await
+                .unwrap();
+            event
+        }
+
+        /// `order_events_after`, and how many items it read.
+        async fn resume(
+            &self,
+            after: &str,
+            customer: Option<&str>,
+            limit: usize,
+        ) -> (MissedEvents, usize) {
+            self.table.take();
+            let missed = self
+                .app
+                .order_events_after(after, customer, limit)
+                .await
+                .unwrap();
+            (missed, self.table.take())
+        }
+    }
+
+    fn ids(missed: &MissedEvents) -> Vec<&str> {
+        missed.events.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_customers_resume_after_0_reads_their_own_events_of_the_window_only() {
+        let w = World::new();
+        // Two days ago (outside the window): one of Ana's.
+        w.delivered(&w.id(2 * 24 * 3600, 0), ANA).await;
+        // The last hour: 1,000 events of other customers, and 3 of Ana's among them.
+        let mut own = Vec::new();
+        for n in 0..1_000u128 {
+            let id = w.id(3600 - (n as u64) * 3, n);
+            w.delivered(&id, &format!("other-{}", n % 50)).await;
+            if n % 400 == 7 {
+                let id = w.id(3600 - (n as u64) * 3, 5_000 + n);
+                w.delivered(&id, ANA).await;
+                own.push(id);
+            }
+        }
+        assert_eq!(own.len(), 3);
+
+        let (missed, read) = w.resume("0", Some(ANA), 1_000).await;
+        assert_eq!(
+            ids(&missed),
+            own,
+            "Ana's events of the window, oldest first"
+        );
+        assert!(
+            missed.truncated,
+            "the one before the window is not replayed"
+        );
+        // Her 3 events, and one item to learn that one came before the window.
+        assert_eq!(read, 4, "items read for one customer's resume");
+    }
+
+    #[tokio::test]
+    async fn a_customer_who_missed_three_events_gets_exactly_those() {
+        let w = World::new();
+        let seen = w.id(600, 0);
+        w.delivered(&seen, ANA).await;
+        let mut missed_ids = Vec::new();
+        for n in 1..=3u128 {
+            w.delivered(&w.id(600 - n as u64 * 60, 1), "someone-else")
+                .await;
+            let id = w.id(600 - n as u64 * 60, 2);
+            let event = w.delivered(&id, ANA).await;
+            missed_ids.push((id, event));
+        }
+        let (missed, read) = w.resume(&seen, Some(ANA), 200).await;
+        assert_eq!(missed.events, missed_ids);
+        assert!(!missed.truncated);
+        assert_eq!(read, 3);
+    }
+
+    #[tokio::test]
+    async fn an_admins_resume_is_capped_in_events_and_items_read() {
+        let w = World::new();
+        let cap = Settings::default().realtime_resume_max_events;
+        let total = cap + 100;
+        for n in 0..total as u128 {
+            w.delivered(&w.id(3600, n), &format!("c-{}", n % 7)).await;
+        }
+        let (missed, read) = w.resume("0", None, 1_000).await;
+        assert_eq!(missed.events.len(), cap);
+        assert!(missed.truncated);
+        assert_eq!(read, cap + 1, "the cap, and one to know more exist");
+        assert_eq!(missed.events[0].0, w.id(3600, 0), "oldest first");
+
+        // The caller's own limit, when lower.
+        let (missed, read) = w.resume("0", None, 200).await;
+        assert_eq!(
+            (missed.events.len(), missed.truncated, read),
+            (200, true, 201)
+        );
+
+        // Everything seen: nothing to send, nothing more read.
+        let last = w.id(3600, total as u128 - 1);
+        let (missed, read) = w.resume(&last, None, 1_000).await;
+        assert_eq!((missed.events.len(), missed.truncated, read), (0, false, 0));
+    }
+
+    #[tokio::test]
+    async fn a_delivery_the_dispatcher_finishes_stays_findable_by_its_customer() {
+        let w = World::new();
+        let id = w.id(10, 0);
+        let event = Event::new("order.paid", "ORDER-1", serde_json::json!({})).for_customer(ANA);
+        let now = w.app.ports.clock.now();
+        let mut batch = Batch::new();
+        batch
+            .queue_delivery("realtime", &id, &event, now.millis())
+            .unwrap();
+        batch
+            .queue_delivery("email", &id, &event, now.millis())
+            .unwrap();
+        w.app.write(batch).await.unwrap();
+        let before = w
+            .app
+            .ports
+            .table
+            .get(&store::delivery("email", &id))
+            .await
+            .unwrap();
+        assert_eq!(
+            before.unwrap().get(crate::ports::table::GSI2_PK),
+            None,
+            "only realtime deliveries are indexed by customer"
+        );
+        let mut batch = Batch::new();
+        batch.delivery_done("realtime", &id, 1, now.secs() + KEEP_DELIVERED_SECS);
+        w.app.write(batch).await.unwrap();
+        let (missed, _) = w.resume("0", Some(ANA), 10).await;
+        assert_eq!(missed.events, [(id, event)]);
+    }
+
+    #[test]
+    fn the_window_floor_sorts_before_every_id_made_in_the_window() {
+        let now = 1_750_000_000_000i64;
+        let floor = resume_floor(now, 3600);
+        let at_start = ulid::Ulid::from_parts((now - 3_600_000) as u64, 0).to_string();
+        let just_before =
+            ulid::Ulid::from_parts((now - 3_600_001) as u64, u128::MAX >> 48).to_string();
+        assert!(floor <= at_start && just_before < floor);
+        assert_eq!(resume_floor(1_000, 3600), "00000000000000000000000000");
     }
 }

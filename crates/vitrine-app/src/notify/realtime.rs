@@ -102,6 +102,11 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+
+    #[test]
+    fn the_store_indexes_this_subscriber_s_deliveries_by_customer() {
+        assert!(crate::store::deliveries::BY_CUSTOMER.contains(&RealtimePusher::NAME));
+    }
     use crate::events::Delivery;
 
     #[derive(Default)]

@@ -34,6 +34,10 @@ const T0: i64 = 1_750_000_000;
 mod mem_table;
 pub use mem_table::MemTable;
 
+#[path = "../../../vitrine-testkit/src/counting_table.rs"]
+mod counting_table;
+pub use counting_table::CountingTable;
+
 #[allow(dead_code)] // Users, RecordingConsumer: not needed by the consumers.
 #[path = "../../../vitrine-testkit/src/doubles.rs"]
 mod doubles;

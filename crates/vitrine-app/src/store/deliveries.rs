@@ -5,17 +5,22 @@
 //!
 //! | item | pk | sk | indexes |
 //! |---|---|---|---|
-//! | delivery | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` while pending, `DEAD#{subscriber}` once dead / `{event id}`; none, with a `ttl`, once done |
+//! | delivery | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` while pending, `DEAD#{subscriber}` once dead / `{event id}`; none, with a `ttl`, once done. Deliveries to a subscriber of [`BY_CUSTOMER`] of an event with a customer: also gsi2 `DELIVERY#{subscriber}#CUSTOMER#{sub}` / `{event id}`, for their whole life (the same item: the same `ttl`) |
 //!
 //! Beside the event (in `data`), a delivery carries `status` (`pending`, `done` or `dead`),
 //! `event_type`, `subject`, `customer` (when the event has one), `attempts`, `due` (ms: not
 //! before) and, after a failure, `last_error`.
+//!
+//! A reconnecting realtime client asks for the deliveries after the last event id it saw: a
+//! customer reads their own index partition ([`to_customer_after`]), an admin the subscriber's
+//! whole partition ([`to_subscriber_after`]); both by key range, so nothing of anyone else is
+//! read and filtered away.
 
 use vitrine_domain::Event;
 
 use super::{
-    Batch, OUTBOX, Part, data_item, dead_letters, delivery, delivery_partition, event, queue,
-    with_gsi1,
+    Batch, OUTBOX, Part, customer_deliveries, data_item, dead_letters, delivery,
+    delivery_partition, event, queue, with_gsi1, with_gsi2,
 };
 use crate::error::AppResult;
 use crate::ports::table::{GSI1_PK, GSI1_SK, TTL};
@@ -48,14 +53,22 @@ pub fn dead(subscriber: &str) -> Query {
     Query::new(Index::Gsi1, dead_letters(subscriber))
 }
 
-/// Every delivery to `subscriber` still kept (pending, done or dead), in event-id order: all of
-/// them, or those after the event id `after`.
-pub fn to_subscriber_after(subscriber: &str, after: Option<&str>) -> Query {
-    let query = Query::new(Index::Primary, delivery_partition(subscriber));
-    match after {
-        Some(after) => query.sk(SortKey::Gt(after.to_owned())),
-        None => query,
-    }
+/// The subscribers whose deliveries are findable by customer ([`to_customer_after`]): the
+/// realtime pusher's, which a customer's reconnecting browser resumes from. Others (e-mail,
+/// SMS…) are never read by customer, so their items stay out of the index.
+pub const BY_CUSTOMER: [&str; 1] = ["realtime"];
+
+/// Every delivery to `subscriber` still kept (pending, done or dead) after the event id `after`,
+/// in event-id order.
+pub fn to_subscriber_after(subscriber: &str, after: &str) -> Query {
+    Query::new(Index::Primary, delivery_partition(subscriber)).sk(SortKey::Gt(after.to_owned()))
+}
+
+/// The deliveries to `subscriber` (one of [`BY_CUSTOMER`]) of events of `customer` still kept,
+/// after the event id `after`, in event-id order: that customer's items only.
+pub fn to_customer_after(subscriber: &str, customer: &str, after: &str) -> Query {
+    Query::new(Index::Gsi2, customer_deliveries(subscriber, customer))
+        .sk(SortKey::Gt(after.to_owned()))
 }
 
 /// A delivery as read from the table: what the dispatcher decides on, and the event.
@@ -113,6 +126,9 @@ fn delivery_item(subscriber: &str, event_id: &str, ev: &Event, now_ms: i64) -> A
         .with(DUE, now_ms);
     if let Some(customer) = &ev.customer_id {
         item = item.with(CUSTOMER, customer.clone());
+        if BY_CUSTOMER.contains(&subscriber) {
+            item = with_gsi2(item, customer_deliveries(subscriber, customer), event_id);
+        }
     }
     Ok(with_gsi1(item, queue(subscriber), event_id))
 }

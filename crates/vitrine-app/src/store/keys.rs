@@ -75,6 +75,11 @@ pub fn delivery(subscriber: &str, event_id: &str) -> Key {
 pub fn delivery_partition(subscriber: &str) -> String {
     format!("DELIVERY#{subscriber}")
 }
+/// The index partition (gsi2) of one customer's deliveries to `subscriber`: where a customer's
+/// realtime resume reads, without reading anyone else's.
+pub fn customer_deliveries(subscriber: &str, sub: &str) -> String {
+    format!("DELIVERY#{subscriber}#CUSTOMER#{sub}")
+}
 /// The index partition of a subscriber's pending deliveries.
 pub fn queue(subscriber: &str) -> String {
     format!("QUEUE#{subscriber}")

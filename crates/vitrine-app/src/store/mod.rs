@@ -20,7 +20,7 @@
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
 //! | a customer's uses of a coupon | `COUPON#{code}` | `USE#{sub}` | `used` counter |
 //! | event (outbox) | `EVENT#{id}` | `EVENT` | gsi1 `OUTBOX` / `{id}` until fanned out |
-//! | delivery (local dispatcher) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done |
+//! | delivery (local dispatcher; on AWS the record of one) | `DELIVERY#{subscriber}` | `{event id}` | gsi1 `QUEUE#{subscriber}` or `DEAD#{subscriber}` / `{event id}` while pending or dead; ttl once done; realtime deliveries of an event with a customer: gsi2 `DELIVERY#realtime#CUSTOMER#{sub}` / `{event id}` (a customer's resume) |
 //! | WebSocket connection of a customer (AWS) | `WS#CUSTOMER#{sub}` | `CONN#{connection id}` | ttl 2 h |
 //! | WebSocket connection of an admin (AWS) | `WS#ADMIN` | `CONN#{connection id}` | ttl 2 h |
 //! | WebSocket connection, by id (AWS) | `WSCONN#{connection id}` | `WSCONN` | ttl 2 h |

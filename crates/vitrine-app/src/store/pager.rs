@@ -38,6 +38,25 @@ impl<'a> Pager<'a> {
         Ok(out)
     }
 
+    /// The first `n` items (fewer when the query has fewer), never reading more: each page asks
+    /// only for what is still missing, so a partition of any size costs at most `n` items.
+    pub async fn first(mut self, n: usize) -> AppResult<Vec<Item>> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some(query) = self.query.take() else {
+                break;
+            };
+            let query = query.limit(n - out.len());
+            let page = self.table.query(query.clone()).await?;
+            if let Some(next) = page.next {
+                self.query = Some(query.after(Some(next)));
+            }
+            out.extend(page.items);
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
     /// Every item of every page, decoded from `data`.
     pub async fn all_decoded<T: serde::de::DeserializeOwned>(mut self) -> AppResult<Vec<T>> {
         let mut out = Vec::new();

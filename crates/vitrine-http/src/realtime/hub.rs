@@ -22,7 +22,8 @@ pub struct HubSettings {
     pub ping_every: Duration,
     /// A socket that has not answered a ping (pong) for this long is closed.
     pub pong_timeout: Duration,
-    /// At most this many missed events are replayed on connect; past it the `ready` frame says
+    /// At most this many missed events are replayed on connect (and never more than the app's
+    /// `Settings::realtime_resume_max_events`); past it the `ready` frame says
     /// `"truncated": true` and the client reloads its orders over REST.
     pub replay_limit: usize,
 }

@@ -188,17 +188,17 @@ impl Connection {
         let mut truncated = false;
         if let Some(after) = after {
             let customer = (!self.principal.is_admin()).then_some(self.principal.sub.as_str());
-            let events = self
+            let missed = self
                 .state
                 .app
-                .order_events_after(Some(&after), customer, limit.saturating_add(1))
+                .order_events_after(&after, customer, limit)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %format!("{e:#}"), "realtime replay failed");
                     End::Close(CLOSE_REPLAY_FAILED, "missed events unavailable; reconnect")
                 })?;
-            truncated = events.len() > limit;
-            for (event_id, event) in events.into_iter().take(limit) {
+            truncated = missed.truncated;
+            for (event_id, event) in missed.events {
                 let text = serde_json::to_string(&push_message(&event_id, &event).payload)
                     .unwrap_or_default();
                 send(socket, subscription, Message::Text(text.into())).await?;
