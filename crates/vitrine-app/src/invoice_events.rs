@@ -155,34 +155,25 @@ impl App {
                 )));
             }
         }
-        let (mut invoice, request) = self
+        let (invoice, request) = self
             .ask(invoice, Kind::Cancellation, text, by, |i| {
                 i.cancellation.as_ref()
             })
             .await?;
-        let event = Event {
-            key: access_key(&invoice)?,
-            emitter: emitter(&fiscal),
-            sequence: 1,
-            at: local(&fiscal, request.requested_at)?,
-            detail: EventDetail::Cancellation {
-                protocol,
-                justification: request.text.clone(),
-            },
+        let detail = EventDetail::Cancellation {
+            protocol,
+            justification: request.text.clone(),
         };
-        let answer = fiscal.authority.register_event(&event, via(&invoice)).await;
-        let registered = self
-            .answered(&mut invoice, Kind::Cancellation, answer)
+        let invoice = self
+            .register(
+                &fiscal,
+                invoice,
+                Kind::Cancellation,
+                &request,
+                detail,
+                "cancel-procEventoNFe.xml",
+            )
             .await?;
-        let file = self
-            .archive(&invoice, "cancel-procEventoNFe.xml", &registered)
-            .await?;
-        if let Some(c) = invoice.cancellation.as_mut() {
-            c.done = true;
-            c.protocol = Some(registered.protocol);
-            c.registered_at = Some(self.ports.clock.now());
-            c.file = Some(file);
-        }
         self.record_cancellation(invoice).await
     }
 
@@ -211,37 +202,25 @@ impl App {
                 invoice.number, invoice.series
             )));
         }
-        let (mut invoice, request) = self
+        let (invoice, request) = self
             .ask(invoice, Kind::Correction, text, by, |i| {
                 i.corrections.last().filter(|c| !c.done)
             })
             .await?;
-        let event = Event {
-            key: access_key(&invoice)?,
-            emitter: emitter(&fiscal),
-            sequence: request.sequence,
-            at: local(&fiscal, request.requested_at)?,
-            detail: EventDetail::CorrectionLetter {
-                correction: request.text.clone(),
-            },
+        let detail = EventDetail::CorrectionLetter {
+            correction: request.text.clone(),
         };
-        let answer = fiscal.authority.register_event(&event, via(&invoice)).await;
-        let registered = self
-            .answered(&mut invoice, Kind::Correction, answer)
-            .await?;
-        let file = self
-            .archive(
-                &invoice,
-                &format!("cce-{:02}-procEventoNFe.xml", request.sequence),
-                &registered,
+        let suffix = format!("cce-{:02}-procEventoNFe.xml", request.sequence);
+        let invoice = self
+            .register(
+                &fiscal,
+                invoice,
+                Kind::Correction,
+                &request,
+                detail,
+                &suffix,
             )
             .await?;
-        if let Some(c) = invoice.corrections.last_mut() {
-            c.done = true;
-            c.protocol = Some(registered.protocol);
-            c.registered_at = Some(self.ports.clock.now());
-            c.file = Some(file);
-        }
         self.save_record(invoice).await
     }
 
@@ -311,14 +290,56 @@ impl App {
             )
             .await?;
         invoice.status = InvoiceStatus::Voided;
-        if let Some(v) = invoice.voiding.as_mut() {
-            v.done = true;
-            v.protocol = Some(registered.protocol);
-            v.registered_at = Some(self.ports.clock.now());
-            v.file = Some(file);
-        }
+        self.mark_registered(&mut invoice, Kind::Voiding, registered, file);
         tracing::info!(order.id = %order.id, nfe.series = invoice.series, nfe.number = invoice.number, "NF-e number voided");
         self.save_record(invoice).await
+    }
+
+    /// Send `detail` as the event `request` asked for on `invoice`, and keep what the authority
+    /// registered beside the NF-e (`…-{suffix}`): the invoice with the request marked
+    /// registered, not saved yet.
+    async fn register(
+        &self,
+        fiscal: &Fiscal,
+        mut invoice: Invoice,
+        kind: Kind,
+        request: &FiscalEventRecord,
+        detail: EventDetail,
+        suffix: &str,
+    ) -> AppResult<Invoice> {
+        let event = Event {
+            key: access_key(&invoice)?,
+            emitter: emitter(fiscal),
+            sequence: request.sequence,
+            at: local(fiscal, request.requested_at)?,
+            detail,
+        };
+        let answer = fiscal.authority.register_event(&event, via(&invoice)).await;
+        let registered = self.answered(&mut invoice, kind, answer).await?;
+        let file = self.archive(&invoice, suffix, &registered).await?;
+        self.mark_registered(&mut invoice, kind, registered, file);
+        Ok(invoice)
+    }
+
+    /// Mark the request of `kind` on `invoice` registered, with its protocol and archive.
+    fn mark_registered(
+        &self,
+        invoice: &mut Invoice,
+        kind: Kind,
+        registered: Registered,
+        file: String,
+    ) {
+        let record = match kind {
+            Kind::Cancellation => invoice.cancellation.as_mut(),
+            Kind::Correction => invoice.corrections.last_mut(),
+            Kind::Voiding => invoice.voiding.as_mut(),
+        };
+        if let Some(r) = record {
+            r.done = true;
+            r.protocol = Some(registered.protocol);
+            r.registered_at = Some(self.ports.clock.now());
+            r.file = Some(file);
+        }
     }
 
     /// The order's issued invoice, or a clear refusal.

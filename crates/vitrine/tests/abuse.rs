@@ -44,20 +44,6 @@ async fn store_with(toml: &str) -> TestApp {
     TestApp::spawn_on(dir, config, Arc::new(SystemClock), |_| {}).await
 }
 
-fn last_code(t: &TestApp, to: &str) -> String {
-    let mail = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"));
-    let m = mail
-        .iter()
-        .rev()
-        .find(|m| m.to.contains(to) && m.subject.contains("redefinir"))
-        .expect("a reset mail");
-    m.text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn the_owner_signs_in_from_their_device_while_an_attacker_guesses_their_password() {
     let t = TestApp::spawn().await;
@@ -198,7 +184,7 @@ async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited()
         )
     };
     assert_eq!(forgot().await.status(), 202);
-    let first = last_code(&t, "alvo@example.com");
+    let first = common::last_code(&t, "alvo@example.com", "redefinir");
     for guess in 0..5 {
         let wrong = format!(
             "{:06}",
@@ -208,7 +194,7 @@ async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited()
     }
     // The re-roll an attacker would do: a new code, the same spent budget.
     assert_eq!(forgot().await.status(), 202);
-    let second = last_code(&t, "alvo@example.com");
+    let second = common::last_code(&t, "alvo@example.com", "redefinir");
     assert_eq!(reset(second).await.status(), 400, "no new guesses");
     let res = sign_in(&t, "alvo@example.com", PASSWORD, &[]).await;
     assert_eq!(res.status(), 200, "the password is unchanged");
@@ -306,7 +292,7 @@ async fn a_password_reset_ends_the_tokens_the_old_password_gave() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let code = last_code(&t, "roubada@example.com");
+    let code = common::last_code(&t, "roubada@example.com", "redefinir");
     let res = t
         .post(
             "/api/v1/auth/reset-password",

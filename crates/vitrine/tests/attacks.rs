@@ -164,24 +164,6 @@ async fn a_signed_out_refresh_token_is_refused() {
 }
 
 /// The newest six-digit code mailed to `to`.
-fn last_code(t: &TestApp, to: &str) -> String {
-    let mail = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"));
-    let m = mail
-        .iter()
-        .rev()
-        .find(|m| {
-            m.to.contains(to)
-                && m.text
-                    .split(|c: char| !c.is_ascii_digit())
-                    .any(|w| w.len() == 6)
-        })
-        .expect("a mail with a code");
-    m.text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn a_reset_code_works_once() {
@@ -198,7 +180,7 @@ async fn a_reset_code_works_once() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let code = last_code(&t, "esq@example.com");
+    let code = common::last_code(&t, "esq@example.com", "");
     let reset = |password: &'static str| {
         t.post(
             "/api/v1/auth/reset-password",

@@ -248,6 +248,19 @@ fn texts_to(dir: &Path, to: &str) -> Vec<String> {
         .collect()
 }
 
+/// The texts to `to` once there are at least `want` of them (each file read whole: one being
+/// written is read again), or what there is after 30 s.
+async fn texts_within(t: &TestApp, to: &str, want: usize) -> Vec<String> {
+    for _ in 0..600 {
+        let texts = texts_to(&t.data_dir.join("mail"), to);
+        if texts.len() >= want {
+            return texts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    texts_to(&t.data_dir.join("mail"), to)
+}
+
 /// Wait until every event written so far has been handled by every consumer.
 async fn drained(t: &TestApp) {
     for _ in 0..1200 {
@@ -280,7 +293,7 @@ async fn cancelled_orders_text_one_number_at_most_its_daily_budget() {
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
     drained(&t).await;
-    let texts = texts_to(&t.data_dir.join("mail"), MOBILE);
+    let texts = texts_within(&t, MOBILE, 3).await;
     assert_eq!(texts.len(), 3, "the daily budget: {texts:?}");
     assert!(
         texts.iter().all(|text| text.contains("cancelado")),
@@ -301,7 +314,7 @@ async fn cancelled_orders_text_one_number_at_most_its_daily_budget() {
         .await;
     assert_eq!(res.status(), 200);
     drained(&t).await;
-    let texts = texts_to(&t.data_dir.join("mail"), "+5521998765432");
+    let texts = texts_within(&t, "+5521998765432", 1).await;
     assert_eq!(texts.len(), 1, "{texts:?}");
     assert!(texts[0].contains(id), "{}", texts[0]);
     t.stop().await;

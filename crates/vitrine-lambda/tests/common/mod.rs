@@ -108,11 +108,19 @@ impl AwsFixture {
     }
 
     /// The router's state on these resources, built the way the `api` binary builds it.
+    /// The API's state on these resources, with the unpaid-order cap lifted: tests place many
+    /// orders for one buyer at once (the cap has its own tests, `crates/vitrine/tests/checkout.rs`).
     pub async fn state(&self) -> AppState {
         let store = compose::build(
             &self.aws,
             &self.resources,
-            Settings::default(),
+            Settings {
+                unpaid_cap: vitrine_app::UnpaidCap {
+                    orders: 1000,
+                    units: 1_000_000,
+                },
+                ..Settings::default()
+            },
             Arc::new(SystemClock),
             Arc::new(UlidIds),
         )

@@ -477,3 +477,24 @@ pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     body
 }
+
+/// The code (six digits) of the last mail to `to` whose subject contains `subject`.
+pub fn last_code(t: &TestApp, to: &str, subject: &str) -> String {
+    let mail = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"));
+    let m = mail
+        .iter()
+        .rev()
+        .find(|m| {
+            m.to.contains(to)
+                && m.subject.contains(subject)
+                && m.text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .any(|w| w.len() == 6)
+        })
+        .expect("a mail with a code");
+    m.text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
+}
