@@ -137,7 +137,8 @@ async fn refresh(
 
 /// Revoke a refresh token; with the session's access token in `Authorization`, that session's
 /// access tokens too (refused everywhere within a minute).
-#[utoipa::path(post, path = "/auth/sign-out", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
+#[utoipa::path(post, path = "/auth/sign-out", tag = "auth", request_body = RefreshInput, responses((status = 204)),
+    security((), ("bearer" = [])))]
 async fn sign_out(
     State(s): State<AppState>,
     MaybeAuth(who): MaybeAuth,

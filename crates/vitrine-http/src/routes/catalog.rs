@@ -114,7 +114,8 @@ async fn list_products(
 /// One product by id or slug, with live stock per variant.
 #[utoipa::path(get, path = "/products/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "product id or slug")),
-    responses((status = 200, body = ProductDto), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProductDto), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
 async fn get_product(
     State(s): State<AppState>,
     auth: MaybeAuth,
