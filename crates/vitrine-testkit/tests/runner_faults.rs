@@ -128,8 +128,8 @@ impl Shape {
         .await
         .expect("the application on the runner's resources")
         .app;
-        let sku = Sku::parse(&format!("FAULT-{}", &moto::unique("s")[..8].to_uppercase()))
-            .expect("a SKU");
+        let sku =
+            Sku::parse(&format!("FAULT-{}", moto::unique("s").to_uppercase())).expect("a SKU");
         app.create_product(
             ProductDraft {
                 slug: None,
