@@ -13,14 +13,25 @@
 //!   the client's own requests, never on the address it names. Only when the client's address
 //!   is known ([`ClientInfo::address`]: `vitrine serve`; on AWS the WAF limits per client).
 //!
+//! Asking for a code (`forgot-password`, `resend-code`) does the same work whether the address is
+//! registered or not: past the budgets, the request is queued and answered, and a worker has the
+//! identity provider write and mail the code ([`App::start_code_mail_worker`], `vitrine serve`).
+//! So neither the time an answer takes nor a failing mail server tells who is registered (issue
+//! 18, finding 6). On AWS the function asks Cognito in the request, and Cognito's
+//! `PreventUserExistenceErrors` answers unknown addresses alike.
+//!
 //! The name given at sign-up is shown to the recipient in the built-in identity provider's code
 //! mail ("Olá, {name}!"), so an attacker could use it to put a link or a phone number in front
 //! of anyone: [`check_sign_up_name`] refuses names that are not plainly a name.
 
+use std::sync::Arc;
+
+use tokio::sync::mpsc::error::TrySendError;
 use vitrine_domain::contact::{Email, PersonName};
 
 use crate::app::App;
 use crate::auth::Principal;
+use crate::code_mails::{CODE_MAIL_QUEUE, CodeMail};
 use crate::error::{AppError, AppResult};
 use crate::ports::identity::IdentityError;
 use crate::ports::{ClientInfo, Email as Mail, NewUser, Tokens};
@@ -193,10 +204,7 @@ impl App {
         {
             return Ok(());
         }
-        match self.ports.identity.resend_code(&normalise(email)).await {
-            Ok(()) | Err(IdentityError::UserNotFound) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.ask_for_code(CodeMail::SignUp(normalise(email))).await
     }
 
     /// Sign in; on success make sure the customer has a profile, and merge `cart_token`'s cart.
@@ -246,7 +254,67 @@ impl App {
         {
             return Ok(());
         }
-        match self.ports.identity.forgot_password(&normalise(email)).await {
+        self.ask_for_code(CodeMail::Reset(normalise(email))).await
+    }
+
+    /// Start sending code mails from a background worker (`vitrine serve`): from then on a
+    /// request for a code answers once it is queued, after the same work whether the address is
+    /// registered or not. Without the worker (a Lambda function, whose work ends with its
+    /// answer) the identity provider is asked in the request.
+    pub fn start_code_mail_worker(self: &Arc<Self>) {
+        let (queue, mut asked) = tokio::sync::mpsc::channel(CODE_MAIL_QUEUE);
+        if self.code_mails.set(queue).is_err() {
+            return;
+        }
+        let app = Arc::clone(self);
+        self.spawn_worker("code-mails", move |stop| async move {
+            let stop = stop.requested();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    job = asked.recv() => match job {
+                        Some(job) => app.send_code_mail(job).await,
+                        None => return,
+                    },
+                    () = &mut stop => break,
+                }
+            }
+            // What was asked for before the stop is still sent (within the stop's grace).
+            asked.close();
+            while let Some(job) = asked.recv().await {
+                app.send_code_mail(job).await;
+            }
+        });
+    }
+
+    /// Queue `job` for the code-mail worker; without one, or when its queue is full (a flood
+    /// the per-client budget did not stop), send it here.
+    async fn ask_for_code(&self, job: CodeMail) -> AppResult<()> {
+        let job = match self.code_mails.get() {
+            Some(queue) => match queue.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(job) | TrySendError::Closed(job)) => job,
+            },
+            None => job,
+        };
+        self.code_mail(job).await
+    }
+
+    async fn send_code_mail(&self, job: CodeMail) {
+        if let Err(e) = self.code_mail(job).await {
+            tracing::warn!(error = %e, "code mail not sent");
+        }
+    }
+
+    /// Have the identity provider write a new code and mail it; an unknown address is not an
+    /// error (nothing is sent, and the caller was answered alike).
+    async fn code_mail(&self, job: CodeMail) -> AppResult<()> {
+        let identity = &self.ports.identity;
+        let sent = match &job {
+            CodeMail::SignUp(email) => identity.resend_code(email).await,
+            CodeMail::Reset(email) => identity.forgot_password(email).await,
+        };
+        match sent {
             Ok(()) | Err(IdentityError::UserNotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -46,6 +46,9 @@ pub struct App {
     workers: crate::workers::Workers,
     /// Revoked sessions as last read from the table (`crate::sessions`).
     pub(crate) revoked: crate::store::revocations::RevokedCache,
+    /// The code-mail worker's queue, once started (`crate::accounts`).
+    pub(crate) code_mails:
+        std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::code_mails::CodeMail>>,
 }
 
 impl App {
@@ -58,6 +61,7 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             workers: crate::workers::Workers::default(),
             revoked: crate::store::revocations::RevokedCache::default(),
+            code_mails: std::sync::OnceLock::new(),
         })
     }
 

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+mod code_mails;
 pub mod coupons;
 pub mod customers;
 pub mod dashboard;

@@ -5,14 +5,14 @@
 //!     --schemathesis .venv/bin/schemathesis
 //! ```
 //!
-//! Exit status 0 only when nothing was lost, nothing forged was accepted, no 5xx was seen and
-//! the minimum counts (fault rounds, fuzzed requests) were reached.
+//! Exit status 0 only when nothing was lost, nothing forged was accepted, no abuse attack
+//! succeeded, no 5xx was seen and the minimum counts (fault rounds, fuzzed requests) were reached.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vitrine_hardening::{attacks, disk, faults, fuzz};
+use vitrine_hardening::{abuse, attacks, disk, faults, fuzz};
 
 #[derive(Debug, Parser)]
 #[command(about = "Faults, hostile input and attacks against vitrine, summed up in one table")]
@@ -197,6 +197,23 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         a.accepted() == 0,
     );
 
+    eprintln!("hardening: the store's own features turned on someone (abuse)…");
+    let b = abuse::run(&vitrine, &work).await?;
+    for a in &b.attacks {
+        let detail = if a.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", a.detail)
+        };
+        row(
+            &mut rows,
+            "abuse",
+            format!("finding {}: {}", a.finding, a.what),
+            format!("{} attempts, {} succeeded{detail}", a.attempts, a.successes),
+            a.successes == 0,
+        );
+    }
+
     eprintln!("hardening: schemathesis against /api/openapi.json…");
     let z = fuzz::run(&vitrine, &work, &args.schemathesis, args.max_examples).await?;
     match &z.skipped {
@@ -257,6 +274,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "forged tokens accepted",
         a.accepted().to_string(),
         a.accepted() == 0,
+    );
+    row(
+        &mut rows,
+        "total",
+        "abuse attacks that succeeded",
+        format!("{} of {} attacks", b.successes(), b.attacks.len()),
+        b.successes() == 0,
     );
 
     let wpart = rows.iter().map(|r| r.part.len()).max().unwrap_or(4).max(4);

@@ -10,9 +10,8 @@
 //! - [`WsHandler`] serves the routes. `$connect` verifies the access token exactly as the API
 //!   does (`Keys::verify_access` at the Clock port's now) and registers the connection with its
 //!   principal (`vitrine_app::notify::connections`); a missing or refused token is a 401, which
-//!   refuses the upgrade. The token comes from `Authorization: Bearer <token>` or from
-//!   `Sec-WebSocket-Protocol: bearer, <token>` (the response then selects `bearer`, as a browser
-//!   requires) — the local endpoint's places ([`vitrine_http::realtime::connect_token`]); an
+//!   refuses the upgrade. The token comes from `Sec-WebSocket-Protocol: bearer, <token>` only
+//!   (the response then selects `bearer`, as a browser requires) — the local endpoint's place ([`vitrine_http::realtime::connect_token`]); an
 //!   `access_token` in the query string (URLs are logged) is a 400, whatever else is sent.
 //!   `$disconnect` removes the connection. `$default` takes
 //!   `{"action": "resume", "after": "<event id>"}` (no `after`: nothing to replay) and posts the
@@ -170,11 +169,10 @@ impl WsHandler {
             .query_string_parameters
             .first(URL_TOKEN_PARAMETER)
             .is_some();
-        let (token, from_protocol) =
-            match connect_token(&[&request.headers, &request.multi_value_headers], in_url) {
-                Ok(found) => found,
-                Err(refused) => return response(refused.status().into(), refused.detail()),
-            };
+        let token = match connect_token(&[&request.headers, &request.multi_value_headers], in_url) {
+            Ok(found) => found,
+            Err(refused) => return response(refused.status().into(), refused.detail()),
+        };
         let principal = match self
             .keys
             .verify_access(&token, self.app.ports.clock.now())
@@ -221,12 +219,10 @@ impl WsHandler {
             "WebSocket connection registered"
         );
         let mut ok = response(200, "connected");
-        if from_protocol {
-            ok.headers.insert(
-                header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(BEARER_PROTOCOL),
-            );
-        }
+        ok.headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(BEARER_PROTOCOL),
+        );
         ok
     }
 

@@ -288,10 +288,16 @@ impl Mailer for FileMailer {
     }
 }
 
+/// Write `name` into `dir` whole or not at all, readable by the owner only (0600 on unix,
+/// whatever the umask: the copies hold reset codes and customers' addresses).
 pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = dir.join(format!(".{name}.tmp"));
     let written = (|| {
-        let mut file = File::create(&temp)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, dir.join(name))?;
@@ -519,6 +525,16 @@ mod tests {
                 .all(|n| n.starts_with("1751367157123-") && n.ends_with(".eml")),
             "{names:?}"
         );
+        // The copies hold reset codes: the owner's alone, whatever the umask.
+        #[cfg(unix)]
+        for name in &names {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
         let text = fs::read_to_string(dir.path().join(&names[0])).unwrap();
         assert!(
             text.contains("Date: Tue, 01 Jul 2025 10:52:37 +0000\r\n"),

@@ -41,6 +41,7 @@ pub async fn run_with_metrics(
             move |stop| payments_reconciler(app, stop)
         });
     }
+    app.start_code_mail_worker();
     app.spawn_worker("expiry-sweeper", {
         let app = app.clone();
         move |stop| expiry_sweeper(app, stop)

@@ -8,6 +8,9 @@
 //!   ignored, so a client cannot dodge its limit by writing one; IPv6 clients count by /64.
 //! - Reset codes: asking for a new code does not buy more guesses, and one client's guesses are
 //!   limited across accounts.
+//! - Access tokens of a signed-out session, or from before a password reset, stop working.
+//! - Costly requests (finding 6): asking for a code answers alike for a registered address and an
+//!   unknown one, even with mail failing; a flood of sign-ups hashes a few passwords at a time.
 //!
 //! The built-in identity provider holds these rules (`vitrine_local::identity`); on AWS,
 //! Cognito's own lock-out and the WAF do.
@@ -184,7 +187,7 @@ async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited()
         )
     };
     assert_eq!(forgot().await.status(), 202);
-    let first = common::last_code(&t, "alvo@example.com", "redefinir");
+    let first = common::last_code(&t, "alvo@example.com", "redefinir").await;
     for guess in 0..5 {
         let wrong = format!(
             "{:06}",
@@ -194,7 +197,7 @@ async fn a_new_reset_code_buys_no_guesses_and_one_client_s_guesses_are_limited()
     }
     // The re-roll an attacker would do: a new code, the same spent budget.
     assert_eq!(forgot().await.status(), 202);
-    let second = common::last_code(&t, "alvo@example.com", "redefinir");
+    let second = common::nth_code(&t, "alvo@example.com", "redefinir", 1).await;
     assert_eq!(reset(second).await.status(), 400, "no new guesses");
     let res = sign_in(&t, "alvo@example.com", PASSWORD, &[]).await;
     assert_eq!(res.status(), 200, "the password is unchanged");
@@ -292,7 +295,7 @@ async fn a_password_reset_ends_the_tokens_the_old_password_gave() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let code = common::last_code(&t, "roubada@example.com", "redefinir");
+    let code = common::last_code(&t, "roubada@example.com", "redefinir").await;
     let res = t
         .post(
             "/api/v1/auth/reset-password",
@@ -305,5 +308,110 @@ async fn a_password_reset_ends_the_tokens_the_old_password_gave() {
     // The owner signs in with the new password, at once.
     let owner = t.sign_in("roubada@example.com", "nova-senha-123").await;
     assert_eq!(t.get("/api/v1/orders", Some(&owner)).await.status(), 200);
+    t.stop().await;
+}
+
+/// Finding 6: a request for a code does the same work for a registered address as for an
+/// unknown one (the code is written and mailed by a worker once the request is answered), so
+/// not even a failing mail folder tells them apart; the mail goes out once it works again.
+#[tokio::test]
+async fn a_failing_mail_folder_tells_no_one_who_is_registered() {
+    let t = TestApp::spawn().await;
+    t.app
+        .create_user("cadastrada@example.com", PASSWORD, "Cadastrada", false)
+        .await
+        .unwrap();
+    let mail_dir = t.data_dir.join("mail");
+    // A file where the folder was: every mail write fails, as on a full or broken disk (and
+    // unlike a permission change, also for root).
+    std::fs::remove_dir_all(&mail_dir).unwrap();
+    std::fs::write(&mail_dir, b"not a folder").unwrap();
+    let mut answers = Vec::new();
+    for path in ["/api/v1/auth/forgot-password", "/api/v1/auth/resend-code"] {
+        for email in ["cadastrada@example.com", "ninguem@example.com"] {
+            let res = t.post(path, None, json!({ "email": email })).await;
+            answers.push((
+                path,
+                email,
+                res.status().as_u16(),
+                res.text().await.unwrap(),
+            ));
+        }
+    }
+    for pair in answers.chunks(2) {
+        assert_eq!(
+            (pair[0].2, &pair[0].3),
+            (pair[1].2, &pair[1].3),
+            "{} tells a registered address from an unknown one: {pair:?}",
+            pair[0].0
+        );
+        assert_eq!(pair[0].2, 202, "{pair:?}");
+    }
+    std::fs::remove_file(&mail_dir).unwrap();
+    std::fs::create_dir(&mail_dir).unwrap();
+    let res = t
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({ "email": "cadastrada@example.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let code = common::last_code(&t, "cadastrada@example.com", "redefinir").await;
+    assert_eq!(code.len(), 6, "the owner gets their code once mail works");
+    t.stop().await;
+}
+
+/// The high-water mark of this process's resident memory, in KiB (`VmHWM`, Linux).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// Finding 6: 150 sign-ups at once. Each password hash (argon2id) takes 19 MiB, so hashed all
+/// at once they would take about 2.8 GiB; through the gate (as many at once as the cores, a
+/// bounded line, `429` with `Retry-After` past it) the process holds a few of them, and a
+/// sign-up after the flood goes through.
+#[tokio::test]
+async fn a_flood_of_sign_ups_hashes_a_few_passwords_at_a_time() {
+    let t = store_with("account_mails_per_client_hour = 10000\n").await;
+    let before = peak_rss_kib();
+    let flood = (0..150).map(|i| {
+        t.post(
+            "/api/v1/auth/sign-up",
+            None,
+            json!({ "email": format!("enxurrada{i}@example.com"), "password": PASSWORD, "name": "Ana" }),
+        )
+    });
+    let answers = futures::future::join_all(flood).await;
+    let mut created = 0;
+    let mut refused = 0;
+    for res in answers {
+        match res.status().as_u16() {
+            202 => created += 1,
+            429 => {
+                assert!(res.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("a sign-up answered {other}: {}", res.text().await.unwrap()),
+        }
+    }
+    let grown_mib = peak_rss_kib().saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 600,
+        "the flood ({created} created, {refused} told to retry) grew the process by {grown_mib} MiB"
+    );
+    let res = t
+        .post(
+            "/api/v1/auth/sign-up",
+            None,
+            json!({ "email": "depois@example.com", "password": PASSWORD, "name": "Bia" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "a sign-up after the flood");
     t.stop().await;
 }

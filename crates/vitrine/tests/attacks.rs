@@ -163,8 +163,6 @@ async fn a_signed_out_refresh_token_is_refused() {
     t.stop().await;
 }
 
-/// The newest six-digit code mailed to `to`.
-
 #[tokio::test]
 async fn a_reset_code_works_once() {
     let t = TestApp::spawn().await;
@@ -180,7 +178,7 @@ async fn a_reset_code_works_once() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let code = common::last_code(&t, "esq@example.com", "");
+    let code = common::last_code(&t, "esq@example.com", "").await;
     let reset = |password: &'static str| {
         t.post(
             "/api/v1/auth/reset-password",

@@ -22,22 +22,27 @@ const NEW_PASSWORD: &str = "outra-senha-77";
 const CPF: &str = "529.982.247-25";
 const PHONE: &str = "+5511987654321";
 
-fn six_digit_code(data: &Path, nth: usize) -> String {
-    let mails = vitrine_testkit::mail::read_mail_folder(&data.join("mail"));
-    let codes: Vec<String> = mails
-        .iter()
-        .filter(|m| m.to.to_lowercase().contains(&EMAIL.to_lowercase()))
-        .filter_map(|m| {
-            m.text
-                .split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .map(str::to_owned)
-        })
-        .collect();
-    codes
-        .get(nth)
-        .cloned()
-        .unwrap_or_else(|| panic!("code mail {nth} in {codes:?}"))
+/// The code of the `nth` code mail to the account, waiting up to 10 s for it (code mails are
+/// sent by a worker after the request is answered).
+async fn six_digit_code(data: &Path, nth: usize) -> String {
+    let mut codes = Vec::new();
+    for _ in 0..200 {
+        codes = vitrine_testkit::mail::read_mail_folder(&data.join("mail"))
+            .iter()
+            .filter(|m| m.to.to_lowercase().contains(&EMAIL.to_lowercase()))
+            .filter_map(|m| {
+                m.text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 6)
+                    .map(str::to_owned)
+            })
+            .collect::<Vec<String>>();
+        if let Some(code) = codes.get(nth) {
+            return code.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("code mail {nth} in {codes:?}")
 }
 
 async fn call(
@@ -96,7 +101,7 @@ async fn a_whole_journey_logs_json_lines_with_ids_and_no_personal_data() {
     )
     .await;
     assert!(s < 300, "sign-up {s}");
-    let code = six_digit_code(&data, 0);
+    let code = six_digit_code(&data, 0).await;
     let (s, _) = call(
         &client,
         &base,
@@ -226,7 +231,7 @@ async fn a_whole_journey_logs_json_lines_with_ids_and_no_personal_data() {
     )
     .await;
     assert!(s < 300);
-    let reset_code = six_digit_code(&data, 1);
+    let reset_code = six_digit_code(&data, 1).await;
     let (s, r) = call(
         &client,
         &base,

@@ -188,10 +188,18 @@ async fn order_events_reach_their_owner_and_the_admins_and_no_other_customer() {
 async fn a_missing_or_refused_token_is_a_401_before_the_upgrade() {
     let t = TestApp::spawn().await;
     let url = ws_url(&t.base, None);
+    // A good token in an `Authorization` header is not read: the subprotocol list is the one
+    // place a token travels.
+    let good = t.customer("rt-header@example.com").await;
+    let mut in_header = url.as_str().into_client_request().unwrap();
+    in_header
+        .headers_mut()
+        .insert("authorization", format!("Bearer {good}").parse().unwrap());
     for request in [
         ws_request(&url, "not-a-token"),
         ws_request(&url, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
         url.as_str().into_client_request().unwrap(),
+        in_header,
     ] {
         match tokio_tungstenite::connect_async(request).await {
             Err(tungstenite::Error::Http(res)) => {
@@ -313,7 +321,12 @@ async fn a_client_that_reconnects_with_after_gets_what_it_missed_once() {
     );
 
     // A malformed `after` is refused before the upgrade.
-    let res = t.get("/api/v1/ws?after=x'y", Some(&a)).await;
+    let res = t
+        .req(Method::GET, "/api/v1/ws?after=x'y", None)
+        .header("sec-websocket-protocol", format!("bearer, {a}"))
+        .send()
+        .await
+        .unwrap();
     common::problem(res, 422).await;
     t.stop().await;
 }

@@ -2,6 +2,7 @@
 //! settlement, invoicing and event dispatch, through the app's public API, with no socket.
 
 mod checkout;
+mod code_mails;
 mod dispatch;
 mod invoices;
 mod media;

@@ -10,7 +10,7 @@ use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
 use vitrine_app::payments::{PayInput, Settlement, WebhookInput};
-use vitrine_app::ports::{Clock, ManualClock, PaymentProvider, UlidIds};
+use vitrine_app::ports::{Clock, Identity, ManualClock, PaymentProvider, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
@@ -41,15 +41,24 @@ impl World {
     }
 
     pub fn with_fiscal(fiscal: Option<Arc<Fiscal>>) -> Self {
-        Self::build(fiscal, None)
+        Self::build(fiscal, None, Arc::new(Users::default()))
+    }
+
+    /// The identity provider replaced by `identity`.
+    pub fn with_identity(identity: Arc<dyn Identity>) -> Self {
+        Self::build(None, None, identity)
     }
 
     /// The Pix sandbox replaced by `pix` (a real provider's double).
     pub fn with_pix(pix: Arc<dyn PaymentProvider>) -> Self {
-        Self::build(None, Some(pix))
+        Self::build(None, Some(pix), Arc::new(Users::default()))
     }
 
-    fn build(fiscal: Option<Arc<Fiscal>>, provider: Option<Arc<dyn PaymentProvider>>) -> Self {
+    fn build(
+        fiscal: Option<Arc<Fiscal>>,
+        provider: Option<Arc<dyn PaymentProvider>>,
+        identity: Arc<dyn Identity>,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
         let table = Arc::new(MemTable::with_clock(clock.clone()));
         let blobs = Arc::new(MemBlobs::default());
@@ -66,7 +75,7 @@ impl World {
         let ports = Ports {
             table: table.clone(),
             blobs: blobs.clone(),
-            identity: Arc::new(Users::default()),
+            identity,
             mailer: Arc::new(RecordingMailer::default()),
             sms: Arc::new(RecordingSms::default()),
             clock: clock.clone(),

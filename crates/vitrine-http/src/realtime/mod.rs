@@ -84,44 +84,31 @@ impl TokenRefusal {
     pub fn detail(self) -> &'static str {
         match self {
             TokenRefusal::Missing => {
-                "send an access token: Sec-WebSocket-Protocol: bearer, <token> (browsers), or \
-                 Authorization: Bearer <token>"
+                "send the access token in the subprotocol list: Sec-WebSocket-Protocol: bearer, \
+                 <token>"
             }
             TokenRefusal::InUrl => {
-                "an access token in the URL is refused (proxies log URLs): send it as \
-                 Sec-WebSocket-Protocol: bearer, <token>, or Authorization: Bearer <token>"
+                "an access token in the URL is refused (proxies log URLs): send it in the \
+                 subprotocol list: Sec-WebSocket-Protocol: bearer, <token>"
             }
         }
     }
 }
 
-/// The access token of a WebSocket connect request and whether it came in the subprotocol list
-/// (the answer must then select [`BEARER_PROTOCOL`]): `Authorization: Bearer <token>` (clients
-/// that set headers), else `Sec-WebSocket-Protocol: bearer, <token>` (browsers), across every map
-/// of `headers`. `token_in_url`: the request's URL names [`URL_TOKEN_PARAMETER`], which refuses
-/// it whatever else it carries.
-pub fn connect_token(
-    headers: &[&HeaderMap],
-    token_in_url: bool,
-) -> Result<(String, bool), TokenRefusal> {
+/// The access token of a WebSocket connect request: the value after `bearer` in its
+/// subprotocol list (`Sec-WebSocket-Protocol: bearer, <token>`; the answer must then select
+/// [`BEARER_PROTOCOL`]), across every map of `headers`. Only there: a browser can send nothing
+/// else, and one place to look is one place to audit (an `Authorization` header is not read).
+/// `token_in_url`: the request's URL names [`URL_TOKEN_PARAMETER`], which refuses it whatever
+/// else it carries.
+pub fn connect_token(headers: &[&HeaderMap], token_in_url: bool) -> Result<String, TokenRefusal> {
     if token_in_url {
         return Err(TokenRefusal::InUrl);
     }
-    let authorization = headers
+    headers
         .iter()
-        .flat_map(|h| h.get_all(header::AUTHORIZATION))
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .find(|t| !t.is_empty());
-    if let Some(token) = authorization {
-        return Ok((token.to_owned(), false));
-    }
-    match headers.iter().find_map(|map| protocol_token(map)) {
-        Some(token) => Ok((token, true)),
-        None => Err(TokenRefusal::Missing),
-    }
+        .find_map(|map| protocol_token(map))
+        .ok_or(TokenRefusal::Missing)
 }
 
 /// Event ids are ULIDs; accept any short alphanumeric id, refuse anything else.
@@ -152,34 +139,37 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_the_header_or_the_subprotocol_never_the_url() {
+    fn the_token_comes_from_the_subprotocol_only_never_a_header_or_the_url() {
         let mut protocol = HeaderMap::new();
         protocol.insert(
             header::SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_static("bearer, p.t.k"),
         );
-        assert_eq!(
-            connect_token(&[&protocol], false),
-            Ok(("p.t.k".into(), true))
-        );
+        assert_eq!(connect_token(&[&protocol], false), Ok("p.t.k".into()));
         let mut both = protocol.clone();
         both.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer h.t.k"),
         );
-        assert_eq!(connect_token(&[&both], false), Ok(("h.t.k".into(), false)));
+        assert_eq!(connect_token(&[&both], false), Ok("p.t.k".into()));
         // Split over two maps (API Gateway's `headers` and `multiValueHeaders`).
         assert_eq!(
             connect_token(&[&HeaderMap::new(), &protocol], false),
-            Ok(("p.t.k".into(), true))
+            Ok("p.t.k".into())
         );
         assert_eq!(
             connect_token(&[&HeaderMap::new()], false),
             Err(TokenRefusal::Missing)
         );
-        let mut empty = HeaderMap::new();
-        empty.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer  "));
-        assert_eq!(connect_token(&[&empty], false), Err(TokenRefusal::Missing));
+        let mut header_only = HeaderMap::new();
+        header_only.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer h.t.k"),
+        );
+        assert_eq!(
+            connect_token(&[&header_only], false),
+            Err(TokenRefusal::Missing)
+        );
         // A token in the URL is refused even beside a good one.
         assert_eq!(connect_token(&[&both], true), Err(TokenRefusal::InUrl));
     }

@@ -5,8 +5,7 @@
 //! - **No gap, no duplicate at the resume seam**: the socket is registered with the hub *before*
 //!   the missed events are read, so an event is either in the replay or pushed live after it; a
 //!   live event that was already replayed is skipped.
-//! - **Tokens never reach a log**: a token travels in a header only (the subprotocol list or
-//!   `Authorization`); one in the URL, which proxies log, is refused. The endpoint logs its route
+//! - **Tokens never reach a log**: a token travels in the subprotocol list only; one in the URL, which proxies log, is refused. The endpoint logs its route
 //!   template only (`log_requests` never logs the query string); the token is not echoed in any
 //!   problem or frame.
 //! - The endpoint is not in the OpenAPI document (OpenAPI cannot describe a WebSocket):
@@ -50,9 +49,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /api/v1/ws`: upgrade to a WebSocket of order events.
 ///
-/// The access token comes from `Authorization: Bearer <token>` (non-browser clients) or the
-/// subprotocol list `Sec-WebSocket-Protocol: bearer, <token>` (browsers; the server then
-/// selects `bearer`). A missing or refused token is a 401 problem before any upgrade; a token in
+/// The access token comes from the subprotocol list `Sec-WebSocket-Protocol: bearer, <token>`
+/// only (the server then selects `bearer`). A missing or refused token is a 401 problem before any upgrade; a token in
 /// the URL (`access_token=`, which proxies log) is a 400, whatever else the request carries.
 pub async fn connect(
     State(state): State<AppState>,
@@ -60,7 +58,7 @@ pub async fn connect(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let (token, from_protocol) = match connect_token(&[&headers], query.access_token.is_some()) {
+    let token = match connect_token(&[&headers], query.access_token.is_some()) {
         Ok(found) => found,
         Err(refused @ TokenRefusal::InUrl) => {
             return Problem::bad_request("token_in_url", refused.detail()).into_response();
@@ -90,12 +88,8 @@ pub async fn connect(
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    let upgrade = if from_protocol {
-        upgrade.protocols([BEARER_PROTOCOL])
-    } else {
-        upgrade
-    };
     upgrade
+        .protocols([BEARER_PROTOCOL])
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))

@@ -478,23 +478,33 @@ pub async fn problem(res: Response, status: u16) -> Value {
     body
 }
 
-/// The code (six digits) of the last mail to `to` whose subject contains `subject`.
-pub fn last_code(t: &TestApp, to: &str, subject: &str) -> String {
-    let mail = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"));
-    let m = mail
-        .iter()
-        .rev()
-        .find(|m| {
-            m.to.contains(to)
-                && m.subject.contains(subject)
-                && m.text
-                    .split(|c: char| !c.is_ascii_digit())
-                    .any(|w| w.len() == 6)
-        })
-        .expect("a mail with a code");
-    m.text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned()
+/// The code (six digits) of the last mail to `to` whose subject contains `subject`, waiting
+/// for one to arrive (code mails are sent by a worker after the request is answered).
+pub async fn last_code(t: &TestApp, to: &str, subject: &str) -> String {
+    nth_code(t, to, subject, 0).await
+}
+
+/// The code of the `nth` (from 0, in sending order) mail to `to` whose subject contains
+/// `subject`, waiting up to 10 s for it.
+pub async fn nth_code(t: &TestApp, to: &str, subject: &str, nth: usize) -> String {
+    let code_of = |text: &str| {
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_owned)
+    };
+    for _ in 0..200 {
+        let codes: Vec<String> = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"))
+            .iter()
+            .filter(|m| m.to.contains(to) && m.subject.contains(subject))
+            .filter_map(|m| code_of(&m.text))
+            .collect();
+        if nth == 0 && !codes.is_empty() {
+            return codes[codes.len() - 1].clone();
+        }
+        if nth > 0 && codes.len() > nth {
+            return codes[nth].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no code mail {nth} to {to} ({subject:?}) within 10 s");
 }
