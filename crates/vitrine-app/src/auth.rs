@@ -23,17 +23,25 @@
 //!   id token is never accepted where an access token is required (and vice versa).
 //! - Tokens longer than [`MAX_TOKEN_BYTES`] are refused unread.
 //! - [`AuthError`] names the reason only: it never carries any part of the token.
+//! - The signature is checked by `ring` (its RSA is constant-time and an order of magnitude
+//!   faster than the pure-Rust `rsa` crate's, which only signs here). A token that passed every
+//!   check is remembered by the SHA-256 of its whole text, with its claims, in a bounded cache
+//!   ([`TOKEN_CACHE_ENTRIES`]) shared by the verifier's clones: the same bytes verify the same
+//!   way until they expire, so a cached token is only checked again against `now` (`exp`,
+//!   `nbf`) and the use asked for, with the very errors a full check gives. Refused tokens are
+//!   never cached, and revocation is checked by the caller after this, cached or not.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::der::zeroize::Zeroizing;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::rand_core::OsRng;
-use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
+use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
@@ -54,6 +62,11 @@ pub const RSA_KEY_BITS: usize = 2048;
 
 /// The smallest RSA modulus accepted, for signing keys and JWKS keys alike.
 const MIN_RSA_KEY_BITS: usize = 2048;
+
+/// How many verified tokens a [`TokenVerifier`] remembers (about 400 bytes each). When full,
+/// the expired ones are dropped, and if none was, all of them: a burst of new tokens costs a
+/// verification each, never unbounded memory.
+pub const TOKEN_CACHE_ENTRIES: usize = 10_000;
 
 /// One key of a JWKS (RFC 7517), as Cognito serves it at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,7 +328,48 @@ fn sign_parts(key: &RsaPrivateKey, header: &Header, claims: &Claims) -> String {
 pub struct TokenVerifier {
     issuer: String,
     client_id: String,
-    keys: HashMap<String, VerifyingKey<Sha256>>,
+    keys: HashMap<String, ring::signature::RsaPublicKeyComponents<Vec<u8>>>,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// Tokens that passed every check, by the SHA-256 of their text, with their claims.
+struct VerifiedTokens {
+    by_digest: RwLock<HashMap<[u8; 32], Claims>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            by_digest: RwLock::default(),
+            capacity,
+        }
+    }
+}
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        let map = self.by_digest.read().unwrap_or_else(|e| e.into_inner());
+        map.get(digest).cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: Claims, now_secs: i64) {
+        let mut map = self.by_digest.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            map.retain(|_, c| c.exp > now_secs);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(digest, claims);
+    }
+
+    fn len(&self) -> usize {
+        self.by_digest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -357,7 +411,13 @@ impl TokenVerifier {
                     jwk.kid
                 )));
             }
-            keys.insert(jwk.kid.clone(), VerifyingKey::<Sha256>::new(public));
+            keys.insert(
+                jwk.kid.clone(),
+                ring::signature::RsaPublicKeyComponents {
+                    n: public.n().to_bytes_be(),
+                    e: public.e().to_bytes_be(),
+                },
+            );
         }
         if keys.is_empty() {
             return Err(AuthError::InvalidKey(
@@ -368,7 +428,20 @@ impl TokenVerifier {
             issuer,
             client_id,
             keys,
+            verified: Arc::new(VerifiedTokens::new(TOKEN_CACHE_ENTRIES)),
         })
+    }
+
+    /// The same verifier remembering at most `entries` verified tokens (0: none), with a memory
+    /// of its own.
+    pub fn remembering(mut self, entries: usize) -> Self {
+        self.verified = Arc::new(VerifiedTokens::new(entries));
+        self
+    }
+
+    /// How many verified tokens are remembered.
+    pub fn remembered(&self) -> usize {
+        self.verified.len()
     }
 
     pub fn issuer(&self) -> &str {
@@ -415,6 +488,23 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = match self.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_uncached(token)?;
+                if claims.exp > now.secs() && self.verified.capacity > 0 {
+                    self.verified.insert(digest, claims.clone(), now.secs());
+                }
+                claims
+            }
+        };
+        self.check(claims, now, expected)
+    }
+
+    /// The signature and the claims that do not depend on the moment or the use asked for: what
+    /// a token's bytes settle once and for all.
+    fn verify_uncached(&self, token: &str) -> Result<Claims, AuthError> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -439,22 +529,33 @@ impl TokenVerifier {
         let signature = URL_SAFE_NO_PAD
             .decode(signature_b64)
             .map_err(|_| AuthError::Malformed("signature is not base64url"))?;
-        let signature =
-            Signature::try_from(signature.as_slice()).map_err(|_| AuthError::BadSignature)?;
         // The signing input is the token's own bytes up to the second dot, not a re-encoding.
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        key.verify(signing_input.as_bytes(), &signature)
-            .map_err(|_| AuthError::BadSignature)?;
+        key.verify(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            signing_input.as_bytes(),
+            &signature,
+        )
+        .map_err(|_| AuthError::BadSignature)?;
 
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
         let claims: Claims = serde_json::from_slice(&payload)
             .map_err(|_| AuthError::Malformed("payload is not the expected claims"))?;
-
         if claims.iss != self.issuer {
             return Err(AuthError::WrongIssuer);
         }
+        Ok(claims)
+    }
+
+    /// What depends on the use asked for and the moment: checked on every call.
+    fn check(
+        &self,
+        claims: Claims,
+        now: Timestamp,
+        expected: TokenUse,
+    ) -> Result<Claims, AuthError> {
         if claims.token_use != expected {
             return Err(AuthError::WrongTokenUse);
         }
@@ -867,6 +968,60 @@ mod tests {
             verifier().verify_access(&token, Timestamp::from_secs(NOW + 1)),
             Err(AuthError::Expired)
         );
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_keeps_its_use_and_audience() {
+        let v = verifier();
+        let token = signer().sign(&Claims {
+            exp: NOW + 2,
+            ..access_claims()
+        });
+        assert!(v.verify_access(&token, now()).is_ok());
+        assert_eq!(v.remembered(), 1);
+        // From memory now: the same answers a full check gives.
+        assert!(v.verify_access(&token, now()).is_ok());
+        assert_eq!(v.verify_id(&token, now()), Err(AuthError::WrongTokenUse));
+        let other_client =
+            TokenVerifier::new(ISSUER.into(), "outro".into(), &signer().jwks()).unwrap();
+        assert_eq!(
+            other_client.verify_access(&token, now()),
+            Err(AuthError::WrongAudience)
+        );
+        assert_eq!(
+            v.verify_access(&token, Timestamp::from_secs(NOW + 2)),
+            Err(AuthError::Expired)
+        );
+        // A clone shares the memory; a refused token is not remembered.
+        let clone = v.clone();
+        assert_eq!(clone.remembered(), 1);
+        let tampered = format!("{}x", &token[..token.len() - 1]);
+        assert!(clone.verify_access(&tampered, now()).is_err());
+        assert_eq!(v.remembered(), 1);
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded() {
+        let v = verifier().remembering(3);
+        let tokens: Vec<String> = (0..5)
+            .map(|i| {
+                signer().sign(&Claims {
+                    jti: format!("jti-{i}"),
+                    ..access_claims()
+                })
+            })
+            .collect();
+        for (i, token) in tokens.iter().enumerate() {
+            assert!(v.verify_access(token, now()).is_ok());
+            assert!(v.remembered() <= 3, "after {i}: {}", v.remembered());
+        }
+        // Forgotten or not, every token still verifies.
+        for token in &tokens {
+            assert!(v.verify_access(token, now()).is_ok());
+        }
+        let none = verifier().remembering(0);
+        assert!(none.verify_access(&tokens[0], now()).is_ok());
+        assert_eq!(none.remembered(), 0);
     }
 
     #[test]
