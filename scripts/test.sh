@@ -7,7 +7,7 @@
 # when missing, playwright-core and axe-core from npm) on `vitrine serve` and again on the AWS
 # shape (infra/template.yaml run whole by the template runner, aws-runner, on the emulator),
 # then the hardening run
-# (crates/vitrine-hardening: faults, forged tokens, schemathesis from .venv/; it mounts a tmpfs,
+# (crates/vitrine-hardening: faults, forged tokens, abuse, schemathesis from .venv/; it mounts a tmpfs,
 # so it runs as root, as CI does) and its summary table. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -142,7 +142,7 @@ step "browser tests on the AWS shape: the template run by aws-runner on the emul
 VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
   e2e/journey.test.js e2e/shopper.test.js e2e/account.test.js e2e/admin.test.js e2e/payments.test.js e2e/fiscal.test.js
 
-step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, schemathesis (summary)"
+step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, abuse, schemathesis (summary)"
 umount "$root/target/hardening/disk-mnt" 2>/dev/null || true
 rm -rf "$root/target/hardening"
 # The binary built above, run directly (`cargo run -p …` would resolve features for that one
