@@ -10,7 +10,7 @@
 # Everything listens on 127.0.0.1 (ports chosen by the kernel) and runs for a bounded time.
 # Settings (environment):
 #   GET_CONNECTIONS=64 GET_SECONDS=10 GET_WARMUP=3 GET_ROUNDS=2
-#   CHECKOUT_CONNECTIONS=128 CHECKOUT_SECONDS=20 CHECKOUT_WARMUP=5 CUSTOMERS=64
+#   CHECKOUT_CONNECTIONS=128 CHECKOUT_SECONDS=20 CHECKOUT_WARMUP=5 CUSTOMERS=256
 #   CLIENT_THREADS=2   client runtime threads (wrk threads too)
 #   USE_WRK=auto       also measure (a) with wrk when installed (auto|yes|no)
 #   QUIET_MAX=0.25 QUIET_WAIT=900
@@ -32,7 +32,7 @@ GET_ROUNDS=${GET_ROUNDS:-2}
 CHECKOUT_CONNECTIONS=${CHECKOUT_CONNECTIONS:-128}
 CHECKOUT_SECONDS=${CHECKOUT_SECONDS:-20}
 CHECKOUT_WARMUP=${CHECKOUT_WARMUP:-5}
-CUSTOMERS=${CUSTOMERS:-64}
+CUSTOMERS=${CUSTOMERS:-256}
 CLIENT_THREADS=${CLIENT_THREADS:-2}
 USE_WRK=${USE_WRK:-auto}
 QUIET_MAX=${QUIET_MAX:-0.25}
@@ -117,8 +117,13 @@ echo "background CPU before the run: $BACKGROUND cores (waited ${WAITED} s)"
 
 # --- the servers --------------------------------------------------------------------------
 
-echo "+ $BIN/vitrine serve --data-dir $DATA --listen 127.0.0.1:0 --argon2-memory-kib 64 --rate-limit-per-minute 0"
-"$BIN/vitrine" serve --data-dir "$DATA" --listen 127.0.0.1:0 --argon2-memory-kib 64 \
+# The checkout leaves every order unpaid: the per-customer caps on unpaid orders and units
+# (docs/operations.md, "Abuse limits") are set to their highest, and the load spreads its orders
+# over CUSTOMERS customers (room for CUSTOMERS × 1000 orders); the rate limit is off, since all
+# the load comes from one client.
+echo "+ VITRINE_MAX_UNPAID_ORDERS=1000 VITRINE_MAX_UNPAID_UNITS=1000000 $BIN/vitrine serve --data-dir $DATA --listen 127.0.0.1:0 --argon2-memory-kib 64 --rate-limit-per-minute 0"
+VITRINE_MAX_UNPAID_ORDERS=1000 VITRINE_MAX_UNPAID_UNITS=1000000 \
+    "$BIN/vitrine" serve --data-dir "$DATA" --listen 127.0.0.1:0 --argon2-memory-kib 64 \
     --rate-limit-per-minute 0 \
     >"$WORK/vitrine.out" 2>"$WORK/vitrine.log" &
 VPID=$!

@@ -669,13 +669,19 @@ async fn checkout(
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();
     let host = target.host.clone();
+    let connections = run.connections;
     let make: MakeRequest = Arc::new(move |conn, seq| {
+        // Each connection walks through the customers (its n-th request as customer
+        // conn + n × connections): every customer gets an even share of the orders, which all
+        // stay unpaid, so the store's cap on unpaid orders per customer is reached only after
+        // customers × cap orders.
+        let customer = (conn as u64 + seq * connections as u64) % bearers.len() as u64;
         Request::builder()
             .method(Method::POST)
             .uri("/api/v1/orders")
             .header(header::HOST, host.clone())
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, bearers[conn % bearers.len()].clone())
+            .header(header::AUTHORIZATION, bearers[customer as usize].clone())
             .header("idempotency-key", format!("bench-{run_id}-{conn}-{seq}"))
             .body(Full::new(body.clone()))
             .expect("a valid request")
