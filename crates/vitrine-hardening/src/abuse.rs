@@ -20,8 +20,8 @@ use anyhow::{Context as _, bail};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use vitrine_testkit::mail::read_mail_folder;
-use vitrine_testkit::process::PUBLIC_URL;
+use vitrine_testkit::mail::{codes_once_mailed, read_mail_folder};
+use vitrine_testkit::process::{PUBLIC_URL, peak_rss_kib};
 
 use crate::api;
 use crate::server::{PASSWORD, Server, USER_NAME, Vitrine, client};
@@ -125,29 +125,16 @@ async fn sign_in(
     .await
 }
 
-/// The six-digit codes mailed to `to` with `subject` in their subject, in sending order.
-fn codes_to(data: &Path, to: &str, subject: &str) -> Vec<String> {
-    read_mail_folder(&data.join("mail"))
-        .iter()
-        .filter(|m| m.to.contains(to) && m.subject.contains(subject))
-        .filter_map(|m| {
-            m.text
-                .split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
-/// The `nth` code mailed to `to`, waiting up to 30 s (code mails leave from a worker).
+/// The `nth` code mailed to `to` with `subject` in its subject, waiting for it (code mails
+/// leave from a worker).
 async fn nth_code(data: &Path, to: &str, subject: &str, nth: usize) -> anyhow::Result<String> {
-    for _ in 0..600 {
-        if let Some(code) = codes_to(data, to, subject).get(nth) {
-            return Ok(code.clone());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("no code mail {nth} to {to} in 30 s")
+    Ok(codes_once_mailed(
+        &data.join("mail"),
+        |m| m.to.contains(to) && m.subject.contains(subject),
+        nth + 1,
+    )
+    .await
+    .swap_remove(nth))
 }
 
 fn a_code_other_than(code: &str, n: u32) -> String {
@@ -740,15 +727,9 @@ async fn sessions(c: &Client, s: &Server, report: &mut AbuseReport) -> anyhow::R
     Ok(())
 }
 
-/// The peak resident memory of process `pid`, in MiB (`VmHWM`).
+/// The peak resident memory of process `pid`, in MiB.
 fn peak_mib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM")?;
-    Ok(kib / 1024)
+    Ok(peak_rss_kib(pid)? / 1024)
 }
 
 /// Finding 6: 150 sign-ups at once from 150 clients, each password hash 19 MiB of argon2.

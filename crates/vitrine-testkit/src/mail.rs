@@ -183,6 +183,41 @@ pub fn read_mail_folder(dir: &Path) -> Vec<ReceivedMail> {
     in_sending_order(paths.iter().map(|path| read_message(path)).collect())
 }
 
+impl ReceivedMail {
+    /// The first run of exactly six digits in the text: the code of a confirmation or reset mail.
+    pub fn code(&self) -> Option<&str> {
+        self.text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+    }
+}
+
+/// The codes of the mails in `dir` that `wanted` picks, in sending order, once there are at least
+/// `count` of them (code mails may leave from a worker after the request was answered). Waits up
+/// to 30 s, then panics naming what it found.
+pub async fn codes_once_mailed(
+    dir: &Path,
+    wanted: impl Fn(&ReceivedMail) -> bool,
+    count: usize,
+) -> Vec<String> {
+    let mut codes = Vec::new();
+    for _ in 0..600 {
+        codes = read_mail_folder(dir)
+            .iter()
+            .filter(|m| wanted(m))
+            .filter_map(|m| m.code().map(str::to_owned))
+            .collect();
+        if codes.len() >= count {
+            return codes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{count} code mails expected in {} within 30 s; found {codes:?}",
+        dir.display()
+    )
+}
+
 /// Sort messages by their `Date` (seconds since the epoch), then by file name.
 pub fn in_sending_order(mails: Vec<ReceivedMail>) -> Vec<ReceivedMail> {
     let mut keyed: Vec<(i64, ReceivedMail)> = mails

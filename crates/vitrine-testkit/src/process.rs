@@ -246,6 +246,18 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// The high-water mark of process `pid`'s resident memory, in KiB (`VmHWM` of
+/// `/proc/{pid}/status`; Linux).
+pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no VmHWM in /proc/{pid}/status"))
+}
+
 /// An HTTP client whose timeout only bounds a request that would otherwise hang.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -22,6 +22,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use vitrine_app::ports::SystemClock;
+use vitrine_testkit::process::peak_rss_kib;
 
 const PASSWORD: &str = "senha-forte-123";
 
@@ -362,16 +363,6 @@ async fn a_failing_mail_folder_tells_no_one_who_is_registered() {
     t.stop().await;
 }
 
-/// The high-water mark of this process's resident memory, in KiB (`VmHWM`, Linux).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
-
 /// Finding 6: 150 sign-ups at once. Each password hash (argon2id) takes 19 MiB, so hashed all
 /// at once they would take about 2.8 GiB; through the gate (as many at once as the cores, a
 /// bounded line, `429` with `Retry-After` past it) the process holds a few of them, and a
@@ -387,7 +378,7 @@ async fn a_flood_of_sign_ups_hashes_a_few_passwords_at_a_time() {
     // memory a flood makes the process hold is the point.
     config.argon2_memory_kib = 19_456;
     let t = TestApp::spawn_on(dir, config, Arc::new(SystemClock), |_| {}).await;
-    let before = peak_rss_kib();
+    let before = peak_rss_kib(std::process::id()).unwrap();
     let flood = (0..150).map(|i| {
         t.post(
             "/api/v1/auth/sign-up",
@@ -408,7 +399,10 @@ async fn a_flood_of_sign_ups_hashes_a_few_passwords_at_a_time() {
             other => panic!("a sign-up answered {other}: {}", res.text().await.unwrap()),
         }
     }
-    let grown_mib = peak_rss_kib().saturating_sub(before) / 1024;
+    let grown_mib = peak_rss_kib(std::process::id())
+        .unwrap()
+        .saturating_sub(before)
+        / 1024;
     // Through the gate, as many hashes at once as the cores; the allocator keeps a freed buffer
     // in each thread's arena (glibc: at most 8 arenas a core), so the peak can reach a buffer
     // per arena. Unbounded, it is 150 buffers: 2.8 GiB.

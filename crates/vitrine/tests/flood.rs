@@ -99,11 +99,7 @@ async fn fifty_sign_ups_naming_a_victim_send_at_most_the_budget_and_all_answer_a
         "{}",
         mail[0].text
     );
-    let code = mail[0]
-        .text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap();
+    let code = mail[0].code().unwrap();
     let res = t
         .post(
             "/api/v1/auth/confirm",

@@ -47,12 +47,7 @@ async fn sign_up_confirm_sign_in_refresh_and_sign_out_over_http() {
                 && m.text.chars().filter(char::is_ascii_digit).count() >= 6
         })
         .expect("code mail");
-    let code: String = code_mail
-        .text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned();
+    let code = code_mail.code().unwrap().to_owned();
     problem(
         t.post(
             "/api/v1/auth/confirm",

@@ -22,27 +22,17 @@ const NEW_PASSWORD: &str = "outra-senha-77";
 const CPF: &str = "529.982.247-25";
 const PHONE: &str = "+5511987654321";
 
-/// The code of the `nth` code mail to the account, waiting up to 10 s for it (code mails are
-/// sent by a worker after the request is answered).
+/// The code of the `nth` code mail to the account, waiting for it (code mails are sent by a
+/// worker after the request is answered).
 async fn six_digit_code(data: &Path, nth: usize) -> String {
-    let mut codes = Vec::new();
-    for _ in 0..200 {
-        codes = vitrine_testkit::mail::read_mail_folder(&data.join("mail"))
-            .iter()
-            .filter(|m| m.to.to_lowercase().contains(&EMAIL.to_lowercase()))
-            .filter_map(|m| {
-                m.text
-                    .split(|c: char| !c.is_ascii_digit())
-                    .find(|w| w.len() == 6)
-                    .map(str::to_owned)
-            })
-            .collect::<Vec<String>>();
-        if let Some(code) = codes.get(nth) {
-            return code.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("code mail {nth} in {codes:?}")
+    let to = EMAIL.to_lowercase();
+    vitrine_testkit::mail::codes_once_mailed(
+        &data.join("mail"),
+        |m| m.to.to_lowercase().contains(&to),
+        nth + 1,
+    )
+    .await
+    .swap_remove(nth)
 }
 
 async fn call(

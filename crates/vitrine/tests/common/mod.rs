@@ -485,26 +485,17 @@ pub async fn last_code(t: &TestApp, to: &str, subject: &str) -> String {
 }
 
 /// The code of the `nth` (from 0, in sending order) mail to `to` whose subject contains
-/// `subject`, waiting up to 10 s for it.
+/// `subject`, waiting for it; `nth` 0 is the last one, once there is one.
 pub async fn nth_code(t: &TestApp, to: &str, subject: &str, nth: usize) -> String {
-    let code_of = |text: &str| {
-        text.split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == 6)
-            .map(str::to_owned)
-    };
-    for _ in 0..200 {
-        let codes: Vec<String> = vitrine_testkit::mail::read_mail_folder(&t.data_dir.join("mail"))
-            .iter()
-            .filter(|m| m.to.contains(to) && m.subject.contains(subject))
-            .filter_map(|m| code_of(&m.text))
-            .collect();
-        if nth == 0 && !codes.is_empty() {
-            return codes[codes.len() - 1].clone();
-        }
-        if nth > 0 && codes.len() > nth {
-            return codes[nth].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let codes = vitrine_testkit::mail::codes_once_mailed(
+        &t.data_dir.join("mail"),
+        |m| m.to.contains(to) && m.subject.contains(subject),
+        nth + 1,
+    )
+    .await;
+    if nth == 0 {
+        codes[codes.len() - 1].clone()
+    } else {
+        codes[nth].clone()
     }
-    panic!("no code mail {nth} to {to} ({subject:?}) within 10 s");
 }
