@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use vitrine::config::{Config, Flags};
 use vitrine_app::ports::WriteOp;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::catalog::{Fiscal, Sku};
@@ -16,6 +15,9 @@ use vitrine_domain::order::{
     Address, Buyer, Channels, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
 };
 use vitrine_domain::time::Timestamp;
+
+#[path = "gen/data_folder.rs"]
+mod data_folder;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -99,13 +101,7 @@ fn order(i: u64) -> anyhow::Result<Order> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = Config::resolve(&Flags {
-        data_dir: Some(args.data_dir.clone()),
-        argon2_memory_kib: Some(64),
-        ..Flags::default()
-    })?;
-    let store = vitrine::compose::build_default(&config).context("opening the data folder")?;
-    let app = store.app;
+    let app = data_folder::open(&args.data_dir)?;
     let (mut count, mut sum) = (0u64, 0i64);
     let mut i = 0;
     let mut writers = tokio::task::JoinSet::new();

@@ -10,6 +10,7 @@ use vitrine_domain::cart::{Cart, CartLine, Quantity};
 use vitrine_domain::catalog::{Product, Sku};
 
 use crate::app::App;
+use crate::catalog::ProductKey;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, WriteFailed};
 
@@ -76,14 +77,21 @@ impl App {
     }
 
     async fn price_cart(&self, owner: &CartOwner, cart: Cart) -> AppResult<CartView> {
-        let snap = self.catalog_snapshot().await?;
+        let mut products = Vec::with_capacity(cart.lines.len());
+        for line in &cart.lines {
+            products.push(
+                self.cached_product(ProductKey::Sku(&line.sku))
+                    .await?
+                    .filter(|p| p.active),
+            );
+        }
         let mut subtotal = Money::from_centavos(0);
         let mut weight_g = 0u64;
         let lines = cart
             .lines
             .into_iter()
-            .map(|line| {
-                let product = snap.product_by_sku(&line.sku).filter(|p| p.active).cloned();
+            .zip(products)
+            .map(|(line, product)| {
                 let variant = product.as_ref().and_then(|p| p.variant(&line.sku));
                 let unit_price = variant.map(|v| v.price);
                 if let Some(v) = variant {
@@ -241,8 +249,7 @@ impl App {
     }
 
     async fn check_sellable(&self, sku: &Sku) -> AppResult<()> {
-        let snap = self.catalog_snapshot().await?;
-        match snap.product_by_sku(sku) {
+        match self.cached_product(ProductKey::Sku(sku)).await? {
             Some(p) if p.active => Ok(()),
             _ => Err(AppError::field(
                 "sku",

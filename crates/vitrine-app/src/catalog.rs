@@ -1,10 +1,10 @@
-//! Catalog use cases: browsing (from an in-memory snapshot) and administration (products,
-//! variants, stock, categories).
+//! Catalog use cases: browsing and administration (products, variants, stock, categories).
 //!
-//! Browsing reads a snapshot of every product and category, reloaded after any catalog write made
-//! through this process and at most `catalog_cache_secs` old otherwise. Stock is never cached: a
-//! product page reads it live. A shop's catalog (thousands of products) fits in memory easily;
-//! see docs/decisions/0002-catalog-snapshot.md.
+//! Browsing reads pages of listing entries from the table's indexes (`store::listing`), so its
+//! cost does not grow with the catalog; product pages, carts and checkout read products by id,
+//! slug or SKU (a bounded cache in front for pages and carts; checkout always from the table).
+//! Stock is never cached. Text search still reads a snapshot of every product until the search
+//! index replaces it. See docs/decisions/0002-catalog-snapshot.md.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +22,8 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, Part, WriteFailed};
 
-pub use crate::snapshot::{Snapshot, fold};
+pub use crate::snapshot::{ProductKey, Snapshot, fold};
+use crate::store::listing::{self, Listing, Order, Realm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,8 +63,29 @@ pub struct ProductView {
 
 pub const MAX_PAGE: usize = 100;
 
+/// A text search's position: the sort key and id of the last product of the page.
 #[derive(Debug, Serialize, Deserialize)]
 struct ListCursor(String, String);
+
+/// A listing's position: its sort order and the last entry's key in that order's index.
+#[derive(Debug, Serialize, Deserialize)]
+struct EntryCursor {
+    o: String,
+    k: String,
+}
+
+/// How many entries a listing examines for one page when a price range filters an order that is
+/// not by price; past it the page ends early, with a cursor to go on from.
+pub const EXAMINED_PER_PAGE: usize = 2_000;
+
+fn sort_tag(sort: ProductSort) -> &'static str {
+    match sort {
+        ProductSort::Newest => "newest",
+        ProductSort::PriceAsc => "price_asc",
+        ProductSort::PriceDesc => "price_desc",
+        ProductSort::Name => "name",
+    }
+}
 
 impl App {
     /// A change counter for the catalog, for caches in front of browsing (HTTP responses).
@@ -71,17 +93,143 @@ impl App {
         self.catalog.generation()
     }
 
-    fn invalidate_catalog(&self) {
-        self.catalog.invalidate();
+    fn invalidate_catalog(&self, changed: &[&Product]) {
+        self.catalog.invalidate(changed);
     }
 
-    /// The catalog snapshot, reloading it when stale.
+    fn catalog_max_age_ms(&self) -> i64 {
+        self.settings.catalog_cache_secs * 1000
+    }
+
+    /// Every category, from this process's copy when fresh (a shop has hundreds).
+    pub async fn categories(&self) -> AppResult<Arc<Vec<Category>>> {
+        let now = self.ports.clock.now().millis();
+        let generation = self.catalog_generation();
+        if let Some(all) = self
+            .catalog
+            .fresh_categories(now, self.catalog_max_age_ms(), generation)
+        {
+            return Ok(all);
+        }
+        let all = Arc::new(store::catalog::all_categories(&*self.ports.table).await?);
+        self.catalog
+            .install_categories(all.clone(), now, generation);
+        Ok(all)
+    }
+
+    /// A category by id or slug.
+    pub async fn category(&self, id_or_slug: &str) -> AppResult<Option<Category>> {
+        Ok(self
+            .categories()
+            .await?
+            .iter()
+            .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
+            .cloned())
+    }
+
+    /// A product by id, slug or SKU: from this process's bounded cache when read less than
+    /// `catalog_cache_secs` ago, else from the table (and then cached).
+    pub async fn cached_product(&self, by: ProductKey<'_>) -> AppResult<Option<Arc<Product>>> {
+        let now = self.ports.clock.now().millis();
+        if let Some(p) = self.catalog.product(by, now, self.catalog_max_age_ms()) {
+            return Ok(Some(p));
+        }
+        self.table_product(by).await
+    }
+
+    /// A product by id, slug or SKU, read from the table now (and cached for the others).
+    pub async fn table_product(&self, by: ProductKey<'_>) -> AppResult<Option<Arc<Product>>> {
+        let writes = self.catalog.writes();
+        let table = &*self.ports.table;
+        let found = match by {
+            ProductKey::Id(id) => store::catalog::load_product(table, id).await?,
+            ProductKey::Slug(s) => match store::catalog::product_with_slug(table, s).await? {
+                Some(id) => store::catalog::load_product(table, &id).await?,
+                None => None,
+            },
+            ProductKey::Sku(s) => match store::catalog::product_of_sku(table, s.as_str()).await? {
+                Some(id) => store::catalog::load_product(table, &id)
+                    .await?
+                    .filter(|p| p.variant(s).is_some()),
+                None => None,
+            },
+        };
+        Ok(found.map(|p| {
+            let p = Arc::new(p);
+            self.catalog
+                .remember(p.clone(), self.ports.clock.now().millis(), writes);
+            p
+        }))
+    }
+
+    /// Whether the catalog has at least one product.
+    pub async fn has_products(&self) -> AppResult<bool> {
+        Ok(!listing::products_after(&*self.ports.table, None, 1)
+            .await?
+            .0
+            .is_empty())
+    }
+
+    /// Build the listing entries of every product when the table does not have them yet (a
+    /// data folder, backup or AWS table from before they existed): once, then one read per
+    /// start. `progress` hears the number of products done after each batch. Safe beside
+    /// catalog writes: an entry is written only while its product is at the version read.
+    pub async fn ensure_listings(&self, progress: &dyn Fn(usize)) -> AppResult<usize> {
+        let table = &*self.ports.table;
+        if listing::listings_built(table).await? {
+            return Ok(0);
+        }
+        // Five operations a product at most (a version check and four entries).
+        const PER_BATCH: usize = store::MAX_BATCH_OPS / 5;
+        let mut done = 0;
+        let mut after = None;
+        loop {
+            let (products, next) = listing::products_after(table, after, PER_BATCH).await?;
+            let mut batch = Batch::with_capacity(products.len() * 5);
+            for p in &products {
+                batch.product_unchanged(p);
+                batch.list_product(p, None)?;
+            }
+            if !batch.is_empty() {
+                match self.write(batch).await {
+                    Ok(()) => {}
+                    // Edited meanwhile: that edit wrote its own entries. The others one by one.
+                    Err(WriteFailed::Condition { .. }) => {
+                        for p in &products {
+                            let mut one = Batch::new();
+                            one.product_unchanged(p);
+                            one.list_product(p, None)?;
+                            match self.write(one).await {
+                                Ok(()) | Err(WriteFailed::Condition { .. }) => {}
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            done += products.len();
+            progress(done);
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let mut batch = Batch::new();
+        batch.mark_listings_built();
+        self.write(batch).await?;
+        self.invalidate_catalog(&[]);
+        Ok(done)
+    }
+
+    /// Every product and category with folded search text, for text search; reloaded when
+    /// stale. Its size grows with the catalog: only text search reads it.
     pub async fn catalog_snapshot(&self) -> AppResult<Arc<Snapshot>> {
         let now = self.ports.clock.now().millis();
         let generation = self.catalog_generation();
-        if let Some(snap) =
-            self.catalog
-                .fresh(now, self.settings.catalog_cache_secs * 1000, generation)
+        if let Some(snap) = self
+            .catalog
+            .fresh(now, self.catalog_max_age_ms(), generation)
         {
             return Ok(snap);
         }
@@ -92,7 +240,76 @@ impl App {
         Ok(snap)
     }
 
+    /// One page of products: from the listing entries, or with words from the text search.
     pub async fn list_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
+        if q.text
+            .as_deref()
+            .is_some_and(|t| !fold(t).trim().is_empty())
+        {
+            return self.search_products(q).await;
+        }
+        let limit = q.limit.clamp(1, MAX_PAGE);
+        let categories = match &q.category {
+            Some(c) => {
+                let all = self.categories().await?;
+                let cat = all
+                    .iter()
+                    .find(|x| x.id == *c || x.slug.as_str() == c)
+                    .ok_or_else(|| AppError::field("category", "no such category"))?;
+                Some(category_with_descendants(&all, &cat.id))
+            }
+            None => None,
+        };
+        let order = match q.sort {
+            ProductSort::Newest => Order::Newest,
+            ProductSort::PriceAsc => Order::PriceAsc,
+            ProductSort::PriceDesc => Order::PriceDesc,
+            ProductSort::Name => Order::Name,
+        };
+        let after = match &q.after {
+            None => None,
+            Some(c) => {
+                let EntryCursor { o, k } = decode_cursor(c)?;
+                if o != sort_tag(q.sort) {
+                    return Err(AppError::field(
+                        "after",
+                        "this cursor belongs to another sort order; start from the first page",
+                    ));
+                }
+                Some(k)
+            }
+        };
+        let page = listing::page(
+            &*self.ports.table,
+            &Listing {
+                realm: if q.include_inactive {
+                    Realm::All
+                } else {
+                    Realm::Public
+                },
+                categories: categories.as_deref(),
+                order,
+                min_price: q.min_price.map(Money::centavos),
+                max_price: q.max_price.map(Money::centavos),
+                after: after.as_deref(),
+                limit,
+                examine: EXAMINED_PER_PAGE,
+            },
+        )
+        .await?;
+        Ok(ProductPage {
+            items: page.products.into_iter().map(Arc::new).collect(),
+            next: page.next.map(|k| {
+                encode_cursor(&EntryCursor {
+                    o: sort_tag(q.sort).to_owned(),
+                    k,
+                })
+            }),
+        })
+    }
+
+    /// Listing with words: a scan of the search snapshot (until the search index).
+    async fn search_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
         let snap = self.catalog_snapshot().await?;
         let limit = q.limit.clamp(1, MAX_PAGE);
         let categories = match &q.category {
@@ -177,16 +394,24 @@ impl App {
     pub async fn product(&self, id_or_slug: &str, admin: bool) -> AppResult<ProductView> {
         let product = if admin {
             // An admin edits what this returns, with its version as the ETag: always the
-            // table's current item, never a snapshot that another instance (a warm Lambda on
-            // AWS) may hold for up to `catalog_cache_secs` after someone else's save.
-            Arc::new(self.load_product(id_or_slug).await?)
+            // table's current item, never a copy that another instance (a warm Lambda on AWS)
+            // may hold for up to `catalog_cache_secs` after someone else's save.
+            self.table_product(ProductKey::Id(id_or_slug)).await?
         } else {
-            let snap = self.catalog_snapshot().await?;
-            match snap.product(id_or_slug) {
-                Some(p) => p.clone(),
-                // Not in a possibly stale snapshot: look in the table before saying 404.
-                None => Arc::new(self.load_product(id_or_slug).await?),
+            self.cached_product(ProductKey::Id(id_or_slug)).await?
+        };
+        let product = match product {
+            Some(p) => p,
+            None if Slug::parse(id_or_slug).is_ok() => {
+                let by_slug = ProductKey::Slug(id_or_slug);
+                if admin {
+                    self.table_product(by_slug).await?
+                } else {
+                    self.cached_product(by_slug).await?
+                }
+                .ok_or(AppError::NotFound("product"))?
             }
+            None => return Err(AppError::NotFound("product")),
         };
         if !product.active && !admin {
             return Err(AppError::NotFound("product"));
@@ -198,27 +423,13 @@ impl App {
         Ok(ProductView { product, stock })
     }
 
-    async fn load_product(&self, id_or_slug: &str) -> AppResult<Product> {
-        let table = &*self.ports.table;
-        if let Some(product) = store::catalog::load_product(table, id_or_slug).await? {
-            return Ok(product);
-        }
-        if Slug::parse(id_or_slug).is_ok()
-            && let Some(id) = store::catalog::product_with_slug(table, id_or_slug).await?
-            && let Some(product) = store::catalog::load_product(table, &id).await?
-        {
-            return Ok(product);
-        }
-        Err(AppError::NotFound("product"))
-    }
-
     /// Units available to sell of a SKU (`None` when the SKU does not exist).
     pub async fn available(&self, sku: &Sku) -> AppResult<Option<i64>> {
         store::catalog::available(&*self.ports.table, sku.as_str()).await
     }
 
     pub async fn category_tree(&self) -> AppResult<Vec<CategoryNode>> {
-        Ok(category_tree(&self.catalog_snapshot().await?.categories))
+        Ok(category_tree(&self.categories().await?))
     }
 
     // ----- administration -----
@@ -249,6 +460,7 @@ impl App {
         };
         let mut batch = Batch::new();
         batch.put_new_product(&product)?;
+        batch.list_product(&product, None)?;
         batch.reserve_slug(&product);
         for v in &product.variants {
             batch.put_new_sku(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0));
@@ -257,7 +469,7 @@ impl App {
             Ok(()) => {}
             Err(e) => return Err(catalog_conflict(e, &product)),
         }
-        self.invalidate_catalog();
+        self.invalidate_catalog(&[&product]);
         Ok(product)
     }
 
@@ -298,6 +510,7 @@ impl App {
         };
         let mut batch = Batch::new();
         batch.save_product(&product, old.version)?;
+        batch.list_product(&product, Some(&old))?;
         if product.slug != old.slug {
             batch.reserve_slug(&product);
             batch.release_slug(old.slug.as_str());
@@ -319,7 +532,7 @@ impl App {
             }
             Err(e) => return Err(catalog_conflict(e, &product)),
         }
-        self.invalidate_catalog();
+        self.invalidate_catalog(&[&old, &product]);
         Ok(product)
     }
 
@@ -432,7 +645,7 @@ impl App {
             ))),
             Err(e) => Err(e.into()),
             Ok(()) => {
-                self.invalidate_catalog();
+                self.invalidate_catalog(&[]);
                 Ok(category)
             }
         }
@@ -472,7 +685,7 @@ impl App {
             Err(WriteFailed::Condition { .. }) => Err(AppError::VersionMismatch("category")),
             Err(e) => Err(e.into()),
             Ok(()) => {
-                self.invalidate_catalog();
+                self.invalidate_catalog(&[]);
                 Ok(category)
             }
         }
@@ -522,11 +735,11 @@ fn catalog_conflict(failed: WriteFailed, product: &Product) -> AppError {
     }
 }
 
-fn encode_cursor(c: &ListCursor) -> String {
+fn encode_cursor<T: Serialize>(c: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
 }
 
-fn decode_cursor(s: &str) -> AppResult<ListCursor> {
+fn decode_cursor<T: serde::de::DeserializeOwned>(s: &str) -> AppResult<T> {
     URL_SAFE_NO_PAD
         .decode(s)
         .ok()
@@ -548,14 +761,15 @@ mod tests {
         /// A cursor comes from the client: anything it sends is a field error, never a panic.
         #[test]
         fn no_text_makes_the_cursor_decoder_panic(s in "\\PC{0,80}") {
-            let _ = decode_cursor(&s);
+            let _ = decode_cursor::<ListCursor>(&s);
+            let _ = decode_cursor::<EntryCursor>(&s);
         }
 
         /// Anything base64url that is not our JSON is refused as the `after` field.
         #[test]
         fn undecodable_cursors_are_field_errors(bytes in proptest::collection::vec(any::<u8>(), 0..60)) {
             let s = URL_SAFE_NO_PAD.encode(&bytes);
-            if let Err(e) = decode_cursor(&s) {
+            if let Err(e) = decode_cursor::<EntryCursor>(&s) {
                 prop_assert!(matches!(e, AppError::Invalid(ref f) if f[0].field == "after"));
             }
         }
@@ -563,7 +777,7 @@ mod tests {
         #[test]
         fn issued_cursors_round_trip(a in "\\PC{0,20}", b in "\\PC{0,20}") {
             let c = ListCursor(a, b);
-            let back = decode_cursor(&encode_cursor(&c)).unwrap();
+            let back: ListCursor = decode_cursor(&encode_cursor(&c)).unwrap();
             prop_assert_eq!((back.0, back.1), (c.0, c.1));
         }
     }

@@ -8,11 +8,14 @@
 //! checkouts cannot hold more unpaid stock than the cap ([`crate::settings::UnpaidCap`]), and a
 //! retry with the same Idempotency-Key finds the first order instead of making a second.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vitrine_domain::br::TaxId;
 use vitrine_domain::cart::CartLine;
-use vitrine_domain::catalog::Sku;
+use vitrine_domain::catalog::{Product, Sku};
 use vitrine_domain::coupon::{Coupon, parse_code};
 use vitrine_domain::order::{
     Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
@@ -22,6 +25,7 @@ use vitrine_domain::{DomainError, Event, FieldError, Money, Timestamp};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::cart::CartOwner;
+use crate::catalog::ProductKey;
 use crate::customers::Profile;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, Part, WriteFailed};
@@ -152,8 +156,8 @@ impl App {
         let wanted = self.wanted_lines(who, input).await?;
         let units = wanted.iter().map(|l| i64::from(l.quantity.get())).sum();
         self.check_unpaid_cap(&who.sub, units).await?;
-        let lines = self.price_lines(&wanted).await?;
-        let levels = self.stock_levels(&lines).await?;
+        let (lines, levels) = self.price_lines(&wanted).await?;
+        Self::check_levels(&lines, &levels)?;
         let profile = self.profile(&who.sub).await?;
         let tax_id = input
             .tax_id
@@ -245,12 +249,16 @@ impl App {
         Ok(wanted)
     }
 
-    /// Price every line from the catalog; report every unknown or repeated SKU at once.
-    async fn price_lines(&self, wanted: &[CartLine]) -> AppResult<Vec<OrderLine>> {
-        let snap = self.catalog_snapshot().await?;
+    /// Price every line from the table as it is now (never from a cached copy: a price
+    /// changed by another process applies at once); report every unknown or repeated SKU at
+    /// once. Returns the lines and the units available of each SKU, read with it.
+    async fn price_lines(&self, wanted: &[CartLine]) -> AppResult<(Vec<OrderLine>, Vec<i64>)> {
+        let table = &*self.ports.table;
         let mut lines = Vec::with_capacity(wanted.len());
+        let mut levels = Vec::with_capacity(wanted.len());
         let mut errors = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut products: HashMap<String, Option<Arc<Product>>> = HashMap::new();
         for (i, w) in wanted.iter().enumerate() {
             if !seen.insert(&w.sku) {
                 errors.push(FieldError::new(
@@ -259,11 +267,22 @@ impl App {
                 ));
                 continue;
             }
-            let Some((product, variant)) = snap
-                .product_by_sku(&w.sku)
-                .filter(|p| p.active)
-                .and_then(|p| p.variant(&w.sku).map(|v| (p, v)))
-            else {
+            let mut found = None;
+            if let Some((id, available)) = store::catalog::sku_item(table, w.sku.as_str()).await? {
+                let product = match products.get(&id) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = self.table_product(ProductKey::Id(&id)).await?;
+                        products.insert(id, p.clone());
+                        p
+                    }
+                };
+                found = product.filter(|p| p.active).map(|p| (p, available));
+            }
+            let Some((product, variant, available)) = found.and_then(|(p, available)| {
+                let v = p.variant(&w.sku)?.clone();
+                Some((p, v, available))
+            }) else {
                 errors.push(FieldError::new(
                     format!("items[{i}].sku"),
                     format!("there is no product with SKU {}", w.sku),
@@ -280,29 +299,26 @@ impl App {
                 weight_g: variant.dimensions.weight_g,
                 fiscal: variant.fiscal.clone(),
             });
+            levels.push(available);
         }
         if errors.is_empty() {
-            Ok(lines)
+            Ok((lines, levels))
         } else {
             Err(AppError::Invalid(errors))
         }
     }
 
     /// Fail early (and cheaply) when stock is already short; the batch re-checks atomically.
-    /// Returns the levels read, line by line.
-    async fn stock_levels(&self, lines: &[OrderLine]) -> AppResult<Vec<i64>> {
-        let mut levels = Vec::with_capacity(lines.len());
-        for line in lines {
-            let available = self.available(&line.sku).await?.unwrap_or(0);
+    fn check_levels(lines: &[OrderLine], levels: &[i64]) -> AppResult<()> {
+        for (line, &available) in lines.iter().zip(levels) {
             if available < i64::from(line.quantity) {
                 return Err(AppError::OutOfStock {
                     sku: line.sku.to_string(),
                     available,
                 });
             }
-            levels.push(available);
         }
-        Ok(levels)
+        Ok(())
     }
 
     /// Where the goods go: a new address (validated) or one of the customer's saved ones.

@@ -163,21 +163,18 @@ impl App {
             }
             by_status.push((status, count));
         }
-        let snapshot = self.catalog_snapshot().await?;
-        let mut low_stock: Vec<LowStock> = self
-            .low_stock()
-            .await?
-            .into_iter()
-            .map(|(sku, available)| {
-                let product = snapshot.product_by_sku(&sku);
-                LowStock {
-                    product_id: product.map(|p| p.id.clone()),
-                    product_name: product.map(|p| p.name.clone()),
-                    sku,
-                    available,
-                }
-            })
-            .collect();
+        let mut low_stock: Vec<LowStock> = Vec::new();
+        for (sku, available) in self.low_stock().await? {
+            let product = self
+                .cached_product(crate::catalog::ProductKey::Sku(&sku))
+                .await?;
+            low_stock.push(LowStock {
+                product_id: product.as_ref().map(|p| p.id.clone()),
+                product_name: product.as_ref().map(|p| p.name.clone()),
+                sku,
+                available,
+            });
+        }
         low_stock.sort_by(|a, b| (a.available, &a.sku).cmp(&(b.available, &b.sku)));
         Ok(Dashboard {
             generated_at: now,

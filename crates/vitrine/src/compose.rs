@@ -307,10 +307,31 @@ pub fn build_default(config: &Config) -> anyhow::Result<Store> {
 
 /// Build on the configured backend with the system clock.
 pub async fn build_for(config: &Config) -> anyhow::Result<Store> {
-    match config.backend {
-        Backend::Local => build_default(config),
-        Backend::Aws => build_aws(config, Arc::new(SystemClock)).await,
+    let store = match config.backend {
+        Backend::Local => build_default(config)?,
+        Backend::Aws => build_aws(config, Arc::new(SystemClock)).await?,
+    };
+    ensure_listings(&store.app).await?;
+    Ok(store)
+}
+
+/// Build the catalog's listing entries if the table is from before they existed (once; a
+/// bar on the terminal for a large catalog).
+pub async fn ensure_listings(app: &App) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} listing entries: {pos} products {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let done = app
+        .ensure_listings(&|n| bar.set_position(n as u64))
+        .await
+        .context("building the catalog's listing entries")?;
+    bar.finish_and_clear();
+    if done > 0 {
+        tracing::info!(products = done, "built the catalog's listing entries");
     }
+    Ok(())
 }
 
 /// Build the store on DynamoDB, S3, Cognito and SES.

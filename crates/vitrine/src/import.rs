@@ -222,7 +222,7 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
 /// Import a CSV file into the catalog. `progress` shows a bar on the terminal.
 pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Result<Report> {
     let (groups, mut rejected) = read_groups(input)?;
-    let snap = app.catalog_snapshot().await?;
+    let categories = app.categories().await?;
     let bar = if progress {
         ProgressBar::new(groups.len() as u64)
     } else {
@@ -272,7 +272,10 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
         };
         let category_id = match group.category.as_str() {
             "" => None,
-            c => match snap.category(c) {
+            c => match categories
+                .iter()
+                .find(|x| x.slug.as_str() == c || x.id == c)
+            {
                 Some(cat) => Some(cat.id.clone()),
                 None => {
                     reject_all(

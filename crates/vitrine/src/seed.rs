@@ -187,16 +187,15 @@ const PRODUCTS: &[DemoProduct] = &[
 
 /// Whether the table holds no product and no category yet.
 pub async fn is_empty(app: &App) -> anyhow::Result<bool> {
-    let snap = app.catalog_snapshot().await?;
-    Ok(snap.products.is_empty() && snap.categories.is_empty())
+    Ok(app.categories().await?.is_empty() && !app.has_products().await?)
 }
 
 pub async fn seed(app: &App) -> anyhow::Result<Seeded> {
     let mut done = Seeded::default();
-    let existing = app.catalog_snapshot().await?;
+    let existing = app.categories().await?;
     let mut category_ids: HashMap<&str, String> = HashMap::new();
     for (slug, name, parent) in CATEGORIES {
-        if let Some(c) = existing.category(slug) {
+        if let Some(c) = existing.iter().find(|c| c.slug.as_str() == *slug) {
             category_ids.insert(slug, c.id.clone());
             continue;
         }

@@ -24,6 +24,8 @@ pub enum Part {
     /// An event appended to the outbox.
     Event,
     Product,
+    /// A product's listing entries.
+    Listing,
     /// A product's slug reservation.
     Slug,
     /// A SKU item (created or deleted with its product).

@@ -30,6 +30,19 @@ pub async fn product_with_slug(table: &dyn Table, s: &str) -> AppResult<Option<S
         .and_then(|i| i.str(PRODUCT_ID).map(str::to_owned)))
 }
 
+/// The id of the product SKU `s` belongs to, if the SKU exists.
+pub async fn product_of_sku(table: &dyn Table, s: &str) -> AppResult<Option<String>> {
+    Ok(sku_item(table, s).await?.map(|(id, _)| id))
+}
+
+/// The product SKU `s` belongs to and its units available, if the SKU exists: one read.
+pub async fn sku_item(table: &dyn Table, s: &str) -> AppResult<Option<(String, i64)>> {
+    Ok(table.get(&sku(s)).await?.and_then(|i| {
+        let id = i.str(PRODUCT_ID)?.to_owned();
+        Some((id, i.num(AVAILABLE).unwrap_or(0)))
+    }))
+}
+
 /// Every product.
 pub async fn all_products(table: &dyn Table) -> AppResult<Vec<Product>> {
     Pager::new(table, Query::new(Index::Gsi1, PRODUCTS).limit(1000))

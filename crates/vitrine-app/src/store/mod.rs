@@ -10,6 +10,8 @@
 //! | product | `PRODUCT#{id}` | `PRODUCT` | gsi1 `PRODUCTS` / `{id}` |
 //! | slug reservation | `SLUG#{slug}` | `SLUG` | |
 //! | SKU and its stock | `SKU#{sku}` | `SKU` | gsi1 `STOCK` / `{sku}` |
+//! | listing entry: a copy of a product where browsing reads it ([`listing`]) | `LIST#{PUB or ALL}#{* or C#category id}` | `{product id}` | gsi1 same / `{price}#{id}`; gsi2 same / `{folded name}\u{1}{id}` |
+//! | listing entries are complete | `LISTINGS` | `LISTINGS` | `version` of their layout |
 //! | category | `CATEGORY#{id}` | `CATEGORY` | gsi1 `CATEGORIES` / `{id}` |
 //! | customer profile | `CUSTOMER#{sub}` | `PROFILE` | |
 //! | customer address | `CUSTOMER#{sub}` | `ADDRESS#{id}` | |
@@ -48,6 +50,7 @@ pub mod catalog;
 pub mod coupons;
 pub mod customers;
 pub mod events;
+pub mod listing;
 pub mod orders;
 pub mod stock;
 pub mod unpaid;
@@ -59,6 +62,9 @@ pub mod payments;
 pub mod revocations;
 
 pub use batch::{Batch, Part, WriteFailed};
+
+/// The most operations one batch may hold.
+pub const MAX_BATCH_OPS: usize = crate::ports::table::MAX_BATCH;
 pub use events::event_item;
 pub use keys::*;
 pub use pager::{Pager, one_page};

@@ -5,6 +5,7 @@ mod checkout;
 mod code_mails;
 mod dispatch;
 mod invoices;
+mod listing;
 mod media;
 mod payments;
 mod reconcile;

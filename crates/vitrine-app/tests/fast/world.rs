@@ -10,7 +10,7 @@ use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey, Placed};
 use vitrine_app::invoices::Fiscal;
 use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, WebhookSigner};
 use vitrine_app::payments::{PayInput, Settlement, WebhookInput};
-use vitrine_app::ports::{Clock, Identity, ManualClock, PaymentProvider, UlidIds};
+use vitrine_app::ports::{Clock, Identity, ManualClock, PaymentProvider, Table, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
@@ -29,6 +29,7 @@ const WEBHOOK_SECRET: &[u8] = b"a-webhook-secret-for-fast-tests";
 
 pub struct World {
     pub app: Arc<App>,
+    ports: Ports,
     pub blobs: Arc<MemBlobs>,
     pub clock: Arc<ManualClock>,
     signer: WebhookSigner,
@@ -54,13 +55,32 @@ impl World {
         Self::build(None, Some(pix), Arc::new(Users::default()))
     }
 
+    /// The memory table behind `wrap` (a counting table in front of it, say).
+    pub fn on_table(wrap: impl FnOnce(Arc<dyn Table>) -> Arc<dyn Table>) -> Self {
+        Self::build_on(None, None, Arc::new(Users::default()), wrap)
+    }
+
+    /// Another process on this world's table and clock: another instance, a warm Lambda.
+    pub fn other_process(&self) -> Arc<App> {
+        App::new(self.ports.clone(), Settings::default())
+    }
+
     fn build(
         fiscal: Option<Arc<Fiscal>>,
         provider: Option<Arc<dyn PaymentProvider>>,
         identity: Arc<dyn Identity>,
     ) -> Self {
+        Self::build_on(fiscal, provider, identity, |t| t)
+    }
+
+    fn build_on(
+        fiscal: Option<Arc<Fiscal>>,
+        provider: Option<Arc<dyn PaymentProvider>>,
+        identity: Arc<dyn Identity>,
+        wrap: impl FnOnce(Arc<dyn Table>) -> Arc<dyn Table>,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
-        let table = Arc::new(MemTable::with_clock(clock.clone()));
+        let table = wrap(Arc::new(MemTable::with_clock(clock.clone())));
         let blobs = Arc::new(MemBlobs::default());
         let signer = WebhookSigner::new(WEBHOOK_SECRET.to_vec()).unwrap();
         let pix = PixSandbox::new(
@@ -85,7 +105,8 @@ impl World {
             uploads: Arc::new(vitrine_app::uploads::SignedUploads::random()),
         };
         Self {
-            app: App::new(ports, Settings::default()),
+            app: App::new(ports.clone(), Settings::default()),
+            ports,
             blobs,
             clock,
             signer,
@@ -101,23 +122,7 @@ impl World {
             description: "Feito para os testes rápidos.".into(),
             category_id: None,
             images: vec![],
-            variants: vec![Variant {
-                sku: sku.clone(),
-                options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
-                price: Money::from_centavos(5_000),
-                compare_at: None,
-                dimensions: Dimensions {
-                    weight_g: 300,
-                    length_cm: 20,
-                    width_cm: 15,
-                    height_cm: 5,
-                },
-                fiscal: ItemFiscal {
-                    ncm: "61091000".into(),
-                    cfop: "5102".into(),
-                    origin: 0,
-                },
-            }],
+            variants: vec![variant(sku.as_str(), 5_000)],
             active: true,
         };
         self.app
@@ -233,6 +238,27 @@ impl World {
 }
 
 /// "Buy now" `quantity` × `sku`, delivered to an address in São Paulo by PAC, paid by Pix.
+/// A variant `sku` (size M, 300 g) at `centavos`.
+pub fn variant(sku: &str, centavos: i64) -> Variant {
+    Variant {
+        sku: Sku::parse(sku).unwrap(),
+        options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
+        price: Money::from_centavos(centavos),
+        compare_at: None,
+        dimensions: Dimensions {
+            weight_g: 300,
+            length_cm: 20,
+            width_cm: 15,
+            height_cm: 5,
+        },
+        fiscal: ItemFiscal {
+            ncm: "61091000".into(),
+            cfop: "5102".into(),
+            origin: 0,
+        },
+    }
+}
+
 pub fn buy_now(sku: &str, quantity: u32) -> CheckoutInput {
     CheckoutInput {
         items: Some(vec![CartLine {

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Issue 19's catalog scale figures, per catalog size, in one run (docs/benchmarks.md):
+#   - generation through the catalog writes (`catalog_gen`: products per second);
+#   - `vitrine serve` on the generated folder: start to first listing, resident memory at start
+#     and its peak under load;
+#   - listing throughput and latency with every response read from the table (catalog cache 0:
+#     each request is what the first request after an edit is), for the whole catalog newest
+#     first and for a department (its sections merged) by price;
+#   - the same with the cache on (the default 10 s), the common case.
+# Release build; everything in a temporary folder on 127.0.0.1, bounded in time.
+#
+#   SIZES="1000 100000 1000000" NO_BUILD=1 bash bench/catalog-scale.sh
+# Settings: SIZES, CONNECTIONS=16, SECONDS_EACH=8, WARMUP=2, CLIENT_THREADS=1, KEEP=1 (keep the
+# folder), BENCH_TMP=DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SIZES=${SIZES:-"1000 100000"}
+CONNECTIONS=${CONNECTIONS:-16}
+SECONDS_EACH=${SECONDS_EACH:-8}
+WARMUP=${WARMUP:-2}
+CLIENT_THREADS=${CLIENT_THREADS:-1}
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --release -p vitrine --bin vitrine -p vitrine-bench --bin catalog_gen --bin load
+fi
+BIN=$ROOT/target/release
+tmp=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/vitrine-catalog.XXXXXX")
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+# Start `vitrine serve` on folder $1 with catalog cache $2 s; sets SERVER and BASE, prints the
+# seconds from the start to the first 200 of a listing.
+start() {
+  local dir=$1 cache=$2 port_file=$tmp/port t0 t1
+  rm -f "$port_file"
+  t0=$(now)
+  "$BIN/vitrine" serve --data-dir "$dir" --listen 127.0.0.1:0 --no-seed --catalog-cache-secs "$cache" \
+    --argon2-memory-kib 64 > "$tmp/serve.out" 2> "$tmp/serve.err" &
+  SERVER=$!
+  for _ in $(seq 1 3000); do
+    BASE=$(sed -nE 's#^vitrine is running at (http://[0-9.:]+)/$#\1#p' "$tmp/serve.out")
+    [ -n "$BASE" ] && curl -fs -o /dev/null "$BASE/api/v1/products?limit=20" && break
+    sleep 0.01
+  done
+  t1=$(now)
+  [ -n "$BASE" ] || { cat "$tmp/serve.err" >&2; echo "the server did not start" >&2; exit 1; }
+  echo "$t1 - $t0" | bc
+}
+
+stop() {
+  kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=""
+}
+
+# One load run of URL: prints "rps p50_ms p99_ms".
+measure() {
+  local url=$1 summary=$tmp/summary
+  "$BIN/load" -c "$CONNECTIONS" -d "$SECONDS_EACH" -w "$WARMUP" -t "$CLIENT_THREADS" \
+    --summary "$summary" get "$url" > "$tmp/load.out"
+  # shellcheck disable=SC1090
+  . "$summary"
+  echo "$rps $p50_ms $p99_ms"
+}
+
+printf '%-9s %-10s %-9s %-9s %-9s  %-26s %-26s %-26s\n' products gen_per_s start_s rss_mb peak_mb \
+  "all newest, no cache" "department by price, none" "all newest, cached"
+printf '%-9s %-10s %-9s %-9s %-9s  %-26s %-26s %-26s\n' "" "" "" "" "" \
+  "req/s p50 p99 (ms)" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
+for n in $SIZES; do
+  dir=$tmp/data-$n
+  "$BIN/catalog_gen" --data-dir "$dir" --products "$n" > "$tmp/gen-$n.txt" 2> "$tmp/gen-$n.log"
+  rate=$(sed -nE 's/^per_second=//p' "$tmp/gen-$n.txt")
+  start_s=$(start "$dir" 0)
+  rss_start=$(rss_kib "$SERVER")
+  all=$(measure "$BASE/api/v1/products?limit=20")
+  dept=$(measure "$BASE/api/v1/products?limit=20&category=roupas&sort=price_asc")
+  peak=$(hwm_kib "$SERVER")
+  stop
+  start "$dir" 10 > /dev/null
+  cached=$(measure "$BASE/api/v1/products?limit=20")
+  peak2=$(hwm_kib "$SERVER")
+  stop
+  [ "$peak2" -gt "$peak" ] && peak=$peak2
+  printf '%-9s %-10s %-9.2f %-9.1f %-9.1f  %-26s %-26s %-26s\n' "$n" "$rate" "$start_s" \
+    "$(echo "$rss_start / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)" "$all" "$dept" "$cached"
+  [ -n "${KEEP:-}" ] || rm -rf "$dir"
+done

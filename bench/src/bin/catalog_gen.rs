@@ -1,0 +1,231 @@
+//! `catalog_gen`: fills a vitrine data folder with a generated catalog of N products, through
+//! the application's own catalog writes (`App::create_product`, many at once so that the
+//! database's group commit carries them), for the catalog scale benchmark
+//! (`bench/catalog-scale.sh`). A tree of categories (departments and their sections), product
+//! names from Portuguese words with accents, one to three variants (size or colour) each, prices
+//! spread from R$ 9,90 to about R$ 1.000. Deterministic: product `i` is the same in every run.
+//! Prints the products written and the rate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use vitrine_app::App;
+use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Variant};
+use vitrine_domain::money::Money;
+
+#[path = "gen/data_folder.rs"]
+mod data_folder;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// The data folder (created when missing).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// How many products.
+    #[arg(long)]
+    products: u64,
+    /// Products written at once.
+    #[arg(long, default_value_t = 128)]
+    concurrency: usize,
+}
+
+/// Departments and their sections: (department, sections).
+const TREE: [(&str, &[&str]); 5] = [
+    ("Roupas", &["Camisetas", "Calças", "Vestidos", "Jaquetas"]),
+    ("Casa", &["Cozinha", "Banho", "Decoração"]),
+    ("Papelaria", &["Cadernos", "Canetas"]),
+    ("Calçados", &["Tênis", "Sandálias"]),
+    ("Acessórios", &["Bolsas", "Óculos", "Relógios"]),
+];
+const NOUNS: [&str; 16] = [
+    "Camiseta",
+    "Caneca",
+    "Calça",
+    "Vestido",
+    "Jaqueta",
+    "Toalha",
+    "Almofada",
+    "Caderno",
+    "Caneta",
+    "Tênis",
+    "Sandália",
+    "Bolsa",
+    "Óculos",
+    "Relógio",
+    "Vela",
+    "Prato",
+];
+const MATERIALS: [&str; 8] = [
+    "de Algodão",
+    "de Linho",
+    "de Cerâmica",
+    "de Couro",
+    "de Poliéster",
+    "de Bambu",
+    "de Vidro",
+    "de Lã",
+];
+const ADJECTIVES: [&str; 10] = [
+    "Básica",
+    "Estampada",
+    "Clássica",
+    "Artesanal",
+    "Listrada",
+    "Orgânica",
+    "Térmica",
+    "Infantil",
+    "Esportiva",
+    "Elegante",
+];
+const COLOURS: [&str; 6] = ["Azul", "Preto", "Branco", "Verde", "Vermelho", "Areia"];
+const SIZES: [&str; 4] = ["P", "M", "G", "GG"];
+
+/// A small deterministic mix, so that product `i` looks random but is the same in every run.
+fn mix(i: u64, salt: u64) -> u64 {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 29)
+}
+
+fn pick<'a>(list: &[&'a str], i: u64, salt: u64) -> &'a str {
+    list[(mix(i, salt) % list.len() as u64) as usize]
+}
+
+fn draft(i: u64, section: &str) -> anyhow::Result<ProductDraft> {
+    let name = format!(
+        "{} {} {} {}",
+        pick(&NOUNS, i, 1),
+        pick(&MATERIALS, i, 2),
+        pick(&ADJECTIVES, i, 3),
+        i
+    );
+    let price = 990 + (mix(i, 4) % 100_000) as i64;
+    let variants = 1 + (mix(i, 5) % 3) as usize;
+    let (option, values): (&str, &[&str]) = if mix(i, 6).is_multiple_of(2) {
+        ("tamanho", &SIZES)
+    } else {
+        ("cor", &COLOURS)
+    };
+    let variants = (0..variants)
+        .map(|v| {
+            Ok(Variant {
+                sku: Sku::parse(&format!("GEN-{i}-{v}")).map_err(anyhow::Error::msg)?,
+                options: BTreeMap::from([(option.to_owned(), values[v].to_owned())]),
+                price: Money::from_centavos(price + v as i64 * 500),
+                compare_at: None,
+                dimensions: Dimensions {
+                    weight_g: 100 + (mix(i, 7) % 2_000) as u32,
+                    length_cm: 20,
+                    width_cm: 15,
+                    height_cm: 5,
+                },
+                fiscal: Fiscal::default(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ProductDraft {
+        slug: None,
+        name,
+        description: format!(
+            "{} {} para o dia a dia. Feito no Brasil, seção {section}.",
+            pick(&NOUNS, i, 1),
+            pick(&MATERIALS, i, 2).to_lowercase()
+        ),
+        category_id: None,
+        images: vec![],
+        variants,
+        active: !mix(i, 8).is_multiple_of(20),
+    })
+}
+
+/// The category tree, created when missing: the ids of the sections (products go there).
+async fn sections(app: &App) -> anyhow::Result<Vec<(String, String)>> {
+    let existing = app.categories().await?;
+    let mut out = Vec::new();
+    for (position, (department, children)) in TREE.iter().enumerate() {
+        let parent = match existing.iter().find(|c| c.name == *department) {
+            Some(c) => c.id.clone(),
+            None => {
+                app.create_category(department, None, None, position as u32)
+                    .await?
+                    .id
+            }
+        };
+        for (k, child) in children.iter().enumerate() {
+            let id = match existing.iter().find(|c| c.name == *child) {
+                Some(c) => c.id.clone(),
+                None => {
+                    app.create_category(child, None, Some(parent.clone()), k as u32)
+                        .await?
+                        .id
+                }
+            };
+            out.push((id, (*child).to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let app = data_folder::open(&args.data_dir)?;
+    vitrine::compose::ensure_listings(&app).await?;
+    let sections = Arc::new(sections(&app).await?);
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..args.products {
+        let (app, sections) = (app.clone(), sections.clone());
+        writers.spawn(async move {
+            let (id, name) = &sections[(mix(i, 9) % sections.len() as u64) as usize];
+            let mut d = draft(i, name)?;
+            d.category_id = Some(id.clone());
+            let stock: HashMap<Sku, i64> = d
+                .variants
+                .iter()
+                .map(|v| (v.sku.clone(), 10 + (mix(i, 10) % 90) as i64))
+                .collect();
+            app.create_product(d, &stock)
+                .await
+                .with_context(|| format!("product {i}"))?;
+            anyhow::Ok(())
+        });
+        while writers.len() >= args.concurrency {
+            writers.join_next().await.context("writer")???;
+        }
+        if (i + 1).is_multiple_of(50_000) {
+            eprintln!(
+                "{} products, {:.0}/s",
+                i + 1,
+                (i + 1) as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    while let Some(r) = writers.join_next().await {
+        r??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "products={}\nseconds={secs:.1}\nper_second={:.0}",
+        args.products,
+        args.products as f64 / secs
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_product_is_one_the_admin_would_accept() {
+        for i in 0..200 {
+            draft(i, "Camisetas").unwrap().validate().unwrap();
+        }
+    }
+}
