@@ -3,15 +3,18 @@
 #   - generation through the catalog writes (`catalog_gen`: products per second);
 #   - `vitrine serve` on the generated folder: start to first listing, resident memory at start
 #     and its peak under load;
-#   - listing throughput and latency with every response read from the table (catalog cache 0:
-#     each request is what the first request after an edit is), for the whole catalog newest
-#     first and for a department (its sections merged) by price;
-#   - the same with the cache on (the default 10 s), the common case.
+#   - listing throughput and latency with nothing cached (catalog cache 0: every page and every
+#     product read from the table, the worst case), for the whole catalog newest first and for a
+#     department (its sections merged) by price;
+#   - with the caches on (the default 10 s): shoppers browsing deep (`load pages`: up to 5,000
+#     pages walked by their cursors, requested round-robin, so that the page cache, cleared at
+#     2,000 entries, misses), and the first page over and over (the common case).
 # Release build; everything in a temporary folder on 127.0.0.1, bounded in time.
 #
 #   SIZES="1000 100000 1000000" NO_BUILD=1 bash bench/catalog-scale.sh
 # Settings: SIZES, CONNECTIONS=16, SECONDS_EACH=8, WARMUP=2, CLIENT_THREADS=1, KEEP=1 (keep the
-# folder), BENCH_TMP=DIR.
+# folder), BENCH_TMP=DIR, REUSE=DIR (measure the catalogs DIR/data-N kept by an earlier run with
+# KEEP=1 instead of generating them again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -36,14 +39,14 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
 
-# Start `vitrine serve` on folder $1 with catalog cache $2 s; sets SERVER and BASE, prints the
-# seconds from the start to the first 200 of a listing.
+# Start `vitrine serve` on folder $1 with catalog cache $2 s; sets SERVER, BASE and START_S (the
+# seconds from the start to the first 200 of a listing).
 start() {
   local dir=$1 cache=$2 port_file=$tmp/port t0 t1
   rm -f "$port_file"
   t0=$(now)
   "$BIN/vitrine" serve --data-dir "$dir" --listen 127.0.0.1:0 --no-seed --catalog-cache-secs "$cache" \
-    --argon2-memory-kib 64 > "$tmp/serve.out" 2> "$tmp/serve.err" &
+    --argon2-memory-kib 64 --rate-limit-per-minute 0 > "$tmp/serve.out" 2> "$tmp/serve.err" &
   SERVER=$!
   for _ in $(seq 1 3000); do
     BASE=$(sed -nE 's#^vitrine is running at (http://[0-9.:]+)/$#\1#p' "$tmp/serve.out")
@@ -52,43 +55,54 @@ start() {
   done
   t1=$(now)
   [ -n "$BASE" ] || { cat "$tmp/serve.err" >&2; echo "the server did not start" >&2; exit 1; }
-  echo "$t1 - $t0" | bc
+  START_S=$(echo "$t1 - $t0" | bc)
 }
 
 stop() {
   kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=""
 }
 
-# One load run of URL: prints "rps p50_ms p99_ms".
+# One load run of scenario $1 on URL $2: prints "rps p50_ms p99_ms".
 measure() {
-  local url=$1 summary=$tmp/summary
+  local scenario=$1 url=$2 summary=$tmp/summary
   "$BIN/load" -c "$CONNECTIONS" -d "$SECONDS_EACH" -w "$WARMUP" -t "$CLIENT_THREADS" \
-    --summary "$summary" get "$url" > "$tmp/load.out"
+    --summary "$summary" "$scenario" "$url" > "$tmp/load.out"
   # shellcheck disable=SC1090
   . "$summary"
   echo "$rps $p50_ms $p99_ms"
 }
 
-printf '%-9s %-10s %-9s %-9s %-9s  %-26s %-26s %-26s\n' products gen_per_s start_s rss_mb peak_mb \
-  "all newest, no cache" "department by price, none" "all newest, cached"
-printf '%-9s %-10s %-9s %-9s %-9s  %-26s %-26s %-26s\n' "" "" "" "" "" \
-  "req/s p50 p99 (ms)" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
+cols='%-9s %-10s %-8s %-8s %-8s  %-22s %-22s %-22s %-22s\n'
+# shellcheck disable=SC2059
+printf "$cols" products gen_per_s start_s rss_mb peak_mb "all, nothing cached" \
+  "department by price," "deep pages, cached" "first page, cached"
+# shellcheck disable=SC2059
+printf "$cols" "" "" "" "" "" "req/s p50 p99 (ms)" "nothing cached" "req/s p50 p99 (ms)" \
+  "req/s p50 p99 (ms)"
 for n in $SIZES; do
   dir=$tmp/data-$n
-  "$BIN/catalog_gen" --data-dir "$dir" --products "$n" > "$tmp/gen-$n.txt" 2> "$tmp/gen-$n.log"
-  rate=$(sed -nE 's/^per_second=//p' "$tmp/gen-$n.txt")
-  start_s=$(start "$dir" 0)
+  if [ -n "${REUSE:-}" ] && [ -d "$REUSE/data-$n" ]; then
+    dir=$REUSE/data-$n
+    rate=reused
+  else
+    "$BIN/catalog_gen" --data-dir "$dir" --products "$n" > "$tmp/gen-$n.txt" 2> "$tmp/gen-$n.log"
+    rate=$(sed -nE 's/^per_second=//p' "$tmp/gen-$n.txt")
+  fi
+  start "$dir" 0
+  start_s=$START_S
   rss_start=$(rss_kib "$SERVER")
-  all=$(measure "$BASE/api/v1/products?limit=20")
-  dept=$(measure "$BASE/api/v1/products?limit=20&category=roupas&sort=price_asc")
+  all=$(measure get "$BASE/api/v1/products?limit=20")
+  dept=$(measure get "$BASE/api/v1/products?limit=20&category=roupas&sort=price_asc")
   peak=$(hwm_kib "$SERVER")
   stop
-  start "$dir" 10 > /dev/null
-  cached=$(measure "$BASE/api/v1/products?limit=20")
+  start "$dir" 10
+  deep=$(measure pages "$BASE/api/v1/products?limit=20")
+  cached=$(measure get "$BASE/api/v1/products?limit=20")
   peak2=$(hwm_kib "$SERVER")
   stop
   [ "$peak2" -gt "$peak" ] && peak=$peak2
-  printf '%-9s %-10s %-9.2f %-9.1f %-9.1f  %-26s %-26s %-26s\n' "$n" "$rate" "$start_s" \
-    "$(echo "$rss_start / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)" "$all" "$dept" "$cached"
-  [ -n "${KEEP:-}" ] || rm -rf "$dir"
+  # shellcheck disable=SC2059
+  printf "$cols" "$n" "$rate" "$start_s" "$(printf '%.1f' "$(echo "$rss_start / 1024" | bc -l)")" \
+    "$(printf '%.1f' "$(echo "$peak / 1024" | bc -l)")" "$all" "$dept" "$deep" "$cached"
+  [ -n "${KEEP:-}" ] || [ "$rate" = reused ] || rm -rf "$dir"
 done

@@ -52,6 +52,13 @@ struct Cli {
 enum Scenario {
     /// GET one URL over and over; expects 200 and the same body length every time.
     Get { url: String },
+    /// Browse a listing deep: follow its `next` cursors from URL for up to `pages` pages first,
+    /// then request those pages round-robin over the connections (every answer must be 200).
+    Pages {
+        url: String,
+        #[arg(long, default_value_t = 5_000)]
+        pages: usize,
+    },
     /// Place "buy now" orders on a running vitrine (does its own setup, see the module docs).
     Checkout {
         /// The server's base URL, e.g. http://127.0.0.1:8080
@@ -141,6 +148,32 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             write_summary(&cli.run, &summary)?;
             Ok(report.errors == 0)
         }
+        Scenario::Pages { url, pages } => {
+            let target = Target::parse(&url)?;
+            let paths = Arc::new(walk(&target, pages).await?);
+            println!(
+                "scenario pages {url} ({} pages walked)\n{}",
+                paths.len(),
+                cli.run.describe()
+            );
+            let (t, n, connections) = (target.clone(), paths.len(), cli.run.connections as u64);
+            let report = drive(
+                &cli.run,
+                &target,
+                StatusCode::OK,
+                None,
+                Arc::new(move |conn, seq| {
+                    let i = (conn as u64 + seq * connections) as usize % n;
+                    t.get_path(&paths[i])
+                }),
+            )
+            .await;
+            let mut summary = report.summary();
+            writeln!(summary, "pages={n}")?;
+            report.print();
+            write_summary(&cli.run, &summary)?;
+            Ok(report.errors == 0)
+        }
         Scenario::Journey {
             base,
             vitrine,
@@ -217,11 +250,33 @@ impl Target {
     }
 
     fn get(&self) -> Request<Full<Bytes>> {
-        Request::get(self.path.as_str())
+        self.get_path(&self.path)
+    }
+
+    fn get_path(&self, path: &str) -> Request<Full<Bytes>> {
+        Request::get(path)
             .header(header::HOST, self.host.clone())
             .body(Full::new(Bytes::new()))
             .expect("a valid request")
     }
+}
+
+/// The paths of up to `pages` pages of the listing at `target`, following `next` cursors.
+async fn walk(target: &Target, pages: usize) -> anyhow::Result<Vec<String>> {
+    let mut conn = target.connect().await?;
+    let mut paths = vec![target.path.clone()];
+    let separator = if target.path.contains('?') { '&' } else { '?' };
+    while paths.len() < pages {
+        let last = paths.last().expect("one path at least");
+        let (status, body) = send(&mut conn, target.get_path(last)).await?;
+        ensure!(status == StatusCode::OK, "walking {last}: status {status}");
+        let page: Value = serde_json::from_slice(&body).context("a listing page")?;
+        let Some(next) = page["next"].as_str() else {
+            break;
+        };
+        paths.push(format!("{}{separator}after={next}", target.path));
+    }
+    Ok(paths)
 }
 
 async fn send(

@@ -137,6 +137,32 @@ impl App {
         self.table_product(by).await
     }
 
+    /// Products by id, in order (`None` for each one not found): from the cache when read less
+    /// than `catalog_cache_secs` ago, the others from the table in one read (and then cached).
+    async fn products_by_id(&self, ids: &[String]) -> AppResult<Vec<Option<Arc<Product>>>> {
+        let now = self.ports.clock.now().millis();
+        let max_age = self.catalog_max_age_ms();
+        let mut out: Vec<Option<Arc<Product>>> = ids
+            .iter()
+            .map(|id| self.catalog.product(ProductKey::Id(id), now, max_age))
+            .collect();
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let writes = self.catalog.writes();
+        let wanted: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
+        let loaded = store::catalog::load_products(&*self.ports.table, &wanted).await?;
+        for (i, p) in missing.into_iter().zip(loaded) {
+            if let Some(p) = p {
+                let p = Arc::new(p);
+                self.catalog.remember(p.clone(), now, writes);
+                out[i] = Some(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// A product by id, slug or SKU, read from the table now (and cached for the others).
     pub async fn table_product(&self, by: ProductKey<'_>) -> AppResult<Option<Arc<Product>>> {
         let writes = self.catalog.writes();
@@ -188,7 +214,7 @@ impl App {
             let mut batch = Batch::with_capacity(products.len() * 5);
             for p in &products {
                 batch.product_unchanged(p);
-                batch.list_product(p, None)?;
+                batch.list_product(p, None);
             }
             if !batch.is_empty() {
                 match self.write(batch).await {
@@ -198,7 +224,7 @@ impl App {
                         for p in &products {
                             let mut one = Batch::new();
                             one.product_unchanged(p);
-                            one.list_product(p, None)?;
+                            one.list_product(p, None);
                             match self.write(one).await {
                                 Ok(()) | Err(WriteFailed::Condition { .. }) => {}
                                 Err(e) => return Err(e.into()),
@@ -297,8 +323,15 @@ impl App {
             },
         )
         .await?;
+        // The page's products, most from the cache and the rest in one read. One gone or hidden
+        // since its entry was read is left out.
+        let found = self.products_by_id(&page.ids).await?;
         Ok(ProductPage {
-            items: page.products.into_iter().map(Arc::new).collect(),
+            items: found
+                .into_iter()
+                .flatten()
+                .filter(|p| q.include_inactive || p.active)
+                .collect(),
             next: page.next.map(|k| {
                 encode_cursor(&EntryCursor {
                     o: sort_tag(q.sort).to_owned(),
@@ -460,7 +493,7 @@ impl App {
         };
         let mut batch = Batch::new();
         batch.put_new_product(&product)?;
-        batch.list_product(&product, None)?;
+        batch.list_product(&product, None);
         batch.reserve_slug(&product);
         for v in &product.variants {
             batch.put_new_sku(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0));
@@ -510,7 +543,7 @@ impl App {
         };
         let mut batch = Batch::new();
         batch.save_product(&product, old.version)?;
-        batch.list_product(&product, Some(&old))?;
+        batch.list_product(&product, Some(&old));
         if product.slug != old.slug {
             batch.reserve_slug(&product);
             batch.release_slug(old.slug.as_str());

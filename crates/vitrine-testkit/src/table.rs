@@ -27,6 +27,7 @@ macro_rules! table_conformance {
         $crate::table_conformance!(@cases $make;
             put_then_get_round_trips_every_value_variant,
             get_of_a_missing_item_is_none,
+            get_many_answers_in_the_order_asked_with_none_for_the_missing,
             a_put_replaces_the_whole_item,
             a_put_with_not_exists_fails_the_second_time,
             exists_and_not_exists_see_whether_the_item_is_there,
@@ -238,6 +239,28 @@ pub mod cases {
 
     pub async fn get_of_a_missing_item_is_none(table: Arc<dyn Table>) {
         assert_eq!(get(&table, &Key::new(ns(), "nothing")).await, None);
+    }
+
+    pub async fn get_many_answers_in_the_order_asked_with_none_for_the_missing(
+        table: Arc<dyn Table>,
+    ) {
+        let pk = ns();
+        let a = Item::new(Key::new(pk.clone(), "a")).with("n", 1);
+        let c = Item::new(Key::new(pk.clone(), "c")).with("n", 3);
+        let gone = Item::new(Key::new(pk.clone(), "gone")).with(TTL, 1);
+        for item in [&a, &c, &gone] {
+            put(&table, item.clone()).await;
+        }
+        let keys = [
+            c.key.clone(),
+            Key::new(pk.clone(), "b"),
+            a.key.clone(),
+            gone.key.clone(),
+            c.key.clone(),
+        ];
+        let got = table.get_many(&keys).await.expect("get_many");
+        assert_eq!(got, vec![Some(c.clone()), None, Some(a), None, Some(c)]);
+        assert_eq!(table.get_many(&[]).await.expect("no keys"), vec![]);
     }
 
     pub async fn a_put_replaces_the_whole_item(table: Arc<dyn Table>) {

@@ -306,6 +306,11 @@ pub enum TableError {
 #[async_trait]
 pub trait Table: Send + Sync {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError>;
+    /// Several items, in the order of `keys` (`None` for each one missing or expired). The
+    /// default reads them concurrently with [`Table::get`]; an adapter may read them in one go.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await
+    }
     async fn query(&self, query: Query) -> Result<Page, TableError>;
     /// Apply the batch atomically (see the module docs).
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), TableError>;

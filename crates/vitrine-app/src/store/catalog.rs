@@ -22,6 +22,17 @@ pub async fn load_product(table: &dyn Table, id: &str) -> AppResult<Option<Produ
         .transpose()
 }
 
+/// The products `ids`, in order (`None` for each one that does not exist), in one read.
+pub async fn load_products(table: &dyn Table, ids: &[&str]) -> AppResult<Vec<Option<Product>>> {
+    let keys: Vec<_> = ids.iter().map(|id| product(id)).collect();
+    table
+        .get_many(&keys)
+        .await?
+        .iter()
+        .map(|i| i.as_ref().map(decode).transpose())
+        .collect()
+}
+
 /// The id of the product that holds slug `s`, if one does.
 pub async fn product_with_slug(table: &dyn Table, s: &str) -> AppResult<Option<String>> {
     Ok(table

@@ -11,8 +11,9 @@
 //! | price | gsi1 | `{price_from, 19 digits}#{product id}` |
 //! | name | gsi2 | `{folded name}\u{1}{product id}` |
 //!
-//! An entry holds the whole product in `data`, so a page is one query and no further reads.
-//! Entries are written in the same batch as the product they copy (under its version
+//! An entry is small (its keys and the price, about 200 bytes: no overflow page on SQLite); a
+//! page is one query per partition for the ids, then the products by id (a bounded cache in
+//! front of the table). Entries are written in the same batch as the product they copy (under its version
 //! condition), so they are never older than the product. A category listing merges the
 //! partitions of the category and its descendants in key order; moving a category therefore
 //! rewrites nothing.
@@ -21,7 +22,7 @@ use std::collections::VecDeque;
 
 use vitrine_domain::catalog::Product;
 
-use super::{Batch, Part, data_item, decode, with_gsi1, with_gsi2};
+use super::{Batch, Part, decode, with_gsi1, with_gsi2};
 use crate::error::AppResult;
 use crate::ports::{Condition, Cursor, Index, Item, Key, Query, SortKey, Table, Value, WriteOp};
 
@@ -102,20 +103,15 @@ fn partitions_of(p: &Product) -> Vec<String> {
     out
 }
 
-fn entry(pk: String, p: &Product) -> AppResult<Item> {
-    let item =
-        data_item(Key::new(pk.clone(), p.id.clone()), p)?.with(PRICE, p.price_from().centavos());
-    Ok(with_gsi2(
-        with_gsi1(item, pk.clone(), price_key(p)),
-        pk,
-        name_key(p),
-    ))
+fn entry(pk: String, p: &Product) -> Item {
+    let item = Item::new(Key::new(pk.clone(), p.id.clone())).with(PRICE, p.price_from().centavos());
+    with_gsi2(with_gsi1(item, pk.clone(), price_key(p)), pk, name_key(p))
 }
 
 impl Batch {
     /// Write `p`'s listing entries, removing those `old` (the product as it was) had and `p` no
     /// longer has (another category, deactivated).
-    pub fn list_product(&mut self, p: &Product, old: Option<&Product>) -> AppResult<()> {
+    pub fn list_product(&mut self, p: &Product, old: Option<&Product>) {
         let now = partitions_of(p);
         if let Some(old) = old {
             for pk in partitions_of(old) {
@@ -131,9 +127,8 @@ impl Batch {
             }
         }
         for pk in now {
-            self.put(Part::Listing, entry(pk, p)?);
+            self.put(Part::Listing, entry(pk, p));
         }
-        Ok(())
     }
 
     /// Fail the batch unless product `p` is still at the version it was read at (the backfill,
@@ -183,10 +178,11 @@ pub struct Listing<'a> {
     pub examine: usize,
 }
 
-/// One page: products, and the sort key to continue after (when there may be more).
+/// One page: the products' ids in order, and the sort key to continue after (when there may be
+/// more).
 #[derive(Debug)]
 pub struct ListedPage {
-    pub products: Vec<Product>,
+    pub ids: Vec<String>,
     pub next: Option<String>,
 }
 
@@ -197,10 +193,11 @@ struct Stream {
 }
 
 impl Stream {
-    async fn head(&mut self, table: &dyn Table, order: Order) -> AppResult<Option<&str>> {
+    /// Read the next page when nothing is buffered and there is more.
+    async fn fill(&mut self, table: &dyn Table, order: Order) -> AppResult<()> {
         while self.buffered.is_empty() {
             let Some(q) = self.query.take() else {
-                return Ok(None);
+                return Ok(());
             };
             let page = table.query(q.clone()).await?;
             if let Some(next) = page.next {
@@ -211,6 +208,11 @@ impl Stream {
                 self.buffered.push_back((key, item));
             }
         }
+        Ok(())
+    }
+
+    async fn head(&mut self, table: &dyn Table, order: Order) -> AppResult<Option<&str>> {
+        self.fill(table, order).await?;
         Ok(self.buffered.front().map(|(k, _)| k.as_str()))
     }
 }
@@ -263,8 +265,13 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
     let keys = range(l);
     let by_price = matches!(l.order, Order::PriceAsc | Order::PriceDesc);
     let filtering = !by_price && (l.min_price.is_some() || l.max_price.is_some());
-    // Enough for a page (and the one after the cursor) in one query when nothing filters.
-    let chunk = if filtering { 100 } else { l.limit + 2 };
+    // One partition: enough for the page, the cursor's entry and one more, in one query.
+    // Several: a share each, refilled as the merge uses them up.
+    let chunk = match (filtering, partitions.len()) {
+        (true, _) => 100,
+        (false, 1) => l.limit + 2,
+        (false, k) => (l.limit / k + 2).max(4),
+    };
     let mut streams: Vec<Stream> = partitions
         .into_iter()
         .map(|pk| {
@@ -281,7 +288,9 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
             }
         })
         .collect();
-    let mut products = Vec::with_capacity(l.limit);
+    // The first page of every partition at once (on DynamoDB, one round trip's wait for all).
+    futures::future::try_join_all(streams.iter_mut().map(|s| s.fill(table, l.order))).await?;
+    let mut ids = Vec::with_capacity(l.limit);
     let mut examined = 0usize;
     let mut last: Option<String> = None;
     loop {
@@ -300,17 +309,11 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
             }
         }
         let Some((i, key)) = best else {
-            return Ok(ListedPage {
-                products,
-                next: None,
-            });
+            return Ok(ListedPage { ids, next: None });
         };
-        if products.len() == l.limit {
+        if ids.len() == l.limit {
             // There is at least one more: the page ends at the last one taken.
-            return Ok(ListedPage {
-                products,
-                next: last,
-            });
+            return Ok(ListedPage { ids, next: last });
         }
         let (_, item) = streams[i].buffered.pop_front().expect("a head was seen");
         if l.after == Some(key.as_str()) {
@@ -322,12 +325,9 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
             || (l.min_price.is_none_or(|m| price >= m) && l.max_price.is_none_or(|m| price <= m));
         last = Some(key);
         if wanted {
-            products.push(decode(&item)?);
+            ids.push(item.key.sk);
         } else if examined >= l.examine {
-            return Ok(ListedPage {
-                products,
-                next: last,
-            });
+            return Ok(ListedPage { ids, next: last });
         }
     }
 }
