@@ -6,6 +6,8 @@
 #   - listing throughput and latency with nothing cached (catalog cache 0: every page and every
 #     product read from the table, the worst case), for the whole catalog newest first and for a
 #     department (its sections merged) by price;
+#   - search with words: the first search's time (it builds the index), memory with the index,
+#     and 2,000 different searches (`load search`) from one client and from all connections;
 #   - with the caches on (the default 10 s): shoppers browsing deep (`load pages`: up to 5,000
 #     pages walked by their cursors, requested round-robin, so that the page cache, cleared at
 #     2,000 entries, misses), and the first page over and over (the common case).
@@ -62,10 +64,11 @@ stop() {
   kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=""
 }
 
-# One load run of scenario $1 on URL $2: prints "rps p50_ms p99_ms".
+# One load run of scenario $1 on URL $2 (over C connections, default $CONNECTIONS): prints
+# "rps p50_ms p99_ms".
 measure() {
   local scenario=$1 url=$2 summary=$tmp/summary
-  "$BIN/load" -c "$CONNECTIONS" -d "$SECONDS_EACH" -w "$WARMUP" -t "$CLIENT_THREADS" \
+  "$BIN/load" -c "${C:-$CONNECTIONS}" -d "$SECONDS_EACH" -w "$WARMUP" -t "$CLIENT_THREADS" \
     --summary "$summary" "$scenario" "$url" > "$tmp/load.out"
   # shellcheck disable=SC1090
   . "$summary"
@@ -79,6 +82,8 @@ printf "$cols" products gen_per_s start_s rss_mb peak_mb "all, nothing cached" \
 # shellcheck disable=SC2059
 printf "$cols" "" "" "" "" "" "req/s p50 p99 (ms)" "nothing cached" "req/s p50 p99 (ms)" \
   "req/s p50 p99 (ms)"
+scols='%-9s %-14s %-14s %-9s  %-22s %-22s\n'
+searches=()
 for n in $SIZES; do
   dir=$tmp/data-$n
   if [ -n "${REUSE:-}" ] && [ -d "$REUSE/data-$n" ]; then
@@ -101,8 +106,28 @@ for n in $SIZES; do
   peak2=$(hwm_kib "$SERVER")
   stop
   [ "$peak2" -gt "$peak" ] && peak=$peak2
+  # Search: the first search builds the index (timed), then different searches from one
+  # client and from all connections.
+  start "$dir" 10
+  t0=$(now)
+  curl -fs -o /dev/null "$BASE/api/v1/products?q=camiseta&limit=20"
+  build_s=$(printf '%.2f' "$(echo "$(now) - $t0" | bc)")
+  rss_index=$(rss_kib "$SERVER")
+  one=$(C=1 measure search "$BASE/api/v1/products?limit=20")
+  many=$(measure search "$BASE/api/v1/products?limit=20")
+  peak3=$(hwm_kib "$SERVER")
+  stop
+  searches+=("$(printf "$scols" "$n" "$build_s" "$(printf '%.1f' "$(echo "$rss_index / 1024" | bc -l)")" \
+    "$(printf '%.1f' "$(echo "$peak3 / 1024" | bc -l)")" "$one" "$many")")
   # shellcheck disable=SC2059
   printf "$cols" "$n" "$rate" "$start_s" "$(printf '%.1f' "$(echo "$rss_start / 1024" | bc -l)")" \
     "$(printf '%.1f' "$(echo "$peak / 1024" | bc -l)")" "$all" "$dept" "$deep" "$cached"
   [ -n "${KEEP:-}" ] || [ "$rate" = reused ] || rm -rf "$dir"
 done
+echo
+echo "search with words (catalog cache 10 s; 2,000 different queries, round-robin)"
+# shellcheck disable=SC2059
+printf "$scols" products first_search_s rss_index_mb peak_mb "one client" "$CONNECTIONS connections"
+# shellcheck disable=SC2059
+printf "$scols" "" "(builds index)" "" "" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
+printf '%s\n' "${searches[@]}"

@@ -45,6 +45,20 @@ test("a product named like markup renders as text everywhere", { timeout: 180_00
     await checkPage(page, "hostile-01-catalog");
   });
 
+  await t.test("search facets: option names and values stay text", async () => {
+    await page.goto(`${server.base}/#/catalogo?q=onerror`);
+    await page.locator(".cards .card h3 a", { hasText: HOSTILE }).waitFor();
+    const group = page.getByRole("group", { name: "<b>cor</b>" });
+    await group.getByRole("checkbox", { name: "<i>azul</i> (1)" }).click();
+    await page.waitForURL((u) => decodeURIComponent(u.hash).includes("opcoes=<b>cor</b>:<i>azul</i>"));
+    await page.getByRole("link", { name: "Remover o filtro <b>cor</b>: <i>azul</i>" }).waitFor();
+    await page.locator(".cards .card h3 a", { hasText: HOSTILE }).waitFor();
+    assert.equal(await page.getByRole("group", { name: "<b>cor</b>" }).getByRole("checkbox", { name: "<i>azul</i> (1)" }).isChecked(), true);
+    await noInjectedElement(page);
+    assert.equal(await page.evaluate(() => document.querySelectorAll(".facets b, .facets i, .active-filters b, .active-filters i").length), 0);
+    await checkPage(page, "hostile-01-search-facets");
+  });
+
   await t.test("product page", async () => {
     await page.locator(".cards .card h3 a", { hasText: HOSTILE }).click();
     const title = page.getByTestId("product-name");

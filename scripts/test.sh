@@ -140,7 +140,7 @@ VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
 
 step "browser tests on the AWS shape: the template run by aws-runner on the emulator, through its CloudFront address"
 VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
-  e2e/journey.test.js e2e/shopper.test.js e2e/account.test.js e2e/admin.test.js e2e/payments.test.js e2e/fiscal.test.js
+  e2e/journey.test.js e2e/shopper.test.js e2e/search.test.js e2e/account.test.js e2e/admin.test.js e2e/payments.test.js e2e/fiscal.test.js
 
 step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, abuse, schemathesis (summary)"
 umount "$root/target/hardening/disk-mnt" 2>/dev/null || true

@@ -19,6 +19,10 @@ use vitrine_domain::money::Money;
 
 #[path = "gen/data_folder.rs"]
 mod data_folder;
+#[path = "gen/words.rs"]
+mod words;
+
+use words::{ADJECTIVES, COLOURS, MATERIALS, NOUNS};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -41,47 +45,6 @@ const TREE: [(&str, &[&str]); 5] = [
     ("Calçados", &["Tênis", "Sandálias"]),
     ("Acessórios", &["Bolsas", "Óculos", "Relógios"]),
 ];
-const NOUNS: [&str; 16] = [
-    "Camiseta",
-    "Caneca",
-    "Calça",
-    "Vestido",
-    "Jaqueta",
-    "Toalha",
-    "Almofada",
-    "Caderno",
-    "Caneta",
-    "Tênis",
-    "Sandália",
-    "Bolsa",
-    "Óculos",
-    "Relógio",
-    "Vela",
-    "Prato",
-];
-const MATERIALS: [&str; 8] = [
-    "de Algodão",
-    "de Linho",
-    "de Cerâmica",
-    "de Couro",
-    "de Poliéster",
-    "de Bambu",
-    "de Vidro",
-    "de Lã",
-];
-const ADJECTIVES: [&str; 10] = [
-    "Básica",
-    "Estampada",
-    "Clássica",
-    "Artesanal",
-    "Listrada",
-    "Orgânica",
-    "Térmica",
-    "Infantil",
-    "Esportiva",
-    "Elegante",
-];
-const COLOURS: [&str; 6] = ["Azul", "Preto", "Branco", "Verde", "Vermelho", "Areia"];
 const SIZES: [&str; 4] = ["P", "M", "G", "GG"];
 
 /// A small deterministic mix, so that product `i` looks random but is the same in every run.

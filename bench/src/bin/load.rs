@@ -36,6 +36,8 @@ use serde_json::{Value, json};
 mod common;
 #[path = "load/journey.rs"]
 mod journey;
+#[path = "gen/words.rs"]
+mod words;
 
 use common::{ADMIN_EMAIL, RunArgs, create_users, customer_email, sign_in, write_summary};
 
@@ -58,6 +60,14 @@ enum Scenario {
         url: String,
         #[arg(long, default_value_t = 5_000)]
         pages: usize,
+    },
+    /// Search with words: `queries` different searches of a generated catalog's words (one or
+    /// two words; some plural, some with a typo) added as `q` to URL, asked round-robin over the
+    /// connections (every answer must be 200).
+    Search {
+        url: String,
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
     },
     /// Place "buy now" orders on a running vitrine (does its own setup, see the module docs).
     Checkout {
@@ -156,20 +166,31 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 paths.len(),
                 cli.run.describe()
             );
-            let (t, n, connections) = (target.clone(), paths.len(), cli.run.connections as u64);
-            let report = drive(
-                &cli.run,
-                &target,
-                StatusCode::OK,
-                None,
-                Arc::new(move |conn, seq| {
-                    let i = (conn as u64 + seq * connections) as usize % n;
-                    t.get_path(&paths[i])
-                }),
-            )
-            .await;
+            let n = paths.len();
+            let report = round_robin(&cli.run, &target, paths).await;
             let mut summary = report.summary();
             writeln!(summary, "pages={n}")?;
+            report.print();
+            write_summary(&cli.run, &summary)?;
+            Ok(report.errors == 0)
+        }
+        Scenario::Search { url, queries } => {
+            let target = Target::parse(&url)?;
+            let separator = if target.path.contains('?') { '&' } else { '?' };
+            let paths: Arc<Vec<String>> = Arc::new(
+                (0..queries.max(1))
+                    .map(|i| format!("{}{separator}q={}", target.path, search_words(i)))
+                    .collect(),
+            );
+            println!(
+                "scenario search {url} ({} different queries)\n{}",
+                paths.len(),
+                cli.run.describe()
+            );
+            let n = paths.len();
+            let report = round_robin(&cli.run, &target, paths).await;
+            let mut summary = report.summary();
+            writeln!(summary, "queries={n}")?;
             report.print();
             write_summary(&cli.run, &summary)?;
             Ok(report.errors == 0)
@@ -259,6 +280,64 @@ impl Target {
             .body(Full::new(Bytes::new()))
             .expect("a valid request")
     }
+}
+
+/// GET `paths` of `target` round-robin over the connections, expecting 200 from each.
+async fn round_robin(run: &RunArgs, target: &Target, paths: Arc<Vec<String>>) -> Report {
+    let (t, n, connections) = (target.clone(), paths.len(), run.connections as u64);
+    drive(
+        run,
+        target,
+        StatusCode::OK,
+        None,
+        Arc::new(move |conn, seq| {
+            let i = (conn as u64 + seq * connections) as usize % n;
+            t.get_path(&paths[i])
+        }),
+    )
+    .await
+}
+
+/// Search number `i`, URL-encoded: a noun of the generated catalogs, alone or with a material,
+/// an adjective or a colour; every fifth in the plural, every seventh with two letters swapped
+/// (a typo the search forgives), lowercase and without accents as shoppers type.
+fn search_words(i: usize) -> String {
+    let mix = |k: usize| i.wrapping_mul(2_654_435_761).rotate_left(k as u32 * 7) >> 3;
+    let plain = |w: &str| -> String {
+        w.to_lowercase()
+            .chars()
+            .map(|c| match c {
+                'á' | 'â' | 'ã' => 'a',
+                'é' | 'ê' => 'e',
+                'í' => 'i',
+                'ó' | 'ô' | 'õ' => 'o',
+                'ú' => 'u',
+                'ç' => 'c',
+                c => c,
+            })
+            .collect()
+    };
+    let mut noun = plain(words::NOUNS[mix(1) % words::NOUNS.len()]);
+    if i.is_multiple_of(5) && !noun.ends_with('s') {
+        noun.push('s');
+    }
+    if i.is_multiple_of(7) && noun.len() >= 6 {
+        let mut b = noun.into_bytes();
+        b.swap(2, 3);
+        noun = String::from_utf8(b).unwrap_or_default();
+    }
+    let second = match mix(2) % 4 {
+        0 => String::new(),
+        1 => plain(words::MATERIALS[mix(3) % words::MATERIALS.len()].trim_start_matches("de ")),
+        2 => plain(words::ADJECTIVES[mix(3) % words::ADJECTIVES.len()]),
+        _ => plain(words::COLOURS[mix(3) % words::COLOURS.len()]),
+    };
+    let q = if second.is_empty() {
+        noun
+    } else {
+        format!("{noun} {second}")
+    };
+    q.replace(' ', "+")
 }
 
 /// The paths of up to `pages` pages of the listing at `target`, following `next` cursors.

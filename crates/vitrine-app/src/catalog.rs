@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use vitrine_domain::catalog::{
     Category, CategoryNode, Product, ProductDraft, Sku, Slug, category_tree,
-    category_with_descendants, creates_cycle,
+    category_with_descendants, creates_cycle, find_category,
 };
 use vitrine_domain::{Event, EventAttr, FieldError, Money};
 
@@ -22,7 +22,8 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, Part, WriteFailed};
 
-pub use crate::snapshot::{ProductKey, Snapshot, fold};
+pub use crate::search::fold;
+pub use crate::snapshot::ProductKey;
 use crate::store::listing::{self, Listing, Order, Realm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -30,6 +31,8 @@ use crate::store::listing::{self, Listing, Order, Realm};
 pub enum ProductSort {
     #[default]
     Newest,
+    /// Best match first (searches with words; a listing without words takes it as newest).
+    Relevance,
     PriceAsc,
     PriceDesc,
     Name,
@@ -41,6 +44,9 @@ pub struct ProductQuery {
     pub min_price: Option<Money>,
     pub max_price: Option<Money>,
     pub text: Option<String>,
+    /// Option filters for searches with words, as `(name, value)`: values of one name are
+    /// alternatives, every name must match.
+    pub options: Vec<(String, String)>,
     pub sort: ProductSort,
     pub limit: usize,
     pub after: Option<String>,
@@ -54,6 +60,18 @@ pub struct ProductPage {
     pub next: Option<String>,
 }
 
+/// A page of a search with words: the page, how many products match in all and the facet
+/// counts over all of them (category counts include their descendants'), with the categories
+/// the counts name.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub items: Vec<Arc<Product>>,
+    pub next: Option<String>,
+    pub total: usize,
+    pub facets: crate::search::Facets,
+    pub categories: Arc<Vec<Category>>,
+}
+
 /// A product with its live stock per SKU.
 #[derive(Debug, Clone)]
 pub struct ProductView {
@@ -63,24 +81,22 @@ pub struct ProductView {
 
 pub const MAX_PAGE: usize = 100;
 
-/// A text search's position: the sort key and id of the last product of the page.
+/// A page's position: its sort order and the last entry's key in that order's index (a
+/// listing), or the number of results before the next page (a search with words).
 #[derive(Debug, Serialize, Deserialize)]
-struct ListCursor(String, String);
-
-/// A listing's position: its sort order and the last entry's key in that order's index.
-#[derive(Debug, Serialize, Deserialize)]
-struct EntryCursor {
-    o: String,
-    k: String,
+pub(crate) struct EntryCursor {
+    pub(crate) o: String,
+    pub(crate) k: String,
 }
 
 /// How many entries a listing examines for one page when a price range filters an order that is
 /// not by price; past it the page ends early, with a cursor to go on from.
 pub const EXAMINED_PER_PAGE: usize = 2_000;
 
-fn sort_tag(sort: ProductSort) -> &'static str {
+pub(crate) fn sort_tag(sort: ProductSort) -> &'static str {
     match sort {
         ProductSort::Newest => "newest",
+        ProductSort::Relevance => "relevance",
         ProductSort::PriceAsc => "price_asc",
         ProductSort::PriceDesc => "price_desc",
         ProductSort::Name => "name",
@@ -97,7 +113,7 @@ impl App {
         self.catalog.invalidate(changed);
     }
 
-    fn catalog_max_age_ms(&self) -> i64 {
+    pub(crate) fn catalog_max_age_ms(&self) -> i64 {
         self.settings.catalog_cache_secs * 1000
     }
 
@@ -119,12 +135,7 @@ impl App {
 
     /// A category by id or slug.
     pub async fn category(&self, id_or_slug: &str) -> AppResult<Option<Category>> {
-        Ok(self
-            .categories()
-            .await?
-            .iter()
-            .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
-            .cloned())
+        Ok(find_category(&self.categories().await?, id_or_slug).cloned())
     }
 
     /// A product by id, slug or SKU: from this process's bounded cache when read less than
@@ -139,7 +150,10 @@ impl App {
 
     /// Products by id, in order (`None` for each one not found): from the cache when read less
     /// than `catalog_cache_secs` ago, the others from the table in one read (and then cached).
-    async fn products_by_id(&self, ids: &[String]) -> AppResult<Vec<Option<Arc<Product>>>> {
+    pub(crate) async fn products_by_id(
+        &self,
+        ids: &[String],
+    ) -> AppResult<Vec<Option<Arc<Product>>>> {
         let now = self.ports.clock.now().millis();
         let max_age = self.catalog_max_age_ms();
         let mut out: Vec<Option<Arc<Product>>> = ids
@@ -248,63 +262,35 @@ impl App {
         Ok(done)
     }
 
-    /// Every product and category with folded search text, for text search; reloaded when
-    /// stale. Its size grows with the catalog: only text search reads it.
-    pub async fn catalog_snapshot(&self) -> AppResult<Arc<Snapshot>> {
-        let now = self.ports.clock.now().millis();
-        let generation = self.catalog_generation();
-        if let Some(snap) = self
-            .catalog
-            .fresh(now, self.catalog_max_age_ms(), generation)
-        {
-            return Ok(snap);
-        }
-        let products = store::catalog::all_products(&*self.ports.table).await?;
-        let categories = store::catalog::all_categories(&*self.ports.table).await?;
-        let snap = Arc::new(Snapshot::build(products, categories));
-        self.catalog.install(snap.clone(), now, generation);
-        Ok(snap)
-    }
-
     /// One page of products: from the listing entries, or with words from the text search.
     pub async fn list_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
         if q.text
             .as_deref()
             .is_some_and(|t| !fold(t).trim().is_empty())
         {
-            return self.search_products(q).await;
+            let found = self.search_products(q).await?;
+            return Ok(ProductPage {
+                items: found.items,
+                next: found.next,
+            });
         }
         let limit = q.limit.clamp(1, MAX_PAGE);
         let categories = match &q.category {
             Some(c) => {
                 let all = self.categories().await?;
-                let cat = all
-                    .iter()
-                    .find(|x| x.id == *c || x.slug.as_str() == c)
+                let cat = find_category(&all, c)
                     .ok_or_else(|| AppError::field("category", "no such category"))?;
                 Some(category_with_descendants(&all, &cat.id))
             }
             None => None,
         };
         let order = match q.sort {
-            ProductSort::Newest => Order::Newest,
+            ProductSort::Newest | ProductSort::Relevance => Order::Newest,
             ProductSort::PriceAsc => Order::PriceAsc,
             ProductSort::PriceDesc => Order::PriceDesc,
             ProductSort::Name => Order::Name,
         };
-        let after = match &q.after {
-            None => None,
-            Some(c) => {
-                let EntryCursor { o, k } = decode_cursor(c)?;
-                if o != sort_tag(q.sort) {
-                    return Err(AppError::field(
-                        "after",
-                        "this cursor belongs to another sort order; start from the first page",
-                    ));
-                }
-                Some(k)
-            }
-        };
+        let after = after_key(q)?;
         let page = listing::page(
             &*self.ports.table,
             &Listing {
@@ -338,88 +324,6 @@ impl App {
                     k,
                 })
             }),
-        })
-    }
-
-    /// Listing with words: a scan of the search snapshot (until the search index).
-    async fn search_products(&self, q: &ProductQuery) -> AppResult<ProductPage> {
-        let snap = self.catalog_snapshot().await?;
-        let limit = q.limit.clamp(1, MAX_PAGE);
-        let categories = match &q.category {
-            Some(c) => {
-                let cat = snap
-                    .category(c)
-                    .ok_or_else(|| AppError::field("category", "no such category"))?;
-                Some(category_with_descendants(&snap.categories, &cat.id))
-            }
-            None => None,
-        };
-        let words: Vec<String> = q
-            .text
-            .as_deref()
-            .map(fold)
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        let sort_key = |p: &Product| -> String {
-            match q.sort {
-                ProductSort::Newest => String::new(),
-                ProductSort::PriceAsc | ProductSort::PriceDesc => {
-                    format!("{:020}", p.price_from().centavos())
-                }
-                ProductSort::Name => fold(&p.name),
-            }
-        };
-        let mut hits: Vec<(String, &Arc<Product>)> = snap
-            .products
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| q.include_inactive || p.active)
-            .filter(|(_, p)| match &categories {
-                Some(ids) => p.category_id.as_ref().is_some_and(|c| ids.contains(c)),
-                None => true,
-            })
-            .filter(|(_, p)| q.min_price.is_none_or(|m| p.price_from() >= m))
-            .filter(|(_, p)| q.max_price.is_none_or(|m| p.price_from() <= m))
-            .filter(|(i, _)| {
-                words
-                    .iter()
-                    .all(|w| snap.search_text(*i).contains(w.as_str()))
-            })
-            .map(|(_, p)| (sort_key(p), p))
-            .collect();
-        let descending = matches!(q.sort, ProductSort::Newest | ProductSort::PriceDesc);
-        hits.sort_by(|a, b| {
-            let o = (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id));
-            if descending { o.reverse() } else { o }
-        });
-        let start = match &q.after {
-            None => 0,
-            Some(c) => {
-                let ListCursor(key, id) = decode_cursor(c)?;
-                hits.partition_point(|(k, p)| {
-                    let o = (k, &p.id).cmp(&(&key, &id));
-                    if descending {
-                        o.is_gt() || o.is_eq()
-                    } else {
-                        o.is_lt() || o.is_eq()
-                    }
-                })
-            }
-        };
-        let page: Vec<_> = hits.iter().skip(start).take(limit + 1).collect();
-        let next = (page.len() > limit).then(|| {
-            let (k, p) = page[limit - 1];
-            encode_cursor(&ListCursor(k.clone(), p.id.clone()))
-        });
-        Ok(ProductPage {
-            items: page
-                .into_iter()
-                .take(limit)
-                .map(|(_, p)| (*p).clone())
-                .collect(),
-            next,
         })
     }
 
@@ -768,11 +672,26 @@ fn catalog_conflict(failed: WriteFailed, product: &Product) -> AppError {
     }
 }
 
-fn encode_cursor<T: Serialize>(c: &T) -> String {
+/// The key in `q`'s cursor, if it has one; a cursor of another sort order is a field error.
+pub(crate) fn after_key(q: &ProductQuery) -> AppResult<Option<String>> {
+    let Some(c) = &q.after else {
+        return Ok(None);
+    };
+    let EntryCursor { o, k } = decode_cursor(c)?;
+    if o != sort_tag(q.sort) {
+        return Err(AppError::field(
+            "after",
+            "this cursor belongs to another sort order; start from the first page",
+        ));
+    }
+    Ok(Some(k))
+}
+
+pub(crate) fn encode_cursor<T: Serialize>(c: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
 }
 
-fn decode_cursor<T: serde::de::DeserializeOwned>(s: &str) -> AppResult<T> {
+pub(crate) fn decode_cursor<T: serde::de::DeserializeOwned>(s: &str) -> AppResult<T> {
     URL_SAFE_NO_PAD
         .decode(s)
         .ok()
@@ -794,7 +713,6 @@ mod tests {
         /// A cursor comes from the client: anything it sends is a field error, never a panic.
         #[test]
         fn no_text_makes_the_cursor_decoder_panic(s in "\\PC{0,80}") {
-            let _ = decode_cursor::<ListCursor>(&s);
             let _ = decode_cursor::<EntryCursor>(&s);
         }
 
@@ -809,9 +727,9 @@ mod tests {
 
         #[test]
         fn issued_cursors_round_trip(a in "\\PC{0,20}", b in "\\PC{0,20}") {
-            let c = ListCursor(a, b);
-            let back: ListCursor = decode_cursor(&encode_cursor(&c)).unwrap();
-            prop_assert_eq!((back.0, back.1), (c.0, c.1));
+            let c = EntryCursor { o: a, k: b };
+            let back: EntryCursor = decode_cursor(&encode_cursor(&c)).unwrap();
+            prop_assert_eq!((back.o, back.k), (c.o, c.k));
         }
     }
 }

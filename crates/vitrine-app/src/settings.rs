@@ -10,7 +10,7 @@
 //! | [`LOW_STOCK_THRESHOLD`] | `low_stock_threshold` | 5 | `stock.low` at or below this, 0 or more |
 //! | [`LARGE_ORDER_CENTAVOS`] | `large_order_centavos` | 100000 | orders of at least this alert the admins, 1 or more |
 //! | [`ALERTS_TO`] | `alerts_to` | unset | where admin alerts are e-mailed (one address) |
-//! | [`CATALOG_CACHE_SECS`] | `catalog_cache_secs` | 10 | catalog snapshot age, 0–3600 |
+//! | [`CATALOG_CACHE_SECS`] | `catalog_cache_secs` | 10 | cached catalog and search index age, 0–3600 |
 //! | [`MAX_UNPAID_ORDERS`] | `max_unpaid_orders` | 3 | unpaid orders a customer may hold at once, 1–1000 |
 //! | [`MAX_UNPAID_UNITS`] | `max_unpaid_units` | 100 | units a customer's unpaid orders may reserve together, 1–1000000 |
 //! | [`INSTALLMENT_RATES_BP`] | `[payments] installments.monthly_rate_bp` | `0,0,0,199,…` (12) | monthly rate per installment count, comma-separated basis points |

@@ -1,8 +1,7 @@
-//! What this process keeps of the catalog, and nothing that grows with it unbounded: the
-//! categories (a shop has hundreds, not millions), a bounded cache of products read by id, slug or
-//! SKU, and — for text search only, until the search index replaces it — a snapshot of every
-//! product with folded search text. No I/O here: the catalog use cases (`crate::catalog`) load
-//! them through the repository layer.
+//! What this process keeps of the catalog: the categories (a shop has hundreds, not millions),
+//! a bounded cache of products read by id, slug or SKU, and the search index's state
+//! (`crate::catalog_search`). No I/O here: the catalog use cases (`crate::catalog`) load them
+//! through the repository layer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,85 +9,18 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use vitrine_domain::catalog::{Category, Product, Sku};
 
-/// Everything browsing needs, immutable once built.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub products: Vec<Arc<Product>>,
-    pub categories: Vec<Category>,
-    by_id: HashMap<String, usize>,
-    by_slug: HashMap<String, usize>,
-    by_sku: HashMap<Sku, usize>,
-    /// Accent- and case-folded name + description, for text search.
-    search_text: Vec<String>,
-}
-
-impl Snapshot {
-    pub fn build(products: Vec<Product>, categories: Vec<Category>) -> Self {
-        let mut s = Snapshot {
-            categories,
-            ..Default::default()
-        };
-        for (i, p) in products.into_iter().enumerate() {
-            s.by_id.insert(p.id.clone(), i);
-            s.by_slug.insert(p.slug.as_str().to_owned(), i);
-            for v in &p.variants {
-                s.by_sku.insert(v.sku.clone(), i);
-            }
-            s.search_text
-                .push(fold(&format!("{} {}", p.name, p.description)));
-            s.products.push(Arc::new(p));
-        }
-        s
-    }
-
-    pub fn product(&self, id_or_slug: &str) -> Option<&Arc<Product>> {
-        self.by_id
-            .get(id_or_slug)
-            .or_else(|| self.by_slug.get(id_or_slug))
-            .map(|&i| &self.products[i])
-    }
-
-    pub fn product_by_sku(&self, sku: &Sku) -> Option<&Arc<Product>> {
-        self.by_sku.get(sku).map(|&i| &self.products[i])
-    }
-
-    /// The folded name and description of the `i`th product, for text search.
-    pub fn search_text(&self, i: usize) -> &str {
-        &self.search_text[i]
-    }
-
-    pub fn category(&self, id_or_slug: &str) -> Option<&Category> {
-        self.categories
-            .iter()
-            .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
-    }
-}
-
-/// Lowercase and strip Portuguese accents, so "cafe" finds "Café".
-pub fn fold(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' | 'Á' | 'À' | 'Â' | 'Ã' | 'Ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
-            'ç' | 'Ç' => 'c',
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::search::SearchState;
 
 /// A value built at a time from what was there at a catalog generation.
 type Slot<T> = RwLock<Option<(Arc<T>, i64, u64)>>;
 
 /// This process's catalog caches, with the change counter that invalidates what depends on the
-/// whole catalog (the category list, the search snapshot, cached listing pages).
+/// whole catalog (the category list, cached listing pages).
 #[derive(Default)]
 pub struct CatalogCache {
     generation: AtomicU64,
-    search: Slot<Snapshot>,
+    /// The search index and the products changed since it was built.
+    pub(crate) search: Arc<SearchState>,
     categories: Slot<Vec<Category>>,
     products: Mutex<ProductCache>,
 }
@@ -107,10 +39,10 @@ impl CatalogCache {
     }
 
     /// The catalog changed: forget what depends on all of it, and `products` (as they were
-    /// before the write) from the product cache.
+    /// before the write) from the product cache; the search index hears of them.
     pub fn invalidate(&self, products: &[&Product]) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        *self.search.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.search.changed(products.iter().map(|p| p.id.as_str()));
         *self.categories.write().unwrap_or_else(|e| e.into_inner()) = None;
         let mut cache = self.products.lock().unwrap_or_else(|e| e.into_inner());
         for p in products {
@@ -119,21 +51,7 @@ impl CatalogCache {
         cache.writes += 1;
     }
 
-    /// The search snapshot, if it was built at `generation` less than `max_age_ms` before `now_ms`.
-    pub fn fresh(&self, now_ms: i64, max_age_ms: i64, generation: u64) -> Option<Arc<Snapshot>> {
-        fresh_in(&self.search, now_ms, max_age_ms, generation)
-    }
-
-    /// Keep `snap`, built at `now_ms` from what was there at `generation` — unless a write
-    /// happened while it was loading; then the next reader reloads.
-    pub fn install(&self, snap: Arc<Snapshot>, now_ms: i64, generation: u64) {
-        let mut slot = self.search.write().unwrap_or_else(|e| e.into_inner());
-        if self.generation() == generation {
-            *slot = Some((snap, now_ms, generation));
-        }
-    }
-
-    /// The categories, as [`CatalogCache::fresh`] says.
+    /// The categories, if read at `generation` less than `max_age_ms` before `now_ms`.
     pub fn fresh_categories(
         &self,
         now_ms: i64,
@@ -143,7 +61,8 @@ impl CatalogCache {
         fresh_in(&self.categories, now_ms, max_age_ms, generation)
     }
 
-    /// Keep the categories, as [`CatalogCache::install`] does.
+    /// Keep the categories, read at `now_ms` from what was there at `generation` — unless a
+    /// write happened while they were loading; then the next reader reloads.
     pub fn install_categories(&self, all: Arc<Vec<Category>>, now_ms: i64, generation: u64) {
         let mut slot = self.categories.write().unwrap_or_else(|e| e.into_inner());
         if self.generation() == generation {

@@ -54,7 +54,10 @@ impl Workers {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handle = tokio::spawn(work(StopSignal(self.stop.subscribe())));
-        self.lock().push((name, handle));
+        let mut running = self.lock();
+        // Workers that came and went (a background rebuild) are not kept.
+        running.retain(|(_, h)| !h.is_finished());
+        running.push((name, handle));
     }
 
     /// Ask every worker to stop and wait for all of them: each gets `grace` to finish what it

@@ -74,7 +74,7 @@ impl Slug {
     /// Make a slug from a human name: accents folded, everything else turned into hyphens.
     pub fn from_name(name: &str) -> Option<Self> {
         let mut out = String::with_capacity(name.len());
-        for c in name.chars().flat_map(fold_accent) {
+        for c in name.chars().map(crate::text::fold_accent) {
             if c.is_ascii_alphanumeric() {
                 out.push(c.to_ascii_lowercase());
             } else if !out.ends_with('-') && !out.is_empty() {
@@ -102,21 +102,6 @@ impl<'de> Deserialize<'de> for Slug {
         let s = String::deserialize(d)?;
         Slug::parse(&s).map_err(serde::de::Error::custom)
     }
-}
-
-/// Portuguese accented letters to their base letter (enough for slugs).
-fn fold_accent(c: char) -> impl Iterator<Item = char> {
-    let folded = match c {
-        'á' | 'à' | 'â' | 'ã' | 'ä' | 'Á' | 'À' | 'Â' | 'Ã' | 'Ä' => 'a',
-        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
-        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
-        'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ö' => 'o',
-        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
-        'ç' | 'Ç' => 'c',
-        'ñ' | 'Ñ' => 'n',
-        other => other,
-    };
-    std::iter::once(folded)
 }
 
 /// Physical size of a shipped unit.
@@ -375,6 +360,13 @@ pub fn category_tree(categories: &[Category]) -> Vec<CategoryNode> {
         nodes
     }
     build(None, categories, &ids, 0)
+}
+
+/// The category with this id or slug.
+pub fn find_category<'a>(categories: &'a [Category], id_or_slug: &str) -> Option<&'a Category> {
+    categories
+        .iter()
+        .find(|c| c.id == id_or_slug || c.slug.as_str() == id_or_slug)
 }
 
 /// The ids of a category and all its descendants (for "products in this category").

@@ -21,6 +21,14 @@ pub fn fold_accent(c: char) -> char {
     }
 }
 
+/// Lowercase with accents folded, so "cafe" finds "Café" (`"Calça Térmica"` → `"calca termica"`).
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .map(fold_accent)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// A name reduced for comparison: accents folded, ASCII letters and digits only, lowercase
 /// (`"Santa Bárbara d'Oeste"` → `"santabarbaradoeste"`).
 pub fn comparable(name: &str) -> String {

@@ -18,7 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use vitrine_app::{App, AppError};
 use vitrine_domain::Money;
-use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant};
+use vitrine_domain::catalog::{
+    Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant, find_category,
+};
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -272,10 +274,7 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
         };
         let category_id = match group.category.as_str() {
             "" => None,
-            c => match categories
-                .iter()
-                .find(|x| x.slug.as_str() == c || x.id == c)
-            {
+            c => match find_category(&categories, c) {
                 Some(cat) => Some(cat.id.clone()),
                 None => {
                     reject_all(

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use vitrine_app::{App, AppError};
 use vitrine_domain::Money;
-use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant};
+use vitrine_domain::catalog::{
+    Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant, find_category,
+};
 use vitrine_domain::coupon::{Coupon, Discount};
 
 /// What seeding did.
@@ -195,7 +197,7 @@ pub async fn seed(app: &App) -> anyhow::Result<Seeded> {
     let existing = app.categories().await?;
     let mut category_ids: HashMap<&str, String> = HashMap::new();
     for (slug, name, parent) in CATEGORIES {
-        if let Some(c) = existing.iter().find(|c| c.slug.as_str() == *slug) {
+        if let Some(c) = find_category(&existing, slug) {
             category_ids.insert(slug, c.id.clone());
             continue;
         }

@@ -75,6 +75,82 @@ async fn filters_by_category_price_and_text_with_accents_ignored() {
 }
 
 #[tokio::test]
+async fn a_search_finds_other_forms_and_a_typo_and_counts_its_facets() {
+    let t = TestApp::spawn().await;
+    let search = |q: &'static str| {
+        let t = &t;
+        async move {
+            let res = t.get(&format!("/api/v1/products?{q}"), None).await;
+            assert_eq!(res.status(), 200, "{q}");
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The demo catalog: "Caneca de Cerâmica Artesanal", three "Camiseta …".
+    assert_eq!(
+        names(&search("q=canecas").await),
+        ["Caneca de Cerâmica Artesanal"]
+    );
+    let shirts = search("q=camisteta&limit=2").await;
+    assert_eq!(shirts["total"], 3);
+    assert_eq!(names(&shirts).len(), 2);
+    assert!(shirts["next"].is_string());
+    // Facets count all three, not the page's two; a department counts its sections.
+    let categories = shirts["facets"]["categories"].as_array().unwrap();
+    let count = |slug: &str| {
+        categories
+            .iter()
+            .find(|c| c["slug"] == slug)
+            .map(|c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!((count("camisetas"), count("roupas")), (Some(3), Some(3)));
+    let prices: i64 = shirts["facets"]["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(prices, 3);
+    let sizes = shirts["facets"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "tamanho")
+        .expect("a size facet");
+    let gg = sizes["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "gg")
+        .expect("GG")["count"]
+        .as_i64()
+        .unwrap();
+    let narrowed = search("q=camiseta&options=tamanho:gg;tamanho:xg").await;
+    assert_eq!(narrowed["total"].as_i64(), Some(gg));
+    assert!(gg < 3, "the filter narrows");
+    // Without words a listing has no total or facets.
+    let listing = search("category=camisetas").await;
+    assert!(listing.get("total").is_none() && listing.get("facets").is_none());
+    for bad in [
+        "options=tamanho:gg",
+        "q=camiseta&options=tamanho",
+        "q=camiseta&sort=popular",
+    ] {
+        let res = t.get(&format!("/api/v1/products?{bad}"), None).await;
+        let p = problem(res, 422).await;
+        assert!(p["errors"].is_array(), "{bad}: {p}");
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn a_product_page_shows_live_stock_and_hostile_text_stays_text() {
     let t = TestApp::spawn().await;
     let admin = t.admin("admin@loja.test").await;

@@ -22,9 +22,9 @@ use std::collections::VecDeque;
 
 use vitrine_domain::catalog::Product;
 
-use super::{Batch, Part, decode, with_gsi1, with_gsi2};
+use super::{Batch, Pager, Part, decode, one_page, with_gsi1, with_gsi2};
 use crate::error::AppResult;
-use crate::ports::{Condition, Cursor, Index, Item, Key, Query, SortKey, Table, Value, WriteOp};
+use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, Value, WriteOp};
 
 /// Which products a realm lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ fn price_key(p: &Product) -> String {
 }
 
 fn name_key(p: &Product) -> String {
-    format!("{}\u{1}{}", crate::snapshot::fold(&p.name), p.id)
+    format!("{}\u{1}{}", crate::search::fold(&p.name), p.id)
 }
 
 /// The partitions `p` has an entry in.
@@ -187,32 +187,29 @@ pub struct ListedPage {
 }
 
 /// One partition read in key order, a page at a time.
-struct Stream {
-    query: Option<Query>,
+struct Stream<'a> {
+    pages: Pager<'a>,
+    order: Order,
     buffered: VecDeque<(String, Item)>,
 }
 
-impl Stream {
+impl Stream<'_> {
     /// Read the next page when nothing is buffered and there is more.
-    async fn fill(&mut self, table: &dyn Table, order: Order) -> AppResult<()> {
+    async fn fill(&mut self) -> AppResult<()> {
         while self.buffered.is_empty() {
-            let Some(q) = self.query.take() else {
+            let Some(items) = self.pages.next_page().await? else {
                 return Ok(());
             };
-            let page = table.query(q.clone()).await?;
-            if let Some(next) = page.next {
-                self.query = Some(q.after(Some(next)));
-            }
-            for item in page.items {
-                let key = sort_key(&item, order).to_owned();
+            for item in items {
+                let key = sort_key(&item, self.order).to_owned();
                 self.buffered.push_back((key, item));
             }
         }
         Ok(())
     }
 
-    async fn head(&mut self, table: &dyn Table, order: Order) -> AppResult<Option<&str>> {
-        self.fill(table, order).await?;
+    async fn head(&mut self) -> AppResult<Option<&str>> {
+        self.fill().await?;
         Ok(self.buffered.front().map(|(k, _)| k.as_str()))
     }
 }
@@ -272,7 +269,7 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
         (false, 1) => l.limit + 2,
         (false, k) => (l.limit / k + 2).max(4),
     };
-    let mut streams: Vec<Stream> = partitions
+    let mut streams: Vec<Stream<'_>> = partitions
         .into_iter()
         .map(|pk| {
             let mut q = Query::new(l.order.index(), pk).limit(chunk);
@@ -283,13 +280,14 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
                 q = q.backward();
             }
             Stream {
-                query: Some(q),
+                pages: Pager::new(table, q),
+                order: l.order,
                 buffered: VecDeque::new(),
             }
         })
         .collect();
     // The first page of every partition at once (on DynamoDB, one round trip's wait for all).
-    futures::future::try_join_all(streams.iter_mut().map(|s| s.fill(table, l.order))).await?;
+    futures::future::try_join_all(streams.iter_mut().map(Stream::fill)).await?;
     let mut ids = Vec::with_capacity(l.limit);
     let mut examined = 0usize;
     let mut last: Option<String> = None;
@@ -297,7 +295,7 @@ pub async fn page(table: &dyn Table, l: &Listing<'_>) -> AppResult<ListedPage> {
         // The stream whose head comes first in this order.
         let mut best: Option<(usize, String)> = None;
         for (i, s) in streams.iter_mut().enumerate() {
-            if let Some(k) = s.head(table, l.order).await? {
+            if let Some(k) = s.head().await? {
                 let better = match &best {
                     None => true,
                     Some((_, b)) if l.order.backward() => k > b.as_str(),
@@ -338,19 +336,18 @@ pub async fn products_after(
     after: Option<String>,
     limit: usize,
 ) -> AppResult<(Vec<Product>, Option<String>)> {
-    let page = table
-        .query(
-            Query::new(Index::Gsi1, super::PRODUCTS)
-                .limit(limit)
-                .after(after.map(Cursor)),
-        )
-        .await?;
-    let products = page
-        .items
+    let (items, next) = one_page(
+        table,
+        Query::new(Index::Gsi1, super::PRODUCTS),
+        limit,
+        after,
+    )
+    .await?;
+    let products = items
         .iter()
         .map(decode)
         .collect::<AppResult<Vec<Product>>>()?;
-    Ok((products, page.next.map(|c| c.0)))
+    Ok((products, next))
 }
 
 #[cfg(test)]

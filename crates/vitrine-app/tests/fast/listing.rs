@@ -27,24 +27,7 @@ fn draft(name: &str, sku: &str, centavos: i64, category: Option<&Category>) -> P
 /// A catalog of `n` products over a tree (roupas > camisetas, roupas > calças, casa) and none,
 /// with prices that repeat (so ties are broken by id) and every fifth product inactive.
 async fn catalog(w: &World, n: usize) -> (Vec<Category>, Vec<Product>) {
-    let app = &w.app;
-    let roupas = app.create_category("Roupas", None, None, 0).await.unwrap();
-    let camisetas = app
-        .create_category("Camisetas", None, Some(roupas.id.clone()), 0)
-        .await
-        .unwrap();
-    let calcas = app
-        .create_category("Calças", None, Some(roupas.id.clone()), 1)
-        .await
-        .unwrap();
-    let casa = app.create_category("Casa", None, None, 1).await.unwrap();
-    let cats = vec![roupas, camisetas, calcas, casa];
-    let mut products = Vec::new();
-    for i in 0..n {
-        let category = match i % 5 {
-            4 => None,
-            k => Some(&cats[k]),
-        };
+    w.catalog_of(n, |i, category| {
         let mut d = draft(
             &format!("Produto {:03}", (i * 37) % n),
             &format!("L-{i}"),
@@ -52,10 +35,9 @@ async fn catalog(w: &World, n: usize) -> (Vec<Category>, Vec<Product>) {
             category,
         );
         d.active = i % 5 != 3;
-        let stock = HashMap::from([(d.variants[0].sku.clone(), 5)]);
-        products.push(app.create_product(d, &stock).await.unwrap());
-    }
-    (cats, products)
+        d
+    })
+    .await
 }
 
 /// Every page of `q`, followed to the end.
@@ -90,7 +72,7 @@ fn expected(products: &[Product], cats: &[Category], q: &ProductQuery) -> Vec<St
         .filter(|p| q.max_price.is_none_or(|m| p.price_from() <= m))
         .collect();
     match q.sort {
-        ProductSort::Newest => hits.sort_by(|a, b| b.id.cmp(&a.id)),
+        ProductSort::Newest | ProductSort::Relevance => hits.sort_by(|a, b| b.id.cmp(&a.id)),
         ProductSort::PriceAsc => hits.sort_by_key(|p| (p.price_from(), p.id.clone())),
         ProductSort::PriceDesc => {
             hits.sort_by_key(|p| (p.price_from(), p.id.clone()));

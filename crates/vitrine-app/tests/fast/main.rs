@@ -9,5 +9,6 @@ mod listing;
 mod media;
 mod payments;
 mod reconcile;
+mod search;
 mod sessions;
 mod world;

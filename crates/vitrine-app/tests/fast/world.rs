@@ -15,7 +15,7 @@ use vitrine_app::{App, AppResult, Ports, Settings};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
 use vitrine_domain::catalog::{
-    Dimensions, Fiscal as ItemFiscal, Product, ProductDraft, Sku, Variant,
+    Category, Dimensions, Fiscal as ItemFiscal, Product, ProductDraft, Sku, Variant,
 };
 use vitrine_domain::order::{Address, PaymentMethod};
 use vitrine_domain::{Money, Timestamp};
@@ -114,6 +114,39 @@ impl World {
     }
 
     /// An active product with one variant `sku` at R$ 50,00, `stock` units.
+    /// A category tree: Roupas > (Camisetas, Calças), and Casa, in that order.
+    pub async fn clothes_and_home(&self) -> Vec<Category> {
+        let app = &self.app;
+        let roupas = app.create_category("Roupas", None, None, 0).await.unwrap();
+        let camisetas = app
+            .create_category("Camisetas", None, Some(roupas.id.clone()), 0)
+            .await
+            .unwrap();
+        let calcas = app
+            .create_category("Calças", None, Some(roupas.id.clone()), 1)
+            .await
+            .unwrap();
+        let casa = app.create_category("Casa", None, None, 1).await.unwrap();
+        vec![roupas, camisetas, calcas, casa]
+    }
+
+    /// [`World::clothes_and_home`] and `n` products made by `draft` from their number and
+    /// category (the four in turn, then none), five units of each SKU.
+    pub async fn catalog_of(
+        &self,
+        n: usize,
+        draft: impl Fn(usize, Option<&Category>) -> ProductDraft,
+    ) -> (Vec<Category>, Vec<Product>) {
+        let cats = self.clothes_and_home().await;
+        let mut products = Vec::new();
+        for i in 0..n {
+            let d = draft(i, cats.get(i % 5));
+            let stock = d.variants.iter().map(|v| (v.sku.clone(), 5)).collect();
+            products.push(self.app.create_product(d, &stock).await.unwrap());
+        }
+        (cats, products)
+    }
+
     pub async fn product(&self, slug: &str, sku: &str, stock: i64) -> Product {
         let sku = Sku::parse(sku).unwrap();
         let draft = ProductDraft {

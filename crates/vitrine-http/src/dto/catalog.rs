@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use vitrine_app::catalog::ProductView;
+use vitrine_app::catalog::{ProductView, SearchPage};
 use vitrine_domain::Money;
 use vitrine_domain::catalog::{
     Category, CategoryNode, Dimensions, Fiscal, Product, ProductDraft, Sku, Slug, Variant,
@@ -96,6 +96,110 @@ pub struct ProductListDto {
     pub items: Vec<ProductDto>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next: Option<String>,
+    /// Searches with words (`q`): how many products match in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    /// Searches with words (`q`): counts over all the products that match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<FacetsDto>,
+}
+
+/// Counts over all the products a search matches, with the current filters applied. Only
+/// counts above zero are listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetsDto {
+    /// A category's count includes its subcategories'.
+    pub categories: Vec<CategoryFacetDto>,
+    /// Option names (as `tamanho`, `cor`) and their values.
+    pub options: Vec<OptionFacetDto>,
+    /// Price ranges of the lowest variant price.
+    pub prices: Vec<PriceFacetDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryFacetDto {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptionFacetDto {
+    /// The option's name as filtered by (lowercase, no accents).
+    #[schema(example = "cor")]
+    pub name: String,
+    /// The name as the catalog writes it.
+    #[schema(example = "Cor")]
+    pub label: String,
+    pub values: Vec<OptionValueDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptionValueDto {
+    /// What `options` takes: `{name}:{key}`.
+    #[schema(example = "azul")]
+    pub key: String,
+    #[schema(example = "Azul")]
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceFacetDto {
+    pub min_centavos: i64,
+    /// Inclusive; absent for the highest range.
+    pub max_centavos: Option<i64>,
+    pub count: u64,
+}
+
+impl FacetsDto {
+    pub fn from_search(page: &SearchPage) -> Self {
+        let f = &page.facets;
+        Self {
+            categories: f
+                .categories
+                .iter()
+                .filter_map(|(id, count)| {
+                    let c = page.categories.iter().find(|c| &c.id == id)?;
+                    Some(CategoryFacetDto {
+                        id: c.id.clone(),
+                        slug: c.slug.as_str().to_owned(),
+                        name: c.name.clone(),
+                        parent_id: c.parent_id.clone(),
+                        count: *count,
+                    })
+                })
+                .collect(),
+            options: f
+                .options
+                .iter()
+                .map(|o| OptionFacetDto {
+                    name: o.name.clone(),
+                    label: o.label.clone(),
+                    values: o
+                        .values
+                        .iter()
+                        .map(|v| OptionValueDto {
+                            key: v.key.clone(),
+                            value: v.label.clone(),
+                            count: v.count,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            prices: f
+                .prices
+                .iter()
+                .map(|&(min, max, count)| PriceFacetDto {
+                    min_centavos: min,
+                    max_centavos: max,
+                    count,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -106,9 +210,16 @@ pub struct ProductListParams {
     pub category: Option<String>,
     pub min_price_centavos: Option<i64>,
     pub max_price_centavos: Option<i64>,
-    /// Words searched in name and description, accents and case ignored.
+    /// Words searched in name and description: accents and case ignored, plurals and other
+    /// forms of a word found (`canecas` finds "Caneca"), one typo forgiven in words of five
+    /// letters or more. The answer then has `total` and `facets`.
     pub q: Option<String>,
-    /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    /// Searches with words: option filters, `name:value` pairs separated by semicolons
+    /// (`cor:azul;tamanho:m`; a value may hold commas, as `1,5 l`), as the facets name them;
+    /// values of one name are alternatives, every name must match.
+    pub options: Option<String>,
+    /// `relevance` (the default with `q`), `newest` (the default without), `price_asc`,
+    /// `price_desc` or `name`.
     pub sort: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<usize>,

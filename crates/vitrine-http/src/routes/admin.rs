@@ -21,7 +21,7 @@ use crate::dto::{
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
 use crate::route_table::{RouteTable, route};
-use crate::routes::catalog::product_query;
+use crate::routes::catalog::{product_list, product_query};
 use crate::state::AppState;
 
 pub fn routes() -> RouteTable {
@@ -85,15 +85,9 @@ async fn list_products(
     State(s): State<AppState>,
     Query(p): Query<ProductListParams>,
 ) -> ApiResult<axum::Json<ProductListDto>> {
-    let page = s.app.list_products(&product_query(p, true)?).await?;
-    Ok(axum::Json(ProductListDto {
-        items: page
-            .items
-            .iter()
-            .map(|p| ProductDto::from_product(p, None))
-            .collect(),
-        next: page.next,
-    }))
+    Ok(axum::Json(
+        product_list(&s.app, &product_query(p, true)?).await?,
+    ))
 }
 
 /// Create a product with its variants (and their initial stock).

@@ -5,11 +5,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use vitrine_app::App;
 use vitrine_app::catalog::{ProductQuery, ProductSort};
 use vitrine_domain::{FieldError, Money};
 
 use crate::dto::{
-    CategoryDto, ProductDto, ProductListDto, ProductListParams, QuoteDto, QuoteParams,
+    CategoryDto, FacetsDto, ProductDto, ProductListDto, ProductListParams, QuoteDto, QuoteParams,
 };
 use crate::extract::{MaybeAuth, Query};
 use crate::problem::Problem as P;
@@ -29,15 +30,18 @@ pub(crate) fn product_query(
     include_inactive: bool,
 ) -> Result<ProductQuery, Problem> {
     let mut errors = Vec::new();
+    let words = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let sort = match p.sort.as_deref() {
+        None if words => ProductSort::Relevance,
         None | Some("newest") => ProductSort::Newest,
+        Some("relevance") => ProductSort::Relevance,
         Some("price_asc") => ProductSort::PriceAsc,
         Some("price_desc") => ProductSort::PriceDesc,
         Some("name") => ProductSort::Name,
         Some(_) => {
             errors.push(FieldError::new(
                 "sort",
-                "sort is newest, price_asc, price_desc or name",
+                "sort is relevance, newest, price_asc, price_desc or name",
             ));
             ProductSort::Newest
         }
@@ -57,10 +61,35 @@ pub(crate) fn product_query(
     if p.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
         errors.push(FieldError::new("q", "at most 100 characters"));
     }
+    let mut options = Vec::new();
+    for pair in p.options.as_deref().unwrap_or("").split(';') {
+        if pair.trim().is_empty() {
+            continue;
+        }
+        match pair.split_once(':') {
+            Some((n, v)) if !n.trim().is_empty() && !v.trim().is_empty() => {
+                options.push((n.trim().to_owned(), v.trim().to_owned()));
+            }
+            _ => errors.push(FieldError::new(
+                "options",
+                format!("{pair:?} is not name:value (as cor:azul)"),
+            )),
+        }
+    }
+    if !options.is_empty() && !words {
+        errors.push(FieldError::new(
+            "options",
+            "option filters narrow a search with words: give q as well",
+        ));
+    }
+    if options.len() > 20 {
+        errors.push(FieldError::new("options", "at most 20 option filters"));
+    }
     if !errors.is_empty() {
         return Err(P::validation(errors));
     }
     Ok(ProductQuery {
+        options,
         category: p.category,
         min_price: p.min_price_centavos.map(Money::from_centavos),
         max_price: p.max_price_centavos.map(Money::from_centavos),
@@ -70,6 +99,34 @@ pub(crate) fn product_query(
         after: p.after,
         include_inactive,
     })
+}
+
+/// A page of products as the API answers it: a search with words (`q`) carries its total and
+/// facets; a listing does not.
+pub(crate) async fn product_list(app: &App, q: &ProductQuery) -> ApiResult<ProductListDto> {
+    let dtos = |items: &[std::sync::Arc<vitrine_domain::catalog::Product>]| {
+        items
+            .iter()
+            .map(|p| ProductDto::from_product(p, None))
+            .collect()
+    };
+    if q.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+        let page = app.search_products(q).await?;
+        Ok(ProductListDto {
+            items: dtos(&page.items),
+            next: page.next.clone(),
+            total: Some(page.total),
+            facets: Some(FacetsDto::from_search(&page)),
+        })
+    } else {
+        let page = app.list_products(q).await?;
+        Ok(ProductListDto {
+            items: dtos(&page.items),
+            next: page.next,
+            total: None,
+            facets: None,
+        })
+    }
 }
 
 /// List products, with filters, sort and cursor pagination.
@@ -87,15 +144,7 @@ async fn list_products(
     let bytes = match s.listing_cache.get(key, generation, now, max_age) {
         Some(b) => b,
         None => {
-            let page = s.app.list_products(&product_query(p, false)?).await?;
-            let dto = ProductListDto {
-                items: page
-                    .items
-                    .iter()
-                    .map(|p| ProductDto::from_product(p, None))
-                    .collect(),
-                next: page.next,
-            };
+            let dto = product_list(&s.app, &product_query(p, false)?).await?;
             let b = Bytes::from(serde_json::to_vec(&dto).map_err(|e| P::internal(e.to_string()))?);
             s.listing_cache.put(key, generation, now, b.clone());
             b

@@ -1,0 +1,785 @@
+//! The catalog's full-text index: products' names and descriptions analysed for Portuguese
+//! (case and accents folded, stop words dropped, words stemmed: `canecas` finds `caneca`), with
+//! typo tolerance on longer words, relevance ranking that weighs the name above the
+//! description, and facet counts for categories, option values and price ranges.
+//!
+//! The index is held in memory (tantivy, RAM directory) and knows only what it was given:
+//! [`ProductIndex::put`] and [`ProductIndex::remove`] change it, [`ProductIndex::commit`] makes
+//! the changes searchable. [`SearchState`] is a process's index and the products changed
+//! through the process since; keeping it in step with the table is `crate::catalog_search`'s.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
+};
+use vitrine_domain::catalog::Product;
+pub use vitrine_domain::text::fold;
+
+/// Price ranges counted as facets, in centavos: each range runs from its bound to just below
+/// the next (the last has no upper bound).
+pub const PRICE_BOUNDS: [i64; 5] = [0, 5_000, 10_000, 20_000, 50_000];
+
+/// Words of at least this many letters match with one typo (`camisteta` finds `camiseta`).
+pub const FUZZY_FROM_LETTERS: usize = 5;
+
+/// At most this many option names get value counts (the most common are not chosen: names are
+/// taken in order; a catalog with more distinct option names than this is unusual).
+pub const MAX_OPTION_FACETS: usize = 24;
+
+/// The deepest result a search pages to.
+pub const MAX_DEPTH: usize = 10_000;
+
+/// How a search's results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOrder {
+    Relevance,
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    Name,
+}
+
+/// What a search asks for.
+#[derive(Debug, Clone)]
+pub struct SearchQuery<'a> {
+    pub text: &'a str,
+    /// Categories whose products are searched (a category and its descendants); `None`: all.
+    pub categories: Option<&'a [String]>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    /// Option filters as folded `(name, value)`: values of one name are alternatives, names
+    /// must all match.
+    pub options: &'a [(String, String)],
+    pub include_inactive: bool,
+    pub order: SearchOrder,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A page of results with the count and facets of all of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchResult {
+    pub ids: Vec<String>,
+    pub total: usize,
+    pub facets: Facets,
+}
+
+/// Counts among all results of a search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facets {
+    /// Per category id, the results in it or its descendants; only counts above zero.
+    pub categories: Vec<(String, u64)>,
+    /// Per option name (folded), its values: (folded value, value as first written, count).
+    pub options: Vec<OptionFacet>,
+    /// Per price range of [`PRICE_BOUNDS`]: (from, to inclusive or `None`, count); only counts
+    /// above zero.
+    pub prices: Vec<(i64, Option<i64>, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionFacet {
+    pub name: String,
+    pub label: String,
+    pub values: Vec<OptionValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionValue {
+    pub key: String,
+    pub label: String,
+    pub count: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("search index: {0}")]
+pub struct SearchError(#[from] tantivy::TantivyError);
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    name: Field,
+    description: Field,
+    facets: Field,
+    price: Field,
+    created: Field,
+    active: Field,
+}
+
+/// The analyser of names, descriptions and queries.
+const PT: &str = "pt";
+
+/// Facet roots.
+const CATEGORY: &str = "c";
+const OPTION: &str = "o";
+const PRICE: &str = "p";
+
+/// The writer's memory budget (tantivy's minimum per thread is 15 MB).
+const WRITER_BYTES: usize = 24_000_000;
+
+/// The catalog's full-text index.
+pub struct ProductIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    /// Option names and values as first written, by their folded forms, for facet labels.
+    labels: RwLock<Labels>,
+}
+
+#[derive(Default)]
+struct Labels {
+    names: BTreeMap<String, String>,
+    values: HashMap<(String, String), String>,
+}
+
+impl ProductIndex {
+    pub fn new() -> Result<Self, SearchError> {
+        let mut schema = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(PT)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING | STORED),
+            name: schema.add_text_field("name", text.clone()),
+            description: schema.add_text_field("description", text),
+            facets: schema.add_facet_field("facets", FacetOptions::default()),
+            price: schema.add_u64_field("price", INDEXED | FAST),
+            created: schema.add_u64_field("created", FAST),
+            active: schema.add_u64_field("active", INDEXED),
+        };
+        // The folded name, for ordering by name.
+        schema.add_text_field("name_key", STRING | FAST);
+        let index = Index::create_in_ram(schema.build());
+        index.tokenizers().register(PT, analyzer(true));
+        let writer = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            labels: RwLock::new(Labels::default()),
+        })
+    }
+
+    /// Index `p`, replacing what was indexed for it (searchable after [`ProductIndex::commit`]).
+    pub fn put(&self, p: &Product) -> Result<(), SearchError> {
+        let f = self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &p.id);
+        doc.add_text(f.name, &p.name);
+        doc.add_text(f.description, &p.description);
+        let name_key = self.index.schema().get_field("name_key")?;
+        doc.add_text(name_key, fold(&p.name));
+        let price = p.price_from().centavos().max(0);
+        doc.add_u64(f.price, price as u64);
+        doc.add_u64(f.created, p.created_at.millis().max(0) as u64);
+        doc.add_u64(f.active, u64::from(p.active));
+        if let Some(c) = &p.category_id {
+            doc.add_facet(f.facets, Facet::from_path([CATEGORY, c.as_str()]));
+        }
+        doc.add_facet(
+            f.facets,
+            Facet::from_path([PRICE, &price_range(price).to_string()]),
+        );
+        let mut labels = self.labels.write().unwrap_or_else(|e| e.into_inner());
+        let mut seen = std::collections::HashSet::new();
+        for v in &p.variants {
+            for (name, value) in &v.options {
+                let (n, k) = (option_key(name), option_key(value));
+                if n.is_empty() || k.is_empty() || !seen.insert((n.clone(), k.clone())) {
+                    continue;
+                }
+                doc.add_facet(f.facets, Facet::from_path([OPTION, &n, &k]));
+                labels
+                    .names
+                    .entry(n.clone())
+                    .or_insert_with(|| name.trim().to_owned());
+                labels
+                    .values
+                    .entry((n, k))
+                    .or_insert_with(|| value.trim().to_owned());
+            }
+        }
+        drop(labels);
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.delete_term(Term::from_field_text(f.id, &p.id));
+        writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Drop product `id` from the index (on [`ProductIndex::commit`]).
+    pub fn remove(&self, id: &str) {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.delete_term(Term::from_field_text(self.fields.id, id));
+    }
+
+    /// Make every change so far searchable.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many products are searchable.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One page of results for `q`, with the count and facets of all of them. Words that are
+    /// all stop words (`de`) find nothing.
+    pub fn search(&self, q: &SearchQuery<'_>) -> Result<SearchResult, SearchError> {
+        let Some(query) = self.query(q) else {
+            return Ok(SearchResult::default());
+        };
+        let searcher = self.reader.searcher();
+        let names: Vec<String> = self
+            .labels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .names
+            .keys()
+            .take(MAX_OPTION_FACETS)
+            .cloned()
+            .collect();
+        let mut facets = FacetCollector::for_field("facets");
+        facets.add_facet(Facet::from_path([CATEGORY]));
+        facets.add_facet(Facet::from_path([PRICE]));
+        for n in &names {
+            facets.add_facet(Facet::from_path([OPTION, n.as_str()]));
+        }
+        let top = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);
+        let (addresses, total, counts) = match q.order {
+            SearchOrder::Relevance => {
+                let (top, total, counts) =
+                    searcher.search(&query, &(top.order_by_score(), Count, facets))?;
+                (top.into_iter().map(|(_, a)| a).collect(), total, counts)
+            }
+            SearchOrder::Newest | SearchOrder::PriceAsc | SearchOrder::PriceDesc => {
+                let (field, order) = match q.order {
+                    SearchOrder::Newest => ("created", Order::Desc),
+                    SearchOrder::PriceAsc => ("price", Order::Asc),
+                    _ => ("price", Order::Desc),
+                };
+                let (top, total, counts) = searcher.search(
+                    &query,
+                    &(top.order_by_fast_field::<u64>(field, order), Count, facets),
+                )?;
+                (top.into_iter().map(|(_, a)| a).collect(), total, counts)
+            }
+            SearchOrder::Name => {
+                let (top, total, counts) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_string_fast_field("name_key", Order::Asc),
+                        Count,
+                        facets,
+                    ),
+                )?;
+                (top.into_iter().map(|(_, a)| a).collect(), total, counts)
+            }
+        };
+        let ids = self.ids(&searcher, addresses)?;
+        let labels = self.labels.read().unwrap_or_else(|e| e.into_inner());
+        let segment = |f: &Facet, i: usize| -> String {
+            f.to_path()
+                .get(i)
+                .map(|s| (*s).to_owned())
+                .unwrap_or_default()
+        };
+        let categories = counts
+            .get(&Facet::from_path([CATEGORY]).to_string())
+            .map(|(f, n)| (segment(f, 1), n))
+            .collect();
+        let mut prices: Vec<(i64, Option<i64>, u64)> = counts
+            .get(&Facet::from_path([PRICE]).to_string())
+            .filter_map(|(f, n)| {
+                let i: usize = segment(f, 1).parse().ok()?;
+                let from = *PRICE_BOUNDS.get(i)?;
+                let to = PRICE_BOUNDS.get(i + 1).map(|next| next - 1);
+                Some((from, to, n))
+            })
+            .collect();
+        prices.sort();
+        let options = names
+            .iter()
+            .filter_map(|n| {
+                let mut values: Vec<OptionValue> = counts
+                    .get(&Facet::from_path([OPTION, n.as_str()]).to_string())
+                    .map(|(f, count)| {
+                        let key = segment(f, 2);
+                        let label = labels
+                            .values
+                            .get(&(n.clone(), key.clone()))
+                            .cloned()
+                            .unwrap_or_else(|| key.clone());
+                        OptionValue { key, label, count }
+                    })
+                    .collect();
+                if values.is_empty() {
+                    return None;
+                }
+                values.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+                Some(OptionFacet {
+                    name: n.clone(),
+                    label: labels.names.get(n).cloned().unwrap_or_else(|| n.clone()),
+                    values,
+                })
+            })
+            .collect();
+        Ok(SearchResult {
+            ids,
+            total,
+            facets: Facets {
+                categories,
+                options,
+                prices,
+            },
+        })
+    }
+
+    fn ids(
+        &self,
+        searcher: &Searcher,
+        addresses: Vec<DocAddress>,
+    ) -> Result<Vec<String>, SearchError> {
+        let mut ids = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            let doc: TantivyDocument = searcher.doc(a)?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                ids.push(id.to_owned());
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The query: every word (in the name or the description, exactly or with a typo) and every
+    /// filter. `None` when the text has no searchable word.
+    fn query(&self, q: &SearchQuery<'_>) -> Option<BooleanQuery> {
+        let f = self.fields;
+        let mut stem = analyzer(true);
+        let mut words = analyzer(false);
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut stream = words.token_stream(q.text);
+        let mut any = false;
+        while stream.advance() {
+            let word = stream.token().text.clone();
+            let mut stemmed = stem.token_stream(&word);
+            let Some(term) = stemmed.advance().then(|| stemmed.token().text.clone()) else {
+                continue;
+            };
+            any = true;
+            let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in [(f.name, 3.0), (f.description, 1.0)] {
+                let t = Term::from_field_text(field, &term);
+                either.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(t.clone(), IndexRecordOption::WithFreqs)),
+                        boost,
+                    )),
+                ));
+                if word.chars().count() >= FUZZY_FROM_LETTERS {
+                    either.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(FuzzyTermQuery::new(t, 1, true)),
+                            boost * 0.3,
+                        )),
+                    ));
+                }
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        }
+        if !any {
+            return None;
+        }
+        let filter = |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
+            (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
+        };
+        let facet = |path: &[&str]| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_facet(f.facets, &Facet::from_path(path.iter().copied())),
+                IndexRecordOption::Basic,
+            ))
+        };
+        if !q.include_inactive {
+            must.push(filter(Box::new(TermQuery::new(
+                Term::from_field_u64(f.active, 1),
+                IndexRecordOption::Basic,
+            ))));
+        }
+        if let Some(ids) = q.categories {
+            let any_of = ids
+                .iter()
+                .map(|c| (Occur::Should, facet(&[CATEGORY, c.as_str()])))
+                .collect();
+            must.push(filter(Box::new(BooleanQuery::new(any_of))));
+        }
+        if q.min_price.is_some() || q.max_price.is_some() {
+            let bound = |v: Option<i64>| match v {
+                Some(v) => Bound::Included(Term::from_field_u64(f.price, v.max(0) as u64)),
+                None => Bound::Unbounded,
+            };
+            must.push(filter(Box::new(RangeQuery::new(
+                bound(q.min_price),
+                bound(q.max_price),
+            ))));
+        }
+        let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (n, v) in q.options {
+            by_name.entry(n.as_str()).or_default().push(v.as_str());
+        }
+        for (n, values) in by_name {
+            let any_of = values
+                .into_iter()
+                .map(|v| (Occur::Should, facet(&[OPTION, n, v])))
+                .collect();
+            must.push(filter(Box::new(BooleanQuery::new(any_of))));
+        }
+        Some(BooleanQuery::new(must))
+    }
+}
+
+impl std::fmt::Debug for ProductIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProductIndex")
+            .field("products", &self.len())
+            .finish()
+    }
+}
+
+/// Portuguese text to index terms: words, at most 40 letters, lowercased, accents folded, stop
+/// words dropped, and stemmed (`stem`) or left whole (to tell a word's length).
+fn analyzer(stem: bool) -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(
+            StopWordFilter::new(Language::Portuguese).expect("tantivy has Portuguese stop words"),
+        );
+    if stem {
+        builder.filter(Stemmer::new(Language::Portuguese)).build()
+    } else {
+        builder.build()
+    }
+}
+
+/// The folded form an option name or value is matched by: `Azul`, `azul ` and `AZUL` are one.
+pub fn option_key(s: &str) -> String {
+    fold(s.trim())
+}
+
+/// The range of [`PRICE_BOUNDS`] a price falls in.
+fn price_range(centavos: i64) -> usize {
+    PRICE_BOUNDS
+        .iter()
+        .rposition(|b| centavos >= *b)
+        .unwrap_or(0)
+}
+
+// ----- the index of a process, and the changes it has not seen -----
+
+/// Products read per page while building the index.
+pub(crate) const BUILD_PAGE: usize = 500;
+
+/// The most changed products remembered for the index; past it the oldest are forgotten and an
+/// index that had not seen them is rebuilt.
+const CHANGES_KEPT: usize = 10_000;
+
+/// A built index and what it has seen.
+pub struct Built {
+    pub index: ProductIndex,
+    pub(crate) built_at_ms: i64,
+    pub(crate) took_ms: i64,
+    /// The last change (by sequence number) the index holds; applied one search at a time.
+    pub(crate) applied: tokio::sync::Mutex<u64>,
+}
+
+/// The index of this process and the products changed through it.
+#[derive(Default)]
+pub struct SearchState {
+    current: RwLock<Option<Arc<Built>>>,
+    changes: Mutex<Changes>,
+    /// A build is under way (the first, or a refresh in the background).
+    pub(crate) building: AtomicBool,
+    /// The first build, awaited by every search that finds no index.
+    pub(crate) first: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Changes {
+    /// The sequence number of the last change.
+    seq: u64,
+    /// Changed product ids with their sequence numbers, oldest first.
+    log: VecDeque<(u64, String)>,
+    /// Changes up to this sequence number were forgotten.
+    forgotten: u64,
+}
+
+impl SearchState {
+    /// Products `ids` changed (written through this process).
+    pub fn changed<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+        let mut c = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            c.seq += 1;
+            let seq = c.seq;
+            c.log.push_back((seq, id.to_owned()));
+        }
+        while c.log.len() > CHANGES_KEPT {
+            if let Some((seq, _)) = c.log.pop_front() {
+                c.forgotten = seq;
+            }
+        }
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<Built>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner()).seq
+    }
+
+    /// The products changed after `applied`, and the last change's number; `None` when some
+    /// of them were forgotten.
+    pub(crate) fn since(&self, applied: u64) -> Option<(Vec<String>, u64)> {
+        let c = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        if c.forgotten > applied {
+            return None;
+        }
+        let ids: BTreeSet<&str> = c
+            .log
+            .iter()
+            .filter(|(seq, _)| *seq > applied)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        Some((ids.into_iter().map(str::to_owned).collect(), c.seq))
+    }
+
+    pub(crate) fn install(&self, built: Built) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(built));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::listing::tests::a_product;
+
+    fn product(
+        id: &str,
+        name: &str,
+        description: &str,
+        category: &str,
+        centavos: i64,
+        options: &[(&str, &str)],
+    ) -> Product {
+        let mut p = a_product(id, &format!("p-{}", id.to_lowercase()), id, centavos);
+        p.name = name.into();
+        p.description = description.into();
+        p.category_id = Some(category.into());
+        p.created_at = vitrine_domain::Timestamp::from_millis(id.len() as i64 * 1000);
+        p.variants[0].options = options
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        p
+    }
+
+    fn catalog() -> ProductIndex {
+        let index = ProductIndex::new().unwrap();
+        for p in [
+            product(
+                "A",
+                "Caneca de Cerâmica",
+                "Para café",
+                "casa",
+                3_990,
+                &[("Cor", "Branca")],
+            ),
+            product(
+                "BB",
+                "Camiseta de Algodão",
+                "Macia e fresca",
+                "camisetas",
+                7_990,
+                &[("Cor", "Azul"), ("Tamanho", "M")],
+            ),
+            product(
+                "CCC",
+                "Calça Jeans",
+                "Combina com uma camiseta",
+                "calcas",
+                15_990,
+                &[("cor", "azul "), ("Tamanho", "G")],
+            ),
+            product(
+                "DDDD",
+                "Camiseta Polo",
+                "Algodão pima",
+                "camisetas",
+                59_900,
+                &[("Cor", "Preta")],
+            ),
+        ] {
+            index.put(&p).unwrap();
+        }
+        index.commit().unwrap();
+        index
+    }
+
+    fn query(text: &str) -> SearchQuery<'_> {
+        SearchQuery {
+            text,
+            categories: None,
+            min_price: None,
+            max_price: None,
+            options: &[],
+            include_inactive: false,
+            order: SearchOrder::Relevance,
+            offset: 0,
+            limit: 10,
+        }
+    }
+
+    fn ids(index: &ProductIndex, q: &SearchQuery<'_>) -> Vec<String> {
+        index.search(q).unwrap().ids
+    }
+
+    #[test]
+    fn plurals_accents_case_and_one_typo_are_found() {
+        let index = catalog();
+        assert_eq!(ids(&index, &query("canecas")), ["A"]);
+        assert_eq!(ids(&index, &query("CERAMICA")), ["A"]);
+        assert_eq!(ids(&index, &query("camiseta algodao")), ["BB", "DDDD"]);
+        assert_eq!(ids(&index, &query("camisteta algodão")), ["BB", "DDDD"]);
+        // A short word forgives no typo; stop words alone find nothing.
+        assert!(ids(&index, &query("cfé")).is_empty());
+        assert!(ids(&index, &query("de")).is_empty());
+    }
+
+    #[test]
+    fn a_word_in_the_name_ranks_above_the_same_word_in_the_description() {
+        let index = catalog();
+        let found = ids(&index, &query("camiseta"));
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[2], "CCC", "{found:?}");
+    }
+
+    #[test]
+    fn filters_and_orders() {
+        let index = catalog();
+        let cheap = SearchQuery {
+            max_price: Some(10_000),
+            ..query("camiseta")
+        };
+        assert_eq!(ids(&index, &cheap), ["BB"]);
+        let blue = [("cor".to_owned(), "azul".to_owned())];
+        let q = SearchQuery {
+            options: &blue,
+            order: SearchOrder::PriceDesc,
+            ..query("camiseta")
+        };
+        assert_eq!(ids(&index, &q), ["CCC", "BB"]);
+        let shirts = ["camisetas".to_owned()];
+        let q = SearchQuery {
+            categories: Some(&shirts),
+            order: SearchOrder::Name,
+            ..query("camiseta")
+        };
+        assert_eq!(ids(&index, &q), ["BB", "DDDD"]);
+        let q = SearchQuery {
+            order: SearchOrder::Newest,
+            offset: 1,
+            limit: 1,
+            ..query("camiseta")
+        };
+        let page = index.search(&q).unwrap();
+        assert_eq!((page.ids, page.total), (vec!["CCC".to_owned()], 3));
+    }
+
+    #[test]
+    fn facets_count_every_result() {
+        let index = catalog();
+        let f = index.search(&query("camiseta")).unwrap().facets;
+        let mut categories = f.categories.clone();
+        categories.sort();
+        assert_eq!(
+            categories,
+            [("calcas".to_owned(), 1), ("camisetas".to_owned(), 2)]
+        );
+        assert_eq!(
+            f.prices,
+            [
+                (5_000, Some(9_999), 1),
+                (10_000, Some(19_999), 1),
+                (50_000, None, 1)
+            ]
+        );
+        let cor = f.options.iter().find(|o| o.name == "cor").unwrap();
+        assert_eq!(cor.label, "Cor");
+        let counts: Vec<(&str, &str, u64)> = cor
+            .values
+            .iter()
+            .map(|v| (v.key.as_str(), v.label.as_str(), v.count))
+            .collect();
+        assert_eq!(counts, [("azul", "Azul", 2), ("preta", "Preta", 1)]);
+    }
+
+    #[test]
+    fn a_product_put_again_replaces_itself_and_a_removed_one_is_gone() {
+        let index = catalog();
+        let mut p = product("A", "Xícara", "", "casa", 1_000, &[]);
+        index.put(&p).unwrap();
+        index.commit().unwrap();
+        assert!(ids(&index, &query("caneca")).is_empty());
+        assert_eq!(ids(&index, &query("xicaras")), ["A"]);
+        p.active = false;
+        index.put(&p).unwrap();
+        index.commit().unwrap();
+        assert!(ids(&index, &query("xicara")).is_empty());
+        let admin = SearchQuery {
+            include_inactive: true,
+            ..query("xicara")
+        };
+        assert_eq!(ids(&index, &admin), ["A"]);
+        index.remove("A");
+        index.commit().unwrap();
+        assert!(ids(&index, &admin).is_empty());
+        assert_eq!(index.len(), 3);
+    }
+}

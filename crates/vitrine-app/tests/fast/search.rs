@@ -1,0 +1,217 @@
+//! Search with words through the app: facet counts equal a direct count of the catalog, a write
+//! through this process is found at the next search, another process's after the index's
+//! refresh, and pages follow each other to the total.
+
+use std::collections::{BTreeMap, HashMap};
+
+use vitrine_app::catalog::{ProductQuery, ProductSort, SearchPage, fold};
+use vitrine_domain::catalog::{Category, Product, ProductDraft, category_with_descendants};
+
+use crate::world::World;
+
+const NAMES: [&str; 4] = ["Camiseta", "Caneca", "Mochila", "Vela"];
+const COLOURS: [&str; 3] = ["Azul", "Verde", "Preta"];
+const SIZES: [&str; 3] = ["P", "M", "G"];
+
+fn draft(i: usize, category: Option<&Category>) -> ProductDraft {
+    let mut variants = Vec::new();
+    for k in 0..=(i % 2) {
+        let mut v =
+            crate::world::variant(&format!("S-{i}-{k}"), 2_000 + ((i * 3_331) % 60_000) as i64);
+        v.options = BTreeMap::from([
+            ("Cor".to_owned(), COLOURS[(i + k) % 3].to_owned()),
+            ("Tamanho".to_owned(), SIZES[(i / 3 + k) % 3].to_owned()),
+        ]);
+        variants.push(v);
+    }
+    ProductDraft {
+        slug: None,
+        name: format!("{} número {i}", NAMES[i % 4]),
+        description: "Feita à mão no Brasil.".into(),
+        category_id: category.map(|c| c.id.clone()),
+        images: vec![],
+        variants,
+        active: i % 7 != 6,
+    }
+}
+
+async fn catalog(w: &World, n: usize) -> (Vec<Category>, Vec<Product>) {
+    w.catalog_of(n, draft).await
+}
+
+fn search(text: &str) -> ProductQuery {
+    ProductQuery {
+        text: Some(text.into()),
+        sort: ProductSort::Relevance,
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+/// A search's total, counts per category and counts per (option name, value).
+type Counts = (usize, Vec<(String, u64)>, BTreeMap<(String, String), u64>);
+
+/// The facets a search for `word` (a whole word of the names) should count, read from the
+/// products themselves.
+fn direct(products: &[Product], cats: &[Category], word: &str, colour: Option<&str>) -> Counts {
+    let hits: Vec<&Product> = products
+        .iter()
+        .filter(|p| p.active)
+        .filter(|p| fold(&p.name).split_whitespace().any(|w| w == word))
+        .filter(|p| {
+            colour.is_none_or(|c| {
+                p.variants
+                    .iter()
+                    .any(|v| v.options.get("Cor").is_some_and(|x| fold(x) == c))
+            })
+        })
+        .collect();
+    let mut categories = Vec::new();
+    for c in cats {
+        let within = category_with_descendants(cats, &c.id);
+        let n = hits
+            .iter()
+            .filter(|p| p.category_id.as_ref().is_some_and(|x| within.contains(x)))
+            .count() as u64;
+        if n > 0 {
+            categories.push((c.id.clone(), n));
+        }
+    }
+    let mut options = BTreeMap::new();
+    for p in &hits {
+        let values: std::collections::BTreeSet<(String, String)> = p
+            .variants
+            .iter()
+            .flat_map(|v| v.options.iter().map(|(n, x)| (fold(n), fold(x))))
+            .collect();
+        for v in values {
+            *options.entry(v).or_default() += 1;
+        }
+    }
+    (hits.len(), categories, options)
+}
+
+fn counted(page: &SearchPage) -> Counts {
+    let mut categories = page.facets.categories.clone();
+    categories.sort();
+    let mut options = BTreeMap::new();
+    for o in &page.facets.options {
+        for v in &o.values {
+            options.insert((o.name.clone(), v.key.clone()), v.count);
+        }
+    }
+    (page.total, categories, options)
+}
+
+#[tokio::test]
+async fn facet_counts_equal_a_direct_count_of_the_catalog() {
+    let w = World::new();
+    let (cats, products) = catalog(&w, 160).await;
+    let mut checked = 0;
+    for (text, word) in [
+        ("camisetas", "camiseta"),
+        ("CANECA", "caneca"),
+        ("mochilla", "mochila"),
+    ] {
+        for colour in [None, Some("azul")] {
+            let mut q = search(text);
+            if let Some(c) = colour {
+                q.options = vec![("cor".into(), c.into())];
+            }
+            let page = w.app.search_products(&q).await.unwrap();
+            let (total, mut categories, options) = direct(&products, &cats, word, colour);
+            categories.sort();
+            assert!(total > 5, "{text}: the case has results");
+            assert_eq!(
+                counted(&page),
+                (total, categories, options),
+                "{text} {colour:?}"
+            );
+            let prices: u64 = page.facets.prices.iter().map(|p| p.2).sum();
+            assert_eq!(prices as usize, total, "every result is in one price range");
+            assert_eq!(page.items.len(), total.min(100));
+            checked += total;
+        }
+    }
+    assert!(checked > 100);
+}
+
+#[tokio::test]
+async fn pages_follow_each_other_to_the_total_in_the_order_asked() {
+    let w = World::new();
+    let (_, products) = catalog(&w, 90).await;
+    let mut q = ProductQuery {
+        limit: 7,
+        sort: ProductSort::PriceAsc,
+        ..search("camiseta")
+    };
+    let mut seen: Vec<std::sync::Arc<Product>> = Vec::new();
+    let mut total = 0;
+    for _ in 0..100 {
+        let page = w.app.search_products(&q).await.unwrap();
+        total = page.total;
+        seen.extend(page.items);
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => break,
+        }
+    }
+    let expected = products
+        .iter()
+        .filter(|p| p.active && p.name.starts_with("Camiseta"))
+        .count();
+    assert_eq!((seen.len(), total), (expected, expected));
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].price_from() <= w[1].price_from())
+    );
+    // A cursor of another order is refused.
+    q.sort = ProductSort::Name;
+    assert!(w.app.search_products(&q).await.is_err());
+}
+
+/// How many products a search for `text` finds through `w`'s app.
+async fn total(w: &World, text: &str) -> usize {
+    w.app.search_products(&search(text)).await.unwrap().total
+}
+
+#[tokio::test]
+async fn a_write_through_this_process_is_found_at_the_next_search() {
+    let w = World::new();
+    let p = w.product("caneca-azul", "CAN-1", 5).await;
+    assert_eq!(total(&w, "caneca").await, 1);
+    let mut d = draft(1, None);
+    d.name = "Xícara de porcelana".into();
+    d.variants = p.variants.clone();
+    w.app
+        .update_product(&p.id, d, p.version, &HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(total(&w, "caneca").await, 0);
+    let found = w.app.search_products(&search("xicaras")).await.unwrap();
+    assert_eq!(found.items[0].id, p.id);
+}
+
+#[tokio::test]
+async fn another_process_write_is_found_once_the_index_is_refreshed() {
+    let w = World::new();
+    w.product("caneca-azul", "CAN-1", 5).await;
+    assert_eq!(total(&w, "vela").await, 0);
+    let other = w.other_process();
+    let d = draft(3, None);
+    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+    other.create_product(d, &stock).await.unwrap();
+    // Not yet: this process's index is fresh.
+    assert_eq!(total(&w, "vela").await, 0);
+    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
+    // The search that finds the index old starts a rebuild and answers from the old one.
+    let mut found = 0;
+    for _ in 0..200 {
+        found = total(&w, "vela").await;
+        if found == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(found, 1);
+}
