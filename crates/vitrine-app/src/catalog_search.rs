@@ -45,7 +45,14 @@ async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
     }
     index.commit().map_err(internal)?;
     let took_ms = started.elapsed().as_millis() as i64;
-    tracing::info!(products = index.len(), took_ms, "search index built");
+    let (bytes, segments) = index.size();
+    tracing::info!(
+        products = index.len(),
+        took_ms,
+        bytes,
+        segments,
+        "search index built"
+    );
     Ok(Built {
         index,
         built_at_ms: now_ms,

@@ -255,6 +255,16 @@ impl ProductIndex {
         self.len() == 0
     }
 
+    /// The bytes the searchable segments take, and how many segments there are.
+    pub fn size(&self) -> (u64, usize) {
+        let searcher = self.reader.searcher();
+        let bytes = searcher
+            .space_usage()
+            .map(|u| u.total().get_bytes())
+            .unwrap_or(0);
+        (bytes, searcher.segment_readers().len())
+    }
+
     /// One page of results for `q`, with the count and facets of all of them. Words that are
     /// all stop words (`de`) find nothing.
     pub fn search(&self, q: &SearchQuery<'_>) -> Result<SearchResult, SearchError> {

@@ -42,6 +42,19 @@ pub async fn run_with_metrics(
         });
     }
     app.start_code_mail_worker();
+    // The search index, built now rather than by the first shopper's search (which would wait
+    // for it; on a large catalog that takes a while).
+    app.spawn_worker("search-index-first-build", {
+        let app = app.clone();
+        move |stop| async move {
+            tokio::select! {
+                _ = stop.requested() => {}
+                built = app.search_index() => if let Err(e) = built {
+                    tracing::warn!(error = %e, "the search index could not be built; the first search will try again");
+                },
+            }
+        }
+    });
     app.spawn_worker("expiry-sweeper", {
         let app = app.clone();
         move |stop| expiry_sweeper(app, stop)

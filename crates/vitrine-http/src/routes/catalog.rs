@@ -141,6 +141,12 @@ async fn list_products(
     let now = s.app.ports.clock.now().millis();
     let generation = s.app.catalog_generation();
     let max_age = s.app.settings.catalog_cache_secs * 1000;
+    // Searches with words are answered from the index every time: shoppers' words are many and
+    // rarely repeat, and would push the listing pages that do repeat out of the cache.
+    if p.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+        let dto = product_list(&s.app, &product_query(p, false)?).await?;
+        return Ok(axum::Json(dto).into_response());
+    }
     let bytes = match s.listing_cache.get(key, generation, now, max_age) {
         Some(b) => b,
         None => {
