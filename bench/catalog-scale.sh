@@ -7,7 +7,7 @@
 #     product read from the table, the worst case), for the whole catalog newest first and for a
 #     department (its sections merged) by price;
 #   - search with words: start to the search index built (in the background; every measurement
-#     waits for it), memory with the index,
+#     waits for it), memory with the index and 15 s after the load,
 #     and 2,000 different searches (`load search`) from one client and from all connections;
 #   - with the caches on (the default 10 s): shoppers browsing deep (`load pages`: up to 5,000
 #     pages walked by their cursors, requested round-robin, so that the page cache, cleared at
@@ -90,7 +90,7 @@ printf "$cols" products gen_per_s start_s rss_mb peak_mb "all, nothing cached" \
 # shellcheck disable=SC2059
 printf "$cols" "" "" "" "" "" "req/s p50 p99 (ms)" "nothing cached" "req/s p50 p99 (ms)" \
   "req/s p50 p99 (ms)"
-scols='%-9s %-14s %-14s %-9s  %-22s %-22s\n'
+scols='%-9s %-14s %-14s %-9s %-12s  %-22s %-22s\n'
 searches=()
 for n in $SIZES; do
   dir=$tmp/data-$n
@@ -122,9 +122,13 @@ for n in $SIZES; do
   one=$(C=1 measure search "$BASE/api/v1/products?limit=20")
   many=$(measure search "$BASE/api/v1/products?limit=20")
   peak3=$(hwm_kib "$SERVER")
+  # What the process keeps once idle (the allocator gives freed pages back after its decay).
+  sleep 15
+  rss_idle=$(rss_kib "$SERVER")
   stop
   searches+=("$(printf "$scols" "$n" "$build_s" "$(printf '%.1f' "$(echo "$rss_index / 1024" | bc -l)")" \
-    "$(printf '%.1f' "$(echo "$peak3 / 1024" | bc -l)")" "$one" "$many")")
+    "$(printf '%.1f' "$(echo "$peak3 / 1024" | bc -l)")" \
+    "$(printf '%.1f' "$(echo "$rss_idle / 1024" | bc -l)")" "$one" "$many")")
   # shellcheck disable=SC2059
   printf "$cols" "$n" "$rate" "$start_s" "$(printf '%.1f' "$(echo "$rss_start / 1024" | bc -l)")" \
     "$(printf '%.1f' "$(echo "$peak / 1024" | bc -l)")" "$all" "$dept" "$deep" "$cached"
@@ -133,7 +137,7 @@ done
 echo
 echo "search with words (catalog cache 10 s; 2,000 different queries, round-robin)"
 # shellcheck disable=SC2059
-printf "$scols" products index_built_s rss_index_mb peak_mb "one client" "$CONNECTIONS connections"
+printf "$scols" products index_built_s rss_index_mb peak_mb idle_rss_mb "one client" "$CONNECTIONS connections"
 # shellcheck disable=SC2059
-printf "$scols" "" "(from start)" "" "" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
+printf "$scols" "" "(from start)" "" "" "(15 s after)" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
 printf '%s\n' "${searches[@]}"
