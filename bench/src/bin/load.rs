@@ -166,13 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 paths.len(),
                 cli.run.describe()
             );
-            let n = paths.len();
-            let report = round_robin(&cli.run, &target, paths).await;
-            let mut summary = report.summary();
-            writeln!(summary, "pages={n}")?;
-            report.print();
-            write_summary(&cli.run, &summary)?;
-            Ok(report.errors == 0)
+            round_robin(&cli.run, &target, paths, "pages").await
         }
         Scenario::Search { url, queries } => {
             let target = Target::parse(&url)?;
@@ -187,13 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 paths.len(),
                 cli.run.describe()
             );
-            let n = paths.len();
-            let report = round_robin(&cli.run, &target, paths).await;
-            let mut summary = report.summary();
-            writeln!(summary, "queries={n}")?;
-            report.print();
-            write_summary(&cli.run, &summary)?;
-            Ok(report.errors == 0)
+            round_robin(&cli.run, &target, paths, "queries").await
         }
         Scenario::Journey {
             base,
@@ -282,10 +270,16 @@ impl Target {
     }
 }
 
-/// GET `paths` of `target` round-robin over the connections, expecting 200 from each.
-async fn round_robin(run: &RunArgs, target: &Target, paths: Arc<Vec<String>>) -> Report {
+/// GET `paths` of `target` round-robin over the connections, expecting 200 from each; print
+/// and write the report, with the number of paths as `counted`. Whether no request failed.
+async fn round_robin(
+    run: &RunArgs,
+    target: &Target,
+    paths: Arc<Vec<String>>,
+    counted: &str,
+) -> anyhow::Result<bool> {
     let (t, n, connections) = (target.clone(), paths.len(), run.connections as u64);
-    drive(
+    let report = drive(
         run,
         target,
         StatusCode::OK,
@@ -295,7 +289,12 @@ async fn round_robin(run: &RunArgs, target: &Target, paths: Arc<Vec<String>>) ->
             t.get_path(&paths[i])
         }),
     )
-    .await
+    .await;
+    let mut summary = report.summary();
+    writeln!(summary, "{counted}={n}")?;
+    report.print();
+    write_summary(run, &summary)?;
+    Ok(report.errors == 0)
 }
 
 /// Search number `i`, URL-encoded: a noun of the generated catalogs, alone or with a material,

@@ -120,7 +120,12 @@ struct Fields {
     price: Field,
     created: Field,
     active: Field,
+    /// The folded name, for ordering by name.
+    name_key: Field,
 }
+
+/// The name key field's name (ordering by name reads it by name).
+const NAME_KEY: &str = "name_key";
 
 /// The analyser of names, descriptions and queries.
 const PT: &str = "pt";
@@ -135,10 +140,13 @@ const WRITER_BYTES: usize = 24_000_000;
 
 /// The catalog's full-text index.
 pub struct ProductIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// The analysers of a query's words: stemmed (as indexed) and whole (to tell their length);
+    /// cloned per query (their stop word list is shared).
+    stemmed: TextAnalyzer,
+    whole: TextAnalyzer,
     /// Option names and values as first written, by their folded forms, for facet labels.
     labels: RwLock<Labels>,
 }
@@ -165,21 +173,22 @@ impl ProductIndex {
             price: schema.add_u64_field("price", INDEXED | FAST),
             created: schema.add_u64_field("created", FAST),
             active: schema.add_u64_field("active", INDEXED),
+            name_key: schema.add_text_field(NAME_KEY, STRING | FAST),
         };
-        // The folded name, for ordering by name.
-        schema.add_text_field("name_key", STRING | FAST);
         let index = Index::create_in_ram(schema.build());
-        index.tokenizers().register(PT, analyzer(true));
+        let stemmed = analyzer(true);
+        index.tokenizers().register(PT, stemmed.clone());
         let writer = index.writer_with_num_threads(1, WRITER_BYTES)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
+            stemmed,
+            whole: analyzer(false),
             labels: RwLock::new(Labels::default()),
         })
     }
@@ -191,8 +200,7 @@ impl ProductIndex {
         doc.add_text(f.id, &p.id);
         doc.add_text(f.name, &p.name);
         doc.add_text(f.description, &p.description);
-        let name_key = self.index.schema().get_field("name_key")?;
-        doc.add_text(name_key, fold(&p.name));
+        doc.add_text(f.name_key, fold(&p.name));
         let price = p.price_from().centavos().max(0);
         doc.add_u64(f.price, price as u64);
         doc.add_u64(f.created, p.created_at.millis().max(0) as u64);
@@ -310,7 +318,7 @@ impl ProductIndex {
                 let (top, total, counts) = searcher.search(
                     &query,
                     &(
-                        top.order_by_string_fast_field("name_key", Order::Asc),
+                        top.order_by_string_fast_field(NAME_KEY, Order::Asc),
                         Count,
                         facets,
                     ),
@@ -396,8 +404,8 @@ impl ProductIndex {
     /// filter. `None` when the text has no searchable word.
     fn query(&self, q: &SearchQuery<'_>) -> Option<BooleanQuery> {
         let f = self.fields;
-        let mut stem = analyzer(true);
-        let mut words = analyzer(false);
+        let mut stem = self.stemmed.clone();
+        let mut words = self.whole.clone();
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut stream = words.token_stream(q.text);
         let mut any = false;
