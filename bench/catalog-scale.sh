@@ -11,7 +11,9 @@
 #     and 2,000 different searches (`load search`) from one client and from all connections;
 #   - with the caches on (the default 10 s): shoppers browsing deep (`load pages`: up to 5,000
 #     pages walked by their cursors, requested round-robin, so that the page cache, cleared at
-#     2,000 entries, misses), and the first page over and over (the common case).
+#     2,000 entries, misses), and the first page over and over (the common case);
+#   - a shop owner saving a product while one client lists the first page (`load edits`: 200
+#     saves, 20 listings between two): the listing right after a save beside the others.
 # Release build; everything in a temporary folder on 127.0.0.1, bounded in time.
 #
 #   SIZES="1000 100000 1000000" NO_BUILD=1 bash bench/catalog-scale.sh
@@ -92,6 +94,8 @@ printf "$cols" "" "" "" "" "" "req/s p50 p99 (ms)" "nothing cached" "req/s p50 p
   "req/s p50 p99 (ms)"
 scols='%-9s %-14s %-14s %-9s %-12s  %-22s %-22s\n'
 searches=()
+ecols='%-9s %-26s %-26s %-12s %-22s\n'
+edits=()
 for n in $SIZES; do
   dir=$tmp/data-$n
   if [ -n "${REUSE:-}" ] && [ -d "$REUSE/data-$n" ]; then
@@ -111,6 +115,12 @@ for n in $SIZES; do
   start "$dir" 10
   deep=$(measure pages "$BASE/api/v1/products?limit=20")
   cached=$(measure get "$BASE/api/v1/products?limit=20")
+  "$BIN/load" --summary "$tmp/summary" edits "$BASE/api/v1/products?limit=20" \
+    --vitrine "$BIN/vitrine" --data-dir "$dir" > "$tmp/edits-$n.out"
+  # shellcheck disable=SC1090
+  . "$tmp/summary"
+  edits+=("$(printf "$ecols" "$n" "$after_edit_p50_ms $after_edit_p99_ms" "$other_p50_ms $other_p99_ms" \
+    "$ratio_p99" "$edit_p50_ms $edit_p99_ms")")
   peak2=$(hwm_kib "$SERVER")
   stop
   [ "$peak2" -gt "$peak" ] && peak=$peak2
@@ -141,3 +151,8 @@ printf "$scols" products index_built_s rss_index_mb peak_mb idle_rss_mb "one cli
 # shellcheck disable=SC2059
 printf "$scols" "" "(from start)" "" "" "(15 s after)" "req/s p50 p99 (ms)" "req/s p50 p99 (ms)"
 printf '%s\n' "${searches[@]}"
+echo
+echo "listing right after a product is saved (one client; 200 saves, 20 listings between two)"
+# shellcheck disable=SC2059
+printf "$ecols" products "after a save: p50 p99 ms" "otherwise: p50 p99 ms" "p99 ratio" "the save: p50 p99 ms"
+printf '%s\n' "${edits[@]}"

@@ -104,7 +104,10 @@ bash scripts/check-infra.sh
 
 step "starting the AWS emulator on 127.0.0.1"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+# The recorder (off until a test starts it: tests/catalog.rs counts a catalog edit's requests)
+# writes into target/, not the working folder.
+MOTO_RECORDER_FILEPATH="$PWD/target/moto-recording" \
+  .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi

@@ -9,6 +9,8 @@
 //!
 //! Scenarios:
 //! - `get URL`: the same GET over and over.
+//! - `edits URL`: an admin saves a product while one client lists URL; the listing right after
+//!   each save beside the others (`load/edits.rs`).
 //! - `checkout BASE`: sets up its own data (an admin and customers created with the `vitrine
 //!   user create` command, signed in over HTTP; one product with a large stock), then places
 //!   "buy now" orders of one unit, spread over the customers, each with a fresh
@@ -34,6 +36,8 @@ use serde_json::{Value, json};
 
 #[path = "load/common.rs"]
 mod common;
+#[path = "load/edits.rs"]
+mod edits;
 #[path = "load/journey.rs"]
 mod journey;
 #[path = "gen/words.rs"]
@@ -91,6 +95,24 @@ enum Scenario {
         /// Stock of the benchmark product when it is created.
         #[arg(long, default_value_t = 1_000_000)]
         stock: i64,
+    },
+    /// A shop owner saving a product while one shopper lists URL: the listing right after each
+    /// save beside the others (see `load/edits.rs`).
+    Edits {
+        /// The listing, e.g. http://127.0.0.1:8080/api/v1/products?limit=20 (its first product
+        /// is the one edited).
+        url: String,
+        /// The `vitrine` binary, to create the admin.
+        #[arg(long)]
+        vitrine: PathBuf,
+        /// The server's data folder (the admin is created in it).
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+        /// Listings asked for between two saves.
+        #[arg(long, default_value_t = 20)]
+        between: usize,
     },
     /// Shoppers each browsing, searching, signing in, adding to the cart, checking out and
     /// paying by Pix, over and over; per-step figures (see `load/journey.rs`).
@@ -189,6 +211,24 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             data_dir,
             no_create_users,
         } => journey::run(&cli.run, &base, &vitrine, &data_dir, no_create_users).await,
+        Scenario::Edits {
+            url,
+            vitrine,
+            data_dir,
+            rounds,
+            between,
+        } => {
+            let summary = edits::edits(edits::EditsArgs {
+                url: &url,
+                vitrine: &vitrine,
+                data_dir: &data_dir,
+                rounds,
+                between,
+            })
+            .await?;
+            write_summary(&cli.run, &summary)?;
+            Ok(true)
+        }
         Scenario::Checkout {
             base,
             vitrine,

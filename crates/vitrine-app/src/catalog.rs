@@ -398,6 +398,7 @@ impl App {
         let mut batch = Batch::new();
         batch.put_new_product(&product)?;
         batch.list_product(&product, None);
+        batch.record_product_change(&product, now.millis(), &self.ports.ids.new_id());
         batch.reserve_slug(&product);
         for v in &product.variants {
             batch.put_new_sku(&product.id, &v.sku, stock.get(&v.sku).copied().unwrap_or(0));
@@ -448,6 +449,11 @@ impl App {
         let mut batch = Batch::new();
         batch.save_product(&product, old.version)?;
         batch.list_product(&product, Some(&old));
+        batch.record_product_change(
+            &product,
+            product.updated_at.millis(),
+            &self.ports.ids.new_id(),
+        );
         if product.slug != old.slug {
             batch.reserve_slug(&product);
             batch.release_slug(old.slug.as_str());

@@ -5,11 +5,14 @@
 //! - A catalog write made through this process is searchable at the next search: the write
 //!   records the product's id, and the search re-reads the recorded products and re-indexes
 //!   them before it runs.
-//! - Writes made by other processes (another Lambda instance, a CLI import) reach the index by a
-//!   rebuild in the background once it is older than `catalog_cache_secs`, and never more often
-//!   than ten times the last build's duration (so rebuilding takes at most a tenth of a core);
-//!   searches meanwhile use the index as it is.
+//! - Writes made by other processes (another Lambda instance, a CLI import) reach the index
+//!   through the catalog's change feed (`store::catalog::product_changes`): once the last read
+//!   is `catalog_cache_secs` old, a search starts a catch-up in the background, which reads the
+//!   changes recorded since (with an overlap of [`FEED_OVERLAP_MS`], for writes that commit
+//!   after a later one) and re-indexes those products only. Searches meanwhile use the index as
+//!   it is. An index further behind than the feed keeps is rebuilt instead.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -24,19 +27,38 @@ use crate::catalog::{
 use crate::error::{AppError, AppResult};
 use crate::ports::Table;
 use crate::search::{
-    BUILD_PAGE, Built, MAX_DEPTH, ProductIndex, SearchOrder, SearchQuery, option_key,
+    BUILD_PAGE, Built, MAX_DEPTH, ProductIndex, SearchOrder, SearchQuery, SearchState, option_key,
 };
+use crate::store::catalog::{CHANGES_KEPT_MS, ProductChange, load_products, product_changes};
 use crate::store::listing;
 
-/// An index of every product in `table`, holding the changes up to `seq`.
+/// How far back each read of the change feed starts before the previous one ended: a write
+/// takes its time before it commits, and another process's clock may lag this one's.
+pub const FEED_OVERLAP_MS: i64 = 30_000;
+
+/// An index of every product in `table`, read from `now_ms` on, holding this process's changes
+/// up to `seq`.
 async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
     let started = Instant::now();
     let index = ProductIndex::new().map_err(internal)?;
+    // The feed's recent changes, which the first catch-up reads again: those the build finds
+    // in the products (at their version or later) need not be.
+    let recent = product_changes(table, now_ms - FEED_OVERLAP_MS, now_ms).await?;
+    let mut wanted: HashMap<&str, Vec<&ProductChange>> = HashMap::new();
+    for c in &recent {
+        wanted.entry(c.product_id.as_str()).or_default().push(c);
+    }
+    let mut seen = HashSet::new();
     let mut after = None;
     loop {
         let (products, next) = listing::products_after(table, after, BUILD_PAGE).await?;
         for p in &products {
             index.put(p).map_err(internal)?;
+            for c in wanted.get(p.id.as_str()).into_iter().flatten() {
+                if c.version <= p.version {
+                    seen.insert(c.key.clone());
+                }
+            }
         }
         match next {
             Some(n) => after = Some(n),
@@ -53,12 +75,64 @@ async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
         segments,
         "search index built"
     );
-    Ok(Built {
-        index,
-        built_at_ms: now_ms,
-        took_ms,
-        applied: tokio::sync::Mutex::new(seq),
-    })
+    Ok(Built::new(index, now_ms, seq, seen))
+}
+
+/// Re-read products `ids` and put them in `index` as they are now (or drop those that are
+/// gone); one commit.
+async fn reindex(table: &dyn Table, index: &ProductIndex, ids: &[&str]) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found = load_products(table, ids).await?;
+    for (id, p) in ids.iter().zip(found) {
+        match p {
+            Some(p) => index.put(&p).map_err(internal)?,
+            None => index.remove(id),
+        }
+    }
+    index.commit().map_err(internal)
+}
+
+/// Bring `built` up to the change feed as of `now_ms`: the products changed since its last
+/// read, re-indexed. Returns how many products were re-indexed.
+async fn catch_up(
+    table: &dyn Table,
+    state: &SearchState,
+    built: &Built,
+    now_ms: i64,
+) -> AppResult<usize> {
+    let mut feed = built.feed.lock().await;
+    // This process's writes made from here on are re-read by the next search, after this.
+    let seq = state.seq();
+    let changes = product_changes(table, feed.read_to_ms - FEED_OVERLAP_MS, now_ms).await?;
+    let ids: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| !feed.seen.contains(&c.key))
+        .map(|c| c.product_id.as_str())
+        .collect();
+    let ids: Vec<&str> = ids.into_iter().collect();
+    {
+        let mut applied = built.applied.lock().await;
+        reindex(table, &built.index, &ids).await?;
+        *applied = (*applied).min(seq);
+    }
+    let next_from = now_ms - FEED_OVERLAP_MS;
+    feed.seen = changes
+        .iter()
+        .filter(|c| c.after(next_from))
+        .map(|c| c.key.clone())
+        .collect();
+    feed.read_to_ms = now_ms;
+    built.checked_at_ms.store(now_ms, Ordering::Release);
+    if !ids.is_empty() {
+        tracing::info!(
+            changes = changes.len(),
+            products = ids.len(),
+            "search index caught up"
+        );
+    }
+    Ok(ids.len())
 }
 
 fn internal(e: crate::search::SearchError) -> AppError {
@@ -93,23 +167,13 @@ impl App {
         let mut applied = built.applied.lock().await;
         match state.since(*applied) {
             Some((ids, upto)) => {
-                if !ids.is_empty() {
-                    let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    let found =
-                        crate::store::catalog::load_products(&*self.ports.table, &wanted).await?;
-                    for (id, p) in ids.iter().zip(found) {
-                        match p {
-                            Some(p) => built.index.put(&p).map_err(internal)?,
-                            None => built.index.remove(id),
-                        }
-                    }
-                    built.index.commit().map_err(internal)?;
-                }
+                let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+                reindex(&*self.ports.table, &built.index, &wanted).await?;
                 *applied = upto;
                 drop(applied);
                 self.refresh_when_stale(&built, false);
             }
-            // More changes than remembered: rebuild now in the background.
+            // More changes than remembered: they are in the feed; read it now.
             None => {
                 drop(applied);
                 self.refresh_when_stale(&built, true);
@@ -118,23 +182,34 @@ impl App {
         Ok(built)
     }
 
-    /// Rebuild the index in the background when it is old (or `now`), one build at a time.
-    fn refresh_when_stale(&self, built: &Built, now: bool) {
+    /// Bring the index up to the change feed in the background when its last read is old (or
+    /// `now`), one refresh at a time; rebuild it if it is further behind than the feed keeps.
+    fn refresh_when_stale(&self, built: &Arc<Built>, now: bool) {
         let state = &self.catalog.search;
         let at = self.ports.clock.now().millis();
-        let due = built.built_at_ms + self.catalog_max_age_ms().max(built.took_ms * 10);
+        let due = built.checked_at_ms.load(Ordering::Acquire) + self.catalog_max_age_ms();
         if !(now || at >= due) || state.building.swap(true, Ordering::AcqRel) {
             return;
         }
         let state = state.clone();
         let table = self.ports.table.clone();
-        let seq = state.seq();
+        let built = built.clone();
         self.spawn_worker("search-index", move |stop| async move {
+            let work = async {
+                // A read of the feed would miss changes it no longer keeps.
+                let behind = at - built.checked_at_ms.load(Ordering::Acquire);
+                if behind > CHANGES_KEPT_MS - FEED_OVERLAP_MS * 2 {
+                    let rebuilt = build(&*table, state.seq(), at).await?;
+                    state.install(rebuilt);
+                } else {
+                    catch_up(&*table, &state, &built, at).await?;
+                }
+                AppResult::Ok(())
+            };
             tokio::select! {
                 _ = stop.requested() => {}
-                result = build(&*table, seq, at) => match result {
-                    Ok(b) => state.install(b),
-                    Err(e) => tracing::warn!(error = %e, "search index rebuild failed; the old one serves"),
+                result = work => if let Err(e) = result {
+                    tracing::warn!(error = %e, "search index refresh failed; the index serves as it is");
                 },
             }
             state.building.store(false, Ordering::Release);

@@ -8,9 +8,9 @@
 //! the changes searchable. [`SearchState`] is a process's index and the products changed
 //! through the process since; keeping it in step with the table is `crate::catalog_search`'s.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
@@ -538,10 +538,37 @@ const CHANGES_KEPT: usize = 10_000;
 /// A built index and what it has seen.
 pub struct Built {
     pub index: ProductIndex,
-    pub(crate) built_at_ms: i64,
-    pub(crate) took_ms: i64,
-    /// The last change (by sequence number) the index holds; applied one search at a time.
+    /// The last change of this process (by sequence number) the index holds; applied one
+    /// search at a time.
     pub(crate) applied: tokio::sync::Mutex<u64>,
+    /// Where the index stands in the catalog's change feed (`store::catalog::product_changes`).
+    pub(crate) feed: tokio::sync::Mutex<FeedPosition>,
+    /// When the feed was last read, in ms: the next read is due `catalog_cache_secs` later.
+    pub(crate) checked_at_ms: AtomicI64,
+}
+
+impl Built {
+    /// A new index, built from what the table held at `at_ms`, holding this process's changes
+    /// up to `seq` and the feed's changes `seen`.
+    pub(crate) fn new(index: ProductIndex, at_ms: i64, seq: u64, seen: HashSet<String>) -> Self {
+        Self {
+            index,
+            applied: tokio::sync::Mutex::new(seq),
+            feed: tokio::sync::Mutex::new(FeedPosition {
+                read_to_ms: at_ms,
+                seen,
+            }),
+            checked_at_ms: AtomicI64::new(at_ms),
+        }
+    }
+}
+
+/// How far an index has read the catalog's change feed.
+pub(crate) struct FeedPosition {
+    /// Every change made before this time (less the feed's overlap) is in the index.
+    pub read_to_ms: i64,
+    /// The changes already applied among those the next read sees again (the overlap).
+    pub seen: HashSet<String>,
 }
 
 /// The index of this process and the products changed through it.

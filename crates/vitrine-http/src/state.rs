@@ -116,10 +116,19 @@ impl AppState {
 }
 
 /// Serialized product listings by query string, valid for one catalog generation and at most
-/// the catalog cache age. Bounded: cleared when it grows past [`ListingCache::MAX`] entries.
+/// the catalog cache age, with how often each was served. Bounded: cleared when it grows past
+/// [`ListingCache::MAX`] entries.
 #[derive(Default)]
 pub(crate) struct ListingCache {
-    entries: Mutex<HashMap<String, (u64, i64, Bytes)>>,
+    entries: Mutex<HashMap<String, Listed>>,
+}
+
+struct Listed {
+    generation: u64,
+    at_ms: i64,
+    bytes: Bytes,
+    /// Times served from the cache since the query was first cached.
+    hits: u64,
 }
 
 impl ListingCache {
@@ -132,16 +141,65 @@ impl ListingCache {
         now_ms: i64,
         max_age_ms: i64,
     ) -> Option<Bytes> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (g, at, bytes) = entries.get(query)?;
-        (*g == generation && now_ms - at < max_age_ms).then(|| bytes.clone())
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = entries.get_mut(query)?;
+        if listed.generation != generation || now_ms - listed.at_ms >= max_age_ms {
+            return None;
+        }
+        listed.hits += 1;
+        Some(listed.bytes.clone())
     }
 
     pub(crate) fn put(&self, query: &str, generation: u64, now_ms: i64, bytes: Bytes) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX {
+        if entries.len() >= Self::MAX && !entries.contains_key(query) {
             entries.clear();
         }
-        entries.insert(query.to_owned(), (generation, now_ms, bytes));
+        let hits = entries.get(query).map_or(0, |l| l.hits);
+        entries.insert(
+            query.to_owned(),
+            Listed {
+                generation,
+                at_ms: now_ms,
+                bytes,
+                hits,
+            },
+        );
+    }
+
+    /// The `n` queries served most often among those cached less than `max_age_ms` before
+    /// `now_ms`, whatever their generation: the pages worth reading again after a catalog write.
+    pub(crate) fn hottest(&self, n: usize, now_ms: i64, max_age_ms: i64) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent: Vec<(&String, u64)> = entries
+            .iter()
+            .filter(|(_, l)| now_ms - l.at_ms < max_age_ms)
+            .map(|(q, l)| (q, l.hits))
+            .collect();
+        recent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        recent.into_iter().take(n).map(|(q, _)| q.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hottest_pages_are_the_recent_ones_served_most() {
+        let cache = ListingCache::default();
+        for (query, hits) in [("a", 1), ("b", 5), ("c", 3), ("old", 9)] {
+            let at = if query == "old" { 0 } else { 10_000 };
+            cache.put(query, 1, at, Bytes::from_static(b"[]"));
+            for _ in 0..hits {
+                assert!(cache.get(query, 1, at, 1_000).is_some());
+            }
+        }
+        // "old" was cached more than the age ago; a page of another generation still counts.
+        cache.put("c", 2, 10_500, Bytes::from_static(b"[]"));
+        assert_eq!(cache.hottest(2, 10_900, 1_000), ["b", "c"]);
+        assert_eq!(cache.hottest(9, 10_900, 1_000), ["b", "c", "a"]);
+        // A page read again keeps its count; one of an older generation is not served.
+        assert!(cache.get("c", 1, 10_900, 1_000).is_none());
     }
 }

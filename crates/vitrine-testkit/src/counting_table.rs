@@ -17,6 +17,8 @@ use vitrine_app::ports::table::{
 pub struct CountingTable {
     inner: Arc<dyn Table>,
     read: AtomicUsize,
+    /// The partition key of each item read, since the last take.
+    partitions: std::sync::Mutex<Vec<String>>,
 }
 
 impl CountingTable {
@@ -24,13 +26,32 @@ impl CountingTable {
         Self {
             inner,
             read: AtomicUsize::new(0),
+            partitions: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Items read since the last [`CountingTable::take`] (or since it was made), and start again
     /// from 0.
     pub fn take(&self) -> usize {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.read.swap(0, Ordering::SeqCst)
+    }
+
+    /// The partition key of each item read since the last take, in order, and start again.
+    pub fn take_partitions(&self) -> Vec<String> {
+        self.read.store(0, Ordering::SeqCst);
+        std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn count<'a>(&self, items: impl Iterator<Item = &'a Item>) {
+        let mut partitions = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        for item in items {
+            self.read.fetch_add(1, Ordering::SeqCst);
+            partitions.push(item.key.pk.clone());
+        }
     }
 }
 
@@ -38,14 +59,13 @@ impl CountingTable {
 impl Table for CountingTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let item = self.inner.get(key).await?;
-        self.read
-            .fetch_add(usize::from(item.is_some()), Ordering::SeqCst);
+        self.count(item.iter());
         Ok(item)
     }
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
         let page = self.inner.query(query).await?;
-        self.read.fetch_add(page.items.len(), Ordering::SeqCst);
+        self.count(page.items.iter());
         Ok(page)
     }
 

@@ -39,8 +39,11 @@ fn start_own() -> String {
         .map(|a| a.port())
         .expect("a free port");
     // The watchdog: run the server in the background and stop it once our process is gone.
+    // The recorder (see [`Recording`]) writes into target/.
+    let recording = workspace_root().join("target/moto-recording");
     let script = format!(
-        "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & s=$!; while kill -0 {me} 2>/dev/null; do sleep 1; done; kill $s",
+        "MOTO_RECORDER_FILEPATH='{recording}' {bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & s=$!; while kill -0 {me} 2>/dev/null; do sleep 1; done; kill $s",
+        recording = recording.display(),
         bin = bin.display(),
         me = std::process::id()
     );
@@ -92,4 +95,115 @@ pub async fn state() -> serde_json::Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the emulator's state ({url}) could not be read: {last}")
+}
+
+/// One DynamoDB request the emulator received, from its recorder.
+#[derive(Debug, Clone)]
+pub struct DynamoRequest {
+    /// The operation: `Query`, `GetItem`, `BatchGetItem`, `TransactWriteItems`, …
+    pub operation: String,
+    /// The request's JSON body.
+    pub body: serde_json::Value,
+}
+
+impl DynamoRequest {
+    /// Every string value of the request's keys and key conditions (`Key`, `Keys`,
+    /// `ExpressionAttributeValues`, and the items of a write): the partitions it touches.
+    pub fn key_strings(&self) -> Vec<String> {
+        fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        match (k.as_str(), v) {
+                            ("S", serde_json::Value::String(s)) => out.push(s.clone()),
+                            _ => strings(v, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        strings(&self.body, &mut out);
+        out
+    }
+}
+
+/// The emulator's request recorder (`/moto-api/recorder/…`), for a test that shows what a piece
+/// of work asks of DynamoDB. The recorder is the emulator's, shared by every test that uses it:
+/// [`Recording::requests`] keeps the requests naming one table. One recording at a time (the
+/// tests that record hold [`Recording::start`]'s lock).
+pub struct Recording {
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn recorder(action: &str) -> String {
+    let url = format!("{}/moto-api/recorder/{action}", endpoint());
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("the emulator's recorder ({url}): {e}"));
+    answer.text().await.unwrap_or_default()
+}
+
+impl Recording {
+    /// Clear the recorder and start recording every request.
+    pub async fn start() -> Recording {
+        let guard = RECORDING.lock().await;
+        recorder("stop-recording").await;
+        recorder("reset-recording").await;
+        recorder("start-recording").await;
+        Recording {
+            _one_at_a_time: guard,
+        }
+    }
+
+    /// Stop recording; the DynamoDB requests recorded that name `table`, in order.
+    pub async fn requests(self, table: &str) -> Vec<DynamoRequest> {
+        recorder("stop-recording").await;
+        let url = format!("{}/moto-api/recorder/download-recording", endpoint());
+        let text = reqwest::get(&url)
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("the emulator's recording ({url}): {e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let entry: serde_json::Value =
+                serde_json::from_str(line).expect("a recorded request is JSON");
+            let headers = &entry["headers"];
+            let target = headers["X-Amz-Target"]
+                .as_str()
+                .or_else(|| headers["x-amz-target"].as_str())
+                .unwrap_or_default();
+            let Some(operation) = target.strip_prefix("DynamoDB_20120810.") else {
+                continue;
+            };
+            let raw = entry["body"].as_str().unwrap_or_default();
+            let body: serde_json::Value = if entry["body_encoded"].as_bool() == Some(true) {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(raw)
+                    .unwrap_or_default();
+                serde_json::from_slice(&bytes).unwrap_or_default()
+            } else {
+                serde_json::from_str(raw).unwrap_or_default()
+            };
+            if body.to_string().contains(&format!("\"{table}\"")) {
+                out.push(DynamoRequest {
+                    operation: operation.to_owned(),
+                    body,
+                });
+            }
+        }
+        out
+    }
 }

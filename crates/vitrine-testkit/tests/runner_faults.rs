@@ -517,8 +517,11 @@ async fn a_poisoned_message_lands_in_the_dead_letter_queue_after_max_receive_cou
     // The order's own events went their ways; none of them is dead.
     settled(&shape, &[&buyer], 1).await;
     assert_eq!(mails_to(&buyer).await, 1);
+    // The poisoned message was received above without being deleted: once its visibility
+    // timeout passes (a slow run) it is there again, and only it may be.
     for queue in DEAD_LETTER_QUEUES {
-        let left = dead_letters(&shape, queue).await;
+        let mut left = dead_letters(&shape, queue).await;
+        left.retain(|m| !m.contains(&poison_id));
         assert!(left.is_empty(), "{queue}: {left:?}");
     }
     shape.finish().await;

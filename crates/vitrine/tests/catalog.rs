@@ -3,9 +3,15 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
+use vitrine_app::catalog::{ProductQuery, ProductSort};
+use vitrine_app::{App, Settings};
+use vitrine_testkit::counting_table::CountingTable;
+use vitrine_testkit::moto::Recording;
 
 async fn all_pages(t: &TestApp, query: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -147,6 +153,189 @@ async fn a_search_finds_other_forms_and_a_typo_and_counts_its_facets() {
         let p = problem(res, 422).await;
         assert!(p["errors"].is_array(), "{bad}: {p}");
     }
+    t.stop().await;
+}
+
+/// Another instance on the same table (a warm Lambda, a second server) hears of a catalog edit
+/// through the change feed: its search index re-reads the product that changed, not the
+/// catalog. On the AWS backend the emulator's own recorder shows the requests.
+#[tokio::test]
+async fn another_instance_learns_of_an_edit_by_reading_only_what_changed() {
+    let t = TestApp::spawn().await;
+    let admin = t.admin("admin@loja.test").await;
+    for i in 0..48 {
+        t.product(&admin, &format!("extra-{i}"), &[(&format!("EXTRA-{i}"), 1)])
+            .await;
+    }
+    // The other instance reads the feed when its last read is a second old.
+    let mut ports = t.app.ports.clone();
+    let counting = Arc::new(CountingTable::new(ports.table.clone()));
+    ports.table = counting.clone();
+    let other = App::new(
+        ports,
+        Settings {
+            catalog_cache_secs: 1,
+            ..t.app.settings.clone()
+        },
+    );
+    let total = |text: &'static str| {
+        let other = other.clone();
+        async move {
+            let q = ProductQuery {
+                text: Some(text.into()),
+                sort: ProductSort::Relevance,
+                limit: 20,
+                ..Default::default()
+            };
+            other.search_products(&q).await.unwrap().total
+        }
+    };
+    // Its first search builds its index: every product, once.
+    assert_eq!(total("xilogravura").await, 0);
+    let built = counting.take_partitions();
+    let products = built.iter().filter(|pk| pk.starts_with("PRODUCT#")).count();
+    assert!(products >= 60, "the build read {products} products");
+
+    let mug: Value = t
+        .get_json("/api/v1/products/caneca-de-ceramica-artesanal", None)
+        .await;
+    let id = mug["id"].as_str().unwrap();
+    let current: Value = t
+        .get_json(&format!("/api/v1/admin/products/{id}"), Some(&admin))
+        .await;
+    rename(&t, &admin, &current, "Xilogravura de cordel").await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let recording = match &t.aws_table {
+        Some(_) => Some(Recording::start().await),
+        None => None,
+    };
+    counting.take();
+    // The search that finds the last read old starts a catch-up in the background.
+    let mut found = 0;
+    for _ in 0..100 {
+        found = total("xilogravuras").await;
+        if found == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(found, 1, "the edit reached the other instance's index");
+    let read = counting.take_partitions();
+    let mut products: Vec<&String> = read
+        .iter()
+        .filter(|pk| pk.starts_with("PRODUCT#"))
+        .collect();
+    products.dedup();
+    assert_eq!(
+        products,
+        [&format!("PRODUCT#{id}")],
+        "the catch-up read {} items, in a catalog of 60",
+        read.len()
+    );
+
+    if let (Some(recording), Some(table)) = (recording, &t.aws_table) {
+        let requests = recording.requests(table).await;
+        let catalog: Vec<_> = requests
+            .iter()
+            .filter(|r| {
+                r.key_strings()
+                    .iter()
+                    .any(|k| k.starts_with("PRODUCT") || k.starts_with("CATCHANGES#"))
+            })
+            .collect();
+        let summary: Vec<String> = catalog
+            .iter()
+            .map(|r| format!("{} {:?}", r.operation, r.key_strings()))
+            .collect();
+        // The feed (one query per hour it spans) and the changed product; never the catalog.
+        assert!(
+            catalog.iter().any(|r| r.operation == "Query"
+                && r.key_strings().iter().any(|k| k.starts_with("CATCHANGES#"))),
+            "{summary:#?}"
+        );
+        let products: Vec<String> = catalog
+            .iter()
+            .flat_map(|r| r.key_strings())
+            .filter(|k| k.starts_with("PRODUCT#") || k == "PRODUCTS")
+            .collect();
+        assert!(
+            !products.is_empty() && products.iter().all(|k| *k == format!("PRODUCT#{id}")),
+            "{summary:#?}"
+        );
+        assert!(catalog.len() <= 4, "{summary:#?}");
+        eprintln!(
+            "the other instance's catch-up after one edit: {} requests to the emulator: {summary:?}",
+            catalog.len()
+        );
+    }
+    t.stop().await;
+}
+
+/// Save `product` (as the admin API reads it) under `name`, through the admin API.
+async fn rename(t: &TestApp, admin: &str, product: &Value, name: &str) -> Value {
+    let variants: Vec<Value> = product["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| json!({ "sku": v["sku"], "price_centavos": v["price_centavos"] }))
+        .collect();
+    let res = t
+        .req(
+            Method::PUT,
+            &format!("/api/v1/admin/products/{}", product["id"].as_str().unwrap()),
+            Some(admin),
+        )
+        .header("if-match", format!("\"{}\"", product["version"]))
+        .json(&json!({ "name": name, "variants": variants, "category_id": product["category_id"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// A save through the admin reads the listing pages shoppers asked for most again before it
+/// answers: the next shopper finds them cached, with the save in them, and waits for no read.
+#[tokio::test]
+async fn a_save_reads_the_most_asked_for_listing_pages_again_before_it_answers() {
+    let counting: std::sync::Mutex<Option<Arc<CountingTable>>> = std::sync::Mutex::new(None);
+    let t = TestApp::spawn_with(|store| {
+        let mut ports = store.app.ports.clone();
+        let table = Arc::new(CountingTable::new(ports.table.clone()));
+        *counting.lock().unwrap() = Some(table.clone());
+        ports.table = table;
+        store.app = App::new(ports, store.app.settings.clone());
+    })
+    .await;
+    let table = counting.lock().unwrap().clone().unwrap();
+    let admin = t.admin("admin@loja.test").await;
+    let mug: Value = t
+        .get_json("/api/v1/products/caneca-de-ceramica-artesanal", None)
+        .await;
+    let id = mug["id"].as_str().unwrap();
+    // Shoppers' pages: the first page of everything (often), of the mug's department (once).
+    for _ in 0..3 {
+        t.get_json("/api/v1/products?limit=20", None).await;
+    }
+    t.get_json("/api/v1/products?limit=20&category=casa", None)
+        .await;
+    let current = t
+        .get_json(&format!("/api/v1/admin/products/{id}"), Some(&admin))
+        .await;
+    rename(&t, &admin, &current, "Caneca Esmaltada").await;
+    table.take();
+    for query in ["limit=20", "limit=20&category=casa"] {
+        let page = t.get_json(&format!("/api/v1/products?{query}"), None).await;
+        let shown = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("{query}: the mug is listed"));
+        assert_eq!(shown["name"], "Caneca Esmaltada", "{query}");
+    }
+    assert_eq!(table.take(), 0, "both pages came from the cache");
     t.stop().await;
 }
 

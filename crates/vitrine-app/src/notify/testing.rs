@@ -34,6 +34,7 @@ const T0: i64 = 1_750_000_000;
 mod mem_table;
 pub use mem_table::MemTable;
 
+#[allow(dead_code)] // take_partitions: the unit tests count items, not which.
 #[path = "../../../vitrine-testkit/src/counting_table.rs"]
 mod counting_table;
 pub use counting_table::CountingTable;

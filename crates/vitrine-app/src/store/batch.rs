@@ -24,7 +24,7 @@ pub enum Part {
     /// An event appended to the outbox.
     Event,
     Product,
-    /// A product's listing entries.
+    /// A product's listing entries, or its record in the change feed.
     Listing,
     /// A product's slug reservation.
     Slug,

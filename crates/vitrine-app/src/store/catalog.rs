@@ -1,5 +1,10 @@
 //! The catalog's items: products (with their slug reservations), SKUs with their stock, and
-//! categories (with theirs).
+//! categories (with theirs); and the catalog's change feed.
+//!
+//! The change feed: every product write records, in the same batch, a small item naming the
+//! product, under `CATCHANGES#{hour}` / `{time in ms, 15 digits}#{change id}`, kept two days
+//! (`ttl`). A process that holds something built from the catalog (the search index) reads the
+//! changes since it last looked — reads proportional to what changed, not to the catalog.
 
 use vitrine_domain::catalog::{Category, Product, Sku};
 
@@ -8,10 +13,67 @@ use super::{
     data_item, decode, product, sku, slug, with_gsi1,
 };
 use crate::error::AppResult;
-use crate::ports::{Index, Item, Query, Table, WriteOp};
+use crate::ports::table::TTL;
+use crate::ports::{Index, Item, Key, Query, SortKey, Table, WriteOp};
 
 const PRODUCT_ID: &str = "product_id";
 const SKU: &str = "sku";
+
+/// How long the change feed keeps a change: a process further behind rebuilds instead.
+pub const CHANGES_KEPT_MS: i64 = 2 * 24 * 3_600_000;
+/// The feed's partitions: one per hour of changes.
+const CHANGE_BUCKET_MS: i64 = 3_600_000;
+
+fn change_partition(bucket: i64) -> String {
+    format!("CATCHANGES#{bucket}")
+}
+
+/// Where in the feed a change made at `at_ms` sorts (before every change made later).
+fn change_position(at_ms: i64) -> String {
+    format!("{:015}", at_ms.max(0))
+}
+
+/// One change read from the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductChange {
+    /// The change's key in the feed (its time first): unique, and ordered by time.
+    pub key: String,
+    pub product_id: String,
+    /// The product's version the change wrote.
+    pub version: u64,
+}
+
+impl ProductChange {
+    /// Whether the change was made after `ms`.
+    pub fn after(&self, ms: i64) -> bool {
+        self.key.as_str() > change_position(ms).as_str()
+    }
+}
+
+/// The product changes recorded after `from_ms` up to `to_ms`, oldest first: one query per hour
+/// of the interval (a caller more than [`CHANGES_KEPT_MS`] behind should rebuild instead).
+pub async fn product_changes(
+    table: &dyn Table,
+    from_ms: i64,
+    to_ms: i64,
+) -> AppResult<Vec<ProductChange>> {
+    let from_ms = from_ms.max(0);
+    let mut out = Vec::new();
+    for bucket in from_ms.div_euclid(CHANGE_BUCKET_MS)..=to_ms.div_euclid(CHANGE_BUCKET_MS) {
+        let query = Query::new(Index::Primary, change_partition(bucket))
+            .sk(SortKey::Gt(change_position(from_ms)));
+        for item in Pager::new(table, query).all().await? {
+            if let Some(id) = item.str(PRODUCT_ID) {
+                out.push(ProductChange {
+                    product_id: id.to_owned(),
+                    version: item.num(VERSION).unwrap_or(0).max(0) as u64,
+                    key: item.key.sk,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// The product `id`, if it exists.
 pub async fn load_product(table: &dyn Table, id: &str) -> AppResult<Option<Product>> {
@@ -122,6 +184,20 @@ impl Batch {
     pub fn save_product(&mut self, p: &Product, read_version: u64) -> AppResult<()> {
         self.put_versioned(Part::Product, product_item(p)?, Some(read_version));
         Ok(())
+    }
+
+    /// Record in the change feed that product `p` changed (to its version) at `at_ms` (change
+    /// `change_id`, unique).
+    pub fn record_product_change(&mut self, p: &Product, at_ms: i64, change_id: &str) {
+        let key = Key::new(
+            change_partition(at_ms.div_euclid(CHANGE_BUCKET_MS)),
+            format!("{}#{change_id}", change_position(at_ms)),
+        );
+        let item = Item::new(key)
+            .with(PRODUCT_ID, p.id.as_str())
+            .with(VERSION, p.version as i64)
+            .with(TTL, (at_ms + CHANGES_KEPT_MS) / 1000);
+        self.put(Part::Listing, item);
     }
 
     /// Reserve `p`'s slug for it: fails on [`Part::Slug`] when another product holds it.

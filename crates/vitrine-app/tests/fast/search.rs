@@ -3,6 +3,12 @@
 //! refresh, and pages follow each other to the total.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use vitrine_app::ports::{Clock, ManualClock};
+use vitrine_app::{App, Settings};
+use vitrine_domain::Timestamp;
+use vitrine_testkit::counting_table::CountingTable;
 
 use vitrine_app::catalog::{ProductQuery, ProductSort, SearchPage, fold};
 use vitrine_domain::catalog::{Category, Product, ProductDraft, category_with_descendants};
@@ -192,26 +198,106 @@ async fn a_write_through_this_process_is_found_at_the_next_search() {
     assert_eq!(found.items[0].id, p.id);
 }
 
-#[tokio::test]
-async fn another_process_write_is_found_once_the_index_is_refreshed() {
-    let w = World::new();
-    w.product("caneca-azul", "CAN-1", 5).await;
-    assert_eq!(total(&w, "vela").await, 0);
-    let other = w.other_process();
-    let d = draft(3, None);
-    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
-    other.create_product(d, &stock).await.unwrap();
-    // Not yet: this process's index is fresh.
-    assert_eq!(total(&w, "vela").await, 0);
-    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
-    // The search that finds the index old starts a rebuild and answers from the old one.
+/// Search `w` for `text` until it finds `n` products (a refresh runs in the background), at
+/// most two seconds.
+async fn until_found(w: &World, text: &str, n: usize) {
     let mut found = 0;
     for _ in 0..200 {
-        found = total(&w, "vela").await;
-        if found == 1 {
-            break;
+        found = total(w, text).await;
+        if found == n {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert_eq!(found, 1);
+    panic!("{text}: found {found}, not {n}");
+}
+
+/// The products read, each once, among partitions read (the search that finds a product reads
+/// it too, to show it).
+fn products_in(partitions: &[String]) -> Vec<String> {
+    let mut products: Vec<String> = partitions
+        .iter()
+        .filter(|pk| pk.starts_with("PRODUCT#"))
+        .cloned()
+        .collect();
+    products.sort();
+    products.dedup();
+    products
+}
+
+#[tokio::test]
+async fn another_process_write_reaches_the_index_through_the_change_feed() {
+    let counting: Arc<Mutex<Option<Arc<CountingTable>>>> = Default::default();
+    let slot = counting.clone();
+    let w = World::on_table(move |inner| {
+        let t = Arc::new(CountingTable::new(inner));
+        *slot.lock().unwrap() = Some(t.clone());
+        t
+    });
+    let table = counting.lock().unwrap().clone().unwrap();
+    // More products than one page of the build (500): a rebuild would read them all.
+    catalog(&w, 620).await;
+    // The catalog's changes are in the feed's overlap when the index is built: the build, which
+    // read them, marks them applied.
+    assert_eq!(total(&w, "xicara").await, 0);
+    let other = w.other_process();
+    let mut d = draft(1003, None);
+    d.name = "Xícara de porcelana".into();
+    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+    let made = other.create_product(d, &stock).await.unwrap();
+    // Not yet: this process's index read the feed less than `catalog_cache_secs` ago.
+    assert_eq!(total(&w, "xicara").await, 0);
+    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
+    table.take();
+    // The search that finds the index old starts a catch-up and answers from the index as it is.
+    until_found(&w, "xicaras", 1).await;
+    let read = table.take_partitions();
+    assert_eq!(
+        products_in(&read),
+        [format!("PRODUCT#{}", made.id)],
+        "one change in a catalog of 620: {} items read",
+        read.len()
+    );
+    // Beside it, the feed's items: this change and the catalog's, made within its overlap.
+    assert!(read.len() <= 620 + 1 + 10, "{}", read.len());
+
+    // A write whose clock lags this process's by 20 s (inside the feed's overlap) is found too,
+    // and the changes already applied are not read again.
+    let mut lagging = w.ports.clone();
+    lagging.clock = Arc::new(ManualClock::new(Timestamp::from_millis(
+        w.clock.now().millis() - 20_000,
+    )));
+    let late = App::new(lagging, Settings::default());
+    let mut d = draft(1005, None);
+    d.name = "Xícara esmaltada".into();
+    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+    let later = late.create_product(d, &stock).await.unwrap();
+    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
+    table.take();
+    until_found(&w, "xicaras", 2).await;
+    // The product found before is read to be shown; the new one to be indexed.
+    let read = products_in(&table.take_partitions());
+    assert!(read.contains(&format!("PRODUCT#{}", later.id)), "{read:?}");
+    assert!(read.len() <= 2, "{read:?}");
+
+    // An index further behind than the feed keeps is rebuilt from the catalog.
+    other
+        .update_product(
+            &made.id,
+            ProductDraft {
+                name: "Caneca de porcelana".into(),
+                ..draft(1003, None)
+            },
+            made.version,
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+    w.clock.advance_secs(3 * 24 * 3_600);
+    table.take();
+    until_found(&w, "xicaras", 1).await;
+    assert!(
+        products_in(&table.take_partitions()).len() >= 620,
+        "a rebuild reads every product, and the edit is in it"
+    );
 }

@@ -29,7 +29,7 @@ const WEBHOOK_SECRET: &[u8] = b"a-webhook-secret-for-fast-tests";
 
 pub struct World {
     pub app: Arc<App>,
-    ports: Ports,
+    pub ports: Ports,
     pub blobs: Arc<MemBlobs>,
     pub clock: Arc<ManualClock>,
     signer: WebhookSigner,

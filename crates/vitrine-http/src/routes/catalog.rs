@@ -149,12 +149,7 @@ async fn list_products(
     }
     let bytes = match s.listing_cache.get(key, generation, now, max_age) {
         Some(b) => b,
-        None => {
-            let dto = product_list(&s.app, &product_query(p, false)?).await?;
-            let b = Bytes::from(serde_json::to_vec(&dto).map_err(|e| P::internal(e.to_string()))?);
-            s.listing_cache.put(key, generation, now, b.clone());
-            b
-        }
+        None => listing_bytes(&s, key, p, generation, now).await?,
     };
     Ok((
         [(
@@ -164,6 +159,44 @@ async fn list_products(
         bytes,
     )
         .into_response())
+}
+
+/// The listing `p` (asked for by query string `key`) as the API answers it, cached under
+/// `generation` (read before the listing was).
+async fn listing_bytes(
+    s: &AppState,
+    key: &str,
+    p: ProductListParams,
+    generation: u64,
+    now: i64,
+) -> ApiResult<Bytes> {
+    let dto = product_list(&s.app, &product_query(p, false)?).await?;
+    let b = Bytes::from(serde_json::to_vec(&dto).map_err(|e| P::internal(e.to_string()))?);
+    s.listing_cache.put(key, generation, now, b.clone());
+    Ok(b)
+}
+
+/// How many of the most asked-for listing pages a catalog write reads again.
+const HOT_PAGES: usize = 8;
+
+/// After a catalog write through this process (which made every cached page stale): the
+/// [`HOT_PAGES`] listing pages shoppers asked for most, read again at once and concurrently, so
+/// that the next shopper finds them cached instead of waiting for them. Called by the admin's
+/// catalog routes before they answer; a page that fails is simply read by its next shopper.
+pub(crate) async fn refresh_hot_listings(s: &AppState) {
+    let now = s.app.ports.clock.now().millis();
+    let max_age = s.app.settings.catalog_cache_secs * 1000;
+    let generation = s.app.catalog_generation();
+    let hot = s.listing_cache.hottest(HOT_PAGES, now, max_age);
+    futures::future::join_all(hot.iter().map(|key| async move {
+        let Ok(p) = serde_urlencoded::from_str::<ProductListParams>(key) else {
+            return;
+        };
+        if let Err(e) = listing_bytes(s, key, p, generation, now).await {
+            tracing::debug!(error = ?e, "a hot listing page was not read again");
+        }
+    }))
+    .await;
 }
 
 /// One product by id or slug, with live stock per variant.

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: Client,
     pub app: Arc<App>,
     pub data_dir: PathBuf,
+    /// The DynamoDB table on the emulator, on the AWS backend.
+    pub aws_table: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -72,9 +74,9 @@ pub fn backend() -> &'static str {
 }
 
 #[cfg(feature = "aws")]
-async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> Store {
+async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> (Store, Option<String>) {
     if backend() != "aws" {
-        return compose::build(config, clock).expect("build store");
+        return (compose::build(config, clock).expect("build store"), None);
     }
     let mut config = config.clone();
     config.aws.endpoint = Some(vitrine_testkit::moto::endpoint().to_owned());
@@ -84,19 +86,20 @@ async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> Store {
     config.aws.create_resources = true;
     config.aws.emulator = true;
     let credentials = Some(("testing".to_owned(), "testing".to_owned()));
-    compose::build_aws_with(&config, clock, credentials)
+    let store = compose::build_aws_with(&config, clock, credentials)
         .await
-        .expect("build store on the emulator")
+        .expect("build store on the emulator");
+    (store, Some(config.aws.table))
 }
 
 #[cfg(not(feature = "aws"))]
-async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> Store {
+async fn build_store(config: &Config, clock: Arc<dyn Clock>) -> (Store, Option<String>) {
     assert_eq!(
         backend(),
         "local",
         "VITRINE_TEST_BACKEND=aws needs the tests built with --features aws"
     );
-    compose::build(config, clock).expect("build store")
+    (compose::build(config, clock).expect("build store"), None)
 }
 
 impl TestApp {
@@ -138,7 +141,7 @@ impl TestApp {
         configure: impl FnOnce(&mut Store),
     ) -> TestApp {
         let data_dir = config.data_dir.clone();
-        let mut store: Store = build_store(&config, clock).await;
+        let (mut store, aws_table) = build_store(&config, clock).await;
         configure(&mut store);
         vitrine::seed::seed(&store.app).await.expect("seed");
         let app = store.app.clone();
@@ -157,6 +160,7 @@ impl TestApp {
             client,
             app,
             data_dir,
+            aws_table,
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
