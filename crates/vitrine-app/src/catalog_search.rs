@@ -78,13 +78,20 @@ async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
     Ok(Built::new(index, now_ms, seq, seen))
 }
 
-/// Re-read products `ids` and put them in `index` as they are now (or drop those that are
-/// gone); one commit.
-async fn reindex(table: &dyn Table, index: &ProductIndex, ids: &[&str]) -> AppResult<()> {
+/// Products `ids` as they are now (`None` for those that are gone), read 100 at a time.
+async fn read_now(table: &dyn Table, ids: &[&str]) -> AppResult<Vec<Option<Product>>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        out.extend(load_products(table, chunk).await?);
+    }
+    Ok(out)
+}
+
+/// Put products `found` (read for `ids`) in `index`, dropping those that are gone; one commit.
+fn apply(index: &ProductIndex, ids: &[&str], found: Vec<Option<Product>>) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let found = load_products(table, ids).await?;
     for (id, p) in ids.iter().zip(found) {
         match p {
             Some(p) => index.put(&p).map_err(internal)?,
@@ -103,7 +110,9 @@ async fn catch_up(
     now_ms: i64,
 ) -> AppResult<usize> {
     let mut feed = built.feed.lock().await;
-    // This process's writes made from here on are re-read by the next search, after this.
+    // This process's writes so far are in the feed (each is logged once it is written), so this
+    // read covers them; those made from here on are re-read by the next search, after this
+    // catch-up has put what it read (which may be older).
     let seq = state.seq();
     let changes = product_changes(table, feed.read_to_ms - FEED_OVERLAP_MS, now_ms).await?;
     let ids: BTreeSet<&str> = changes
@@ -112,10 +121,12 @@ async fn catch_up(
         .map(|c| c.product_id.as_str())
         .collect();
     let ids: Vec<&str> = ids.into_iter().collect();
+    let found = read_now(table, &ids).await?;
     {
+        // Searches wait for this process's own changes only while the products read are put.
         let mut applied = built.applied.lock().await;
-        reindex(table, &built.index, &ids).await?;
-        *applied = (*applied).min(seq);
+        apply(&built.index, &ids, found)?;
+        *applied = seq;
     }
     let next_from = now_ms - FEED_OVERLAP_MS;
     feed.seen = changes
@@ -168,7 +179,8 @@ impl App {
         match state.since(*applied) {
             Some((ids, upto)) => {
                 let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-                reindex(&*self.ports.table, &built.index, &wanted).await?;
+                let found = read_now(&*self.ports.table, &wanted).await?;
+                apply(&built.index, &wanted, found)?;
                 *applied = upto;
                 drop(applied);
                 self.refresh_when_stale(&built, false);
