@@ -36,6 +36,9 @@ use crate::store::listing;
 /// takes its time before it commits, and another process's clock may lag this one's.
 pub const FEED_OVERLAP_MS: i64 = 30_000;
 
+/// How many products a build adds between two commits.
+const BUILD_COMMIT_EVERY: usize = 50_000;
+
 /// An index of every product in `table`, read from `now_ms` on, holding this process's changes
 /// up to `seq`.
 async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
@@ -50,10 +53,11 @@ async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
     }
     let mut seen = HashSet::new();
     let mut after = None;
+    let mut added = 0;
     loop {
         let (products, next) = listing::products_after(table, after, BUILD_PAGE).await?;
         for p in &products {
-            index.put(p).map_err(internal)?;
+            index.add_new(p).map_err(internal)?;
             for c in wanted.get(p.id.as_str()).into_iter().flatten() {
                 if c.version <= p.version {
                     seen.insert(c.key.clone());
@@ -63,6 +67,12 @@ async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
         match next {
             Some(n) => after = Some(n),
             None => break,
+        }
+        // Committed in steps: until a commit the writer keeps its segments and their merges.
+        added += products.len();
+        if added >= BUILD_COMMIT_EVERY {
+            index.commit().map_err(internal)?;
+            added = 0;
         }
     }
     index.commit().map_err(internal)?;

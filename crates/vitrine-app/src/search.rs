@@ -195,6 +195,26 @@ impl ProductIndex {
 
     /// Index `p`, replacing what was indexed for it (searchable after [`ProductIndex::commit`]).
     pub fn put(&self, p: &Product) -> Result<(), SearchError> {
+        let doc = self.document(p);
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.delete_term(Term::from_field_text(self.fields.id, &p.id));
+        writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Index `p`, known not to be in the index (a build): unlike [`ProductIndex::put`], no
+    /// delete is queued, and the writer keeps every delete until the next commit.
+    pub fn add_new(&self, p: &Product) -> Result<(), SearchError> {
+        let doc = self.document(p);
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_document(doc)?;
+        Ok(())
+    }
+
+    /// `p` as the index stores it (its option labels noted).
+    fn document(&self, p: &Product) -> TantivyDocument {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &p.id);
@@ -232,10 +252,7 @@ impl ProductIndex {
             }
         }
         drop(labels);
-        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        writer.delete_term(Term::from_field_text(f.id, &p.id));
-        writer.add_document(doc)?;
-        Ok(())
+        doc
     }
 
     /// Drop product `id` from the index (on [`ProductIndex::commit`]).
