@@ -136,7 +136,15 @@ fn build_router(state: AppState, site: bool) -> Router {
     let admin_guard = middleware::from_fn_with_state(state.clone(), routes::admin::require_admin);
     let routes = Router::new()
         .merge(public.router())
-        .merge(admin.router().route_layer(admin_guard.clone()))
+        .merge(
+            admin
+                .router()
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    routes::catalog::refresh_after_catalog_writes,
+                ))
+                .route_layer(admin_guard.clone()),
+        )
         // Not in a route table: OpenAPI cannot describe a WebSocket (docs/api.md, "Realtime").
         .route("/api/v1/ws", get(routes::realtime::connect))
         .route(

@@ -21,7 +21,7 @@ use crate::dto::{
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
 use crate::route_table::{RouteTable, route};
-use crate::routes::catalog::{product_list, product_query, refresh_hot_listings};
+use crate::routes::catalog::{product_list, product_query};
 use crate::state::AppState;
 
 pub fn routes() -> RouteTable {
@@ -100,7 +100,6 @@ async fn create_product(
 ) -> ApiResult<(StatusCode, Etagged<ProductDto>)> {
     let (draft, stock) = i.into_draft();
     let p = s.app.create_product(draft, &stock).await?;
-    refresh_hot_listings(&s).await;
     Ok((
         StatusCode::CREATED,
         (
@@ -138,7 +137,6 @@ async fn update_product(
     let version = required(version)?;
     let (draft, stock) = i.into_draft();
     let p = s.app.update_product(&id, draft, version, &stock).await?;
-    refresh_hot_listings(&s).await;
     Ok((
         [etag(p.version)],
         axum::Json(ProductDto::from_product(&p, None)),
@@ -205,7 +203,6 @@ async fn create_category(
         .app
         .create_category(&i.name, i.slug, i.parent_id, i.position)
         .await?;
-    refresh_hot_listings(&s).await;
     Ok((StatusCode::CREATED, axum::Json((&c).into())))
 }
 
@@ -225,7 +222,6 @@ async fn update_category(
         .app
         .update_category(&id, &i.name, i.parent_id, i.position, version)
         .await?;
-    refresh_hot_listings(&s).await;
     Ok(([etag(c.version)], axum::Json((&c).into())))
 }
 

@@ -179,11 +179,27 @@ async fn listing_bytes(
 /// How many of the most asked-for listing pages a catalog write reads again.
 const HOT_PAGES: usize = 8;
 
+/// Middleware of the admin routes: a request that wrote to the catalog through this process
+/// (its generation moved) reads the hot listing pages again ([`refresh_hot_listings`]) before
+/// it answers.
+pub(crate) async fn refresh_after_catalog_writes(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let before = s.app.catalog_generation();
+    let res = next.run(req).await;
+    if s.app.catalog_generation() != before {
+        refresh_hot_listings(&s).await;
+    }
+    res
+}
+
 /// After a catalog write through this process (which made every cached page stale): the
 /// [`HOT_PAGES`] listing pages shoppers asked for most, read again at once and concurrently, so
-/// that the next shopper finds them cached instead of waiting for them. Called by the admin's
-/// catalog routes before they answer; a page that fails is simply read by its next shopper.
-pub(crate) async fn refresh_hot_listings(s: &AppState) {
+/// that the next shopper finds them cached instead of waiting for them; a page that fails is
+/// simply read by its next shopper.
+async fn refresh_hot_listings(s: &AppState) {
     let now = s.app.ports.clock.now().millis();
     let max_age = s.app.settings.catalog_cache_secs * 1000;
     let generation = s.app.catalog_generation();

@@ -88,7 +88,6 @@ async fn register_image_upload(
         .0
         .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
     let product = s.app.register_image_upload(&id, &body.key, version).await?;
-    crate::routes::catalog::refresh_hot_listings(&s).await;
     Ok(created_with_image(&product))
 }
 
@@ -226,7 +225,6 @@ async fn upload_image(
     }
     let bytes = read_at_most(body, MAX_IMAGE_BYTES).await?;
     let product = s.app.add_product_image(&id, kind, bytes, version).await?;
-    crate::routes::catalog::refresh_hot_listings(&s).await;
     Ok(created_with_image(&product))
 }
 
