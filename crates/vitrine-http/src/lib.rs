@@ -188,22 +188,14 @@ fn build_router(state: AppState, site: bool) -> Router {
             security::limit,
         ));
     }
-    // Before the limit (layers added later run first): who the client is.
-    routes = routes.layer(middleware::from_fn_with_state(
-        Arc::new(security.trusted_proxies.clone()),
-        security::client_address,
-    ));
+    // Layers added later run first. A request that takes too long is stopped inside the
+    // envelope, so it is logged and answered like any other.
     let mut routes = routes
-        .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(middleware::from_fn_with_state(
-            security.hsts,
-            |State(hsts): State<bool>, req: Request, next: Next| security::headers(hsts, req, next),
-        ))
-        .layer(middleware::from_fn(problems_everywhere));
+        .layer(middleware::from_fn_with_state(state.clone(), envelope));
     if let Some(cors) = security::cors(&security.cors_origins) {
         routes = routes.layer(cors);
     }
@@ -288,11 +280,75 @@ async fn jwks(State(s): State<AppState>) -> Response {
     }
 }
 
+/// What every request goes through, in one layer (one clone of the routes below and one boxed
+/// future per request; as five layers they cost the listing a third of its throughput,
+/// docs/benchmarks.md "The listing path"):
+///
+/// 1. who the client is ([`security::note_client_address`]), before the rate limit reads it;
+/// 2. a span with the request and trace ids and the route template, around everything logged
+///    while the request is handled ([`telemetry::RequestIds`]);
+/// 3. after the answer: its metrics, and one log line with the route template (never the raw
+///    URL: it may hold personal data), status and duration; a 5xx's cause is logged here, once;
+/// 4. errors produced outside the handlers turned into problem documents ([`as_problem`]);
+/// 5. the security headers ([`security::add_headers`]) and `x-request-id`.
+async fn envelope(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    security::note_client_address(&mut req, &s.security.trusted_proxies);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let ids = telemetry::RequestIds::of(req.headers());
+    // Every line logged while handling the request carries these (the JSON format writes the
+    // current span's fields): the route template, never the path, which may hold ids.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ids.request_id,
+        trace_id = %ids.trace_id,
+        http.method = %method,
+        http.route = %route,
+    );
+    let start = std::time::Instant::now();
+    let res = vitrine_app::trace::scope(
+        Some(ids.trace_id.clone()),
+        tracing::Instrument::instrument(next.run(req), span.clone()),
+    )
+    .await;
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed().as_secs_f64();
+    let duration_ms = elapsed * 1000.0;
+    s.app
+        .metrics
+        .request(method.as_str(), &route, status, elapsed);
+    if let Some(service) = s.emf_service {
+        // A line of its own on stdout: CloudWatch Logs extracts the metrics from it.
+        let at = s.app.ports.clock.now().millis();
+        println!(
+            "{}",
+            vitrine_app::metrics::emf_request(at, service, &route, status, duration_ms)
+        );
+    }
+    {
+        let _entered = span.enter();
+        if let Some(cause) = res.extensions().get::<problem::ErrorCause>() {
+            tracing::error!(http.status = status, duration_ms, error = %cause.0, "request failed");
+        } else {
+            tracing::info!(http.status = status, duration_ms, "request");
+        }
+    }
+    let mut res = as_problem(res).await;
+    security::add_headers(s.security.hsts, res.headers_mut());
+    if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
+        res.headers_mut().insert(telemetry::REQUEST_ID, value);
+    }
+    res
+}
+
 /// Errors produced outside the handlers (405 from the router, 408 from the timeout, path
-/// rejections from extractors) come as bare text; turn them into problem documents so every
+/// rejections from extractors) come as bare text; `res` as a problem document then, so every
 /// error the API returns has the same shape.
-async fn problems_everywhere(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+async fn as_problem(res: Response) -> Response {
     let status = res.status();
     let is_problem = res
         .headers()
@@ -339,57 +395,6 @@ async fn problems_everywhere(req: Request, next: Next) -> Response {
         out.headers_mut().insert(header::ALLOW, allow);
     }
     out
-}
-
-/// One log line per request with the route template (never the raw URL: it may hold personal
-/// data), status and duration; 5xx causes are logged here, once.
-async fn log_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().clone();
-    let ids = telemetry::RequestIds::of(req.headers());
-    // Every line logged while handling the request carries these (the JSON format writes the
-    // current span's fields): the route template, never the path, which may hold ids.
-    let span = tracing::info_span!(
-        "request",
-        request_id = %ids.request_id,
-        trace_id = %ids.trace_id,
-        http.method = %method,
-        http.route = %route,
-    );
-    let start = std::time::Instant::now();
-    let mut res = vitrine_app::trace::scope(
-        Some(ids.trace_id.clone()),
-        tracing::Instrument::instrument(next.run(req), span.clone()),
-    )
-    .await;
-    let status = res.status().as_u16();
-    let elapsed = start.elapsed().as_secs_f64();
-    let duration_ms = elapsed * 1000.0;
-    s.app
-        .metrics
-        .request(method.as_str(), &route, status, elapsed);
-    if let Some(service) = s.emf_service {
-        // A line of its own on stdout: CloudWatch Logs extracts the metrics from it.
-        let at = s.app.ports.clock.now().millis();
-        println!(
-            "{}",
-            vitrine_app::metrics::emf_request(at, service, &route, status, duration_ms)
-        );
-    }
-    let _entered = span.enter();
-    if let Some(cause) = res.extensions().get::<problem::ErrorCause>() {
-        tracing::error!(http.status = status, duration_ms, error = %cause.0, "request failed");
-    } else {
-        tracing::info!(http.status = status, duration_ms, "request");
-    }
-    if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
-        res.headers_mut().insert(telemetry::REQUEST_ID, value);
-    }
-    res
 }
 
 const DOCS_PAGE: &str = include_str!("docs.html");

@@ -6,7 +6,7 @@
 //!   CORS for them; a shop's other front end is allowed by listing its exact origin
 //!   (`https://loja.example.com`). Tokens travel in the `Authorization` header, never in
 //!   cookies, so credentials are never allowed.
-//! - **The client's address** ([`client_address`]): the TCP peer's, unless the peer is one of
+//! - **The client's address** ([`note_client_address`]): the TCP peer's, unless the peer is one of
 //!   the `trusted_proxies` the operator listed (a reverse proxy in front of `vitrine serve`):
 //!   then the `X-Forwarded-For` chain is read from the right, skipping trusted proxies, and the
 //!   first address that is not one is the client (what a client writes itself on the left of
@@ -51,7 +51,7 @@ pub struct Security {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-/// The client's address as [`client_address`] found it (a request extension).
+/// The client's address as [`note_client_address`] found it (a request extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
@@ -126,11 +126,7 @@ pub fn group(ip: IpAddr) -> IpAddr {
 
 /// The middleware that finds the client's address once per request ([`client_ip`]) and puts
 /// it in the request's extensions as [`ClientIp`].
-pub(crate) async fn client_address(
-    State(trusted): State<Arc<Vec<ipnet::IpNet>>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub(crate) fn note_client_address(req: &mut Request, trusted: &[ipnet::IpNet]) {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -142,10 +138,9 @@ pub(crate) async fn client_address(
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        let ip = client_ip(peer, &forwarded, &trusted);
+        let ip = client_ip(peer, &forwarded, trusted);
         req.extensions_mut().insert(ClientIp(ip));
     }
-    next.run(req).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,10 +344,8 @@ pub(crate) async fn widen_pages(
     res
 }
 
-/// The headers every answer carries (see the module docs).
-pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
+/// The headers every answer carries (see the module docs), where the answer has not set them.
+pub(crate) fn add_headers(hsts: bool, h: &mut axum::http::HeaderMap) {
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         if !h.contains_key(&name) {
             h.insert(name, HeaderValue::from_static(value));
@@ -373,7 +366,6 @@ pub(crate) async fn headers(hsts: bool, req: Request, next: Next) -> Response {
             "max-age=31536000; includeSubDomains",
         );
     }
-    res
 }
 
 #[cfg(test)]

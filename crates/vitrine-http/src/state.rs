@@ -15,8 +15,14 @@ use crate::problem::Problem;
 use crate::realtime::Hub;
 use crate::security::Security;
 
+/// Cloned for every request by each layer that holds it: one shared allocation, so a clone is
+/// one reference count (cloning the fields one by one showed in the listing's profile).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares; its fields read through the state (`state.app`).
+#[derive(Clone)]
+pub struct Shared {
     pub app: Arc<App>,
     pub keys: Arc<Keys>,
     /// Served at `/.well-known/jwks.json` when the built-in identity provider is in use.
@@ -34,6 +40,14 @@ pub struct AppState {
     pub(crate) security: Security,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     /// State whose tokens are checked with keys known now (the built-in identity provider).
     pub fn new(app: Arc<App>, verifier: TokenVerifier, jwks: Option<Jwks>) -> Self {
@@ -42,7 +56,7 @@ impl AppState {
 
     /// State whose tokens are checked with `keys` (e.g. fetched from Cognito on demand).
     pub fn with_keys(app: Arc<App>, keys: Arc<Keys>, jwks: Option<Jwks>) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             app,
             keys,
             jwks: jwks.map(Arc::new),
@@ -51,31 +65,37 @@ impl AppState {
             emf_service: None,
             realtime_url: None,
             security: Security::default(),
-        }
+        }))
+    }
+
+    /// The fields, to change before the state is shared (the `with_*` builders).
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The same state, telling browsers to open the realtime WebSocket at `url` (AWS: the
     /// WebSocket API's `wss://` stage URL).
     pub fn with_realtime_url(mut self, url: Option<String>) -> Self {
-        self.realtime_url = url.filter(|u| u.starts_with("wss://") || u.starts_with("ws://"));
+        self.shared_mut().realtime_url =
+            url.filter(|u| u.starts_with("wss://") || u.starts_with("ws://"));
         self
     }
 
     /// The same state, writing a CloudWatch EMF record to stdout for each request (Lambda).
     pub fn with_emf(mut self, service: &'static str) -> Self {
-        self.emf_service = Some(service);
+        self.shared_mut().emf_service = Some(service);
         self
     }
 
     /// The same state with these web security settings ([`crate::security`]).
     pub fn with_security(mut self, security: Security) -> Self {
-        self.security = security;
+        self.shared_mut().security = security;
         self
     }
 
     /// The same state with another realtime hub (e.g. one with shorter heartbeats in tests).
     pub fn with_hub(mut self, hub: Arc<Hub>) -> Self {
-        self.realtime = hub;
+        self.shared_mut().realtime = hub;
         self
     }
 

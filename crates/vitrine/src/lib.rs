@@ -7,6 +7,7 @@ pub mod compose;
 pub mod config;
 pub mod fiscal;
 pub mod import;
+pub mod log_writer;
 pub mod private;
 pub mod publish;
 pub mod report;

@@ -25,6 +25,26 @@ async fn api_answers_carry_the_security_headers_and_no_hsts_over_plain_http() {
         );
         assert!(h.get("strict-transport-security").is_none(), "{path}");
     }
+    // An error from outside the handlers (the router's 405) turned into a problem document keeps
+    // the headers and names its request.
+    let res = t
+        .req(Method::DELETE, "/api/v1/products", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let h = res.headers();
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json"),
+        "{h:?}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff", "{h:?}");
+    assert_eq!(h["x-frame-options"], "DENY", "{h:?}");
+    assert_eq!(h["allow"], "GET,HEAD", "{h:?}");
+    assert!(h.contains_key("x-request-id"), "{h:?}");
     // Pages keep their own policy (tests/site.rs checks it).
     let res = t.get("/", None).await;
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
