@@ -27,8 +27,12 @@ use words::{ADJECTIVES, COLOURS, MATERIALS, NOUNS};
 #[derive(Debug, Parser)]
 struct Args {
     /// The data folder (created when missing).
+    #[arg(long, required_unless_present = "csv", conflicts_with = "csv")]
+    data_dir: Option<PathBuf>,
+    /// Instead of writing a data folder, write the same products as a `vitrine import` file
+    /// (no categories: the store importing it may not have these), for `bench/import-speed.sh`.
     #[arg(long)]
-    data_dir: PathBuf,
+    csv: Option<PathBuf>,
     /// How many products.
     #[arg(long)]
     products: u64,
@@ -134,10 +138,66 @@ async fn sections(app: &App) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// The stock product `i`'s variants start with.
+fn stock(i: u64) -> i64 {
+    10 + (mix(i, 10) % 90) as i64
+}
+
+/// Products `0..n` as a `vitrine import` file (one row per variant).
+fn write_csv(path: &std::path::Path, n: u64) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    w.write_record([
+        "slug",
+        "name",
+        "description",
+        "sku",
+        "options",
+        "price",
+        "stock",
+        "weight_g",
+        "length_cm",
+        "width_cm",
+        "height_cm",
+    ])?;
+    for i in 0..n {
+        let d = draft(
+            i,
+            pick(TREE[(mix(i, 9) % TREE.len() as u64) as usize].1, i, 9),
+        )?;
+        for v in &d.variants {
+            let c = v.price.centavos();
+            let options: Vec<String> = v.options.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            w.write_record([
+                format!("gerado-{i}"),
+                d.name.clone(),
+                d.description.clone(),
+                v.sku.as_str().to_owned(),
+                options.join(";"),
+                format!("{},{:02}", c / 100, c % 100),
+                stock(i).to_string(),
+                v.dimensions.weight_g.to_string(),
+                v.dimensions.length_cm.to_string(),
+                v.dimensions.width_cm.to_string(),
+                v.dimensions.height_cm.to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    println!("products={n}\nfile={}", path.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let app = data_folder::open(&args.data_dir)?;
+    let data_dir = match (&args.csv, &args.data_dir) {
+        (Some(csv), _) => return write_csv(csv, args.products),
+        (None, Some(dir)) => dir,
+        (None, None) => anyhow::bail!("--data-dir or --csv"),
+    };
+    let app = data_folder::open(data_dir)?;
     vitrine::compose::ensure_listings(&app).await?;
     let sections = Arc::new(sections(&app).await?);
     let started = Instant::now();
@@ -151,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
             let stock: HashMap<Sku, i64> = d
                 .variants
                 .iter()
-                .map(|v| (v.sku.clone(), 10 + (mix(i, 10) % 90) as i64))
+                .map(|v| (v.sku.clone(), stock(i)))
                 .collect();
             app.create_product(d, &stock)
                 .await

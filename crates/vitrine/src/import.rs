@@ -4,7 +4,8 @@
 //! category come from the first row). Every row is checked before anything is written. A product
 //! is imported whole or not at all: one bad row rejects its whole product, and the report names
 //! each rejected row (line number) with the reason. Products already in the catalog (same slug)
-//! are rejected, not overwritten.
+//! are rejected, not overwritten, and so is a product with a SKU that an earlier product of the
+//! file has. The checked products are written [`WRITES_AT_ONCE`] at a time.
 //!
 //! Columns (header required, order free): `slug, name, description, category, sku, options,
 //! price, compare_at, stock, weight_g, length_cm, width_cm, height_cm, ncm, cfop, origin`.
@@ -157,6 +158,9 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
     }
     let slug_col = headers.iter().position(|h| h == "slug").unwrap_or(0);
     let mut groups: Vec<Group> = Vec::new();
+    // Where each SKU first appears: a later product with the same SKU is rejected here, so
+    // which one is imported does not depend on which write finishes first.
+    let mut sku_lines: HashMap<Sku, (usize, u64)> = HashMap::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut unreadable = Vec::new();
     for (i, record) in reader.records().enumerate() {
@@ -211,18 +215,100 @@ fn read_groups(input: impl Read) -> anyhow::Result<(Vec<Group>, Vec<Rejected>)> 
         let group = &mut groups[g];
         group.lines.push(line);
         match row.and_then(|r| variant(&r)) {
-            Ok((v, stock)) => {
-                group.stock.insert(v.sku.clone(), stock);
-                group.variants.push(v);
-            }
+            Ok((v, stock)) => match sku_lines.get(&v.sku) {
+                Some(&(other, first)) if other != g => group.problems.push((
+                    line,
+                    format!(
+                        "sku: {} is also on line {first}, of another product",
+                        v.sku.as_str()
+                    ),
+                )),
+                _ => {
+                    sku_lines.entry(v.sku.clone()).or_insert((g, line));
+                    group.stock.insert(v.sku.clone(), stock);
+                    group.variants.push(v);
+                }
+            },
             Err(reason) => group.problems.push((line, reason)),
         }
     }
     Ok((groups, unreadable))
 }
 
-/// Import a CSV file into the catalog. `progress` shows a bar on the terminal.
+/// Products written at once: each is a durable commit, and the database's writer commits the
+/// ones that wait together (group commit), so an import goes at many products per disk flush.
+pub const WRITES_AT_ONCE: usize = 64;
+
+/// A group's rows as rejected, each with its own problem or `reason`.
+fn reject_all(group: &Group, reason: &str, rejected: &mut Vec<Rejected>) {
+    for line in &group.lines {
+        let own = group
+            .problems
+            .iter()
+            .find(|(l, _)| l == line)
+            .map(|(_, r)| r.clone());
+        rejected.push(Rejected {
+            line: *line,
+            slug: group.slug.clone(),
+            reason: own.unwrap_or_else(|| format!("not imported: {reason}")),
+        });
+    }
+}
+
+/// The product a group makes, or why it is rejected (its rows are added to `rejected`).
+fn checked(
+    mut group: Group,
+    categories: &[vitrine_domain::catalog::Category],
+    rejected: &mut Vec<Rejected>,
+) -> Option<(Group, ProductDraft)> {
+    if !group.problems.is_empty() {
+        let first = group.problems[0].0;
+        reject_all(
+            &group,
+            &format!("line {first} of the same product is invalid"),
+            rejected,
+        );
+        return None;
+    }
+    let slug = match Slug::parse(&group.slug) {
+        Ok(s) => s,
+        Err(e) => {
+            group.problems = group
+                .lines
+                .iter()
+                .map(|l| (*l, format!("slug: {e}")))
+                .collect();
+            reject_all(&group, "bad slug", rejected);
+            return None;
+        }
+    };
+    let category_id = match group.category.as_str() {
+        "" => None,
+        c => match find_category(categories, c) {
+            Some(cat) => Some(cat.id.clone()),
+            None => {
+                reject_all(&group, &format!("no category with slug {c:?}"), rejected);
+                return None;
+            }
+        },
+    };
+    let draft = ProductDraft {
+        slug: Some(slug),
+        name: group.name.clone(),
+        description: group.description.clone(),
+        category_id,
+        images: vec![],
+        variants: std::mem::take(&mut group.variants),
+        active: true,
+    };
+    Some((group, draft))
+}
+
+/// Import a CSV file into the catalog. `progress` shows a bar on the terminal. Every product is
+/// checked first; then [`WRITES_AT_ONCE`] are written at a time.
 pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Result<Report> {
+    use futures::StreamExt as _;
+
     let (groups, mut rejected) = read_groups(input)?;
     let categories = app.categories().await?;
     let bar = if progress {
@@ -234,69 +320,24 @@ pub async fn import(app: &App, input: impl Read, progress: bool) -> anyhow::Resu
         ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut report = Report::default();
-    for mut group in groups {
-        bar.inc(1);
-        let reject_all = |group: &Group, reason: &str, rejected: &mut Vec<Rejected>| {
-            for line in &group.lines {
-                let own = group
-                    .problems
-                    .iter()
-                    .find(|(l, _)| l == line)
-                    .map(|(_, r)| r.clone());
-                rejected.push(Rejected {
-                    line: *line,
-                    slug: group.slug.clone(),
-                    reason: own.unwrap_or_else(|| format!("not imported: {reason}")),
-                });
-            }
-        };
-        if !group.problems.is_empty() {
-            let first = group.problems[0].0;
-            reject_all(
-                &group,
-                &format!("line {first} of the same product is invalid"),
-                &mut rejected,
-            );
-            continue;
+    let mut writes = Vec::with_capacity(groups.len());
+    for group in groups {
+        match checked(group, &categories, &mut rejected) {
+            Some(write) => writes.push(write),
+            None => bar.inc(1),
         }
-        let slug = match Slug::parse(&group.slug) {
-            Ok(s) => s,
-            Err(e) => {
-                group.problems = group
-                    .lines
-                    .iter()
-                    .map(|l| (*l, format!("slug: {e}")))
-                    .collect();
-                reject_all(&group, "bad slug", &mut rejected);
-                continue;
-            }
-        };
-        let category_id = match group.category.as_str() {
-            "" => None,
-            c => match find_category(&categories, c) {
-                Some(cat) => Some(cat.id.clone()),
-                None => {
-                    reject_all(
-                        &group,
-                        &format!("no category with slug {c:?}"),
-                        &mut rejected,
-                    );
-                    continue;
-                }
-            },
-        };
-        let draft = ProductDraft {
-            slug: Some(slug),
-            name: group.name.clone(),
-            description: group.description.clone(),
-            category_id,
-            images: vec![],
-            variants: std::mem::take(&mut group.variants),
-            active: true,
-        };
-        let variants = draft.variants.len();
-        match app.create_product(draft, &group.stock).await {
+    }
+    let mut report = Report::default();
+    let mut written = futures::stream::iter(writes)
+        .map(|(group, draft)| async move {
+            let variants = draft.variants.len();
+            let result = app.create_product(draft, &group.stock).await;
+            (group, variants, result)
+        })
+        .buffer_unordered(WRITES_AT_ONCE);
+    while let Some((group, variants, result)) = written.next().await {
+        bar.inc(1);
+        match result {
             Ok(_) => {
                 report.products += 1;
                 report.variants += variants;

@@ -772,6 +772,42 @@ fn an_unreadable_row_rejects_its_whole_product() {
     assert!(r.stdout.contains("Imported 0 products"), "{r}");
 }
 
+/// Products are written many at once: which of two products with the same SKU is imported is
+/// decided by the file (the first), not by which write finishes first.
+#[test]
+fn a_sku_already_on_an_earlier_product_of_the_file_rejects_the_later_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = dir.path().join("shared-sku.csv");
+    let mut text = String::from("slug,name,category,sku,options,price\n");
+    // Many products before them, so that both are in flight together.
+    for i in 0..200 {
+        text.push_str(&format!("antes-{i},Antes {i},casa,ANT-{i},,\"10,00\"\n"));
+    }
+    text.push_str("primeiro,Primeiro,casa,DUP-1,cor=Azul,\"10,00\"\n");
+    text.push_str("segundo,Segundo,casa,SEG-1,cor=Azul,\"10,00\"\n");
+    text.push_str("segundo,Segundo,casa,DUP-1,cor=Verde,\"10,00\"\n");
+    std::fs::write(&csv, text).unwrap();
+    let r = run(vitrine(&data).arg("seed"));
+    assert!(r.ok(), "{r}");
+    let r = run(vitrine(&data).arg("import").arg(&csv));
+    assert_readable_error(&r, &["2 rows were rejected"]);
+    assert!(
+        r.stdout.contains("Imported 201 products (201 variants)."),
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("line 204: segundo — sku: DUP-1 is also on line 202, of another product"),
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("line 203: segundo — not imported: line 204 of the same product is invalid"),
+        "{r}"
+    );
+}
+
 /// Known bug (crates/vitrine/src/import.rs, `read_groups`: `line = i + 2`): a quoted cell
 /// holding a line break shifts every later line number reported.
 #[test]
