@@ -749,10 +749,9 @@ async fn importing_a_file_with_bad_rows_imports_the_good_products_whole_and_repo
     }
 }
 
-/// Known bug (crates/vitrine/src/import.rs, `read_groups`): a row the CSV reader cannot read
-/// (here: one cell too many) is reported without its slug and never joins its product, so the
-/// product's other rows are imported as a partial product, although the command says "nothing
-/// of their products was imported".
+/// A row with the wrong number of cells (here: one too many) still joins its product by its slug,
+/// so the whole product is rejected, as the command says ("nothing of their products was
+/// imported"), not imported without that row.
 #[test]
 fn an_unreadable_row_rejects_its_whole_product() {
     let dir = tempfile::tempdir().unwrap();
@@ -808,8 +807,8 @@ fn a_sku_already_on_an_earlier_product_of_the_file_rejects_the_later_product() {
     );
 }
 
-/// Known bug (crates/vitrine/src/import.rs, `read_groups`: `line = i + 2`): a quoted cell
-/// holding a line break shifts every later line number reported.
+/// Rows are reported by the line of the file where they start, also after a quoted cell that
+/// holds a line break.
 #[test]
 fn rejected_rows_are_reported_by_their_line_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
