@@ -138,6 +138,13 @@ async fn sections(app: &App) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// Which section product `i` goes in: an index into the sections in [`TREE`]'s order (the order
+/// [`sections`] returns them in).
+fn section_of(i: u64) -> usize {
+    let count: usize = TREE.iter().map(|(_, children)| children.len()).sum();
+    (mix(i, 9) % count as u64) as usize
+}
+
 /// The stock product `i`'s variants start with.
 fn stock(i: u64) -> i64 {
     10 + (mix(i, 10) % 90) as i64
@@ -162,10 +169,12 @@ fn write_csv(path: &std::path::Path, n: u64) -> anyhow::Result<()> {
         "height_cm",
     ])?;
     for i in 0..n {
-        let d = draft(
-            i,
-            pick(TREE[(mix(i, 9) % TREE.len() as u64) as usize].1, i, 9),
-        )?;
+        let section = TREE
+            .iter()
+            .flat_map(|(_, children)| children.iter())
+            .nth(section_of(i))
+            .context("section")?;
+        let d = draft(i, section)?;
         for v in &d.variants {
             let c = v.price.centavos();
             let options: Vec<String> = v.options.iter().map(|(k, x)| format!("{k}={x}")).collect();
@@ -205,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.products {
         let (app, sections) = (app.clone(), sections.clone());
         writers.spawn(async move {
-            let (id, name) = &sections[(mix(i, 9) % sections.len() as u64) as usize];
+            let (id, name) = &sections[section_of(i)];
             let mut d = draft(i, name)?;
             d.category_id = Some(id.clone());
             let stock: HashMap<Sku, i64> = d

@@ -293,11 +293,8 @@ async fn jwks(State(s): State<AppState>) -> Response {
 /// 5. the security headers ([`security::add_headers`]) and `x-request-id`.
 async fn envelope(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     security::note_client_address(&mut req, &s.security.trusted_proxies);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = req.method().clone();
     let ids = telemetry::RequestIds::of(req.headers());
     // Every line logged while handling the request carries these (the JSON format writes the
@@ -320,13 +317,13 @@ async fn envelope(State(s): State<AppState>, mut req: Request, next: Next) -> Re
     let duration_ms = elapsed * 1000.0;
     s.app
         .metrics
-        .request(method.as_str(), &route, status, elapsed);
+        .request(method.as_str(), route, status, elapsed);
     if let Some(service) = s.emf_service {
         // A line of its own on stdout: CloudWatch Logs extracts the metrics from it.
         let at = s.app.ports.clock.now().millis();
         println!(
             "{}",
-            vitrine_app::metrics::emf_request(at, service, &route, status, duration_ms)
+            vitrine_app::metrics::emf_request(at, service, route, status, duration_ms)
         );
     }
     {
