@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of vitrine on a fresh machine: installs what the tests need (the AWS emulator,
 # cfn-lint, the SAM translator and the aiosmtpd SMTP test server into .venv/), then formatting,
-# the module-circle check (scripts/check-modules.sh), lints, and the whole test suite against a
-# local emulator on 127.0.0.1 (the SMTP tests start their own aiosmtpd from .venv/, see
-# crates/vitrine-testkit/src/smtp.rs), then the browser tests (e2e/: Debian's chromium from apt
+# the module-circle check (scripts/check-modules.sh), lints, and the whole test suite, two test
+# binaries at a time, each lane with its own local emulator on 127.0.0.1 (scripts/run-tests.py;
+# the SMTP tests start their own aiosmtpd from .venv/, see crates/vitrine-testkit/src/smtp.rs),
+# then the browser tests (e2e/: Debian's chromium from apt
 # when missing, playwright-core and axe-core from npm) on `vitrine serve` and again on the AWS
 # shape (infra/template.yaml run whole by the template runner, aws-runner, on the emulator),
 # then the hardening run
@@ -16,12 +17,6 @@ mkdir -p target
 
 started=$(date +%s)
 step() { printf '\n==> [%4ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
 
 step "toolchain"
 cargo --version
@@ -102,20 +97,6 @@ fi
 step "infrastructure template (cfn-lint and our own checks)"
 bash scripts/check-infra.sh
 
-step "starting the AWS emulator on 127.0.0.1"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# The recorder (off until a test starts it: tests/catalog.rs counts a catalog edit's requests)
-# writes into target/, not the working folder.
-MOTO_RECORDER_FILEPATH="$PWD/target/moto-recording" \
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi
-  sleep 0.2
-done
-export VITRINE_TEST_MOTO_URL="http://127.0.0.1:$port"
-echo "moto at $VITRINE_TEST_MOTO_URL"
-
 step "waiting for xmllint, xmlsec1, poppler-utils, zbar-tools and chromium"
 if ! wait "$system_pid"; then
   cat target/system-install.log
@@ -123,15 +104,11 @@ if ! wait "$system_pid"; then
   exit 1
 fi
 
-step "tests (cargo test), the API on the embedded backend"
-cargo test --workspace --all-features --locked --no-fail-fast
-
-# `--workspace` rather than `-p vitrine`: the dependencies' features are then the ones built
-# above, and nothing is compiled again (vitrine-nfe's own `validation` test runs along; it does
-# not look at the backend).
-step "the API tests again, on the AWS backend against the emulator"
-VITRINE_TEST_BACKEND=aws cargo test --workspace --all-features --locked --no-fail-fast \
-  --test checkout --test access --test validation --test catalog
+# The test binaries cargo built above, two at a time (scripts/run-tests.py: most of them wait
+# on servers more than they compute), each of the two lanes with its own AWS emulator on
+# 127.0.0.1; the API tests run again on the AWS backend against the emulator.
+step "tests: every test binary of the workspace in two lanes, then the API tests again on the AWS backend"
+python3 scripts/run-tests.py --lanes 2 --again VITRINE_TEST_BACKEND=aws:checkout,access,validation,catalog
 
 step "browser tests: storefront and admin in headless Chromium, payments through the providers' fakes (e2e/, node --test)"
 if ! wait "$npm_pid"; then
@@ -139,10 +116,13 @@ if ! wait "$npm_pid"; then
   echo "npm ci (e2e) failed" >&2
   exit 1
 fi
-VITRINE_BIN="$root/target/debug/vitrine" node --test e2e/
+# Two files at once: each starts its own server and browser.
+VITRINE_BIN="$root/target/debug/vitrine" node --test --test-concurrency=2 e2e/
 
 step "browser tests on the AWS shape: the template run by aws-runner on the emulator, through its CloudFront address"
-VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
+# Each file starts its own emulator (e2e/lib/aws.js): a fresh one, whose state dump (what SES
+# sent, read while waiting for a mailed code) stays small. Two files at once.
+VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test --test-concurrency=2 \
   e2e/journey.test.js e2e/shopper.test.js e2e/search.test.js e2e/account.test.js e2e/admin.test.js e2e/payments.test.js e2e/fiscal.test.js
 
 step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, abuse, schemathesis (summary)"

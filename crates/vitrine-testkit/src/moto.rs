@@ -1,10 +1,11 @@
 //! The local AWS emulator (moto server) for tests of the AWS adapters.
 //!
-//! `scripts/test.sh` installs moto into `.venv/` and starts one server for the whole run,
-//! exporting its URL as `VITRINE_TEST_MOTO_URL`. A test binary run on its own (plain
-//! `cargo test`) starts its own server from `.venv/bin/moto_server` on a free port instead,
-//! watched by a small shell loop that stops it when the test process exits. Tests isolate
-//! themselves with unique resource names, so one server serves them all.
+//! `scripts/test.sh` installs moto into `.venv/`, and its runner (`scripts/run-tests.py`) starts
+//! one server per lane, giving each test binary of the lane its URL as `VITRINE_TEST_MOTO_URL`.
+//! A test binary run on its own (plain `cargo test`) starts its own server from
+//! `.venv/bin/moto_server` on a free port instead, watched by a small shell loop that stops it
+//! when the test process exits. Tests isolate themselves with unique resource names, so one
+//! server serves them all.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
