@@ -20,9 +20,10 @@
 //!   group durable (group commit). No request is answered before that `COMMIT` returns: even a
 //!   `ConditionFailed` was decided on state that must first become durable to be a true answer.
 //!   If the `COMMIT` fails, every request of the group is answered `Unavailable`.
-//! - Reads use a small pool of read-only connections on blocking threads; WAL lets them run beside
-//!   the writer, and each statement sees the last committed state, so an acknowledged write is
-//!   visible to every read that starts after it.
+//! - Reads use a small pool of read-only connections: reads of items by key on the calling
+//!   task's thread (microseconds from the page cache), queries on blocking threads. WAL lets them
+//!   run beside the writer, and each statement sees the last committed state, so an acknowledged
+//!   write is visible to every read that starts after it.
 //! - An item with a numeric `ttl` at or before now (the Clock port, in seconds) is expired: reads
 //!   filter it with `ttl > now` and the writer treats it as absent (`is_expired`). A purge run by
 //!   the writer thread deletes expired items in small chunks every [`PURGE_EVERY`].
@@ -209,6 +210,30 @@ impl SqliteTable {
         answer.await.map_err(|_| writer_stopped())?
     }
 
+    /// Run `f` on a pooled read-only connection here, on the calling task's thread: for reads
+    /// of items by their keys, which take microseconds from SQLite's page cache, where handing
+    /// them to a blocking thread and back (two thread wake-ups, a task each way) cost more than
+    /// the read. Queries, which may walk many rows, go through [`Self::read`].
+    async fn read_now<T, F>(&self, what: &'static str, f: F) -> Result<T, TableError>
+    where
+        F: FnOnce(&Connection) -> anyhow::Result<T>,
+    {
+        let readers = &self.inner.readers;
+        let _permit = readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| TableError::Unavailable(anyhow::Error::new(e).context(what)))?;
+        let conn = readers
+            .take()
+            .map_err(|e| TableError::Unavailable(e.context(what)))?;
+        let result = f(&conn);
+        if result.is_ok() {
+            readers.give_back(conn);
+        }
+        result.map_err(|e| TableError::Unavailable(e.context(what)))
+    }
+
     /// Run `f` on a pooled read-only connection on a blocking thread.
     async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, TableError>
     where
@@ -248,7 +273,7 @@ impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let now = self.now_secs();
         let key = key.clone();
-        self.read("reading an item", move |conn| {
+        self.read_now("reading an item", move |conn| {
             let attrs: Option<String> = conn
                 .prepare_cached(
                     "SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
@@ -260,12 +285,11 @@ impl Table for SqliteTable {
         .await
     }
 
-    /// One reader, one statement, every key: a page's products cost one hop to the reader pool
-    /// instead of one each.
+    /// One reader, one statement, every key.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
         let now = self.now_secs();
         let keys = keys.to_vec();
-        self.read("reading items", move |conn| {
+        self.read_now("reading items", move |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
             )?;
@@ -358,6 +382,11 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     }
     // FULL: the WAL is fsynced at every COMMIT, so an acknowledged write survives power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Each request of a group runs in its own savepoint, whose statement journal (the pages'
+    // contents before the request, for undoing a refused one) is kept in memory rather than in
+    // a temporary file: it is never needed after the transaction, and the file cost a write
+    // call per page changed.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     init_schema(&conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
