@@ -121,8 +121,9 @@ VITRINE_BIN="$root/target/debug/vitrine" node --test --test-concurrency=2 e2e/
 
 step "browser tests on the AWS shape: the template run by aws-runner on the emulator, through its CloudFront address"
 # Each file starts its own emulator (e2e/lib/aws.js): a fresh one, whose state dump (what SES
-# sent, read while waiting for a mailed code) stays small. Two files at once.
-VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test --test-concurrency=2 \
+# sent, read while waiting for a mailed code) stays small. One file at a time: with two at once,
+# a card payment in payments.test.js once stayed unpaid for 30 s (not yet explained).
+VITRINE_E2E_SHAPE=aws VITRINE_BIN="$root/target/debug/vitrine" node --test \
   e2e/journey.test.js e2e/shopper.test.js e2e/search.test.js e2e/account.test.js e2e/admin.test.js e2e/payments.test.js e2e/fiscal.test.js
 
 step "hardening: SIGKILL rounds, full disk, read-only folder, forged tokens, abuse, schemathesis (summary)"
