@@ -224,14 +224,9 @@ impl SqliteTable {
             .acquire()
             .await
             .map_err(|e| TableError::Unavailable(anyhow::Error::new(e).context(what)))?;
-        let conn = readers
-            .take()
-            .map_err(|e| TableError::Unavailable(e.context(what)))?;
-        let result = f(&conn);
-        if result.is_ok() {
-            readers.give_back(conn);
-        }
-        result.map_err(|e| TableError::Unavailable(e.context(what)))
+        readers
+            .with(f)
+            .map_err(|e| TableError::Unavailable(e.context(what)))
     }
 
     /// Run `f` on a pooled read-only connection on a blocking thread.
@@ -249,14 +244,7 @@ impl SqliteTable {
             .map_err(|e| TableError::Unavailable(anyhow::Error::new(e).context(what)))?;
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let conn = readers.take()?;
-            let result = f(&conn);
-            // A connection that just failed may be in a bad state (corrupt page, I/O error):
-            // drop it and let the next read open a fresh one.
-            if result.is_ok() {
-                readers.give_back(conn);
-            }
-            result
+            readers.with(f)
         })
         .await
         .map_err(|e| TableError::Unavailable(anyhow::Error::new(e).context(what)))?;
@@ -272,15 +260,21 @@ fn writer_stopped() -> TableError {
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let now = self.now_secs();
-        let key = key.clone();
-        self.read_now("reading an item", move |conn| {
+        self.read_now("reading an item", |conn| {
             let attrs: Option<String> = conn
                 .prepare_cached(
                     "SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
                 )?
                 .query_row(params![key.pk, key.sk, now], |row| row.get(0))
                 .optional()?;
-            attrs.map(|a| Ok(Item { attrs: decode_attrs(&a)?, key })).transpose()
+            attrs
+                .map(|a| {
+                    Ok(Item {
+                        attrs: decode_attrs(&a)?,
+                        key: key.clone(),
+                    })
+                })
+                .transpose()
         })
         .await
     }
@@ -288,8 +282,7 @@ impl Table for SqliteTable {
     /// One reader, one statement, every key.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
         let now = self.now_secs();
-        let keys = keys.to_vec();
-        self.read_now("reading items", move |conn| {
+        self.read_now("reading items", |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
             )?;
@@ -303,7 +296,7 @@ impl Table for SqliteTable {
                         .map(|a| {
                             anyhow::Ok(Item {
                                 attrs: decode_attrs(&a)?,
-                                key,
+                                key: key.clone(),
                             })
                         })
                         .transpose()?,
@@ -472,6 +465,17 @@ impl Readers {
             Some(conn) => Ok(conn),
             None => self.open(),
         }
+    }
+
+    /// Run `f` on a pooled connection. A connection that just failed may be in a bad state
+    /// (corrupt page, I/O error): it is dropped, and the next read opens a fresh one.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let conn = self.take()?;
+        let result = f(&conn);
+        if result.is_ok() {
+            self.give_back(conn);
+        }
+        result
     }
 
     fn give_back(&self, conn: Connection) {
