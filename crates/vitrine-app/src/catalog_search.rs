@@ -1,21 +1,18 @@
 //! Search with words: the catalog's full-text index (`crate::search`) kept in step with the
 //! table.
 //!
-//! - The first search of a process builds the index from every product (a page at a time).
+//! - The first search of a process builds the index from every product (a page at a time), or
+//!   opens the published one (`crate::search_published`) when the process is set to.
 //! - A catalog write made through this process is searchable at the next search: the write
 //!   records the product's id, and the search re-reads the recorded products and re-indexes
 //!   them before it runs.
 //! - Writes made by other processes (another Lambda instance, a CLI import) reach the index
-//!   through the catalog's change feed (`store::catalog::product_changes`): once the last read
-//!   is `catalog_cache_secs` old, a search starts a catch-up in the background, which reads the
-//!   changes recorded since (with an overlap of [`FEED_OVERLAP_MS`], for writes that commit
-//!   after a later one) and re-indexes those products only. Searches meanwhile use the index as
-//!   it is. An index further behind than the feed keeps is rebuilt instead.
+//!   through the catalog's change feed (`crate::search_feed`): once the last read is
+//!   `catalog_cache_secs` old, a search starts a catch-up in the background. Searches meanwhile
+//!   use the index as it is. An index further behind than the feed keeps is rebuilt instead.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use vitrine_domain::catalog::{Category, Product, category_with_descendants, find_category};
 
@@ -25,140 +22,8 @@ use crate::catalog::{
     sort_tag,
 };
 use crate::error::{AppError, AppResult};
-use crate::ports::Table;
-use crate::search::{
-    BUILD_PAGE, Built, MAX_DEPTH, ProductIndex, SearchOrder, SearchQuery, SearchState, option_key,
-};
-use crate::store::catalog::{CHANGES_KEPT_MS, ProductChange, load_products, product_changes};
-use crate::store::listing;
-
-/// How far back each read of the change feed starts before the previous one ended: a write
-/// takes its time before it commits, and another process's clock may lag this one's.
-pub const FEED_OVERLAP_MS: i64 = 30_000;
-
-/// How many products a build adds between two commits.
-const BUILD_COMMIT_EVERY: usize = 50_000;
-
-/// An index of every product in `table`, read from `now_ms` on, holding this process's changes
-/// up to `seq`.
-async fn build(table: &dyn Table, seq: u64, now_ms: i64) -> AppResult<Built> {
-    let started = Instant::now();
-    let index = ProductIndex::new().map_err(internal)?;
-    // The feed's recent changes, which the first catch-up reads again: those the build finds
-    // in the products (at their version or later) need not be.
-    let recent = product_changes(table, now_ms - FEED_OVERLAP_MS, now_ms).await?;
-    let mut wanted: HashMap<&str, Vec<&ProductChange>> = HashMap::new();
-    for c in &recent {
-        wanted.entry(c.product_id.as_str()).or_default().push(c);
-    }
-    let mut seen = HashSet::new();
-    let mut after = None;
-    let mut added = 0;
-    loop {
-        let (products, next) = listing::products_after(table, after, BUILD_PAGE).await?;
-        for p in &products {
-            index.add_new(p).map_err(internal)?;
-            for c in wanted.get(p.id.as_str()).into_iter().flatten() {
-                if c.version <= p.version {
-                    seen.insert(c.key.clone());
-                }
-            }
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-        // Committed in steps: until a commit the writer keeps its segments and their merges.
-        added += products.len();
-        if added >= BUILD_COMMIT_EVERY {
-            index.commit().map_err(internal)?;
-            added = 0;
-        }
-    }
-    index.commit().map_err(internal)?;
-    let took_ms = started.elapsed().as_millis() as i64;
-    let (bytes, segments) = index.size();
-    tracing::info!(
-        products = index.len(),
-        took_ms,
-        bytes,
-        segments,
-        "search index built"
-    );
-    Ok(Built::new(index, now_ms, seq, seen))
-}
-
-/// Products `ids` as they are now (`None` for those that are gone), read 100 at a time.
-async fn read_now(table: &dyn Table, ids: &[&str]) -> AppResult<Vec<Option<Product>>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(100) {
-        out.extend(load_products(table, chunk).await?);
-    }
-    Ok(out)
-}
-
-/// Put products `found` (read for `ids`) in `index`, dropping those that are gone; one commit.
-fn apply(index: &ProductIndex, ids: &[&str], found: Vec<Option<Product>>) -> AppResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    for (id, p) in ids.iter().zip(found) {
-        match p {
-            Some(p) => index.put(&p).map_err(internal)?,
-            None => index.remove(id),
-        }
-    }
-    index.commit().map_err(internal)
-}
-
-/// Bring `built` up to the change feed as of `now_ms`: the products changed since its last
-/// read, re-indexed. Returns how many products were re-indexed.
-async fn catch_up(
-    table: &dyn Table,
-    state: &SearchState,
-    built: &Built,
-    now_ms: i64,
-) -> AppResult<usize> {
-    let mut feed = built.feed.lock().await;
-    // This process's writes so far are in the feed (each is logged once it is written), so this
-    // read covers them; those made from here on are re-read by the next search, after this
-    // catch-up has put what it read (which may be older).
-    let seq = state.seq();
-    let changes = product_changes(table, feed.read_to_ms - FEED_OVERLAP_MS, now_ms).await?;
-    let ids: BTreeSet<&str> = changes
-        .iter()
-        .filter(|c| !feed.seen.contains(&c.key))
-        .map(|c| c.product_id.as_str())
-        .collect();
-    let ids: Vec<&str> = ids.into_iter().collect();
-    let found = read_now(table, &ids).await?;
-    {
-        // Searches wait for this process's own changes only while the products read are put.
-        let mut applied = built.applied.lock().await;
-        apply(&built.index, &ids, found)?;
-        *applied = seq;
-    }
-    let next_from = now_ms - FEED_OVERLAP_MS;
-    feed.seen = changes
-        .iter()
-        .filter(|c| c.after(next_from))
-        .map(|c| c.key.clone())
-        .collect();
-    feed.read_to_ms = now_ms;
-    built.checked_at_ms.store(now_ms, Ordering::Release);
-    if !ids.is_empty() {
-        tracing::info!(
-            changes = changes.len(),
-            products = ids.len(),
-            "search index caught up"
-        );
-    }
-    Ok(ids.len())
-}
-
-fn internal(e: crate::search::SearchError) -> AppError {
-    AppError::Internal(anyhow::Error::new(e))
-}
+use crate::search::{Built, MAX_DEPTH, SearchOrder, SearchQuery, option_key};
+use crate::search_feed::{apply, beyond_the_feed, build, catch_up, internal, read_now};
 
 impl App {
     /// The search index, built if this process has none, with this process's writes applied.
@@ -172,12 +37,7 @@ impl App {
                     Some(b) => b,
                     None => {
                         state.building.store(true, Ordering::Release);
-                        let result = build(
-                            &*self.ports.table,
-                            state.seq(),
-                            self.ports.clock.now().millis(),
-                        )
-                        .await;
+                        let result = self.first_index().await;
                         state.building.store(false, Ordering::Release);
                         state.install(result?);
                         state.current().expect("just installed")
@@ -204,8 +64,31 @@ impl App {
         Ok(built)
     }
 
+    /// A process's first index: the published one when this process opens it
+    /// ([`App::open_published_search_index`]) and the blob store has one recent enough, else
+    /// one built from the catalog.
+    async fn first_index(&self) -> AppResult<Built> {
+        let now_ms = self.ports.clock.now().millis();
+        if self.catalog.search.published.load(Ordering::Acquire) {
+            match crate::search_published::open(&*self.ports.blobs, now_ms, None).await {
+                Ok(Some(opened)) => return Ok(opened),
+                Ok(None) => tracing::info!(
+                    "no published search index recent enough; building one from the catalog"
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "the published search index could not be opened; building one from the catalog"
+                ),
+            }
+        }
+        build(&*self.ports.table, self.catalog.search.seq(), now_ms).await
+    }
+
     /// Bring the index up to the change feed in the background when its last read is old (or
     /// `now`), one refresh at a time; rebuild it if it is further behind than the feed keeps.
+    /// A process that opens the published index opens a newer one instead when more products
+    /// changed than [`crate::search_published::REOPEN_OVER`], or when its own is beyond the
+    /// feed.
     fn refresh_when_stale(&self, built: &Arc<Built>, now: bool) {
         let state = &self.catalog.search;
         let at = self.ports.clock.now().millis();
@@ -215,18 +98,36 @@ impl App {
         }
         let state = state.clone();
         let table = self.ports.table.clone();
+        let blobs = self.ports.blobs.clone();
         let built = built.clone();
         self.spawn_worker("search-index", move |stop| async move {
+            let (state, table) = (&*state, &*table);
+            let published = state.published.load(Ordering::Acquire);
             let work = async {
                 // A read of the feed would miss changes it no longer keeps.
-                let behind = at - built.checked_at_ms.load(Ordering::Acquire);
-                if behind > CHANGES_KEPT_MS - FEED_OVERLAP_MS * 2 {
-                    let rebuilt = build(&*table, state.seq(), at).await?;
+                if beyond_the_feed(built.checked_at_ms.load(Ordering::Acquire), at) {
+                    let fresh = match published {
+                        true => crate::search_published::open(&*blobs, at, None).await?,
+                        false => None,
+                    };
+                    let rebuilt = match fresh {
+                        Some(b) => b,
+                        None => build(table, state.seq(), at).await?,
+                    };
                     state.install(rebuilt);
-                } else {
-                    catch_up(&*table, &state, &built, at).await?;
+                    return AppResult::Ok(());
                 }
-                AppResult::Ok(())
+                let most = published.then_some(crate::search_published::REOPEN_OVER);
+                if catch_up(table, state, &built, at, most).await?.is_none() {
+                    let read_to = built.feed.lock().await.read_to_ms;
+                    match crate::search_published::open(&*blobs, at, Some(read_to)).await? {
+                        Some(newer) => state.install(newer),
+                        None => {
+                            catch_up(table, state, &built, at, None).await?;
+                        }
+                    }
+                }
+                Ok(())
             };
             tokio::select! {
                 _ = stop.requested() => {}

@@ -37,6 +37,8 @@ pub mod payments;
 pub mod ports;
 pub mod reports;
 pub mod search;
+pub(crate) mod search_feed;
+pub mod search_published;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;

@@ -10,10 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::directory::{Directory, META_LOCK, RamDirectory};
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -140,6 +142,7 @@ const WRITER_BYTES: usize = 24_000_000;
 
 /// The catalog's full-text index.
 pub struct ProductIndex {
+    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -165,17 +168,38 @@ impl ProductIndex {
                 .set_tokenizer(PT)
                 .set_index_option(IndexRecordOption::WithFreqs),
         );
-        let fields = Fields {
-            id: schema.add_text_field("id", STRING | STORED),
-            name: schema.add_text_field("name", text.clone()),
-            description: schema.add_text_field("description", text),
-            facets: schema.add_facet_field("facets", FacetOptions::default()),
-            price: schema.add_u64_field("price", INDEXED | FAST),
-            created: schema.add_u64_field("created", FAST),
-            active: schema.add_u64_field("active", INDEXED),
-            name_key: schema.add_text_field(NAME_KEY, STRING | FAST),
+        schema.add_text_field("id", STRING | STORED);
+        schema.add_text_field("name", text.clone());
+        schema.add_text_field("description", text);
+        schema.add_facet_field("facets", FacetOptions::default());
+        schema.add_u64_field("price", INDEXED | FAST);
+        schema.add_u64_field("created", FAST);
+        schema.add_u64_field("active", INDEXED);
+        schema.add_text_field(NAME_KEY, STRING | FAST);
+        Self::open(Index::create_in_ram(schema.build()), Labels::default())
+    }
+
+    /// `index` (made by [`ProductIndex::new`], or read back by [`ProductIndex::from_bytes`])
+    /// with its analysers, writer and reader.
+    fn open(index: Index, labels: Labels) -> Result<Self, SearchError> {
+        let schema = index.schema();
+        let field = |name: &str| {
+            schema.get_field(name).map_err(|_| {
+                SearchError(tantivy::TantivyError::SchemaError(format!(
+                    "the index has no field {name}"
+                )))
+            })
         };
-        let index = Index::create_in_ram(schema.build());
+        let fields = Fields {
+            id: field("id")?,
+            name: field("name")?,
+            description: field("description")?,
+            facets: field("facets")?,
+            price: field("price")?,
+            created: field("created")?,
+            active: field("active")?,
+            name_key: field(NAME_KEY)?,
+        };
         let stemmed = analyzer(true);
         index.tokenizers().register(PT, stemmed.clone());
         let writer = index.writer_with_num_threads(1, WRITER_BYTES)?;
@@ -184,13 +208,112 @@ impl ProductIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
+            index,
             reader,
             writer: Mutex::new(writer),
             fields,
             stemmed,
             whole: analyzer(false),
-            labels: RwLock::new(Labels::default()),
+            labels: RwLock::new(labels),
         })
+    }
+
+    /// The index as committed, in one sequence of bytes that [`ProductIndex::from_bytes`] reads
+    /// back (to be stored and opened by another process): every file of the index and the
+    /// option labels. Changes not yet committed are not in it.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, SearchError> {
+        let directory = self.index.directory();
+        // No commit of ours meanwhile, and no clean-up of the files a merge left behind
+        // (tantivy removes them under the meta lock, as readers take it to load segments).
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _meta = directory
+            .acquire_lock(&META_LOCK)
+            .map_err(|e| file_error(format!("locking the index: {e}")))?;
+        let read = |path: &Path| {
+            directory
+                .atomic_read(path)
+                .map_err(|e| file_error(format!("reading {}: {e}", path.display())))
+        };
+        let managed: Vec<PathBuf> = serde_json::from_slice(&read(Path::new(MANAGED_FILE))?)
+            .map_err(|e| file_error(format!("{MANAGED_FILE}: {e}")))?;
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for path in managed
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([Path::new(META_FILE), Path::new(MANAGED_FILE)])
+        {
+            let name = path.to_string_lossy().into_owned();
+            if files.contains_key(&name) || name.ends_with(".lock") {
+                continue;
+            }
+            // A managed file may be listed before it is written, or after it is gone.
+            match directory.atomic_read(path) {
+                Ok(bytes) => {
+                    files.insert(name, bytes);
+                }
+                Err(tantivy::directory::error::OpenReadError::FileDoesNotExist(_)) => {}
+                Err(e) => return Err(file_error(format!("reading {name}: {e}"))),
+            }
+        }
+        let labels = {
+            let l = self.labels.read().unwrap_or_else(|e| e.into_inner());
+            let stored = StoredLabels {
+                names: l
+                    .names
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                values: l
+                    .values
+                    .iter()
+                    .map(|((n, k), v)| (n.clone(), k.clone(), v.clone()))
+                    .collect(),
+            };
+            serde_json::to_vec(&stored).map_err(|e| file_error(format!("labels: {e}")))?
+        };
+        let size: usize = files.iter().map(|(n, b)| n.len() + b.len() + 12).sum();
+        let mut out = Vec::with_capacity(FORMAT.len() + 4 + labels.len() + size);
+        out.extend_from_slice(FORMAT);
+        put_part(&mut out, LABELS_PART, &labels);
+        for (name, bytes) in &files {
+            put_part(&mut out, name, bytes);
+        }
+        Ok(out)
+    }
+
+    /// An index read back from [`ProductIndex::to_bytes`]'s output, held in memory and
+    /// searchable as it was; bytes of another format or cut short are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SearchError> {
+        let mut rest = bytes
+            .strip_prefix(FORMAT)
+            .ok_or_else(|| file_error("not a search index of this version".into()))?;
+        let directory = RamDirectory::create();
+        let mut labels = None;
+        while !rest.is_empty() {
+            let (name, data, next) =
+                take_part(rest).ok_or_else(|| file_error("the index is cut short".into()))?;
+            rest = next;
+            if name == LABELS_PART {
+                labels = Some(
+                    serde_json::from_slice::<StoredLabels>(data)
+                        .map_err(|e| file_error(format!("labels: {e}")))?,
+                );
+                continue;
+            }
+            directory
+                .atomic_write(Path::new(name), data)
+                .map_err(|e| file_error(format!("{name}: {e}")))?;
+        }
+        let stored = labels.ok_or_else(|| file_error("the index has no labels".into()))?;
+        let labels = Labels {
+            names: stored.names.into_iter().collect(),
+            values: stored
+                .values
+                .into_iter()
+                .map(|(n, k, v)| ((n, k), v))
+                .collect(),
+        };
+        Self::open(Index::open(directory)?, labels)
     }
 
     /// Index `p`, replacing what was indexed for it (searchable after [`ProductIndex::commit`]).
@@ -535,6 +658,47 @@ pub fn option_key(s: &str) -> String {
     fold(s.trim())
 }
 
+/// The first bytes of [`ProductIndex::to_bytes`]'s output: a change to the schema or the
+/// analysers is a new format, and an index of another format is built again rather than read.
+const FORMAT: &[u8] = b"vitrine-search-index/1\n";
+
+/// The part of the bytes that holds the option labels (not a file of the index).
+const LABELS_PART: &str = "#labels";
+
+/// tantivy's own files: the list of segments, and the files it manages.
+const META_FILE: &str = "meta.json";
+const MANAGED_FILE: &str = ".managed.json";
+
+/// The option labels as stored with the index.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLabels {
+    names: Vec<(String, String)>,
+    values: Vec<(String, String, String)>,
+}
+
+/// Append a named part: name length (u32, little-endian), name, data length (u64), data.
+fn put_part(out: &mut Vec<u8>, name: &str, data: &[u8]) {
+    out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(data);
+}
+
+/// The part at the start of `bytes` and what follows it; `None` when it is cut short.
+fn take_part(bytes: &[u8]) -> Option<(&str, &[u8], &[u8])> {
+    let (len, rest) = bytes.split_first_chunk::<4>()?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let name = std::str::from_utf8(rest.get(..len)?).ok()?;
+    let (data_len, rest) = rest.get(len..)?.split_first_chunk::<8>()?;
+    let data_len = usize::try_from(u64::from_le_bytes(*data_len)).ok()?;
+    let data = rest.get(..data_len)?;
+    Some((name, data, rest.get(data_len..)?))
+}
+
+fn file_error(message: String) -> SearchError {
+    SearchError(tantivy::TantivyError::InternalError(message))
+}
+
 /// The range of [`PRICE_BOUNDS`] a price falls in.
 fn price_range(centavos: i64) -> usize {
     PRICE_BOUNDS
@@ -562,6 +726,9 @@ pub struct Built {
     pub(crate) feed: tokio::sync::Mutex<FeedPosition>,
     /// When the feed was last read, in ms: the next read is due `catalog_cache_secs` later.
     pub(crate) checked_at_ms: AtomicI64,
+    /// The published index this one was opened from or published as
+    /// (`crate::search_published`); `None` for one built by this process and not published.
+    pub(crate) version: Mutex<Option<String>>,
 }
 
 impl Built {
@@ -576,7 +743,20 @@ impl Built {
                 seen,
             }),
             checked_at_ms: AtomicI64::new(at_ms),
+            version: Mutex::new(None),
         }
+    }
+
+    /// The published version this index is, if any.
+    pub(crate) fn version(&self) -> Option<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_version(&self, version: String) {
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
     }
 }
 
@@ -597,6 +777,9 @@ pub struct SearchState {
     pub(crate) building: AtomicBool,
     /// The first build, awaited by every search that finds no index.
     pub(crate) first: tokio::sync::Mutex<()>,
+    /// Open the index the blob store holds (`crate::search_published`) rather than build one
+    /// from the catalog: [`crate::App::open_published_search_index`].
+    pub(crate) published: AtomicBool,
 }
 
 #[derive(Default)]
@@ -843,5 +1026,57 @@ mod tests {
         index.commit().unwrap();
         assert!(ids(&index, &admin).is_empty());
         assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn an_index_read_back_from_its_bytes_searches_counts_and_changes_as_before() {
+        let index = catalog();
+        // A delete and a second segment, so the bytes hold more than one commit's files.
+        index.remove("CCC");
+        index
+            .put(&product(
+                "E",
+                "Vela de soja",
+                "Aroma de lavanda",
+                "casa",
+                2_500,
+                &[],
+            ))
+            .unwrap();
+        index.commit().unwrap();
+        let bytes = index.to_bytes().unwrap();
+        let copy = ProductIndex::from_bytes(&bytes).unwrap();
+        assert_eq!(copy.len(), index.len());
+        for text in ["camisetas", "algodao", "camisteta", "velas", "calca"] {
+            assert_eq!(
+                copy.search(&query(text)).unwrap(),
+                index.search(&query(text)).unwrap(),
+                "{text}"
+            );
+        }
+        // The facets keep their labels as first written.
+        let cores = &copy.search(&query("camiseta")).unwrap().facets.options[0];
+        assert_eq!(cores.label, "Cor");
+        // The copy takes changes of its own; the original does not see them.
+        copy.put(&product("F", "Caneca grande", "", "casa", 4_500, &[]))
+            .unwrap();
+        copy.commit().unwrap();
+        assert_eq!(ids(&copy, &query("canecas")).len(), 2);
+        assert_eq!(ids(&index, &query("canecas")), ["A"]);
+        // And its own bytes read back again.
+        let again = ProductIndex::from_bytes(&copy.to_bytes().unwrap()).unwrap();
+        assert_eq!(again.len(), copy.len());
+    }
+
+    #[test]
+    fn bytes_of_another_format_or_cut_short_are_refused() {
+        let bytes = catalog().to_bytes().unwrap();
+        assert!(ProductIndex::from_bytes(b"PK\x03\x04 a zip file").is_err());
+        assert!(ProductIndex::from_bytes(&bytes[..bytes.len() - 10]).is_err());
+        assert!(ProductIndex::from_bytes(&bytes[..FORMAT.len() + 3]).is_err());
+        assert!(
+            ProductIndex::from_bytes(FORMAT).is_err(),
+            "no labels, no files"
+        );
     }
 }

@@ -198,8 +198,12 @@ pub async fn build_with(
         fiscal,
         uploads: Arc::new(uploads),
     };
+    let app = App::new(ports, settings);
+    // Searches open the index the `search_index` function publishes to the bucket rather
+    // than each instance reading the whole catalog (vitrine_app::search_published).
+    app.open_published_search_index();
     Ok(AwsStore {
-        app: App::new(ports, settings),
+        app,
         keys: Arc::new(keys),
     })
 }

@@ -389,6 +389,29 @@ async fn payment_providers(
     })
 }
 
+/// The whole `main` of a function that runs the application on plain JSON events (schedules,
+/// the stream): JSON logs, the application composed once per cold start ([`compose_from_env`];
+/// a failure is reported by [`fail_init`]), the `ready` line, then each event handed to
+/// `handle` with the application.
+pub async fn run_app_events<F, Fut>(ready: &'static str, handle: F) -> anyhow::Result<()>
+where
+    F: Fn(Arc<App>, lambda_runtime::LambdaEvent<serde_json::Value>) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>,
+{
+    init_tracing();
+    let app = match compose_from_env().await {
+        Ok(composed) => composed.app,
+        Err(err) => return Err(fail_init(err).await),
+    };
+    tracing::info!("cold start: {ready}");
+    let handle = &handle;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        handle(Arc::clone(&app), event)
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
 /// Log a failed cold start and report it to the Runtime API's `/runtime/init/error` (when
 /// `AWS_LAMBDA_RUNTIME_API` is set), then hand the error back for `main` to exit with.
 pub async fn fail_init(err: anyhow::Error) -> anyhow::Error {

@@ -25,6 +25,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use serde_json::json;
 use vitrine_app::auth::Principal;
+use vitrine_app::catalog::{ProductQuery, ProductSort};
 use vitrine_app::checkout::{CheckoutInput, Destination, IdempotencyKey};
 use vitrine_app::ports::{SystemClock, UlidIds};
 use vitrine_app::{App, Settings};
@@ -36,6 +37,7 @@ use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
 use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Variant};
 use vitrine_domain::order::{Address, PaymentMethod};
+use vitrine_testkit::counting_table::CountingTable;
 use vitrine_testkit::lambda_runtime::HANG_GUARD;
 use vitrine_testkit::moto;
 use vitrine_testkit::runner::functions::{Endpoint, sdk_config};
@@ -131,31 +133,7 @@ impl Shape {
         let sku =
             Sku::parse(&format!("FAULT-{}", moto::unique("s").to_uppercase())).expect("a SKU");
         app.create_product(
-            ProductDraft {
-                slug: None,
-                name: "Camiseta".into(),
-                description: "Para os testes de falhas.".into(),
-                category_id: None,
-                images: vec![],
-                variants: vec![Variant {
-                    sku: sku.clone(),
-                    options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
-                    price: Money::from_centavos(5_000),
-                    compare_at: None,
-                    dimensions: Dimensions {
-                        weight_g: 300,
-                        length_cm: 20,
-                        width_cm: 15,
-                        height_cm: 5,
-                    },
-                    fiscal: Fiscal {
-                        ncm: "61091000".into(),
-                        cfop: "5102".into(),
-                        origin: 0,
-                    },
-                }],
-                active: true,
-            },
+            shirt("Camiseta", &sku),
             &HashMap::from([(sku.clone(), 1_000)]),
         )
         .await
@@ -289,6 +267,35 @@ impl Shape {
             .expect("every call the functions made is allowed by the template");
         eprintln!("{table}");
         let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// A product of one variant, `sku`, named `name`.
+fn shirt(name: &str, sku: &Sku) -> ProductDraft {
+    ProductDraft {
+        slug: None,
+        name: name.into(),
+        description: "Para os testes de falhas.".into(),
+        category_id: None,
+        images: vec![],
+        variants: vec![Variant {
+            sku: sku.clone(),
+            options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
+            price: Money::from_centavos(5_000),
+            compare_at: None,
+            dimensions: Dimensions {
+                weight_g: 300,
+                length_cm: 20,
+                width_cm: 15,
+                height_cm: 5,
+            },
+            fiscal: Fiscal {
+                ncm: "61091000".into(),
+                cfop: "5102".into(),
+                origin: 0,
+            },
+        }],
+        active: true,
     }
 }
 
@@ -635,5 +642,94 @@ async fn the_stream_function_restarted_from_its_checkpoint_reaches_each_buyer_on
         "the killed batch's events published before the kill were published again: {published:?}"
     );
     assert!(published.values().all(|n| *n <= 2), "{published:?}");
+    shape.finish().await;
+}
+
+/// The search index on the AWS shape: a catalog write reaches `search_index` through the
+/// table's stream, which publishes the index to the bucket; killed while storing its pointer,
+/// it leaves the pointer naming the version before (whose bytes are there), and the retried
+/// batch publishes. An instance composed as the api's opens the published index on its first
+/// search instead of reading the catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_index_is_published_from_the_stream_and_a_killed_publish_leaves_the_last_whole()
+{
+    let shape = Shape::start("faults-search").await;
+    let indexer = shape.function("search_index");
+    let blobs = shape.app.ports.blobs.clone();
+    let pointer = async || {
+        vitrine_app::search_published::pointer(&*blobs)
+            .await
+            .expect("reading the pointer")
+    };
+    // The product Shape::start wrote is published.
+    until("the first product published", async || {
+        pointer().await.is_some_and(|p| p.products == 1)
+    })
+    .await;
+    let first = pointer().await.expect("a pointer");
+
+    // The next publish is killed while it stores its pointer (its index's bytes are stored).
+    let held = shape
+        .runner
+        .proxy
+        .hold_containing("s3:PutObject", "\"read_to_ms\"");
+    let lantern =
+        Sku::parse(&format!("LANTERNA-{}", moto::unique("s").to_uppercase())).expect("a SKU");
+    shape
+        .app
+        .create_product(
+            shirt("Lanterna de camping", &lantern),
+            &HashMap::from([(lantern.clone(), 10)]),
+        )
+        .await
+        .expect("the product");
+    wait_held(&held, "the pointer's PutObject held").await;
+    assert_eq!(
+        shape.runner.functions.kill(&indexer).expect("a function"),
+        1
+    );
+    held.release(Release::Drop);
+    // The pointer still names the first version, and its bytes are there.
+    let now = pointer().await.expect("a pointer");
+    assert_eq!(now.version, first.version);
+    let key = format!("search-index/{}.idx", first.version);
+    assert!(blobs.get(&key).await.expect("get").is_some(), "{key}");
+
+    // The batch is retried: the lantern is published.
+    until("the retried batch published", async || {
+        pointer().await.is_some_and(|p| p.products == 2)
+    })
+    .await;
+
+    // An instance as the api composes it opens the published index: no product is read to
+    // search, and the lantern is found.
+    let mut ports = shape.app.ports.clone();
+    let counting = Arc::new(CountingTable::new(ports.table.clone()));
+    ports.table = counting.clone();
+    let api = App::new(ports, Settings::default());
+    api.open_published_search_index();
+    let search = |text: &str| ProductQuery {
+        text: Some(text.into()),
+        sort: ProductSort::Relevance,
+        limit: 20,
+        ..Default::default()
+    };
+    let none = api
+        .search_products(&search("xilogravura"))
+        .await
+        .expect("search");
+    assert_eq!(none.total, 0);
+    let read = counting.take_partitions();
+    assert!(
+        !read.iter().any(|pk| pk.starts_with("PRODUCT#")),
+        "the first search read products: {read:?}"
+    );
+    let found = api
+        .search_products(&search("lanternas"))
+        .await
+        .expect("search");
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].variants[0].sku, lantern);
+    api.stop_workers(Duration::from_secs(5)).await;
     shape.finish().await;
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use vitrine_app::ports::{Clock, ManualClock};
+use vitrine_app::search_published::{PREFIX, REOPEN_OVER};
 use vitrine_app::{App, Settings};
 use vitrine_domain::Timestamp;
 use vitrine_testkit::counting_table::CountingTable;
@@ -201,15 +202,7 @@ async fn a_write_through_this_process_is_found_at_the_next_search() {
 /// Search `w` for `text` until it finds `n` products (a refresh runs in the background), at
 /// most two seconds.
 async fn until_found(w: &World, text: &str, n: usize) {
-    let mut found = 0;
-    for _ in 0..200 {
-        found = total(w, text).await;
-        if found == n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{text}: found {found}, not {n}");
+    until_found_by(&w.app, text, n).await;
 }
 
 /// The products read, each once, among partitions read (the search that finds a product reads
@@ -225,8 +218,8 @@ fn products_in(partitions: &[String]) -> Vec<String> {
     products
 }
 
-#[tokio::test]
-async fn another_process_write_reaches_the_index_through_the_change_feed() {
+/// A world whose table counts what is read from it.
+fn counted_world() -> (World, Arc<CountingTable>) {
     let counting: Arc<Mutex<Option<Arc<CountingTable>>>> = Default::default();
     let slot = counting.clone();
     let w = World::on_table(move |inner| {
@@ -235,6 +228,12 @@ async fn another_process_write_reaches_the_index_through_the_change_feed() {
         t
     });
     let table = counting.lock().unwrap().clone().unwrap();
+    (w, table)
+}
+
+#[tokio::test]
+async fn another_process_write_reaches_the_index_through_the_change_feed() {
+    let (w, table) = counted_world();
     // More products than one page of the build (500): a rebuild would read them all.
     catalog(&w, 620).await;
     // The catalog's changes are in the feed's overlap when the index is built: the build, which
@@ -300,4 +299,118 @@ async fn another_process_write_reaches_the_index_through_the_change_feed() {
         products_in(&table.take_partitions()).len() >= 620,
         "a rebuild reads every product, and the edit is in it"
     );
+}
+
+/// The products `app` finds for `text`, asking for a page of one (a search reads the products
+/// of its page to show them).
+async fn total_of(app: &App, text: &str) -> usize {
+    let q = ProductQuery {
+        limit: 1,
+        ..search(text)
+    };
+    app.search_products(&q).await.unwrap().total
+}
+
+/// A process that opens the published index (an api instance on AWS) searches without reading
+/// the catalog, keeps up with a few changes through the feed, and opens the newer published
+/// index when more products changed than it would read one by one.
+#[tokio::test]
+async fn a_reader_opens_the_published_index_instead_of_reading_the_catalog() {
+    let (w, table) = counted_world();
+    catalog(&w, 620).await;
+    let publisher = w.other_process();
+    let first = publisher.publish_search_index().await.unwrap();
+    assert!(first.built && first.stored, "{first:?}");
+    assert_eq!(first.products, 620);
+    // Nothing changed since: nothing is stored again.
+    let again = publisher.publish_search_index().await.unwrap();
+    assert!(!again.stored && !again.built, "{again:?}");
+    assert_eq!(again.version, first.version);
+
+    let reader = w.other_process();
+    reader.open_published_search_index();
+    table.take();
+    assert_eq!(total_of(&reader, "xilogravura").await, 0);
+    assert_eq!(
+        products_in(&table.take_partitions()),
+        Vec::<String>::new(),
+        "the reader opened the published index: no product read"
+    );
+    // It answers as an index built from the catalog does.
+    for word in ["camisetas", "canecas", "mochila", "velas"] {
+        let ours = reader.search_products(&search(word)).await.unwrap();
+        let built = w.app.search_products(&search(word)).await.unwrap();
+        assert_eq!(ours.total, built.total, "{word}");
+        assert_eq!(ours.facets, built.facets, "{word}");
+    }
+
+    // A change made elsewhere reaches it through the feed: that product is read, no other.
+    let other = w.other_process();
+    let mut d = draft(2001, None);
+    d.name = "Xícara de porcelana".into();
+    d.active = true;
+    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+    let made = other.create_product(d, &stock).await.unwrap();
+    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
+    table.take();
+    until_found_by(&reader, "xicaras", 1).await;
+    assert_eq!(
+        products_in(&table.take_partitions()),
+        [format!("PRODUCT#{}", made.id)]
+    );
+
+    // Many changes: the publisher stores a new version, and the reader opens it rather than
+    // read each changed product.
+    for i in 0..=REOPEN_OVER {
+        let mut d = draft(3000 + i, None);
+        d.name = format!("Lanterna número {i}");
+        d.active = true;
+        let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+        other.create_product(d, &stock).await.unwrap();
+    }
+    w.clock.advance_secs(1);
+    let second = publisher.publish_search_index().await.unwrap();
+    assert!(second.stored && !second.built, "{second:?}");
+    assert_eq!(second.changed, REOPEN_OVER + 2, "the lanterns and the cup");
+    assert_eq!(second.products, 620 + 2 + REOPEN_OVER as u64);
+    // This version and the one before it are kept, with the pointer.
+    assert_eq!(w.blobs_under(PREFIX).await, 3);
+    w.clock.advance_secs(w.app.settings.catalog_cache_secs + 1);
+    table.take();
+    until_found_by(&reader, "lanternas", REOPEN_OVER + 1).await;
+    let read = products_in(&table.take_partitions());
+    assert!(
+        read.len() <= 2,
+        "opened, not read one by one: {} read",
+        read.len()
+    );
+
+    // A third version deletes the first.
+    w.clock.advance_secs(1);
+    let mut d = draft(4001, None);
+    d.name = "Lanterna solar".into();
+    d.active = true;
+    let stock = d.variants.iter().map(|v| (v.sku.clone(), 3)).collect();
+    other.create_product(d, &stock).await.unwrap();
+    let third = publisher.publish_search_index().await.unwrap();
+    assert_eq!((third.changed, third.stored), (1, true));
+    assert_eq!(w.blobs_under(PREFIX).await, 3);
+    assert_eq!(
+        w.blobs_ending(PREFIX, &format!("{}.idx", first.version))
+            .await,
+        0
+    );
+}
+
+/// Search `app` for `text` until it finds `n` products, at most two seconds.
+async fn until_found_by(app: &App, text: &str, n: usize) {
+    let mut found = 0;
+    for _ in 0..200 {
+        found = total_of(app, text).await;
+        if found == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{text}: found {found}, not {n}");
 }

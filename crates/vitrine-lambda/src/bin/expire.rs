@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use vitrine_app::App;
 use vitrine_app::payments::reconcile::SWEEP_WINDOW_MS;
@@ -26,29 +26,19 @@ const METRICS: Emf = Emf::new("expire");
 // One invocation at a time per execution environment (see `api`).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    vitrine_lambda::init_tracing();
-    let app = match vitrine_lambda::compose_from_env().await {
-        Ok(composed) => composed.app,
-        Err(err) => return Err(vitrine_lambda::fail_init(err).await),
-    };
-    tracing::info!("cold start: ready for schedules");
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let app = Arc::clone(&app);
-        async move {
-            let job = event.payload.get("job").and_then(Value::as_str);
-            match job {
-                None => expire(&app).await,
-                Some("reconcile") => reconcile(&app).await,
-                Some("reconcile-daily") => reconcile_daily(&app).await,
-                Some(other) => Err(format!(
-                    "unknown job {other:?}: expected reconcile or reconcile-daily"
-                )
-                .into()),
-            }
+    vitrine_lambda::run_app_events("ready for schedules", run).await
+}
+
+async fn run(app: Arc<App>, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+    let job = event.payload.get("job").and_then(Value::as_str);
+    match job {
+        None => expire(&app).await,
+        Some("reconcile") => reconcile(&app).await,
+        Some("reconcile-daily") => reconcile_daily(&app).await,
+        Some(other) => {
+            Err(format!("unknown job {other:?}: expected reconcile or reconcile-daily").into())
         }
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    }
 }
 
 async fn expire(app: &App) -> Result<Value, lambda_runtime::Error> {
