@@ -6,8 +6,11 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::Value;
-use vitrine_testkit::lambda_runtime::{LambdaProcess, Outcome, RuntimeApi};
+use vitrine_testkit::lambda_runtime::{HANG_GUARD, LambdaProcess, Outcome, RuntimeApi};
 
 use common::{
     AwsFixture, RECORDED_PERSONAL_DATA, RECORDED_SKU, RECORDED_TOKEN_PREFIX, customer_token,
@@ -117,6 +120,60 @@ async fn the_api_binary_starts_answers_recorded_events_and_logs_no_personal_data
             output.stderr
         );
     }
+}
+
+/// The api's cold start reaches no AWS service: its clients are built, the user pool's keys
+/// fetched and the search index opened by the first request that needs each. So what its init
+/// costs does not grow with the catalog (a million products or one). Its AWS endpoint here is a
+/// listener that counts the connections made to it.
+#[tokio::test]
+async fn the_api_cold_start_reaches_no_aws_service_so_it_does_not_grow_with_the_catalog() {
+    let fixture = AwsFixture::create().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a listener");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let accepting = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let runtime = RuntimeApi::start().await.expect("the Runtime API");
+    let env: Vec<(String, String)> = fixture
+        .api_env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT_URL" => (k, endpoint.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    let api = LambdaProcess::spawn(API, &runtime, &env);
+    // Its init ends when it first asks the Runtime API for an event, or fails this test when
+    // it connects (the listener never answers). Bounded: a guard against hangs, not a timing
+    // assertion.
+    let start = tokio::time::Instant::now();
+    while runtime.first_poll().is_none() && connections.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < HANG_GUARD,
+            "the api never asked for an event"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let output = api.stop().await;
+    accepting.abort();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the cold start connected to AWS:\n{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("cold start: ready"),
+        "{}",
+        output.stdout
+    );
 }
 
 #[tokio::test]
