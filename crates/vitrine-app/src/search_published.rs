@@ -42,6 +42,10 @@ pub const CURRENT: &str = "search-index/current.json";
 /// rather than reading each of them (one build page).
 pub const REOPEN_OVER: usize = crate::search::BUILD_PAGE;
 
+/// A run that finds nothing changed still moves the pointer's position on when it is this old
+/// (the template runs the publisher hourly besides the stream).
+pub const POINTER_MOVED_AFTER_MS: i64 = 3_600_000;
+
 /// What the pointer says of the version it names.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Pointer {
@@ -174,6 +178,23 @@ impl App {
             .await?
             .unwrap_or_default();
         if let (Some(version), Some(p), false, 0) = (built.version(), &stored, fresh, changed) {
+            // Nothing changed: the same bytes. An old pointer is moved on, so that readers do
+            // not take a catalog left alone for days for one beyond the feed.
+            if now_ms - p.read_to_ms >= POINTER_MOVED_AFTER_MS {
+                let feed = built.feed.lock().await;
+                let moved = Pointer {
+                    read_to_ms: feed.read_to_ms,
+                    seen: feed.seen.iter().cloned().collect(),
+                    ..p.clone()
+                };
+                drop(feed);
+                let json = serde_json::to_vec(&moved).map_err(unavailable)?;
+                blobs
+                    .put(CURRENT, Bytes::from(json), "application/json")
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(%version, "search index unchanged; its position moved on");
+            }
             return Ok(Published {
                 version,
                 products: p.products,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use vitrine_app::ports::{Clock, ManualClock};
-use vitrine_app::search_published::{PREFIX, REOPEN_OVER};
+use vitrine_app::search_published::{PREFIX, REOPEN_OVER, pointer};
 use vitrine_app::{App, Settings};
 use vitrine_domain::Timestamp;
 use vitrine_testkit::counting_table::CountingTable;
@@ -326,6 +326,18 @@ async fn a_reader_opens_the_published_index_instead_of_reading_the_catalog() {
     let again = publisher.publish_search_index().await.unwrap();
     assert!(!again.stored && !again.built, "{again:?}");
     assert_eq!(again.version, first.version);
+
+    // Left alone for an hour, a run moves the pointer's position on (same version): a catalog
+    // nobody edits for days is not taken for one beyond the feed.
+    w.clock.advance_secs(3_600);
+    let quiet = publisher.publish_search_index().await.unwrap();
+    assert_eq!(
+        (quiet.version.as_str(), quiet.stored),
+        (first.version.as_str(), false)
+    );
+    let moved = pointer(&*w.ports.blobs).await.unwrap().unwrap();
+    assert_eq!(moved.read_to_ms, w.clock.now().millis());
+    assert_eq!(moved.version, first.version);
 
     let reader = w.other_process();
     reader.open_published_search_index();

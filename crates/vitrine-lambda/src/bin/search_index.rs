@@ -4,6 +4,9 @@
 //! (`App::publish_search_index`), for the api's instances to open on their first search instead
 //! of each reading the whole catalog (`vitrine_app::search_published`).
 //!
+//! An hourly schedule runs it too (its event is not read): with nothing changed it stores no
+//! bytes, and moves the pointer's feed position on once it is an hour old.
+//!
 //! The records only say that something changed: what changed is read from the feed, so a batch
 //! retried, or one that arrives after a later one, does no harm. The template gives the function
 //! one concurrent execution, so that one instance holds the index between batches and two never
