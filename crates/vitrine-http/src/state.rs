@@ -137,10 +137,18 @@ impl AppState {
 
 /// Serialized product listings by query string, valid for one catalog generation and at most
 /// the catalog cache age, with how often each was served. Bounded: cleared when it grows past
-/// [`ListingCache::MAX`] entries.
+/// [`ListingCache::MAX`] entries or [`ListingCache::MAX_BYTES`] of responses (a page of 100
+/// products is about 85 KB: 2,000 of them would be 170 MB).
 #[derive(Default)]
 pub(crate) struct ListingCache {
-    entries: Mutex<HashMap<String, Listed>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_query: HashMap<String, Listed>,
+    /// The responses' bytes, summed.
+    bytes: usize,
 }
 
 struct Listed {
@@ -153,6 +161,7 @@ struct Listed {
 
 impl ListingCache {
     const MAX: usize = 2_000;
+    const MAX_BYTES: usize = 8 * 1024 * 1024;
 
     pub(crate) fn get(
         &self,
@@ -162,7 +171,7 @@ impl ListingCache {
         max_age_ms: i64,
     ) -> Option<Bytes> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let listed = entries.get_mut(query)?;
+        let listed = entries.by_query.get_mut(query)?;
         if listed.generation != generation || now_ms - listed.at_ms >= max_age_ms {
             return None;
         }
@@ -171,12 +180,18 @@ impl ListingCache {
     }
 
     pub(crate) fn put(&self, query: &str, generation: u64, now_ms: i64, bytes: Bytes) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX && !entries.contains_key(query) {
-            entries.clear();
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = &mut *guard;
+        let replaced = entries.by_query.get(query).map_or(0, |l| l.bytes.len());
+        let full = entries.by_query.len() >= Self::MAX && replaced == 0
+            || entries.bytes - replaced + bytes.len() > Self::MAX_BYTES;
+        if full {
+            entries.by_query.clear();
+            entries.bytes = 0;
         }
-        let hits = entries.get(query).map_or(0, |l| l.hits);
-        entries.insert(
+        let hits = entries.by_query.get(query).map_or(0, |l| l.hits);
+        entries.bytes += bytes.len();
+        if let Some(old) = entries.by_query.insert(
             query.to_owned(),
             Listed {
                 generation,
@@ -184,7 +199,9 @@ impl ListingCache {
                 bytes,
                 hits,
             },
-        );
+        ) {
+            entries.bytes -= old.bytes.len();
+        }
     }
 
     /// The `n` queries served most often among those cached less than `max_age_ms` before
@@ -192,6 +209,7 @@ impl ListingCache {
     pub(crate) fn hottest(&self, n: usize, now_ms: i64, max_age_ms: i64) -> Vec<String> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut recent: Vec<(&String, u64)> = entries
+            .by_query
             .iter()
             .filter(|(_, l)| now_ms - l.at_ms < max_age_ms)
             .map(|(q, l)| (q, l.hits))
@@ -204,6 +222,24 @@ impl ListingCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_is_bounded_by_the_bytes_of_its_responses() {
+        let cache = ListingCache::default();
+        let page = Bytes::from(vec![b'x'; ListingCache::MAX_BYTES / 4]);
+        for q in ["a", "b", "c", "d"] {
+            cache.put(q, 1, 0, page.clone());
+        }
+        // Replacing a page counts its new size only.
+        cache.put("d", 1, 0, page.clone());
+        assert!(cache.get("a", 1, 0, 1_000).is_some());
+        assert_eq!(cache.entries.lock().unwrap().bytes, ListingCache::MAX_BYTES);
+        // One more page would pass the bound: the cache starts again with it alone.
+        cache.put("e", 1, 0, Bytes::from_static(b"[]"));
+        assert!(cache.get("a", 1, 0, 1_000).is_none());
+        assert!(cache.get("e", 1, 0, 1_000).is_some());
+        assert_eq!(cache.entries.lock().unwrap().bytes, 2);
+    }
 
     #[test]
     fn the_hottest_pages_are_the_recent_ones_served_most() {
