@@ -158,9 +158,9 @@ impl App {
         // The index this process published last, unless another has published since or it was
         // held for longer than the feed keeps.
         let held = state.current().filter(|b| {
-            let v = b.version();
-            v.is_some()
-                && v == stored.as_ref().map(|p| p.version.clone())
+            let held = b.version();
+            held.is_some()
+                && held.as_deref() == stored.as_ref().map(|p| p.version.as_str())
                 && !beyond_the_feed(b.checked_at_ms.load(Ordering::Acquire), now_ms)
         });
         let (built, fresh) = match held {
