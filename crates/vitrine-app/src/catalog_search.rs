@@ -171,16 +171,32 @@ impl App {
             .map(|(n, v)| (option_key(n), option_key(v)))
             .collect();
         let built = self.search_index().await?;
-        let found = built
-            .index
-            .search(&SearchQuery {
-                text: q.text.as_deref().unwrap_or(""),
+        // A search takes milliseconds of CPU at a large catalog (on up to `SEARCH_THREADS` of
+        // tantivy's threads): it runs on a blocking thread, so that the request workers go on
+        // serving listings and checkouts meanwhile, a bounded number at once.
+        let turn = self
+            .catalog
+            .search
+            .turns
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let text = q.text.clone().unwrap_or_default();
+        let (min_price, max_price) = (
+            q.min_price.map(|m| m.centavos()),
+            q.max_price.map(|m| m.centavos()),
+        );
+        let (include_inactive, sort) = (q.include_inactive, q.sort);
+        let index = built.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            index.index.search(&SearchQuery {
+                text: &text,
                 categories: categories.as_deref(),
-                min_price: q.min_price.map(|m| m.centavos()),
-                max_price: q.max_price.map(|m| m.centavos()),
+                min_price,
+                max_price,
                 options: &options,
-                include_inactive: q.include_inactive,
-                order: match q.sort {
+                include_inactive,
+                order: match sort {
                     ProductSort::Relevance => SearchOrder::Relevance,
                     ProductSort::Newest => SearchOrder::Newest,
                     ProductSort::PriceAsc => SearchOrder::PriceAsc,
@@ -190,7 +206,11 @@ impl App {
                 offset,
                 limit,
             })
-            .map_err(internal)?;
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(internal)?;
+        drop(turn);
         let mut facets = found.facets;
         facets.categories = with_descendants(&facets.categories, &all);
         let end = offset + found.ids.len();

@@ -787,6 +787,29 @@ pub struct SearchState {
     /// Open the index the blob store holds (`crate::search_published`) rather than build one
     /// from the catalog: [`crate::App::open_published_search_index`].
     pub(crate) published: AtomicBool,
+    /// Turns to run a search: at most [`SEARCHES_AT_ONCE`] at a time.
+    pub(crate) turns: Turns,
+}
+
+/// How many searches run at once in a process; each one already spreads over up to
+/// `SEARCH_THREADS` threads, so more at once only share the same cores. The others wait for a
+/// turn without holding a request worker.
+pub const SEARCHES_AT_ONCE: usize = 2;
+
+/// See [`SearchState::turns`].
+pub(crate) struct Turns(tokio::sync::Semaphore);
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(SEARCHES_AT_ONCE))
+    }
+}
+
+impl std::ops::Deref for Turns {
+    type Target = tokio::sync::Semaphore;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 #[derive(Default)]
