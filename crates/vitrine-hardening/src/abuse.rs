@@ -754,10 +754,11 @@ async fn sign_up_flood(c: &Client, s: &Server, report: &mut AbuseReport) -> anyh
         }
     }
     let grown = peak_mib(s.pid())?.saturating_sub(before);
-    // As many hashes at once as the cores; the allocator may keep a freed buffer in each
-    // thread's arena (glibc: at most 8 arenas a core), so the peak may reach one per arena.
+    // As many hashes at once as the cores, each in working memory the identity keeps and
+    // reuses: one 19 MiB buffer per hash at once, whatever the flood; the rest of the margin is
+    // the 150 connections and their requests.
     let cores = std::thread::available_parallelism().map_or(2, usize::from) as u64;
-    let bound = 600.max(cores * 8 * 19 + 100);
+    let bound = 100 + cores * 19 * 4;
     report.add(
         6,
         "150 sign-ups at once (argon2, 19 MiB each: 2.8 GiB unbounded)",

@@ -48,7 +48,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use base64::Engine;
@@ -69,6 +68,7 @@ use vitrine_domain::Timestamp;
 
 mod keyfile;
 mod limiter;
+mod passwords;
 mod user;
 
 use self::keyfile::load_or_create_key;
@@ -217,6 +217,8 @@ pub struct LocalIdentity {
     signer: TokenSigner,
     verifier: TokenVerifier,
     argon2: Argon2<'static>,
+    /// Working memory for the hashes, kept and reused ([`passwords`]).
+    hash_memory: Arc<passwords::HashMemory>,
     /// A hash of a random password, verified against when the e-mail is unknown.
     dummy_hash: String,
     code_key: [u8; 32],
@@ -272,8 +274,14 @@ impl LocalIdentity {
             .map_err(|e| anyhow!("invalid argon2 cost {cost:?}: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_password = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
-        let dummy_hash =
-            hash_password(&argon2, &dummy_password).context("hashing the dummy password")?;
+        // In memory of its own, given back at once: a store nobody signs in to holds none.
+        let dummy_hash = passwords::hash(
+            &argon2,
+            &passwords::HashMemory::new(argon2.params()),
+            &dummy_password,
+        )
+        .context("hashing the dummy password")?;
+        let hash_memory = Arc::new(passwords::HashMemory::new(argon2.params()));
         let code_key: [u8; 32] = {
             // Derived from the key's canonical encoding, not the file's text, so reformatting the
             // file does not void the codes in flight.
@@ -294,6 +302,7 @@ impl LocalIdentity {
             signer,
             verifier,
             argon2,
+            hash_memory,
             dummy_hash,
             code_key,
             table,
@@ -379,10 +388,11 @@ impl LocalIdentity {
 
     async fn hash(&self, password: &str) -> Result<String, IdentityError> {
         let argon2 = self.argon2.clone();
+        let memory = self.hash_memory.clone();
         let password = password.to_owned();
         let _turn = self.argon2_turn().await?;
         // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        tokio::task::spawn_blocking(move || hash_password(&argon2, &password))
+        tokio::task::spawn_blocking(move || passwords::hash(&argon2, &memory, &password))
             .await
             .map_err(|e| IdentityError::Unavailable(anyhow!("password hashing task failed: {e}")))?
             .map_err(IdentityError::Unavailable)
@@ -391,17 +401,14 @@ impl LocalIdentity {
     /// Whether `password` matches the PHC string `hash` (its own parameters apply).
     async fn verify_password(&self, hash: String, password: &str) -> Result<bool, IdentityError> {
         let password = password.to_owned();
+        let memory = self.hash_memory.clone();
         let _turn = self.argon2_turn().await?;
-        tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|e| anyhow!("stored password hash unreadable: {e}"))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(|e| IdentityError::Unavailable(anyhow!("password verification task failed: {e}")))?
-        .map_err(IdentityError::Unavailable)
+        tokio::task::spawn_blocking(move || passwords::verify(&memory, &hash, &password))
+            .await
+            .map_err(|e| {
+                IdentityError::Unavailable(anyhow!("password verification task failed: {e}"))
+            })?
+            .map_err(IdentityError::Unavailable)
     }
 
     // ---- codes ----
@@ -1062,14 +1069,6 @@ pub fn check_password(password: &str) -> Result<(), IdentityError> {
         return Ok(());
     };
     Err(IdentityError::InvalidPassword(reason))
-}
-
-fn hash_password(argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow!("argon2: {e}"))?;
-    Ok(hash.to_string())
 }
 
 fn looks_like_refresh_token(token: &str) -> bool {
