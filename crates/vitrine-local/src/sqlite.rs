@@ -71,6 +71,13 @@ const READERS: usize = 4;
 /// How long a statement waits for another process holding the database lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 128;
+/// Page size of a new database file (an existing file keeps the size it was created with).
+///
+/// A `WITHOUT ROWID` table keeps at most about a quarter of a page of a row in its tree page
+/// and moves the rest to overflow pages: 1,002 bytes at 4 KB, 2,030 at 8 KB. A product item is
+/// about 1,000 bytes, so at 4 KB about half of them took an extra page read each
+/// (docs/benchmarks.md, "8 KB pages").
+const PAGE_SIZE: u32 = 8192;
 
 const SCHEMA: &str = "
 CREATE TABLE items (
@@ -367,6 +374,9 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     )
     .context("opening the database file")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Takes effect only on a file without pages yet, so it must come before WAL mode (which
+    // writes the header); on an existing file SQLite ignores it.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .context("switching to WAL")?;
@@ -1530,6 +1540,55 @@ mod tests {
         drop(table);
         let table = SqliteTable::open(&current, clock()).unwrap();
         assert!(table.get(&Key::new("P", "S")).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_new_file_keeps_a_product_sized_item_in_place_and_an_old_file_its_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &Path| -> u32 {
+            Connection::open(path)
+                .unwrap()
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap()
+        };
+        // A row of ~1,100 bytes: over what a 4 KB page keeps in place, under an 8 KB page's.
+        let item = |sk: &str| {
+            WriteOp::put(Item::new(Key::new("P", sk)).with("description", "x".repeat(1_050)))
+        };
+        let overflow_pages = |path: &Path| -> i64 {
+            Connection::open(path)
+                .unwrap()
+                .query_row(
+                    "SELECT count(*) FROM dbstat WHERE name = 'items' AND pagetype = 'overflow'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+
+        let new = dir.path().join("new.db");
+        let table = SqliteTable::open(&new, clock()).unwrap();
+        table.write(vec![item("a"), item("b")]).await.unwrap();
+        drop(table);
+        assert_eq!(page_size(&new), PAGE_SIZE);
+        assert_eq!(overflow_pages(&new), 0);
+
+        // A file made before (4 KB pages) opens, keeps its page size, and its items spill over.
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .unwrap()
+            .pragma_update(None, "page_size", 4096)
+            .unwrap();
+        let conn = Connection::open(&old).unwrap();
+        conn.execute_batch("VACUUM").unwrap();
+        drop(conn);
+        let table = SqliteTable::open(&old, clock()).unwrap();
+        table.write(vec![item("a"), item("b")]).await.unwrap();
+        drop(table);
+        assert_eq!(page_size(&old), 4096);
+        assert_eq!(overflow_pages(&old), 2);
+        let table = SqliteTable::open(&old, clock()).unwrap();
+        assert!(table.get(&Key::new("P", "a")).await.unwrap().is_some());
     }
 
     #[test]
