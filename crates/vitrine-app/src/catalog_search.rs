@@ -187,9 +187,8 @@ impl App {
             q.max_price.map(|m| m.centavos()),
         );
         let (include_inactive, sort) = (q.include_inactive, q.sort);
-        let index = built.clone();
         let found = tokio::task::spawn_blocking(move || {
-            index.index.search(&SearchQuery {
+            built.index.search(&SearchQuery {
                 text: &text,
                 categories: categories.as_deref(),
                 min_price,

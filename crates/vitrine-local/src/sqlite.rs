@@ -402,8 +402,9 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 /// depend on a bound value and compiles it again every time that value changes. Every query
 /// of this table was so marked, and its expiry term (`ttl > ?`, the current time) changes on
 /// every call: a listing's queries were parsed and planned anew on each request (14 % of a
-/// department listing's CPU at a million products). With the guarantee the plan depends on the SQL text alone; the plans are
-/// the same (`tests::every_query_uses_its_index_and_is_compiled_once`).
+/// department listing's CPU at a million products). With the guarantee the plan depends on the
+/// SQL text alone; the plans are the same
+/// (`tests::every_query_uses_its_index_and_is_compiled_once`).
 /// <https://www.sqlite.org/c3ref/c_dbconfig_defensive.html#sqlitedbconfigenableqpsg>
 fn keep_plans(conn: &Connection) -> anyhow::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
@@ -1577,11 +1578,8 @@ mod tests {
         let old = dir.path().join("old.db");
         Connection::open(&old)
             .unwrap()
-            .pragma_update(None, "page_size", 4096)
+            .execute_batch("PRAGMA page_size = 4096; VACUUM")
             .unwrap();
-        let conn = Connection::open(&old).unwrap();
-        conn.execute_batch("VACUUM").unwrap();
-        drop(conn);
         let table = SqliteTable::open(&old, clock()).unwrap();
         table.write(vec![item("a"), item("b")]).await.unwrap();
         drop(table);
