@@ -1,9 +1,11 @@
 // A small hash router shared by the storefront and the admin. Hash routes work the same on
-// `vitrine serve` and on S3 behind CloudFront, which serves only real files.
+// `vitrine serve` and on S3 behind CloudFront, which serves only real files. The pages the
+// server renders at real paths (`/produto/x`, `/categoria/x`: crates/vitrine-http/src/pages.rs)
+// are routes too when the URL has no hash: the storefront renders the same page, interactive.
 
 /** The current route: { path: "/produto/x", parts: ["produto", "x"], query: URLSearchParams }. */
 export function current() {
-  const raw = location.hash.replace(/^#/, "") || "/";
+  const raw = location.hash.replace(/^#/, "") || fromPath();
   const [path, qs] = raw.split("?");
   const clean = path.startsWith("/") ? path : `/${path}`;
   return {
@@ -11,6 +13,22 @@ export function current() {
     parts: clean.split("/").filter(Boolean).map(decodeURIComponent),
     query: new URLSearchParams(qs || ""),
   };
+}
+
+/** The route of a server-rendered page's path: /produto/x, or /catalogo?categoria=x; else "/". */
+function fromPath() {
+  const [first, second, ...rest] = location.pathname.split("/").filter(Boolean);
+  if (!second || rest.length) return "/";
+  if (first === "produto") return `/produto/${second}`;
+  if (first === "categoria") return `/catalogo?categoria=${second}`;
+  return "/";
+}
+
+/** On a server-rendered page's path, a hash route is the storefront's: show it at "/#/…". */
+function leaveServerPath() {
+  if (location.hash.length > 1 && /^\/(produto|categoria)\//.test(location.pathname)) {
+    history.replaceState(null, "", `/${location.hash}`);
+  }
 }
 
 /** A hash link: link("/produto", slug) → "#/produto/slug"; a trailing object becomes the query. */
@@ -51,6 +69,7 @@ export function start(main, resolve, ctx) {
   let cleanup = null;
   let seq = 0;
   async function run() {
+    leaveServerPath();
     const route = current();
     const mine = ++seq;
     if (typeof cleanup === "function") {

@@ -41,6 +41,7 @@ pub(crate) mod search_feed;
 pub mod search_published;
 pub mod sessions;
 pub mod settings;
+pub mod sitemap;
 pub mod snapshot;
 pub mod store;
 pub mod trace;

@@ -15,6 +15,7 @@
 mod document;
 pub mod dto;
 pub mod extract;
+pub mod pages;
 pub mod problem;
 pub mod realtime;
 pub mod route_table;
@@ -164,9 +165,15 @@ fn build_router(state: AppState, site: bool) -> Router {
         )
         .route("/media/{*key}", get(routes::media::media))
         // The store's own upload targets (`vitrine serve`; on AWS browsers PUT to S3).
-        .route("/uploads/{*key}", put(routes::media::receive_upload));
+        .route("/uploads/{*key}", put(routes::media::receive_upload))
+        // Pages rendered on the server (on AWS, CloudFront sends these paths to the API).
+        .route("/produto/{slug}", get(pages::product))
+        .route("/categoria/{slug}", get(pages::category))
+        .route("/sitemap.xml", get(pages::sitemap))
+        .route("/sitemaps/{file}", get(pages::sitemap_file))
+        .route("/robots.txt", get(pages::robots));
     let routes = if site {
-        routes.fallback(web::serve)
+        routes.route("/", get(pages::home)).fallback(web::serve)
     } else {
         routes.fallback(|| async { Problem::not_found("route") })
     };
@@ -344,14 +351,15 @@ async fn envelope(State(s): State<AppState>, mut req: Request, next: Next) -> Re
 
 /// Errors produced outside the handlers (405 from the router, 408 from the timeout, path
 /// rejections from extractors) come as bare text; `res` as a problem document then, so every
-/// error the API returns has the same shape.
+/// error the API returns has the same shape. Pages ([`pages`]) keep their HTML.
 async fn as_problem(res: Response) -> Response {
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(problem::PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // A problem already, or a page rendered on the server for people (its 404 page).
+    let is_answer = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(problem::PROBLEM_JSON.as_bytes())
+            || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_answer {
         return res;
     }
     let allow = res.headers().get(header::ALLOW).cloned();

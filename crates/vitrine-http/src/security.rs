@@ -49,6 +49,9 @@ pub struct Security {
     pub hsts: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The store's public address (`https://loja.example`), for absolute links in the pages
+    /// rendered on the server and the sitemap; `None`: the address each request came to.
+    pub public_url: Option<String>,
 }
 
 /// The client's address as [`note_client_address`] found it (a request extension).

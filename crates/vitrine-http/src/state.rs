@@ -38,7 +38,15 @@ pub struct Shared {
     pub(crate) realtime_url: Option<String>,
     /// CORS, rate limit and TLS headers ([`crate::security`]).
     pub(crate) security: Security,
+    /// Where the sitemap's parts start, and when the catalog was walked for them (the pages
+    /// rendered on the server, `pages.rs`).
+    pub(crate) sitemap: Arc<tokio::sync::Mutex<Option<SitemapStarts>>>,
+    /// Products per sitemap part ([`vitrine_app::sitemap::PART_SIZE`]).
+    pub(crate) sitemap_part: usize,
 }
+
+/// The sitemap's parts' starts as walked at an instant.
+pub(crate) type SitemapStarts = (std::time::Instant, Arc<Vec<Option<String>>>);
 
 impl std::ops::Deref for AppState {
     type Target = Shared;
@@ -65,6 +73,8 @@ impl AppState {
             emf_service: None,
             realtime_url: None,
             security: Security::default(),
+            sitemap: Arc::default(),
+            sitemap_part: vitrine_app::sitemap::PART_SIZE,
         }))
     }
 
@@ -90,6 +100,13 @@ impl AppState {
     /// The same state with these web security settings ([`crate::security`]).
     pub fn with_security(mut self, security: Security) -> Self {
         self.shared_mut().security = security;
+        self
+    }
+
+    /// The same state, listing `per_part` products per sitemap file (tests: a catalog of a few
+    /// products in several parts).
+    pub fn with_sitemap_part(mut self, per_part: usize) -> Self {
+        self.shared_mut().sitemap_part = per_part.max(1);
         self
     }
 

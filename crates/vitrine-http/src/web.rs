@@ -101,6 +101,11 @@ fn compressible(content_type: &str) -> bool {
         || content_type.starts_with("image/svg")
 }
 
+/// An embedded file of the web apps by its path under `web/` (`index.html`).
+pub(crate) fn file(path: &str) -> Option<&'static [u8]> {
+    assets().get(path).map(|a| a.bytes)
+}
+
 /// The file a request path names, with the single-page-app fallback.
 fn resolve(path: &str) -> Option<(&'static str, &'static Asset)> {
     let assets = assets();

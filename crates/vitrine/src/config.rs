@@ -415,6 +415,7 @@ impl Config {
             .listen
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url_set = flags.public_url.is_some() || file.public_url.is_some();
         let public_url = flags
             .public_url
             .clone()
@@ -483,6 +484,7 @@ impl Config {
             seed: !(flags.no_seed || file.no_seed.unwrap_or(false)),
             security: vitrine_http::Security {
                 hsts: public_url.starts_with("https://"),
+                public_url: public_url_set.then(|| public_url.clone()),
                 cors_origins: flags
                     .cors_origins
                     .clone()

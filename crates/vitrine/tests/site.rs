@@ -12,7 +12,8 @@ use vitrine_http::AppState;
 async fn the_storefront_and_the_admin_are_served_with_their_headers() {
     let t = TestApp::spawn().await;
 
-    let res = t.get("/", None).await;
+    // The storefront's shell as a file (`/` is its home page rendered on the server, tests/pages.rs).
+    let res = t.get("/index.html", None).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(res.headers()["cache-control"], "no-cache");
@@ -30,7 +31,7 @@ async fn the_storefront_and_the_admin_are_served_with_their_headers() {
 
     // Revalidation: the same file is a 304.
     let res = t
-        .req(Method::GET, "/", None)
+        .req(Method::GET, "/index.html", None)
         .header("if-none-match", &etag)
         .send()
         .await
@@ -95,7 +96,8 @@ async fn page_paths_fall_back_to_their_app_and_api_paths_stay_problems() {
     let t = TestApp::spawn().await;
     for (path, script) in [
         ("/conta/pedidos", "/js/app.js"),
-        ("/produto/camiseta", "/js/app.js"),
+        ("/carrinho", "/js/app.js"),
+        ("/produto/camiseta-basica-algodao", "/js/app.js"),
         ("/admin", "/admin/js/admin.js"),
         ("/admin/produtos/novo", "/admin/js/admin.js"),
     ] {
@@ -108,8 +110,15 @@ async fn page_paths_fall_back_to_their_app_and_api_paths_stay_problems() {
     let body = problem(t.get("/api/v1/nope", None).await, 404).await;
     assert_eq!(body["detail"], "route not found");
     problem(t.get("/api", None).await, 404).await;
-    let res = t.req(Method::POST, "/", None).send().await.unwrap();
+    let res = t
+        .req(Method::POST, "/js/app.js", None)
+        .send()
+        .await
+        .unwrap();
     problem(res, 404).await;
+    // The home page is a route of its own: it takes GET only.
+    let res = t.req(Method::POST, "/", None).send().await.unwrap();
+    problem(res, 405).await;
     // The API itself is untouched.
     assert_eq!(t.get("/api/v1/products", None).await.status(), 200);
     assert_eq!(t.get("/health", None).await.status(), 200);

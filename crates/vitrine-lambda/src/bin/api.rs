@@ -57,6 +57,11 @@ async fn build_state() -> anyhow::Result<AppState> {
         // API Gateway serves HTTPS only; its throttling and the WAF's rate rule limit clients.
         .with_security(vitrine_http::Security {
             hsts: true,
+            // Absolute links of the pages rendered here; without it, the host CloudFront was
+            // asked for (its viewer-request function passes it as `X-Forwarded-Host`).
+            public_url: std::env::var(vitrine_lambda::payments::PUBLIC_URL_ENV)
+                .ok()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             ..vitrine_http::Security::default()
         }))
 }
