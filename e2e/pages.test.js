@@ -3,7 +3,9 @@
 // availability; with scripts on, the storefront takes the same address over and stays usable;
 // every active product's page carries schema.org Product JSON-LD with what rich results
 // require; sitemap.xml lists every active product and is valid against the sitemaps.org 0.9
-// schema (the XSD shipped in the `sitemap` npm package, checked with xmllint).
+// schema (the XSD shipped in the `sitemap` npm package, checked with xmllint). The store as its
+// first command starts it shows every demo product with its picture (screenshot
+// `store-home-with-pictures.png` in target/e2e/).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +14,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
-import { storeAndBrowser, openPage, api, checkPage } from "./lib/harness.js";
+import { storeAndBrowser, openPage, api, checkPage, screenshot } from "./lib/harness.js";
 
 const require = createRequire(import.meta.url);
 const SITEMAP_XSD = join(require.resolve("sitemap/package.json"), "..", "schema", "sitemap.xsd");
@@ -44,9 +46,7 @@ function productProblems(ld, product) {
   if (ld["@context"] !== "https://schema.org") problems.push("@context");
   if (ld["@type"] !== "Product") problems.push("@type");
   if (typeof ld.name !== "string" || !ld.name) problems.push("name");
-  if (product.images.length) {
-    if (!Array.isArray(ld.image) || ld.image.length !== product.images.length) problems.push("image");
-  }
+  if (!Array.isArray(ld.image) || !ld.image.length || ld.image.length !== product.images.length) problems.push("image");
   const offers = Array.isArray(ld.offers) ? ld.offers : [ld.offers];
   if (!offers.length || offers.some((o) => !o)) problems.push("offers");
   for (const o of offers.filter(Boolean)) {
@@ -99,6 +99,23 @@ test("pages rendered on the server: without scripts, with scripts, JSON-LD and t
     await page.waitForURL(`${server.base}/#/carrinho`);
     await page.getByRole("heading", { level: 1, name: "Seu carrinho" }).waitFor();
     page.assertClean("server page, taken over");
+  });
+
+  await t.test("the demo store shows each product with its picture", async () => {
+    const { page } = await openPage(browser);
+    await page.goto(`${server.base}/`);
+    await page.getByRole("heading", { level: 2, name: "Novidades" }).waitFor();
+    // Every card of the newest products has its picture, loaded.
+    await page.waitForFunction(() => {
+      const cards = [...document.querySelectorAll(".cards .card")];
+      return cards.length === 8 && cards.every((c) => {
+        const img = c.querySelector("img");
+        return img && img.complete && img.naturalWidth === 480;
+      });
+    });
+    assert.equal(await page.locator(".cards .placeholder").count(), 0, "no card shows an initial instead of a picture");
+    await screenshot(page, "store-home-with-pictures");
+    page.assertClean("home with pictures");
   });
 
   const products = await activeProducts(server);

@@ -2,13 +2,16 @@
 //! colour variants, stock, and a welcome coupon. Seeding is idempotent: what exists is kept.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
+use vitrine_app::media::ImageType;
 use vitrine_app::{App, AppError};
 use vitrine_domain::Money;
 use vitrine_domain::catalog::{
     Dimensions, Fiscal, ProductDraft, Sku, Slug, Variant, find_category,
 };
 use vitrine_domain::coupon::{Coupon, Discount};
+use vitrine_pictures::Picture;
 
 /// What seeding did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -30,6 +33,8 @@ struct DemoProduct {
     weight_g: u32,
     ncm: &'static str,
     stock: i64,
+    /// Its picture, drawn when it is seeded.
+    picture: Picture,
 }
 
 const CATEGORIES: &[(&str, &str, Option<&str>)] = &[
@@ -52,6 +57,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 180,
         ncm: "61091000",
         stock: 25,
+        picture: Picture::Tee,
     },
     DemoProduct {
         name: "Camiseta Estampa Ipê",
@@ -64,6 +70,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 190,
         ncm: "61091000",
         stock: 12,
+        picture: Picture::TeeIpe,
     },
     DemoProduct {
         name: "Camiseta Listrada Marinho",
@@ -76,6 +83,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 200,
         ncm: "61091000",
         stock: 8,
+        picture: Picture::TeeStriped,
     },
     DemoProduct {
         name: "Calça Jeans Reta",
@@ -88,6 +96,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 650,
         ncm: "62034200",
         stock: 10,
+        picture: Picture::Jeans,
     },
     DemoProduct {
         name: "Calça de Linho Natural",
@@ -100,6 +109,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 400,
         ncm: "62034990",
         stock: 6,
+        picture: Picture::LinenTrousers,
     },
     DemoProduct {
         name: "Boné de Sarja",
@@ -112,6 +122,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 120,
         ncm: "65050090",
         stock: 15,
+        picture: Picture::Cap,
     },
     DemoProduct {
         name: "Bolsa Tote de Lona",
@@ -124,6 +135,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 300,
         ncm: "42022200",
         stock: 20,
+        picture: Picture::Tote,
     },
     DemoProduct {
         name: "Meia Cano Alto (par)",
@@ -136,6 +148,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 60,
         ncm: "61159500",
         stock: 40,
+        picture: Picture::Socks,
     },
     DemoProduct {
         name: "Caneca de Cerâmica Artesanal",
@@ -148,6 +161,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 420,
         ncm: "69120000",
         stock: 9,
+        picture: Picture::Mug,
     },
     DemoProduct {
         name: "Almofada de Linho",
@@ -160,6 +174,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 550,
         ncm: "94049000",
         stock: 7,
+        picture: Picture::Cushion,
     },
     DemoProduct {
         name: "Vela Aromática Café",
@@ -172,6 +187,7 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 250,
         ncm: "34060000",
         stock: 30,
+        picture: Picture::Candle,
     },
     DemoProduct {
         name: "Jogo Americano de Algodão (4 peças)",
@@ -184,15 +200,36 @@ const PRODUCTS: &[DemoProduct] = &[
         weight_g: 380,
         ncm: "63026000",
         stock: 4,
+        picture: Picture::Placemats,
     },
 ];
 
 /// Whether the table holds no product and no category yet.
+/// The PNG of `what`, drawn once per process (tests seed many stores).
+fn picture(what: Picture) -> axum::body::Bytes {
+    static DRAWN: OnceLock<Mutex<HashMap<Picture, axum::body::Bytes>>> = OnceLock::new();
+    let mut drawn = DRAWN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    drawn
+        .entry(what)
+        .or_insert_with(|| axum::body::Bytes::from(vitrine_pictures::draw(what)))
+        .clone()
+}
+
 pub async fn is_empty(app: &App) -> anyhow::Result<bool> {
     Ok(app.categories().await?.is_empty() && !app.has_products().await?)
 }
 
+/// Seed the demo catalog, each new product with its picture.
 pub async fn seed(app: &App) -> anyhow::Result<Seeded> {
+    seed_with(app, true).await
+}
+
+/// [`seed`], with the products' pictures or without them (`pictures`: tests that count the
+/// images they upload start from a catalog without any).
+pub async fn seed_with(app: &App, pictures: bool) -> anyhow::Result<Seeded> {
     let mut done = Seeded::default();
     let existing = app.categories().await?;
     let mut category_ids: HashMap<&str, String> = HashMap::new();
@@ -257,6 +294,16 @@ pub async fn seed(app: &App) -> anyhow::Result<Seeded> {
             active: true,
         };
         match app.create_product(draft, &stock).await {
+            Ok(product) if pictures => {
+                app.add_product_image(
+                    &product.id,
+                    ImageType::Png,
+                    picture(p.picture),
+                    product.version,
+                )
+                .await?;
+                done.products += 1;
+            }
             Ok(_) => done.products += 1,
             Err(AppError::Conflict(_)) => done.skipped += 1,
             Err(e) => return Err(e.into()),

@@ -143,7 +143,11 @@ impl TestApp {
         let data_dir = config.data_dir.clone();
         let (mut store, aws_table) = build_store(&config, clock).await;
         configure(&mut store);
-        vitrine::seed::seed(&store.app).await.expect("seed");
+        // Without the demo's pictures (e2e/ sees them, through `vitrine serve`): tests here count
+        // the images they upload.
+        vitrine::seed::seed_with(&store.app, false)
+            .await
+            .expect("seed");
         let app = store.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
