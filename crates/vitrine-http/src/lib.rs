@@ -167,13 +167,9 @@ fn build_router(state: AppState, site: bool) -> Router {
         // The store's own upload targets (`vitrine serve`; on AWS browsers PUT to S3).
         .route("/uploads/{*key}", put(routes::media::receive_upload))
         // Pages rendered on the server (on AWS, CloudFront sends these paths to the API).
-        .route("/produto/{slug}", get(pages::product))
-        .route("/categoria/{slug}", get(pages::category))
-        .route("/sitemap.xml", get(pages::sitemap))
-        .route("/sitemaps/{file}", get(pages::sitemap_file))
-        .route("/robots.txt", get(pages::robots));
+        .merge(pages::routes(site));
     let routes = if site {
-        routes.route("/", get(pages::home)).fallback(web::serve)
+        routes.fallback(web::serve)
     } else {
         routes.fallback(|| async { Problem::not_found("route") })
     };

@@ -15,14 +15,17 @@
 //!   `\u` escapes, so a product name can never close the script element.
 //! - The pages change with stock and prices: `Cache-Control: public, max-age=0, s-maxage=60`,
 //!   so a CDN in front (CloudFront on AWS) answers for a minute and browsers revalidate.
+//! - `vitrine serve` gzips them for clients that accept it; on AWS CloudFront does.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde_json::{Value, json};
 use vitrine_app::App;
 use vitrine_app::catalog::{ProductQuery, ProductSort};
@@ -46,6 +49,25 @@ const SITEMAP_WALK_EVERY: Duration = Duration::from_secs(600);
 const CACHE_CONTROL: &str = "public, max-age=0, s-maxage=60";
 
 // ----- handlers -----
+
+/// The pages' routes. With the site (`vitrine serve`): the home page too, and answers
+/// gzip-compressed for clients that accept it (a sitemap part is megabytes of XML). Without it
+/// (the API Lambda) CloudFront serves the home page from the bucket and compresses.
+pub fn routes(site: bool) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/produto/{slug}", get(product))
+        .route("/categoria/{slug}", get(category))
+        .route("/sitemap.xml", get(sitemap))
+        .route("/sitemaps/{file}", get(sitemap_file))
+        .route("/robots.txt", get(robots));
+    if site {
+        pages
+            .route("/", get(home))
+            .layer(tower_http::compression::CompressionLayer::new())
+    } else {
+        pages
+    }
+}
 
 pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let origin = origin(&s, &headers);

@@ -384,6 +384,18 @@ async fn the_sitemap_lists_every_active_product_and_robots_points_to_it() {
         xml.contains("<lastmod>20"),
         "each product with its last change"
     );
+
+    // Sent gzip-compressed to a client that accepts it: the same document.
+    let res = t
+        .req(Method::GET, "/sitemap.xml", None)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let gz = res.bytes().await.unwrap();
+    assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+    assert!(gz.len() * 2 < xml.len(), "{} vs {}", gz.len(), xml.len());
     t.stop().await;
 }
 
