@@ -9,7 +9,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { storeAndBrowser, openPage, api, checkPage, screenshot, pngBytes, paidPixOrder, waitInvoiced } from "./lib/harness.js";
+import { storeAndBrowser, openPage, api, checkPage, screenshot, pngBytes, paidPixOrder, waitInvoiced, createUser } from "./lib/harness.js";
 
 const ADMIN = { email: "dona@loja.example", name: "Dona da Loja", password: "dona-da-loja-2026", admin: true };
 const BUYER = { email: "bruno@example.com", name: "Bruno Lima", password: "outra-senha-9" };
@@ -216,4 +216,28 @@ test("an admin creates a product with an image, adjusts stock and ships an order
     await screenshot(page, "admin-15-in-store");
     page.assertClean("store product");
   });
+});
+
+test("a member of the orders staff sees the orders and the dashboard, not the catalog", { timeout: 120_000 }, async (t) => {
+  const { server, browser } = await storeAndBrowser(t);
+  const STAFF = { email: "pedidos@loja.example", name: "Equipe de Pedidos", password: "pedidos-2026-x", role: "orders" };
+  await createUser(server, STAFF);
+  const { page } = await openPage(browser);
+  await page.goto(`${server.base}/admin/`);
+  await page.getByLabel("E-mail").fill(STAFF.email);
+  await page.getByLabel("Senha").fill(STAFF.password);
+  await page.getByRole("button", { name: "Entrar" }).click();
+  await page.getByRole("heading", { level: 1, name: "Painel" }).waitFor();
+  const nav = page.getByRole("navigation", { name: "Administração" });
+  await nav.getByRole("link", { name: "Pedidos" }).waitFor();
+  for (const section of ["Produtos", "Cupons", "Eventos", "Relatórios"]) {
+    assert.equal(await nav.getByRole("link", { name: section }).count(), 0, `${section} is not the orders staff's`);
+  }
+  await checkPage(page, "admin-staff-orders-dashboard");
+  await nav.getByRole("link", { name: "Pedidos" }).click();
+  await page.getByRole("heading", { level: 1, name: "Pedidos" }).waitFor();
+  // A catalog address typed by hand: the section says it is not theirs; the API would refuse.
+  await page.goto(`${server.base}/admin/#/produtos`);
+  await page.getByText("Esta parte da administração não é da sua função na equipe.").waitFor();
+  await checkPage(page, "admin-staff-orders-not-theirs");
 });

@@ -138,9 +138,10 @@ async function startLocalServer(extra) {
 
 /** `vitrine user create` on the server's data folder (the server keeps running), or on the AWS
  * shape's user pool and table. */
-export async function createUser(server, { email, name, password, admin = false }) {
+export async function createUser(server, { email, name, password, admin = false, role }) {
   const args = ["user", "create", "--email", email, "--name", name, "--password-stdin"];
   if (admin) args.push("--admin");
+  if (role) args.push("--role", role);
   const env = server.shape === "aws" ? awsEnv(server) : serverEnv(server.dataDir);
   await runVitrine(args, { cwd: server.root, env, input: `${password}\n` });
 }

@@ -53,10 +53,29 @@ function clearSession() {
   for (const fn of listeners) fn(null);
 }
 
-/** The signed-in user ({sub, email, name, groups, admin}) or null. */
+/**
+ * The parts of the admin each group opens (the server's `area_of` decides; this only hides
+ * what would be refused): the owner (`admin`) all, each member of staff theirs and the dashboard.
+ */
+const STAFF_AREAS = {
+  admin: ["shared", "catalog", "orders", "owner"],
+  "staff-orders": ["shared", "orders"],
+  "staff-catalog": ["shared", "catalog"],
+};
+
+/** The signed-in user ({sub, email, name, groups, admin, staff, areas}) or null. */
 export function currentUser() {
   if (!session.access) return null;
-  return { sub: session.sub, email: session.email, name: session.name, groups: session.groups, admin: session.groups.includes("admin") };
+  const areas = [...new Set(session.groups.flatMap((g) => STAFF_AREAS[g] || []))];
+  return {
+    sub: session.sub,
+    email: session.email,
+    name: session.name,
+    groups: session.groups,
+    admin: session.groups.includes("admin"),
+    staff: areas.length > 0,
+    areas,
+  };
 }
 
 export function onSessionChange(fn) {

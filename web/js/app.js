@@ -100,7 +100,7 @@ function renderHeader() {
           user
             ? h("li", null, h("a", { href: link("conta") }, t("nav.account")))
             : h("li", null, h("a", { href: link("entrar", { next: currentPath() }) }, t("nav.signIn"))),
-          user && user.admin ? h("li", null, h("a", { href: "/admin/" }, t("nav.admin"))) : null,
+          user && user.staff ? h("li", null, h("a", { href: "/admin/" }, t("nav.admin"))) : null,
           user ? h("li", null, h("button", { type: "button", class: "linklike", on: { click: onSignOut } }, t("nav.signOut"))) : null,
           h(
             "li",

@@ -30,10 +30,10 @@ use tokio::sync::mpsc::error::TrySendError;
 use vitrine_domain::contact::{Email, PersonName};
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Principal, StaffRole};
 use crate::code_mails::{CODE_MAIL_QUEUE, CodeMail};
 use crate::error::{AppError, AppResult};
-use crate::ports::identity::IdentityError;
+use crate::ports::identity::{GROUP_CUSTOMER, IdentityError};
 use crate::ports::{ClientInfo, Email as Mail, NewUser, Tokens};
 use crate::store::budgets::{self, Budget, Taken};
 
@@ -346,19 +346,28 @@ impl App {
         name: &str,
         admin: bool,
     ) -> AppResult<String> {
+        let role = admin.then_some(StaffRole::Owner);
+        self.create_user_as(email, password, name, role).await
+    }
+
+    /// [`App::create_user`], as a customer who is also `role` of the staff (or not staff).
+    pub async fn create_user_as(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        role: Option<StaffRole>,
+    ) -> AppResult<String> {
         let email = Email::parse(email).map_err(|e| AppError::field("email", e.to_string()))?;
         let name = PersonName::parse(name).map_err(|e| AppError::field("name", e.to_string()))?;
-        let groups: &[&str] = if admin {
-            &["customer", "admin"]
-        } else {
-            &["customer"]
-        };
+        let mut groups = vec![GROUP_CUSTOMER];
+        groups.extend(role.map(StaffRole::group));
         let user = NewUser {
             email: email.as_str().to_owned(),
             password: password.to_owned(),
             name: name.as_str().to_owned(),
         };
-        let sub = self.ports.identity.admin_create_user(user, groups).await?;
+        let sub = self.ports.identity.admin_create_user(user, &groups).await?;
         // Accounts are keyed by the fully lowercased e-mail; the profile says the same.
         self.ensure_profile(&sub, &normalise(email.as_str()), name.as_str())
             .await?;

@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vitrine_domain::Timestamp;
 
-use crate::ports::identity::GROUP_ADMIN;
+use crate::ports::identity::{GROUP_ADMIN, GROUP_STAFF_CATALOG, GROUP_STAFF_ORDERS};
 
 /// The longest token accepted, in bytes. Cognito's tokens are 1–2 KB even with many groups;
 /// the cap bounds the work (base64, JSON, RSA) an anonymous request can make us do.
@@ -161,9 +161,75 @@ pub struct Principal {
     pub issued_at: i64,
 }
 
+/// What part of the admin a route belongs to; who may use it is [`Principal::may`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffArea {
+    /// Products, categories, stock, images, coupons.
+    Catalog,
+    /// Orders, invoices, refunds; seeing any customer's order.
+    Orders,
+    /// What every member of staff sees: the dashboard.
+    Shared,
+    /// The rest: events and dead letters, reports, metrics, and anything not named above.
+    Owner,
+}
+
+/// A member of staff's role, by the group that gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    /// The store's owner (`admin`): every part of the admin.
+    Owner,
+    /// `staff-orders`: orders, invoices, refunds, the dashboard.
+    Orders,
+    /// `staff-catalog`: products, categories, stock, images, coupons, the dashboard.
+    Catalog,
+}
+
+impl StaffRole {
+    pub fn group(self) -> &'static str {
+        match self {
+            StaffRole::Owner => GROUP_ADMIN,
+            StaffRole::Orders => GROUP_STAFF_ORDERS,
+            StaffRole::Catalog => GROUP_STAFF_CATALOG,
+        }
+    }
+
+    /// `owner`, `orders` or `catalog` (the CLI's `--role`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "owner" => Some(StaffRole::Owner),
+            "orders" => Some(StaffRole::Orders),
+            "catalog" => Some(StaffRole::Catalog),
+            _ => None,
+        }
+    }
+}
+
 impl Principal {
+    /// The store's owner (the `admin` group): every part of the admin.
     pub fn is_admin(&self) -> bool {
-        self.groups.iter().any(|g| g == GROUP_ADMIN)
+        self.in_group(GROUP_ADMIN)
+    }
+
+    /// The owner or a member of staff: may open the admin.
+    pub fn is_staff(&self) -> bool {
+        self.is_admin() || self.in_group(GROUP_STAFF_ORDERS) || self.in_group(GROUP_STAFF_CATALOG)
+    }
+
+    /// May use `area` of the admin: the owner all of it, each member of staff their own part
+    /// and the shared one.
+    pub fn may(&self, area: StaffArea) -> bool {
+        self.is_admin()
+            || match area {
+                StaffArea::Catalog => self.in_group(GROUP_STAFF_CATALOG),
+                StaffArea::Orders => self.in_group(GROUP_STAFF_ORDERS),
+                StaffArea::Shared => self.is_staff(),
+                StaffArea::Owner => false,
+            }
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
     }
 }
 
@@ -589,6 +655,41 @@ mod tests {
     const ISSUER: &str = "http://localhost:8080/auth";
     const CLIENT: &str = "vitrine-web";
     const NOW: i64 = 1_750_000_000;
+
+    #[test]
+    fn each_role_opens_its_part_of_the_admin_and_the_dashboard() {
+        use StaffArea::{Catalog, Orders, Owner, Shared};
+        let of = |groups: &[&str]| Principal {
+            sub: "s".into(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            username: None,
+            email: None,
+            session: None,
+            issued_at: 0,
+        };
+        let areas = [Catalog, Orders, Shared, Owner];
+        let opened = |p: &Principal| areas.map(|a| p.may(a));
+        assert_eq!(opened(&of(&["customer"])), [false; 4]);
+        assert!(!of(&["customer"]).is_staff());
+        assert_eq!(opened(&of(&["customer", "admin"])), [true; 4]);
+        assert_eq!(
+            opened(&of(&["customer", "staff-orders"])),
+            [false, true, true, false]
+        );
+        assert_eq!(
+            opened(&of(&["customer", "staff-catalog"])),
+            [true, false, true, false]
+        );
+        assert_eq!(
+            opened(&of(&["staff-orders", "staff-catalog"])),
+            [true, true, true, false]
+        );
+        for role in [StaffRole::Owner, StaffRole::Orders, StaffRole::Catalog] {
+            assert!(crate::ports::identity::GROUPS.contains(&role.group()));
+        }
+        assert_eq!(StaffRole::parse("orders"), Some(StaffRole::Orders));
+        assert_eq!(StaffRole::parse("root"), None);
+    }
 
     /// Generating RSA keys is slow: one per test binary.
     fn signer() -> &'static TokenSigner {

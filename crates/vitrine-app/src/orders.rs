@@ -11,7 +11,7 @@ use vitrine_domain::Event;
 use vitrine_domain::order::{Order, OrderStatus, Unwind};
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Principal, StaffArea};
 use crate::error::{AppError, AppResult};
 use crate::ports::Query;
 use crate::store::unpaid::Release;
@@ -53,11 +53,11 @@ impl App {
             .ok_or(AppError::NotFound("order"))
     }
 
-    /// An order as its owner (or an admin) sees it. Someone else's order is a 404, not a 403:
+    /// An order as its owner (or staff who handle orders) sees it. Someone else's order is a 404, not a 403:
     /// the answer must not reveal that the id exists.
     pub async fn order_for(&self, who: &Principal, id: &str) -> AppResult<Order> {
         let order = self.load_order(id).await?;
-        if order.customer_id != who.sub && !who.is_admin() {
+        if order.customer_id != who.sub && !who.may(StaffArea::Orders) {
             return Err(AppError::NotFound("order"));
         }
         Ok(order)

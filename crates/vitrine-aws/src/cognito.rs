@@ -37,7 +37,9 @@ use aws_sdk_cognitoidentityprovider::types::{
     VerificationMessageTemplateType, VerifiedAttributeType,
 };
 use vitrine_app::auth::{Jwks, TokenVerifier};
-use vitrine_app::ports::identity::{GROUP_ADMIN, GROUP_CUSTOMER};
+use vitrine_app::ports::identity::{
+    GROUP_ADMIN, GROUP_CUSTOMER, GROUP_STAFF_CATALOG, GROUP_STAFF_ORDERS,
+};
 use vitrine_app::ports::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInfo};
 
 /// What `TooManyAttempts` tells the caller to wait. Cognito says only "too many"; its own
@@ -225,7 +227,9 @@ impl CognitoIdentity {
 
         for (group, description) in [
             (GROUP_CUSTOMER, "Customers of the store"),
-            (GROUP_ADMIN, "Store administrators"),
+            (GROUP_ADMIN, "The store's owner"),
+            (GROUP_STAFF_ORDERS, "Staff who handle orders"),
+            (GROUP_STAFF_CATALOG, "Staff who keep the catalog"),
         ] {
             client
                 .create_group()

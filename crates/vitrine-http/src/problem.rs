@@ -148,6 +148,23 @@ impl Problem {
         )
     }
 
+    /// Refused to a member of staff whose role does not include `area` of the admin.
+    pub fn forbidden_for(area: vitrine_app::auth::StaffArea) -> Self {
+        use vitrine_app::auth::StaffArea;
+        let who = match area {
+            StaffArea::Catalog => "the catalog staff (staff-catalog) or the owner (admin)",
+            StaffArea::Orders => "the orders staff (staff-orders) or the owner (admin)",
+            StaffArea::Shared => "a member of staff",
+            StaffArea::Owner => "the store's owner (the admin group)",
+        };
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            format!("this part of the admin is for {who}"),
+        )
+    }
+
     pub fn internal(cause: impl Into<String>) -> Self {
         let mut p = Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

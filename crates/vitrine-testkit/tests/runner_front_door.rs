@@ -1081,7 +1081,7 @@ fn utf8_percent(s: &str) -> String {
 async fn the_distribution_serves_the_site_and_the_api_in_behaviour_order() {
     let bucket = bucket_with(&[
         ("index.html", "text/html", "<h1>home</h1>"),
-        ("produto/caneca/index.html", "text/html", "<h1>caneca</h1>"),
+        ("ajuda/frete/index.html", "text/html", "<h1>frete</h1>"),
         ("app.js", "text/javascript", "console.log(1)"),
     ])
     .await;
@@ -1116,13 +1116,13 @@ async fn the_distribution_serves_the_site_and_the_api_in_behaviour_order() {
 
     // The site index function (the template's code) rewrites a directory path.
     let r = http
-        .get(format!("{}/produto/caneca", cdn.url()))
+        .get(format!("{}/ajuda/frete", cdn.url()))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let headers = r.headers().clone();
-    assert_eq!(r.text().await.unwrap(), "<h1>caneca</h1>");
+    assert_eq!(r.text().await.unwrap(), "<h1>frete</h1>");
     assert_eq!(headers["content-type"], "text/html");
     // The site's headers policy.
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -1146,11 +1146,11 @@ async fn the_distribution_serves_the_site_and_the_api_in_behaviour_order() {
     );
 
     let r = http
-        .get(format!("{}/produto/caneca/", cdn.url()))
+        .get(format!("{}/ajuda/frete/", cdn.url()))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.text().await.unwrap(), "<h1>caneca</h1>");
+    assert_eq!(r.text().await.unwrap(), "<h1>frete</h1>");
     let r = http.get(format!("{}/", cdn.url())).send().await.unwrap();
     assert_eq!(r.text().await.unwrap(), "<h1>home</h1>");
     let r = http
@@ -1206,7 +1206,23 @@ async fn the_distribution_serves_the_site_and_the_api_in_behaviour_order() {
         format!("{API_ID}.execute-api.{REGION}.amazonaws.com")
     );
     assert_eq!(event["body"], "{}");
-    assert_eq!(cdn.requests(), 7);
+
+    // A page the api function renders (/produto/*): to the API, with the viewer's host as
+    // X-Forwarded-Host (the pages' function), and the site's headers policy.
+    let r = http
+        .get(format!("{}/produto/caneca", cdn.url()))
+        .header("x-forwarded-host", "forjado.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.text().await.unwrap(), "{\"products\":[]}");
+    let event = functions.last();
+    assert_eq!(event["path"], "/produto/caneca");
+    let viewer_host = cdn.url().trim_start_matches("http://").to_owned();
+    assert_eq!(event["headers"]["x-forwarded-host"], viewer_host.as_str());
+    assert_eq!(cdn.requests(), 8);
 }
 
 #[tokio::test]

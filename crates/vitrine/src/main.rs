@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vitrine::config::{Config, Flags, LogFormat};
 use vitrine::{backup, compose, import, log_writer, publish, report, seed, serve};
+use vitrine_app::auth::StaffRole;
 
 /// jemalloc instead of the system allocator. glibc keeps what each thread freed in that thread's
 /// arena: after the search index build at 100,000 products the process stayed at 226 MB, of
@@ -138,9 +139,13 @@ enum UserCommand {
         email: String,
         #[arg(long)]
         name: String,
-        /// Put the user in the admin group.
-        #[arg(long)]
+        /// Put the user in the admin group: the store's owner (the same as --role owner).
+        #[arg(long, conflicts_with = "role")]
         admin: bool,
+        /// Make the user a member of staff: owner (every part of the admin), orders (orders,
+        /// invoices, refunds) or catalog (products, categories, stock, coupons).
+        #[arg(long, value_parser = ["owner", "orders", "catalog"])]
+        role: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -274,6 +279,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     email,
                     name,
                     admin,
+                    role,
                     password_stdin,
                 },
         } => {
@@ -293,10 +299,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 bail!("no terminal to ask for the password: use --password-stdin");
             };
+            let role = match role.as_deref() {
+                Some(r) => Some(StaffRole::parse(r).context("--role is owner, orders or catalog")?),
+                None => admin.then_some(StaffRole::Owner),
+            };
             let store = compose::build_for(&config).await?;
             let sub = store
                 .app
-                .create_user(&email, &password, &name, admin)
+                .create_user_as(&email, &password, &name, role)
                 .await
                 .map_err(|e| match e {
                     vitrine_app::AppError::Invalid(errors) => {
@@ -313,7 +323,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "Created {}{} ({sub}).",
                 email.trim().to_lowercase(),
-                if admin { " as admin" } else { "" }
+                match role {
+                    Some(StaffRole::Owner) => " as admin (the store's owner)",
+                    Some(StaffRole::Orders) => " as orders staff",
+                    Some(StaffRole::Catalog) => " as catalog staff",
+                    None => "",
+                }
             );
         }
         Command::Aws {

@@ -1,5 +1,6 @@
 //! Who may see and do what: customers see only their own things, admin routes need the admin
-//! group, and every admin route is checked by walking the OpenAPI document of the router.
+//! group or a staff role that includes them, and every admin route is checked by walking the
+//! OpenAPI document of the router.
 
 mod common;
 
@@ -115,6 +116,108 @@ async fn non_admins_get_403_on_every_admin_route_in_the_route_table() {
         }
     }
     assert!(checked >= 19, "only {checked} admin operations found");
+    t.stop().await;
+}
+
+/// Who of the staff may use an admin path, by its first segment under `/api/v1/admin/`: the
+/// policy as the docs state it (docs/api.md, "Staff roles"). A segment not listed here fails the
+/// test, so that a new part of the admin gets a decision.
+fn opened_by(path: &str) -> (bool, bool) {
+    let segment = path
+        .trim_start_matches("/api/v1/admin/")
+        .split('/')
+        .next()
+        .unwrap();
+    match segment {
+        // (orders staff, catalog staff)
+        "products" | "categories" | "stock" | "stock-low" | "coupons" => (false, true),
+        "orders" => (true, false),
+        "dashboard" | "fiscal" => (true, true),
+        "events" | "reports" | "metrics" => (false, false),
+        other => panic!("{path}: no decision on who of the staff opens /{other}"),
+    }
+}
+
+#[tokio::test]
+async fn staff_roles_open_their_part_of_the_admin_and_nothing_else() {
+    use vitrine_app::auth::StaffRole;
+    let t = TestApp::spawn().await;
+    let orders = t.staff("pedidos@loja.test", StaffRole::Orders).await;
+    let catalog = t.staff("catalogo@loja.test", StaffRole::Catalog).await;
+    let doc: Value = t.get("/api/openapi.json", None).await.json().await.unwrap();
+    let mut checked = 0;
+    let mut paths: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with("/api/v1/admin"))
+        .cloned()
+        .collect();
+    // Not in the document (guarded beside the route table), and the same policy.
+    paths.push("/api/v1/admin/metrics".into());
+    for path in &paths {
+        let concrete = path
+            .replace("{id}", "X1")
+            .replace("{sku}", "CAM-BAS-M")
+            .replace("{code}", "BEMVINDO10");
+        let methods: Vec<String> = match doc["paths"].get(path) {
+            Some(item) => item.as_object().unwrap().keys().cloned().collect(),
+            None => vec!["get".into()],
+        };
+        let (orders_may, catalog_may) = opened_by(path);
+        for method in methods {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            for (who, token, may) in [
+                ("orders staff", &orders, orders_may),
+                ("catalog staff", &catalog, catalog_may),
+            ] {
+                let mut r = t.req(method.clone(), &concrete, Some(token));
+                if method != Method::GET {
+                    r = r.json(&json!({}));
+                }
+                let res = r.send().await.unwrap();
+                let status = res.status().as_u16();
+                if may {
+                    assert!(
+                        status != 401 && status != 403,
+                        "{method} {path}: {who} got {status}"
+                    );
+                } else {
+                    let body = problem(res, 403).await;
+                    assert!(
+                        body["detail"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("this part of the admin is for "),
+                        "{method} {path}: {body}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} checks");
+
+    // What the roles open beyond the admin routes: staff who handle orders see any
+    // customer's order; the catalog staff see an inactive product, as the owner does.
+    let customer = t.customer("cliente@example.com").await;
+    let order = t.place(&customer, &buy_now("CAM-BAS-M", 1)).await;
+    let id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/orders/{id}");
+    assert_eq!(t.get(&path, Some(&orders)).await.status(), 200);
+    assert_eq!(t.get(&path, Some(&catalog)).await.status(), 404);
+    let res = t
+        .post(
+            "/api/v1/admin/products",
+            Some(&catalog),
+            json!({ "slug": "rascunho", "name": "Rascunho", "active": false,
+                    "variants": [{ "sku": "RASC-1", "options": {}, "price_centavos": 100, "weight_g": 10, "stock": 1 }] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let path = "/api/v1/products/rascunho";
+    assert_eq!(t.get(path, Some(&catalog)).await.status(), 200);
+    assert_eq!(t.get(path, Some(&orders)).await.status(), 404);
     t.stop().await;
 }
 

@@ -460,6 +460,27 @@ async fn user_create_makes_an_admin_who_can_sign_in_and_refuses_bad_input_readab
     assert!(r.stdout.contains("Created dona@loja.test as admin"), "{r}");
     let r = create_user(&data, "cliente@example.com", false);
     assert!(r.ok(), "{r}");
+    let with_role = |email: &str, role: &str| {
+        run_with_stdin(
+            vitrine(&data).args([
+                "user",
+                "create",
+                "--email",
+                email,
+                "--name",
+                "Equipe",
+                "--role",
+                role,
+                "--password-stdin",
+            ]),
+            &format!("{}\n", process::PASSWORD),
+        )
+    };
+    let r = with_role("pedidos@loja.test", "orders");
+    assert!(r.ok(), "{r}");
+    assert!(r.stdout.contains("as orders staff"), "{r}");
+    let r = with_role("chefe@loja.test", "root");
+    assert_readable_error(&r, &["root", "owner", "orders", "catalog"]);
 
     let r = create_user(&data, "dona-sem-arroba", true);
     assert_readable_error(&r, &["email: ", "@"]);
@@ -514,6 +535,15 @@ async fn user_create_makes_an_admin_who_can_sign_in_and_refuses_bad_input_readab
         .get("/api/v1/admin/orders?status=pending_payment", Some(&admin))
         .await;
     assert_eq!(status, 200);
+
+    // The orders staff: orders, not the catalog's admin routes.
+    let staff = server.sign_in("pedidos@loja.test").await;
+    let (status, _) = server
+        .get("/api/v1/admin/orders?status=pending_payment", Some(&staff))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server.get("/api/v1/admin/coupons", Some(&staff)).await;
+    assert_eq!(status, 403);
 
     let customer = server.sign_in("cliente@example.com").await;
     let (_, me) = server.get("/api/v1/me", Some(&customer)).await;

@@ -27,7 +27,9 @@ let config = null;
 
 function resolve(route) {
   const user = currentUser();
-  if (!user || !user.admin) return { load: async () => gate };
+  if (!user || !user.staff) return { load: async () => gate };
+  const section = sections.find(([path]) => path === (route.parts[0] || "painel"));
+  if (section && !user.areas.includes(section[2])) return { load: async () => ({ render: renderNotYours }) };
   switch (route.parts[0]) {
     case undefined:
     case "painel":
@@ -47,13 +49,14 @@ function resolve(route) {
   }
 }
 
+// Each section with the part of the admin it belongs to (web/js/api.js, STAFF_AREAS).
 const sections = [
-  ["painel", "admin.nav.dashboard"],
-  ["produtos", "admin.nav.products"],
-  ["pedidos", "admin.nav.orders"],
-  ["cupons", "admin.nav.coupons"],
-  ["eventos", "admin.nav.events"],
-  ["relatorios", "admin.nav.reports"],
+  ["painel", "admin.nav.dashboard", "shared"],
+  ["produtos", "admin.nav.products", "catalog"],
+  ["pedidos", "admin.nav.orders", "orders"],
+  ["cupons", "admin.nav.coupons", "catalog"],
+  ["eventos", "admin.nav.events", "owner"],
+  ["relatorios", "admin.nav.reports", "owner"],
 ];
 
 function renderHeader() {
@@ -73,7 +76,11 @@ function renderHeader() {
         h(
           "ul",
           null,
-          user && user.admin ? sections.map(([path, key]) => h("li", null, h("a", { href: link(path), "aria-current": here === path ? "page" : null }, t(key)))) : null,
+          user && user.staff
+            ? sections
+                .filter(([, , area]) => user.areas.includes(area))
+                .map(([path, key]) => h("li", null, h("a", { href: link(path), "aria-current": here === path ? "page" : null }, t(key))))
+            : null,
           h("li", null, h("a", { href: "/" }, t("admin.nav.store"))),
           user ? h("li", null, h("button", { type: "button", class: "linklike", on: { click: onSignOut } }, t("nav.signOut"))) : null,
           h("li", null, h("button", { type: "button", class: "linklike", lang: lang() === "en" ? "pt-BR" : "en", on: { click: toggleLang } }, lang() === "en" ? "Português" : "English")),
@@ -101,13 +108,27 @@ function toggleLang() {
   go(location.hash || "#/");
 }
 
-/** Not signed in as an admin: a sign-in form, or a refusal. */
+/** A section the signed-in member of staff's role does not open. */
+function renderNotYours(main) {
+  document.title = t("admin.gate.title");
+  main.append(
+    h(
+      "div",
+      { class: "wrap" },
+      h("h1", null, t("admin.gate.title")),
+      notice("error", t("admin.gate.notYours")),
+      h("p", null, h("a", { href: link("painel") }, t("admin.nav.dashboard"))),
+    ),
+  );
+}
+
+/** Not signed in as staff: a sign-in form, or a refusal. */
 function renderGate(main) {
   const user = currentUser();
   document.title = t("admin.gate.title");
   const wrap = h("div", { class: "wrap" });
   main.append(wrap);
-  if (user && !user.admin) {
+  if (user && !user.staff) {
     replace(wrap, h("h1", null, t("admin.gate.title")), notice("error", t("admin.gate.forbidden")), h("p", null, h("a", { href: "/" }, t("admin.nav.store"))));
     return;
   }
@@ -129,7 +150,7 @@ function renderGate(main) {
             await busy(submit, async () => {
               try {
                 const u = await signIn(email.control.value.trim(), password.control.value);
-                if (!u.admin) {
+                if (!currentUser()?.staff) {
                   replace(message, notice("error", t("admin.gate.forbidden")));
                   return;
                 }

@@ -26,7 +26,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Principal, StaffArea};
 use crate::error::{AppError, AppResult};
 use crate::ports::{Clock, Query, Table};
 pub use crate::store::connections::Connection;
@@ -74,7 +74,7 @@ impl Connections {
         let connection = Connection {
             id: connection_id.to_owned(),
             sub: principal.sub.clone(),
-            admin: principal.is_admin(),
+            admin: principal.may(StaffArea::Orders),
             connected_at_ms: now.millis(),
             expires_at: now.secs() + CONNECTION_TTL_SECS,
         };

@@ -7,9 +7,20 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// The groups a user may belong to.
+/// The groups a user may belong to. `admin` is the store's owner: every admin route.
 pub const GROUP_ADMIN: &str = "admin";
 pub const GROUP_CUSTOMER: &str = "customer";
+/// Staff who handle orders: orders, invoices, refunds, the dashboard.
+pub const GROUP_STAFF_ORDERS: &str = "staff-orders";
+/// Staff who keep the catalog: products, categories, stock, images, coupons, the dashboard.
+pub const GROUP_STAFF_CATALOG: &str = "staff-catalog";
+/// Every group a user may be put in.
+pub const GROUPS: [&str; 4] = [
+    GROUP_CUSTOMER,
+    GROUP_ADMIN,
+    GROUP_STAFF_ORDERS,
+    GROUP_STAFF_CATALOG,
+];
 
 /// What a successful sign-in or refresh returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

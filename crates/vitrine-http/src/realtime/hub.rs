@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, watch};
-use vitrine_app::auth::Principal;
+use vitrine_app::auth::{Principal, StaffArea};
 use vitrine_app::ports::{Push, PushError, PushMessage};
 
 /// The hub's limits and timers.
@@ -108,7 +108,7 @@ impl Hub {
             id,
             Registered {
                 sub: principal.sub.clone(),
-                admin: principal.is_admin(),
+                admin: principal.may(StaffArea::Orders),
                 queue,
                 kick,
             },

@@ -7,6 +7,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use vitrine_app::AppError;
+use vitrine_app::auth::StaffArea;
 use vitrine_app::orders::OrderMove;
 use vitrine_domain::FieldError;
 use vitrine_domain::catalog::Sku;
@@ -51,7 +52,8 @@ pub fn routes() -> RouteTable {
         .merge(crate::routes::reports::admin_routes())
 }
 
-/// Middleware: a valid access token of the `admin` group, or 401/403.
+/// Middleware: a valid access token of someone who may use the part of the admin the path
+/// belongs to ([`area_of`], [`vitrine_app::auth::Principal::may`]), or 401/403.
 pub async fn require_admin(
     State(s): State<AppState>,
     req: Request,
@@ -61,10 +63,26 @@ pub async fn require_admin(
     let Auth(p) =
         <Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &s)
             .await?;
-    if !p.is_admin() {
-        return Err(Problem::forbidden());
+    let area = area_of(parts.uri.path());
+    if !p.may(area) {
+        return Err(Problem::forbidden_for(area));
     }
     Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The part of the admin a path under `/api/v1/admin/` belongs to, by its first segment: the
+/// catalog's (products, categories, stock, coupons), the orders' (with their invoices and
+/// refunds), the dashboard and the fiscal status (every member of staff), or the owner's
+/// (everything else: events, reports, metrics, and any route added without a place here).
+pub fn area_of(path: &str) -> StaffArea {
+    let rest = path.strip_prefix("/api/v1/admin/").unwrap_or("");
+    match rest.split('/').next().unwrap_or("") {
+        "products" | "categories" | "stock" | "stock-low" | "coupons" => StaffArea::Catalog,
+        "orders" => StaffArea::Orders,
+        // The dashboard, and how invoices are issued (read only): what all staff work from.
+        "dashboard" | "fiscal" => StaffArea::Shared,
+        _ => StaffArea::Owner,
+    }
 }
 
 type Etagged<T> = ([(HeaderName, String); 1], axum::Json<T>);

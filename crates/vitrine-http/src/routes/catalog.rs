@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_app::App;
+use vitrine_app::auth::StaffArea;
 use vitrine_app::catalog::{ProductQuery, ProductSort};
 use vitrine_domain::{FieldError, Money};
 
@@ -225,7 +226,7 @@ async fn get_product(
     auth: MaybeAuth,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<ProductDto>> {
-    let admin = auth.0.is_some_and(|p| p.is_admin());
+    let admin = auth.0.is_some_and(|p| p.may(StaffArea::Catalog));
     let view = s.app.product(&id, admin).await?;
     Ok(axum::Json(ProductDto::from_view(&view)))
 }

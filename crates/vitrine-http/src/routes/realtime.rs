@@ -26,7 +26,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
-use vitrine_app::auth::Principal;
+use vitrine_app::auth::{Principal, StaffArea};
 use vitrine_app::notify::push_message;
 use vitrine_domain::FieldError;
 
@@ -181,7 +181,8 @@ impl Connection {
         let mut replayed = HashSet::new();
         let mut truncated = false;
         if let Some(after) = after {
-            let customer = (!self.principal.is_admin()).then_some(self.principal.sub.as_str());
+            let customer =
+                (!self.principal.may(StaffArea::Orders)).then_some(self.principal.sub.as_str());
             let missed = self
                 .state
                 .app

@@ -58,7 +58,7 @@ use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vitrine_app::auth::{Claims, Jwks, TokenSigner, TokenUse, TokenVerifier};
-use vitrine_app::ports::identity::{GROUP_ADMIN, GROUP_CUSTOMER};
+use vitrine_app::ports::identity::{GROUP_CUSTOMER, GROUPS};
 use vitrine_app::ports::table::TTL;
 use vitrine_app::ports::{
     ClientInfo, Clock, Condition, Email, Identity, IdentityError, Ids, Item, Key, Mailer, NewUser,
@@ -1045,7 +1045,7 @@ fn parse_name(name: &str) -> Result<String, IdentityError> {
 }
 
 fn parse_group(group: &str) -> Result<String, IdentityError> {
-    if group == GROUP_ADMIN || group == GROUP_CUSTOMER {
+    if GROUPS.contains(&group) {
         Ok(group.to_owned())
     } else {
         Err(IdentityError::InvalidParameter(format!(

@@ -215,6 +215,15 @@ impl TestApp {
         self.user(email, true).await
     }
 
+    /// A member of staff in `role`, signed in: returns the access token.
+    pub async fn staff(&self, email: &str, role: vitrine_app::auth::StaffRole) -> String {
+        self.app
+            .create_user_as(email, "senha-forte-123", "Equipe Teste", Some(role))
+            .await
+            .expect("create staff");
+        self.sign_in(email, "senha-forte-123").await
+    }
+
     async fn user(&self, email: &str, admin: bool) -> String {
         self.app
             .create_user(email, "senha-forte-123", "Cliente Teste", admin)
