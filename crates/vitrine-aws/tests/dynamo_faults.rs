@@ -145,3 +145,38 @@ async fn a_throttled_read_is_retried() {
     assert_eq!(received.len(), 3);
     assert!(received.iter().all(|r| r.operation == "GetItem"));
 }
+
+#[tokio::test]
+async fn keys_a_batch_read_leaves_unprocessed_are_asked_again() {
+    // The stored attribute names of the key are `~pk`/`~sk` (items.rs, physical_name); DynamoDB's
+    // key attributes are `pk`/`sk`.
+    let stored = |pk: &str, n: i64| json!({ "pk": { "S": pk }, "sk": { "S": "P" }, "~pk": { "S": pk }, "~sk": { "S": "P" }, "n": { "N": n.to_string() } });
+    let key = |pk: &str| json!({ "pk": { "S": pk }, "sk": { "S": "P" } });
+    let (server, table) = stand_in(vec![
+        // Throttled in part: A read, B left for later.
+        ok(json!({
+            "Responses": { "vitrine": [stored("A", 1)] },
+            "UnprocessedKeys": { "vitrine": { "Keys": [key("B")], "ConsistentRead": true } },
+        })),
+        ok(json!({ "Responses": { "vitrine": [stored("B", 2)] }, "UnprocessedKeys": {} })),
+    ])
+    .await;
+    let keys = [Key::new("B", "P"), Key::new("A", "P"), Key::new("B", "P")];
+    let got = table.get_many(&keys).await.expect("read after the retry");
+    let n: Vec<Option<i64>> = got
+        .iter()
+        .map(|i| i.as_ref().and_then(|i| i.num("n")))
+        .collect();
+    assert_eq!(n, vec![Some(2), Some(1), Some(2)]);
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    assert!(received.iter().all(|r| r.operation == "BatchGetItem"));
+    // The first asks for each key once, strongly consistent; the second only for what was left.
+    let first = &received[0].body["RequestItems"]["vitrine"];
+    assert_eq!(first["Keys"].as_array().unwrap().len(), 2);
+    assert_eq!(first["ConsistentRead"], true);
+    assert_eq!(
+        received[1].body["RequestItems"]["vitrine"]["Keys"],
+        json!([key("B")])
+    );
+}

@@ -28,6 +28,7 @@ macro_rules! table_conformance {
             put_then_get_round_trips_every_value_variant,
             get_of_a_missing_item_is_none,
             get_many_answers_in_the_order_asked_with_none_for_the_missing,
+            get_many_reads_more_keys_than_one_batch_in_order,
             a_put_replaces_the_whole_item,
             a_put_with_not_exists_fails_the_second_time,
             exists_and_not_exists_see_whether_the_item_is_there,
@@ -261,6 +262,31 @@ pub mod cases {
         let got = table.get_many(&keys).await.expect("get_many");
         assert_eq!(got, vec![Some(c.clone()), None, Some(a), None, Some(c)]);
         assert_eq!(table.get_many(&[]).await.expect("no keys"), vec![]);
+    }
+
+    pub async fn get_many_reads_more_keys_than_one_batch_in_order(table: Arc<dyn Table>) {
+        let pk = ns();
+        let items: Vec<Item> = (0..160)
+            .map(|i| Item::new(Key::new(pk.clone(), format!("k{i:03}"))).with("n", i))
+            .collect();
+        for chunk in items.chunks(80) {
+            table
+                .write(chunk.iter().cloned().map(WriteOp::put).collect())
+                .await
+                .expect("put a chunk");
+        }
+        // Every other key exists, in an order unlike the keys': 240 keys, 120 found.
+        let keys: Vec<Key> = (0..240)
+            .rev()
+            .map(|i| Key::new(pk.clone(), format!("k{:03}", i * 2 / 3 + i % 2 * 1000)))
+            .collect();
+        let got = table.get_many(&keys).await.expect("get_many");
+        assert_eq!(got.len(), keys.len());
+        for (key, item) in keys.iter().zip(&got) {
+            let expected = items.iter().find(|i| &i.key == key);
+            assert_eq!(item.as_ref(), expected, "{key:?}");
+        }
+        assert!(got.iter().filter(|g| g.is_some()).count() >= 100);
     }
 
     pub async fn a_put_replaces_the_whole_item(table: Arc<dyn Table>) {

@@ -30,6 +30,7 @@
 //! (single writes and transactions) and `queries` (key conditions, pages, cursors).
 
 use crate::LazyClient;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,9 +42,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use vitrine_app::ports::Clock;
 use vitrine_app::ports::table::{
@@ -74,6 +76,8 @@ const GSI1: &str = "gsi1";
 const GSI2: &str = "gsi2";
 /// The most items one page returns, whatever the query asks (the port lets adapters cap it).
 const MAX_PAGE: usize = 1000;
+/// Keys one BatchGetItem may ask for (DynamoDB's limit).
+const BATCH_GET_MAX: usize = 100;
 /// Attempts of one write before giving up as `Unavailable`: transaction conflicts (concurrent
 /// transactions on one item cancel each other) and throttling are retried with backoff, on top
 /// of the SDK's own retries of transient errors.
@@ -96,6 +100,60 @@ impl std::fmt::Debug for DynamoTable {
 }
 
 impl DynamoTable {
+    /// The items of `keys` (at most [`BATCH_GET_MAX`], no duplicates) that exist and have not
+    /// expired, in no particular order.
+    async fn batch_get(&self, keys: &[&Key], now: i64) -> Result<Vec<Item>, TableError> {
+        let mut pending: Vec<items::RawItem> = keys.iter().map(|k| key_av(k)).collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for attempt in 0..MAX_ATTEMPTS {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| TableError::Invalid(format!("BatchGetItem request: {e}")))?;
+            let result = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request.clone())
+                .send()
+                .await;
+            match result {
+                Ok(answer) => {
+                    for raw in answer
+                        .responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                    {
+                        let item = decode(raw)?;
+                        if !is_expired(&item, now) {
+                            out.push(item);
+                        }
+                    }
+                    pending = answer
+                        .unprocessed_keys()
+                        .and_then(|u| u.get(&self.table))
+                        .map(|k| k.keys().to_vec())
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        return Ok(out);
+                    }
+                    backoff(attempt).await;
+                }
+                Err(e) => match classify(&e) {
+                    Failure::Retry(_) if attempt + 1 < MAX_ATTEMPTS => {
+                        pending = request.keys().to_vec();
+                        backoff(attempt).await;
+                    }
+                    other => return Err(other.into_table_error()),
+                },
+            }
+        }
+        Err(TableError::Unavailable(anyhow!(
+            "get_many: out of attempts"
+        )))
+    }
+
     /// The table named `table`, read and written through `client`. `clock` decides which items
     /// are expired.
     pub fn new(
@@ -259,6 +317,32 @@ impl Table for DynamoTable {
             }
         }
         Err(TableError::Unavailable(anyhow!("get: out of attempts")))
+    }
+
+    /// One BatchGetItem per 100 keys (DynamoDB's limit), sent together, strongly consistent like
+    /// [`Table::get`]; what DynamoDB leaves unprocessed (throttling) is asked again with backoff.
+    /// A key asked twice is read once: BatchGetItem refuses duplicates.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        let now = self.now_secs();
+        let mut wanted: Vec<&Key> = keys
+            .iter()
+            // DynamoDB refuses such a key, and no item can have one.
+            .filter(|k| !k.pk.is_empty() && !k.sk.is_empty())
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let read = futures::future::try_join_all(
+            wanted
+                .chunks(BATCH_GET_MAX)
+                .map(|chunk| self.batch_get(chunk, now)),
+        )
+        .await?;
+        let found: HashMap<Key, Item> = read
+            .into_iter()
+            .flatten()
+            .map(|item| (item.key.clone(), item))
+            .collect();
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
