@@ -228,7 +228,8 @@ async fn the_pool_is_made_as_the_adapter_expects() {
         .filter_map(|g| g.group_name())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["admin", "customer"]);
+    // The template's groups: the owner, customers and the two staff roles.
+    assert_eq!(names, ["admin", "customer", "staff-catalog", "staff-orders"]);
 }
 
 #[tokio::test]
