@@ -229,7 +229,10 @@ async fn the_pool_is_made_as_the_adapter_expects() {
         .collect();
     names.sort_unstable();
     // The template's groups: the owner, customers and the two staff roles.
-    assert_eq!(names, ["admin", "customer", "staff-catalog", "staff-orders"]);
+    assert_eq!(
+        names,
+        ["admin", "customer", "staff-catalog", "staff-orders"]
+    );
 }
 
 #[tokio::test]
