@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::money::Money;
+use crate::text::escape_html;
 
 /// What the report needs of one sold order.
 #[derive(Debug, Clone)]
@@ -176,7 +177,7 @@ impl SalesReport {
             y0 = h - pad,
             x1 = w - pad,
             ty = pad - 12.0,
-            top = escape(&Money::from_centavos(max as i64).format_plain()),
+            top = escape_html(&Money::from_centavos(max as i64).format_plain()),
         );
         for (i, (day, b)) in self.by_day.iter().enumerate() {
             let bh = (b.revenue_centavos.max(0) as f64 / max) * (h - 2.0 * pad);
@@ -186,8 +187,8 @@ impl SalesReport {
                 x = pad + i as f64 * bar,
                 y = h - pad - bh,
                 bw = (bar * 0.8).max(0.5),
-                d = escape(day),
-                v = escape(&Money::from_centavos(b.revenue_centavos).format_plain()),
+                d = escape_html(day),
+                v = escape_html(&Money::from_centavos(b.revenue_centavos).format_plain()),
             );
         }
         if let (Some(first), Some(last)) = (self.by_day.keys().next(), self.by_day.keys().last()) {
@@ -197,8 +198,8 @@ impl SalesReport {
 <text x=\"{x}\" y=\"{ty}\" font-family=\"sans-serif\" font-size=\"12\" text-anchor=\"end\">{b}</text>",
                 ty = h - pad + 18.0,
                 x = w - pad,
-                a = escape(first),
-                b = escape(last),
+                a = escape_html(first),
+                b = escape_html(last),
             );
         }
         out.push_str("</svg>\n");
@@ -234,13 +235,6 @@ fn csv_field(s: &str) -> String {
     } else {
         s
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

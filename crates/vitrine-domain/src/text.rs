@@ -1,4 +1,21 @@
-//! Small text helpers shared by the Brazilian formats (Pix BR Codes, IBGE names).
+//! Small text helpers shared by the Brazilian formats (Pix BR Codes, IBGE names), search, and
+//! what is written into HTML or SVG (the report's chart, the pages rendered on the server).
+
+/// `s` for HTML or SVG, in content or a quoted attribute: `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// The unaccented ASCII letter for the Latin-1 letters Portuguese (and Spanish) use.
 pub fn fold_accent(c: char) -> char {

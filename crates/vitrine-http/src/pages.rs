@@ -33,6 +33,7 @@ use vitrine_app::error::AppError;
 use vitrine_app::sitemap::PART_LIMIT;
 use vitrine_domain::Money;
 use vitrine_domain::catalog::{Category, Product, find_category};
+use vitrine_domain::text::escape_html as esc;
 
 use crate::dto::{CURRENCY, rfc3339};
 use crate::problem::Problem;
@@ -737,22 +738,6 @@ fn json_for_script(v: &Value) -> String {
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Text for HTML, in content or a quoted attribute.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

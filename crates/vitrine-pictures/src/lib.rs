@@ -315,7 +315,7 @@ enum Print {
 
 fn tee(c: &mut Canvas, cloth: Rgb, print: Option<Print>) {
     c.shadow(0.5, 0.88, 0.3);
-    let body = Shape::Poly(vec![
+    let shirt = vec![
         (0.38, 0.16),
         (0.44, 0.2),
         (0.5, 0.215),
@@ -331,14 +331,15 @@ fn tee(c: &mut Canvas, cloth: Rgb, print: Option<Print>) {
         (0.24, 0.45),
         (0.12, 0.4),
         (0.2, 0.24),
-    ]);
-    let outline = Shape::Poly(match &body {
-        Shape::Poly(p) => p
+    ];
+    // The seams: the same outline, a little larger, under the cloth.
+    let outline = Shape::Poly(
+        shirt
             .iter()
             .map(|&(x, y)| (0.5 + (x - 0.5) * 1.012, 0.5 + (y - 0.5) * 1.012))
             .collect(),
-        _ => Vec::new(),
-    });
+    );
+    let body = Shape::Poly(shirt);
     c.solid(&outline, rgb(0xaab3ad));
     match print {
         Some(Print::Stripes) => {
