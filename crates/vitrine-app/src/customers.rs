@@ -9,6 +9,7 @@ use vitrine_domain::{Event, EventAttr, Timestamp};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::store::customer_index::CustomerFacts;
 use crate::store::{self, Batch, Part, WriteFailed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -62,6 +63,23 @@ pub struct SavedAddress {
 
 pub const MAX_ADDRESSES: usize = 20;
 
+impl Profile {
+    /// What the admin's customer search finds this profile by.
+    pub fn facts(&self) -> CustomerFacts<'_> {
+        CustomerFacts {
+            sub: &self.sub,
+            name: &self.name,
+            email: &self.email,
+            tax_id: self.tax_id.as_ref().map(TaxId::as_str),
+            phone: self.phone.as_ref().map(|p| {
+                p.national_number()
+                    .unwrap_or_else(|| p.as_str().trim_start_matches('+'))
+            }),
+            created_ms: self.created_at.millis(),
+        }
+    }
+}
+
 impl App {
     /// The caller's profile, created on first use from the identity provider's record.
     pub async fn profile(&self, sub: &str) -> AppResult<Profile> {
@@ -78,6 +96,7 @@ impl App {
         name: &str,
     ) -> AppResult<Profile> {
         if let Some(profile) = store::customers::load_profile(&*self.ports.table, sub).await? {
+            self.index_if_missing(&profile).await?;
             return Ok(profile);
         }
         let profile = Profile {
@@ -103,6 +122,7 @@ impl App {
         );
         let mut batch = Batch::new();
         batch.put_new_profile(sub, &profile)?;
+        batch.index_customer(&profile.facts(), None);
         batch.append_event(
             &self.ports.ids.new_id(),
             &event,
@@ -115,6 +135,22 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         self.profile(sub).await
+    }
+
+    /// Write the search entries of a profile from before they existed (on its owner's sign-in,
+    /// or the backfill), unless it changed since it was read: that change wrote its own.
+    pub(crate) async fn index_if_missing(&self, profile: &Profile) -> AppResult<()> {
+        let facts = profile.facts();
+        if store::customer_index::is_indexed(&*self.ports.table, &facts).await? {
+            return Ok(());
+        }
+        let mut batch = Batch::new();
+        batch.profile_unchanged(&profile.sub, profile.version);
+        batch.index_customer(&facts, None);
+        match self.write(batch).await {
+            Ok(()) | Err(WriteFailed::Condition { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn update_profile(&self, sub: &str, update: ProfileUpdate) -> AppResult<Profile> {
@@ -131,6 +167,7 @@ impl App {
         }
         for _ in 0..5 {
             let mut profile = self.profile(sub).await?;
+            let before = profile.clone();
             let version = profile.version;
             profile.name = name.to_owned();
             profile.tax_id = update.tax_id.clone();
@@ -140,6 +177,7 @@ impl App {
             profile.version += 1;
             let mut batch = Batch::new();
             batch.save_profile(sub, &profile, profile.version, version)?;
+            batch.index_customer(&profile.facts(), Some(&before.facts()));
             match self.write(batch).await {
                 Ok(()) => return Ok(profile),
                 Err(WriteFailed::Condition { .. }) => continue,

@@ -104,6 +104,40 @@ pub fn local_day(t: Timestamp) -> i64 {
     (t.millis() + OFFSET_MS).div_euclid(DAY_MS)
 }
 
+/// The day number of a `YYYY-MM-DD` date (the inverse of [`date_of_day`]), or `None` when it is
+/// not a calendar date.
+pub fn day_of_date(date: &str) -> Option<i64> {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = date.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = era * 146_097 + doe - 719_468;
+    // 2026-02-30 is not a date: it must come back as itself.
+    (date_of_day(day) == date).then_some(day)
+}
+
+/// The first millisecond of São Paulo day `day`.
+pub fn day_start_ms(day: i64) -> i64 {
+    day * DAY_MS - OFFSET_MS
+}
+
 /// `YYYY-MM-DD` of a day number (days since 1970-01-01), proleptic Gregorian.
 pub fn date_of_day(day: i64) -> String {
     // Howard Hinnant's civil_from_days.
@@ -195,6 +229,30 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_is_the_day_it_names_and_nothing_else_is() {
+        for day in [0, 20_429, 20_794, -1, 11_016] {
+            assert_eq!(day_of_date(&date_of_day(day)), Some(day));
+        }
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01xx",
+            "2026-00-10",
+            "abcd-ef-gh",
+        ] {
+            assert_eq!(day_of_date(bad), None, "{bad}");
+        }
+        // 2026-12-01 00:00 in São Paulo is 03:00 UTC.
+        let day = day_of_date("2026-12-01").unwrap();
+        assert_eq!(local_day(Timestamp::from_millis(day_start_ms(day))), day);
+        assert_eq!(
+            local_day(Timestamp::from_millis(day_start_ms(day) - 1)),
+            day - 1
+        );
+    }
 
     #[test]
     fn days_are_counted_in_sao_paulo_time() {

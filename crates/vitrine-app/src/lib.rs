@@ -12,6 +12,7 @@
 extern crate self as vitrine_app;
 
 pub mod accounts;
+pub mod admin_search;
 pub mod app;
 pub mod auth;
 pub mod cart;

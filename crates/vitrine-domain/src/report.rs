@@ -7,6 +7,7 @@
 //! invoiced, shipped, delivered), on the São Paulo day and month they were paid. Money is integer
 //! centavos; the average ticket is `revenue / orders` rounded half up to the centavo.
 
+use crate::text::csv_field;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -220,21 +221,6 @@ fn buckets_csv(key: &str, buckets: &BTreeMap<String, Bucket>) -> String {
         );
     }
     out
-}
-
-/// RFC 4180: quoted when it holds a comma, a quote or a line break (quotes doubled); a leading
-/// `=`, `+`, `-` or `@` gets a `'` so spreadsheets do not run it as a formula.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 #[cfg(test)]

@@ -17,3 +17,4 @@ pub mod runner;
 pub mod scripted;
 pub mod smtp;
 pub mod table;
+pub mod table_search;

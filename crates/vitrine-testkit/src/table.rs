@@ -16,6 +16,8 @@
 //! Invariants of the suite itself:
 //! - Each case writes only under partition keys that start with a fresh ULID, so the cases
 //!   can share one physical table (DynamoDB) and run in parallel.
+//! - The admin's search cases (`table_search`) write the store's own fixed partitions instead:
+//!   every adapter gives each case a table of its own.
 //! - Expiry is tested with `ttl` values far in the past (1970) or far in the future (2100), so
 //!   the cases hold whatever the adapter's clock says today.
 
@@ -68,6 +70,8 @@ macro_rules! table_conformance {
             hostile_attribute_names_and_values_round_trip_and_compare_literally,
             hostile_keys_round_trip_and_query_literally,
             ping_answers,
+            order_search_reads_one_index_range_and_the_orders_it_names,
+            customer_search_reads_one_prefix_and_the_profiles_it_needs,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -85,6 +89,10 @@ macro_rules! table_conformance {
 
 /// The cases, one `async fn(Arc<dyn Table>)` each. Panics are failures.
 pub mod cases {
+    pub use crate::table_search::{
+        customer_search_reads_one_prefix_and_the_profiles_it_needs,
+        order_search_reads_one_index_range_and_the_orders_it_names,
+    };
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
 

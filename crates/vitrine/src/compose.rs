@@ -312,7 +312,27 @@ pub async fn build_for(config: &Config) -> anyhow::Result<Store> {
         Backend::Aws => build_aws(config, Arc::new(SystemClock)).await?,
     };
     ensure_listings(&store.app).await?;
+    ensure_admin_indexes(&store.app).await?;
     Ok(store)
+}
+
+/// Build the order and customer search entries if the table is from before they existed (once;
+/// a bar on the terminal for many orders).
+pub async fn ensure_admin_indexes(app: &App) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} search entries: {pos} orders {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let done = app
+        .ensure_admin_indexes(&|n| bar.set_position(n as u64))
+        .await
+        .context("building the order and customer search entries")?;
+    bar.finish_and_clear();
+    if done > 0 {
+        tracing::info!(orders = done, "built the order and customer search entries");
+    }
+    Ok(())
 }
 
 /// Build the catalog's listing entries if the table is from before they existed (once; a

@@ -131,7 +131,7 @@ fn opened_by(path: &str) -> (bool, bool) {
     match segment {
         // (orders staff, catalog staff)
         "products" | "categories" | "stock" | "stock-low" | "coupons" => (false, true),
-        "orders" => (true, false),
+        "orders" | "customers" => (true, false),
         "dashboard" | "fiscal" => (true, true),
         "events" | "reports" | "metrics" => (false, false),
         other => panic!("{path}: no decision on who of the staff opens /{other}"),

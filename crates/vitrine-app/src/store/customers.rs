@@ -22,6 +22,20 @@ pub async fn load_profile<T: DeserializeOwned>(
         .transpose()
 }
 
+/// The profiles of `subs`, in their order (`None` for one that does not exist).
+pub async fn load_profiles<T: DeserializeOwned>(
+    table: &dyn Table,
+    subs: &[String],
+) -> AppResult<Vec<Option<T>>> {
+    let keys: Vec<_> = subs.iter().map(|s| profile(s)).collect();
+    table
+        .get_many(&keys)
+        .await?
+        .iter()
+        .map(|i| i.as_ref().map(decode).transpose())
+        .collect()
+}
+
 /// `sub`'s saved address `id`, if it exists.
 pub async fn load_address<T: DeserializeOwned>(
     table: &dyn Table,

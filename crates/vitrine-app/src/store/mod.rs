@@ -18,6 +18,9 @@
 //! | what a customer's unpaid orders hold | `CUSTOMER#{sub}` | `UNPAID` | `orders` and `units` counters |
 //! | cart | `CART#C#{sub}` or `CART#A#{token}` | `CART` | ttl on anonymous carts |
 //! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
+//! | order search entries ([`order_index`]) | `ORDERS` / `ORDERS#TAX#{tax id}` | `{created ms}#{id}` | every order: gsi1 `ORDERS#TOTAL` / `{total}#{created}#{id}`, gsi2 `ORDERS#PAY#{method}` / `{created}#{id}` |
+//! | customer search entries ([`customer_index`]) | `CUSTOMERS` / `CUSTOMERS#FIND` | `{created ms}#{sub}` / `{n: e: or d:}{word, e-mail or digits}\u{1}{sub}` | |
+//! | the search entries are complete | `ADMININDEX` | `ADMININDEX` | `version` of their layout |
 //! | idempotency record | `IDEMPOTENCY#{sub}#{key}` | `IDEMPOTENCY` | ttl 24 h |
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
 //! | a customer's uses of a coupon | `COUPON#{code}` | `USE#{sub}` | `used` counter |
@@ -43,14 +46,17 @@
 mod batch;
 pub mod keys;
 mod pager;
+mod walk;
 
 pub mod budgets;
 pub mod carts;
 pub mod catalog;
 pub mod coupons;
+pub mod customer_index;
 pub mod customers;
 pub mod events;
 pub mod listing;
+pub mod order_index;
 pub mod orders;
 pub mod stock;
 pub mod unpaid;

@@ -47,6 +47,7 @@ impl Batch {
     /// Create `o`, which must not exist yet.
     pub fn put_new_order(&mut self, o: &Order) -> AppResult<()> {
         self.put_new(Part::Order, order_item(o)?);
+        self.index_new_order(o);
         Ok(())
     }
 
@@ -54,6 +55,7 @@ impl Batch {
     #[cfg(test)]
     pub(crate) fn put_order(&mut self, o: &Order) -> AppResult<()> {
         self.put(Part::Order, order_item(o)?);
+        self.index_order(o);
         Ok(())
     }
 

@@ -242,31 +242,14 @@ async fn an_edit_moves_its_product_in_every_listing_at_once() {
 /// Delete every listing entry and the mark that they were built, as in a table written by a
 /// version from before them.
 async fn forget_the_entries(w: &World) {
-    use vitrine_app::ports::{Index, Key, Query, WriteOp};
-    let table = &w.app.ports.table;
-    let mut doomed = vec![Key::new("LISTINGS", "LISTINGS")];
+    use vitrine_app::ports::Key;
     let mut partitions = vec!["LIST#PUB#*".to_owned(), "LIST#ALL#*".to_owned()];
     for c in w.app.categories().await.unwrap().iter() {
         partitions.push(format!("LIST#PUB#C#{}", c.id));
         partitions.push(format!("LIST#ALL#C#{}", c.id));
     }
-    for pk in partitions {
-        let page = table
-            .query(Query::new(Index::Primary, pk).limit(1_000))
-            .await
-            .unwrap();
-        doomed.extend(page.items.into_iter().map(|i| i.key));
-    }
-    for chunk in doomed.chunks(100) {
-        let ops = chunk
-            .iter()
-            .map(|key| WriteOp::Delete {
-                key: key.clone(),
-                condition: None,
-            })
-            .collect();
-        table.write(ops).await.unwrap();
-    }
+    w.forget(&partitions, &[Key::new("LISTINGS", "LISTINGS")])
+        .await;
 }
 
 #[tokio::test]

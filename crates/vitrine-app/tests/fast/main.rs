@@ -1,6 +1,7 @@
 //! Fast tests of the use cases on in-memory adapters ([`world::World`]): checkout, payment
 //! settlement, invoicing and event dispatch, through the app's public API, with no socket.
 
+mod admin_search;
 mod checkout;
 mod code_mails;
 mod dispatch;

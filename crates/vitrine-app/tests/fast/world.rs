@@ -181,6 +181,31 @@ impl World {
         }
     }
 
+    /// Delete every item of each of the `partitions` (up to 1,000 each) and the `keys`, as in a
+    /// table written by a version from before those items existed.
+    pub async fn forget(&self, partitions: &[String], keys: &[vitrine_app::ports::Key]) {
+        use vitrine_app::ports::{Index, Query, WriteOp};
+        let table = &self.app.ports.table;
+        let mut doomed = keys.to_vec();
+        for pk in partitions {
+            let page = table
+                .query(Query::new(Index::Primary, pk.clone()).limit(1_000))
+                .await
+                .unwrap();
+            doomed.extend(page.items.into_iter().map(|i| i.key));
+        }
+        for chunk in doomed.chunks(100) {
+            let ops = chunk
+                .iter()
+                .map(|key| WriteOp::Delete {
+                    key: key.clone(),
+                    condition: None,
+                })
+                .collect();
+            table.write(ops).await.unwrap();
+        }
+    }
+
     /// How many blobs are stored under `prefix`.
     pub async fn blobs_under(&self, prefix: &str) -> usize {
         use vitrine_app::ports::Blobs as _;

@@ -1,7 +1,7 @@
 //! Customers: addresses, saved addresses, the profile.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use vitrine_app::customers::{Language, Profile, SavedAddress};
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::contact::Phone;
@@ -119,4 +119,69 @@ pub struct ProfileInput {
     pub sms_opt_in: bool,
     #[schema(value_type = Option<String>, example = "pt-BR")]
     pub language: Option<Language>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerSearchParams {
+    /// The start of a word of the name, of the e-mail, or of the CPF/CNPJ or phone digits.
+    #[param(example = "ana")]
+    pub q: Option<String>,
+    pub limit: Option<usize>,
+    pub after: Option<String>,
+}
+
+/// A customer as the admin lists them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerSummaryDto {
+    pub sub: String,
+    pub name: String,
+    pub email: String,
+    /// CPF or CNPJ, digits only.
+    pub tax_id: Option<String>,
+    #[schema(example = "+5511987654321")]
+    pub phone: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&Profile> for CustomerSummaryDto {
+    fn from(p: &Profile) -> Self {
+        Self {
+            sub: p.sub.clone(),
+            name: p.name.clone(),
+            email: p.email.clone(),
+            tax_id: p.tax_id.as_ref().map(|t| t.as_str().to_owned()),
+            phone: p.phone.as_ref().map(|t| t.as_str().to_owned()),
+            created_at: super::rfc3339(p.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerListDto {
+    pub items: Vec<CustomerSummaryDto>,
+    pub next: Option<String>,
+}
+
+/// One customer for the admin: the profile and the saved addresses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDto {
+    #[serde(flatten)]
+    pub summary: CustomerSummaryDto,
+    pub sms_opt_in: bool,
+    #[schema(example = "pt-BR")]
+    pub language: String,
+    pub addresses: Vec<SavedAddressDto>,
+}
+
+impl CustomerDto {
+    pub fn new(p: &Profile, addresses: &[SavedAddress]) -> Self {
+        Self {
+            summary: p.into(),
+            sms_opt_in: p.sms_opt_in,
+            language: p.language.as_str().to_owned(),
+            addresses: addresses.iter().map(Into::into).collect(),
+        }
+    }
 }

@@ -147,10 +147,77 @@ pub struct PageParams {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AdminOrderParams {
+    /// One order's id.
+    pub id: Option<String>,
+    /// The customer's `sub`.
+    pub customer: Option<String>,
+    /// The buyer's CPF or CNPJ, punctuated or not.
+    #[param(example = "529.982.247-25")]
+    pub tax_id: Option<String>,
     /// One of pending_payment, paid, invoiced, shipped, delivered, cancelled, expired, payment_failed.
-    pub status: String,
+    pub status: Option<String>,
+    /// pix, card or boleto.
+    pub method: Option<String>,
+    /// The first day (São Paulo) of the order's creation, inclusive.
+    #[param(example = "2026-12-01")]
+    pub from: Option<String>,
+    /// The last day (São Paulo), inclusive.
+    #[param(example = "2026-12-31")]
+    pub to: Option<String>,
+    pub min_total_centavos: Option<i64>,
+    pub max_total_centavos: Option<i64>,
     pub limit: Option<usize>,
     pub after: Option<String>,
+}
+
+impl AdminOrderParams {
+    pub fn search(&self) -> vitrine_app::admin_search::OrderSearchInput {
+        vitrine_app::admin_search::OrderSearchInput {
+            id: self.id.clone(),
+            customer: self.customer.clone(),
+            tax_id: self.tax_id.clone(),
+            status: self.status.clone(),
+            method: self.method.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            min_total_centavos: self.min_total_centavos,
+            max_total_centavos: self.max_total_centavos,
+        }
+    }
+}
+
+/// The columns of an order export, in order.
+pub const ORDER_CSV_HEADER: &str = "id,created_at,status,customer_id,buyer_name,buyer_email,buyer_tax_id,payment_method,units,subtotal_brl,discount_brl,shipping_brl,total_brl,uf,city,tracking_code,invoice_key";
+
+/// Orders as CSV (RFC 4180, CRLF), with the header line.
+pub fn orders_csv(orders: &[vitrine_domain::order::Order]) -> String {
+    use std::fmt::Write as _;
+    use vitrine_domain::text::csv_field;
+    let mut out = format!("{ORDER_CSV_HEADER}\r\n");
+    for o in orders {
+        let units: u64 = o.lines.iter().map(|l| u64::from(l.quantity)).sum();
+        let fields = [
+            csv_field(&o.id),
+            rfc3339(o.created_at),
+            o.status.as_str().to_owned(),
+            csv_field(&o.customer_id),
+            csv_field(&o.buyer.name),
+            csv_field(&o.buyer.email),
+            csv_field(o.buyer.tax_id.as_str()),
+            o.payment_method.as_str().to_owned(),
+            units.to_string(),
+            o.subtotal.format_plain(),
+            o.discount.format_plain(),
+            o.shipping_total.format_plain(),
+            o.total.format_plain(),
+            o.shipping_address.uf.as_str().to_owned(),
+            csv_field(&o.shipping_address.city),
+            csv_field(o.tracking_code.as_deref().unwrap_or_default()),
+            csv_field(o.invoice_key.as_deref().unwrap_or_default()),
+        ];
+        let _ = write!(out, "{}\r\n", fields.join(","));
+    }
+    out
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,13 +11,12 @@ use vitrine_app::auth::StaffArea;
 use vitrine_app::orders::OrderMove;
 use vitrine_domain::FieldError;
 use vitrine_domain::catalog::Sku;
-use vitrine_domain::order::OrderStatus;
 
 use crate::dto::{
-    AdminOrderParams, CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput,
-    DeadLetterDto, EventsDto, MarkPaidInput, OrderDto, OrderListDto, PaymentDto, ProductDto,
-    ProductInput, ProductListDto, ProductListParams, QueueDto, RefundInput, ReplayParams,
-    ReplayedDto, ShipInput, StockAdjustment, StockDto,
+    CancelInput, CategoryDto, CategoryInput, CouponDto, CouponInput, DeadLetterDto, EventsDto,
+    MarkPaidInput, OrderDto, PaymentDto, ProductDto, ProductInput, ProductListDto,
+    ProductListParams, QueueDto, RefundInput, ReplayParams, ReplayedDto, ShipInput,
+    StockAdjustment, StockDto,
 };
 use crate::extract::{Auth, IfMatch, Json, Query, etag};
 use crate::problem::{ApiResult, Problem};
@@ -36,7 +35,6 @@ pub fn routes() -> RouteTable {
         .with(route!(update_category))
         .with(route!(list_coupons, create_coupon))
         .with(route!(get_coupon, update_coupon))
-        .with(route!(list_orders))
         .with(route!(get_order))
         .with(route!(ship_order))
         .with(route!(cancel_order))
@@ -50,6 +48,7 @@ pub fn routes() -> RouteTable {
         .merge(crate::routes::dashboard::admin_routes())
         .merge(crate::routes::invoices::admin_routes())
         .merge(crate::routes::reports::admin_routes())
+        .merge(crate::routes::admin_search::routes())
 }
 
 /// Middleware: a valid access token of someone who may use the part of the admin the path
@@ -78,7 +77,7 @@ pub fn area_of(path: &str) -> StaffArea {
     let rest = path.strip_prefix("/api/v1/admin/").unwrap_or("");
     match rest.split('/').next().unwrap_or("") {
         "products" | "categories" | "stock" | "stock-low" | "coupons" => StaffArea::Catalog,
-        "orders" => StaffArea::Orders,
+        "orders" | "customers" => StaffArea::Orders,
         // The dashboard, and how invoices are issued (read only): what all staff work from.
         "dashboard" | "fiscal" => StaffArea::Shared,
         _ => StaffArea::Owner,
@@ -298,25 +297,6 @@ async fn update_coupon(
         )
         .await?;
     Ok(([etag(c.version)], axum::Json((&c).into())))
-}
-
-/// Orders in a status, newest first.
-#[utoipa::path(get, path = "/orders", tag = "admin", params(AdminOrderParams), responses((status = 200, body = OrderListDto)), security(("bearer" = [])))]
-async fn list_orders(
-    State(s): State<AppState>,
-    Query(q): Query<AdminOrderParams>,
-) -> ApiResult<axum::Json<OrderListDto>> {
-    let status = OrderStatus::parse(&q.status).ok_or_else(|| {
-        Problem::validation(vec![FieldError::new("status", "not an order status")])
-    })?;
-    let page = s
-        .app
-        .orders_in_status(status, q.limit.unwrap_or(20), q.after)
-        .await?;
-    Ok(axum::Json(OrderListDto {
-        items: page.items.iter().map(Into::into).collect(),
-        next: page.next,
-    }))
 }
 
 /// Any order, with its ETag.

@@ -1,6 +1,7 @@
 //! Route groups, one module per area.
 
 pub mod admin;
+pub mod admin_search;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
