@@ -159,6 +159,8 @@ test("an admin creates a product with an image, adjusts stock and ships an order
     if (status !== "invoiced") {
       assert.equal(process.env.E2E_SKIP_INVOICE, "1", `the paid order was not invoiced within 20 s (status ${status}): is the invoice issuer running?`);
       await page.getByLabel("Situação").selectOption("paid");
+      await page.getByRole("button", { name: "Buscar", exact: true }).click();
+      await page.waitForURL(/status=paid/);
       // No NF-e record yet: the order page's question for it is answered 404.
       page.allow(/\/invoice$/, 404);
       await page.getByRole("link", { name: `#${orderId.slice(-8)}` }).click();
@@ -168,6 +170,8 @@ test("an admin creates a product with an image, adjusts stock and ships an order
       return;
     }
     await page.getByLabel("Situação").selectOption("invoiced");
+    await page.getByRole("button", { name: "Buscar", exact: true }).click();
+    await page.waitForURL(/status=invoiced/);
     await page.getByRole("link", { name: `#${orderId.slice(-8)}` }).click();
     await page.getByRole("heading", { level: 1, name: `Pedido #${orderId.slice(-8)}` }).waitFor();
     await checkPage(page, "admin-09-order");

@@ -15,6 +15,7 @@ const pages = {
   dashboard: () => import("./pages/dashboard.js"),
   products: () => import("./pages/products.js"),
   orders: () => import("./pages/orders.js"),
+  customers: () => import("./pages/customers.js"),
   coupons: () => import("./pages/coupons.js"),
   events: () => import("./pages/events.js"),
   reports: () => import("./pages/reports.js"),
@@ -38,6 +39,8 @@ function resolve(route) {
       return { load: pages.products, args: route.parts[1] };
     case "pedidos":
       return { load: pages.orders, args: route.parts[1] };
+    case "clientes":
+      return { load: pages.customers, args: route.parts[1] };
     case "cupons":
       return { load: pages.coupons, args: route.parts[1] };
     case "eventos":
@@ -54,6 +57,7 @@ const sections = [
   ["painel", "admin.nav.dashboard", "shared"],
   ["produtos", "admin.nav.products", "catalog"],
   ["pedidos", "admin.nav.orders", "orders"],
+  ["clientes", "admin.nav.customers", "orders"],
   ["cupons", "admin.nav.coupons", "catalog"],
   ["eventos", "admin.nav.events", "owner"],
   ["relatorios", "admin.nav.reports", "owner"],

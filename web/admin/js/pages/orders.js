@@ -1,74 +1,274 @@
-// Orders: the list by status (newest first, pages), and one order with the moves its status
-// allows — mark paid (money received outside the providers), ship with a tracking code (once
-// invoiced), mark delivered, cancel (a paid order is refunded), give back part of a paid
-// order's money — and its NF-e: what happened to it (authorisation, refusal, cancellation,
-// correction letters, voiding) and the fiscal moves, each confirmed in the page before it is sent.
+// Orders: the search (order id, CPF/CNPJ, status, payment method, days, total; the filters kept
+// in the route's query string, so back, forward and reload show the same search; cursor pages;
+// the search's orders exported as CSV), and one order with the moves its status allows — mark
+// paid (money received outside the providers), ship with a tracking code (once invoiced), mark
+// delivered, cancel (a paid order is refunded), give back part of a paid order's money — and its
+// NF-e: what happened to it (authorisation, refusal, cancellation, correction letters, voiding)
+// and the fiscal moves, each confirmed in the page before it is sent.
 
-import { get, post } from "/js/api.js";
+import { get, post, request } from "/js/api.js";
 import { h, replace, notice, field, busy, id, showFieldErrors, clearFieldErrors } from "/js/dom.js";
-import { t, money, dateTime, statusLabel, errorText, parseMoney, STATUSES } from "/js/i18n.js";
+import { t, money, moneyInput, dateTime, statusLabel, errorText, parseMoney, STATUSES } from "/js/i18n.js";
 import { link, go } from "/js/router.js";
 import { watchOrders } from "/js/realtime.js";
+import { pager } from "../lists.js";
 
 export async function render(main, route, ctx, orderId) {
   if (orderId) return detail(main, orderId);
   return list(main, route);
 }
 
+// ---------------------------------------------------------------- the search
+
+/**
+ * The search's filters, named as GET /api/v1/admin/orders names them (docs/api.md, "Order search
+ * and customers"); the route's query string holds them under the same names, totals in centavos.
+ */
+const FILTERS = ["id", "customer", "tax_id", "status", "method", "from", "to", "min_total_centavos", "max_total_centavos"];
+const METHODS = ["pix", "card", "boleto"];
+const PAGE = 25;
+
+/** The filters of a route's query string (empty ones left out). */
+function filtersOf(query) {
+  const out = {};
+  for (const k of FILTERS) {
+    const v = (query.get(k) || "").trim();
+    if (v) out[k] = v;
+  }
+  return out;
+}
+
+/** A payment method's name: Pix, Cartão, Boleto. */
+export function methodLabel(method) {
+  return METHODS.includes(method) ? t(`admin.payments.method.${method}`) : method || "—";
+}
+
+/** Centavos from the query string, as typed in a money field ("49,90"); anything else as it is. */
+function amountInput(centavos) {
+  return /^\d+$/.test(centavos || "") ? moneyInput(Number(centavos)) : centavos || "";
+}
+
+/** Today in São Paulo, as YYYY-MM-DD (the export's file name). */
+function today() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "America/Sao_Paulo", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+}
+
 async function list(main, route) {
-  const status = route.query.get("status") || "paid";
+  const filters = filtersOf(route.query);
   const after = route.query.get("after") || "";
+  const searched = Object.keys(filters).length > 0;
   document.title = t("admin.orders.title");
-  const filter = field({ label: t("admin.orders.status"), name: "status", value: status, options: STATUSES.map((s) => [s, statusLabel(s)]) });
-  filter.control.addEventListener("change", () => go(link("pedidos", { status: filter.control.value })));
+
+  const f = {
+    id: field({ label: t("admin.orders.search.id"), name: "id", value: filters.id, autocomplete: "off" }),
+    tax_id: field({ label: t("checkout.taxId"), name: "tax_id", value: filters.tax_id, autocomplete: "off" }),
+    status: field({ label: t("admin.orders.status"), name: "status", value: filters.status || "", options: [["", t("admin.orders.search.anyStatus")], ...STATUSES.map((s) => [s, statusLabel(s)])] }),
+    method: field({ label: t("admin.orders.search.method"), name: "method", value: filters.method || "", options: [["", t("admin.orders.search.anyMethod")], ...METHODS.map((m) => [m, methodLabel(m)])] }),
+    from: field({ label: t("admin.orders.search.from"), name: "from", type: "date", value: filters.from }),
+    to: field({ label: t("admin.orders.search.to"), name: "to", type: "date", value: filters.to }),
+    min: field({ label: t("admin.orders.search.minTotal"), name: "min_total", inputmode: "decimal", autocomplete: "off", value: amountInput(filters.min_total_centavos) }),
+    max: field({ label: t("admin.orders.search.maxTotal"), name: "max_total", inputmode: "decimal", autocomplete: "off", value: amountInput(filters.max_total_centavos) }),
+  };
+  // The API's names for the fields its problems name.
+  const fieldMap = {
+    id: f.id.control,
+    tax_id: f.tax_id.control,
+    status: f.status.control,
+    method: f.method.control,
+    from: f.from.control,
+    to: f.to.control,
+    min_total_centavos: f.min.control,
+    max_total_centavos: f.max.control,
+  };
+  const message = h("div", { "aria-live": "polite" });
+  const exportMessage = h("div", { "aria-live": "polite" });
   const body = h("div", null, h("p", { class: "muted", role: "status" }, t("admin.loading")));
-  main.append(
+
+  const exportHintId = id("export-hint");
+  const exportButton = h("button", { type: "button", class: "secondary", "aria-describedby": exportHintId }, t("admin.orders.export"));
+  exportButton.addEventListener("click", () => busy(exportButton, () => exportCsv("", 1)));
+
+  const form = h(
+    "form",
+    { class: "order-search", role: "search", "aria-label": t("admin.orders.search.label"), novalidate: true, on: { submit: onSearch } },
+    filters.customer
+      ? notice(
+          "warn",
+          t("admin.orders.search.ofCustomer"),
+          " ",
+          h("a", { href: link("clientes", filters.customer) }, t("admin.orders.search.seeCustomer")),
+          " · ",
+          h("a", { href: link("pedidos", { ...filters, customer: "" }) }, t("admin.orders.search.allCustomers")),
+        )
+      : null,
+    h("div", { class: "search-grid" }, f.id, f.tax_id, f.status, f.method, f.from, f.to, f.min, f.max),
     h(
       "div",
-      { class: "wrap" },
-      h("h1", null, t("admin.orders.heading")),
-      h("form", { class: "inline-form", on: { submit: (e) => { e.preventDefault(); go(link("pedidos", { status: filter.control.value })); } } }, filter, h("button", { type: "submit", class: "secondary" }, t("admin.orders.filter"))),
-      body,
+      { class: "actions" },
+      h("button", { type: "submit" }, t("admin.orders.search.submit")),
+      searched ? h("a", { href: link("pedidos") }, t("admin.orders.search.clear")) : null,
+      exportButton,
+      h("span", { class: "hint", id: exportHintId }, t("admin.orders.exportHint")),
     ),
   );
+
+  main.append(h("div", { class: "wrap" }, h("h1", null, t("admin.orders.heading")), form, message, exportMessage, body));
+
+  function onSearch(e) {
+    e.preventDefault();
+    clearFieldErrors(form);
+    replace(message);
+    const next = {};
+    if (filters.customer) next.customer = filters.customer;
+    const idText = f.id.control.value.trim().replace(/^#/, "");
+    if (idText) next.id = idText;
+    for (const k of ["tax_id", "status", "method", "from", "to"]) {
+      const v = f[k].control.value.trim();
+      if (v) next[k] = v;
+    }
+    const bad = [];
+    for (const [name, control] of [
+      ["min_total_centavos", f.min.control],
+      ["max_total_centavos", f.max.control],
+    ]) {
+      const text = control.value.trim();
+      if (!text) continue;
+      const centavos = parseMoney(text);
+      if (centavos === null || centavos < 0) bad.push({ field: name, message: t("admin.orders.search.badAmount") });
+      else next[name] = String(centavos);
+    }
+    if (bad.length) {
+      showFieldErrors(form, bad, fieldMap);
+      replace(message, notice("error", t("error.fields")));
+      form.querySelector("[aria-invalid]")?.focus();
+      return;
+    }
+    go(link("pedidos", next));
+  }
+
+  /** A refused search or export: its fields marked, and the reason. */
+  function refused(err, where) {
+    if (err.type === "validation") {
+      const errors = err.problem.errors || [];
+      const rest = showFieldErrors(form, errors, fieldMap);
+      replace(where, notice("error", rest.length || !errors.length ? errorText(err) : t("error.fields")));
+    } else {
+      replace(where, notice("error", errorText(err)));
+    }
+  }
+
+  /** The search's orders as CSV (all pages: up to 10,000 a file, `part` the file's number). */
+  async function exportCsv(cursor, part) {
+    replace(exportMessage);
+    const params = new URLSearchParams(filters);
+    if (cursor) params.set("after", cursor);
+    const name = `pedidos-${today()}${part > 1 ? `-${part}` : ""}.csv`;
+    let next;
+    try {
+      const res = await request(`/api/v1/admin/orders/export?${params}`, { response: "response", headers: { Accept: "text/csv, application/problem+json" }, auth: "required" });
+      const blob = await res.blob();
+      next = nextCursor(res.headers.get("link"));
+      saveFile(blob, name);
+    } catch (err) {
+      refused(err, exportMessage);
+      return;
+    }
+    let more = null;
+    if (next) {
+      const b = h("button", { type: "button", class: "secondary" }, t("admin.orders.exportNext", { n: part + 1 }));
+      b.addEventListener("click", () => busy(b, () => exportCsv(next, part + 1)));
+      more = [" ", t("admin.orders.exportMore"), " ", b];
+    }
+    replace(exportMessage, notice("ok", h("span", { "data-testid": "export-done" }, t("admin.orders.exported", { name })), more));
+  }
+
+  const params = new URLSearchParams(filters);
+  params.set("limit", String(PAGE));
+  if (after) params.set("after", after);
   let page;
   try {
-    page = await get(`/api/v1/admin/orders?status=${encodeURIComponent(status)}&limit=25${after ? `&after=${encodeURIComponent(after)}` : ""}`, { auth: "required" });
+    page = await get(`/api/v1/admin/orders?${params}`, { auth: "required" });
   } catch (e) {
-    replace(body, notice("error", errorText(e)));
+    replace(body);
+    refused(e, body);
+    // A cursor the API no longer takes: the search again from its first page.
+    if (after) body.append(h("p", null, h("a", { href: link("pedidos", filters) }, t("admin.pages.first"))));
     return;
   }
+  const nav = pager({ key: `pedidos ${JSON.stringify(filters)}`, after, next: page.next, href: (a) => link("pedidos", { ...filters, after: a }), label: t("admin.orders.pages") });
   if (!page.items.length) {
-    replace(body, h("p", null, t("admin.orders.none", { status: statusLabel(status) })));
+    let text = t(searched ? "admin.orders.search.none" : "admin.orders.search.noneYet");
+    if (page.next) text = t("admin.orders.search.emptyPage");
+    replace(body, h("p", { "data-testid": "orders-empty" }, text), nav);
     return;
   }
-  replace(
-    body,
+  replace(body, ordersTable(page.items, t(searched ? "admin.orders.search.caption" : "admin.orders.search.captionAll")), nav);
+}
+
+/** The `after` of a `Link: <…&after=…>; rel="next"` header, or null. */
+function nextCursor(header) {
+  const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(header || "");
+  if (!m) return null;
+  try {
+    return new URL(m[1], location.href).searchParams.get("after");
+  } catch {
+    return null;
+  }
+}
+
+/** Hand a file to the browser's downloads, named `name`. */
+function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** A table of orders, each linking to its page (the search, a customer's orders). */
+export function ordersTable(items, caption) {
+  return h(
+    "div",
+    { class: "table-wrap" },
     h(
-      "div",
-      { class: "table-wrap" },
+      "table",
+      null,
+      h("caption", { class: "visually-hidden" }, caption),
       h(
-        "table",
+        "thead",
         null,
-        h("caption", { class: "visually-hidden" }, t("admin.orders.caption", { status: statusLabel(status) })),
-        h("thead", null, h("tr", null, h("th", { scope: "col" }, t("admin.orders.order")), h("th", { scope: "col" }, t("admin.orders.customer")), h("th", { scope: "col" }, t("admin.date")), h("th", { scope: "col", class: "num" }, t("checkout.total")))),
         h(
-          "tbody",
+          "tr",
           null,
-          page.items.map((o) =>
-            h(
-              "tr",
-              null,
-              h("td", null, h("a", { href: link("pedidos", o.id) }, `#${o.id.slice(-8)}`)),
-              h("td", null, o.shipping_address.recipient, h("br"), h("span", { class: "muted" }, `${o.shipping_address.city}/${o.shipping_address.uf}`)),
-              h("td", null, dateTime(o.created_at)),
-              h("td", { class: "num" }, money(o.total_centavos)),
-            ),
+          h("th", { scope: "col" }, t("admin.orders.order")),
+          h("th", { scope: "col" }, t("admin.orders.customer")),
+          h("th", { scope: "col" }, t("admin.date")),
+          h("th", { scope: "col" }, t("admin.orders.status")),
+          h("th", { scope: "col" }, t("admin.orders.payment")),
+          h("th", { scope: "col", class: "num" }, t("checkout.total")),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        items.map((o) =>
+          h(
+            "tr",
+            { "data-order-id": o.id },
+            h("td", null, h("a", { href: link("pedidos", o.id) }, `#${o.id.slice(-8)}`)),
+            h("td", null, o.shipping_address.recipient, h("br"), h("span", { class: "muted" }, `${o.shipping_address.city}/${o.shipping_address.uf}`)),
+            h("td", null, dateTime(o.created_at)),
+            h("td", null, h("span", { class: `badge ${o.status}` }, statusLabel(o.status))),
+            h("td", null, methodLabel(o.payment_method)),
+            h("td", { class: "num" }, money(o.total_centavos)),
           ),
         ),
       ),
     ),
-    page.next ? h("p", null, h("a", { href: link("pedidos", { status, after: page.next }) }, t("catalog.next"))) : null,
   );
 }
 
@@ -129,6 +329,7 @@ async function detail(main, orderId) {
           h("div", null, h("dt", null, t("checkout.total")), h("dd", null, money(o.total_centavos))),
           h("div", null, h("dt", null, t("admin.orders.payment")), h("dd", null, o.payment_method === "pix" ? "Pix" : o.payment_method === "boleto" ? "Boleto" : t("checkout.card"))),
           h("div", null, h("dt", null, t("admin.orders.provider")), h("dd", { "data-testid": "payment-provider" }, o.payment_provider || "—")),
+          h("div", null, h("dt", null, t("admin.orders.customer")), h("dd", null, h("a", { href: link("clientes", o.customer_id), "data-testid": "order-customer" }, t("admin.orders.seeCustomer")))),
           o.tracking_code ? h("div", null, h("dt", null, t("order.tracking")), h("dd", { "data-testid": "tracking-code" }, o.tracking_code)) : null,
           o.invoice_key ? h("div", null, h("dt", null, t("order.invoice")), h("dd", null, groupedKey(o.invoice_key))) : null,
         ),
