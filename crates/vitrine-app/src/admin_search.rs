@@ -23,6 +23,10 @@ pub const EXPORT_ROWS: usize = 10_000;
 /// at the rest.
 const EXPORT_WALKS: usize = 100;
 
+/// The longest text a search puts into a key (an id, a customer's `sub`, what is typed to find a
+/// customer): DynamoDB refuses keys past 1,024 bytes, and nothing real is this long.
+const MAX_KEY_TEXT: usize = 256;
+
 /// An order search as typed in the admin (query parameters), before it is checked.
 #[derive(Debug, Clone, Default)]
 pub struct OrderSearchInput {
@@ -46,6 +50,14 @@ impl OrderSearchInput {
     /// The search, or every field that is wrong.
     pub fn check(self) -> AppResult<OrderSearch> {
         let mut errors = Vec::new();
+        for (name, v) in [("id", &self.id), ("customer", &self.customer)] {
+            if v.as_ref().is_some_and(|v| v.len() > MAX_KEY_TEXT) {
+                errors.push(FieldError::new(
+                    name,
+                    format!("at most {MAX_KEY_TEXT} characters"),
+                ));
+            }
+        }
         let mut search = OrderSearch {
             id: given(self.id),
             customer: given(self.customer),
@@ -188,12 +200,13 @@ impl App {
         limit: usize,
         after: Option<String>,
     ) -> AppResult<CustomerPage> {
-        let query = CustomerQuery::from_text(text);
-        if let CustomerQuery::Digits(d) | CustomerQuery::Email(d) = &query
-            && d.chars().count() > 254
-        {
-            return Err(AppError::field("q", "at most 254 characters"));
+        if text.len() > MAX_KEY_TEXT {
+            return Err(AppError::field(
+                "q",
+                format!("at most {MAX_KEY_TEXT} characters"),
+            ));
         }
+        let query = CustomerQuery::from_text(text);
         let hits = customer_index::search(
             &*self.ports.table,
             &query,
@@ -215,6 +228,9 @@ impl App {
     /// A customer's profile and saved addresses (their orders: [`App::search_orders`] by
     /// customer).
     pub async fn customer_record(&self, sub: &str) -> AppResult<(Profile, Vec<SavedAddress>)> {
+        if sub.len() > MAX_KEY_TEXT {
+            return Err(AppError::NotFound("customer"));
+        }
         let profile = store::customers::load_profile::<Profile>(&*self.ports.table, sub)
             .await?
             .ok_or(AppError::NotFound("customer"))?;

@@ -360,7 +360,7 @@ async fn orders_are_found_by_every_filter_and_exported() {
         res.headers()["content-disposition"]
             .to_str()
             .unwrap()
-            .contains("pedidos-")
+            .contains(&format!("pedidos-{}.csv", sao_paulo_today()))
     );
     assert!(res.headers().get("link").is_none());
     let csv = res.text().await.unwrap();
@@ -394,6 +394,15 @@ async fn orders_are_found_by_every_filter_and_exported() {
         )
         .await,
         BTreeSet::from(["from".to_owned(), "min_total_centavos".into()])
+    );
+    let long = "x".repeat(300);
+    assert_eq!(
+        refused(&t, &admin, &orders(&format!("customer={long}"))).await,
+        BTreeSet::from(["customer".to_owned()])
+    );
+    assert_eq!(
+        refused(&t, &admin, &format!("/api/v1/admin/customers?q={long}")).await,
+        BTreeSet::from(["q".to_owned()])
     );
     let res = t.get(&orders("after=bogus"), Some(&admin)).await;
     assert_eq!(problem(res, 422).await["errors"][0]["field"], "after");

@@ -54,10 +54,10 @@ async fn export_orders(
 ) -> ApiResult<Response> {
     let search = q.search().check()?;
     let export = s.app.export_orders(&search, q.after.clone()).await?;
-    let day = crate::dto::rfc3339(s.app.ports.clock.now())
-        .get(..10)
-        .unwrap_or("export")
-        .to_owned();
+    // The shop's day (São Paulo), as the admin names the file.
+    let day = vitrine_app::dashboard::date_of_day(vitrine_app::dashboard::local_day(
+        s.app.ports.clock.now(),
+    ));
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
