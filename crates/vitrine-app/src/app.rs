@@ -6,7 +6,9 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::fiscal::Fiscal;
-use crate::ports::{Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Sms, Table, Uploads};
+use crate::ports::{
+    Blobs, Clock, Identity, Ids, Mailer, PaymentProvider, Shipping, Sms, Table, Uploads,
+};
 use crate::snapshot::CatalogCache;
 use crate::store::{self, Batch, WriteFailed};
 
@@ -31,10 +33,15 @@ pub struct Ports {
     /// Where browsers send product images directly (S3 presigned PUT, or the store's own
     /// signed URL): `crate::media`.
     pub uploads: Arc<dyn Uploads>,
+    /// Shipping quotes, labels and tracking (Melhor Envio); `None`: the shop's rate table
+    /// (`crate::shipping::TableShipping`, from the settings).
+    pub shipping: Option<Arc<dyn Shipping>>,
 }
 
 pub struct App {
     pub ports: Ports,
+    /// The Shipping port's adapter in use, made on first need (`App::carrier`).
+    pub(crate) carrier: std::sync::OnceLock<Arc<dyn Shipping>>,
     pub settings: Settings,
     pub(crate) catalog: CatalogCache,
     /// Signalled after every committed batch that wrote an event to the outbox: the local
@@ -54,6 +61,7 @@ pub struct App {
 impl App {
     pub fn new(ports: Ports, settings: Settings) -> Arc<Self> {
         Arc::new(Self {
+            carrier: std::sync::OnceLock::new(),
             ports,
             settings,
             catalog: CatalogCache::default(),

@@ -31,6 +31,8 @@ pub struct CartView {
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
     pub weight_g: u64,
+    /// The box its goods travel in ([`crate::shipping::parcel_of`]): what a carrier quotes.
+    pub parcel: crate::ports::Parcel,
 }
 
 /// Anonymous cart tokens: ULIDs (80 random bits), checked for shape before any lookup.
@@ -87,6 +89,7 @@ impl App {
         }
         let mut subtotal = Money::from_centavos(0);
         let mut weight_g = 0u64;
+        let mut sizes = Vec::new();
         let lines = cart
             .lines
             .into_iter()
@@ -99,6 +102,7 @@ impl App {
                         .checked_add(v.price.checked_mul(line.quantity.get()).unwrap_or(subtotal))
                         .unwrap_or(subtotal);
                     weight_g += u64::from(v.dimensions.weight_g) * u64::from(line.quantity.get());
+                    sizes.push((v.dimensions, line.quantity.get()));
                 }
                 PricedLine {
                     line,
@@ -116,6 +120,7 @@ impl App {
             lines,
             subtotal,
             weight_g,
+            parcel: crate::shipping::parcel_of(&sizes),
         })
     }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vitrine_domain::br::TaxId;
 use vitrine_domain::cart::CartLine;
-use vitrine_domain::catalog::{Product, Sku};
+use vitrine_domain::catalog::{Dimensions, Product, Sku};
 use vitrine_domain::coupon::{Coupon, parse_code};
 use vitrine_domain::order::{
     Address, Buyer, NewOrder, Order, OrderLine, PaymentMethod, ShippingChoice,
@@ -28,6 +28,7 @@ use crate::cart::CartOwner;
 use crate::catalog::ProductKey;
 use crate::customers::Profile;
 use crate::error::{AppError, AppResult};
+use crate::ports::QuoteRequest;
 use crate::store::{self, Batch, Part, WriteFailed};
 
 /// Where the goods go: a new address or one of the customer's saved ones.
@@ -96,6 +97,10 @@ struct Decided {
     from_cart: bool,
 }
 
+/// The lines of an order priced from the table, the stock each SKU had, and each line's unit size
+/// with its quantity (for the parcel).
+type PricedLines = (Vec<OrderLine>, Vec<i64>, Vec<(Dimensions, u32)>);
+
 impl App {
     /// Place an order (see the module docs), counted in the metrics: placed, or failed by reason.
     pub async fn place_order(
@@ -156,7 +161,7 @@ impl App {
         let wanted = self.wanted_lines(who, input).await?;
         let units = wanted.iter().map(|l| i64::from(l.quantity.get())).sum();
         self.check_unpaid_cap(&who.sub, units).await?;
-        let (lines, levels) = self.price_lines(&wanted).await?;
+        let (lines, levels, sizes) = self.price_lines(&wanted).await?;
         Self::check_levels(&lines, &levels)?;
         let profile = self.profile(&who.sub).await?;
         let tax_id = input
@@ -169,7 +174,9 @@ impl App {
             .iter()
             .try_fold(Money::from_centavos(0), |acc, l| acc.checked_add(l.total()))
             .ok_or_else(|| AppError::Rule("the order total is too large".into()))?;
-        let shipping = self.shipping_choice(&address, &lines, subtotal, &input.shipping_method)?;
+        let shipping = self
+            .shipping_choice(&address, &sizes, subtotal, &input.shipping_method)
+            .await?;
         let coupon = match &input.coupon {
             Some(code) => Some(self.coupon_for(&who.sub, code, subtotal, now).await?),
             None => None,
@@ -252,9 +259,10 @@ impl App {
     /// Price every line from the table as it is now (never from a cached copy: a price
     /// changed by another process applies at once); report every unknown or repeated SKU at
     /// once. Returns the lines and the units available of each SKU, read with it.
-    async fn price_lines(&self, wanted: &[CartLine]) -> AppResult<(Vec<OrderLine>, Vec<i64>)> {
+    async fn price_lines(&self, wanted: &[CartLine]) -> AppResult<PricedLines> {
         let table = &*self.ports.table;
         let mut lines = Vec::with_capacity(wanted.len());
+        let mut sizes = Vec::with_capacity(wanted.len());
         let mut levels = Vec::with_capacity(wanted.len());
         let mut errors = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -299,10 +307,11 @@ impl App {
                 weight_g: variant.dimensions.weight_g,
                 fiscal: variant.fiscal.clone(),
             });
+            sizes.push((variant.dimensions, w.quantity.get()));
             levels.push(available);
         }
         if errors.is_empty() {
-            Ok((lines, levels))
+            Ok((lines, levels, sizes))
         } else {
             Err(AppError::Invalid(errors))
         }
@@ -358,28 +367,29 @@ impl App {
         }
     }
 
-    /// The chosen shipping method's quote for this CEP, weight and subtotal.
-    fn shipping_choice(
+    /// The chosen shipping option as quoted now (the Shipping port) for the parcel the lines
+    /// make, to this address, at this subtotal.
+    async fn shipping_choice(
         &self,
         address: &Address,
-        lines: &[OrderLine],
+        sizes: &[(Dimensions, u32)],
         subtotal: Money,
         method: &str,
     ) -> AppResult<ShippingChoice> {
-        let weight: u64 = lines
-            .iter()
-            .map(|l| u64::from(l.weight_g) * u64::from(l.quantity))
-            .sum();
+        let request = QuoteRequest {
+            to: address.cep.clone(),
+            parcel: crate::shipping::parcel_of(sizes),
+            subtotal,
+        };
         let quote = self
-            .settings
-            .rate_table
-            .quote(&address.cep, weight, subtotal)
+            .quote_shipping(&request)
+            .await?
             .into_iter()
             .find(|q| q.method_id == method)
             .ok_or_else(|| {
                 AppError::field(
                     "shipping_method",
-                    "this shipping method does not serve this CEP or weight",
+                    "this shipping method does not serve this CEP or parcel",
                 )
             })?;
         Ok(ShippingChoice {

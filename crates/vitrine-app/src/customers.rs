@@ -40,7 +40,17 @@ pub struct Profile {
     pub sms_opt_in: bool,
     pub language: Language,
     pub created_at: Timestamp,
+    /// Consent to marketing e-mails, with when it was given or withdrawn; `None`: never asked.
+    #[serde(default)]
+    pub marketing_emails: Option<Consent>,
     pub version: u64,
+}
+
+/// A consent and when it was last given or withdrawn (LGPD art. 8: the controller proves it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub granted: bool,
+    pub at: Timestamp,
 }
 
 /// What a customer may change of their profile.
@@ -51,6 +61,8 @@ pub struct ProfileUpdate {
     pub phone: Option<Phone>,
     pub sms_opt_in: bool,
     pub language: Language,
+    /// Consent to marketing e-mails; `None` leaves it as it is.
+    pub marketing_emails: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +120,7 @@ impl App {
             sms_opt_in: false,
             language: Language::PtBr,
             created_at: self.ports.clock.now(),
+            marketing_emails: None,
             version: 1,
         };
         let event = Event::new(
@@ -174,6 +187,14 @@ impl App {
             profile.phone = update.phone.clone();
             profile.sms_opt_in = update.sms_opt_in && profile.phone.is_some();
             profile.language = update.language;
+            if let Some(granted) = update.marketing_emails
+                && profile.marketing_emails.map(|c| c.granted) != Some(granted)
+            {
+                profile.marketing_emails = Some(Consent {
+                    granted,
+                    at: self.ports.clock.now(),
+                });
+            }
             profile.version += 1;
             let mut batch = Batch::new();
             batch.save_profile(sub, &profile, profile.version, version)?;

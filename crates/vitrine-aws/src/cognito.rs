@@ -652,6 +652,22 @@ impl Identity for CognitoIdentity {
         self.add_to_group(&normalize_email(email), group).await
     }
 
+    async fn admin_delete_user(&self, email: &str) -> Result<(), IdentityError> {
+        let email = normalize_email(email);
+        self.client
+            .admin_delete_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(&email)
+            .send()
+            .await
+            .map_err(|e| CallError::new("AdminDeleteUser", e))
+            .map_err(|e| match e.code() {
+                "UserNotFoundException" => IdentityError::UserNotFound,
+                _ => e.common(),
+            })?;
+        Ok(())
+    }
+
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {
         let email = normalize_email(email);
         let not_found = |e: CallError| match e.code() {

@@ -197,6 +197,7 @@ pub async fn build_with(
         payments,
         fiscal,
         uploads: Arc::new(uploads),
+        shipping: None,
     };
     let app = App::new(ports, settings);
     // Searches open the index the `search_index` function publishes to the bucket rather

@@ -138,6 +138,7 @@ async fn app(sdk: &aws_config::SdkConfig, bucket: &str) -> Arc<App> {
         payments: Vec::new(),
         fiscal: None,
         uploads: Arc::new(S3Uploads::new(s3, bucket)),
+        shipping: None,
     };
     App::new(ports, Settings::default())
 }

@@ -100,6 +100,14 @@ impl PaymentMethod {
     }
 }
 
+/// What erased personal data reads as.
+pub const ERASED: &str = "(dados removidos)";
+/// The e-mail of an erased buyer: the reserved `.invalid` domain (RFC 2606) receives nothing.
+pub const ERASED_EMAIL: &str = "removido@dados-removidos.invalid";
+/// The base of an erased buyer's tax id: an alphanumeric CNPJ (`REMOVIDOLGPD` and its check
+/// digits), valid in form, a marker no registry holds.
+pub const ERASED_TAX_ID_BASE: &[u8; 12] = b"REMOVIDOLGPD";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub recipient: String,
@@ -300,6 +308,9 @@ pub struct Order {
     /// How the buyer wants to hear about this order, as chosen when it was placed.
     #[serde(default)]
     pub channels: Channels,
+    /// When the buyer's personal data was erased from this order (LGPD): [`Order::erase_buyer`].
+    #[serde(default)]
+    pub erased_at: Option<Timestamp>,
     pub version: u64,
 }
 
@@ -401,10 +412,51 @@ impl Order {
                 note: None,
             }],
             channels: new.channels,
+            erased_at: None,
             version: 1,
         };
         let event = order.event("order.placed");
         Ok((order, event))
+    }
+
+    /// Whether the order still needs its buyer's data: it is on its way to them (paid, invoiced,
+    /// shipped) or waits for their money.
+    pub fn in_progress(&self) -> bool {
+        matches!(
+            self.status,
+            OrderStatus::PendingPayment
+                | OrderStatus::PaymentFailed
+                | OrderStatus::Paid
+                | OrderStatus::Invoiced
+                | OrderStatus::Shipped
+        )
+    }
+
+    /// Erase who bought (LGPD): name, e-mail, CPF/CNPJ, phone and the street address are
+    /// replaced; what was sold, for how much, when, and the city and state it went to (what
+    /// reports count) stay. The NF-e, if any, is the fiscal record and is kept apart from the
+    /// order. The tax id becomes the CNPJ of [`ERASED_TAX_ID_BASE`].
+    pub fn erase_buyer(&mut self, at: Timestamp) {
+        self.buyer = Buyer {
+            name: ERASED.into(),
+            email: ERASED_EMAIL.into(),
+            tax_id: crate::br::Cnpj::from_base(ERASED_TAX_ID_BASE)
+                .map(TaxId::Cnpj)
+                .unwrap_or_else(|_| self.buyer.tax_id.clone()),
+            phone: None,
+        };
+        let a = &mut self.shipping_address;
+        a.recipient = ERASED.into();
+        a.street = ERASED.into();
+        a.number = "0".into();
+        a.complement = None;
+        a.district = ERASED.into();
+        // The CEP's region (its first five digits) is not a person's address.
+        if let Ok(cep) = Cep::parse(&format!("{}000", &a.cep.as_str()[..5])) {
+            a.cep = cep;
+        }
+        self.erased_at = Some(at);
+        self.version += 1;
     }
 
     fn move_to(&mut self, status: OrderStatus, at: Timestamp, note: Option<String>) {
@@ -588,6 +640,39 @@ impl Order {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn erasing_the_buyer_keeps_what_was_sold_and_where_and_drops_who() {
+        let mut o = sample_order();
+        let before = o.clone();
+        o.erase_buyer(Timestamp::from_secs(9_000));
+        assert_eq!(o.buyer.name, ERASED);
+        assert_eq!(o.buyer.email, ERASED_EMAIL);
+        assert_eq!(o.buyer.phone, None);
+        assert_ne!(o.buyer.tax_id, before.buyer.tax_id);
+        let text = serde_json::to_string(&o).unwrap();
+        for gone in [
+            before.buyer.name.as_str(),
+            before.buyer.email.as_str(),
+            before.buyer.tax_id.as_str(),
+            before.shipping_address.street.as_str(),
+        ] {
+            assert!(!text.contains(gone), "{gone} is still in the order");
+        }
+        // The stored order loads again, and keeps the sale.
+        let back: Order = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.total, before.total);
+        assert_eq!(back.lines, before.lines);
+        assert_eq!(back.shipping_address.uf, before.shipping_address.uf);
+        assert_eq!(back.shipping_address.city, before.shipping_address.city);
+        assert_eq!(
+            &back.shipping_address.cep.as_str()[..5],
+            &before.shipping_address.cep.as_str()[..5]
+        );
+        assert_eq!(back.erased_at, Some(Timestamp::from_secs(9_000)));
+        assert_eq!(back.version, before.version + 1);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -107,6 +107,30 @@ impl RateTable {
     }
 }
 
+/// The smallest box carriers take (Correios: 16 × 11 × 2 cm; Melhor Envio quotes the same
+/// minimum): a parcel is never quoted smaller.
+pub const MIN_BOX_CM: (u32, u32, u32) = (16, 11, 2);
+
+/// The box `units` (each unit's size and how many) travel in, with their weight: the units
+/// stacked flat — as long as the longest, as wide as the widest, as high as all of them — and
+/// never smaller than [`MIN_BOX_CM`]. A simple, predictable packing: a shop whose goods pack
+/// tighter sets smaller sizes on its variants.
+pub fn pack(units: &[(crate::catalog::Dimensions, u32)]) -> crate::catalog::Dimensions {
+    let mut out = crate::catalog::Dimensions::default();
+    for (d, qty) in units {
+        out.weight_g = out.weight_g.saturating_add(d.weight_g.saturating_mul(*qty));
+        out.length_cm = out.length_cm.max(d.length_cm);
+        out.width_cm = out.width_cm.max(d.width_cm);
+        out.height_cm = out
+            .height_cm
+            .saturating_add(d.height_cm.saturating_mul(*qty));
+    }
+    out.length_cm = out.length_cm.max(MIN_BOX_CM.0);
+    out.width_cm = out.width_cm.max(MIN_BOX_CM.1);
+    out.height_cm = out.height_cm.max(MIN_BOX_CM.2);
+    out
+}
+
 fn cep_number(s: &str) -> Option<u32> {
     (s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
@@ -156,6 +180,49 @@ impl Default for RateTable {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn units_stack_flat_in_a_box_no_smaller_than_the_carriers_take() {
+        use crate::catalog::Dimensions;
+        let mug = Dimensions {
+            weight_g: 350,
+            length_cm: 12,
+            width_cm: 9,
+            height_cm: 10,
+        };
+        let shirt = Dimensions {
+            weight_g: 200,
+            length_cm: 30,
+            width_cm: 20,
+            height_cm: 2,
+        };
+        let boxed = pack(&[(mug, 2), (shirt, 3)]);
+        assert_eq!(
+            boxed,
+            Dimensions {
+                weight_g: 1_300,
+                length_cm: 30,
+                width_cm: 20,
+                height_cm: 26
+            }
+        );
+        let tiny = Dimensions {
+            weight_g: 10,
+            length_cm: 1,
+            width_cm: 1,
+            height_cm: 1,
+        };
+        assert_eq!(
+            pack(&[(tiny, 1)]),
+            Dimensions {
+                weight_g: 10,
+                length_cm: 16,
+                width_cm: 11,
+                height_cm: 2
+            }
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -153,6 +153,10 @@ enum Request {
     Purge {
         reply: oneshot::Sender<Result<usize, TableError>>,
     },
+    /// Empty the write-ahead log into the file (`Table::scrub`).
+    Scrub {
+        reply: oneshot::Sender<Result<(), TableError>>,
+    },
 }
 
 impl SqliteTable {
@@ -343,6 +347,15 @@ impl Table for SqliteTable {
         })
     }
 
+    async fn scrub(&self) -> Result<(), TableError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Request::Scrub { reply })
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
     async fn ping(&self) -> Result<(), TableError> {
         if self
             .inner
@@ -391,6 +404,9 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     // a temporary file: it is never needed after the transaction, and the file cost a write
     // call per page changed.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // What is deleted is overwritten, not left in free space: a person's erased data must not be
+    // readable from the file (`Table::purge` empties the write-ahead log as well).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     init_schema(&conn)?;
     keep_plans(&conn)?;
     Ok(conn)
@@ -568,6 +584,7 @@ impl Writer {
             };
             let mut writes = Vec::new();
             let mut purges = Vec::new();
+            let mut scrubs = Vec::new();
             let mut sort = |request| match request {
                 Request::Write {
                     ops,
@@ -579,6 +596,7 @@ impl Writer {
                     reply,
                 }),
                 Request::Purge { reply } => purges.push(reply),
+                Request::Scrub { reply } => scrubs.push(reply),
             };
             sort(first);
             let mut taken = 1;
@@ -595,10 +613,30 @@ impl Writer {
             for reply in purges {
                 let _ = reply.send(self.purge_all().map_err(TableError::Unavailable));
             }
+            for reply in scrubs {
+                let _ = reply.send(self.scrub_log().map_err(TableError::Unavailable));
+            }
             if Instant::now() >= self.next_purge {
                 self.scheduled_purge();
             }
         }
+    }
+
+    /// Copy the write-ahead log into the file and truncate it: its frames hold pages as they were
+    /// before recent deletes (which `secure_delete` overwrote in the file itself). Readers in the
+    /// middle of a read can hold a checkpoint up; it is tried a few times.
+    fn scrub_log(&self) -> anyhow::Result<()> {
+        for attempt in 1..=20u64 {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .context("checkpointing the write-ahead log")?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5 * attempt));
+        }
+        bail!("the write-ahead log stayed in use by readers; try the erasure again")
     }
 
     fn exec(&self, sql: &str) -> rusqlite::Result<()> {

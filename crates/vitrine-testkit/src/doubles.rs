@@ -149,6 +149,9 @@ impl Identity for Unused {
     async fn admin_add_to_group(&self, _: &str, _: &str) -> Result<(), IdentityError> {
         Err(unused_identity())
     }
+    async fn admin_delete_user(&self, _: &str) -> Result<(), IdentityError> {
+        Err(unused_identity())
+    }
     async fn admin_get_user(&self, _: &str) -> Result<UserInfo, IdentityError> {
         Err(unused_identity())
     }
@@ -296,6 +299,14 @@ impl Identity for Users {
             user.groups.push(group.to_owned());
         }
         Ok(())
+    }
+    async fn admin_delete_user(&self, email: &str) -> Result<(), IdentityError> {
+        self.users
+            .lock()
+            .unwrap()
+            .remove(email)
+            .map(|_| ())
+            .ok_or(IdentityError::UserNotFound)
     }
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {
         self.users

@@ -113,6 +113,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         fiscal,
         // Browsers PUT images to the store's own signed `/uploads/...` URLs.
         uploads: Arc::new(SignedUploads::random()),
+        shipping: carrier(&config.carrier)?,
     };
     Ok(Store {
         app: App::new(ports, settings),
@@ -298,6 +299,34 @@ fn pix_sandbox(config: &Config, keys_dir: &Path) -> anyhow::Result<PixSandbox> {
         signer,
     )
     .map_err(anyhow::Error::msg)
+}
+
+/// The Shipping port's adapter the settings choose (`None`: the rate table).
+pub fn carrier(
+    settings: &crate::config::CarrierSettings,
+) -> anyhow::Result<Option<Arc<dyn vitrine_app::ports::Shipping>>> {
+    use crate::config::CarrierSettings;
+    Ok(match settings {
+        CarrierSettings::Table => None,
+        CarrierSettings::MelhorEnvio {
+            api_url,
+            token,
+            from_cep,
+            contact_email,
+        } => Some(Arc::new(
+            vitrine_shipping::melhor_envio::MelhorEnvio::new(
+                vitrine_shipping::melhor_envio::MelhorEnvioConfig {
+                    base_url: api_url.clone(),
+                    token: token.clone(),
+                    from_cep: from_cep.clone(),
+                    contact_email: contact_email.clone(),
+                    timeout: std::time::Duration::from_secs(10),
+                    sender: None,
+                },
+            )
+            .map_err(|why| anyhow::anyhow!("carrier: {why}"))?,
+        )),
+    })
 }
 
 /// Build with the system clock.

@@ -249,6 +249,101 @@ struct FileSettings {
     shipping: Option<RateTable>,
     payments: Option<PaymentFileSettings>,
     fiscal: Option<FiscalSettings>,
+    carrier: Option<CarrierFileSettings>,
+}
+
+/// The `[carrier]` section of `vitrine.toml`: who quotes shipping. Each key also comes from its
+/// variable (`VITRINE_CARRIER`, `VITRINE_MELHORENVIO_*`), which wins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CarrierFileSettings {
+    /// `table` (the `[shipping]` rate table, the default) or `melhorenvio`.
+    provider: Option<String>,
+    api_url: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    from_cep: Option<String>,
+    contact_email: Option<String>,
+}
+
+/// Who quotes shipping: the rate table, or Melhor Envio with these settings.
+#[derive(Clone)]
+pub enum CarrierSettings {
+    Table,
+    MelhorEnvio {
+        api_url: String,
+        token: String,
+        from_cep: vitrine_domain::Cep,
+        contact_email: String,
+    },
+}
+
+impl std::fmt::Debug for CarrierSettings {
+    /// Never the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CarrierSettings::Table => f.write_str("Table"),
+            CarrierSettings::MelhorEnvio {
+                api_url, from_cep, ..
+            } => write!(f, "MelhorEnvio({api_url}, from {})", from_cep.as_str()),
+        }
+    }
+}
+
+/// Melhor Envio's API, unless set (its sandbox: `https://sandbox.melhorenvio.com.br`).
+pub const MELHORENVIO_DEFAULT_API_URL: &str = "https://melhorenvio.com.br";
+
+/// The carrier settings from the file's `[carrier]` section and the environment (`env`).
+fn carrier_settings(
+    file: Option<CarrierFileSettings>,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<CarrierSettings> {
+    let file = file.unwrap_or_default();
+    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let provider = env("VITRINE_CARRIER").or(file.provider);
+    match provider.as_deref().map(str::trim) {
+        None | Some("table") => return Ok(CarrierSettings::Table),
+        Some("melhorenvio") => {}
+        Some(other) => {
+            bail!("carrier.provider (VITRINE_CARRIER) is table or melhorenvio, not {other:?}")
+        }
+    }
+    let token = match (
+        env("VITRINE_MELHORENVIO_TOKEN"),
+        env("VITRINE_MELHORENVIO_TOKEN_FILE"),
+    ) {
+        (Some(t), _) => t,
+        (None, Some(path)) => read_secret(Path::new(&path))?,
+        (None, None) => match (file.token, file.token_file) {
+            (Some(t), _) => t,
+            (None, Some(path)) => read_secret(&path)?,
+            (None, None) => bail!(
+                "carrier.provider = \"melhorenvio\" needs carrier.token or carrier.token_file (VITRINE_MELHORENVIO_TOKEN or …_TOKEN_FILE)"
+            ),
+        },
+    };
+    let from_cep = env("VITRINE_MELHORENVIO_FROM_CEP")
+        .or(file.from_cep)
+        .context("carrier.provider = \"melhorenvio\" needs carrier.from_cep (VITRINE_MELHORENVIO_FROM_CEP): where parcels leave from")?;
+    let from_cep = vitrine_domain::Cep::parse(&from_cep)
+        .map_err(|e| anyhow::anyhow!("carrier.from_cep (VITRINE_MELHORENVIO_FROM_CEP): {e}"))?;
+    let contact_email = env("VITRINE_MELHORENVIO_CONTACT")
+        .or(file.contact_email)
+        .context("carrier.provider = \"melhorenvio\" needs carrier.contact_email (VITRINE_MELHORENVIO_CONTACT): Melhor Envio asks for a technical contact")?;
+    Ok(CarrierSettings::MelhorEnvio {
+        api_url: env("VITRINE_MELHORENVIO_API_URL")
+            .or(file.api_url)
+            .unwrap_or_else(|| MELHORENVIO_DEFAULT_API_URL.into()),
+        token: token.trim().to_owned(),
+        from_cep,
+        contact_email,
+    })
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading the Melhor Envio token from {}", path.display()))
+        .map(|s| s.trim().to_owned())
 }
 
 /// The `[payments]` section of `vitrine.toml`.
@@ -399,6 +494,8 @@ pub struct Config {
     pub payments: PaymentSettings,
     /// NF-e issuing (checked when the store is built: it reads the certificate).
     pub fiscal: FiscalSettings,
+    /// Who quotes shipping (`[carrier]`).
+    pub carrier: CarrierSettings,
     pub backend: Backend,
     pub aws: AwsSettings,
 }
@@ -530,6 +627,7 @@ impl Config {
             log_format,
             payments,
             fiscal: file.fiscal.unwrap_or_default(),
+            carrier: carrier_settings(file.carrier, |name| std::env::var(name).ok())?,
             backend: match flags.backend.clone().or(file.backend).as_deref() {
                 None | Some("local") => Backend::Local,
                 Some("aws") => Backend::Aws,

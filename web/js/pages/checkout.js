@@ -129,7 +129,9 @@ export async function render(main, route, ctx) {
     quotedCep = cep;
     replace(shippingList, h("p", { class: "muted" }, t("checkout.quoting")));
     try {
+      const box = cart.parcel || {};
       const params = new URLSearchParams({ cep, weight_g: String(Math.max(1, cart.weight_g)), subtotal_centavos: String(cart.subtotal_centavos) });
+      for (const side of ["length_cm", "width_cm", "height_cm"]) if (box[side]) params.set(side, String(box[side]));
       quotes = await get(`/api/v1/shipping/quote?${params}`, { auth: false });
     } catch (e) {
       quotes = [];

@@ -140,6 +140,7 @@ impl Consumer for EmailNotifier {
         let rendered =
             templates::render_email(&format!("{}/{template}", templates::folder(language)), &ctx)
                 .map_err(super::template_failed)?;
+        let subject = rendered.subject.clone();
         let email = Email {
             attachments,
             ..outgoing_email(
@@ -154,6 +155,19 @@ impl Consumer for EmailNotifier {
             .send(email)
             .await
             .map_err(super::mail_failed)?;
+        // What the customer's data export lists. The mail went out: a failed record is logged,
+        // not retried (a retry would mail them again).
+        self.app
+            .record_mail_sent(
+                &order.customer_id,
+                &crate::store::privacy::SentMail {
+                    event_id: delivery.event_id.clone(),
+                    kind: event.event_type.clone(),
+                    subject,
+                    at_ms: self.app.ports.clock.now().millis(),
+                },
+            )
+            .await;
         tracing::info!(
             event.id = %delivery.event_id,
             event.r#type = %event.event_type,

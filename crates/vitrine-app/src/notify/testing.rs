@@ -96,6 +96,7 @@ impl Harness {
             payments: Vec::new(),
             fiscal: None,
             uploads: Arc::new(crate::uploads::SignedUploads::random()),
+            shipping: None,
         };
         Self {
             app: App::new(ports, settings),
@@ -117,6 +118,7 @@ impl Harness {
             .update_profile(
                 CUSTOMER,
                 ProfileUpdate {
+                    marketing_emails: None,
                     name: "Ana Souza".into(),
                     tax_id: None,
                     sms_opt_in: phone.is_some(),
@@ -134,6 +136,7 @@ impl Harness {
             .update_profile(
                 CUSTOMER,
                 ProfileUpdate {
+                    marketing_emails: None,
                     name: profile.name,
                     tax_id: profile.tax_id,
                     phone: profile.phone,

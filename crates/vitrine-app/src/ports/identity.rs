@@ -130,4 +130,7 @@ pub trait Identity: Send + Sync {
     ) -> Result<String, IdentityError>;
     async fn admin_add_to_group(&self, email: &str, group: &str) -> Result<(), IdentityError>;
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError>;
+    /// Delete the account: sign-in becomes impossible and its refresh tokens stop working
+    /// (`UserNotFound` when there is none). Access tokens already issued run out on their own.
+    async fn admin_delete_user(&self, email: &str) -> Result<(), IdentityError>;
 }

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod mailer;
 pub mod payments;
 pub mod push;
+pub mod shipping;
 pub mod sms;
 pub mod table;
 pub mod uploads;
@@ -21,6 +22,7 @@ pub use identity::{ClientInfo, Identity, IdentityError, NewUser, Tokens, UserInf
 pub use mailer::{Attachment, Email, MailError, Mailer};
 pub use payments::PaymentProvider;
 pub use push::{Push, PushError, PushMessage};
+pub use shipping::{Parcel, QuoteRequest, Shipping, ShippingError};
 pub use sms::{Sms, SmsError, SmsMessage};
 pub use table::{
     Condition, Cursor, Index, Item, Key, Page, Query, SortKey, Table, TableError, Update, Value,

@@ -323,6 +323,12 @@ pub trait Table: Send + Sync {
     ) -> Result<Item, TableError>;
     /// Whether the engine answers (for `/ready`).
     async fn ping(&self) -> Result<(), TableError>;
+    /// Make what was deleted unreadable from the engine's own files too (a person's erasure):
+    /// SQLite overwrites freed pages as it frees them and empties its write-ahead log here;
+    /// DynamoDB keeps nothing of a deleted item to read (its backups are the operator's).
+    async fn scrub(&self) -> Result<(), TableError> {
+        Ok(())
+    }
 }
 
 /// Validate a batch's shape, shared by every adapter so they reject the same inputs.

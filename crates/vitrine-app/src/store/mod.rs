@@ -20,6 +20,8 @@
 //! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
 //! | order search entries ([`order_index`]) | `ORDERS` / `ORDERS#TAX#{tax id}` | `{created ms}#{id}` | every order: gsi1 `ORDERS#TOTAL` / `{total}#{created}#{id}`, gsi2 `ORDERS#PAY#{method}` / `{created}#{id}` |
 //! | customer search entries ([`customer_index`]) | `CUSTOMERS` / `CUSTOMERS#FIND` | `{created ms}#{sub}` / `{n: e: or d:}{word, e-mail or digits}\u{1}{sub}` | |
+//! | an e-mail sent to a customer ([`privacy`]) | `CUSTOMER#{sub}` | `MAIL#{event id}` | |
+//! | the record of a customer's erasure (LGPD) | `ERASURE#{sub}` | `ERASURE` | |
 //! | the search entries are complete | `ADMININDEX` | `ADMININDEX` | `version` of their layout |
 //! | idempotency record | `IDEMPOTENCY#{sub}#{key}` | `IDEMPOTENCY` | ttl 24 h |
 //! | coupon | `COUPON#{code}` | `COUPON` | gsi1 `COUPONS` / `{code}` |
@@ -58,6 +60,7 @@ pub mod events;
 pub mod listing;
 pub mod order_index;
 pub mod orders;
+pub mod privacy;
 pub mod stock;
 pub mod unpaid;
 

@@ -154,6 +154,15 @@ pub fn entries(o: &Order) -> Vec<Item> {
     vec![every, by_tax]
 }
 
+/// The key of `o`'s entry under the buyer's tax id `tax_id` (as placed: erasing the buyer
+/// changes the order's, not the entry's).
+pub fn tax_entry(o: &Order, tax_id: &str) -> Key {
+    Key::new(
+        by_tax_id(tax_id),
+        format!("{}#{}", when(o.created_at.millis()), o.id),
+    )
+}
+
 impl Batch {
     /// Write the search entries of a new order `o` (in the batch that places it).
     pub fn index_new_order(&mut self, o: &Order) {

@@ -104,6 +104,9 @@ impl Identity for SlowMails {
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {
         Unused.admin_get_user(email).await
     }
+    async fn admin_delete_user(&self, email: &str) -> Result<(), IdentityError> {
+        Unused.admin_delete_user(email).await
+    }
 }
 
 /// A guard against a hang, not a measure: a request that waited for the provider would wait

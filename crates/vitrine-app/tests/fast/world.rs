@@ -103,6 +103,7 @@ impl World {
             payments: vec![provider.unwrap_or_else(|| Arc::new(pix))],
             fiscal,
             uploads: Arc::new(vitrine_app::uploads::SignedUploads::random()),
+            shipping: None,
         };
         Self {
             app: App::new(ports.clone(), Settings::default()),

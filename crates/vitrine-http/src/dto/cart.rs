@@ -52,6 +52,26 @@ pub struct CartDto {
     pub currency: &'static str,
     pub subtotal_centavos: i64,
     pub weight_g: u64,
+    /// The box the goods travel in (cm): send it with the weight to `GET /shipping/quote`.
+    pub parcel: ParcelDto,
+}
+
+/// A parcel's box, in centimetres.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParcelDto {
+    pub length_cm: u32,
+    pub width_cm: u32,
+    pub height_cm: u32,
+}
+
+impl From<vitrine_app::ports::Parcel> for ParcelDto {
+    fn from(p: vitrine_app::ports::Parcel) -> Self {
+        Self {
+            length_cm: p.length_cm,
+            width_cm: p.width_cm,
+            height_cm: p.height_cm,
+        }
+    }
 }
 
 impl From<CartView> for CartDto {
@@ -79,6 +99,7 @@ impl From<CartView> for CartDto {
             currency: CURRENCY,
             subtotal_centavos: v.subtotal.centavos(),
             weight_g: v.weight_g,
+            parcel: v.parcel.into(),
         }
     }
 }

@@ -90,6 +90,23 @@ pub struct ProfileDto {
     #[schema(example = "pt-BR")]
     pub language: String,
     pub groups: Vec<String>,
+    /// Consent to marketing e-mails and when it was given or withdrawn (absent: never asked).
+    pub marketing_emails: Option<ConsentDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentDto {
+    pub granted: bool,
+    pub at: String,
+}
+
+impl From<vitrine_app::customers::Consent> for ConsentDto {
+    fn from(c: vitrine_app::customers::Consent) -> Self {
+        Self {
+            granted: c.granted,
+            at: super::rfc3339(c.at),
+        }
+    }
 }
 
 impl ProfileDto {
@@ -103,6 +120,7 @@ impl ProfileDto {
             sms_opt_in: p.sms_opt_in,
             language: p.language.as_str().to_owned(),
             groups: groups.to_vec(),
+            marketing_emails: p.marketing_emails.map(Into::into),
         }
     }
 }
@@ -119,6 +137,8 @@ pub struct ProfileInput {
     pub sms_opt_in: bool,
     #[schema(value_type = Option<String>, example = "pt-BR")]
     pub language: Option<Language>,
+    /// Consent to marketing e-mails (recorded with the date it changed); absent: unchanged.
+    pub marketing_emails: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

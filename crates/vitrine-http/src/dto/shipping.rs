@@ -11,7 +11,11 @@ pub struct QuoteParams {
     #[param(value_type = String, example = "01310-100")]
     pub cep: Cep,
     pub weight_g: u64,
-    /// For free-shipping thresholds.
+    /// The box (the cart's `parcel`); the smallest box carriers take when absent.
+    pub length_cm: Option<u32>,
+    pub width_cm: Option<u32>,
+    pub height_cm: Option<u32>,
+    /// For free-shipping thresholds, and declared to the carrier.
     pub subtotal_centavos: Option<i64>,
 }
 

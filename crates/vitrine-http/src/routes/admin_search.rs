@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::dto::{
     AdminOrderParams, CustomerDto, CustomerListDto, CustomerSearchParams, OrderListDto, orders_csv,
 };
-use crate::extract::Query;
+use crate::extract::{Auth, Json, Query};
 use crate::problem::ApiResult;
 use crate::route_table::{RouteTable, route};
 use crate::state::AppState;
@@ -19,6 +19,8 @@ pub fn routes() -> RouteTable {
         .with(route!(export_orders))
         .with(route!(list_customers))
         .with(route!(get_customer))
+        .with(route!(customer_data))
+        .with(route!(erase_customer))
 }
 
 /// Orders found by any combination of filters (none: every order), newest first; by total,
@@ -140,4 +142,48 @@ async fn get_customer(
 ) -> ApiResult<axum::Json<CustomerDto>> {
     let (profile, addresses) = s.app.customer_record(&sub).await?;
     Ok(axum::Json(CustomerDto::new(&profile, &addresses)))
+}
+
+/// Everything the store keeps of a customer, for an LGPD request made to the shop.
+#[utoipa::path(get, path = "/customers/{sub}/data", tag = "admin", params(("sub" = String, Path)),
+    responses((status = 200, description = "the customer's data, as a JSON download"), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn customer_data(State(s): State<AppState>, Path(sub): Path<String>) -> ApiResult<Response> {
+    let data = s.app.export_personal_data(&sub).await?;
+    Ok(crate::routes::me::personal_data_download(&data))
+}
+
+/// Erase a customer's account on their request (as `DELETE /me` does), recorded as done by the
+/// admin calling.
+#[utoipa::path(post, path = "/customers/{sub}/erase", tag = "admin", params(("sub" = String, Path)), request_body = crate::routes::me::EraseInput,
+    responses((status = 200, body = ErasureDto), (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn erase_customer(
+    State(s): State<AppState>,
+    Auth(admin): Auth,
+    Path(sub): Path<String>,
+    Json(i): Json<crate::routes::me::EraseInput>,
+) -> ApiResult<axum::Json<ErasureDto>> {
+    if !i.confirm {
+        return Err(crate::problem::Problem::validation(vec![
+            vitrine_domain::FieldError::new("confirm", "send true to erase the account"),
+        ]));
+    }
+    let e = s.app.erase_customer(&sub, &admin.sub).await?;
+    Ok(axum::Json(ErasureDto {
+        at: crate::dto::rfc3339(vitrine_domain::Timestamp::from_millis(e.at_ms)),
+        by: e.by,
+        orders: e.orders,
+    }))
+}
+
+/// The record of an erasure.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErasureDto {
+    pub at: String,
+    /// `self`, or the admin's `sub`.
+    pub by: String,
+    /// Orders kept as sales with the buyer erased.
+    pub orders: i64,
 }

@@ -48,6 +48,7 @@ async fn get_cart(
             currency: crate::dto::CURRENCY,
             subtotal_centavos: 0,
             weight_g: 0,
+            parcel: crate::dto::ParcelDto::from(vitrine_app::shipping::parcel_of(&[])),
         })),
     }
 }

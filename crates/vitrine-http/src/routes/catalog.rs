@@ -238,7 +238,7 @@ async fn list_categories(State(s): State<AppState>) -> ApiResult<axum::Json<Vec<
     Ok(axum::Json(tree.iter().map(Into::into).collect()))
 }
 
-/// Shipping options and prices for a CEP and a weight.
+/// Shipping options, prices and days for a parcel (weight and box) to a CEP, cheapest first.
 #[utoipa::path(get, path = "/shipping/quote", tag = "catalog", params(QuoteParams),
     responses((status = 200, body = Vec<QuoteDto>), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn shipping_quote(
@@ -251,12 +251,26 @@ async fn shipping_quote(
             "the weight is between 1 g and 30 kg",
         )]));
     }
-    let subtotal = Money::from_centavos(q.subtotal_centavos.unwrap_or(0).max(0));
-    let quotes = s
-        .app
-        .settings
-        .rate_table
-        .quote(&q.cep, q.weight_g, subtotal);
+    let size = |v: Option<u32>, least: u32| v.unwrap_or(least).max(least);
+    let (l, w, h) = vitrine_domain::shipping::MIN_BOX_CM;
+    let parcel = vitrine_app::ports::Parcel {
+        weight_g: q.weight_g,
+        length_cm: size(q.length_cm, l),
+        width_cm: size(q.width_cm, w),
+        height_cm: size(q.height_cm, h),
+    };
+    if parcel.length_cm.max(parcel.width_cm).max(parcel.height_cm) > 200 {
+        return Err(P::validation(vec![FieldError::new(
+            "length_cm",
+            "no side of a parcel is over 200 cm",
+        )]));
+    }
+    let request = vitrine_app::ports::QuoteRequest {
+        to: q.cep.clone(),
+        parcel,
+        subtotal: Money::from_centavos(q.subtotal_centavos.unwrap_or(0).max(0)),
+    };
+    let quotes = s.app.quote_shipping(&request).await?;
     Ok(axum::Json(
         quotes
             .into_iter()

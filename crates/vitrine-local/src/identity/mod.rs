@@ -991,6 +991,34 @@ impl Identity for LocalIdentity {
         }
     }
 
+    async fn admin_delete_user(&self, email: &str) -> Result<(), IdentityError> {
+        let email = normalize_email(email);
+        let user = self
+            .find_user(&email)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
+        // The user, the e-mail's reservation and any pending code, in one batch; refresh tokens
+        // name a `sub` that no longer exists, so they are refused.
+        let ops = [
+            user_key(&user.sub),
+            email_ref_key(&email),
+            Key::new(user_pk(&user.sub), "CODE#SIGNUP"),
+            Key::new(user_pk(&user.sub), "CODE#RESET"),
+        ]
+        .into_iter()
+        .map(|key| WriteOp::Delete {
+            key,
+            condition: None,
+        })
+        .collect();
+        self.table
+            .write(ops)
+            .await
+            .map_err(|e| IdentityError::Unavailable(e.into()))?;
+        tracing::info!(user.sub = %user.sub, "user deleted");
+        Ok(())
+    }
+
     async fn admin_get_user(&self, email: &str) -> Result<UserInfo, IdentityError> {
         let user = self
             .find_user(&normalize_email(email))

@@ -10,10 +10,13 @@
 //! - [`sefaz::FakeSefaz`]: a SEFAZ NF-e 4.00 authoriser (SOAP 1.2 over mutual TLS: status,
 //!   authorisation sync/async, receipts, protocol query, events, voiding) with its schemas,
 //!   signature checks and business rules.
+//! - [`melhor_envio::FakeMelhorEnvio`]: Melhor Envio's shipping API v2 (quotes, cart, checkout,
+//!   label generation and printing, tracking), every request checked against the published API.
 //! - [`psp::Psp`]: both, with their notice inboxes passed on to a store, for tests that drive
 //!   the store from outside its process (binary `fake-psp`).
 
 pub mod bcb_pix;
+pub mod melhor_envio;
 pub mod mercadopago;
 pub mod psp;
 pub mod sefaz;
