@@ -188,6 +188,13 @@ export async function signOut() {
   if (refresh) await post("/api/v1/auth/sign-out", { refresh_token: refresh }, { auth: false }).catch(() => {});
 }
 
+/** Forget the session in this browser only: after the account's erasure there is nothing to
+ * sign out of on the server (its tokens are already refused). */
+export function forgetSession() {
+  clearSession();
+  notifyCart();
+}
+
 // ----- the cart -----
 
 const cartListeners = new Set();

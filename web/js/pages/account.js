@@ -1,7 +1,7 @@
-// The customer's account: profile (name, CPF/CNPJ, phone, language), saved addresses, order
-// history, sign out.
+// The customer's account: profile (name, CPF/CNPJ, phone, language, marketing consent), saved
+// addresses, order history, their data (LGPD: a copy to download, the account's erasure), sign out.
 
-import { get, post, put, del, currentUser, signOut } from "../api.js";
+import { get, post, put, del, download, currentUser, signOut, forgetSession } from "../api.js";
 import { h, replace, notice, field, busy, showFieldErrors, clearFieldErrors } from "../dom.js";
 import { t, money, date, statusLabel, errorText, lang, setLang, applyDocumentLang } from "../i18n.js";
 import { link, go } from "../router.js";
@@ -28,11 +28,12 @@ export async function render(main, route, ctx) {
   const ordersBox = h("section", { "aria-labelledby": "orders-title", class: "panel" });
   const addressesBox = h("section", { "aria-labelledby": "addresses-title", class: "panel" });
   const profileBox = h("section", { "aria-labelledby": "profile-title", class: "panel" });
+  const privacyBox = h("section", { "aria-labelledby": "privacy-title", class: "panel" });
   replace(
     wrap,
     h("h1", null, t("account.heading")),
     h("p", null, t("account.hello", { name: profile.name })),
-    h("div", { class: "panels" }, ordersBox, h("div", { class: "stack" }, profileBox, addressesBox)),
+    h("div", { class: "panels" }, ordersBox, h("div", { class: "stack" }, profileBox, addressesBox, privacyBox)),
     h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", on: { click: async () => { await signOut(); go("#/"); } } }, t("nav.signOut"))),
   );
 
@@ -67,6 +68,13 @@ export async function render(main, route, ctx) {
   const phoneF = field({ label: t("account.phone"), name: "phone", type: "tel", autocomplete: "tel", value: profile.phone || "" });
   const langF = field({ label: t("account.language"), name: "language", value: profile.language || lang(), options: [["pt-BR", "Português (Brasil)"], ["en", "English"]] });
   const smsBox = h("input", { type: "checkbox", id: "sms-opt-in", name: "sms_opt_in", checked: profile.sms_opt_in });
+  const marketingBox = h("input", { type: "checkbox", id: "marketing-emails", name: "marketing_emails", checked: !!(profile.marketing_emails && profile.marketing_emails.granted) });
+  const consentNote = h("p", { class: "muted", id: "marketing-consent" });
+  const showConsent = () => {
+    const c = profile.marketing_emails;
+    consentNote.textContent = c ? t(c.granted ? "account.marketing.given" : "account.marketing.withdrawn", { date: date(c.at) }) : "";
+  };
+  showConsent();
   const saveProfile = h("button", { type: "submit" }, t("account.save"));
   const profileForm = h(
     "form",
@@ -84,7 +92,9 @@ export async function render(main, route, ctx) {
                 phone: phoneF.control.value.trim() || null,
                 sms_opt_in: smsBox.checked,
                 language: langF.control.value,
+                marketing_emails: marketingBox.checked,
               });
+              showConsent();
               replace(pMessage, notice("ok", t("account.saved")));
               if (profile.language !== lang()) {
                 setLang(profile.language);
@@ -103,6 +113,8 @@ export async function render(main, route, ctx) {
     taxF,
     phoneF,
     h("label", { class: "choice", for: "sms-opt-in" }, smsBox, t("account.sms")),
+    h("label", { class: "choice", for: "marketing-emails" }, marketingBox, t("account.marketing")),
+    consentNote,
     langF,
     h("div", { class: "actions" }, saveProfile),
   );
@@ -209,4 +221,57 @@ export async function render(main, route, ctx) {
     );
   }
   showAddresses();
+
+  // ----- their data (LGPD) -----
+  const dMessage = h("div", { role: "status" });
+  const downloadBtn = h("button", { type: "button", class: "secondary" }, t("account.data.download"));
+  downloadBtn.addEventListener("click", () =>
+    busy(downloadBtn, async () => {
+      try {
+        await download("/api/v1/me/data", "meus-dados.json");
+        replace(dMessage, notice("ok", t("account.data.downloaded")));
+      } catch (err) {
+        replace(dMessage, notice("error", errorText(err)));
+      }
+    }),
+  );
+  const confirmBox = h("input", { type: "checkbox", id: "erase-confirm", name: "erase_confirm" });
+  const eraseBtn = h("button", { type: "submit", class: "danger" }, t("account.erase.button"));
+  const eraseForm = h(
+    "form",
+    {
+      novalidate: true,
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          replace(dMessage);
+          if (!confirmBox.checked) {
+            replace(dMessage, notice("error", t("account.erase.confirmFirst")));
+            return;
+          }
+          await busy(eraseBtn, async () => {
+            try {
+              await del("/api/v1/me", { body: { confirm: true } });
+              forgetSession();
+              replace(wrap, h("h1", null, t("account.erase.doneTitle")), notice("ok", t("account.erase.done")));
+            } catch (err) {
+              const key = err.status === 403 ? "account.erase.signInAgain" : null;
+              replace(dMessage, notice("error", key ? t(key) : errorText(err)));
+            }
+          });
+        },
+      },
+    },
+    h("p", null, t("account.erase.what")),
+    h("label", { class: "choice", for: "erase-confirm" }, confirmBox, t("account.erase.confirm")),
+    h("div", { class: "actions" }, eraseBtn),
+  );
+  replace(
+    privacyBox,
+    h("h2", { id: "privacy-title" }, t("account.data.title")),
+    h("p", null, t("account.data.what")),
+    h("div", { class: "actions" }, downloadBtn),
+    dMessage,
+    h("details", null, h("summary", null, t("account.erase.title")), eraseForm),
+  );
 }

@@ -3,8 +3,8 @@
 // their orders, pages of them, each linking to the order. GET /api/v1/admin/customers,
 // …/customers/{sub} and /admin/orders?customer={sub} (docs/api.md, "Order search and customers").
 
-import { get } from "/js/api.js";
-import { h, replace, notice, field, showFieldErrors } from "/js/dom.js";
+import { get, post, download } from "/js/api.js";
+import { h, replace, notice, field, busy, showFieldErrors } from "/js/dom.js";
 import { t, date, errorText } from "/js/i18n.js";
 import { link, go } from "/js/router.js";
 import { pager, maskTaxId, maskPhone, maskCep } from "../lists.js";
@@ -205,7 +205,51 @@ async function profile(main, route, sub) {
         ),
       ),
       ordersBox,
+      privacyPanel(sub),
     ),
+  );
+}
+
+/** LGPD requests made to the shop: a copy of the customer's data, the erasure of their account. */
+function privacyPanel(sub) {
+  const message = h("div", { role: "status" });
+  const exportBtn = h("button", { type: "button", class: "secondary" }, t("admin.customers.data.export"));
+  exportBtn.addEventListener("click", () =>
+    busy(exportBtn, async () => {
+      try {
+        await download(`/api/v1/admin/customers/${encodeURIComponent(sub)}/data`, `dados-${sub}.json`);
+        replace(message, notice("ok", t("admin.customers.data.exported")));
+      } catch (err) {
+        replace(message, notice("error", errorText(err)));
+      }
+    }),
+  );
+  const confirmBox = h("input", { type: "checkbox", id: "erase-confirm" });
+  const eraseBtn = h("button", { type: "button", class: "danger" }, t("admin.customers.erase.button"));
+  eraseBtn.addEventListener("click", () => {
+    if (!confirmBox.checked) {
+      replace(message, notice("error", t("admin.customers.erase.confirmFirst")));
+      return;
+    }
+    return busy(eraseBtn, async () => {
+      try {
+        const record = await post(`/api/v1/admin/customers/${encodeURIComponent(sub)}/erase`, { confirm: true }, { auth: "required" });
+        replace(message, notice("ok", t("admin.customers.erase.done", { orders: record.orders })));
+        eraseBtn.disabled = true;
+      } catch (err) {
+        replace(message, notice("error", errorText(err)));
+      }
+    });
+  });
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "customer-privacy" },
+    h("h2", { id: "customer-privacy" }, t("admin.customers.data.title")),
+    h("p", { class: "muted" }, t("admin.customers.data.what")),
+    h("div", { class: "actions" }, exportBtn),
+    h("label", { class: "choice", for: "erase-confirm" }, confirmBox, t("admin.customers.erase.confirm")),
+    h("div", { class: "actions" }, eraseBtn),
+    message,
   );
 }
 
