@@ -74,9 +74,18 @@ pub async fn sdk_config(config: &AwsConfig) -> SdkConfig {
         // One request at a time (see `emulator`), and more attempts: the emulator answers some
         // requests with a transient 500 while another thread changes the same table. AWS keeps
         // the SDK's standard policy.
+        //
+        // No stalled-stream protection: it fails a request whose body is not read for its grace
+        // period (5 s at 0 B/s), and a request waiting for its turn at the emulator is exactly
+        // that. Under load, 50 concurrent checkouts queued past it and answered 503 ("minimum
+        // throughput was specified at 1 B/s, but throughput of 0 B/s was observed"). The wait
+        // is this client's own queue, not a stalled network; AWS keeps the protection.
         loader = loader
             .http_client(emulator::OneAtATime::new(http_client))
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10));
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
+            .stalled_stream_protection(
+                aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+            );
     } else {
         loader = loader.http_client(http_client);
     }
