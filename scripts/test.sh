@@ -108,7 +108,7 @@ fi
 # on servers more than they compute), each of the two lanes with its own AWS emulator on
 # 127.0.0.1; the API tests run again on the AWS backend against the emulator.
 step "tests: every test binary of the workspace in two lanes, then the API tests again on the AWS backend"
-python3 scripts/run-tests.py --lanes 2 --again VITRINE_TEST_BACKEND=aws:checkout,access,validation,catalog,admin_search
+python3 scripts/run-tests.py --lanes 2 --again VITRINE_TEST_BACKEND=aws:checkout,access,validation,catalog,admin_search,returns
 
 step "browser tests: storefront and admin in headless Chromium, payments through the providers' fakes (e2e/, node --test)"
 if ! wait "$npm_pid"; then

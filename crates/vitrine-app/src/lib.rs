@@ -38,6 +38,7 @@ pub mod payments;
 pub mod ports;
 pub mod privacy;
 pub mod reports;
+pub mod returns;
 pub mod search;
 pub(crate) mod search_feed;
 pub mod search_published;

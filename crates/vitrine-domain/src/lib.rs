@@ -17,6 +17,7 @@ pub mod money;
 pub mod order;
 pub mod pix;
 pub mod report;
+pub mod returns;
 pub mod shipping;
 pub mod text;
 pub mod time;

@@ -311,6 +311,9 @@ pub struct Order {
     /// When the buyer's personal data was erased from this order (LGPD): [`Order::erase_buyer`].
     #[serde(default)]
     pub erased_at: Option<Timestamp>,
+    /// The buyer's withdrawals and returns after delivery (`returns.rs`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<Return>,
     pub version: u64,
 }
 
@@ -413,6 +416,7 @@ impl Order {
             }],
             channels: new.channels,
             erased_at: None,
+            returns: Vec::new(),
             version: 1,
         };
         let event = order.event("order.placed");
@@ -420,7 +424,7 @@ impl Order {
     }
 
     /// Whether the order still needs its buyer's data: it is on its way to them (paid, invoiced,
-    /// shipped) or waits for their money.
+    /// shipped), waits for their money, or has a return not yet decided.
     pub fn in_progress(&self) -> bool {
         matches!(
             self.status,
@@ -429,7 +433,10 @@ impl Order {
                 | OrderStatus::Paid
                 | OrderStatus::Invoiced
                 | OrderStatus::Shipped
-        )
+        ) || self
+            .returns
+            .iter()
+            .any(|r| matches!(r.status, ReturnStatus::Requested | ReturnStatus::Received))
     }
 
     /// Erase who bought (LGPD): name, e-mail, CPF/CNPJ, phone and the street address are
@@ -454,6 +461,13 @@ impl Order {
         // The CEP's region (its first five digits) is not a person's address.
         if let Ok(cep) = Cep::parse(&format!("{}000", &a.cep.as_str()[..5])) {
             a.cep = cep;
+        }
+        // What the buyer typed (and the shop answered) about their returns is theirs too.
+        for r in &mut self.returns {
+            r.reason = ERASED.into();
+            if r.refusal.is_some() {
+                r.refusal = Some(ERASED.into());
+            }
         }
         self.erased_at = Some(at);
         self.version += 1;
@@ -638,8 +652,80 @@ impl Order {
     }
 }
 
+// ----- returns (withdrawal, CDC art. 49) -----
+// The data of a return lives here, with the order that holds it; its rules (the 7-day window,
+// the amounts, its state machine) are in `returns.rs`.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    Requested,
+    Received,
+    Approved,
+    Refused,
+}
+
+impl ReturnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnStatus::Requested => "requested",
+            ReturnStatus::Received => "received",
+            ReturnStatus::Approved => "approved",
+            ReturnStatus::Refused => "refused",
+        }
+    }
+
+    /// Waiting for the shop: requested or received, not decided.
+    pub fn is_open(self) -> bool {
+        matches!(self, ReturnStatus::Requested | ReturnStatus::Received)
+    }
+}
+
+impl fmt::Display for ReturnStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One returned line: what an accountant needs for the entry NF-e (devolução).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnLine {
+    pub sku: Sku,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    /// The quantity's value, net of its share of the order's discount.
+    pub value: Money,
+    /// NCM of the product as sold.
+    pub ncm: String,
+    /// CFOP of the original sale as the NF-e carried it (6xxx for a sale to another state).
+    pub cfop: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub id: String,
+    pub status: ReturnStatus,
+    /// The buyer's reason.
+    pub reason: String,
+    pub lines: Vec<ReturnLine>,
+    /// This return completes the order: every unit sold is returned, shipping included.
+    pub whole_order: bool,
+    /// The shipping given back (zero unless `whole_order`).
+    pub shipping: Money,
+    /// What is refunded on approval: the lines' value plus `shipping`.
+    pub amount: Money,
+    pub requested_at: Timestamp,
+    pub received_at: Option<Timestamp>,
+    pub decided_at: Option<Timestamp>,
+    /// Why the shop refused it.
+    pub refusal: Option<String>,
+    /// The partial refund made on approval (its id on the payment).
+    pub refund_id: Option<String>,
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 
     #[test]
     fn erasing_the_buyer_keeps_what_was_sold_and_where_and_drops_who() {

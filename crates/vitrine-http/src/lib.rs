@@ -88,6 +88,7 @@ pub fn route_tables() -> (RouteTable, RouteTable) {
         .merge(routes::cart::routes())
         .merge(routes::me::routes())
         .merge(routes::orders::routes())
+        .merge(routes::returns::routes())
         .merge(routes::payments::routes())
         .merge(routes::invoices::routes())
         .merge(routes::config::routes())

@@ -93,6 +93,7 @@ async fn non_admins_get_403_on_every_admin_route_in_the_route_table() {
         }
         let concrete = path
             .replace("{id}", "X1")
+            .replace("{rid}", "R1")
             .replace("{sku}", "CAM-BAS-M")
             .replace("{code}", "BEMVINDO10");
         for method in item.as_object().unwrap().keys() {
@@ -131,7 +132,7 @@ fn opened_by(path: &str) -> (bool, bool) {
     match segment {
         // (orders staff, catalog staff)
         "products" | "categories" | "stock" | "stock-low" | "coupons" => (false, true),
-        "orders" | "customers" => (true, false),
+        "orders" | "customers" | "returns" => (true, false),
         "dashboard" | "fiscal" => (true, true),
         "events" | "reports" | "metrics" => (false, false),
         other => panic!("{path}: no decision on who of the staff opens /{other}"),

@@ -16,6 +16,7 @@ const pages = {
   products: () => import("./pages/products.js"),
   orders: () => import("./pages/orders.js"),
   customers: () => import("./pages/customers.js"),
+  returns: () => import("./pages/returns.js"),
   coupons: () => import("./pages/coupons.js"),
   events: () => import("./pages/events.js"),
   reports: () => import("./pages/reports.js"),
@@ -41,6 +42,8 @@ function resolve(route) {
       return { load: pages.orders, args: route.parts[1] };
     case "clientes":
       return { load: pages.customers, args: route.parts[1] };
+    case "devolucoes":
+      return { load: pages.returns };
     case "cupons":
       return { load: pages.coupons, args: route.parts[1] };
     case "eventos":
@@ -58,6 +61,7 @@ const sections = [
   ["produtos", "admin.nav.products", "catalog"],
   ["pedidos", "admin.nav.orders", "orders"],
   ["clientes", "admin.nav.customers", "orders"],
+  ["devolucoes", "admin.nav.returns", "orders"],
   ["cupons", "admin.nav.coupons", "catalog"],
   ["eventos", "admin.nav.events", "owner"],
   ["relatorios", "admin.nav.reports", "owner"],

@@ -39,6 +39,10 @@ export async function render(main, route, ctx, orderId) {
   const paymentBox = h("section", { "aria-labelledby": "pay-title" });
   const details = h("div");
   const invoiceBox = h("div");
+  const returnsList = h("div");
+  const returnsAction = h("div");
+  const returnsBox = h("section", { "aria-labelledby": "returns-title", "data-testid": "returns", hidden: true }, h("h2", { id: "returns-title" }, t("returns.title")), returnsAction, returnsList);
+  let returnFormOpen = false;
   let paymentShownFor = null;
   let stopped = false;
 
@@ -51,6 +55,7 @@ export async function render(main, route, ctx, orderId) {
     message,
     paymentBox,
     invoiceBox,
+    returnsBox,
     details,
   );
 
@@ -60,6 +65,7 @@ export async function render(main, route, ctx, orderId) {
     statusBadge.dataset.status = o.status;
     statusBadge.textContent = statusLabel(o.status);
     showInvoice(o);
+    showReturns(o);
     showDetails(o);
     if (AWAITING.has(o.status)) {
       if (paymentShownFor !== o.payment_method) showPayment(o);
@@ -169,6 +175,115 @@ export async function render(main, route, ctx, orderId) {
         ),
       ),
     );
+  }
+
+  // Withdrawal (CDC art. 49): within 7 days of delivery the buyer returns some or all units.
+  function returnable(o, line) {
+    const taken = (o.returns || [])
+      .filter((r) => r.status !== "refused")
+      .flatMap((r) => r.lines)
+      .filter((l) => l.sku === line.sku)
+      .reduce((n, l) => n + l.quantity, 0);
+    return Math.max(0, line.quantity - taken);
+  }
+
+  function mayWithdraw(o) {
+    return o.status === "delivered" && o.withdrawal_until && Date.now() <= Date.parse(o.withdrawal_until) && o.lines.some((l) => returnable(o, l) > 0);
+  }
+
+  function showReturns(o) {
+    const list = o.returns || [];
+    const open = mayWithdraw(o);
+    returnsBox.hidden = !list.length && !open && !returnFormOpen;
+    replace(
+      returnsList,
+      list.length
+        ? h(
+            "ul",
+            { class: "plain" },
+            list.map((r) =>
+              h(
+                "li",
+                { "data-testid": "return", "data-status": r.status },
+                h("p", null, h("strong", null, t("returns.item", { when: dateTime(r.requested_at) })), " ", h("span", { class: `badge ${r.status}`, "data-testid": "return-status" }, t(`returns.status.${r.status}`))),
+                h("ul", null, r.lines.map((l) => h("li", null, `${l.quantity} × ${l.name} (${l.sku})`))),
+                h("p", null, h("span", { "data-testid": "return-amount", "data-centavos": r.amount_centavos }, t("returns.amount", { amount: money(r.amount_centavos) })), r.whole_order && r.shipping_centavos ? ` ${t("returns.withShipping")}` : ""),
+                h("p", { class: "muted" }, t("returns.yourReason", { reason: r.reason })),
+                r.refusal ? h("p", { "data-testid": "return-refusal" }, t("returns.refusal", { reason: r.refusal })) : null,
+              ),
+            ),
+          )
+        : null,
+    );
+    if (returnFormOpen) return;
+    if (!open) {
+      replace(returnsAction);
+      return;
+    }
+    const start = h("button", { type: "button", class: "secondary", "data-testid": "return-start", on: { click: () => returnForm(order) } }, t("returns.start"));
+    replace(returnsAction, h("p", { class: "muted" }, t("returns.until", { when: dateTime(o.withdrawal_until) })), h("div", { class: "actions" }, start));
+  }
+
+  function returnForm(o) {
+    returnFormOpen = true;
+    const result = h("div", { "aria-live": "polite" });
+    const quantities = o.lines
+      .filter((l) => returnable(o, l) > 0)
+      .map((l) => {
+        const max = returnable(o, l);
+        const f = field({ label: t("returns.quantity", { name: `${l.name} (${l.sku})` }), name: `qty-${l.sku}`, options: Array.from({ length: max + 1 }, (_, n) => [n, String(n)]), value: max });
+        f.control.dataset.sku = l.sku;
+        return f;
+      });
+    const reason = field({ label: t("returns.reason"), name: "return-reason", type: "textarea", rows: 3, required: true, maxlength: 500 });
+    const send = h("button", { type: "submit", "data-testid": "return-submit" }, t("returns.submit"));
+    const back = h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        on: {
+          click: () => {
+            returnFormOpen = false;
+            showReturns(order);
+          },
+        },
+      },
+      t("returns.back"),
+    );
+    const form = h(
+      "form",
+      {
+        novalidate: true,
+        on: {
+          submit: async (e) => {
+            e.preventDefault();
+            replace(result);
+            const lines = quantities.map((q) => ({ sku: q.control.dataset.sku, quantity: parseInt(q.control.value, 10) || 0 })).filter((l) => l.quantity > 0);
+            if (!lines.length) {
+              replace(result, notice("error", t("returns.chooseItem")));
+              return;
+            }
+            await busy(send, async () => {
+              try {
+                const updated = await post(`/api/v1/orders/${encodeURIComponent(o.id)}/returns`, { lines, reason: reason.control.value });
+                returnFormOpen = false;
+                show(updated);
+                replace(message, notice("ok", t("returns.sent")));
+              } catch (err) {
+                replace(result, notice("error", errorText(err)));
+              }
+            });
+          },
+        },
+      },
+      ...quantities,
+      reason,
+      result,
+      h("div", { class: "actions" }, send, back),
+    );
+    returnsBox.hidden = false;
+    replace(returnsAction, form);
   }
 
   function cancelButton(o) {

@@ -5,10 +5,10 @@
 //!
 //! | subscriber | gets |
 //! |---|---|
-//! | `email` | customer-facing order events |
+//! | `email` | customer-facing order events (returns included) |
 //! | `sms` | paid, shipped, cancelled — only for buyers who opted in to text messages |
 //! | `realtime` | every order event (the WebSocket pusher: owner and admins) |
-//! | `admin-alerts` | `stock.low`, `invoice.failed`, `payments.difference`, and `order.placed` at or above the large-order total |
+//! | `admin-alerts` | `stock.low`, `invoice.failed`, `payments.difference`, `order.return_requested`, and `order.placed` at or above the large-order total |
 //! | `invoices` | `order.paid`: issues the NF-e |
 //! | `payments` | `order.cancelled` with a refund due, `order.payment_late`: refunds |
 
@@ -75,7 +75,8 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
                 "event_type": [
                     "order.placed", "order.paid", "order.invoiced", "order.shipped",
                     "order.delivered", "order.cancelled", "order.expired",
-                    "order.payment_late", "order.refunded"
+                    "order.payment_late", "order.refunded", "order.return_requested",
+                    "order.return_received", "order.return_approved", "order.return_refused"
                 ]
             }),
         ),
@@ -94,7 +95,12 @@ pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
             "admin-alerts",
             json!({
                 "$or": [
-                    { "event_type": ["stock.low", "invoice.failed", "payments.difference"] },
+                    {
+                        "event_type": [
+                            "stock.low", "invoice.failed", "payments.difference",
+                            "order.return_requested"
+                        ]
+                    },
                     {
                         "event_type": ["order.placed"],
                         "order_total": [{ "numeric": [">=", settings.large_order_centavos] }]
@@ -195,6 +201,16 @@ mod tests {
             admitted(&order_event("order.refunded", 5_000, false)),
             ["email", "realtime"]
         );
+        assert_eq!(
+            admitted(&order_event("order.return_requested", 5_000, false)),
+            ["email", "realtime", "admin-alerts"]
+        );
+        for step in ["received", "approved", "refused"] {
+            assert_eq!(
+                admitted(&order_event(&format!("order.return_{step}"), 5_000, false)),
+                ["email", "realtime"]
+            );
+        }
     }
 
     #[test]

@@ -80,6 +80,16 @@ struct LargeOrderContext<'a> {
     order: OrderView,
 }
 
+#[derive(Serialize)]
+struct ReturnRequestedContext<'a> {
+    lang: &'static str,
+    shop: &'a Shop,
+    buyer_name: &'a str,
+    order: OrderView,
+    amount: String,
+    reason: &'a str,
+}
+
 impl AdminAlerts {
     pub const NAME: &'static str = "admin-alerts";
 
@@ -139,6 +149,27 @@ impl AdminAlerts {
                 differences: data.differences,
             };
             templates::render_email("pt-BR/alert_payments_difference", &ctx)
+        } else if event.event_type == "order.return_requested" {
+            let data = OrderEvent::parse(event)?;
+            let order = load_order(&self.app, event, &data).await?;
+            let amount = event
+                .data
+                .get("amount_centavos")
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| reject("order.return_requested event without an amount"))?;
+            let ctx = ReturnRequestedContext {
+                lang,
+                shop: &self.shop,
+                buyer_name: &order.buyer.name,
+                order: OrderView::new(&order),
+                amount: vitrine_domain::Money::from_centavos(amount).to_string(),
+                reason: event
+                    .data
+                    .get("reason")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default(),
+            };
+            templates::render_email("pt-BR/alert_return_requested", &ctx)
         } else {
             let data = OrderEvent::parse(event)?;
             let order = load_order(&self.app, event, &data).await?;
@@ -164,7 +195,11 @@ impl Consumer for AdminAlerts {
         let event = &delivery.event;
         if !matches!(
             event.event_type.as_str(),
-            "stock.low" | "order.placed" | "invoice.failed" | "payments.difference"
+            "stock.low"
+                | "order.placed"
+                | "invoice.failed"
+                | "payments.difference"
+                | "order.return_requested"
         ) {
             tracing::debug!(
                 event.id = %delivery.event_id,
@@ -286,6 +321,29 @@ mod tests {
             "{}",
             email.text
         );
+    }
+
+    #[tokio::test]
+    async fn a_return_request_is_e_mailed_to_the_staff_with_its_amount_and_reason() {
+        let h = with_alerts();
+        h.customer(Language::En, None).await;
+        let event = h.order_reaching("order.return_requested").await;
+        AdminAlerts::new(h.app.clone())
+            .handle(&delivery("01JEVENT0204", event))
+            .await
+            .unwrap();
+        let email = &h.mailer.sent()[0];
+        assert_eq!(email.to, ALERTS_TO);
+        assert!(
+            email.subject.starts_with("Devolução pedida"),
+            "{}",
+            email.subject
+        );
+        assert!(email.subject.contains(ORDER_ID));
+        assert!(email.subject.contains("R$ 1.234,56"), "{}", email.subject);
+        assert!(email.text.contains("Motivo: não serviu"), "{}", email.text);
+        assert!(email.text.contains("CDC art. 49"), "{}", email.text);
+        assert!(email.html.as_deref().unwrap().contains("não serviu"));
     }
 
     #[tokio::test]

@@ -43,6 +43,10 @@ fn template_of(event_type: &str) -> Option<&'static str> {
         "order.expired" => "order_expired",
         "order.payment_late" => "order_payment_late",
         "order.refunded" => "order_refunded",
+        "order.return_requested" => "order_return_requested",
+        "order.return_received" => "order_return_received",
+        "order.return_approved" => "order_return_approved",
+        "order.return_refused" => "order_return_refused",
         _ => return None,
     })
 }
@@ -59,9 +63,10 @@ struct OrderEmailContext<'a> {
     refund: bool,
     /// `order.placed`: how long the buyer has to pay, in words.
     pay_within: String,
-    /// `order.payment_late` and `order.refunded`: the amount the event is about, formatted.
+    /// `order.payment_late`, `order.refunded` and the returns' events: the amount the event is about, formatted.
     amount: Option<String>,
-    /// `order.payment_late`: why the payment was not accepted.
+    /// `order.payment_late`: why the payment was not accepted; a return's reason (the buyer's,
+    /// or the shop's refusal).
     reason: Option<String>,
     /// `order.invoiced`: the NF-e's XML and DANFE are attached.
     invoice_attached: bool,
@@ -370,6 +375,67 @@ mod tests {
             assert!(html.contains("<html lang=\"pt-BR\">"), "{html}");
             assert!(!email.subject.contains('\n'));
             assert!(email.subject.chars().count() <= 70, "{}", email.subject);
+        }
+    }
+
+    #[tokio::test]
+    async fn each_step_of_a_return_e_mails_the_buyer_its_amount_or_reason_in_their_language() {
+        let cases = [
+            (
+                "order.return_requested",
+                Language::PtBr,
+                "Pedido de devolução",
+                "não serviu",
+            ),
+            (
+                "order.return_received",
+                Language::PtBr,
+                "Recebemos os produtos",
+                "R$ 1.234,56",
+            ),
+            (
+                "order.return_approved",
+                Language::PtBr,
+                "aprovada",
+                "R$ 1.234,56",
+            ),
+            (
+                "order.return_refused",
+                Language::PtBr,
+                "recusada",
+                "produto usado",
+            ),
+            (
+                "order.return_requested",
+                Language::En,
+                "Return request",
+                "article 49",
+            ),
+            (
+                "order.return_approved",
+                Language::En,
+                "approved",
+                "will be refunded",
+            ),
+            (
+                "order.return_refused",
+                Language::En,
+                "refused",
+                "produto usado",
+            ),
+        ];
+        for (event_type, language, subject, says) in cases {
+            let email = email_for(event_type, language).await;
+            assert!(
+                email.subject.contains(subject),
+                "{event_type}: {}",
+                email.subject
+            );
+            assert!(email.subject.contains(ORDER_ID), "{event_type}");
+            let html = email.html.as_deref().unwrap();
+            for part in [&email.text, html] {
+                assert!(part.contains(says), "{event_type}: {part}");
+            }
         }
     }
 

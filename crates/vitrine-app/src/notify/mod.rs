@@ -2,9 +2,9 @@
 //!
 //! | consumer | events | sends |
 //! |---|---|---|
-//! | [`EmailNotifier`] (`email`) | `order.placed`, `paid`, `invoiced`, `shipped`, `delivered`, `cancelled`, `expired` | one e-mail to the order's buyer, in the language of their profile |
+//! | [`EmailNotifier`] (`email`) | `order.placed`, `paid`, `invoiced`, `shipped`, `delivered`, `cancelled`, `expired`, `payment_late`, `refunded`, `return_requested`, `return_received`, `return_approved`, `return_refused` | one e-mail to the order's buyer, in the language of their profile |
 //! | [`SmsNotifier`] (`sms`) | `order.paid`, `shipped`, `cancelled` | one text, only when the profile opted in and has a phone |
-//! | [`AdminAlerts`] (`admin-alerts`) | `stock.low`, large `order.placed` | one e-mail to `Settings::alerts_to`, when set |
+//! | [`AdminAlerts`] (`admin-alerts`) | `stock.low`, `invoice.failed`, `payments.difference`, large `order.placed`, `order.return_requested` | one e-mail to `Settings::alerts_to`, when set |
 //!
 //! The subscriptions' filter policies (`events::subscriptions`) decide which events reach which
 //! consumer; a consumer that is handed an event it has no message for does nothing.

@@ -310,9 +310,50 @@ fn advance(order: &mut Order, event_type: &str, tracking_code: &str) -> Event {
                     match event_type {
                         "order.shipped" => shipped,
                         "order.delivered" => order.deliver(at(240)).unwrap(),
-                        other => panic!("no such order event: {other}"),
+                        other => advance_return(order, other, at(240)),
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A delivered order's whole return taken to the step of `event_type`.
+fn advance_return(order: &mut Order, event_type: &str, at: Timestamp) -> Event {
+    order.deliver(at).unwrap();
+    let wanted: Vec<_> = order
+        .lines
+        .iter()
+        .map(|l| vitrine_domain::returns::ReturnWanted {
+            sku: l.sku.to_string(),
+            quantity: l.quantity,
+        })
+        .collect();
+    let requested = order
+        .request_return("01JRETURN", &wanted, "não serviu", at.plus_secs(60))
+        .unwrap();
+    match event_type {
+        "order.return_requested" => requested,
+        "order.return_refused" => {
+            order
+                .refuse_return("01JRETURN", "produto usado", at.plus_secs(120))
+                .unwrap()
+                .0
+        }
+        _ => {
+            let received = order
+                .receive_return("01JRETURN", at.plus_secs(120))
+                .unwrap()
+                .0;
+            match event_type {
+                "order.return_received" => received,
+                "order.return_approved" => {
+                    order
+                        .approve_return("01JRETURN", "01JREFUND", at.plus_secs(180))
+                        .unwrap()
+                        .0
+                }
+                other => panic!("no such order event: {other}"),
             }
         }
     }

@@ -524,49 +524,10 @@ impl App {
                 .load_payment(order_id)
                 .await?
                 .ok_or(AppError::NotFound("payment"))?;
-            if payment.status != PaymentStatus::Confirmed {
-                return Err(AppError::Rule(format!(
-                    "only a confirmed payment can be partly refunded; this one is {}",
-                    serde_json::to_value(payment.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                )));
-            }
-            let left = payment.amount.centavos() - payment.partially_refunded().centavos();
-            if amount.centavos() > left {
-                return Err(AppError::field(
-                    "amount_centavos",
-                    format!("at most {left} centavos are left to give back"),
-                ));
-            }
-            let now = self.ports.clock.now();
-            let refund_id = self.ports.ids.new_id();
-            let mut next = payment.clone();
-            next.version += 1;
-            next.updated_at = now;
-            next.partial_refunds.push(PartialRefund {
-                id: refund_id.clone(),
-                amount,
-                reason: reason.to_owned(),
-                requested_at: now,
-                reference: None,
-            });
-            let event = Event::new(
-                "order.refund_requested",
-                order.id.clone(),
-                json!({
-                    "order_id": order.id,
-                    "refund_id": refund_id,
-                    "amount_centavos": amount.centavos(),
-                    "reason": reason,
-                }),
-            )
-            .for_customer(order.customer_id.clone())
-            .attr("status", EventAttr::String(order.status.as_str().into()));
             let mut batch = Batch::new();
-            batch.save_payment(&next, Some(payment.version))?;
-            batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+            let refund_id = self.ports.ids.new_id();
+            let next =
+                self.add_partial_refund(&mut batch, &order, &payment, &refund_id, amount, reason)?;
             match self.write(batch).await {
                 Ok(()) => return Ok(next),
                 Err(WriteFailed::Condition { .. }) => continue,
@@ -576,6 +537,64 @@ impl App {
         Err(AppError::Conflict(
             "the payment is changing too fast; try again".into(),
         ))
+    }
+
+    /// Add to `batch` a partial refund of `amount` of `order`'s `payment`, as `refund_id`: the
+    /// payment saved with it under its version condition, and the `order.refund_requested`
+    /// event the `payments` consumer makes it from (the refund id is the provider's idempotency
+    /// key). Never more than what was paid minus what was already given back. Returns the
+    /// payment as saved. Used by the admin's partial refunds and by approved returns.
+    pub(crate) fn add_partial_refund(
+        &self,
+        batch: &mut Batch,
+        order: &Order,
+        payment: &Payment,
+        refund_id: &str,
+        amount: Money,
+        reason: &str,
+    ) -> AppResult<Payment> {
+        if payment.status != PaymentStatus::Confirmed {
+            return Err(AppError::Rule(format!(
+                "only a confirmed payment can be partly refunded; this one is {}",
+                serde_json::to_value(payment.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )));
+        }
+        let left = payment.amount.centavos() - payment.partially_refunded().centavos();
+        if amount.centavos() > left {
+            return Err(AppError::field(
+                "amount_centavos",
+                format!("at most {left} centavos are left to give back"),
+            ));
+        }
+        let now = self.ports.clock.now();
+        let mut next = payment.clone();
+        next.version += 1;
+        next.updated_at = now;
+        next.partial_refunds.push(PartialRefund {
+            id: refund_id.to_owned(),
+            amount,
+            reason: reason.to_owned(),
+            requested_at: now,
+            reference: None,
+        });
+        let event = Event::new(
+            "order.refund_requested",
+            order.id.clone(),
+            json!({
+                "order_id": order.id,
+                "refund_id": refund_id,
+                "amount_centavos": amount.centavos(),
+                "reason": reason,
+            }),
+        )
+        .for_customer(order.customer_id.clone())
+        .attr("status", EventAttr::String(order.status.as_str().into()));
+        batch.save_payment(&next, Some(payment.version))?;
+        batch.append_event(&self.ports.ids.new_id(), &event, now.millis())?;
+        Ok(next)
     }
 
     /// A provider's webhook: authenticate it as far as its scheme allows, then read each payment

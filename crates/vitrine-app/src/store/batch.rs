@@ -38,6 +38,8 @@ pub enum Part {
     PixTxid,
     Notice,
     Invoice,
+    /// A return's entry in the admin's list.
+    ReturnEntry,
     NfeCounter,
     /// The store's NF-e authoriser mode (normal or contingency).
     FiscalMode,

@@ -123,6 +123,12 @@ pub fn pix_txid(txid: &str) -> Key {
 pub fn notice(provider: &str, id: &str) -> Key {
     Key::new(format!("NOTICE#{provider}#{id}"), "NOTICE")
 }
+/// A return of an order, beside its order: its entry in the admin's list of returns.
+pub fn order_return(order_id: &str, return_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), format!("RETURN#{return_id}"))
+}
+/// The index partition (gsi1) of every return, open ones first.
+pub const RETURNS: &str = "RETURNS";
 /// An order's invoice, beside its order.
 pub fn invoice(order_id: &str) -> Key {
     Key::new(format!("ORDER#{order_id}"), "INVOICE")

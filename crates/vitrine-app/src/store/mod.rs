@@ -35,6 +35,7 @@
 //! | Pix txid | `PIXTXID#{txid}` | `PIXTXID` | the order a txid belongs to |
 //! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
 //! | invoice | `ORDER#{id}` | `INVOICE` | beside its order |
+//! | return entry ([`returns`]): a copy of one return of the order, for the admin's list | `ORDER#{id}` | `RETURN#{return id}` | gsi1 `RETURNS` / `{0 open, 1 decided}#{requested ms}#{order id}#{return id}` |
 //! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
 //! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
@@ -61,6 +62,7 @@ pub mod listing;
 pub mod order_index;
 pub mod orders;
 pub mod privacy;
+pub mod returns;
 pub mod stock;
 pub mod unpaid;
 

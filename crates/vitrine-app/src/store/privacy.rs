@@ -129,6 +129,10 @@ impl Batch {
         tax_id: &str,
     ) -> AppResult<()> {
         self.save_order(o, read_version)?;
+        // The admin's list of returns keeps a copy of each: erased with the order.
+        for r in &o.returns {
+            self.put_return_entry(o, &r.id)?;
+        }
         self.push(
             Part::Order,
             WriteOp::Delete {

@@ -21,6 +21,7 @@ mod orders;
 mod payments;
 mod realtime;
 mod reports;
+mod returns;
 mod shipping;
 
 pub use auth::*;
@@ -37,6 +38,7 @@ pub use orders::*;
 pub use payments::*;
 pub use realtime::*;
 pub use reports::*;
+pub use returns::*;
 pub use shipping::*;
 
 pub fn rfc3339(t: Timestamp) -> String {

@@ -76,6 +76,10 @@ pub struct OrderDto {
     pub tracking_code: Option<String>,
     pub invoice_key: Option<String>,
     pub history: Vec<StatusChangeDto>,
+    /// Once delivered: the last instant the buyer may withdraw (CDC art. 49, 7 days).
+    pub withdrawal_until: Option<String>,
+    /// The buyer's returns, oldest first.
+    pub returns: Vec<super::ReturnDto>,
     pub version: u64,
 }
 
@@ -124,6 +128,10 @@ impl From<&Order> for OrderDto {
                     note: h.note.clone(),
                 })
                 .collect(),
+            withdrawal_until: (o.status == vitrine_domain::order::OrderStatus::Delivered)
+                .then(|| o.withdrawal_deadline().map(rfc3339))
+                .flatten(),
+            returns: super::ReturnDto::all_of(o),
             version: o.version,
         }
     }

@@ -49,6 +49,7 @@ pub fn routes() -> RouteTable {
         .merge(crate::routes::invoices::admin_routes())
         .merge(crate::routes::reports::admin_routes())
         .merge(crate::routes::admin_search::routes())
+        .merge(crate::routes::returns::admin_routes())
 }
 
 /// Middleware: a valid access token of someone who may use the part of the admin the path
@@ -70,14 +71,14 @@ pub async fn require_admin(
 }
 
 /// The part of the admin a path under `/api/v1/admin/` belongs to, by its first segment: the
-/// catalog's (products, categories, stock, coupons), the orders' (with their invoices and
-/// refunds), the dashboard and the fiscal status (every member of staff), or the owner's
+/// catalog's (products, categories, stock, coupons), the orders' (with their invoices,
+/// refunds and returns), the dashboard and the fiscal status (every member of staff), or the owner's
 /// (everything else: events, reports, metrics, and any route added without a place here).
 pub fn area_of(path: &str) -> StaffArea {
     let rest = path.strip_prefix("/api/v1/admin/").unwrap_or("");
     match rest.split('/').next().unwrap_or("") {
         "products" | "categories" | "stock" | "stock-low" | "coupons" => StaffArea::Catalog,
-        "orders" | "customers" => StaffArea::Orders,
+        "orders" | "customers" | "returns" => StaffArea::Orders,
         // The dashboard, and how invoices are issued (read only): what all staff work from.
         "dashboard" | "fiscal" => StaffArea::Shared,
         _ => StaffArea::Owner,

@@ -15,3 +15,4 @@ pub mod payments;
 /// The WebSocket endpoint `GET /api/v1/ws` (not in a route table: OpenAPI cannot describe it).
 pub mod realtime;
 pub mod reports;
+pub mod returns;

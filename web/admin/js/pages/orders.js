@@ -337,6 +337,7 @@ async function detail(main, orderId) {
         h("p", null, a.recipient, h("br"), `${a.street}, ${a.number}${a.complement ? ` — ${a.complement}` : ""}`, h("br"), `${a.district} — ${a.city}/${a.uf} — ${a.cep}`),
         h("h2", null, t("order.history")),
         h("ol", { class: "timeline" }, o.history.map((c) => h("li", null, h("strong", null, statusLabel(c.status)), " — ", dateTime(c.at), c.note ? h("span", null, " — ", c.note) : null))),
+        returnsPanel(o),
       ),
     );
     showActions(o);
@@ -361,6 +362,80 @@ async function detail(main, orderId) {
         }
       });
     };
+  }
+
+  // Returns (withdrawal, CDC art. 49): each with its steps and the entry NF-e's data.
+  function returnsPanel(o) {
+    if (!o.returns || !o.returns.length) return null;
+    return h(
+      "section",
+      { "aria-labelledby": "returns-title", "data-testid": "admin-returns" },
+      h("h2", { id: "returns-title" }, t("admin.returns.panel")),
+      o.returns.map((r) => returnView(o, r)),
+    );
+  }
+
+  function returnView(o, r) {
+    const step = (path, bodyOf, button) => async (e) => {
+      e.preventDefault();
+      replace(message);
+      await busy(button, async () => {
+        try {
+          const updated = await post(`/api/v1/admin/orders/${encodeURIComponent(o.id)}/returns/${encodeURIComponent(r.id)}/${path}`, bodyOf(), { auth: "required", headers: { "If-Match": `"${order.version}"` } });
+          show(updated);
+          const now = updated.returns.find((x) => x.id === r.id);
+          replace(message, notice("ok", t("admin.returns.done", { status: t(`admin.returns.s.${now.status}`) })));
+        } catch (err) {
+          if (err.status === 412) {
+            replace(message, notice("error", h("strong", null, t("admin.conflict.title")), " ", t("admin.conflict.orderText"), " ", h("button", { type: "button", class: "secondary", on: { click: reload } }, t("admin.conflict.reload"))));
+          } else {
+            replace(message, notice("error", errorText(err)));
+          }
+        }
+      });
+    };
+    const forms = [];
+    if (r.status === "requested") {
+      const b = h("button", { type: "submit", "data-testid": "return-receive" }, t("admin.returns.receive"));
+      forms.push(h("form", { on: { submit: step("receive", () => ({}), b) } }, h("p", { class: "muted" }, t("admin.returns.receiveHint")), h("div", { class: "actions" }, b)));
+    }
+    if (r.status === "received") {
+      const b = h("button", { type: "submit", "data-testid": "return-approve" }, t("admin.returns.approve", { amount: money(r.amount_centavos) }));
+      forms.push(h("form", { on: { submit: step("approve", () => ({}), b) } }, h("div", { class: "actions" }, b)));
+    }
+    if (r.status === "requested" || r.status === "received") {
+      const reason = field({ label: t("admin.returns.refuseReason"), name: `refuse-${r.id}`, required: true, maxlength: 500 });
+      const b = h("button", { type: "submit", class: "danger", "data-testid": "return-refuse" }, t("admin.returns.refuse"));
+      forms.push(h("form", { on: { submit: step("refuse", () => ({ reason: reason.control.value.trim() }), b) } }, reason, h("div", { class: "actions" }, b)));
+    }
+    const f = r.fiscal;
+    return h(
+      "article",
+      { class: "panel", "data-testid": "admin-return", "data-status": r.status },
+      h("h3", null, `${dateTime(r.requested_at)} — `, h("span", { class: `badge ${r.status}`, "data-testid": "admin-return-status" }, t(`admin.returns.s.${r.status}`)), " — ", h("span", { "data-testid": "admin-return-amount" }, money(r.amount_centavos))),
+      h("p", null, t("admin.returns.reason", { reason: r.reason })),
+      r.refusal ? h("p", null, t("admin.returns.refusal", { reason: r.refusal })) : null,
+      forms,
+      h("h4", null, t("admin.returns.fiscal")),
+      h(
+        "dl",
+        { class: "pairs", "data-testid": "return-fiscal" },
+        h("div", null, h("dt", null, t("admin.returns.fiscalKey")), h("dd", { "data-testid": "return-fiscal-key" }, f.original_invoice_key ? groupedKey(f.original_invoice_key) : t("admin.returns.fiscalNone"))),
+        h("div", null, h("dt", null, t("admin.returns.fiscalReceived")), h("dd", null, f.received_at ? dateTime(f.received_at) : t("admin.returns.fiscalNone"))),
+        f.shipping_centavos ? h("div", null, h("dt", null, t("admin.returns.shipping")), h("dd", null, money(f.shipping_centavos))) : null,
+      ),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          null,
+          h("thead", null, h("tr", null, h("th", { scope: "col" }, "SKU"), h("th", { scope: "col" }, t("admin.returns.ncm")), h("th", { scope: "col" }, t("admin.returns.cfop")), h("th", { scope: "col", class: "num" }, t("admin.returns.qty")), h("th", { scope: "col", class: "num" }, t("admin.returns.value")))),
+          h("tbody", null, f.lines.map((l) => h("tr", null, h("td", null, l.sku), h("td", null, l.ncm), h("td", null, l.cfop), h("td", { class: "num" }, String(l.quantity)), h("td", { class: "num" }, money(l.value_centavos))))),
+        ),
+      ),
+      h("p", { class: "muted" }, t("admin.returns.fiscalNote")),
+    );
   }
 
   async function reload() {
@@ -435,7 +510,16 @@ async function detail(main, orderId) {
   show(order);
   // Status changes made elsewhere (payment webhook, invoice issuer, another admin) show live.
   const stop = watchOrders((msg) => {
-    if (msg.order_id === order.id && msg.status !== order.status) reload();
+    if (msg.order_id !== order.id) return;
+    if (msg.status !== order.status) reload();
+    // A return's step leaves the status as it is: show the order anew, keeping any message.
+    else if (String(msg.event_type || "").startsWith("order.return")) {
+      get(`/api/v1/admin/orders/${encodeURIComponent(order.id)}`, { auth: "required" })
+        .then((o) => {
+          if (o.version > order.version) show(o);
+        })
+        .catch(() => {});
+    }
   });
   return stop;
 }
