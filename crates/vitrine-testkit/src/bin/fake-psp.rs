@@ -17,29 +17,6 @@ struct Args {
     dir: PathBuf,
 }
 
-/// Resolves when a signal asks to stop or standard input closes.
-async fn asked_to_stop() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    // A plain thread: it never holds the process up when it ends.
-    let (closed_tx, closed) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = closed_tx.send(());
-    });
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-        _ = closed => {},
-    }
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -55,7 +32,7 @@ async fn main() -> std::process::ExitCode {
     }
     println!("fake-psp: ready");
     tokio::select! {
-        () = asked_to_stop() => {},
+        () = vitrine_testkit::fakes::asked_to_stop() => {},
         () = psp.stop_requested() => {},
     }
     let report = psp.report();

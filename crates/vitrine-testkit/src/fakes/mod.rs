@@ -1,4 +1,4 @@
-//! Fake payment providers for contract tests: each serves its provider's published API on
+//! Fake providers (payments, SEFAZ, a carrier) for contract tests: each serves its provider's published API on
 //! `127.0.0.1`, holds every request and answer to the provider's OpenAPI spec
 //! ([`crate::openapi`]), applies the provider's business rules, and lets a test play the payer,
 //! the network's faults and the provider's webhooks.
@@ -21,3 +21,27 @@ pub mod mercadopago;
 pub mod psp;
 pub mod sefaz;
 pub mod tls;
+
+/// Resolves when a fake's binary (`fake-psp`, `fake-carrier`) is asked to stop: SIGTERM, Ctrl-C,
+/// or its standard input closing (the browser test that started it went away).
+pub async fn asked_to_stop() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    // A plain thread: it never holds the process up when it ends.
+    let (closed_tx, closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed_tx.send(());
+    });
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
+        _ = closed => {},
+    }
+}
