@@ -3,9 +3,10 @@
 
 import { currentUser, getCart, onCartChange, onSessionChange, restoreSession, signOut } from "./api.js";
 import { h, replace, notice } from "./dom.js";
-import { t, lang, setLang, errorText, applyDocumentLang } from "./i18n.js";
+import { t, lang, setLang, errorText, applyDocumentLang, currentShopName } from "./i18n.js";
 import { start, link, go } from "./router.js";
 import { clientConfig, demoBanner } from "./config.js";
+import { loadShop, logoLink, contactLines, shop } from "./shop.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
@@ -20,6 +21,7 @@ const pages = {
   order: () => import("./pages/order.js"),
   account: () => import("./pages/account.js"),
   auth: () => import("./pages/auth.js"),
+  reminders: () => import("./pages/reminders.js"),
   notFound: () => import("./pages/notfound.js"),
 };
 
@@ -40,6 +42,8 @@ function resolve(route) {
       return second ? { load: pages.order, args: second } : { load: pages.account };
     case "conta":
       return { load: pages.account };
+    case "lembretes":
+      return { load: pages.reminders };
     case "entrar":
     case "cadastro":
     case "confirmar":
@@ -77,7 +81,7 @@ function renderHeader() {
     h(
       "div",
       { class: "wrap" },
-      h("a", { class: "logo", href: "#/" }, "vitrine"),
+      logoLink("#/"),
       h(
         "form",
         { class: "search", role: "search", on: { submit: onSearch } },
@@ -115,7 +119,17 @@ function renderHeader() {
       ),
     ),
   );
-  replace(footer, h("div", { class: "wrap" }, h("p", null, t("footer.text"))));
+  const look = shop();
+  replace(
+    footer,
+    h(
+      "div",
+      { class: "wrap" },
+      h("p", null, h("strong", null, currentShopName()), look && look.description ? ` — ${look.description}` : null),
+      contactLines(),
+      h("p", null, t("footer.text")),
+    ),
+  );
   if (typing) document.getElementById(searchId).focus();
 }
 
@@ -183,5 +197,10 @@ clientConfig().then((c) => {
 // the cart count follow.
 const session = restoreSession().catch(() => null);
 ctx.session = session;
-start(main, resolve, ctx);
+// The first page waits for the shop's look (one small cached request) so that its title and
+// header name the shop from the start.
+loadShop().then(() => {
+  renderHeader();
+  start(main, resolve, ctx);
+});
 session.then(() => getCart().catch(() => null));

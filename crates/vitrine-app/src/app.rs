@@ -44,6 +44,8 @@ pub struct App {
     pub(crate) carrier: std::sync::OnceLock<Arc<dyn Shipping>>,
     pub settings: Settings,
     pub(crate) catalog: CatalogCache,
+    /// The shop's look as last read (`crate::shop`).
+    pub(crate) shop: crate::store::shop::LookCache,
     /// Signalled after every committed batch that wrote an event to the outbox: the local
     /// dispatcher wakes on it (and polls as a fallback).
     pub(crate) outbox_written: Notify,
@@ -56,6 +58,8 @@ pub struct App {
     /// The code-mail worker's queue, once started (`crate::accounts`).
     pub(crate) code_mails:
         std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::code_mails::CodeMail>>,
+    /// The key e-mail links are signed with, once read (`crate::links`).
+    pub(crate) link_key: tokio::sync::OnceCell<Arc<crate::links::LinkKey>>,
 }
 
 impl App {
@@ -65,11 +69,13 @@ impl App {
             ports,
             settings,
             catalog: CatalogCache::default(),
+            shop: crate::store::shop::LookCache::default(),
             outbox_written: Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             workers: crate::workers::Workers::default(),
             revoked: crate::store::revocations::RevokedCache::default(),
             code_mails: std::sync::OnceLock::new(),
+            link_key: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -14,7 +14,8 @@ use crate::catalog::ProductKey;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Batch, WriteFailed};
 
-pub use crate::store::carts::CartOwner;
+use crate::store::carts::StoredCart;
+pub use crate::store::carts::{CartOwner, ReminderMark};
 
 /// A cart line priced from the current catalog.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct CartView {
     pub weight_g: u64,
     /// The box its goods travel in ([`crate::shipping::parcel_of`]): what a carrier quotes.
     pub parcel: crate::ports::Parcel,
+    /// The last reminder e-mailed about this cart (`crate::cart_reminders`), if any.
+    pub reminder: Option<ReminderMark>,
 }
 
 /// Anonymous cart tokens: ULIDs (80 random bits), checked for shape before any lookup.
@@ -45,12 +48,12 @@ pub fn check_cart_token(token: &str) -> AppResult<()> {
 }
 
 impl App {
-    async fn load_cart(&self, owner: &CartOwner) -> AppResult<Option<(Cart, i64)>> {
+    async fn load_cart(&self, owner: &CartOwner) -> AppResult<Option<StoredCart>> {
         store::carts::load(&*self.ports.table, owner).await
     }
 
-    /// Save `owner`'s cart into `batch` over the version read; an anonymous cart expires after
-    /// the configured days without change.
+    /// Save `owner`'s cart, touched now, into `batch` over the version read; an anonymous cart
+    /// expires after the configured days without change.
     fn save_cart(
         &self,
         batch: &mut Batch,
@@ -58,9 +61,10 @@ impl App {
         cart: &Cart,
         version: Option<i64>,
     ) -> AppResult<()> {
+        let now = self.ports.clock.now();
         let expires_at = matches!(owner, CartOwner::Anonymous(_))
-            .then(|| self.ports.clock.now().secs() + self.settings.anonymous_cart_days * 86_400);
-        batch.save_cart(owner, cart, version, expires_at)
+            .then(|| now.secs() + self.settings.anonymous_cart_days * 86_400);
+        batch.save_cart(owner, cart, version, expires_at, now)
     }
 
     /// The caller's cart, priced. An unknown anonymous token is a 404.
@@ -68,17 +72,24 @@ impl App {
         if let CartOwner::Anonymous(t) = owner {
             check_cart_token(t)?;
         }
-        let cart = match self.load_cart(owner).await? {
-            Some((c, _)) => c,
+        let (cart, reminder) = match self.load_cart(owner).await? {
+            Some(s) => (s.cart, s.reminder),
             None if matches!(owner, CartOwner::Anonymous(_)) => {
                 return Err(AppError::NotFound("cart"));
             }
-            None => Cart::default(),
+            None => (Cart::default(), None),
         };
-        self.price_cart(owner, cart).await
+        self.price_cart(owner, cart, reminder).await
     }
 
-    async fn price_cart(&self, owner: &CartOwner, cart: Cart) -> AppResult<CartView> {
+    /// `cart` priced from the catalog as it is now: each line with its product and unit price
+    /// (none for a SKU no longer sold), the subtotal, weight and parcel.
+    pub(crate) async fn price_cart(
+        &self,
+        owner: &CartOwner,
+        cart: Cart,
+        reminder: Option<ReminderMark>,
+    ) -> AppResult<CartView> {
         let mut products = Vec::with_capacity(cart.lines.len());
         for line in &cart.lines {
             products.push(
@@ -121,6 +132,7 @@ impl App {
             subtotal,
             weight_g,
             parcel: crate::shipping::parcel_of(&sizes),
+            reminder,
         })
     }
 
@@ -141,20 +153,20 @@ impl App {
             None => CartOwner::Anonymous(self.ports.ids.new_id()),
         };
         for _ in 0..10 {
-            let (mut cart, version) = match self.load_cart(&owner).await? {
-                Some((c, v)) => (c, Some(v)),
+            let (mut cart, version, reminder) = match self.load_cart(&owner).await? {
+                Some(s) => (s.cart, Some(s.version), s.reminder),
                 // Only the server mints anonymous carts: a token it never issued (or one merged
                 // or expired) opens nothing.
                 None if matches!(owner, CartOwner::Anonymous(_)) && !new_cart => {
                     return Err(AppError::NotFound("cart"));
                 }
-                None => (Cart::default(), None),
+                None => (Cart::default(), None, None),
             };
             change(&mut cart)?;
             let mut batch = Batch::new();
             self.save_cart(&mut batch, &owner, &cart, version)?;
             match self.write(batch).await {
-                Ok(()) => return self.price_cart(&owner, cart).await,
+                Ok(()) => return self.price_cart(&owner, cart, reminder).await,
                 Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -231,19 +243,20 @@ impl App {
         let anon = CartOwner::Anonymous(token.to_owned());
         let mine = CartOwner::Customer(sub.to_owned());
         for _ in 0..10 {
-            let Some((other, other_version)) = self.load_cart(&anon).await? else {
+            let Some(other) = self.load_cart(&anon).await? else {
                 return self.cart(&mine).await;
             };
-            let (mut cart, version) = match self.load_cart(&mine).await? {
-                Some((c, v)) => (c, Some(v)),
-                None => (Cart::default(), None),
+            let (mut cart, version, reminder) = match self.load_cart(&mine).await? {
+                Some(s) => (s.cart, Some(s.version), s.reminder),
+                None => (Cart::default(), None, None),
             };
-            cart.merge(other);
+            cart.merge(other.cart);
+            let other_version = other.version;
             let mut batch = Batch::new();
             self.save_cart(&mut batch, &mine, &cart, version)?;
             batch.delete_cart(&anon, other_version);
             match self.write(batch).await {
-                Ok(()) => return self.price_cart(&mine, cart).await,
+                Ok(()) => return self.price_cart(&mine, cart, reminder).await,
                 Err(WriteFailed::Condition { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

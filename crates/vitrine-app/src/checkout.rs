@@ -2,7 +2,8 @@
 //!
 //! One batch writes the idempotency record, the order, a conditional decrement of every line's
 //! stock (`available >= qty`), the conditional count of what the customer's unpaid orders hold,
-//! the coupon's conditional use counts (in all and by this customer), the emptied cart and the
+//! the coupon's conditional use counts (in all and by this customer), the emptied cart (and,
+//! when it was e-mailed a reminder lately, the record that it was recovered) and the
 //! `order.placed` event. Either all of it happens or none: concurrent buyers of the last unit
 //! cannot both win, a coupon cannot be used past its limits, one customer's concurrent
 //! checkouts cannot hold more unpaid stock than the cap ([`crate::settings::UnpaidCap`]), and a
@@ -24,7 +25,7 @@ use vitrine_domain::{DomainError, Event, FieldError, Money, Timestamp};
 
 use crate::app::App;
 use crate::auth::Principal;
-use crate::cart::CartOwner;
+use crate::cart::{CartOwner, ReminderMark};
 use crate::catalog::ProductKey;
 use crate::customers::Profile;
 use crate::error::{AppError, AppResult};
@@ -95,6 +96,9 @@ struct Decided {
     coupon: Option<Coupon>,
     levels: Vec<i64>,
     from_cart: bool,
+    /// The reminder the ordered cart was e-mailed, when this checkout recovers it
+    /// (`crate::cart_reminders::recovered_by`).
+    recovers: Option<ReminderMark>,
 }
 
 /// The lines of an order priced from the table, the stock each SKU had, and each line's unit size
@@ -158,7 +162,7 @@ impl App {
     ) -> AppResult<Decided> {
         let from_cart = input.items.is_none();
         let payment_provider = self.provider_taking(input.payment_method)?;
-        let wanted = self.wanted_lines(who, input).await?;
+        let (wanted, reminder) = self.wanted_lines(who, input).await?;
         let units = wanted.iter().map(|l| i64::from(l.quantity.get())).sum();
         self.check_unpaid_cap(&who.sub, units).await?;
         let (lines, levels, sizes) = self.price_lines(&wanted).await?;
@@ -207,6 +211,7 @@ impl App {
             coupon: coupon.map(|(c, _)| c),
             levels,
             from_cart,
+            recovers: crate::cart_reminders::recovered_by(reminder, now),
         })
     }
 
@@ -225,21 +230,22 @@ impl App {
             })
     }
 
-    /// The lines asked for: the "buy now" list, or the customer's cart.
+    /// The lines asked for: the "buy now" list, or the customer's cart (with the last reminder
+    /// e-mailed about it).
     async fn wanted_lines(
         &self,
         who: &Principal,
         input: &CheckoutInput,
-    ) -> AppResult<Vec<CartLine>> {
-        let wanted: Vec<CartLine> = match &input.items {
-            Some(items) => items.clone(),
-            None => self
-                .cart(&CartOwner::Customer(who.sub.clone()))
-                .await?
-                .lines
-                .into_iter()
-                .map(|l| l.line)
-                .collect(),
+    ) -> AppResult<(Vec<CartLine>, Option<ReminderMark>)> {
+        let (wanted, reminder): (Vec<CartLine>, _) = match &input.items {
+            Some(items) => (items.clone(), None),
+            None => {
+                let cart = self.cart(&CartOwner::Customer(who.sub.clone())).await?;
+                (
+                    cart.lines.into_iter().map(|l| l.line).collect(),
+                    cart.reminder,
+                )
+            }
         };
         if wanted.is_empty() {
             return Err(AppError::Rule("the cart is empty".into()));
@@ -253,7 +259,7 @@ impl App {
                 ),
             ));
         }
-        Ok(wanted)
+        Ok((wanted, reminder))
     }
 
     /// Price every line from the table as it is now (never from a cached copy: a price
@@ -471,6 +477,9 @@ impl App {
         }
         if d.from_cart {
             batch.clear_customer_cart(&who.sub);
+            if let Some(reminder) = &d.recovers {
+                batch.record_cart_recovery(&who.sub, reminder, &order.id, now.millis());
+            }
         }
         batch.append_event(&self.ports.ids.new_id(), &d.placed, now.millis())?;
         let threshold = self.settings.low_stock_threshold;

@@ -43,7 +43,16 @@ pub struct Profile {
     /// Consent to marketing e-mails, with when it was given or withdrawn; `None`: never asked.
     #[serde(default)]
     pub marketing_emails: Option<Consent>,
+    /// Whether a cart left untouched gets its reminder e-mail (`crate::cart_reminders`): on
+    /// until the customer turns it off (on the account page, or by the link in a reminder).
+    /// Profiles from before it existed read as on.
+    #[serde(default = "reminders_on")]
+    pub cart_reminders: bool,
     pub version: u64,
+}
+
+fn reminders_on() -> bool {
+    true
 }
 
 /// A consent and when it was last given or withdrawn (LGPD art. 8: the controller proves it).
@@ -63,6 +72,8 @@ pub struct ProfileUpdate {
     pub language: Language,
     /// Consent to marketing e-mails; `None` leaves it as it is.
     pub marketing_emails: Option<bool>,
+    /// Cart reminders on or off; `None` leaves them as they are.
+    pub cart_reminders: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +132,7 @@ impl App {
             language: Language::PtBr,
             created_at: self.ports.clock.now(),
             marketing_emails: None,
+            cart_reminders: true,
             version: 1,
         };
         let event = Event::new(
@@ -178,10 +190,8 @@ impl App {
             crate::settings::check_sms_number(phone, &self.settings.send_limits)
                 .map_err(|why| AppError::field("phone", why))?;
         }
-        for _ in 0..5 {
-            let mut profile = self.profile(sub).await?;
-            let before = profile.clone();
-            let version = profile.version;
+        let now = self.ports.clock.now();
+        self.edit_profile(sub, |profile| {
             profile.name = name.to_owned();
             profile.tax_id = update.tax_id.clone();
             profile.phone = update.phone.clone();
@@ -190,11 +200,27 @@ impl App {
             if let Some(granted) = update.marketing_emails
                 && profile.marketing_emails.map(|c| c.granted) != Some(granted)
             {
-                profile.marketing_emails = Some(Consent {
-                    granted,
-                    at: self.ports.clock.now(),
-                });
+                profile.marketing_emails = Some(Consent { granted, at: now });
             }
+            if let Some(on) = update.cart_reminders {
+                profile.cart_reminders = on;
+            }
+        })
+        .await
+    }
+
+    /// Change `sub`'s profile with `change` and save it with its search entries, under the
+    /// version read: tried again on the profile as it is when it changed meanwhile.
+    pub(crate) async fn edit_profile(
+        &self,
+        sub: &str,
+        change: impl Fn(&mut Profile),
+    ) -> AppResult<Profile> {
+        for _ in 0..5 {
+            let mut profile = self.profile(sub).await?;
+            let before = profile.clone();
+            let version = profile.version;
+            change(&mut profile);
             profile.version += 1;
             let mut batch = Batch::new();
             batch.save_profile(sub, &profile, profile.version, version)?;

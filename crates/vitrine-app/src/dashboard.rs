@@ -10,6 +10,10 @@
 //! - **revenue** of a day: the totals of orders *paid* that day (the time of their `paid` history
 //!   entry) that still hold the money — paid, invoiced, shipped or delivered. A paid order that was
 //!   cancelled afterwards was refunded and no longer counts.
+//! - **cart reminders** of the period (the [`DAYS`] days): the reminder e-mails sent in it, and
+//!   how many of those carts were recovered — checked out by their customer within 7 days of the
+//!   reminder (`crate::cart_reminders`). Each is one index range (`store::cart_reminders`),
+//!   read whole.
 //!
 //! Cost: one pass over every order (each status partition of the second index, decoding only
 //! the few fields needed), plus the stock index for the low-stock list. That is milliseconds for
@@ -64,6 +68,8 @@ pub struct Dashboard {
     pub by_status: Vec<(OrderStatus, u64)>,
     pub low_stock: Vec<LowStock>,
     pub low_stock_threshold: i64,
+    /// The cart reminders sent in the [`DAYS`] days, and the carts they recovered.
+    pub cart_reminders: store::cart_reminders::ReminderCounts,
 }
 
 /// The fields of a stored order the dashboard reads (the rest is skipped while decoding).
@@ -210,6 +216,8 @@ impl App {
             });
         }
         low_stock.sort_by(|a, b| (a.available, &a.sku).cmp(&(b.available, &b.sku)));
+        let cart_reminders =
+            store::cart_reminders::counts_since(&*self.ports.table, day_start_ms(first)).await?;
         Ok(Dashboard {
             generated_at: now,
             today: days.last().cloned().unwrap_or(DayTotals {
@@ -222,6 +230,7 @@ impl App {
             by_status,
             low_stock,
             low_stock_threshold: self.settings.low_stock_threshold,
+            cart_reminders,
         })
     }
 }

@@ -238,10 +238,8 @@ impl FiscalSettings {
             ie: text(&self.ie, "110042490114", "ie")?,
             regime,
             name: text(&self.name, "LOJA DEMONSTRACAO VITRINE LTDA", "name")?,
-            trade_name: self
-                .trade_name
-                .clone()
-                .or(demo.then(|| "vitrine demo".into())),
+            // Unset: the shop's name, as its look says when each number is taken.
+            trade_name: self.trade_name.clone(),
             address: Address {
                 street: text(&self.street, "Avenida Paulista", "street")?,
                 number: text(&self.number, "1000", "number")?,

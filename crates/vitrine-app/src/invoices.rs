@@ -32,8 +32,9 @@ use vitrine_domain::order::{Order, OrderStatus, PaymentMethod};
 use vitrine_domain::{Event, Timestamp, ibge};
 use vitrine_nfe::money::split_proportionally;
 use vitrine_nfe::{
-    Address, CardBrand, Cnf, Cnpj, Contingency, ContingencyKind, Cpf, FreightMode, Item as NfeItem,
-    NfeInput, Origin, Payment as NfePayment, Recipient, SchemaDocument, SignedNfe, TaxId, Uf,
+    Address, CardBrand, Cnf, Cnpj, Contingency, ContingencyKind, Cpf, Emitter, FreightMode,
+    Item as NfeItem, NfeInput, Origin, Payment as NfePayment, Recipient, SchemaDocument, SignedNfe,
+    TaxId, Uf,
 };
 
 use crate::app::App;
@@ -268,6 +269,7 @@ impl App {
             None => {
                 // Check the document with a provisional number before taking a real one.
                 let now = self.ports.clock.now();
+                let trade_name = self.trade_name(&fiscal).await?;
                 let trial = Invoice {
                     order_id: order.id.clone(),
                     environment: fiscal.environment.code(),
@@ -288,9 +290,10 @@ impl App {
                     cancellation: None,
                     corrections: Vec::new(),
                     voiding: None,
+                    trade_name: trade_name.clone(),
                 };
                 make_document(&fiscal, &order, payment.as_ref(), &trial).await?;
-                self.take_number(&fiscal, &order).await?
+                self.take_number(&fiscal, &order, trade_name).await?
             }
         };
         self.transmit_invoice(&fiscal, &order, payment.as_ref(), invoice)
@@ -549,8 +552,23 @@ impl App {
         self.record_issued(&next).await
     }
 
+    /// The NF-e's trade name (`xFant`) for a new number: `[fiscal] trade_name` when set, else the
+    /// shop's name as its look says now. Kept on the invoice, so every later build of the same
+    /// document (a retransmission, a contingency copy) is the same document.
+    async fn trade_name(&self, fiscal: &Fiscal) -> Result<Option<String>, IssueError> {
+        if let Some(configured) = &fiscal.emitter.trade_name {
+            return Ok(Some(configured.clone()));
+        }
+        Ok(Some(self.shop_look().await?.name.clone()))
+    }
+
     /// Take the next number of the series for `order`, with the invoice item that holds it.
-    async fn take_number(&self, fiscal: &Fiscal, order: &Order) -> Result<Invoice, IssueError> {
+    async fn take_number(
+        &self,
+        fiscal: &Fiscal,
+        order: &Order,
+        trade_name: Option<String>,
+    ) -> Result<Invoice, IssueError> {
         for attempt in 0..NUMBERING_ATTEMPTS {
             if let Some(i) = self.load_invoice(&order.id).await? {
                 return Ok(i);
@@ -590,6 +608,7 @@ impl App {
                 cancellation: None,
                 corrections: Vec::new(),
                 voiding: None,
+                trade_name: trade_name.clone(),
             };
             let mut batch = Batch::new();
             batch.take_invoice_number(&invoice, last)?;
@@ -985,7 +1004,13 @@ fn nfe_input(
         issued_at: to_local(invoice.issued_at, fiscal.utc_offset)?,
         nature_of_operation: fiscal.nature_of_operation.clone(),
         app_version: concat!("vitrine ", env!("CARGO_PKG_VERSION")).into(),
-        emitter: fiscal.emitter.clone(),
+        emitter: Emitter {
+            trade_name: invoice
+                .trade_name
+                .clone()
+                .or_else(|| fiscal.emitter.trade_name.clone()),
+            ..fiscal.emitter.clone()
+        },
         recipient,
         items,
         freight_total: order.shipping_total.centavos(),

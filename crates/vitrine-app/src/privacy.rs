@@ -13,6 +13,7 @@ use crate::cart::CartOwner;
 use crate::customers::{MAX_ADDRESSES, Profile, SavedAddress};
 use crate::error::{AppError, AppResult};
 use crate::ports::IdentityError;
+use crate::store::cart_reminders::CartRecovery;
 use crate::store::privacy::{Erasure, SentMail};
 use crate::store::{self, Batch, WriteFailed};
 
@@ -33,6 +34,9 @@ pub struct PersonalData {
     /// the customer downloads it from the order page).
     pub invoices: Vec<serde_json::Value>,
     pub emails_sent: Vec<SentMail>,
+    /// The carts they checked out after a reminder about them (`crate::cart_reminders`; the
+    /// preference itself is the profile's `cart_reminders`).
+    pub cart_recoveries: Vec<CartRecovery>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,8 +54,10 @@ impl App {
         let addresses = store::customers::addresses(table, sub, MAX_ADDRESSES).await?;
         let cart = store::carts::load(table, &CartOwner::Customer(sub.to_owned()))
             .await?
-            .map(|(c, _)| {
-                c.lines
+            .map(|stored| {
+                stored
+                    .cart
+                    .lines
                     .iter()
                     .map(|l| CartLineCopy {
                         sku: l.sku.to_string(),
@@ -91,6 +97,7 @@ impl App {
             payments,
             invoices,
             emails_sent: store::privacy::mails_sent(table, sub).await?,
+            cart_recoveries: store::cart_reminders::recoveries_of(table, sub).await?,
         })
     }
 

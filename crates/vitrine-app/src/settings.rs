@@ -23,6 +23,7 @@
 //! | [`SMS_COUNTRY_CODES`] | `sms_country_codes` | `+55` | country calling codes that may opt in to texts, comma-separated (a list in `vitrine.toml`) |
 //! | [`REALTIME_RESUME_HOURS`] | `realtime_resume_hours` | 24 | a realtime resume replays nothing older, 1–168 |
 //! | [`REALTIME_RESUME_MAX_EVENTS`] | `realtime_resume_max_events` | 500 | a realtime resume sends at most this many events, 1–10000 |
+//! | [`ABANDONED_CART_HOURS`] | `abandoned_cart_hours` | 24 | a signed-in customer's cart untouched this long gets one reminder e-mail, 1–72; 0: none |
 //!
 //! An unset or blank value means the default. A malformed one is an error naming the variable
 //! ([`SettingsError`]).
@@ -62,6 +63,9 @@ pub struct Settings {
     pub send_limits: SendLimits,
     /// How much stock one customer may hold without paying (abuse limit; docs/operations.md).
     pub unpaid_cap: UnpaidCap,
+    /// A signed-in customer's cart untouched this long gets one reminder e-mail
+    /// (`crate::cart_reminders`); 0: no reminders.
+    pub abandoned_cart_secs: i64,
 }
 
 /// Budgets against mail and SMS flooding (docs/operations.md, "Abuse limits"). Each is counted
@@ -168,6 +172,7 @@ impl Default for Settings {
             unpaid_cap: UnpaidCap::default(),
             realtime_resume_secs: 24 * 3600,
             realtime_resume_max_events: 500,
+            abandoned_cart_secs: 24 * 3600,
         }
     }
 }
@@ -251,9 +256,17 @@ pub const REALTIME_RESUME_MAX_EVENTS: SettingName = SettingName {
     var: "VITRINE_REALTIME_RESUME_MAX_EVENTS",
     key: "realtime_resume_max_events",
 };
+pub const ABANDONED_CART_HOURS: SettingName = SettingName {
+    var: "VITRINE_ABANDONED_CART_HOURS",
+    key: "abandoned_cart_hours",
+};
+
+/// The longest [`ABANDONED_CART_HOURS`]: a reminder comes within three days or not at all (the
+/// sweep mails no cart untouched for more than a week, `crate::cart_reminders::MAX_IDLE_MS`).
+pub const MAX_ABANDONED_CART_HOURS: i64 = 72;
 
 /// Every setting [`Settings::from_lookup`] reads.
-pub const ALL: [SettingName; 17] = [
+pub const ALL: [SettingName; 18] = [
     PAY_WITHIN_MINUTES,
     LOW_STOCK_THRESHOLD,
     LARGE_ORDER_CENTAVOS,
@@ -271,6 +284,7 @@ pub const ALL: [SettingName; 17] = [
     MAX_UNPAID_UNITS,
     REALTIME_RESUME_HOURS,
     REALTIME_RESUME_MAX_EVENTS,
+    ABANDONED_CART_HOURS,
 ];
 
 /// A setting with a value that cannot be used. Displays with the variable's name
@@ -407,6 +421,12 @@ impl Settings {
             (1, 10_000),
             "must be between 1 and 10000",
         )?;
+        let abandoned_cart_hours = integer(
+            ABANDONED_CART_HOURS,
+            defaults.abandoned_cart_secs / 3600,
+            (0, MAX_ABANDONED_CART_HOURS),
+            "must be between 0 (no reminders) and 72",
+        )?;
 
         let mut installments = defaults.installments;
         if let Some(rates) = value(INSTALLMENT_RATES_BP) {
@@ -505,6 +525,7 @@ impl Settings {
             unpaid_cap,
             realtime_resume_secs: realtime_resume_hours * 3600,
             realtime_resume_max_events: realtime_resume_max_events as usize,
+            abandoned_cart_secs: abandoned_cart_hours * 3600,
         })
     }
 }
@@ -603,6 +624,7 @@ mod tests {
         );
         assert_eq!(s.realtime_resume_secs, 24 * 3600);
         assert_eq!(s.realtime_resume_max_events, 500);
+        assert_eq!(s.abandoned_cart_secs, 24 * 3600);
         // Blank is unset (a template passes "" for a parameter left empty).
         let blank = read(&[(ALERTS_TO.var, " "), (PAY_WITHIN_MINUTES.var, "")]).unwrap();
         assert_eq!(blank.alerts_to, None);
@@ -632,6 +654,7 @@ mod tests {
             (MAX_UNPAID_UNITS.var, "500"),
             (REALTIME_RESUME_HOURS.var, "6"),
             (REALTIME_RESUME_MAX_EVENTS.var, "50"),
+            (ABANDONED_CART_HOURS.var, "3"),
         ])
         .unwrap();
         assert_eq!(s.pay_within_secs, 45 * 60);
@@ -662,11 +685,14 @@ mod tests {
         );
         assert_eq!(s.realtime_resume_secs, 6 * 3600);
         assert_eq!(s.realtime_resume_max_events, 50);
+        assert_eq!(s.abandoned_cart_secs, 3 * 3600);
+        let off = read(&[(ABANDONED_CART_HOURS.var, "0")]).unwrap();
+        assert_eq!(off.abandoned_cart_secs, 0, "0 turns the reminders off");
     }
 
     #[test]
     fn a_bad_value_is_refused_naming_its_variable_and_its_key() {
-        let cases: [(&str, &str, &str); 19] = [
+        let cases: [(&str, &str, &str); 21] = [
             (PAY_WITHIN_MINUTES.var, "0", "between 1 and 10080"),
             (PAY_WITHIN_MINUTES.var, "trinta", "between 1 and 10080"),
             (LOW_STOCK_THRESHOLD.var, "-1", "cannot be negative"),
@@ -690,6 +716,16 @@ mod tests {
             (MAX_UNPAID_UNITS.var, "muitos", "between 1 and 1000000"),
             (REALTIME_RESUME_HOURS.var, "169", "between 1 and 168"),
             (REALTIME_RESUME_MAX_EVENTS.var, "0", "between 1 and 10000"),
+            (
+                ABANDONED_CART_HOURS.var,
+                "73",
+                "between 0 (no reminders) and 72",
+            ),
+            (
+                ABANDONED_CART_HOURS.var,
+                "-1",
+                "between 0 (no reminders) and 72",
+            ),
         ];
         for (var, value, says) in cases {
             let err = read(&[(var, value)]).unwrap_err();

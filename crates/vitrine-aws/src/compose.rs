@@ -93,11 +93,19 @@ pub async fn build(
             _ => Arc::new(CardSandbox),
         })
     })?;
-    build_with(config, resources, settings, clock, ids, payments, None).await
+    build_with(
+        config, resources, settings, clock, ids, payments, None, None,
+    )
+    .await
 }
 
-/// Build the store on AWS, with NF-e issuing when `fiscal` is given. Makes no request and builds no SDK client yet: each client is built,
+/// Build the store on AWS, with NF-e issuing when `fiscal` is given and the carrier `shipping`
+/// (`None`: the shop's rate table). Makes no request and builds no SDK client yet: each client is built,
 /// and the pool's JWKS downloaded, when first needed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the composition root's choices, each an adapter or a setting; a struct would only rename them"
+)]
 pub async fn build_with(
     config: &AwsConfig,
     resources: &AwsResources,
@@ -106,6 +114,7 @@ pub async fn build_with(
     ids: Arc<dyn Ids>,
     payments: Vec<Arc<dyn PaymentProvider>>,
     fiscal: Option<Arc<Fiscal>>,
+    shipping: Option<Arc<dyn vitrine_app::ports::Shipping>>,
 ) -> anyhow::Result<AwsStore> {
     let sdk = sdk_config(config).await;
     // Each client is built when first used (see `LazyClient`).
@@ -197,7 +206,7 @@ pub async fn build_with(
         payments,
         fiscal,
         uploads: Arc::new(uploads),
-        shipping: None,
+        shipping,
     };
     let app = App::new(ports, settings);
     // Searches open the index the `search_index` function publishes to the bucket rather

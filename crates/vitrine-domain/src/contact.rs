@@ -206,6 +206,19 @@ impl Phone {
     pub fn national_number(&self) -> Option<&str> {
         self.0.strip_prefix("+55")
     }
+
+    /// The number as people read it: `(11) 98765-4321`, `(31) 3456-7890` in Brazil, the E.164
+    /// form elsewhere.
+    pub fn display(&self) -> String {
+        match self.national_number() {
+            Some(n) if n.len() >= 10 => {
+                let (ddd, rest) = n.split_at(2);
+                let (a, b) = rest.split_at(rest.len() - 4);
+                format!("({ddd}) {a}-{b}")
+            }
+            _ => self.0.clone(),
+        }
+    }
 }
 
 string_value!(Phone);
@@ -262,6 +275,22 @@ string_value!(PersonName);
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn phones_display_as_people_read_them() {
+        assert_eq!(
+            Phone::parse("11987654321").unwrap().display(),
+            "(11) 98765-4321"
+        );
+        assert_eq!(
+            Phone::parse("(31) 3456-7890").unwrap().display(),
+            "(31) 3456-7890"
+        );
+        assert_eq!(
+            Phone::parse("+1 415 555 2671").unwrap().display(),
+            "+14155552671"
+        );
+    }
 
     #[test]
     fn an_email_is_trimmed_and_its_domain_lowercased() {

@@ -19,6 +19,7 @@ pub mod pix;
 pub mod report;
 pub mod returns;
 pub mod shipping;
+pub mod shop;
 pub mod text;
 pub mod time;
 

@@ -92,6 +92,7 @@ pub fn route_tables() -> (RouteTable, RouteTable) {
         .merge(routes::payments::routes())
         .merge(routes::invoices::routes())
         .merge(routes::config::routes())
+        .merge(routes::shop::routes())
         .nest("/api/v1");
     let admin = routes::admin::routes().nest("/api/v1/admin");
     (public, admin)

@@ -33,8 +33,10 @@ use vitrine_app::error::AppError;
 use vitrine_app::sitemap::PART_LIMIT;
 use vitrine_domain::Money;
 use vitrine_domain::catalog::{Category, Product, find_category};
+use vitrine_domain::shop::Look;
 use vitrine_domain::text::escape_html as esc;
 
+use crate::dto::media_url;
 use crate::dto::{CURRENCY, rfc3339};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -72,7 +74,8 @@ pub fn routes(site: bool) -> Router<AppState> {
 
 pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let origin = origin(&s, &headers);
-    render(home_page(&s.app, &origin).await)
+    let look = look(&s).await;
+    render(home_page(&s.app, &origin, &look).await, &look)
 }
 
 #[derive(serde::Deserialize)]
@@ -88,7 +91,11 @@ pub async fn category(
     headers: HeaderMap,
 ) -> Response {
     let origin = origin(&s, &headers);
-    render(category_page(&s.app, &origin, &slug, p.apos).await)
+    let look = look(&s).await;
+    render(
+        category_page(&s.app, &origin, &slug, p.apos, &look).await,
+        &look,
+    )
 }
 
 pub async fn product(
@@ -97,7 +104,8 @@ pub async fn product(
     headers: HeaderMap,
 ) -> Response {
     let origin = origin(&s, &headers);
-    render(product_page(&s.app, &origin, &slug).await)
+    let look = look(&s).await;
+    render(product_page(&s.app, &origin, &slug, &look).await, &look)
 }
 
 pub async fn robots(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -171,9 +179,23 @@ pub async fn sitemap_file(
 
 // ----- pages -----
 
+/// The shop's look for a page: the platform's default when it cannot be read (a page still
+/// shows, with the store's own name missing, rather than failing).
+async fn look(s: &AppState) -> Arc<Look> {
+    match s.app.shop_look().await {
+        Ok(look) => look,
+        Err(e) => {
+            tracing::warn!(error = %e, "the shop's look could not be read; a page shows the default");
+            Arc::new(Look::default())
+        }
+    }
+}
+
 /// A rendered page: its status, head and content.
 struct Page {
     status: StatusCode,
+    /// The page's own title; the `<title>` adds the shop's name (the home page's is empty: the
+    /// shop's name is its title).
     title: String,
     description: String,
     canonical: Option<String>,
@@ -210,7 +232,7 @@ impl Page {
     fn notice(status: StatusCode, title: &str, main: String) -> Self {
         Self {
             status,
-            title: format!("{title} — vitrine"),
+            title: title.to_owned(),
             description: String::new(),
             canonical: None,
             kind: "website",
@@ -222,7 +244,7 @@ impl Page {
     }
 }
 
-async fn home_page(app: &App, origin: &str) -> Page {
+async fn home_page(app: &App, origin: &str, look: &Look) -> Page {
     let read = async {
         let categories = app.category_tree().await?;
         let newest = app
@@ -234,7 +256,10 @@ async fn home_page(app: &App, origin: &str) -> Page {
         Ok(r) => r,
         Err(e) => return Page::failed(&e),
     };
-    let mut main = String::from("<h1>Bem-vindo à vitrine</h1>");
+    let mut main = format!("<h1>Bem-vindo à {}</h1>", esc(&look.name));
+    if look.version > 0 && !look.description.is_empty() {
+        let _ = write!(main, "<p class=\"muted\">{}</p>", esc(&look.description));
+    }
     if !tree.is_empty() {
         main.push_str("<section><h2>Categorias</h2><ul class=\"category-links\">");
         for node in &tree {
@@ -254,23 +279,32 @@ async fn home_page(app: &App, origin: &str) -> Page {
     let url = format!("{origin}/");
     Page {
         status: StatusCode::OK,
-        title: "vitrine — loja virtual".into(),
-        description: "Loja virtual vitrine: roupas, acessórios e casa, com Pix e cartão.".into(),
+        title: String::new(),
+        description: look.description.clone(),
         canonical: Some(url.clone()),
         kind: "website",
         image: None,
         extra_head: String::new(),
-        json_ld: vec![json!({
-            "@context": "https://schema.org",
-            "@type": "WebSite",
-            "name": "vitrine",
-            "url": url,
-        })],
+        json_ld: vec![
+            json!({
+                "@context": "https://schema.org",
+                "@type": "WebSite",
+                "name": look.name,
+                "url": url,
+            }),
+            organization_ld(origin, look),
+        ],
         main,
     }
 }
 
-async fn category_page(app: &App, origin: &str, slug: &str, after: Option<String>) -> Page {
+async fn category_page(
+    app: &App,
+    origin: &str,
+    slug: &str,
+    after: Option<String>,
+    look: &Look,
+) -> Page {
     let read = async {
         let all = app.categories().await?;
         let Some(cat) = find_category(&all, slug).filter(|c| c.slug.as_str() == slug) else {
@@ -331,8 +365,8 @@ async fn category_page(app: &App, origin: &str, slug: &str, after: Option<String
     }
     Page {
         status: StatusCode::OK,
-        title: format!("{} — vitrine", cat.name),
-        description: format!("{} na vitrine: compre com Pix ou cartão.", cat.name),
+        title: cat.name.clone(),
+        description: format!("{} na {}: compre com Pix ou cartão.", cat.name, look.name),
         canonical: Some(canonical),
         kind: "website",
         image: None,
@@ -342,7 +376,7 @@ async fn category_page(app: &App, origin: &str, slug: &str, after: Option<String
     }
 }
 
-async fn product_page(app: &App, origin: &str, slug: &str) -> Page {
+async fn product_page(app: &App, origin: &str, slug: &str, look: &Look) -> Page {
     let read = async {
         let view = match app.product(slug, false).await {
             Ok(v) => v,
@@ -368,7 +402,7 @@ async fn product_page(app: &App, origin: &str, slug: &str) -> Page {
     let images: Vec<String> = p
         .images
         .iter()
-        .map(|k| format!("{origin}{}", media_path(k)))
+        .map(|k| format!("{origin}{}", media_url(k)))
         .collect();
     let available = |sku| view.stock.get(sku).copied().unwrap_or(0) > 0;
     let in_stock = p.variants.iter().any(|v| available(&v.sku));
@@ -380,7 +414,7 @@ async fn product_page(app: &App, origin: &str, slug: &str) -> Page {
         let _ = write!(
             main,
             "<div class=\"gallery\"><img class=\"main-image\" src=\"{}\" alt=\"{}\" width=\"600\" height=\"600\"></div>",
-            esc(&media_path(key)),
+            esc(&media_url(key)),
             esc(&p.name)
         );
     }
@@ -488,8 +522,8 @@ async fn product_page(app: &App, origin: &str, slug: &str) -> Page {
     );
     Page {
         status: StatusCode::OK,
-        title: format!("{} — vitrine", p.name),
-        description: describe(p, price),
+        title: p.name.clone(),
+        description: describe(p, price, &look.name),
         canonical: Some(url),
         kind: "product",
         image: images.into_iter().next(),
@@ -515,14 +549,14 @@ fn listing(category: Option<String>, limit: usize, after: Option<String>) -> Pro
 
 /// The page's description: the product's own words, cut at a word near 155 characters, or its
 /// name and price.
-fn describe(p: &Product, price: Money) -> String {
+fn describe(p: &Product, price: Money, shop: &str) -> String {
     let text = p
         .description
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
     if text.is_empty() {
-        return format!("{} por {} na vitrine.", p.name, price);
+        return format!("{} por {} na {shop}.", p.name, price);
     }
     if text.chars().count() <= 155 {
         return text;
@@ -614,15 +648,6 @@ fn product_cards(out: &mut String, products: &[Arc<Product>]) {
     out.push_str("</ul>");
 }
 
-fn media_path(key: &str) -> String {
-    let mut out = String::from("/media");
-    for seg in key.split('/') {
-        out.push('/');
-        out.extend(form_urlencoded::byte_serialize(seg.as_bytes()).map(|s| s.replace('+', "%20")));
-    }
-    out
-}
-
 // ----- the shell -----
 
 /// The storefront's `index.html` cut where a page puts its own parts: the head's start (up to
@@ -634,6 +659,12 @@ struct Shell {
 }
 
 const TITLE_END: &str = "</title>\n";
+/// The theme colour meta of `index.html`, up to its value.
+const THEME_COLOUR: &str = "<meta name=\"theme-color\" content=";
+const DEFAULT_BRAND: &str = "#0a5c36";
+/// The header's home link and the footer's text in `index.html`, where the shop's look goes.
+const SHELL_LOGO: &str = "<a class=\"logo\" href=\"/#/\">vitrine</a>";
+const SHELL_FOOTER: &str = "<div class=\"wrap\"><p>vitrine — loja virtual.</p></div>";
 const DESCRIPTION_END: &str = "\">\n";
 const MAIN_START: &str = "<main id=\"main\">";
 const MAIN_END: &str = "</main>";
@@ -663,13 +694,18 @@ fn shell() -> Option<&'static Shell> {
         .as_ref()
 }
 
-fn render(page: Page) -> Response {
+fn render(page: Page, look: &Look) -> Response {
     let Some(shell) = shell() else {
         return Problem::internal("the storefront's index.html has changed shape").into_response();
     };
+    let title = if page.title.is_empty() {
+        format!("{} — loja virtual", look.name)
+    } else {
+        format!("{} — {}", page.title, look.name)
+    };
     let mut html = String::with_capacity(8 * 1024 + page.main.len());
     html.push_str(&shell.head_start);
-    let _ = writeln!(html, "<title>{}</title>", esc(&page.title));
+    let _ = writeln!(html, "<title>{}</title>", esc(&title));
     if !page.description.is_empty() {
         let d = esc(&page.description);
         let _ = writeln!(html, "<meta name=\"description\" content=\"{d}\">");
@@ -681,10 +717,11 @@ fn render(page: Page) -> Response {
     }
     let _ = writeln!(
         html,
-        "<meta property=\"og:type\" content=\"{}\">\n<meta property=\"og:site_name\" content=\"vitrine\">\n\
+        "<meta property=\"og:type\" content=\"{}\">\n<meta property=\"og:site_name\" content=\"{}\">\n\
          <meta property=\"og:locale\" content=\"pt_BR\">\n<meta property=\"og:title\" content=\"{}\">",
         page.kind,
-        esc(&page.title)
+        esc(&look.name),
+        esc(&title)
     );
     if let Some(i) = &page.image {
         let _ = writeln!(html, "<meta property=\"og:image\" content=\"{}\">", esc(i));
@@ -700,13 +737,21 @@ fn render(page: Page) -> Response {
             json_for_script(ld)
         );
     }
-    html.push_str(&shell.head_rest_and_header);
+    html.push_str(
+        &shell
+            .head_rest_and_header
+            .replace(
+                &format!("{THEME_COLOUR}\"{DEFAULT_BRAND}\""),
+                &format!("{THEME_COLOUR}\"{}\"", look.brand),
+            )
+            .replace(SHELL_LOGO, &logo_link(look)),
+    );
     let _ = write!(
         html,
         "{MAIN_START}\n  <div class=\"wrap\" data-rendered=\"server\">{}</div>\n{MAIN_END}",
         page.main
     );
-    html.push_str(&shell.footer);
+    html.push_str(&shell.footer.replace(SHELL_FOOTER, &footer(look)));
     let mut res = (page.status, html).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -727,6 +772,88 @@ fn render(page: Page) -> Response {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
+}
+
+/// The header's home link: the shop's logo (its name as the text alternative) or its name.
+fn logo_link(look: &Look) -> String {
+    match &look.logo {
+        Some(key) => format!(
+            "<a class=\"logo\" href=\"/\"><img src=\"{}\" alt=\"{}\" height=\"40\"></a>",
+            esc(&media_url(key)),
+            esc(&look.name)
+        ),
+        None => format!("<a class=\"logo\" href=\"/\">{}</a>", esc(&look.name)),
+    }
+}
+
+/// The footer: the shop's name and description, how to reach it, the prices' terms.
+fn footer(look: &Look) -> String {
+    let mut out = format!(
+        "<div class=\"wrap\"><p><strong>{}</strong>",
+        esc(&look.name)
+    );
+    if look.version > 0 && !look.description.is_empty() {
+        let _ = write!(out, " — {}", esc(&look.description));
+    }
+    out.push_str("</p>");
+    let c = &look.contact;
+    let mut items = Vec::new();
+    if let Some(e) = &c.email {
+        let e = esc(e.as_str());
+        items.push(format!("<li><a href=\"mailto:{e}\">{e}</a></li>"));
+    }
+    if let Some(p) = &c.phone {
+        items.push(format!(
+            "<li><a href=\"tel:{}\">{}</a></li>",
+            esc(p.as_str()),
+            esc(&p.display())
+        ));
+    }
+    if let Some(w) = &c.whatsapp {
+        items.push(format!(
+            "<li><a href=\"https://wa.me/{}\" rel=\"noopener\">WhatsApp {}</a></li>",
+            esc(w.as_str().trim_start_matches('+')),
+            esc(&w.display())
+        ));
+    }
+    for line in [&c.address, &c.hours].into_iter().flatten() {
+        items.push(format!("<li>{}</li>", esc(line)));
+    }
+    if !items.is_empty() {
+        let _ = write!(
+            out,
+            "<ul class=\"shop-contact\" aria-label=\"Contato\">{}</ul>",
+            items.concat()
+        );
+    }
+    out.push_str("<p>Preços em reais (R$), com impostos.</p></div>");
+    out
+}
+
+/// schema.org `Organization` of the shop: its name, logo and contact (search engines' knowledge
+/// panel).
+fn organization_ld(origin: &str, look: &Look) -> Value {
+    let mut org = json!({
+        "@context": "https://schema.org",
+        "@type": "Organization",
+        "name": look.name,
+        "url": format!("{origin}/"),
+    });
+    if let Some(key) = &look.logo {
+        org["logo"] = json!(format!("{origin}{}", media_url(key)));
+    }
+    if let Some(e) = &look.contact.email {
+        org["email"] = json!(e.as_str());
+    }
+    if let Some(p) = look
+        .contact
+        .phone
+        .as_ref()
+        .or(look.contact.whatsapp.as_ref())
+    {
+        org["telephone"] = json!(p.as_str());
+    }
+    org
 }
 
 /// JSON for a `<script>` element: `<`, `>` and `&` as `\u` escapes (only ever inside strings), so
@@ -884,6 +1011,14 @@ mod tests {
         assert!(!shell.head_rest_and_header.contains("<title>"));
         assert!(!shell.head_rest_and_header.contains("name=\"description\""));
         assert!(shell.footer.contains("</html>"));
+        // Where the shop's look goes: index.html must keep these as they are.
+        assert!(
+            shell
+                .head_rest_and_header
+                .contains(&format!("{THEME_COLOUR}\"{DEFAULT_BRAND}\""))
+        );
+        assert!(shell.head_rest_and_header.contains(SHELL_LOGO));
+        assert!(shell.footer.contains(SHELL_FOOTER));
     }
 
     #[test]
@@ -902,7 +1037,7 @@ mod tests {
     #[test]
     fn an_image_key_is_a_path_of_encoded_segments() {
         assert_eq!(
-            media_path("images/01J/a b+c.png"),
+            media_url("images/01J/a b+c.png"),
             "/media/images/01J/a%20b%2Bc.png"
         );
     }
@@ -928,9 +1063,12 @@ mod tests {
         }))
         .unwrap();
         let price = Money::from_centavos(4990);
-        assert_eq!(describe(&p, price), "Caneca por R$ 49,90 na vitrine.");
+        assert_eq!(
+            describe(&p, price, "vitrine"),
+            "Caneca por R$ 49,90 na vitrine."
+        );
         p.description = "palavra ".repeat(40);
-        let d = describe(&p, price);
+        let d = describe(&p, price, "vitrine");
         assert!(d.ends_with("palavra…"), "{d}");
         assert!(d.chars().count() <= 156, "{d}");
     }

@@ -35,6 +35,7 @@
 //! once at cold start), and the one an HTTP API puts in `rawPath`. It works whether or not the
 //! template sets the variable, and the same code runs in the tests and on Lambda.
 
+pub mod carrier;
 pub mod emf;
 pub mod events;
 pub mod invoices;
@@ -333,7 +334,8 @@ pub async fn compose_from_env() -> anyhow::Result<Composed> {
 /// The one composition of every function that runs the application, with its settings read
 /// through `get`: the AWS resources ([`AwsEnv`]), the business settings
 /// (`Settings::from_lookup`: `VITRINE_PAY_WITHIN_MINUTES`, `VITRINE_LOW_STOCK_THRESHOLD`, …,
-/// the same names `vitrine serve` reads) and the payment providers ([`payments::providers`]).
+/// the same names `vitrine serve` reads), the payment providers ([`payments::providers`]) and
+/// the carrier ([`carrier::shipping`]).
 /// A missing or malformed setting is an error that names it. Makes no AWS request, but for
 /// reading the payments secret when a real payment provider is chosen.
 pub async fn compose(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Composed> {
@@ -348,6 +350,7 @@ pub async fn compose_with_fiscal(
     let env = AwsEnv::from_lookup(&get)?;
     let settings = Settings::from_lookup(&get)?;
     let payments = payment_providers(&env, &get).await?;
+    let shipping = carrier::shipping(&env.aws_config(), &get, fiscal.as_deref()).await?;
     let store = vitrine_aws::compose::build_with(
         &env.aws_config(),
         &env.resources(),
@@ -356,6 +359,7 @@ pub async fn compose_with_fiscal(
         Arc::new(UlidIds),
         payments,
         fiscal,
+        shipping,
     )
     .await?;
     Ok(Composed {

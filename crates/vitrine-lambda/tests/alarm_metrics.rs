@@ -482,6 +482,15 @@ async fn emitted() -> Vec<Value> {
     for binary in [env!("CARGO_BIN_EXE_expire"), env!("CARGO_BIN_EXE_reports")] {
         all.extend(run(binary, &env, vec![scheduled_event()]).await);
     }
+    // The expire function's cart reminders: a schedule with its `Input`, as EventBridge sends it.
+    all.extend(
+        run(
+            env!("CARGO_BIN_EXE_expire"),
+            &env_with(&env, &[("VITRINE_SITE_URL", "https://loja.example")]),
+            vec![json!({ "job": "abandoned-carts" }).to_string()],
+        )
+        .await,
+    );
     all
 }
 

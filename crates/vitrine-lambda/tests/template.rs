@@ -865,6 +865,7 @@ fn code_default(var: &str) -> String {
         v if v == names::MAX_UNPAID_UNITS.var => d.unpaid_cap.units.to_string(),
         v if v == names::REALTIME_RESUME_HOURS.var => (d.realtime_resume_secs / 3600).to_string(),
         v if v == names::REALTIME_RESUME_MAX_EVENTS.var => d.realtime_resume_max_events.to_string(),
+        v if v == names::ABANDONED_CART_HOURS.var => (d.abandoned_cart_secs / 3600).to_string(),
         v if v == names::INSTALLMENT_RATES_BP.var => rates(),
         v if v == names::MIN_INSTALLMENT_CENTAVOS.var => {
             d.installments.min_installment.centavos().to_string()

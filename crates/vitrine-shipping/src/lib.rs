@@ -3,6 +3,8 @@
 //! - [`melhor_envio::MelhorEnvio`] (`melhorenvio`): quotes across Correios and private carriers,
 //!   label purchase (cart → checkout → generate → print) and tracking through Melhor Envio's API
 //!   v2.
+//! - [`settings`]: the carrier settings, read by one function for both shapes, and the adapter
+//!   they choose.
 //!
 //! The adapter is held to Melhor Envio's published API by a fake in `vitrine-testkit`
 //! (`fakes::melhor_envio`) that validates every request (contract tests in `tests/`). What the
@@ -12,3 +14,4 @@
 //! centavos, exactly.
 
 pub mod melhor_envio;
+pub mod settings;

@@ -52,6 +52,11 @@ impl RecordingMailer {
     pub fn fail_with(&self, failure: Failure) {
         *self.failure.lock().unwrap() = Some(failure);
     }
+
+    /// Accept messages again after [`RecordingMailer::fail_with`].
+    pub fn recover(&self) {
+        *self.failure.lock().unwrap() = None;
+    }
 }
 
 #[async_trait]

@@ -3,6 +3,7 @@
 pub mod apigw_management;
 pub mod attacks;
 pub mod blobs;
+pub mod catalog;
 pub mod counting_table;
 pub mod doubles;
 pub mod fakes;
@@ -17,4 +18,5 @@ pub mod runner;
 pub mod scripted;
 pub mod smtp;
 pub mod table;
+pub mod table_reminders;
 pub mod table_search;

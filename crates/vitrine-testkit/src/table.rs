@@ -16,8 +16,8 @@
 //! Invariants of the suite itself:
 //! - Each case writes only under partition keys that start with a fresh ULID, so the cases
 //!   can share one physical table (DynamoDB) and run in parallel.
-//! - The admin's search cases (`table_search`) write the store's own fixed partitions instead:
-//!   every adapter gives each case a table of its own.
+//! - The admin's search cases (`table_search`) and the cart sweep's (`table_reminders`) write
+//!   the store's own fixed partitions instead: every adapter gives each case a table of its own.
 //! - Expiry is tested with `ttl` values far in the past (1970) or far in the future (2100), so
 //!   the cases hold whatever the adapter's clock says today.
 
@@ -72,6 +72,7 @@ macro_rules! table_conformance {
             ping_answers,
             order_search_reads_one_index_range_and_the_orders_it_names,
             customer_search_reads_one_prefix_and_the_profiles_it_needs,
+            cart_sweep_reads_one_index_range_and_mails_the_idle_carts,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -89,6 +90,7 @@ macro_rules! table_conformance {
 
 /// The cases, one `async fn(Arc<dyn Table>)` each. Panics are failures.
 pub mod cases {
+    pub use crate::table_reminders::cart_sweep_reads_one_index_range_and_mails_the_idle_carts;
     pub use crate::table_search::{
         customer_search_reads_one_prefix_and_the_profiles_it_needs,
         order_search_reads_one_index_range_and_the_orders_it_names,

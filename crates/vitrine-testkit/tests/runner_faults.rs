@@ -32,11 +32,11 @@ use vitrine_app::{App, Settings};
 use vitrine_aws::AwsConfig;
 use vitrine_aws::compose::{self, AwsResources};
 use vitrine_domain::Event;
-use vitrine_domain::Money;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
-use vitrine_domain::catalog::{Dimensions, Fiscal, ProductDraft, Sku, Variant};
+use vitrine_domain::catalog::{ProductDraft, Sku};
 use vitrine_domain::order::{Address, PaymentMethod};
+use vitrine_testkit::catalog;
 use vitrine_testkit::counting_table::CountingTable;
 use vitrine_testkit::lambda_runtime::HANG_GUARD;
 use vitrine_testkit::moto;
@@ -272,31 +272,7 @@ impl Shape {
 
 /// A product of one variant, `sku`, named `name`.
 fn shirt(name: &str, sku: &Sku) -> ProductDraft {
-    ProductDraft {
-        slug: None,
-        name: name.into(),
-        description: "Para os testes de falhas.".into(),
-        category_id: None,
-        images: vec![],
-        variants: vec![Variant {
-            sku: sku.clone(),
-            options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
-            price: Money::from_centavos(5_000),
-            compare_at: None,
-            dimensions: Dimensions {
-                weight_g: 300,
-                length_cm: 20,
-                width_cm: 15,
-                height_cm: 5,
-            },
-            fiscal: Fiscal {
-                ncm: "61091000".into(),
-                cfop: "5102".into(),
-                origin: 0,
-            },
-        }],
-        active: true,
-    }
+    catalog::draft(name.into(), vec![catalog::variant(sku.as_str(), 5_000)])
 }
 
 /// The logical id of the function whose binary is `binary`.

@@ -41,6 +41,8 @@ pub struct Store {
     pub dispatch_events: bool,
     /// CORS, rate limit and TLS headers of the router.
     pub security: vitrine_http::Security,
+    /// The store's public address (`public_url`): where the links in its e-mails lead.
+    pub public_url: String,
 }
 
 /// Build the store on the embedded adapters, creating the data folder on first use.
@@ -101,6 +103,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     );
     let payments = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
+    let shipping = vitrine_shipping::settings::shipping_port(&config.carrier, fiscal.as_deref())?;
     let ports = Ports {
         table,
         blobs,
@@ -113,7 +116,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         fiscal,
         // Browsers PUT images to the store's own signed `/uploads/...` URLs.
         uploads: Arc::new(SignedUploads::random()),
-        shipping: carrier(&config.carrier)?,
+        shipping,
     };
     Ok(Store {
         app: App::new(ports, settings),
@@ -121,6 +124,7 @@ pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
         jwks: Some(jwks),
         dispatch_events: true,
         security: config.security.clone(),
+        public_url: config.public_url.clone(),
     })
 }
 
@@ -301,34 +305,6 @@ fn pix_sandbox(config: &Config, keys_dir: &Path) -> anyhow::Result<PixSandbox> {
     .map_err(anyhow::Error::msg)
 }
 
-/// The Shipping port's adapter the settings choose (`None`: the rate table).
-pub fn carrier(
-    settings: &crate::config::CarrierSettings,
-) -> anyhow::Result<Option<Arc<dyn vitrine_app::ports::Shipping>>> {
-    use crate::config::CarrierSettings;
-    Ok(match settings {
-        CarrierSettings::Table => None,
-        CarrierSettings::MelhorEnvio {
-            api_url,
-            token,
-            from_cep,
-            contact_email,
-        } => Some(Arc::new(
-            vitrine_shipping::melhor_envio::MelhorEnvio::new(
-                vitrine_shipping::melhor_envio::MelhorEnvioConfig {
-                    base_url: api_url.clone(),
-                    token: token.clone(),
-                    from_cep: from_cep.clone(),
-                    contact_email: contact_email.clone(),
-                    timeout: std::time::Duration::from_secs(10),
-                    sender: None,
-                },
-            )
-            .map_err(|why| anyhow::anyhow!("carrier: {why}"))?,
-        )),
-    })
-}
-
 /// Build with the system clock.
 pub fn build_default(config: &Config) -> anyhow::Result<Store> {
     build(config, Arc::new(SystemClock))
@@ -426,6 +402,7 @@ pub async fn build_aws_with(
     let choices = payment_choices(config)?;
     let payments = payment_providers(config, &keys_dir(&config.data_dir), &choices)?;
     let fiscal = crate::fiscal::build(&config.fiscal, &keys_dir(&config.data_dir))?;
+    let shipping = vitrine_shipping::settings::shipping_port(&config.carrier, fiscal.as_deref())?;
     let store = compose::build_with(
         &aws,
         &resources,
@@ -434,6 +411,7 @@ pub async fn build_aws_with(
         Arc::new(UlidIds),
         payments,
         fiscal,
+        shipping,
     )
     .await?;
     // A long-running server downloads the pool's keys now, so a wrong pool or endpoint stops it
@@ -445,6 +423,7 @@ pub async fn build_aws_with(
         jwks: None,
         dispatch_events: false,
         security: config.security.clone(),
+        public_url: config.public_url.clone(),
     })
 }
 

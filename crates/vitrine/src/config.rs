@@ -74,6 +74,10 @@ pub struct Flags {
     /// A realtime resume sends at most this many missed events.
     #[arg(long, env = "VITRINE_REALTIME_RESUME_MAX_EVENTS", global = true)]
     pub realtime_resume_max_events: Option<i64>,
+    /// A signed-in customer's cart untouched this many hours gets one reminder e-mail (1–72;
+    /// 0: no reminders). Default: 24.
+    #[arg(long, env = "VITRINE_ABANDONED_CART_HOURS", global = true)]
+    pub abandoned_cart_hours: Option<i64>,
     /// Card installments offered: the monthly rate in basis points for 1, 2, 3, …
     /// installments, comma-separated (e.g. 0,0,0,199). Default: 3× without interest, up to 12×
     /// at 1.99 % a month.
@@ -232,6 +236,7 @@ struct FileSettings {
     max_unpaid_units: Option<i64>,
     realtime_resume_hours: Option<i64>,
     realtime_resume_max_events: Option<i64>,
+    abandoned_cart_hours: Option<i64>,
     cors_origins: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
@@ -249,102 +254,11 @@ struct FileSettings {
     shipping: Option<RateTable>,
     payments: Option<PaymentFileSettings>,
     fiscal: Option<FiscalSettings>,
-    carrier: Option<CarrierFileSettings>,
+    carrier: Option<vitrine_shipping::settings::CarrierFile>,
 }
 
-/// The `[carrier]` section of `vitrine.toml`: who quotes shipping. Each key also comes from its
-/// variable (`VITRINE_CARRIER`, `VITRINE_MELHORENVIO_*`), which wins.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CarrierFileSettings {
-    /// `table` (the `[shipping]` rate table, the default) or `melhorenvio`.
-    provider: Option<String>,
-    api_url: Option<String>,
-    token: Option<String>,
-    token_file: Option<PathBuf>,
-    from_cep: Option<String>,
-    contact_email: Option<String>,
-}
-
-/// Who quotes shipping: the rate table, or Melhor Envio with these settings.
-#[derive(Clone)]
-pub enum CarrierSettings {
-    Table,
-    MelhorEnvio {
-        api_url: String,
-        token: String,
-        from_cep: vitrine_domain::Cep,
-        contact_email: String,
-    },
-}
-
-impl std::fmt::Debug for CarrierSettings {
-    /// Never the token.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CarrierSettings::Table => f.write_str("Table"),
-            CarrierSettings::MelhorEnvio {
-                api_url, from_cep, ..
-            } => write!(f, "MelhorEnvio({api_url}, from {})", from_cep.as_str()),
-        }
-    }
-}
-
-/// Melhor Envio's API, unless set (its sandbox: `https://sandbox.melhorenvio.com.br`).
-pub const MELHORENVIO_DEFAULT_API_URL: &str = "https://melhorenvio.com.br";
-
-/// The carrier settings from the file's `[carrier]` section and the environment (`env`).
-fn carrier_settings(
-    file: Option<CarrierFileSettings>,
-    env: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<CarrierSettings> {
-    let file = file.unwrap_or_default();
-    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let provider = env("VITRINE_CARRIER").or(file.provider);
-    match provider.as_deref().map(str::trim) {
-        None | Some("table") => return Ok(CarrierSettings::Table),
-        Some("melhorenvio") => {}
-        Some(other) => {
-            bail!("carrier.provider (VITRINE_CARRIER) is table or melhorenvio, not {other:?}")
-        }
-    }
-    let token = match (
-        env("VITRINE_MELHORENVIO_TOKEN"),
-        env("VITRINE_MELHORENVIO_TOKEN_FILE"),
-    ) {
-        (Some(t), _) => t,
-        (None, Some(path)) => read_secret(Path::new(&path))?,
-        (None, None) => match (file.token, file.token_file) {
-            (Some(t), _) => t,
-            (None, Some(path)) => read_secret(&path)?,
-            (None, None) => bail!(
-                "carrier.provider = \"melhorenvio\" needs carrier.token or carrier.token_file (VITRINE_MELHORENVIO_TOKEN or …_TOKEN_FILE)"
-            ),
-        },
-    };
-    let from_cep = env("VITRINE_MELHORENVIO_FROM_CEP")
-        .or(file.from_cep)
-        .context("carrier.provider = \"melhorenvio\" needs carrier.from_cep (VITRINE_MELHORENVIO_FROM_CEP): where parcels leave from")?;
-    let from_cep = vitrine_domain::Cep::parse(&from_cep)
-        .map_err(|e| anyhow::anyhow!("carrier.from_cep (VITRINE_MELHORENVIO_FROM_CEP): {e}"))?;
-    let contact_email = env("VITRINE_MELHORENVIO_CONTACT")
-        .or(file.contact_email)
-        .context("carrier.provider = \"melhorenvio\" needs carrier.contact_email (VITRINE_MELHORENVIO_CONTACT): Melhor Envio asks for a technical contact")?;
-    Ok(CarrierSettings::MelhorEnvio {
-        api_url: env("VITRINE_MELHORENVIO_API_URL")
-            .or(file.api_url)
-            .unwrap_or_else(|| MELHORENVIO_DEFAULT_API_URL.into()),
-        token: token.trim().to_owned(),
-        from_cep,
-        contact_email,
-    })
-}
-
-fn read_secret(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("reading the Melhor Envio token from {}", path.display()))
-        .map(|s| s.trim().to_owned())
-}
+/// Who quotes shipping (`[carrier]`), read by the function every Lambda function reads it with.
+pub use vitrine_shipping::settings::{CarrierSettings, MELHORENVIO_DEFAULT_API_URL};
 
 /// The `[payments]` section of `vitrine.toml`.
 #[derive(Debug, Default, Deserialize)]
@@ -627,7 +541,9 @@ impl Config {
             log_format,
             payments,
             fiscal: file.fiscal.unwrap_or_default(),
-            carrier: carrier_settings(file.carrier, |name| std::env::var(name).ok())?,
+            carrier: vitrine_shipping::settings::carrier_settings(file.carrier, |name| {
+                std::env::var(name).ok()
+            })?,
             backend: match flags.backend.clone().or(file.backend).as_deref() {
                 None | Some("local") => Backend::Local,
                 Some("aws") => Backend::Aws,
@@ -918,6 +834,10 @@ fn business_settings(flags: &Flags, file: &FileSettings) -> anyhow::Result<Setti
                     .or(file.realtime_resume_max_events),
             ),
         ),
+        (
+            names::ABANDONED_CART_HOURS,
+            text(flags.abandoned_cart_hours.or(file.abandoned_cart_hours)),
+        ),
     ];
     Settings::from_lookup(|name| {
         values
@@ -1095,6 +1015,36 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "realtime_resume_hours must be between 1 and 168"
+        );
+    }
+
+    #[test]
+    fn the_abandoned_cart_reminder_time_comes_from_the_file_or_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "abandoned_cart_hours = 0\n").unwrap();
+        let c = Config::resolve(&Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.abandoned_cart_secs, 0, "0: no reminders");
+        let c = Config::resolve(&Flags {
+            config: Some(path),
+            abandoned_cart_hours: Some(2),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(c.settings.abandoned_cart_secs, 2 * 3600, "the flag wins");
+        let err = Config::resolve(&Flags {
+            config: None,
+            abandoned_cart_hours: Some(100),
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "abandoned_cart_hours must be between 0 (no reminders) and 72"
         );
     }
 

@@ -59,6 +59,20 @@ pub async fn run_with_metrics(
         let app = app.clone();
         move |stop| expiry_sweeper(app, stop)
     });
+    if app.settings.abandoned_cart_secs > 0 {
+        app.spawn_worker("cart-reminders", {
+            let app = app.clone();
+            let store_url = store.public_url.clone();
+            move |stop| cart_reminder_sweeper(app, store_url, stop)
+        });
+    }
+    // Labels bought from the carrier: their tracking into the orders (none on the rate table).
+    if app.ports.shipping.is_some() {
+        app.spawn_worker("label-tracker", {
+            let app = app.clone();
+            move |stop| label_tracker(app, stop)
+        });
+    }
     let state =
         AppState::with_keys(store.app, store.keys, store.jwks).with_security(store.security);
     let hub = Arc::clone(state.realtime());
@@ -169,9 +183,14 @@ pub fn register_payment_webhooks(app: &Arc<App>) {
     });
 }
 
-/// Expire unpaid orders past their deadline, once a minute.
-async fn expiry_sweeper(app: Arc<App>, stop: StopSignal) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// Run `work` now and then every `period`, until the stop signal (a run in hand finishes
+/// first).
+async fn every<F, Fut>(period: Duration, stop: StopSignal, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
     let stop = stop.requested();
     tokio::pin!(stop);
     loop {
@@ -179,12 +198,51 @@ async fn expiry_sweeper(app: Arc<App>, stop: StopSignal) {
             () = &mut stop => return,
             _ = tick.tick() => {}
         }
+        work().await;
+    }
+}
+
+/// Expire unpaid orders past their deadline, once a minute.
+async fn expiry_sweeper(app: Arc<App>, stop: StopSignal) {
+    every(Duration::from_secs(60), stop, || async {
         match app.expire_overdue().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
         }
-    }
+    })
+    .await;
+}
+
+/// E-mail the customers whose carts were left untouched (`App::remind_abandoned_carts`, links to
+/// `store_url`), every 5 minutes.
+async fn cart_reminder_sweeper(app: Arc<App>, store_url: String, stop: StopSignal) {
+    every(Duration::from_secs(300), stop, || async {
+        let now = app.ports.clock.now();
+        if let Err(e) = app.remind_abandoned_carts(now, &store_url).await {
+            tracing::warn!(error = %e, "cart reminder sweep failed; will retry");
+        }
+    })
+    .await;
+}
+
+/// Ask the carrier where the open labels are and move their orders (`App::track_labels`), at
+/// start and every 30 minutes (Melhor Envio caches tracking for an hour).
+async fn label_tracker(app: Arc<App>, stop: StopSignal) {
+    every(Duration::from_secs(1800), stop, || async {
+        match app.track_labels().await {
+            Ok(run) if run.asked > 0 => tracing::info!(
+                labels = run.asked,
+                shipped = run.shipped,
+                delivered = run.delivered,
+                failed = run.failed,
+                "tracked shipping labels"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "label tracking failed; will retry"),
+        }
+    })
+    .await;
 }
 
 /// With a real payment provider: every 10 minutes, settle what the providers received in the

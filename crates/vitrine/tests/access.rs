@@ -134,7 +134,7 @@ fn opened_by(path: &str) -> (bool, bool) {
         "products" | "categories" | "stock" | "stock-low" | "coupons" => (false, true),
         "orders" | "customers" | "returns" => (true, false),
         "dashboard" | "fiscal" => (true, true),
-        "events" | "reports" | "metrics" => (false, false),
+        "events" | "reports" | "metrics" | "shop" => (false, false),
         other => panic!("{path}: no decision on who of the staff opens /{other}"),
     }
 }

@@ -7,6 +7,7 @@ import { h, replace, notice, field, busy } from "/js/dom.js";
 import { t, lang, setLang, errorText, applyDocumentLang } from "/js/i18n.js";
 import { start, link, go, current } from "/js/router.js";
 import { clientConfig, demoBanner } from "/js/config.js";
+import { loadShop } from "/js/shop.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
@@ -20,6 +21,7 @@ const pages = {
   coupons: () => import("./pages/coupons.js"),
   events: () => import("./pages/events.js"),
   reports: () => import("./pages/reports.js"),
+  shop: () => import("./pages/shop.js"),
 };
 
 const gate = { render: renderGate };
@@ -50,6 +52,8 @@ function resolve(route) {
       return { load: pages.events };
     case "relatorios":
       return { load: pages.reports };
+    case "loja":
+      return { load: pages.shop };
     default:
       return { load: pages.dashboard };
   }
@@ -65,6 +69,7 @@ const sections = [
   ["cupons", "admin.nav.coupons", "catalog"],
   ["eventos", "admin.nav.events", "owner"],
   ["relatorios", "admin.nav.reports", "owner"],
+  ["loja", "admin.nav.shop", "owner"],
 ];
 
 function renderHeader() {
@@ -193,9 +198,8 @@ clientConfig().then((c) => {
   config = c;
   if (demoBanner(c)) renderHeader();
 });
-restoreSession()
-  .catch(() => null)
-  .then(() => {
-    renderHeader();
-    start(main, resolve, ctx);
-  });
+// The shop's name goes in the header and every title ({shop}).
+Promise.all([restoreSession().catch(() => null), loadShop()]).then(() => {
+  renderHeader();
+  start(main, resolve, ctx);
+});

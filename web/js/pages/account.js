@@ -1,5 +1,6 @@
-// The customer's account: profile (name, CPF/CNPJ, phone, language, marketing consent), saved
-// addresses, order history, their data (LGPD: a copy to download, the account's erasure), sign out.
+// The customer's account: profile (name, CPF/CNPJ, phone, language, marketing consent, cart
+// reminders), saved addresses, order history, their data (LGPD: a copy to download, the
+// account's erasure), sign out.
 
 import { get, post, put, del, download, currentUser, signOut, forgetSession } from "../api.js";
 import { h, replace, notice, field, busy, showFieldErrors, clearFieldErrors } from "../dom.js";
@@ -70,6 +71,7 @@ export async function render(main, route, ctx) {
   const smsBox = h("input", { type: "checkbox", id: "sms-opt-in", name: "sms_opt_in", checked: profile.sms_opt_in });
   const marketingBox = h("input", { type: "checkbox", id: "marketing-emails", name: "marketing_emails", checked: !!(profile.marketing_emails && profile.marketing_emails.granted) });
   const consentNote = h("p", { class: "muted", id: "marketing-consent" });
+  const remindersBox = h("input", { type: "checkbox", id: "cart-reminders", name: "cart_reminders", checked: profile.cart_reminders !== false });
   const showConsent = () => {
     const c = profile.marketing_emails;
     consentNote.textContent = c ? t(c.granted ? "account.marketing.given" : "account.marketing.withdrawn", { date: date(c.at) }) : "";
@@ -92,7 +94,10 @@ export async function render(main, route, ctx) {
                 phone: phoneF.control.value.trim() || null,
                 sms_opt_in: smsBox.checked,
                 language: langF.control.value,
-                marketing_emails: marketingBox.checked,
+                // Only a change is a new answer: a box left unticked by someone never asked
+                // records nothing (not "consent withdrawn").
+                marketing_emails: marketingBox.checked !== !!(profile.marketing_emails && profile.marketing_emails.granted) ? marketingBox.checked : null,
+                cart_reminders: remindersBox.checked,
               });
               showConsent();
               replace(pMessage, notice("ok", t("account.saved")));
@@ -115,6 +120,7 @@ export async function render(main, route, ctx) {
     h("label", { class: "choice", for: "sms-opt-in" }, smsBox, t("account.sms")),
     h("label", { class: "choice", for: "marketing-emails" }, marketingBox, t("account.marketing")),
     consentNote,
+    h("label", { class: "choice", for: "cart-reminders" }, remindersBox, t("account.cartReminders")),
     langF,
     h("div", { class: "actions" }, saveProfile),
   );

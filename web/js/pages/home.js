@@ -5,6 +5,7 @@ import { h, replace, notice } from "../dom.js";
 import { t, errorText } from "../i18n.js";
 import { link } from "../router.js";
 import { productCard, cardSkeletons } from "./parts.js";
+import { shop } from "../shop.js";
 
 export async function render(main) {
   document.title = t("home.title");
@@ -16,7 +17,7 @@ export async function render(main) {
       "div",
       { class: "wrap" },
       h("h1", null, t("home.heading")),
-      h("p", { class: "muted" }, t("home.lead")),
+      h("p", { class: "muted" }, ownDescription() || t("home.lead")),
       h("section", { "aria-labelledby": "home-cats" }, h("h2", { id: "home-cats" }, t("home.categories")), cats),
       h("section", { "aria-labelledby": "home-new" }, h("h2", { id: "home-new" }, t("home.featured")), status, grid),
       h("p", null, h("a", { class: "button secondary", href: link("catalogo") }, t("home.seeAll"))),
@@ -38,4 +39,10 @@ export async function render(main) {
     replace(grid);
     replace(status, notice("error", errorText(products.reason)));
   }
+}
+
+/** The description the owner gave the shop, if they did. */
+function ownDescription() {
+  const look = shop();
+  return look && look.version > 0 ? look.description : "";
 }

@@ -18,7 +18,6 @@ use crate::events::{ConsumeError, Consumer, Delivery};
 /// large `order.placed` events; without that address, does nothing.
 pub struct AdminAlerts {
     app: Arc<App>,
-    shop: Shop,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,20 +93,12 @@ impl AdminAlerts {
     pub const NAME: &'static str = "admin-alerts";
 
     pub fn new(app: Arc<App>) -> Self {
-        Self {
-            app,
-            shop: Shop::default(),
-        }
-    }
-
-    /// Name the shop in the messages (default: [`Shop::default`]).
-    pub fn with_shop(mut self, shop: Shop) -> Self {
-        self.shop = shop;
-        self
+        Self { app }
     }
 
     async fn render(&self, delivery: &Delivery) -> Result<templates::Rendered, ConsumeError> {
         let event = &delivery.event;
+        let shop = super::load_shop(&self.app).await?;
         let lang = "pt-BR";
         let rendered = if event.event_type == "stock.low" {
             let data: StockLowData = serde_json::from_value(event.data.clone())
@@ -117,7 +108,7 @@ impl AdminAlerts {
             }
             let ctx = StockLowContext {
                 lang,
-                shop: &self.shop,
+                shop: &shop,
                 items: data.items,
             };
             templates::render_email("pt-BR/alert_stock_low", &ctx)
@@ -129,7 +120,7 @@ impl AdminAlerts {
                 .ok_or_else(|| reject("invoice.failed event without a reason"))?;
             let ctx = InvoiceFailedContext {
                 lang,
-                shop: &self.shop,
+                shop: &shop,
                 order_id: &event.subject,
                 reason,
             };
@@ -143,7 +134,7 @@ impl AdminAlerts {
             }
             let ctx = DifferenceContext {
                 lang,
-                shop: &self.shop,
+                shop: &shop,
                 day: &event.subject,
                 report: data.report,
                 differences: data.differences,
@@ -159,7 +150,7 @@ impl AdminAlerts {
                 .ok_or_else(|| reject("order.return_requested event without an amount"))?;
             let ctx = ReturnRequestedContext {
                 lang,
-                shop: &self.shop,
+                shop: &shop,
                 buyer_name: &order.buyer.name,
                 order: OrderView::new(&order),
                 amount: vitrine_domain::Money::from_centavos(amount).to_string(),
@@ -175,7 +166,7 @@ impl AdminAlerts {
             let order = load_order(&self.app, event, &data).await?;
             let ctx = LargeOrderContext {
                 lang,
-                shop: &self.shop,
+                shop: &shop,
                 buyer_name: &order.buyer.name,
                 order: OrderView::new(&order),
             };

@@ -28,7 +28,6 @@ use crate::store::invoices::Invoice;
 /// Sends the buyer an e-mail for each step of their order, in their profile's language.
 pub struct EmailNotifier {
     app: Arc<App>,
-    shop: Shop,
 }
 
 /// The order events that have an e-mail, and its template.
@@ -76,16 +75,7 @@ impl EmailNotifier {
     pub const NAME: &'static str = "email";
 
     pub fn new(app: Arc<App>) -> Self {
-        Self {
-            app,
-            shop: Shop::default(),
-        }
-    }
-
-    /// Name the shop in the messages (default: [`Shop::default`]).
-    pub fn with_shop(mut self, shop: Shop) -> Self {
-        self.shop = shop;
-        self
+        Self { app }
     }
 }
 
@@ -119,9 +109,10 @@ impl Consumer for EmailNotifier {
         } else {
             Vec::new()
         };
+        let shop = super::load_shop(&self.app).await?;
         let ctx = OrderEmailContext {
             lang: language.as_str(),
-            shop: &self.shop,
+            shop: &shop,
             first_name: templates::first_name(&order.buyer.name),
             order: OrderView::new(&order),
             tracking_code,
@@ -376,6 +367,47 @@ mod tests {
             assert!(!email.subject.contains('\n'));
             assert!(email.subject.chars().count() <= 70, "{}", email.subject);
         }
+    }
+
+    #[tokio::test]
+    async fn the_e_mails_wear_the_shops_look_and_give_its_contact() {
+        let h = Harness::new();
+        h.customer(Language::En, None).await;
+        let draft = vitrine_domain::shop::LookDraft {
+            name: "Ateliê <Bela> Flor".into(),
+            brand: "#7a1f5c".into(),
+            accent: "#1d4e89".into(),
+            email: Some("contato@belaflor.com.br".into()),
+            whatsapp: Some("31 98765-4321".into()),
+            ..Default::default()
+        };
+        h.app.update_shop_look(&draft, 0).await.unwrap();
+        let event = h.order_reaching("order.paid").await;
+        EmailNotifier::new(h.app.clone())
+            .handle(&delivery("01JEVENT0001", event))
+            .await
+            .unwrap();
+        let email = h.mailer.sent().remove(0);
+        let html = email.html.as_deref().unwrap();
+        assert!(html.contains("background:#7a1f5c;color:#ffffff;"), "{html}");
+        assert!(html.contains("Ateliê &lt;Bela&gt; Flor"), "{html}");
+        assert!(!html.contains("<Bela>"), "{html}");
+        assert!(
+            html.contains("contato@belaflor.com.br · WhatsApp (31) 98765-4321"),
+            "{html}"
+        );
+        assert!(
+            email
+                .text
+                .contains("Thank you for shopping at Ateliê <Bela> Flor.")
+        );
+        assert!(
+            email.text.contains(
+                "Ateliê <Bela> Flor · contato@belaflor.com.br · WhatsApp (31) 98765-4321"
+            ),
+            "{}",
+            email.text
+        );
     }
 
     #[tokio::test]

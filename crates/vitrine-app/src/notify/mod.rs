@@ -9,6 +9,9 @@
 //! The subscriptions' filter policies (`events::subscriptions`) decide which events reach which
 //! consumer; a consumer that is handed an event it has no message for does nothing.
 //!
+//! The cart reminder ([`cart_reminder_email`]) answers no event: `crate::cart_reminders` sends
+//! it from its sweep, keyed `{reminder id}.cart-reminder`.
+//!
 //! Invariants:
 //! - Idempotent by event id: every message carries the key `{event_id}.{consumer}`; the file
 //!   and SMTP adapters deliver one message per key, and on AWS (SES and SNS cannot) the queue
@@ -27,6 +30,7 @@ pub mod connections;
 mod email;
 mod once;
 mod realtime;
+mod reminders;
 mod sms;
 mod templates;
 
@@ -50,6 +54,7 @@ pub use alerts::AdminAlerts;
 pub use email::{AccountEmail, EmailNotifier, account_email};
 pub use once::SendOnce;
 pub use realtime::{RealtimePusher, push_message};
+pub use reminders::{CART_REMINDER, CartReminder, ReminderLine, cart_reminder_email};
 pub use sms::{SmsNotifier, check_sms_number};
 pub use templates::Shop;
 
@@ -154,6 +159,13 @@ impl OrderEvent {
 }
 
 /// The order an event is about. Gone (or never there): the event can never be handled.
+/// The shop as the messages name it (its look, from the app's cache).
+async fn load_shop(app: &App) -> Result<Shop, ConsumeError> {
+    app.shop_for_messages()
+        .await
+        .map_err(|e| app_failed(e, "the shop's look"))
+}
+
 async fn load_order(app: &App, event: &Event, data: &OrderEvent) -> Result<Order, ConsumeError> {
     let order = app
         .load_order(&data.order_id)

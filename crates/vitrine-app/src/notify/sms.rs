@@ -27,7 +27,6 @@ use crate::store::budgets::{self, Budget};
 /// has a phone number.
 pub struct SmsNotifier {
     app: Arc<App>,
-    shop: Shop,
 }
 
 fn template_of(event_type: &str) -> Option<&'static str> {
@@ -52,16 +51,7 @@ impl SmsNotifier {
     pub const NAME: &'static str = "sms";
 
     pub fn new(app: Arc<App>) -> Self {
-        Self {
-            app,
-            shop: Shop::default(),
-        }
-    }
-
-    /// Name the shop in the messages (default: [`Shop::default`]).
-    pub fn with_shop(mut self, shop: Shop) -> Self {
-        self.shop = shop;
-        self
+        Self { app }
     }
 }
 
@@ -113,8 +103,9 @@ impl Consumer for SmsNotifier {
         } else {
             None
         };
+        let shop = super::load_shop(&self.app).await?;
         let ctx = SmsContext {
-            shop: &self.shop,
+            shop: &shop,
             order_id: &order.id,
             total: order.total.to_string(),
             tracking_code,

@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 use vitrine_domain::order::{Order, PaymentMethod};
+use vitrine_domain::shop::Look;
 
 use crate::customers::Language;
 
@@ -30,6 +31,8 @@ macro_rules! sources {
 /// Every template, by name.
 static SOURCES: &[(&str, &str)] = sources![
     "layout.html",
+    "shop_contact.html",
+    "shop_contact.txt",
     // Order e-mails.
     "pt-BR/order_layout.txt",
     "pt-BR/order_layout.html",
@@ -130,6 +133,16 @@ static SOURCES: &[(&str, &str)] = sources![
     "en/account_password_reset.subject.txt",
     "en/account_password_reset.txt",
     "en/account_password_reset.html",
+    // The rows of a table of lines, shared by the order summaries and the cart reminders.
+    "pt-BR/line_rows.html",
+    "en/line_rows.html",
+    // Cart reminders.
+    "pt-BR/cart_reminder.subject.txt",
+    "pt-BR/cart_reminder.txt",
+    "pt-BR/cart_reminder.html",
+    "en/cart_reminder.subject.txt",
+    "en/cart_reminder.txt",
+    "en/cart_reminder.html",
     // Admin alerts (the shop's staff read Portuguese).
     "pt-BR/alert_stock_low.subject.txt",
     "pt-BR/alert_stock_low.txt",
@@ -169,19 +182,40 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// Who sends the messages, as they name themselves in them.
+/// Who sends the messages, as they name themselves in them: the shop's look
+/// (`vitrine_domain::shop::Look`) as the templates read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shop {
     pub name: String,
+    /// The header band's colour and the text colour on it (`#rrggbb`).
+    pub brand: String,
+    pub brand_ink: String,
+    /// How to reach the shop, each as shown (the footer of customer e-mails).
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub whatsapp: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Shop {
+    pub fn of(look: &Look) -> Self {
+        Self {
+            name: look.name.clone(),
+            brand: look.brand.to_string(),
+            brand_ink: look.brand.ink().to_string(),
+            email: look.contact.email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: look.contact.phone.as_ref().map(|p| p.display()),
+            whatsapp: look.contact.whatsapp.as_ref().map(|p| p.display()),
+            address: look.contact.address.clone(),
+        }
+    }
 }
 
 impl Default for Shop {
-    /// The platform's own name (the default `From` of the store's e-mails is
+    /// The platform's own look (the default `From` of the store's e-mails is
     /// `vitrine <loja@…>`).
     fn default() -> Self {
-        Self {
-            name: "vitrine".into(),
-        }
+        Self::of(&Look::default())
     }
 }
 

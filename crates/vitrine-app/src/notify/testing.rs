@@ -59,6 +59,7 @@ pub struct Harness {
     pub blobs: Arc<MemBlobs>,
     pub mailer: Arc<RecordingMailer>,
     pub sms: Arc<RecordingSms>,
+    pub clock: Arc<ManualClock>,
 }
 
 impl Harness {
@@ -67,15 +68,24 @@ impl Harness {
     }
 
     pub fn with_settings(settings: Settings) -> Self {
-        Self::build(settings, None)
+        Self::build(settings, None, None)
+    }
+
+    /// A harness whose Shipping port is `shipping` (a carrier that sells labels).
+    pub fn with_shipping(shipping: Arc<dyn crate::ports::Shipping>) -> Self {
+        Self::build(Settings::default(), None, Some(shipping))
     }
 
     /// A harness whose blob store is down: every call fails as unavailable.
     pub fn without_blob_store() -> Self {
-        Self::build(Settings::default(), Some(Arc::new(Unused)))
+        Self::build(Settings::default(), Some(Arc::new(Unused)), None)
     }
 
-    fn build(settings: Settings, blobs_down: Option<Arc<Unused>>) -> Self {
+    fn build(
+        settings: Settings,
+        blobs_down: Option<Arc<Unused>>,
+        shipping: Option<Arc<dyn crate::ports::Shipping>>,
+    ) -> Self {
         let blobs = Arc::new(MemBlobs::default());
         let blob_port: Arc<dyn crate::ports::Blobs> = match blobs_down {
             Some(down) => down,
@@ -91,12 +101,12 @@ impl Harness {
             identity: Arc::new(Unused),
             mailer: mailer.clone(),
             sms: sms.clone(),
-            clock,
+            clock: clock.clone(),
             ids: Arc::new(crate::ports::UlidIds),
             payments: Vec::new(),
             fiscal: None,
             uploads: Arc::new(crate::uploads::SignedUploads::random()),
-            shipping: None,
+            shipping,
         };
         Self {
             app: App::new(ports, settings),
@@ -104,7 +114,27 @@ impl Harness {
             blobs,
             mailer,
             sms,
+            clock,
         }
+    }
+
+    /// Another app on the same table, blobs, transports and clock: a second process or
+    /// function instance, with caches of its own.
+    pub fn second_instance(&self) -> Arc<App> {
+        let ports = Ports {
+            table: self.table.clone(),
+            blobs: self.blobs.clone(),
+            identity: Arc::new(Unused),
+            mailer: self.mailer.clone(),
+            sms: self.sms.clone(),
+            clock: self.clock.clone(),
+            ids: Arc::new(crate::ports::UlidIds),
+            payments: Vec::new(),
+            fiscal: None,
+            uploads: Arc::new(crate::uploads::SignedUploads::random()),
+            shipping: None,
+        };
+        App::new(ports, self.app.settings.clone())
     }
 
     /// The buyer's profile, through the profile use cases. With a phone, opted in to texts.
@@ -119,6 +149,7 @@ impl Harness {
                 CUSTOMER,
                 ProfileUpdate {
                     marketing_emails: None,
+                    cart_reminders: None,
                     name: "Ana Souza".into(),
                     tax_id: None,
                     sms_opt_in: phone.is_some(),
@@ -137,6 +168,7 @@ impl Harness {
                 CUSTOMER,
                 ProfileUpdate {
                     marketing_emails: None,
+                    cart_reminders: None,
                     name: profile.name,
                     tax_id: profile.tax_id,
                     phone: profile.phone,
@@ -209,6 +241,7 @@ impl Harness {
             cancellation: None,
             corrections: Vec::new(),
             voiding: None,
+            trade_name: None,
         };
         let mut batch = Batch::new();
         batch.take_invoice_number(&invoice, None).unwrap();

@@ -21,6 +21,8 @@ pub enum Part {
     /// What a customer's unpaid orders hold (their number and units).
     UnpaidHolds,
     Cart,
+    /// The key the store signs its e-mail links with.
+    LinkKey,
     /// An event appended to the outbox.
     Event,
     Product,
@@ -40,6 +42,8 @@ pub enum Part {
     Invoice,
     /// A return's entry in the admin's list.
     ReturnEntry,
+    /// An order's shipping label (its purchase claim, then the label).
+    Label,
     NfeCounter,
     /// The store's NF-e authoriser mode (normal or contingency).
     FiscalMode,
@@ -48,6 +52,8 @@ pub enum Part {
     /// An event's place in the outbox.
     Outbox,
     Connection,
+    /// The shop's look.
+    ShopLook,
 }
 
 /// The operations of one atomic write, in order.

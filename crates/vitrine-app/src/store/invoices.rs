@@ -72,6 +72,10 @@ pub struct Invoice {
     /// The voiding of its number (inutilização): asked for, then registered.
     #[serde(default)]
     pub voiding: Option<FiscalEventRecord>,
+    /// `xFant` as fixed when the number was taken (`None` on invoices from before: the
+    /// configured one).
+    #[serde(default)]
+    pub trade_name: Option<String>,
 }
 
 impl Invoice {

@@ -44,6 +44,33 @@ pub fn customer_cart(sub: &str) -> Key {
 pub fn anonymous_cart(token: &str) -> Key {
     Key::new(format!("CART#A#{token}"), "CART")
 }
+/// The customer whose cart `key` is, when it is a customer's cart.
+pub fn customer_cart_owner(key: &Key) -> Option<&str> {
+    if key.sk == "CART" {
+        key.pk.strip_prefix("CART#C#")
+    } else {
+        None
+    }
+}
+/// The index partition (gsi1) of customer carts awaiting their reminder, by last touch.
+pub const CARTS_TOUCHED: &str = "CARTS#TOUCHED";
+/// The index partition (gsi1) of the cart reminders sent, by when.
+pub const CART_REMINDERS: &str = "CARTREMINDERS";
+/// The index partition (gsi1) of the reminded carts that were checked out, by their reminder.
+pub const CART_RECOVERIES: &str = "CARTREMINDERS#RECOVERED";
+/// That the cart reminded by `reminder_id` was checked out, in its customer's partition.
+pub fn cart_recovery(sub: &str, reminder_id: &str) -> Key {
+    Key::new(
+        customer_partition(sub),
+        format!("{RECOVERY_PREFIX}{reminder_id}"),
+    )
+}
+/// The sort-key prefix of a customer's recovered carts.
+pub const RECOVERY_PREFIX: &str = "RECOVERED#";
+/// The key the store signs its e-mail links with (`crate::links`).
+pub fn link_key() -> Key {
+    Key::new("LINKKEY", "LINKKEY")
+}
 pub fn order(id: &str) -> Key {
     Key::new(format!("ORDER#{id}"), "ORDER")
 }
@@ -140,6 +167,10 @@ pub fn nfe_counter(environment_code: u8, series: u16) -> Key {
         "NFECOUNTER",
     )
 }
+/// The shop's look (name, colours, logo, contact: `vitrine_domain::shop`).
+pub fn shop_look() -> Key {
+    Key::new("SHOP", "LOOK")
+}
 /// Which authoriser the store's NF-e go to (normal, or the state's contingency service).
 pub fn fiscal_mode() -> Key {
     Key::new("FISCALMODE", "FISCALMODE")
@@ -165,3 +196,10 @@ pub fn event_id_of<'a>(pk: &'a str, sk: &str) -> Option<&'a str> {
 }
 /// The sort-key prefix of a customer's saved addresses.
 pub const ADDRESS_PREFIX: &str = "ADDRESS#";
+/// An order's shipping label bought from the carrier, beside its order (`store::labels`).
+pub fn label(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "LABEL")
+}
+/// The index partition (gsi1) of the labels not yet delivered (nor failed), by when each was
+/// last asked about.
+pub const LABELS_OPEN: &str = "LABELS#OPEN";

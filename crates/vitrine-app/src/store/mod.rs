@@ -16,7 +16,10 @@
 //! | customer profile | `CUSTOMER#{sub}` | `PROFILE` | |
 //! | customer address | `CUSTOMER#{sub}` | `ADDRESS#{id}` | |
 //! | what a customer's unpaid orders hold | `CUSTOMER#{sub}` | `UNPAID` | `orders` and `units` counters |
-//! | cart | `CART#C#{sub}` or `CART#A#{token}` | `CART` | ttl on anonymous carts |
+//! | cart ([`carts`]) | `CART#C#{sub}` or `CART#A#{token}` | `CART` | ttl on anonymous carts; a customer's with lines and no reminder since its last touch: gsi1 `CARTS#TOUCHED` / `{touched ms, 15 digits}#{sub}` |
+//! | a cart reminder sent ([`cart_reminders`]): the record of its e-mail | `CUSTOMER#{sub}` | `MAIL#{reminder id}` | gsi1 `CARTREMINDERS` / `{sent ms}#{sub}` |
+//! | a reminded cart checked out | `CUSTOMER#{sub}` | `RECOVERED#{reminder id}` | gsi1 `CARTREMINDERS#RECOVERED` / `{reminder sent ms}#{sub}` |
+//! | the key e-mail links are signed with | `LINKKEY` | `LINKKEY` | `secret` |
 //! | order | `ORDER#{id}` | `ORDER` | gsi1 `CUSTOMER#{sub}#ORDERS` / `{id}`; gsi2 `STATUS#{status}` / `{id}` |
 //! | order search entries ([`order_index`]) | `ORDERS` / `ORDERS#TAX#{tax id}` | `{created ms}#{id}` | every order: gsi1 `ORDERS#TOTAL` / `{total}#{created}#{id}`, gsi2 `ORDERS#PAY#{method}` / `{created}#{id}` |
 //! | customer search entries ([`customer_index`]) | `CUSTOMERS` / `CUSTOMERS#FIND` | `{created ms}#{sub}` / `{n: e: or d:}{word, e-mail or digits}\u{1}{sub}` | |
@@ -35,8 +38,10 @@
 //! | Pix txid | `PIXTXID#{txid}` | `PIXTXID` | the order a txid belongs to |
 //! | webhook notice | `NOTICE#{provider}#{id}` | `NOTICE` | ttl 30 days: replays refused |
 //! | invoice | `ORDER#{id}` | `INVOICE` | beside its order |
+//! | shipping label ([`labels`]): its purchase claim, then the label bought and its tracking | `ORDER#{id}` | `LABEL` | `version`; until delivered or failed: gsi1 `LABELS#OPEN` / `{last asked ms, 15 digits}#{order id}` |
 //! | return entry ([`returns`]): a copy of one return of the order, for the admin's list | `ORDER#{id}` | `RETURN#{return id}` | gsi1 `RETURNS` / `{0 open, 1 decided}#{requested ms}#{order id}#{return id}` |
 //! | NF-e number counter | `NFECOUNTER#{environment}#{series}` | `NFECOUNTER` | |
+//! | the shop's look ([`shop`]) | `SHOP` | `LOOK` | `version` |
 //! | NF-e authoriser mode | `FISCALMODE` | `FISCALMODE` | normal or contingency, since when and why |
 //! | category slug reservation | `CATSLUG#{slug}` | `CATSLUG` | |
 //! | revoked session / user's tokens before a reset | `REVOKED` | `SESSION#{origin_jti}` / `RESET#{sub}` | ttl: when the tokens expire ([`revocations`]) |
@@ -52,6 +57,7 @@ mod pager;
 mod walk;
 
 pub mod budgets;
+pub mod cart_reminders;
 pub mod carts;
 pub mod catalog;
 pub mod coupons;
@@ -63,12 +69,14 @@ pub mod order_index;
 pub mod orders;
 pub mod privacy;
 pub mod returns;
+pub mod shop;
 pub mod stock;
 pub mod unpaid;
 
 pub mod connections;
 pub mod deliveries;
 pub mod invoices;
+pub mod labels;
 pub mod payments;
 pub mod revocations;
 

@@ -3,7 +3,7 @@
 //!
 //! | item | pk | sk | |
 //! |---|---|---|---|
-//! | an e-mail sent to a customer | `CUSTOMER#{sub}` | `MAIL#{event id}` | `kind` (the event), `subject`, `at` (ms): in the customer's partition, so erasing it erases them |
+//! | an e-mail sent to a customer | `CUSTOMER#{sub}` | `MAIL#{event id}` | `kind` (the event), `subject`, `at` (ms): in the customer's partition, so erasing it erases them; a cart reminder's also in the dashboard's index ([`super::cart_reminders`]) |
 //! | the record of an erasure | `ERASURE#{sub}` | `ERASURE` | `at` (ms), `by` (`self` or the admin's `sub`), `orders` (how many were anonymised) |
 //!
 //! Erasing a customer deletes every item of their partition (profile, addresses, unpaid holds,
@@ -30,31 +30,42 @@ pub struct SentMail {
     pub at_ms: i64,
 }
 
+/// The record of `mail`, sent to customer `sub`.
+pub(super) fn mail_item(sub: &str, mail: &SentMail) -> Item {
+    Item::new(Key::new(
+        customer_partition(sub),
+        format!("{MAIL_PREFIX}{}", mail.event_id),
+    ))
+    .with("kind", mail.kind.as_str())
+    .with("subject", mail.subject.as_str())
+    .with("at", mail.at_ms)
+}
+
 impl Batch {
     /// Record that an e-mail about event `event_id` went to customer `sub`.
     pub fn record_mail_sent(&mut self, sub: &str, mail: &SentMail) {
-        self.put(
-            Part::Profile,
-            Item::new(Key::new(
-                customer_partition(sub),
-                format!("{MAIL_PREFIX}{}", mail.event_id),
-            ))
-            .with("kind", mail.kind.as_str())
-            .with("subject", mail.subject.as_str())
-            .with("at", mail.at_ms),
-        );
+        self.put(Part::Profile, mail_item(sub, mail));
     }
+}
+
+/// Every item of `sub`'s partition whose sort key starts with `prefix`, in order.
+pub(super) async fn customer_items(
+    table: &dyn Table,
+    sub: &str,
+    prefix: &str,
+) -> AppResult<Vec<Item>> {
+    Pager::new(
+        table,
+        Query::new(Index::Primary, customer_partition(sub))
+            .sk(crate::ports::SortKey::BeginsWith(prefix.into())),
+    )
+    .all()
+    .await
 }
 
 /// The e-mails sent to `sub`, oldest first.
 pub async fn mails_sent(table: &dyn Table, sub: &str) -> AppResult<Vec<SentMail>> {
-    let items = Pager::new(
-        table,
-        Query::new(Index::Primary, customer_partition(sub))
-            .sk(crate::ports::SortKey::BeginsWith(MAIL_PREFIX.into())),
-    )
-    .all()
-    .await?;
+    let items = customer_items(table, sub, MAIL_PREFIX).await?;
     Ok(items
         .iter()
         .map(|i| SentMail {

@@ -59,6 +59,12 @@ impl<'a> RangeWalk<'a> {
         self
     }
 
+    /// In ascending order (oldest first, for time-sorted keys).
+    pub fn forward(mut self) -> Self {
+        self.forward = true;
+        self
+    }
+
     /// Items whose sort key starts with `prefix`, in ascending order.
     pub fn prefixed(mut self, prefix: String) -> Self {
         self.lo = Some(prefix.clone());

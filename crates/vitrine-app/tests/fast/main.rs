@@ -2,6 +2,7 @@
 //! settlement, invoicing and event dispatch, through the app's public API, with no socket.
 
 mod admin_search;
+mod cart_reminders;
 mod checkout;
 mod code_mails;
 mod dispatch;

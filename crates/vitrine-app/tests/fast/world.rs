@@ -2,7 +2,7 @@
 //! recording transports), a manual clock and the Pix sandbox: the use cases end to end with no
 //! socket, no file and no engine.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use vitrine_app::auth::Principal;
@@ -12,15 +12,15 @@ use vitrine_app::payments::sandbox::{PixAccount, PixSandbox, SIGNATURE_HEADER, W
 use vitrine_app::payments::{PayInput, Settlement, WebhookInput};
 use vitrine_app::ports::{Clock, Identity, ManualClock, PaymentProvider, Table, UlidIds};
 use vitrine_app::{App, AppResult, Ports, Settings};
+use vitrine_domain::Timestamp;
 use vitrine_domain::br::{Cep, TaxId, Uf};
 use vitrine_domain::cart::{CartLine, Quantity};
-use vitrine_domain::catalog::{
-    Category, Dimensions, Fiscal as ItemFiscal, Product, ProductDraft, Sku, Variant,
-};
+use vitrine_domain::catalog::{Category, Product, ProductDraft, Sku};
 use vitrine_domain::order::{Address, PaymentMethod};
-use vitrine_domain::{Money, Timestamp};
 use vitrine_testkit::doubles::{MemBlobs, RecordingMailer, RecordingSms, Users};
 use vitrine_testkit::mem_table::MemTable;
+
+pub use vitrine_testkit::catalog::{draft, variant};
 
 /// 2025-06-15T15:06:40Z: where every world's clock starts.
 pub const T0: i64 = 1_750_000_000;
@@ -31,6 +31,8 @@ pub struct World {
     pub app: Arc<App>,
     pub ports: Ports,
     pub blobs: Arc<MemBlobs>,
+    /// What the app e-mailed (and, on cue, a transport that fails).
+    pub mailer: Arc<RecordingMailer>,
     pub clock: Arc<ManualClock>,
     signer: WebhookSigner,
 }
@@ -82,6 +84,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(Timestamp::from_secs(T0)));
         let table = wrap(Arc::new(MemTable::with_clock(clock.clone())));
         let blobs = Arc::new(MemBlobs::default());
+        let mailer = Arc::new(RecordingMailer::default());
         let signer = WebhookSigner::new(WEBHOOK_SECRET.to_vec()).unwrap();
         let pix = PixSandbox::new(
             PixAccount {
@@ -96,7 +99,7 @@ impl World {
             table: table.clone(),
             blobs: blobs.clone(),
             identity,
-            mailer: Arc::new(RecordingMailer::default()),
+            mailer: mailer.clone(),
             sms: Arc::new(RecordingSms::default()),
             clock: clock.clone(),
             ids: Arc::new(UlidIds),
@@ -109,6 +112,7 @@ impl World {
             app: App::new(ports.clone(), Settings::default()),
             ports,
             blobs,
+            mailer,
             clock,
             signer,
         }
@@ -150,15 +154,10 @@ impl World {
 
     pub async fn product(&self, slug: &str, sku: &str, stock: i64) -> Product {
         let sku = Sku::parse(sku).unwrap();
-        let draft = ProductDraft {
-            slug: None,
-            name: format!("Produto {slug}"),
-            description: "Feito para os testes rápidos.".into(),
-            category_id: None,
-            images: vec![],
-            variants: vec![variant(sku.as_str(), 5_000)],
-            active: true,
-        };
+        let draft = draft(
+            format!("Produto {slug}"),
+            vec![variant(sku.as_str(), 5_000)],
+        );
         self.app
             .create_product(draft, &HashMap::from([(sku, stock)]))
             .await
@@ -298,26 +297,6 @@ impl World {
 
 /// "Buy now" `quantity` × `sku`, delivered to an address in São Paulo by PAC, paid by Pix.
 /// A variant `sku` (size M, 300 g) at `centavos`.
-pub fn variant(sku: &str, centavos: i64) -> Variant {
-    Variant {
-        sku: Sku::parse(sku).unwrap(),
-        options: BTreeMap::from([("tamanho".to_owned(), "M".to_owned())]),
-        price: Money::from_centavos(centavos),
-        compare_at: None,
-        dimensions: Dimensions {
-            weight_g: 300,
-            length_cm: 20,
-            width_cm: 15,
-            height_cm: 5,
-        },
-        fiscal: ItemFiscal {
-            ncm: "61091000".into(),
-            cfop: "5102".into(),
-            origin: 0,
-        },
-    }
-}
-
 pub fn buy_now(sku: &str, quantity: u32) -> CheckoutInput {
     CheckoutInput {
         items: Some(vec![CartLine {

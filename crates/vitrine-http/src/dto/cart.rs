@@ -30,6 +30,13 @@ pub struct MergeInput {
     pub cart_token: String,
 }
 
+/// The token of a cart reminder's link (`#/lembretes?token=…`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CartRemindersOffInput {
+    pub token: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartLineDto {
     pub sku: String,

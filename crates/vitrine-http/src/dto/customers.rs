@@ -92,6 +92,8 @@ pub struct ProfileDto {
     pub groups: Vec<String>,
     /// Consent to marketing e-mails and when it was given or withdrawn (absent: never asked).
     pub marketing_emails: Option<ConsentDto>,
+    /// Whether a cart left untouched gets a reminder e-mail.
+    pub cart_reminders: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,6 +123,7 @@ impl ProfileDto {
             language: p.language.as_str().to_owned(),
             groups: groups.to_vec(),
             marketing_emails: p.marketing_emails.map(Into::into),
+            cart_reminders: p.cart_reminders,
         }
     }
 }
@@ -139,6 +142,8 @@ pub struct ProfileInput {
     pub language: Option<Language>,
     /// Consent to marketing e-mails (recorded with the date it changed); absent: unchanged.
     pub marketing_emails: Option<bool>,
+    /// Cart reminder e-mails on or off; absent: unchanged.
+    pub cart_reminders: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -58,4 +58,8 @@ pub struct DashboardDto {
     /// SKUs at or below the threshold, fewest units first.
     pub low_stock: Vec<LowStockDto>,
     pub low_stock_threshold: i64,
+    /// Cart reminders e-mailed in the 30 days.
+    pub cart_reminders_sent: u64,
+    /// Of those reminders, the carts their customer checked out within 7 days.
+    pub carts_recovered: u64,
 }

@@ -23,6 +23,7 @@ mod realtime;
 mod reports;
 mod returns;
 mod shipping;
+mod shop;
 
 pub use auth::*;
 pub use cart::*;
@@ -40,6 +41,7 @@ pub use realtime::*;
 pub use reports::*;
 pub use returns::*;
 pub use shipping::*;
+pub use shop::*;
 
 pub fn rfc3339(t: Timestamp) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.millis()) * 1_000_000)

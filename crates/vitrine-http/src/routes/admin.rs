@@ -47,9 +47,11 @@ pub fn routes() -> RouteTable {
         .merge(crate::routes::media::admin_routes())
         .merge(crate::routes::dashboard::admin_routes())
         .merge(crate::routes::invoices::admin_routes())
+        .merge(crate::routes::labels::admin_routes())
         .merge(crate::routes::reports::admin_routes())
         .merge(crate::routes::admin_search::routes())
         .merge(crate::routes::returns::admin_routes())
+        .merge(crate::routes::shop::admin_routes())
 }
 
 /// Middleware: a valid access token of someone who may use the part of the admin the path

@@ -1,12 +1,14 @@
-//! The cart: a signed-in customer's, or an anonymous one named by `X-Cart-Token`.
+//! The cart: a signed-in customer's, or an anonymous one named by `X-Cart-Token`; and the
+//! link in a cart reminder that turns the reminders off.
 
 use crate::route_table::{RouteTable, route};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use vitrine_app::cart::CartOwner;
 use vitrine_domain::cart::Quantity;
 use vitrine_domain::catalog::Sku;
 
-use crate::dto::{CartDto, CartItemInput, MergeInput, QuantityInput};
+use crate::dto::{CartDto, CartItemInput, CartRemindersOffInput, MergeInput, QuantityInput};
 use crate::extract::{Auth, CartToken, Json, MaybeAuth};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -17,6 +19,7 @@ pub fn routes() -> RouteTable {
         .with(route!(add_item))
         .with(route!(set_item, remove_item))
         .with(route!(merge))
+        .with(route!(cart_reminders_off))
 }
 
 /// Whose cart a request addresses: the signed-in customer's wins over a token.
@@ -124,4 +127,18 @@ async fn merge(
     Ok(axum::Json(
         s.app.merge_cart(&p.sub, &i.cart_token).await?.into(),
     ))
+}
+
+/// Turn off the cart reminders of the customer the token names: the link in a reminder e-mail
+/// opens a storefront page that asks, and its button sends this. No sign-in; a token the store
+/// did not sign is refused (422 on `token`).
+#[utoipa::path(post, path = "/cart-reminders/off", tag = "cart", request_body = CartRemindersOffInput,
+    responses((status = 204, description = "the reminders are off"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "not a link the store made")))]
+async fn cart_reminders_off(
+    State(s): State<AppState>,
+    Json(i): Json<CartRemindersOffInput>,
+) -> ApiResult<StatusCode> {
+    s.app.cart_reminders_off_by_link(&i.token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -15,8 +15,9 @@ pub fn admin_routes() -> RouteTable {
     RouteTable::new().with(route!(dashboard))
 }
 
-/// Today's orders and revenue, revenue per day for the last 30 days, orders per status and the
-/// SKUs low on stock. Days are calendar days in São Paulo.
+/// Today's orders and revenue, revenue per day for the last 30 days, orders per status, the
+/// SKUs low on stock, and the cart reminders of the 30 days with the carts they recovered. Days
+/// are calendar days in São Paulo.
 #[utoipa::path(get, path = "/dashboard", tag = "admin",
     responses((status = 200, body = DashboardDto)), security(("bearer" = [])))]
 async fn dashboard(
@@ -53,6 +54,8 @@ async fn dashboard(
                 })
                 .collect(),
             low_stock_threshold: d.low_stock_threshold,
+            cart_reminders_sent: d.cart_reminders.sent,
+            carts_recovered: d.cart_reminders.recovered,
         }),
     ))
 }

@@ -40,6 +40,7 @@ async fn put_me(
         sms_opt_in: i.sms_opt_in,
         language: i.language.unwrap_or_default(),
         marketing_emails: i.marketing_emails,
+        cart_reminders: i.cart_reminders,
     };
     let profile = s.app.update_profile(&p.sub, update).await?;
     Ok(axum::Json(ProfileDto::new(&profile, &p.groups)))

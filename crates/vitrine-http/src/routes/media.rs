@@ -134,12 +134,17 @@ pub async fn receive_upload(
     }
 }
 
-fn too_large() -> Problem {
+fn too_large(limit: usize) -> Problem {
+    let size = if limit >= 1024 * 1024 {
+        format!("{} MiB", limit / 1024 / 1024)
+    } else {
+        format!("{} KiB", limit / 1024)
+    };
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload-too-large",
         "Body too large",
-        format!("an image has at most {} MiB", MAX_IMAGE_BYTES / 1024 / 1024),
+        format!("an image has at most {size}"),
     )
 }
 
@@ -152,7 +157,7 @@ async fn read_at_most(body: Body, limit: usize) -> Result<bytes::Bytes, Problem>
             Problem::bad_request("unreadable-body", "the request body could not be read")
         })?;
         if bytes.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -200,6 +205,21 @@ async fn upload_image(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    let (kind, bytes) = image_body(&headers, body, MAX_IMAGE_BYTES).await?;
+    let version = version
+        .0
+        .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
+    let product = s.app.add_product_image(&id, kind, bytes, version).await?;
+    Ok(created_with_image(&product))
+}
+
+/// An image sent as the request body with its `Content-Type`: its type and its bytes, at most
+/// `limit` (415 for another type, 413 over the limit, announced or not).
+pub(crate) async fn image_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(ImageType, bytes::Bytes), Problem> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -212,20 +232,15 @@ async fn upload_image(
             "send the image as image/png, image/jpeg, image/webp or image/avif",
         ));
     };
-    let version = version
-        .0
-        .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
     if headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_IMAGE_BYTES)
+        .is_some_and(|n| n > limit)
     {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
-    let bytes = read_at_most(body, MAX_IMAGE_BYTES).await?;
-    let product = s.app.add_product_image(&id, kind, bytes, version).await?;
-    Ok(created_with_image(&product))
+    Ok((kind, read_at_most(body, limit).await?))
 }
 
 /// `GET /media/{key}`: a product image, public. Served from the Blobs port with the type its

@@ -1,5 +1,6 @@
 // The dashboard: today's orders and revenue, revenue per day (30 days, an SVG bar chart with
-// its numbers in a table for screen readers), orders by status, and the SKUs low on stock.
+// its numbers in a table for screen readers), the cart reminders of the 30 days and the carts
+// they recovered, orders by status, and the SKUs low on stock.
 
 import { get } from "/js/api.js";
 import { clientConfig } from "/js/config.js";
@@ -35,7 +36,10 @@ export async function render(main) {
       h("li", null, t("admin.dashboard.revenueToday"), h("span", { class: "value", "data-testid": "revenue-today" }, money(d.today.revenue_centavos))),
       h("li", null, t("admin.dashboard.paidToday"), h("span", { class: "value" }, String(d.today.paid_orders))),
       h("li", null, t("admin.dashboard.revenue30"), h("span", { class: "value" }, money(total30))),
+      h("li", null, t("admin.dashboard.remindersSent"), h("span", { class: "value", "data-testid": "cart-reminders-sent" }, String(d.cart_reminders_sent))),
+      h("li", null, t("admin.dashboard.cartsRecovered"), h("span", { class: "value", "data-testid": "carts-recovered" }, String(d.carts_recovered))),
     ),
+    h("p", { class: "muted" }, t("admin.dashboard.recoveredNote")),
     h("section", { class: "panel", "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title" }, t("admin.dashboard.chart")), chart(d.revenue_by_day), dataTable(d.revenue_by_day)),
     h(
       "div",

@@ -4,7 +4,8 @@
 // paid (money received outside the providers), ship with a tracking code (once invoiced), mark
 // delivered, cancel (a paid order is refunded), give back part of a paid order's money — and its
 // NF-e: what happened to it (authorisation, refusal, cancellation, correction letters, voiding)
-// and the fiscal moves, each confirmed in the page before it is sent.
+// and the fiscal moves, each confirmed in the page before it is sent; and its shipping label,
+// bought from the carrier (./labels.js).
 
 import { get, post, request } from "/js/api.js";
 import { h, replace, notice, field, busy, id, showFieldErrors, clearFieldErrors } from "/js/dom.js";
@@ -12,6 +13,7 @@ import { t, money, moneyInput, dateTime, statusLabel, errorText, parseMoney, STA
 import { link, go } from "/js/router.js";
 import { watchOrders } from "/js/realtime.js";
 import { pager } from "../lists.js";
+import { labelPanel } from "./labels.js";
 
 export async function render(main, route, ctx, orderId) {
   if (orderId) return detail(main, orderId);
@@ -288,6 +290,7 @@ async function detail(main, orderId) {
   const actions = h("div");
   const info = h("div");
   const invoice = invoicePanel(() => order, reload);
+  const label = labelPanel(() => order, reload);
 
   replace(
     wrap,
@@ -295,7 +298,7 @@ async function detail(main, orderId) {
     h("h1", null, t("admin.orders.detailHeading", { id: order.id.slice(-8) })),
     h("p", { class: "status-line", role: "status" }, t("order.status"), " ", badge),
     message,
-    h("div", { class: "two-cols" }, info, h("section", { class: "panel", "aria-labelledby": "moves-title" }, h("h2", { id: "moves-title" }, t("admin.orders.moves")), actions), invoice.el),
+    h("div", { class: "two-cols" }, info, h("section", { class: "panel", "aria-labelledby": "moves-title" }, h("h2", { id: "moves-title" }, t("admin.orders.moves")), actions), invoice.el, label.el),
   );
 
   function show(o) {
@@ -342,6 +345,7 @@ async function detail(main, orderId) {
     );
     showActions(o);
     invoice.refresh();
+    label.refresh();
   }
 
   function move(path, bodyOf, button) {
