@@ -2,7 +2,11 @@
 // `fake-carrier` binary of vitrine-testkit, the fake Melhor Envio that checks every request
 // against the published API); at checkout the buyer sees the carriers' options for their CEP —
 // Correios and Jadlog, each with its price and days — picks one, and the order is charged what
-// that option was quoted. The fake refused nothing the store sent. Local shape only: the AWS
+// that option was quoted. Once the order is paid and invoiced, the owner buys its shipping label
+// from the admin's order page ("Comprar etiqueta" at that price, confirmed): the panel shows the
+// label bought with its tracking code and "Imprimir etiqueta", nothing left to click, and the
+// order is shipped with that code; one label (the fake does not tell over HTTP how many it sold,
+// so the label route says). The fake refused nothing the store sent. Local shape only: the AWS
 // shape's api function does not read the carrier settings yet (docs/configuration.md).
 
 import { test } from "node:test";
@@ -10,9 +14,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ROOT, startServer, launch, openPage, createUser, api, signInApi, checkPage } from "./lib/harness.js";
+import { ROOT, startServer, launch, openPage, createUser, api, signInApi, checkPage, payPix, waitInvoiced } from "./lib/harness.js";
 
 const BUYER = { email: "rio@example.com", name: "Rita Rocha", password: "senha-forte-77" };
+const ADMIN = { email: "dona@loja.example", name: "Dona da Loja", password: "dona-da-loja-2026" };
 
 /** Start fake-carrier: `{ url, token, stop }`; `stop` resolves to the requests it refused. */
 async function startCarrier() {
@@ -116,13 +121,92 @@ test("checkout shows the carriers' options with prices and days, and charges the
     await page.getByRole("heading", { level: 2, name: "Pague com Pix" }).waitFor();
   });
 
-  await t.test("the order is charged the option as quoted; the carrier refused nothing", async () => {
-    const orderId = decodeURIComponent(page.url().split("#/pedido/")[1]);
+  let orderId;
+  await t.test("the order is charged the option as quoted", async () => {
+    orderId = decodeURIComponent(page.url().split("#/pedido/")[1]);
     const token = await signInApi(server, BUYER.email, BUYER.password);
     const order = await api(server, `/api/v1/orders/${orderId}`, { token });
     assert.equal(order.status, 200, order.text);
     assert.equal(order.json.shipping_method, chosen.id);
     assert.equal(order.json.shipping_centavos, chosen.centavos, "charged as shown");
+  });
+
+  let admin;
+  await t.test("the order is paid and invoiced", async () => {
+    await createUser(server, { ...ADMIN, admin: true });
+    admin = await signInApi(server, ADMIN.email, ADMIN.password);
+    const payment = await api(server, `/api/v1/orders/${orderId}/payment`, { token: admin });
+    assert.equal(payment.status, 200, payment.text);
+    const paid = await payPix(server, { txid: payment.json.pix.txid, amount: payment.json.amount_centavos });
+    assert.equal(paid.result, "paid");
+    const status = await waitInvoiced(server, admin, orderId, 30_000);
+    assert.equal(status, "invoiced", "the paid order was not invoiced within 30 s");
+    const label = await api(server, `/api/v1/admin/orders/${orderId}/label`, { token: admin });
+    assert.equal(label.status, 200, label.text);
+    assert.equal(label.json.sells_labels, true);
+    assert.equal(label.json.label, null, "no label before the purchase");
+  });
+
+  const { page: adminPage } = await openPage(browser);
+  let tracking;
+  await t.test("the owner buys the label from the order page, which ships the order", async () => {
+    await adminPage.goto(`${server.base}/admin/#/pedidos/${orderId}`);
+    await adminPage.getByRole("heading", { level: 1, name: "Entrar na administração" }).waitFor();
+    await adminPage.getByLabel("E-mail").fill(ADMIN.email);
+    await adminPage.getByLabel("Senha").fill(ADMIN.password);
+    await adminPage.getByRole("button", { name: "Entrar" }).click();
+    await adminPage.locator('[data-testid="order-status"][data-status="invoiced"]').waitFor();
+    const panel = adminPage.getByTestId("label");
+    await panel.getByRole("heading", { level: 2, name: "Etiqueta de envio" }).waitFor();
+    const buy = panel.getByRole("button", { name: /^Comprar etiqueta/ });
+    await buy.waitFor();
+    const price = (await buy.textContent()).match(/R\$\s([\d.]+),(\d{2}) no pedido/);
+    assert.ok(price, await buy.textContent());
+    assert.equal(Number(price[1].replace(/\./g, "")) * 100 + Number(price[2]), chosen.centavos, "the price charged at checkout");
+    await checkPage(adminPage, "carrier-02-admin-label-offer");
+    await buy.click();
+    const yes = panel.getByRole("button", { name: "Sim, comprar" });
+    await yes.waitFor();
+    await panel.getByText(/^Comprar a etiqueta de Jadlog/).waitFor();
+    await yes.click();
+    const done = panel.getByText(/^Etiqueta comprada; pedido enviado com o código /);
+    await done.waitFor();
+    tracking = (await panel.getByTestId("label-tracking").textContent()).trim();
+    assert.ok(tracking, "a tracking code");
+    assert.equal(await done.textContent(), `Etiqueta comprada; pedido enviado com o código ${tracking}.`);
+    assert.equal((await panel.getByTestId("label-state").textContent()).trim(), "Comprada, aguardando postagem");
+    const print = panel.getByRole("link", { name: "Imprimir etiqueta" });
+    await print.waitFor();
+    assert.match(await print.getAttribute("href"), /^https?:\/\//);
+    await adminPage.locator('[data-testid="order-status"][data-status="shipped"]').waitFor();
+    assert.equal((await adminPage.getByTestId("tracking-code").textContent()).trim(), tracking);
+    // Bought: nothing left to click.
+    assert.equal(await panel.getByRole("button", { name: /^Comprar etiqueta/ }).count(), 0);
+    assert.equal(await panel.getByRole("button", { name: "Sim, comprar" }).count(), 0);
+    await checkPage(adminPage, "carrier-03-admin-label-bought");
+  });
+
+  await t.test("the order is shipped with the label's tracking code; one label, bought once", async () => {
+    const order = await api(server, `/api/v1/admin/orders/${orderId}`, { token: admin });
+    assert.equal(order.status, 200, order.text);
+    assert.equal(order.json.status, "shipped");
+    assert.equal(order.json.tracking_code, tracking);
+    const label = await api(server, `/api/v1/admin/orders/${orderId}/label`, { token: admin });
+    assert.equal(label.status, 200, label.text);
+    assert.equal(label.json.label.state, "bought");
+    assert.equal(label.json.label.tracking_code, tracking);
+    assert.equal(label.json.label.method_id, chosen.id);
+    assert.ok(label.json.label.label_id, "the carrier's id of the label");
+    assert.ok(label.json.label.print_url, "the label's print address");
+    assert.equal(label.json.releasable, false);
+    // The server buys at most one label per order, whatever asks again.
+    const again = await api(server, `/api/v1/admin/orders/${orderId}/label`, { method: "POST", token: admin, body: {} });
+    assert.equal(again.status, 409, again.text);
+    const after = await api(server, `/api/v1/admin/orders/${orderId}/label`, { token: admin });
+    assert.equal(after.json.label.label_id, label.json.label.label_id, "the same label");
+  });
+
+  await t.test("the carrier refused nothing the store sent", async () => {
     const violations = await carrier.stop();
     assert.deepEqual(violations, [], "requests the fake Melhor Envio refused");
   });
