@@ -177,6 +177,14 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+impl IfMatch {
+    /// The version, for an update that needs one (428 without it).
+    pub fn required(self) -> Result<u64, Problem> {
+        self.0
+            .ok_or_else(|| vitrine_app::AppError::PreconditionRequired.into())
+    }
+}
+
 pub fn etag(version: u64) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{version}\""))
 }

@@ -89,12 +89,6 @@ pub fn area_of(path: &str) -> StaffArea {
 
 type Etagged<T> = ([(HeaderName, String); 1], axum::Json<T>);
 
-fn required(version: IfMatch) -> Result<u64, Problem> {
-    version
-        .0
-        .ok_or_else(|| AppError::PreconditionRequired.into())
-}
-
 fn parse_sku(s: &str) -> Result<Sku, Problem> {
     Sku::parse(s).map_err(|m| Problem::validation(vec![FieldError::new("sku", m)]))
 }
@@ -154,7 +148,7 @@ async fn update_product(
     version: IfMatch,
     Json(i): Json<ProductInput>,
 ) -> ApiResult<Etagged<ProductDto>> {
-    let version = required(version)?;
+    let version = version.required()?;
     let (draft, stock) = i.into_draft();
     let p = s.app.update_product(&id, draft, version, &stock).await?;
     Ok((
@@ -237,7 +231,7 @@ async fn update_category(
     version: IfMatch,
     Json(i): Json<CategoryInput>,
 ) -> ApiResult<Etagged<CategoryDto>> {
-    let version = required(version)?;
+    let version = version.required()?;
     let c = s
         .app
         .update_category(&id, &i.name, i.parent_id, i.position, version)
@@ -290,7 +284,7 @@ async fn update_coupon(
     version: IfMatch,
     Json(i): Json<CouponInput>,
 ) -> ApiResult<Etagged<CouponDto>> {
-    let version = required(version)?;
+    let version = version.required()?;
     let c = s
         .app
         .update_coupon(

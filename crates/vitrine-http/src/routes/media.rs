@@ -84,9 +84,7 @@ async fn register_image_upload(
     version: IfMatch,
     Json(body): Json<ImageRegistration>,
 ) -> ApiResult<Response> {
-    let version = version
-        .0
-        .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
+    let version = version.required()?;
     let product = s.app.register_image_upload(&id, &body.key, version).await?;
     Ok(created_with_image(&product))
 }
@@ -206,9 +204,7 @@ async fn upload_image(
     body: Body,
 ) -> ApiResult<Response> {
     let (kind, bytes) = image_body(&headers, body, MAX_IMAGE_BYTES).await?;
-    let version = version
-        .0
-        .ok_or_else(|| Problem::from(vitrine_app::AppError::PreconditionRequired))?;
+    let version = version.required()?;
     let product = s.app.add_product_image(&id, kind, bytes, version).await?;
     Ok(created_with_image(&product))
 }

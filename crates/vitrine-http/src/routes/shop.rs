@@ -37,12 +37,6 @@ fn etagged(look: &vitrine_domain::shop::Look) -> Etagged {
     ([etag(look.version)], axum::Json(ShopDto::from(look)))
 }
 
-fn required(version: IfMatch) -> Result<u64, Problem> {
-    version
-        .0
-        .ok_or_else(|| vitrine_app::AppError::PreconditionRequired.into())
-}
-
 /// The shop's name, description, logo, colours and contact.
 #[utoipa::path(get, path = "/shop", tag = "catalog", responses((status = 200, body = ShopDto)))]
 async fn shop(State(s): State<AppState>) -> ApiResult<Response> {
@@ -88,7 +82,7 @@ async fn update_shop(
     version: IfMatch,
     Json(input): Json<ShopInput>,
 ) -> ApiResult<Etagged> {
-    let version = required(version)?;
+    let version = version.required()?;
     let look = s.app.update_shop_look(&input.into(), version).await?;
     Ok(etagged(&look))
 }
@@ -111,7 +105,7 @@ async fn set_logo(
     body: Body,
 ) -> ApiResult<Etagged> {
     let (kind, bytes) = image_body(&headers, body, MAX_LOGO_BYTES).await?;
-    let version = required(version)?;
+    let version = version.required()?;
     let look = s.app.set_shop_logo(kind, bytes, version).await?;
     Ok(etagged(&look))
 }
@@ -124,6 +118,6 @@ async fn set_logo(
         (status = 428, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn remove_logo(State(s): State<AppState>, version: IfMatch) -> ApiResult<Etagged> {
-    let version = required(version)?;
+    let version = version.required()?;
     Ok(etagged(&s.app.remove_shop_logo(version).await?))
 }
